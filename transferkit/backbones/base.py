@@ -1,0 +1,68 @@
+"""The backbone contract: raw inputs in, feature vectors out.
+
+A backbone is an ``nn.Module`` that also knows how to turn a list of raw dataset items
+into model inputs (``collate``), the size of its features, how its blocks are ordered
+(for strategies that unfreeze by depth), and a JSON description of its preprocessing
+that a run directory stores so that ``predict`` rebuilds the exact same pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Backbone(nn.Module):
+    """Base class of every backbone family.
+
+    Subclasses set ``family``, ``name``, ``modality`` and ``feature_dim`` and implement
+    ``collate``, ``forward`` and ``blocks``.
+    """
+
+    family: str = ""
+    name: str = ""
+    modality: str = ""
+    feature_dim: int = 0
+
+    def collate(self, items: list[Any]) -> Any:
+        """Raw dataset items -> model inputs (a tensor, or a dict of tensors)."""
+        raise NotImplementedError
+
+    def forward(self, inputs: Any) -> torch.Tensor:  # (B, feature_dim)
+        raise NotImplementedError
+
+    def blocks(self) -> list[nn.Module]:
+        """The trainable blocks, ordered from input to output."""
+        raise NotImplementedError
+
+    def adapt_to(self, data: Any) -> None:
+        """Fit data-dependent preprocessing (e.g. a table's standardisation) on training
+        data. Image and text backbones need none; the stats must live in buffers so that
+        they are saved with the weights."""
+
+    def split_at(self, k: int) -> tuple[nn.Module, nn.Module]:
+        """``(bottom, top)`` with ``top(bottom(inputs)) == self(inputs)`` where ``top``
+        holds the last ``k`` blocks (and pooling). Lets strategies that train only the top
+        blocks run on cached ``bottom`` activations."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be split by blocks")
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready spec: family, name, feature_dim and preprocessing.
+
+        ``transferkit.backbones.from_description(desc)`` rebuilds the architecture
+        (weights are loaded separately from the run's safetensors file).
+        """
+        return {"family": self.family, "name": self.name, "modality": self.modality,
+                "feature_dim": self.feature_dim}
+
+    def fingerprint(self) -> str:
+        """Hash of the weights and the preprocessing: the feature cache's model key."""
+        h = hashlib.sha256(repr(sorted(self.describe().items())).encode())
+        for key, tensor in sorted(self.state_dict().items()):
+            h.update(key.encode())
+            t = tensor.detach().cpu().contiguous()
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        return h.hexdigest()[:24]

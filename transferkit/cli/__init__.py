@@ -1,0 +1,90 @@
+"""The command-line tool: ``transferkit <command> ...``.
+
+Thin by design: each command is one module in this package that registers a class with
+``add_arguments(parser)`` and ``run(args) -> int`` and calls the public API. Errors a
+user can cause (:class:`~transferkit.errors.TransferkitError`) print one clear line and
+exit with status 2; no bare traceback reaches the user unless ``TRANSFERKIT_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from transferkit.config import flags, load_config
+from transferkit.errors import TransferkitError
+from transferkit.registry import Registry
+
+COMMANDS: Registry[Any] = Registry("command", package="transferkit.cli")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add ``--config``, ``--set`` and every field flag of the config dataclass ``cls``."""
+    parser.add_argument("--config", metavar="YAML", help="YAML file with configuration keys "
+                        "(flags and --set override it).")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="Override one configuration key, e.g. --set train.lr=0.001 (repeatable).")
+    seen: set[str] = set()
+    for flag, key, f, tp in flags(cls):
+        if flag in seen:
+            continue
+        seen.add(flag)
+        dest = "cfg__" + key.replace(".", "__")
+        help_text = f.metadata.get("help", "")
+        if tp is bool:
+            parser.add_argument(flag, dest=dest, action="store_const", const=True, default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, dest=dest, default=None, metavar=key.split(".")[-1].upper(),
+                                help=help_text)
+
+
+def config_from_args(cls: type, args: argparse.Namespace) -> Any:
+    """Defaults < --config YAML < flags < --set overrides."""
+    values = {
+        k[len("cfg__"):].replace("__", "."): v
+        for k, v in vars(args).items()
+        if k.startswith("cfg__") and v is not None
+    }
+    return load_config(cls, getattr(args, "config", None), getattr(args, "overrides", []), values)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from transferkit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="transferkit",
+        description="Deep transfer learning: carry a pretrained model to your small dataset, "
+        "and prove it helped.",
+    )
+    parser.add_argument("--version", action="version", version=f"transferkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS.names():
+        entry = COMMANDS.entry(name)
+        p = sub.add_parser(name, help=entry.help, description=entry.help)
+        entry.obj.add_arguments(p)
+        p.set_defaults(_command=entry.obj)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``transferkit`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_command", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args._command.run(args) or 0)
+    except TransferkitError as exc:
+        if os.environ.get("TRANSFERKIT_DEBUG"):
+            raise
+        print(f"transferkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"transferkit {args.command}: interrupted; rerun with --resume to continue.",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,399 @@
+"""Typed, self-documenting configuration.
+
+Every configurable thing is a dataclass whose fields carry a default and a one-line
+help text (``option(default, "help")``). The same help feeds ``--help``, the YAML
+reference (``transferkit config``) and the README. Configs come from YAML files plus
+``--set key=value`` overrides; unknown keys are errors that list the valid ones::
+
+    >>> cfg = load_config(FitConfig, overrides=["train.lr=0.01", "data.shots=10"])
+    >>> cfg.train.lr, cfg.data.shots
+    (0.01, 10)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from transferkit.errors import ConfigError
+from transferkit.registry import did_you_mean
+
+C = TypeVar("C")
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, flag: str | None = None,
+           choices: Iterable[str] | None = None, factory: Any = None) -> Any:
+    """A dataclass field with help text (and an optional command-line flag).
+
+    ``flag`` is the long option that sets this field from the command line
+    (``--shots``); ``choices`` restricts string values.
+    """
+    meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (converting YAML scalars)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where} cannot be null.")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"The '{where}' section must be a mapping of keys. Got {value!r}.")
+        return from_dict(tp, value, where)
+    if tp is Any:
+        return value
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"The '{where}' parameter must be a list. Got {value!r} instead.")
+        inner = args[0] if args else Any
+        return [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"The '{where}' parameter must be a mapping. Got {value!r} instead.")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise ConfigError(f"The '{where}' parameter must be true or false. Got {value!r} instead.")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+            raise ConfigError(f"The '{where}' parameter must be an int. Got {value!r} instead.")
+        try:
+            as_float = float(value)
+        except ValueError:
+            raise ConfigError(f"The '{where}' parameter must be an int. Got {value!r} instead.") from None
+        if as_float != int(as_float):
+            raise ConfigError(f"The '{where}' parameter must be an int. Got {value!r} instead.")
+        return int(as_float)
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"The '{where}' parameter must be a number. Got {value!r} instead.")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"The '{where}' parameter must be a number. Got {value!r} instead.") from None
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"The '{where}' parameter must be a string. Got {value!r} instead.")
+        return str(value)
+    return value
+
+
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def from_dict(cls: type[C], data: Mapping[str, Any] | None, where: str = "") -> C:
+    """Build ``cls`` from a (nested) mapping, rejecting unknown keys.
+
+    Raises :class:`ConfigError` naming the key, suggesting the closest valid key and
+    listing all valid keys.
+    """
+    data = dict(data or {})
+    fields = _fields(cls)
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        key = str(key).replace("-", "_")
+        if key not in fields:
+            full = f"{where}.{key}" if where else key
+            raise ConfigError(
+                f"Unknown configuration key '{full}'.{did_you_mean(key, list(fields))} "
+                f"Valid keys{' of ' + repr(where) if where else ''}: {', '.join(fields)}."
+            )
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}" if where else key)
+    for name, f in fields.items():
+        choices = f.metadata.get("choices")
+        if choices and name in kwargs and kwargs[name] is not None and kwargs[name] not in choices:
+            full = f"{where}.{name}" if where else name
+            raise ConfigError(
+                f"The '{full}' parameter must be one of {', '.join(map(str, choices))}."
+                f"{did_you_mean(str(kwargs[name]), list(choices))} Got {kwargs[name]!r} instead."
+            )
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field is missing
+        raise ConfigError(f"Incomplete configuration{' for ' + where if where else ''}: {exc}") from None
+
+
+def to_dict(obj: Any) -> Any:
+    """A plain, YAML/JSON-serialisable copy of a config dataclass."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr=0.01"`` -> (["train", "lr"], 0.01); the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(
+            f"The --set value {text!r} must look like key=value, e.g. --set train.lr=0.001."
+        )
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"The --set value {text!r} has an empty key; use e.g. --set train.lr=0.001.")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def merge_override(data: dict[str, Any], path: list[str], value: Any) -> None:
+    """Set ``data[path[0]][path[1]]... = value``, creating sections on the way."""
+    node = data
+    for part in path[:-1]:
+        existing = node.get(part)
+        if not isinstance(existing, dict):
+            existing = {} if existing is None or not isinstance(existing, Mapping) else dict(existing)
+            node[part] = existing
+        node = existing
+    node[path[-1]] = value
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with errors that name the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Config file '{p}' does not exist. Pass the path of a YAML file.")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config file '{p}' is not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file '{p}' is not UTF-8 text.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file '{p}' must hold a mapping of keys at the top level.")
+    return data
+
+
+def load_config(cls: type[C], path: str | Path | None = None, overrides: Iterable[str] = (),
+                values: Mapping[str, Any] | None = None) -> C:
+    """Defaults < YAML file < ``values`` (dotted keys) < ``--set`` overrides."""
+    data: dict[str, Any] = read_yaml(path) if path else {}
+    for key, value in (values or {}).items():
+        merge_override(data, key.split("."), value)
+    for text in overrides:
+        keys, value = parse_override(text)
+        merge_override(data, keys, value)
+    return from_dict(cls, data)
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+    """Rows of (key, type, default, help) for docs and ``transferkit config``."""
+    rows = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            rows.extend(describe(tp, key + "."))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        rows.append((key, _type_name(tp), default, f.metadata.get("help", "")))
+    return rows
+
+
+def flags(cls: type, prefix: str = "") -> list[tuple[str, str, dataclasses.Field, Any]]:
+    """(flag, dotted key, field, type) for every field that declares a command-line flag."""
+    out = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out.extend(flags(tp, f"{prefix}{f.name}."))
+        elif f.metadata.get("flag"):
+            out.append((f.metadata["flag"], f"{prefix}{f.name}", f, tp))
+    return out
+
+
+# --------------------------------------------------------------------------- configs
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and how it is split."""
+
+    data: str | None = option(None, "Target dataset: a built-in name (see `transferkit datasets`) "
+                              "or a path (image folder, .npz, .csv, .jsonl, .parquet, IDX).",
+                              flag="--data")
+    text_column: str | None = option(None, "Column holding the text (CSV/JSONL text data).",
+                                     flag="--text-column")
+    label_column: str | None = option(None, "Column holding the label (CSV/JSONL/Parquet).",
+                                      flag="--label-column")
+    domain: str | None = option(None, "Domain of a built-in dataset that has several "
+                                "(e.g. fine-foods: train-products, other-products).", flag="--domain")
+    shots: int | None = option(None, "Keep this many labelled training examples per class.",
+                               flag="--shots")
+    seed: int = option(0, "Seed for the few-shot sample and training.", flag="--seed")
+    split_seed: int = option(0, "Seed of the train/val/test split; keep it fixed so that the "
+                             "test set never changes between runs.")
+    val_fraction: float = option(0.1, "Fraction of the labelled data held out for validation.")
+    test_fraction: float = option(0.2, "Fraction held out for testing when the data has no "
+                                  "test split of its own.")
+    max_val: int | None = option(None, "Cap on the validation set size (None: no cap).",
+                                 flag="--max-val")
+    max_test: int | None = option(None, "Cap on the test set size, taken in a fixed order "
+                                  "(e.g. the first 2000 test images).", flag="--max-test")
+    skip_bad: bool = option(False, "Skip unreadable files and list them in the summary "
+                            "instead of stopping.", flag="--skip-bad")
+
+    def __post_init__(self) -> None:
+        if self.shots is not None and self.shots < 1:
+            raise ConfigError(f"The 'shots' parameter must be an int >= 1. Got {self.shots} instead.")
+        for name in ("val_fraction", "test_fraction"):
+            v = getattr(self, name)
+            if not 0.0 <= v < 1.0:
+                raise ConfigError(f"The '{name}' parameter must be in [0, 1). Got {v} instead.")
+
+
+@dataclass
+class TrainConfig:
+    """How the one training loop runs."""
+
+    epochs: int = option(10, "Passes over the training data (an upper bound when early "
+                         "stopping is on).", flag="--epochs")
+    max_steps: int | None = option(None, "Stop after this many optimizer steps.",
+                                   flag="--max-steps")
+    batch_size: int = option(32, "Examples per optimizer step.", flag="--batch-size")
+    lr: float = option(1e-3, "Peak learning rate of the head; the backbone's is scaled by "
+                       "the strategy.", flag="--lr")
+    optimizer: str = option("adamw", "Optimizer.", flag="--optimizer", choices=("adamw", "sgd"))
+    momentum: float = option(0.9, "SGD momentum.")
+    weight_decay: float = option(1e-4, "Decoupled weight decay (AdamW) or L2 (SGD).",
+                                 flag="--weight-decay")
+    scheduler: str = option("cosine", "Learning-rate schedule after warmup.", flag="--scheduler",
+                            choices=("cosine", "onecycle", "constant"))
+    warmup: float = option(0.05, "Warmup as a fraction of all steps.")
+    label_smoothing: float = option(0.0, "Label smoothing of the cross-entropy.",
+                                    flag="--label-smoothing")
+    head_dropout: float = option(0.0, "Dropout before the classification head.",
+                                 flag="--head-dropout")
+    class_weights: str | None = option(None, "'auto' weights classes by inverse frequency.",
+                                       flag="--class-weights", choices=("auto",))
+    l2_sp: float = option(0.0, "Strength of the L2-SP penalty toward the pretrained weights "
+                          "(0: off).", flag="--l2-sp")
+    grad_clip: float | None = option(1.0, "Clip the gradient norm to this value (None: off).")
+    bf16: bool = option(False, "bf16 autocast (where the hardware supports it).", flag="--bf16")
+    patience: int | None = option(5, "Early stopping: evaluations without improvement of the "
+                                  "validation metric before stopping (None: off).",
+                                  flag="--patience")
+    eval_every: int | None = option(None, "Evaluate every N steps (None: once per epoch).")
+    checkpoint_every: int | None = option(None, "Write a resumable checkpoint every N steps "
+                                          "(always at the end).", flag="--checkpoint-every")
+    tensorboard: bool = option(False, "Also log to TensorBoard in the run directory.",
+                               flag="--tensorboard")
+    num_workers: int = option(0, "DataLoader worker processes.")
+
+    def __post_init__(self) -> None:
+        checks = [("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1)]
+        if self.max_steps is not None:
+            checks.append(("max_steps", self.max_steps, 1))
+        if self.checkpoint_every is not None:
+            checks.append(("checkpoint_every", self.checkpoint_every, 1))
+        if self.patience is not None:
+            checks.append(("patience", self.patience, 1))
+        for name, value, low in checks:
+            if value < low:
+                raise ConfigError(f"The '{name}' parameter must be an int >= {low}. Got {value} instead.")
+        if not (0 < self.lr <= 10):
+            raise ConfigError(f"The 'lr' parameter must be a number in (0, 10]. Got {self.lr} instead.")
+        if self.weight_decay < 0:
+            raise ConfigError(f"The 'weight_decay' parameter must be >= 0. Got {self.weight_decay} instead.")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"The 'label_smoothing' parameter must be in [0, 1). "
+                              f"Got {self.label_smoothing} instead.")
+        if not 0 <= self.head_dropout < 1:
+            raise ConfigError(f"The 'head_dropout' parameter must be in [0, 1). Got {self.head_dropout} instead.")
+        if not 0 <= self.warmup < 1:
+            raise ConfigError(f"The 'warmup' parameter must be in [0, 1). Got {self.warmup} instead.")
+        if self.l2_sp < 0:
+            raise ConfigError(f"The 'l2_sp' parameter must be >= 0. Got {self.l2_sp} instead.")
+
+
+@dataclass
+class BackboneConfig:
+    """Which backbone turns inputs into features."""
+
+    name: str = option("efficientnet_lite0", "Backbone: a built-in (see `transferkit models`), "
+                       "'timm:<name>', 'hf:<name or folder>', 'tabular', 'sequence', or a run "
+                       "directory.", flag="--backbone")
+    weights: str | None = option(None, "Local weight file (.safetensors, or a state dict "
+                                 "loaded with weights_only=True).", flag="--backbone-weights")
+    pretrained: bool = option(True, "Load pretrained weights (false: random init).")
+    image_size: int | None = option(None, "Input resolution for image backbones (None: the "
+                                    "backbone's default or a per-dataset choice).",
+                                    flag="--image-size")
+    max_length: int | None = option(None, "Token limit for text backbones (None: the model's).")
+
+
+@dataclass
+class FitConfig:
+    """Everything `transferkit fit` needs; a YAML file mirrors these keys."""
+
+    data: DataConfig = option(factory=DataConfig, help="Target data.")
+    backbone: BackboneConfig = option(factory=BackboneConfig, help="Backbone.")
+    strategy: str = option("linear-probe", "Fine-tuning strategy (see `transferkit strategies`, "
+                           "or 'auto').", flag="--strategy")
+    strategy_params: dict[str, Any] = option(factory=dict, help="Parameters of the chosen "
+                                             "strategy (its config keys).")
+    mapping: str = option("identity", "Feature mapping between backbone and head.",
+                          flag="--mapping")
+    train: TrainConfig = option(factory=TrainConfig, help="Training loop.")
+    compare: list[str] = option(factory=list, help="Baselines to train beside: 'scratch'.",
+                                flag="--compare")
+    out: str | None = option(None, "Run directory (default runs/<name>).", flag="--out")
+    name: str | None = option(None, "Run name (default derived from data, backbone and time).",
+                              flag="--name")
+    cache_dir: str | None = option(None, "Feature cache directory (default "
+                                   "$TRANSFERKIT_CACHE_DIR or the user cache).", flag="--cache-dir")
+    time_budget: str | None = option(None, "For --strategy auto: stop escalating after this "
+                                     "long (e.g. 90s, 10m).", flag="--time-budget")

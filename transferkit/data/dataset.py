@@ -1,0 +1,159 @@
+"""The one dataset type every loader returns.
+
+A :class:`TransferDataset` holds raw examples of one modality with integer labels, the
+class names, and where it came from (name, domain, split). Items are *raw*: a backbone's
+``collate`` turns a list of them into model inputs, so the same dataset feeds any
+backbone and the feature cache can key on the raw content.
+
+Raw item types by modality:
+
+- ``image``: ``numpy.ndarray`` uint8, ``(H, W)`` grey or ``(H, W, C)`` RGB. ``x`` is
+  either one array ``(N, H, W[, C])`` or a list of file paths decoded on access.
+- ``text``: ``str``; ``x`` is a list of strings.
+- ``table``: ``numpy.ndarray`` of one row's values (object dtype when categorical);
+  ``x`` is a ``pandas.DataFrame`` of feature columns and ``schema`` describes them.
+- ``sequence``: ``numpy.ndarray`` float32 ``(T, C)``; ``x`` is ``(N, T, C)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transferkit.errors import DataError
+
+MODALITIES = ("image", "text", "table", "sequence")
+UNLABELLED = -1
+
+
+@dataclass
+class TransferDataset:
+    """Raw examples, integer labels (``-1`` = unlabelled) and provenance."""
+
+    name: str
+    modality: str
+    x: Any
+    y: np.ndarray
+    classes: list[str]
+    domain: str = "target"
+    split: str = "all"
+    schema: Any = None
+    ids: list[str] | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise DataError(f"Unknown modality '{self.modality}'. Available: {', '.join(MODALITIES)}.")
+        self.y = np.asarray(self.y, dtype=np.int64)
+        if len(self.y) != len(self.x):
+            raise DataError(f"Dataset '{self.name}' has {len(self.x)} inputs but {len(self.y)} labels.")
+        self._hash: str | None = None
+
+    # ------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def input(self, i: int) -> Any:
+        """The raw input of example ``i`` (decoded from disk for image paths)."""
+        if self.modality == "table":
+            return self.x.iloc[int(i)].to_numpy()
+        item = self.x[int(i)]
+        if self.modality == "image" and isinstance(item, (str, Path)):
+            from transferkit.data.images import read_image
+
+            return read_image(item)
+        return item
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        return self.input(i), int(self.y[int(i)])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def labelled(self) -> bool:
+        return bool(len(self.y)) and bool((self.y >= 0).all())
+
+    def subset(self, indices: Sequence[int] | np.ndarray, split: str | None = None) -> TransferDataset:
+        """A new dataset with the examples at ``indices`` (input data is never copied on disk)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if self.modality == "table":
+            x = self.x.iloc[idx].reset_index(drop=True)
+        elif isinstance(self.x, np.ndarray):
+            x = self.x[idx]
+        else:
+            x = [self.x[i] for i in idx]
+        ids = [self.ids[i] for i in idx] if self.ids is not None else None
+        return replace(self, x=x, y=self.y[idx], ids=ids, split=split or self.split,
+                       skipped=list(self.skipped), meta=dict(self.meta))
+
+    def without_labels(self) -> TransferDataset:
+        """The same inputs with every label set to unlabelled (for adaptation targets)."""
+        return replace(self, y=np.full(len(self), UNLABELLED, dtype=np.int64),
+                       skipped=list(self.skipped), meta=dict(self.meta))
+
+    # ------------------------------------------------------------------ hashing
+    def item_hash(self, i: int) -> str:
+        """Content hash of example ``i``'s input (for leakage checks and cache keys)."""
+        return _hash_item(self._raw_for_hash(i))
+
+    def _raw_for_hash(self, i: int) -> Any:
+        if self.modality == "image" and not isinstance(self.x, np.ndarray):
+            item = self.x[int(i)]
+            if isinstance(item, (str, Path)):
+                return Path(item).read_bytes()
+            return item
+        if self.modality == "table":
+            return self.x.iloc[int(i)].to_numpy()
+        return self.x[int(i)]
+
+    def content_hash(self) -> str:
+        """Hash of all inputs in order (labels excluded): the feature cache's data key."""
+        if self._hash is None:
+            h = hashlib.sha256(f"{self.modality}:{len(self)}".encode())
+            if isinstance(self.x, np.ndarray):
+                h.update(str(self.x.shape).encode() + str(self.x.dtype).encode())
+                h.update(np.ascontiguousarray(self.x).tobytes())
+            elif self.modality == "table":
+                h.update(",".join(map(str, self.x.columns)).encode())
+                h.update(self.x.to_csv(index=False).encode())
+            else:
+                for i in range(len(self)):
+                    h.update(self.item_hash(i).encode())
+            self._hash = h.hexdigest()
+        return self._hash
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready summary (what summary.json records)."""
+        counts = np.bincount(self.y[self.y >= 0], minlength=self.num_classes) if len(self) else []
+        return {
+            "name": self.name,
+            "modality": self.modality,
+            "domain": self.domain,
+            "split": self.split,
+            "n": len(self),
+            "classes": list(self.classes),
+            "class_counts": [int(c) for c in counts],
+            "skipped": list(self.skipped),
+        }
+
+
+def _hash_item(item: Any) -> str:
+    h = hashlib.sha1()
+    if isinstance(item, bytes):
+        h.update(item)
+    elif isinstance(item, str):
+        h.update(item.encode("utf-8", "surrogatepass"))
+    elif isinstance(item, np.ndarray) and item.dtype != object:
+        h.update(str(item.shape).encode() + str(item.dtype).encode())
+        h.update(np.ascontiguousarray(item).tobytes())
+    else:
+        h.update(repr(np.asarray(item, dtype=object).tolist()).encode())
+    return h.hexdigest()

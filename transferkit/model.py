@@ -1,0 +1,40 @@
+"""The model that trains and ships: backbone -> mapping phi -> head.
+
+``TransferModel`` composes the three parts of the flow in DESIGN.md. Strategies decide
+which of its parameters train; the trainer never needs to know which parts exist.
+``forward_features`` runs only phi and the head, so heads can train on cached features.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from transferkit.backbones.base import Backbone
+
+
+class TransferModel(nn.Module):
+    """``logits = head(dropout(mapping(backbone(inputs))))``."""
+
+    def __init__(self, backbone: Backbone, num_classes: int, mapping: nn.Module | None = None,
+                 head_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.mapping = mapping if mapping is not None else nn.Identity()
+        out_dim = getattr(self.mapping, "out_dim", backbone.feature_dim)
+        self.dropout = nn.Dropout(head_dropout)
+        self.head = nn.Linear(out_dim, num_classes)
+        self.num_classes = num_classes
+
+    def features(self, inputs: Any) -> torch.Tensor:  # (B, D)
+        """Backbone features, after the mapping phi."""
+        return self.mapping(self.backbone(inputs))
+
+    def forward_features(self, feats: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, K)
+        """Logits from (cached) backbone features."""
+        return self.head(self.dropout(self.mapping(feats)))
+
+    def forward(self, inputs: Any) -> torch.Tensor:  # (B, K)
+        return self.forward_features(self.backbone(inputs))

@@ -1,0 +1,152 @@
+"""One registry type for every extension point.
+
+A strategy, an alignment loss, a ranking score, a validator, a mapping or a backbone
+family is one file in its folder that registers itself with a decorator::
+
+    STRATEGIES = Registry("strategy", package="transferkit.strategies")
+
+    @STRATEGIES.register("linear-probe", config=LinearProbeConfig)
+    class LinearProbeStrategy: ...
+
+The registry imports every module of its package the first time it is asked for a
+name, so adding a file is all it takes; contract tests iterate over ``names()``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from transferkit.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def unknown_name_message(kind: str, name: str, choices: list[str]) -> str:
+    """The one wording for an unknown name, with a suggestion and the valid names."""
+    return (
+        f"Unknown {kind} '{name}'.{did_you_mean(name, choices)} "
+        f"Available: {', '.join(sorted(choices))}."
+    )
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered object with its config dataclass and one-line help."""
+
+    name: str
+    obj: T
+    config: type | None
+    help: str
+
+
+class Registry(Generic[T]):
+    """Names to objects (classes, functions), with did-you-mean errors.
+
+    Parameters
+    ----------
+    kind:
+        What the registry holds, in the words of an error message ("strategy").
+    package:
+        Dotted package whose modules are imported on first lookup, so that each
+        file registers itself.
+    """
+
+    def __init__(self, kind: str, package: str | None = None) -> None:
+        self.kind = kind
+        self.package = package
+        self._entries: dict[str, Entry[T]] = {}
+        self._aliases: dict[str, str] = {}
+        self._discovered = package is None
+
+    def register(
+        self,
+        name: str,
+        *,
+        config: type | None = None,
+        aliases: tuple[str, ...] = (),
+        help: str | None = None,
+    ) -> Callable[[T], T]:
+        """Decorator that registers ``obj`` under ``name`` (and ``aliases``)."""
+
+        def decorator(obj: T) -> T:
+            for key in (name, *aliases):
+                if key in self._entries or key in self._aliases:
+                    raise ConfigError(
+                        f"A {self.kind} named '{key}' is already registered; "
+                        "names must be unique. Rename one of them."
+                    )
+            doc = help or (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
+            self._entries[name] = Entry(name, obj, config, doc)
+            for alias in aliases:
+                self._aliases[alias] = name
+            return obj
+
+        return decorator
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        assert self.package is not None
+        pkg = importlib.import_module(self.package)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{self.package}.{info.name}")
+
+    def _canonical(self, name: str) -> str:
+        self._discover()
+        plain = str(name).strip().lower()
+        for key in (name, plain, plain.replace("_", "-"), plain.replace("-", "_")):
+            if key in self._entries:
+                return key
+            if key in self._aliases:
+                return self._aliases[key]
+        raise ConfigError(unknown_name_message(self.kind, name, self.names()))
+
+    def entry(self, name: str) -> Entry[T]:
+        """The registered entry for ``name``; raises ConfigError with suggestions."""
+        return self._entries[self._canonical(name)]
+
+    def get(self, name: str) -> T:
+        """The object registered as ``name``."""
+        return self.entry(name).obj
+
+    def config(self, name: str) -> type | None:
+        """The config dataclass registered with ``name`` (or None)."""
+        return self.entry(name).config
+
+    def create(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the registered object: ``registry.create("coral", **params)``."""
+        return self.get(name)(*args, **kwargs)  # type: ignore[operator]
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        self._discover()
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self._canonical(str(name))
+        except ConfigError:
+            return False
+        return True
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self._entries)} entries)"
