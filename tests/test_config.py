@@ -1,0 +1,109 @@
+from dataclasses import dataclass
+
+import pytest
+
+from transferkit.config import (
+    FitConfig,
+    TrainConfig,
+    describe,
+    from_dict,
+    load_config,
+    option,
+    parse_override,
+    to_dict,
+)
+from transferkit.errors import ConfigError
+
+
+def test_defaults_round_trip():
+    cfg = FitConfig()
+    again = from_dict(FitConfig, to_dict(cfg))
+    assert again == cfg
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("strategy: gradual\ntrain:\n  lr: 0.01\n  epochs: 3\ndata:\n  data: digits\n")
+    cfg = load_config(FitConfig, path, overrides=["train.epochs=5", "data.shots=10"])
+    assert cfg.strategy == "gradual"
+    assert cfg.train.lr == 0.01
+    assert cfg.train.epochs == 5
+    assert cfg.data.shots == 10
+    assert cfg.data.data == "digits"
+
+
+def test_misspelt_key_suggests_the_right_one(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  learning_rat: 0.1\n  epoch: 3\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(FitConfig, path)
+    msg = str(exc.value)
+    assert "train.learning_rat" in msg
+    assert "Valid keys" in msg and "lr" in msg
+    path.write_text("train:\n  epoch: 3\n")
+    with pytest.raises(ConfigError, match="Did you mean 'epochs'"):
+        load_config(FitConfig, path)
+    path.write_text("stratgy: full\n")
+    with pytest.raises(ConfigError, match="Did you mean 'strategy'"):
+        load_config(FitConfig, path)
+
+
+def test_type_errors_name_the_parameter():
+    with pytest.raises(ConfigError, match="'train.epochs' parameter must be an int"):
+        load_config(FitConfig, overrides=["train.epochs=abc"])
+    with pytest.raises(ConfigError, match="'train.lr' parameter must be a number"):
+        load_config(FitConfig, overrides=["train.lr=fast"])
+    with pytest.raises(ConfigError, match="must be one of adamw, sgd"):
+        load_config(FitConfig, overrides=["train.optimizer=adam"])
+
+
+def test_validation_of_absurd_values():
+    with pytest.raises(ConfigError, match="'shots' parameter must be an int >= 1. Got 0 instead."):
+        load_config(FitConfig, overrides=["data.shots=0"])
+    with pytest.raises(ConfigError, match="'lr' parameter"):
+        TrainConfig(lr=-1.0)
+    with pytest.raises(ConfigError, match="'epochs' parameter must be an int >= 1"):
+        TrainConfig(epochs=0)
+
+
+def test_override_syntax_errors():
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_override("train.lr")
+    assert parse_override("train.lr=0.001") == (["train", "lr"], 0.001)
+    assert load_config(FitConfig, overrides=["train.lr=1e-3"]).train.lr == 1e-3
+    assert parse_override("compare=[scratch]") == (["compare"], ["scratch"])
+
+
+def test_list_from_comma_string():
+    cfg = load_config(FitConfig, values={"compare": "scratch"})
+    assert cfg.compare == ["scratch"]
+
+
+def test_describe_lists_help_for_every_leaf():
+    rows = describe(FitConfig)
+    keys = [r[0] for r in rows]
+    assert "train.lr" in keys and "data.shots" in keys and "strategy" in keys
+    assert all(r[3] for r in rows), "every config key needs a help text"
+
+
+def test_custom_config_choices():
+    @dataclass
+    class C:
+        mode: str = option("a", "Mode.", choices=("a", "b"))
+
+    assert from_dict(C, {"mode": "b"}).mode == "b"
+    with pytest.raises(ConfigError, match="Did you mean 'b'"):
+        from_dict(C, {"mode": "bb"})
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(FitConfig, tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [1, 2\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(FitConfig, bad)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(FitConfig, lst)

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from transferkit.errors import DataError
+from transferkit.evaluate import (
+    classification_metrics,
+    expected_calibration_error,
+    majority_baseline,
+    negative_transfer_warning,
+    transfer_gain,
+)
+
+
+def test_ece_against_direct_computation():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=200)
+    y = rng.integers(0, 4, size=200)
+    conf = probs.max(1)
+    correct = probs.argmax(1) == y
+    direct = 0.0
+    for b in range(15):
+        lo, hi = b / 15, (b + 1) / 15
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            direct += m.sum() / 200 * abs(correct[m].mean() - conf[m].mean())
+    assert expected_calibration_error(y, probs) == pytest.approx(direct, abs=1e-12)
+
+
+def test_metrics_and_detail():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    probs = np.eye(3)[[0, 1, 1, 1, 2, 0]] * 0.9 + 0.1 / 3
+    m = classification_metrics(y, probs, ["a", "b", "c"], detailed=True)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["balanced_accuracy"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert m["confusion_matrix"][0] == [1, 1, 0]
+    assert set(m["per_class"]) == {"a", "b", "c"}
+
+
+def test_unseen_label_is_a_clear_error():
+    with pytest.raises(DataError, match="never saw"):
+        classification_metrics(np.array([0, 3]), np.full((2, 2), 0.5))
+
+
+def test_gain_and_negative_transfer():
+    metrics = {"test": {"accuracy": 0.6}}
+    assert transfer_gain(metrics, {"test": {"accuracy": 0.7}}) == pytest.approx(-0.1)
+    assert "negative transfer" in negative_transfer_warning(-0.1)
+    assert negative_transfer_warning(0.05) is None
+    assert transfer_gain(metrics, None) is None
+
+
+def test_majority_baseline():
+    out = majority_baseline(np.array([1, 1, 0]), np.array([1, 0, 1, 1]))
+    assert out["accuracy"] == 0.75
+    assert out["balanced_accuracy"] == 0.5

@@ -1,0 +1,532 @@
+"""The main job: ``fit`` a transferred model, ``evaluate`` it, ``load`` it for prediction.
+
+``fit`` follows the flow of DESIGN.md: load and split the target data, build the
+backbone, let the strategy say what trains in which stage, run every stage through the
+one training loop (stages that train only the head run on cached frozen features, stages
+that train the top blocks run on cached activations), evaluate on the test split (never
+used before), optionally train the same architecture from scratch with the same budget,
+and write a run directory.
+
+>>> run = fit(data="digits", backbone="efficientnet_lite0", strategy="linear-probe",
+...           shots=10)  # doctest: +SKIP
+>>> run.summary["metrics"]["test"]["accuracy"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from transferkit import __version__
+from transferkit.config import FitConfig, from_dict, load_config, to_dict
+from transferkit.errors import ConfigError, DataError, NotFittedError, TransferkitError
+from transferkit.evaluate import (
+    classification_metrics,
+    majority_baseline,
+    negative_transfer_warning,
+    transfer_gain,
+)
+from transferkit.model import TransferModel
+from transferkit.rundir import (
+    CONFIG,
+    FORMAT_VERSION,
+    MANIFEST,
+    SUMMARY,
+    WEIGHTS,
+    check_weights_file,
+    read_manifest,
+    versions,
+    write_json,
+)
+
+# keys of fit(**kwargs) that are shortcuts for nested config keys
+_SHORTCUTS = {
+    "data": "data.data", "shots": "data.shots", "seed": "data.seed", "domain": "data.domain",
+    "text_column": "data.text_column", "label_column": "data.label_column",
+    "max_test": "data.max_test", "max_val": "data.max_val", "skip_bad": "data.skip_bad",
+    "backbone": "backbone.name", "backbone_weights": "backbone.weights",
+    "pretrained": "backbone.pretrained", "image_size": "backbone.image_size",
+    "epochs": "train.epochs", "max_steps": "train.max_steps", "lr": "train.lr",
+    "batch_size": "train.batch_size", "checkpoint_every": "train.checkpoint_every",
+    "patience": "train.patience",
+}
+
+
+@dataclass
+class RunResult:
+    """What ``fit`` returns: the run directory, its summary and the trained model."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    model: TransferModel
+
+    def __repr__(self) -> str:
+        test = self.summary.get("metrics", {}).get("test", {})
+        return f"RunResult(run_dir='{self.run_dir}', test_accuracy={test.get('accuracy')})"
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """(features, label) pairs over an in-memory or memory-mapped array."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x = x
+        self.y = np.asarray(y, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), int(self.y[i])
+
+
+def _tensor_collate(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items], dtype=torch.long)
+
+
+def make_collate(backbone: Any) -> Callable[[list], tuple[Any, torch.Tensor]]:
+    """Collate raw (input, label) items through the backbone's preprocessing."""
+
+    def collate(items: list) -> tuple[Any, torch.Tensor]:
+        return backbone.collate([x for x, _ in items]), torch.tensor([y for _, y in items],
+                                                                      dtype=torch.long)
+
+    return collate
+
+
+def resolve_config(config: FitConfig | str | Path | None = None,
+                   overrides: Sequence[str] = (), **kwargs: Any) -> FitConfig:
+    """A FitConfig from a config object or YAML path, keyword shortcuts and overrides."""
+    values: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        values[_SHORTCUTS.get(key, key)] = value
+    if isinstance(config, FitConfig):
+        base = to_dict(config)
+        for key, value in values.items():
+            node = base
+            parts = key.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        cfg = from_dict(FitConfig, base)
+        return load_config(FitConfig, None, overrides, to_flat(to_dict(cfg))) if overrides else cfg
+    return load_config(FitConfig, config, overrides, values)
+
+
+def to_flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "strategy_params":
+            out.update(to_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _run_name(cfg: FitConfig) -> str:
+    data = Path(str(cfg.data.data)).name or "data"
+    backbone = Path(cfg.backbone.name).name.replace(":", "-")
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{data}-{backbone}-{cfg.strategy}-{stamp}")
+
+
+def _log(msg: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(msg)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+class _Stager:
+    """Runs a strategy's stages through the one training loop, choosing per stage the
+    cheapest input that is exact: cached features, cached activations or raw inputs."""
+
+    def __init__(self, cfg: FitConfig, splits: Any, cache_dir: str | None, run_dir: Path | None,
+                 resume: bool, log: Callable[[str], None]) -> None:
+        self.cfg = cfg
+        self.splits = splits
+        self.cache_dir = cache_dir
+        self.run_dir = run_dir
+        self.resume = resume
+        self.log = log
+        self.timings: dict[str, float] = {"features_s": 0.0, "train_s": 0.0}
+        self.history: list[dict[str, Any]] = []
+
+    def features(self, backbone: Any, data: Any, upto_block: int | None = None) -> np.ndarray:
+        from transferkit.features import extract_features
+
+        t0 = time.perf_counter()
+        feats = extract_features(backbone, data, cache_dir=self.cache_dir, upto_block=upto_block,
+                                 bf16=self.cfg.train.bf16, progress=False)
+        self.timings["features_s"] += time.perf_counter() - t0
+        return feats
+
+    def run(self, model: TransferModel, strategy_name: str, strategy_params: dict[str, Any],
+            tag: str = "") -> list[Any]:
+        """Train ``model`` with the strategy; returns the strategy's stages."""
+        from transferkit.strategies import STRATEGIES
+        from transferkit.train import Trainer
+
+        entry = STRATEGIES.entry(strategy_name)
+        params = dict(strategy_params)
+        strategy_cfg = from_dict(entry.config, params, f"strategy_params ({strategy_name})") \
+            if entry.config else None
+        strategy = entry.obj(strategy_cfg)
+        train_cfg = self.cfg.train
+        stages = strategy.stages(model, train_cfg)
+        train, val = self.splits.train, self.splits.val
+        backbone = model.backbone
+        for stage in stages:
+            stage_cfg = train_cfg
+            if stage.epochs is not None and stage.epochs != train_cfg.epochs:
+                stage_cfg = dataclasses.replace(train_cfg, epochs=stage.epochs)
+            k = stage.trainable_blocks
+            if k == 0:
+                x_tr, x_va = self.features(backbone, train), self.features(backbone, val)
+                train_data, val_data = ArrayDataset(x_tr, train.y), ArrayDataset(x_va, val.y)
+                collate: Callable = _tensor_collate
+
+                def forward(m: TransferModel, x: torch.Tensor) -> torch.Tensor:
+                    return m.forward_features(x)
+            elif k is not None and k > 0 and _can_split(backbone, k):
+                bottom, top = backbone.split_at(k)
+                x_tr = self.features(backbone, train, upto_block=k)
+                x_va = self.features(backbone, val, upto_block=k)
+                train_data, val_data = ArrayDataset(x_tr, train.y), ArrayDataset(x_va, val.y)
+                collate = _tensor_collate
+
+                def forward(m: TransferModel, x: torch.Tensor, top: nn.Module = top) -> torch.Tensor:
+                    return m.forward_features(top(x))
+            else:
+                train_data, val_data = train, val
+                collate = make_collate(backbone)
+
+                def forward(m: TransferModel, x: Any) -> torch.Tensor:
+                    return m(x)
+            self.log(f"[bold]stage[/bold] {tag}{stage.name}: "
+                     + (f"{k} top block(s) on cached activations" if k else
+                        "head on cached features" if k == 0 else "end to end"))
+            t0 = time.perf_counter()
+            trainer = Trainer(
+                model, stage_cfg, param_groups=stage.param_groups, train_data=train_data,
+                val_data=val_data if len(val) else None, collate_fn=collate, forward=forward,
+                run_dir=self.run_dir, stage=f"{tag}{stage.name}", resume=self.resume,
+                seed=self.cfg.data.seed, log=None,
+            )
+            result = trainer.fit()
+            self.timings["train_s"] += time.perf_counter() - t0
+            self.history.append({"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
+                                 "steps": result.steps, "stopped": result.stopped,
+                                 "seconds": round(time.perf_counter() - t0, 3)})
+        finalize = getattr(strategy, "finalize", None)
+        if finalize is not None:
+            finalize(model)
+        return stages
+
+
+def _can_split(backbone: Any, k: int) -> bool:
+    try:
+        backbone.split_at(k)
+    except (NotImplementedError, TransferkitError, ValueError):
+        return False
+    return True
+
+
+@torch.inference_mode()
+def predict_proba_dataset(model: TransferModel, data: Any, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities (N, K) of ``model`` on a TransferDataset."""
+    model.eval()
+    out = []
+    backbone = model.backbone
+    for start in range(0, len(data), batch_size):
+        items = [data.input(i) for i in range(start, min(start + batch_size, len(data)))]
+        logits = model(backbone.collate(items))
+        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.num_classes), dtype=np.float32)
+
+
+def _frozen_backbone(history_stages: list[Any]) -> bool:
+    return all(s.trainable_blocks == 0 for s in history_stages)
+
+
+def _evaluate_model(model: TransferModel, stager: _Stager, data: Any, frozen: bool) -> np.ndarray:
+    if frozen:
+        feats = stager.features(model.backbone, data)
+        model.eval()
+        with torch.inference_mode():
+            logits = model.forward_features(torch.from_numpy(np.asarray(feats, dtype=np.float32)))
+        return torch.softmax(logits, dim=1).numpy()
+    return predict_proba_dataset(model, data)
+
+
+def build_model(cfg: FitConfig, num_classes: int, train_data: Any,
+                pretrained: bool | None = None) -> TransferModel:
+    """Backbone (with its data-fitted preprocessing), mapping phi and a fresh head."""
+    from transferkit.backbones import create_backbone
+    from transferkit.mapping import MAPPINGS
+
+    backbone = create_backbone(
+        cfg.backbone.name, weights=cfg.backbone.weights if pretrained is not False else None,
+        pretrained=cfg.backbone.pretrained if pretrained is None else pretrained,
+        image_size=cfg.backbone.image_size, max_length=cfg.backbone.max_length,
+    )
+    backbone.adapt_to(train_data)
+    mapping = MAPPINGS.create(cfg.mapping, in_dim=backbone.feature_dim)
+    return TransferModel(backbone, num_classes, mapping=mapping, head_dropout=cfg.train.head_dropout)
+
+
+def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
+        resume: bool = False, log: Callable[[str], None] | None = _log, **kwargs: Any) -> RunResult:
+    """Fit a transferred model on the target data and write a run directory.
+
+    ``config`` is a :class:`~transferkit.config.FitConfig` or a YAML path; keyword
+    shortcuts (``data``, ``backbone``, ``strategy``, ``shots``, ``epochs``, ``compare``,
+    ``out`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence.
+    """
+    from transferkit.data import load_splits
+
+    t_start = time.perf_counter()
+    cfg = resolve_config(config, overrides, **kwargs)
+    if not cfg.data.data:
+        raise ConfigError("The 'data' parameter of fit is required: a built-in dataset name "
+                          "(see `transferkit datasets`) or a path.")
+    if cfg.strategy == "auto":
+        from transferkit.auto import fit_auto
+
+        return fit_auto(cfg, resume=resume, log=log or (lambda _m: None))
+    log = log or (lambda _m: None)
+    from transferkit.strategies import STRATEGIES
+
+    STRATEGIES.entry(cfg.strategy)  # fail fast on an unknown strategy name
+    for name in cfg.compare:
+        if name not in ("scratch",):
+            raise ConfigError(f"Unknown baseline '{name}' in compare. Available: scratch.")
+    run_dir = Path(cfg.out or Path("runs") / (cfg.name or _run_name(cfg)))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.data.seed)
+
+    splits = load_splits(cfg.data)
+    train = splits.train
+    classes = list(train.classes)
+    log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
+        f"{len(splits.test)} test, {len(classes)} classes")
+    (run_dir / CONFIG).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+
+    model = build_model(cfg, len(classes), train)
+    stager = _Stager(cfg, splits, cfg.cache_dir, run_dir, resume, log)
+    log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features), "
+        f"strategy {cfg.strategy}")
+    frozen = _frozen_backbone(stager.run(model, cfg.strategy, cfg.strategy_params))
+
+    metrics = {
+        "val": classification_metrics(splits.val.y, _evaluate_model(model, stager, splits.val, frozen))
+        if len(splits.val) else {},
+    }
+    test_probs = _evaluate_model(model, stager, splits.test, frozen)
+    metrics["test"] = classification_metrics(splits.test.y, test_probs, classes, detailed=True)
+    log(f"[bold]test[/bold] accuracy {metrics['test']['accuracy']:.4f}, balanced "
+        f"{metrics['test']['balanced_accuracy']:.4f}")
+
+    baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None,
+                                 "majority": majority_baseline(train.y, splits.test.y)}
+    warnings = list(splits.leakage)
+    if splits.skipped:
+        warnings.append(f"skipped {len(splits.skipped)} unreadable file(s): "
+                        + ", ".join(s.get("file", "?") for s in splits.skipped[:5]))
+    if "scratch" in cfg.compare:
+        log("[bold]baseline[/bold] same architecture from scratch, same budget")
+        scratch = build_model(cfg, len(classes), train, pretrained=False)
+        scratch_stager = _Stager(cfg, splits, cfg.cache_dir, run_dir, resume, log)
+        scratch_stager.run(scratch, "full", {}, tag="scratch-")
+        probs = predict_proba_dataset(scratch, splits.test)
+        baselines["scratch"] = {"test": classification_metrics(splits.test.y, probs),
+                                "train_s": round(scratch_stager.timings["train_s"], 3)}
+        log(f"[bold]scratch[/bold] test accuracy {baselines['scratch']['test']['accuracy']:.4f}")
+    gain = transfer_gain(metrics, baselines["scratch"])
+    warn = negative_transfer_warning(gain)
+    if warn:
+        warnings.append(warn)
+        log(f"[bold red]{warn}[/bold red]")
+    for w in splits.leakage:
+        log(f"[yellow]warning: {w}[/yellow]")
+
+    save_run(run_dir, model, cfg, train, classes)
+    summary = {
+        "transferkit_version": __version__,
+        "task": "classification",
+        "command": "fit",
+        "data": {**splits.describe(), "source": None},
+        "backbone": cfg.backbone.name,
+        "strategy": cfg.strategy,
+        "choice": f"strategy '{cfg.strategy}' and backbone '{cfg.backbone.name}' were given "
+                  "explicitly",
+        "metrics": metrics,
+        "baselines": baselines,
+        "transfer_gain": gain,
+        "selection": {"split": "val", "validator": None},
+        "stages": stager.history,
+        "timings": {"total_s": round(time.perf_counter() - t_start, 3),
+                    "features_s": round(stager.timings["features_s"], 3),
+                    "train_s": round(stager.timings["train_s"], 3)},
+        "warnings": warnings,
+    }
+    finish_run(run_dir, summary)
+    return RunResult(run_dir, summary, model)
+
+
+def finish_run(run_dir: Path, summary: dict[str, Any]) -> None:
+    """Write summary.json, then the report and the runs index (best effort for both)."""
+    write_json(run_dir / SUMMARY, summary)
+    for step in ("transferkit.report:write_report", "transferkit.runs:record_run"):
+        module, func = step.split(":")
+        try:
+            mod = __import__(module, fromlist=[func])
+        except ImportError:
+            continue
+        getattr(mod, func)(run_dir)
+
+
+def save_run(run_dir: Path, model: TransferModel, cfg: FitConfig | None, train: Any,
+             classes: list[str], extra: dict[str, Any] | None = None) -> None:
+    """Write model.safetensors and transferkit.json (what predict and serve need)."""
+    from safetensors.torch import save_file
+
+    from transferkit.rundir import atomic_write_bytes
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = run_dir / f".{WEIGHTS}.tmp"
+    save_file(state, str(tmp))
+    atomic_write_bytes(run_dir / WEIGHTS, tmp.read_bytes())
+    tmp.unlink(missing_ok=True)
+    mapping = model.mapping
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "task": "classification",
+        "modality": train.modality,
+        "classes": list(classes),
+        "backbone": model.backbone.describe(),
+        "mapping": {"name": getattr(mapping, "registry_name", cfg.mapping if cfg else "identity"),
+                    "in_dim": model.backbone.feature_dim,
+                    "out_dim": getattr(mapping, "out_dim", model.backbone.feature_dim)},
+        "head": {"in_dim": model.head.in_features, "num_classes": model.num_classes,
+                 "dropout": float(model.dropout.p)},
+        "data": {"name": train.name, "text_column": cfg.data.text_column if cfg else None,
+                 "label_column": cfg.data.label_column if cfg else None,
+                 "schema": train.schema.to_dict() if getattr(train, "schema", None) else None},
+        "versions": versions(),
+        "created": _dt.datetime.now().isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+    write_json(run_dir / MANIFEST, manifest)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+class Predictor:
+    """A trained run, ready to predict: ``transferkit.load(run_dir)``.
+
+    ``predict(inputs)`` returns class names, ``predict_proba(inputs)`` an (N, K) array.
+    Inputs are image paths or arrays, texts, or table rows (a DataFrame or dicts).
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.manifest = read_manifest(self.run_dir)
+        self.classes: list[str] = list(self.manifest["classes"])
+        self.modality: str = self.manifest["modality"]
+        self.model = _rebuild_model(self.manifest, self.run_dir)
+        self.model.eval()
+
+    def _items(self, inputs: Any) -> list[Any]:
+        from transferkit.data.inputs import to_raw_items
+
+        return to_raw_items(inputs, self.modality, self.manifest.get("data", {}))
+
+    @torch.inference_mode()
+    def predict_proba(self, inputs: Any, batch_size: int = 64) -> np.ndarray:
+        items = self._items(inputs)
+        out = []
+        for start in range(0, len(items), batch_size):
+            batch = self.model.backbone.collate(items[start:start + batch_size])
+            out.append(torch.softmax(self.model(batch).float(), dim=1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
+
+    def predict(self, inputs: Any) -> list[str]:
+        return [self.classes[i] for i in self.predict_proba(inputs).argmax(axis=1)]
+
+    def __repr__(self) -> str:
+        return f"Predictor('{self.run_dir}', {self.modality}, classes={self.classes})"
+
+
+def _rebuild_model(manifest: dict[str, Any], run_dir: Path) -> TransferModel:
+    from safetensors.torch import load_file
+
+    from transferkit.backbones import from_description
+    from transferkit.mapping import MAPPINGS
+
+    weights = check_weights_file(run_dir / WEIGHTS)
+    backbone = from_description(manifest["backbone"])
+    m = manifest.get("mapping") or {"name": "identity"}
+    mapping = MAPPINGS.create(m["name"], in_dim=m.get("in_dim", backbone.feature_dim),
+                              out_dim=m.get("out_dim"))
+    head = manifest["head"]
+    model = TransferModel(backbone, head["num_classes"], mapping=mapping,
+                          head_dropout=head.get("dropout", 0.0))
+    state = load_file(str(weights))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise TransferkitError(
+            f"The weights in '{weights}' do not fit the model described in {MANIFEST}: "
+            f"missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}. The run "
+            "directory is inconsistent; re-run the fit that wrote it."
+        )
+    return model
+
+
+def load(run_dir: str | Path) -> Predictor:
+    """Load a run directory for prediction (never unpickles anything)."""
+    return Predictor(run_dir)
+
+
+def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
+             **data_kwargs: Any) -> dict[str, Any]:
+    """Metrics of a saved run on a dataset split (default: the run's own test split)."""
+    from transferkit.data import load as load_data
+
+    predictor = load(run_dir)
+    if data is None:
+        cfg = yaml.safe_load((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
+        data_cfg = cfg.get("data", {})
+        data = data_cfg.get("data")
+        for key in ("text_column", "label_column", "domain", "split_seed", "max_test"):
+            if data_cfg.get(key) is not None and key not in data_kwargs:
+                data_kwargs[key] = data_cfg[key]
+    if data is None:
+        raise NotFittedError(f"Run '{run_dir}' records no dataset; pass data=... to evaluate.")
+    ds = load_data(data, split=split, **data_kwargs)
+    if list(ds.classes) != predictor.classes:
+        unseen = sorted(set(ds.classes) - set(predictor.classes))
+        if unseen:
+            raise DataError(
+                f"The evaluation data has classes the model never saw: {unseen}. The model "
+                f"knows {predictor.classes}."
+            )
+        remap = np.array([predictor.classes.index(c) for c in ds.classes])
+        ds.y = remap[ds.y]
+    probs = predict_proba_dataset(predictor.model, ds)
+    return classification_metrics(ds.y, probs, predictor.classes, detailed=True)

@@ -1,0 +1,54 @@
+"""``transferkit evaluate RUN --data D``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from transferkit.cli import COMMANDS
+
+
+@COMMANDS.register("evaluate", help="Metrics of a saved run on a dataset: accuracy, balanced "
+                   "accuracy, macro-F1, per-class report, confusion matrix, ECE.")
+class EvaluateCommand:
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run", help="Run directory.")
+        parser.add_argument("--data", help="Dataset (default: the run's own data).")
+        parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
+        parser.add_argument("--text-column")
+        parser.add_argument("--label-column")
+        parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from rich.console import Console
+        from rich.table import Table
+
+        from transferkit.api import evaluate
+
+        kwargs = {k: v for k, v in (("text_column", args.text_column),
+                                    ("label_column", args.label_column)) if v}
+        m = evaluate(args.run, args.data, split=args.split, **kwargs)
+        if args.json:
+            print(json.dumps(m, indent=2))
+            return 0
+        console = Console()
+        console.print(f"accuracy {m['accuracy']:.4f}  balanced accuracy {m['balanced_accuracy']:.4f}  "
+                      f"macro-F1 {m['macro_f1']:.4f}  ECE {m['ece']:.4f}  (n={m['n']})")
+        table = Table(title="per class")
+        for col in ("class", "precision", "recall", "f1", "support"):
+            table.add_column(col)
+        for name, r in m["per_class"].items():
+            table.add_row(name, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}",
+                          str(r["support"]))
+        console.print(table)
+        names = list(m["per_class"])
+        cm = Table(title="confusion matrix (rows: true, columns: predicted)")
+        cm.add_column("")
+        for n in names:
+            cm.add_column(n[:8])
+        for n, row in zip(names, m["confusion_matrix"], strict=True):
+            cm.add_row(n[:12], *map(str, row))
+        console.print(cm)
+        return 0

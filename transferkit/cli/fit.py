@@ -1,0 +1,39 @@
+"""``transferkit fit``: the main job."""
+
+from __future__ import annotations
+
+import argparse
+
+from transferkit.cli import COMMANDS, add_config_arguments, config_from_args
+from transferkit.config import FitConfig
+
+
+@COMMANDS.register("fit", help="Fit a transferred model on a small labelled target dataset "
+                   "and write a run directory.")
+class FitCommand:
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        add_config_arguments(parser, FitConfig)
+        parser.add_argument("--no-pretrained", action="store_true",
+                            help="Random-init backbone (no pretrained weights).")
+        parser.add_argument("--resume", action="store_true",
+                            help="Continue an interrupted run from its last checkpoint.")
+        parser.add_argument("--quiet", action="store_true", help="Print only the final line.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from transferkit.api import fit
+        from transferkit.cli.output import print_run_summary
+
+        if args.no_pretrained:
+            args.overrides = ["backbone.pretrained=false", *args.overrides]
+        cfg = config_from_args(FitConfig, args)
+        result = fit(cfg, resume=args.resume, log=None if args.quiet else _log)
+        print_run_summary(result.summary, result.run_dir)
+        return 0
+
+
+def _log(msg: str) -> None:
+    from transferkit.api import _log as log
+
+    log(msg)

@@ -1,0 +1,41 @@
+"""Console output shared by the commands (not a command: it registers nothing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _pct(value: Any) -> str:
+    return f"{value * 100:.1f} %" if isinstance(value, (int, float)) else "—"
+
+
+def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None) -> None:
+    """A compact table of a run's test metrics, baselines and time."""
+    console = Console()
+    test = summary.get("metrics", {}).get("test", {})
+    table = Table(title=f"{summary.get('command', 'run')}: {summary.get('backbone')} / "
+                        f"{summary.get('strategy')}")
+    for col in ("model", "test accuracy", "balanced accuracy", "macro-F1", "time"):
+        table.add_column(col)
+    timings = summary.get("timings", {})
+    table.add_row("transferred", _pct(test.get("accuracy")), _pct(test.get("balanced_accuracy")),
+                  _pct(test.get("macro_f1")), f"{timings.get('total_s', 0):.1f} s")
+    for name, base in (summary.get("baselines") or {}).items():
+        if not base:
+            continue
+        btest = base.get("test", base)
+        label = f"{name} (oracle)" if name == "oracle" else name
+        table.add_row(label, _pct(btest.get("accuracy")), _pct(btest.get("balanced_accuracy")),
+                      _pct(btest.get("macro_f1")),
+                      f"{base['train_s']:.1f} s" if "train_s" in base else "")
+    console.print(table)
+    if summary.get("transfer_gain") is not None:
+        console.print(f"transfer gain over scratch: {summary['transfer_gain'] * 100:+.1f} points")
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if run_dir is not None:
+        console.print(f"run directory: {run_dir}")

@@ -1,0 +1,52 @@
+"""``transferkit predict RUN INPUTS...``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+
+from transferkit.cli import COMMANDS
+
+
+@COMMANDS.register("predict", help="Predict with a saved run: image files or folders, a "
+                   "CSV/JSONL of texts or table rows.")
+class PredictCommand:
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run", help="Run directory written by fit/adapt/pretrain.")
+        parser.add_argument("inputs", nargs="+", help="Image files/folders, a CSV/JSONL file, or "
+                            "texts (for text models).")
+        parser.add_argument("--format", choices=("csv", "json"), default="csv",
+                            help="Output format (default csv).")
+        parser.add_argument("--output", "-o", help="Write predictions to this file instead of stdout.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from transferkit.api import load
+        from transferkit.data.inputs import collect_inputs
+        from transferkit.rundir import atomic_write_text
+
+        predictor = load(args.run)
+        ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"))
+        probs = predictor.predict_proba(items)
+        rows = []
+        for name, p in zip(ids, probs, strict=True):
+            row = {"input": name, "class": predictor.classes[int(p.argmax())]}
+            row.update({f"p_{c}": round(float(v), 6) for c, v in zip(predictor.classes, p, strict=True)})
+            rows.append(row)
+        if args.format == "json":
+            text = json.dumps(rows, indent=2) + "\n"
+        else:
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["input", "class"])
+            writer.writeheader()
+            writer.writerows(rows)
+            text = buf.getvalue()
+        if args.output:
+            atomic_write_text(args.output, text)
+        else:
+            sys.stdout.write(text)
+        return 0

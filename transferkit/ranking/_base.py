@@ -1,0 +1,203 @@
+"""Shared pieces of the transferability scores: the base class and input checks.
+
+The leading underscore keeps the registry's module discovery from treating this file
+as a score; every score file imports :class:`TransferabilityScore` from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, ClassVar
+
+import numpy as np
+
+from transferkit.config import from_dict, option
+from transferkit.errors import ConfigError, DataError
+
+logger = logging.getLogger("transferkit.ranking")
+
+
+class TransferabilityScore:
+    """A transferability score: ``score(features, labels, source_probs) -> float``.
+
+    Higher means more transferable. Scores work on frozen (cached) features and never
+    train a network. Subclasses set ``config_class`` and implement :meth:`_score`.
+
+    Parameters
+    ----------
+    config:
+        The score's config dataclass; ``None`` uses the defaults.
+    **params:
+        Individual config keys instead of a config object
+        (``LogMEScore(tol=1e-8)``); unknown keys raise :class:`ConfigError`.
+    """
+
+    config_class: ClassVar[type]
+    needs_source_probs: ClassVar[bool] = False
+    name: ClassVar[str] = "score"
+
+    def __init__(self, config: Any = None, **params: Any) -> None:
+        if config is not None and params:
+            raise ConfigError(
+                f"Pass either a config object or keyword parameters to {type(self).__name__}, "
+                f"not both. Got config={config!r} and {sorted(params)}."
+            )
+        if config is None:
+            config = from_dict(self.config_class, params)
+        elif not isinstance(config, self.config_class):
+            raise ConfigError(
+                f"The 'config' parameter of {type(self).__name__} must be a "
+                f"{self.config_class.__name__}. Got {type(config).__name__} instead."
+            )
+        self.config = config
+
+    def score(self, features: np.ndarray, labels: np.ndarray,
+              source_probs: np.ndarray | None = None) -> float:
+        """Transferability of ``features`` (N, D) for ``labels`` (N,); higher is better.
+
+        ``source_probs`` (N, C_s) are the source classifier's class probabilities on the
+        same examples, used by the scores with ``needs_source_probs`` (LEEP, NCE).
+        """
+        f, y, n_classes = check_inputs(features, labels, self.name)
+        probs = None if source_probs is None else check_probs(source_probs, len(y), self.name)
+        return float(self._score(f, y, n_classes, probs))
+
+    def _score(self, f: np.ndarray, y: np.ndarray, n_classes: int,
+               source_probs: np.ndarray | None) -> float:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+
+def check_inputs(features: Any, labels: Any, where: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Validate and convert: float64 features (N, D), labels remapped to 0..C-1 (N,)."""
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2:
+        raise DataError(
+            f"The 'features' parameter of the {where} score must be a 2-D array (N, D). "
+            f"Got shape {f.shape} instead; flatten or pool the features first."
+        )
+    y_raw = np.asarray(labels)
+    if y_raw.ndim != 1 or len(y_raw) != len(f):
+        raise DataError(
+            f"The 'labels' parameter of the {where} score must be a 1-D array with one label per "
+            f"row of 'features' ({len(f)}). Got shape {y_raw.shape} instead."
+        )
+    if len(f) < 2:
+        raise DataError(f"The {where} score needs at least 2 examples. Got {len(f)}.")
+    if not np.all(np.isfinite(f)):
+        bad = int(np.argwhere(~np.isfinite(f))[0, 0])
+        raise DataError(
+            f"The 'features' parameter of the {where} score holds NaN or infinite values "
+            f"(first in row {bad}). Check the backbone output or the feature cache."
+        )
+    if y_raw.dtype.kind in "iub" and np.any(y_raw < 0):
+        raise DataError(
+            f"The 'labels' parameter of the {where} score holds negative labels (unlabelled "
+            "examples use -1). Pass labelled examples only."
+        )
+    _, y = np.unique(y_raw, return_inverse=True)
+    n_classes = int(y.max()) + 1
+    if n_classes < 2:
+        raise DataError(
+            f"The {where} score needs labels of at least 2 classes. Got only one class."
+        )
+    return f, y.astype(np.int64), n_classes
+
+
+def check_probs(source_probs: Any, n: int, where: str) -> np.ndarray:
+    """Validate source-classifier probabilities (N, C_s): non-negative rows summing to 1."""
+    p = np.asarray(source_probs, dtype=np.float64)
+    if p.ndim != 2 or len(p) != n:
+        raise DataError(
+            f"The 'source_probs' parameter of the {where} score must have shape (N, C_s) with "
+            f"N = {n} rows. Got shape {p.shape} instead."
+        )
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise DataError(
+            f"The 'source_probs' parameter of the {where} score must hold finite, non-negative "
+            "probabilities. Apply a softmax to the source classifier's logits first."
+        )
+    sums = p.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3):
+        row = int(np.argmax(np.abs(sums - 1.0)))
+        raise DataError(
+            f"The 'source_probs' parameter of the {where} score must have rows that sum to 1; "
+            f"row {row} sums to {sums[row]:.4g}. Apply a softmax to the logits first."
+        )
+    return p / sums[:, None]
+
+
+def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """(N,) int labels -> (N, C) float64 one-hot."""
+    out = np.zeros((len(y), n_classes), dtype=np.float64)
+    out[np.arange(len(y)), y] = 1.0
+    return out
+
+
+# --------------------------------------------------------------------------- NLEEP fallback
+
+
+@dataclasses.dataclass
+class PseudoSourceConfig:
+    """How pseudo source probabilities are built when no source classifier exists (NLEEP)."""
+
+    pca_variance: float = option(0.8, "PCA keeps this fraction of the feature variance before the "
+                                 "Gaussian mixture (NLEEP uses 0.8).")
+    components_per_class: int = option(1, "Gaussian components per target class (NLEEP: the "
+                                       "number of components equals the number of classes).")
+    covariance_type: str = option("diag", "Covariance of each Gaussian component.",
+                                  choices=("full", "diag", "spherical", "tied"))
+    max_pca_dim: int = option(64, "Upper bound on the PCA dimension (keeps the mixture fast).")
+    seed: int = option(0, "Seed of the mixture's initialisation.")
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.pca_variance <= 1.0:
+            raise ConfigError(f"The 'pca_variance' parameter must be in (0, 1]. Got {self.pca_variance} instead.")
+        if self.components_per_class < 1:
+            raise ConfigError(
+                f"The 'components_per_class' parameter must be an int >= 1. "
+                f"Got {self.components_per_class} instead."
+            )
+        if self.max_pca_dim < 1:
+            raise ConfigError(f"The 'max_pca_dim' parameter must be an int >= 1. Got {self.max_pca_dim} instead.")
+        allowed = ("full", "diag", "spherical", "tied")
+        if self.covariance_type not in allowed:
+            raise ConfigError(
+                f"The 'covariance_type' parameter must be one of {', '.join(allowed)}. "
+                f"Got {self.covariance_type!r} instead."
+            )
+
+
+def pseudo_source_probs(f: np.ndarray, n_classes: int, cfg: PseudoSourceConfig,
+                        where: str) -> np.ndarray:
+    """NLEEP's pseudo source probabilities: GMM posteriors on PCA-reduced features.
+
+    Li et al., "Ranking Neural Checkpoints", CVPR 2021 (https://arxiv.org/abs/2011.11200):
+    when the source model has no classifier over the target examples, fit a Gaussian
+    mixture on the PCA-reduced features and use its component posteriors as θ(x).
+    Shapes: f (N, D) -> (N, K) with K = components_per_class * n_classes (capped by N).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    n, d = f.shape
+    centred = f - f.mean(axis=0)
+    limit = max(1, min(n - 1, d, cfg.max_pca_dim))
+    pca = PCA(n_components=limit, svd_solver="full" if min(n, d) <= 500 else "randomized",
+              random_state=cfg.seed)
+    z = pca.fit_transform(centred)  # (N, limit)
+    ratio = np.cumsum(pca.explained_variance_ratio_)
+    keep = int(np.searchsorted(ratio, cfg.pca_variance * ratio[-1] - 1e-12) + 1) if ratio[-1] > 0 else 1
+    z = z[:, : max(1, min(keep, limit))]  # (N, d')
+    k = max(1, min(cfg.components_per_class * n_classes, n))
+    gmm = GaussianMixture(n_components=k, covariance_type=cfg.covariance_type,
+                          random_state=cfg.seed, reg_covar=1e-6 * max(1.0, float(z.var())))
+    gmm.fit(z)
+    logger.info(
+        "%s: no source classifier probabilities given; using NLEEP pseudo source labels "
+        "(Gaussian mixture with %d components on %d PCA dimensions).", where, k, z.shape[1],
+    )
+    return gmm.predict_proba(z)  # (N, K)
