@@ -268,7 +268,7 @@ def _evaluate_model(model: TransferModel, stager: _Stager, data: Any, frozen: bo
         feats = stager.features(model.backbone, data)
         model.eval()
         with torch.inference_mode():
-            logits = model.forward_features(torch.from_numpy(np.asarray(feats, dtype=np.float32)))
+            logits = model.forward_features(torch.from_numpy(np.array(feats, dtype=np.float32)))
         return torch.softmax(logits, dim=1).numpy()
     return predict_proba_dataset(model, data)
 

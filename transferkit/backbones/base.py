@@ -63,6 +63,6 @@ class Backbone(nn.Module):
         h = hashlib.sha256(repr(sorted(self.describe().items())).encode())
         for key, tensor in sorted(self.state_dict().items()):
             h.update(key.encode())
-            t = tensor.detach().cpu().contiguous()
+            t = tensor.detach().cpu().contiguous().reshape(-1)
             h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         return h.hexdigest()[:24]

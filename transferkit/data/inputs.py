@@ -96,20 +96,11 @@ def _collect_images(inputs: Any) -> tuple[list[str], list[Any]]:
     return ids, items
 
 
-def _read_table_file(path: Path) -> Any:
-    import pandas as pd
+def _read_table_file(path: Path, as_text: bool = False) -> Any:
+    """The same reader as training data: non-UTF-8 bytes and bad JSON lines name their line."""
+    from transferkit.data.tables import read_frame
 
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True)
-        return pd.read_csv(path)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"'{path}' is not UTF-8 text ({exc}). Re-save it as UTF-8.") from None
-    except Exception as exc:  # pandas raises many parser error types
-        raise DataError(f"Cannot read '{path}': {exc}") from None
+    return read_frame(path, as_text=as_text)
 
 
 def _collect_texts(inputs: Any, text_column: str | None) -> tuple[list[str], list[Any]]:
@@ -122,7 +113,7 @@ def _collect_texts(inputs: Any, text_column: str | None) -> tuple[list[str], lis
     for obj in inputs:
         p = Path(obj) if isinstance(obj, (str, Path)) and len(str(obj)) < 4096 else None
         if p is not None and p.suffix.lower() in (".csv", ".jsonl", ".ndjson", ".parquet") and p.is_file():
-            frame = _read_table_file(p)
+            frame = _read_table_file(p, as_text=True)
             column = text_column if text_column in frame.columns else (
                 "text" if "text" in frame.columns else None)
             if column is None:
@@ -143,6 +134,7 @@ def _collect_rows(inputs: Any, schema: dict[str, Any] | None) -> tuple[list[str]
     import pandas as pd
 
     from transferkit.data.schema import TableSchema
+    from transferkit.data.tables import check_table
 
     if isinstance(inputs, (str, Path)):
         frame = _read_table_file(Path(inputs))
@@ -155,11 +147,5 @@ def _collect_rows(inputs: Any, schema: dict[str, Any] | None) -> tuple[list[str]
     if schema is None:
         return [str(i) for i in range(len(frame))], [row for row in frame.to_numpy()]
     table_schema = TableSchema.from_dict(schema)
-    table_schema.check(list(map(str, frame.columns)), "The input table")
-    frame = frame[table_schema.names]
-    numeric = frame[table_schema.numeric].to_numpy(dtype=np.float64) if table_schema.numeric else None
-    if numeric is not None and not np.isfinite(numeric).all():
-        r, c = np.argwhere(~np.isfinite(numeric))[0]
-        raise DataError(f"Row {r + 1}, column '{table_schema.numeric[c]}' of the input table is "
-                        "NaN or infinite. Impute or drop it before predicting.")
-    return [str(i) for i in range(len(frame))], [row for row in frame.to_numpy(dtype=object)]
+    checked = check_table(frame, table_schema, "the input table")
+    return [str(i) for i in range(len(checked))], [row for row in checked.to_numpy(dtype=object)]

@@ -185,6 +185,12 @@ def pseudo_source_probs(f: np.ndarray, n_classes: int, cfg: PseudoSourceConfig,
 
     n, d = f.shape
     centred = f - f.mean(axis=0)
+    if not np.any(centred):
+        raise DataError(
+            f"The 'features' parameter of the {where} score is the same for every example, so "
+            "no pseudo source labels can be built from it. Pass 'source_probs' (the source "
+            "classifier's probabilities) or check the backbone output."
+        )
     limit = max(1, min(n - 1, d, cfg.max_pca_dim))
     pca = PCA(n_components=limit, svd_solver="full" if min(n, d) <= 500 else "randomized",
               random_state=cfg.seed)

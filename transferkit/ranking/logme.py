@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from transferkit.config import option
-from transferkit.errors import ConfigError
+from transferkit.errors import ConfigError, DataError
 from transferkit.ranking import SCORES
 from transferkit.ranking._base import TransferabilityScore, one_hot
 
@@ -75,6 +75,11 @@ class LogMEScore(TransferabilityScore):
             sigma = np.clip(sigma, 0.0, None)
             x2 = (u.T @ targets) ** 2  # (N, C): x = Uᵀ y in the eigenbasis of FFᵀ
             z2 = sigma[:, None] * x2
+        if sigma.max() <= 0.0:
+            raise DataError(
+                "The 'features' parameter of the logme score is all zeros, so no linear model "
+                "can use it. Check the backbone output or the feature cache."
+            )
         yy = (targets**2).sum(axis=0)  # (C,)
         k = len(sigma)
         s = sigma[:, None]  # (k, 1)

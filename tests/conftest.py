@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny synthetic datasets of each modality and a tiny image folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def write_image_folder(root: Path, per_class: int = 4, classes: tuple[str, ...] = ("cat", "dog"),
+                       size: int = 12, seed: int = 0) -> Path:
+    """``root/<class>/<i>.png`` with random RGB images; class k is brighter than class k-1."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for k, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            arr = rng.integers(0, 100, size=(size, size, 3)) + 100 * k
+            Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """A folder with classes 'cat' and 'dog', 4 PNG images (12x12 RGB) each."""
+    return write_image_folder(tmp_path / "images")
+
+
+@pytest.fixture
+def tiny_images():
+    """60 grey 8x8 images, 3 classes, separable by brightness."""
+    from transferkit.data import TransferDataset
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 20)
+    x = np.clip(rng.normal(60 + 60 * y[:, None, None], 10, size=(60, 8, 8)), 0, 255).astype(np.uint8)
+    return TransferDataset(name="tiny-images", modality="image", x=x, y=y, classes=["a", "b", "c"])
+
+
+@pytest.fixture
+def tiny_texts():
+    """40 short texts, 2 classes."""
+    from transferkit.data import TransferDataset
+
+    good = [f"great tasty snack number {i}, loved it" for i in range(20)]
+    bad = [f"stale and bland batch {i}, would not buy" for i in range(20)]
+    return TransferDataset(name="tiny-texts", modality="text", x=good + bad,
+                           y=np.repeat([0, 1], 20), classes=["great", "other"])
+
+
+@pytest.fixture
+def tiny_table():
+    """50 rows: two numeric columns and one categorical; 2 classes."""
+    import pandas as pd
+
+    from transferkit.data import TransferDataset
+    from transferkit.data.tables import infer_schema
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 25)
+    frame = pd.DataFrame({"a": rng.normal(y * 2.0, 1.0), "b": rng.normal(size=50),
+                          "color": np.where(rng.random(50) < 0.5, "red", "blue")})
+    return TransferDataset(name="tiny-table", modality="table", x=frame, y=y, classes=["no", "yes"],
+                           schema=infer_schema(frame))

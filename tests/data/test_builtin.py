@@ -1,0 +1,108 @@
+"""Contract tests over every registered built-in dataset, plus a few per-dataset checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from transferkit.data import DATASETS, list_datasets, load, load_splits
+from transferkit.data.builtin.printed_digits import render_printed_digits
+
+NAMES = DATASETS.names()
+
+
+def _need(name: str) -> None:
+    cls = DATASETS.get(name)
+    if not cls.available():
+        pytest.skip(f"built-in dataset '{name}' is not installed here: {cls.install_hint}")
+
+
+def test_all_eight_are_registered() -> None:
+    assert set(NAMES) >= {"fashion-mnist", "digits", "printed-digits", "fine-foods", "breast-cancer-wdbc",
+                          "breast-cancer-biopsy", "credit-default", "credit-card"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_metadata(name: str) -> None:
+    info = DATASETS.get(name).info()
+    assert info["name"] == name and info["modality"] in ("image", "text", "table", "sequence")
+    assert info["size"] > 0 and len(info["classes"]) >= 2 and info["source"]
+    assert DATASETS.get(name).install_hint
+    assert (info["install"] is None) == info["available"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loads_and_splits(name: str) -> None:
+    _need(name)
+    cls = DATASETS.get(name)
+    s = load_splits(name, shots=2, max_test=50)
+    assert s.train.classes == list(cls.classes) and s.train.modality == cls.modality
+    assert list(np.bincount(s.train.y, minlength=len(cls.classes))) == [2] * len(cls.classes)
+    assert 0 < len(s.test) <= 50 and len(s.val) > 0
+    assert len(load(name)) == cls.size
+    item, label = s.train[0]
+    if cls.modality == "image":
+        assert item.dtype == np.uint8 and item.ndim in (2, 3)
+    elif cls.modality == "text":
+        assert isinstance(item, str)
+    elif cls.modality == "table":
+        assert s.train.schema is not None and len(item) == len(s.train.schema.names)
+
+
+def test_list_datasets() -> None:
+    rows = list_datasets()
+    assert [r["name"] for r in rows] == NAMES
+
+
+def test_fashion_mnist_uses_official_test() -> None:
+    _need("fashion-mnist")
+    train = load("fashion-mnist", split="train")
+    assert len(train) == 54000 and train.x.shape[1:] == (28, 28) and train.x.dtype == np.uint8
+    test = load("fashion-mnist", split="test", max_test=2000)
+    assert test.ids[:2] == ["t10k[0]", "t10k[1]"] and len(test) == 2000
+    assert test.classes[9] == "Ankle boot"
+
+
+def test_digits_scaled_to_uint8() -> None:
+    ds = load("digits")
+    assert ds.x.shape == (1797, 8, 8) and ds.x.dtype == np.uint8 and ds.x.max() == 255
+
+
+def test_printed_digits_deterministic_per_seed() -> None:
+    _need("printed-digits")
+    a_x, a_y = render_printed_digits(n_per_class=3, size=20, seed=7)
+    b_x, _ = render_printed_digits(n_per_class=3, size=20, seed=7)
+    c_x, _ = render_printed_digits(n_per_class=3, size=20, seed=8)
+    assert a_x.shape == (30, 20, 20) and list(a_y[:10]) == list(range(10))
+    np.testing.assert_array_equal(a_x, b_x)
+    assert not np.array_equal(a_x, c_x)
+    assert (a_x.reshape(30, -1).max(axis=1) > 128).all()  # every image has ink
+    assert DATASETS.get("printed-digits").classes == DATASETS.get("digits").classes
+
+
+def test_fine_foods_domains() -> None:
+    _need("fine-foods")
+    assert len(load("fine-foods", split="test")) == 1000  # all of testing_data
+    assert load("fine-foods", split="test").ids[0] == "testing_data[0]"
+    assert len(load("fine-foods", domain="train-products")) == 4000
+    other = load_splits("fine-foods", domain="other-products")
+    assert len(other.train) + len(other.val) + len(other.test) == 1000
+    assert other.describe()["domain"] == "other-products"
+    with pytest.raises(Exception, match="Did you mean 'other-products'"):
+        load("fine-foods", domain="other-product")
+
+
+def test_breast_cancer_pair_shares_classes() -> None:
+    _need("breast-cancer-biopsy")
+    wdbc, biopsy = load("breast-cancer-wdbc"), load("breast-cancer-biopsy")
+    assert wdbc.classes == biopsy.classes == ["benign", "malignant"]
+    assert len(wdbc.schema.names) == 30 and biopsy.schema.names == [f"V{i}" for i in range(1, 10)]
+    assert biopsy.meta["imputed"]["V6"]["count"] == 16
+    assert np.isfinite(biopsy.x.to_numpy(dtype=float)).all()
+    assert int((wdbc.y == 1).sum()) == 212  # malignant
+
+
+def test_credit_tables_have_categoricals() -> None:
+    _need("credit-default")
+    assert load("credit-default").schema.categorical == ["student"]
+    assert set(load("credit-card").schema.categorical) == {"owner", "selfemp"}

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from transferkit.data import TableSchema, check_table, load
+from transferkit.data.tables import infer_schema
+from transferkit.errors import DataError
+
+
+def _frame(n: int = 20) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"age": rng.integers(20, 70, n), "income": rng.normal(50, 10, n),
+                         "owner": np.where(np.arange(n) % 3 == 0, "yes", "no"),
+                         "outcome": np.where(np.arange(n) % 2 == 0, "good", "bad")})
+
+
+def test_csv_table_schema(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    _frame().to_csv(f, index=False)
+    ds = load(f, label_column="outcome")
+    assert ds.modality == "table" and ds.classes == ["bad", "good"]
+    assert isinstance(ds.schema, TableSchema)
+    assert ds.schema.numeric == ["age", "income"] and ds.schema.categorical == ["owner"]
+    assert ds.schema.columns[2].categories == ["no", "yes"] and ds.schema.label_column == "outcome"
+    assert list(ds.x.columns) == ["age", "income", "owner"]
+    assert ds.x["age"].dtype == np.float64
+
+
+def test_parquet_and_tsv(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    _frame().to_parquet(tmp_path / "t.parquet")
+    _frame().to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    a = load(tmp_path / "t.parquet", label_column="outcome")
+    b = load(tmp_path / "t.tsv", label_column="outcome")
+    assert a.schema.to_dict() == b.schema.to_dict()
+    np.testing.assert_allclose(a.x["income"], b.x["income"])
+
+
+def test_missing_label_column(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    _frame().to_csv(f, index=False)
+    with pytest.raises(DataError, match=r"no label column named 'label'.*Columns: age, income, owner, outcome"):
+        load(f)
+
+
+@pytest.mark.parametrize("value, word", [(np.nan, "missing"), (np.inf, "infinite")])
+def test_nan_and_inf_name_row_and_column(tmp_path: Path, value: float, word: str) -> None:
+    frame = _frame()
+    frame["income"] = frame["income"].astype(float)
+    frame.loc[7, "income"] = value
+    f = tmp_path / "t.csv"
+    frame.to_csv(f, index=False)
+    with pytest.raises(DataError, match=rf"Row 7 of .*t\.csv.*column 'income'.*{word}.*[Ii]mpute"):
+        load(f, label_column="outcome")
+
+
+def test_missing_categorical_value(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[4, "owner"] = None
+    with pytest.raises(DataError, match=r"Row 4 .*categorical column 'owner'.*missing"):
+        check_table(frame, infer_schema(_frame().drop(columns=["outcome"])), "the new table")
+
+
+def test_check_table_against_schema() -> None:
+    schema = infer_schema(_frame().drop(columns=["outcome"]))
+    later = _frame()[["owner", "income", "age", "outcome"]]  # other order, extra column
+    out = check_table(later, schema)
+    assert list(out.columns) == ["age", "income", "owner"]
+    with pytest.raises(DataError, match=r"missing columns \['income'\].*Expected columns"):
+        check_table(_frame().drop(columns=["income"]), schema)
+    bad = _frame()
+    bad["age"] = bad["age"].astype(object)
+    bad.loc[2, "age"] = "forty"
+    with pytest.raises(DataError, match=r"Row 2 .*'age'.*'forty'.*not a number"):
+        check_table(bad, schema)
+
+
+def test_schema_round_trip() -> None:
+    schema = infer_schema(_frame(), label_column="outcome")
+    assert TableSchema.from_dict(schema.to_dict()) == schema
+    assert "outcome" not in schema.names

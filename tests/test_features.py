@@ -1,0 +1,158 @@
+"""Cached feature extraction: cache hits, corruption, ONNX parity, intermediate blocks."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from transferkit.backbones.tabular import TabularBackbone
+from transferkit.backbones.timm_models import TimmBackbone
+from transferkit.data.dataset import TransferDataset
+from transferkit.errors import ConfigError
+from transferkit.features import FeatureCache, extract_features
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def images():
+    x = np.random.default_rng(0).integers(0, 256, size=(10, 16, 16), dtype=np.uint8)
+    return TransferDataset("tiny", "image", x, np.arange(10) % 2, ["a", "b"])
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return TimmBackbone("mobilenetv3_small_050", image_size=32).eval()
+
+
+def _count_forwards(module):
+    calls = []
+    handle = module.register_forward_pre_hook(lambda m, a: calls.append(1))
+    return calls, handle
+
+
+def test_second_extraction_is_a_cache_hit_without_forward(backbone, images, tmp_path):
+    calls, handle = _count_forwards(backbone)
+    try:
+        first = extract_features(backbone, images, cache_dir=tmp_path, backend="torch", batch_size=4,
+                                 progress=False)
+        n_first = len(calls)
+        second = extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
+    finally:
+        handle.remove()
+    assert first.shape == (10, backbone.feature_dim) and first.dtype == np.float32
+    assert n_first == 3 and len(calls) == n_first
+    assert isinstance(second, np.memmap) and np.array_equal(first, second)
+    [entry] = FeatureCache(tmp_path).ls()
+    assert entry["shape"] == [10, backbone.feature_dim] and entry["data"] == "tiny"
+
+
+def test_other_data_or_weights_miss_the_cache(backbone, images, tmp_path):
+    extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
+    extract_features(backbone, images.subset(range(5)), cache_dir=tmp_path, backend="torch", progress=False)
+    assert len(FeatureCache(tmp_path).ls()) == 2
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "no-manifest"])
+def test_corrupt_entry_is_recomputed(backbone, images, tmp_path, damage):
+    ref = np.array(extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False))
+    [npy] = (tmp_path / "features").glob("*.npy")
+    raw = bytearray(npy.read_bytes())
+    if damage == "flip":
+        raw[-5] ^= 0xFF
+        npy.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        npy.write_bytes(bytes(raw[: len(raw) // 2]))
+    else:
+        npy.with_suffix(".json").unlink()
+    calls, handle = _count_forwards(backbone)
+    try:
+        with pytest.warns(UserWarning, match="corrupt") if damage != "no-manifest" else _nothing():
+            again = extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
+    finally:
+        handle.remove()
+    assert calls and np.allclose(again, ref)
+    assert FeatureCache(tmp_path).get(FeatureCache(tmp_path).ls()[0]["key"]) is not None
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_onnx_backend_matches_torch(backbone, images, tmp_path):
+    pytest.importorskip("onnxruntime")
+    ref = extract_features(backbone, images, use_cache=False, backend="torch", progress=False)
+    got = extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx",
+                           progress=False)
+    assert np.abs(ref - got).max() < 1e-4
+    assert len(FeatureCache(tmp_path).onnx_files()) == 1
+
+
+def test_upto_block_caches_bottom_activations(backbone, images, tmp_path):
+    bottom, top = backbone.split_at(2)
+    acts = extract_features(backbone, images, cache_dir=tmp_path, upto_block=2, backend="torch",
+                            progress=False)
+    full = extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
+    with torch.inference_mode():
+        assert np.allclose(top(torch.from_numpy(np.array(acts))).numpy(), full, atol=1e-5)
+    assert len(FeatureCache(tmp_path).ls()) == 2
+
+
+def test_tabular_backbone_adapts_itself(tmp_path):
+    bb, data = TabularBackbone.tiny_example(tmp_path)
+    fresh = TabularBackbone([16, 8])
+    f = extract_features(fresh, data, cache_dir=tmp_path, progress=False)
+    assert f.shape == (len(data), 8) and fresh.adapted
+
+
+def test_sharded_extraction_gathers_in_order(backbone, images, tmp_path, monkeypatch):
+    import accelerate.utils
+
+    import transferkit.features as features
+
+    full = extract_features(backbone, images, use_cache=False, backend="torch", progress=False)
+
+    class Rank1of2:
+        num_processes, process_index, is_main_process = 2, 1, False
+
+        def wait_for_everyone(self):
+            pass
+
+    shards = np.array_split(np.arange(len(images)), 2)
+    monkeypatch.setattr(features, "_dist_state", lambda: Rank1of2())
+    monkeypatch.setattr(accelerate.utils, "gather_object", lambda objs: [full[shards[0]], *objs])
+    got = extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
+    assert np.allclose(got, full, atol=1e-6)
+    assert FeatureCache(tmp_path).ls() == []  # only the main process writes the cache
+
+
+def test_bad_arguments(backbone, images):
+    with pytest.raises(ConfigError, match="'backend'.*auto, torch, onnx"):
+        extract_features(backbone, images, backend="tensorrt", use_cache=False, progress=False)
+    with pytest.raises(ConfigError, match="'batch_size'"):
+        extract_features(backbone, images, batch_size=0, progress=False)
+
+
+def test_cache_cli_ls_and_clear(backbone, images, tmp_path, capsys):
+    from transferkit.cli import main
+
+    extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
+    assert main(["cache", "ls", "--cache-dir", str(tmp_path)]) == 0
+    assert "1 feature entries" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
+    assert FeatureCache(tmp_path).ls() == []
+
+
+def test_models_cli_lists_the_builtins(capsys):
+    from transferkit.cli import main
+
+    assert main(["models", "--json"]) == 0
+    out = capsys.readouterr().out
+    for name in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "minilm"):
+        assert name in out

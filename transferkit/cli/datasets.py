@@ -1,0 +1,50 @@
+"""``transferkit datasets``: the built-in offline datasets and whether they are installed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from transferkit.cli import COMMANDS
+
+
+def _size(n: int) -> str:
+    return f"{n:,}"
+
+
+@COMMANDS.register("datasets", help="List the built-in datasets: size, task, classes, domains, "
+                   "and whether each is available here (if not, what to install).")
+class DatasetsCommand:
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print the list as JSON.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from transferkit.data import list_datasets
+
+        rows = list_datasets()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="transferkit built-in datasets (offline)")
+        for col in ("name", "modality", "task", "size", "classes", "domains", "available"):
+            table.add_column(col, justify="right" if col == "size" else "left", overflow="fold",
+                             no_wrap=col in ("name", "size"))
+        for row in rows:
+            classes = row["classes"]
+            shown = ", ".join(classes) if len(classes) <= 4 else f"{len(classes)}: {', '.join(classes[:3])}, ..."
+            available = "[green]yes[/green]" if row["available"] else f"[red]no[/red]: {row['install']}"
+            table.add_row(row["name"], row["modality"], row["task"], _size(row["size"]), shown,
+                          "\n".join(row["domains"]) or "-", available)
+        console = Console()
+        if not console.is_terminal:  # piped (make demo, CI logs): don't squeeze into 80 columns
+            console = Console(width=150)
+        console.print(table)
+        missing = [r["name"] for r in rows if not r["available"]]
+        print(f"{len(rows) - len(missing)} of {len(rows)} available"
+              + (f"; missing: {', '.join(missing)}" if missing else ""))
+        return 0

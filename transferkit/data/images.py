@@ -1,0 +1,135 @@
+"""Image files: decoding one file, and image folders ``root/<class>/<image>``.
+
+Every file is decoded once at load time, so a corrupt, truncated or empty file is
+found before training starts: it raises a :class:`DataError` naming the file, or with
+``skip_bad=True`` it is skipped and listed in ``dataset.skipped``. Files are opened
+read-only and never modified.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from transferkit.data.dataset import TransferDataset
+from transferkit.data.labels import encode_labels
+from transferkit.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a visible file whose suffix is an image suffix (any case)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    if np.issubdtype(arr.dtype, np.integer):
+        top = int(arr.max()) if arr.size else 0
+        if top <= 255 and int(arr.min()) >= 0:
+            return arr.astype(np.uint8)
+        return (np.clip(arr, 0, 65535) // 257).astype(np.uint8)  # 16-bit range
+    arr = np.nan_to_num(arr.astype(np.float64))
+    if arr.size and arr.max() <= 1.0:
+        arr = arr * 255.0
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+def read_image(path: str | Path | bytes) -> np.ndarray:
+    """Decode an image file (or its bytes) to ``uint8`` ``(H, W)`` grey or ``(H, W, 3)`` RGB.
+
+    Palette, 1-bit, 16-bit and CMYK images are converted; transparency is composited
+    on white; EXIF orientation is applied; of a multi-frame file the first frame is kept.
+    Raises :class:`DataError` naming the file when it cannot be decoded completely.
+
+    >>> read_image("cat.png").shape  # doctest: +SKIP
+    (64, 64, 3)
+    """
+    from PIL import Image, ImageOps
+
+    name = "<bytes>" if isinstance(path, (bytes, bytearray)) else str(path)
+    try:
+        if isinstance(path, (bytes, bytearray)):
+            data = bytes(path)
+        else:
+            with open(path, "rb") as fh:  # read-only; the file is never written
+                data = fh.read()
+        if not data:
+            raise ValueError("the file is empty (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            img.load()  # decodes every byte: a truncated file fails here
+        img = ImageOps.exif_transpose(img)
+        mode = img.mode
+        if mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+            mode = img.mode
+        if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+            rgba = img.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(background, rgba).convert("L" if mode.startswith("L") else "RGB")
+        elif mode == "1":
+            img = img.convert("L")
+        elif mode not in ("L", "RGB", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+            img = img.convert("RGB")
+        arr = np.asarray(img)
+    except FileNotFoundError:
+        raise DataError(f"Image file '{name}' does not exist.") from None
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+        raise DataError(f"Cannot decode image file '{name}': {exc}. The file is corrupt, truncated "
+                        "or not an image; replace or remove it, or pass --skip-bad "
+                        "(skip_bad=True) to skip unreadable files.") from None
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    return np.ascontiguousarray(_to_uint8(arr))
+
+
+def load_image_folder(root: str | Path, skip_bad: bool = False) -> TransferDataset:
+    """Load ``root/<class>/**/<image>`` (class = first-level folder name).
+
+    Items are the decoded arrays (sizes and modes may differ between files); ``ids``
+    are the paths relative to ``root``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"Image folder '{root}' does not exist or is not a directory.")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files: list[tuple[Path, str]] = []
+    for d in class_dirs:
+        files.extend((f, d.name) for f in sorted(d.rglob("*")) if f.is_file() and is_image_file(f))
+    if not files:
+        loose = [f.name for f in root.iterdir() if f.is_file()][:5]
+        raise DataError(
+            f"Image folder '{root}' contains no images in class folders. Expected the layout "
+            f"{root}/<class name>/<image>{{{','.join(IMAGE_SUFFIXES)}}}; found "
+            f"{len(class_dirs)} subfolder(s)" + (f" and loose files such as {loose}" if loose else "")
+            + ". Put each class's images in a folder named after the class."
+        )
+    items: list[np.ndarray] = []
+    labels: list[str] = []
+    ids: list[str] = []
+    skipped: list[dict[str, str]] = []
+    for f, label in files:
+        try:
+            items.append(read_image(f))
+        except DataError as exc:
+            if not skip_bad:
+                raise
+            skipped.append({"file": str(f), "error": str(exc).split(". The file is")[0]})
+            continue
+        labels.append(label)
+        ids.append(str(f.relative_to(root)))
+    if not items:
+        raise DataError(f"None of the {len(files)} image files in '{root}' could be decoded "
+                        f"(first: {skipped[0]['file']}).")
+    y, classes = encode_labels(labels, f"image folder '{root}'")
+    return TransferDataset(name=root.name, modality="image", x=items, y=y, classes=classes,
+                           ids=ids, skipped=skipped, meta={"source": str(root), "kind": "image-folder"})

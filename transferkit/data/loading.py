@@ -1,0 +1,270 @@
+"""``load`` and ``load_splits``: a built-in name or a path -> split datasets."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transferkit.data.builtin._base import DATASETS, BuiltinDataset
+from transferkit.data.dataset import TransferDataset
+from transferkit.data.splits import (
+    Splits,
+    concat,
+    find_leakage,
+    sample_shots,
+    stratified_cap,
+    stratified_split,
+)
+from transferkit.errors import ConfigError, DataError
+from transferkit.registry import did_you_mean
+
+SPLITS = ("train", "val", "test", "all")
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def read_path(path: Path, text_column: str | None = None, label_column: str | None = None,
+              skip_bad: bool = False) -> tuple[TransferDataset, TransferDataset | None]:
+    """(pool, official test part or None) of a file or folder; the kind is detected from the path.
+
+    - a folder of IDX files: each ``<prefix>-images-idx3-ubyte[.gz]`` with its labels file;
+      the ``t10k``/``test`` prefix is the official test part;
+    - any other folder: an image folder ``root/<class>/<image>``;
+    - ``*-images-idx*-ubyte[.gz]``: one IDX pair;
+    - ``.npz``: arrays ``x``, ``y``;
+    - ``.csv``/``.tsv``/``.parquet``: text when ``text_column`` is given or a column named
+      ``text`` exists, else a table; ``.jsonl``: the same.
+    """
+    from transferkit.data import idx, tables, text
+    from transferkit.data.arrays import load_npz
+    from transferkit.data.images import load_image_folder
+
+    if path.is_dir():
+        parts = idx.find_idx_parts(path)
+        if parts:
+            test_key = next((p for p in parts if p in idx.TEST_PREFIXES), None)
+            train_keys = [p for p in parts if p != test_key]
+            if not train_keys:
+                raise DataError(f"IDX folder '{path}' holds only a test part ({parts[test_key].name}).")
+            pool = idx.load_idx_pair(parts[train_keys[0]], name=path.name)
+            for extra in train_keys[1:]:
+                pool = concat(pool, idx.load_idx_pair(parts[extra], name=path.name))
+            test = idx.load_idx_pair(parts[test_key], name=path.name) if test_key else None
+            if test is not None and test.classes != pool.classes:
+                test = _align_classes(test, pool.classes, f"IDX test part '{parts[test_key]}'")
+            return pool, test
+        return load_image_folder(path, skip_bad=skip_bad), None
+    if not path.is_file():
+        raise DataError(f"Data path '{path}' does not exist.")
+    suffix = path.suffix.lower()
+    if idx.is_idx_images(path):
+        return idx.load_idx_pair(path), None
+    if suffix == ".npz":
+        return load_npz(path), None
+    if suffix in tables.TABLE_SUFFIXES:
+        if text_column is None:  # a file with a column named "text" is text, otherwise a table
+            frame = tables.read_frame(path)
+            if "text" not in [str(c) for c in frame.columns]:
+                return tables.load_table(path, label_column, frame=frame), None
+        return text.load_text(path, text_column, label_column), None
+    from transferkit.data.images import is_image_file
+
+    hint = " (a single image: put it in an image folder root/<class>/)" if is_image_file(path) else ""
+    raise DataError(f"Cannot tell what kind of data '{path}' is{hint}. Supported: an image folder "
+                    "root/<class>/<image>, IDX files (*-images-idx3-ubyte[.gz]), .npz with x and y, "
+                    f"{', '.join(tables.TABLE_SUFFIXES)} (text or table).")
+
+
+def _align_classes(ds: TransferDataset, classes: list[str], where: str) -> TransferDataset:
+    unknown = sorted(set(ds.classes) - set(classes))
+    if unknown:
+        raise DataError(f"{where} has classes {unknown} that the training part does not have "
+                        f"({classes}).")
+    lookup = np.array([classes.index(c) for c in ds.classes], dtype=np.int64)
+    return dataclasses.replace(ds, y=lookup[ds.y], classes=list(classes), meta=dict(ds.meta),
+                               skipped=list(ds.skipped))
+
+
+@lru_cache(maxsize=8)
+def _builtin_parts(name: str, domain: str | None) -> tuple[TransferDataset, TransferDataset | None]:
+    return DATASETS.create(name).parts(domain)
+
+
+def builtin_info(name: str) -> type[BuiltinDataset]:
+    return DATASETS.get(name)
+
+
+def _source(name_or_path: str | Path, domain: str | None, text_column: str | None,
+            label_column: str | None, skip_bad: bool) -> tuple[TransferDataset, TransferDataset | None]:
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.exists():
+        if domain is not None:
+            raise ConfigError(f"The 'domain' parameter applies only to built-in datasets with domains "
+                              f"(e.g. fine-foods). Got domain={domain!r} for the path '{path}'; leave it unset.")
+        return read_path(path, text_column, label_column, skip_bad)
+    if text in DATASETS:
+        cls = DATASETS.get(text)
+        for key, value in (("text_column", text_column), ("label_column", label_column)):
+            if value is not None:
+                raise ConfigError(f"The '{key}' parameter applies to CSV/JSONL/Parquet files, not to the "
+                                  f"built-in dataset '{cls.name}'. Got {value!r}; leave it unset.")
+        if not cls.available():
+            raise DataError(f"The built-in dataset '{cls.name}' is not installed on this machine. "
+                            f"Install it: {cls.install_hint}.")
+        cls.check_domain(domain)
+        return _builtin_parts(cls.name, domain)
+    looks_like_path = any(ch in text for ch in "/\\.") or text.startswith("~")
+    if looks_like_path:
+        raise DataError(f"Data path '{text}' does not exist. Pass an existing file or folder, or a "
+                        f"built-in dataset name ({', '.join(DATASETS.names())}).")
+    raise DataError(f"Unknown dataset '{text}': neither a built-in dataset nor an existing path."
+                    f"{did_you_mean(text, DATASETS.names())} Built-in datasets: "
+                    f"{', '.join(DATASETS.names())} (see `transferkit datasets`).")
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def _check_params(split: str, shots: int | None, val_fraction: float, test_fraction: float,
+                  max_val: int | None, max_test: int | None) -> None:
+    if split not in SPLITS:
+        raise ConfigError(f"The 'split' parameter must be one of {', '.join(SPLITS)}."
+                          f"{did_you_mean(split, SPLITS)} Got {split!r} instead.")
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1):
+        raise ConfigError(f"The 'shots' parameter must be an int >= 1 or None. Got {shots!r} instead.")
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"The '{name}' parameter must be in [0, 1). Got {value!r} instead.")
+    if val_fraction + test_fraction >= 1.0:
+        raise ConfigError(f"val_fraction + test_fraction must be < 1 to leave training data. Got "
+                          f"{val_fraction} + {test_fraction}.")
+    for name, value in (("max_val", max_val), ("max_test", max_test)):
+        if value is not None and value < 1:
+            raise ConfigError(f"The '{name}' parameter must be an int >= 1 or None. Got {value!r} instead.")
+
+
+def _check_classes(part: TransferDataset, classes: list[str], hint: str) -> None:
+    if not len(part):
+        return
+    counts = np.bincount(part.y[part.y >= 0], minlength=len(classes))
+    empty = [classes[c] for c in np.flatnonzero(counts == 0)]
+    if empty:
+        raise DataError(f"After splitting, the {part.split} split has no examples of class(es) "
+                        f"{empty}. {hint}")
+
+
+def _split_all(pool: TransferDataset, official_test: TransferDataset | None, *, split_seed: int,
+               val_fraction: float, test_fraction: float, max_val: int | None,
+               max_test: int | None) -> tuple[TransferDataset, TransferDataset, TransferDataset]:
+    classes = list(pool.classes)
+    if official_test is not None:
+        tr, va, _ = stratified_split(pool.y, val_fraction, 0.0, split_seed, classes)
+        test = official_test.subset(np.arange(len(official_test)), split="test")
+    else:
+        tr, va, te = stratified_split(pool.y, val_fraction, test_fraction, split_seed, classes)
+        test = pool.subset(te, split="test")
+    train, val = pool.subset(tr, split="train"), pool.subset(va, split="val")
+    if max_val is not None and len(val) > max_val:
+        val = val.subset(stratified_cap(val.y, max_val, split_seed), split="val")
+    if max_test is not None and len(test) > max_test:
+        test = test.subset(np.arange(max_test), split="test")  # the first N, in fixed order
+    _check_classes(train, classes, "Add examples of those classes or remove them.")
+    _check_classes(val, classes, "Raise max_val or val_fraction, or add examples of those classes.")
+    _check_classes(test, classes, "Raise max_test or test_fraction, or add examples of those classes.")
+    return train, val, test
+
+
+def _finish(ds: TransferDataset, domain: str | None, extra: dict[str, Any]) -> TransferDataset:
+    ds.meta.update({"domain": domain, **extra})
+    return ds
+
+
+def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, seed: int,
+            split_seed: int, val_fraction: float, test_fraction: float, text_column: str | None,
+            label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
+            with_leakage: bool) -> Splits:
+    _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
+    pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad)
+    train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
+                                  test_fraction=test_fraction, max_val=max_val, max_test=max_test)
+    if shots is not None:
+        train = train.subset(sample_shots(train.y, shots, seed, list(train.classes)), split="train")
+    extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
+    for part in (train, val, test):
+        _finish(part, domain, extra)
+    skipped = list(pool.skipped) + (list(official_test.skipped) if official_test is not None else [])
+    warnings = list(pool.meta.get("warnings", []))
+    if official_test is not None:
+        warnings += official_test.meta.get("warnings", [])
+    leakage = find_leakage({"train": train, "val": val, "test": test}) if with_leakage else []
+    return Splits(train, val, test, leakage=leakage, skipped=skipped, warnings=warnings)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load(name_or_path: str | Path, split: str = "all", domain: str | None = None,
+         shots: int | None = None, seed: int = 0, *, split_seed: int = 0, val_fraction: float = 0.1,
+         test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
+         skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None) -> TransferDataset:
+    """Load a built-in dataset or a file/folder, and return one split of it.
+
+    ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
+    test part included, unsplit). The split is stratified and seeded by ``split_seed``
+    (keep the default so the test set never changes); ``shots`` keeps that many training
+    examples per class, drawn with ``seed``. Datasets with an official test part
+    (fashion-mnist's t10k; fine-foods without a domain: other products) use it as test.
+    ``max_test`` keeps the first N test examples.
+
+    >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
+    >>> len(train), train.classes[:3]  # doctest: +SKIP
+    (100, ['0', '1', '2'])
+    """
+    _check_params(split, shots, val_fraction, test_fraction, max_val, max_test)
+    if split == "all":
+        if shots is not None:
+            raise ConfigError("The 'shots' parameter samples from the train split; with split='all' "
+                              f"nothing is split. Got shots={shots}; pass split='train' or drop shots.")
+        pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad)
+        whole = concat(pool, official_test) if official_test is not None else pool.subset(np.arange(len(pool)))
+        return _finish(whole, domain, {"split_seed": split_seed})
+    splits = _splits(name_or_path, domain=domain, shots=shots, seed=seed, split_seed=split_seed,
+                     val_fraction=val_fraction, test_fraction=test_fraction, text_column=text_column,
+                     label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
+                     with_leakage=False)
+    return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
+
+
+def load_splits(config: Any, **overrides: Any) -> Splits:
+    """Train/val/test of a :class:`~transferkit.config.DataConfig` (or a dataset name/path).
+
+    ``overrides`` replace config fields (``shots=10``, ``max_test=2000``). The result
+    carries leakage warnings (duplicates across splits) and skipped files.
+    """
+    from transferkit.config import DataConfig, from_dict, to_dict
+
+    if isinstance(config, (str, Path)):
+        cfg = from_dict(DataConfig, {"data": str(config), **overrides})
+    elif isinstance(config, DataConfig):
+        cfg = from_dict(DataConfig, {**to_dict(config), **overrides}) if overrides else config
+    else:
+        raise ConfigError(f"load_splits expects a DataConfig or a dataset name/path. Got "
+                          f"{type(config).__name__}.")
+    if not cfg.data:
+        raise ConfigError("The 'data' parameter is required: a built-in dataset name (see `transferkit "
+                          "datasets`) or a path.")
+    return _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
+                   val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+                   text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
+                   max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True)
+
+
+def list_datasets() -> list[dict[str, Any]]:
+    """Metadata of every built-in dataset, with whether it is available here and how to install it."""
+    return [DATASETS.get(name).info() for name in DATASETS.names()]

@@ -1,0 +1,195 @@
+"""Stratified, seeded splits; k-shot samples; leakage (exact duplicates across splits).
+
+The split is seeded by ``split_seed`` alone (default 0), so the test set is the same in
+every run; ``seed`` only chooses the few-shot sample. Every split keeps the original
+order of the data (the test split's "first N" is well defined).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from transferkit.data.dataset import TransferDataset
+from transferkit.errors import DataError
+
+
+def _round(v: float) -> int:
+    return int(np.floor(v + 0.5))  # half up, not banker's rounding
+
+
+def _class_name(classes: list[str] | None, c: int) -> str:
+    return repr(classes[c]) if classes is not None and c < len(classes) else str(c)
+
+
+def stratified_split(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int = 0,
+                     classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (train, val, test), each sorted, partitioning ``range(len(y))``.
+
+    Per class c with n_c examples: n_test = round(n_c * test_fraction) and n_val =
+    round(n_c * val_fraction), each at least 1 when its fraction is > 0, the rest to
+    train (at least 1). A class too small for that raises DataError naming it.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        idx = idx[rng.permutation(len(idx))]
+        n = len(idx)
+        n_test = max(1, _round(n * test_fraction)) if test_fraction > 0 else 0
+        n_val = max(1, _round(n * val_fraction)) if val_fraction > 0 else 0
+        while n - n_test - n_val < 1 and max(n_test, n_val) > 1:  # leave train at least one
+            if n_test >= n_val:
+                n_test -= 1
+            else:
+                n_val -= 1
+        if n - n_test - n_val < 1:
+            need = 1 + (test_fraction > 0) + (val_fraction > 0)
+            raise DataError(
+                f"Class {_class_name(classes, int(c))} has {n} example(s), too few to put at least one "
+                f"in each of the {need} splits (train, val, test). Add examples of it, remove the "
+                "class, or lower val_fraction/test_fraction (0 disables a split)."
+            )
+        parts[0].append(idx[n_test + n_val:])
+        parts[1].append(idx[n_test:n_test + n_val])
+        parts[2].append(idx[:n_test])
+    out = tuple(np.sort(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts)
+    return out  # type: ignore[return-value]
+
+
+def sample_shots(y: np.ndarray, shots: int, seed: int = 0,
+                 classes: list[str] | None = None) -> np.ndarray:
+    """Sorted indices of ``shots`` examples per class, drawn with ``seed``.
+
+    For one seed the samples are nested: the 10-shot set is part of the 100-shot set.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if len(idx) < shots:
+            raise DataError(
+                f"The 'shots' parameter asks for {shots} training examples per class, but class "
+                f"{_class_name(classes, int(c))} has only {len(idx)} in the train split. Lower "
+                f"--shots to at most {len(idx)}, or lower val_fraction/test_fraction."
+            )
+        out.append(idx[rng.permutation(len(idx))[:shots]])
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
+
+
+def stratified_cap(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``n`` examples, allocated to classes in proportion (largest remainder)."""
+    y = np.asarray(y)
+    if n >= len(y):
+        return np.arange(len(y))
+    labels, counts = np.unique(y, return_counts=True)
+    quota = counts * n / len(y)
+    take = np.floor(quota).astype(int)
+    for k in np.argsort(-(quota - take), kind="stable")[: n - int(take.sum())]:
+        take[k] += 1
+    rng = np.random.default_rng(seed)
+    out = [np.flatnonzero(y == c)[rng.permutation(k_all)[:k]]
+           for c, k_all, k in zip(labels, counts, take, strict=True)]
+    return np.sort(np.concatenate(out))
+
+
+def concat(a: TransferDataset, b: TransferDataset, name: str | None = None) -> TransferDataset:
+    """``a`` followed by ``b`` (same modality and classes)."""
+    if a.modality != b.modality or list(a.classes) != list(b.classes):
+        raise DataError(f"Cannot join datasets '{a.name}' ({a.modality}, {a.classes}) and "
+                        f"'{b.name}' ({b.modality}, {b.classes}).")
+    if a.modality == "table":
+        import pandas as pd
+
+        x: Any = pd.concat([a.x, b.x], ignore_index=True)
+    elif isinstance(a.x, np.ndarray) and isinstance(b.x, np.ndarray) and a.x.shape[1:] == b.x.shape[1:]:
+        x = np.concatenate([a.x, b.x])
+    else:
+        x = list(a.x) + list(b.x)
+    ids = (a.ids or [f"{a.name}[{i}]" for i in range(len(a))]) + (
+        b.ids or [f"{b.name}[{i}]" for i in range(len(b))])
+    return TransferDataset(name=name or a.name, modality=a.modality, x=x, y=np.concatenate([a.y, b.y]),
+                           classes=list(a.classes), domain=a.domain, split="all", schema=a.schema,
+                           ids=ids, skipped=a.skipped + b.skipped, meta=dict(a.meta))
+
+
+def _item_hashes(ds: TransferDataset) -> list[str]:
+    """Content hash per example; vectorised for tables (row-wise ``iloc`` is slow)."""
+    if ds.modality == "table":
+        import pandas as pd
+
+        return [str(h) for h in pd.util.hash_pandas_object(ds.x, index=False).to_numpy()]
+    if isinstance(ds.x, np.ndarray):
+        import hashlib
+
+        flat = np.ascontiguousarray(ds.x).reshape(len(ds.x), -1)
+        return [hashlib.sha1(row.tobytes()).hexdigest() for row in flat]
+    return [ds.item_hash(i) for i in range(len(ds))]
+
+
+def find_leakage(parts: dict[str, TransferDataset], examples: int = 2) -> list[str]:
+    """Warnings for inputs that appear in two splits (exact duplicates by content hash).
+
+    ``parts`` maps split name -> dataset, e.g. {"train": ..., "val": ..., "test": ...}.
+    """
+    hashes = {name: _item_hashes(ds) for name, ds in parts.items()}
+    first: dict[str, dict[str, int]] = {}
+    for name, hs in hashes.items():
+        index: dict[str, int] = {}
+        for i, h in enumerate(hs):
+            index.setdefault(h, i)
+        first[name] = index
+    names = list(parts)
+    warnings = []
+    for a_pos, a in enumerate(names):
+        for b in names[a_pos + 1:]:
+            pairs = [(first[a][h], j) for j, h in enumerate(hashes[b]) if h in first[a]]
+            if not pairs:
+                continue
+            ids_a, ids_b = parts[a].ids, parts[b].ids
+            shown = ", ".join(
+                f"{b} {ids_b[j] if ids_b else j} = {a} {ids_a[i] if ids_a else i}" for i, j in pairs[:examples])
+            warnings.append(
+                f"leakage: {len(pairs)} of {len(parts[b])} {b} examples are exact duplicates of {a} "
+                f"examples (e.g. {shown}); metrics on {b} are optimistic. Remove the duplicates "
+                "from the data."
+            )
+    return warnings
+
+
+@dataclass
+class Splits:
+    """Train, validation and test parts of one dataset, plus what loading found.
+
+    ``leakage`` holds human-readable warnings about duplicates across splits, ``skipped``
+    the unreadable files left out (``{"file": ..., "error": ...}``), ``warnings`` any other
+    data warning (empty texts, imputed values).
+    """
+
+    train: TransferDataset
+    val: TransferDataset
+    test: TransferDataset
+    leakage: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.train.classes)
+
+    def describe(self) -> dict[str, Any]:
+        """The ``data`` section of summary.json."""
+        return {
+            "target": self.train.name,
+            "domain": self.train.meta.get("domain"),
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "n_test": len(self.test),
+            "classes": self.classes,
+            "shots": self.train.meta.get("shots"),
+            "skipped": list(self.skipped),
+        }

@@ -1,0 +1,198 @@
+"""Tables (CSV, TSV, JSONL, Parquet): read, detect the schema, check later tables.
+
+Numeric columns (ints, floats, booleans) and categorical columns (anything else) are
+detected on the first table and recorded in a :class:`TableSchema`; a later table (a
+prediction input, a target domain) is checked against it with :func:`check_table`.
+Missing or infinite values are errors that name the row and the column.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from transferkit.data.dataset import TransferDataset
+from transferkit.data.labels import encode_labels
+from transferkit.data.schema import ColumnSchema, TableSchema
+from transferkit.errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
+LABEL_COLUMNS = ("label", "labels", "target", "class", "y")
+
+
+def decode_utf8(path: Path) -> str:
+    """The file's text; non-UTF-8 bytes raise DataError naming the line (= row)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise DataError(f"Data file '{path}' does not exist.") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"'{path}' is not UTF-8 text: line {line} (data row {line - 2} counting from 0 after "
+            f"a header line) holds the byte {raw[exc.start:exc.start + 1]!r} that is not valid UTF-8. "
+            "Re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`."
+        ) from None
+
+
+def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
+    records = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"Line {n} of '{path}' is not valid JSON ({exc.msg}). A .jsonl file holds "
+                            "one JSON object per line.") from None
+        if not isinstance(record, dict):
+            raise DataError(f"Line {n} of '{path}' is a JSON {type(record).__name__}, not an object "
+                            "with named fields.")
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def read_frame(path: str | Path, as_text: bool = False) -> pd.DataFrame:
+    """Read a CSV/TSV/JSONL/Parquet file into a DataFrame (read-only).
+
+    ``as_text`` reads every CSV cell as a string and keeps empty cells empty (for
+    text datasets); otherwise pandas' type inference and missing-value markers apply.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            return pd.read_parquet(path)
+        except ImportError:
+            raise DataError(f"Reading '{path}' needs pyarrow: pip install 'transferkit[parquet]'.") from None
+        except Exception as exc:  # pyarrow raises its own error types
+            raise DataError(f"Cannot read '{path}' as Parquet: {exc}") from None
+    text = decode_utf8(path)
+    if not text.strip():
+        raise DataError(f"Data file '{path}' is empty.")
+    if suffix in (".jsonl", ".ndjson"):
+        frame = _read_jsonl(path, text)
+        return frame.astype(object).where(frame.notna(), "") if as_text else frame
+    sep = "\t" if suffix == ".tsv" else ","
+    try:
+        if as_text:
+            return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        return pd.read_csv(io.StringIO(text), sep=sep)
+    except pd.errors.ParserError as exc:
+        raise DataError(f"Cannot parse '{path}' as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
+
+
+def pick_column(frame: pd.DataFrame, column: str | None, defaults: Sequence[str], what: str,
+                flag: str, where: str) -> str:
+    """The name of the label/text column; errors list the columns that exist."""
+    columns = [str(c) for c in frame.columns]
+    if column is not None:
+        if column not in columns:
+            from transferkit.registry import did_you_mean
+
+            raise DataError(f"{where} has no {what} column '{column}'.{did_you_mean(column, columns)} "
+                            f"Columns: {', '.join(columns)}. Pass {flag} with one of them.")
+        return column
+    for name in defaults:
+        if name in columns:
+            return name
+    raise DataError(f"{where} has no {what} column named {' or '.join(repr(d) for d in defaults[:3])}. "
+                    f"Columns: {', '.join(columns)}. Pass {flag} with the one that holds the {what}.")
+
+
+def infer_schema(frame: pd.DataFrame, label_column: str | None = None) -> TableSchema:
+    """Numeric (int, float, bool) vs categorical columns of ``frame``; label column excluded."""
+    cols = []
+    for name in frame.columns:
+        if name == label_column:
+            continue
+        s = frame[name]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            cols.append(ColumnSchema(str(name), "numeric"))
+        else:
+            values = s.dropna().astype(str)
+            cols.append(ColumnSchema(str(name), "categorical", sorted(values.unique().tolist())))
+    return TableSchema(cols, label_column)
+
+
+def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the table") -> pd.DataFrame:
+    """Check ``frame`` against ``schema``; return its feature columns, in schema order.
+
+    Numeric columns become float64 and categorical columns strings. Raises DataError for a
+    missing column, a non-numeric value in a numeric column, or a missing/NaN/infinite
+    value (naming the row, counting from 0, and the column). Categories not seen when the
+    schema was recorded are allowed: encoders map them to "unknown".
+    """
+    schema.check([str(c) for c in frame.columns], where[:1].upper() + where[1:])
+    frame = frame.rename(columns=str)[schema.names].reset_index(drop=True)
+    out = {}
+    for col in schema.columns:
+        s = frame[col.name]
+        if col.kind == "numeric":
+            values = pd.to_numeric(s.astype(object).where(s.notna(), np.nan), errors="coerce")
+            bad_type = values.isna() & s.notna()
+            if bad_type.any():
+                row = int(np.flatnonzero(bad_type.to_numpy())[0])
+                raise DataError(f"Row {row} of {where}, numeric column '{col.name}', holds {s.iloc[row]!r}, "
+                                "which is not a number. Fix the value or drop the row.")
+            arr = values.to_numpy(dtype=np.float64)
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                kind = "missing (NaN)" if np.isnan(arr[row]) else "infinite"
+                raise DataError(f"Row {row} of {where}, column '{col.name}', is {kind} "
+                                f"({int(bad.sum())} such value(s) in that column). Impute the missing "
+                                "values (e.g. the column median) or drop those rows first.")
+            out[col.name] = arr
+        else:
+            missing = s.isna().to_numpy()
+            if missing.any():
+                row = int(np.flatnonzero(missing)[0])
+                raise DataError(f"Row {row} of {where}, categorical column '{col.name}', is missing "
+                                f"({int(missing.sum())} such value(s) in that column). Fill it with a "
+                                "category of its own (e.g. 'unknown') or drop those rows first.")
+            out[col.name] = s.astype(str).to_numpy(dtype=object)
+    return pd.DataFrame(out, columns=schema.names)
+
+
+def table_dataset(frame: pd.DataFrame, y: np.ndarray, classes: list[str], name: str,
+                  where: str, schema: TableSchema | None = None) -> TransferDataset:
+    """A table dataset from feature columns (schema inferred unless given, then checked)."""
+    schema = schema or infer_schema(frame)
+    x = check_table(frame, schema, where)
+    return TransferDataset(name=name, modality="table", x=x, y=y, classes=classes, schema=schema,
+                           ids=[f"{name}[{i}]" for i in range(len(x))], meta={"kind": "table"})
+
+
+def load_table(path: str | Path, label_column: str | None = None,
+               frame: pd.DataFrame | None = None) -> TransferDataset:
+    """A CSV/TSV/JSONL/Parquet table: ``label_column`` (default 'label', 'target', ...) + features."""
+    path = Path(path)
+    frame = read_frame(path) if frame is None else frame
+    where = f"'{path}'"
+    label = pick_column(frame, label_column, LABEL_COLUMNS, "label", "--label-column (label_column)", where)
+    features = frame.drop(columns=[label])
+    if features.shape[1] == 0:
+        raise DataError(f"{where} has only the label column '{label}' and no feature columns.")
+    y, classes = encode_labels(frame[label].tolist(), f"{where} (label column '{label}')")
+    schema = infer_schema(features)
+    schema.label_column = label
+    ds = table_dataset(features, y, classes, name=path.stem, where=where, schema=schema)
+    ds.meta.update({"source": str(path), "kind": "table", "label_column": label})
+    return ds
+
+
+def warn_once(ds: TransferDataset, message: str) -> None:
+    """Record a data warning on the dataset and emit it as a Python warning."""
+    ds.meta.setdefault("warnings", []).append(message)
+    warnings.warn(message, UserWarning, stacklevel=3)
+

@@ -1,0 +1,294 @@
+"""The HTML report of a run: one self-contained ``report.html`` in the run directory.
+
+It shows what was done (command, data, backbone, strategy and why they were chosen), the
+metrics beside the baselines (oracle marked as such), learning curves, the confusion
+matrix, per-class metrics, a reliability diagram, a PCA projection of the features when
+the run stored them, timings, and the leakage and negative-transfer warnings. Plots are
+inline PNG data URIs and the page has no script and no external resource, so it opens
+offline, in any browser, and can be mailed as one file.
+
+>>> write_report("runs/digits-efficientnet_lite0-linear-probe")  # doctest: +SKIP
+PosixPath('runs/digits-efficientnet_lite0-linear-probe/report.html')
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from html import escape
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transferkit.errors import RunDirError
+from transferkit.rundir import MANIFEST, SUMMARY, atomic_write_text
+
+REPORT = "report.html"
+METRICS_LOG = "metrics.jsonl"
+PROJECTION = "projection.npz"
+FEATURES_TEST = "features_test.npy"
+LABELS_TEST = "labels_test.npy"
+
+__all__ = ["REPORT", "build_html", "write_report"]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"'{path}' is corrupt ({exc}). Re-run the command that wrote it.") from None
+
+
+def read_metrics_log(path: Path) -> list[dict[str, Any]]:
+    """The records of metrics.jsonl; unreadable lines (an interrupted write) are skipped."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            out.append(record)
+    return out
+
+
+def _fmt(value: Any, pct: bool = True) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—"
+    return f"{value * 100:.1f} %" if pct else f"{value:.3f}"
+
+
+def _dl(items: list[tuple[str, Any]]) -> str:
+    rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in items
+                   if v not in (None, "", [], {}))
+    return f"<dl>{rows}</dl>"
+
+
+def _figure(uri: str | None, alt: str, caption: str) -> str:
+    if not uri:
+        return ""
+    return (f'<figure><img src="{uri}" alt="{escape(alt)}">'
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+def _metrics_section(summary: dict[str, Any]) -> str:
+    metrics = summary.get("metrics") or {}
+    baselines = summary.get("baselines") or {}
+    cols = (("accuracy", True), ("balanced_accuracy", True), ("macro_f1", True), ("ece", False))
+    head = "".join(f'<th class="num">{escape(c.replace("_", " "))}</th>' for c, _ in cols)
+    rows = []
+
+    def row(label: str, split: str, m: dict[str, Any], css: str = "") -> None:
+        cells = "".join(f'<td class="num">{_fmt(m.get(c), pct)}</td>' for c, pct in cols)
+        rows.append(f'<tr class="{css}"><td>{label}</td><td>{escape(split)}</td>{cells}</tr>')
+
+    for split in ("test", "val"):
+        if metrics.get(split):
+            row("<b>transferred model</b>", split, metrics[split], "main" if split == "test" else "")
+    labels = {"scratch": "from scratch (same architecture and budget, random init)",
+              "source_only": "source only (trained on the source, no target labels)",
+              "majority": "majority class (always the most frequent training class)"}
+    for name, base in baselines.items():
+        if not base:
+            continue
+        test = base.get("test", base) if isinstance(base, dict) else {}
+        if name == "oracle":
+            label = ("<b>oracle</b> &mdash; trained with the target labels the method does not "
+                     "get; an upper bound, not a competitor")
+            row(label, "test", test, "oracle")
+        else:
+            row(escape(labels.get(name, name.replace("_", " "))), "test", test)
+    gain = summary.get("transfer_gain")
+    gain_html = ""
+    if isinstance(gain, (int, float)):
+        css = "good" if gain >= 0 else "bad"
+        gain_html = (f'<p>Transfer gain over the from-scratch baseline: <b class="{css}">'
+                     f"{gain * 100:+.1f} accuracy points</b> on the test set.</p>")
+    hints = {"scratch": "from scratch (add <code>--compare scratch</code> to fit)",
+             "source_only": "source only (needs a source domain: <code>transferkit adapt</code>)"}
+    missing = [hints[n] for n in hints if not baselines.get(n)]
+    note = (f'<p class="note">Baselines not run for this report: {"; ".join(missing)}.</p>'
+            if missing else "")
+    return (f"<h2>Metrics</h2><table><thead><tr><th>model</th><th>split</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>{gain_html}{note}")
+
+
+def _per_class_table(per_class: dict[str, dict[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(str(name))}</td><td class='num'>{_fmt(m.get('precision'))}</td>"
+        f"<td class='num'>{_fmt(m.get('recall'))}</td><td class='num'>{_fmt(m.get('f1'))}</td>"
+        f"<td class='num'>{int(m.get('support', 0))}</td></tr>"
+        for name, m in per_class.items()
+    )
+    return ("<table><thead><tr><th>class</th><th class='num'>precision</th><th class='num'>recall"
+            "</th><th class='num'>F1</th><th class='num'>support</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _projection_section(run: Path, classes: list[str]) -> str:
+    from transferkit.report import plots
+
+    proj = run / PROJECTION
+    if proj.is_file():
+        try:
+            with np.load(proj, allow_pickle=False) as z:
+                arrays = {k: z[k] if k in z.files else None
+                          for k in ("before_s", "before_t", "after_s", "after_t")}
+        except (ValueError, OSError) as exc:
+            return (f"<h2>Feature projection</h2><p class='note'>{escape(PROJECTION)} could not be "
+                    f"read ({escape(str(exc))}).</p>")
+        uri = plots.projection_plot(**arrays)
+        return "<h2>Source and target features</h2>" + _figure(
+            uri, "PCA of source and target features before and after adaptation",
+            "2-D PCA of source (blue) and target (red) features. Overlapping clouds after "
+            "adaptation mean the domains were aligned; class structure should remain.")
+    feats = run / FEATURES_TEST
+    if feats.is_file():
+        try:
+            x = np.load(feats, allow_pickle=False, mmap_mode="r")
+            labels = np.load(run / LABELS_TEST, allow_pickle=False) if (run / LABELS_TEST).is_file() else None
+        except (ValueError, OSError) as exc:
+            return (f"<h2>Feature projection</h2><p class='note'>{escape(FEATURES_TEST)} could not "
+                    f"be read ({escape(str(exc))}).</p>")
+        uri = plots.features_plot(np.asarray(x), labels, classes)
+        return "<h2>Test features</h2>" + _figure(
+            uri, "PCA of the test features", "2-D PCA of the model's test-set features"
+            + (", coloured by true class." if labels is not None else "."))
+    return ""
+
+
+def build_html(run_dir: str | Path) -> str:
+    """The report page of a run directory as one HTML string."""
+    from transferkit import __version__
+    from transferkit.report import plots
+
+    run = Path(run_dir)
+    if not (run / SUMMARY).is_file():
+        raise RunDirError(f"'{run}' has no {SUMMARY}: the report is written from a finished run. "
+                          "Pass the directory that `transferkit fit` wrote, or finish the run "
+                          "(`transferkit fit ... --resume`).")
+    summary = _read_json(run / SUMMARY)
+    manifest = _read_json(run / MANIFEST) if (run / MANIFEST).is_file() else {}
+    data = summary.get("data") or {}
+    classes = [str(c) for c in (data.get("classes") or manifest.get("classes") or [])]
+    test = (summary.get("metrics") or {}).get("test") or {}
+    parts: list[str] = []
+
+    title = f"{summary.get('command', 'run')} · {data.get('target') or run.name}"
+    parts.append(
+        f"<header><h1>{escape(title)}</h1><p class='sub'>{escape(run.name)} · "
+        f"{escape(str(summary.get('task', 'classification')))} · backbone "
+        f"<b>{escape(str(summary.get('backbone')))}</b> · strategy "
+        f"<b>{escape(str(summary.get('strategy')))}</b></p></header>")
+    stats = [("test accuracy", _fmt(test.get("accuracy"))),
+             ("balanced accuracy", _fmt(test.get("balanced_accuracy"))),
+             ("macro F1", _fmt(test.get("macro_f1")))]
+    gain = summary.get("transfer_gain")
+    if isinstance(gain, (int, float)):
+        stats.append(("gain vs scratch", f'<span class="{"good" if gain >= 0 else "bad"}">'
+                                         f"{gain * 100:+.1f} pts</span>"))
+    total = (summary.get("timings") or {}).get("total_s")
+    if isinstance(total, (int, float)):
+        stats.append(("total time", f"{total:.1f} s"))
+    parts.append("<div class='headline'>" + "".join(
+        f"<div class='stat'><div class='v'>{v}</div><div class='k'>{escape(k)}</div></div>"
+        for k, v in stats) + "</div>")
+
+    warnings = [str(w) for w in summary.get("warnings") or []]
+    if warnings:
+        items = []
+        for w in warnings:
+            kind = w.split(":", 1)[0] if ":" in w else "warning"
+            css = "warning negative" if kind.startswith("negative") else "warning"
+            items.append(f"<div class='{css}'><b>{escape(kind)}</b> {escape(w.split(':', 1)[-1].strip())}</div>")
+        parts.append("<h2>Warnings</h2>" + "".join(items))
+
+    backbone_desc = manifest.get("backbone") or {}
+    parts.append("<h2>What was done</h2>" + _dl([
+        ("command", summary.get("command")),
+        ("task", summary.get("task")),
+        ("target data", data.get("target")),
+        ("source data", data.get("source")),
+        ("examples", f"{data.get('n_train', '?')} train / {data.get('n_val', '?')} val / "
+                     f"{data.get('n_test', '?')} test" if data else None),
+        ("classes", f"{len(classes)}: " + ", ".join(classes[:30]) + (" …" if len(classes) > 30 else "")
+         if classes else None),
+        ("backbone", summary.get("backbone")),
+        ("feature dimension", backbone_desc.get("feature_dim")),
+        ("modality", manifest.get("modality")),
+        ("strategy", summary.get("strategy")),
+        ("model selection", ", ".join(f"{k}: {v}" for k, v in (summary.get("selection") or {}).items()
+                                      if v is not None)),
+        ("transferkit", summary.get("transferkit_version")),
+    ]))
+    if summary.get("choice"):
+        parts.append(f"<div class='choice'><b>Why this backbone and strategy:</b> "
+                     f"{escape(str(summary['choice']))}</div>")
+    stages = summary.get("stages") or []
+    if stages:
+        rows = "".join(
+            f"<tr><td>{escape(str(s.get('stage')))}</td><td class='num'>{s.get('steps', '—')}</td>"
+            f"<td class='num'>{_fmt(s.get('best_metric'))}</td><td>{escape(str(s.get('stopped', '')))}</td>"
+            f"<td class='num'>{_fmt(s.get('seconds'), pct=False)}</td></tr>" for s in stages)
+        parts.append("<h3>Training stages</h3><table><thead><tr><th>stage</th><th class='num'>steps"
+                     "</th><th class='num'>best val accuracy</th><th>stopped</th><th class='num'>"
+                     f"seconds</th></tr></thead><tbody>{rows}</tbody></table>")
+
+    parts.append(_metrics_section(summary))
+
+    records = read_metrics_log(run / METRICS_LOG)
+    curves = plots.learning_curves(records)
+    if curves:
+        parts.append("<h2>Learning curves</h2>" + _figure(
+            curves, "learning curves", f"{len(records)} evaluations from {METRICS_LOG}; "
+            "early stopping used the validation split only."))
+
+    detail = []
+    if test.get("confusion_matrix"):
+        detail.append(_figure(plots.confusion_matrix_plot(test["confusion_matrix"], classes),
+                              "confusion matrix", "Test confusion matrix (colour: row-normalised; "
+                              "numbers: counts)."))
+    if test.get("calibration"):
+        ece = test.get("ece")
+        detail.append(_figure(plots.calibration_plot(test["calibration"]), "calibration plot",
+                              "Reliability diagram on the test set"
+                              + (f"; expected calibration error {ece:.3f}." if isinstance(ece, float) else ".")))
+    if detail:
+        parts.append("<h2>Errors and calibration</h2><div class='grid'>" + "".join(detail) + "</div>")
+    if test.get("per_class"):
+        parts.append("<h2>Per-class metrics (test)</h2>" + _per_class_table(test["per_class"]))
+
+    parts.append(_projection_section(run, classes))
+
+    timings = summary.get("timings") or {}
+    if timings:
+        rows = "".join(f"<tr><td>{escape(k.removesuffix('_s').replace('_', ' '))}</td>"
+                       f"<td class='num'>{v:.2f} s</td></tr>" for k, v in timings.items()
+                       if isinstance(v, (int, float)))
+        parts.append(f"<h2>Timings</h2><table><tbody>{rows}</tbody></table>")
+
+    versions = manifest.get("versions") or {}
+    parts.append("<footer>Written by transferkit " + escape(__version__) + (
+        " · " + escape(", ".join(f"{k} {v}" for k, v in versions.items())) if versions else "")
+        + f" · run directory <code>{escape(str(run))}</code></footer>")
+
+    template = string.Template(resources.files("transferkit.report").joinpath("template.html")
+                               .read_text(encoding="utf-8"))
+    return template.substitute(title=escape(title), version=escape(__version__),
+                               content="\n".join(p for p in parts if p))
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``report.html`` into ``run_dir`` (atomically) and return its path."""
+    run = Path(run_dir)
+    html = build_html(run)
+    path = run / REPORT
+    atomic_write_text(path, html)
+    return path

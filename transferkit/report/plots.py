@@ -1,0 +1,221 @@
+"""The report's plots: matplotlib figures (Agg backend) returned as inline PNG data URIs.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, never through pyplot, so
+that writing a report never opens a window, touches global state or needs a display.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+_COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a")
+
+
+def _figure(width: float, height: float) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def to_data_uri(fig: Any) -> str:
+    """A figure as ``data:image/png;base64,...`` (self-contained, no file, no network)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", facecolor="white")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}_"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value):
+            out[f"{prefix}{key}"] = float(value)
+    return out
+
+
+_AXIS_KEYS = {"step", "epoch", "time", "time_s", "elapsed_s", "global_step", "best_step"}
+
+
+def learning_curves(records: Sequence[dict[str, Any]]) -> str | None:
+    """Losses and validation metrics over training, one x position per logged evaluation
+    (steps restart per stage, so stages are laid end to end and separated by lines)."""
+    if not records:
+        return None
+    flat = [_flatten(r) for r in records]
+    stages = [str(r.get("stage", "")) for r in records]
+    keys = sorted({k for f in flat for k in f} - _AXIS_KEYS)
+    loss_keys = [k for k in keys if "loss" in k]
+    metric_keys = [k for k in keys if k not in loss_keys and k != "lr" and not k.startswith("lr_")
+                   and any(m in k for m in ("acc", "f1", "ece", "auc", "score", "metric"))]
+    if not loss_keys and not metric_keys:
+        return None
+    # x: the step when it increases within a stage; stages are laid end to end
+    xs: list[float] = []
+    offset = 0.0
+    last_stage, last_x = None, 0.0
+    boundaries: list[tuple[float, str]] = []
+    for i, (f, stage) in enumerate(zip(flat, stages, strict=True)):
+        local = f.get("step", f.get("epoch", float(i)))
+        if stage != last_stage:
+            if last_stage is not None:
+                offset = last_x
+            boundaries.append((offset, stage))
+            last_stage = stage
+        x = offset + local
+        xs.append(x)
+        last_x = x
+    panels = [p for p in (("loss", loss_keys), ("validation metrics", metric_keys)) if p[1]]
+    fig = _figure(5.0 * len(panels), 3.4)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, panel_keys) in zip(axes, panels, strict=True):
+        for j, key in enumerate(panel_keys[:6]):
+            pts = [(x, f[key]) for x, f in zip(xs, flat, strict=True) if key in f]
+            if pts:
+                px, py = zip(*pts, strict=True)
+                ax.plot(px, py, marker="o", markersize=3, lw=1.5, color=_COLORS[j % len(_COLORS)],
+                        label=key)
+        for bx, name in boundaries:
+            if len(boundaries) > 1:
+                ax.axvline(bx, color="#8c959f", lw=0.8, ls="--")
+                ax.annotate(name, (bx, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                            color="#57606a", va="top", ha="left", rotation=90)
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel("step (stages end to end)" if len(boundaries) > 1 else "step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return to_data_uri(fig)
+
+
+def confusion_matrix_plot(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> str | None:
+    """Row-normalised confusion matrix with counts (true class rows, predicted columns)."""
+    cm = np.asarray(matrix, dtype=np.float64)
+    if cm.ndim != 2 or cm.size == 0:
+        return None
+    k = cm.shape[0]
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    size = min(3.0 + 0.45 * k, 11.0)
+    fig = _figure(size + 1.0, size)
+    ax = fig.subplots()
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="fraction of the true class")
+    names = [str(c) for c in classes][:k] if classes else [str(i) for i in range(k)]
+    ax.set_xticks(range(k), names, rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center",
+                  fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "#1f2328")
+    return to_data_uri(fig)
+
+
+def calibration_plot(curve: dict[str, Sequence[float]]) -> str | None:
+    """Reliability diagram: accuracy per confidence bin against the diagonal."""
+    conf = list(curve.get("confidence", []))
+    acc = list(curve.get("accuracy", []))
+    count = list(curve.get("count", [])) or [1.0] * len(conf)
+    if not conf or len(conf) != len(acc):
+        return None
+    fig = _figure(4.6, 4.0)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], ls="--", color="#8c959f", lw=1, label="perfectly calibrated")
+    sizes = 20 + 180 * np.asarray(count, dtype=float) / max(max(count), 1.0)
+    ax.plot(conf, acc, color=_COLORS[0], lw=1.5)
+    ax.scatter(conf, acc, s=sizes, color=_COLORS[0], alpha=0.7, label="model (size = examples)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("confidence (max probability)")
+    ax.set_ylabel("accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return to_data_uri(fig)
+
+
+def _pca_fit(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    comps = vt[:k]
+    if comps.shape[0] < k:  # fewer than 2 dimensions: pad with zeros
+        comps = np.vstack([comps, np.zeros((k - comps.shape[0], x.shape[1]))])
+    return mean, comps
+
+
+def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    return x if len(x) <= n else x[rng.choice(len(x), n, replace=False)]
+
+
+def projection_plot(before_s: np.ndarray | None, before_t: np.ndarray | None,
+                    after_s: np.ndarray | None, after_t: np.ndarray | None,
+                    max_points: int = 1500) -> str | None:
+    """PCA of source and target features, before and after adaptation (one panel each).
+
+    Each panel fits its own 2-D PCA on source and target together, so the panels show
+    how well the two domains overlap in their own feature space.
+    """
+    rng = np.random.default_rng(0)
+    panels = []
+    for title, fs, ft in (("before adaptation", before_s, before_t),
+                          ("after adaptation", after_s, after_t)):
+        parts = [(name, _subsample(np.asarray(a, dtype=np.float64).reshape(len(a), -1), max_points, rng))
+                 for name, a in (("source", fs), ("target", ft)) if a is not None and len(a)]
+        if parts:
+            panels.append((title, parts))
+    if not panels:
+        return None
+    fig = _figure(4.6 * len(panels), 4.0)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, parts) in zip(axes, panels, strict=True):
+        mean, comps = _pca_fit(np.vstack([p for _, p in parts]))
+        for j, (name, pts) in enumerate(parts):
+            z = (pts - mean) @ comps.T
+            ax.scatter(z[:, 0], z[:, 1], s=8, alpha=0.55, color=_COLORS[j], label=f"{name} ({len(pts)})")
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return to_data_uri(fig)
+
+
+def features_plot(features: np.ndarray, labels: np.ndarray | None, classes: Sequence[str],
+                  max_points: int = 2000) -> str | None:
+    """PCA of test features, coloured by class when labels are known."""
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim < 2 or len(x) < 2:
+        return None
+    x = x.reshape(len(x), -1)
+    rng = np.random.default_rng(0)
+    idx = np.arange(len(x)) if len(x) <= max_points else rng.choice(len(x), max_points, replace=False)
+    mean, comps = _pca_fit(x[idx])
+    z = (x[idx] - mean) @ comps.T
+    fig = _figure(5.6, 4.4)
+    ax = fig.subplots()
+    if labels is not None and len(labels) == len(x):
+        import matplotlib
+
+        cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
+        lab = np.asarray(labels)[idx]
+        for c in np.unique(lab):
+            name = classes[int(c)] if 0 <= int(c) < len(classes) else str(c)
+            sel = lab == c
+            ax.scatter(z[sel, 0], z[sel, 1], s=8, alpha=0.6, color=cmap(int(c) % cmap.N), label=name)
+        if len(np.unique(lab)) <= 20:
+            ax.legend(fontsize=7, markerscale=1.5, ncols=2 if len(np.unique(lab)) > 10 else 1)
+    else:
+        ax.scatter(z[:, 0], z[:, 1], s=8, alpha=0.6, color=_COLORS[0])
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.grid(alpha=0.3)
+    return to_data_uri(fig)

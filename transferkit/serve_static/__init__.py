@@ -1,0 +1,1 @@
+"""Static files of the prediction server (the upload/paste page)."""

@@ -1,0 +1,170 @@
+"""Atomic, pickle-free checkpoints for exact resume.
+
+A checkpoint is one directory ``checkpoints/<stage>/step-<N>/`` with
+
+- ``model.safetensors`` (and ``best.safetensors``: the best weights so far),
+- ``optimizer.pt`` / ``scheduler.pt`` / ``rng.pt``: state dicts of tensors and plain
+  Python values, written with ``torch.save`` and read with ``weights_only=True``,
+- ``state.json``: step, data position, early-stopping counters, history.
+
+It is written to a temporary sibling directory, every file is fsynced, and the directory
+is renamed into place; only then are older checkpoints deleted. A failure while writing
+leaves the previous checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from transferkit.errors import RunDirError, TrainingError
+
+PREFIX = "step-"
+
+
+def cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Detached, contiguous CPU copies (shared tensors become separate copies)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
+
+
+def rng_state() -> dict[str, Any]:
+    """python / numpy / torch (and CUDA) random states, in weights_only-loadable types."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint."""
+
+    path: Path
+    model: dict[str, torch.Tensor]
+    best: dict[str, torch.Tensor] | None
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    rng: dict[str, Any]
+    state: dict[str, Any]
+
+
+def save_checkpoint(directory: str | Path, step: int, *, model: dict[str, torch.Tensor],
+                    best: dict[str, torch.Tensor] | None, optimizer: dict[str, Any],
+                    scheduler: dict[str, Any], rng: dict[str, Any], state: dict[str, Any],
+                    keep: int = 1) -> Path:
+    """Write ``directory/step-<step>`` atomically and keep the newest ``keep`` checkpoints."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{PREFIX}{step:09d}"
+    tmp = directory / f".tmp-{PREFIX}{step:09d}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        save_file(cpu_state(model), str(tmp / "model.safetensors"))
+        if best is not None:
+            save_file(cpu_state(best), str(tmp / "best.safetensors"))
+        torch.save(optimizer, tmp / "optimizer.pt")
+        torch.save(scheduler, tmp / "scheduler.pt")
+        torch.save(rng, tmp / "rng.pt")
+        (tmp / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+        for f in tmp.iterdir():
+            _fsync_file(f)
+        _fsync_dir(tmp)
+        if final.exists():  # a checkpoint of the same step (rerun after a resume)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(directory)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise TrainingError(
+            f"Writing the checkpoint of step {step} to '{directory}' failed: {exc}. The previous "
+            "checkpoint is intact. Check free disk space and write permissions, then rerun "
+            "with --resume."
+        ) from exc
+    for old in list_checkpoints(directory)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """Complete checkpoints in ``directory``, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir()
+             if p.is_dir() and p.name.startswith(PREFIX) and (p / "state.json").is_file()]
+    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint directory (never unpickles: ``weights_only=True``)."""
+    path = Path(path)
+    try:
+        best_file = path / "best.safetensors"
+        return Checkpoint(
+            path=path,
+            model=load_file(str(path / "model.safetensors")),
+            best=load_file(str(best_file)) if best_file.exists() else None,
+            optimizer=torch.load(path / "optimizer.pt", weights_only=True),
+            scheduler=torch.load(path / "scheduler.pt", weights_only=True),
+            rng=torch.load(path / "rng.pt", weights_only=True),
+            state=json.loads((path / "state.json").read_text(encoding="utf-8")),
+        )
+    except (OSError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
+        raise RunDirError(
+            f"Checkpoint '{path}' cannot be read ({exc}). Delete it to resume from an older "
+            "one, or start again without --resume."
+        ) from exc
+
+
+def latest_checkpoint(directory: str | Path) -> Checkpoint | None:
+    """The newest complete checkpoint in ``directory`` (None if there is none)."""
+    found = list_checkpoints(directory)
+    return load_checkpoint(found[-1]) if found else None
