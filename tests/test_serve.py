@@ -231,6 +231,7 @@ def test_cli_binds_loopback_by_default():
 @pytest.mark.browser
 def test_browser_page_uploads_an_image_and_shows_the_prediction(image_run, tmp_path):
     from report.browser import chrome
+
     from transferkit.serve import create_app
 
     run, data = image_run
@@ -258,6 +259,7 @@ def test_browser_page_uploads_an_image_and_shows_the_prediction(image_run, tmp_p
 @pytest.mark.browser
 def test_browser_page_classifies_pasted_text(text_server, tmp_path):
     from report.browser import chrome
+
     from transferkit.api import load
 
     srv, run = text_server

@@ -156,8 +156,9 @@ class _Stager:
     cheapest input that is exact: cached features, cached activations or raw inputs."""
 
     def __init__(self, cfg: FitConfig, splits: Any, cache_dir: str | None, run_dir: Path | None,
-                 resume: bool, log: Callable[[str], None]) -> None:
+                 resume: bool, log: Callable[[str], None], callbacks: Sequence[Any] = ()) -> None:
         self.cfg = cfg
+        self.callbacks = tuple(callbacks)
         self.splits = splits
         self.cache_dir = cache_dir
         self.run_dir = run_dir
@@ -165,6 +166,8 @@ class _Stager:
         self.log = log
         self.timings: dict[str, float] = {"features_s": 0.0, "train_s": 0.0}
         self.history: list[dict[str, Any]] = []
+        # joint source training (issue 5): (JointObjective, labelled source train split)
+        self.joint: tuple[Any, Any] | None = None
 
     def features(self, backbone: Any, data: Any, upto_block: int | None = None) -> np.ndarray:
         from transferkit.features import extract_features
@@ -202,6 +205,9 @@ class _Stager:
 
                 def forward(m: TransferModel, x: torch.Tensor) -> torch.Tensor:
                     return m.forward_features(x)
+
+                def embed(m: TransferModel, x: Any) -> torch.Tensor:
+                    return m.mapping(x)
             elif k is not None and k > 0 and _can_split(backbone, k):
                 bottom, top = backbone.split_at(k)
                 x_tr = self.features(backbone, train, upto_block=k)
@@ -211,12 +217,24 @@ class _Stager:
 
                 def forward(m: TransferModel, x: torch.Tensor, top: nn.Module = top) -> torch.Tensor:
                     return m.forward_features(top(x))
+
+                def embed(m: TransferModel, x: Any, top: nn.Module = top) -> torch.Tensor:
+                    return m.mapping(top(x))
             else:
                 train_data, val_data = train, val
                 collate = make_collate(backbone)
 
                 def forward(m: TransferModel, x: Any) -> torch.Tensor:
                     return m(x)
+
+                def embed(m: TransferModel, x: Any) -> torch.Tensor:
+                    return m.features(x)
+            joint_kwargs: dict[str, Any] = {}
+            if self.joint is not None:  # the source stream, in this stage's input form
+                objective, source = self.joint
+                src_data = source if collate is not _tensor_collate else ArrayDataset(
+                    self.features(backbone, source, upto_block=k or None), source.y)
+                joint_kwargs = {"objective": objective.set_embed(embed), "target_data": src_data}
             self.log(f"[bold]stage[/bold] {tag}{stage.name}: "
                      + (f"{k} top block(s) on cached activations" if k else
                         "head on cached features" if k == 0 else "end to end"))
@@ -225,7 +243,7 @@ class _Stager:
                 model, stage_cfg, param_groups=stage.param_groups, train_data=train_data,
                 val_data=val_data if len(val) else None, collate_fn=collate, forward=forward,
                 run_dir=self.run_dir, stage=f"{tag}{stage.name}", resume=self.resume,
-                seed=self.cfg.data.seed, log=None,
+                seed=self.cfg.data.seed, callbacks=self.callbacks, log=None, **joint_kwargs,
             )
             result = trainer.fit()
             self.timings["train_s"] += time.perf_counter() - t0
@@ -277,6 +295,7 @@ def build_model(cfg: FitConfig, num_classes: int, train_data: Any,
                 pretrained: bool | None = None) -> TransferModel:
     """Backbone (with its data-fitted preprocessing), mapping phi and a fresh head."""
     from transferkit.backbones import create_backbone
+    from transferkit.hetero import adapt_backbone
     from transferkit.mapping import MAPPINGS
 
     backbone = create_backbone(
@@ -284,8 +303,10 @@ def build_model(cfg: FitConfig, num_classes: int, train_data: Any,
         pretrained=cfg.backbone.pretrained if pretrained is None else pretrained,
         image_size=cfg.backbone.image_size, max_length=cfg.backbone.max_length,
     )
+    backbone = adapt_backbone(backbone, train_data)  # input adapter for other table columns
     backbone.adapt_to(train_data)
-    mapping = MAPPINGS.create(cfg.mapping, in_dim=backbone.feature_dim)
+    mapping = MAPPINGS.create("identity" if cfg.mapping == "auto" else cfg.mapping,
+                              in_dim=backbone.feature_dim)
     return TransferModel(backbone, num_classes, mapping=mapping, head_dropout=cfg.train.head_dropout)
 
 
@@ -330,6 +351,16 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     stager = _Stager(cfg, splits, cfg.cache_dir, run_dir, resume, log)
     log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features), "
         f"strategy {cfg.strategy}")
+    if hasattr(model.backbone, "describe_adapter"):
+        log(model.backbone.describe_adapter())
+    mapping_selection = None
+    if cfg.mapping == "auto":
+        model, mapping_selection = _select_mapping(cfg, model, splits, stager, log)
+        cfg = dataclasses.replace(cfg, mapping=mapping_selection["chosen"])
+    joint = None
+    if cfg.joint_source:
+        joint = _joint_source(cfg, model, classes, log)
+        stager.joint = joint
     frozen = _frozen_backbone(stager.run(model, cfg.strategy, cfg.strategy_params))
 
     metrics = {
@@ -369,7 +400,7 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
         "transferkit_version": __version__,
         "task": "classification",
         "command": "fit",
-        "data": {**splits.describe(), "source": None},
+        "data": {**splits.describe(), "source": cfg.joint_source},
         "backbone": cfg.backbone.name,
         "strategy": cfg.strategy,
         "choice": f"strategy '{cfg.strategy}' and backbone '{cfg.backbone.name}' were given "
@@ -384,8 +415,71 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
                     "train_s": round(stager.timings["train_s"], 3)},
         "warnings": warnings,
     }
+    if mapping_selection is not None:
+        summary["mapping_selection"] = mapping_selection
+    if joint is not None:
+        summary["joint"] = {"source": cfg.joint_source, "n_source": len(joint[1]),
+                            **joint[0].describe()}
     finish_run(run_dir, summary)
     return RunResult(run_dir, summary, model)
+
+
+# ----------------------------------------------------------------------------- issue 5 hooks
+
+
+def _select_mapping(cfg: FitConfig, model: TransferModel, splits: Any, stager: _Stager,
+                    log: Callable[[str], None]) -> tuple[TransferModel, dict[str, Any]]:
+    """``--mapping auto``: train every mapping of MAPPINGS with a fresh head on the cached
+    features (through the one Trainer), keep the best by validation accuracy."""
+    from transferkit.mapping import MAPPINGS, compare_mappings
+    from transferkit.train import Trainer
+
+    if not len(splits.val):
+        raise ConfigError("--mapping auto chooses the mapping on validation data, and this dataset "
+                          "has no validation split; set data.val_fraction > 0 or name a mapping.")
+    x_tr, x_va = stager.features(model.backbone, splits.train), stager.features(model.backbone, splits.val)
+    brief = dataclasses.replace(cfg.train, patience=None, checkpoint_every=None, tensorboard=False)
+
+    def train_fn(mapping: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Any:
+        net = nn.Sequential(mapping, head)
+        params = [p for p in net.parameters() if p.requires_grad]
+        return Trainer(net, brief, param_groups=[{"params": params, "name": "mapping+head"}],
+                       train_data=ArrayDataset(x.numpy(), y.numpy()), collate_fn=_tensor_collate,
+                       seed=cfg.data.seed, log=None, progress=False).fit()
+
+    t0 = time.perf_counter()
+    results = compare_mappings(x_tr, splits.train.y, x_va, splits.val.y, seed=cfg.data.seed,
+                               train_fn=train_fn)
+    stager.timings["train_s"] += time.perf_counter() - t0
+    chosen = results[0]["name"]
+    log("[bold]mapping auto[/bold] (validation accuracy, head trained on cached features):")
+    for r in results:
+        log(f"  {'*' if r['name'] == chosen else ' '} {r['name']:<11} val {r['val_accuracy']:.4f}  "
+            f"train {r['train_accuracy']:.4f}  {r['params']:>8} params  {r['seconds']:.2f}s")
+    if chosen != "identity":
+        model = TransferModel(model.backbone, model.num_classes,
+                              mapping=MAPPINGS.create(chosen, in_dim=model.backbone.feature_dim),
+                              head_dropout=cfg.train.head_dropout)
+    rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in results]
+    return model, {"chosen": chosen, "split": "val", "metric": "accuracy", "results": rows}
+
+
+def _joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
+                  log: Callable[[str], None]) -> tuple[Any, Any]:
+    """``--joint-source``: the labelled source split and the JointObjective."""
+    from transferkit.joint import JointObjective, load_source
+
+    source = load_source(str(cfg.joint_source), cfg.data)
+    if source.modality != model.backbone.modality:
+        raise ConfigError(f"The joint source '{cfg.joint_source}' holds {source.modality} data but the "
+                          f"backbone reads {model.backbone.modality}; use a source of the target's kind.")
+    objective = JointObjective(model.head.in_features, source.classes, classes,
+                               source_weight=cfg.source_weight,
+                               label_smoothing=cfg.train.label_smoothing)
+    log(f"[bold]joint[/bold] source {cfg.joint_source}: {len(source)} labelled examples, loss = "
+        f"{cfg.source_weight:g} * L_source + L_target, "
+        + ("shared head" if objective.shared_head else "separate source head"))
+    return objective, source
 
 
 def finish_run(run_dir: Path, summary: dict[str, Any]) -> None:
@@ -457,9 +551,13 @@ class Predictor:
 
         return to_raw_items(inputs, self.modality, self.manifest.get("data", {}))
 
-    @torch.inference_mode()
     def predict_proba(self, inputs: Any, batch_size: int = 64) -> np.ndarray:
-        items = self._items(inputs)
+        """Class probabilities (N, K) for user inputs (paths, arrays, texts, rows)."""
+        return self.predict_proba_items(self._items(inputs), batch_size)
+
+    @torch.inference_mode()
+    def predict_proba_items(self, items: list[Any], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities for raw items (as ``collect_inputs`` returns them)."""
         out = []
         for start in range(0, len(items), batch_size):
             batch = self.model.backbone.collate(items[start:start + batch_size])
@@ -476,6 +574,7 @@ class Predictor:
 def _rebuild_model(manifest: dict[str, Any], run_dir: Path) -> TransferModel:
     from safetensors.torch import load_file
 
+    import transferkit.hetero  # noqa: F401 - registers the 'adapted-table' backbone family
     from transferkit.backbones import from_description
     from transferkit.mapping import MAPPINGS
 

@@ -154,6 +154,27 @@ def from_dict(cls: type[C], data: Mapping[str, Any] | None, where: str = "") -> 
         raise ConfigError(f"Incomplete configuration{' for ' + where if where else ''}: {exc}") from None
 
 
+def resolve_config(cls: type[C], config: Any = None, params: Mapping[str, Any] | None = None,
+                   where: str = "") -> C:
+    """The config of a component built as ``Component(config)`` or ``Component(**params)``.
+
+    ``config`` may be an instance of ``cls``, a mapping of its keys, or None (then the
+    keyword ``params`` are validated with :func:`from_dict`); passing both is an error.
+    """
+    params = dict(params or {})
+    if config is not None and params:
+        raise ConfigError(f"Pass the options of '{where}' either as a config object or as keyword "
+                          f"arguments, not both. Got config={config!r} and {sorted(params)}.")
+    if config is None:
+        return from_dict(cls, params, where)
+    if isinstance(config, Mapping):
+        return from_dict(cls, config, where)
+    if not isinstance(config, cls):
+        raise ConfigError(f"The config of '{where}' must be a {cls.__name__} or a mapping of its "
+                          f"keys. Got {type(config).__name__} instead.")
+    return config
+
+
 def to_dict(obj: Any) -> Any:
     """A plain, YAML/JSON-serialisable copy of a config dataclass."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -396,4 +417,19 @@ class FitConfig:
     cache_dir: str | None = option(None, "Feature cache directory (default "
                                    "$TRANSFERKIT_CACHE_DIR or the user cache).", flag="--cache-dir")
     time_budget: str | None = option(None, "For --strategy auto: stop escalating after this "
-                                     "long (e.g. 90s, 10m).", flag="--time-budget")
+                                     "long (e.g. 90s, 10m, 1h; default 10m).", flag="--time-budget")
+    joint_source: str | None = option(None, "Labelled source dataset trained together with the "
+                                      "target: loss = source_weight * L_source + L_target (one "
+                                      "head per domain when the classes differ).",
+                                      flag="--joint-source")
+    source_weight: float = option(1.0, "lambda of the joint objective (with --joint-source); 0 "
+                                  "trains on the target alone.", flag="--source-weight")
+    backbones: list[str] = option(factory=list, help="For --strategy auto: candidate backbones "
+                                  "ranked by LogME (comma-separated; default: the built-in pool "
+                                  "for the data's modality). 'random:<name>' is a random-init "
+                                  "candidate.", flag="--backbones")
+
+    def __post_init__(self) -> None:
+        if not self.source_weight >= 0:
+            raise ConfigError(f"The 'source_weight' parameter must be a number >= 0. "
+                              f"Got {self.source_weight} instead.")

@@ -105,14 +105,18 @@ def check_weights_file(path: str | Path) -> Path:
     if not path.is_file():
         raise RunDirError(f"Weights file '{path}' is missing. The run directory is incomplete; "
                           "re-run the fit that wrote it.")
+    size = path.stat().st_size
     with path.open("rb") as fh:
-        head = fh.read(8)
-    if head[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05") or head[:2] == b"PK":
+        head = fh.read(9)
+    # safetensors: an 8-byte little-endian header length, then a JSON header
+    if len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < size:
+        return path
+    if head[:1] == b"\x80" or head[:2] == b"PK":
         raise UnsafeFileError(
             f"'{path}' is a pickle/zip file, not safetensors. transferkit never unpickles "
             "files it did not ask for, because unpickling can run arbitrary code. Convert "
             "trusted weights with safetensors.torch.save_file."
         )
-    if len(head) < 8:
-        raise RunDirError(f"Weights file '{path}' is truncated.")
+    raise RunDirError(f"Weights file '{path}' is not a valid safetensors file (truncated or "
+                      "corrupt). Re-run the fit that wrote it.")
     return path

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 
@@ -64,7 +63,3 @@ def make_run(tmp_path: Path, family: str = "tabular", *, name: str | None = None
     return run_dir, data
 
 
-def probs_of(run_dir: Path, data: Any) -> np.ndarray:
-    from transferkit.api import load
-
-    return load(run_dir).predict_proba([data.input(i) for i in range(len(data))])

@@ -212,3 +212,12 @@ def test_epoch_batches_cover_the_data_once_and_shard_across_processes() -> None:
     ranks = [epoch_batches(50, 8, 3, 2, rank=r, world=2) for r in range(2)]
     assert len(ranks[0]) == len(ranks[1])
     assert sorted(i for r in ranks for b in r for i in b) == list(range(50))
+
+
+def test_progress_bar_runs() -> None:
+    model, _ = _make()
+    config = TrainConfig(epochs=1, batch_size=16)
+    (stage,) = create_strategy("full").stages(model, config)
+    result = Trainer(model, config, param_groups=stage.param_groups, train_data=blobs(), progress=True,
+                     log=None).fit()
+    assert result.steps == 6

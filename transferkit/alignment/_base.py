@@ -4,14 +4,13 @@ the DANN warm-up schedule and the domain discriminator used by ``dann`` and ``cd
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from transferkit.config import from_dict, option
+from transferkit.config import option, resolve_config
 from transferkit.errors import ConfigError
 
 
@@ -120,20 +119,6 @@ def domain_adversarial_loss(d_s: torch.Tensor, d_t: torch.Tensor, w_s: torch.Ten
     return 0.5 * (mean_s + mean_t)
 
 
-def _as_config(cls: type, config: Any, params: Mapping[str, Any], where: str) -> Any:
-    if config is not None and params:
-        raise ConfigError(f"Pass the options of '{where}' either as a config object or as keyword "
-                          f"arguments, not both. Got config={config!r} and {sorted(params)}.")
-    if config is None:
-        return from_dict(cls, params, where)
-    if isinstance(config, Mapping):
-        return from_dict(cls, config, where)
-    if not isinstance(config, cls):
-        raise ConfigError(f"The config of '{where}' must be a {cls.__name__} or a mapping of its "
-                          f"keys. Got {type(config).__name__} instead.")
-    return config
-
-
 class AlignmentLoss(nn.Module):
     """Base class: checks inputs, applies the trade-off weight, holds the progress.
 
@@ -153,7 +138,7 @@ class AlignmentLoss(nn.Module):
                                   f"be an int >= {low}. Got {value!r} instead.")
         self.feature_dim = feature_dim
         self.num_classes = num_classes
-        self.config = _as_config(self.config_class, config, params, self.name)
+        self.config = resolve_config(self.config_class, config, params, self.name)
         self.progress = 0.0
 
     @property

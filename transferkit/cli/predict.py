@@ -31,7 +31,7 @@ class PredictCommand:
 
         predictor = load(args.run)
         ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"))
-        probs = predictor.predict_proba(items)
+        probs = predictor.predict_proba_items(items)
         rows = []
         for name, p in zip(ids, probs, strict=True):
             row = {"input": name, "class": predictor.classes[int(p.argmax())]}

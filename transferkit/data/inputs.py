@@ -137,7 +137,9 @@ def _collect_rows(inputs: Any, schema: dict[str, Any] | None) -> tuple[list[str]
     from transferkit.data.tables import check_table
 
     if isinstance(inputs, (str, Path)):
-        frame = _read_table_file(Path(inputs))
+        inputs = [inputs]
+    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(i, (str, Path)) for i in inputs):
+        frame = pd.concat([_read_table_file(Path(p)) for p in inputs], ignore_index=True)
     elif isinstance(inputs, pd.DataFrame):
         frame = inputs
     elif isinstance(inputs, dict):

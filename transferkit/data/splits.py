@@ -123,6 +123,8 @@ def _item_hashes(ds: TransferDataset) -> list[str]:
         import pandas as pd
 
         return [str(h) for h in pd.util.hash_pandas_object(ds.x, index=False).to_numpy()]
+    if len(ds) == 0:  # e.g. val_fraction=0: no validation split
+        return []
     if isinstance(ds.x, np.ndarray):
         import hashlib
 

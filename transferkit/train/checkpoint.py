@@ -1,6 +1,7 @@
 """Atomic, pickle-free checkpoints for exact resume.
 
-A checkpoint is one directory ``checkpoints/<stage>/step-<N>/`` with
+A checkpoint is one directory ``checkpoints/<stage>/step-<N>/`` (``step-<N>-final/`` once
+the stage has finished) with
 
 - ``model.safetensors`` (and ``best.safetensors``: the best weights so far),
 - ``optimizer.pt`` / ``scheduler.pt`` / ``rng.pt``: state dicts of tensors and plain
@@ -29,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from transferkit.errors import RunDirError, TrainingError
 
 PREFIX = "step-"
+FINAL = "-final"
 
 
 def cpu_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -96,12 +98,15 @@ class Checkpoint:
 def save_checkpoint(directory: str | Path, step: int, *, model: dict[str, torch.Tensor],
                     best: dict[str, torch.Tensor] | None, optimizer: dict[str, Any],
                     scheduler: dict[str, Any], rng: dict[str, Any], state: dict[str, Any],
-                    keep: int = 1) -> Path:
-    """Write ``directory/step-<step>`` atomically and keep the newest ``keep`` checkpoints."""
+                    keep: int = 1, final: bool = False) -> Path:
+    """Write ``directory/step-<step>`` (``-final`` for the end of training) atomically and
+    keep the newest ``keep`` checkpoints."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"{PREFIX}{step:09d}"
-    tmp = directory / f".tmp-{PREFIX}{step:09d}-{os.getpid()}"
+    name = f"{PREFIX}{step:09d}{FINAL if final else ''}"
+    target = directory / name
+    tmp = directory / f".tmp-{name}-{os.getpid()}"
+    trash = directory / f".old-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
@@ -115,10 +120,11 @@ def save_checkpoint(directory: str | Path, step: int, *, model: dict[str, torch.
         for f in tmp.iterdir():
             _fsync_file(f)
         _fsync_dir(tmp)
-        if final.exists():  # a checkpoint of the same step (rerun after a resume)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        if target.exists():  # the same checkpoint again (a rerun): swap, never delete first
+            os.replace(target, trash)
+        os.replace(tmp, target)
         _fsync_dir(directory)
+        shutil.rmtree(trash, ignore_errors=True)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -130,7 +136,12 @@ def save_checkpoint(directory: str | Path, step: int, *, model: dict[str, torch.
         ) from exc
     for old in list_checkpoints(directory)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
-    return final
+    return target
+
+
+def _order(path: Path) -> tuple[int, bool]:
+    step = path.name[len(PREFIX):].removesuffix(FINAL)
+    return int(step), path.name.endswith(FINAL)
 
 
 def list_checkpoints(directory: str | Path) -> list[Path]:
@@ -139,8 +150,9 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     if not directory.is_dir():
         return []
     found = [p for p in directory.iterdir()
-             if p.is_dir() and p.name.startswith(PREFIX) and (p / "state.json").is_file()]
-    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+             if p.is_dir() and p.name.startswith(PREFIX) and (p / "state.json").is_file()
+             and p.name[len(PREFIX):].removesuffix(FINAL).isdigit()]
+    return sorted(found, key=_order)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

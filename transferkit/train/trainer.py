@@ -253,6 +253,7 @@ class Trainer:
         self.cpu = (not torch.cuda.is_available()) if cpu is None else cpu
         self.find_unused_parameters = find_unused_parameters
         self.should_stop = False
+        self.last_lrs: dict[str, float] = {}
         self.device = torch.device("cpu")
         self.world, self.rank, self.is_main = 1, 0, True
         self.num_classes = num_classes or getattr(model, "num_classes", None)
@@ -371,10 +372,11 @@ class Trainer:
         if self.ckpt_dir is None or not self.is_main:
             return
         best = self.best_state if self.best_state is not None else None
-        save_checkpoint(self.ckpt_dir, self.step, model=self.step_module_plain.state_dict(), best=best,
-                        optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                        rng=rng_state(), state=self._state_json(position, target_position, done, result))
-        self.last_checkpoint = self.step
+        path = save_checkpoint(self.ckpt_dir, self.step, model=self.step_module_plain.state_dict(),
+                               best=best, optimizer=self.optimizer.state_dict(),
+                               scheduler=self.scheduler.state_dict(), rng=rng_state(),
+                               state=self._state_json(position, target_position, done, result), final=done)
+        self.last_checkpoint = path
 
     # ------------------------------------------------------------------ fit
     def fit(self) -> TrainResult:
@@ -400,7 +402,7 @@ class Trainer:
         self._elapsed_before = 0.0
         self.ckpt_dir = self.run_dir / "checkpoints" / self.stage if self.run_dir is not None else None
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl") if self.run_dir is not None else None
-        self.last_checkpoint: int | None = None
+        self.last_checkpoint: Path | None = None
 
         n_train = len(self.train_data)  # type: ignore[arg-type]
         steps_per_epoch = len(epoch_batches(n_train, cfg.batch_size, self.seed, 0, self.rank, self.world))
@@ -427,6 +429,10 @@ class Trainer:
         position, target_position = (0, 0), (0, 0)
         resumed_from = None
 
+        if self.is_main and self.ckpt_dir is not None and self.ckpt_dir.is_dir():
+            # Leftovers of a process killed while writing a checkpoint.
+            for junk in [*self.ckpt_dir.glob(".tmp-*"), *self.ckpt_dir.glob(".old-*")]:
+                shutil.rmtree(junk, ignore_errors=True)
         ckpt = latest_checkpoint(self.ckpt_dir) if (self.resume and self.ckpt_dir is not None) else None
         if ckpt is not None:
             st = ckpt.state
@@ -461,6 +467,7 @@ class Trainer:
             if self.metrics is not None and self.is_main:
                 self.metrics.truncate_after(self.stage, self.step)
             resumed_from = self.step
+            self.last_checkpoint = ckpt.path
             set_rng_state(ckpt.rng)
             self._say(f"[{self.stage}] resumed from step {self.step} ({ckpt.path}).")
         else:
@@ -560,9 +567,12 @@ class Trainer:
         if self.world > 1:
             bad = self.accelerator.reduce(bad, reduction="sum")
         if float(bad.sum()) > 0:
-            where = (f"the last good checkpoint is {self.ckpt_dir}/step-{self.last_checkpoint:09d}"
-                     if self.last_checkpoint is not None else
-                     "the checkpoint written before this run started (if any) is untouched")
+            if self.ckpt_dir is None:
+                where = "no checkpoint is written without a run directory"
+            elif self.last_checkpoint is not None:
+                where = f"the last good checkpoint is {self.last_checkpoint}"
+            else:
+                where = f"no checkpoint of this run was written yet in {self.ckpt_dir}"
             raise TrainingError(
                 f"The loss became {float(loss.detach())} at step {self.step + 1} (epoch {position[0] + 1}, "
                 f"batch {position[1] + 1}) of stage '{self.stage}'; {where}. Try a lower learning "
@@ -575,6 +585,7 @@ class Trainer:
             params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         self.optimizer.step()
+        self.last_lrs = {g["name"]: g["lr"] for g in self.optimizer.param_groups}  # used in this step
         self.scheduler.step()
         value = float(loss.detach())
         self.loss_sum += value
@@ -586,10 +597,16 @@ class Trainer:
         record: dict[str, Any] = {
             "stage": self.stage, "step": self.step, "epoch": round(epoch + b / max(1, n_batches), 4),
             "train_loss": self.loss_sum / max(1, self.loss_count),
-            "lr": {g["name"]: g["lr"] for g in self.optimizer.param_groups},
+            "lr": dict(self.last_lrs),
         }
         self.loss_sum, self.loss_count = 0.0, 0
         stop = False
+        if self.world > 1:
+            # Each process updated its BatchNorm statistics on its own shard; take the main
+            # process's (as DDP does at the next forward) so that every process evaluates the
+            # same model and makes the same early-stopping decision.
+            for buffer in self.model.buffers():
+                torch.distributed.broadcast(buffer.data, src=0)
         if self.val_data is not None:
             metrics = self.evaluate()
             record.update({f"val_{k}": v for k, v in metrics.items()})

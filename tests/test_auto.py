@@ -1,0 +1,303 @@
+"""transferkit.auto: budget parsing, ranking rows, the strategy ladder and fit --strategy auto."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from transferkit.auto import (
+    Ranking,
+    estimate_cost,
+    fit_auto,
+    parse_budget,
+    parse_candidate,
+    rank,
+    spearman,
+    strategy_ladder,
+)
+from transferkit.backbones.base import Backbone
+from transferkit.config import DataConfig, FitConfig, TrainConfig
+from transferkit.data import TransferDataset
+from transferkit.errors import ConfigError, DataError
+from transferkit.ranking import SCORES
+
+torch.set_num_threads(1)
+SMALL = "random:timm:mobilenetv3_small_050"
+
+
+# ----------------------------------------------------------------------------- budget
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90.0), ("10m", 600.0), ("1h", 3600.0),
+                                           ("1h30m", 5400.0), ("1.5h", 5400.0), ("45", 45.0),
+                                           (" 2 min ", 120.0), (30, 30.0), (0.5, 0.5)])
+def test_parse_budget(text, seconds):
+    assert parse_budget(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "ten minutes", "10x", "0s", "-5m", "5m10", "1h-", True, 0])
+def test_parse_budget_rejects_bad_values(bad):
+    with pytest.raises(ConfigError, match="time_budget"):
+        parse_budget(bad)
+
+
+def test_parse_budget_none_stays_none():
+    assert parse_budget(None) is None
+
+
+def test_parse_candidate():
+    assert parse_candidate("efficientnet_lite0") == ("efficientnet_lite0", True)
+    assert parse_candidate("random:timm:resnet10t") == ("timm:resnet10t", False)
+    with pytest.raises(ConfigError, match="random:"):
+        parse_candidate("random:")
+
+
+def test_spearman():
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2], [1, 2]) is None  # undefined with < 3 candidates
+    assert spearman([1, 1, 1], [1, 2, 3]) is None  # constant
+
+
+# ----------------------------------------------------------------------------- rank
+
+
+class _Pixels(Backbone):
+    """Test backbone: a fixed function of the 8x8 image, no parameters."""
+
+    family = "test"
+    modality = "image"
+
+    def __init__(self, name: str, informative: bool, dim: int = 16) -> None:
+        super().__init__()
+        self.name = name
+        self.feature_dim = dim
+        self.informative = informative
+        gen = torch.Generator().manual_seed(0)
+        self.register_buffer("w", torch.randn(64, dim, generator=gen))
+
+    def collate(self, items):
+        return torch.stack([torch.as_tensor(np.asarray(x), dtype=torch.float32).reshape(-1)[:64]
+                            for x in items]) / 255.0
+
+    def forward(self, x):  # (B, 64) -> (B, D)
+        if self.informative:  # radial features of the brightness, which separates the classes
+            centres = torch.linspace(0.0, 1.0, self.feature_dim)
+            return torch.exp(-((x.mean(dim=1, keepdim=True) - centres) ** 2) / 0.02)
+        return torch.sin(1000.0 * (x @ self.w))  # high-frequency: brightness is lost
+
+    def blocks(self):
+        return [self]
+
+
+def _images(seed: int, n_per_class: int = 20) -> TransferDataset:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), n_per_class)
+    x = np.clip(rng.normal(60 + 60 * y[:, None, None], 10, size=(len(y), 8, 8)), 0, 255).astype(np.uint8)
+    return TransferDataset(name=f"imgs{seed}", modality="image", x=x, y=y, classes=["a", "b", "c"])
+
+
+def test_rank_orders_an_informative_backbone_first(tmp_path):
+    train = _images(0)
+    rows = rank(train, [_Pixels("noise", False), _Pixels("good", True)], cache_dir=str(tmp_path))
+    assert isinstance(rows, Ranking) and rows.order_by == "logme"
+    assert [r["backbone"] for r in rows] == ["good", "noise"]
+    assert [r["rank"] for r in rows] == [1, 2]
+    for row in rows:
+        assert set(row["scores"]) == set(SCORES.names()) == set(row["score_s"])
+        assert row["feature_dim"] == 16 and row["n_train"] == 60
+        assert row["source_probs"] == "NLEEP pseudo labels"
+        assert all(t >= 0 for t in row["score_s"].values())
+        assert "probe_val_accuracy" not in row
+    # every score agrees here: the noise backbone carries no class information
+    for name in SCORES.names():
+        assert rows[0]["scores"][name] > rows[1]["scores"][name], name
+
+
+def test_rank_validate_reports_probe_accuracy_and_correlations(tmp_path):
+    train, val = _images(0), _images(1, n_per_class=10)
+    cands = [_Pixels("noise", False), _Pixels("good", True), _Pixels("good-small", True, dim=4)]
+    rows = rank(train, cands, scores="logme,hscore", validate=True, val_data=val,
+                cache_dir=str(tmp_path), train=TrainConfig(epochs=6, lr=0.05, batch_size=16))
+    by_name = {r["backbone"]: r for r in rows}
+    assert by_name["good"]["probe_val_accuracy"] > 0.8
+    assert by_name["noise"]["probe_val_accuracy"] < by_name["good"]["probe_val_accuracy"]
+    assert set(rows.correlations) == {"logme", "hscore"}
+    for rho in rows.correlations.values():
+        assert rho is None or -1.0 <= rho <= 1.0
+
+
+def test_rank_uses_the_source_head_for_leep():
+    from transferkit.backbones.timm_models import TimmBackbone
+    from transferkit.features import extract_features
+    from transferkit.ranking._base import check_probs
+
+    bb = TimmBackbone("mobilenetv3_small_050", image_size=32, source_classes=7)
+    assert bb.source_head is not None
+    train = _images(0, n_per_class=6)
+    rows = rank(train, [bb], scores=["leep", "logme"], cache_dir=None)
+    assert rows[0]["source_probs"] == "source head (7 classes)"
+    feats = extract_features(bb, train, progress=False)
+    with torch.no_grad():
+        probs = torch.softmax(bb.source_head(torch.from_numpy(np.asarray(feats, np.float32))).double(), 1)
+    expected = SCORES.create("leep").score(feats, train.y, check_probs(probs.numpy(), len(feats), "leep"))
+    assert rows[0]["scores"]["leep"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_rank_validate_needs_val_data_for_a_dataset():
+    with pytest.raises(ConfigError, match="val_data"):
+        rank(_images(0), [_Pixels("good", True)], validate=True)
+
+
+def test_rank_rejects_unknown_score_and_bad_data():
+    with pytest.raises(ConfigError, match="Did you mean 'logme'"):
+        rank(_images(0), [_Pixels("good", True)], scores=["logmee"])
+    with pytest.raises(ConfigError, match="'data' parameter of rank"):
+        rank(12345, [_Pixels("good", True)])
+
+
+def test_rank_default_pool_for_images_is_the_efficientnets():
+    from transferkit.auto import DEFAULT_POOL
+
+    assert DEFAULT_POOL["image"] == ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+    assert DEFAULT_POOL["text"] == ("minilm",)
+
+
+# ----------------------------------------------------------------------------- ladder
+
+
+def test_strategy_ladder_depends_on_data_size_and_modality():
+    from transferkit.backbones.timm_models import TimmBackbone
+
+    bb = TimmBackbone("mobilenetv3_small_050", image_size=32)
+    few, why = strategy_ladder(bb, n_train=50, n_classes=10)
+    assert few == ["linear-probe", "partial", "gradual"] and "too few" in why
+    many, _ = strategy_ladder(bb, n_train=1000, n_classes=10)
+    assert many == ["linear-probe", "partial", "gradual", "full"]
+    flat, why = strategy_ladder(_Pixels("flat", True), n_train=1000, n_classes=10)
+    assert flat == ["linear-probe", "full"] and "no blocks" in why
+
+
+def test_estimate_cost_orders_the_rungs():
+    kw = dict(per_example=0.01, n_train=100, n_val=50, epochs=5, blocks=8)
+    probe, partial, full = (estimate_cost(s, **kw) for s in ("linear-probe", "partial", "full"))
+    assert probe < partial < full
+    assert estimate_cost("full", **{**kw, "epochs": 10}) == pytest.approx(2 * full)
+
+
+# ----------------------------------------------------------------------------- fit_auto
+
+
+def _npz(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    x = np.clip(rng.normal(60 + 60 * y[:, None, None], 25, size=(len(y), 12, 12)), 0, 255).astype(np.uint8)
+    path = tmp_path / "bright.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def _auto_cfg(tmp_path: Path, out: str, budget: str = "10m", backbones=(SMALL,)) -> FitConfig:
+    return FitConfig(
+        data=DataConfig(data=str(_npz(tmp_path)), val_fraction=0.3, test_fraction=0.3),
+        strategy="auto", backbones=list(backbones), time_budget=budget,
+        train=TrainConfig(epochs=2, batch_size=16, lr=0.01, patience=None),
+        cache_dir=str(tmp_path / "cache"), out=str(tmp_path / out),
+    )
+
+
+def _check_explained(result, lines) -> None:
+    """The summary and console say what was tried and why the kept model won."""
+    s = result.summary
+    auto = s["auto"]
+    tried = auto["tried"]
+    assert tried[0]["strategy"] == "linear-probe"
+    assert [t["strategy"] for t in tried] == auto["ladder"][:len(tried)]
+    best = max(tried, key=lambda t: t["val_accuracy"])
+    assert s["strategy"] == auto["chosen"] == best["strategy"]
+    assert s["metrics"]["val"]["accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-6)
+    assert f"kept {s['strategy']}" in s["choice"] and "stopped because" in s["choice"]
+    assert "only candidate" in s["choice"]
+    assert any("kept" in line for line in lines)
+    assert (result.run_dir / "summary.json").is_file() and (result.run_dir / "model.safetensors").is_file()
+    for t in tried:
+        assert t["seconds"] >= 0 and t["estimated_s"] >= 0
+
+
+def test_fit_auto_explains_its_choice_and_never_looks_at_test_labels(tmp_path, monkeypatch):
+    import transferkit.data as data_mod
+
+    real = data_mod.load_splits
+
+    def scrambled(config, **kw):
+        splits = real(config, **kw)
+        splits.test.y = np.random.default_rng(1).permutation(splits.test.y)[::-1].copy()
+        return splits
+
+    cfg_a = _auto_cfg(tmp_path, "a")
+    cfg_a.backbone.image_size = 32
+    lines: list[str] = []
+    a = fit_auto(cfg_a, log=lines.append)
+    _check_explained(a, lines)
+    monkeypatch.setattr(data_mod, "load_splits", scrambled)
+    cfg_b = _auto_cfg(tmp_path, "b")
+    cfg_b.backbone.image_size = 32
+    b = fit_auto(cfg_b)
+    assert a.summary["strategy"] == b.summary["strategy"]
+    assert [t["strategy"] for t in a.summary["auto"]["tried"]] == \
+        [t["strategy"] for t in b.summary["auto"]["tried"]]
+    for ta, tb in zip(a.summary["auto"]["tried"], b.summary["auto"]["tried"], strict=True):
+        assert ta["val_accuracy"] == pytest.approx(tb["val_accuracy"])
+    # the scrambled test labels did reach the final report (so the patch was in effect)
+    assert a.summary["metrics"]["test"]["accuracy"] != b.summary["metrics"]["test"]["accuracy"]
+
+
+def test_fit_auto_stops_at_a_tiny_budget(tmp_path):
+    cfg = _auto_cfg(tmp_path, "tiny", budget="0.01s")
+    cfg.backbone.image_size = 32
+    s = fit_auto(cfg).summary
+    assert [t["strategy"] for t in s["auto"]["tried"]] == ["linear-probe"]
+    assert s["strategy"] == "linear-probe"
+    assert s["auto"]["skipped"] and "budget" in s["auto"]["stopped_because"]
+    assert "budget" in s["choice"]
+
+
+def test_fit_auto_ranks_several_candidates_by_logme(tmp_path):
+    cfg = _auto_cfg(tmp_path, "two", budget="0.01s",
+                    backbones=(SMALL, "random:timm:resnet10t"))
+    cfg.backbone.image_size = 32
+    s = fit_auto(cfg).summary
+    ranking = s["auto"]["backbone"]["ranking"]
+    assert len(ranking) == 2
+    assert ranking[0]["scores"]["logme"] >= ranking[1]["scores"]["logme"]
+    assert s["auto"]["backbone"]["chosen"] == ranking[0]["backbone"]
+    assert "highest LogME" in s["choice"]
+
+
+def test_fit_auto_rejects_strategy_params(tmp_path):
+    cfg = _auto_cfg(tmp_path, "x")
+    cfg.strategy_params = {"blocks": 1}
+    with pytest.raises(ConfigError, match="strategy_params"):
+        fit_auto(cfg)
+
+
+def test_fit_routes_auto_and_validates_budget(tmp_path):
+    from transferkit.api import fit
+
+    with pytest.raises(ConfigError, match="time_budget"):
+        fit(data=str(_npz(tmp_path)), strategy="auto", time_budget="soon", log=None,
+            out=str(tmp_path / "r"))
+
+
+def test_rank_on_a_dataset_name_reads_only_train(tmp_path):
+    """rank(name) scores the training split; the val split is only for --validate."""
+    cfg = DataConfig(data=str(_npz(tmp_path)), val_fraction=0.3, test_fraction=0.3)
+    rows = rank(cfg, [_Pixels("good", True)], scores=["logme"], cache_dir=str(tmp_path / "c"))
+    from transferkit.data import load_splits
+
+    assert rows[0]["n_train"] == len(load_splits(cfg).train)
+    with pytest.raises(DataError):
+        rank(_images(0).subset(np.arange(1)), [_Pixels("good", True)], scores=["logme"])

@@ -1,0 +1,48 @@
+"""``transferkit adapt``: unsupervised domain adaptation with label-free model selection."""
+
+from __future__ import annotations
+
+import argparse
+
+from transferkit.cli import COMMANDS, add_config_arguments, config_from_args
+
+
+@COMMANDS.register("adapt", help="Adapt a model trained on a labelled source domain to an "
+                   "unlabelled target domain (alignment losses or shallow methods), choosing "
+                   "the checkpoint with a label-free validator; reports source-only and oracle.")
+class AdaptCommand:
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        from transferkit.adapt import AdaptConfig
+
+        add_config_arguments(parser, AdaptConfig)
+        parser.add_argument("--no-pretrained", action="store_true",
+                            help="Random-init backbone (no pretrained weights).")
+        parser.add_argument("--quiet", action="store_true", help="Print only the final table.")
+        parser.epilog = ("methods: alignment losses (coral, mmd, dann, cdan, mcc, entropy), shallow "
+                         "methods on cached features (coral-transform, subspace, importance), "
+                         "source-only. validators (--select): snd, entropy, dev.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from transferkit.adapt import AdaptConfig, adapt, check_method, check_validator
+        from transferkit.api import _log
+        from transferkit.cli.output import print_run_summary
+
+        if args.no_pretrained:
+            args.overrides = ["backbone.pretrained=false", *args.overrides]
+        cfg = config_from_args(AdaptConfig, args)
+        check_method(cfg.method)  # fail before any data is loaded
+        check_validator(cfg.select)
+        result = adapt(cfg, log=None if args.quiet else _log)
+        print_run_summary(result.summary, result.run_dir)
+        s = result.summary
+        test = s["metrics"]["test"]["accuracy"]
+        so = s["baselines"]["source_only"]["test"]["accuracy"]
+        oracle = s["baselines"].get("oracle")
+        line = (f"target test accuracy: adapted {test * 100:.1f} % (selected by "
+                f"{s['selection']['validator']}, label-free), source-only {so * 100:.1f} %")
+        if oracle:
+            line += f", oracle {oracle['test']['accuracy'] * 100:.1f} % (selected with target labels)"
+        print(line)
+        return 0

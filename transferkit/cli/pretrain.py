@@ -1,0 +1,58 @@
+"""``transferkit pretrain``: train a source backbone; its run directory is a ``--backbone``."""
+
+from __future__ import annotations
+
+import argparse
+
+from transferkit.cli import COMMANDS
+
+
+@COMMANDS.register("pretrain", help="Pretrain a backbone on a labelled source dataset (any timm "
+                   "architecture, the tabular MLP, a sequence encoder, or continued training); the "
+                   "run directory then works as --backbone for fit.")
+class PretrainCommand:
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--data", required=True, metavar="SOURCE",
+                            help="Labelled source dataset: a built-in name or a path.")
+        parser.add_argument("--arch", required=True, metavar="A",
+                            help="Architecture: timm:<name> (e.g. timm:resnet10t), tabular[:128,64], "
+                                 "sequence:cnn, sequence:lstm, a built-in or a run directory.")
+        parser.add_argument("--out", required=True, metavar="DIR", help="Run directory to write.")
+        parser.add_argument("--epochs", type=int, default=10, help="Passes over the source data "
+                            "(an upper bound: early stopping on the source's validation split).")
+        parser.add_argument("--pretrained", action="store_true",
+                            help="Continue training the architecture's pretrained weights instead "
+                                 "of starting from random initialisation.")
+        parser.add_argument("--image-size", type=int, default=None,
+                            help="Input resolution of image architectures (default 32 px from "
+                                 "random init, the backbone's own when pretrained).")
+        parser.add_argument("--lr", type=float, default=None, help="Peak learning rate.")
+        parser.add_argument("--batch-size", type=int, default=None, help="Examples per step.")
+        parser.add_argument("--seed", type=int, default=0, help="Seed of initialisation and order.")
+        parser.add_argument("--max-steps", type=int, default=None, help="Stop after this many steps.")
+        parser.add_argument("--domain", default=None, help="Domain of a built-in dataset.")
+        parser.add_argument("--max-test", type=int, default=None, help="Cap on the test split.")
+        parser.add_argument("--set", dest="overrides", action="append", default=[],
+                            metavar="KEY=VALUE", help="Any other fit configuration key, e.g. "
+                            "--set train.weight_decay=0 (repeatable).")
+        parser.add_argument("--quiet", action="store_true", help="Print only the final table.")
+
+    @staticmethod
+    def run(args: argparse.Namespace) -> int:
+        from transferkit.cli.output import print_run_summary
+        from transferkit.pretrain import pretrain
+
+        extra = {k: v for k, v in (("domain", args.domain), ("max_test", args.max_test)) if v is not None}
+        result = pretrain(args.data, args.arch, args.out, epochs=args.epochs, pretrained=args.pretrained,
+                          image_size=args.image_size, lr=args.lr, batch_size=args.batch_size,
+                          seed=args.seed, max_steps=args.max_steps, overrides=args.overrides,
+                          log=None if args.quiet else _log, **extra)
+        print_run_summary(result.summary, result.run_dir)
+        return 0
+
+
+def _log(msg: str) -> None:
+    from transferkit.api import _log as log
+
+    log(msg)

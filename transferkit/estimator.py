@@ -1,0 +1,347 @@
+"""``TransferClassifier``: transfer learning as a scikit-learn estimator.
+
+It runs the same pipeline pieces as :func:`transferkit.fit` (backbone, mapping phi, the
+strategy's stages through the one training loop, cached features for frozen stages) on
+in-memory data, and writes a run directory only when ``run_dir`` is given. It follows
+the estimator contract: ``__init__`` stores parameters, ``fit`` learns, learned state
+ends in ``_``, so it works in ``Pipeline``, ``cross_val_score`` and ``GridSearchCV``.
+
+``X`` may be images ``(N, H, W)`` / ``(N, H, W, C)`` (uint8, or floats in [0, 1]), a
+list of texts, a ``pandas.DataFrame`` (numeric and categorical columns) or a 2-D numeric
+array (a table), or ``(N, T, C)`` series with ``modality="sequence"``.
+
+>>> from sklearn.model_selection import cross_val_score
+>>> from sklearn.datasets import load_breast_cancer
+>>> X, y = load_breast_cancer(return_X_y=True)
+>>> cross_val_score(TransferClassifier(backbone="tabular", epochs=20), X, y).mean()  # doctest: +SKIP
+0.96...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+from transferkit.errors import ConfigError, DataError, NotFittedError
+
+MODALITIES = ("image", "text", "table", "sequence")
+DEFAULT_BACKBONES = {"image": "efficientnet_lite0", "text": "minilm", "table": "tabular",
+                     "sequence": "sequence:cnn"}
+# encoders without pretrained weights learn end to end; pretrained ones start with a probe
+DEFAULT_STRATEGIES = {"image": "linear-probe", "text": "linear-probe", "table": "full",
+                      "sequence": "full"}
+
+
+class EstimatorNotFittedError(NotFittedError, _SklearnNotFittedError):
+    """Raised before ``fit``: both transferkit's and scikit-learn's NotFittedError."""
+
+
+def _is_text(X: Any) -> bool:
+    if isinstance(X, str):
+        return False
+    if isinstance(X, np.ndarray):
+        return X.ndim == 1 and (X.dtype.kind == "U" or (X.dtype == object and len(X) > 0 and
+                                                         all(isinstance(v, str) for v in X[:100])))
+    if isinstance(X, (list, tuple)):
+        return len(X) > 0 and all(isinstance(v, str) for v in X[:100])
+    return False
+
+
+class TransferClassifier(ClassifierMixin, BaseEstimator):
+    """A transferred classifier with the scikit-learn estimator interface.
+
+    Parameters
+    ----------
+    backbone : str or None
+        Backbone spec (see ``transferkit models``); None picks by modality:
+        efficientnet_lite0 (images), minilm (texts), tabular (tables), sequence:cnn.
+    strategy : str or None
+        Fine-tuning strategy; None: linear-probe for pretrained image/text backbones,
+        full for the table and sequence encoders (which start from random weights).
+    epochs, lr, batch_size, weight_decay, head_dropout, label_smoothing :
+        Training loop settings (as in ``transferkit fit``).
+    val_fraction : float
+        Part of the training data held out for early stopping (0: none; then
+        ``patience`` is ignored and all ``epochs`` run).
+    patience : int or None
+        Early-stopping patience in evaluations (used with ``val_fraction > 0``).
+    image_size, max_length, pretrained, mapping, strategy_params :
+        Backbone and mapping settings.
+    modality : {"image", "text", "table", "sequence"} or None
+        None infers it from ``X``.
+    seed : int
+        Seeds initialisation, batch order and the validation split.
+    cache_dir : str or None
+        Feature cache for frozen stages (default: the user cache directory).
+    run_dir : str or None
+        Also write a run directory there (readable by ``transferkit.load``).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Number of columns (tables only).
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names.
+    model_ : TransferModel
+    modality_, backbone_, strategy_ : str
+        What ``fit`` used after resolving the defaults.
+    """
+
+    def __init__(self, backbone: str | None = None, strategy: str | None = None, *,
+                 epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
+                 weight_decay: float = 1e-4, head_dropout: float = 0.0, label_smoothing: float = 0.0,
+                 val_fraction: float = 0.0, patience: int | None = 5, image_size: int | None = None,
+                 max_length: int | None = None, pretrained: bool = True, mapping: str = "identity",
+                 strategy_params: dict[str, Any] | None = None, modality: str | None = None,
+                 seed: int = 0, cache_dir: str | None = None, run_dir: str | None = None) -> None:
+        self.backbone = backbone
+        self.strategy = strategy
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.head_dropout = head_dropout
+        self.label_smoothing = label_smoothing
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.image_size = image_size
+        self.max_length = max_length
+        self.pretrained = pretrained
+        self.mapping = mapping
+        self.strategy_params = strategy_params
+        self.modality = modality
+        self.seed = seed
+        self.cache_dir = cache_dir
+        self.run_dir = run_dir
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.string = True  # lists of texts
+        tags.input_tags.categorical = True  # DataFrames with categorical columns
+        tags.input_tags.three_d_array = True  # images and series
+        tags.non_deterministic = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise EstimatorNotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
+                                 "with appropriate arguments before using this estimator.")
+
+    def _validate_params(self) -> None:
+        checks = (("epochs", self.epochs, int, 1), ("batch_size", self.batch_size, int, 1),
+                  ("seed", self.seed, int, 0))
+        for name, value, tp, low in checks:
+            if isinstance(value, bool) or not isinstance(value, (tp, np.integer)) or value < low:
+                raise ConfigError(f"The '{name}' parameter of {type(self).__name__} must be an int >= "
+                                  f"{low}. Got {value!r} instead.")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ConfigError(f"The 'lr' parameter of {type(self).__name__} must be a float > 0. "
+                              f"Got {self.lr!r} instead.")
+        if not isinstance(self.val_fraction, (int, float)) or not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"The 'val_fraction' parameter of {type(self).__name__} must be a float "
+                              f"in [0, 1). Got {self.val_fraction!r} instead.")
+        if self.modality is not None and self.modality not in MODALITIES:
+            raise ConfigError(f"The 'modality' parameter of {type(self).__name__} must be one of "
+                              f"{', '.join(MODALITIES)} or None. Got {self.modality!r} instead.")
+
+    # ------------------------------------------------------------------ inputs
+    def _infer_modality(self, X: Any) -> str:
+        if self.modality is not None:
+            return self.modality
+        if hasattr(X, "iloc") and hasattr(X, "columns"):
+            return "table"
+        if _is_text(X):
+            return "text"
+        ndim = getattr(X, "ndim", None)
+        if ndim is None:
+            try:
+                ndim = np.asarray(X).ndim
+            except (ValueError, TypeError):
+                ndim = None
+        if ndim in (3, 4):
+            return "image"
+        return "table"  # sklearn's validation names what is wrong with other shapes
+
+    def _table(self, X: Any, reset: bool) -> Any:
+        """(DataFrame of feature columns, schema) for a table ``X``."""
+        import pandas as pd
+        from sklearn.utils.validation import validate_data
+
+        from transferkit.data.tables import check_table, infer_schema
+
+        frame_in = X if isinstance(X, pd.DataFrame) else None
+        if reset:
+            self.numeric_table_ = frame_in is None or all(
+                pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in frame_in.dtypes)
+        elif not self.numeric_table_ and frame_in is None:
+            raise DataError(f"{type(self).__name__} was fitted on a DataFrame with categorical columns "
+                            f"{list(self.feature_names_in_)}; pass a DataFrame with these columns.")
+        if self.numeric_table_:
+            arr = validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=1)
+            names = (list(map(str, self.feature_names_in_)) if hasattr(self, "feature_names_in_")
+                     else [f"x{i}" for i in range(arr.shape[1])])
+            frame = pd.DataFrame(arr, columns=names)
+        else:
+            # categorical columns: transferkit's schema does the checking and encoding
+            if reset:
+                self.n_features_in_ = frame_in.shape[1]
+                self.feature_names_in_ = np.asarray([str(c) for c in frame_in.columns], dtype=object)
+            elif frame_in.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {frame_in.shape[1]} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input.")
+            frame = frame_in.rename(columns=str)
+        if reset:
+            self.schema_ = infer_schema(frame)
+        return check_table(frame, self.schema_, "X")
+
+    def _images(self, X: Any) -> np.ndarray:
+        arr = np.asarray(X)
+        if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (1, 3, 4)):
+            raise DataError(f"Images must be an array of shape (N, H, W) or (N, H, W, C) with C in 1, 3, "
+                            f"4. Got shape {arr.shape}.")
+        if arr.dtype == np.uint8:
+            return arr
+        if not np.issubdtype(arr.dtype, np.number):
+            raise DataError(f"Images must be numeric (uint8, or floats in [0, 1]). Got dtype {arr.dtype}.")
+        arr = arr.astype(np.float64)
+        if not np.isfinite(arr).all():
+            raise DataError("Images contain NaN or infinite values.")
+        if arr.size and arr.max() <= 1.0:
+            arr = arr * 255.0
+        return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+    def _inputs(self, X: Any, reset: bool) -> tuple[Any, Any]:
+        """(dataset x, schema) for ``X`` in the fitted (or inferred) modality."""
+        modality = self.modality_
+        if modality == "table":
+            frame = self._table(X, reset)
+            return frame, self.schema_
+        if modality == "text":
+            if not _is_text(X):
+                raise DataError(f"{type(self).__name__} was fitted on texts; X must be a list of strings. "
+                                f"Got {type(X).__name__}.")
+            return [str(t) for t in X], None
+        if modality == "image":
+            return self._images(X), None
+        arr = np.asarray(X, dtype=np.float32)
+        if arr.ndim != 3 or not np.isfinite(arr).all():
+            raise DataError(f"Series must be a finite array of shape (N, T, C). Got shape {arr.shape}.")
+        return arr, None
+
+    def _items(self, x: Any) -> list[Any]:
+        if self.modality_ == "table":
+            return list(x.to_numpy(dtype=object))
+        return list(x)
+
+    # ------------------------------------------------------------------ fit / predict
+    def fit(self, X: Any, y: Any) -> TransferClassifier:
+        """Build the backbone, run the strategy's stages on (X, y) and keep the model."""
+        import torch
+        from sklearn.utils.multiclass import check_classification_targets
+
+        from transferkit.api import _Stager, build_model, save_run
+        from transferkit.config import FitConfig, from_dict
+        from transferkit.data.dataset import TransferDataset
+
+        self._validate_params()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        self.modality_ = self._infer_modality(X)
+        x, schema = self._inputs(X, reset=True)
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            import warnings
+
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the "
+                          "shape of y to (n_samples,), for example using ravel().",
+                          DataConversionWarning, stacklevel=2)
+            y = y.ravel()
+        if y.ndim != 1 or len(y) != len(x):
+            raise ValueError(f"y must be 1-D with one label per example of X: X has {len(x)} examples, "
+                             f"y has shape {y.shape}.")
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"The target y needs at least 2 classes to train a classifier; got 1 class: "
+                             f"{self.classes_[0]!r}.")
+        class_names = [str(c) for c in self.classes_]
+        data = TransferDataset(name="TransferClassifier", modality=self.modality_, x=x, y=y_enc,
+                               classes=class_names, split="train", schema=schema)
+        train, val = data, data.subset([], split="val")
+        if self.val_fraction > 0:
+            from sklearn.model_selection import train_test_split
+
+            idx = np.arange(len(data))
+            try:
+                tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=self.seed,
+                                          stratify=y_enc)
+            except ValueError:  # too few examples per class to stratify
+                tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=self.seed)
+            train, val = data.subset(tr, split="train"), data.subset(va, split="val")
+
+        self.backbone_ = self.backbone or DEFAULT_BACKBONES[self.modality_]
+        self.strategy_ = self.strategy or DEFAULT_STRATEGIES[self.modality_]
+        cfg = from_dict(FitConfig, {
+            "data": {"data": "TransferClassifier", "seed": int(self.seed)},
+            "backbone": {"name": self.backbone_, "pretrained": bool(self.pretrained),
+                         "image_size": self.image_size, "max_length": self.max_length},
+            "strategy": self.strategy_, "strategy_params": dict(self.strategy_params or {}),
+            "mapping": self.mapping,
+            "train": {"epochs": int(self.epochs), "lr": float(self.lr), "batch_size": int(self.batch_size),
+                      "weight_decay": float(self.weight_decay), "head_dropout": float(self.head_dropout),
+                      "label_smoothing": float(self.label_smoothing),
+                      "patience": self.patience if len(val) else None},
+            "cache_dir": self.cache_dir,
+        }, "TransferClassifier")
+        torch.manual_seed(int(self.seed))
+        model = build_model(cfg, len(class_names), train)
+        splits = SimpleNamespace(train=train, val=val)
+        stager = _Stager(cfg, splits, self.cache_dir, None, False, lambda _m: None)
+        stager.run(model, self.strategy_, dict(self.strategy_params or {}))
+        self.model_ = model.eval()
+        self.history_ = stager.history
+        if self.run_dir is not None:
+            run = Path(self.run_dir)
+            run.mkdir(parents=True, exist_ok=True)
+            save_run(run, model, cfg, train, class_names)
+        return self
+
+    def predict_proba(self, X: Any, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        import torch
+
+        self._check_fitted()
+        x, _ = self._inputs(X, reset=False)
+        items = self._items(x)
+        backbone = self.model_.backbone
+        out = []
+        self.model_.eval()
+        with torch.inference_mode():
+            for start in range(0, len(items), batch_size):
+                logits = self.model_(backbone.collate(items[start:start + batch_size]))
+                out.append(torch.softmax(logits.float(), dim=1).numpy().astype(np.float64))
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each example (labels as given to ``fit``)."""
+        probs = self.predict_proba(X)  # checks that fit was called
+        return self.classes_[probs.argmax(axis=1)]
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        return np.log(np.clip(self.predict_proba(X), 1e-300, None))

@@ -1,0 +1,109 @@
+"""Source pretraining: train a backbone on a labelled source dataset (``transferkit pretrain``).
+
+For domains without a public pretrained model (a hospital's own scans, a bank's own
+transactions) the source model is trained here, with the same training loop and the
+same run-directory format as ``fit``; the run directory then works as
+``--backbone runs/src`` for ``fit`` (and everything else that takes a backbone)::
+
+    transferkit pretrain --data printed-digits --arch timm:resnet10t --image-size 32 --out runs/printed
+    transferkit fit --data digits --shots 10 --backbone runs/printed --strategy full
+
+``arch`` is anything ``--backbone`` accepts: a timm architecture (``timm:resnet10t``,
+random init unless ``pretrained=True``), the tabular MLP (``tabular`` or
+``tabular:128,64``), a sequence encoder (``sequence:cnn``, ``sequence:lstm``), or a
+pretrained backbone to continue training on the source task (``efficientnet_lite0`` with
+``pretrained=True``, or an earlier run directory).
+
+>>> run = pretrain("breast-cancer-wdbc", "tabular", "runs/wdbc", epochs=30)  # doctest: +SKIP
+>>> run.summary["command"]
+'pretrain'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from transferkit.api import RunResult, _log, finish_run, fit
+from transferkit.config import FitConfig, load_config, to_dict
+from transferkit.errors import ConfigError
+
+#: Measured on printed-digits -> digits (benchmarks/pipelines.py): a small ResNet at 32 px.
+DEFAULT_IMAGE_ARCH = "timm:resnet10t"
+DEFAULT_IMAGE_SIZE = 32
+
+
+def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrained: bool = False,
+             image_size: int | None = None, lr: float | None = None, batch_size: int | None = None,
+             seed: int = 0, max_steps: int | None = None, patience: int | None = 5,
+             backbone_lr_ratio: float | None = None, overrides: Sequence[str] = (),
+             log: Callable[[str], None] | None = _log, **data_options: Any) -> RunResult:
+    """Supervised pretraining of ``arch`` on the labelled source ``data``; writes ``out``.
+
+    Every parameter trains (strategy ``full``): from random initialisation the backbone
+    learns at the head's rate (``backbone_lr_ratio`` 1.0); a pretrained backbone
+    (``pretrained=True`` or a run directory) continues at a tenth of it. Early stopping
+    uses the source's validation split; the test split gives the source accuracy in
+    ``summary.json`` (``"command": "pretrain"``).
+
+    Parameters
+    ----------
+    data:
+        Labelled source dataset: a built-in name or a path (as ``fit --data``).
+    arch:
+        Backbone specification (as ``fit --backbone``).
+    out:
+        The run directory to write.
+    epochs, lr, batch_size, seed, max_steps, patience:
+        The training loop's settings (``lr``/``batch_size`` default to TrainConfig's).
+    pretrained:
+        Start from the architecture's pretrained weights (continued training) instead
+        of random initialisation.
+    image_size:
+        Input resolution of image architectures (default 32 px for a random-init timm
+        model, the backbone's own otherwise).
+    overrides:
+        Further ``key=value`` settings of :class:`~transferkit.config.FitConfig`.
+    data_options:
+        ``domain``, ``max_test``, ``text_column``, ... as in ``fit``.
+    """
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ConfigError(f"The 'epochs' parameter of pretrain must be an int >= 1. Got {epochs!r} instead.")
+    from_run = Path(str(arch)).expanduser().is_dir()
+    continued = pretrained or from_run
+    if image_size is None and not continued and str(arch).startswith("timm:"):
+        image_size = DEFAULT_IMAGE_SIZE
+    ratio = backbone_lr_ratio if backbone_lr_ratio is not None else (0.1 if continued else 1.0)
+    values: dict[str, Any] = {
+        "data.data": data, "data.seed": seed, "backbone.name": arch,
+        "backbone.pretrained": bool(continued), "backbone.image_size": image_size,
+        "strategy": "full", "strategy_params": {"backbone_lr_ratio": ratio},
+        "train.epochs": epochs, "train.max_steps": max_steps, "train.patience": patience,
+        "train.lr": lr, "train.batch_size": batch_size, "out": str(out),
+    }
+    for key, value in data_options.items():
+        values[f"data.{key}"] = value
+    cfg = load_config(FitConfig, None, overrides, {k: v for k, v in values.items() if v is not None})
+    if cfg.joint_source or cfg.mapping not in ("identity",) or cfg.compare:
+        raise ConfigError("pretrain trains backbone and source head only: joint_source, mapping and "
+                          "compare are options of fit, not of pretrain.")
+    return _pretrain(cfg, arch, continued, log)
+
+
+def _pretrain(cfg: FitConfig, arch: str, continued: bool, log: Callable[[str], None] | None) -> RunResult:
+    say = log or (lambda _m: None)
+    say(f"[bold]pretrain[/bold] {arch} on {cfg.data.data} "
+        + ("(continued training of pretrained weights)" if continued else "(random initialisation)"))
+    result = fit(cfg, log=log)
+    summary = dict(result.summary)
+    summary["command"] = "pretrain"
+    summary["choice"] = (f"source pretraining of '{arch}' on '{cfg.data.data}' with every parameter "
+                         "training (strategy full)")
+    summary["pretrain"] = {"arch": arch, "init": "pretrained" if continued else "random",
+                           "source_accuracy": summary["metrics"]["test"].get("accuracy"),
+                           "config": to_dict(cfg.train)}
+    summary["data"] = {**summary["data"], "source": cfg.data.data}
+    finish_run(result.run_dir, summary)
+    say(f"[bold]pretrained[/bold] use it as a backbone: --backbone {result.run_dir}")
+    return RunResult(result.run_dir, summary, result.model)
