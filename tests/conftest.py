@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# every fit records itself in the runs index: keep the tests' runs out of ./runs
+os.environ.setdefault("TRANSFERKIT_RUNS_INDEX",
+                      os.path.join(tempfile.mkdtemp(prefix="transferkit-tests-"), "index.sqlite"))
 
 
 def write_image_folder(root: Path, per_class: int = 4, classes: tuple[str, ...] = ("cat", "dog"),

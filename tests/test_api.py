@@ -32,7 +32,7 @@ def test_run_directory_is_complete(tabular_run):
                  "summary.json"):
         assert (run / name).is_file(), name
     summary = json.loads((run / "summary.json").read_text())
-    assert DESIGN_SUMMARY_KEYS <= set(summary)
+    assert set(summary) >= DESIGN_SUMMARY_KEYS
     assert summary["data"]["n_test"] > 0 and summary["data"]["classes"] == ["benign", "malignant"]
     assert set(summary["metrics"]["test"]) >= {"accuracy", "balanced_accuracy", "macro_f1", "ece"}
     assert summary["baselines"]["scratch"]["test"]["accuracy"] > 0

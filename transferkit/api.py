@@ -318,8 +318,6 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     shortcuts (``data``, ``backbone``, ``strategy``, ``shots``, ``epochs``, ``compare``,
     ``out`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence.
     """
-    from transferkit.data import load_splits
-
     t_start = time.perf_counter()
     cfg = resolve_config(config, overrides, **kwargs)
     if not cfg.data.data:
@@ -337,9 +335,18 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
         if name not in ("scratch",):
             raise ConfigError(f"Unknown baseline '{name}' in compare. Available: scratch.")
     run_dir = Path(cfg.out or Path("runs") / (cfg.name or _run_name(cfg)))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.data.seed)
+    from transferkit.train import RunDirLock
 
+    # one writer per run directory: a second fit on the same --out is refused
+    with RunDirLock(run_dir):
+        return _fit(cfg, run_dir, resume, log, t_start)
+
+
+def _fit(cfg: FitConfig, run_dir: Path, resume: bool, log: Callable[[str], None],
+         t_start: float) -> RunResult:
+    from transferkit.data import load_splits
+
+    torch.manual_seed(cfg.data.seed)
     splits = load_splits(cfg.data)
     train = splits.train
     classes = list(train.classes)

@@ -146,3 +146,18 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     pixels = np.asarray(Image.open(shot).convert("L"))
     non_white = (pixels < 240).mean()
     assert non_white > 0.03, f"the screenshot is almost blank ({non_white:.1%} non-white pixels)"
+
+
+def test_fit_writes_the_report_and_records_the_run(tmp_path):
+    """End to end through the real pipeline: a small tabular fit (a few seconds)."""
+    from transferkit.api import fit
+    from transferkit.runs import list_runs
+
+    run = fit(data="breast-cancer-wdbc", backbone="tabular", strategy="full", epochs=3,
+              out=str(tmp_path / "fit-run"), log=None)
+    html = (run.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Learning curves" in html and "Per-class metrics" in html and "benign" in html
+    assert len(_images(html)) == 3
+    rows = list_runs()
+    assert [r["name"] for r in rows] == ["fit-run"]
+    assert rows[0]["accuracy"] == pytest.approx(run.summary["metrics"]["test"]["accuracy"])

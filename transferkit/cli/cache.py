@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from transferkit.cli import COMMANDS
+from transferkit.cli.output import console as make_console
 
 
 def _size(n: float) -> str:
@@ -32,7 +33,6 @@ class CacheCommand:
             freed = cache.clear()
             print(f"Cleared the feature cache in {cache.root} ({_size(freed)} freed).")
             return 0
-        from rich.console import Console
         from rich.table import Table
 
         entries = cache.ls()
@@ -44,7 +44,7 @@ class CacheCommand:
                           f"{e.get('data', '?')}/{e.get('split', '?')}",
                           "corrupt" if e.get("corrupt") else "x".join(map(str, e.get("shape", []))),
                           _size(e.get("bytes", 0)), str(e.get("created", "")))
-        console = Console()
+        console = make_console()
         console.print(table)
         onnx = cache.onnx_files()
         console.print(f"{len(entries)} feature entries, {len(onnx)} ONNX exports, "

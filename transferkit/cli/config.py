@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from transferkit.cli import COMMANDS
+from transferkit.cli.output import console as make_console
 from transferkit.config import FitConfig, describe, to_dict
 
 
@@ -21,7 +22,6 @@ class ConfigCommand:
 
             print(yaml.safe_dump(to_dict(FitConfig()), sort_keys=False), end="")
             return 0
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(title="transferkit fit configuration keys")
@@ -29,5 +29,5 @@ class ConfigCommand:
             table.add_column(col)
         for key, tp, default, help_text in describe(FitConfig):
             table.add_row(key, tp, repr(default), help_text)
-        Console().print(table)
+        make_console().print(table)
         return 0

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from transferkit.cli import COMMANDS
+from transferkit.cli.output import console as make_console
 
 
 def _size(n: int) -> str:
@@ -27,7 +28,6 @@ class DatasetsCommand:
         if args.json:
             print(json.dumps(rows, indent=2))
             return 0
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(title="transferkit built-in datasets (offline)")
@@ -40,9 +40,7 @@ class DatasetsCommand:
             available = "[green]yes[/green]" if row["available"] else f"[red]no[/red]: {row['install']}"
             table.add_row(row["name"], row["modality"], row["task"], _size(row["size"]), shown,
                           "\n".join(row["domains"]) or "-", available)
-        console = Console()
-        if not console.is_terminal:  # piped (make demo, CI logs): don't squeeze into 80 columns
-            console = Console(width=150)
+        console = make_console()  # 150 columns when piped (make demo, CI logs)
         console.print(table)
         missing = [r["name"] for r in rows if not r["available"]]
         print(f"{len(rows) - len(missing)} of {len(rows)} available"

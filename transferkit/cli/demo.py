@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from transferkit.cli import COMMANDS
+from transferkit.cli.output import console as make_console
 
 # (title, fit keyword arguments); every run uses the fixed test split of its dataset
 DEMO_RUNS = [
@@ -32,12 +33,11 @@ class DemoCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from rich.console import Console
         from rich.table import Table
 
         from transferkit.api import fit
 
-        console = Console()
+        console = make_console()
         rows = []
         for i, (title, kwargs) in enumerate(DEMO_RUNS):
             console.rule(title)

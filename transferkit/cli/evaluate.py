@@ -6,6 +6,7 @@ import argparse
 import json
 
 from transferkit.cli import COMMANDS
+from transferkit.cli.output import console as make_console
 
 
 @COMMANDS.register("evaluate", help="Metrics of a saved run on a dataset: accuracy, balanced "
@@ -22,7 +23,6 @@ class EvaluateCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from rich.console import Console
         from rich.table import Table
 
         from transferkit.api import evaluate
@@ -33,7 +33,7 @@ class EvaluateCommand:
         if args.json:
             print(json.dumps(m, indent=2))
             return 0
-        console = Console()
+        console = make_console()
         console.print(f"accuracy {m['accuracy']:.4f}  balanced accuracy {m['balanced_accuracy']:.4f}  "
                       f"macro-F1 {m['macro_f1']:.4f}  ECE {m['ece']:.4f}  (n={m['n']})")
         table = Table(title="per class")

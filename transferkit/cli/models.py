@@ -6,6 +6,7 @@ import argparse
 import json
 
 from transferkit.cli import COMMANDS
+from transferkit.cli.output import console as make_console
 
 
 @COMMANDS.register("models", help="List the built-in backbones and whether their weights are available.")
@@ -22,7 +23,6 @@ class ModelsCommand:
         if args.json:
             print(json.dumps(rows, indent=1))
             return 0
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(title="transferkit built-in backbones")
@@ -32,7 +32,7 @@ class ModelsCommand:
             weights = "[green]available[/]" if r["available"] else f"[red]missing[/]: {r['install']}"
             table.add_row(r["name"], r["family"], r["modality"], str(r["feature_dim"]),
                           f"{r['params'] / 1e6:.1f}M", weights, r["description"])
-        console = Console()
+        console = make_console()
         console.print(table)
         console.print("Also: timm:<name> (any timm model), hf:<name or folder>, tabular[:<sizes>], "
                       "sequence:cnn|lstm, or a run directory.")

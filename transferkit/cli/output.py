@@ -9,13 +9,21 @@ from rich.console import Console
 from rich.table import Table
 
 
+def console(stderr: bool = False) -> Console:
+    """A rich console; wide enough for the tables when output is piped to a file."""
+    import sys
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 150)
+
+
 def _pct(value: Any) -> str:
     return f"{value * 100:.1f} %" if isinstance(value, (int, float)) else "—"
 
 
 def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None) -> None:
     """A compact table of a run's test metrics, baselines and time."""
-    console = Console()
+    con = console()
     test = summary.get("metrics", {}).get("test", {})
     table = Table(title=f"{summary.get('command', 'run')}: {summary.get('backbone')} / "
                         f"{summary.get('strategy')}")
@@ -32,10 +40,10 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
         table.add_row(label, _pct(btest.get("accuracy")), _pct(btest.get("balanced_accuracy")),
                       _pct(btest.get("macro_f1")),
                       f"{base['train_s']:.1f} s" if "train_s" in base else "")
-    console.print(table)
+    con.print(table)
     if summary.get("transfer_gain") is not None:
-        console.print(f"transfer gain over scratch: {summary['transfer_gain'] * 100:+.1f} points")
+        con.print(f"transfer gain over scratch: {summary['transfer_gain'] * 100:+.1f} points")
     for warning in summary.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        con.print(f"[yellow]warning:[/yellow] {warning}")
     if run_dir is not None:
-        console.print(f"run directory: {run_dir}")
+        con.print(f"run directory: {run_dir}")

@@ -45,53 +45,72 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, float]:
 _AXIS_KEYS = {"step", "epoch", "time", "time_s", "elapsed_s", "global_step", "best_step"}
 
 
-def learning_curves(records: Sequence[dict[str, Any]]) -> str | None:
-    """Losses and validation metrics over training, one x position per logged evaluation
-    (steps restart per stage, so stages are laid end to end and separated by lines)."""
-    if not records:
-        return None
-    flat = [_flatten(r) for r in records]
-    stages = [str(r.get("stage", "")) for r in records]
-    keys = sorted({k for f in flat for k in f} - _AXIS_KEYS)
-    loss_keys = [k for k in keys if "loss" in k]
-    metric_keys = [k for k in keys if k not in loss_keys and k != "lr" and not k.startswith("lr_")
-                   and any(m in k for m in ("acc", "f1", "ece", "auc", "score", "metric"))]
-    if not loss_keys and not metric_keys:
-        return None
-    # x: the step when it increases within a stage; stages are laid end to end
+_BASELINE_PREFIXES = ("scratch-", "source_only-", "source-only-", "oracle-")
+
+
+def _lay_out(records: Sequence[dict[str, Any]]) -> tuple[list[float], list[tuple[float, str]]]:
+    """x positions (steps, stages laid end to end) and the stage boundaries."""
     xs: list[float] = []
-    offset = 0.0
-    last_stage, last_x = None, 0.0
     boundaries: list[tuple[float, str]] = []
-    for i, (f, stage) in enumerate(zip(flat, stages, strict=True)):
-        local = f.get("step", f.get("epoch", float(i)))
+    offset, last_x, last_stage = 0.0, 0.0, None
+    for i, r in enumerate(records):
+        stage = str(r.get("stage", ""))
+        local = r.get("step", r.get("epoch", i))
+        local = float(local) if isinstance(local, (int, float)) else float(i)
         if stage != last_stage:
             if last_stage is not None:
                 offset = last_x
             boundaries.append((offset, stage))
             last_stage = stage
-        x = offset + local
-        xs.append(x)
-        last_x = x
+        last_x = offset + local
+        xs.append(last_x)
+    return xs, boundaries
+
+
+def learning_curves(records: Sequence[dict[str, Any]]) -> str | None:
+    """Losses and validation metrics over training, one point per logged evaluation.
+
+    Steps restart per stage, so the model's stages are laid end to end and separated by
+    dashed lines; baseline runs (stages named ``scratch-*`` ...) are drawn on their own
+    x axis as thin dashed grey lines, so they never look like a continuation of training.
+    """
+    if not records:
+        return None
+    main = [r for r in records if not str(r.get("stage", "")).startswith(_BASELINE_PREFIXES)]
+    base = [r for r in records if str(r.get("stage", "")).startswith(_BASELINE_PREFIXES)]
+    flat_main, flat_base = [_flatten(r) for r in main], [_flatten(r) for r in base]
+    keys = sorted({k for f in flat_main + flat_base for k in f} - _AXIS_KEYS)
+    loss_keys = [k for k in keys if "loss" in k]
+    metric_keys = [k for k in keys if k not in loss_keys and k != "lr" and not k.startswith("lr_")
+                   and any(m in k for m in ("acc", "f1", "ece", "auc", "score", "metric"))]
+    if not loss_keys and not metric_keys:
+        return None
+    xs, boundaries = _lay_out(main)
+    xb, _ = _lay_out(base)
+    base_name = str(base[0].get("stage", "baseline")).split("-", 1)[0] if base else ""
     panels = [p for p in (("loss", loss_keys), ("validation metrics", metric_keys)) if p[1]]
     fig = _figure(5.0 * len(panels), 3.4)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, panel_keys) in zip(axes, panels, strict=True):
         for j, key in enumerate(panel_keys[:6]):
-            pts = [(x, f[key]) for x, f in zip(xs, flat, strict=True) if key in f]
+            color = _COLORS[j % len(_COLORS)]
+            pts = [(x, f[key]) for x, f in zip(xs, flat_main, strict=True) if key in f]
             if pts:
                 px, py = zip(*pts, strict=True)
-                ax.plot(px, py, marker="o", markersize=3, lw=1.5, color=_COLORS[j % len(_COLORS)],
-                        label=key)
-        for bx, name in boundaries:
-            if len(boundaries) > 1:
+                ax.plot(px, py, marker="o", markersize=3, lw=1.5, color=color, label=key)
+            pts = [(x, f[key]) for x, f in zip(xb, flat_base, strict=True) if key in f]
+            if pts:
+                px, py = zip(*pts, strict=True)
+                ax.plot(px, py, lw=1.0, ls="--", color=color, alpha=0.45, label=f"{base_name} baseline: {key}")
+        if len(boundaries) > 1:
+            for bx, name in boundaries:
                 ax.axvline(bx, color="#8c959f", lw=0.8, ls="--")
                 ax.annotate(name, (bx, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
                             color="#57606a", va="top", ha="left", rotation=90)
         ax.set_title(title, fontsize=11)
         ax.set_xlabel("step (stages end to end)" if len(boundaries) > 1 else "step")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     return to_data_uri(fig)
 
 
