@@ -46,7 +46,7 @@ PIPELINES: dict[str, dict[str, Any]] = {
         "command": ("transferkit pretrain --data printed-digits --arch timm:resnet10t --image-size 32 "
                     "--epochs 10 --lr 0.003 --batch-size 64 --out runs/printed-digits && "
                     "transferkit fit --data digits --shots 10 --backbone runs/printed-digits "
-                    "--strategy linear-probe --epochs 30 --lr 0.003"),
+                    "--strategy full --epochs 30 --lr 0.003 --set strategy_params.backbone_lr_ratio=1.0"),
     },
     "wdbc": {
         "source": "breast-cancer-wdbc", "target": "breast-cancer-biopsy", "shots": 5,

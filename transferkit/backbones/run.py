@@ -41,13 +41,18 @@ class RunBackbone:
             raise RunDirError(f"'{meta_file}' (written by transferkit {version}) has no 'backbone' "
                               "description, so it cannot be used as a backbone.")
         bb = from_description(desc)
+        if not pretrained:  # the run's architecture at random init (a from-scratch baseline)
+            bb.source_run = str(run)  # type: ignore[attr-defined]
+            return bb
         path = Path(weights) if weights else weight_file
         if not path.is_file():
             raise RunDirError(f"The run directory '{run}' has no weights ({path.name} is missing); it "
                               "may still be running or was interrupted.")
         from safetensors.torch import load_file
 
-        state = load_file(str(path), device="cpu")
+        from transferkit.rundir import check_weights_file
+
+        state = load_file(str(check_weights_file(path)), device="cpu")  # refuses pickles
         own = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
         if not own:
             own = dict(state)  # a file holding only the backbone's tensors
