@@ -181,6 +181,18 @@ def test_strategy_ladder_depends_on_data_size_and_modality():
     assert flat == ["linear-probe", "full"] and "no blocks" in why
 
 
+def test_strategy_ladder_uses_lora_for_text_encoders(tmp_path):
+    from transferkit.backbones.text import TextBackbone
+
+    bb, _ = TextBackbone.tiny_example(tmp_path)
+    if len(list(bb.blocks())) <= 2:
+        pytest.skip("the tiny text backbone lists too few blocks for partial fine-tuning")
+    few, _ = strategy_ladder(bb, n_train=80, n_classes=2)
+    assert few == ["linear-probe", "partial", "lora", "full"]
+    tiny, _ = strategy_ladder(bb, n_train=16, n_classes=2)
+    assert tiny == ["linear-probe", "partial", "lora"]
+
+
 def test_estimate_cost_orders_the_rungs():
     kw = dict(per_example=0.01, n_train=100, n_val=50, epochs=5, blocks=8)
     probe, partial, full = (estimate_cost(s, **kw) for s in ("linear-probe", "partial", "full"))

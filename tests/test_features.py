@@ -1,6 +1,7 @@
 """Cached feature extraction: cache hits, corruption, ONNX parity, intermediate blocks."""
 
 import contextlib
+import json
 import os
 
 import numpy as np
@@ -149,3 +150,154 @@ def test_models_cli_lists_the_builtins(capsys):
     out = capsys.readouterr().out
     for name in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "minilm"):
         assert name in out
+
+
+def test_fingerprint_is_memoised_until_a_weight_changes(tmp_path):
+    from transferkit.features import backbone_fingerprint, forget_fingerprint
+
+    bb = TimmBackbone("mobilenetv3_small_050", image_size=32).eval()
+    first = backbone_fingerprint(bb)
+    assert first == bb.fingerprint() == backbone_fingerprint(bb)
+    p = next(bb.parameters())
+    with torch.no_grad():
+        p.add_(1.0)  # in place, as an optimiser step is
+    changed = backbone_fingerprint(bb)
+    assert changed != first and changed == bb.fingerprint()
+    bb.load_state_dict({k: v + 1 for k, v in bb.state_dict().items()})
+    assert backbone_fingerprint(bb) not in (first, changed)
+    p.data.mul_(2.0)  # .data bypasses version counters: forget_fingerprint is the documented fix
+    forget_fingerprint(bb)
+    assert backbone_fingerprint(bb) == bb.fingerprint()
+
+
+def test_fine_tuned_weights_miss_the_cache(images, tmp_path):
+    bb = TimmBackbone("mobilenetv3_small_050", image_size=32).eval()
+    before = np.array(extract_features(bb, images, cache_dir=tmp_path, backend="torch", progress=False))
+    opt = torch.optim.SGD(bb.parameters(), lr=0.5)
+    bb(bb.collate(images.x[:4])).pow(2).mean().backward()
+    opt.step()
+    bb.eval()
+    after = extract_features(bb, images, cache_dir=tmp_path, backend="torch", progress=False)
+    assert len(FeatureCache(tmp_path).ls()) == 2 and not np.allclose(before, after)
+
+
+def test_train_modes_are_restored_per_module_and_untouched_by_a_hit(images, tmp_path):
+    bb = TimmBackbone("mobilenetv3_small_050", image_size=32)
+    bb.train()
+    frozen = list(bb.modules())[3]
+    frozen.eval()  # a mixed state, as partial fine-tuning leaves it
+    modes = {m: m.training for m in bb.modules()}
+    extract_features(bb, images, cache_dir=tmp_path, backend="torch", progress=False)
+    assert {m: m.training for m in bb.modules()} == modes
+    calls, handle = _count_forwards(bb)
+    try:
+        extract_features(bb, images, cache_dir=tmp_path, backend="torch", progress=False)
+    finally:
+        handle.remove()
+    assert not calls and {m: m.training for m in bb.modules()} == modes
+
+
+def test_checked_entries_are_remembered_only_while_unchanged(backbone, images, tmp_path, monkeypatch):
+    import transferkit.features as features
+
+    extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
+    cache = FeatureCache(tmp_path)
+    [meta] = cache.ls()
+    npy, manifest = cache._paths(meta["key"])
+    old = npy.stat().st_mtime - 10
+    for f in (npy, manifest):
+        os.utime(f, (old, old))
+    crcs = []
+    monkeypatch.setattr(features, "_crc32", lambda p, real=features._crc32: crcs.append(p) or real(p))
+    cache.forget_checks()
+    assert cache.get(meta["key"]) is not None and cache.get(meta["key"]) is not None
+    assert len(crcs) == 1  # the second hit trusts the first check
+    raw = bytearray(npy.read_bytes())
+    raw[-3] ^= 0xFF
+    npy.write_bytes(bytes(raw))  # same size, same inode, new mtime
+    with pytest.warns(UserWarning, match="corrupt"):
+        assert cache.get(meta["key"]) is None
+    assert len(crcs) == 2
+
+
+def test_fresh_entries_are_checked_on_every_hit(backbone, images, tmp_path):
+    extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
+    cache = FeatureCache(tmp_path)
+    [meta] = cache.ls()
+    assert cache.get(meta["key"]) is not None  # checked, but too fresh to be remembered
+    npy = cache._paths(meta["key"])[0]
+    raw = bytearray(npy.read_bytes())
+    raw[-3] ^= 0xFF
+    npy.write_bytes(bytes(raw))  # may keep the same coarse mtime: must still be caught
+    with pytest.warns(UserWarning, match="corrupt"):
+        assert cache.get(meta["key"]) is None
+
+
+def test_onnx_export_is_reused_by_later_processes_without_torch(backbone, images, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import transferkit.features as features
+
+    ref = extract_features(backbone, images, use_cache=False, backend="torch", progress=False)
+    features._SESSIONS.clear()
+    calls, handle = _count_forwards(backbone)
+    try:
+        first = extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx",
+                                 progress=False)
+        n_check = len(calls)
+        features._SESSIONS.clear()  # as a new process: only the files remain
+        second = extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx",
+                                  progress=False)
+    finally:
+        handle.remove()
+    assert n_check >= 1 and len(calls) == n_check  # torch ran for the export and its check only
+    assert np.abs(first - ref).max() < 1e-4 and np.array_equal(first, second)
+    [record] = (tmp_path / "onnx").glob("*.json")
+    rec = json.loads(record.read_text())
+    assert rec["max_error"] < 1e-4 and len(rec["optimized"]) == 1
+    assert (tmp_path / "onnx" / next(iter(rec["optimized"]))).is_file()
+
+
+def test_changed_onnx_file_is_checked_again(backbone, images, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import transferkit.features as features
+
+    extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx", progress=False)
+    [record] = (tmp_path / "onnx").glob("*.json")
+    rec = json.loads(record.read_text())
+    record.write_text(json.dumps({**rec, "crc32": rec["crc32"] ^ 1}))  # no longer matches the file
+    features._SESSIONS.clear()
+    calls, handle = _count_forwards(backbone)
+    try:
+        extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx", progress=False)
+    finally:
+        handle.remove()
+    assert len(calls) == 1 and json.loads(record.read_text())["crc32"] == rec["crc32"]
+
+
+def test_onnx_spinning_follows_the_load(monkeypatch):
+    from transferkit.features import ort_spinning, physical_cores
+
+    monkeypatch.setenv("TRANSFERKIT_ORT_SPINNING", "0")
+    assert ort_spinning() is False
+    monkeypatch.delenv("TRANSFERKIT_ORT_SPINNING")
+    monkeypatch.setattr(os, "getloadavg", lambda: (physical_cores() + 5.0, 0.0, 0.0))
+    assert ort_spinning() is False
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert ort_spinning() is True
+
+
+def test_failed_export_falls_back_to_torch(backbone, images, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import transferkit.features as features
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(features, "_export_onnx", broken)
+    ref = extract_features(backbone, images, use_cache=False, backend="torch", progress=False)
+    with pytest.warns(UserWarning, match="onnxruntime not used.*unsupported operator"):
+        got = extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="auto",
+                               progress=False)
+    assert np.allclose(got, ref, atol=1e-5)
+    with pytest.raises(ConfigError, match="backend='torch'"):
+        extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx", progress=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -150,6 +151,8 @@ def _run_name(cfg: FitConfig) -> str:
 
 
 def _log(msg: str) -> None:
+    if not is_main_process():
+        return
     from rich.console import Console
 
     Console(stderr=True, highlight=False).print(msg)
@@ -359,7 +362,8 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     from transferkit.train import RunDirLock
 
     # one writer per run directory: a second fit on the same --out is refused
-    with RunDirLock(run_dir):
+    # (under `accelerate launch` only the main process holds the lock and writes files)
+    with RunDirLock(run_dir) if is_main_process() else contextlib.nullcontext():
         return _fit(cfg, run_dir, resume, log, t_start)
 
 
@@ -373,7 +377,8 @@ def _fit(cfg: FitConfig, run_dir: Path, resume: bool, log: Callable[[str], None]
     classes = list(train.classes)
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
         f"{len(splits.test)} test, {len(classes)} classes")
-    (run_dir / CONFIG).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+    if is_main_process():
+        (run_dir / CONFIG).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
 
     model = build_model(cfg, len(classes), train)
     stager = _Stager(cfg, splits, cfg.cache_dir, run_dir, resume, log)
@@ -510,8 +515,16 @@ def _joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
     return objective, source
 
 
+def is_main_process() -> bool:
+    """True unless this is a non-zero rank of a distributed (``accelerate launch``) job."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def finish_run(run_dir: Path, summary: dict[str, Any]) -> None:
-    """Write summary.json, then the report and the runs index (best effort for both)."""
+    """Write summary.json, then the report and the runs index (best effort for both).
+    Only the main process of a distributed job writes."""
+    if not is_main_process():
+        return
     write_json(run_dir / SUMMARY, summary)
     for step in ("transferkit.report:write_report", "transferkit.runs:record_run"):
         module, func = step.split(":")
@@ -525,6 +538,8 @@ def finish_run(run_dir: Path, summary: dict[str, Any]) -> None:
 def save_run(run_dir: Path, model: TransferModel, cfg: FitConfig | None, train: Any,
              classes: list[str], extra: dict[str, Any] | None = None) -> None:
     """Write model.safetensors and transferkit.json (what predict and serve need)."""
+    if not is_main_process():
+        return
     from safetensors.torch import save_file
 
     from transferkit.rundir import atomic_write_bytes

@@ -340,8 +340,8 @@ def strategy_ladder(backbone: Any, n_train: int, n_classes: int) -> tuple[list[s
     """The strategies ``auto`` may climb, cheapest first, and why this ladder.
 
     Linear probe first (on cached features). Backbones with blocks then try partial (top
-    blocks on cached activations) and gradual unfreezing; transformer text encoders try
-    LoRA; full fine-tuning only with at least ``FULL_MIN_PER_CLASS`` examples per class,
+    blocks on cached activations), then gradual unfreezing (image and other encoders) or
+    LoRA (transformer text encoders); full fine-tuning only with at least ``FULL_MIN_PER_CLASS`` examples per class,
     since with fewer it overfits more than it adapts (Kornblith et al. 2019,
     https://arxiv.org/abs/1805.08974; Kumar et al. 2022, https://arxiv.org/abs/2202.10054).
     """
@@ -350,14 +350,16 @@ def strategy_ladder(backbone: Any, n_train: int, n_classes: int) -> tuple[list[s
         blocks = list(backbone.blocks())
     except (NotImplementedError, TransferkitError):
         blocks = []
+    text = getattr(backbone, "modality", "") == "text"
     ladder = ["linear-probe"]
     reasons = []
     if len(blocks) > 2:
-        ladder += ["partial", "gradual"]
+        # transformers adapt through low-rank updates of attention (LoRA); convnets unfreeze
+        ladder += ["partial", "lora" if text else "gradual"]
     else:
         reasons.append("the backbone lists no blocks to unfreeze gradually")
-    if getattr(backbone, "modality", "") == "text":
-        ladder.append("lora")
+        if text:
+            ladder.append("lora")
     if per_class >= FULL_MIN_PER_CLASS:
         ladder.append("full")
     else:
@@ -452,25 +454,8 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
     https://arxiv.org/abs/2202.10054). The model with the best validation accuracy is
     kept; test labels are used only to report it. Returns ``api.RunResult``.
     """
-    from transferkit import __version__
-    from transferkit.api import (
-        CONFIG,
-        RunResult,
-        _evaluate_model,
-        _run_name,
-        _Stager,
-        build_model,
-        finish_run,
-        predict_proba_dataset,
-        save_run,
-    )
+    from transferkit.api import _run_name
     from transferkit.data import load_splits
-    from transferkit.evaluate import (
-        classification_metrics,
-        majority_baseline,
-        negative_transfer_warning,
-        transfer_gain,
-    )
 
     t_start = time.perf_counter()
     budget = parse_budget(cfg.time_budget if cfg.time_budget is not None else DEFAULT_BUDGET) or 0.0
@@ -482,6 +467,10 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
         raise ConfigError("The 'strategy_params' parameter cannot be used with --strategy auto: "
                           "auto chooses the strategy and uses each one's defaults. Name a "
                           f"strategy instead, or drop strategy_params (got {cfg.strategy_params}).")
+    for key in ("joint_source",):
+        if getattr(cfg, key, None):
+            raise ConfigError(f"The '{key}' parameter cannot be used with --strategy auto yet. Name a "
+                              f"strategy (e.g. --strategy gradual), or drop {key}.")
     splits = load_splits(cfg.data)
     train, val = splits.train, splits.val
     classes = list(train.classes)
@@ -494,8 +483,41 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
         cfg, backbone=dataclasses.replace(cfg.backbone, name=name,
                                           pretrained=cfg.backbone.pretrained and pretrained))
     run_dir = Path(cfg.out or Path("runs") / (cfg.name or _run_name(chosen_cfg)))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    from transferkit.train import RunDirLock
+
+    # one writer per run directory, as for every fit
+    with RunDirLock(run_dir):
+        return _climb(cfg, chosen_cfg, splits, spec, name, backbone_why, ranking, run_dir, budget,
+                      deadline, t_start, resume, log)
+
+
+def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: str,
+           backbone_why: str, ranking: list[dict], run_dir: Path, budget: float, deadline: float,
+           t_start: float, resume: bool, log: Callable[[str], None]) -> Any:
+    """The strategy ladder of :func:`fit_auto` on the chosen backbone, and the run directory."""
     import yaml
+
+    from transferkit import __version__
+    from transferkit.api import (
+        CONFIG,
+        RunResult,
+        _evaluate_model,
+        _Stager,
+        build_model,
+        finish_run,
+        predict_proba_dataset,
+        save_run,
+    )
+    from transferkit.evaluate import (
+        classification_metrics,
+        majority_baseline,
+        negative_transfer_warning,
+        transfer_gain,
+    )
+
+    train, val = splits.train, splits.val
+    classes = list(train.classes)
+    run_dir.mkdir(parents=True, exist_ok=True)
 
     (run_dir / CONFIG).write_text(yaml.safe_dump(to_dict(chosen_cfg), sort_keys=False), encoding="utf-8")
     log(f"[bold]auto[/bold] {backbone_why}")

@@ -13,6 +13,7 @@ reference (``transferkit config``) and the README. Configs come from YAML files 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -96,7 +97,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             as_float = float(value)
         except ValueError:
             raise ConfigError(f"The '{where}' parameter must be an int. Got {value!r} instead.") from None
-        if as_float != int(as_float):
+        if not math.isfinite(as_float) or as_float != int(as_float):
             raise ConfigError(f"The '{where}' parameter must be an int. Got {value!r} instead.")
         return int(as_float)
     if tp is float:

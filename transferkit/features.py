@@ -2,9 +2,17 @@
 
 The cache key is the backbone's fingerprint (weights + preprocessing), the data's
 content hash and, for intermediate activations, the block index. Entries are ``.npy``
-files read memory-mapped, written atomically (temporary file + rename) with a JSON
-manifest holding shape, dtype and a SHA-256 checksum: a corrupt or partly written entry
-is detected, deleted and recomputed, never used.
+files read memory-mapped, written atomically (temporary file + fsync + rename) with a
+JSON manifest written last that holds shape, dtype, size and a CRC-32 of the file.
+
+Threat model of the cache check: a crash or a full disk mid-write never leaves a
+readable entry (no manifest, or a temporary name); truncation, a partial copy or bit
+rot afterwards changes the size or the CRC-32, so the entry is deleted and recomputed,
+never used. A CRC is enough because the cache is not a security boundary: whoever can
+write an entry can write its manifest too. Within one process an entry already checked,
+whose files were then at least a second old, is trusted again while their size, mtime
+and inode are unchanged (any later write moves the mtime), so repeated hits cost no more
+than reading the manifest.
 
 >>> import transferkit as tk  # doctest: +SKIP
 >>> feats = tk.extract_features("efficientnet_lite0", tk.data.load("digits"))
@@ -16,13 +24,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
+import mmap
 import os
+import platform
 import shutil
 import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+import weakref
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -69,6 +84,38 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _crc32(path: Path) -> int:
+    """CRC-32 of a file, read through mmap (zlib releases the GIL; ~GB/s)."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return 0
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return zlib.crc32(m)
+
+
+def _stat_token(*paths: Path) -> tuple[int, ...]:
+    """Size, mtime (ns) and inode of each path: changes whenever a file is rewritten."""
+    out: list[int] = []
+    for p in paths:
+        st = p.stat()
+        out += [st.st_size, st.st_mtime_ns, st.st_ino]
+    return tuple(out)
+
+
+# Cache entries checked in this process: key -> stat token of (npy, manifest) when checked.
+_VERIFIED: dict[str, tuple[int, ...]] = {}
+_VERIFIED_LOCK = threading.Lock()
+_QUIESCENT_S = 1.0
+
+
+def _checksum_ok(path: Path, meta: dict[str, Any]) -> bool:
+    if "crc32" in meta:
+        return _crc32(path) == meta["crc32"]
+    if "sha256" in meta:  # entries written before the CRC-32 manifests
+        return _sha256(path) == meta["sha256"]
+    return False
+
+
 class FeatureCache:
     """The on-disk feature cache: ``<dir>/features/<key>.npy`` + ``<key>.json``, and
     ``<dir>/onnx/`` for exported backbones."""
@@ -91,14 +138,25 @@ class FeatureCache:
         if not (npy.is_file() and manifest.is_file()):
             return None
         try:
+            token = _stat_token(npy, manifest)
             meta = json.loads(manifest.read_text())
-            if meta.get("bytes") != npy.stat().st_size or meta.get("sha256") != _sha256(npy):
+            if meta.get("bytes") != token[0]:
+                raise ValueError(f"size {token[0]} bytes, manifest says {meta.get('bytes')}")
+            known = _VERIFIED.get(str(npy)) == token
+            if not known and not _checksum_ok(npy, meta):
                 raise ValueError("checksum mismatch")
             arr = np.load(npy, mmap_mode="r")
             if list(arr.shape) != meta["shape"] or str(arr.dtype) != meta["dtype"]:
                 raise ValueError("shape mismatch")
+            if not known and time.time() - max(token[1], token[4]) / 1e9 > _QUIESCENT_S:
+                # Remembered only for files untouched for a while, so that any later write
+                # gets a later mtime even on file systems with coarse (jiffy) timestamps.
+                with _VERIFIED_LOCK:
+                    _VERIFIED[str(npy)] = token
             return arr
         except (OSError, ValueError, KeyError) as exc:
+            with _VERIFIED_LOCK:
+                _VERIFIED.pop(str(npy), None)
             warnings.warn(f"Feature cache entry {key} is corrupt ({exc}); recomputing it.", stacklevel=3)
             self.remove(key)
             return None
@@ -114,7 +172,7 @@ class FeatureCache:
                 f.flush()
                 os.fsync(f.fileno())
             meta = {"key": key, "shape": list(array.shape), "dtype": str(array.dtype),
-                    "bytes": os.path.getsize(tmp), "sha256": _sha256(Path(tmp)),
+                    "bytes": os.path.getsize(tmp), "crc32": _crc32(Path(tmp)),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": CACHE_VERSION, **(info or {})}
             os.replace(tmp, npy)
         except BaseException:
@@ -129,6 +187,8 @@ class FeatureCache:
         return npy
 
     def remove(self, key: str) -> None:
+        with _VERIFIED_LOCK:
+            _VERIFIED.pop(str(self._paths(key)[0]), None)
         for p in self._paths(key):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
@@ -145,6 +205,11 @@ class FeatureCache:
                 out.append(meta)
         return out
 
+    def forget_checks(self) -> None:
+        """Forget which entries this process has checked: the next hit re-reads the CRC-32."""
+        with _VERIFIED_LOCK:
+            _VERIFIED.clear()
+
     def onnx_files(self) -> list[Path]:
         return sorted(self.onnx_dir.glob("*.onnx")) if self.onnx_dir.is_dir() else []
 
@@ -157,16 +222,50 @@ class FeatureCache:
         for d in (self.features_dir, self.onnx_dir):
             if d.is_dir():
                 shutil.rmtree(d)
+        self.forget_checks()
+        _SESSIONS.clear()
         return freed
 
 
 # --------------------------------------------------------------------------- extraction
 
 
+_FINGERPRINTS: weakref.WeakKeyDictionary[Backbone, tuple[Any, str]] = weakref.WeakKeyDictionary()
+
+
+def backbone_fingerprint(backbone: Backbone) -> str:
+    """``backbone.fingerprint()`` (a SHA-256 of every weight + the preprocessing), memoised.
+
+    Hashing every weight costs tens of milliseconds per call (more for big models) while a
+    frozen backbone does not change. The memo is keyed on the preprocessing description
+    and, per tensor, its storage address, version counter, shape and dtype: every in-place
+    change (optimiser steps, ``load_state_dict``, ``copy_``) bumps the version counter and
+    a replaced tensor has a new address, so either re-hashes. Writes through ``.data``
+    bypass version counters: call :func:`forget_fingerprint` after those.
+    """
+    if type(backbone).fingerprint is not Backbone.fingerprint:
+        return backbone.fingerprint()  # a subclass's own definition: no assumptions
+    token = (repr(sorted(backbone.describe().items())),
+             tuple((k, t.data_ptr(), t._version, tuple(t.shape), t.dtype)
+                   for k, t in backbone.state_dict(keep_vars=True).items()))
+    memo = _FINGERPRINTS.get(backbone)
+    if memo is not None and memo[0] == token:
+        return memo[1]
+    fp = backbone.fingerprint()
+    _FINGERPRINTS[backbone] = (token, fp)
+    return fp
+
+
+def forget_fingerprint(backbone: Backbone) -> None:
+    """Drop the memoised fingerprint of ``backbone`` (after writing weights through ``.data``)."""
+    _FINGERPRINTS.pop(backbone, None)
+
+
 def cache_key(backbone: Backbone, data: TransferDataset, upto_block: int | None = None,
               bf16: bool = False) -> str:
     """Backbone fingerprint (weights + preprocessing) + data content + block + precision."""
-    parts = [f"v{CACHE_VERSION}", backbone.fingerprint(), data.content_hash(), str(upto_block), str(bf16)]
+    parts = [f"v{CACHE_VERSION}", backbone_fingerprint(backbone), data.content_hash(), str(upto_block),
+             str(bf16)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -200,17 +299,18 @@ def _batches(data: TransferDataset, indices: np.ndarray, batch_size: int) -> Ite
             yield [data.input(int(i)) for i in idx]
 
 
-def _collated(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_size: int) -> Iterator[Any]:
+def _collated(collate: Callable[[Any], Any], data: TransferDataset, indices: np.ndarray,
+              batch_size: int) -> Iterator[Any]:
     """Collated batches; the next batch is decoded and preprocessed in a background thread
-    while the current one runs through the model."""
+    while the current one runs through the model (onnxruntime and NumPy release the GIL)."""
     it = _batches(data, indices, batch_size)
     with ThreadPoolExecutor(max_workers=1) as pool:
         nxt = next(it, None)
-        fut = pool.submit(bb.collate, nxt) if nxt is not None else None
+        fut = pool.submit(collate, nxt) if nxt is not None else None
         while fut is not None:
             cur = fut.result()
             nxt = next(it, None)
-            fut = pool.submit(bb.collate, nxt) if nxt is not None else None
+            fut = pool.submit(collate, nxt) if nxt is not None else None
             yield cur
 
 
@@ -232,8 +332,76 @@ def _pad_cat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
+# In-process onnxruntime sessions: (path, stat token, threads, spinning) -> (session, max_error).
+_SESSIONS: OrderedDict[tuple[Any, ...], tuple[Any, float]] = OrderedDict()
+_SESSIONS_KEPT = 4
+
+
+def ort_spinning() -> bool:
+    """Whether onnxruntime's threads spin between operators.
+
+    Spinning saves the wake-up latency between operators on an idle machine, but where
+    the cores are oversubscribed (1-minute load average above the core count) a spinning
+    thread burns the time slice its peer needs: measured 2x slower on a loaded 2-core VM.
+    ``TRANSFERKIT_ORT_SPINNING=0|1`` overrides the choice.
+    """
+    env = os.environ.get("TRANSFERKIT_ORT_SPINNING")
+    if env in ("0", "1"):
+        return env == "1"
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return True
+    return load < physical_cores()
+
+
+def ort_session(path: str | Path, threads: int, spinning: bool | None = None, *,
+                optimized: bool = False, save_optimized: str | Path | None = None) -> Any:
+    """An onnxruntime CPU session tuned for throughput: ``threads`` intra-op threads
+    (physical cores), sequential execution, all graph optimisations.
+
+    ``optimized=True`` loads a graph that onnxruntime already optimised (saved through
+    ``save_optimized``) without optimising it again: a few times faster to start.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_DISABLE_ALL if optimized
+                                     else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    if save_optimized is not None:
+        opts.optimized_model_filepath = str(save_optimized)
+    spin = ort_spinning() if spinning is None else spinning
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    opts.log_severity_level = 3  # the hardware-specific-graph warning is expected: see _ort_env
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def _ort_env() -> str:
+    """Tag of what an optimised graph depends on (onnxruntime version, CPU model and flags):
+    the NCHWc layout it uses is specific to the processor, so caches shared between
+    machines keep one optimised graph per processor kind."""
+    import onnxruntime as ort
+
+    cpu = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu = "".join(line for line in f if line.startswith(("model name", "flags")))[:4096]
+    raw = f"{ort.__version__}|{platform.machine()}|{platform.processor()}|{cpu}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
 class _OnnxRunner:
-    """An onnxruntime session for a frozen image module, checked against torch."""
+    """An onnxruntime session for a frozen image module, checked against torch.
+
+    The exported file lives in the cache (``onnx/<tag>.onnx``, tag = fingerprint + input
+    shape + block) beside a record of its check against torch (``<tag>.json``: size,
+    CRC-32, max error). A file whose record matches is trusted without re-running torch;
+    otherwise (new export, changed file, no record) outputs on ``sample`` are compared
+    with torch's first. Sessions are kept per process, so repeated extractions with the
+    same backbone reuse one.
+    """
 
     def __init__(self, module: nn.Module, sample: torch.Tensor, cache: FeatureCache, tag: str,
                  threads: int) -> None:
@@ -241,7 +409,12 @@ class _OnnxRunner:
 
         cache.onnx_dir.mkdir(parents=True, exist_ok=True)
         path = cache.onnx_dir / f"{tag}.onnx"
+        record = path.with_suffix(".json")
+        self.path = path
+        self.exported_s = 0.0
         if not path.is_file():
+            record.unlink(missing_ok=True)
+            t0 = time.perf_counter()
             fd, tmp = tempfile.mkstemp(dir=cache.onnx_dir, suffix=".onnx.tmp")
             os.close(fd)
             try:
@@ -250,26 +423,77 @@ class _OnnxRunner:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
-        self.path = path
+            self.exported_s = time.perf_counter() - t0
+        spin = ort_spinning()
+        key = (str(path), _stat_token(path), threads, spin)
+        if key in _SESSIONS:
+            _SESSIONS.move_to_end(key)
+            self.session, self.max_error = _SESSIONS[key]
+            self.input_name = self.session.get_inputs()[0].name
+        else:
+            optimized = path.with_name(f"{tag}.{_ort_env()}.opt.ort")
+            rec = self._record(path, record, ort.__version__)
+            opt_ok = (rec is not None and optimized.is_file()
+                      and rec.get("optimized", {}).get(optimized.name) == _crc32(optimized))
+            if opt_ok:  # checked before, unchanged since: start from the optimised graph
+                self.session = ort_session(optimized, threads, spin, optimized=True)
+            else:
+                self.session = ort_session(path, threads, spin, save_optimized=optimized)
+            self.input_name = self.session.get_inputs()[0].name
+            if rec is None:  # new or changed file: check against torch before trusting it
+                self.max_error = self._check(module, sample, path, record, optimized, ort.__version__)
+            else:
+                self.max_error = float(rec["max_error"])
+                if not opt_ok:  # same checked file, optimised afresh for this machine
+                    _write_record(record, rec, optimized)
+            _SESSIONS[key] = (self.session, self.max_error)
+            while len(_SESSIONS) > _SESSIONS_KEPT:
+                _SESSIONS.popitem(last=False)
+
+    @staticmethod
+    def _record(path: Path, record: Path, ort_version: str) -> dict[str, Any] | None:
+        """The check record of ``path``, when it matches the file as it is now."""
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            rec = json.loads(record.read_text())
+            if (rec["bytes"] == path.stat().st_size and rec["onnxruntime"] == ort_version
+                    and rec["crc32"] == _crc32(path)):
+                return rec
+        return None
+
+    def _check(self, module: nn.Module, sample: torch.Tensor, path: Path, record: Path, optimized: Path,
+               ort_version: str) -> float:
+        """Compare this session's output on ``sample`` with torch's; record the result."""
         with torch.inference_mode():
             ref = _to_numpy(module(sample))
         got = self(sample)
         err = float(np.max(np.abs(ref - got))) if ref.size else 0.0
         scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
         if not np.isfinite(err) or err > ONNX_TOLERANCE * scale:
-            path.unlink(missing_ok=True)
+            for f in (path, record, optimized):
+                f.unlink(missing_ok=True)
             raise RuntimeError(f"onnxruntime output differs from torch by {err:.2e}")
-        self.max_error = err
+        meta = {"bytes": path.stat().st_size, "crc32": _crc32(path), "max_error": err,
+                "tolerance": ONNX_TOLERANCE * scale, "sample_shape": list(sample.shape),
+                "onnxruntime": ort_version, "torch": torch.__version__,
+                "checked": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        _write_record(record, meta, optimized)
+        return err
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:
-        arr = x.contiguous().numpy()
+        """``(B, 3, S, S)`` NCHW (a channels_last tensor is copied to NCHW) -> ``(B, D)``."""
+        arr = x.numpy() if x.is_contiguous() else np.ascontiguousarray(x.numpy())
         return self.session.run(None, {self.input_name: arr})[0]
+
+
+def _write_record(record: Path, meta: dict[str, Any], optimized: Path) -> None:
+    """Write an ONNX check record atomically, adding the CRC-32 of the optimised graph."""
+    meta = dict(meta)
+    if optimized.is_file():
+        meta["optimized"] = {**meta.get("optimized", {}), optimized.name: _crc32(optimized)}
+    fd, tmp = tempfile.mkstemp(dir=record.parent, suffix=".json.tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(tmp, record)
 
 
 def _export_onnx(module: nn.Module, sample: torch.Tensor, path: Path) -> None:
@@ -325,15 +549,16 @@ def extract_features(backbone: str | Backbone, data: TransferDataset, *,
                           f"Got {type(backbone).__name__} instead.")
     if getattr(bb, "adapted", True) is False:
         bb.adapt_to(data)
-    was_training = bb.training
-    bb.eval()
+    cache = FeatureCache(cache_dir)
+    key = cache_key(bb, data, upto_block, bf16)
+    if use_cache:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit  # before touching train/eval modes: a hit costs milliseconds
+    modes = {m: m.training for m in bb.modules()}
+    if any(modes.values()):
+        bb.eval()
     try:
-        cache = FeatureCache(cache_dir)
-        key = cache_key(bb, data, upto_block, bf16)
-        if use_cache:
-            hit = cache.get(key)
-            if hit is not None:
-                return hit
         state = _dist_state()
         indices = np.arange(len(data))
         if state is not None:
@@ -354,7 +579,9 @@ def extract_features(backbone: str | Backbone, data: TransferDataset, *,
             state.wait_for_everyone()
         return feats
     finally:
-        bb.train(was_training)
+        for m, mode in modes.items():  # each module's own mode, as it was
+            if m.training != mode:
+                m.training = mode
 
 
 def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_size: int, backend: str,
@@ -364,11 +591,16 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
     if len(indices) == 0:
         return np.zeros((0, bb.feature_dim) if upto_block is None else (0,), dtype=np.float32)
     chosen = _resolve_backend(backend, bb, bf16)
+    collate: Callable[[Any], Any] = bb.collate
+    if chosen == "onnx" and "channels_last" in inspect.signature(bb.collate).parameters:
+        # onnxruntime takes NCHW: have the preprocessing write it directly, not copy later.
+        def collate(items: Any) -> Any:
+            return bb.collate(items, channels_last=False)
     parts: list[np.ndarray] = []
     runner: _OnnxRunner | Any = None
     bar = _progress(progress, len(indices), f"features: {bb.name}")
     with bar as tick, torch.inference_mode():
-        for inputs in _collated(bb, data, indices, batch_size):
+        for inputs in _collated(collate, data, indices, batch_size):
             if runner is None:
                 runner = _make_runner(module, bb, inputs, chosen, bf16, cache, upto_block, threads, backend)
             out = runner(inputs)
@@ -385,7 +617,7 @@ def _make_runner(module: nn.Module, bb: Backbone, inputs: Any, chosen: str, bf16
                 raise ConfigError(f"backend='onnx' supports image backbones (tensor inputs); {bb.name} "
                                   "takes structured inputs. Use backend='torch' or 'auto'.")
         else:
-            tag = f"{bb.fingerprint()}_{'x'.join(map(str, inputs.shape[1:]))}_{upto_block}"
+            tag = f"{backbone_fingerprint(bb)}_{'x'.join(map(str, inputs.shape[1:]))}_{upto_block}"
             try:
                 return _OnnxRunner(module, inputs[:8], cache, tag, threads)
             except Exception as exc:
@@ -395,6 +627,8 @@ def _make_runner(module: nn.Module, bb: Backbone, inputs: Any, chosen: str, bf16
                 warnings.warn(f"onnxruntime not used for {bb.name} ({exc}); using torch.", stacklevel=4)
 
     def run_torch(x: Any) -> torch.Tensor:
+        if chosen == "onnx" and isinstance(x, torch.Tensor) and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # collated as NCHW for onnxruntime
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             return module(x)
 
@@ -414,4 +648,5 @@ def _progress(enabled: bool, total: int, label: str) -> Iterator[Any]:
         yield lambda n: bar.advance(task, n)
 
 
-__all__ = ["BACKENDS", "FeatureCache", "cache_key", "default_cache_dir", "extract_features", "physical_cores"]
+__all__ = ["BACKENDS", "FeatureCache", "backbone_fingerprint", "cache_key", "default_cache_dir",
+           "extract_features", "forget_fingerprint", "ort_session", "ort_spinning", "physical_cores"]

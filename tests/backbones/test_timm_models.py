@@ -44,6 +44,70 @@ def test_crop_and_normalisation_on_a_constant_image():
     assert torch.allclose(x[:, 0], torch.tensor(1.0)) and torch.allclose(x[:, 2], torch.tensor(7.0))
 
 
+
+def _reference(batch: np.ndarray, size: int, crop_pct: float, mode: str, mean, std) -> torch.Tensor:
+    """timm's eval transform written directly with F.interpolate (the definition)."""
+    import math
+
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(batch).double()
+    x = x.unsqueeze(1) if x.ndim == 3 else x[..., :3].permute(0, 3, 1, 2)
+    x = x / 255.0
+    h, w = x.shape[-2:]
+    scale = math.floor(size / crop_pct) if crop_pct < 1.0 else size
+    nh, nw = (scale, max(scale, int(scale * w / h))) if h <= w else (max(scale, int(scale * h / w)), scale)
+    kw = {"align_corners": False, "antialias": nh < h or nw < w} if mode in ("bilinear", "bicubic") else {}
+    x = F.interpolate(x, size=(nh, nw), mode=mode, **kw)
+    if mode == "bicubic":
+        x = x.clamp(0, 1)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    x = x[:, :, top:top + size, left:left + size].expand(-1, 3, -1, -1)
+    return ((x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)).float()
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear", "nearest", "area"])
+@pytest.mark.parametrize(("shape", "size", "crop_pct"), [((5, 28, 28), 64, 1.0), ((3, 28, 28), 48, 0.875),
+                                                        ((4, 50, 70, 3), 24, 0.875), ((2, 70, 50, 4), 32, 1.0),
+                                                        ((2, 40, 40, 3), 40, 1.0)])
+def test_matrix_resizing_equals_interpolate(mode, shape, size, crop_pct):
+    """Upsampling, antialiased downsampling, crops, grey/RGB/RGBA: the separable matrix
+    products give F.interpolate's result, in both memory layouts."""
+    batch = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    ref = _reference(batch, size, crop_pct, mode, mean, std)
+    cl = images_to_tensor(batch, size, mean, std, crop_pct, mode)
+    nchw = images_to_tensor(list(batch), size, mean, std, crop_pct, mode, channels_last=False)
+    assert cl.is_contiguous(memory_format=torch.channels_last) and nchw.is_contiguous()
+    assert torch.allclose(cl, ref, atol=2e-5) and torch.allclose(nchw, ref, atol=2e-5)
+
+
+def test_collate_can_return_plain_nchw(small):
+    items = [np.full((20, 30), 7, np.uint8), np.zeros((30, 20, 3), np.uint8)]
+    a, b = small.collate(items), small.collate(items, channels_last=False)
+    assert b.is_contiguous() and not a.is_contiguous() and torch.equal(a, b)
+
+
+def test_big_resizes_run_blas_on_one_thread(monkeypatch):
+    from transferkit.backbones import timm_models
+
+    seen = []
+    real = timm_models._single_threaded_blas
+
+    def spy(mnk):
+        seen.append(mnk)
+        return real(mnk)
+
+    monkeypatch.setattr(timm_models, "_single_threaded_blas", spy)
+    images_to_tensor(np.zeros((2, 28, 28), np.uint8), 224, (0.5,) * 3, (0.5,) * 3)
+    assert seen == [224 * 28 * 224] and seen[0] >= timm_models._OPENBLAS_THREADING_THRESHOLD
+    from threadpoolctl import threadpool_info
+
+    before = [p["num_threads"] for p in threadpool_info()]
+    with real(seen[0]):
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
+    assert [p["num_threads"] for p in threadpool_info()] == before
+
 def test_weight_file_round_trip_and_shape_mismatch(small, tmp_path):
     good = tmp_path / "good.safetensors"
     save_file({k: v.contiguous() for k, v in small.model.state_dict().items()}, str(good))

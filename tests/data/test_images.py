@@ -102,3 +102,21 @@ def test_input_files_are_not_modified(image_folder: Path) -> None:
 def test_missing_file_error() -> None:
     with pytest.raises(DataError, match="does not exist"):
         read_image("/nonexistent/dir/x.png")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_exif_orientation_is_applied(fmt: str) -> None:
+    arr = np.zeros((4, 6, 3), np.uint8)
+    arr[0, 0] = 255  # a white corner shows where the top-left went
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt, exif=exif, **({"quality": 100} if fmt == "JPEG" else {}))
+    out = read_image(buf.getvalue())
+    assert out.shape == (6, 4, 3)
+    assert out[0, -1].min() > 200 and out[-1, 0].max() < 60
+
+
+def test_png_without_metadata_is_read_as_stored() -> None:
+    arr = np.random.default_rng(3).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(read_image(_png_bytes(arr)), arr)

@@ -122,9 +122,6 @@ def malicious_pickle(path: Path, marker: Path, zip_format: bool = False) -> Path
         path.write_bytes(pickle.dumps(Marker(marker)))
     assert not marker.exists()
     return path
-    return path
-
-
 
 
 def write_image_folder(root: Path, per_class: int = 4, classes: tuple[str, ...] = ("cat", "dog"),

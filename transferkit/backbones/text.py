@@ -9,6 +9,7 @@ what the all-MiniLM-L6-v2 model card prescribes.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from torch import nn
 from transferkit.backbones import BACKBONES
 from transferkit.backbones._weights import hub_offline, load_checked, offline_message, read_state_dict
 from transferkit.backbones.base import Backbone
-from transferkit.errors import BackboneError, ConfigError, DataError, OfflineError
+from transferkit.errors import BackboneError, ConfigError, DataError, OfflineError, UnsafeFileError
 
 POOLINGS = ("mean", "cls")
 
@@ -166,6 +167,12 @@ class TextBackbone(Backbone):
             if local:
                 raise BackboneError(f"Cannot load a Hugging Face model from the folder '{where}': {exc}") from exc
             raise OfflineError(offline_message(f"hf:{spec}", str(exc).splitlines()[0][:160])) from exc
+        except pickle.UnpicklingError as exc:  # transformers read a .bin with weights_only=True
+            raise UnsafeFileError(
+                f"The model folder '{where}' holds pickled weights (pytorch_model.bin) that cannot "
+                "be loaded without unpickling arbitrary objects, which can run code. Save the model "
+                "with safetensors (model.save_pretrained(folder, safe_serialization=True))."
+            ) from exc
         bb = cls(encoder, tokenizer, name=builtin or spec, source=where if local else spec,
                  pooling=pooling or "mean", normalize=normalize, max_length=max_length, builtin=builtin)
         if weights:

@@ -8,10 +8,12 @@ The built-ins ``efficientnet_lite0/1/2`` load the ImageNet weights that the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import math
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +135,34 @@ def _resize_matrix(n_in: int, n_out: int, start: int, length: int, mode: str, an
     return np.ascontiguousarray(y[:, start:start + length].T.numpy(), dtype=np.float32)
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_CONTROLLER: list[Any] = []
+# OpenBLAS runs a product on several threads above m*n*k = 65536 * 4; on a busy machine
+# (or beside a forward pass) that can be 100x slower than one thread for these shapes.
+_OPENBLAS_THREADING_THRESHOLD = 65536 * 4
+
+
+@contextlib.contextmanager
+def _single_threaded_blas(mnk: int) -> Iterator[None]:
+    """Run NumPy's BLAS on one thread for products of ``mnk`` multiply-adds or more.
+
+    The limit is process-wide while it lasts, so it is taken under a lock and restored.
+    """
+    if mnk < _OPENBLAS_THREADING_THRESHOLD:
+        yield
+        return
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        yield
+        return
+    with _BLAS_LOCK:
+        if not _BLAS_CONTROLLER:
+            _BLAS_CONTROLLER.append(ThreadpoolController())
+        with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
+            yield
+
+
 def _resize_batch(batch: np.ndarray, size: int, crop_pct: float, interpolation: str) -> np.ndarray:
     """uint8 ``(B, H, W[, C])`` -> float32 ``(B, 1|3, size, size)`` in [0, 1], resized and cropped."""
     x = np.asarray(batch)
@@ -164,7 +194,8 @@ def _resize_batch(batch: np.ndarray, size: int, crop_pct: float, interpolation: 
     a_h = _resize_matrix(h, nh, top, size, mode, antialias) * np.float32(1.0 / 255.0)  # (S, H)
     a_w = _resize_matrix(w, nw, left, size, mode, antialias)  # (S, W)
     xf = np.ascontiguousarray(x, dtype=np.float32)  # (B, C, H, W)
-    y = np.matmul(np.matmul(a_h, xf), a_w.T)  # (B, C, S, S)
+    with _single_threaded_blas(size * max(h, w) * size):
+        y = np.matmul(np.matmul(a_h, xf), a_w.T)  # (B, C, S, S)
     if mode == "bicubic":
         np.clip(y, 0.0, 1.0, out=y)  # as PIL's uint8 output is
     return y
@@ -400,9 +431,11 @@ class TimmBackbone(Backbone):
             self.source_head.load_state_dict(head)
 
     # ------------------------------------------------------------------ the contract
-    def collate(self, items: list[Any] | np.ndarray) -> torch.Tensor:  # (B, 3, S, S)
+    def collate(self, items: list[Any] | np.ndarray, channels_last: bool = True) -> torch.Tensor:
+        """Raw images -> ``(B, 3, S, S)`` float, channels_last memory unless ``channels_last=False``
+        (plain NCHW, what onnxruntime takes without a copy)."""
         return images_to_tensor(items, self.image_size, self.mean, self.std, self.crop_pct,
-                                self.interpolation, channels_last=True)
+                                self.interpolation, channels_last=channels_last)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, D)
         return self.model(inputs)

@@ -22,7 +22,11 @@ def _pct(value: Any) -> str:
 
 
 def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None) -> None:
-    """A compact table of a run's test metrics, baselines and time."""
+    """A compact table of a run's test metrics, baselines and time (main process only)."""
+    from transferkit.api import is_main_process
+
+    if not is_main_process():
+        return
     con = console()
     test = summary.get("metrics", {}).get("test", {})
     table = Table(title=f"{summary.get('command', 'run')}: {summary.get('backbone')} / "

@@ -42,6 +42,17 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
 
 
+# Metadata keys through which Pillow finds an orientation in PNG/GIF/BMP files.
+_ORIENTATION_KEYS = ("exif", "Raw profile type exif", "xmp", "XML:com.adobe.xmp")
+
+
+def _may_be_rotated(img: object) -> bool:
+    """False when a decoded PNG, GIF or BMP carries no EXIF/XMP block (no orientation to
+    apply), which spares ``exif_transpose`` (about a quarter of a small PNG's decode)."""
+    info = getattr(img, "info", {})
+    return getattr(img, "format", None) not in ("PNG", "GIF", "BMP") or any(k in info for k in _ORIENTATION_KEYS)
+
+
 def read_image(path: str | Path | bytes) -> np.ndarray:
     """Decode an image file (or its bytes) to ``uint8`` ``(H, W)`` grey or ``(H, W, 3)`` RGB.
 
@@ -67,7 +78,8 @@ def read_image(path: str | Path | bytes) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             img.load()  # decodes every byte: a truncated file fails here
-        img = ImageOps.exif_transpose(img)
+        if _may_be_rotated(img):
+            img = ImageOps.exif_transpose(img)
         mode = img.mode
         if mode == "P":
             img = img.convert("RGBA" if "transparency" in img.info else "RGB")

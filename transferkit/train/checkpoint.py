@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shutil
 from dataclasses import dataclass
@@ -169,6 +170,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             rng=torch.load(path / "rng.pt", weights_only=True),
             state=json.loads((path / "state.json").read_text(encoding="utf-8")),
         )
+    except pickle.UnpicklingError as exc:  # weights_only=True met something that is not a tensor
+        raise RunDirError(
+            f"Checkpoint '{path}' holds objects that can only be loaded by unpickling them, which "
+            "can run arbitrary code, so transferkit refuses to (the file was not written by "
+            "transferkit, or was tampered with). Delete the checkpoint, or start again without "
+            "--resume."
+        ) from exc
     except (OSError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
         raise RunDirError(
             f"Checkpoint '{path}' cannot be read ({exc}). Delete it to resume from an older "
