@@ -124,3 +124,24 @@ def test_image_fit_and_predict_png_files(tmp_path):
     truth = [test.classes[y] for y in test.y[:20]]
     assert np.mean(np.array(predicted) == np.array(truth)) > 0.4
     assert Path(run.run_dir, "model.safetensors").stat().st_size > 1_000_000
+
+
+@pytest.mark.slow
+def test_fit_under_accelerate_launch_two_processes(tmp_path):
+    """`accelerate launch` (2 CPU processes, gloo) runs the same fit; only rank 0 writes."""
+    import os
+    import subprocess
+    import sys
+
+    accelerate = Path(sys.executable).parent / "accelerate"
+    out = tmp_path / "ddp"
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1",
+           "TRANSFERKIT_RUNS_INDEX": str(tmp_path / "index.sqlite")}
+    cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--main_process_port",
+           "29517", "-m", "transferkit", "fit", "--data", "breast-cancer-wdbc", "--backbone",
+           "tabular", "--strategy", "full", "--epochs", "6", "--out", str(out), "--quiet"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["test"]["accuracy"] > 0.7
+    assert not (out / ".lock").exists()

@@ -56,3 +56,21 @@ def test_discovery_imports_package_modules():
 
 def test_did_you_mean_empty_when_nothing_close():
     assert did_you_mean("zzzz", ["full", "partial"]) == ""
+
+
+def test_cli_turns_an_internal_error_into_one_line(monkeypatch, capsys):
+    from transferkit import cli
+
+    class Boom:
+        @staticmethod
+        def run(args):
+            raise RuntimeError("kaput")
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["config"])
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+    args._command = Boom
+    assert cli.main(["config"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: kaput" in err and "Traceback" not in err

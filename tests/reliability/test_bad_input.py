@@ -38,6 +38,7 @@ def test_a_bad_image_stops_fit_with_its_name_and_the_skip_option(tmp_path: Path,
     _bad_image(root / "dog" / f"{kind}.png", kind)
     res = cli("fit", "--data", root, *IMG, "--out", tmp_path / "run")
     assert_user_error(res, f"{kind}.png", "--skip-bad")
+    assert " at 0x" not in res.err  # no Python object reprs in a user's message
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 

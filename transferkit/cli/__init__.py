@@ -3,7 +3,8 @@
 Thin by design: each command is one module in this package that registers a class with
 ``add_arguments(parser)`` and ``run(args) -> int`` and calls the public API. Errors a
 user can cause (:class:`~transferkit.errors.TransferkitError`) print one clear line and
-exit with status 2; no bare traceback reaches the user unless ``TRANSFERKIT_DEBUG=1``.
+exit with status 2; anything else is reported in one line as an internal error (status
+1). No bare traceback reaches the user unless ``TRANSFERKIT_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"transferkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug in transferkit or a library: one line, not a traceback
+        if os.environ.get("TRANSFERKIT_DEBUG"):
+            raise
+        print(f"transferkit {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug. Rerun with TRANSFERKIT_DEBUG=1 to see the traceback, and report it.",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"transferkit {args.command}: interrupted; rerun with --resume to continue.",
               file=sys.stderr)

@@ -96,7 +96,8 @@ def read_image(path: str | Path | bytes) -> np.ndarray:
     except FileNotFoundError:
         raise DataError(f"Image file '{name}' does not exist.") from None
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-        raise DataError(f"Cannot decode image file '{name}': {exc}. The file is corrupt, truncated "
+        why = str(exc).replace(" <_io.BytesIO object", "").split(" at 0x")[0]  # no memory address
+        raise DataError(f"Cannot decode image file '{name}': {why}. The file is corrupt, truncated "
                         "or not an image; replace or remove it, or pass --skip-bad "
                         "(skip_bad=True) to skip unreadable files.") from None
     if arr.ndim == 3 and arr.shape[2] == 1:
