@@ -86,7 +86,7 @@ def pct(values: list[float]) -> str:
 
 def run_fit(data: dict[str, Any], backbone: str, strategy: str, seed: int, epochs: int,
             workdir: Path, cache: str, image_size: int | None, **extra: Any) -> tuple[float, float, dict]:
-    """(test accuracy, wall seconds, summary) of one ``tk.fit``."""
+    """(test accuracy -- balanced when ``data["metric"]`` says so --, wall seconds, summary)."""
     from transferkit.api import fit
     from transferkit.auto import parse_candidate
 
@@ -97,7 +97,8 @@ def run_fit(data: dict[str, Any], backbone: str, strategy: str, seed: int, epoch
               max_test=data["max_test"], max_val=data.get("max_val"), backbone=name,
               pretrained=pretrained, image_size=image_size, strategy=strategy, epochs=epochs,
               out=str(out), cache_dir=cache, log=None, **extra)
-    return run.summary["metrics"]["test"]["accuracy"], time.perf_counter() - t0, run.summary
+    metric = data.get("metric", "accuracy")
+    return run.summary["metrics"]["test"][metric], time.perf_counter() - t0, run.summary
 
 
 def task(label: str, data: dict[str, Any], pool: list[str], ft_strategy: str, seeds: list[int],
@@ -142,7 +143,8 @@ def task(label: str, data: dict[str, Any], pool: list[str], ft_strategy: str, se
                          "fixed": fixed, "best_fixed": best_fixed})
 
     names = list(per_seed[0]["corr"])
-    lines += [f"### {label}", "", f"Data: {data}; candidates: {', '.join(pool)}; fine-tuned with "
+    metric = data.get("metric", "accuracy").replace("_", " ")
+    lines += [f"### {label}", "", f"Test metric: {metric}. Data: {data}; candidates: {', '.join(pool)}; fine-tuned with "
               f"`{ft_strategy}`, {epochs} epochs; auto budget {budget}.", ""]
     lines += ["Per seed: each candidate's fine-tuned test accuracy and scores", "",
               "| seed | backbone | dim | features s | " + " | ".join(names) + f" | {ft_strategy} test acc |",
@@ -229,7 +231,8 @@ def main() -> None:
         task("vision (V1, Fashion-MNIST, 64 px)", data, pool, "gradual", seeds, 3 if args.quick else 10,
              args.budget, 64, workdir, cache, lines)
     if "text" in tasks:
-        data = {"data": "fine-foods", "shots": 8 if args.quick else 64,
+        # the test set is 65.8 % "great": balanced accuracy is the fair ground truth here
+        data = {"data": "fine-foods", "shots": 8 if args.quick else 64, "metric": "balanced_accuracy",
                 "max_test": 200 if args.quick else None, "max_val": 200 if args.quick else None}
         task("text (T1, fine-foods)", data, ["minilm", "random:minilm"], "full", seeds,
              2 if args.quick else 5, args.budget, None, workdir, cache, lines)

@@ -301,3 +301,18 @@ def test_failed_export_falls_back_to_torch(backbone, images, tmp_path, monkeypat
     assert np.allclose(got, ref, atol=1e-5)
     with pytest.raises(ConfigError, match="backend='torch'"):
         extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx", progress=False)
+
+
+def test_texts_are_encoded_by_length_and_returned_in_order(tmp_path):
+    """Length-sorted batches (little padding) give the same features, in the data's order."""
+    from transferkit.backbones.text import TextBackbone
+
+    bb, _ = TextBackbone.tiny_example(tmp_path)
+    texts = ["great", "the coffee is very sweet and i love this tea", "bad", "not good at all",
+             "awful taste", "i hate this bitter product and the food was bad"]
+    data = TransferDataset("texts", "text", texts, np.arange(6) % 2, ["a", "b"])
+    got = extract_features(bb, data, cache_dir=tmp_path / "c", batch_size=2, use_cache=False,
+                           progress=False)
+    with torch.inference_mode():
+        one_by_one = np.concatenate([bb.eval()(bb.collate([t])).numpy() for t in texts])
+    np.testing.assert_allclose(got, one_by_one, atol=1e-5)

@@ -534,6 +534,9 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
     except (NotImplementedError, TransferkitError):
         n_blocks = 1
     per_example = forward_cost(backbone, train)
+    # Reserve the final evaluation (one forward over val and test) inside the budget.
+    reserve = (len(val) + len(splits.test)) * per_example
+    deadline = max(time.perf_counter(), deadline - reserve)
     callbacks = [_Deadline(deadline)]
     stager = _Stager(chosen_cfg, splits, cfg.cache_dir, run_dir, resume, log, callbacks=callbacks)
 

@@ -596,6 +596,9 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
         # onnxruntime takes NCHW: have the preprocessing write it directly, not copy later.
         def collate(items: Any) -> Any:
             return bb.collate(items, channels_last=False)
+    order = _length_order(data, indices)
+    if order is not None:
+        indices = indices[order]
     parts: list[np.ndarray] = []
     runner: _OnnxRunner | Any = None
     bar = _progress(progress, len(indices), f"features: {bb.name}")
@@ -606,7 +609,20 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
             out = runner(inputs)
             parts.append(out if isinstance(out, np.ndarray) else _to_numpy(out))
             tick(len(parts[-1]))
-    return _pad_cat(parts)
+    feats = _pad_cat(parts)
+    return feats[np.argsort(order)] if order is not None else feats
+
+
+def _length_order(data: TransferDataset, indices: np.ndarray) -> np.ndarray | None:
+    """For texts, the order of ``indices`` by decreasing length, else None.
+
+    Batches of similar lengths pad little (as sentence-transformers' ``encode`` does), so
+    the encoder runs on far fewer padding tokens; features come back in the original order.
+    """
+    if data.modality != "text" or len(indices) < 2:
+        return None
+    lengths = np.array([len(str(data.input(int(i)))) for i in indices])
+    return np.argsort(-lengths, kind="stable")
 
 
 def _make_runner(module: nn.Module, bb: Backbone, inputs: Any, chosen: str, bf16: bool, cache: FeatureCache,

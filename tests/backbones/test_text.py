@@ -40,3 +40,17 @@ def test_minilm_matches_sentence_transformers():
     st = pytest.importorskip("sentence_transformers")
     ref = st.SentenceTransformer(bb.source, device="cpu").encode(texts, convert_to_tensor=True)
     assert torch.allclose(f, ref.cpu(), atol=1e-4)
+
+
+def test_sentence_transformers_max_seq_length_is_the_default(workdir):
+    """A sentence-transformers folder's max_seq_length is the token limit unless given."""
+    import json
+    import shutil
+
+    bb, _ = TextBackbone.tiny_example(workdir)
+    folder = workdir / "tiny-st"
+    if not folder.is_dir():
+        shutil.copytree(bb.source, folder)
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 7}))
+    assert TextBackbone.from_spec(str(folder)).max_length == 7
+    assert TextBackbone.from_spec(str(folder), max_length=5).max_length == 5

@@ -102,6 +102,13 @@ def test_find_leakage_texts_and_tables() -> None:
     assert len(find_leakage({"train": ta, "val": tb})) == 1
 
 
+def test_no_validation_split(tmp_path: Path) -> None:
+    """val_fraction=0 (few-shot protocols that use no labels beyond the shots) loads."""
+    s = load_splits(str(_npz(tmp_path)), val_fraction=0.0, test_fraction=0.2, shots=2, seed=1)
+    assert (len(s.train), len(s.val), len(s.test)) == (6, 0, 18)
+    assert s.leakage == []
+
+
 def test_split_parameter_errors(tmp_path: Path) -> None:
     from transferkit.errors import ConfigError
 

@@ -53,6 +53,18 @@ def _sentence_transformers_settings(folder: Path) -> tuple[str | None, bool]:
     return pooling, normalize
 
 
+def _sentence_transformers_max_length(folder: Path) -> int | None:
+    """``max_seq_length`` of a sentence-transformers folder (sentence_bert_config.json)."""
+    cfg = folder / "sentence_bert_config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        value = json.loads(cfg.read_text()).get("max_seq_length")
+    except ValueError:
+        return None
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
 class _Pool(nn.Module):
     """Token embeddings ``(B, T, H)`` + mask -> sentence embedding ``(B, H)``."""
 
@@ -157,6 +169,10 @@ class TextBackbone(Backbone):
         if not local and hub_offline():
             raise OfflineError(offline_message(f"hf:{spec}", "HF_HUB_OFFLINE is set"))
         pooling, normalize = _sentence_transformers_settings(Path(where)) if local else (None, False)
+        if max_length is None and local:
+            # the token limit the model was trained and documented with (all-MiniLM-L6-v2:
+            # 256, while its tokenizer allows 512): faithful features, half the tokens
+            max_length = _sentence_transformers_max_length(Path(where))
         try:
             tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=local)
             if pretrained and not weights:
