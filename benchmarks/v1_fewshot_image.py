@@ -178,7 +178,9 @@ def run_transferkit(recipe: dict[str, Any], shots: int, seed: int, n_test: int, 
 
 
 def main() -> None:
-    args = _common.parser(__doc__.split("\n")[0], "v1_fewshot_image.md").parse_args()
+    ap = _common.parser(__doc__.split("\n")[0], "v1_fewshot_image.md")
+    ap.add_argument("--shots", default="10,100", help="Comma-separated labels per class.")
+    args = ap.parse_args()
     _common.setup()
     # Imports are paid once per process for every method alike, outside the timings.
     import timm  # noqa: F401
@@ -189,7 +191,7 @@ def main() -> None:
     from transferkit.data.splits import sample_shots
 
     seeds = list(range(1 if args.quick else args.seeds))
-    shot_list = [10] if args.quick else [10, 100]
+    shot_list = [10] if args.quick else [int(k) for k in args.shots.split(",")]
     n_test = 500 if args.quick else 2000
     y_file = read_idx(FMNIST / "train-labels-idx1-ubyte.gz")
     res = _common.Results("V1")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import math
 import os
 import re
 import time
@@ -208,6 +209,11 @@ class _Stager:
             if stage.epochs is not None and stage.epochs != train_cfg.epochs:
                 stage_cfg = dataclasses.replace(train_cfg, epochs=stage.epochs)
             k = stage.trainable_blocks
+            min_steps = int(stage.info.get("min_steps", 0)) if k == 0 else 0
+            if min_steps:  # heads on cached features: enough steps to converge (cheap)
+                per_epoch = max(1, math.ceil(len(train) / stage_cfg.batch_size))
+                stage_cfg = dataclasses.replace(
+                    stage_cfg, epochs=max(stage_cfg.epochs, math.ceil(min_steps / per_epoch)))
             if k == 0:
                 x_tr, x_va = self.features(backbone, train), self.features(backbone, val)
                 train_data, val_data = ArrayDataset(x_tr, train.y), ArrayDataset(x_va, val.y)

@@ -32,6 +32,9 @@ class GradualConfig:
 
     head_epochs: int = option(1, "Epochs of the first stage, backbone frozen (fastai: "
                               "freeze_epochs=1).")
+    head_min_steps: int = option(500, "At least this many steps for the first stage: it trains "
+                                 "on cached features, so more steps cost milliseconds and the "
+                                 "backbone then starts unfreezing under a trained head (LP-FT).")
     lr_ratio: float = option(0.01, "Learning rate of the input block relative to the top "
                              "block (fastai: slice(lr/100, lr)); geometric in between.")
     unfrozen_lr_scale: float = option(0.5, "Base learning rate of the unfrozen stage as a "
@@ -77,7 +80,8 @@ class GradualStrategy(Strategy):
         groups = [g for g in groups if g["params"]]
         groups.append(group("head", head, base))
         stages = [
-            Stage("head", [group("head", head, train.lr)], epochs=cfg.head_epochs, trainable_blocks=0),
+            Stage("head", [group("head", head, train.lr)], epochs=cfg.head_epochs, trainable_blocks=0,
+                  info={"min_steps": cfg.head_min_steps}),
             Stage("unfrozen", groups, epochs=None, trainable_blocks=None,
                   info={"lrs": [g["lr"] for g in groups]}),
         ]

@@ -11,14 +11,25 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from transferkit.config import TrainConfig
+from transferkit.config import TrainConfig, option
+from transferkit.errors import ConfigError
 from transferkit.strategies import STRATEGIES
 from transferkit.strategies.base import Stage, Strategy, group, head_parameters
 
 
 @dataclass
 class LinearProbeConfig:
-    """The linear probe has no parameters of its own (lr, epochs: see train.*)."""
+    """Parameters of the linear probe (lr and epochs: see train.*)."""
+
+    min_steps: int = option(500, "Train the head for at least this many optimizer steps: on "
+                            "cached features they cost milliseconds, and a few-shot set gives only "
+                            "a handful of steps per epoch (10 epochs of 100 examples under-train "
+                            "it). Early stopping can still end it sooner.")
+
+    def __post_init__(self) -> None:
+        if self.min_steps < 0:
+            raise ConfigError(f"The 'min_steps' parameter of linear-probe must be an int >= 0. "
+                              f"Got {self.min_steps} instead.")
 
 
 @STRATEGIES.register("linear-probe", config=LinearProbeConfig, aliases=("linear", "probe"),
@@ -29,5 +40,6 @@ class LinearProbeStrategy(Strategy):
     name = "linear-probe"
 
     def stages(self, model: nn.Module, train: TrainConfig) -> list[Stage]:
+        min_steps = self.config.min_steps if self.config is not None else 0
         return self._first(model, [Stage("head", [group("head", head_parameters(model), train.lr)],
-                                         trainable_blocks=0)])
+                                         trainable_blocks=0, info={"min_steps": min_steps})])
