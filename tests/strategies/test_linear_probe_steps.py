@@ -1,0 +1,27 @@
+"""The linear probe's head gets enough steps on cached features (min_steps)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import transferkit as tk
+from transferkit.errors import ConfigError
+
+
+def test_min_steps_lengthens_a_short_head_stage(tmp_path):
+    run = tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", epochs=1,
+                 strategy_params={"min_steps": 60}, overrides=["data.val_fraction=0"],
+                 out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None)
+    n_train = run.summary["data"]["n_train"]
+    per_epoch = math.ceil(n_train / 32)
+    steps = run.summary["stages"][0]["steps"]
+    assert steps == math.ceil(60 / per_epoch) * per_epoch >= 60
+
+
+def test_min_steps_is_validated():
+    from transferkit.strategies.linear_probe import LinearProbeConfig
+
+    with pytest.raises(ConfigError, match="'min_steps' parameter of linear-probe"):
+        LinearProbeConfig(min_steps=-1)
