@@ -3,7 +3,9 @@
 Per method: source-only, adapted (checkpoint and lambda chosen by a label-free validator)
 and oracle (best checkpoint/lambda by target test accuracy; an upper bound that uses the
 labels the method does not get), over several seeds, with wall times. Target test
-labels are used only for these figures.
+labels are used only for these figures. The printed source (28x28) is downsampled to the
+target's native 8x8 before the backbone (``match_resolution``, off with
+``--no-match-resolution``): label-free preprocessing, as MNIST/USPS are resized to one size.
 
     python benchmarks/d1_digits_uda.py --seeds 3
     python benchmarks/d1_digits_uda.py --quick          # 1 seed, 3 methods, few epochs
@@ -146,6 +148,10 @@ def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--no-match-resolution", action="store_true",
+                   help="Keep each domain's native resolution (printed 28x28, target 8x8); by "
+                        "default the source is downsampled to 8x8 first (adapt's "
+                        "match_resolution, label-free preprocessing).")
     return p
 
 
@@ -156,7 +162,8 @@ def main() -> None:
     seeds = 1 if args.quick else args.seeds
     common = {"source": "printed-digits", "target": "digits", "backbone": args.backbone,
               "image_size": args.image_size or 64, "mapping": "mlp",
-              "epochs": args.epochs or (8 if args.quick else 20), "cache_dir": args.cache_dir}
+              "epochs": args.epochs or (8 if args.quick else 20), "cache_dir": args.cache_dir,
+              "match_resolution": not args.no_match_resolution}
     run_benchmark("d1", "printed digits → handwritten digits (UDA)", common, methods, seeds,
                   args.select, args.sweep, Path(__file__).parent / "results" / "d1_digits_uda.md",
                   sys.argv)

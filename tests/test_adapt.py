@@ -135,3 +135,52 @@ def test_config_errors() -> None:
         AdaptConfig(source="a", target="b", sweep_weights=[])
     with pytest.raises(ConfigError, match="'target' parameter of adapt is required"):
         adapt(source="digits", log=None)
+
+
+def test_train_overrides_keep_adapts_training_defaults(tmp_path: Path) -> None:
+    from transferkit.adapt import _adapt_train, resolve_adapt_config
+
+    default = _adapt_train()
+    cfg = resolve_adapt_config(source="a", target="b", epochs=3)
+    # one train key given: the others stay adapt's (no early stopping on source-val accuracy)
+    assert cfg.train.epochs == 3
+    assert (cfg.train.patience, cfg.train.batch_size) == (default.patience, default.batch_size)
+    yaml_file = tmp_path / "adapt.yaml"
+    yaml_file.write_text("source: a\ntarget: b\ntrain:\n  batch_size: 16\n", encoding="utf-8")
+    cfg = resolve_adapt_config(yaml_file, overrides=["train.lr=0.01"])
+    assert (cfg.train.batch_size, cfg.train.lr, cfg.train.patience) == (16, 0.01, default.patience)
+
+
+def _image_set(name: str, x: np.ndarray, y: np.ndarray):
+    from transferkit.data.dataset import TransferDataset
+
+    return TransferDataset(name=name, modality="image", x=x, y=y, classes=["a", "b"])
+
+
+def test_match_resolution_downsamples_the_larger_domain_by_area() -> None:
+    from transferkit.adapt import match_resolution, native_size, resample_images
+
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    small = rng.integers(0, 256, (2, 7, 7), dtype=np.uint8)
+    src, tgt = _image_set("src", big, np.array([0, 1, 0])), _image_set("tgt", small, np.array([0, 1]))
+    assert native_size(src) == (28, 28) and native_size(tgt) == (7, 7)
+    assert match_resolution(src, tgt) == ((7, 7), "source")
+    assert match_resolution(tgt, src) == ((7, 7), "target")
+    assert match_resolution(src, src) == ((28, 28), None)
+    out = resample_images(src, (7, 7))
+    assert out.x.shape == (3, 7, 7) and out.x.dtype == np.uint8 and out.meta["resampled_to"] == [7, 7]
+    # BOX = the mean of each 4x4 block (up to rounding), labels untouched, input not modified
+    blocks = big.reshape(3, 7, 4, 7, 4).astype(np.float64).mean(axis=(2, 4))
+    assert np.abs(out.x.astype(np.float64) - blocks).max() <= 1.0
+    assert np.array_equal(out.y, src.y) and src.x.shape == (3, 28, 28)
+    # images of mixed sizes (a list) and colour images work too
+    mixed = _image_set("mixed", [big[0], rng.integers(0, 256, (14, 14, 3), dtype=np.uint8)],
+                       np.array([0, 1]))
+    res = resample_images(mixed, (7, 7))
+    assert [np.asarray(a).shape for a in res.x] == [(7, 7), (7, 7, 3)]
+
+
+def test_match_resolution_rejects_non_image_data(shifted: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="match_resolution"):
+        _run(shifted, tmp_path / "r", method="coral", match_resolution=True, epochs=1)

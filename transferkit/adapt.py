@@ -129,6 +129,11 @@ class AdaptConfig:
     name: str | None = option(None, "Run name (default from source, target, method and time).",
                               flag="--name")
     cache_dir: str | None = option(None, "Feature cache directory.", flag="--cache-dir")
+    match_resolution: bool = option(False, "Image domains only: downsample the domain with the "
+                                    "larger native image size to the other's (area averaging, "
+                                    "PIL BOX) before the backbone, so resolution is not part of "
+                                    "the shift (e.g. 28x28 printed digits -> 8x8 like the target).",
+                                    flag="--match-resolution")
 
     def __post_init__(self) -> None:
         for pname in ("target_shots", "source_shots", "max_target", "max_test", "max_val"):
@@ -281,6 +286,65 @@ def _align_target_classes(source: Any, target: Any, which: str) -> Any:
                                skipped=list(target.skipped))
 
 
+# ----------------------------------------------------------------------------- resolution
+
+
+def native_size(data: Any, sample: int = 256) -> tuple[int, int]:
+    """The (median) native ``(H, W)`` of an image dataset's inputs (a sample of up to ``sample``)."""
+    x = data.x
+    if isinstance(x, np.ndarray) and x.dtype != object and x.ndim in (3, 4):
+        return int(x.shape[1]), int(x.shape[2])
+    if len(data) == 0:
+        raise DataError(f"Dataset '{data.name}' ({data.split}) is empty; it has no image size.")
+    idx = np.linspace(0, len(data) - 1, min(sample, len(data))).astype(np.int64)
+    sizes = np.array([np.asarray(data.input(int(i))).shape[:2] for i in idx])
+    h, w = np.median(sizes, axis=0)
+    return int(h), int(w)
+
+
+def resample_images(data: Any, size: tuple[int, int]) -> Any:
+    """``data`` with every image resampled to ``size = (H, W)`` by area averaging (PIL BOX).
+
+    BOX averages the source pixels each output pixel covers, the anti-aliased way to
+    downsample (no new detail is invented). Inputs are uint8 ``(H, W)`` grey or
+    ``(H, W, C)`` colour arrays (or image files); the dataset on disk is never changed.
+    """
+    import dataclasses
+
+    from PIL import Image
+
+    h, w = size
+    out = []
+    for i in range(len(data)):
+        a = np.asarray(data.input(i))
+        if a.dtype != np.uint8:
+            from transferkit.data.images import _to_uint8
+
+            a = _to_uint8(a)
+        if a.shape[:2] == (h, w):
+            out.append(a)
+            continue
+        img = Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a)
+        out.append(np.asarray(img.resize((w, h), Image.BOX)))
+    x: Any = np.stack(out) if len({a.shape for a in out}) == 1 else out
+    meta = {**data.meta, "resampled_to": [h, w]}
+    return dataclasses.replace(data, x=x, y=data.y.copy(), meta=meta, skipped=list(data.skipped))
+
+
+def match_resolution(source: Any, target: Any) -> tuple[tuple[int, int], str | None]:
+    """The common size of two image domains and which one to resample (None: already equal).
+
+    The domain whose native images have more pixels is downsampled to the other's size:
+    upsampling cannot add the detail the low-resolution domain lacks, downsampling
+    removes the detail that only one domain has (the usual MNIST <-> USPS preprocessing).
+    """
+    hs, ws = native_size(source)
+    ht, wt = native_size(target)
+    if (hs, ws) == (ht, wt):
+        return (hs, ws), None
+    return ((ht, wt), "source") if hs * ws > ht * wt else ((hs, ws), "target")
+
+
 # ----------------------------------------------------------------------------- objective
 
 
@@ -418,7 +482,16 @@ def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
     shortcuts = {"epochs": "train.epochs", "lr": "train.lr", "batch_size": "train.batch_size",
                  "max_steps": "train.max_steps", "eval_every": "train.eval_every",
                  "image_size": "backbone.image_size", "backbone_weights": "backbone.weights"}
+    from transferkit.api import to_flat
+    from transferkit.config import read_yaml
+
     values: dict[str, Any] = {}
+    if not isinstance(config, AdaptConfig):
+        # adapt's training defaults (no early stopping on source-val accuracy, batch 64) stay
+        # in force when only some train.* keys are given; a YAML file's keys override them
+        values = {f"train.{k}": v for k, v in to_dict(_adapt_train()).items()}
+        if config is not None:
+            values.update(to_flat(read_yaml(config)))
     for key, value in kwargs.items():
         if value is None:
             continue
@@ -426,11 +499,8 @@ def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
             key = "backbone.name"
         values[shortcuts.get(key, key)] = value
     if isinstance(config, AdaptConfig):
-        from transferkit.api import to_flat
-
         values = {**to_flat(to_dict(config)), **values}
-        return load_config(AdaptConfig, None, overrides, values)
-    return load_config(AdaptConfig, config, overrides, values)
+    return load_config(AdaptConfig, None, overrides, values)
 
 
 class _Adapter:
@@ -459,6 +529,10 @@ class _Adapter:
         self.source_train, self.source_val = src.train, src.val
         self.target_train = _align_target_classes(src.train, tgt.train, "train")
         self.target_test = _align_target_classes(src.train, tgt.test, "test")
+        self.warnings: list[str] = []
+        self.resolution: dict[str, Any] | None = None
+        if cfg.match_resolution:
+            self.match_resolution()
         if len(self.source_val) == 0:
             raise DataError(f"The source '{cfg.source}' has no validation split; the validators "
                             "need source validation data. Lower the source's val cap or add data.")
@@ -475,7 +549,7 @@ class _Adapter:
         rng = np.random.default_rng(cfg.split_seed)
         n_ctx = min(MAX_CONTEXT, len(self.target_unlabelled))
         self.context_idx = np.sort(rng.choice(len(self.target_unlabelled), n_ctx, replace=False))
-        self.warnings = list(src.leakage) + list(tgt.leakage)
+        self.warnings = list(src.leakage) + list(tgt.leakage) + self.warnings
         if cfg.source == cfg.target and cfg.source_domain == cfg.target_domain:
             self.warnings.append("source and target are the same dataset and domain: there is no "
                                  "shift to adapt to.")
@@ -485,6 +559,26 @@ class _Adapter:
                  + (f" + {len(self.shot_idx)} labelled" if len(self.shot_idx) else "")
                  + f" / {len(self.target_test)} test (labels for evaluation only); "
                  f"{len(self.classes)} classes")
+
+    def match_resolution(self) -> None:
+        """Resample the higher-resolution domain to the other's native size (``match_resolution``)."""
+        if self.source_train.modality != "image":
+            raise ConfigError(f"The 'match_resolution' parameter of adapt applies to image data; the "
+                              f"source '{self.cfg.source}' holds {self.source_train.modality} data. "
+                              "Leave it off (false) for this data.")
+        size, which = match_resolution(self.source_train, self.target_train)
+        self.resolution = {"size": list(size), "resampled": which, "method": "PIL BOX (area)"}
+        if which == "source":
+            self.source_train = resample_images(self.source_train, size)
+            self.source_val = resample_images(self.source_val, size)
+        elif which == "target":
+            self.target_train = resample_images(self.target_train, size)
+            self.target_test = resample_images(self.target_test, size)
+            self.warnings.append(f"match_resolution downsampled the TARGET images to {size[0]}x{size[1]} "
+                                 "(the source's size); resize new target images the same way before "
+                                 "predicting with this run.")
+        self.log(f"[bold]resolution[/bold] {'both domains already ' if which is None else which + ' resampled to '}"
+                 f"{size[0]}x{size[1]} (PIL BOX)")
 
     # -- models -------------------------------------------------------------------------
     def build_backbone(self) -> Any:
@@ -905,7 +999,7 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
                  "n_train": len(adapter.source_train), "n_val": len(adapter.source_val),
                  "n_target_unlabelled": len(adapter.target_unlabelled),
                  "n_target_labelled": int(len(adapter.shot_idx)), "n_test": len(adapter.target_test),
-                 "classes": adapter.classes},
+                 "classes": adapter.classes, "match_resolution": adapter.resolution},
         "backbone": cfg.backbone.name,
         "strategy": cfg.strategy,
         "method": cfg.method,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from transferkit.config import TrainConfig, option
+from transferkit.errors import ConfigError
 from transferkit.strategies import STRATEGIES
 from transferkit.strategies.base import (
     Stage,
@@ -42,6 +43,9 @@ class GradualConfig:
 
     def __post_init__(self) -> None:
         positive("head_epochs", self.head_epochs, "gradual", integer=True)
+        if self.head_min_steps < 0:
+            raise ConfigError(f"The 'head_min_steps' parameter of gradual must be an int >= 0. "
+                              f"Got {self.head_min_steps} instead.")
         positive("lr_ratio", self.lr_ratio, "gradual", upper=1.0)
         positive("unfrozen_lr_scale", self.unfrozen_lr_scale, "gradual", upper=10.0)
 
