@@ -16,7 +16,7 @@ DEMO_RUNS = [
       "shots": 10, "image_size": 64, "max_test": 2000, "max_val": 500, "epochs": 100}),
     ("Fashion-MNIST 10/class, EfficientNet-Lite0, gradual fine-tuning",
      {"data": "fashion-mnist", "backbone": "efficientnet_lite0", "strategy": "gradual",
-      "shots": 10, "image_size": 64, "max_test": 2000, "max_val": 500, "epochs": 10,
+      "shots": 10, "image_size": 64, "max_test": 2000, "max_val": 200, "epochs": 5,
       "compare": ["scratch"]}),
     ("fine-foods 16/class (train products -> other products), MiniLM, linear probe",
      {"data": "fine-foods", "backbone": "minilm", "strategy": "linear-probe", "shots": 16,
