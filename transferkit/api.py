@@ -311,6 +311,23 @@ def _frozen_backbone(history_stages: list[Any]) -> bool:
     return all(s.trainable_blocks == 0 for s in history_stages)
 
 
+def evaluate_splits(model: TransferModel, stager: _Stager, splits: Any, frozen: bool,
+                    log: Callable[[str], None]) -> dict[str, Any]:
+    """Validation and test metrics of a trained model; the test split is read here, once,
+    after every choice has been made."""
+    val = splits.val
+    metrics: dict[str, Any] = {
+        "val": classification_metrics(val.y, _evaluate_model(model, stager, val, frozen))
+        if len(val) else {},
+    }
+    test_probs = _evaluate_model(model, stager, splits.test, frozen)
+    metrics["test"] = classification_metrics(splits.test.y, test_probs, list(splits.train.classes),
+                                             detailed=True)
+    log(f"[bold]test[/bold] accuracy {metrics['test']['accuracy']:.4f}, balanced "
+        f"{metrics['test']['balanced_accuracy']:.4f}")
+    return metrics
+
+
 def _evaluate_model(model: TransferModel, stager: _Stager, data: Any, frozen: bool) -> np.ndarray:
     if frozen:
         feats = stager.features(model.backbone, data)
@@ -402,14 +419,7 @@ def _fit(cfg: FitConfig, run_dir: Path, resume: bool, log: Callable[[str], None]
         stager.joint = joint
     frozen = _frozen_backbone(stager.run(model, cfg.strategy, cfg.strategy_params))
 
-    metrics = {
-        "val": classification_metrics(splits.val.y, _evaluate_model(model, stager, splits.val, frozen))
-        if len(splits.val) else {},
-    }
-    test_probs = _evaluate_model(model, stager, splits.test, frozen)
-    metrics["test"] = classification_metrics(splits.test.y, test_probs, classes, detailed=True)
-    log(f"[bold]test[/bold] accuracy {metrics['test']['accuracy']:.4f}, balanced "
-        f"{metrics['test']['balanced_accuracy']:.4f}")
+    metrics = evaluate_splits(model, stager, splits, frozen, log)
 
     baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None,
                                  "majority": majority_baseline(train.y, splits.test.y)}

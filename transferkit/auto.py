@@ -504,6 +504,7 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
         _evaluate_model,
         _Stager,
         build_model,
+        evaluate_splits,
         finish_run,
         predict_proba_dataset,
         save_run,
@@ -626,12 +627,7 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
               f"({val_txt}).")
     log(f"[bold]auto[/bold] kept {strategy} (val accuracy {val_txt}); stopped because {stop_reason}")
 
-    metrics = {"val": classification_metrics(val.y, _evaluate_model(model, stager, val, frozen))
-               if len(val) else {}}
-    test_probs = _evaluate_model(model, stager, splits.test, frozen)
-    metrics["test"] = classification_metrics(splits.test.y, test_probs, classes, detailed=True)
-    log(f"[bold]test[/bold] accuracy {metrics['test']['accuracy']:.4f}, balanced "
-        f"{metrics['test']['balanced_accuracy']:.4f}")
+    metrics = evaluate_splits(model, stager, splits, frozen, log)
     baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None,
                                  "majority": majority_baseline(train.y, splits.test.y)}
     warnings = list(splits.leakage)
