@@ -289,7 +289,7 @@ def _single_thread() -> Iterator[None]:
 def _can_split(backbone: Any, k: int) -> bool:
     try:
         backbone.split_at(k)
-    except (NotImplementedError, TransferkitError, ValueError):
+    except (TransferkitError, ValueError):
         return False
     return True
 

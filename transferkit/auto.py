@@ -348,7 +348,7 @@ def strategy_ladder(backbone: Any, n_train: int, n_classes: int) -> tuple[list[s
     per_class = n_train / max(n_classes, 1)
     try:
         blocks = list(backbone.blocks())
-    except (NotImplementedError, TransferkitError):
+    except TransferkitError:
         blocks = []
     text = getattr(backbone, "modality", "") == "text"
     ladder = ["linear-probe"]
@@ -532,7 +532,7 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
     log(f"[bold]auto[/bold] {ladder_why}")
     try:
         n_blocks = len(list(backbone.blocks()))
-    except (NotImplementedError, TransferkitError):
+    except TransferkitError:
         n_blocks = 1
     per_example = forward_cost(backbone, train)
     # Reserve the final evaluation (one forward over val and test) inside the budget.

@@ -47,7 +47,11 @@ class Backbone(nn.Module):
         """``(bottom, top)`` with ``top(bottom(inputs)) == self(inputs)`` where ``top``
         holds the last ``k`` blocks (and pooling). Lets strategies that train only the top
         blocks run on cached ``bottom`` activations."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be split by blocks")
+        from transferkit.errors import BackboneError
+
+        raise BackboneError(f"The {type(self).__name__} backbone cannot be split by blocks, so "
+                            "strategies that train only its top blocks (partial) cannot use it. "
+                            "Use --strategy full, lora or linear-probe.")
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready spec: family, name, feature_dim and preprocessing.
