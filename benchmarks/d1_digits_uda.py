@@ -26,20 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
 METHODS = ("coral", "mmd", "dann", "cdan", "mcc", "entropy", "coral-transform", "subspace",
            "importance")
 QUICK_METHODS = ("cdan", "mcc", "coral-transform")
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = _common.cpu_model()
     import torch
 
     import transferkit

@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
 THREADS = 2
 BATCH = 64
 
@@ -58,12 +61,7 @@ def write_pngs(root: Path, n: int) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = _common.cpu_model()
     import onnxruntime
     import PIL
     import timm
