@@ -25,3 +25,27 @@ def test_min_steps_is_validated():
 
     with pytest.raises(ConfigError, match="'min_steps' parameter of linear-probe"):
         LinearProbeConfig(min_steps=-1)
+
+
+def test_depth_strategies_explain_a_backbone_without_blocks():
+    import torch
+
+    from transferkit.backbones.base import Backbone
+    from transferkit.config import TrainConfig
+    from transferkit.errors import BackboneError
+    from transferkit.model import TransferModel
+    from transferkit.strategies import create_strategy
+
+    class Flat(Backbone):
+        feature_dim = 4
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, inputs):
+            return self.lin(inputs)
+
+    model = TransferModel(Flat(), num_classes=2)
+    with pytest.raises(BackboneError, match="does not list its blocks.*--strategy full"):
+        create_strategy("partial").stages(model, TrainConfig())

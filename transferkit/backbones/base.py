@@ -36,7 +36,11 @@ class Backbone(nn.Module):
 
     def blocks(self) -> list[nn.Module]:
         """The trainable blocks, ordered from input to output."""
-        raise NotImplementedError
+        from transferkit.errors import BackboneError
+
+        raise BackboneError(f"The {type(self).__name__} backbone does not list its blocks, so "
+                            "strategies that train by depth (partial, gradual) cannot use it. "
+                            "Use --strategy full, lora or linear-probe.")
 
     def adapt_to(self, data: Any) -> None:
         """Fit data-dependent preprocessing (e.g. a table's standardisation) on training

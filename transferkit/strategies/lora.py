@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from transferkit.config import TrainConfig, option
-from transferkit.errors import ConfigError
+from transferkit.errors import BackboneError, ConfigError
 from transferkit.strategies import STRATEGIES
 from transferkit.strategies.base import Stage, Strategy, group, head_parameters, positive
 
@@ -88,7 +88,7 @@ def target_modules(backbone: nn.Module) -> list[str]:
             if hits:
                 return hits
     blocks: list[nn.Module] = []
-    with contextlib.suppress(AttributeError, NotImplementedError):
+    with contextlib.suppress(AttributeError, BackboneError):
         blocks = list(backbone.blocks())  # type: ignore[operator]
     scope = {id(m) for b in blocks for m in b.modules()} if blocks else None
     hits = [n for n, m in names.items() if scope is None or id(m) in scope]
