@@ -338,6 +338,25 @@ def _evaluate_model(model: TransferModel, stager: _Stager, data: Any, frozen: bo
     return predict_proba_dataset(model, data)
 
 
+def apply_pool_stages(backbone: Any, pool_stages: int | None, strategy: str) -> int:
+    """Set ``backbone.pool_stages`` (multi-scale features); ``None`` picks the default: the
+    backbone family's ``default_pool_stages`` (timm: the last 4 stages; text: the 2 layers
+    below the last) for the linear probe, where nothing below the head trains, else 0.
+    Returns the value set."""
+    limit = backbone.max_pool_stages() if callable(getattr(backbone, "max_pool_stages", None)) else 0
+    if pool_stages is None:
+        if strategy != "linear-probe":
+            return 0
+        pool_stages = min(int(getattr(backbone, "default_pool_stages", 0)), limit)
+    elif pool_stages and not limit:
+        raise ConfigError(f"The 'backbone.pool_stages' parameter needs an image or text backbone with a "
+                          f"known stage layout; {getattr(backbone, 'name', type(backbone).__name__)} has "
+                          "none. Set it to 0 (or leave it unset).")
+    if pool_stages or getattr(backbone, "pool_stages", 0):
+        backbone.set_pool_stages(int(pool_stages))
+    return int(pool_stages)
+
+
 def build_model(cfg: FitConfig, num_classes: int, train_data: Any,
                 pretrained: bool | None = None) -> TransferModel:
     """Backbone (with its data-fitted preprocessing), mapping phi and a fresh head."""
@@ -352,6 +371,7 @@ def build_model(cfg: FitConfig, num_classes: int, train_data: Any,
     )
     backbone = adapt_backbone(backbone, train_data)  # input adapter for other table columns
     backbone.adapt_to(train_data)
+    apply_pool_stages(backbone, cfg.backbone.pool_stages, cfg.strategy)
     mapping = MAPPINGS.create("identity" if cfg.mapping == "auto" else cfg.mapping,
                               in_dim=backbone.feature_dim)
     return TransferModel(backbone, num_classes, mapping=mapping, head_dropout=cfg.train.head_dropout)

@@ -158,6 +158,7 @@ def source_probabilities(backbone: Any, features: np.ndarray, batch_size: int = 
     if head is None:
         return None
     head = head.float().eval()
+    features = features[:, :int(getattr(backbone, "base_dim", features.shape[1]))]  # multi-scale: final part
     out = []
     for start in range(0, len(features), batch_size):
         x = torch.from_numpy(np.array(features[start:start + batch_size], dtype=np.float32))

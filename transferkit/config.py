@@ -395,6 +395,18 @@ class BackboneConfig:
                                     "backbone's default or a per-dataset choice).",
                                     flag="--image-size")
     max_length: int | None = option(None, "Token limit for text backbones (None: the model's).")
+    pool_stages: int | None = option(None, "Multi-scale features (0: final features only). Image "
+                                     "backbones append the pooled outputs of their last N stages; "
+                                     "text backbones average the last N + 1 layers before pooling. "
+                                     "None: the family's default for the linear probe (timm 4, "
+                                     "text 2), else 0.", flag="--pool-stages")
+
+    def __post_init__(self) -> None:
+        if self.pool_stages is not None and (isinstance(self.pool_stages, bool)
+                                             or not isinstance(self.pool_stages, int)
+                                             or self.pool_stages < 0):
+            raise ConfigError(f"The 'backbone.pool_stages' parameter must be an int >= 0 or null. "
+                              f"Got {self.pool_stages!r} instead.")
 
 
 @dataclass

@@ -26,6 +26,22 @@ class Backbone(nn.Module):
     name: str = ""
     modality: str = ""
     feature_dim: int = 0
+    #: multi-scale features used by default where nothing below the head trains (0: none)
+    default_pool_stages: int = 0
+    pool_stages: int = 0
+
+    def max_pool_stages(self) -> int:
+        """How many intermediate stages ``set_pool_stages`` can pool (0: not supported)."""
+        return 0
+
+    def set_pool_stages(self, n: int) -> None:
+        """Multi-scale features: combine the final features with the pooled outputs of the
+        ``n`` stages (layers) below them; ``feature_dim`` follows. 0 turns it off."""
+        from transferkit.errors import BackboneError
+
+        if n:
+            raise BackboneError(f"The {type(self).__name__} backbone has no stages to pool; set "
+                                "backbone.pool_stages=0.")
 
     def collate(self, items: list[Any]) -> Any:
         """Raw dataset items -> model inputs (a tensor, or a dict of tensors)."""
