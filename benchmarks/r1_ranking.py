@@ -207,6 +207,12 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="Where run directories go (default: a temp dir).")
     parser.add_argument("--cache-dir", default=None, help="Feature cache (default: inside the workdir).")
     parser.add_argument("--out", default="benchmarks/results/r1_ranking.md")
+    parser.add_argument("--vision-shots", type=int, default=None,
+                        help="Labels per class for the vision task (default 100; --quick 10).")
+    parser.add_argument("--text-shots", type=int, default=None,
+                        help="Labels per class for the text task (default 64; --quick 8).")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Fine-tuning epochs of the ground-truth runs (default 10 vision / 5 text).")
     args = parser.parse_args()
     torch.set_num_threads(2)
     seeds = [0] if args.quick else list(range(args.seeds))
@@ -222,16 +228,18 @@ def main() -> None:
         src = None if args.no_pretrain else pretrained_source(workdir, args.quick)
         if src:
             pool.append(src)
-        data = {"data": "fashion-mnist", "shots": 10 if args.quick else 100,
-                "max_test": 300 if args.quick else 2000, "max_val": 200 if args.quick else 1000}
-        task("vision (V1, Fashion-MNIST, 64 px)", data, pool, "gradual", seeds, 3 if args.quick else 10,
-             args.budget, 64, workdir, cache, lines)
+        shots = args.vision_shots or (10 if args.quick else 100)
+        data = {"data": "fashion-mnist", "shots": shots,
+                "max_test": 300 if args.quick else 2000, "max_val": 200 if args.quick else 10 * shots}
+        task("vision (V1, Fashion-MNIST, 64 px)", data, pool, "gradual", seeds,
+             args.epochs or (3 if args.quick else 10), args.budget, 64, workdir, cache, lines)
     if "text" in tasks:
         # the test set is 65.8 % "great": balanced accuracy is the fair ground truth here
-        data = {"data": "fine-foods", "shots": 8 if args.quick else 64, "metric": "balanced_accuracy",
+        data = {"data": "fine-foods", "shots": args.text_shots or (8 if args.quick else 64),
+                "metric": "balanced_accuracy",
                 "max_test": 200 if args.quick else None, "max_val": 200 if args.quick else None}
         task("text (T1, fine-foods)", data, ["minilm", "random:minilm"], "full", seeds,
-             2 if args.quick else 5, args.budget, None, workdir, cache, lines)
+             args.epochs or (2 if args.quick else 5), args.budget, None, workdir, cache, lines)
     lines.append(f"Total wall time: {time.perf_counter() - started:.0f} s.")
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -37,11 +37,9 @@ CLASSES = ["great", "other"]
 
 TK_RECIPES: dict[str, dict[str, Any]] = {
     "transferkit linear-probe (defaults)": {"strategy": "linear-probe"},
-    "transferkit linear-probe (tuned head)": {
-        "strategy": "linear-probe",
-        # a converged head: 300 AdamW steps at 3e-3; batch 32 for <= 16 shots/class, else 256
-        "overrides": ["train.lr=0.003", "train.epochs=1000", "train.max_steps=300",
-                      "train.batch_size={batch}"],
+    # ablation: the same probe on the final features only (no multi-scale pooling)
+    "transferkit linear-probe, final features only": {
+        "strategy": "linear-probe", "overrides": ["backbone.pool_stages=0"],
     },
 }
 

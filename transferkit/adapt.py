@@ -101,6 +101,10 @@ class AdaptConfig:
                                   "method's default).", flag="--weight")
     select: str = option("snd", "Label-free validator that picks the checkpoint (and the "
                          "lambda with --sweep).", flag="--select")
+    source_tolerance: float = option(0.05, "A checkpoint (or lambda) is eligible for selection only "
+                                     "if its source-validation accuracy is within this of the best "
+                                     "seen (0.05 = 5 points): validators alone favour the soft "
+                                     "predictions of under-trained early checkpoints. 1 disables it.")
     sweep: bool = option(False, "Try every lambda of sweep_weights and keep the validator's "
                          "choice.", flag="--sweep")
     sweep_weights: list[float] = option(factory=lambda: list(DEFAULT_SWEEP),
@@ -141,6 +145,10 @@ class AdaptConfig:
             if value is not None and value < 1:
                 raise ConfigError(f"The '{pname}' parameter of adapt must be an int >= 1 or None. "
                                   f"Got {value} instead.")
+        if not (isinstance(self.source_tolerance, (int, float)) and 0 <= self.source_tolerance <= 1):
+            raise ConfigError(f"The 'source_tolerance' parameter of adapt must be a number in [0, 1] "
+                              f"(a fraction of source-validation accuracy). Got {self.source_tolerance!r} "
+                              "instead.")
         if self.weight is not None and not (np.isfinite(self.weight) and self.weight >= 0):
             raise ConfigError(f"The 'weight' parameter of adapt must be a finite number >= 0. "
                               f"Got {self.weight} instead.")
@@ -413,27 +421,60 @@ class ValidatorSelection(Callback):
     """Keeps the checkpoint with the best label-free validator score (not source-val accuracy).
 
     At every evaluation: embed source-val and (a fixed subset of) target-train with the
-    current model, score them with the validator (higher is better), and keep a copy of
-    the weights when the score improves. ``oracle`` (optional) is called on the same
-    model for *reporting only*; its values never reach the selection.
+    current model and score them with the validator (higher is better). A checkpoint is
+    *eligible* only while its source-validation accuracy is within ``source_tolerance`` of
+    the best one seen in this run: an adapted model must still solve the source task, and
+    validators such as SND or entropy otherwise reward the soft, under-trained predictions
+    of the first evaluations (measured on printed -> handwritten digits: SND alone picked
+    the first epoch). The choice is the eligible checkpoint with the best score; only the
+    checkpoints that could still become that choice (the Pareto front of source accuracy
+    and score) keep a copy of their weights. ``source_tolerance=1`` disables the
+    constraint. ``oracle`` (optional) is called on the same model for *reporting only*;
+    its values never reach the selection.
     """
 
     def __init__(self, validator: Callable[[Any], float], views: _Views,
                  oracle: Callable[[nn.Module], dict[str, float]] | None = None,
-                 objective: AdaptObjective | None = None) -> None:
+                 objective: AdaptObjective | None = None, source_tolerance: float = 1.0) -> None:
         self.validator = validator
         self.views = views
         self.oracle = oracle
         self.objective = objective
-        self.best_score: float | None = None
-        self.best_step: int | None = None
-        self.best_stage: str | None = None
-        self.best_state: dict[str, torch.Tensor] | None = None
+        self.source_tolerance = float(source_tolerance)
         self.history: list[dict[str, Any]] = []
+        # (source accuracy, score, history index, weights) of the non-dominated checkpoints
+        self._front: list[tuple[float, float, int, dict[str, torch.Tensor]]] = []
 
     def on_fit_start(self, trainer: Trainer) -> None:
         if self.objective is not None:
             self.objective.total_steps = max(1, trainer.total_steps)
+
+    def _choice(self) -> tuple[float, float, int, dict[str, torch.Tensor]] | None:
+        if not self._front:
+            return None
+        best_src = max(src for src, *_ in self._front)
+        eligible = [c for c in self._front if c[0] >= best_src - self.source_tolerance - 1e-12]
+        return max(eligible, key=lambda c: (c[1], c[0]))
+
+    @property
+    def best_score(self) -> float | None:
+        c = self._choice()
+        return None if c is None else c[1]
+
+    @property
+    def best_step(self) -> int | None:
+        c = self._choice()
+        return None if c is None else self.history[c[2]]["step"]
+
+    @property
+    def best_stage(self) -> str | None:
+        c = self._choice()
+        return None if c is None else self.history[c[2]]["stage"]
+
+    @property
+    def best_state(self) -> dict[str, torch.Tensor] | None:
+        c = self._choice()
+        return None if c is None else c[3]
 
     @torch.no_grad()
     def on_evaluate(self, trainer: Trainer, record: dict[str, Any]) -> None:
@@ -445,16 +486,22 @@ class ValidatorSelection(Callback):
         f_s, logits_s = self.views.embed_eval(model, "source_val")
         f_t, logits_t = self.views.embed_eval(model, "target_train")
         score = float(self.validator(make_context(f_s, logits_s, self.views.y_source_val, f_t, logits_t)))
+        src = record.get("val_accuracy")
+        if src is None:  # no source-val accuracy: every checkpoint is eligible
+            src = float(np.mean(np.argmax(logits_s, axis=1) == self.views.y_source_val)) if len(logits_s) else 0.0
         entry: dict[str, Any] = {"stage": trainer.stage, "step": trainer.step,
                                  "validator": score if np.isfinite(score) else None,
-                                 "source_val_accuracy": record.get("val_accuracy")}
-        if np.isfinite(score) and (self.best_score is None or score > self.best_score):
-            self.best_score, self.best_step, self.best_stage = score, trainer.step, trainer.stage
-            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            entry["selected"] = True
+                                 "source_val_accuracy": float(src)}
+        self.history.append(entry)
+        if np.isfinite(score) and not any(a >= src and b >= score for a, b, *_ in self._front):
+            state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            self._front = [c for c in self._front if not (src >= c[0] and score >= c[1])]
+            self._front.append((float(src), score, len(self.history) - 1, state))
+        chosen = self._choice()
+        for i, h in enumerate(self.history):
+            h["selected"] = chosen is not None and i == chosen[2]
         if self.oracle is not None:
             entry["oracle"] = self.oracle(model)
-        self.history.append(entry)
         if was_training:
             set_train_mode(model)
 
@@ -582,6 +629,7 @@ class _Adapter:
 
     # -- models -------------------------------------------------------------------------
     def build_backbone(self) -> Any:
+        from transferkit.api import apply_pool_stages
         from transferkit.backbones import create_backbone
 
         b = self.cfg.backbone
@@ -589,6 +637,7 @@ class _Adapter:
         backbone = create_backbone(b.name, weights=b.weights, pretrained=b.pretrained,
                                    image_size=b.image_size, max_length=b.max_length)
         backbone.adapt_to(self.source_train)
+        apply_pool_stages(backbone, b.pool_stages, self.cfg.strategy)
         return backbone
 
     def features(self, data: Any) -> np.ndarray:
@@ -635,8 +684,13 @@ class _Adapter:
                 model, sel = self.train_candidate(w, tag)
                 states[tag] = model
                 self.candidates.append(self.describe_candidate(tag, w, model, sel))
-            # the validator's choice: target labels play no part here
-            best = max(self.candidates, key=lambda c: -np.inf if c["validator"] is None else c["validator"])
+            # the validator's choice among the lambdas that still solve the source task
+            # (source-val accuracy within source_tolerance of the best): no target labels
+            scored = [c for c in self.candidates if c["validator"] is not None] or self.candidates
+            top_src = max(c.get("source_val_accuracy") or 0.0 for c in scored)
+            eligible = [c for c in scored
+                        if (c.get("source_val_accuracy") or 0.0) >= top_src - cfg.source_tolerance - 1e-12]
+            best = max(eligible, key=lambda c: -np.inf if c["validator"] is None else c["validator"])
             chosen_tag, chosen_model = best["name"], states[best["name"]]
         for c in self.candidates:
             c["chosen"] = c["name"] == chosen_tag
@@ -799,7 +853,8 @@ class _Adapter:
         alignment = self.build_alignment(weight, out_dim)
         objective = AdaptObjective(alignment, self.embed_fn(), self.head_fn)
         views = _Views(self.embed_eval, self.source_val.y)
-        selector = ValidatorSelection(self.validator, views, oracle=self.oracle, objective=objective)
+        selector = ValidatorSelection(self.validator, views, oracle=self.oracle, objective=objective,
+                                      source_tolerance=cfg.source_tolerance)
         if self.mode == "end-to-end":
             entry = STRATEGIES.entry(cfg.strategy)
             params = dict(cfg.strategy_params)
@@ -853,6 +908,8 @@ class _Adapter:
                           key=lambda h: h["oracle"]["accuracy"], default=None)
         cand = {
             "name": tag, "weight": alignment_weight, "validator": sel.best_score,
+            "source_val_accuracy": next((h["source_val_accuracy"] for h in sel.history if h.get("selected")),
+                                        None),
             "selected_step": sel.best_step, "selected_stage": sel.best_stage,
             "target_test_accuracy": test["accuracy"],
             "target_test_balanced_accuracy": test["balanced_accuracy"],
@@ -989,7 +1046,7 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
     save_run(run_dir, model, fit_cfg, adapter.source_train, adapter.classes,
              extra={"adapt": {"source": cfg.source, "target": cfg.target, "method": cfg.method}})
     _write_projection(run_dir, adapter, model)
-    candidates = [{k: v for k, v in c.items() if k != "evaluations"} for c in adapter.candidates]
+    candidates = [dict(c) for c in adapter.candidates]  # with each evaluation: the selection trace
     summary = {
         "transferkit_version": __version__,
         "task": "classification",
