@@ -313,3 +313,18 @@ def test_rank_on_a_dataset_name_reads_only_train(tmp_path):
     assert rows[0]["n_train"] == len(load_splits(cfg).train)
     with pytest.raises(DataError):
         rank(_images(0).subset(np.arange(1)), [_Pixels("good", True)], scores=["logme"])
+
+
+def test_fit_auto_probes_multiscale_features_and_partial_trains_the_pooled_stages(tmp_path):
+    cfg = _auto_cfg(tmp_path, "ms")
+    cfg.backbone.image_size = 32
+    cfg.backbone.pool_stages = 2
+    result = fit_auto(cfg)
+    assert result.model.backbone.pool_stages == 2  # the probe's multi-scale features, kept by every rung
+    tried = [t["strategy"] for t in result.summary["auto"]["tried"]]
+    assert tried[:2] == ["linear-probe", "partial"]  # partial ran: it trains the 2 pooled stages + tail
+    import yaml
+
+    saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+    if result.summary["strategy"] == "partial":
+        assert saved["strategy_params"]["blocks"] == 3

@@ -45,6 +45,9 @@ DEFAULT_POOL: dict[str, tuple[str, ...]] = {
 }
 #: Budget of ``--strategy auto`` when ``time_budget`` is not set.
 DEFAULT_BUDGET = "10m"
+#: Top blocks that the ``partial`` rung trains (more when the probe pools more stages).
+PARTIAL_BLOCKS = 2
+
 #: Below this many training examples per class, the ladder stops before full fine-tuning.
 FULL_MIN_PER_CLASS = 20
 RANDOM_PREFIX = "random:"
@@ -525,8 +528,12 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
     log(f"[bold]auto[/bold] {backbone_why}")
 
     torch.manual_seed(cfg.data.seed)
-    base = build_model(chosen_cfg, len(classes), train)
+    # The ladder starts with the linear probe, so the backbone gets the probe's multi-scale
+    # features (backbone.pool_stages); later rungs fine-tune from the probe (LP-FT).
+    base = build_model(dataclasses.replace(chosen_cfg, strategy="linear-probe"), len(classes), train)
     backbone = base.backbone
+    # partial trains the top blocks on cached activations: the pooled stages must be among them
+    partial_params = {"blocks": max(PARTIAL_BLOCKS, int(getattr(backbone, "pool_stages", 0)) + 1)}
     ladder, ladder_why = strategy_ladder(backbone, len(train), len(classes))
     if len(val) == 0:
         ladder, ladder_why = ["linear-probe"], "no validation data to compare strategies on, so only the linear probe"
@@ -553,7 +560,8 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
     for i, strategy in enumerate(ladder):
         remaining = deadline - time.perf_counter()
         estimate = estimate_cost(strategy, per_example=per_example, n_train=len(train),
-                                 n_val=len(val), epochs=epochs, blocks=n_blocks) * calibration
+                                 n_val=len(val), epochs=epochs, blocks=n_blocks,
+                                 partial_blocks=partial_params["blocks"]) * calibration
         run_epochs = epochs
         if i > 0:
             if remaining <= 0:
@@ -580,7 +588,8 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
                 "to fit the budget")
         n_hist = len(step_stager.history)
         t0 = time.perf_counter()
-        stages = step_stager.run(model, strategy, {}, tag=f"{strategy}-")
+        stages = step_stager.run(model, strategy, partial_params if strategy == "partial" else {},
+                                 tag=f"{strategy}-")
         seconds = time.perf_counter() - t0
         if step_stager is not stager:
             stager.history.extend(step_stager.history[n_hist:])
@@ -646,7 +655,8 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
         warnings.append(warn)
         log(f"[bold red]{warn}[/bold red]")
 
-    final_cfg = dataclasses.replace(chosen_cfg, strategy=strategy)
+    final_cfg = dataclasses.replace(chosen_cfg, strategy=strategy,
+                                    strategy_params=dict(partial_params) if strategy == "partial" else {})
     save_run(run_dir, model, final_cfg, train, classes)
     summary = {
         "transferkit_version": __version__,
