@@ -224,7 +224,6 @@ class FeatureCache:
                 shutil.rmtree(d)
         self.forget_checks()
         _SESSIONS.clear()
-        _ONNX_FAILED.clear()
         return freed
 
 
@@ -333,8 +332,6 @@ def _pad_cat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
-#: ONNX tags whose export or check failed in this process: torch is used without retrying
-_ONNX_FAILED: set[str] = set()
 # In-process onnxruntime sessions: (path, stat token, threads, spinning) -> (session, max_error).
 _SESSIONS: OrderedDict[tuple[Any, ...], tuple[Any, float]] = OrderedDict()
 _SESSIONS_KEPT = 4
@@ -637,16 +634,13 @@ def _make_runner(module: nn.Module, bb: Backbone, inputs: Any, chosen: str, bf16
                                   "takes structured inputs. Use backend='torch' or 'auto'.")
         else:
             tag = f"{backbone_fingerprint(bb)}_{'x'.join(map(str, inputs.shape[1:]))}_{upto_block}"
-            if tag not in _ONNX_FAILED or requested == "onnx":
-                try:
-                    return _OnnxRunner(module, inputs[:8], cache, tag, threads)
-                except Exception as exc:
-                    if requested == "onnx":
-                        raise ConfigError(f"ONNX export or its check against torch failed for {bb.name}: "
-                                          f"{exc}. Use backend='torch'.") from exc
-                    # once per process: a failed export is not retried (nor re-announced)
-                    _ONNX_FAILED.add(tag)
-                    warnings.warn(f"onnxruntime not used for {bb.name} ({exc}); using torch.", stacklevel=4)
+            try:
+                return _OnnxRunner(module, inputs[:8], cache, tag, threads)
+            except Exception as exc:
+                if requested == "onnx":
+                    raise ConfigError(f"ONNX export or its check against torch failed for {bb.name}: "
+                                      f"{exc}. Use backend='torch'.") from exc
+                warnings.warn(f"onnxruntime not used for {bb.name} ({exc}); using torch.", stacklevel=4)
 
     def run_torch(x: Any) -> torch.Tensor:
         if chosen == "onnx" and isinstance(x, torch.Tensor) and x.ndim == 4:
