@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -417,6 +417,20 @@ def make_context(f_s: np.ndarray, logits_s: np.ndarray, y_s: np.ndarray, f_t: np
                              labels_s=np.asarray(y_s, dtype=np.int64))
 
 
+T = TypeVar("T")
+
+
+def select_eligible(items: Sequence[T], key: Callable[[T], tuple[float, float]], tolerance: float) -> T | None:
+    """The item with the best validator score among those whose source-validation accuracy
+    is within ``tolerance`` of the best accuracy; ``key(item) = (source accuracy, score)``.
+    Ties in score go to the higher source accuracy. None for no items."""
+    if not items:
+        return None
+    top = max(key(i)[0] for i in items)
+    eligible = [i for i in items if key(i)[0] >= top - tolerance - 1e-12]
+    return max(eligible, key=lambda i: (key(i)[1], key(i)[0]))
+
+
 class ValidatorSelection(Callback):
     """Keeps the checkpoint with the best label-free validator score (not source-val accuracy).
 
@@ -450,11 +464,7 @@ class ValidatorSelection(Callback):
             self.objective.total_steps = max(1, trainer.total_steps)
 
     def _choice(self) -> tuple[float, float, int, dict[str, torch.Tensor]] | None:
-        if not self._front:
-            return None
-        best_src = max(src for src, *_ in self._front)
-        eligible = [c for c in self._front if c[0] >= best_src - self.source_tolerance - 1e-12]
-        return max(eligible, key=lambda c: (c[1], c[0]))
+        return select_eligible(self._front, lambda c: (c[0], c[1]), self.source_tolerance)
 
     @property
     def best_score(self) -> float | None:
@@ -487,7 +497,7 @@ class ValidatorSelection(Callback):
         f_t, logits_t = self.views.embed_eval(model, "target_train")
         score = float(self.validator(make_context(f_s, logits_s, self.views.y_source_val, f_t, logits_t)))
         src = record.get("val_accuracy")
-        if src is None:  # no source-val accuracy: every checkpoint is eligible
+        if src is None:  # the trainer reported none: compute it from the source-val logits
             src = float(np.mean(np.argmax(logits_s, axis=1) == self.views.y_source_val)) if len(logits_s) else 0.0
         entry: dict[str, Any] = {"stage": trainer.stage, "step": trainer.step,
                                  "validator": score if np.isfinite(score) else None,
@@ -687,10 +697,9 @@ class _Adapter:
             # the validator's choice among the lambdas that still solve the source task
             # (source-val accuracy within source_tolerance of the best): no target labels
             scored = [c for c in self.candidates if c["validator"] is not None] or self.candidates
-            top_src = max(c.get("source_val_accuracy") or 0.0 for c in scored)
-            eligible = [c for c in scored
-                        if (c.get("source_val_accuracy") or 0.0) >= top_src - cfg.source_tolerance - 1e-12]
-            best = max(eligible, key=lambda c: -np.inf if c["validator"] is None else c["validator"])
+            best = select_eligible(scored, lambda c: (c.get("source_val_accuracy") or 0.0,
+                                                      -np.inf if c["validator"] is None else c["validator"]),
+                                   cfg.source_tolerance)
             chosen_tag, chosen_model = best["name"], states[best["name"]]
         for c in self.candidates:
             c["chosen"] = c["name"] == chosen_tag

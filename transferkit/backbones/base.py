@@ -37,11 +37,21 @@ class Backbone(nn.Module):
     def set_pool_stages(self, n: int) -> None:
         """Multi-scale features: combine the final features with the pooled outputs of the
         ``n`` stages (layers) below them; ``feature_dim`` follows. 0 turns it off."""
+        self.check_pool_stages(n)
+
+    def check_pool_stages(self, n: int) -> None:
+        """Raise BackboneError unless ``0 <= n <= max_pool_stages()``."""
         from transferkit.errors import BackboneError
 
-        if n:
-            raise BackboneError(f"The {type(self).__name__} backbone has no stages to pool; set "
-                                "backbone.pool_stages=0.")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise BackboneError(f"The 'pool_stages' parameter must be an int >= 0. Got {n!r} instead.")
+        limit = self.max_pool_stages()
+        if n and not limit:
+            raise BackboneError(f"The {self.name or type(self).__name__} backbone has no known stages to "
+                                "pool; set backbone.pool_stages=0.")
+        if n > limit:
+            raise BackboneError(f"The 'pool_stages' parameter must be <= {limit} for {self.name} (the "
+                                f"stages or layers below its final features). Got {n} instead.")
 
     def collate(self, items: list[Any]) -> Any:
         """Raw dataset items -> model inputs (a tensor, or a dict of tensors)."""

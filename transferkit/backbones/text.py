@@ -168,11 +168,7 @@ class TextBackbone(Backbone):
         encoder gives steadier few-shot features than the last layer alone (fine-foods
         8/class: about +4 points of probe accuracy with n=2); the pooling (mean/CLS) and
         normalisation stay the model's own."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise BackboneError(f"The 'pool_stages' parameter must be an int >= 0. Got {n!r} instead.")
-        if n > self.max_pool_stages():
-            raise BackboneError(f"The 'pool_stages' parameter must be <= {self.max_pool_stages()} for "
-                                f"{self.name} (the layers below its last one). Got {n} instead.")
+        self.check_pool_stages(n)
         self.pool_stages = n
 
     # ------------------------------------------------------------------ construction

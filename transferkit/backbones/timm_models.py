@@ -346,15 +346,8 @@ class TimmBackbone(Backbone):
         Evci et al. 2022 (Head2Toe). The final (pre-logit) features stay first, so
         ``features[:, :base_dim]`` is what the source classifier reads.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise BackboneError(f"The 'pool_stages' parameter must be an int >= 0. Got {n!r} instead.")
+        self.check_pool_stages(n)
         structure = self._structure
-        if n and structure is None:
-            raise BackboneError(f"timm model '{self.model_name}' ({type(self.model).__name__}) has no known "
-                                "stage layout, so its stages cannot be pooled; set backbone.pool_stages=0.")
-        if structure is not None and n > len(structure[1]):
-            raise BackboneError(f"The 'pool_stages' parameter must be <= {len(structure[1])} for "
-                                f"{self.name} ({len(structure[1])} stages). Got {n} instead.")
         self.pool_stages = n
         if n and self._stage_dims is None:
             assert structure is not None
