@@ -533,7 +533,9 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
     base = build_model(dataclasses.replace(chosen_cfg, strategy="linear-probe"), len(classes), train)
     backbone = base.backbone
     # partial trains the top blocks on cached activations: the pooled stages must be among them
-    partial_params = {"blocks": max(PARTIAL_BLOCKS, int(getattr(backbone, "pool_stages", 0)) + 1)}
+    # and it starts from the trained probe, so it skips partial's own head stage (LP-FT done)
+    partial_params = {"blocks": max(PARTIAL_BLOCKS, int(getattr(backbone, "pool_stages", 0)) + 1),
+                      "head_epochs": 0}
     ladder, ladder_why = strategy_ladder(backbone, len(train), len(classes))
     if len(val) == 0:
         ladder, ladder_why = ["linear-probe"], "no validation data to compare strategies on, so only the linear probe"

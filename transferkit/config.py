@@ -354,6 +354,8 @@ class TrainConfig:
     tensorboard: bool = option(False, "Also log to TensorBoard in the run directory.",
                                flag="--tensorboard")
     num_workers: int = option(0, "DataLoader worker processes.")
+    group_by_length: bool = option(True, "Texts: batch examples of similar length together, so "
+                                   "little compute goes to padding (as HF's group_by_length).")
 
     def __post_init__(self) -> None:
         checks = [("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1)]

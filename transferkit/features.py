@@ -596,7 +596,7 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
         # onnxruntime takes NCHW: have the preprocessing write it directly, not copy later.
         def collate(items: Any) -> Any:
             return bb.collate(items, channels_last=False)
-    order = _length_order(data, indices)
+    order = length_order(data, indices)
     if order is not None:
         indices = indices[order]
     parts: list[np.ndarray] = []
@@ -613,7 +613,7 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
     return feats[np.argsort(order)] if order is not None else feats
 
 
-def _length_order(data: TransferDataset, indices: np.ndarray) -> np.ndarray | None:
+def length_order(data: TransferDataset, indices: np.ndarray) -> np.ndarray | None:
     """For texts, the order of ``indices`` by decreasing length, else None.
 
     Batches of similar lengths pad little (as sentence-transformers' ``encode`` does), so

@@ -2,6 +2,7 @@
 
 import importlib.util
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,3 +55,36 @@ def test_sentence_transformers_max_seq_length_is_the_default(workdir):
     (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 7}))
     assert TextBackbone.from_spec(str(folder)).max_length == 7
     assert TextBackbone.from_spec(str(folder), max_length=5).max_length == 5
+
+
+def test_the_top_of_a_split_cuts_padding_exactly(workdir):
+    """Cached activations are padded to the split's longest text; the top cuts a batch to
+    its own longest text, which must not change the features."""
+    bb, _ = TextBackbone.tiny_example(workdir)
+    bb.eval()
+    bottom, top = bb.split_at(1)
+    texts = ["bad", "i love this tea very much and it is sweet", "sweet tea"]
+    with torch.inference_mode():
+        acts = bottom(bb.collate(texts))  # padded to the longest of the three
+        short = acts[[0, 2]]
+        assert bool((short[..., -1].sum(1) < acts.shape[1]).all())  # padding to cut
+        cut = top(short)
+        whole = bb(bb.collate(["bad", "sweet tea"]))
+        uncut = top(acts)[[0, 2]]  # the long text in the batch: nothing cut
+    assert torch.allclose(cut, whole, atol=1e-5)
+    assert torch.allclose(cut, uncut, atol=1e-5)
+
+
+def test_predictions_come_back_in_data_order_though_texts_run_by_length(workdir):
+    from transferkit.api import predict_proba_dataset
+    from transferkit.data import TransferDataset
+    from transferkit.model import TransferModel
+
+    bb, _ = TextBackbone.tiny_example(workdir)
+    texts = ["ok", "i love this tea very much and it is sweet and fresh", "bad tea", "sweet"]
+    data = TransferDataset(name="t", modality="text", x=texts, y=np.array([0, 1, 0, 1]), classes=["a", "b"])
+    model = TransferModel(bb, 2).eval()
+    probs = predict_proba_dataset(model, data, batch_size=2)
+    with torch.inference_mode():
+        one_by_one = np.concatenate([torch.softmax(model(bb.collate([t])), 1).numpy() for t in texts])
+    np.testing.assert_allclose(probs, one_by_one, atol=1e-5)

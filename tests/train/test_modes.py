@@ -41,7 +41,7 @@ def test_trainable_batchnorm_still_updates() -> None:
 
 def test_partial_freezes_only_the_bottom_batchnorms() -> None:
     model = tiny_model(n_blocks=3)
-    create_strategy("partial", {"blocks": 1}).stages(model, TrainConfig())
+    create_strategy("partial", {"blocks": 1, "head_epochs": 0}).stages(model, TrainConfig())
     set_train_mode(model)
     modes = {n: m.training for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm1d)}
     assert modes == {"backbone.layers.0.1": False, "backbone.layers.1.1": False, "backbone.layers.2.1": True}

@@ -28,7 +28,7 @@ def test_l2_sp_matches_a_direct_computation() -> None:
 
 def test_l2_sp_ignores_frozen_parameters_and_pulls_toward_the_start() -> None:
     model = tiny_model()
-    (stage,) = create_strategy("partial", {"blocks": 1}).stages(model, TrainConfig())
+    (stage,) = create_strategy("partial", {"blocks": 1, "head_epochs": 0}).stages(model, TrainConfig())
     penalty = L2SP(model, alpha=1.0)
     trainable = {id(p) for p in stage.trainable_parameters()}
     assert {id(p) for p, _ in penalty.source} | {id(p) for p in penalty.new} == trainable
@@ -39,7 +39,7 @@ def test_l2_sp_ignores_frozen_parameters_and_pulls_toward_the_start() -> None:
         m = tiny_model()
         config = TrainConfig(epochs=3, batch_size=16, lr=0.05, l2_sp=alpha, patience=None, optimizer="sgd",
                              momentum=0.0)
-        (st,) = create_strategy("partial", {"blocks": 1, "backbone_lr_ratio": 1.0}).stages(m, config)
+        (st,) = create_strategy("partial", {"blocks": 1, "backbone_lr_ratio": 1.0, "head_epochs": 0}).stages(m, config)
         Trainer(m, config, param_groups=st.param_groups, train_data=blobs(), log=None).fit()
         drift[alpha] = (m.backbone.layers[-1][0].weight - start).norm().item()
     assert drift[10.0] < 0.5 * drift[0.0], drift

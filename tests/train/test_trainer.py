@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from tiny_models import blobs, tiny_model
@@ -221,3 +222,21 @@ def test_progress_bar_runs() -> None:
     result = Trainer(model, config, param_groups=stage.param_groups, train_data=blobs(), progress=True,
                      log=None).fit()
     assert result.steps == 6
+
+
+def test_length_grouped_batches_cover_the_data_and_pad_less() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 300, size=203)
+    grouped = epoch_batches(203, 8, seed=1, epoch=0, lengths=lengths)
+    plain = epoch_batches(203, 8, seed=1, epoch=0)
+    assert sorted(i for b in grouped for i in b) == list(range(203))
+    assert len(grouped) == len(plain)  # same number of steps per epoch
+    assert grouped == epoch_batches(203, 8, seed=1, epoch=0, lengths=lengths)  # resumable
+    assert grouped != epoch_batches(203, 8, seed=1, epoch=1, lengths=lengths)
+
+    def padded(batches: list[list[int]]) -> int:
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    assert padded(grouped) < 0.7 * padded(plain)
+    with pytest.raises(ConfigError, match="one length per example"):
+        epoch_batches(10, 4, 0, 0, lengths=[1, 2])

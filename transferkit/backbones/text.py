@@ -111,6 +111,13 @@ class _TextTop(nn.Module):
         object.__setattr__(self, "_bb", backbone)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, H + 1) -> (B, H)
+        # Cached activations are padded to the longest text of the whole split; cutting the
+        # batch to its own longest text is exact (padding is masked out of attention and
+        # pooling) and spares the layers those positions; only done when the padding is on
+        # the right (the tokenizer's default here), i.e. nothing real lies past the cut.
+        real = max(int(x[..., -1].sum(1).max().item()), 1) if x.shape[0] else x.shape[1]
+        if real < x.shape[1] and not bool(x[:, real:, -1].any()):
+            x = x[:, :real]
         h, mask = x[..., :-1], x[..., -1]
         ext = self._bb.extended_mask(mask, h.dtype)
         outs = []

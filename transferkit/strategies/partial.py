@@ -3,6 +3,12 @@
 Yosinski et al. 2014 (https://arxiv.org/abs/1411.1792): lower layers are general, upper
 layers specific, so re-training only the top ``k`` blocks adapts the specific part. The
 frozen bottom's activations can come from the cache (``backbone.split_at(k)``).
+
+By default the head first trains alone on cached features (``head_epochs``, at least
+``head_min_steps`` steps), then the top blocks and the head train together: a fresh head's
+large early gradients would otherwise distort the pretrained blocks (LP-FT, Kumar et al.
+2022, https://arxiv.org/abs/2202.10054). ``head_epochs=0`` skips that stage (``fit
+--strategy auto`` does, since its partial rung starts from the trained probe).
 """
 
 from __future__ import annotations
@@ -31,16 +37,26 @@ class PartialConfig:
     blocks: int = option(2, "How many of the backbone's top blocks train.")
     backbone_lr_ratio: float = option(0.1, "Learning rate of the trained blocks as a fraction "
                                       "of train.lr.")
+    head_epochs: int = option(1, "Epochs of a first stage in which only the head trains, on "
+                              "cached features (LP-FT); 0 skips it.")
+    head_min_steps: int = option(500, "At least this many steps for that head stage (it costs "
+                                 "milliseconds per step on cached features).")
 
     def __post_init__(self) -> None:
         positive("blocks", self.blocks, "partial", integer=True)
+        for name in ("head_epochs", "head_min_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"The '{name}' parameter of the partial strategy must be an int "
+                                  f">= 0. Got {value!r} instead.")
         positive("backbone_lr_ratio", self.backbone_lr_ratio, "partial", upper=10.0)
 
 
 @STRATEGIES.register("partial", config=PartialConfig, aliases=("last-k",),
                      help="The last k backbone blocks and the head train (config: blocks).")
 class PartialStrategy(Strategy):
-    """Top ``blocks`` blocks at ``lr * backbone_lr_ratio``, head at ``lr``."""
+    """Optionally the head alone first; then the top ``blocks`` blocks at
+    ``lr * backbone_lr_ratio`` and the head at ``lr``."""
 
     name = "partial"
 
@@ -53,6 +69,12 @@ class PartialStrategy(Strategy):
                 f"{len(blocks)} blocks. Got {k} instead. Use --strategy full to train them all."
             )
         top = [p for block in blocks[-k:] for p in block.parameters()]
+        head = head_parameters(model)
         groups = [group(f"blocks[-{k}:]", top, train.lr * self.config.backbone_lr_ratio),
-                  group("head", head_parameters(model), train.lr)]
-        return self._first(model, [Stage("partial", groups, trainable_blocks=k)])
+                  group("head", head, train.lr)]
+        stages = [Stage("partial", groups, trainable_blocks=k)]
+        if self.config.head_epochs:
+            stages.insert(0, Stage("head", [group("head", head, train.lr)],
+                                   epochs=self.config.head_epochs, trainable_blocks=0,
+                                   info={"min_steps": self.config.head_min_steps}))
+        return self._first(model, stages)

@@ -129,23 +129,43 @@ class _BatchList(torch.utils.data.Sampler):
         return len(self.batches)
 
 
+#: Length grouping sorts windows of this many global batches (as HF's LengthGroupedSampler).
+LENGTH_GROUP_WINDOW = 50
+
+
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
-                  world: int = 1, stream: int = 0) -> list[list[int]]:
+                  world: int = 1, stream: int = 0,
+                  lengths: Sequence[int] | np.ndarray | None = None) -> list[list[int]]:
     """This process's index batches for one epoch, identical however often it is asked.
 
     The permutation comes from a generator seeded with ``(seed, stream, epoch)``, so a
     resumed run regenerates it. Each global batch of ``batch_size * world`` indices is
     split evenly across processes; a last batch of one example is merged into the one
     before (a batch of one breaks BatchNorm in training mode).
+
+    ``lengths`` (one per example) groups examples of similar length: each window of
+    ``LENGTH_GROUP_WINDOW`` global batches of the permutation is sorted by length, cut into
+    batches, and the batches are shuffled, so padded texts waste little compute while each
+    epoch still sees a new random grouping.
     """
     if n == 0:
         return []
     g = torch.Generator().manual_seed((seed * 1_000_003 + stream * 7_919 + epoch) % (2**63))
     perm = torch.randperm(n, generator=g).tolist()
     size = batch_size * world
+    if lengths is not None:
+        if len(lengths) != n:
+            raise ConfigError(f"The 'lengths' parameter must give one length per example ({n}). "
+                              f"Got {len(lengths)} instead.")
+        window = size * LENGTH_GROUP_WINDOW
+        perm = [i for w in range(0, n, window)
+                for i in sorted(perm[w:w + window], key=lambda j: -int(lengths[j]))]
     global_batches = [perm[i:i + size] for i in range(0, n, size)]
     if len(global_batches) > 1 and len(global_batches[-1]) < 2 * world:
         global_batches[-2].extend(global_batches.pop())
+    if lengths is not None and len(global_batches) > 1:
+        order = torch.randperm(len(global_batches), generator=g).tolist()
+        global_batches = [global_batches[i] for i in order]
     out = []
     for gb in global_batches:
         if len(gb) < world:  # pad like DistributedSampler so every process gets a batch
@@ -218,6 +238,7 @@ class Trainer:
         progress: bool | None = None,
         cpu: bool | None = None,
         find_unused_parameters: bool = False,
+        lengths: Sequence[int] | np.ndarray | None = None,
     ) -> None:
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"The 'config' parameter of Trainer must be a TrainConfig. "
@@ -252,6 +273,11 @@ class Trainer:
         self.progress = progress
         self.cpu = (not torch.cuda.is_available()) if cpu is None else cpu
         self.find_unused_parameters = find_unused_parameters
+        if lengths is not None and len(lengths) != len(train_data):  # type: ignore[arg-type]
+            raise ConfigError(f"The 'lengths' parameter of Trainer must give one length per training "
+                              f"example ({len(train_data)}). Got {len(lengths)} instead.")  # type: ignore[arg-type]
+        # texts of similar length share batches (train.group_by_length); None: random batches
+        self.lengths = lengths if config.group_by_length else None
         self.should_stop = False
         self.last_lrs: dict[str, float] = {}
         self.device = torch.device("cpu")
@@ -496,7 +522,8 @@ class Trainer:
             t_epoch, t_batch = target_position
             target_iter = self._target_iter(n_target, t_epoch, t_batch) if n_target else None
             while stopped is None and self.step < self.total_steps and epoch < cfg.epochs:
-                batches = epoch_batches(n_train, cfg.batch_size, self.seed, epoch, self.rank, self.world)
+                batches = epoch_batches(n_train, cfg.batch_size, self.seed, epoch, self.rank, self.world,
+                                        lengths=self.lengths)
                 b = start
                 for batch in self._loader(self.train_data, batches[start:], self.collate_fn):
                     batch = _to_device(batch, self.device)
