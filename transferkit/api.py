@@ -66,6 +66,7 @@ _SHORTCUTS = {
     "max_test": "data.max_test", "max_val": "data.max_val", "skip_bad": "data.skip_bad",
     "backbone": "backbone.name", "backbone_weights": "backbone.weights",
     "pretrained": "backbone.pretrained", "image_size": "backbone.image_size",
+    "pool_stages": "backbone.pool_stages", "max_length": "backbone.max_length",
     "epochs": "train.epochs", "max_steps": "train.max_steps", "lr": "train.lr",
     "batch_size": "train.batch_size", "checkpoint_every": "train.checkpoint_every",
     "patience": "train.patience",

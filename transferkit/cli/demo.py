@@ -21,6 +21,10 @@ DEMO_RUNS = [
     ("fine-foods 16/class (train products -> other products), MiniLM, linear probe",
      {"data": "fine-foods", "backbone": "minilm", "strategy": "linear-probe", "shots": 16,
       "epochs": 100}),
+    # the few-shot text recipe (README): top 3 layers on cached activations, LP-FT
+    ("fine-foods 16/class, MiniLM, partial fine-tuning (top 3 layers)",
+     {"data": "fine-foods", "backbone": "minilm", "strategy": "partial", "shots": 16,
+      "strategy_params": {"blocks": 3}, "pool_stages": 2, "epochs": 8, "batch_size": 8}),
 ]
 
 
