@@ -10,7 +10,6 @@ import torch
 
 from transferkit.auto import (
     Ranking,
-    consensus,
     estimate_cost,
     fit_auto,
     parse_budget,
@@ -278,40 +277,30 @@ def test_fit_auto_stops_at_a_tiny_budget(tmp_path):
     assert "budget" in s["choice"]
 
 
-def test_fit_auto_chooses_the_backbone_by_the_mean_rank_of_logme_leep_and_nce(tmp_path):
+def test_fit_auto_chooses_the_backbone_by_probe_validation_accuracy(tmp_path):
     cfg = _auto_cfg(tmp_path, "two", budget="0.01s",
                     backbones=(SMALL, "random:timm:resnet10t"))
     cfg.backbone.image_size = 32
     s = fit_auto(cfg).summary
     ranking = s["auto"]["backbone"]["ranking"]
     assert len(ranking) == 2 and [r["rank"] for r in ranking] == [1, 2]
-    assert set(ranking[0]["scores"]) == {"logme", "leep", "nce"}
-    assert ranking[0]["mean_rank"] <= ranking[1]["mean_rank"]
+    assert ranking[0]["probe_val_accuracy"] >= ranking[1]["probe_val_accuracy"]
+    assert all("logme" in r["scores"] for r in ranking)
     assert s["auto"]["backbone"]["chosen"] == ranking[0]["backbone"]
-    assert "mean rank" in s["choice"] or "highest LogME" in s["choice"]
+    assert "best linear-probe validation accuracy" in s["choice"]
 
 
-def _row(name, logme, leep, nce, probs="NLEEP pseudo labels"):
-    return {"backbone": name, "scores": {"logme": logme, "leep": leep, "nce": nce}, "source_probs": probs}
+def test_choose_backbone_without_validation_data_takes_the_highest_logme(tmp_path):
+    from transferkit.auto import _choose_backbone
+    from transferkit.data import load_splits
 
-
-def test_consensus_outvotes_one_misranking_score_and_breaks_ties_by_logme():
-    # LogME prefers the random candidate (as measured on fine-foods); LEEP and NCE do not
-    rows, used = consensus([_row("random", -0.15, 0.14, 0.05), _row("pretrained", -0.19, 0.49, 0.39)])
-    assert used == ["logme", "leep", "nce"]
-    assert [r["backbone"] for r in rows] == ["pretrained", "random"]
-    assert [r["mean_rank"] for r in rows] == [pytest.approx(4 / 3, abs=1e-4), pytest.approx(5 / 3, abs=1e-4)]
-    # a tie in mean rank goes to the higher LogME
-    tied, _ = consensus([_row("a", -0.2, 0.5, 0.1), _row("b", -0.1, 0.4, 0.2)], scores=("logme", "leep"))
-    assert [(r["backbone"], r["mean_rank"]) for r in tied] == [("b", 1.5), ("a", 1.5)]
-
-
-def test_consensus_leaves_out_leep_and_nce_when_source_probabilities_differ_in_kind():
-    rows, used = consensus([_row("head", -0.3, 0.9, 0.9, probs="source head (1000 classes)"),
-                            _row("pseudo", -0.1, 0.1, 0.1)])
-    assert used == ["logme"] and rows[0]["backbone"] == "pseudo"
-    with pytest.raises(ConfigError, match="at least one"):
-        consensus([{"backbone": "x", "scores": {"hscore": 1.0}, "source_probs": "NLEEP pseudo labels"}])
+    cfg = _auto_cfg(tmp_path, "nv", backbones=(SMALL, "random:timm:resnet10t"))
+    cfg.backbone.image_size = 32
+    train = load_splits(cfg.data).train
+    spec, why, rows = _choose_backbone(cfg, train, lambda _m: None, val=train.subset(np.arange(0)))
+    assert rows[0]["scores"]["logme"] >= rows[1]["scores"]["logme"] and spec == rows[0]["backbone"]
+    assert "highest LogME" in why and "no validation data" in why
+    assert "probe_val_accuracy" not in rows[0]
 
 
 def test_fit_auto_rejects_strategy_params(tmp_path):

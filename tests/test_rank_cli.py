@@ -89,9 +89,3 @@ def test_rank_real_efficientnet_lite0_on_digits(tmp_path, capsys):
     assert rows["efficientnet_lite0"]["source_probs"] == "source head (1000 classes)"
     assert rows["efficientnet_lite0"]["feature_dim"] == 1280
     assert out["warnings"]  # LEEP mixes a source head and NLEEP pseudo labels
-
-
-def test_rank_with_all_scores_says_what_auto_would_choose(npz, cache, capsys):
-    assert main(_rank(npz, cache)) == 0
-    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
-    assert "fit --strategy auto would choose" in out and "over logme, leep, nce" in out

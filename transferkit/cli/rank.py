@@ -90,12 +90,6 @@ def print_ranking(rows: Any, data: str) -> None:
         console.print(f"LEEP/NCE source probabilities: {'; '.join(sources)}")
     for warning in rows.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
-    from transferkit.auto import CHOICE_SCORES, consensus
-
-    if len(rows) > 1 and set(CHOICE_SCORES) <= set(names):
-        voted, used = consensus(list(rows))
-        console.print(f"fit --strategy auto would choose {voted[0]['backbone']} (best mean rank "
-                      f"{voted[0]['mean_rank']:g} over {', '.join(used)})")
     if validated:
         corr = ", ".join(f"{k} {'n/a (< 3 candidates or a tie)' if v is None else f'{v:+.2f}'}"
                          for k, v in rows.correlations.items())
