@@ -273,10 +273,8 @@ class Trainer:
         self.progress = progress
         self.cpu = (not torch.cuda.is_available()) if cpu is None else cpu
         self.find_unused_parameters = find_unused_parameters
-        if lengths is not None and len(lengths) != len(train_data):  # type: ignore[arg-type]
-            raise ConfigError(f"The 'lengths' parameter of Trainer must give one length per training "
-                              f"example ({len(train_data)}). Got {len(lengths)} instead.")  # type: ignore[arg-type]
-        # texts of similar length share batches (train.group_by_length); None: random batches
+        # texts of similar length share batches (train.group_by_length; epoch_batches checks
+        # that there is one length per example); None: random batches
         self.lengths = lengths if config.group_by_length else None
         self.should_stop = False
         self.last_lrs: dict[str, float] = {}
