@@ -396,7 +396,10 @@ class BackboneConfig:
     image_size: int | None = option(None, "Input resolution for image backbones (None: the "
                                     "backbone's default or a per-dataset choice).",
                                     flag="--image-size")
-    max_length: int | None = option(None, "Token limit for text backbones (None: the model's).")
+    max_length: int | None = option(None, "Token limit for text backbones: each text keeps its "
+                                    "first N tokens (None: the model's own limit, 256 for "
+                                    "minilm). Encoding time is about linear in it.",
+                                    flag="--max-length")
     pool_stages: int | None = option(None, "Multi-scale features (0: final features only). Image "
                                      "backbones append the pooled outputs of their last N stages; "
                                      "text backbones average the last N + 1 layers before pooling. "
@@ -409,6 +412,12 @@ class BackboneConfig:
                                              or self.pool_stages < 0):
             raise ConfigError(f"The 'backbone.pool_stages' parameter must be an int >= 0 or null. "
                               f"Got {self.pool_stages!r} instead.")
+        if self.max_length is not None and (isinstance(self.max_length, bool)
+                                            or not isinstance(self.max_length, int)
+                                            or self.max_length < 4):
+            raise ConfigError(f"The 'backbone.max_length' parameter must be an int >= 4 (tokens, "
+                              f"special tokens included) or null for the model's own limit. Got "
+                              f"{self.max_length!r} instead.")
 
 
 @dataclass

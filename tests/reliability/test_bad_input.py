@@ -112,6 +112,23 @@ def test_an_empty_text_and_a_1mb_text_row_fit_and_predict(tmp_path: Path, tiny_b
     assert len(rows) == 2 and all(r["class"] in ("neg", "pos") for r in rows)
 
 
+def test_max_length_truncates_texts_and_the_run_keeps_it(tmp_path: Path, tiny_bert: Path) -> None:
+    import transferkit as tk
+
+    data = write_text_csv(tmp_path / "t.csv")
+    run = tmp_path / "run"
+    assert_ok(cli("fit", "--data", data, "--backbone", f"hf:{tiny_bert}", *TXT, "--max-length", "5",
+                  "--out", run))
+    assert "max_length: 5" in (run / "config.yaml").read_text()
+    model = tk.load(run)
+    assert model.model.backbone.max_length == 5  # predictions truncate as training did
+    assert model.model.backbone.collate(["good bad great awful tea coffee"])["input_ids"].shape[1] == 5
+    for bad in ("0", "-3", "many"):
+        res = cli("fit", "--data", data, "--backbone", f"hf:{tiny_bert}", *TXT, "--max-length", bad,
+                  "--out", tmp_path / f"run{bad}")
+        assert_user_error(res, "max_length")
+
+
 # ----------------------------------------------------------------------------- tables
 
 
