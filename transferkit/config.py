@@ -407,17 +407,12 @@ class BackboneConfig:
                                      "text 2), else 0.", flag="--pool-stages")
 
     def __post_init__(self) -> None:
-        if self.pool_stages is not None and (isinstance(self.pool_stages, bool)
-                                             or not isinstance(self.pool_stages, int)
-                                             or self.pool_stages < 0):
-            raise ConfigError(f"The 'backbone.pool_stages' parameter must be an int >= 0 or null. "
-                              f"Got {self.pool_stages!r} instead.")
-        if self.max_length is not None and (isinstance(self.max_length, bool)
-                                            or not isinstance(self.max_length, int)
-                                            or self.max_length < 4):
-            raise ConfigError(f"The 'backbone.max_length' parameter must be an int >= 4 (tokens, "
-                              f"special tokens included) or null for the model's own limit. Got "
-                              f"{self.max_length!r} instead.")
+        for name, value, low, what in (("pool_stages", self.pool_stages, 0, ""),
+                                       ("max_length", self.max_length, 4,
+                                        " (tokens, special tokens included)")):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise ConfigError(f"The 'backbone.{name}' parameter must be an int >= {low}{what} or null "
+                                  f"for the default. Got {value!r} instead.")
 
 
 @dataclass
