@@ -56,10 +56,10 @@ from transferkit.config import (
     to_dict,
 )
 from transferkit.errors import ConfigError, DataError
-from transferkit.evaluate import classification_metrics, majority_baseline
 from transferkit.model import TransferModel
 from transferkit.registry import did_you_mean
 from transferkit.rundir import CONFIG
+from transferkit.tasks.classification import classification_metrics, majority_baseline
 from transferkit.train import Callback, Trainer
 
 SOURCE_ONLY = "source-only"

@@ -40,12 +40,6 @@ from transferkit.errors import (
     RunDirError,
     TransferkitError,
 )
-from transferkit.evaluate import (
-    classification_metrics,
-    majority_baseline,
-    negative_transfer_warning,
-    transfer_gain,
-)
 from transferkit.model import TransferModel
 from transferkit.rundir import (
     CONFIG,
@@ -57,6 +51,12 @@ from transferkit.rundir import (
     read_manifest,
     versions,
     write_json,
+)
+from transferkit.tasks.classification import (
+    classification_metrics,
+    majority_baseline,
+    negative_transfer_warning,
+    transfer_gain,
 )
 
 # keys of fit(**kwargs) that are shortcuts for nested config keys

@@ -537,7 +537,7 @@ def _climb(cfg: FitConfig, chosen_cfg: FitConfig, splits: Any, spec: str, name: 
         predict_proba_dataset,
         save_run,
     )
-    from transferkit.evaluate import (
+    from transferkit.tasks.classification import (
         classification_metrics,
         majority_baseline,
         negative_transfer_warning,

@@ -20,8 +20,8 @@ def make_run(tmp_path: Path, family: str = "tabular", *, name: str | None = None
     """(run_dir, data): a complete run directory for ``family`` and its tiny dataset."""
     from transferkit.api import finish_run, predict_proba_dataset, save_run
     from transferkit.backbones import BACKBONES
-    from transferkit.evaluate import classification_metrics
     from transferkit.model import TransferModel
+    from transferkit.tasks.classification import classification_metrics
 
     torch.manual_seed(0)
     backbone, data = BACKBONES.get(family).tiny_example(tmp_path / f"{family}-work")
