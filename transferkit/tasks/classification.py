@@ -223,12 +223,9 @@ class ClassificationTask(Task):
 
     def prediction_rows(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         classes = list(meta["classes"])
-        rows = []
-        for p in outputs:
-            k = int(np.argmax(p))
-            rows.append({"prediction": classes[k], "confidence": float(p[k]),
-                         **{f"p_{c}": float(v) for c, v in zip(classes, p, strict=True)}})
-        return rows
+        return [{"class": classes[int(np.argmax(p))],
+                 **{f"p_{c}": round(float(v), 6) for c, v in zip(classes, p, strict=True)}}
+                for p in outputs]
 
     @classmethod
     def matches(cls, y: Any) -> tuple[bool, str]:
