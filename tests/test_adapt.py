@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
-from transferkit.adapt import AdaptConfig, _Adapter, adapt, check_method, check_validator
+from transferkit.adapt import (
+    AdaptConfig,
+    adapt,
+    check_method,
+    check_validator,
+    load_data,
+    resolve_adapt_config,
+)
 from transferkit.errors import ConfigError
 
 
@@ -66,27 +73,29 @@ def test_adapt_beats_source_only_and_writes_run(shifted: dict[str, str], tmp_pat
     # the reported accuracy
     import transferkit as tk
 
-    ad = _Adapter(AdaptConfig(source=shifted["source"], target=shifted["target"],
-                              label_column="label"), tmp_path, lambda _m: None)
-    ad.load_data()
+    data = load_data(resolve_adapt_config(source=shifted["source"], target=shifted["target"],
+                                          label_column="label"), lambda _m: None)
     predictor = tk.load(run.run_dir)
-    pred = np.asarray(predictor.predict(ad.target_test.x))
-    truth = np.asarray(ad.target_test.classes)[ad.target_test.y]
+    pred = np.asarray(predictor.predict(data.target_test.x))
+    truth = np.asarray(data.target_test.classes)[data.target_test.y]
     assert np.mean(pred == truth) == pytest.approx(adapted, abs=1e-9)
 
 
 def test_selection_never_reads_target_labels(shifted: dict[str, str], tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     first = _run(shifted, tmp_path / "a", method="mmd", epochs=6)
-    original = _Adapter.load_data
+    import transferkit.adapt.job as job
 
-    def scrambled(self: _Adapter) -> None:
-        original(self)
+    original = job.load_data
+
+    def scrambled(cfg: AdaptConfig, log: object) -> object:
+        data = original(cfg, log)
         rng = np.random.default_rng(123)
-        self.target_train.y = rng.permutation(self.target_train.y)
-        self.target_test.y = rng.integers(0, 2, len(self.target_test.y))
+        data.target_train.y = rng.permutation(data.target_train.y)
+        data.target_test.y = rng.integers(0, 2, len(data.target_test.y))
+        return data
 
-    monkeypatch.setattr(_Adapter, "load_data", scrambled)
+    monkeypatch.setattr(job, "load_data", scrambled)
     second = _run(shifted, tmp_path / "b", method="mmd", epochs=6)
     for key, value in first.model.state_dict().items():
         torch.testing.assert_close(value, second.model.state_dict()[key])
@@ -138,9 +147,9 @@ def test_config_errors() -> None:
 
 
 def test_train_overrides_keep_adapts_training_defaults(tmp_path: Path) -> None:
-    from transferkit.adapt import _adapt_train, resolve_adapt_config
+    from transferkit.adapt import adapt_train_defaults
 
-    default = _adapt_train()
+    default = adapt_train_defaults()
     cfg = resolve_adapt_config(source="a", target="b", epochs=3)
     # one train key given: the others stay adapt's (no early stopping on source-val accuracy)
     assert cfg.train.epochs == 3
