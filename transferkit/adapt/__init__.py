@@ -1,7 +1,7 @@
 """Unsupervised domain adaptation: ``adapt`` a source-trained model to an unlabelled target.
 
 The source is labelled (its train and val splits); the target trains without labels
-(``target.without_labels()`` of its train split), optionally with ``target_shots``
+(``target.without_labels()`` of its train split), optionally with ``target.shots``
 labelled examples per class. Everything runs through the ONE training loop
 (:class:`~transferkit.train.Trainer`), in one of three modes (:mod:`.modes`):
 
@@ -29,9 +29,12 @@ the oracle (best checkpoint by target test accuracy), which is marked as such.
 
 from transferkit.adapt.config import (
     DEFAULT_SWEEP,
+    RENAMED,
     SHALLOW_METHODS,
     SOURCE_ONLY,
     AdaptConfig,
+    SourceDataConfig,
+    TargetDataConfig,
     adapt_train_defaults,
     check_method,
     check_validator,
@@ -46,6 +49,7 @@ from transferkit.adapt.selection import ValidatorSelection, Views, make_context,
 
 __all__ = [
     "DEFAULT_SWEEP",
+    "RENAMED",
     "SHALLOW_METHODS",
     "SOURCE_ONLY",
     "AdaptConfig",
@@ -55,6 +59,8 @@ __all__ = [
     "CachedFeaturesMode",
     "EndToEndMode",
     "ShallowMode",
+    "SourceDataConfig",
+    "TargetDataConfig",
     "ValidatorSelection",
     "Views",
     "adapt",

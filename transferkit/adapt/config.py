@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from transferkit.config import (
     DataConfig,
     FitConfig,
     TrainConfig,
-    load_config,
+    from_dict,
     option,
     to_dict,
 )
@@ -34,21 +35,66 @@ def adapt_train_defaults() -> TrainConfig:
 
 
 @dataclass
+class SourceDataConfig:
+    """The labelled source domain (``source.*``)."""
+
+    data: str | None = option(None, "Labelled source dataset: a built-in name or a path.",
+                              flag="--source")
+    domain: str | None = option(None, "Domain of a built-in source dataset with domains.",
+                                flag="--source-domain")
+    text_column: str | None = option(None, "Column holding the text (CSV/JSONL text data) in the "
+                                     "source, and in the target unless target.text_column is set.",
+                                     flag="--text-column")
+    label_column: str | None = option(None, "Column holding the label (CSV/JSONL/Parquet) in the "
+                                      "source, and in the target unless target.label_column is set.",
+                                      flag="--label-column")
+    shots: int | None = option(None, "Keep this many labelled source examples per class "
+                               "(None: all).", flag="--source-shots")
+    max_val: int | None = option(None, "Cap on the source validation examples (stratified).",
+                                 flag="--max-val")
+
+    def __post_init__(self) -> None:
+        _check_counts("source", self, ("shots", "max_val"))
+
+
+@dataclass
+class TargetDataConfig:
+    """The target domain (``target.*``): its training labels are never read, except for the
+    ``shots`` labelled examples; its test labels only for the final evaluation."""
+
+    data: str | None = option(None, "Target dataset (its labels are used only for the final "
+                              "evaluation): a built-in name or a path.", flag="--target")
+    domain: str | None = option(None, "Domain of a built-in target dataset with domains.",
+                                flag="--target-domain")
+    text_column: str | None = option(None, "Column holding the text in the target (None: "
+                                     "source.text_column).")
+    label_column: str | None = option(None, "Column holding the label in the target (None: "
+                                      "source.label_column).")
+    shots: int | None = option(None, "Add this many labelled target examples per class "
+                               "to training.", flag="--target-shots")
+    max_train: int | None = option(None, "Cap on the unlabelled target training examples "
+                                   "(stratified).", flag="--max-target")
+    max_test: int | None = option(None, "Cap on the target test examples (the first N).",
+                                  flag="--max-test")
+
+    def __post_init__(self) -> None:
+        _check_counts("target", self, ("shots", "max_train", "max_test"))
+
+
+def _check_counts(section: str, cfg: Any, names: tuple[str, ...]) -> None:
+    for pname in names:
+        value = getattr(cfg, pname)
+        if value is not None and value < 1:
+            raise ConfigError(f"The '{section}.{pname}' parameter of adapt must be an int >= 1 or "
+                              f"None. Got {value} instead.")
+
+
+@dataclass
 class AdaptConfig:
     """Everything `transferkit adapt` needs; a YAML file mirrors these keys."""
 
-    source: str | None = option(None, "Labelled source dataset: a built-in name or a path.",
-                                flag="--source")
-    target: str | None = option(None, "Target dataset (its labels are used only for the final "
-                                "evaluation): a built-in name or a path.", flag="--target")
-    source_domain: str | None = option(None, "Domain of a built-in source dataset with domains.",
-                                       flag="--source-domain")
-    target_domain: str | None = option(None, "Domain of a built-in target dataset with domains.",
-                                       flag="--target-domain")
-    text_column: str | None = option(None, "Column holding the text (CSV/JSONL text data).",
-                                     flag="--text-column")
-    label_column: str | None = option(None, "Column holding the label (CSV/JSONL/Parquet).",
-                                      flag="--label-column")
+    source: SourceDataConfig = option(factory=SourceDataConfig, help="The labelled source domain.")
+    target: TargetDataConfig = option(factory=TargetDataConfig, help="The target domain.")
     method: str = option("cdan", "Adaptation method: an alignment loss (see `transferkit adapt "
                          "--help`), a shallow method (coral-transform, subspace, importance), "
                          "or source-only.", flag="--method")
@@ -66,16 +112,6 @@ class AdaptConfig:
                          "choice.", flag="--sweep")
     sweep_weights: list[float] = option(factory=lambda: list(DEFAULT_SWEEP),
                                         help="The lambdas --sweep tries.")
-    target_shots: int | None = option(None, "Add this many labelled target examples per class "
-                                      "to training.", flag="--target-shots")
-    source_shots: int | None = option(None, "Keep this many labelled source examples per class "
-                                      "(None: all).", flag="--source-shots")
-    max_target: int | None = option(None, "Cap on the unlabelled target training examples.",
-                                    flag="--max-target")
-    max_test: int | None = option(None, "Cap on the target test examples (the first N).",
-                                  flag="--max-test")
-    max_val: int | None = option(None, "Cap on the source validation examples (stratified).",
-                                 flag="--max-val")
     seed: int = option(0, "Seed for sampling and training.", flag="--seed")
     split_seed: int = option(0, "Seed of the train/val/test splits (keep it fixed).")
     backbone: BackboneConfig = option(factory=BackboneConfig, help="Backbone.")
@@ -97,11 +133,6 @@ class AdaptConfig:
                                     flag="--match-resolution")
 
     def __post_init__(self) -> None:
-        for pname in ("target_shots", "source_shots", "max_target", "max_test", "max_val"):
-            value = getattr(self, pname)
-            if value is not None and value < 1:
-                raise ConfigError(f"The '{pname}' parameter of adapt must be an int >= 1 or None. "
-                                  f"Got {value} instead.")
         if not (isinstance(self.source_tolerance, (int, float)) and 0 <= self.source_tolerance <= 1):
             raise ConfigError(f"The 'source_tolerance' parameter of adapt must be a number in [0, 1] "
                               f"(a fraction of source-validation accuracy). Got {self.source_tolerance!r} "
@@ -114,16 +145,17 @@ class AdaptConfig:
                               f"numbers > 0. Got {self.sweep_weights} instead.")
 
     def data_config(self, which: str) -> DataConfig:
-        """The DataConfig of the ``source`` or ``target`` side."""
-        is_source = which == "source"
-        return DataConfig(
-            data=self.source if is_source else self.target,
-            domain=self.source_domain if is_source else self.target_domain,
-            text_column=self.text_column, label_column=self.label_column,
-            shots=self.source_shots if is_source else None, seed=self.seed,
-            split_seed=self.split_seed, max_test=None if is_source else self.max_test,
-            max_val=self.max_val if is_source else None,
-        )
+        """The DataConfig that loads the ``source`` or ``target`` splits (the target's
+        labelled shots are drawn by adapt from its train split, not here)."""
+        s, t = self.source, self.target
+        if which == "source":
+            return DataConfig(data=s.data, domain=s.domain, text_column=s.text_column,
+                              label_column=s.label_column, shots=s.shots, seed=self.seed,
+                              split_seed=self.split_seed, max_val=s.max_val)
+        return DataConfig(data=t.data, domain=t.domain,
+                          text_column=s.text_column if t.text_column is None else t.text_column,
+                          label_column=s.label_column if t.label_column is None else t.label_column,
+                          seed=self.seed, split_seed=self.split_seed, max_test=t.max_test)
 
     def fit_config(self, mapping: str | None = None) -> FitConfig:
         """The FitConfig a saved run records (backbone, mapping, training, source data)."""
@@ -133,36 +165,111 @@ class AdaptConfig:
                          name=self.name, cache_dir=self.cache_dir)
 
 
-def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
-                         overrides: Sequence[str] = (), **kwargs: Any) -> AdaptConfig:
-    """An AdaptConfig from a config object or YAML path, keyword arguments and overrides.
+#: adapt's old flat keys (before the source and target sections) -> their keys now
+RENAMED = {
+    "source_domain": "source.domain", "target_domain": "target.domain",
+    "source_shots": "source.shots", "target_shots": "target.shots",
+    "max_target": "target.max_train", "max_test": "target.max_test", "max_val": "source.max_val",
+    "text_column": "source.text_column", "label_column": "source.label_column",
+}
+SHORTCUTS = {"epochs": "train.epochs", "lr": "train.lr", "batch_size": "train.batch_size",
+             "max_steps": "train.max_steps", "eval_every": "train.eval_every",
+             "image_size": "backbone.image_size", "backbone_weights": "backbone.weights"}
 
-    Keyword arguments are AdaptConfig keys, plus the shortcuts ``epochs``, ``lr``,
-    ``batch_size``, ``max_steps`` (train) and ``image_size``, ``backbone_weights``
-    (backbone); ``backbone`` may be a name.
+
+def current_key(key: str, value: Any) -> str:
+    """``key`` as adapt names it now.
+
+    A dataset name given for ``source`` or ``target`` is the shorthand for ``source.data``
+    / ``target.data`` (as ``backbone="name"`` is for ``backbone.name``; the README's
+    ``adapt(source="printed-digits", target="digits")`` stays the plain way to call it).
+    An old flat key (``source_shots``) becomes its dotted key (``source.shots``), with a
+    FutureWarning that names both.
     """
-    shortcuts = {"epochs": "train.epochs", "lr": "train.lr", "batch_size": "train.batch_size",
-                 "max_steps": "train.max_steps", "eval_every": "train.eval_every",
-                 "image_size": "backbone.image_size", "backbone_weights": "backbone.weights"}
-    from transferkit.api import to_flat
-    from transferkit.config import read_yaml
+    if key in ("source", "target"):
+        return key if isinstance(value, Mapping) else f"{key}.data"
+    new = RENAMED.get(key)
+    if new is None:
+        return key
+    section, field_name = new.split(".")
+    warnings.warn(f"adapt's key '{key}' is now '{new}' (YAML: {section}: {{{field_name}: ...}}; "
+                  f"--set {new}=...); the old name still works for now and will be removed.",
+                  FutureWarning, stacklevel=2)
+    return new
 
-    values: dict[str, Any] = {}
-    if not isinstance(config, AdaptConfig):
-        # adapt's training defaults (no early stopping on source-val accuracy, batch 64) stay
-        # in force when only some train.* keys are given; a YAML file's keys override them
-        values = {f"train.{k}": v for k, v in to_dict(adapt_train_defaults()).items()}
-        if config is not None:
-            values.update(to_flat(read_yaml(config)))
+
+def _current_keys(flat: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``flat`` (dotted keys) with old keys renamed; an old and a new key for the same
+    setting is an error."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        new = current_key(key, value)
+        if new != key and new in flat:
+            raise ConfigError(f"{where} sets both '{key}' (the old name) and '{new}'; keep '{new}'.")
+        out[new] = value
+    return out
+
+
+def _keyword_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments as dotted keys: shortcuts expanded, a backbone name, the source and
+    target sections given as mappings or configs, old keys renamed."""
+    from transferkit.api import to_flat
+
+    flat: dict[str, Any] = {}
     for key, value in kwargs.items():
         if value is None:
             continue
         if key == "backbone" and isinstance(value, str):
             key = "backbone.name"
-        values[shortcuts.get(key, key)] = value
+        if key in ("source", "target") and isinstance(value, (SourceDataConfig, TargetDataConfig)):
+            value = to_dict(value)
+        if key in ("source", "target") and isinstance(value, Mapping):
+            flat.update(to_flat(dict(value), f"{key}."))
+            continue
+        flat[SHORTCUTS.get(key, key)] = value
+    return _current_keys(flat, "The keyword arguments")
+
+
+def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
+                         overrides: Sequence[str] = (), **kwargs: Any) -> AdaptConfig:
+    """An AdaptConfig from a config object or YAML path, keyword arguments and overrides.
+
+    Keyword arguments are AdaptConfig keys (``source`` and ``target`` take a dataset name,
+    a mapping of their section's keys or a section config; dotted keys such as
+    ``**{"target.shots": 5}`` work too), plus the shortcuts ``epochs``, ``lr``,
+    ``batch_size``, ``max_steps``, ``eval_every`` (train) and ``image_size``,
+    ``backbone_weights`` (backbone); ``backbone`` may be a name. adapt's old flat keys
+    (``source_shots``, ``max_target``, ... see :data:`RENAMED`) are accepted from YAML,
+    keywords and ``overrides``, with a FutureWarning. Precedence: defaults < YAML <
+    keywords < ``overrides``.
+
+    >>> cfg = resolve_adapt_config(source="printed-digits", target="digits",
+    ...                            overrides=["target.shots=5"])
+    >>> cfg.source.data, cfg.target.shots
+    ('printed-digits', 5)
+    """
+    from transferkit.api import to_flat
+    from transferkit.config import merge_override, parse_override, read_yaml
+
+    values: dict[str, Any] = {}
     if isinstance(config, AdaptConfig):
-        values = {**to_flat(to_dict(config)), **values}
-    return load_config(AdaptConfig, None, overrides, values)
+        values = to_flat(to_dict(config))
+    else:
+        # adapt's training defaults (no early stopping on source-val accuracy, batch 64) stay
+        # in force when only some train.* keys are given; a YAML file's keys override them
+        values = {f"train.{k}": v for k, v in to_dict(adapt_train_defaults()).items()}
+        if config is not None:
+            values.update(_current_keys(to_flat(read_yaml(config)), f"Config file '{config}'"))
+    values.update(_keyword_values(kwargs))
+    data: dict[str, Any] = {}
+    for key, value in values.items():
+        merge_override(data, key.split("."), value)
+    for text in overrides:
+        keys, value = parse_override(text)
+        if len(keys) == 1:
+            keys = current_key(keys[0], value).split(".")
+        merge_override(data, keys, value)
+    return from_dict(AdaptConfig, data)
 
 
 # ----------------------------------------------------------------------------- names

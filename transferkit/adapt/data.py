@@ -44,8 +44,8 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
     src = load_splits(cfg.data_config("source"))
     tgt = load_splits(cfg.data_config("target"))
     if src.train.modality != tgt.train.modality:
-        raise DataError(f"The source '{cfg.source}' holds {src.train.modality} data and the "
-                        f"target '{cfg.target}' {tgt.train.modality} data; adapt needs one "
+        raise DataError(f"The source '{cfg.source.data}' holds {src.train.modality} data and the "
+                        f"target '{cfg.target.data}' {tgt.train.modality} data; adapt needs one "
                         "modality in both domains (see `transferkit fit --mapping` for input "
                         "adapters).")
     data = AdaptData(classes=list(src.train.classes), source_train=src.train, source_val=src.val,
@@ -54,24 +54,24 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
     if cfg.match_resolution:
         _match_resolution(cfg, data, log)
     if len(data.source_val) == 0:
-        raise DataError(f"The source '{cfg.source}' has no validation split; the validators "
+        raise DataError(f"The source '{cfg.source.data}' has no validation split; the validators "
                         "need source validation data. Lower the source's val cap or add data.")
-    if cfg.target_shots:
-        data.shot_idx = _sample_shots(data.target_train.y, cfg.target_shots, cfg.seed, data.classes)
+    if cfg.target.shots:
+        data.shot_idx = _sample_shots(data.target_train.y, cfg.target.shots, cfg.seed, data.classes)
     keep = np.arange(len(data.target_train))
-    if cfg.max_target is not None and cfg.max_target < len(keep):
-        keep = _stratified_take(data.target_train.y, cfg.max_target, cfg.split_seed)
+    if cfg.target.max_train is not None and cfg.target.max_train < len(keep):
+        keep = _stratified_take(data.target_train.y, cfg.target.max_train, cfg.split_seed)
     data.unlabelled_idx = keep
     data.target_unlabelled = data.target_train.subset(keep).without_labels()
     rng = np.random.default_rng(cfg.split_seed)
     n_ctx = min(MAX_CONTEXT, len(data.target_unlabelled))
     data.context_idx = np.sort(rng.choice(len(data.target_unlabelled), n_ctx, replace=False))
     data.warnings = list(src.leakage) + list(tgt.leakage) + data.warnings
-    if cfg.source == cfg.target and cfg.source_domain == cfg.target_domain:
+    if cfg.source.data == cfg.target.data and cfg.source.domain == cfg.target.domain:
         data.warnings.append("source and target are the same dataset and domain: there is no "
                              "shift to adapt to.")
-    log(f"[bold]data[/bold] source {cfg.source}: {len(data.source_train)} train / "
-        f"{len(data.source_val)} val; target {cfg.target}: {len(data.target_unlabelled)} "
+    log(f"[bold]data[/bold] source {cfg.source.data}: {len(data.source_train)} train / "
+        f"{len(data.source_val)} val; target {cfg.target.data}: {len(data.target_unlabelled)} "
         f"unlabelled train"
         + (f" + {len(data.shot_idx)} labelled" if len(data.shot_idx) else "")
         + f" / {len(data.target_test)} test (labels for evaluation only); "
@@ -83,7 +83,7 @@ def _match_resolution(cfg: AdaptConfig, data: AdaptData, log: Callable[[str], No
     """Resample the higher-resolution domain to the other's native size (``match_resolution``)."""
     if data.source_train.modality != "image":
         raise ConfigError(f"The 'match_resolution' parameter of adapt applies to image data; the "
-                          f"source '{cfg.source}' holds {data.source_train.modality} data. "
+                          f"source '{cfg.source.data}' holds {data.source_train.modality} data. "
                           "Leave it off (false) for this data.")
     size, which = match_resolution(data.source_train, data.target_train)
     data.resolution = {"size": list(size), "resampled": which, "method": "PIL BOX (area)"}

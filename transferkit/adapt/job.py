@@ -75,10 +75,10 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
 
 def _check(cfg: AdaptConfig) -> None:
     """Fail before any data is loaded; canonical method and validator names in ``cfg``."""
-    for pname in ("source", "target"):
-        if not getattr(cfg, pname):
-            raise ConfigError(f"The '{pname}' parameter of adapt is required: a built-in dataset "
-                              "name (see `transferkit datasets`) or a path.")
+    for side in ("source", "target"):
+        if not getattr(cfg, side).data:
+            raise ConfigError(f"The '{side}.data' parameter of adapt (--{side}) is required: a "
+                              "built-in dataset name (see `transferkit datasets`) or a path.")
     cfg.method = check_method(cfg.method)
     cfg.select = check_validator(cfg.select)
     from transferkit.mapping import MAPPINGS
@@ -108,7 +108,7 @@ def run_dir_for(cfg: AdaptConfig) -> Path:
 
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "-",
-                                 f"adapt-{short(cfg.source)}-to-{short(cfg.target)}-{cfg.method}-{stamp}")
+                                 f"adapt-{short(cfg.source.data)}-to-{short(cfg.target.data)}-{cfg.method}-{stamp}")
 
 
 @contextlib.contextmanager
@@ -137,7 +137,7 @@ def write_run(run_dir: Path, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode,
     warnings = list(data.warnings) + _report(cfg, outcome, gain, log)
     model = outcome.model
     save_run(run_dir, model, cfg.fit_config(mode.saved_mapping(model)), data.source_train, data.classes,
-             extra={"adapt": {"source": cfg.source, "target": cfg.target, "method": cfg.method}})
+             extra={"adapt": {"source": cfg.source.data, "target": cfg.target.data, "method": cfg.method}})
     if is_main_process():
         np.savez(run_dir / PROJECTION, **{k: np.asarray(v, dtype=np.float16) for k, v in
                                           zip(("before_s", "before_t", "after_s", "after_t"),
@@ -147,8 +147,8 @@ def write_run(run_dir: Path, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode,
         "transferkit_version": __version__,
         "task": "classification",
         "command": "adapt",
-        "data": {"source": cfg.source, "target": cfg.target, "source_domain": cfg.source_domain,
-                 "target_domain": cfg.target_domain,
+        "data": {"source": cfg.source.data, "target": cfg.target.data, "source_domain": cfg.source.domain,
+                 "target_domain": cfg.target.domain,
                  "n_train": len(data.source_train), "n_val": len(data.source_val),
                  "n_target_unlabelled": len(data.target_unlabelled),
                  "n_target_labelled": int(len(data.shot_idx)), "n_test": len(data.target_test),
