@@ -61,7 +61,7 @@ def test_adapt_holds_the_lock_for_the_whole_run_and_releases_it(tmp_path: Path,
     assert (run.run_dir / "summary.json").is_file() and not (run_dir / ".lock").exists()
 
 
-@pytest.mark.parametrize("name", ["../../x", "../x", "a/b", "/tmp/x", "..", ".", "", "a\\b"])
+@pytest.mark.parametrize("name", ["../../x", "../x", "a/b", "/tmp/x", "..", ".", "a\\b", "./a"])
 def test_a_name_that_is_a_path_is_refused(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="'name' parameter of adapt must be a plain run name"):

@@ -205,7 +205,8 @@ def _current_keys(flat: Mapping[str, Any], where: str) -> dict[str, Any]:
     for key, value in flat.items():
         new = current_key(key, value)
         if new != key and new in flat:
-            raise ConfigError(f"{where} sets both '{key}' (the old name) and '{new}'; keep '{new}'.")
+            raise ConfigError(f"{where} sets both '{key}' and '{new}', one setting under two names; "
+                              f"keep '{new}'.")
         out[new] = value
     return out
 

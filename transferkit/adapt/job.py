@@ -96,8 +96,8 @@ def run_dir_for(cfg: AdaptConfig) -> Path:
     method and time. A name is one path component, so it cannot leave ``runs/``."""
     if cfg.out:
         return Path(cfg.out)
-    if cfg.name is not None:
-        if cfg.name in ("", ".", "..") or Path(cfg.name).name != cfg.name or "\\" in cfg.name:
+    if cfg.name:
+        if cfg.name in (".", "..") or Path(cfg.name).name != cfg.name or "\\" in cfg.name:
             raise ConfigError(f"The 'name' parameter of adapt must be a plain run name (no '/', "
                               f"'\\', '.' or '..'): the run directory is runs/<name>. Got "
                               f"{cfg.name!r} instead. Pass --out DIR to write elsewhere.")
@@ -204,12 +204,12 @@ def _train(cfg: AdaptConfig, data: AdaptData, run_dir: Path,
 
     validator = build_validator(cfg.select)
     backbone = build_backbone(cfg, data.source_train)
-    mode = mode_class(cfg)(cfg, data, backbone, run_dir, log)
+    mode = mode_class(cfg)(cfg, data, backbone, validator, run_dir, log)
     log(f"[bold]backbone[/bold] {cfg.backbone.name} ({backbone.feature_dim}-d), "
         f"method {cfg.method}, {mode.name}, selection by {cfg.select} (label-free)")
     mode.prepare()
     weights = candidate_weights(cfg, log)
-    so_model, so_sel = mode.train_candidate(0.0, SOURCE_ONLY, validator)
+    so_model, so_sel = mode.train_candidate(0.0, SOURCE_ONLY)
     source_only = _describe(cfg, mode, SOURCE_ONLY, 0.0, so_model, so_sel)
     if cfg.method == SOURCE_ONLY:
         chosen, model, candidates = SOURCE_ONLY, so_model, [source_only]
@@ -218,7 +218,7 @@ def _train(cfg: AdaptConfig, data: AdaptData, run_dir: Path,
         candidates = []
         for w in weights:
             tag = f"{cfg.method}" if w is None else f"{cfg.method}-lambda-{w:g}"
-            models[tag], sel = mode.train_candidate(w, tag, validator)
+            models[tag], sel = mode.train_candidate(w, tag)
             candidates.append(_describe(cfg, mode, tag, w, models[tag], sel))
         chosen = choose_candidate(candidates, cfg.source_tolerance)["name"]
         model = models[chosen]

@@ -6,8 +6,8 @@
   ``importance``) adapts the cached features once; the head trains on them, weighted.
 - :class:`EndToEndMode`: the backbone trains on raw inputs under a strategy.
 
-All share one interface: ``prepare()``, then ``train_candidate(weight, tag, validator)``
-per candidate, ``embed_eval(model, which)``, ``test_probs(model)`` and ``projection(model)``.
+All share one interface: ``prepare()``, then ``train_candidate(weight, tag)`` per
+candidate, ``embed_eval(model, which)``, ``test_probs(model)`` and ``projection(model)``.
 """
 
 from __future__ import annotations
@@ -78,11 +78,12 @@ class AdaptMode:
     name = ""
     aligns = True  # trains with an alignment loss (shallow methods adapt before training)
 
-    def __init__(self, cfg: AdaptConfig, data: AdaptData, backbone: Any, run_dir: Path,
-                 log: Callable[[str], None]) -> None:
+    def __init__(self, cfg: AdaptConfig, data: AdaptData, backbone: Any,
+                 validator: Callable[[Any], float], run_dir: Path, log: Callable[[str], None]) -> None:
         self.cfg = cfg
         self.data = data
         self.backbone = backbone
+        self.validator = validator  # label-free: scores a ValidationContext, higher is better
         self.run_dir = run_dir
         self.log = log
         self.timings = {"features_s": 0.0, "train_s": 0.0}
@@ -107,6 +108,7 @@ class AdaptMode:
         raise NotImplementedError
 
     def candidate_backbone(self) -> Any:
+        """The backbone a new candidate is built on (shared: it stays frozen)."""
         return self.backbone
 
     def saved_mapping(self, model: TransferModel) -> str:
@@ -120,6 +122,7 @@ class AdaptMode:
         return self.setup
 
     def features(self, data: Any) -> np.ndarray:
+        """Frozen-backbone features of ``data`` (from the cache when there), timed."""
         from transferkit.features import extract_features
 
         t0 = time.perf_counter()
@@ -129,6 +132,7 @@ class AdaptMode:
         return out
 
     def new_model(self, backbone: Any, mapping: nn.Module | None = None) -> TransferModel:
+        """A seeded model: ``mapping`` (or a fresh ``cfg.mapping``) and a new head."""
         from transferkit.mapping import MAPPINGS
 
         torch.manual_seed(self.cfg.seed)
@@ -175,8 +179,7 @@ class AdaptMode:
         return build_alignment(self.cfg.method, self.cfg.method_params, weight, out_dim,
                                len(self.data.classes))
 
-    def train_candidate(self, weight: float | None, tag: str,
-                        validator: Callable[[Any], float]) -> tuple[TransferModel, ValidatorSelection]:
+    def train_candidate(self, weight: float | None, tag: str) -> tuple[TransferModel, ValidatorSelection]:
         """Train one model (source-only when weight == 0) and restore its selected checkpoint."""
         cfg = self.cfg
         backbone = self.candidate_backbone()
@@ -186,7 +189,7 @@ class AdaptMode:
         out_dim = getattr(model.mapping, "out_dim", backbone.feature_dim)
         alignment = self.alignment(weight, out_dim)
         objective = AdaptObjective(alignment, self.embed, self.head)
-        selector = ValidatorSelection(validator, Views(self.embed_eval, self.data.source_val.y),
+        selector = ValidatorSelection(self.validator, Views(self.embed_eval, self.data.source_val.y),
                                       oracle=self.oracle, objective=objective,
                                       source_tolerance=cfg.source_tolerance)
         stages, strategy, collate, val_collate = self.stages(model)
