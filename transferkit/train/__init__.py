@@ -3,15 +3,16 @@
 :class:`Trainer` trains any model with parameter groups from a strategy and an optional
 objective (alignment methods); see ``trainer.py``. Helpers: :func:`set_train_mode` keeps
 frozen BatchNorm in eval mode, :class:`L2SP` and :func:`class_weights` are the
-regularisers the default objective uses, :class:`RunDirLock` guards a run directory.
+regularisers the default objective uses. :class:`RunDirLock` (guards a run directory) and
+:class:`MetricsLog` live in :mod:`transferkit.rundir`; they are re-exported here.
 """
 
 from __future__ import annotations
 
+from transferkit.rundir import MetricsLog, RunDirLock
 from transferkit.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from transferkit.train.modes import freeze_batchnorm, set_train_mode
 from transferkit.train.regularizers import L2SP, CrossEntropyObjective, class_weights, dataset_labels
-from transferkit.train.rundir import MetricsLog, RunDirLock
 from transferkit.train.schedule import lr_factor
 from transferkit.train.trainer import Callback, Trainer, TrainResult, epoch_batches
 

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from transferkit.config import TrainConfig
 from transferkit.errors import ConfigError, RunDirError, TrainingError
+from transferkit.rundir import MetricsLog, RunDirLock
 from transferkit.strategies.base import set_trainable
 from transferkit.tasks import Task, get_task
 from transferkit.train.checkpoint import (
@@ -46,7 +47,6 @@ from transferkit.train.checkpoint import (
 )
 from transferkit.train.modes import set_train_mode
 from transferkit.train.regularizers import L2SP
-from transferkit.train.rundir import MetricsLog, RunDirLock
 from transferkit.train.schedule import lr_factor
 
 STOP_REASONS = ("completed", "early_stopping", "max_steps", "callback")
