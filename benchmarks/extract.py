@@ -133,11 +133,11 @@ def one_repeat(size: int, n: int, work: Path, torch_batches: int) -> dict[str, f
 
     cache = work / f"cache{size}"
     shutil.rmtree(cache, ignore_errors=True)
-    tkf._SESSIONS.clear()
+    tkf.forget_sessions()
     r["first run s"], ref = end_to_end(bb, folder, cache)
 
     shutil.rmtree(cache / "features")  # keep the ONNX file, drop the features
-    tkf._SESSIONS.clear()
+    tkf.forget_sessions()
     r["warm run s"], feats = end_to_end(bb, folder, cache)
     assert np.allclose(feats, ref, atol=1e-5)
 

@@ -108,7 +108,7 @@ def test_tabular_backbone_adapts_itself(tmp_path):
 def test_sharded_extraction_gathers_in_order(backbone, images, tmp_path, monkeypatch):
     import accelerate.utils
 
-    import transferkit.features as features
+    import transferkit.features.extract as extract
 
     full = extract_features(backbone, images, use_cache=False, backend="torch", progress=False)
 
@@ -119,7 +119,7 @@ def test_sharded_extraction_gathers_in_order(backbone, images, tmp_path, monkeyp
             pass
 
     shards = np.array_split(np.arange(len(images)), 2)
-    monkeypatch.setattr(features, "_dist_state", lambda: Rank1of2())
+    monkeypatch.setattr(extract, "_dist_state", lambda: Rank1of2())
     monkeypatch.setattr(accelerate.utils, "gather_object", lambda objs: [full[shards[0]], *objs])
     got = extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
     assert np.allclose(got, full, atol=1e-6)
@@ -198,7 +198,7 @@ def test_train_modes_are_restored_per_module_and_untouched_by_a_hit(images, tmp_
 
 
 def test_checked_entries_are_remembered_only_while_unchanged(backbone, images, tmp_path, monkeypatch):
-    import transferkit.features as features
+    import transferkit.features.cache as cache_module
 
     extract_features(backbone, images, cache_dir=tmp_path, backend="torch", progress=False)
     cache = FeatureCache(tmp_path)
@@ -208,7 +208,8 @@ def test_checked_entries_are_remembered_only_while_unchanged(backbone, images, t
     for f in (npy, manifest):
         os.utime(f, (old, old))
     crcs = []
-    monkeypatch.setattr(features, "_crc32", lambda p, real=features._crc32: crcs.append(p) or real(p))
+    monkeypatch.setattr(cache_module, "file_crc32",
+                        lambda p, real=cache_module.file_crc32: crcs.append(p) or real(p))
     cache.forget_checks()
     assert cache.get(meta["key"]) is not None and cache.get(meta["key"]) is not None
     assert len(crcs) == 1  # the second hit trusts the first check
@@ -235,16 +236,16 @@ def test_fresh_entries_are_checked_on_every_hit(backbone, images, tmp_path):
 
 def test_onnx_export_is_reused_by_later_processes_without_torch(backbone, images, tmp_path):
     pytest.importorskip("onnxruntime")
-    import transferkit.features as features
+    from transferkit.features import forget_sessions
 
     ref = extract_features(backbone, images, use_cache=False, backend="torch", progress=False)
-    features._SESSIONS.clear()
+    forget_sessions()
     calls, handle = _count_forwards(backbone)
     try:
         first = extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx",
                                  progress=False)
         n_check = len(calls)
-        features._SESSIONS.clear()  # as a new process: only the files remain
+        forget_sessions()  # as a new process: only the files remain
         second = extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx",
                                   progress=False)
     finally:
@@ -259,13 +260,13 @@ def test_onnx_export_is_reused_by_later_processes_without_torch(backbone, images
 
 def test_changed_onnx_file_is_checked_again(backbone, images, tmp_path):
     pytest.importorskip("onnxruntime")
-    import transferkit.features as features
+    from transferkit.features import forget_sessions
 
     extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx", progress=False)
     [record] = (tmp_path / "onnx").glob("*.json")
     rec = json.loads(record.read_text())
     record.write_text(json.dumps({**rec, "crc32": rec["crc32"] ^ 1}))  # no longer matches the file
-    features._SESSIONS.clear()
+    forget_sessions()
     calls, handle = _count_forwards(backbone)
     try:
         extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="onnx", progress=False)
@@ -288,12 +289,12 @@ def test_onnx_spinning_follows_the_load(monkeypatch):
 
 def test_failed_export_falls_back_to_torch(backbone, images, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
-    import transferkit.features as features
+    import transferkit.features.onnx as onnx_module
 
     def broken(*args, **kwargs):
         raise RuntimeError("unsupported operator")
 
-    monkeypatch.setattr(features, "_export_onnx", broken)
+    monkeypatch.setattr(onnx_module, "_export_onnx", broken)
     ref = extract_features(backbone, images, use_cache=False, backend="torch", progress=False)
     with pytest.warns(UserWarning, match="onnxruntime not used.*unsupported operator"):
         got = extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="auto",

@@ -49,7 +49,7 @@ def test_every_job_writes_a_valid_summary(job, tmp_path, monkeypatch):
     manifest = json.loads((run.run_dir / "transferkit.json").read_text())
     assert manifest["task"] == "classification"
     # the runs index holds exactly one row for the run (written once, by Run.finish)
-    from transferkit.runs import list_runs
+    from transferkit.runs_index import list_runs
 
     rows = [r for r in list_runs() if Path(r["run_dir"]).resolve() == run.run_dir.resolve()]
     assert len(rows) == 1

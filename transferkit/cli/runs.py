@@ -13,7 +13,7 @@ from transferkit.cli import COMMANDS
 class RunsCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        from transferkit.runs import ENV_INDEX, SORT_KEYS
+        from transferkit.runs_index import ENV_INDEX, SORT_KEYS
 
         parser.add_argument("--index", help=f"Runs index file (default ${ENV_INDEX} or "
                             "runs/index.sqlite).")
@@ -29,7 +29,7 @@ class RunsCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from transferkit.runs import index_path, list_runs, record_run, run_row
+        from transferkit.runs_index import index_path, list_runs, record_run, run_row
 
         for run in args.record or []:
             run_row(run)  # raises a clear error for a directory that is not a finished run

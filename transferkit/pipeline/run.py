@@ -180,7 +180,7 @@ class Run:
         self._lock: Any = None
 
     def __enter__(self) -> Run:
-        from transferkit.train import RunDirLock
+        from transferkit.rundir import RunDirLock
 
         if is_main_process():
             self._lock = RunDirLock(self.dir).acquire()
@@ -233,7 +233,7 @@ class Run:
         if not is_main_process():
             return data
         write_json(self.path(SUMMARY), data)
-        for step in ("transferkit.report:write_report", "transferkit.runs:record_run"):
+        for step in ("transferkit.report:write_report", "transferkit.runs_index:record_run"):
             module, func = step.split(":")
             with contextlib.suppress(ImportError):
                 getattr(__import__(module, fromlist=[func]), func)(self.dir)

@@ -164,29 +164,14 @@ def _projection_section(run: Path, classes: list[str]) -> str:
     return ""
 
 
-def build_html(run_dir: str | Path) -> str:
-    """The report page of a run directory as one HTML string."""
-    from transferkit import __version__
-    from transferkit.report import plots
+def _header(title: str, run: Path, summary: dict[str, Any]) -> str:
+    return (f"<header><h1>{escape(title)}</h1><p class='sub'>{escape(run.name)} · "
+            f"{escape(str(summary.get('task', 'classification')))} · backbone "
+            f"<b>{escape(str(summary.get('backbone')))}</b> · strategy "
+            f"<b>{escape(str(summary.get('strategy')))}</b></p></header>")
 
-    run = Path(run_dir)
-    if not (run / SUMMARY).is_file():
-        raise RunDirError(f"'{run}' has no {SUMMARY}: the report is written from a finished run. "
-                          "Pass the directory that `transferkit fit` wrote, or finish the run "
-                          "(`transferkit fit ... --resume`).")
-    summary = _read_json(run / SUMMARY)
-    manifest = _read_json(run / MANIFEST) if (run / MANIFEST).is_file() else {}
-    data = summary.get("data") or {}
-    classes = [str(c) for c in (data.get("classes") or manifest.get("classes") or [])]
-    test = (summary.get("metrics") or {}).get("test") or {}
-    parts: list[str] = []
 
-    title = f"{summary.get('command', 'run')} · {data.get('target') or run.name}"
-    parts.append(
-        f"<header><h1>{escape(title)}</h1><p class='sub'>{escape(run.name)} · "
-        f"{escape(str(summary.get('task', 'classification')))} · backbone "
-        f"<b>{escape(str(summary.get('backbone')))}</b> · strategy "
-        f"<b>{escape(str(summary.get('strategy')))}</b></p></header>")
+def _headline(summary: dict[str, Any], test: dict[str, Any]) -> str:
     stats = [("test accuracy", _fmt(test.get("accuracy"))),
              ("balanced accuracy", _fmt(test.get("balanced_accuracy"))),
              ("macro F1", _fmt(test.get("macro_f1")))]
@@ -197,21 +182,28 @@ def build_html(run_dir: str | Path) -> str:
     total = (summary.get("timings") or {}).get("total_s")
     if isinstance(total, (int, float)):
         stats.append(("total time", f"{total:.1f} s"))
-    parts.append("<div class='headline'>" + "".join(
+    return "<div class='headline'>" + "".join(
         f"<div class='stat'><div class='v'>{v}</div><div class='k'>{escape(k)}</div></div>"
-        for k, v in stats) + "</div>")
+        for k, v in stats) + "</div>"
 
+
+def _warnings_section(summary: dict[str, Any]) -> str:
     warnings = [str(w) for w in summary.get("warnings") or []]
-    if warnings:
-        items = []
-        for w in warnings:
-            kind = w.split(":", 1)[0] if ":" in w else "warning"
-            css = "warning negative" if kind.startswith("negative") else "warning"
-            items.append(f"<div class='{css}'><b>{escape(kind)}</b> {escape(w.split(':', 1)[-1].strip())}</div>")
-        parts.append("<h2>Warnings</h2>" + "".join(items))
+    if not warnings:
+        return ""
+    items = []
+    for w in warnings:
+        kind = w.split(":", 1)[0] if ":" in w else "warning"
+        css = "warning negative" if kind.startswith("negative") else "warning"
+        items.append(f"<div class='{css}'><b>{escape(kind)}</b> {escape(w.split(':', 1)[-1].strip())}</div>")
+    return "<h2>Warnings</h2>" + "".join(items)
 
+
+def _what_was_done(summary: dict[str, Any], manifest: dict[str, Any], classes: list[str]) -> list[str]:
+    """The setup (data, backbone, strategy, selection), why it was chosen, and the stages."""
+    data = summary.get("data") or {}
     backbone_desc = manifest.get("backbone") or {}
-    parts.append("<h2>What was done</h2>" + _dl([
+    parts = ["<h2>What was done</h2>" + _dl([
         ("command", summary.get("command")),
         ("task", summary.get("task")),
         ("target data", data.get("target")),
@@ -227,7 +219,7 @@ def build_html(run_dir: str | Path) -> str:
         ("model selection", ", ".join(f"{k}: {v}" for k, v in (summary.get("selection") or {}).items()
                                       if v is not None)),
         ("transferkit", summary.get("transferkit_version")),
-    ]))
+    ])]
     if summary.get("choice"):
         parts.append(f"<div class='choice'><b>Why this backbone and strategy:</b> "
                      f"{escape(str(summary['choice']))}</div>")
@@ -240,17 +232,26 @@ def build_html(run_dir: str | Path) -> str:
         parts.append("<h3>Training stages</h3><table><thead><tr><th>stage</th><th class='num'>steps"
                      "</th><th class='num'>best val accuracy</th><th>stopped</th><th class='num'>"
                      f"seconds</th></tr></thead><tbody>{rows}</tbody></table>")
+    return parts
 
-    parts.append(_metrics_section(summary))
+
+def _curves_section(run: Path) -> str:
+    from transferkit.report import plots
 
     records = read_metrics_log(run / METRICS_LOG)
     curves = plots.learning_curves(records)
-    if curves:
-        parts.append("<h2>Learning curves</h2>" + _figure(
-            curves, "learning curves", f"{len(records)} evaluations from {METRICS_LOG}; "
-            "early stopping used the validation split only."))
+    if not curves:
+        return ""
+    return "<h2>Learning curves</h2>" + _figure(
+        curves, "learning curves", f"{len(records)} evaluations from {METRICS_LOG}; "
+        "early stopping used the validation split only.")
 
-    detail = []
+
+def _errors_sections(test: dict[str, Any], classes: list[str]) -> list[str]:
+    """The confusion matrix and the reliability diagram side by side, then per-class metrics."""
+    from transferkit.report import plots
+
+    parts, detail = [], []
     if test.get("confusion_matrix"):
         detail.append(_figure(plots.confusion_matrix_plot(test["confusion_matrix"], classes),
                               "confusion matrix", "Test confusion matrix (colour: row-normalised; "
@@ -264,21 +265,55 @@ def build_html(run_dir: str | Path) -> str:
         parts.append("<h2>Errors and calibration</h2><div class='grid'>" + "".join(detail) + "</div>")
     if test.get("per_class"):
         parts.append("<h2>Per-class metrics (test)</h2>" + _per_class_table(test["per_class"]))
+    return parts
 
-    parts.append(_projection_section(run, classes))
 
+def _timings_section(summary: dict[str, Any]) -> str:
     timings = summary.get("timings") or {}
-    if timings:
-        rows = "".join(f"<tr><td>{escape(k.removesuffix('_s').replace('_', ' '))}</td>"
-                       f"<td class='num'>{v:.2f} s</td></tr>" for k, v in timings.items()
-                       if isinstance(v, (int, float)))
-        parts.append(f"<h2>Timings</h2><table><tbody>{rows}</tbody></table>")
+    if not timings:
+        return ""
+    rows = "".join(f"<tr><td>{escape(k.removesuffix('_s').replace('_', ' '))}</td>"
+                   f"<td class='num'>{v:.2f} s</td></tr>" for k, v in timings.items()
+                   if isinstance(v, (int, float)))
+    return f"<h2>Timings</h2><table><tbody>{rows}</tbody></table>"
+
+
+def _footer(manifest: dict[str, Any], run: Path) -> str:
+    from transferkit import __version__
 
     versions = manifest.get("versions") or {}
-    parts.append("<footer>Written by transferkit " + escape(__version__) + (
+    return ("<footer>Written by transferkit " + escape(__version__) + (
         " · " + escape(", ".join(f"{k} {v}" for k, v in versions.items())) if versions else "")
         + f" · run directory <code>{escape(str(run))}</code></footer>")
 
+
+def build_html(run_dir: str | Path) -> str:
+    """The report page of a run directory as one HTML string."""
+    from transferkit import __version__
+
+    run = Path(run_dir)
+    if not (run / SUMMARY).is_file():
+        raise RunDirError(f"'{run}' has no {SUMMARY}: the report is written from a finished run. "
+                          "Pass the directory that `transferkit fit` wrote, or finish the run "
+                          "(`transferkit fit ... --resume`).")
+    summary = _read_json(run / SUMMARY)
+    manifest = _read_json(run / MANIFEST) if (run / MANIFEST).is_file() else {}
+    data = summary.get("data") or {}
+    classes = [str(c) for c in (data.get("classes") or manifest.get("classes") or [])]
+    test = (summary.get("metrics") or {}).get("test") or {}
+    title = f"{summary.get('command', 'run')} · {data.get('target') or run.name}"
+    parts = [
+        _header(title, run, summary),
+        _headline(summary, test),
+        _warnings_section(summary),
+        *_what_was_done(summary, manifest, classes),
+        _metrics_section(summary),
+        _curves_section(run),
+        *_errors_sections(test, classes),
+        _projection_section(run, classes),
+        _timings_section(summary),
+        _footer(manifest, run),
+    ]
     template = string.Template(resources.files("transferkit.report").joinpath("template.html")
                                .read_text(encoding="utf-8"))
     return template.substitute(title=escape(title), version=escape(__version__),

@@ -65,6 +65,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch, as a fresh (not resumed) run starts."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -182,6 +189,33 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             f"Checkpoint '{path}' cannot be read ({exc}). Delete it to resume from an older "
             "one, or start again without --resume."
         ) from exc
+
+
+def remove_partial_checkpoints(directory: str | Path) -> None:
+    """Delete what a process killed while writing a checkpoint left in ``directory``
+    (``.tmp-*`` and ``.old-*`` siblings); complete checkpoints are kept."""
+    directory = Path(directory)
+    if directory.is_dir():
+        for junk in [*directory.glob(".tmp-*"), *directory.glob(".old-*")]:
+            shutil.rmtree(junk, ignore_errors=True)
+
+
+def discard_checkpoints(directory: str | Path) -> None:
+    """Delete every checkpoint in ``directory`` (a fresh run replaces an earlier one's)."""
+    for old in list_checkpoints(directory):
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_data_position(ckpt: Checkpoint, expected: dict[str, Any]) -> None:
+    """Refuse to resume ``ckpt`` unless it was written for the same data, batch size, seed
+    and number of processes (``expected``): otherwise its data position means nothing."""
+    found = ckpt.state.get("data")
+    if found != expected:
+        raise RunDirError(
+            f"Checkpoint '{ckpt.path}' was written for {found} but this run has "
+            f"{expected}; the data position cannot be restored. Resume with the same data, "
+            "batch size, seed and number of processes, or start again without --resume."
+        )
 
 
 def latest_checkpoint(directory: str | Path) -> Checkpoint | None:

@@ -17,7 +17,7 @@ def _set_metrics(run, accuracy, data="digits", strategy="linear-probe"):
 
 
 def test_fit_end_records_the_run_and_filters_sort(tmp_path, monkeypatch):
-    from transferkit.runs import list_runs, record_run
+    from transferkit.runs_index import list_runs, record_run
 
     index = tmp_path / "idx" / "runs.sqlite"
     monkeypatch.setenv("TRANSFERKIT_RUNS_INDEX", str(index))
@@ -40,7 +40,7 @@ def test_fit_end_records_the_run_and_filters_sort(tmp_path, monkeypatch):
 
 def test_explicit_index_and_bad_arguments(tmp_path, monkeypatch):
     from transferkit.errors import ConfigError, RunDirError
-    from transferkit.runs import list_runs, record_run
+    from transferkit.runs_index import list_runs, record_run
 
     monkeypatch.setenv("TRANSFERKIT_RUNS_INDEX", str(tmp_path / "default.sqlite"))
     run, _ = make_run(tmp_path, "tabular")
