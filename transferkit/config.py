@@ -358,20 +358,27 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: Iterabl
     return from_dict(cls, data)
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
-    """Rows of (key, type, default, help) for docs and ``transferkit config``."""
+def options(cls: type, prefix: str = "") -> list[dict[str, Any]]:
+    """Every leaf option of the config dataclass ``cls``: key (dotted), type, default, rule
+    (what it accepts, see :func:`rule`) and help, for docs, ``transferkit config`` and
+    ``transferkit list --verbose``."""
     rows = []
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
-        key = f"{prefix}{f.name}"
-        tp = hints[f.name]
+        key, tp = f"{prefix}{f.name}", hints[f.name]
         if dataclasses.is_dataclass(tp):
-            rows.extend(describe(tp, key + "."))
+            rows.extend(options(tp, key + "."))
             continue
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        rows.append((key, _type_name(tp), default, f.metadata.get("help", "")))
+        rows.append({"key": key, "type": _type_name(tp), "default": default, "rule": rule(f, tp),
+                     "help": f.metadata.get("help", "")})
     return rows
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+    """Rows of (key, type, default, help) for docs and ``transferkit config``."""
+    return [(r["key"], r["type"], r["default"], r["help"]) for r in options(cls, prefix)]
 
 
 def flags(cls: type, prefix: str = "") -> list[tuple[str, str, dataclasses.Field, Any]]:

@@ -103,7 +103,8 @@ class Registry(Generic[T]):
                         f"A {self.kind} named '{key}' is already registered; "
                         "names must be unique. Rename one of them."
                     )
-            doc = help or (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
+            # the docstring's first paragraph, on one line
+            doc = help or " ".join((getattr(obj, "__doc__", None) or "").strip().split("\n\n")[0].split())
             self._entries[name] = Entry(name, obj, config, doc)
             for alias in aliases:
                 self._aliases[alias] = name
@@ -173,6 +174,11 @@ class Registry(Generic[T]):
         Prefer :meth:`build`, which validates the config keys the same way for every entry.
         """
         return self.get(name)(*args, **kwargs)  # type: ignore[operator]
+
+    def aliases(self, name: str) -> list[str]:
+        """The other names ``name`` answers to, sorted."""
+        canonical = self._canonical(name)
+        return sorted(a for a, target in self._aliases.items() if target == canonical)
 
     def names(self) -> list[str]:
         """All registered names, sorted."""
