@@ -91,7 +91,7 @@ def machine() -> str:
 
 def _fit(work: Path, tag: str, p: dict[str, Any], backbone: str, strategy: str, seed: int,
          pretrained: bool, quick: bool) -> dict[str, Any]:
-    from transferkit.api import fit
+    from transferkit.jobs.fit import fit
 
     f = dict(p["fit"])
     if quick:
@@ -109,7 +109,7 @@ def _fit(work: Path, tag: str, p: dict[str, Any], backbone: str, strategy: str, 
 
 
 def run_pipeline(name: str, seeds: list[int], work: Path, quick: bool) -> dict[str, Any]:
-    from transferkit.pretrain import pretrain
+    from transferkit.jobs.pretrain import pretrain
 
     p = PIPELINES[name]
     pre = dict(p["pretrain"])

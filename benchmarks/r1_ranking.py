@@ -83,8 +83,8 @@ def pct(values: list[float]) -> str:
 def run_fit(data: dict[str, Any], backbone: str, strategy: str, seed: int, epochs: int,
             workdir: Path, cache: str, image_size: int | None, **extra: Any) -> tuple[float, float, dict]:
     """(test accuracy -- balanced when ``data["metric"]`` says so --, wall seconds, summary)."""
-    from transferkit.api import fit
-    from transferkit.auto import parse_candidate
+    from transferkit.jobs.fit import fit
+    from transferkit.jobs.rank import parse_candidate
 
     name, pretrained = parse_candidate(backbone)
     t0 = time.perf_counter()
@@ -100,8 +100,8 @@ def run_fit(data: dict[str, Any], backbone: str, strategy: str, seed: int, epoch
 def task(label: str, data: dict[str, Any], pool: list[str], ft_strategy: str, seeds: list[int],
          epochs: int, budget: str, image_size: int | None, workdir: Path, cache: str,
          lines: list[str]) -> None:
-    from transferkit.auto import rank, spearman
     from transferkit.config import DataConfig
+    from transferkit.jobs.rank import rank, spearman
 
     per_seed: list[dict[str, Any]] = []
     for seed in seeds:
@@ -184,9 +184,9 @@ def task(label: str, data: dict[str, Any], pool: list[str], ft_strategy: str, se
 
 def pretrained_source(workdir: Path, quick: bool) -> str | None:
     """A transferkit-pretrained candidate: resnet10t trained on printed digits, if available."""
-    if importlib.util.find_spec("transferkit.pretrain") is None:
+    if importlib.util.find_spec("transferkit.jobs.pretrain") is None:
         return None
-    from transferkit.pretrain import pretrain
+    from transferkit.jobs.pretrain import pretrain
 
     out = workdir / "pretrain-printed-digits"
     if not (out / "transferkit.json").is_file():

@@ -147,7 +147,7 @@ def main(shots: str = "8,16", out_name: str = "t1_fewshot_text.md", t2: bool = T
     import sklearn.linear_model  # noqa: F401
     import torch  # noqa: F401
 
-    import transferkit.api  # noqa: F401
+    import transferkit.jobs.fit  # noqa: F401
     from transferkit.data.splits import sample_shots
 
     if not args.no_setfit:

@@ -185,7 +185,7 @@ def main() -> None:
     import torch  # noqa: F401
     from sklearn.linear_model import LogisticRegression  # noqa: F401
 
-    import transferkit.api  # noqa: F401
+    import transferkit.jobs.fit  # noqa: F401
     from transferkit.data.splits import sample_shots
 
     seeds = list(range(1 if args.quick else args.seeds))

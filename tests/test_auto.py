@@ -1,4 +1,4 @@
-"""transferkit.auto: budget parsing, ranking rows, the strategy ladder and fit --strategy auto."""
+"""transferkit.jobs.auto and jobs.rank: budget parsing, ranking rows, the strategy ladder and fit --strategy auto."""
 
 from __future__ import annotations
 
@@ -8,20 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from transferkit.auto import (
-    Ranking,
-    estimate_cost,
-    fit_auto,
-    parse_budget,
-    parse_candidate,
-    rank,
-    spearman,
-    strategy_ladder,
-)
 from transferkit.backbones.base import Backbone
 from transferkit.config import DataConfig, FitConfig, TrainConfig
 from transferkit.data import TransferDataset
 from transferkit.errors import ConfigError, DataError
+from transferkit.jobs.auto import estimate_cost, fit_auto, parse_budget, strategy_ladder
+from transferkit.jobs.rank import Ranking, parse_candidate, rank, spearman
 from transferkit.ranking import SCORES
 
 torch.set_num_threads(1)
@@ -160,7 +152,7 @@ def test_rank_rejects_unknown_score_and_bad_data():
 
 
 def test_rank_default_pool_for_images_is_the_efficientnets():
-    from transferkit.auto import DEFAULT_POOL
+    from transferkit.jobs.rank import DEFAULT_POOL
 
     assert DEFAULT_POOL["image"] == ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
     assert DEFAULT_POOL["text"] == ("minilm",)
@@ -291,13 +283,13 @@ def test_fit_auto_chooses_the_backbone_by_probe_validation_accuracy(tmp_path):
 
 
 def test_choose_backbone_without_validation_data_takes_the_highest_logme(tmp_path):
-    from transferkit.auto import _choose_backbone
     from transferkit.data import load_splits
+    from transferkit.pipeline.candidates import choose_backbone
 
     cfg = _auto_cfg(tmp_path, "nv", backbones=(SMALL, "random:timm:resnet10t"))
     cfg.backbone.image_size = 32
     train = load_splits(cfg.data).train
-    spec, why, rows = _choose_backbone(cfg, train, lambda _m: None, val=train.subset(np.arange(0)))
+    spec, why, rows = choose_backbone(cfg, train, lambda _m: None, val=train.subset(np.arange(0)))
     assert rows[0]["scores"]["logme"] >= rows[1]["scores"]["logme"] and spec == rows[0]["backbone"]
     assert "highest LogME" in why and "no validation data" in why
     assert "probe_val_accuracy" not in rows[0]
@@ -311,7 +303,7 @@ def test_fit_auto_rejects_strategy_params(tmp_path):
 
 
 def test_fit_routes_auto_and_validates_budget(tmp_path):
-    from transferkit.api import fit
+    from transferkit.jobs.fit import fit
 
     with pytest.raises(ConfigError, match="time_budget"):
         fit(data=str(_npz(tmp_path)), strategy="auto", time_budget="soon", log=None,

@@ -87,7 +87,7 @@ def test_unfitted_and_bad_parameters_name_the_fix():
 
 
 def test_images_with_a_tiny_timm_backbone_and_a_run_dir(tmp_path):
-    from transferkit.api import load
+    from transferkit.jobs.predict import load
 
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 12)

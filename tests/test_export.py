@@ -16,7 +16,7 @@ def _index(tmp_path, monkeypatch):
 
 
 def _torch_logits(run, batch):
-    from transferkit.api import load
+    from transferkit.jobs.predict import load
 
     model = load(run).model.eval()
     with torch.inference_mode():
@@ -26,8 +26,8 @@ def _torch_logits(run, batch):
 @pytest.mark.parametrize("family", ["timm", "text"])
 def test_onnx_matches_torch_within_1e4_with_a_dynamic_batch(tmp_path, family):
     ort = pytest.importorskip("onnxruntime")
-    from transferkit.api import load
     from transferkit.export import export
+    from transferkit.jobs.predict import load
 
     run, data = make_run(tmp_path, family, warnings=["leakage: 1 duplicate"])
     out = export(run, "onnx", tmp_path / "out")
@@ -58,8 +58,8 @@ def test_onnx_matches_torch_within_1e4_with_a_dynamic_batch(tmp_path, family):
 
 
 def test_torchscript_and_safetensors_exports_reproduce_the_model(tmp_path):
-    from transferkit.api import load
     from transferkit.export import export
+    from transferkit.jobs.predict import load
 
     run, data = make_run(tmp_path, "tabular")
     items = [data.input(i) for i in range(len(data))]

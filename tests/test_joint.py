@@ -105,7 +105,8 @@ def _csv(path, seed: int, n: int, shift: float, cols: tuple[str, ...], labels=("
 
 
 def test_fit_with_joint_source(tmp_path):
-    from transferkit.api import fit, load
+    from transferkit.jobs.fit import fit
+    from transferkit.jobs.predict import load
 
     target = _csv(tmp_path / "target.csv", 0, 60, 1.5, ("a", "b"))
     source = _csv(tmp_path / "source.csv", 1, 120, 2.0, ("a", "b"), labels=("neg", "pos"))

@@ -57,8 +57,9 @@ def test_run_directory_is_a_backbone(source_run):
 
 
 def test_fit_other_columns_through_the_adapter_with_mapping_auto(source_run, tmp_path):
-    from transferkit.api import fit, load
     from transferkit.hetero import AdaptedTableBackbone
+    from transferkit.jobs.fit import fit
+    from transferkit.jobs.predict import load
     from transferkit.mapping import MAPPINGS
 
     target = _csv(tmp_path / "target.csv", 1, 80, ("mean_radius", "perimeter", "symmetry"), shift=1.5)
@@ -94,7 +95,7 @@ def test_fit_other_columns_through_the_adapter_with_mapping_auto(source_run, tmp
 def test_pretrain_timm_from_random_init(tmp_path):
     from transferkit.backbones import create_backbone
     from transferkit.backbones.timm_models import TimmBackbone
-    from transferkit.pretrain import pretrain
+    from transferkit.jobs.pretrain import pretrain
 
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 20)
@@ -111,7 +112,7 @@ def test_pretrain_timm_from_random_init(tmp_path):
 
 
 def test_pretrain_rejects_bad_arguments(tmp_path):
-    from transferkit.pretrain import pretrain
+    from transferkit.jobs.pretrain import pretrain
 
     with pytest.raises(ConfigError, match="epochs"):
         pretrain("digits", "tabular", tmp_path / "x", epochs=0, log=None)

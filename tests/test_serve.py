@@ -106,7 +106,7 @@ def _h() -> dict[str, str]:
 
 
 def test_image_predict_multipart_and_base64_agree_with_load(image_server, image_run):
-    from transferkit.api import load
+    from transferkit.jobs.predict import load
 
     run, data = image_run
     imgs = [data.input(i) for i in range(3)]
@@ -182,7 +182,7 @@ def test_metadata_describes_the_model(image_server, image_run):
 
 def test_text_server_batches_and_rejects_wrong_types(text_server):
     srv, run = text_server
-    from transferkit.api import load
+    from transferkit.jobs.predict import load
 
     texts = ["the coffee is great", "awful taste", "bad product"]
     r = httpx.post(f"{srv.url}/predict", json={"texts": texts})
@@ -235,7 +235,7 @@ def test_browser_page_uploads_an_image_and_shows_the_prediction(image_run, tmp_p
     from transferkit.serve import create_app
 
     run, data = image_run
-    from transferkit.api import load
+    from transferkit.jobs.predict import load
 
     expected = load(run).predict([data.input(0)])[0]
     img = tmp_path / "upload.png"
@@ -260,7 +260,7 @@ def test_browser_page_uploads_an_image_and_shows_the_prediction(image_run, tmp_p
 def test_browser_page_classifies_pasted_text(text_server, tmp_path):
     from report.browser import chrome
 
-    from transferkit.api import load
+    from transferkit.jobs.predict import load
 
     srv, run = text_server
     text = "i love this tea very much"

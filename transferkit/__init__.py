@@ -20,20 +20,23 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_LAZY = {
-    "data": "transferkit.data",
-    "extract_features": "transferkit.features",
-    "FeatureCache": "transferkit.features",
-    "create_backbone": "transferkit.backbones",
-    "fit": "transferkit.api",
-    "load": "transferkit.api",
-    "adapt": "transferkit.adapt",
-    "pretrain": "transferkit.pretrain",
-    "rank": "transferkit.auto",
-    "TransferClassifier": "transferkit.estimator",
-    "TransferModel": "transferkit.model",
-    "TransferkitError": "transferkit.errors",
+# public name -> (module that defines it, attribute; None: the module itself). The jobs live
+# in transferkit.jobs, so importing one never replaces the function of the same name here.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "data": ("transferkit.data", None),
+    "tasks": ("transferkit.tasks", None),
+    "extract_features": ("transferkit.features", "extract_features"),
+    "FeatureCache": ("transferkit.features", "FeatureCache"),
+    "create_backbone": ("transferkit.backbones", "create_backbone"),
+    "fit": ("transferkit.jobs.fit", "fit"),
+    "load": ("transferkit.jobs.predict", "load"),
+    "evaluate": ("transferkit.jobs.predict", "evaluate"),
+    "adapt": ("transferkit.adapt", "adapt"),
+    "pretrain": ("transferkit.jobs.pretrain", "pretrain"),
+    "rank": ("transferkit.jobs.rank", "rank"),
+    "TransferClassifier": ("transferkit.estimator", "TransferClassifier"),
+    "TransferModel": ("transferkit.model", "TransferModel"),
+    "TransferkitError": ("transferkit.errors", "TransferkitError"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -41,8 +44,9 @@ __all__ = ["__version__", *_LAZY]
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        module = importlib.import_module(_LAZY[name])
-        value = module if _LAZY[name].endswith("." + name) else getattr(module, name)
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'transferkit' has no attribute {name!r}")

@@ -44,7 +44,6 @@ import yaml
 from torch import nn
 
 from transferkit import __version__
-from transferkit.api import RunResult, _log, finish_run, make_collate, save_run
 from transferkit.config import (
     BackboneConfig,
     DataConfig,
@@ -56,10 +55,12 @@ from transferkit.config import (
     to_dict,
 )
 from transferkit.errors import ConfigError, DataError
-from transferkit.evaluate import classification_metrics, majority_baseline
 from transferkit.model import TransferModel
+from transferkit.pipeline import RunResult, make_collate
+from transferkit.pipeline import console_log as _log
 from transferkit.registry import did_you_mean
 from transferkit.rundir import CONFIG
+from transferkit.tasks.classification import classification_metrics, majority_baseline
 from transferkit.train import Callback, Trainer
 
 SOURCE_ONLY = "source-only"
@@ -539,8 +540,7 @@ def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
     shortcuts = {"epochs": "train.epochs", "lr": "train.lr", "batch_size": "train.batch_size",
                  "max_steps": "train.max_steps", "eval_every": "train.eval_every",
                  "image_size": "backbone.image_size", "backbone_weights": "backbone.weights"}
-    from transferkit.api import to_flat
-    from transferkit.config import read_yaml
+    from transferkit.config import read_yaml, to_flat
 
     values: dict[str, Any] = {}
     if not isinstance(config, AdaptConfig):
@@ -639,8 +639,8 @@ class _Adapter:
 
     # -- models -------------------------------------------------------------------------
     def build_backbone(self) -> Any:
-        from transferkit.api import apply_pool_stages
         from transferkit.backbones import create_backbone
+        from transferkit.pipeline import apply_pool_stages
 
         b = self.cfg.backbone
         torch.manual_seed(self.seed)  # backbones built from scratch (tabular) start the same

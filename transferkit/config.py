@@ -498,6 +498,9 @@ class FitConfig(Options):
 
     data: DataConfig = option(factory=DataConfig, help="Target data.")
     backbone: BackboneConfig = option(factory=BackboneConfig, help="Backbone.")
+    task: str | None = option(None, "What is predicted (see `transferkit list tasks`); None: "
+                              "inferred from the labels, and the console says which.",
+                              flag="--task")
     strategy: str = option("linear-probe", "Fine-tuning strategy (see `transferkit list "
                            "strategies`), or 'auto'.", flag="--strategy")
     strategy_params: dict[str, Any] = option(factory=dict, help="Parameters of the chosen "
@@ -524,3 +527,43 @@ class FitConfig(Options):
                                   "ranked by LogME (comma-separated; default: the built-in pool "
                                   "for the data's modality). 'random:<name>' is a random-init "
                                   "candidate.", flag="--backbones")
+
+
+# --------------------------------------------------------------------------- front door
+
+
+def to_flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}`` (free-form ``*_params`` dicts stay whole)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping) and not str(k).endswith("_params"):
+            out.update(to_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def configure(cls: type[C], config: Any = None, overrides: Iterable[str] = (), *,
+              shortcuts: Mapping[str, str] | None = None, defaults: Mapping[str, Any] | None = None,
+              **kwargs: Any) -> C:
+    """The one keyword -> config front door of every job (fit, auto, adapt, pretrain, rank).
+
+    Precedence: the class defaults < ``defaults`` (dotted keys: a job's own defaults) <
+    ``config`` (an instance of ``cls`` or a YAML path) < keyword arguments (``shortcuts``
+    maps short names such as ``epochs`` to dotted keys; ``None`` values are ignored) <
+    ``overrides`` (``--set key=value`` strings).
+
+    >>> configure(FitConfig, None, ["train.lr=0.01"], shortcuts={"shots": "data.shots"},
+    ...           shots=5).data.shots
+    5
+    """
+    values: dict[str, Any] = dict(defaults or {})
+    if isinstance(config, cls):
+        values = to_flat(to_dict(config))
+    elif config is not None:
+        values.update(to_flat(read_yaml(config)))
+    shortcuts = shortcuts or {}
+    for key, value in kwargs.items():
+        if value is not None:
+            values[shortcuts.get(key, key)] = value
+    return load_config(cls, None, overrides, values)

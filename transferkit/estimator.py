@@ -19,7 +19,6 @@ array (a table), or ``(N, T, C)`` series with ``modality="sequence"``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -250,9 +249,10 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         import torch
         from sklearn.utils.multiclass import check_classification_targets
 
-        from transferkit.api import _Stager, build_model, save_run
         from transferkit.config import FitConfig, from_dict
         from transferkit.data.dataset import TransferDataset
+        from transferkit.pipeline import Run, StageRunner, build_model
+        from transferkit.tasks import get_task
 
         self._validate_params()
         if y is None:
@@ -310,33 +310,26 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
             "cache_dir": self.cache_dir,
         }, "TransferClassifier")
         torch.manual_seed(int(self.seed))
-        model = build_model(cfg, len(class_names), train)
+        task = get_task("classification")
+        model = build_model(cfg, train, task)
         splits = SimpleNamespace(train=train, val=val)
-        stager = _Stager(cfg, splits, self.cache_dir, None, False, lambda _m: None)
-        stager.run(model, self.strategy_, dict(self.strategy_params or {}))
+        runner = StageRunner(cfg, splits, self.cache_dir, None, False, lambda _m: None, task=task)
+        runner.run(model, self.strategy_, dict(self.strategy_params or {}))
         self.model_ = model.eval()
-        self.history_ = stager.history
+        self.history_ = runner.history
         if self.run_dir is not None:
-            run = Path(self.run_dir)
-            run.mkdir(parents=True, exist_ok=True)
-            save_run(run, model, cfg, train, class_names)
+            Run("fit", out=self.run_dir).save_model(model, task, train, cfg)
         return self
 
     def predict_proba(self, X: Any, batch_size: int = 256) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
-        import torch
+
+        from transferkit.pipeline import predict_items
 
         self._check_fitted()
         x, _ = self._inputs(X, reset=False)
-        items = self._items(x)
-        backbone = self.model_.backbone
-        out = []
-        self.model_.eval()
-        with torch.inference_mode():
-            for start in range(0, len(items), batch_size):
-                logits = self.model_(backbone.collate(items[start:start + batch_size]))
-                out.append(torch.softmax(logits.float(), dim=1).numpy().astype(np.float64))
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
+        probs = predict_items(self.model_, self._items(x), batch_size=batch_size)
+        return probs.astype(np.float64) if len(probs) else np.zeros((0, len(self.classes_)))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each example (labels as given to ``fit``)."""

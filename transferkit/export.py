@@ -224,7 +224,7 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     ``attention_mask``), ``torchscript`` (traced) or ``safetensors`` (weights plus
     transferkit.json: ``transferkit.load(out)`` reads it back).
     """
-    from transferkit.api import load
+    from transferkit.jobs.predict import load
 
     if format not in FORMATS:
         raise ConfigError(f"The 'format' parameter must be one of {', '.join(FORMATS)}. Got '{format}' instead.")

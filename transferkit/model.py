@@ -3,6 +3,7 @@
 ``TransferModel`` composes the three parts of the flow in DESIGN.md. Strategies decide
 which of its parameters train; the trainer never needs to know which parts exist.
 ``forward_features`` runs only phi and the head, so heads can train on cached features.
+The task builds the head (``Task.build_head``); without one it is a linear layer.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from transferkit.backbones.base import Backbone
 
 
 class TransferModel(nn.Module):
-    """``logits = head(dropout(mapping(backbone(inputs))))``."""
+    """``outputs = head(dropout(mapping(backbone(inputs))))``.
+
+    ``num_classes`` is the width of the head's output (the number of classes for
+    classification); ``head`` is the task's head (default: ``nn.Linear``).
+    """
 
     def __init__(self, backbone: Backbone, num_classes: int, mapping: nn.Module | None = None,
-                 head_dropout: float = 0.0) -> None:
+                 head_dropout: float = 0.0, head: nn.Module | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.mapping = mapping if mapping is not None else nn.Identity()
         out_dim = getattr(self.mapping, "out_dim", backbone.feature_dim)
         self.dropout = nn.Dropout(head_dropout)
-        self.head = nn.Linear(out_dim, num_classes)
+        self.head = head if head is not None else nn.Linear(out_dim, num_classes)
         self.num_classes = num_classes
 
     def features(self, inputs: Any) -> torch.Tensor:  # (B, D)

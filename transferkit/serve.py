@@ -130,7 +130,7 @@ class _Model:
     """The loaded run and the conversion of request payloads into predictions."""
 
     def __init__(self, run_dir: Path, max_batch: int) -> None:
-        from transferkit.api import load
+        from transferkit.jobs.predict import load
 
         self.predictor = load(run_dir)
         self.run_dir = run_dir

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from transferkit.api import apply_pool_stages
 from transferkit.backbones import create_backbone
 from transferkit.backbones.timm_models import TimmBackbone
 from transferkit.config import BackboneConfig, from_dict
 from transferkit.errors import BackboneError, ConfigError
+from transferkit.pipeline import apply_pool_stages
 
 
 @pytest.fixture()

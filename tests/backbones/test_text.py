@@ -76,15 +76,15 @@ def test_the_top_of_a_split_cuts_padding_exactly(workdir):
 
 
 def test_predictions_come_back_in_data_order_though_texts_run_by_length(workdir):
-    from transferkit.api import predict_proba_dataset
     from transferkit.data import TransferDataset
     from transferkit.model import TransferModel
+    from transferkit.pipeline import predict_outputs
 
     bb, _ = TextBackbone.tiny_example(workdir)
     texts = ["ok", "i love this tea very much and it is sweet and fresh", "bad tea", "sweet"]
     data = TransferDataset(name="t", modality="text", x=texts, y=np.array([0, 1, 0, 1]), classes=["a", "b"])
     model = TransferModel(bb, 2).eval()
-    probs = predict_proba_dataset(model, data, batch_size=2)
+    probs = predict_outputs(model, data, batch_size=2)
     with torch.inference_mode():
         one_by_one = np.concatenate([torch.softmax(model(bb.collate([t])), 1).numpy() for t in texts])
     np.testing.assert_allclose(probs, one_by_one, atol=1e-5)

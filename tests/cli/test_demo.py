@@ -2,8 +2,8 @@
 
 import pytest
 
-from transferkit.api import resolve_config
 from transferkit.cli.demo import DEMO_RUNS
+from transferkit.jobs.fit import resolve_config
 from transferkit.strategies import STRATEGIES
 
 

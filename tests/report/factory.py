@@ -18,10 +18,11 @@ import torch
 def make_run(tmp_path: Path, family: str = "tabular", *, name: str | None = None,
              warnings: list[str] | None = None, with_log: bool = True) -> tuple[Path, Any]:
     """(run_dir, data): a complete run directory for ``family`` and its tiny dataset."""
-    from transferkit.api import finish_run, predict_proba_dataset, save_run
     from transferkit.backbones import BACKBONES
-    from transferkit.evaluate import classification_metrics
     from transferkit.model import TransferModel
+    from transferkit.pipeline import Run, Summary, predict_outputs
+    from transferkit.tasks import get_task
+    from transferkit.tasks.classification import classification_metrics
 
     torch.manual_seed(0)
     backbone, data = BACKBONES.get(family).tiny_example(tmp_path / f"{family}-work")
@@ -30,8 +31,9 @@ def make_run(tmp_path: Path, family: str = "tabular", *, name: str | None = None
     model = TransferModel(backbone, len(data.classes)).eval()
     run_dir = tmp_path / (name or f"run-{family}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_run(run_dir, model, None, data, list(data.classes))
-    probs = predict_proba_dataset(model, data)
+    run = Run("fit", out=run_dir)
+    run.save_model(model, get_task(), data)
+    probs = predict_outputs(model, data)
     test = classification_metrics(data.y, probs, list(data.classes), detailed=True)
     if with_log:
         lines = [{"stage": "head", "step": s, "epoch": s, "train_loss": 1.0 / s,
@@ -59,7 +61,7 @@ def make_run(tmp_path: Path, family: str = "tabular", *, name: str | None = None
         "timings": {"total_s": 1.25, "features_s": 0.5, "train_s": 0.5},
         "warnings": list(warnings or []),
     }
-    finish_run(run_dir, summary)
+    run.finish(Summary(**summary))
     return run_dir, data
 
 

@@ -150,7 +150,7 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
 
 def test_fit_writes_the_report_and_records_the_run(tmp_path):
     """End to end through the real pipeline: a small tabular fit (a few seconds)."""
-    from transferkit.api import fit
+    from transferkit.jobs.fit import fit
     from transferkit.runs import list_runs
 
     run = fit(data="breast-cancer-wdbc", backbone="tabular", strategy="full", epochs=3,

@@ -26,8 +26,8 @@ class AdaptCommand:
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from transferkit.adapt import AdaptConfig, adapt, check_method, check_validator
-        from transferkit.api import _log
         from transferkit.cli.output import print_run_summary
+        from transferkit.pipeline import console_log as _log
 
         if args.no_pretrained:
             args.overrides = ["backbone.pretrained=false", *args.overrides]

@@ -39,7 +39,7 @@ class DemoCommand:
     def run(args: argparse.Namespace) -> int:
         from rich.table import Table
 
-        from transferkit.api import fit
+        from transferkit.jobs.fit import fit
 
         console = make_console()
         rows = []

@@ -25,7 +25,7 @@ class EvaluateCommand:
     def run(args: argparse.Namespace) -> int:
         from rich.table import Table
 
-        from transferkit.api import evaluate
+        from transferkit.jobs.predict import evaluate
 
         kwargs = {k: v for k, v in (("text_column", args.text_column),
                                     ("label_column", args.label_column)) if v}

@@ -22,8 +22,8 @@ class FitCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from transferkit.api import fit
         from transferkit.cli.output import print_run_summary
+        from transferkit.jobs.fit import fit
 
         if args.no_pretrained:
             args.overrides = ["backbone.pretrained=false", *args.overrides]
@@ -34,6 +34,6 @@ class FitCommand:
 
 
 def _log(msg: str) -> None:
-    from transferkit.api import _log as log
+    from transferkit.pipeline import console_log as log
 
     log(msg)

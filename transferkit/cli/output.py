@@ -23,7 +23,7 @@ def _pct(value: Any) -> str:
 
 def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None) -> None:
     """A compact table of a run's test metrics, baselines and time (main process only)."""
-    from transferkit.api import is_main_process
+    from transferkit.pipeline import is_main_process
 
     if not is_main_process():
         return

@@ -25,18 +25,15 @@ class PredictCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from transferkit.api import load
         from transferkit.data.inputs import collect_inputs
+        from transferkit.jobs.predict import load
         from transferkit.rundir import atomic_write_text
 
         predictor = load(args.run)
         ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"))
-        probs = predictor.predict_proba_items(items)
-        rows = []
-        for name, p in zip(ids, probs, strict=True):
-            row = {"input": name, "class": predictor.classes[int(p.argmax())]}
-            row.update({f"p_{c}": round(float(v), 6) for c, v in zip(predictor.classes, p, strict=True)})
-            rows.append(row)
+        outputs = predictor.predict_proba_items(items)
+        rows = [{"input": name, **row} for name, row in
+                zip(ids, predictor.task.prediction_rows(outputs, predictor.manifest), strict=True)]
         if args.format == "json":
             text = json.dumps(rows, indent=2) + "\n"
         else:

@@ -41,7 +41,7 @@ class PretrainCommand:
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from transferkit.cli.output import print_run_summary
-        from transferkit.pretrain import pretrain
+        from transferkit.jobs.pretrain import pretrain
 
         extra = {k: v for k, v in (("domain", args.domain), ("max_test", args.max_test)) if v is not None}
         result = pretrain(args.data, args.arch, args.out, epochs=args.epochs, pretrained=args.pretrained,
@@ -53,6 +53,6 @@ class PretrainCommand:
 
 
 def _log(msg: str) -> None:
-    from transferkit.api import _log as log
+    from transferkit.pipeline import console_log as log
 
     log(msg)

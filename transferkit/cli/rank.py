@@ -39,8 +39,8 @@ class RankCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from transferkit.auto import rank
         from transferkit.errors import ConfigError
+        from transferkit.jobs.rank import rank
 
         if args.shots is not None and args.shots < 1:
             raise ConfigError(f"The '--shots' option must be an int >= 1. Got {args.shots} instead.")
@@ -97,6 +97,6 @@ def print_ranking(rows: Any, data: str) -> None:
 
 
 def _log(msg: str) -> None:
-    from transferkit.api import _log as log
+    from transferkit.pipeline import console_log as log
 
     log(msg)

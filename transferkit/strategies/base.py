@@ -104,6 +104,9 @@ class Strategy:
     """
 
     name: str = ""
+    #: True when nothing below the mapping ever trains (the backbone stays frozen), so the
+    #: job can default to multi-scale features and evaluate on cached features
+    frozen_backbone: bool = False
 
     def __init__(self, config: Any = None) -> None:
         self.config = config

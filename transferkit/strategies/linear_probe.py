@@ -32,6 +32,7 @@ class LinearProbeStrategy(Strategy):
     """Frozen backbone, trainable mapping + head, one stage on cached features."""
 
     name = "linear-probe"
+    frozen_backbone = True
 
     def stages(self, model: nn.Module, train: TrainConfig) -> list[Stage]:
         min_steps = self.config.min_steps if self.config is not None else 0

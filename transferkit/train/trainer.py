@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from transferkit.config import TrainConfig
 from transferkit.errors import ConfigError, RunDirError, TrainingError
 from transferkit.strategies.base import set_trainable
+from transferkit.tasks import Task, get_task
 from transferkit.train.checkpoint import (
     cpu_state,
     latest_checkpoint,
@@ -44,11 +45,10 @@ from transferkit.train.checkpoint import (
     set_rng_state,
 )
 from transferkit.train.modes import set_train_mode
-from transferkit.train.regularizers import L2SP, CrossEntropyObjective, class_weights, dataset_labels
+from transferkit.train.regularizers import L2SP
 from transferkit.train.rundir import MetricsLog, RunDirLock
 from transferkit.train.schedule import lr_factor
 
-METRICS = {"accuracy": "max", "balanced_accuracy": "max", "loss": "min"}
 STOP_REASONS = ("completed", "early_stopping", "max_steps", "callback")
 
 
@@ -227,7 +227,7 @@ class Trainer:
         run_dir: str | Path | None = None,
         stage: str = "main",
         resume: bool = False,
-        metric: str = "accuracy",
+        metric: str | None = None,
         seed: int = 0,
         callbacks: Sequence[Callback] = (),
         log: Callable[[str], None] | None = print,
@@ -239,13 +239,14 @@ class Trainer:
         cpu: bool | None = None,
         find_unused_parameters: bool = False,
         lengths: Sequence[int] | np.ndarray | None = None,
+        task: Task | None = None,
     ) -> None:
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"The 'config' parameter of Trainer must be a TrainConfig. "
                               f"Got {type(config).__name__} instead.")
-        if metric not in METRICS:
-            raise ConfigError(f"The 'metric' parameter of Trainer must be one of "
-                              f"{', '.join(METRICS)}. Got {metric!r} instead.")
+        self.task = task if task is not None else get_task()
+        metric = metric or self.task.selection_metric
+        self.task.direction(metric)  # an unknown metric is an error naming the valid ones
         if resume and run_dir is None:
             raise ConfigError("resume=True needs a run directory (run_dir / --out) to resume from.")
         if len(train_data) == 0:  # type: ignore[arg-type]
@@ -297,15 +298,9 @@ class Trainer:
         self.l2_sp = L2SP(model, config.l2_sp) if config.l2_sp > 0 else None
         for g in groups:
             g.setdefault("weight_decay", 0.0 if self.l2_sp is not None else config.weight_decay)
-        if objective is None:
-            weight = None
-            if config.class_weights == "auto":
-                if self.num_classes is None:
-                    raise ConfigError("class_weights='auto' needs the number of classes: pass "
-                                      "num_classes to Trainer.")
-                weight = class_weights(dataset_labels(train_data), int(self.num_classes))
-            objective = CrossEntropyObjective(self.forward, label_smoothing=config.label_smoothing,
-                                              weight=weight, l2_sp=self.l2_sp)
+        if objective is None:  # the task's loss (cross-entropy for classification)
+            objective = self.task.objective(self.forward, config, train_data,
+                                            num_outputs=self.num_classes, l2_sp=self.l2_sp)
         self.objective = objective
         if isinstance(objective, nn.Module):
             extra = [p for p in objective.parameters() if p.requires_grad and id(p) not in model_params]
@@ -339,7 +334,8 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, data: Dataset | None = None) -> dict[str, float]:
-        """Loss, accuracy and balanced accuracy of the (unwrapped) model on ``data``."""
+        """The task's validation metrics (loss and the selection metric; for classification
+        also accuracy and balanced accuracy) of the (unwrapped) model on ``data``."""
         data = self.val_data if data is None else data
         if data is None:
             return {}
@@ -348,31 +344,18 @@ class Trainer:
         model.eval()
         n = len(data)  # type: ignore[arg-type]
         batches = [list(range(i, min(n, i + self.config.batch_size))) for i in range(0, n, self.config.batch_size)]
-        losses, preds, labels = [], [], []
+        acc = self.task.accumulator()
         for inputs, y in self._loader(data, batches, self.val_collate_fn):
             inputs, y = _to_device(inputs, self.device), _to_device(y, self.device)
             with self._autocast():
-                logits = self.forward(model, inputs).float()  # (B, K)
-            losses.append(torch.nn.functional.cross_entropy(logits, y, reduction="sum", ignore_index=-1))
-            preds.append(logits.argmax(1).cpu())
-            labels.append(y.cpu())
+                outputs = self.forward(model, inputs).float()  # (B, K)
+            acc.update(outputs, y)
         if was_training:
             set_train_mode(model)
-        y_true = torch.cat(labels).numpy()
-        y_pred = torch.cat(preds).numpy()
-        mask = y_true >= 0
-        y_true, y_pred = y_true[mask], y_pred[mask]
-        if y_true.size == 0:
-            return {}
-        recalls = [float((y_pred[y_true == c] == c).mean()) for c in np.unique(y_true)]
-        return {"loss": float(torch.stack(losses).sum()) / y_true.size,
-                "accuracy": float((y_pred == y_true).mean()),
-                "balanced_accuracy": float(np.mean(recalls))}
+        return acc.compute()
 
     def _improved(self, value: float) -> bool:
-        if self.best_metric is None:
-            return True
-        return value > self.best_metric if METRICS[self.metric] == "max" else value < self.best_metric
+        return self.task.better(value, self.best_metric, self.metric)
 
     def _state_json(self, position: tuple[int, int], target_position: tuple[int, int],
                     done: bool, result: TrainResult | None = None) -> dict[str, Any]:

@@ -21,13 +21,14 @@ pretrained backbone to continue training on the source task (``efficientnet_lite
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from transferkit.api import RunResult, _log, finish_run, fit
 from transferkit.config import FitConfig, load_config, to_dict
 from transferkit.errors import ConfigError
+from transferkit.pipeline import Run, RunResult, console_log, default_run_name, fit_configured
 
 #: Measured on printed-digits -> digits (benchmarks/pipelines.py): a small ResNet at 32 px.
 DEFAULT_IMAGE_ARCH = "timm:resnet10t"
@@ -38,7 +39,7 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
              image_size: int | None = None, lr: float | None = None, batch_size: int | None = None,
              seed: int = 0, max_steps: int | None = None, patience: int | None = 5,
              backbone_lr_ratio: float | None = None, overrides: Sequence[str] = (),
-             log: Callable[[str], None] | None = _log, **data_options: Any) -> RunResult:
+             log: Callable[[str], None] | None = console_log, **data_options: Any) -> RunResult:
     """Supervised pretraining of ``arch`` on the labelled source ``data``; writes ``out``.
 
     Every parameter trains (strategy ``full``): from random initialisation the backbone
@@ -92,18 +93,18 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
 
 
 def _pretrain(cfg: FitConfig, arch: str, continued: bool, log: Callable[[str], None] | None) -> RunResult:
+    """The fit of ``cfg`` written as a pretrain run: its own command, choice and section,
+    with summary, report and runs-index row written once."""
+    t_start = time.perf_counter()
     say = log or (lambda _m: None)
     say(f"[bold]pretrain[/bold] {arch} on {cfg.data.data} "
         + ("(continued training of pretrained weights)" if continued else "(random initialisation)"))
-    result = fit(cfg, log=log)
-    summary = dict(result.summary)
-    summary["command"] = "pretrain"
-    summary["choice"] = (f"source pretraining of '{arch}' on '{cfg.data.data}' with every parameter "
-                         "training (strategy full)")
-    summary["pretrain"] = {"arch": arch, "init": "pretrained" if continued else "random",
-                           "source_accuracy": summary["metrics"]["test"].get("accuracy"),
-                           "config": to_dict(cfg.train)}
-    summary["data"] = {**summary["data"], "source": cfg.data.data}
-    finish_run(result.run_dir, summary)
+    section = {"choice": f"source pretraining of '{arch}' on '{cfg.data.data}' with every parameter "
+                         "training (strategy full)",
+               "arch": arch, "init": "pretrained" if continued else "random",
+               "config": to_dict(cfg.train)}
+    with Run("pretrain", out=cfg.out, name=cfg.name,
+             default_name=default_run_name(cfg.data.data, arch, "pretrain")) as run:
+        result = fit_configured(cfg, run, False, say, t_start, ("pretrain", section))
     say(f"[bold]pretrained[/bold] use it as a backbone: --backbone {result.run_dir}")
-    return RunResult(result.run_dir, summary, result.model)
+    return result

@@ -11,6 +11,7 @@ import pytest
 import transferkit as tk
 from transferkit.cli import main
 from transferkit.errors import ConfigError, RunDirError
+from transferkit.pipeline import RunResult
 
 DESIGN_SUMMARY_KEYS = {
     "transferkit_version", "task", "command", "data", "backbone", "strategy", "choice",
@@ -19,7 +20,7 @@ DESIGN_SUMMARY_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def tabular_run(tmp_path_factory) -> tk.api.RunResult:
+def tabular_run(tmp_path_factory) -> RunResult:
     out = tmp_path_factory.mktemp("runs") / "wdbc"
     return tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="full", epochs=8,
                   compare=["scratch"], out=str(out), log=None,
@@ -63,7 +64,7 @@ def test_load_predict_round_trip(tabular_run, tmp_path):
 
 
 def test_evaluate_matches_fit(tabular_run):
-    m = tk.api.evaluate(tabular_run.run_dir)
+    m = tk.evaluate(tabular_run.run_dir)
     assert m["accuracy"] == pytest.approx(tabular_run.summary["metrics"]["test"]["accuracy"])
     assert len(m["confusion_matrix"]) == 2
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from transferkit.errors import DataError
-from transferkit.evaluate import (
+from transferkit.tasks.classification import (
     classification_metrics,
     expected_calibration_error,
     majority_baseline,

@@ -1,0 +1,84 @@
+"""The main job: ``fit`` a transferred model on the target data and write a run directory.
+
+``fit`` follows the flow of DESIGN.md: load and split the target data, build the
+backbone, let the strategy say what trains in which stage, run every stage through the
+engine's stage runner (stages that train only the head run on cached frozen features,
+stages that train the top blocks on cached activations), evaluate on the test split
+(never used before), optionally train the same architecture from scratch with the same
+budget, and write the run directory.
+
+>>> run = fit(data="digits", backbone="efficientnet_lite0", strategy="linear-probe",
+...           shots=10)  # doctest: +SKIP
+>>> run.summary["metrics"]["test"]["accuracy"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from transferkit.config import FitConfig, configure
+from transferkit.errors import ConfigError
+from transferkit.pipeline import (
+    Run,
+    RunResult,
+    check_compare,
+    console_log,
+    default_run_name,
+    fit_configured,
+)
+from transferkit.tasks import get_task
+
+# keys of fit(**kwargs) that are shortcuts for nested config keys
+SHORTCUTS = {
+    "data": "data.data", "shots": "data.shots", "seed": "data.seed", "domain": "data.domain",
+    "text_column": "data.text_column", "label_column": "data.label_column",
+    "max_test": "data.max_test", "max_val": "data.max_val", "skip_bad": "data.skip_bad",
+    "backbone": "backbone.name", "backbone_weights": "backbone.weights",
+    "pretrained": "backbone.pretrained", "image_size": "backbone.image_size",
+    "pool_stages": "backbone.pool_stages", "max_length": "backbone.max_length",
+    "epochs": "train.epochs", "max_steps": "train.max_steps", "lr": "train.lr",
+    "batch_size": "train.batch_size", "checkpoint_every": "train.checkpoint_every",
+    "patience": "train.patience",
+}
+
+
+def resolve_config(config: FitConfig | str | Path | None = None,
+                   overrides: Sequence[str] = (), **kwargs: Any) -> FitConfig:
+    """A FitConfig from a config object or YAML path, keyword shortcuts and overrides."""
+    return configure(FitConfig, config, overrides, shortcuts=SHORTCUTS, **kwargs)
+
+
+def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
+        resume: bool = False, log: Callable[[str], None] | None = console_log,
+        **kwargs: Any) -> RunResult:
+    """Fit a transferred model on the target data and write a run directory.
+
+    ``config`` is a :class:`~transferkit.config.FitConfig` or a YAML path; keyword
+    shortcuts (``data``, ``backbone``, ``strategy``, ``shots``, ``epochs``, ``compare``,
+    ``task``, ``out`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence.
+    """
+    t_start = time.perf_counter()
+    cfg = resolve_config(config, overrides, **kwargs)
+    if not cfg.data.data:
+        raise ConfigError("The 'data' parameter of fit is required: a built-in dataset name "
+                          "(see `transferkit datasets`) or a path.")
+    log = log or (lambda _m: None)
+    if cfg.strategy == "auto":
+        from transferkit.jobs.auto import fit_auto
+
+        return fit_auto(cfg, resume=resume, log=log)
+    from transferkit.strategies import STRATEGIES
+
+    STRATEGIES.entry(cfg.strategy)  # fail fast on an unknown strategy name
+    check_compare(cfg.compare)
+    if cfg.task is not None:
+        get_task(cfg.task)  # fail fast on an unknown task name
+    with Run("fit", out=cfg.out, name=cfg.name,
+             default_name=default_run_name(cfg.data.data, cfg.backbone.name, cfg.strategy)) as run:
+        return fit_configured(cfg, run, resume, log, t_start)
+
+
+__all__ = ["SHORTCUTS", "fit", "resolve_config"]

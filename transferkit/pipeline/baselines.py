@@ -1,0 +1,90 @@
+"""Evaluation of a trained model on its splits, and the baselines it is judged against:
+the task's own (e.g. the majority class), the same architecture from scratch, and the
+transfer gain with its plain-words warning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from transferkit.errors import ConfigError
+from transferkit.pipeline.stages import StageRunner
+from transferkit.tasks import Task
+
+#: baselines a fit can train beside the transferred model (``--compare``)
+COMPARABLE = ("scratch",)
+
+
+def check_compare(names: Sequence[str]) -> None:
+    """Refuse unknown ``--compare`` names before anything runs."""
+    for name in names:
+        if name not in COMPARABLE:
+            raise ConfigError(f"Unknown baseline '{name}' in compare. Available: "
+                              f"{', '.join(COMPARABLE)}.")
+
+
+def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
+                    log: Callable[[str], None]) -> dict[str, Any]:
+    """Validation and test metrics of a trained model; the test split is read here, once,
+    after every choice has been made."""
+    task, meta = runner.task, task_meta(runner.task, splits.train)
+    val = splits.val
+    metrics: dict[str, Any] = {
+        "val": task.metrics(val.y, runner.outputs(model, val, frozen), meta) if len(val) else {},
+    }
+    metrics["test"] = task.metrics(splits.test.y, runner.outputs(model, splits.test, frozen), meta,
+                                   detailed=True)
+    log(f"[bold]test[/bold] {task.headline(metrics['test'])}")
+    return metrics
+
+
+def task_meta(task: Task, train: Any) -> dict[str, Any]:
+    """What the task's metrics need to know about the targets (e.g. the class names)."""
+    return task.describe_targets(train)
+
+
+def scratch_baseline(cfg: Any, task: Task, splits: Any, run_dir: Any, resume: bool,
+                     log: Callable[[str], None]) -> dict[str, Any]:
+    """The same architecture from random initialisation, trained end to end with the same
+    budget, evaluated on the same test split."""
+    from transferkit.pipeline.build import build_model
+
+    log("[bold]baseline[/bold] same architecture from scratch, same budget")
+    scratch = build_model(cfg, splits.train, task, pretrained=False)
+    runner = StageRunner(cfg, splits, cfg.cache_dir, run_dir, resume, log, task=task)
+    runner.run(scratch, "full", {}, tag="scratch-")
+    outputs = runner.outputs(scratch, splits.test, frozen=False)
+    result = {"test": task.metrics(splits.test.y, outputs, task_meta(task, splits.train)),
+              "train_s": round(runner.timings["train_s"], 3)}
+    log(f"[bold]scratch[/bold] test {task.headline(result['test'])}")
+    return result
+
+
+def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: Any, resume: bool,
+          log: Callable[[str], None]) -> tuple[dict[str, Any], float | None, list[str]]:
+    """(baselines, transfer gain, warnings) of a fitted model: the task's baselines, the
+    ``--compare`` baselines, the gain over scratch and the data's warnings."""
+    baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None,
+                                 **task.baselines(splits.train, splits.test)}
+    warnings = data_warnings(splits)
+    if "scratch" in cfg.compare:
+        baselines["scratch"] = scratch_baseline(cfg, task, splits, run_dir, resume, log)
+    gain = task.transfer_gain(metrics, baselines["scratch"])
+    warn = task.gain_warning(gain)
+    if warn:
+        warnings.append(warn)
+        log(f"[bold red]{warn}[/bold red]")
+    return baselines, gain, warnings
+
+
+def data_warnings(splits: Any) -> list[str]:
+    """Leakage between splits and skipped files, as summary warnings."""
+    warnings = list(splits.leakage)
+    if splits.skipped:
+        warnings.append(f"skipped {len(splits.skipped)} unreadable file(s): "
+                        + ", ".join(s.get("file", "?") for s in splits.skipped[:5]))
+    return warnings
+
+
+__all__ = ["COMPARABLE", "check_compare", "data_warnings", "evaluate_splits", "judge",
+           "scratch_baseline", "task_meta"]

@@ -1,0 +1,108 @@
+"""Building models: backbone (with its data-fitted preprocessing) -> mapping phi -> the
+task's head, for a fresh fit and for a saved run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transferkit.config import FitConfig
+from transferkit.errors import ConfigError, TransferkitError
+from transferkit.model import TransferModel
+from transferkit.rundir import MANIFEST, WEIGHTS, check_weights_file
+from transferkit.tasks import Task, get_task
+
+
+def strategy_freezes_backbone(strategy: str) -> bool:
+    """Whether the strategy named ``strategy`` never trains the backbone (asks the entry)."""
+    from transferkit.strategies import STRATEGIES
+
+    return bool(getattr(STRATEGIES.get(strategy), "frozen_backbone", False))
+
+
+def apply_pool_stages(backbone: Any, pool_stages: int | None, strategy: str) -> int:
+    """Set ``backbone.pool_stages`` (multi-scale features); ``None`` picks the default: the
+    backbone family's ``default_pool_stages`` (timm: the last 4 stages; text: the 2 layers
+    below the last) when the strategy keeps the backbone frozen (the linear probe), else 0.
+    Returns the value set."""
+    limit = backbone.max_pool_stages() if callable(getattr(backbone, "max_pool_stages", None)) else 0
+    if pool_stages is None:
+        if not strategy_freezes_backbone(strategy):
+            return 0
+        pool_stages = min(int(getattr(backbone, "default_pool_stages", 0)), limit)
+    elif pool_stages and not limit:
+        raise ConfigError(f"The 'backbone.pool_stages' parameter needs an image or text backbone with a "
+                          f"known stage layout; {getattr(backbone, 'name', type(backbone).__name__)} has "
+                          "none. Set it to 0 (or leave it unset).")
+    if pool_stages or getattr(backbone, "pool_stages", 0):
+        backbone.set_pool_stages(int(pool_stages))
+    return int(pool_stages)
+
+
+def build_backbone(cfg: FitConfig, train_data: Any, pretrained: bool | None = None) -> Any:
+    """The configured backbone, fitted to the training data (input adapter, preprocessing,
+    pooled stages)."""
+    from transferkit.backbones import create_backbone
+    from transferkit.hetero import adapt_backbone
+
+    backbone = create_backbone(
+        cfg.backbone.name, weights=cfg.backbone.weights if pretrained is not False else None,
+        pretrained=cfg.backbone.pretrained if pretrained is None else pretrained,
+        image_size=cfg.backbone.image_size, max_length=cfg.backbone.max_length,
+    )
+    backbone = adapt_backbone(backbone, train_data)  # input adapter for other table columns
+    backbone.adapt_to(train_data)
+    apply_pool_stages(backbone, cfg.backbone.pool_stages, cfg.strategy)
+    return backbone
+
+
+def build_model(cfg: FitConfig, train_data: Any, task: Task | None = None,
+                pretrained: bool | None = None, backbone: Any = None) -> TransferModel:
+    """Backbone, mapping phi and a fresh head shaped by the task for ``train_data``."""
+    from transferkit.mapping import MAPPINGS
+
+    task = task or get_task()
+    backbone = backbone if backbone is not None else build_backbone(cfg, train_data, pretrained)
+    mapping = MAPPINGS.create("identity" if cfg.mapping == "auto" else cfg.mapping,
+                              in_dim=backbone.feature_dim)
+    return new_model(backbone, task, task.output_dim(train_data), mapping, cfg.train.head_dropout)
+
+
+def new_model(backbone: Any, task: Task, out_dim: int, mapping: Any = None,
+              head_dropout: float = 0.0) -> TransferModel:
+    """A TransferModel whose head the task builds."""
+    in_dim = getattr(mapping, "out_dim", backbone.feature_dim) if mapping is not None \
+        else backbone.feature_dim
+    return TransferModel(backbone, out_dim, mapping=mapping, head_dropout=head_dropout,
+                         head=task.build_head(in_dim, out_dim))
+
+
+def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferModel:
+    """The model a run directory describes (``transferkit.json``), with its saved weights."""
+    from safetensors.torch import load_file
+
+    import transferkit.hetero  # noqa: F401 - registers the 'adapted-table' backbone family
+    from transferkit.backbones import from_description
+    from transferkit.mapping import MAPPINGS
+
+    weights = check_weights_file(Path(run_dir) / WEIGHTS)
+    backbone = from_description(manifest["backbone"])
+    m = manifest.get("mapping") or {"name": "identity"}
+    mapping = MAPPINGS.create(m["name"], in_dim=m.get("in_dim", backbone.feature_dim),
+                              out_dim=m.get("out_dim"))
+    head = manifest["head"]
+    task = get_task(manifest.get("task"))
+    model = new_model(backbone, task, head["num_classes"], mapping, head.get("dropout", 0.0))
+    state = load_file(str(weights))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise TransferkitError(
+            f"The weights in '{weights}' do not fit the model described in {MANIFEST}: "
+            f"missing {list(missing)[:5]}, unexpected {list(unexpected)[:5]}. The run "
+            "directory is inconsistent; re-run the fit that wrote it."
+        )
+    return model
+
+
+__all__ = ["apply_pool_stages", "build_backbone", "build_model", "new_model", "rebuild_model",
+           "strategy_freezes_backbone"]

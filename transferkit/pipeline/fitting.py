@@ -1,0 +1,153 @@
+"""Fitting a configured strategy: the body that ``fit`` and ``pretrain`` share -- data and
+task, model, stages, evaluation, baselines, and the run directory written once."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from transferkit.config import FitConfig
+from transferkit.errors import ConfigError
+from transferkit.model import TransferModel
+from transferkit.pipeline.baselines import evaluate_splits, judge
+from transferkit.pipeline.build import build_model
+from transferkit.pipeline.run import Run, RunResult, Summary
+from transferkit.pipeline.stages import FeatureDataset, StageRunner, frozen_stages, tensor_collate
+from transferkit.tasks import Task, get_task, infer_task
+
+
+def choose_task(cfg: FitConfig, train: Any, log: Callable[[str], None]) -> Task:
+    """The task named by ``--task``, or the one :func:`infer_task` reads from the labels."""
+    if cfg.task is not None:
+        return get_task(cfg.task)
+    name, why = infer_task(train)
+    log(f"[bold]task[/bold] {name} ({why}; --task chooses another)")
+    return get_task(name)
+
+
+def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], None],
+                   t_start: float, section: tuple[str, dict[str, Any]] | None = None) -> RunResult:
+    """Train ``cfg``'s strategy on its data and write ``run``: the body of ``fit`` and
+    ``pretrain`` (``section`` = (command, summary section) for pretrain)."""
+    from transferkit.data import load_splits
+
+    torch.manual_seed(cfg.data.seed)
+    splits = load_splits(cfg.data)
+    train = splits.train
+    task = choose_task(cfg, train, log)
+    log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
+        f"{len(splits.test)} test, {len(train.classes)} classes")
+    run.write_config(cfg)
+    run.fingerprint_splits(splits)
+
+    model = build_model(cfg, train, task)
+    runner = StageRunner(cfg, splits, cfg.cache_dir, run.dir, resume, log, task=task)
+    log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features), "
+        f"strategy {cfg.strategy}")
+    if hasattr(model.backbone, "describe_adapter"):
+        log(model.backbone.describe_adapter())
+    mapping_selection = None
+    if cfg.mapping == "auto":
+        model, mapping_selection = select_mapping(cfg, model, splits, runner, task, log)
+        cfg = dataclasses.replace(cfg, mapping=mapping_selection["chosen"])
+    joint = None
+    if cfg.joint_source:
+        joint = joint_source(cfg, model, list(train.classes), log)
+        runner.joint = joint
+    frozen = frozen_stages(runner.run(model, cfg.strategy, cfg.strategy_params))
+
+    metrics = evaluate_splits(model, runner, splits, frozen, log)
+    baselines, gain, warnings = judge(cfg, task, splits, metrics, run.dir, resume, log)
+    for w in splits.leakage:
+        log(f"[yellow]warning: {w}[/yellow]")
+
+    run.save_model(model, task, train, cfg)
+    summary = Summary(
+        task=task.name, command="fit", data={**splits.describe(), "source": cfg.joint_source},
+        backbone=cfg.backbone.name, strategy=cfg.strategy,
+        choice=f"strategy '{cfg.strategy}' and backbone '{cfg.backbone.name}' were given explicitly",
+        metrics=metrics, labels_used=task.labels_used(splits), baselines=baselines,
+        transfer_gain=gain, selection={"split": "val", "validator": None},
+        stages=runner.history, timings=timings(t_start, runner), warnings=warnings,
+        mapping_selection=mapping_selection,
+        joint=None if joint is None else {"source": cfg.joint_source, "n_source": len(joint[1]),
+                                          **joint[0].describe()},
+    )
+    if section is not None:  # pretrain: its own command, choice and section, written once
+        summary.command = section[0]
+        summary.choice = section[1].pop("choice")
+        summary.data["source"] = cfg.data.data
+        summary.pretrain = {**section[1],
+                            "source_accuracy": metrics["test"].get(task.gain_metric)}
+    return RunResult(run.dir, run.finish(summary), model)
+
+
+def timings(t_start: float, runner: StageRunner) -> dict[str, float]:
+    """The summary's timings: total wall time, feature extraction and training."""
+    return {"total_s": round(time.perf_counter() - t_start, 3),
+            "features_s": round(runner.timings["features_s"], 3),
+            "train_s": round(runner.timings["train_s"], 3)}
+
+
+def select_mapping(cfg: FitConfig, model: TransferModel, splits: Any, runner: StageRunner,
+                   task: Task, log: Callable[[str], None]) -> tuple[TransferModel, dict[str, Any]]:
+    """``--mapping auto``: train every mapping of MAPPINGS with a fresh head on the cached
+    features (through the one Trainer), keep the best by validation accuracy."""
+    from transferkit.mapping import MAPPINGS, compare_mappings
+    from transferkit.pipeline.build import new_model
+    from transferkit.train import Trainer
+
+    if not len(splits.val):
+        raise ConfigError("--mapping auto chooses the mapping on validation data, and this dataset "
+                          "has no validation split; set data.val_fraction > 0 or name a mapping.")
+    x_tr, x_va = runner.features(model.backbone, splits.train), runner.features(model.backbone, splits.val)
+    brief = dataclasses.replace(cfg.train, patience=None, checkpoint_every=None, tensorboard=False)
+
+    def train_fn(mapping: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Any:
+        net = nn.Sequential(mapping, head)
+        params = [p for p in net.parameters() if p.requires_grad]
+        return Trainer(net, brief, param_groups=[{"params": params, "name": "mapping+head"}],
+                       train_data=FeatureDataset(x.numpy(), y.numpy()), collate_fn=tensor_collate,
+                       seed=cfg.data.seed, log=None, progress=False, task=task).fit()
+
+    t0 = time.perf_counter()
+    results = compare_mappings(x_tr, splits.train.y, x_va, splits.val.y, seed=cfg.data.seed,
+                               train_fn=train_fn)
+    runner.timings["train_s"] += time.perf_counter() - t0
+    chosen = results[0]["name"]
+    log("[bold]mapping auto[/bold] (validation accuracy, head trained on cached features):")
+    for r in results:
+        log(f"  {'*' if r['name'] == chosen else ' '} {r['name']:<11} val {r['val_accuracy']:.4f}  "
+            f"train {r['train_accuracy']:.4f}  {r['params']:>8} params  {r['seconds']:.2f}s")
+    if chosen != "identity":
+        model = new_model(model.backbone, task, model.num_classes,
+                          MAPPINGS.create(chosen, in_dim=model.backbone.feature_dim),
+                          cfg.train.head_dropout)
+    rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in results]
+    return model, {"chosen": chosen, "split": "val", "metric": "accuracy", "results": rows}
+
+
+def joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
+                 log: Callable[[str], None]) -> tuple[Any, Any]:
+    """``--joint-source``: the labelled source split and the JointObjective."""
+    from transferkit.joint import JointObjective, load_source
+
+    source = load_source(str(cfg.joint_source), cfg.data)
+    if source.modality != model.backbone.modality:
+        raise ConfigError(f"The joint source '{cfg.joint_source}' holds {source.modality} data but the "
+                          f"backbone reads {model.backbone.modality}; use a source of the target's kind.")
+    in_dim = int(getattr(model.mapping, "out_dim", model.backbone.feature_dim))
+    objective = JointObjective(in_dim, source.classes, classes, source_weight=cfg.source_weight,
+                               label_smoothing=cfg.train.label_smoothing)
+    log(f"[bold]joint[/bold] source {cfg.joint_source}: {len(source)} labelled examples, loss = "
+        f"{cfg.source_weight:g} * L_source + L_target, "
+        + ("shared head" if objective.shared_head else "separate source head"))
+    return objective, source
+
+
+__all__ = ["choose_task", "fit_configured", "joint_source", "select_mapping", "timings"]

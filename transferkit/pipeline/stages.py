@@ -1,0 +1,296 @@
+"""The stage runner: a strategy's stages through the one training loop, on the cheapest
+exact input (cached features, cached activations or raw inputs), and the one batched
+predict loop.
+
+This module is also the one place that decides where models and batches live
+(:func:`model_device`, :func:`to_device`): the trainer moves a model to its accelerator,
+and every prediction here follows the model to wherever it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from transferkit.config import FitConfig, from_dict
+from transferkit.errors import TransferkitError
+from transferkit.model import TransferModel
+from transferkit.tasks import Task, get_task
+
+
+class FeatureDataset(torch.utils.data.Dataset):
+    """(features, target) pairs over an in-memory or memory-mapped array."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x = x
+        self.y = np.asarray(y, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), int(self.y[i])
+
+
+def tensor_collate(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (features, target) items into a batch."""
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items], dtype=torch.long)
+
+
+def make_collate(backbone: Any) -> Callable[[list], tuple[Any, torch.Tensor]]:
+    """Collate raw (input, target) items through the backbone's preprocessing."""
+
+    def collate(items: list) -> tuple[Any, torch.Tensor]:
+        return backbone.collate([x for x, _ in items]), torch.tensor([y for _, y in items],
+                                                                      dtype=torch.long)
+
+    return collate
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model``'s parameters live (CPU for a model without parameters)."""
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def to_device(obj: Any, device: torch.device) -> Any:
+    """Tensors (also inside dicts, lists and tuples, e.g. tokenizer output) moved to ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_device(v, device) for v in obj)
+    if hasattr(obj, "to") and hasattr(obj, "data") and isinstance(obj.data, dict):
+        return obj.to(device)  # a transformers BatchEncoding
+    return obj
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """torch on one intra-op thread inside the block (restored afterwards)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def can_split(backbone: Any, k: int) -> bool:
+    """Whether the backbone can be cut below its top ``k`` blocks (cached activations)."""
+    try:
+        backbone.split_at(k)
+    except (TransferkitError, ValueError):
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- predicting
+
+
+@torch.inference_mode()
+def predict_outputs(model: TransferModel, data: Any, task: Task | None = None,
+                    batch_size: int = 64) -> np.ndarray:
+    """The task's postprocessed outputs (classification: probabilities ``(N, K)``) of
+    ``model`` on a dataset's raw inputs, in data order. Texts run longest first so each
+    batch pads little."""
+    from transferkit.features import length_order
+
+    task = task or get_task()
+    model.eval()
+    device = model_device(model)
+    order = length_order(data, np.arange(len(data)))
+    rows = order if order is not None else np.arange(len(data))
+    out = []
+    for start in range(0, len(data), batch_size):
+        items = [data.input(int(i)) for i in rows[start:start + batch_size]]
+        outputs = model(to_device(model.backbone.collate(items), device))
+        out.append(task.postprocess(outputs).float().cpu().numpy())
+    if not out:
+        return np.zeros((0, getattr(model, "num_classes", 0)), dtype=np.float32)
+    result = np.concatenate(out)
+    return result[np.argsort(order)] if order is not None else result
+
+
+@torch.inference_mode()
+def predict_items(model: TransferModel, items: Sequence[Any], task: Task | None = None,
+                  batch_size: int = 64) -> np.ndarray:
+    """Postprocessed outputs for a list of raw items (as ``to_raw_items`` returns them)."""
+    task = task or get_task()
+    model.eval()
+    device = model_device(model)
+    out = []
+    for start in range(0, len(items), batch_size):
+        batch = model.backbone.collate(list(items[start:start + batch_size]))
+        out.append(task.postprocess(model(to_device(batch, device))).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
+
+
+@torch.inference_mode()
+def predict_features(model: TransferModel, feats: np.ndarray, task: Task | None = None) -> np.ndarray:
+    """Postprocessed outputs from cached backbone features (a frozen backbone)."""
+    task = task or get_task()
+    model.eval()
+    x = torch.from_numpy(np.array(feats, dtype=np.float32)).to(model_device(model))
+    return task.postprocess(model.forward_features(x)).float().cpu().numpy()
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+@dataclasses.dataclass
+class _StageInputs:
+    train: Any
+    val: Any
+    collate: Callable
+    forward: Callable[[TransferModel, Any], torch.Tensor]
+    embed: Callable[[TransferModel, Any], torch.Tensor]
+    lengths: np.ndarray | None
+    cached: bool
+
+
+class StageRunner:
+    """Runs a strategy's stages through the one training loop, choosing per stage the
+    cheapest input that is exact: cached features (only the head trains), cached
+    activations below the top ``k`` blocks (the top ``k`` train), or raw inputs."""
+
+    def __init__(self, cfg: FitConfig, splits: Any, cache_dir: str | None, run_dir: Any,
+                 resume: bool, log: Callable[[str], None], callbacks: Sequence[Any] = (),
+                 task: Task | None = None) -> None:
+        self.cfg = cfg
+        self.task = task or get_task()
+        self.callbacks = tuple(callbacks)
+        self.splits = splits
+        self.cache_dir = cache_dir
+        self.run_dir = run_dir
+        self.resume = resume
+        self.log = log
+        self.timings: dict[str, float] = {"features_s": 0.0, "train_s": 0.0}
+        self.history: list[dict[str, Any]] = []
+        #: joint source training: (JointObjective, labelled source train split)
+        self.joint: tuple[Any, Any] | None = None
+
+    def features(self, backbone: Any, data: Any, upto_block: int | None = None) -> np.ndarray:
+        """Cached features (or activations below block ``upto_block``) of ``data``."""
+        from transferkit.features import extract_features
+
+        t0 = time.perf_counter()
+        feats = extract_features(backbone, data, cache_dir=self.cache_dir, upto_block=upto_block,
+                                 bf16=self.cfg.train.bf16, progress=False)
+        self.timings["features_s"] += time.perf_counter() - t0
+        return feats
+
+    def outputs(self, model: TransferModel, data: Any, frozen: bool) -> np.ndarray:
+        """The task's outputs of a trained model on ``data`` (cached features when frozen)."""
+        if frozen:
+            return predict_features(model, self.features(model.backbone, data), self.task)
+        return predict_outputs(model, data, self.task)
+
+    def run(self, model: TransferModel, strategy_name: str, strategy_params: dict[str, Any],
+            tag: str = "") -> list[Any]:
+        """Train ``model`` with the strategy; returns the strategy's stages."""
+        from transferkit.strategies import STRATEGIES
+
+        entry = STRATEGIES.entry(strategy_name)
+        strategy_cfg = from_dict(entry.config, dict(strategy_params),
+                                 f"strategy_params ({strategy_name})") if entry.config else None
+        strategy = entry.obj(strategy_cfg)
+        stages = strategy.stages(model, self.cfg.train)
+        for stage in stages:
+            self._run_stage(model, stage, tag)
+        finalize = getattr(strategy, "finalize", None)
+        if finalize is not None:
+            finalize(model)
+        return stages
+
+    def _stage_config(self, stage: Any) -> Any:
+        train_cfg = self.cfg.train
+        stage_cfg = train_cfg
+        if stage.epochs is not None and stage.epochs != train_cfg.epochs:
+            stage_cfg = dataclasses.replace(train_cfg, epochs=stage.epochs)
+        min_steps = int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+        if min_steps:  # heads on cached features: enough steps to converge (cheap)
+            per_epoch = max(1, math.ceil(len(self.splits.train) / stage_cfg.batch_size))
+            stage_cfg = dataclasses.replace(
+                stage_cfg, epochs=max(stage_cfg.epochs, math.ceil(min_steps / per_epoch)))
+        return stage_cfg
+
+    def _inputs(self, backbone: Any, k: int | None) -> _StageInputs:
+        train, val = self.splits.train, self.splits.val
+        if k == 0:
+            return _StageInputs(
+                FeatureDataset(self.features(backbone, train), train.y),
+                FeatureDataset(self.features(backbone, val), val.y), tensor_collate,
+                lambda m, x: m.forward_features(x), lambda m, x: m.mapping(x), None, True)
+        if k is not None and k > 0 and can_split(backbone, k):
+            _, top = backbone.split_at(k)
+            x_tr = self.features(backbone, train, upto_block=k)
+            lengths = None
+            if getattr(backbone, "modality", None) == "text":  # last channel: attention mask
+                lengths = np.asarray(x_tr[..., -1].sum(axis=1), dtype=np.int64)
+            return _StageInputs(
+                FeatureDataset(x_tr, train.y),
+                FeatureDataset(self.features(backbone, val, upto_block=k), val.y), tensor_collate,
+                lambda m, x, top=top: m.forward_features(top(x)),
+                lambda m, x, top=top: m.mapping(top(x)), lengths, True)
+        lengths = None
+        if getattr(train, "modality", None) == "text":
+            lengths = np.array([len(str(train.input(i))) for i in range(len(train))])
+        return _StageInputs(train, val, make_collate(backbone), lambda m, x: m(x),
+                            lambda m, x: m.features(x), lengths, False)
+
+    def _run_stage(self, model: TransferModel, stage: Any, tag: str) -> None:
+        from transferkit.train import Trainer
+
+        k = stage.trainable_blocks
+        inputs = self._inputs(model.backbone, k)
+        joint_kwargs: dict[str, Any] = {}
+        if self.joint is not None:  # the source stream, in this stage's input form
+            objective, source = self.joint
+            src_data = FeatureDataset(self.features(model.backbone, source, upto_block=k or None),
+                                      source.y) if inputs.cached else source
+            joint_kwargs = {"objective": objective.set_embed(inputs.embed), "target_data": src_data}
+        self.log(f"[bold]stage[/bold] {tag}{stage.name}: "
+                 + (f"{k} top block(s) on cached activations" if k else
+                    "head on cached features" if k == 0 else "end to end"))
+        t0 = time.perf_counter()
+        trainer = Trainer(
+            model, self._stage_config(stage), param_groups=stage.param_groups,
+            train_data=inputs.train, val_data=inputs.val if len(self.splits.val) else None,
+            collate_fn=inputs.collate, forward=inputs.forward, run_dir=self.run_dir,
+            stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
+            callbacks=self.callbacks, log=None, lengths=inputs.lengths, task=self.task,
+            **joint_kwargs,
+        )
+        # A head on cached features is a few tiny matmuls per step: a second thread only
+        # adds synchronisation (10x slower on a busy 2-core machine, measured in V1).
+        with single_thread() if k == 0 else contextlib.nullcontext():
+            result = trainer.fit()
+        seconds = time.perf_counter() - t0
+        self.timings["train_s"] += seconds
+        self.history.append({"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
+                             "steps": result.steps, "stopped": result.stopped,
+                             "seconds": round(seconds, 3)})
+
+
+def frozen_stages(stages: Sequence[Any]) -> bool:
+    """True when no stage trained anything below the mapping."""
+    return all(s.trainable_blocks == 0 for s in stages)
+
+
+__all__ = ["FeatureDataset", "StageRunner", "can_split", "frozen_stages", "make_collate",
+           "model_device", "predict_features", "predict_items", "predict_outputs",
+           "single_thread", "tensor_collate", "to_device"]

@@ -1,0 +1,53 @@
+"""Tasks: what is predicted and how it is judged, one file each.
+
+``TASKS`` holds every task; ``--task NAME`` (``task=`` in Python) chooses one, and
+:func:`infer_task` chooses one from the labels when none is given::
+
+    >>> from transferkit.tasks import TASKS, get_task
+    >>> get_task("classification").selection_metric
+    'accuracy'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from transferkit.errors import ConfigError
+from transferkit.registry import Registry
+from transferkit.tasks._base import Accumulator, Task
+
+TASKS: Registry[type[Task]] = Registry("task", package="transferkit.tasks")
+
+#: the task of run directories written before tasks existed (transferkit 0.1.0)
+DEFAULT_TASK = "classification"
+
+
+def get_task(name: str | None = None, config: Any = None) -> Task:
+    """An instance of the task registered as ``name`` (default: classification)."""
+    return TASKS.get(name or DEFAULT_TASK)(config)
+
+
+def infer_task(data: Any) -> tuple[str, str]:
+    """The task for a labelled dataset without ``--task``, and the reason, by one rule:
+    the label values (the class names, as numbers where they all are) are checked with
+    scikit-learn's ``type_of_target`` and a threshold on distinct integer values; each
+    registered task says whether it takes them (``Task.matches``), in registry order with
+    classification first.
+    """
+    values = np.asarray(list(data.classes), dtype=object)
+    order = [DEFAULT_TASK] + [n for n in TASKS.names() if n != DEFAULT_TASK]
+    reasons = []
+    for name in order:
+        ok, why = TASKS.get(name).matches(values)
+        if ok:
+            return name, why
+        reasons.append(f"{name}: {why}")
+    raise ConfigError(
+        f"No task fits the labels of '{getattr(data, 'name', 'the data')}' ({'; '.join(reasons)}). "
+        f"Pass --task NAME (available: {', '.join(TASKS.names())}) -- e.g. --task classification "
+        "to treat each distinct value as a class.")
+
+
+__all__ = ["TASKS", "DEFAULT_TASK", "Accumulator", "Task", "get_task", "infer_task"]

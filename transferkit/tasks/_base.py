@@ -1,0 +1,144 @@
+"""The task interface: what is predicted and how it is judged.
+
+A task owns everything that depends on the kind of target: the head's output shape, the
+loss, the metrics it reports and the one the loop selects and stops on (with its
+direction), its baselines, the transfer gain in its own metric and sign, how targets are
+described in a run directory, what ``--shots K`` means and what ``labels_used`` counts,
+and how predictions are written. Everything else -- data loading, backbones, features,
+strategies, the training loop, the run directory -- is shared by every task.
+
+A new task is one file in ``transferkit/tasks/`` with a registered subclass::
+
+    @TASKS.register("my-task")
+    class MyTask(Task):
+        selection_metric = "my_metric"
+        directions = {"my_metric": "max", "loss": "min"}
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from transferkit.errors import ConfigError
+
+
+class Accumulator:
+    """Collects a model's outputs on validation batches and computes the loop's metrics.
+
+    The trainer calls ``update(outputs, targets)`` per batch and ``compute()`` once; the
+    returned dict holds ``loss`` and the task's selection metric (and may hold more).
+    """
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class Task:
+    """Base class of every task (see the module docstring for the contract)."""
+
+    name: ClassVar[str] = ""
+    #: the metric the training loop early-stops on and model selection compares
+    selection_metric: ClassVar[str] = "loss"
+    #: direction of every metric the loop may select on: "max" or "min"
+    directions: ClassVar[dict[str, str]] = {"loss": "min"}
+    #: the test metric the transfer gain is computed in (sign: positive = transfer helped)
+    gain_metric: ClassVar[str] = "loss"
+    #: what ``--shots K`` means for this task, in the words of the help text
+    shots_meaning: ClassVar[str] = ""
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config
+
+    # ------------------------------------------------------------------ targets
+    def output_dim(self, data: Any) -> int:
+        """Width of the head's output for the (training) dataset ``data``."""
+        raise NotImplementedError
+
+    def describe_targets(self, data: Any) -> dict[str, Any]:
+        """What a run directory records about the targets (``transferkit.json``)."""
+        raise NotImplementedError
+
+    def labels_used(self, splits: Any) -> dict[str, int]:
+        """How many labels the fit consumed, per split, as this task counts them."""
+        return {"train": len(splits.train), "val": len(splits.val)}
+
+    # ------------------------------------------------------------------ model
+    def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
+        """The head on top of the (mapped) features."""
+        return nn.Linear(in_dim, out_dim)
+
+    def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
+                  train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
+        """The training loss: ``objective(model, batch, step) -> (loss, logs)``."""
+        raise NotImplementedError
+
+    def accumulator(self) -> Accumulator:
+        """A fresh accumulator for the loop's validation metrics."""
+        raise NotImplementedError
+
+    def direction(self, metric: str) -> str:
+        """"max" or "min" for a metric the loop can select on; an error names the valid ones."""
+        if metric not in self.directions:
+            raise ConfigError(f"The 'metric' parameter of the {self.name} task must be one of "
+                              f"{', '.join(self.directions)}. Got {metric!r} instead.")
+        return self.directions[metric]
+
+    def better(self, a: float, b: float | None, metric: str | None = None) -> bool:
+        """True if the value ``a`` of ``metric`` (default: the selection metric) beats ``b``."""
+        if b is None:
+            return True
+        return a > b if self.direction(metric or self.selection_metric) == "max" else a < b
+
+    # ------------------------------------------------------------------ outputs
+    def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Raw head outputs -> what predictions are made of (e.g. probabilities)."""
+        return outputs
+
+    def metrics(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
+                detailed: bool = False) -> dict[str, Any]:
+        """The reported metrics of postprocessed ``outputs`` against ``targets``."""
+        raise NotImplementedError
+
+    def baselines(self, train: Any, test: Any) -> dict[str, Any]:
+        """Baselines that need no training (e.g. the majority class), keyed by name."""
+        return {}
+
+    def transfer_gain(self, metrics: dict[str, Any], baseline: dict[str, Any] | None) -> float | None:
+        """Test ``gain_metric`` of the transferred model minus the baseline's, signed so that
+        positive means transfer helped (None without a baseline)."""
+        if not baseline or "test" not in baseline or self.gain_metric not in baseline["test"]:
+            return None
+        diff = float(metrics["test"][self.gain_metric] - baseline["test"][self.gain_metric])
+        return diff if self.direction(self.gain_metric) == "max" else -diff
+
+    def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
+        """The plain-words warning when the transferred model loses to a baseline."""
+        if gain is None or gain >= 0.0:
+            return None
+        return (f"negative transfer: the transferred model is {abs(gain):.4g} "
+                f"({self.gain_metric}) worse than the {baseline} baseline on the test set. "
+                "Transfer did not help here; try another backbone or strategy, or train "
+                "without transfer.")
+
+    def headline(self, metrics: dict[str, Any]) -> str:
+        """One console line for a split's metrics."""
+        return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+
+    def prediction_rows(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """One dict per input for ``predict``'s CSV/JSON output (postprocessed outputs)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ inference
+    @classmethod
+    def matches(cls, y: Any) -> tuple[bool, str]:
+        """Whether labels ``y`` look like this task's targets, and why (for ``--task`` inference)."""
+        return False, ""

@@ -1,0 +1,246 @@
+"""Single-label classification: one class per example, a softmax head, cross-entropy.
+
+Metrics are computed from labels and predicted probabilities with scikit-learn, plus the
+expected calibration error (ECE, Guo et al. 2017, 15 equal-width bins):
+``ECE = sum_b |B_b|/N * |acc(B_b) - conf(B_b)|``. The loop selects on validation
+accuracy; the transfer gain is the test-accuracy difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+from torch import nn
+
+from transferkit.errors import ConfigError, DataError
+from transferkit.tasks import TASKS
+from transferkit.tasks._base import Accumulator, Task
+
+NEGATIVE_TRANSFER_MARGIN = 0.0
+
+
+def expected_calibration_error(y: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+    """ECE with equal-width confidence bins (Guo et al., ICML 2017)."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+    return float(ece)
+
+
+def calibration_curve(y: np.ndarray, probs: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
+    """Per-bin mean confidence, accuracy and count (for the report's reliability plot)."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    out: dict[str, list[float]] = {"confidence": [], "accuracy": [], "count": []}
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (conf > lo) & (conf <= hi) if lo > 0 else (conf >= lo) & (conf <= hi)
+        if in_bin.any():
+            out["confidence"].append(float(conf[in_bin].mean()))
+            out["accuracy"].append(float(correct[in_bin].mean()))
+            out["count"].append(float(in_bin.sum()))
+    return out
+
+
+def classification_metrics(y: np.ndarray, probs: np.ndarray, classes: list[str] | None = None,
+                           detailed: bool = False) -> dict[str, Any]:
+    """accuracy, balanced_accuracy, macro_f1, ece (and, with ``detailed``, the per-class
+    report, confusion matrix and calibration curve).
+
+    >>> import numpy as np
+    >>> classification_metrics(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]))["accuracy"]
+    1.0
+    """
+    y = np.asarray(y, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) != len(y):
+        raise DataError(f"Expected probabilities of shape (N, K) for {len(y)} labels; got {probs.shape}.")
+    if (y < 0).any():
+        raise DataError("Metrics need labels; this data has unlabelled examples (label -1).")
+    k = probs.shape[1]
+    if len(y) and y.max() >= k:
+        raise DataError(
+            f"A label index ({int(y.max())}) is outside the model's {k} classes: the data has a "
+            "class the model never saw. Evaluate on data with the model's classes."
+        )
+    pred = probs.argmax(axis=1)
+    labels = list(range(k))
+    out: dict[str, Any] = {
+        "accuracy": float(accuracy_score(y, pred)),
+        "balanced_accuracy": float(_balanced_accuracy(y, pred)),
+        "macro_f1": float(f1_score(y, pred, labels=sorted(set(y.tolist())), average="macro",
+                                   zero_division=0)),
+        "ece": expected_calibration_error(y, probs),
+        "n": int(len(y)),
+    }
+    if detailed:
+        names = classes or [str(i) for i in labels]
+        p, r, f, s = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+        out["per_class"] = {
+            names[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                       "support": int(s[i])}
+            for i in labels
+        }
+        out["confusion_matrix"] = confusion_matrix(y, pred, labels=labels).tolist()
+        out["calibration"] = calibration_curve(y, probs)
+    return out
+
+
+def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    if len(np.unique(y)) < 2:
+        return float(accuracy_score(y, pred))
+    return float(balanced_accuracy_score(y, pred))
+
+
+def majority_baseline(y_train: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
+    """Accuracy of always predicting the most frequent training class."""
+    counts = np.bincount(y_train[y_train >= 0])
+    majority = int(counts.argmax()) if len(counts) else 0
+    pred = np.full(len(y_test), majority)
+    return {"accuracy": float(accuracy_score(y_test, pred)),
+            "balanced_accuracy": _balanced_accuracy(y_test, pred)}
+
+
+def transfer_gain(metrics: dict[str, Any], baseline: dict[str, Any] | None,
+                  key: str = "accuracy") -> float | None:
+    """Test-metric difference transfer minus baseline (None without a baseline)."""
+    if not baseline or "test" not in baseline or key not in baseline["test"]:
+        return None
+    return float(metrics["test"][key] - baseline["test"][key])
+
+
+def negative_transfer_warning(gain: float | None, name: str = "scratch") -> str | None:
+    """The plain-words warning when the transferred model loses to its baseline."""
+    if gain is None or gain >= -NEGATIVE_TRANSFER_MARGIN:
+        return None
+    return (f"negative transfer: the transferred model is {abs(gain) * 100:.1f} accuracy points "
+            f"below the {name} baseline on the test set. Transfer did not help here; try another "
+            "backbone or strategy, or train without transfer.")
+
+
+#: integer-valued numeric labels with more distinct values than this are not taken as classes
+MAX_NUMERIC_CLASSES = 50
+
+
+class ClassificationAccumulator(Accumulator):
+    """Validation loss (mean cross-entropy), accuracy and balanced accuracy; unlabelled
+    examples (label -1) are ignored."""
+
+    def __init__(self) -> None:
+        self.losses: list[torch.Tensor] = []
+        self.preds: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:  # (B, K), (B,)
+        self.losses.append(torch.nn.functional.cross_entropy(outputs, targets, reduction="sum",
+                                                             ignore_index=-1))
+        self.preds.append(outputs.argmax(1).cpu())
+        self.labels.append(targets.cpu())
+
+    def compute(self) -> dict[str, float]:
+        if not self.labels:
+            return {}
+        y_true = torch.cat(self.labels).numpy()
+        y_pred = torch.cat(self.preds).numpy()
+        mask = y_true >= 0
+        y_true, y_pred = y_true[mask], y_pred[mask]
+        if y_true.size == 0:
+            return {}
+        recalls = [float((y_pred[y_true == c] == c).mean()) for c in np.unique(y_true)]
+        return {"loss": float(torch.stack(self.losses).sum()) / y_true.size,
+                "accuracy": float((y_pred == y_true).mean()),
+                "balanced_accuracy": float(np.mean(recalls))}
+
+
+@TASKS.register("classification", help="Single-label classification: one class per example "
+                "(softmax head, cross-entropy; selects on accuracy).")
+class ClassificationTask(Task):
+    """One class per example: a linear head with K outputs, cross-entropy (label smoothing and
+    class weights from the training config), softmax probabilities."""
+
+    name = "classification"
+    selection_metric = "accuracy"
+    directions = {"accuracy": "max", "balanced_accuracy": "max", "loss": "min"}
+    gain_metric = "accuracy"
+    shots_meaning = "labelled training examples per class"
+
+    def output_dim(self, data: Any) -> int:
+        return len(data.classes)
+
+    def describe_targets(self, data: Any) -> dict[str, Any]:
+        return {"classes": list(data.classes)}
+
+    def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
+                  train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
+        from transferkit.train.regularizers import (
+            CrossEntropyObjective,
+            class_weights,
+            dataset_labels,
+        )
+
+        weight = None
+        if train_cfg.class_weights == "auto":
+            if num_outputs is None:
+                raise ConfigError("class_weights='auto' needs the number of classes: pass "
+                                  "num_classes to Trainer.")
+            weight = class_weights(dataset_labels(train_data), int(num_outputs))
+        return CrossEntropyObjective(forward, label_smoothing=train_cfg.label_smoothing,
+                                     weight=weight, l2_sp=l2_sp)
+
+    def accumulator(self) -> Accumulator:
+        return ClassificationAccumulator()
+
+    def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:  # (B, K) logits -> probabilities
+        return torch.softmax(outputs.float(), dim=1)
+
+    def metrics(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
+                detailed: bool = False) -> dict[str, Any]:
+        return classification_metrics(targets, outputs, meta.get("classes"), detailed=detailed)
+
+    def baselines(self, train: Any, test: Any) -> dict[str, Any]:
+        return {"majority": majority_baseline(train.y, test.y)}
+
+    def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
+        return negative_transfer_warning(gain, baseline)
+
+    def headline(self, metrics: dict[str, Any]) -> str:
+        return f"accuracy {metrics['accuracy']:.4f}, balanced {metrics['balanced_accuracy']:.4f}"
+
+    def prediction_rows(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        classes = list(meta["classes"])
+        return [{"class": classes[int(np.argmax(p))],
+                 **{f"p_{c}": round(float(v), 6) for c, v in zip(classes, p, strict=True)}}
+                for p in outputs]
+
+    @classmethod
+    def matches(cls, y: Any) -> tuple[bool, str]:
+        from sklearn.utils.multiclass import type_of_target
+
+        values = np.asarray(y)
+        try:
+            numeric = values.astype(np.float64)
+        except (TypeError, ValueError):
+            return True, "the labels are names"
+        kind = type_of_target(numeric)
+        distinct = len(np.unique(numeric))
+        if kind == "continuous":
+            return False, f"the labels are non-integer numbers ({distinct} distinct values)"
+        if distinct > MAX_NUMERIC_CLASSES:
+            return False, (f"the labels are {distinct} distinct integers (more than "
+                           f"{MAX_NUMERIC_CLASSES}, so they look like amounts, not classes)")
+        return True, f"the labels take {distinct} distinct values ({kind})"
