@@ -30,7 +30,9 @@ from transferkit.alignment._base import (
 )
 from transferkit.registry import Registry
 
-ALIGNMENTS: Registry[type[AlignmentLoss]] = Registry("alignment method", package="transferkit.alignment")
+# adapt's method_params hold an alignment loss's config keys
+ALIGNMENTS: Registry[type[AlignmentLoss]] = Registry("alignment method", package="transferkit.alignment",
+                                                     params_key="method_params")
 
 
 def build_alignment(name: str, feature_dim: int, num_classes: int,

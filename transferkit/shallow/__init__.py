@@ -18,6 +18,8 @@ from __future__ import annotations
 from transferkit.registry import Registry
 from transferkit.shallow._base import ShallowAdapter, check_features
 
-SHALLOW: Registry[type[ShallowAdapter]] = Registry("shallow adaptation", package="transferkit.shallow")
+# adapt's method_params hold a shallow method's config keys
+SHALLOW: Registry[type[ShallowAdapter]] = Registry("shallow adaptation", package="transferkit.shallow",
+                                                   params_key="method_params")
 
 __all__ = ["SHALLOW", "ShallowAdapter", "check_features"]
