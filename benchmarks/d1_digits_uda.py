@@ -59,7 +59,7 @@ def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[s
     """Run ``adapt`` for every method x seed and write the markdown table to ``out_md``."""
     import torch
 
-    from transferkit.adapt import adapt
+    from transferkit.jobs.adapt import adapt
 
     torch.set_num_threads(2)
     rows: list[dict[str, Any]] = []

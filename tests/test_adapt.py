@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from transferkit.adapt import AdaptConfig, _Adapter, adapt, check_method, check_validator
 from transferkit.errors import ConfigError
+from transferkit.jobs.adapt import (
+    AdaptConfig,
+    adapt,
+    check_method,
+    check_validator,
+    load_data,
+    resolve_adapt_config,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -34,26 +42,26 @@ def _blobs(n: int, shift: float, seed: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def shifted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def shifted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("shift")
     _blobs(240, 0.0, 0).to_csv(root / "src.csv", index=False)
     _blobs(240, 4.0, 1).to_csv(root / "tgt.csv", index=False)
-    return {"source": str(root / "src.csv"), "target": str(root / "tgt.csv"), "label_column": "label",
-            "backbone": "tabular:16", "cache_dir": str(root / "cache")}
+    return {"source": {"data": str(root / "src.csv"), "label_column": "label"},
+            "target": str(root / "tgt.csv"), "backbone": "tabular:16", "cache_dir": str(root / "cache")}
 
 
-def _run(shifted: dict[str, str], out: Path, **kw: object):
+def _run(shifted: dict[str, Any], out: Path, **kw: object):
     args = {"select": "entropy", "epochs": 12, "lr": 3e-3, "batch_size": 32, **kw}
     return adapt(**shifted, out=str(out), log=None, **args)
 
 
-def test_adapt_beats_source_only_and_writes_run(shifted: dict[str, str], tmp_path: Path) -> None:
+def test_adapt_beats_source_only_and_writes_run(shifted: dict[str, Any], tmp_path: Path) -> None:
     run = _run(shifted, tmp_path / "run", method="subspace")
     s = run.summary
     adapted = s["metrics"]["test"]["accuracy"]
     source_only = s["baselines"]["source_only"]["test"]["accuracy"]
     assert adapted > source_only + 0.2, (adapted, source_only)
-    assert s["command"] == "adapt" and s["adaptation_gain"] == pytest.approx(adapted - source_only)
+    assert s["command"] == "adapt" and s["adapt"]["adaptation_gain"] == pytest.approx(adapted - source_only)
     assert s["selection"]["split"] == "target-unlabelled" and s["selection"]["validator"] == "entropy"
     assert s["baselines"]["oracle"]["test"]["accuracy"] >= adapted - 1e-9
     assert "oracle" in s["baselines"]["oracle"]["note"]
@@ -66,27 +74,29 @@ def test_adapt_beats_source_only_and_writes_run(shifted: dict[str, str], tmp_pat
     # the reported accuracy
     import transferkit as tk
 
-    ad = _Adapter(AdaptConfig(source=shifted["source"], target=shifted["target"],
-                              label_column="label"), tmp_path, lambda _m: None)
-    ad.load_data()
+    data = load_data(resolve_adapt_config(source=shifted["source"], target=shifted["target"]),
+                     lambda _m: None)
     predictor = tk.load(run.run_dir)
-    pred = np.asarray(predictor.predict(ad.target_test.x))
-    truth = np.asarray(ad.target_test.classes)[ad.target_test.y]
+    pred = np.asarray(predictor.predict(data.target_test.x))
+    truth = np.asarray(data.target_test.classes)[data.target_test.y]
     assert np.mean(pred == truth) == pytest.approx(adapted, abs=1e-9)
 
 
-def test_selection_never_reads_target_labels(shifted: dict[str, str], tmp_path: Path,
+def test_selection_never_reads_target_labels(shifted: dict[str, Any], tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     first = _run(shifted, tmp_path / "a", method="mmd", epochs=6)
-    original = _Adapter.load_data
+    import transferkit.jobs.adapt.job as job
 
-    def scrambled(self: _Adapter) -> None:
-        original(self)
+    original = job.load_data
+
+    def scrambled(cfg: AdaptConfig, log: object) -> object:
+        data = original(cfg, log)
         rng = np.random.default_rng(123)
-        self.target_train.y = rng.permutation(self.target_train.y)
-        self.target_test.y = rng.integers(0, 2, len(self.target_test.y))
+        data.target_train.y = rng.permutation(data.target_train.y)
+        data.target_test.y = rng.integers(0, 2, len(data.target_test.y))
+        return data
 
-    monkeypatch.setattr(_Adapter, "load_data", scrambled)
+    monkeypatch.setattr(job, "load_data", scrambled)
     second = _run(shifted, tmp_path / "b", method="mmd", epochs=6)
     for key, value in first.model.state_dict().items():
         torch.testing.assert_close(value, second.model.state_dict()[key])
@@ -97,7 +107,7 @@ def test_selection_never_reads_target_labels(shifted: dict[str, str], tmp_path: 
     assert first.summary["metrics"]["test"]["accuracy"] != second.summary["metrics"]["test"]["accuracy"]
 
 
-def test_sweep_keeps_the_validators_choice(shifted: dict[str, str], tmp_path: Path) -> None:
+def test_sweep_keeps_the_validators_choice(shifted: dict[str, Any], tmp_path: Path) -> None:
     run = _run(shifted, tmp_path / "sweep", method="coral", sweep=True, sweep_weights=[0.1, 3.0],
                epochs=4)
     cands = run.summary["selection"]["candidates"]
@@ -108,7 +118,7 @@ def test_sweep_keeps_the_validators_choice(shifted: dict[str, str], tmp_path: Pa
     assert run.summary["metrics"]["test"]["accuracy"] == pytest.approx(chosen[0]["target_test_accuracy"])
 
 
-def test_unknown_method_and_validator_messages(shifted: dict[str, str], capsys: pytest.CaptureFixture) -> None:
+def test_unknown_method_and_validator_messages(shifted: dict[str, Any], capsys: pytest.CaptureFixture) -> None:
     from transferkit.cli import main
 
     with pytest.raises(ConfigError, match="Did you mean 'dann'"):
@@ -118,29 +128,29 @@ def test_unknown_method_and_validator_messages(shifted: dict[str, str], capsys: 
     with pytest.raises(ConfigError, match="Did you mean 'snd'"):
         check_validator("snt")
     assert check_method("cdan+e") == "cdan"
-    code = main(["adapt", "--source", shifted["source"], "--target", shifted["target"],
+    code = main(["adapt", "--source", shifted["source"]["data"], "--target", shifted["target"],
                  "--method", "dannn"])
     err = capsys.readouterr().err
     assert code == 2 and "Unknown adaptation method 'dannn'" in err and "Available:" in err
-    code = main(["adapt", "--source", shifted["source"], "--target", shifted["target"],
+    code = main(["adapt", "--source", shifted["source"]["data"], "--target", shifted["target"],
                  "--select", "accuracy"])
     err = capsys.readouterr().err
     assert code == 2 and "Unknown validator 'accuracy'" in err and "snd" in err
 
 
 def test_config_errors() -> None:
-    with pytest.raises(ConfigError, match="target_shots"):
-        AdaptConfig(source="a", target="b", target_shots=0)
+    with pytest.raises(ConfigError, match="'target.shots' parameter of adapt"):
+        resolve_adapt_config(source="a", target={"data": "b", "shots": 0})
     with pytest.raises(ConfigError, match="sweep_weights"):
-        AdaptConfig(source="a", target="b", sweep_weights=[])
-    with pytest.raises(ConfigError, match="'target' parameter of adapt is required"):
+        AdaptConfig(sweep_weights=[])
+    with pytest.raises(ConfigError, match=r"'target.data' parameter of adapt \(--target\) is required"):
         adapt(source="digits", log=None)
 
 
 def test_train_overrides_keep_adapts_training_defaults(tmp_path: Path) -> None:
-    from transferkit.adapt import _adapt_train, resolve_adapt_config
+    from transferkit.jobs.adapt import adapt_train_defaults
 
-    default = _adapt_train()
+    default = adapt_train_defaults()
     cfg = resolve_adapt_config(source="a", target="b", epochs=3)
     # one train key given: the others stay adapt's (no early stopping on source-val accuracy)
     assert cfg.train.epochs == 3
@@ -158,7 +168,7 @@ def _image_set(name: str, x: np.ndarray, y: np.ndarray):
 
 
 def test_match_resolution_downsamples_the_larger_domain_by_area() -> None:
-    from transferkit.adapt import match_resolution, native_size, resample_images
+    from transferkit.jobs.adapt import match_resolution, native_size, resample_images
 
     rng = np.random.default_rng(0)
     big = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
@@ -181,6 +191,6 @@ def test_match_resolution_downsamples_the_larger_domain_by_area() -> None:
     assert [np.asarray(a).shape for a in res.x] == [(7, 7), (7, 7, 3)]
 
 
-def test_match_resolution_rejects_non_image_data(shifted: dict[str, str], tmp_path: Path) -> None:
+def test_match_resolution_rejects_non_image_data(shifted: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="match_resolution"):
         _run(shifted, tmp_path / "r", method="coral", match_resolution=True, epochs=1)

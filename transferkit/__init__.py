@@ -31,7 +31,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "fit": ("transferkit.jobs.fit", "fit"),
     "load": ("transferkit.jobs.predict", "load"),
     "evaluate": ("transferkit.jobs.predict", "evaluate"),
-    "adapt": ("transferkit.adapt", "adapt"),
+    "adapt": ("transferkit.jobs.adapt", "adapt"),
     "pretrain": ("transferkit.jobs.pretrain", "pretrain"),
     "rank": ("transferkit.jobs.rank", "rank"),
     "TransferClassifier": ("transferkit.estimator", "TransferClassifier"),

@@ -165,7 +165,10 @@ def model_card(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
     """MODEL_CARD.md text: data, metrics, baselines, intended use and limitations."""
     data = summary.get("data") or {}
     test = (summary.get("metrics") or {}).get("test") or {}
-    classes = manifest.get("classes") or data.get("classes") or []
+    from transferkit.tasks import get_task
+
+    output = get_task(manifest.get("task")).output_spec(
+        {**manifest, "classes": manifest.get("classes") or data.get("classes") or []})
 
     def pct(v: Any) -> str:
         return f"{v * 100:.1f} %" if isinstance(v, (int, float)) and not isinstance(v, bool) else "—"
@@ -180,8 +183,7 @@ def model_card(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
              f"mapping `{(manifest.get('mapping') or {}).get('name', 'identity')}`, linear head.",
              f"- Fine-tuning strategy: `{summary.get('strategy', '?')}`.",
              f"- Why: {summary.get('choice', 'not recorded')}",
-             f"- Output: logits over {len(classes)} classes, in this order: "
-             + ", ".join(f"`{c}`" for c in classes) + ". Softmax gives probabilities.", "",
+             f"- Output: {output['card']}", "",
              "## Data", "",
              f"- Target: {data.get('target', '?')}; source: {data.get('source') or 'none (pretrained backbone only)'}.",
              f"- Examples: {data.get('n_train', '?')} train, {data.get('n_val', '?')} validation, "
@@ -232,7 +234,7 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
         raise ConfigError(f"The 'tolerance' parameter must be a float > 0. Got {tolerance!r} instead.")
     run = Path(run_dir)
     predictor = load(run)
-    manifest = predictor.manifest
+    manifest, task = predictor.manifest, predictor.task
     model = predictor.model.eval()
     out_dir = Path(out) if out is not None else run / f"export-{format}"
     if out_dir.resolve() == run.resolve():
@@ -283,12 +285,11 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     pre = {
         "format": format,
         "file": target.name,
-        "task": manifest.get("task", "classification"),
+        "task": task.name,
         "modality": manifest["modality"],
         "classes": list(manifest["classes"]),
         "inputs": specs if format != "safetensors" else None,
-        "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", len(manifest["classes"])],
-                     "meaning": "softmax(logits) gives the probabilities of `classes`, in order"}],
+        "outputs": [{k: v for k, v in task.output_spec(manifest).items() if k != "card"}],
         "preprocessing": manifest.get("backbone"),
         "data": manifest.get("data"),
         "tokenizer": "tokenizer/" if tokenizer is not None else None,

@@ -231,9 +231,7 @@ class _Model:
         except (TransferkitError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:
             # raised while preprocessing the request's inputs (shapes, values, columns)
             raise BadInput(f"Cannot predict on these inputs: {exc}") from None
-        return [{"class": self.classes[int(p.argmax())],
-                 "probabilities": {c: round(float(v), 6) for c, v in zip(self.classes, p, strict=True)}}
-                for p in probs]
+        return self.predictor.task.answers(probs, self.predictor.manifest)
 
     def metadata(self, max_bytes: int, api_key: bool) -> dict[str, Any]:
         manifest = self.predictor.manifest
@@ -241,7 +239,7 @@ class _Model:
         test = {k: v for k, v in ((self.summary.get("metrics") or {}).get("test") or {}).items()
                 if isinstance(v, (int, float))}
         return {
-            "task": manifest.get("task", "classification"),
+            "task": self.predictor.task.name,
             "modality": self.modality,
             "classes": self.classes,
             "backbone": backbone,

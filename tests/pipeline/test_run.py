@@ -13,14 +13,24 @@ from transferkit.pipeline import Run, Summary, run_directory
 from transferkit.pipeline.run import RUNS_ROOT, config_fingerprint
 
 
-@pytest.mark.parametrize("name", ["../../x", "a/b", "..", ".", "x\\y", "", "a" * 201])
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", ".", "x\\y", "/tmp/x", "a" * 201])
 def test_a_run_name_cannot_escape_runs(name):
-    with pytest.raises(ConfigError, match="'name' parameter must be a plain run name"):
+    with pytest.raises(ConfigError, match="'name' parameter of fit must be a plain run name"):
         run_directory(None, name, "default")
 
 
+def test_fit_refuses_a_name_that_is_a_path(tmp_path, monkeypatch):
+    import transferkit as tk
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="'name' parameter of fit must be a plain run name"):
+        tk.fit(data="breast-cancer-wdbc", backbone="tabular", name="../../x", log=None)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_run_names_and_out():
-    assert run_directory(None, "my-run_1.2", "d") == RUNS_ROOT / "my-run_1.2"
+    assert run_directory(None, "my run_1.2", "d") == RUNS_ROOT / "my run_1.2"
+    assert run_directory(None, "", "d") == RUNS_ROOT / "d"
     assert run_directory("elsewhere/x", "ignored", "d").as_posix() == "elsewhere/x"
     assert run_directory(None, None, "data/x:y z") == RUNS_ROOT / "data-x-y-z"
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from transferkit.adapt import ValidatorSelection, _Views
+from transferkit.jobs.adapt import ValidatorSelection, Views
 
 
 class _Trainer:
@@ -21,7 +21,7 @@ class _Trainer:
 
 def _run(pairs: list[tuple[float, float]], tolerance: float) -> ValidatorSelection:
     scores = iter([s for _, s in pairs])
-    views = _Views(lambda model, which: (np.zeros((2, 2)), np.zeros((2, 2))), np.array([0, 1]))
+    views = Views(lambda model, which: (np.zeros((2, 2)), np.zeros((2, 2))), np.array([0, 1]))
     sel = ValidatorSelection(lambda ctx: next(scores), views, source_tolerance=tolerance)
     trainer = _Trainer()
     for i, (src, _) in enumerate(pairs):

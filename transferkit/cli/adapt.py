@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from transferkit.cli import COMMANDS, add_config_arguments, config_from_args
+from transferkit.cli import COMMANDS, add_config_arguments
+
+if TYPE_CHECKING:
+    from transferkit.jobs.adapt import AdaptConfig
 
 
 @COMMANDS.register("adapt", help="Adapt a model trained on a labelled source domain to an "
@@ -13,7 +17,7 @@ from transferkit.cli import COMMANDS, add_config_arguments, config_from_args
 class AdaptCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        from transferkit.adapt import AdaptConfig
+        from transferkit.jobs.adapt import AdaptConfig
 
         add_config_arguments(parser, AdaptConfig)
         parser.add_argument("--no-pretrained", action="store_true",
@@ -24,14 +28,25 @@ class AdaptCommand:
                          "source-only. validators (--select): snd, entropy, dev.")
 
     @staticmethod
+    def config(args: argparse.Namespace) -> AdaptConfig:
+        """The AdaptConfig of the command line, through adapt's one front door
+        (``resolve_adapt_config``): defaults < --config YAML < flags < --set overrides, with
+        adapt's training defaults kept for the train keys not given."""
+        from transferkit.jobs.adapt import resolve_adapt_config
+
+        overrides = ["backbone.pretrained=false", *args.overrides] if args.no_pretrained else args.overrides
+        # the flags' values by dotted key (the dests add_config_arguments gives them)
+        flags = {k[len("cfg__"):].replace("__", "."): v for k, v in vars(args).items()
+                 if k.startswith("cfg__") and v is not None}
+        return resolve_adapt_config(args.config, overrides, **flags)
+
+    @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from transferkit.adapt import AdaptConfig, adapt, check_method, check_validator
         from transferkit.cli.output import print_run_summary
+        from transferkit.jobs.adapt import adapt, check_method, check_validator
         from transferkit.pipeline import console_log as _log
 
-        if args.no_pretrained:
-            args.overrides = ["backbone.pretrained=false", *args.overrides]
-        cfg = config_from_args(AdaptConfig, args)
+        cfg = AdaptCommand.config(args)
         check_method(cfg.method)  # fail before any data is loaded
         check_validator(cfg.select)
         result = adapt(cfg, log=None if args.quiet else _log)

@@ -47,7 +47,8 @@ RUNS_ROOT = Path("runs")
 #: config keys that say where and how a run is written, not what it computes
 UNFINGERPRINTED = ("out", "name", "cache_dir", "train.tensorboard", "train.num_workers",
                    "train.checkpoint_every")
-_NAME_OK = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.=+@,-]*$")
+#: the longest run name (a file-system component is at most 255 bytes)
+MAX_NAME = 200
 
 
 def is_main_process() -> bool:
@@ -67,18 +68,19 @@ def default_run_name(*parts: Any) -> str:
     return plain_name("-".join([*words, stamp]))
 
 
-def run_directory(out: str | Path | None, name: str | None, default_name: str) -> Path:
-    """The run directory: ``out`` as given, else ``runs/<name>``. A ``name`` must be a plain
-    name, never a path, so that it cannot escape ``runs/``."""
+def run_directory(out: str | Path | None, name: str | None, default_name: str,
+                  command: str = "fit") -> Path:
+    """The run directory: ``out`` as given, else ``runs/<name>`` (``default_name`` when no
+    name is given). A name is one path component, so it cannot leave ``runs/``."""
     if out:
         return Path(out)
-    if name is not None:
+    if name:
         text = str(name)
-        if text in (".", "..") or not _NAME_OK.match(text) or len(text) > 200:
+        if text in (".", "..") or Path(text).name != text or "\\" in text or len(text) > MAX_NAME:
             raise ConfigError(
-                f"The 'name' parameter must be a plain run name of at most 200 letters, digits "
-                f"and '_.-' (it becomes runs/<name>). Got {text!r} instead. To write the run "
-                "somewhere else, pass --out DIR.")
+                f"The 'name' parameter of {command} must be a plain run name (no '/', '\\', '.' or "
+                f"'..', at most {MAX_NAME} characters): the run directory is runs/<name>. Got "
+                f"{text!r} instead. Pass --out DIR to write elsewhere.")
         return RUNS_ROOT / text
     return RUNS_ROOT / plain_name(default_name)
 
@@ -172,7 +174,7 @@ class Run:
     def __init__(self, command: str, *, out: str | Path | None = None, name: str | None = None,
                  default_name: str = "run") -> None:
         self.command = command
-        self.dir = run_directory(out, name, default_name)
+        self.dir = run_directory(out, name, default_name, command)
         self.fingerprints: dict[str, Any] = {}
         self.finished = False
         self._lock: Any = None

@@ -137,6 +137,15 @@ class Task:
         """One dict per input for ``predict``'s CSV/JSON output (postprocessed outputs)."""
         raise NotImplementedError
 
+    def answers(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """One JSON object per input for ``serve``'s answers (postprocessed outputs)."""
+        return self.prediction_rows(outputs, meta)
+
+    def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """The exported model's output: ``name``, ``shape``, ``meaning`` (preprocessing.json)
+        and ``card`` (one line of the model card)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ inference
     @classmethod
     def matches(cls, y: Any) -> tuple[bool, str]:

@@ -227,6 +227,19 @@ class ClassificationTask(Task):
                  **{f"p_{c}": round(float(v), 6) for c, v in zip(classes, p, strict=True)}}
                 for p in outputs]
 
+    def answers(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        classes = list(meta["classes"])
+        return [{"class": classes[int(np.argmax(p))],
+                 "probabilities": {c: round(float(v), 6) for c, v in zip(classes, p, strict=True)}}
+                for p in outputs]
+
+    def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
+        classes = list(meta.get("classes") or [])
+        return {"name": "logits", "dtype": "float32", "shape": ["batch", len(classes)],
+                "meaning": "softmax(logits) gives the probabilities of `classes`, in order",
+                "card": f"logits over {len(classes)} classes, in this order: "
+                        + ", ".join(f"`{c}`" for c in classes) + ". Softmax gives probabilities."}
+
     @classmethod
     def matches(cls, y: Any) -> tuple[bool, str]:
         from sklearn.utils.multiclass import type_of_target

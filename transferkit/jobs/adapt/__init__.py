@@ -1,0 +1,79 @@
+"""Unsupervised domain adaptation: ``adapt`` a source-trained model to an unlabelled target.
+
+The source is labelled (its train and val splits); the target trains without labels
+(``target.without_labels()`` of its train split), optionally with ``target.shots``
+labelled examples per class. Everything runs through the ONE training loop
+(:class:`~transferkit.train.Trainer`), in one of three modes (:mod:`.modes`):
+
+- the fast default trains a mapping φ (an ``mlp`` bottleneck) and the head on cached
+  frozen backbone features with ``CE(source) + λ · alignment(φ(f_s), φ(f_t), logits)``;
+  the alignment loss lives in the objective (:mod:`.objective`; its discriminator trains
+  with it);
+- ``strategy='full'`` / ``'partial'`` / ... fine-tune the backbone end to end on raw
+  inputs with the same objective;
+- shallow methods (``coral-transform``, ``subspace``, ``importance``) adapt the cached
+  features in closed form and train the head on them (importance weights weigh the
+  source examples' cross-entropy).
+
+Model selection never reads target labels (:mod:`.selection`): a callback scores every
+evaluation with a label-free validator (``snd``, ``entropy``, ``dev``) and keeps the best
+checkpoint; ``sweep=True`` tries the trade-off weights ``sweep_weights`` and keeps the
+validator's choice. A ``source-only`` model (same everything, λ = 0) is always trained
+beside it. Target test labels are used once at the end, for the reported figures and for
+the oracle (best checkpoint by target test accuracy), which is marked as such.
+
+>>> run = adapt(source="printed-digits", target="digits", method="cdan",
+...             select="snd")  # doctest: +SKIP
+>>> run.summary["metrics"]["test"]["accuracy"], run.summary["baselines"]["source_only"]  # doctest: +SKIP
+"""
+
+from transferkit.jobs.adapt.config import (
+    DEFAULT_SWEEP,
+    RENAMED,
+    SHALLOW_METHODS,
+    SOURCE_ONLY,
+    AdaptConfig,
+    SourceDataConfig,
+    TargetDataConfig,
+    adapt_train_defaults,
+    check_method,
+    check_validator,
+    method_names,
+    resolve_adapt_config,
+)
+from transferkit.jobs.adapt.data import AdaptData, load_data, match_resolution, native_size, resample_images
+from transferkit.jobs.adapt.job import adapt
+from transferkit.jobs.adapt.modes import AdaptMode, CachedFeaturesMode, EndToEndMode, ShallowMode, mode_class
+from transferkit.jobs.adapt.objective import AdaptObjective
+from transferkit.jobs.adapt.selection import ValidatorSelection, Views, make_context, select_eligible
+
+__all__ = [
+    "DEFAULT_SWEEP",
+    "RENAMED",
+    "SHALLOW_METHODS",
+    "SOURCE_ONLY",
+    "AdaptConfig",
+    "AdaptData",
+    "AdaptMode",
+    "AdaptObjective",
+    "CachedFeaturesMode",
+    "EndToEndMode",
+    "ShallowMode",
+    "SourceDataConfig",
+    "TargetDataConfig",
+    "ValidatorSelection",
+    "Views",
+    "adapt",
+    "adapt_train_defaults",
+    "check_method",
+    "check_validator",
+    "load_data",
+    "make_context",
+    "match_resolution",
+    "method_names",
+    "mode_class",
+    "native_size",
+    "resample_images",
+    "resolve_adapt_config",
+    "select_eligible",
+]

@@ -1,0 +1,308 @@
+"""What `adapt` is asked to do: :class:`AdaptConfig`, its front door and the method names."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transferkit.config import (
+    BackboneConfig,
+    DataConfig,
+    FitConfig,
+    TrainConfig,
+    from_dict,
+    option,
+    to_dict,
+)
+from transferkit.errors import ConfigError
+from transferkit.registry import did_you_mean
+
+SOURCE_ONLY = "source-only"
+# shallow method name in `adapt` -> name in transferkit.shallow.SHALLOW
+SHALLOW_METHODS = {"coral-transform": "coral", "subspace": "subspace", "importance": "importance"}
+DEFAULT_SWEEP = (0.1, 0.3, 1.0, 3.0)
+
+
+def adapt_train_defaults() -> TrainConfig:
+    """adapt's training loop: 20 epochs of batch 64, and no early stopping, because
+    source-val accuracy says little about the target."""
+    return TrainConfig(epochs=20, patience=None, batch_size=64, lr=1e-3)
+
+
+@dataclass
+class SourceDataConfig:
+    """The labelled source domain (``source.*``)."""
+
+    data: str | None = option(None, "Labelled source dataset: a built-in name or a path.",
+                              flag="--source")
+    domain: str | None = option(None, "Domain of a built-in source dataset with domains.",
+                                flag="--source-domain")
+    text_column: str | None = option(None, "Column holding the text (CSV/JSONL text data) in the "
+                                     "source, and in the target unless target.text_column is set.",
+                                     flag="--text-column")
+    label_column: str | None = option(None, "Column holding the label (CSV/JSONL/Parquet) in the "
+                                      "source, and in the target unless target.label_column is set.",
+                                      flag="--label-column")
+    shots: int | None = option(None, "Keep this many labelled source examples per class "
+                               "(None: all).", flag="--source-shots")
+    max_val: int | None = option(None, "Cap on the source validation examples (stratified).",
+                                 flag="--max-val")
+
+    def __post_init__(self) -> None:
+        _check_counts("source", self, ("shots", "max_val"))
+
+
+@dataclass
+class TargetDataConfig:
+    """The target domain (``target.*``): its training labels are never read, except for the
+    ``shots`` labelled examples; its test labels only for the final evaluation."""
+
+    data: str | None = option(None, "Target dataset (its labels are used only for the final "
+                              "evaluation): a built-in name or a path.", flag="--target")
+    domain: str | None = option(None, "Domain of a built-in target dataset with domains.",
+                                flag="--target-domain")
+    text_column: str | None = option(None, "Column holding the text in the target (None: "
+                                     "source.text_column).")
+    label_column: str | None = option(None, "Column holding the label in the target (None: "
+                                      "source.label_column).")
+    shots: int | None = option(None, "Add this many labelled target examples per class "
+                               "to training.", flag="--target-shots")
+    max_train: int | None = option(None, "Cap on the unlabelled target training examples "
+                                   "(stratified).", flag="--max-target")
+    max_test: int | None = option(None, "Cap on the target test examples (the first N).",
+                                  flag="--max-test")
+
+    def __post_init__(self) -> None:
+        _check_counts("target", self, ("shots", "max_train", "max_test"))
+
+
+def _check_counts(section: str, cfg: Any, names: tuple[str, ...]) -> None:
+    for pname in names:
+        value = getattr(cfg, pname)
+        if value is not None and value < 1:
+            raise ConfigError(f"The '{section}.{pname}' parameter of adapt must be an int >= 1 or "
+                              f"None. Got {value} instead.")
+
+
+@dataclass
+class AdaptConfig:
+    """Everything `transferkit adapt` needs; a YAML file mirrors these keys."""
+
+    source: SourceDataConfig = option(factory=SourceDataConfig, help="The labelled source domain.")
+    target: TargetDataConfig = option(factory=TargetDataConfig, help="The target domain.")
+    method: str = option("cdan", "Adaptation method: an alignment loss (see `transferkit adapt "
+                         "--help`), a shallow method (coral-transform, subspace, importance), "
+                         "or source-only.", flag="--method")
+    method_params: dict[str, Any] = option(factory=dict, help="Options of the method (its config "
+                                           "keys, e.g. max_lambda for dann/cdan).")
+    weight: float | None = option(None, "Trade-off lambda of the alignment loss (None: the "
+                                  "method's default).", flag="--weight")
+    select: str = option("snd", "Label-free validator that picks the checkpoint (and the "
+                         "lambda with --sweep).", flag="--select")
+    source_tolerance: float = option(0.05, "A checkpoint (or lambda) is eligible for selection only "
+                                     "if its source-validation accuracy is within this of the best "
+                                     "seen (0.05 = 5 points): validators alone favour the soft "
+                                     "predictions of under-trained early checkpoints. 1 disables it.")
+    sweep: bool = option(False, "Try every lambda of sweep_weights and keep the validator's "
+                         "choice.", flag="--sweep")
+    sweep_weights: list[float] = option(factory=lambda: list(DEFAULT_SWEEP),
+                                        help="The lambdas --sweep tries.")
+    seed: int = option(0, "Seed for sampling and training.", flag="--seed")
+    split_seed: int = option(0, "Seed of the train/val/test splits (keep it fixed).")
+    backbone: BackboneConfig = option(factory=BackboneConfig, help="Backbone.")
+    strategy: str = option("linear-probe", "What trains: linear-probe trains the mapping and "
+                           "head on cached features (fast); full, partial, ... fine-tune the "
+                           "backbone on raw inputs.", flag="--strategy")
+    strategy_params: dict[str, Any] = option(factory=dict, help="Parameters of the strategy.")
+    mapping: str = option("mlp", "Feature mapping phi that the alignment acts on.",
+                          flag="--mapping")
+    train: TrainConfig = option(factory=adapt_train_defaults, help="Training loop.")
+    out: str | None = option(None, "Run directory (default runs/<name>).", flag="--out")
+    name: str | None = option(None, "Run name (default from source, target, method and time).",
+                              flag="--name")
+    cache_dir: str | None = option(None, "Feature cache directory.", flag="--cache-dir")
+    match_resolution: bool = option(False, "Image domains only: downsample the domain with the "
+                                    "larger native image size to the other's (area averaging, "
+                                    "PIL BOX) before the backbone, so resolution is not part of "
+                                    "the shift (e.g. 28x28 printed digits -> 8x8 like the target).",
+                                    flag="--match-resolution")
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.source_tolerance, (int, float)) and 0 <= self.source_tolerance <= 1):
+            raise ConfigError(f"The 'source_tolerance' parameter of adapt must be a number in [0, 1] "
+                              f"(a fraction of source-validation accuracy). Got {self.source_tolerance!r} "
+                              "instead.")
+        if self.weight is not None and not (np.isfinite(self.weight) and self.weight >= 0):
+            raise ConfigError(f"The 'weight' parameter of adapt must be a finite number >= 0. "
+                              f"Got {self.weight} instead.")
+        if not self.sweep_weights or any(not (np.isfinite(w) and w > 0) for w in self.sweep_weights):
+            raise ConfigError(f"The 'sweep_weights' parameter of adapt must be a non-empty list of "
+                              f"numbers > 0. Got {self.sweep_weights} instead.")
+
+    def data_config(self, which: str) -> DataConfig:
+        """The DataConfig that loads the ``source`` or ``target`` splits (the target's
+        labelled shots are drawn by adapt from its train split, not here)."""
+        s, t = self.source, self.target
+        if which == "source":
+            return DataConfig(data=s.data, domain=s.domain, text_column=s.text_column,
+                              label_column=s.label_column, shots=s.shots, seed=self.seed,
+                              split_seed=self.split_seed, max_val=s.max_val)
+        return DataConfig(data=t.data, domain=t.domain,
+                          text_column=s.text_column if t.text_column is None else t.text_column,
+                          label_column=s.label_column if t.label_column is None else t.label_column,
+                          seed=self.seed, split_seed=self.split_seed, max_test=t.max_test)
+
+    def fit_config(self, mapping: str | None = None) -> FitConfig:
+        """The FitConfig a saved run records (backbone, mapping, training, source data)."""
+        return FitConfig(data=self.data_config("source"), backbone=self.backbone,
+                         strategy=self.strategy, strategy_params=dict(self.strategy_params),
+                         mapping=mapping or self.mapping, train=self.train, out=self.out,
+                         name=self.name, cache_dir=self.cache_dir)
+
+
+#: adapt's old flat keys (before the source and target sections) -> their keys now
+RENAMED = {
+    "source_domain": "source.domain", "target_domain": "target.domain",
+    "source_shots": "source.shots", "target_shots": "target.shots",
+    "max_target": "target.max_train", "max_test": "target.max_test", "max_val": "source.max_val",
+    "text_column": "source.text_column", "label_column": "source.label_column",
+}
+SHORTCUTS = {"epochs": "train.epochs", "lr": "train.lr", "batch_size": "train.batch_size",
+             "max_steps": "train.max_steps", "eval_every": "train.eval_every",
+             "image_size": "backbone.image_size", "backbone_weights": "backbone.weights"}
+
+
+def current_key(key: str, value: Any) -> str:
+    """``key`` as adapt names it now.
+
+    A dataset name given for ``source`` or ``target`` is the shorthand for ``source.data``
+    / ``target.data`` (as ``backbone="name"`` is for ``backbone.name``; the README's
+    ``adapt(source="printed-digits", target="digits")`` stays the plain way to call it).
+    An old flat key (``source_shots``) becomes its dotted key (``source.shots``), with a
+    FutureWarning that names both.
+    """
+    if key in ("source", "target"):
+        return key if isinstance(value, Mapping) else f"{key}.data"
+    new = RENAMED.get(key)
+    if new is None:
+        return key
+    section, field_name = new.split(".")
+    warnings.warn(f"adapt's key '{key}' is now '{new}' (YAML: {section}: {{{field_name}: ...}}; "
+                  f"--set {new}=...); the old name still works for now and will be removed.",
+                  FutureWarning, stacklevel=2)
+    return new
+
+
+def _current_keys(flat: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``flat`` (dotted keys) with old keys renamed; an old and a new key for the same
+    setting is an error."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        new = current_key(key, value)
+        if new != key and new in flat:
+            raise ConfigError(f"{where} sets both '{key}' and '{new}', one setting under two names; "
+                              f"keep '{new}'.")
+        out[new] = value
+    return out
+
+
+def _keyword_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments as dotted keys: shortcuts expanded, a backbone name, the source and
+    target sections given as mappings or configs, old keys renamed."""
+    from transferkit.config import to_flat
+
+    flat: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        if key == "backbone" and isinstance(value, str):
+            key = "backbone.name"
+        if key in ("source", "target") and isinstance(value, (SourceDataConfig, TargetDataConfig)):
+            value = to_dict(value)
+        if key in ("source", "target") and isinstance(value, Mapping):
+            flat.update(to_flat(dict(value), f"{key}."))
+            continue
+        flat[SHORTCUTS.get(key, key)] = value
+    return _current_keys(flat, "The keyword arguments")
+
+
+def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
+                         overrides: Sequence[str] = (), **kwargs: Any) -> AdaptConfig:
+    """An AdaptConfig from a config object or YAML path, keyword arguments and overrides.
+
+    Keyword arguments are AdaptConfig keys (``source`` and ``target`` take a dataset name,
+    a mapping of their section's keys or a section config; dotted keys such as
+    ``**{"target.shots": 5}`` work too), plus the shortcuts ``epochs``, ``lr``,
+    ``batch_size``, ``max_steps``, ``eval_every`` (train) and ``image_size``,
+    ``backbone_weights`` (backbone); ``backbone`` may be a name. adapt's old flat keys
+    (``source_shots``, ``max_target``, ... see :data:`RENAMED`) are accepted from YAML,
+    keywords and ``overrides``, with a FutureWarning. Precedence: defaults < YAML <
+    keywords < ``overrides``.
+
+    >>> cfg = resolve_adapt_config(source="printed-digits", target="digits",
+    ...                            overrides=["target.shots=5"])
+    >>> cfg.source.data, cfg.target.shots
+    ('printed-digits', 5)
+    """
+    from transferkit.config import merge_override, parse_override, read_yaml, to_flat
+
+    values: dict[str, Any] = {}
+    if isinstance(config, AdaptConfig):
+        values = to_flat(to_dict(config))
+    else:
+        # adapt's training defaults (no early stopping on source-val accuracy, batch 64) stay
+        # in force when only some train.* keys are given; a YAML file's keys override them
+        values = {f"train.{k}": v for k, v in to_dict(adapt_train_defaults()).items()}
+        if config is not None:
+            values.update(_current_keys(to_flat(read_yaml(config)), f"Config file '{config}'"))
+    values.update(_keyword_values(kwargs))
+    data: dict[str, Any] = {}
+    for key, value in values.items():
+        merge_override(data, key.split("."), value)
+    for text in overrides:
+        keys, value = parse_override(text)
+        if len(keys) == 1:
+            keys = current_key(keys[0], value).split(".")
+        merge_override(data, keys, value)
+    return from_dict(AdaptConfig, data)
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def method_names() -> list[str]:
+    """Every method ``adapt`` accepts: alignment losses, shallow methods, source-only."""
+    from transferkit.alignment import ALIGNMENTS
+
+    return sorted([*ALIGNMENTS.names(), *SHALLOW_METHODS, SOURCE_ONLY])
+
+
+def check_method(name: str) -> str:
+    """``name`` resolved to a method (alignment aliases allowed) or a ConfigError."""
+    from transferkit.alignment import ALIGNMENTS
+
+    if name in SHALLOW_METHODS or name == SOURCE_ONLY:
+        return name
+    if name in ALIGNMENTS:
+        return ALIGNMENTS.entry(name).name
+    names = method_names()
+    hint = (" The CORAL feature transform (shallow) is 'coral-transform'; Deep CORAL is 'coral'."
+            if "coral" in name else "")
+    raise ConfigError(f"Unknown adaptation method '{name}'.{did_you_mean(name, names)} "
+                      f"Available: {', '.join(names)}.{hint}")
+
+
+def check_validator(name: str) -> str:
+    """``name`` if it is a registered validator, else a ConfigError listing them."""
+    from transferkit.validation import VALIDATORS
+
+    if name in VALIDATORS:
+        return VALIDATORS.entry(name).name
+    names = VALIDATORS.names()
+    raise ConfigError(f"Unknown validator '{name}' for --select.{did_you_mean(name, names)} "
+                      f"Available: {', '.join(names)}. Validators never read target labels.")

@@ -1,0 +1,240 @@
+"""adapt's data: the labelled source, the target (its training labels dropped), one label
+set in both, optionally one image resolution, and the row datasets the loop trains on."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from transferkit.errors import ConfigError, DataError
+from transferkit.jobs.adapt.config import AdaptConfig
+
+MAX_CONTEXT = 2000  # target examples the validator sees (SND is quadratic in them)
+
+
+@dataclass
+class AdaptData:
+    """The splits of one adapt run. ``target_unlabelled`` is the target's train split at
+    ``unlabelled_idx`` without its labels; ``shot_idx`` indexes the labelled target shots
+    in ``target_train``; ``context_idx`` the target rows the validator sees."""
+
+    classes: list[str]
+    source_train: Any
+    source_val: Any
+    target_train: Any
+    target_test: Any
+    target_unlabelled: Any = None
+    shot_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    unlabelled_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    context_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    warnings: list[str] = field(default_factory=list)
+    resolution: dict[str, Any] | None = None
+
+
+def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
+    """Source and target splits for ``cfg``; the target's training labels are dropped here,
+    before anything trains or selects (the labelled shots keep theirs)."""
+    from transferkit.data import load_splits
+
+    src = load_splits(cfg.data_config("source"))
+    tgt = load_splits(cfg.data_config("target"))
+    if src.train.modality != tgt.train.modality:
+        raise DataError(f"The source '{cfg.source.data}' holds {src.train.modality} data and the "
+                        f"target '{cfg.target.data}' {tgt.train.modality} data; adapt needs one "
+                        "modality in both domains (see `transferkit fit --mapping` for input "
+                        "adapters).")
+    data = AdaptData(classes=list(src.train.classes), source_train=src.train, source_val=src.val,
+                     target_train=_align_target_classes(src.train, tgt.train, "train"),
+                     target_test=_align_target_classes(src.train, tgt.test, "test"))
+    if cfg.match_resolution:
+        _match_resolution(cfg, data, log)
+    if len(data.source_val) == 0:
+        raise DataError(f"The source '{cfg.source.data}' has no validation split; the validators "
+                        "need source validation data. Lower the source's val cap or add data.")
+    if cfg.target.shots:
+        data.shot_idx = _sample_shots(data.target_train.y, cfg.target.shots, cfg.seed, data.classes)
+    keep = np.arange(len(data.target_train))
+    if cfg.target.max_train is not None and cfg.target.max_train < len(keep):
+        keep = _stratified_take(data.target_train.y, cfg.target.max_train, cfg.split_seed)
+    data.unlabelled_idx = keep
+    data.target_unlabelled = data.target_train.subset(keep).without_labels()
+    rng = np.random.default_rng(cfg.split_seed)
+    n_ctx = min(MAX_CONTEXT, len(data.target_unlabelled))
+    data.context_idx = np.sort(rng.choice(len(data.target_unlabelled), n_ctx, replace=False))
+    data.warnings = list(src.leakage) + list(tgt.leakage) + data.warnings
+    if cfg.source.data == cfg.target.data and cfg.source.domain == cfg.target.domain:
+        data.warnings.append("source and target are the same dataset and domain: there is no "
+                             "shift to adapt to.")
+    log(f"[bold]data[/bold] source {cfg.source.data}: {len(data.source_train)} train / "
+        f"{len(data.source_val)} val; target {cfg.target.data}: {len(data.target_unlabelled)} "
+        f"unlabelled train"
+        + (f" + {len(data.shot_idx)} labelled" if len(data.shot_idx) else "")
+        + f" / {len(data.target_test)} test (labels for evaluation only); "
+        f"{len(data.classes)} classes")
+    return data
+
+
+def _match_resolution(cfg: AdaptConfig, data: AdaptData, log: Callable[[str], None]) -> None:
+    """Resample the higher-resolution domain to the other's native size (``match_resolution``)."""
+    if data.source_train.modality != "image":
+        raise ConfigError(f"The 'match_resolution' parameter of adapt applies to image data; the "
+                          f"source '{cfg.source.data}' holds {data.source_train.modality} data. "
+                          "Leave it off (false) for this data.")
+    size, which = match_resolution(data.source_train, data.target_train)
+    data.resolution = {"size": list(size), "resampled": which, "method": "PIL BOX (area)"}
+    if which == "source":
+        data.source_train = resample_images(data.source_train, size)
+        data.source_val = resample_images(data.source_val, size)
+    elif which == "target":
+        data.target_train = resample_images(data.target_train, size)
+        data.target_test = resample_images(data.target_test, size)
+        data.warnings.append(f"match_resolution downsampled the TARGET images to {size[0]}x{size[1]} "
+                             "(the source's size); resize new target images the same way before "
+                             "predicting with this run.")
+    log(f"[bold]resolution[/bold] {'both domains already ' if which is None else which + ' resampled to '}"
+        f"{size[0]}x{size[1]} (PIL BOX)")
+
+
+def _stratified_take(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` indices, classes in proportion, fixed by ``seed`` (kept in order)."""
+    if n >= len(y):
+        return np.arange(len(y))
+    from transferkit.data.splits import stratified_cap
+
+    return np.sort(np.asarray(stratified_cap(y, n, seed), dtype=np.int64))
+
+
+def _sample_shots(y: np.ndarray, k: int, seed: int, classes: list[str]) -> np.ndarray:
+    from transferkit.data.splits import sample_shots
+
+    return np.asarray(sample_shots(y, k, seed, classes), dtype=np.int64)
+
+
+def _align_target_classes(source: Any, target: Any, which: str) -> Any:
+    if list(target.classes) == list(source.classes):
+        return target
+    missing = sorted(set(target.classes) - set(source.classes))
+    if missing:
+        raise DataError(f"The target's {which} split has classes {missing} that the source does "
+                        f"not have ({list(source.classes)}). adapt needs the same label set in "
+                        "both domains.")
+    lookup = np.array([list(source.classes).index(c) for c in target.classes], dtype=np.int64)
+    return dataclasses.replace(target, y=np.where(target.y >= 0, lookup[np.maximum(target.y, 0)], -1),
+                               classes=list(source.classes), meta=dict(target.meta),
+                               skipped=list(target.skipped))
+
+
+# ----------------------------------------------------------------------------- resolution
+
+
+def native_size(data: Any, sample: int = 256) -> tuple[int, int]:
+    """The (median) native ``(H, W)`` of an image dataset's inputs (a sample of up to ``sample``)."""
+    x = data.x
+    if isinstance(x, np.ndarray) and x.dtype != object and x.ndim in (3, 4):
+        return int(x.shape[1]), int(x.shape[2])
+    if len(data) == 0:
+        raise DataError(f"Dataset '{data.name}' ({data.split}) is empty; it has no image size.")
+    idx = np.linspace(0, len(data) - 1, min(sample, len(data))).astype(np.int64)
+    sizes = np.array([np.asarray(data.input(int(i))).shape[:2] for i in idx])
+    h, w = np.median(sizes, axis=0)
+    return int(h), int(w)
+
+
+def resample_images(data: Any, size: tuple[int, int]) -> Any:
+    """``data`` with every image resampled to ``size = (H, W)`` by area averaging (PIL BOX).
+
+    BOX averages the source pixels each output pixel covers, the anti-aliased way to
+    downsample (no new detail is invented). Inputs are uint8 ``(H, W)`` grey or
+    ``(H, W, C)`` colour arrays (or image files); the dataset on disk is never changed.
+    """
+    from PIL import Image
+
+    h, w = size
+    out = []
+    for i in range(len(data)):
+        a = np.asarray(data.input(i))
+        if a.dtype != np.uint8:
+            from transferkit.data.images import _to_uint8
+
+            a = _to_uint8(a)
+        if a.shape[:2] == (h, w):
+            out.append(a)
+            continue
+        img = Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a)
+        out.append(np.asarray(img.resize((w, h), Image.BOX)))
+    x: Any = np.stack(out) if len({a.shape for a in out}) == 1 else out
+    meta = {**data.meta, "resampled_to": [h, w]}
+    return dataclasses.replace(data, x=x, y=data.y.copy(), meta=meta, skipped=list(data.skipped))
+
+
+def match_resolution(source: Any, target: Any) -> tuple[tuple[int, int], str | None]:
+    """The common size of two image domains and which one to resample (None: already equal).
+
+    The domain whose native images have more pixels is downsampled to the other's size:
+    upsampling cannot add the detail the low-resolution domain lacks, downsampling
+    removes the detail that only one domain has (the usual MNIST <-> USPS preprocessing).
+    """
+    hs, ws = native_size(source)
+    ht, wt = native_size(target)
+    if (hs, ws) == (ht, wt):
+        return (hs, ws), None
+    return ((ht, wt), "source") if hs * ws > ht * wt else ((hs, ws), "target")
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+class ArrayRows(torch.utils.data.Dataset):
+    """(features, label, sample weight) rows over arrays; labels -1 when unlabelled."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
+        self.x = x
+        self.y = np.asarray(y, dtype=np.int64)
+        self.w = np.ones(len(self.y), np.float32) if w is None else np.asarray(w, np.float32)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int, float]:
+        return self.x[i], int(self.y[i]), float(self.w[i])
+
+
+def collate_arrays(items: list[tuple[Any, int, float]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x, y, w)`` batch tensors from :class:`ArrayRows` rows."""
+    x = torch.from_numpy(np.stack([np.asarray(a, dtype=np.float32) for a, _, _ in items]))
+    return x, torch.tensor([y for _, y, _ in items]), torch.tensor([w for _, _, w in items])
+
+
+def collate_arrays_eval(items: list[tuple[Any, int, float]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` batch tensors (the trainer's evaluation batches)."""
+    x, y, _ = collate_arrays(items)
+    return x, y
+
+
+class WeightedRows(torch.utils.data.Dataset):
+    """A raw TransferDataset with a sample weight per example."""
+
+    def __init__(self, data: Any, w: np.ndarray | None = None) -> None:
+        self.data = data
+        self.w = np.ones(len(data), np.float32) if w is None else np.asarray(w, np.float32)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[Any, int, float]:
+        x, y = self.data[i]
+        return x, y, float(self.w[i])
+
+
+def raw_collate(backbone: Any) -> Callable[[list], tuple[Any, torch.Tensor, torch.Tensor]]:
+    """A collate function of :class:`WeightedRows` rows through the backbone's preprocessing."""
+    def collate(items: list) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        return (backbone.collate([x for x, _, _ in items]), torch.tensor([y for _, y, _ in items]),
+                torch.tensor([w for _, _, w in items]))
+
+    return collate

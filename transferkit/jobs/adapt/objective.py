@@ -1,0 +1,72 @@
+"""adapt's training objective: source cross-entropy plus λ times an alignment loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class AdaptObjective(nn.Module):
+    """``L = sum_i w_i CE(h(φ(x_i^s)), y_i^s) / sum_i w_i + λ · A(φ(x^s), φ(x^t), logits)``.
+
+    ``embed(model, inputs) -> (B, D)`` gives the features the alignment acts on (after φ),
+    ``head(model, f) -> (B, K)`` the logits. ``alignment`` is an
+    :class:`~transferkit.alignment.AlignmentLoss` (it carries λ as its ``weight``), or None
+    for the source-only model. Batches are ``(x, y, w)`` or, with target data,
+    ``((x_s, y_s, w_s), (x_t, y_t, w_t))``; target labels are never read.
+    """
+
+    def __init__(self, alignment: nn.Module | None, embed: Callable[[nn.Module, Any], torch.Tensor],
+                 head: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.alignment = alignment
+        self.embed = embed
+        self.head = head
+        self.total_steps = 1
+
+    def forward(self, model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        has_target = isinstance(batch[0], (tuple, list))
+        x_s, y_s, w_s = batch[0] if has_target else batch
+        f_s = self.embed(model, x_s)  # (B_s, D)
+        logits_s = self.head(model, f_s)  # (B_s, K)
+        ce = F.cross_entropy(logits_s.float(), y_s, reduction="none")  # (B_s,)
+        w_s = w_s.to(ce.dtype)
+        loss = (w_s * ce).sum() / w_s.sum().clamp_min(1e-12)
+        logs = {"ce": float(loss.detach())}
+        if self.alignment is None or not has_target:
+            return loss, logs
+        x_t = batch[1][0]
+        f_t = self.embed(model, x_t)  # (B_t, D)
+        logits_t = self.head(model, f_t) if getattr(self.alignment, "needs_logits", False) else None
+        self.alignment.set_progress(min(1.0, step / max(1, self.total_steps)))
+        align = self.alignment(f_s.float(), f_t.float(),
+                               logits_s.float() if logits_t is not None else None,
+                               logits_t.float() if logits_t is not None else None)
+        logs["align"] = float(align.detach())
+        return loss + align, logs
+
+
+def build_alignment(method: str, params: dict[str, Any], weight: float | None, feature_dim: int,
+                    num_classes: int) -> nn.Module:
+    """The alignment loss of ``method`` on ``feature_dim``-d features; ``weight`` (λ)
+    overrides the method's own (None keeps it)."""
+    from transferkit.alignment import build_alignment as build
+
+    params = dict(params)
+    if weight is not None:
+        params["weight"] = weight
+    return build(method, feature_dim=feature_dim, num_classes=num_classes, params=params)
+
+
+def default_weight(method: str, params: dict[str, Any]) -> float | None:
+    """The λ an alignment method trains with when none is given: its params', else its config's."""
+    from transferkit.alignment import ALIGNMENTS
+
+    if "weight" in params:
+        return float(params["weight"])
+    entry = ALIGNMENTS.entry(method)
+    return float(entry.config().weight) if entry.config else None
