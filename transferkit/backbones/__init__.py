@@ -85,7 +85,7 @@ def create_backbone(spec: str | Path, *, weights: str | None = None, pretrained:
     """Build the backbone named by ``spec`` (see the module docstring for the forms).
 
     >>> bb = create_backbone("efficientnet_lite0", image_size=64)  # doctest: +SKIP
-    >>> bb.feature_dim
+    >>> bb.feature_dim  # doctest: +SKIP
     1280
     """
     text = str(spec).strip()
