@@ -1,15 +1,19 @@
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
 
 from transferkit.config import (
+    DataConfig,
     FitConfig,
+    Options,
     TrainConfig,
     describe,
     from_dict,
     load_config,
     option,
     parse_override,
+    rule,
     to_dict,
 )
 from transferkit.errors import ConfigError
@@ -58,12 +62,67 @@ def test_type_errors_name_the_parameter():
 
 
 def test_validation_of_absurd_values():
-    with pytest.raises(ConfigError, match="'shots' parameter must be an int >= 1. Got 0 instead."):
+    with pytest.raises(ConfigError, match=r"The 'data.shots' parameter must be an int >= 1\. Got 0 instead\."):
         load_config(FitConfig, overrides=["data.shots=0"])
-    with pytest.raises(ConfigError, match="'lr' parameter"):
+    with pytest.raises(ConfigError, match=r"The 'shots' parameter must be an int >= 1\. Got 0 instead\."):
+        DataConfig(shots=0)
+    with pytest.raises(ConfigError, match=r"'lr' parameter must be a number in \(0, 10\]"):
         TrainConfig(lr=-1.0)
     with pytest.raises(ConfigError, match="'epochs' parameter must be an int >= 1"):
         TrainConfig(epochs=0)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("train.epochs=0", r"'train\.epochs' parameter must be an int >= 1\. Got 0 instead"),
+    ("train.lr=20", r"'train\.lr' parameter must be a number in \(0, 10\]\. Got 20\.0 instead"),
+    ("train.warmup=1", r"'train\.warmup' parameter must be a number in \[0, 1\)"),
+    ("train.weight_decay=-0.1", r"'train\.weight_decay' parameter must be a finite number >= 0"),
+    ("train.patience=0", r"'train\.patience' parameter must be an int >= 1"),
+    ("data.val_fraction=1.5", r"'data\.val_fraction' parameter must be a number in \[0, 1\)"),
+    ("backbone.max_length=2", r"'backbone\.max_length' parameter must be an int >= 4\. Got 2"),
+    ("source_weight=-1", r"'source_weight' parameter must be a finite number >= 0"),
+    ("source_weight=.inf", r"'source_weight' parameter must be a finite number >= 0\. Got inf"),
+])
+def test_bounds_name_the_dotted_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(FitConfig, overrides=[override])
+
+
+def test_bounds_hold_for_direct_construction_and_replace():
+    import dataclasses
+
+    with pytest.raises(ConfigError, match=r"'batch_size' parameter must be an int >= 1\. Got 0"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="'epochs' parameter must be an int >= 1. Got 2.5"):
+        TrainConfig(epochs=2.5)
+    with pytest.raises(ConfigError, match="'optimizer' parameter must be one of adamw, sgd"):
+        TrainConfig(optimizer="adam")
+    with pytest.raises(ConfigError, match="'epochs' parameter"):
+        dataclasses.replace(TrainConfig(), epochs=-1)
+    assert TrainConfig(max_steps=None, patience=None).max_steps is None  # None stays allowed
+
+
+def test_option_bounds_and_rules():
+    @dataclass
+    class C(Options):
+        k: int | None = option(None, "K.", ge=1)
+        p: float = option(0.5, "P.", gt=0, le=1)
+        xs: list[float] = option(factory=lambda: [1.0], help="Xs.", gt=0)
+        mode: str = option("a", "Mode.", choices=("a", "b"))
+
+    rules = {f.name: rule(f, tp) for f, tp in
+             ((f, C.__annotations__[f.name]) for f in dataclasses.fields(C))}
+    assert rules == {"k": "an int >= 1 or None", "p": "a number in (0, 1]",
+                     "xs": "each a finite number > 0", "mode": "one of a, b"}
+    assert C(k=None).k is None and C(k=3, p=1.0).p == 1.0
+    with pytest.raises(ConfigError, match=r"The 'p' parameter must be a number in \(0, 1\]\. Got 0 instead"):
+        C(p=0)
+    with pytest.raises(ConfigError, match=r"The 'c\.xs\[1\]' parameter must be a finite number > 0\. Got -2\.0"):
+        from_dict(C, {"xs": [1, -2]}, "c")
+    with pytest.raises(ConfigError, match=r"'k' parameter must be an int >= 1\. Got True"):
+        C(k=True)
+    with pytest.raises(TypeError, match="at most one lower bound"):
+        option(1, "X.", ge=0, gt=0)
 
 
 def test_override_syntax_errors():

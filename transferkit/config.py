@@ -13,7 +13,9 @@ reference (``transferkit config``) and the README. Configs come from YAML files 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import numbers
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -30,16 +32,128 @@ C = TypeVar("C")
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, flag: str | None = None,
-           choices: Iterable[str] | None = None, factory: Any = None) -> Any:
-    """A dataclass field with help text (and an optional command-line flag).
+           choices: Iterable[Any] | None = None, factory: Any = None, ge: float | None = None,
+           gt: float | None = None, le: float | None = None, lt: float | None = None) -> Any:
+    """A dataclass field with help text, an optional command-line flag and its constraints.
 
     ``flag`` is the long option that sets this field from the command line
-    (``--shots``); ``choices`` restricts string values.
+    (``--shots``). ``choices`` restricts the values; ``ge``/``gt``/``le``/``lt`` bound a
+    number (each element of a list of numbers). A field annotated ``int | None`` accepts
+    None besides what the bounds allow. :func:`check_options` enforces all of them::
+
+        >>> @dataclass
+        ... class Demo(Options):
+        ...     shots: int | None = option(None, "Examples per class.", ge=1)
+        >>> Demo(shots=0)
+        Traceback (most recent call last):
+        transferkit.errors.ConfigError: The 'shots' parameter must be an int >= 1. Got 0 instead.
     """
-    meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None}
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    if (ge is not None and gt is not None) or (le is not None and lt is not None):
+        raise TypeError("option() takes at most one lower bound (ge or gt) and one upper bound "
+                        f"(le or lt). Got {bounds}.")
+    meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None,
+            "bounds": bounds or None}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------- constraints
+
+
+class Options:
+    """Base of every config dataclass: building one checks the constraints its options
+    declare (:func:`check_options`). A subclass that adds a cross-field check in its own
+    ``__post_init__`` calls ``super().__post_init__()`` first."""
+
+    def __post_init__(self) -> None:
+        check_options(self)
+
+
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+def _kind(tp: Any) -> tuple[Any, bool, bool]:
+    """(element type, is a list, None allowed) of an annotation: ``list[float] | None`` ->
+    (float, True, True)."""
+    args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    optional = type(None) in args
+    args = tuple(a for a in args if a is not type(None))
+    base = args[0] if len(args) == 1 else Any
+    many = typing.get_origin(base) in (list, tuple)
+    if many:
+        base = (typing.get_args(base) or (Any,))[0]
+    return base, many, optional
+
+
+def _rule(f: dataclasses.Field, base: Any) -> str:
+    choices, bounds = f.metadata.get("choices"), f.metadata.get("bounds")
+    if choices:
+        return f"one of {', '.join(map(str, choices))}"
+    if not bounds:
+        return ""
+    low = next(((op, v) for op, v in bounds.items() if op in ("ge", "gt")), None)
+    high = next(((op, v) for op, v in bounds.items() if op in ("le", "lt")), None)
+    if low and high:
+        return (f"{'an int' if base is int else 'a number'} in {'[' if low[0] == 'ge' else '('}"
+                f"{_num(low[1])}, {_num(high[1])}{']' if high[0] == 'le' else ')'}")
+    op, v = low or high  # type: ignore[misc]
+    return f"{'an int' if base is int else 'a finite number'} {_SYMBOLS[op]} {_num(v)}"
+
+
+def rule(f: dataclasses.Field, tp: Any = Any) -> str:
+    """What an option accepts, as an error message says it ("an int >= 1 or None", "one of
+    adamw, sgd"); empty when it declares no constraint. ``tp`` is the field's annotation."""
+    base, many, optional = _kind(tp)
+    text = _rule(f, base)
+    if not text:
+        return ""
+    return ("each " if many else "") + text + (" or None" if optional else "")
+
+
+_SYMBOLS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_HOLDS = {"ge": lambda x, b: x >= b, "gt": lambda x, b: x > b, "le": lambda x, b: x <= b,
+          "lt": lambda x, b: x < b}
+
+
+def _fits(value: Any, base: Any, choices: tuple | None, bounds: dict | None) -> bool:
+    if choices:
+        return value in choices
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    if base is int and not isinstance(value, numbers.Integral):
+        return False
+    return math.isfinite(value) and all(_HOLDS[op](value, b) for op, b in bounds.items())
+
+
+def check_option(f: dataclasses.Field, value: Any, key: str, tp: Any = Any) -> None:
+    """Raise ConfigError naming ``key`` unless ``value`` meets the choices and bounds that
+    ``f`` declares (each element of a list does). ``tp`` is the field's annotation."""
+    choices, bounds = f.metadata.get("choices"), f.metadata.get("bounds")
+    if value is None or not (choices or bounds):
+        return
+    base, many, _ = _kind(tp)
+    items = list(enumerate(value)) if many and isinstance(value, (list, tuple)) else [(None, value)]
+    for i, item in items:
+        if not _fits(item, base, choices, bounds):
+            name = key if i is None else f"{key}[{i}]"
+            hint = did_you_mean(str(item), [str(c) for c in choices]) if choices else ""
+            raise ConfigError(f"The '{name}' parameter must be {_rule(f, base)}.{hint} "
+                              f"Got {item!r} instead.")
+
+
+def check_options(obj: Any, where: str = "") -> None:
+    """Check every option of the config dataclass ``obj`` against its declared choices and
+    bounds; the error names the key as ``where.name``."""
+    try:
+        hints = _hints(type(obj))
+    except (NameError, TypeError):  # annotations naming what the class's module cannot see
+        hints = {}
+    for f in dataclasses.fields(obj):
+        check_option(f, getattr(obj, f.name), f"{where}.{f.name}" if where else f.name,
+                     hints.get(f.name, Any))
 
 
 # --------------------------------------------------------------------------- values
@@ -118,6 +232,7 @@ def _fields(cls: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -125,8 +240,9 @@ def _hints(cls: type) -> dict[str, Any]:
 def from_dict(cls: type[C], data: Mapping[str, Any] | None, where: str = "") -> C:
     """Build ``cls`` from a (nested) mapping, rejecting unknown keys.
 
-    Raises :class:`ConfigError` naming the key, suggesting the closest valid key and
-    listing all valid keys.
+    Raises :class:`ConfigError` naming the key (``where.key``), suggesting the closest
+    valid key and listing all valid keys; values are checked against the annotations and
+    the constraints declared on :func:`option`.
     """
     data = dict(data or {})
     fields = _fields(cls)
@@ -134,21 +250,14 @@ def from_dict(cls: type[C], data: Mapping[str, Any] | None, where: str = "") -> 
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         key = str(key).replace("-", "_")
+        full = f"{where}.{key}" if where else key
         if key not in fields:
-            full = f"{where}.{key}" if where else key
             raise ConfigError(
                 f"Unknown configuration key '{full}'.{did_you_mean(key, list(fields))} "
                 f"Valid keys{' of ' + repr(where) if where else ''}: {', '.join(fields)}."
             )
-        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}" if where else key)
-    for name, f in fields.items():
-        choices = f.metadata.get("choices")
-        if choices and name in kwargs and kwargs[name] is not None and kwargs[name] not in choices:
-            full = f"{where}.{name}" if where else name
-            raise ConfigError(
-                f"The '{full}' parameter must be one of {', '.join(map(str, choices))}."
-                f"{did_you_mean(str(kwargs[name]), list(choices))} Got {kwargs[name]!r} instead."
-            )
+        kwargs[key] = _coerce(value, hints[key], full)
+        check_option(fields[key], kwargs[key], full, hints[key])
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing
@@ -163,15 +272,16 @@ def resolve_config(cls: type[C], config: Any = None, params: Mapping[str, Any] |
     keyword ``params`` are validated with :func:`from_dict`); passing both is an error.
     """
     params = dict(params or {})
+    owner = f"'{where}'" if where else cls.__name__
     if config is not None and params:
-        raise ConfigError(f"Pass the options of '{where}' either as a config object or as keyword "
+        raise ConfigError(f"Pass the options of {owner} either as a config object or as keyword "
                           f"arguments, not both. Got config={config!r} and {sorted(params)}.")
     if config is None:
         return from_dict(cls, params, where)
     if isinstance(config, Mapping):
         return from_dict(cls, config, where)
     if not isinstance(config, cls):
-        raise ConfigError(f"The config of '{where}' must be a {cls.__name__} or a mapping of its "
+        raise ConfigError(f"The config of {owner} must be a {cls.__name__} or a mapping of its "
                           f"keys. Got {type(config).__name__} instead.")
     return config
 
@@ -248,20 +358,27 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: Iterabl
     return from_dict(cls, data)
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
-    """Rows of (key, type, default, help) for docs and ``transferkit config``."""
+def options(cls: type, prefix: str = "") -> list[dict[str, Any]]:
+    """Every leaf option of the config dataclass ``cls``: key (dotted), type, default, rule
+    (what it accepts, see :func:`rule`) and help, for docs, ``transferkit config`` and
+    ``transferkit list --verbose``."""
     rows = []
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
-        key = f"{prefix}{f.name}"
-        tp = hints[f.name]
+        key, tp = f"{prefix}{f.name}", hints[f.name]
         if dataclasses.is_dataclass(tp):
-            rows.extend(describe(tp, key + "."))
+            rows.extend(options(tp, key + "."))
             continue
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        rows.append((key, _type_name(tp), default, f.metadata.get("help", "")))
+        rows.append({"key": key, "type": _type_name(tp), "default": default, "rule": rule(f, tp),
+                     "help": f.metadata.get("help", "")})
     return rows
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+    """Rows of (key, type, default, help) for docs and ``transferkit config``."""
+    return [(r["key"], r["type"], r["default"], r["help"]) for r in options(cls, prefix)]
 
 
 def flags(cls: type, prefix: str = "") -> list[tuple[str, str, dataclasses.Field, Any]]:
@@ -281,7 +398,7 @@ def flags(cls: type, prefix: str = "") -> list[tuple[str, str, dataclasses.Field
 
 
 @dataclass
-class DataConfig:
+class DataConfig(Options):
     """Where the data comes from and how it is split."""
 
     data: str | None = option(None, "Target dataset: a built-in name (see `transferkit datasets`) "
@@ -294,97 +411,65 @@ class DataConfig:
     domain: str | None = option(None, "Domain of a built-in dataset that has several "
                                 "(e.g. fine-foods: train-products, other-products).", flag="--domain")
     shots: int | None = option(None, "Keep this many labelled training examples per class.",
-                               flag="--shots")
+                               flag="--shots", ge=1)
     seed: int = option(0, "Seed for the few-shot sample and training.", flag="--seed")
     split_seed: int = option(0, "Seed of the train/val/test split; keep it fixed so that the "
                              "test set never changes between runs.")
-    val_fraction: float = option(0.1, "Fraction of the labelled data held out for validation.")
+    val_fraction: float = option(0.1, "Fraction of the labelled data held out for validation.",
+                                 ge=0, lt=1)
     test_fraction: float = option(0.2, "Fraction held out for testing when the data has no "
-                                  "test split of its own.")
+                                  "test split of its own.", ge=0, lt=1)
     max_val: int | None = option(None, "Cap on the validation set size (None: no cap).",
-                                 flag="--max-val")
+                                 flag="--max-val", ge=1)
     max_test: int | None = option(None, "Cap on the test set size, taken in a fixed order "
-                                  "(e.g. the first 2000 test images).", flag="--max-test")
+                                  "(e.g. the first 2000 test images).", flag="--max-test", ge=1)
     skip_bad: bool = option(False, "Skip unreadable files and list them in the summary "
                             "instead of stopping.", flag="--skip-bad")
 
-    def __post_init__(self) -> None:
-        if self.shots is not None and self.shots < 1:
-            raise ConfigError(f"The 'shots' parameter must be an int >= 1. Got {self.shots} instead.")
-        for name in ("val_fraction", "test_fraction"):
-            v = getattr(self, name)
-            if not 0.0 <= v < 1.0:
-                raise ConfigError(f"The '{name}' parameter must be in [0, 1). Got {v} instead.")
-
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Options):
     """How the one training loop runs."""
 
     epochs: int = option(10, "Passes over the training data (an upper bound when early "
-                         "stopping is on).", flag="--epochs")
+                         "stopping is on).", flag="--epochs", ge=1)
     max_steps: int | None = option(None, "Stop after this many optimizer steps.",
-                                   flag="--max-steps")
-    batch_size: int = option(32, "Examples per optimizer step.", flag="--batch-size")
+                                   flag="--max-steps", ge=1)
+    batch_size: int = option(32, "Examples per optimizer step.", flag="--batch-size", ge=1)
     lr: float = option(1e-3, "Peak learning rate of the head; the backbone's is scaled by "
-                       "the strategy.", flag="--lr")
+                       "the strategy.", flag="--lr", gt=0, le=10)
     optimizer: str = option("adamw", "Optimizer.", flag="--optimizer", choices=("adamw", "sgd"))
     momentum: float = option(0.9, "SGD momentum.")
     weight_decay: float = option(1e-4, "Decoupled weight decay (AdamW) or L2 (SGD).",
-                                 flag="--weight-decay")
+                                 flag="--weight-decay", ge=0)
     scheduler: str = option("cosine", "Learning-rate schedule after warmup.", flag="--scheduler",
                             choices=("cosine", "onecycle", "constant"))
-    warmup: float = option(0.05, "Warmup as a fraction of all steps.")
+    warmup: float = option(0.05, "Warmup as a fraction of all steps.", ge=0, lt=1)
     label_smoothing: float = option(0.0, "Label smoothing of the cross-entropy.",
-                                    flag="--label-smoothing")
+                                    flag="--label-smoothing", ge=0, lt=1)
     head_dropout: float = option(0.0, "Dropout before the classification head.",
-                                 flag="--head-dropout")
+                                 flag="--head-dropout", ge=0, lt=1)
     class_weights: str | None = option(None, "'auto' weights classes by inverse frequency.",
                                        flag="--class-weights", choices=("auto",))
     l2_sp: float = option(0.0, "Strength of the L2-SP penalty toward the pretrained weights "
-                          "(0: off).", flag="--l2-sp")
+                          "(0: off).", flag="--l2-sp", ge=0)
     grad_clip: float | None = option(1.0, "Clip the gradient norm to this value (None: off).")
     bf16: bool = option(False, "bf16 autocast (where the hardware supports it).", flag="--bf16")
     patience: int | None = option(5, "Early stopping: evaluations without improvement of the "
                                   "validation metric before stopping (None: off).",
-                                  flag="--patience")
-    eval_every: int | None = option(None, "Evaluate every N steps (None: once per epoch).")
+                                  flag="--patience", ge=1)
+    eval_every: int | None = option(None, "Evaluate every N steps (None: once per epoch).", ge=1)
     checkpoint_every: int | None = option(None, "Write a resumable checkpoint every N steps "
-                                          "(always at the end).", flag="--checkpoint-every")
+                                          "(always at the end).", flag="--checkpoint-every", ge=1)
     tensorboard: bool = option(False, "Also log to TensorBoard in the run directory.",
                                flag="--tensorboard")
-    num_workers: int = option(0, "DataLoader worker processes.")
+    num_workers: int = option(0, "DataLoader worker processes.", ge=0)
     group_by_length: bool = option(True, "Texts: batch examples of similar length together, so "
                                    "little compute goes to padding (as HF's group_by_length).")
 
-    def __post_init__(self) -> None:
-        checks = [("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1)]
-        if self.max_steps is not None:
-            checks.append(("max_steps", self.max_steps, 1))
-        if self.checkpoint_every is not None:
-            checks.append(("checkpoint_every", self.checkpoint_every, 1))
-        if self.patience is not None:
-            checks.append(("patience", self.patience, 1))
-        for name, value, low in checks:
-            if value < low:
-                raise ConfigError(f"The '{name}' parameter must be an int >= {low}. Got {value} instead.")
-        if not (0 < self.lr <= 10):
-            raise ConfigError(f"The 'lr' parameter must be a number in (0, 10]. Got {self.lr} instead.")
-        if self.weight_decay < 0:
-            raise ConfigError(f"The 'weight_decay' parameter must be >= 0. Got {self.weight_decay} instead.")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"The 'label_smoothing' parameter must be in [0, 1). "
-                              f"Got {self.label_smoothing} instead.")
-        if not 0 <= self.head_dropout < 1:
-            raise ConfigError(f"The 'head_dropout' parameter must be in [0, 1). Got {self.head_dropout} instead.")
-        if not 0 <= self.warmup < 1:
-            raise ConfigError(f"The 'warmup' parameter must be in [0, 1). Got {self.warmup} instead.")
-        if self.l2_sp < 0:
-            raise ConfigError(f"The 'l2_sp' parameter must be >= 0. Got {self.l2_sp} instead.")
-
 
 @dataclass
-class BackboneConfig:
+class BackboneConfig(Options):
     """Which backbone turns inputs into features."""
 
     name: str = option("efficientnet_lite0", "Backbone: a built-in (see `transferkit models`), "
@@ -399,24 +484,16 @@ class BackboneConfig:
     max_length: int | None = option(None, "Token limit for text backbones: each text keeps its "
                                     "first N tokens (None: the model's own limit, 256 for "
                                     "minilm). Encoding time is about linear in it.",
-                                    flag="--max-length")
+                                    flag="--max-length", ge=4)
     pool_stages: int | None = option(None, "Multi-scale features (0: final features only). Image "
                                      "backbones append the pooled outputs of their last N stages; "
                                      "text backbones average the last N + 1 layers before pooling. "
                                      "None: the family's default for the linear probe (timm 4, "
-                                     "text 2), else 0.", flag="--pool-stages")
-
-    def __post_init__(self) -> None:
-        for name, value, low, what in (("pool_stages", self.pool_stages, 0, ""),
-                                       ("max_length", self.max_length, 4,
-                                        " (tokens, special tokens included)")):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
-                raise ConfigError(f"The 'backbone.{name}' parameter must be an int >= {low}{what} or null "
-                                  f"for the default. Got {value!r} instead.")
+                                     "text 2), else 0.", flag="--pool-stages", ge=0)
 
 
 @dataclass
-class FitConfig:
+class FitConfig(Options):
     """Everything `transferkit fit` needs; a YAML file mirrors these keys."""
 
     data: DataConfig = option(factory=DataConfig, help="Target data.")
@@ -424,12 +501,12 @@ class FitConfig:
     task: str | None = option(None, "What is predicted (see `transferkit list tasks`); None: "
                               "inferred from the labels, and the console says which.",
                               flag="--task")
-    strategy: str = option("linear-probe", "Fine-tuning strategy (see `transferkit strategies`, "
-                           "or 'auto').", flag="--strategy")
+    strategy: str = option("linear-probe", "Fine-tuning strategy (see `transferkit list "
+                           "strategies`), or 'auto'.", flag="--strategy")
     strategy_params: dict[str, Any] = option(factory=dict, help="Parameters of the chosen "
                                              "strategy (its config keys).")
-    mapping: str = option("identity", "Feature mapping between backbone and head.",
-                          flag="--mapping")
+    mapping: str = option("identity", "Feature mapping between backbone and head (see "
+                          "`transferkit list mappings`), or 'auto'.", flag="--mapping")
     train: TrainConfig = option(factory=TrainConfig, help="Training loop.")
     compare: list[str] = option(factory=list, help="Baselines to train beside: 'scratch'.",
                                 flag="--compare")
@@ -445,16 +522,11 @@ class FitConfig:
                                       "head per domain when the classes differ).",
                                       flag="--joint-source")
     source_weight: float = option(1.0, "lambda of the joint objective (with --joint-source); 0 "
-                                  "trains on the target alone.", flag="--source-weight")
+                                  "trains on the target alone.", flag="--source-weight", ge=0)
     backbones: list[str] = option(factory=list, help="For --strategy auto: candidate backbones "
                                   "ranked by LogME (comma-separated; default: the built-in pool "
                                   "for the data's modality). 'random:<name>' is a random-init "
                                   "candidate.", flag="--backbones")
-
-    def __post_init__(self) -> None:
-        if not self.source_weight >= 0:
-            raise ConfigError(f"The 'source_weight' parameter must be a number >= 0. "
-                              f"Got {self.source_weight} instead.")
 
 
 # --------------------------------------------------------------------------- front door

@@ -10,6 +10,14 @@ family is one file in its folder that registers itself with a decorator::
 
 The registry imports every module of its package the first time it is asked for a
 name, so adding a file is all it takes; contract tests iterate over ``names()``.
+
+Every entry is built one way, :meth:`Registry.build`: its config keys are validated
+against the config dataclass it registered with, and the entry is called with the
+config as ``config=`` plus whatever else it needs (``in_dim=``, ``feature_dim=``)::
+
+    >>> from transferkit.mapping import MAPPINGS
+    >>> MAPPINGS.build("mlp", {"hidden": 16}, in_dim=8).hidden
+    16
 """
 
 from __future__ import annotations
@@ -60,11 +68,20 @@ class Registry(Generic[T]):
     package:
         Dotted package whose modules are imported on first lookup, so that each
         file registers itself.
+    params_key:
+        Where a user writes an entry's config keys, for error messages
+        (``strategy_params`` gives ``'strategy_params (partial).blocks'``); default ``kind``.
+    factory:
+        Name of the class method that :meth:`build` calls instead of the entry itself
+        (backbone families are built by ``from_spec``).
     """
 
-    def __init__(self, kind: str, package: str | None = None) -> None:
+    def __init__(self, kind: str, package: str | None = None, *, params_key: str | None = None,
+                 factory: str | None = None) -> None:
         self.kind = kind
         self.package = package
+        self.params_key = params_key or kind
+        self.factory = factory
         self._entries: dict[str, Entry[T]] = {}
         self._aliases: dict[str, str] = {}
         self._discovered = package is None
@@ -86,7 +103,8 @@ class Registry(Generic[T]):
                         f"A {self.kind} named '{key}' is already registered; "
                         "names must be unique. Rename one of them."
                     )
-            doc = help or (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
+            # the docstring's first paragraph, on one line
+            doc = help or " ".join((getattr(obj, "__doc__", None) or "").strip().split("\n\n")[0].split())
             self._entries[name] = Entry(name, obj, config, doc)
             for alias in aliases:
                 self._aliases[alias] = name
@@ -95,10 +113,9 @@ class Registry(Generic[T]):
         return decorator
 
     def _discover(self) -> None:
-        if self._discovered:
+        if self._discovered or self.package is None:
             return
         self._discovered = True
-        assert self.package is not None
         pkg = importlib.import_module(self.package)
         for info in pkgutil.iter_modules(pkg.__path__):
             if not info.name.startswith("_"):
@@ -126,9 +143,42 @@ class Registry(Generic[T]):
         """The config dataclass registered with ``name`` (or None)."""
         return self.entry(name).config
 
+    def where(self, name: str) -> str:
+        """How error messages name the config keys of ``name``: ``"strategy_params (partial)"``."""
+        return f"{self.params_key} ({self.entry(name).name})"
+
+    def build(self, name: str, params: Any = None, /, **kwargs: Any) -> Any:
+        """The entry ``name`` built the one way every entry of this registry is built.
+
+        ``params`` are its config keys (a mapping, or an instance of its config
+        dataclass); they are validated against the config the entry registered with, and
+        unknown or out-of-range keys raise :class:`ConfigError` naming them
+        (``'strategy_params (partial).blocks'``) with a did-you-mean. The entry (or its
+        ``factory`` method) is then called as ``obj(config=config, **kwargs)``, or as
+        ``obj(**kwargs)`` when it registered no config.
+        """
+        entry = self.entry(name)
+        make = getattr(entry.obj, self.factory) if self.factory else entry.obj
+        if entry.config is None:
+            if params:
+                raise ConfigError(f"The {self.kind} '{entry.name}' has no options. Got {params!r}.")
+            return make(**kwargs)  # type: ignore[operator]
+        from transferkit.config import resolve_config  # config.py imports this module
+
+        config = resolve_config(entry.config, params, None, self.where(entry.name))
+        return make(config=config, **kwargs)  # type: ignore[operator]
+
     def create(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the registered object: ``registry.create("coral", **params)``."""
+        """Call the registered object as it is: ``registry.create("coral", **params)``.
+
+        Prefer :meth:`build`, which validates the config keys the same way for every entry.
+        """
         return self.get(name)(*args, **kwargs)  # type: ignore[operator]
+
+    def aliases(self, name: str) -> list[str]:
+        """The other names ``name`` answers to, sorted."""
+        canonical = self._canonical(name)
+        return sorted(a for a, target in self._aliases.items() if target == canonical)
 
     def names(self) -> list[str]:
         """All registered names, sorted."""

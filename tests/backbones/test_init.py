@@ -2,7 +2,15 @@
 
 import pytest
 
-from transferkit.backbones import BUILTINS, create_backbone, list_models
+from transferkit.backbones import (
+    BACKBONES,
+    BUILTINS,
+    Backbone,
+    BackboneFamily,
+    create_backbone,
+    list_models,
+    resolve,
+)
 from transferkit.errors import BackboneError, OfflineError
 
 
@@ -42,3 +50,52 @@ def test_list_models_covers_the_builtins():
     assert set(rows) == set(BUILTINS)
     for r in rows.values():
         assert r["available"] or r["install"].startswith("pip install ")
+
+
+FAMILIES = BACKBONES.names()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_families_declare_what_they_read(family):
+    cls = BACKBONES.get(family)
+    assert issubclass(cls, BackboneFamily)
+    for name in cls.builtins:
+        assert resolve(name) == (family, name)
+    for prefix in cls.prefixes:
+        assert resolve(prefix + "x" if prefix.endswith(":") else prefix)[0] == family
+
+
+def test_prefixes_and_builtins_are_unique_across_families():
+    prefixes = [p for f in FAMILIES for p in BACKBONES.get(f).prefixes]
+    names = [n for f in FAMILIES for n in BACKBONES.get(f).builtins]
+    assert len(prefixes) == len(set(prefixes)) and len(names) == len(set(names))
+    assert set(BUILTINS) == set(names) and BUILTINS["minilm"]["family"] == "text"
+
+
+def test_folders_go_to_the_family_that_claims_them(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert resolve(str(tmp_path)) == ("text", str(tmp_path))
+    (tmp_path / "transferkit.json").write_text("{}")
+    assert resolve(str(tmp_path))[0] == "run"
+
+
+def test_a_new_family_is_one_class(monkeypatch):
+    class ToyBackbone(Backbone):
+        """A toy family."""
+
+        prefixes = ("toy:",)
+        builtins = {"toy_builtin": {"modality": "toy", "feature_dim": 1, "params": 1, "package": "toy",
+                                    "module": "no_such_toy_module", "help": "A toy."}}
+        usage = ("toy:<size>",)
+
+        @classmethod
+        def from_spec(cls, spec, **options):
+            return ("toy", spec, options["pretrained"])
+
+    monkeypatch.setattr(BACKBONES, "_entries", dict(BACKBONES._entries))
+    BACKBONES.register("toy")(ToyBackbone)
+    assert create_backbone("toy:3") == ("toy", "3", True)
+    assert create_backbone("TOY_BUILTIN", pretrained=False) == ("toy", "toy_builtin", False)
+    assert "toy_builtin" in {r["name"] for r in list_models()}
+    with pytest.raises(BackboneError, match="'toy:<size>'"):
+        create_backbone("nothing-reads-this")

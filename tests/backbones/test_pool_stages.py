@@ -73,7 +73,9 @@ def test_bad_values_name_the_parameter(net):
     with pytest.raises(ConfigError, match="'pool_stages' parameter must be an int"):
         from_dict(BackboneConfig, {"pool_stages": "many"})
     with pytest.raises(ConfigError, match="'backbone.pool_stages' parameter must be an int >= 0"):
-        from_dict(BackboneConfig, {"pool_stages": -1})
+        from_dict(BackboneConfig, {"pool_stages": -1}, "backbone")
+    with pytest.raises(ConfigError, match="'pool_stages' parameter must be an int >= 0. Got -1"):
+        BackboneConfig(pool_stages=-1)
 
 
 def test_default_is_multiscale_for_the_probe_only(net):

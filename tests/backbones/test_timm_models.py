@@ -89,18 +89,18 @@ def test_collate_can_return_plain_nchw(small):
 
 
 def test_big_resizes_run_blas_on_one_thread(monkeypatch):
-    from transferkit.backbones import timm_models
+    from transferkit.backbones import _images
 
     seen = []
-    real = timm_models._single_threaded_blas
+    real = _images._single_threaded_blas
 
     def spy(mnk):
         seen.append(mnk)
         return real(mnk)
 
-    monkeypatch.setattr(timm_models, "_single_threaded_blas", spy)
+    monkeypatch.setattr(_images, "_single_threaded_blas", spy)
     images_to_tensor(np.zeros((2, 28, 28), np.uint8), 224, (0.5,) * 3, (0.5,) * 3)
-    assert seen == [224 * 28 * 224] and seen[0] >= timm_models._OPENBLAS_THREADING_THRESHOLD
+    assert seen == [224 * 28 * 224] and seen[0] >= _images._OPENBLAS_THREADING_THRESHOLD
     from threadpoolctl import threadpool_info
 
     before = [p["num_threads"] for p in threadpool_info()]

@@ -73,6 +73,13 @@ def test_config_documents_itself_and_rejects_bad_values(name: str) -> None:
     for f in numeric:
         with pytest.raises(ConfigError, match=f.name):
             create_strategy(name, {f.name: -1})
+    bounded = [f for f in dataclasses.fields(config_cls) if f.metadata.get("bounds")]
+    for f in bounded:  # YAML/--set and Python name the key their own way
+        key = rf"'strategy_params \({STRATEGIES.entry(name).name}\)\.{f.name}' parameter must be"
+        with pytest.raises(ConfigError, match=key):
+            STRATEGIES.build(name, {f.name: -1})
+        with pytest.raises(ConfigError, match=rf"^The '{f.name}' parameter must be"):
+            config_cls(**{f.name: -1})
 
 
 def test_unknown_strategy_suggests_the_closest_name() -> None:

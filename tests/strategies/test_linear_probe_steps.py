@@ -8,6 +8,7 @@ import pytest
 
 import transferkit as tk
 from transferkit.errors import ConfigError
+from transferkit.strategies import STRATEGIES
 
 
 def test_min_steps_lengthens_a_short_head_stage(tmp_path):
@@ -23,8 +24,10 @@ def test_min_steps_lengthens_a_short_head_stage(tmp_path):
 def test_min_steps_is_validated():
     from transferkit.strategies.linear_probe import LinearProbeConfig
 
-    with pytest.raises(ConfigError, match="'min_steps' parameter of linear-probe"):
+    with pytest.raises(ConfigError, match=r"The 'min_steps' parameter must be an int >= 0\. Got -1"):
         LinearProbeConfig(min_steps=-1)
+    with pytest.raises(ConfigError, match=r"'strategy_params \(linear-probe\)\.min_steps' parameter"):
+        STRATEGIES.build("probe", {"min_steps": -1})
 
 
 def test_depth_strategies_explain_a_backbone_without_blocks():

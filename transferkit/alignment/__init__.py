@@ -1,12 +1,13 @@
 """Domain-alignment losses: ``loss(f_s, f_t, logits_s, logits_t) -> scalar``.
 
 One file per method, one registry. Every loss is an ``nn.Module`` built as
-``cls(feature_dim, num_classes, config)``; it returns its trade-off ``weight`` times the
-paper's loss, so that the trainer adds it to the classification loss as it is::
+``ALIGNMENTS.build(name, params, feature_dim=D, num_classes=K)``; it returns its trade-off
+``weight`` times the paper's loss, so that the trainer adds it to the classification loss
+as it is::
 
     >>> import torch
-    >>> from transferkit.alignment import build_alignment
-    >>> loss = build_alignment("coral", feature_dim=8, num_classes=3)
+    >>> from transferkit.alignment import ALIGNMENTS
+    >>> loss = ALIGNMENTS.build("coral", {"weight": 1.0}, feature_dim=8, num_classes=3)
     >>> value = loss(torch.randn(16, 8), torch.randn(12, 8))   # scalar
 
 Adversarial losses (``dann``, ``cdan``) own their domain discriminator as a submodule
@@ -29,18 +30,19 @@ from transferkit.alignment._base import (
 )
 from transferkit.registry import Registry
 
-ALIGNMENTS: Registry[type[AlignmentLoss]] = Registry("alignment method", package="transferkit.alignment")
+# adapt's method_params hold an alignment loss's config keys
+ALIGNMENTS: Registry[type[AlignmentLoss]] = Registry("alignment method", package="transferkit.alignment",
+                                                     params_key="method_params")
 
 
 def build_alignment(name: str, feature_dim: int, num_classes: int,
                     params: Mapping[str, Any] | None = None) -> AlignmentLoss:
-    """Create the alignment loss ``name`` with config keys ``params`` (validated).
+    """``ALIGNMENTS.build(name, params, feature_dim=..., num_classes=...)``.
 
     Unknown names and keys raise :class:`~transferkit.errors.ConfigError` that lists
     the valid ones.
     """
-    entry = ALIGNMENTS.entry(name)
-    return entry.obj(feature_dim, num_classes, None, **dict(params or {}))
+    return ALIGNMENTS.build(name, params, feature_dim=feature_dim, num_classes=num_classes)
 
 
 __all__ = [

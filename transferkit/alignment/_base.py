@@ -10,30 +10,16 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from transferkit.config import option, resolve_config
+from transferkit.config import Options, option, resolve_config
 from transferkit.errors import ConfigError
 
 
 @dataclass
-class AlignmentConfig:
+class AlignmentConfig(Options):
     """Options every alignment loss has."""
 
     weight: float = option(1.0, "Trade-off lambda: the loss returned is weight * L_align, added "
-                           "to the classification loss.")
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.weight) and self.weight >= 0):
-            raise ConfigError(f"The 'weight' parameter of an alignment loss must be a finite "
-                              f"number >= 0. Got {self.weight} instead.")
-
-
-def check_positive(name: str, value: float, *, strict: bool = True, where: str = "") -> None:
-    """Raise ConfigError unless ``value`` is finite and > 0 (``>= 0`` when not strict)."""
-    ok = math.isfinite(value) and (value > 0 if strict else value >= 0)
-    if not ok:
-        bound = "> 0" if strict else ">= 0"
-        raise ConfigError(f"The '{name}' parameter{' of ' + where if where else ''} must be a "
-                          f"finite number {bound}. Got {value} instead.")
+                           "to the classification loss.", ge=0)
 
 
 def grl_coefficient(progress: float, max_lambda: float = 1.0, alpha: float = 10.0) -> float:
@@ -192,28 +178,15 @@ class AdversarialConfig(AlignmentConfig):
     """Options of the adversarial losses (discriminator and reversal schedule)."""
 
     max_lambda: float = option(1.0, "Largest gradient-reversal coefficient, reached at the end "
-                               "of the warm-up.")
+                               "of the warm-up.", ge=0)
     alpha: float = option(10.0, "Steepness of the warm-up lambda(p) = max_lambda * "
-                          "(2 / (1 + exp(-alpha p)) - 1).")
+                          "(2 / (1 + exp(-alpha p)) - 1).", gt=0)
     schedule: str = option("warmup", "Reversal coefficient over training: 'warmup' (DANN's "
                            "schedule, needs set_progress) or 'constant' (max_lambda throughout).",
                            choices=("warmup", "constant"))
-    hidden_dim: int = option(1024, "Width of the domain discriminator's hidden layers.")
-    num_layers: int = option(2, "Hidden layers of the domain discriminator.")
-    dropout: float = option(0.5, "Dropout after each hidden layer of the discriminator.")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_positive("max_lambda", self.max_lambda, strict=False)
-        check_positive("alpha", self.alpha)
-        if self.schedule not in ("warmup", "constant"):
-            raise ConfigError(f"The 'schedule' parameter must be one of warmup, constant. "
-                              f"Got {self.schedule!r} instead.")
-        for pname, value in (("hidden_dim", self.hidden_dim), ("num_layers", self.num_layers)):
-            if value < 1:
-                raise ConfigError(f"The '{pname}' parameter must be an int >= 1. Got {value} instead.")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"The 'dropout' parameter must be in [0, 1). Got {self.dropout} instead.")
+    hidden_dim: int = option(1024, "Width of the domain discriminator's hidden layers.", ge=1)
+    num_layers: int = option(2, "Hidden layers of the domain discriminator.", ge=1)
+    dropout: float = option(0.5, "Dropout after each hidden layer of the discriminator.", ge=0, lt=1)
 
 
 class AdversarialLoss(AlignmentLoss):

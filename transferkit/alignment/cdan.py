@@ -17,7 +17,6 @@ from transferkit.alignment._base import (
     reverse_gradient,
 )
 from transferkit.config import option
-from transferkit.errors import ConfigError
 
 
 @dataclass
@@ -27,17 +26,9 @@ class CDANConfig(AdversarialConfig):
     entropy_conditioning: bool = option(True, "Weight examples by w = 1 + exp(-H(g)) (CDAN+E); "
                                         "false gives plain CDAN.")
     max_multilinear_dim: int = option(4096, "Use the exact multilinear map f (x) g while D * K is "
-                                      "at most this; above it, the randomised map.")
-    randomized_dim: int = option(1024, "Output size of the randomised multilinear map.")
+                                      "at most this; above it, the randomised map.", ge=1)
+    randomized_dim: int = option(1024, "Output size of the randomised multilinear map.", ge=1)
     seed: int = option(0, "Seed of the fixed random matrices of the randomised map.")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for pname, value in (("max_multilinear_dim", self.max_multilinear_dim),
-                             ("randomized_dim", self.randomized_dim)):
-            if value < 1:
-                raise ConfigError(f"The '{pname}' parameter of cdan must be an int >= 1. "
-                                  f"Got {value} instead.")
 
 
 @ALIGNMENTS.register("cdan", config=CDANConfig, aliases=("cdan+e", "cdan-e"))

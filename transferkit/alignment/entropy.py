@@ -17,7 +17,7 @@ class EntropyConfig(AlignmentConfig):
     """Entropy minimisation: only a trade-off weight (small by default)."""
 
     weight: float = option(0.1, "Trade-off lambda: the loss returned is weight * mean target "
-                           "entropy.")
+                           "entropy.", ge=0)
 
 
 @ALIGNMENTS.register("entropy", config=EntropyConfig, aliases=("ent", "entmin"))

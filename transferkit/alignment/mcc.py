@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 
 from transferkit.alignment import ALIGNMENTS
-from transferkit.alignment._base import AlignmentConfig, AlignmentLoss, check_positive
+from transferkit.alignment._base import AlignmentConfig, AlignmentLoss
 from transferkit.config import option
 
 
@@ -16,11 +16,7 @@ from transferkit.config import option
 class MCCConfig(AlignmentConfig):
     """MCC: trade-off weight and temperature."""
 
-    temperature: float = option(2.5, "Temperature T of the rescaled softmax softmax(z / T).")
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_positive("temperature", self.temperature, where="mcc")
+    temperature: float = option(2.5, "Temperature T of the rescaled softmax softmax(z / T).", gt=0)
 
 
 @ALIGNMENTS.register("mcc", config=MCCConfig)

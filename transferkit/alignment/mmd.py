@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 
 from transferkit.alignment import ALIGNMENTS
-from transferkit.alignment._base import AlignmentConfig, AlignmentLoss, check_positive
+from transferkit.alignment._base import AlignmentConfig, AlignmentLoss
 from transferkit.config import option
 from transferkit.errors import ConfigError
 
@@ -19,9 +19,10 @@ class MMDConfig(AlignmentConfig):
 
     kernel_multipliers: list[float] = option(
         factory=lambda: [0.125, 0.25, 0.5, 1.0, 2.0],
-        help="Gaussian kernels sigma_m^2 = multiplier * base bandwidth (DAN uses 2^-3 ... 2^1).")
+        help="Gaussian kernels sigma_m^2 = multiplier * base bandwidth (DAN uses 2^-3 ... 2^1).",
+        gt=0)
     bandwidth: float | None = option(None, "Base bandwidth sigma_0^2; None: the mean squared "
-                                     "distance between all features of the batch (detached).")
+                                     "distance between all features of the batch (detached).", gt=0)
     estimator: str = option("biased", "'biased' (V-statistic, includes i = j terms, >= 0) or "
                             "'unbiased' (U-statistic, excludes them; may be < 0).",
                             choices=("biased", "unbiased"))
@@ -31,13 +32,6 @@ class MMDConfig(AlignmentConfig):
         if not self.kernel_multipliers:
             raise ConfigError("The 'kernel_multipliers' parameter of mmd must list at least one "
                               "number > 0, e.g. [0.125, 0.25, 0.5, 1, 2]. Got [] instead.")
-        for m in self.kernel_multipliers:
-            check_positive("kernel_multipliers", float(m), where="mmd")
-        if self.bandwidth is not None:
-            check_positive("bandwidth", self.bandwidth, where="mmd")
-        if self.estimator not in ("biased", "unbiased"):
-            raise ConfigError(f"The 'estimator' parameter of mmd must be one of biased, unbiased. "
-                              f"Got {self.estimator!r} instead.")
 
 
 @ALIGNMENTS.register("mmd", config=MMDConfig, aliases=("mk-mmd", "dan"))

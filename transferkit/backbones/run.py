@@ -14,13 +14,17 @@ from typing import Any
 
 from transferkit.backbones import BACKBONES, from_description
 from transferkit.backbones._weights import load_checked
-from transferkit.backbones.base import Backbone
+from transferkit.backbones.base import Backbone, BackboneFamily
 from transferkit.errors import RunDirError
 
 
 @BACKBONES.register("run", help="A transferkit run directory (its fine-tuned backbone).")
-class RunBackbone:
+class RunBackbone(BackboneFamily):
     """Loader for run directories; ``from_spec(path)`` returns the stored backbone."""
+
+    prefixes = ("run:",)
+    folder_files = {"transferkit.json": "a transferkit run directory"}
+    usage = ("<run directory>",)
 
     @classmethod
     def from_spec(cls, spec: str, *, weights: str | None = None, pretrained: bool = True,

@@ -34,6 +34,8 @@ class SequenceBackbone(Backbone):
 
     family = "sequence"
     modality = "sequence"
+    prefixes = ("sequence:", "sequence")
+    usage = ("sequence:cnn", "sequence:lstm")
 
     def __init__(self, kind: str = "cnn", in_channels: int | None = None, hidden: int = 64) -> None:
         super().__init__()

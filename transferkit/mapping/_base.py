@@ -10,27 +10,8 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from transferkit.config import from_dict
+from transferkit.config import resolve_config
 from transferkit.errors import ConfigError
-
-
-def resolve_config(config_class: type, config: Any, params: dict[str, Any], owner: str) -> Any:
-    """A config object from either ``config`` or keyword ``params`` (validated)."""
-    if config is not None and params:
-        raise ConfigError(
-            f"Pass either a config object or keyword parameters to {owner}, not both. "
-            f"Got config={config!r} and {sorted(params)}."
-        )
-    if config is None:
-        return from_dict(config_class, params)
-    if isinstance(config, dict):
-        return from_dict(config_class, config)
-    if not isinstance(config, config_class):
-        raise ConfigError(
-            f"The 'config' parameter of {owner} must be a {config_class.__name__} (or a dict of "
-            f"its keys). Got {type(config).__name__} instead."
-        )
-    return config
 
 
 def check_dim(value: Any, name: str, owner: str) -> int:
@@ -45,14 +26,16 @@ class FeatureMapping(nn.Module):
 
     Constructor convention, shared by every mapping in ``MAPPINGS``::
 
-        MAPPINGS.create(name, in_dim=D, out_dim=None, config=None, **params)
+        MAPPINGS.build(name, params, in_dim=D, out_dim=None)   # = cls(in_dim, out_dim, config)
 
     ``out_dim=None`` keeps the dimension (``out_dim = in_dim``). ``config`` is the
     mapping's config dataclass (or a dict of its keys); alternatively pass its keys as
-    keyword ``params``. Unknown keys raise :class:`ConfigError`.
+    keyword ``params``. Unknown keys raise :class:`ConfigError`. A mapping that cannot
+    change the dimension sets ``changes_dim = False``.
     """
 
     config_class: ClassVar[type]
+    changes_dim: ClassVar[bool] = True
 
     def __init__(self, in_dim: int, out_dim: int | None = None, config: Any = None,
                  **params: Any) -> None:
@@ -60,7 +43,7 @@ class FeatureMapping(nn.Module):
         owner = type(self).__name__
         self.in_dim = check_dim(in_dim, "in_dim", owner)
         self.out_dim = check_dim(in_dim if out_dim is None else out_dim, "out_dim", owner)
-        self.config = resolve_config(self.config_class, config, params, owner)
+        self.config = resolve_config(self.config_class, config, params)
 
     def extra_repr(self) -> str:
         return f"in_dim={self.in_dim}, out_dim={self.out_dim}"

@@ -124,8 +124,8 @@ def compare_mappings(train_feats: Any, train_y: Any, val_feats: Any, val_y: Any,
     for name in chosen:
         torch.manual_seed(seed)
         start = time.perf_counter()
-        mapping = MAPPINGS.create(name, in_dim=d, out_dim=None if name == "identity" else out_dim,
-                                  config=configs.get(name))
+        out = out_dim if MAPPINGS.get(name).changes_dim else None
+        mapping = MAPPINGS.build(name, configs.get(name), in_dim=d, out_dim=out)
         head = nn.Linear(mapping.out_dim, len(classes))
         (train_fn or fit)(mapping, head, x_tr, y_tr)
         mapping.eval()

@@ -7,13 +7,14 @@ from typing import Any
 
 import torch
 
+from transferkit.config import Options
 from transferkit.errors import ConfigError
 from transferkit.mapping import MAPPINGS
 from transferkit.mapping._base import FeatureMapping
 
 
 @dataclass
-class IdentityConfig:
+class IdentityConfig(Options):
     """The identity mapping has no parameters."""
 
 
@@ -23,6 +24,7 @@ class IdentityMapping(FeatureMapping):
     """φ(f) = f. Shapes: (B, D) -> (B, D); ``out_dim`` must equal ``in_dim``."""
 
     config_class = IdentityConfig
+    changes_dim = False
 
     def __init__(self, in_dim: int, out_dim: int | None = None, config: Any = None,
                  **params: Any) -> None:

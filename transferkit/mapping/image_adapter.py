@@ -9,25 +9,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transferkit.config import option
+from transferkit.config import Options, option, resolve_config
 from transferkit.errors import ConfigError, DataError
 from transferkit.mapping import INPUT_ADAPTERS
-from transferkit.mapping._base import check_dim, resolve_config
+from transferkit.mapping._base import check_dim
 
 _MODES = ("bilinear", "bicubic", "nearest", "area")
 
 
 @dataclass
-class ImageAdapterConfig:
+class ImageAdapterConfig(Options):
     """Channel mixing and resizing in front of an image backbone."""
 
     mode: str = option("bilinear", "Interpolation used to resize.", choices=_MODES)
     antialias: bool = option(True, "Antialias when shrinking (bilinear/bicubic only).")
     trainable: bool = option(True, "Train the 1x1 channel-mixing convolution.")
-
-    def __post_init__(self) -> None:
-        if self.mode not in _MODES:
-            raise ConfigError(f"The 'mode' parameter must be one of {', '.join(_MODES)}. Got {self.mode!r} instead.")
 
 
 def _size(size: Any) -> tuple[int, int] | None:
@@ -79,7 +75,7 @@ class ImageAdapter(nn.Module):
     def __init__(self, in_channels: int, out_channels: int = 3, size: Any = None,
                  config: Any = None, **params: Any) -> None:
         super().__init__()
-        self.config = resolve_config(ImageAdapterConfig, config, params, "ImageAdapter")
+        self.config = resolve_config(ImageAdapterConfig, config, params)
         self.in_channels = check_dim(in_channels, "in_channels", "ImageAdapter")
         self.out_channels = check_dim(out_channels, "out_channels", "ImageAdapter")
         self.size = _size(size)

@@ -8,14 +8,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from transferkit.config import option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, option
 from transferkit.mapping import MAPPINGS
 from transferkit.mapping._base import FeatureMapping
 
 
 @dataclass
-class LinearConfig:
+class LinearConfig(Options):
     """A learned linear map."""
 
     bias: bool = option(True, "Learn a bias vector b as well (φ(f) = W f + b).")
@@ -23,10 +22,6 @@ class LinearConfig:
                        "semi-orthogonal matrix otherwise, so features start undistorted) "
                        "or 'random' (PyTorch's default Linear init).",
                        choices=("identity", "random"))
-
-    def __post_init__(self) -> None:
-        if self.init not in ("identity", "random"):
-            raise ConfigError(f"The 'init' parameter must be one of identity, random. Got {self.init!r} instead.")
 
 
 @MAPPINGS.register("linear", config=LinearConfig, aliases=("matrix",),

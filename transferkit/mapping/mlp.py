@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from transferkit.config import option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, option
 from transferkit.mapping import MAPPINGS
 from transferkit.mapping._base import FeatureMapping
 
@@ -17,22 +16,14 @@ _NORMS = ("layernorm", "batchnorm", "none")
 
 
 @dataclass
-class MLPConfig:
+class MLPConfig(Options):
     """A bottleneck MLP."""
 
-    hidden: int | None = option(None, "Bottleneck width (None: in_dim // 4, at least 16).")
-    dropout: float = option(0.1, "Dropout inside the bottleneck.")
+    hidden: int | None = option(None, "Bottleneck width (None: in_dim // 4, at least 16).", ge=1)
+    dropout: float = option(0.1, "Dropout inside the bottleneck.", ge=0, lt=1)
     norm: str = option("layernorm", "Normalisation after the first layer.", choices=_NORMS)
     residual: bool = option(True, "Add the input back when in_dim == out_dim, with the last "
                             "layer zero-initialised, so the mapping starts as the identity.")
-
-    def __post_init__(self) -> None:
-        if self.hidden is not None and self.hidden < 1:
-            raise ConfigError(f"The 'hidden' parameter must be an int >= 1 or None. Got {self.hidden} instead.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"The 'dropout' parameter must be in [0, 1). Got {self.dropout} instead.")
-        if self.norm not in _NORMS:
-            raise ConfigError(f"The 'norm' parameter must be one of {', '.join(_NORMS)}. Got {self.norm!r} instead.")
 
 
 @MAPPINGS.register("mlp", config=MLPConfig, aliases=("bottleneck",),

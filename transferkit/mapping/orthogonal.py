@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from transferkit.config import option
+from transferkit.config import Options, option
 from transferkit.errors import ConfigError, DataError
 from transferkit.mapping import MAPPINGS
 from transferkit.mapping._base import FeatureMapping
@@ -19,20 +19,13 @@ _MAPS = ("matrix_exp", "cayley", "householder")
 
 
 @dataclass
-class OrthogonalConfig:
+class OrthogonalConfig(Options):
     """A learned (semi-)orthogonal map."""
 
     bias: bool = option(False, "Learn a bias vector b as well (φ(f) = Q f + b).")
     orthogonal_map: str | None = option(None, "How torch parametrises Q: matrix_exp, cayley or "
                                         "householder (None: torch's default for the shape).",
                                         choices=_MAPS)
-
-    def __post_init__(self) -> None:
-        if self.orthogonal_map is not None and self.orthogonal_map not in _MAPS:
-            raise ConfigError(
-                f"The 'orthogonal_map' parameter must be one of {', '.join(_MAPS)} or None. "
-                f"Got {self.orthogonal_map!r} instead."
-            )
 
 
 def _as_matrix(x: Any, name: str) -> torch.Tensor:

@@ -10,11 +10,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from transferkit.config import option
+from transferkit.config import Options, option, resolve_config
 from transferkit.data.schema import TableSchema
 from transferkit.errors import DataError
 from transferkit.mapping import INPUT_ADAPTERS
-from transferkit.mapping._base import resolve_config
 
 
 def normalize_column_name(name: str) -> str:
@@ -23,7 +22,7 @@ def normalize_column_name(name: str) -> str:
 
 
 @dataclass
-class TableAdapterConfig:
+class TableAdapterConfig(Options):
     """A learned linear map from target columns to source columns."""
 
     bias: bool = option(True, "Learn a bias per source column (starts at 0).")
@@ -79,7 +78,7 @@ class TableAdapter(nn.Module):
     def __init__(self, source_columns: Sequence[str], target_columns: Sequence[str],
                  config: Any = None, **params: Any) -> None:
         super().__init__()
-        self.config = resolve_config(TableAdapterConfig, config, params, "TableAdapter")
+        self.config = resolve_config(TableAdapterConfig, config, params)
         self.source_columns = _columns(source_columns, "source_columns")
         self.target_columns = _columns(target_columns, "target_columns")
         self.in_dim = len(self.target_columns)

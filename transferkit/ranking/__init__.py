@@ -9,7 +9,7 @@ features (N, D) and target labels (N,), optionally the source classifier's proba
     >>> rng = np.random.default_rng(0)
     >>> y = rng.integers(0, 3, 200)
     >>> f = rng.normal(size=(200, 16)) + 3 * np.eye(16)[y]
-    >>> SCORES.create("logme").score(f, y) > SCORES.create("logme").score(rng.normal(size=(200, 16)), y)
+    >>> SCORES.build("logme").score(f, y) > SCORES.build("logme").score(rng.normal(size=(200, 16)), y)
     True
     >>> sorted(score_all(f, y, names=["logme", "hscore"]))
     ['hscore', 'logme']
@@ -39,7 +39,7 @@ def score_all(features: np.ndarray, labels: np.ndarray, source_probs: np.ndarray
     chosen = list(SCORES.names() if names is None else names)
     out: dict[str, tuple[float, float]] = {}
     for name in chosen:
-        scorer = SCORES.create(name)
+        scorer = SCORES.build(name)
         start = time.perf_counter()
         value = scorer.score(features, labels, source_probs)
         out[SCORES.entry(name).name] = (value, time.perf_counter() - start)

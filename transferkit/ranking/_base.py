@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from transferkit.config import from_dict, option
-from transferkit.errors import ConfigError, DataError
+from transferkit.config import Options, option, resolve_config
+from transferkit.errors import DataError
 
 logger = logging.getLogger("transferkit.ranking")
 
@@ -38,19 +38,7 @@ class TransferabilityScore:
     name: ClassVar[str] = "score"
 
     def __init__(self, config: Any = None, **params: Any) -> None:
-        if config is not None and params:
-            raise ConfigError(
-                f"Pass either a config object or keyword parameters to {type(self).__name__}, "
-                f"not both. Got config={config!r} and {sorted(params)}."
-            )
-        if config is None:
-            config = from_dict(self.config_class, params)
-        elif not isinstance(config, self.config_class):
-            raise ConfigError(
-                f"The 'config' parameter of {type(self).__name__} must be a "
-                f"{self.config_class.__name__}. Got {type(config).__name__} instead."
-            )
-        self.config = config
+        self.config = resolve_config(self.config_class, config, params)
 
     def score(self, features: np.ndarray, labels: np.ndarray,
               source_probs: np.ndarray | None = None) -> float:
@@ -141,34 +129,17 @@ def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 @dataclasses.dataclass
-class PseudoSourceConfig:
+class PseudoSourceConfig(Options):
     """How pseudo source probabilities are built when no source classifier exists (NLEEP)."""
 
     pca_variance: float = option(0.8, "PCA keeps this fraction of the feature variance before the "
-                                 "Gaussian mixture (NLEEP uses 0.8).")
+                                 "Gaussian mixture (NLEEP uses 0.8).", gt=0, le=1)
     components_per_class: int = option(1, "Gaussian components per target class (NLEEP: the "
-                                       "number of components equals the number of classes).")
+                                       "number of components equals the number of classes).", ge=1)
     covariance_type: str = option("diag", "Covariance of each Gaussian component.",
                                   choices=("full", "diag", "spherical", "tied"))
-    max_pca_dim: int = option(64, "Upper bound on the PCA dimension (keeps the mixture fast).")
+    max_pca_dim: int = option(64, "Upper bound on the PCA dimension (keeps the mixture fast).", ge=1)
     seed: int = option(0, "Seed of the mixture's initialisation.")
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.pca_variance <= 1.0:
-            raise ConfigError(f"The 'pca_variance' parameter must be in (0, 1]. Got {self.pca_variance} instead.")
-        if self.components_per_class < 1:
-            raise ConfigError(
-                f"The 'components_per_class' parameter must be an int >= 1. "
-                f"Got {self.components_per_class} instead."
-            )
-        if self.max_pca_dim < 1:
-            raise ConfigError(f"The 'max_pca_dim' parameter must be an int >= 1. Got {self.max_pca_dim} instead.")
-        allowed = ("full", "diag", "spherical", "tied")
-        if self.covariance_type not in allowed:
-            raise ConfigError(
-                f"The 'covariance_type' parameter must be one of {', '.join(allowed)}. "
-                f"Got {self.covariance_type!r} instead."
-            )
 
 
 def pseudo_source_probs(f: np.ndarray, n_classes: int, cfg: PseudoSourceConfig,

@@ -6,27 +6,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transferkit.config import option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, option
 from transferkit.ranking import SCORES
 from transferkit.ranking._base import TransferabilityScore, one_hot
 
 
 @dataclass
-class HScoreConfig:
+class HScoreConfig(Options):
     """Covariance estimate of the H-score."""
 
     shrinkage: str = option("ledoit-wolf", "Covariance of the features: 'ledoit-wolf' (shrunk, "
                             "stable when N is small or features are redundant) or 'none' (the "
                             "original empirical covariance with a pseudo-inverse).",
                             choices=("ledoit-wolf", "none"))
-
-    def __post_init__(self) -> None:
-        if self.shrinkage not in ("ledoit-wolf", "none"):
-            raise ConfigError(
-                f"The 'shrinkage' parameter must be one of ledoit-wolf, none. "
-                f"Got {self.shrinkage!r} instead."
-            )
 
 
 @SCORES.register("hscore", config=HScoreConfig, aliases=("h-score",),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transferkit.config import option
+from transferkit.config import Options, option
 from transferkit.ranking import SCORES
 from transferkit.ranking._base import PseudoSourceConfig, TransferabilityScore, one_hot, pseudo_source_probs
 
@@ -14,7 +14,7 @@ _TINY = 1e-300  # keeps log() finite when a target label gets zero predicted mas
 
 
 @dataclass
-class LEEPConfig:
+class LEEPConfig(Options):
     """LEEP, with NLEEP pseudo source probabilities when the backbone has no classifier."""
 
     pseudo: PseudoSourceConfig = option(factory=PseudoSourceConfig,

@@ -6,30 +6,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transferkit.config import option
-from transferkit.errors import ConfigError, DataError
+from transferkit.config import Options, option
+from transferkit.errors import DataError
 from transferkit.ranking import SCORES
 from transferkit.ranking._base import TransferabilityScore, one_hot
 
 
 @dataclass
-class LogMEConfig:
+class LogMEConfig(Options):
     """Fixed-point evidence maximisation of LogME."""
 
     tol: float = option(1e-6, "Stop when α/β changes by less than this fraction (the reference "
                         "code stops at 1e-3 after at most 11 steps; a tighter tolerance reaches "
-                        "the fixed point itself).")
-    max_iter: int = option(100, "Upper bound on fixed-point iterations per class.")
+                        "the fixed point itself).", gt=0, lt=1)
+    max_iter: int = option(100, "Upper bound on fixed-point iterations per class.", ge=1)
     epsilon: float = option(1e-5, "Added to the denominators of the α and β updates, as in the "
-                            "reference implementation (keeps a class with m = 0 finite).")
-
-    def __post_init__(self) -> None:
-        if not 0 < self.tol < 1:
-            raise ConfigError(f"The 'tol' parameter must be in (0, 1). Got {self.tol} instead.")
-        if self.max_iter < 1:
-            raise ConfigError(f"The 'max_iter' parameter must be an int >= 1. Got {self.max_iter} instead.")
-        if self.epsilon < 0:
-            raise ConfigError(f"The 'epsilon' parameter must be >= 0. Got {self.epsilon} instead.")
+                            "reference implementation (keeps a class with m = 0 finite).", ge=0)
 
 
 @SCORES.register("logme", config=LogMEConfig,

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transferkit.config import option
+from transferkit.config import Options, option
 from transferkit.ranking import SCORES
 from transferkit.ranking._base import PseudoSourceConfig, TransferabilityScore, pseudo_source_probs
 
 
 @dataclass
-class NCEConfig:
+class NCEConfig(Options):
     """NCE, with NLEEP pseudo source labels when the backbone has no classifier."""
 
     pseudo: PseudoSourceConfig = option(factory=PseudoSourceConfig,

@@ -7,25 +7,19 @@ from typing import ClassVar
 
 import numpy as np
 
-from transferkit.config import option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, option
 from transferkit.shallow import SHALLOW
 from transferkit.shallow._base import ShallowAdapter
 
 
 @dataclass
-class CORALTransformConfig:
+class CORALTransformConfig(Options):
     """CORAL transform options."""
 
     regularization: float = option(1.0, "lambda added to both covariances' diagonals, "
-                                   "C + lambda I (the paper uses 1).")
+                                   "C + lambda I (the paper uses 1).", gt=0)
     match_mean: bool = option(False, "Also move the source mean onto the target mean (the "
                               "paper assumes standardised features and does not).")
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.regularization) and self.regularization > 0):
-            raise ConfigError(f"The 'regularization' parameter of the coral transform must be a "
-                              f"number > 0. Got {self.regularization} instead.")
 
 
 def symmetric_power(c: np.ndarray, power: float) -> np.ndarray:

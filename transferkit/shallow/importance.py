@@ -9,27 +9,19 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from transferkit.config import option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, option
 from transferkit.shallow import SHALLOW
 from transferkit.shallow._base import ShallowAdapter
 
 
 @dataclass
-class ImportanceConfig:
+class ImportanceConfig(Options):
     """Importance weighting options."""
 
     C: float = option(1.0, "Inverse regularisation strength of the logistic-regression "
-                      "domain classifier.")
+                      "domain classifier.", gt=0)
     max_weight: float = option(10.0, "Clip the density ratios at this value before normalising "
-                               "them to mean 1 (bounds the variance of the weighted loss).")
-
-    def __post_init__(self) -> None:
-        for name in ("C", "max_weight"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ConfigError(f"The '{name}' parameter of importance weighting must be a number "
-                                  f"> 0. Got {value} instead.")
+                               "them to mean 1 (bounds the variance of the weighted loss).", gt=0)
 
 
 @SHALLOW.register("importance", config=ImportanceConfig, aliases=("importance-weighting", "iw"))

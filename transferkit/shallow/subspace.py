@@ -7,23 +7,18 @@ from typing import ClassVar
 
 import numpy as np
 
-from transferkit.config import option
+from transferkit.config import Options, option
 from transferkit.errors import ConfigError
 from transferkit.shallow import SHALLOW
 from transferkit.shallow._base import ShallowAdapter
 
 
 @dataclass
-class SubspaceConfig:
+class SubspaceConfig(Options):
     """Subspace alignment options."""
 
     n_components: int | None = option(None, "Dimension d of the PCA subspaces (None: "
-                                      "min(64, D, n_s - 1, n_t - 1)).")
-
-    def __post_init__(self) -> None:
-        if self.n_components is not None and self.n_components < 1:
-            raise ConfigError(f"The 'n_components' parameter of subspace alignment must be an int "
-                              f">= 1 or None. Got {self.n_components} instead.")
+                                      "min(64, D, n_s - 1, n_t - 1)).", ge=1)
 
 
 def pca_basis(x: np.ndarray, d: int) -> np.ndarray:

@@ -8,7 +8,7 @@ Adding a strategy is one file in this folder that registers itself::
     @STRATEGIES.register("linear-probe", config=LinearProbeConfig)
     class LinearProbeStrategy(Strategy): ...
 
-    >>> strategy = create_strategy("gradual", {"lr_ratio": 0.01})
+    >>> strategy = STRATEGIES.build("gradual", {"lr_ratio": 0.01})
     >>> stages = strategy.stages(model, TrainConfig())  # doctest: +SKIP
 """
 
@@ -17,23 +17,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from transferkit.config import from_dict
 from transferkit.registry import Registry
 from transferkit.strategies.base import Stage, Strategy
 
-STRATEGIES: Registry[type[Strategy]] = Registry("strategy", package="transferkit.strategies")
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", package="transferkit.strategies",
+                                                 params_key="strategy_params")
 
 
 def create_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strategy:
-    """Build the strategy registered as ``name`` from its config keys (``params``).
+    """``STRATEGIES.build(name, params)``: the strategy ``name`` from its config keys.
 
     Unknown names and unknown or invalid keys raise :class:`~transferkit.errors.ConfigError`
     listing what is valid.
     """
-    entry = STRATEGIES.entry(name)
-    config_cls = entry.config
-    config = from_dict(config_cls, params or {}, where=f"strategy_params ({entry.name})") if config_cls else None
-    return entry.obj(config)
+    return STRATEGIES.build(name, params)
 
 
 __all__ = ["STRATEGIES", "Stage", "Strategy", "create_strategy"]

@@ -94,17 +94,6 @@ def backbone_blocks(model: nn.Module) -> list[nn.Module]:
     return blocks
 
 
-def positive(name: str, value: float, strategy: str, *, upper: float | None = None,
-             integer: bool = False) -> None:
-    """Raise ConfigError unless ``0 < value (<= upper)``; used by config ``__post_init__``."""
-    kind = "an int >= 1" if integer else "a number > 0"
-    if upper is not None:
-        kind += f" and <= {upper}"
-    if value <= 0 or (upper is not None and value > upper):
-        raise ConfigError(f"The '{name}' parameter of the {strategy} strategy must be {kind}. "
-                          f"Got {value!r} instead.")
-
-
 class Strategy:
     """Base class: ``stages(model, train)`` returns the stages; ``finalize`` cleans up.
 

@@ -11,21 +11,19 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from transferkit.config import TrainConfig, option
+from transferkit.config import Options, TrainConfig, option
 from transferkit.errors import ConfigError
 from transferkit.strategies import STRATEGIES
-from transferkit.strategies.base import Stage, Strategy, group, head_parameters, positive
+from transferkit.strategies.base import Stage, Strategy, group, head_parameters
 
 
 @dataclass
-class BitFitConfig:
+class BitFitConfig(Options):
     """Parameters of BitFit."""
 
     bias_lr_ratio: float = option(1.0, "Learning rate of the backbone biases as a fraction of "
-                                  "train.lr (the paper uses rates as large as the head's).")
-
-    def __post_init__(self) -> None:
-        positive("bias_lr_ratio", self.bias_lr_ratio, "bitfit", upper=100.0)
+                                  "train.lr (the paper uses rates as large as the head's).",
+                                  gt=0, le=100)
 
 
 @STRATEGIES.register("bitfit", config=BitFitConfig, aliases=("bias",),

@@ -11,20 +11,18 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from transferkit.config import TrainConfig, option
+from transferkit.config import Options, TrainConfig, option
 from transferkit.strategies import STRATEGIES
-from transferkit.strategies.base import Stage, Strategy, group, head_parameters, positive
+from transferkit.strategies.base import Stage, Strategy, group, head_parameters
 
 
 @dataclass
-class FullConfig:
+class FullConfig(Options):
     """Parameters of full fine-tuning."""
 
     backbone_lr_ratio: float = option(0.1, "Backbone learning rate as a fraction of train.lr "
-                                      "(pretrained weights need smaller steps than the new head).")
-
-    def __post_init__(self) -> None:
-        positive("backbone_lr_ratio", self.backbone_lr_ratio, "full", upper=10.0)
+                                      "(pretrained weights need smaller steps than the new head).",
+                                      gt=0, le=10)
 
 
 @STRATEGIES.register("full", config=FullConfig, aliases=("finetune", "fine-tune"),

@@ -14,40 +14,25 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from transferkit.config import TrainConfig, option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, TrainConfig, option
 from transferkit.strategies import STRATEGIES
-from transferkit.strategies.base import (
-    Stage,
-    Strategy,
-    backbone_blocks,
-    group,
-    head_parameters,
-    positive,
-)
+from transferkit.strategies.base import Stage, Strategy, backbone_blocks, group, head_parameters
 
 
 @dataclass
-class GradualConfig:
+class GradualConfig(Options):
     """Parameters of gradual unfreezing."""
 
     head_epochs: int = option(1, "Epochs of the first stage, backbone frozen (fastai: "
-                              "freeze_epochs=1).")
+                              "freeze_epochs=1).", ge=1)
     head_min_steps: int = option(500, "At least this many steps for the first stage: it trains "
                                  "on cached features, so more steps cost milliseconds and the "
-                                 "backbone then starts unfreezing under a trained head (LP-FT).")
+                                 "backbone then starts unfreezing under a trained head (LP-FT).",
+                                 ge=0)
     lr_ratio: float = option(0.01, "Learning rate of the input block relative to the top "
-                             "block (fastai: slice(lr/100, lr)); geometric in between.")
+                             "block (fastai: slice(lr/100, lr)); geometric in between.", gt=0, le=1)
     unfrozen_lr_scale: float = option(0.5, "Base learning rate of the unfrozen stage as a "
-                                      "fraction of train.lr (fastai halves it).")
-
-    def __post_init__(self) -> None:
-        positive("head_epochs", self.head_epochs, "gradual", integer=True)
-        if self.head_min_steps < 0:
-            raise ConfigError(f"The 'head_min_steps' parameter of gradual must be an int >= 0. "
-                              f"Got {self.head_min_steps} instead.")
-        positive("lr_ratio", self.lr_ratio, "gradual", upper=1.0)
-        positive("unfrozen_lr_scale", self.unfrozen_lr_scale, "gradual", upper=10.0)
+                                      "fraction of train.lr (fastai halves it).", gt=0, le=10)
 
 
 def discriminative_lrs(n: int, lr: float, ratio: float) -> list[float]:

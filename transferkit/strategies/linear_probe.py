@@ -11,25 +11,19 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from transferkit.config import TrainConfig, option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, TrainConfig, option
 from transferkit.strategies import STRATEGIES
 from transferkit.strategies.base import Stage, Strategy, group, head_parameters
 
 
 @dataclass
-class LinearProbeConfig:
+class LinearProbeConfig(Options):
     """Parameters of the linear probe (lr and epochs: see train.*)."""
 
     min_steps: int = option(500, "Train the head for at least this many optimizer steps: on "
                             "cached features they cost milliseconds, and a few-shot set gives only "
                             "a handful of steps per epoch (10 epochs of 100 examples under-train "
-                            "it). Early stopping can still end it sooner.")
-
-    def __post_init__(self) -> None:
-        if self.min_steps < 0:
-            raise ConfigError(f"The 'min_steps' parameter of linear-probe must be an int >= 0. "
-                              f"Got {self.min_steps} instead.")
+                            "it). Early stopping can still end it sooner.", ge=0)
 
 
 @STRATEGIES.register("linear-probe", config=LinearProbeConfig, aliases=("linear", "probe"),

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from transferkit.config import TrainConfig, option
+from transferkit.config import Options, TrainConfig, option
 from transferkit.errors import BackboneError, ConfigError
 from transferkit.strategies import STRATEGIES
-from transferkit.strategies.base import Stage, Strategy, group, head_parameters, positive
+from transferkit.strategies.base import Stage, Strategy, group, head_parameters
 
 # Attention projections of transformers architectures, tried in order (the LoRA paper
 # adapts W_q and W_v).
@@ -40,24 +40,19 @@ ATTENTION_TARGETS: tuple[tuple[str, ...], ...] = (
 
 
 @dataclass
-class LoraConfig:
+class LoraConfig(Options):
     """Parameters of LoRA (see peft.LoraConfig)."""
 
-    r: int = option(8, "Rank of the adapters.")
-    alpha: float = option(16.0, "Scaling numerator: the update is (alpha / r) * B @ A.")
-    dropout: float = option(0.0, "Dropout on the adapters' input.")
+    r: int = option(8, "Rank of the adapters.", ge=1)
+    alpha: float = option(16.0, "Scaling numerator: the update is (alpha / r) * B @ A.", gt=0)
+    dropout: float = option(0.0, "Dropout on the adapters' input.", ge=0, lt=1)
     target_modules: list[str] | None = option(None, "Module names (or name suffixes) to adapt; "
                                               "None chooses per architecture.")
     adapter_lr_ratio: float = option(1.0, "Learning rate of the adapters as a fraction of "
-                                     "train.lr.")
+                                     "train.lr.", gt=0, le=100)
 
     def __post_init__(self) -> None:
-        positive("r", self.r, "lora", integer=True)
-        positive("alpha", self.alpha, "lora")
-        positive("adapter_lr_ratio", self.adapter_lr_ratio, "lora", upper=100.0)
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"The 'dropout' parameter of the lora strategy must be in [0, 1). "
-                              f"Got {self.dropout!r} instead.")
+        super().__post_init__()
         if self.target_modules is not None and not self.target_modules:
             raise ConfigError("The 'target_modules' parameter of the lora strategy must name at "
                               "least one module, or be null to choose per architecture.")

@@ -17,39 +17,23 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from transferkit.config import TrainConfig, option
+from transferkit.config import Options, TrainConfig, option
 from transferkit.errors import ConfigError
 from transferkit.strategies import STRATEGIES
-from transferkit.strategies.base import (
-    Stage,
-    Strategy,
-    backbone_blocks,
-    group,
-    head_parameters,
-    positive,
-)
+from transferkit.strategies.base import Stage, Strategy, backbone_blocks, group, head_parameters
 
 
 @dataclass
-class PartialConfig:
+class PartialConfig(Options):
     """Parameters of partial fine-tuning."""
 
-    blocks: int = option(2, "How many of the backbone's top blocks train.")
+    blocks: int = option(2, "How many of the backbone's top blocks train.", ge=1)
     backbone_lr_ratio: float = option(0.1, "Learning rate of the trained blocks as a fraction "
-                                      "of train.lr.")
+                                      "of train.lr.", gt=0, le=10)
     head_epochs: int = option(1, "Epochs of a first stage in which only the head trains, on "
-                              "cached features (LP-FT); 0 skips it.")
+                              "cached features (LP-FT); 0 skips it.", ge=0)
     head_min_steps: int = option(500, "At least this many steps for that head stage (it costs "
-                                 "milliseconds per step on cached features).")
-
-    def __post_init__(self) -> None:
-        positive("blocks", self.blocks, "partial", integer=True)
-        for name in ("head_epochs", "head_min_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"The '{name}' parameter of the partial strategy must be an int "
-                                  f">= 0. Got {value!r} instead.")
-        positive("backbone_lr_ratio", self.backbone_lr_ratio, "partial", upper=10.0)
+                                 "milliseconds per step on cached features).", ge=0)
 
 
 @STRATEGIES.register("partial", config=PartialConfig, aliases=("last-k",),

@@ -9,7 +9,7 @@ validator can use them::
     >>> import numpy as np
     >>> from transferkit.validation import VALIDATORS, ValidationContext
     >>> ctx = ValidationContext(logits_t=np.random.randn(50, 3))
-    >>> score = VALIDATORS.create("entropy")(ctx)     # higher is better
+    >>> score = VALIDATORS.build("entropy")(ctx)     # higher is better
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ VALIDATORS: Registry[type[Validator]] = Registry("validator", package="transferk
 
 
 def build_validator(name: str, params: Mapping[str, Any] | None = None) -> Validator:
-    """The validator ``name`` with config keys ``params`` (validated)."""
-    return VALIDATORS.get(name)(None, **dict(params or {}))
+    """``VALIDATORS.build(name, params)``: the validator ``name`` with config keys ``params``."""
+    return VALIDATORS.build(name, params)
 
 
 __all__ = ["VALIDATORS", "ValidationContext", "Validator", "build_validator"]

@@ -11,27 +11,20 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from transferkit.config import option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, option
 from transferkit.validation import VALIDATORS
 from transferkit.validation._base import ValidationContext, Validator, log_softmax
 
 
 @dataclass
-class DEVConfig:
+class DEVConfig(Options):
     """DEV options (the domain classifier)."""
 
-    C: float = option(1.0, "Inverse regularisation of the logistic-regression domain classifier.")
+    C: float = option(1.0, "Inverse regularisation of the logistic-regression domain classifier.",
+                      gt=0)
     n_splits: int = option(5, "Cross-fitting folds: each source example's density ratio comes "
-                           "from a domain classifier that did not see it.")
+                           "from a domain classifier that did not see it.", ge=2)
     seed: int = option(0, "Seed of the fold assignment.")
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.C) and self.C > 0):
-            raise ConfigError(f"The 'C' parameter of dev must be a number > 0. Got {self.C} instead.")
-        if self.n_splits < 2:
-            raise ConfigError(f"The 'n_splits' parameter of dev must be an int >= 2. Got "
-                              f"{self.n_splits} instead.")
 
 
 def dev_risk(losses: np.ndarray, weights: np.ndarray) -> float:

@@ -7,12 +7,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from transferkit.config import Options
 from transferkit.validation import VALIDATORS
 from transferkit.validation._base import ValidationContext, Validator, log_softmax
 
 
 @dataclass
-class EntropyValidatorConfig:
+class EntropyValidatorConfig(Options):
     """The entropy validator has no options."""
 
 

@@ -7,35 +7,23 @@ from typing import ClassVar
 
 import numpy as np
 
-from transferkit.config import option
-from transferkit.errors import ConfigError
+from transferkit.config import Options, option
 from transferkit.validation import VALIDATORS
 from transferkit.validation._base import ValidationContext, Validator, softmax
 
 
 @dataclass
-class SNDConfig:
+class SNDConfig(Options):
     """SND options."""
 
     temperature: float = option(0.05, "Temperature tau of the neighbourhood softmax (the paper "
-                                "uses 0.05).")
+                                "uses 0.05).", gt=0)
     on: str = option("probabilities", "Embed target examples by their softmax 'probabilities' "
                      "(the paper's choice) or by their 'features'.",
                      choices=("probabilities", "features"))
     max_samples: int = option(4000, "Score a fixed random subset of at most this many target "
-                              "examples (the cost is quadratic).")
+                              "examples (the cost is quadratic).", ge=2)
     seed: int = option(0, "Seed of that subset.")
-
-    def __post_init__(self) -> None:
-        if not (np.isfinite(self.temperature) and self.temperature > 0):
-            raise ConfigError(f"The 'temperature' parameter of snd must be a number > 0. Got "
-                              f"{self.temperature} instead.")
-        if self.on not in ("probabilities", "features"):
-            raise ConfigError(f"The 'on' parameter of snd must be one of probabilities, features. "
-                              f"Got {self.on!r} instead.")
-        if self.max_samples < 2:
-            raise ConfigError(f"The 'max_samples' parameter of snd must be an int >= 2. Got "
-                              f"{self.max_samples} instead.")
 
 
 @VALIDATORS.register("snd", config=SNDConfig)
