@@ -139,10 +139,16 @@ def test_unknown_method_and_validator_messages(shifted: dict[str, Any], capsys: 
 
 
 def test_config_errors() -> None:
-    with pytest.raises(ConfigError, match="'target.shots' parameter of adapt"):
+    with pytest.raises(ConfigError, match="'target.shots' parameter must be an int >= 1. Got 0"):
         resolve_adapt_config(source="a", target={"data": "b", "shots": 0})
     with pytest.raises(ConfigError, match="sweep_weights"):
         AdaptConfig(sweep_weights=[])
+    with pytest.raises(ConfigError, match="'sweep_weights"):
+        AdaptConfig(sweep_weights=[1.0, -2.0])
+    with pytest.raises(ConfigError, match="'source_tolerance' parameter must be"):
+        resolve_adapt_config(source="a", target="b", source_tolerance=1.5)
+    with pytest.raises(ConfigError, match="'weight' parameter must be"):
+        resolve_adapt_config(source="a", target="b", weight=-1)
     with pytest.raises(ConfigError, match=r"'target.data' parameter of adapt \(--target\) is required"):
         adapt(source="digits", log=None)
 

@@ -57,7 +57,7 @@ def test_run_directory_is_a_backbone(source_run):
 
 
 def test_fit_other_columns_through_the_adapter_with_mapping_auto(source_run, tmp_path):
-    from transferkit.hetero import AdaptedTableBackbone
+    from transferkit.backbones.adapted_table import AdaptedTableBackbone
     from transferkit.jobs.fit import fit
     from transferkit.jobs.predict import load
     from transferkit.mapping import MAPPINGS

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from transferkit.cli import COMMANDS, add_config_arguments
 
 if TYPE_CHECKING:
-    from transferkit.jobs.adapt import AdaptConfig
+    from transferkit.jobs.adapt.config import AdaptConfig
 
 
 @COMMANDS.register("adapt", help="Adapt a model trained on a labelled source domain to an "
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class AdaptCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        from transferkit.jobs.adapt import AdaptConfig
+        from transferkit.jobs.adapt.config import AdaptConfig
 
         add_config_arguments(parser, AdaptConfig)
         parser.add_argument("--no-pretrained", action="store_true",

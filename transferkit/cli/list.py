@@ -18,6 +18,7 @@ from transferkit.registry import Registry, unknown_name_message
 
 #: noun -> "module:REGISTRY"; the module is imported only when its noun is listed.
 REGISTRIES: dict[str, str] = {
+    "tasks": "transferkit.tasks:TASKS",
     "strategies": "transferkit.strategies:STRATEGIES",
     "alignments": "transferkit.alignment:ALIGNMENTS",
     "validators": "transferkit.validation:VALIDATORS",

@@ -43,7 +43,7 @@ def build_backbone(cfg: FitConfig, train_data: Any, pretrained: bool | None = No
     """The configured backbone, fitted to the training data (input adapter, preprocessing,
     pooled stages)."""
     from transferkit.backbones import create_backbone
-    from transferkit.hetero import adapt_backbone
+    from transferkit.backbones.adapted_table import adapt_backbone
 
     backbone = create_backbone(
         cfg.backbone.name, weights=cfg.backbone.weights if pretrained is not False else None,
@@ -63,7 +63,7 @@ def build_model(cfg: FitConfig, train_data: Any, task: Task | None = None,
 
     task = task or get_task()
     backbone = backbone if backbone is not None else build_backbone(cfg, train_data, pretrained)
-    mapping = MAPPINGS.create("identity" if cfg.mapping == "auto" else cfg.mapping,
+    mapping = MAPPINGS.build("identity" if cfg.mapping == "auto" else cfg.mapping,
                               in_dim=backbone.feature_dim)
     return new_model(backbone, task, task.output_dim(train_data), mapping, cfg.train.head_dropout)
 
@@ -81,14 +81,13 @@ def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferMode
     """The model a run directory describes (``transferkit.json``), with its saved weights."""
     from safetensors.torch import load_file
 
-    import transferkit.hetero  # noqa: F401 - registers the 'adapted-table' backbone family
     from transferkit.backbones import from_description
     from transferkit.mapping import MAPPINGS
 
     weights = check_weights_file(Path(run_dir) / WEIGHTS)
     backbone = from_description(manifest["backbone"])
     m = manifest.get("mapping") or {"name": "identity"}
-    mapping = MAPPINGS.create(m["name"], in_dim=m.get("in_dim", backbone.feature_dim),
+    mapping = MAPPINGS.build(m["name"], in_dim=m.get("in_dim", backbone.feature_dim),
                               out_dim=m.get("out_dim"))
     head = manifest["head"]
     task = get_task(manifest.get("task"))

@@ -223,7 +223,7 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
         }
         for score in score_names:
             s0 = time.perf_counter()
-            value = SCORES.create(score).score(feats, train_data.y, probs)
+            value = SCORES.build(score).score(feats, train_data.y, probs)
             row["scores"][score] = float(value)
             row["score_s"][score] = round(time.perf_counter() - s0, 4)
         if validate:
@@ -265,7 +265,7 @@ def _probe(backbone: Any, train: Any, val: Any, cache_dir: str | None, train_cfg
     torch.manual_seed(seed)
     task = get_task()
     model = new_model(backbone, task, train.num_classes,
-                      MAPPINGS.create("identity", in_dim=backbone.feature_dim), train_cfg.head_dropout)
+                      MAPPINGS.build("identity", in_dim=backbone.feature_dim), train_cfg.head_dropout)
     cfg = FitConfig(train=train_cfg, cache_dir=cache_dir)
     cfg.data.seed = seed
     splits = Splits(train=train, val=val, test=val.subset(np.arange(0)))

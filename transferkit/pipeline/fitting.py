@@ -124,9 +124,9 @@ def select_mapping(cfg: FitConfig, model: TransferModel, splits: Any, runner: St
     for r in results:
         log(f"  {'*' if r['name'] == chosen else ' '} {r['name']:<11} val {r['val_accuracy']:.4f}  "
             f"train {r['train_accuracy']:.4f}  {r['params']:>8} params  {r['seconds']:.2f}s")
-    if chosen != "identity":
+    if not isinstance(model.mapping, MAPPINGS.get(chosen)):  # a new mapping and a fresh head
         model = new_model(model.backbone, task, model.num_classes,
-                          MAPPINGS.create(chosen, in_dim=model.backbone.feature_dim),
+                          MAPPINGS.build(chosen, in_dim=model.backbone.feature_dim),
                           cfg.train.head_dropout)
     rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in results]
     return model, {"chosen": chosen, "split": "val", "metric": "accuracy", "results": rows}

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from transferkit.config import FitConfig, from_dict
+from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
 from transferkit.model import TransferModel
 from transferkit.tasks import Task, get_task
@@ -204,10 +204,7 @@ class StageRunner:
         """Train ``model`` with the strategy; returns the strategy's stages."""
         from transferkit.strategies import STRATEGIES
 
-        entry = STRATEGIES.entry(strategy_name)
-        strategy_cfg = from_dict(entry.config, dict(strategy_params),
-                                 f"strategy_params ({strategy_name})") if entry.config else None
-        strategy = entry.obj(strategy_cfg)
+        strategy = STRATEGIES.build(strategy_name, dict(strategy_params))
         stages = strategy.stages(model, self.cfg.train)
         for stage in stages:
             self._run_stage(model, stage, tag)

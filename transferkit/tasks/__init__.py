@@ -26,7 +26,7 @@ DEFAULT_TASK = "classification"
 
 def get_task(name: str | None = None, config: Any = None) -> Task:
     """An instance of the task registered as ``name`` (default: classification)."""
-    return TASKS.get(name or DEFAULT_TASK)(config)
+    return TASKS.build(name or DEFAULT_TASK, config)
 
 
 def infer_task(data: Any) -> tuple[str, str]:

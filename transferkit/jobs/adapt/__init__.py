@@ -27,6 +27,13 @@ the oracle (best checkpoint by target test accuracy), which is marked as such.
 >>> run.summary["metrics"]["test"]["accuracy"], run.summary["baselines"]["source_only"]  # doctest: +SKIP
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# The config names load eagerly (the CLI builds its parser from them without torch); the
+# rest on first use.
 from transferkit.jobs.adapt.config import (
     DEFAULT_SWEEP,
     RENAMED,
@@ -41,11 +48,24 @@ from transferkit.jobs.adapt.config import (
     method_names,
     resolve_adapt_config,
 )
-from transferkit.jobs.adapt.data import AdaptData, load_data, match_resolution, native_size, resample_images
-from transferkit.jobs.adapt.job import adapt
-from transferkit.jobs.adapt.modes import AdaptMode, CachedFeaturesMode, EndToEndMode, ShallowMode, mode_class
-from transferkit.jobs.adapt.objective import AdaptObjective
-from transferkit.jobs.adapt.selection import ValidatorSelection, Views, make_context, select_eligible
+
+_LAZY = {
+    "data": ("AdaptData", "load_data", "match_resolution", "native_size", "resample_images"),
+    "job": ("adapt",),
+    "modes": ("AdaptMode", "CachedFeaturesMode", "EndToEndMode", "ShallowMode", "mode_class"),
+    "objective": ("AdaptObjective",),
+    "selection": ("ValidatorSelection", "Views", "make_context", "select_eligible"),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_SWEEP",

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from transferkit.config import (
     BackboneConfig,
     DataConfig,
     FitConfig,
+    Options,
     TrainConfig,
     from_dict,
     option,
@@ -35,7 +34,7 @@ def adapt_train_defaults() -> TrainConfig:
 
 
 @dataclass
-class SourceDataConfig:
+class SourceDataConfig(Options):
     """The labelled source domain (``source.*``)."""
 
     data: str | None = option(None, "Labelled source dataset: a built-in name or a path.",
@@ -49,16 +48,13 @@ class SourceDataConfig:
                                       "source, and in the target unless target.label_column is set.",
                                       flag="--label-column")
     shots: int | None = option(None, "Keep this many labelled source examples per class "
-                               "(None: all).", flag="--source-shots")
+                               "(None: all).", flag="--source-shots", ge=1)
     max_val: int | None = option(None, "Cap on the source validation examples (stratified).",
-                                 flag="--max-val")
-
-    def __post_init__(self) -> None:
-        _check_counts("source", self, ("shots", "max_val"))
+                                 flag="--max-val", ge=1)
 
 
 @dataclass
-class TargetDataConfig:
+class TargetDataConfig(Options):
     """The target domain (``target.*``): its training labels are never read, except for the
     ``shots`` labelled examples; its test labels only for the final evaluation."""
 
@@ -71,47 +67,37 @@ class TargetDataConfig:
     label_column: str | None = option(None, "Column holding the label in the target (None: "
                                       "source.label_column).")
     shots: int | None = option(None, "Add this many labelled target examples per class "
-                               "to training.", flag="--target-shots")
+                               "to training.", flag="--target-shots", ge=1)
     max_train: int | None = option(None, "Cap on the unlabelled target training examples "
-                                   "(stratified).", flag="--max-target")
+                                   "(stratified).", flag="--max-target", ge=1)
     max_test: int | None = option(None, "Cap on the target test examples (the first N).",
-                                  flag="--max-test")
-
-    def __post_init__(self) -> None:
-        _check_counts("target", self, ("shots", "max_train", "max_test"))
-
-
-def _check_counts(section: str, cfg: Any, names: tuple[str, ...]) -> None:
-    for pname in names:
-        value = getattr(cfg, pname)
-        if value is not None and value < 1:
-            raise ConfigError(f"The '{section}.{pname}' parameter of adapt must be an int >= 1 or "
-                              f"None. Got {value} instead.")
+                                  flag="--max-test", ge=1)
 
 
 @dataclass
-class AdaptConfig:
+class AdaptConfig(Options):
     """Everything `transferkit adapt` needs; a YAML file mirrors these keys."""
 
     source: SourceDataConfig = option(factory=SourceDataConfig, help="The labelled source domain.")
     target: TargetDataConfig = option(factory=TargetDataConfig, help="The target domain.")
-    method: str = option("cdan", "Adaptation method: an alignment loss (see `transferkit adapt "
-                         "--help`), a shallow method (coral-transform, subspace, importance), "
+    method: str = option("cdan", "Adaptation method: an alignment loss (see `transferkit list "
+                         "alignments`), a shallow method (coral-transform, subspace, importance), "
                          "or source-only.", flag="--method")
     method_params: dict[str, Any] = option(factory=dict, help="Options of the method (its config "
                                            "keys, e.g. max_lambda for dann/cdan).")
     weight: float | None = option(None, "Trade-off lambda of the alignment loss (None: the "
-                                  "method's default).", flag="--weight")
+                                  "method's default).", flag="--weight", ge=0)
     select: str = option("snd", "Label-free validator that picks the checkpoint (and the "
                          "lambda with --sweep).", flag="--select")
     source_tolerance: float = option(0.05, "A checkpoint (or lambda) is eligible for selection only "
                                      "if its source-validation accuracy is within this of the best "
                                      "seen (0.05 = 5 points): validators alone favour the soft "
-                                     "predictions of under-trained early checkpoints. 1 disables it.")
+                                     "predictions of under-trained early checkpoints. 1 disables it.",
+                                     ge=0, le=1)
     sweep: bool = option(False, "Try every lambda of sweep_weights and keep the validator's "
                          "choice.", flag="--sweep")
     sweep_weights: list[float] = option(factory=lambda: list(DEFAULT_SWEEP),
-                                        help="The lambdas --sweep tries.")
+                                        help="The lambdas --sweep tries.", gt=0)
     seed: int = option(0, "Seed for sampling and training.", flag="--seed")
     split_seed: int = option(0, "Seed of the train/val/test splits (keep it fixed).")
     backbone: BackboneConfig = option(factory=BackboneConfig, help="Backbone.")
@@ -133,16 +119,10 @@ class AdaptConfig:
                                     flag="--match-resolution")
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.source_tolerance, (int, float)) and 0 <= self.source_tolerance <= 1):
-            raise ConfigError(f"The 'source_tolerance' parameter of adapt must be a number in [0, 1] "
-                              f"(a fraction of source-validation accuracy). Got {self.source_tolerance!r} "
-                              "instead.")
-        if self.weight is not None and not (np.isfinite(self.weight) and self.weight >= 0):
-            raise ConfigError(f"The 'weight' parameter of adapt must be a finite number >= 0. "
-                              f"Got {self.weight} instead.")
-        if not self.sweep_weights or any(not (np.isfinite(w) and w > 0) for w in self.sweep_weights):
-            raise ConfigError(f"The 'sweep_weights' parameter of adapt must be a non-empty list of "
-                              f"numbers > 0. Got {self.sweep_weights} instead.")
+        super().__post_init__()
+        if not self.sweep_weights:
+            raise ConfigError("The 'sweep_weights' parameter of adapt must be a non-empty list of "
+                              "numbers > 0. Got [] instead.")
 
     def data_config(self, which: str) -> DataConfig:
         """The DataConfig that loads the ``source`` or ``target`` splits (the target's

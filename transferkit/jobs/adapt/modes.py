@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from transferkit.config import from_dict
 from transferkit.errors import ConfigError
 from transferkit.jobs.adapt.config import SHALLOW_METHODS, SOURCE_ONLY, AdaptConfig
 from transferkit.jobs.adapt.data import (
@@ -137,7 +136,7 @@ class AdaptMode:
 
         torch.manual_seed(self.cfg.seed)
         if mapping is None:
-            mapping = MAPPINGS.create(self.cfg.mapping, in_dim=backbone.feature_dim)
+            mapping = MAPPINGS.build(self.cfg.mapping, in_dim=backbone.feature_dim)
         return TransferModel(backbone, len(self.data.classes), mapping=mapping,
                              head_dropout=self.cfg.train.head_dropout)
 
@@ -288,10 +287,7 @@ class ShallowMode(CachedFeaturesMode):
 
         cfg, shot_idx = self.cfg, self.data.shot_idx
         t0 = time.perf_counter()
-        entry = SHALLOW.entry(SHALLOW_METHODS[cfg.method])
-        params = dict(cfg.method_params)
-        self.shallow = entry.obj(from_dict(entry.config, params, f"method_params ({cfg.method})")
-                                 if entry.config else None)
+        self.shallow = SHALLOW.build(SHALLOW_METHODS[cfg.method], dict(cfg.method_params))
         self.shallow.fit(fs_tr, ft_un)
         parts = [self.shallow.transform_source(fs_tr)]
         if len(shot_idx):
@@ -304,7 +300,7 @@ class ShallowMode(CachedFeaturesMode):
         mapping = affine_mapping(self.shallow.transform_target, fs_tr.shape[1], ft_un[:64], cfg.method)
         adapted = self.array_setup(np.concatenate(parts), w_train, inputs, mapping)
         # source-only: untransformed features through a fixed identity mapping
-        self.setups["plain"].mapping = MAPPINGS.create("identity", in_dim=fs_tr.shape[1])
+        self.setups["plain"].mapping = MAPPINGS.build("identity", in_dim=fs_tr.shape[1])
         self.timings["features_s"] += time.perf_counter() - t0
         return adapted
 
@@ -354,10 +350,7 @@ class EndToEndMode(AdaptMode):
         from transferkit.strategies import STRATEGIES
 
         cfg = self.cfg
-        entry = STRATEGIES.entry(cfg.strategy)
-        params = dict(cfg.strategy_params)
-        strategy = entry.obj(from_dict(entry.config, params, f"strategy_params ({cfg.strategy})")
-                             if entry.config else None)
+        strategy = STRATEGIES.build(cfg.strategy, dict(cfg.strategy_params))
         eval_collate = make_collate(model.backbone)
 
         def val_collate(items: list) -> Any:
@@ -406,9 +399,9 @@ def affine_mapping(transform: Callable[[np.ndarray], np.ndarray], dim: int, prob
         raise ConfigError(f"The target transform of '{method}' is not affine, so it cannot be "
                           "stored as a feature mapping of the saved model.")
     if w.shape[0] == dim and np.allclose(w, np.eye(dim), atol=1e-6) and np.allclose(b, 0, atol=1e-6):
-        mapping = MAPPINGS.create("identity", in_dim=dim)
+        mapping = MAPPINGS.build("identity", in_dim=dim)
     else:
-        mapping = MAPPINGS.create("linear", in_dim=dim, out_dim=w.shape[0])
+        mapping = MAPPINGS.build("linear", in_dim=dim, out_dim=w.shape[0])
         with torch.no_grad():
             mapping.linear.weight.copy_(torch.from_numpy(w.astype(np.float32)))
             mapping.linear.bias.copy_(torch.from_numpy(b.astype(np.float32)))

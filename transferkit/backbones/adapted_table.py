@@ -125,7 +125,7 @@ class AdaptedTableBackbone(Backbone):
         return encoded_columns(self.encoder.schema)
 
     def _build_adapter(self) -> None:
-        adapter = INPUT_ADAPTERS.create("table", self.source_columns, self.target_columns)
+        adapter = INPUT_ADAPTERS.build("table", source_columns=self.source_columns, target_columns=self.target_columns)
         if self.init == "random":
             rows = [self.source_columns.index(c) for c in adapter.unmatched_source]
             cols = [self.target_columns.index(c) for c in adapter.unmatched_target]

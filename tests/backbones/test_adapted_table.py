@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
+from transferkit.backbones.adapted_table import AdaptedTableBackbone, adapt_backbone, encoded_columns
 from transferkit.backbones.tabular import TabularBackbone
 from transferkit.data import TransferDataset
 from transferkit.data.schema import ColumnSchema, TableSchema
 from transferkit.data.tables import infer_schema
 from transferkit.errors import ConfigError, NotFittedError
-from transferkit.hetero import AdaptedTableBackbone, adapt_backbone, encoded_columns
 
 torch.set_num_threads(1)
 
