@@ -43,7 +43,11 @@ def test_from_description_rebuilds_the_same_model(family, examples):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_blocks_are_the_backbones_parameters(family, examples):
     bb, _ = examples[family]
-    blocks = bb.blocks()
+    try:
+        blocks = bb.blocks()
+    except BackboneError as exc:  # a fixed feature extractor (nothing to unfreeze by depth)
+        assert "does not list its blocks" in str(exc) and not any(True for _ in bb.parameters())
+        pytest.skip(f"{family} has no trainable blocks")
     assert blocks
     own = {id(p) for p in bb.parameters()}
     in_blocks = {id(p) for b in blocks for p in b.parameters()}
