@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from transferkit.config import Options, option, options
 from transferkit.errors import ConfigError
+from transferkit.options import Options, option, options
 from transferkit.registry import Registry, did_you_mean
 
 

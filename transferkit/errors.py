@@ -8,6 +8,8 @@ subclasses also derive from the built-in type a Python user would expect
 
 from __future__ import annotations
 
+import difflib
+
 
 class TransferkitError(Exception):
     """Base class of every error transferkit raises on purpose."""
@@ -43,3 +45,20 @@ class RunDirError(TransferkitError, FileNotFoundError):
 
 class UnsafeFileError(TransferkitError, ValueError):
     """A file would need unpickling (arbitrary code execution) to be loaded."""
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def unknown_name_message(kind: str, name: str, choices: list[str]) -> str:
+    """The one wording for an unknown name, with a suggestion and the valid names."""
+    return (
+        f"Unknown {kind} '{name}'.{did_you_mean(name, choices)} "
+        f"Available: {', '.join(sorted(choices))}."
+    )

@@ -22,30 +22,16 @@ config as ``config=`` plus whatever else it needs (``in_dim=``, ``feature_dim=``
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from transferkit.errors import ConfigError
+from transferkit.errors import ConfigError, did_you_mean, unknown_name_message
+from transferkit.options import resolve_config
 
 T = TypeVar("T")
-
-
-def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
-    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""``."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def unknown_name_message(kind: str, name: str, choices: list[str]) -> str:
-    """The one wording for an unknown name, with a suggestion and the valid names."""
-    return (
-        f"Unknown {kind} '{name}'.{did_you_mean(name, choices)} "
-        f"Available: {', '.join(sorted(choices))}."
-    )
 
 
 @dataclass(frozen=True)
@@ -163,8 +149,6 @@ class Registry(Generic[T]):
             if params:
                 raise ConfigError(f"The {self.kind} '{entry.name}' has no options. Got {params!r}.")
             return make(**kwargs)  # type: ignore[operator]
-        from transferkit.config import resolve_config  # config.py imports this module
-
         config = resolve_config(entry.config, params, None, self.where(entry.name))
         return make(config=config, **kwargs)  # type: ignore[operator]
 
@@ -200,3 +184,6 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self._entries)} entries)"
+
+
+__all__ = ["Entry", "Registry", "did_you_mean", "unknown_name_message"]

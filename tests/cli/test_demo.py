@@ -13,6 +13,6 @@ def test_every_demo_run_resolves_to_a_valid_config(title, kwargs):
     assert cfg.data.data == kwargs["data"] and cfg.strategy == kwargs["strategy"]
     entry = STRATEGIES.entry(cfg.strategy)
     if entry.config is not None:  # strategy parameters are checked by their config class
-        from transferkit.config import from_dict
+        from transferkit.options import from_dict
 
         from_dict(entry.config, dict(cfg.strategy_params), "strategy_params")

@@ -10,7 +10,7 @@ import pytest
 
 from transferkit.cli import main
 from transferkit.cli.list import DELEGATES, REGISTRIES, nouns, registry
-from transferkit.config import options
+from transferkit.options import options
 
 
 @pytest.mark.parametrize("noun", sorted(REGISTRIES))

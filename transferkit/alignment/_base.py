@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from transferkit.config import Options, option, resolve_config
 from transferkit.errors import ConfigError
+from transferkit.options import Options, option, resolve_config
 
 
 @dataclass

@@ -16,7 +16,7 @@ from transferkit.alignment._base import (
     domain_adversarial_loss,
     reverse_gradient,
 )
-from transferkit.config import option
+from transferkit.options import option
 
 
 @dataclass

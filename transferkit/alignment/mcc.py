@@ -9,7 +9,7 @@ import torch
 
 from transferkit.alignment import ALIGNMENTS
 from transferkit.alignment._base import AlignmentConfig, AlignmentLoss
-from transferkit.config import option
+from transferkit.options import option
 
 
 @dataclass

@@ -9,8 +9,8 @@ import torch
 
 from transferkit.alignment import ALIGNMENTS
 from transferkit.alignment._base import AlignmentConfig, AlignmentLoss
-from transferkit.config import option
 from transferkit.errors import ConfigError
+from transferkit.options import option
 
 
 @dataclass

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from transferkit.config import flags, load_config
 from transferkit.errors import TransferkitError
+from transferkit.options import flags, load_config
 from transferkit.registry import Registry
 
 COMMANDS: Registry[Any] = Registry("command", package="transferkit.cli")

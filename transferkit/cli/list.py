@@ -46,7 +46,7 @@ def registry(noun: str) -> Registry[Any]:
 def rows(noun: str) -> list[dict[str, Any]]:
     """One row per registered name: name, help, aliases, config options and, where the
     entry declares them, the forms a user types (``usage``) and its built-ins."""
-    from transferkit.config import options
+    from transferkit.options import options
 
     reg = registry(noun)
     out = []

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from transferkit.data.decode import read_image
 from transferkit.errors import DataError
 
 MODALITIES = ("image", "text", "table", "sequence")
@@ -65,8 +66,6 @@ class TransferDataset:
             return self.x.iloc[int(i)].to_numpy()
         item = self.x[int(i)]
         if self.modality == "image" and isinstance(item, (str, Path)):
-            from transferkit.data.images import read_image
-
             return read_image(item)
         return item
 

@@ -8,101 +8,14 @@ read-only and never modified.
 
 from __future__ import annotations
 
-import io
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from transferkit.data.dataset import TransferDataset
+from transferkit.data.decode import IMAGE_SUFFIXES, is_image_file, read_image, to_uint8
 from transferkit.data.labels import encode_labels
 from transferkit.errors import DataError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
-def is_image_file(path: Path) -> bool:
-    """True for a visible file whose suffix is an image suffix (any case)."""
-    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
-
-
-def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == bool:
-        return arr.astype(np.uint8) * 255
-    if np.issubdtype(arr.dtype, np.integer):
-        top = int(arr.max()) if arr.size else 0
-        if top <= 255 and int(arr.min()) >= 0:
-            return arr.astype(np.uint8)
-        return (np.clip(arr, 0, 65535) // 257).astype(np.uint8)  # 16-bit range
-    arr = np.nan_to_num(arr.astype(np.float64))
-    if arr.size and arr.max() <= 1.0:
-        arr = arr * 255.0
-    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-
-
-# Metadata keys through which Pillow finds an orientation in PNG/GIF/BMP files.
-_ORIENTATION_KEYS = ("exif", "Raw profile type exif", "xmp", "XML:com.adobe.xmp")
-
-
-def _may_be_rotated(img: object) -> bool:
-    """False when a decoded PNG, GIF or BMP carries no EXIF/XMP block (no orientation to
-    apply), which spares ``exif_transpose`` (about a quarter of a small PNG's decode)."""
-    info = getattr(img, "info", {})
-    return getattr(img, "format", None) not in ("PNG", "GIF", "BMP") or any(k in info for k in _ORIENTATION_KEYS)
-
-
-def read_image(path: str | Path | bytes) -> np.ndarray:
-    """Decode an image file (or its bytes) to ``uint8`` ``(H, W)`` grey or ``(H, W, 3)`` RGB.
-
-    Palette, 1-bit, 16-bit and CMYK images are converted; transparency is composited
-    on white; EXIF orientation is applied; of a multi-frame file the first frame is kept.
-    Raises :class:`DataError` naming the file when it cannot be decoded completely.
-
-    >>> read_image("cat.png").shape  # doctest: +SKIP
-    (64, 64, 3)
-    """
-    from PIL import Image, ImageOps
-
-    name = "<bytes>" if isinstance(path, (bytes, bytearray)) else str(path)
-    try:
-        if isinstance(path, (bytes, bytearray)):
-            data = bytes(path)
-        else:
-            with open(path, "rb") as fh:  # read-only; the file is never written
-                data = fh.read()
-        if not data:
-            raise ValueError("the file is empty (0 bytes)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            img.load()  # decodes every byte: a truncated file fails here
-        if _may_be_rotated(img):
-            img = ImageOps.exif_transpose(img)
-        mode = img.mode
-        if mode == "P":
-            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-            mode = img.mode
-        if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-            rgba = img.convert("RGBA")
-            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            img = Image.alpha_composite(background, rgba).convert("L" if mode.startswith("L") else "RGB")
-        elif mode == "1":
-            img = img.convert("L")
-        elif mode not in ("L", "RGB", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-            img = img.convert("RGB")
-        arr = np.asarray(img)
-    except FileNotFoundError:
-        raise DataError(f"Image file '{name}' does not exist.") from None
-    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-        why = str(exc).replace(" <_io.BytesIO object", "").split(" at 0x")[0]  # no memory address
-        raise DataError(f"Cannot decode image file '{name}': {why}. The file is corrupt, truncated "
-                        "or not an image; replace or remove it, or pass --skip-bad "
-                        "(skip_bad=True) to skip unreadable files.") from None
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    return np.ascontiguousarray(_to_uint8(arr))
 
 
 def load_image_folder(root: str | Path, skip_bad: bool = False) -> TransferDataset:
@@ -146,3 +59,6 @@ def load_image_folder(root: str | Path, skip_bad: bool = False) -> TransferDatas
     y, classes = encode_labels(labels, f"image folder '{root}'")
     return TransferDataset(name=root.name, modality="image", x=items, y=y, classes=classes,
                            ids=ids, skipped=skipped, meta={"source": str(root), "kind": "image-folder"})
+
+
+__all__ = ["IMAGE_SUFFIXES", "is_image_file", "load_image_folder", "read_image", "to_uint8"]

@@ -29,6 +29,7 @@ import time
 import warnings
 import weakref
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,11 @@ def _checksum_ok(path: Path, meta: dict[str, Any]) -> bool:
     if "sha256" in meta:  # entries written before the CRC-32 manifests
         return _sha256(path) == meta["sha256"]
     return False
+
+
+#: called after :meth:`FeatureCache.clear`; modules that keep state tied to cache files
+#: (onnx.py: its open sessions) register here, so this module imports none of them
+CLEAR_HOOKS: list[Callable[[], None]] = []
 
 
 class FeatureCache:
@@ -195,10 +201,8 @@ class FeatureCache:
             if d.is_dir():
                 shutil.rmtree(d)
         self.forget_checks()
-        # The sessions opened on the deleted exports go too (onnx.py builds on this module).
-        from transferkit.features.onnx import forget_sessions
-
-        forget_sessions()
+        for hook in CLEAR_HOOKS:  # e.g. the onnxruntime sessions opened on the deleted exports
+            hook()
         return freed
 
 

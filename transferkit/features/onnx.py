@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from transferkit.features.cache import FeatureCache, file_crc32, stat_token
+from transferkit.features.cache import CLEAR_HOOKS, FeatureCache, file_crc32, stat_token
 
 ONNX_TOLERANCE = 1e-4
 
@@ -52,6 +52,9 @@ _SESSIONS_KEPT = 4
 def forget_sessions() -> None:
     """Close the onnxruntime sessions this process keeps (their files may be gone)."""
     _SESSIONS.clear()
+
+
+CLEAR_HOOKS.append(forget_sessions)
 
 
 def ort_spinning() -> bool:

@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from transferkit.config import resolve_config
 from transferkit.errors import ConfigError
+from transferkit.options import resolve_config
 
 
 def check_dim(value: Any, name: str, owner: str) -> int:

@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
-from transferkit.config import Options
 from transferkit.errors import ConfigError
 from transferkit.mapping import MAPPINGS
 from transferkit.mapping._base import FeatureMapping
+from transferkit.options import Options
 
 
 @dataclass

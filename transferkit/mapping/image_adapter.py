@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transferkit.config import Options, option, resolve_config
 from transferkit.errors import ConfigError, DataError
 from transferkit.mapping import INPUT_ADAPTERS
 from transferkit.mapping._base import check_dim
+from transferkit.options import Options, option, resolve_config
 
 _MODES = ("bilinear", "bicubic", "nearest", "area")
 

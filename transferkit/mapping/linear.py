@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from transferkit.config import Options, option
 from transferkit.mapping import MAPPINGS
 from transferkit.mapping._base import FeatureMapping
+from transferkit.options import Options, option
 
 
 @dataclass

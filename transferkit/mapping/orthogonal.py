@@ -10,10 +10,10 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import orthogonal
 
-from transferkit.config import Options, option
 from transferkit.errors import ConfigError, DataError
 from transferkit.mapping import MAPPINGS
 from transferkit.mapping._base import FeatureMapping
+from transferkit.options import Options, option
 
 _MAPS = ("matrix_exp", "cayley", "householder")
 

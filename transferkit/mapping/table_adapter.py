@@ -10,10 +10,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from transferkit.config import Options, option, resolve_config
 from transferkit.data.schema import TableSchema
 from transferkit.errors import DataError
 from transferkit.mapping import INPUT_ADAPTERS
+from transferkit.options import Options, option, resolve_config
 
 
 def normalize_column_name(name: str) -> str:

@@ -28,8 +28,8 @@ import numpy as np
 import yaml
 
 from transferkit import __version__
-from transferkit.config import to_dict
 from transferkit.errors import ConfigError
+from transferkit.options import to_dict
 from transferkit.rundir import (
     CONFIG,
     FORMAT_VERSION,

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from transferkit.config import Options, option, resolve_config
 from transferkit.errors import DataError
+from transferkit.options import Options, option, resolve_config
 
 logger = logging.getLogger("transferkit.ranking")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transferkit.config import Options, option
+from transferkit.options import Options, option
 from transferkit.ranking import SCORES
 from transferkit.ranking._base import PseudoSourceConfig, TransferabilityScore, one_hot, pseudo_source_probs
 

@@ -6,8 +6,8 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from transferkit.config import resolve_config
 from transferkit.errors import DataError, NotFittedError
+from transferkit.options import resolve_config
 
 
 def check_features(x: Any, name: str, method: str, dim: int | None = None,

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from transferkit.config import Options, option
+from transferkit.options import Options, option
 from transferkit.shallow import SHALLOW
 from transferkit.shallow._base import ShallowAdapter
 

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from transferkit.config import Options, option
+from transferkit.options import Options, option
 from transferkit.shallow import SHALLOW
 from transferkit.shallow._base import ShallowAdapter
 

@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from transferkit.config import Options, option
 from transferkit.errors import ConfigError
+from transferkit.options import Options, option
 from transferkit.shallow import SHALLOW
 from transferkit.shallow._base import ShallowAdapter
 

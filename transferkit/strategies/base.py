@@ -120,7 +120,7 @@ class Strategy:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready name and config, for summary.json."""
-        from transferkit.config import to_dict
+        from transferkit.options import to_dict
 
         return {"name": self.name, "config": to_dict(self.config) if self.config is not None else {}}
 

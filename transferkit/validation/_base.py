@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from transferkit.config import resolve_config
 from transferkit.errors import DataError
+from transferkit.options import resolve_config
 
 
 def _as_array(value: Any, name: str) -> np.ndarray | None:

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from transferkit.config import Options, option
+from transferkit.options import Options, option
 from transferkit.validation import VALIDATORS
 from transferkit.validation._base import ValidationContext, Validator, log_softmax
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from transferkit.config import Options
+from transferkit.options import Options
 from transferkit.validation import VALIDATORS
 from transferkit.validation._base import ValidationContext, Validator, log_softmax
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from transferkit.config import Options, option
+from transferkit.options import Options, option
 from transferkit.validation import VALIDATORS
 from transferkit.validation._base import ValidationContext, Validator, softmax
 

@@ -194,7 +194,7 @@ def _current_keys(flat: Mapping[str, Any], where: str) -> dict[str, Any]:
 def _keyword_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments as dotted keys: shortcuts expanded, a backbone name, the source and
     target sections given as mappings or configs, old keys renamed."""
-    from transferkit.config import to_flat
+    from transferkit.options import to_flat
 
     flat: dict[str, Any] = {}
     for key, value in kwargs.items():
@@ -229,7 +229,7 @@ def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
     >>> cfg.source.data, cfg.target.shots
     ('printed-digits', 5)
     """
-    from transferkit.config import merge_override, parse_override, read_yaml, to_flat
+    from transferkit.options import merge_override, parse_override, read_yaml, to_flat
 
     values: dict[str, Any] = {}
     if isinstance(config, AdaptConfig):

@@ -159,9 +159,9 @@ def resample_images(data: Any, size: tuple[int, int]) -> Any:
     for i in range(len(data)):
         a = np.asarray(data.input(i))
         if a.dtype != np.uint8:
-            from transferkit.data.images import _to_uint8
+            from transferkit.data.decode import to_uint8
 
-            a = _to_uint8(a)
+            a = to_uint8(a)
         if a.shape[:2] == (h, w):
             out.append(a)
             continue
