@@ -92,7 +92,7 @@ def rate(fn, x, n_batches: int) -> float:
 
 def bare_rates(bb, size: int, n: int, work: Path, torch_batches: int) -> dict[str, float]:
     """The bare model on a pre-made batch, in each configuration."""
-    from transferkit.features import _export_onnx, ort_session
+    from transferkit.features import export_onnx, ort_session
 
     x = torch.randn(BATCH, 3, size, size)
     out: dict[str, float] = {}
@@ -101,7 +101,7 @@ def bare_rates(bb, size: int, n: int, work: Path, torch_batches: int) -> dict[st
         out["torch channels_last"] = rate(bb, x.contiguous(memory_format=torch.channels_last), torch_batches)
     path = work / f"bare{size}.onnx"
     if not path.is_file():
-        _export_onnx(bb, x[:8], path)
+        export_onnx(bb, x[:8], path)
     xn = x.numpy()
     n_batches = max(1, n // BATCH)
     for spin in (True, False):

@@ -218,6 +218,35 @@ def model_card(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_format(format: str, run: Path, out_dir: Path, target: Path, wrapper: nn.Module,
+                  opset: int, tolerance: float, first: tuple, second: tuple) -> dict[str, Any]:
+    """Write the model file of ``format`` and check it against torch on two batches of
+    different sizes (the batch axis must be dynamic); returns the parity record."""
+    specs, tensors, reference = first
+    names3, tensors3, reference3 = second
+    if format == "onnx":
+        _export_onnx(wrapper, tensors, specs, target, opset)
+        specs3 = _input_specs(names3, tensors3)
+        return {"max_abs_diff": max(_check(reference, _onnx_outputs(target, specs, tensors), "ONNX", tolerance),
+                                    _check(reference3, _onnx_outputs(target, specs3, tensors3), "ONNX",
+                                           tolerance)),
+                "runtime": "onnxruntime", "opset": opset}
+    if format == "torchscript":
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(wrapper, tuple(tensors), check_trace=False)
+            traced.save(str(target))
+            reloaded = torch.jit.load(str(target))
+            got = reloaded(*tensors).float().numpy()
+            got3 = reloaded(*tensors3).float().numpy()
+        return {"max_abs_diff": max(_check(reference, got, "TorchScript", tolerance),
+                                    _check(reference3, got3, "TorchScript", tolerance)),
+                "runtime": "torch.jit"}
+    shutil.copyfile(run / WEIGHTS, target)
+    shutil.copyfile(run / MANIFEST, out_dir / MANIFEST)
+    return {}
+
+
 def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = None, *,
            opset: int = DEFAULT_OPSET, tolerance: float = 1e-4) -> Path:
     """Export the run's model to ``out`` (default ``<run_dir>/export-<format>``); returns ``out``.
@@ -256,28 +285,8 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
         reference3 = wrapper(*tensors3).float().numpy()
 
     target = out_dir / FILES[format]
-    parity: dict[str, Any] = {}
-    if format == "onnx":
-        _export_onnx(wrapper, tensors, specs, target, opset)
-        specs3 = _input_specs(names3, tensors3)
-        parity = {"max_abs_diff": max(_check(reference, _onnx_outputs(target, specs, tensors), "ONNX", tolerance),
-                                      _check(reference3, _onnx_outputs(target, specs3, tensors3), "ONNX",
-                                             tolerance)),
-                  "runtime": "onnxruntime", "opset": opset}
-    elif format == "torchscript":
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(wrapper, tuple(tensors), check_trace=False)
-            traced.save(str(target))
-            reloaded = torch.jit.load(str(target))
-            got = reloaded(*tensors).float().numpy()
-            got3 = reloaded(*tensors3).float().numpy()
-        parity = {"max_abs_diff": max(_check(reference, got, "TorchScript", tolerance),
-                                      _check(reference3, got3, "TorchScript", tolerance)),
-                  "runtime": "torch.jit"}
-    else:
-        shutil.copyfile(run / WEIGHTS, target)
-        shutil.copyfile(run / MANIFEST, out_dir / MANIFEST)
+    parity = _write_format(format, run, out_dir, target, wrapper, opset, tolerance,
+                           (specs, tensors, reference), (names3, tensors3, reference3))
 
     tokenizer = getattr(model.backbone, "tokenizer", None)
     if tokenizer is not None and hasattr(tokenizer, "save_pretrained"):

@@ -26,9 +26,8 @@ from transferkit.features.cache import (
 )
 from transferkit.features.extract import BACKENDS, extract_features, length_order
 from transferkit.features.onnx import (
-    _SESSIONS,  # noqa: F401  (benchmarks/extract.py clears it; kept until it uses forget_sessions)
     ONNX_TOLERANCE,
-    _export_onnx,  # noqa: F401  (benchmarks/extract.py times the export on its own)
+    export_onnx,
     forget_sessions,
     ort_session,
     ort_spinning,
@@ -36,5 +35,6 @@ from transferkit.features.onnx import (
 )
 
 __all__ = ["BACKENDS", "CACHE_VERSION", "ONNX_TOLERANCE", "FeatureCache", "backbone_fingerprint", "cache_key",
-           "default_cache_dir", "extract_features", "forget_fingerprint", "forget_sessions", "length_order",
+           "default_cache_dir", "export_onnx", "extract_features", "forget_fingerprint", "forget_sessions",
+           "length_order",
            "ort_session", "ort_spinning", "physical_cores"]

@@ -138,7 +138,7 @@ class OnnxRunner:
             fd, tmp = tempfile.mkstemp(dir=cache.onnx_dir, suffix=".onnx.tmp")
             os.close(fd)
             try:
-                _export_onnx(module, sample, Path(tmp))
+                export_onnx(module, sample, Path(tmp))
                 os.replace(tmp, path)
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -216,7 +216,8 @@ def _write_record(record: Path, meta: dict[str, Any], optimized: Path) -> None:
     os.replace(tmp, record)
 
 
-def _export_onnx(module: nn.Module, sample: torch.Tensor, path: Path) -> None:
+def export_onnx(module: nn.Module, sample: torch.Tensor, path: Path) -> None:
+    """Export ``module`` (one tensor in, one out, dynamic batch axis) to an ONNX file."""
     x = sample.contiguous()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")

@@ -62,6 +62,25 @@ def _features(x: Any, name: str) -> torch.Tensor:
     return torch.from_numpy(arr)
 
 
+def _checked_inputs(train_feats: Any, train_y: Any, val_feats: Any,
+                   val_y: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    """(x_train, y_train, x_val, y_val, classes): features as float tensors and labels as
+    indices into the classes of both splits; errors name the mismatched argument."""
+    x_tr, x_va = _features(train_feats, "train_feats"), _features(val_feats, "val_feats")
+    if x_tr.shape[1] != x_va.shape[1]:
+        raise DataError(f"compare_mappings: 'train_feats' has {x_tr.shape[1]} columns and 'val_feats' "
+                        f"has {x_va.shape[1]}; both must come from the same backbone.")
+    y_tr_raw, y_va_raw = np.asarray(train_y).reshape(-1), np.asarray(val_y).reshape(-1)
+    for arr, feats, name in ((y_tr_raw, x_tr, "train_y"), (y_va_raw, x_va, "val_y")):
+        if len(arr) != len(feats):
+            raise DataError(f"The '{name}' parameter of compare_mappings must have one label per "
+                            f"feature row ({len(feats)}). Got {len(arr)} labels.")
+    classes, inverse = np.unique(np.concatenate([y_tr_raw, y_va_raw]), return_inverse=True)
+    y_tr = torch.from_numpy(inverse[: len(y_tr_raw)].astype(np.int64))
+    y_va = torch.from_numpy(inverse[len(y_tr_raw):].astype(np.int64))
+    return x_tr, y_tr, x_va, y_va, classes
+
+
 def compare_mappings(train_feats: Any, train_y: Any, val_feats: Any, val_y: Any,
                      names: Iterable[str] | None = None, epochs: int = 100, seed: int = 0, *,
                      out_dim: int | None = None, lr: float = 1e-2,
@@ -101,18 +120,7 @@ def compare_mappings(train_feats: Any, train_y: Any, val_feats: Any, val_y: Any,
     """
     from transferkit.mapping import MAPPINGS
 
-    x_tr, x_va = _features(train_feats, "train_feats"), _features(val_feats, "val_feats")
-    if x_tr.shape[1] != x_va.shape[1]:
-        raise DataError(f"compare_mappings: 'train_feats' has {x_tr.shape[1]} columns and 'val_feats' "
-                        f"has {x_va.shape[1]}; both must come from the same backbone.")
-    y_tr_raw, y_va_raw = np.asarray(train_y).reshape(-1), np.asarray(val_y).reshape(-1)
-    for arr, feats, name in ((y_tr_raw, x_tr, "train_y"), (y_va_raw, x_va, "val_y")):
-        if len(arr) != len(feats):
-            raise DataError(f"The '{name}' parameter of compare_mappings must have one label per "
-                            f"feature row ({len(feats)}). Got {len(arr)} labels.")
-    classes, inverse = np.unique(np.concatenate([y_tr_raw, y_va_raw]), return_inverse=True)
-    y_tr = torch.from_numpy(inverse[: len(y_tr_raw)].astype(np.int64))
-    y_va = torch.from_numpy(inverse[len(y_tr_raw):].astype(np.int64))
+    x_tr, y_tr, x_va, y_va, classes = _checked_inputs(train_feats, train_y, val_feats, val_y)
     chosen = [MAPPINGS.entry(n).name for n in (MAPPINGS.names() if names is None else names)]
     configs = {MAPPINGS.entry(k).name: v for k, v in (configs or {}).items()}
     d = x_tr.shape[1]

@@ -195,7 +195,6 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     >>> rows[0]["backbone"]  # doctest: +SKIP
     'efficientnet_lite0'
     """
-    from transferkit.features import extract_features
     from transferkit.ranking import SCORES
 
     say = log or (lambda _m: None)
@@ -206,34 +205,9 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
         raise DataError("rank(validate=True) needs a non-empty validation split to select the "
                         "probes; the data has none. Lower nothing: pass val_data, or drop validate.")
     candidates = _split_names(backbones) or default_pool(train_data.modality)
-    rows: list[dict[str, Any]] = []
-    for spec in candidates:
-        t0 = time.perf_counter()
-        backbone, name, pretrained = _build_backbone(spec, train_data, image_size, max_length, seed=seed)
-        feats = extract_features(backbone, train_data, cache_dir=cache_dir, progress=False)
-        features_s = time.perf_counter() - t0
-        probs = source_probabilities(backbone, feats) if any(
-            getattr(SCORES.get(n), "needs_source_probs", False) for n in score_names) else None
-        row: dict[str, Any] = {
-            "backbone": name, "pretrained": pretrained, "feature_dim": int(feats.shape[1]),
-            "n_train": len(train_data), "features_s": round(features_s, 3),
-            "source_probs": (f"source head ({probs.shape[1]} classes)" if probs is not None
-                             else "NLEEP pseudo labels"),
-            "scores": {}, "score_s": {},
-        }
-        for score in score_names:
-            s0 = time.perf_counter()
-            value = SCORES.build(score).score(feats, train_data.y, probs)
-            row["scores"][score] = float(value)
-            row["score_s"][score] = round(time.perf_counter() - s0, 4)
-        if validate:
-            row["probe_val_accuracy"], row["probe_s"] = _probe(backbone, train_data, val,
-                                                               cache_dir, train or TrainConfig(), seed)
-        say(f"[bold]{name}[/bold] ({row['feature_dim']}-d): "
-            + ", ".join(f"{k} {v:.4g}" for k, v in row["scores"].items())
-            + (f", probe val accuracy {row['probe_val_accuracy']:.4f}" if validate else ""))
-        rows.append(row)
-        del backbone, feats
+    rows = [_score_candidate(spec, train_data, val, score_names, seed=seed, validate=validate,
+                             image_size=image_size, max_length=max_length, cache_dir=cache_dir,
+                             train=train, log=say) for spec in candidates]
     rows.sort(key=lambda r: -r["scores"][order_by])
     for i, row in enumerate(rows, 1):
         row["rank"] = i
@@ -250,6 +224,41 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
             "H-score across both."
         )
     return Ranking(rows, order_by, correlations, warnings)
+
+
+def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str], *, seed: int,
+                     validate: bool, image_size: int | None, max_length: int | None,
+                     cache_dir: str | None, train: TrainConfig | None,
+                     log: Callable[[str], None]) -> dict[str, Any]:
+    """One row of :func:`rank`: the candidate's cached features, its scores and (with
+    ``validate``) its linear probe's validation accuracy."""
+    from transferkit.features import extract_features
+    from transferkit.ranking import SCORES
+
+    t0 = time.perf_counter()
+    backbone, name, pretrained = _build_backbone(spec, train_data, image_size, max_length, seed=seed)
+    feats = extract_features(backbone, train_data, cache_dir=cache_dir, progress=False)
+    features_s = time.perf_counter() - t0
+    probs = source_probabilities(backbone, feats) if any(
+        getattr(SCORES.get(n), "needs_source_probs", False) for n in score_names) else None
+    row: dict[str, Any] = {
+        "backbone": name, "pretrained": pretrained, "feature_dim": int(feats.shape[1]),
+        "n_train": len(train_data), "features_s": round(features_s, 3),
+        "source_probs": (f"source head ({probs.shape[1]} classes)" if probs is not None
+                         else "NLEEP pseudo labels"),
+        "scores": {}, "score_s": {},
+    }
+    for score in score_names:
+        s0 = time.perf_counter()
+        row["scores"][score] = float(SCORES.build(score).score(feats, train_data.y, probs))
+        row["score_s"][score] = round(time.perf_counter() - s0, 4)
+    if validate:
+        row["probe_val_accuracy"], row["probe_s"] = _probe(backbone, train_data, val, cache_dir,
+                                                           train or TrainConfig(), seed)
+    log(f"[bold]{name}[/bold] ({row['feature_dim']}-d): "
+        + ", ".join(f"{k} {v:.4g}" for k, v in row["scores"].items())
+        + (f", probe val accuracy {row['probe_val_accuracy']:.4f}" if validate else ""))
+    return row
 
 
 def _probe(backbone: Any, train: Any, val: Any, cache_dir: str | None, train_cfg: TrainConfig,
