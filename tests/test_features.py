@@ -294,7 +294,7 @@ def test_failed_export_falls_back_to_torch(backbone, images, tmp_path, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("unsupported operator")
 
-    monkeypatch.setattr(onnx_module, "_export_onnx", broken)
+    monkeypatch.setattr(onnx_module, "export_onnx", broken)
     ref = extract_features(backbone, images, use_cache=False, backend="torch", progress=False)
     with pytest.warns(UserWarning, match="onnxruntime not used.*unsupported operator"):
         got = extract_features(backbone, images, cache_dir=tmp_path, use_cache=False, backend="auto",
