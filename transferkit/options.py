@@ -17,7 +17,7 @@ import math
 import numbers
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -406,28 +406,48 @@ def to_flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _renamed(flat: Mapping[str, Any], rename: Callable[[str, Any], str], where: str) -> dict[str, Any]:
+    """``flat`` (dotted keys) with renamed keys; an old and a new key for one setting is an error."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        new = rename(key, value)
+        if new != key and new in flat:
+            raise ConfigError(f"{where} sets both '{key}' and '{new}', one setting under two names; "
+                              f"keep '{new}'.")
+        out[new] = value
+    return out
+
+
 def configure(cls: type[C], config: Any = None, overrides: Iterable[str] = (), *,
               shortcuts: Mapping[str, str] | None = None, defaults: Mapping[str, Any] | None = None,
-              **kwargs: Any) -> C:
-    """The one keyword -> config front door of every job (fit, auto, adapt, pretrain, rank).
+              rename: Callable[[str, Any], str] | None = None, **kwargs: Any) -> C:
+    """The one keyword -> config front door of every job (fit, auto, adapt, pretrain).
 
     Precedence: the class defaults < ``defaults`` (dotted keys: a job's own defaults) <
     ``config`` (an instance of ``cls`` or a YAML path) < keyword arguments (``shortcuts``
-    maps short names such as ``epochs`` to dotted keys; ``None`` values are ignored) <
-    ``overrides`` (``--set key=value`` strings).
+    maps short names such as ``epochs`` to dotted keys; dotted keys work as keywords too;
+    ``None`` values are ignored) < ``overrides`` (``--set key=value`` strings). ``rename``
+    maps a key that was renamed in a later version to its current name (it may warn); it
+    applies to YAML keys, keywords and overrides alike.
 
     >>> from transferkit.config import FitConfig
     >>> configure(FitConfig, None, ["train.lr=0.01"], shortcuts={"shots": "data.shots"},
     ...           shots=5).data.shots
     5
     """
+    rename = rename or (lambda key, _value: key)
     values: dict[str, Any] = dict(defaults or {})
     if isinstance(config, cls):
         values = to_flat(to_dict(config))
     elif config is not None:
-        values.update(to_flat(read_yaml(config)))
+        values.update(_renamed(to_flat(read_yaml(config)), rename, f"Config file '{config}'"))
     shortcuts = shortcuts or {}
-    for key, value in kwargs.items():
-        if value is not None:
-            values[shortcuts.get(key, key)] = value
-    return load_config(cls, None, overrides, values)
+    keywords = {shortcuts.get(k, k): v for k, v in kwargs.items() if v is not None}
+    values.update(_renamed(keywords, rename, "The keyword arguments"))
+    data: dict[str, Any] = {}
+    for key, value in values.items():
+        merge_override(data, key.split("."), value)
+    for text in overrides:
+        keys, value = parse_override(text)
+        merge_override(data, rename(".".join(keys), value).split("."), value)
+    return from_dict(cls, data)

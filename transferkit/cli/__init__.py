@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from transferkit.errors import TransferkitError
-from transferkit.options import flags, load_config
+from transferkit.options import configure, flags
 from transferkit.registry import Registry
 
 COMMANDS: Registry[Any] = Registry("command", package="transferkit.cli")
@@ -43,14 +43,17 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                                 help=help_text)
 
 
+def flag_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The configuration flags the user gave, by dotted key (the dests that
+    ``add_config_arguments`` gives them)."""
+    return {k[len("cfg__"):].replace("__", "."): v for k, v in vars(args).items()
+            if k.startswith("cfg__") and v is not None}
+
+
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:
-    """Defaults < --config YAML < flags < --set overrides."""
-    values = {
-        k[len("cfg__"):].replace("__", "."): v
-        for k, v in vars(args).items()
-        if k.startswith("cfg__") and v is not None
-    }
-    return load_config(cls, getattr(args, "config", None), getattr(args, "overrides", []), values)
+    """Defaults < --config YAML < flags < --set overrides (through the one front door)."""
+    return configure(cls, getattr(args, "config", None), getattr(args, "overrides", []),
+                     **flag_values(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from transferkit.cli import COMMANDS, add_config_arguments
+from transferkit.cli import COMMANDS, add_config_arguments, flag_values
 
 if TYPE_CHECKING:
     from transferkit.jobs.adapt.config import AdaptConfig
@@ -35,10 +35,7 @@ class AdaptCommand:
         from transferkit.jobs.adapt import resolve_adapt_config
 
         overrides = ["backbone.pretrained=false", *args.overrides] if args.no_pretrained else args.overrides
-        # the flags' values by dotted key (the dests add_config_arguments gives them)
-        flags = {k[len("cfg__"):].replace("__", "."): v for k, v in vars(args).items()
-                 if k.startswith("cfg__") and v is not None}
-        return resolve_adapt_config(args.config, overrides, **flags)
+        return resolve_adapt_config(args.config, overrides, **flag_values(args))
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:

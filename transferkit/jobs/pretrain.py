@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from transferkit.config import FitConfig, load_config, to_dict
+from transferkit.config import FitConfig, configure, to_dict
 from transferkit.errors import ConfigError
 from transferkit.pipeline import Run, RunResult, console_log, default_run_name, fit_configured
 
@@ -85,7 +85,7 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
     }
     for key, value in data_options.items():
         values[f"data.{key}"] = value
-    cfg = load_config(FitConfig, None, overrides, {k: v for k, v in values.items() if v is not None})
+    cfg = configure(FitConfig, None, overrides, **values)
     if cfg.joint_source or cfg.mapping not in ("identity",) or cfg.compare:
         raise ConfigError("pretrain trains backbone and source head only: joint_source, mapping and "
                           "compare are options of fit, not of pretrain.")

@@ -14,7 +14,7 @@ from transferkit.config import (
     FitConfig,
     Options,
     TrainConfig,
-    from_dict,
+    configure,
     option,
     to_dict,
 )
@@ -178,22 +178,9 @@ def current_key(key: str, value: Any) -> str:
     return new
 
 
-def _current_keys(flat: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """``flat`` (dotted keys) with old keys renamed; an old and a new key for the same
-    setting is an error."""
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        new = current_key(key, value)
-        if new != key and new in flat:
-            raise ConfigError(f"{where} sets both '{key}' and '{new}', one setting under two names; "
-                              f"keep '{new}'.")
-        out[new] = value
-    return out
-
-
 def _keyword_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments as dotted keys: shortcuts expanded, a backbone name, the source and
-    target sections given as mappings or configs, old keys renamed."""
+    target sections given as mappings or configs (old keys are renamed by ``configure``)."""
     from transferkit.options import to_flat
 
     flat: dict[str, Any] = {}
@@ -208,7 +195,7 @@ def _keyword_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
             flat.update(to_flat(dict(value), f"{key}."))
             continue
         flat[SHORTCUTS.get(key, key)] = value
-    return _current_keys(flat, "The keyword arguments")
+    return flat
 
 
 def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
@@ -229,27 +216,12 @@ def resolve_adapt_config(config: AdaptConfig | str | Path | None = None,
     >>> cfg.source.data, cfg.target.shots
     ('printed-digits', 5)
     """
-    from transferkit.options import merge_override, parse_override, read_yaml, to_flat
-
-    values: dict[str, Any] = {}
-    if isinstance(config, AdaptConfig):
-        values = to_flat(to_dict(config))
-    else:
-        # adapt's training defaults (no early stopping on source-val accuracy, batch 64) stay
-        # in force when only some train.* keys are given; a YAML file's keys override them
-        values = {f"train.{k}": v for k, v in to_dict(adapt_train_defaults()).items()}
-        if config is not None:
-            values.update(_current_keys(to_flat(read_yaml(config)), f"Config file '{config}'"))
-    values.update(_keyword_values(kwargs))
-    data: dict[str, Any] = {}
-    for key, value in values.items():
-        merge_override(data, key.split("."), value)
-    for text in overrides:
-        keys, value = parse_override(text)
-        if len(keys) == 1:
-            keys = current_key(keys[0], value).split(".")
-        merge_override(data, keys, value)
-    return from_dict(AdaptConfig, data)
+    # adapt's training defaults (no early stopping on source-val accuracy, batch 64) stay in
+    # force when only some train.* keys are given; a YAML file's keys override them
+    defaults = None if isinstance(config, AdaptConfig) else {
+        f"train.{k}": v for k, v in to_dict(adapt_train_defaults()).items()}
+    return configure(AdaptConfig, config, overrides, defaults=defaults, rename=current_key,
+                     **_keyword_values(kwargs))
 
 
 # ----------------------------------------------------------------------------- names
