@@ -101,6 +101,31 @@ def can_split(backbone: Any, k: int) -> bool:
 # ----------------------------------------------------------------------------- predicting
 
 
+@torch.no_grad()
+def map_batches(model: nn.Module, data: Any, fn: Callable[[nn.Module, Any], Any],
+                batch_size: int = 64, rows: np.ndarray | None = None) -> list[Any]:
+    """The one batched loop over a model's inputs: ``fn(model, x)`` for each batch, on the
+    model's device. ``data`` is an array of (cached) features, a dataset (its raw inputs go
+    through the backbone's ``collate``) or a list of raw items; ``rows`` orders the examples
+    (default: data order)."""
+    device = model_device(model)
+    rows = np.arange(len(data)) if rows is None else rows
+    out = []
+    for start in range(0, len(rows), batch_size):
+        sel = rows[start:start + batch_size]
+        if isinstance(data, np.ndarray):
+            x: Any = torch.from_numpy(np.ascontiguousarray(data[sel]))
+        else:
+            items = [data.input(int(i)) for i in sel] if hasattr(data, "input") else [data[int(i)] for i in sel]
+            x = model.backbone.collate(items)
+        out.append(fn(model, to_device(x, device)))
+    return out
+
+
+def _postprocessed(task: Task) -> Callable[[nn.Module, Any], np.ndarray]:
+    return lambda m, x: task.postprocess(m(x)).float().cpu().numpy()
+
+
 @torch.inference_mode()
 def predict_outputs(model: TransferModel, data: Any, task: Task | None = None,
                     batch_size: int = 64) -> np.ndarray:
@@ -109,16 +134,9 @@ def predict_outputs(model: TransferModel, data: Any, task: Task | None = None,
     batch pads little."""
     from transferkit.features import length_order
 
-    task = task or get_task()
     model.eval()
-    device = model_device(model)
     order = length_order(data, np.arange(len(data)))
-    rows = order if order is not None else np.arange(len(data))
-    out = []
-    for start in range(0, len(data), batch_size):
-        items = [data.input(int(i)) for i in rows[start:start + batch_size]]
-        outputs = model(to_device(model.backbone.collate(items), device))
-        out.append(task.postprocess(outputs).float().cpu().numpy())
+    out = map_batches(model, data, _postprocessed(task or get_task()), batch_size, order)
     if not out:
         return np.zeros((0, getattr(model, "num_classes", 0)), dtype=np.float32)
     result = np.concatenate(out)
@@ -129,23 +147,20 @@ def predict_outputs(model: TransferModel, data: Any, task: Task | None = None,
 def predict_items(model: TransferModel, items: Sequence[Any], task: Task | None = None,
                   batch_size: int = 64) -> np.ndarray:
     """Postprocessed outputs for a list of raw items (as ``to_raw_items`` returns them)."""
-    task = task or get_task()
     model.eval()
-    device = model_device(model)
-    out = []
-    for start in range(0, len(items), batch_size):
-        batch = model.backbone.collate(list(items[start:start + batch_size]))
-        out.append(task.postprocess(model(to_device(batch, device))).float().cpu().numpy())
+    out = map_batches(model, list(items), _postprocessed(task or get_task()), batch_size)
     return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
 
 
 @torch.inference_mode()
 def predict_features(model: TransferModel, feats: np.ndarray, task: Task | None = None) -> np.ndarray:
-    """Postprocessed outputs from cached backbone features (a frozen backbone)."""
+    """Postprocessed outputs from cached backbone features (a frozen backbone), in one batch."""
     task = task or get_task()
     model.eval()
-    x = torch.from_numpy(np.array(feats, dtype=np.float32)).to(model_device(model))
-    return task.postprocess(model.forward_features(x)).float().cpu().numpy()
+    x = np.asarray(feats, dtype=np.float32)
+    out = map_batches(model, x, lambda m, f: task.postprocess(m.forward_features(f)).float().cpu().numpy(),
+                      batch_size=max(1, len(x)))
+    return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
 
 
 # ----------------------------------------------------------------------------- stages
@@ -288,6 +303,6 @@ def frozen_stages(stages: Sequence[Any]) -> bool:
     return all(s.trainable_blocks == 0 for s in stages)
 
 
-__all__ = ["FeatureDataset", "StageRunner", "can_split", "frozen_stages", "make_collate",
+__all__ = ["FeatureDataset", "StageRunner", "can_split", "frozen_stages", "make_collate", "map_batches",
            "model_device", "predict_features", "predict_items", "predict_outputs",
            "single_thread", "tensor_collate", "to_device"]

@@ -36,27 +36,11 @@ from transferkit.jobs.adapt.data import (
 from transferkit.jobs.adapt.objective import AdaptObjective, build_alignment
 from transferkit.jobs.adapt.selection import ValidatorSelection, Views
 from transferkit.model import TransferModel
-from transferkit.pipeline import make_collate
+from transferkit.pipeline import make_collate, map_batches
 from transferkit.tasks.classification import classification_metrics
 from transferkit.train import Trainer
 
 PROJECTION_POINTS = 500
-
-
-@torch.no_grad()
-def predict_batches(model: nn.Module, data: Any, fn: Callable[[nn.Module, Any], Any],
-                    batch_size: int) -> list[Any]:
-    """``fn(model, x)`` for each batch of ``data``: an array of features, or a dataset whose
-    raw inputs go through the model's backbone preprocessing."""
-    out = []
-    for start in range(0, len(data), batch_size):
-        stop = min(len(data), start + batch_size)
-        if isinstance(data, np.ndarray):
-            x: Any = torch.from_numpy(data[start:stop])
-        else:
-            x = model.backbone.collate([data.input(i) for i in range(start, stop)])
-        out.append(fn(model, x))
-    return out
 
 
 @dataclass
@@ -155,7 +139,7 @@ class AdaptMode:
             f = self.embed(m, x)
             return f.float().cpu().numpy(), self.head(m, f).float().cpu().numpy()
 
-        out = predict_batches(model, data, both, batch_size)
+        out = map_batches(model, data, both, batch_size)
         return np.concatenate([f for f, _ in out]), np.concatenate([lg for _, lg in out])
 
     def test_probs(self, model: nn.Module) -> np.ndarray:
@@ -367,8 +351,8 @@ class EndToEndMode(AdaptMode):
         i_t = np.sort(rng.choice(len(tgt), min(PROJECTION_POINTS, len(tgt)), replace=False))
         sub_s, sub_t = src.subset(i_s), tgt.subset(i_t)
         before_s, before_t = self.features(sub_s), self.features(sub_t)
-        after_s, after_t = (np.concatenate(predict_batches(
-            model, data, lambda m, x: m.features(x).float().numpy(), 128)) for data in (sub_s, sub_t))
+        after_s, after_t = (np.concatenate(map_batches(
+            model, data, lambda m, x: m.features(x).float().cpu().numpy(), 128)) for data in (sub_s, sub_t))
         return before_s, before_t, after_s, after_t
 
 
