@@ -143,6 +143,9 @@ class FitConfig(Options):
     task: str | None = option(None, "What is predicted (see `transferkit list tasks`); None: "
                               "inferred from the labels, and the console says which.",
                               flag="--task")
+    task_params: dict[str, Any] = option(factory=dict, help="Parameters of the task (its config "
+                                         "keys, e.g. task_params.target_transform=log1p for "
+                                         "regression).")
     strategy: str = option("linear-probe", "Fine-tuning strategy (see `transferkit list "
                            "strategies`), or 'auto'.", flag="--strategy")
     strategy_params: dict[str, Any] = option(factory=dict, help="Parameters of the chosen "

@@ -20,23 +20,26 @@ def _finite(metrics: dict) -> bool:
 @pytest.mark.parametrize("name", TASKS.names())
 def test_task_fit_save_load_predict_evaluate(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    run = tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="full", task=name,
+    task = get_task(name)
+    data = TASKS.get(name).tiny_example(tmp_path)  # each task fits data of its own kind
+    run = tk.fit(**data, backbone="tabular", strategy="full", task=name,
                  epochs=3, seed=0, out=str(tmp_path / name), log=None)
     s = run.summary
     assert s["task"] == name
     assert _finite(s["metrics"]["test"]) and s["metrics"]["test"]
-    task = get_task(name)
     assert task.gain_metric in s["metrics"]["test"]
-    splits = load_splits(resolve_config(data="breast-cancer-wdbc").data)
+    splits = load_splits(resolve_config(**data).data, targets=task.targets)
     own = set(task.baselines(splits.train, splits.test))
     assert own | {"scratch", "source_only", "oracle"} <= set(s["baselines"])
     assert s["labels_used"] == task.labels_used(splits)
     model = tk.load(run.run_dir)
     assert model.task.name == name
-    rows = tk.data.load("breast-cancer-wdbc", split="test").x.head(4)
+    rows = tk.data.load(data["data"], split="test", label_column=data.get("label_column"),
+                        targets=task.targets).x.head(4)
     outputs = model.predict_proba(rows)
     assert len(outputs) == 4 and np.isfinite(outputs).all()
     assert len(model.prediction_rows(rows)) == 4
+    assert len(model.predict(rows)) == 4
     again = tk.evaluate(run.run_dir)
     assert again[task.gain_metric] == pytest.approx(s["metrics"]["test"][task.gain_metric])
 
@@ -51,7 +54,7 @@ def test_task_declares_its_selection_metric_and_direction(name):
     assert task.shots_meaning
 
 
-def test_task_inference_names_its_rule():
+def test_task_inference_names_its_rule(monkeypatch):
     from transferkit.data import TransferDataset
     from transferkit.errors import ConfigError
     from transferkit.tasks import infer_task
@@ -59,9 +62,19 @@ def test_task_inference_names_its_rule():
     names = TransferDataset(name="t", modality="text", x=["a", "b"], y=np.array([0, 1]),
                             classes=["spam", "ham"])
     assert infer_task(names)[0] == "classification"
+    grades = TransferDataset(name="g", modality="text", x=["a"] * 5, y=np.arange(5),
+                             classes=["1", "2", "3", "4", "5"])
+    assert infer_task(grades)[0] == "classification"
     amounts = TransferDataset(name="money", modality="text", x=["a"] * 3, y=np.arange(3),
                               classes=["1.5", "20.25", "3.75"])
-    with pytest.raises(ConfigError, match="--task"):
+    assert infer_task(amounts) == ("regression", "the labels are non-integer numbers (3 distinct values)")
+    counts = TransferDataset(name="counts", modality="text", x=["a"] * 60, y=np.arange(60),
+                             classes=[str(i) for i in range(60)])
+    name, why = infer_task(counts)
+    assert name == "regression" and "60 distinct integers (more than 50" in why
+    # labels no task takes: the error names each task's reason and the way out
+    monkeypatch.setattr(TASKS.get("regression"), "matches", classmethod(lambda cls, y: (False, "no")))
+    with pytest.raises(ConfigError, match="regression: no.*--task"):
         infer_task(amounts)
 
 

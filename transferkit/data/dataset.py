@@ -34,7 +34,11 @@ UNLABELLED = -1
 
 @dataclass
 class TransferDataset:
-    """Raw examples, integer labels (``-1`` = unlabelled) and provenance."""
+    """Raw examples, integer labels (``-1`` = unlabelled) and provenance.
+
+    A dataset of numeric targets (regression) has no classes: ``classes == []`` and ``y``
+    holds the float64 values (see :func:`transferkit.data.targets.as_values`).
+    """
 
     name: str
     modality: str
@@ -51,7 +55,8 @@ class TransferDataset:
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
             raise DataError(f"Unknown modality '{self.modality}'. Available: {', '.join(MODALITIES)}.")
-        self.y = np.asarray(self.y, dtype=np.int64)
+        values = not self.classes and np.asarray(self.y).dtype.kind == "f"
+        self.y = np.asarray(self.y, dtype=np.float64 if values else np.int64)
         if len(self.y) != len(self.x):
             raise DataError(f"Dataset '{self.name}' has {len(self.x)} inputs but {len(self.y)} labels.")
         self._hash: str | None = None
@@ -69,15 +74,22 @@ class TransferDataset:
             return read_image(item)
         return item
 
-    def __getitem__(self, i: int) -> tuple[Any, int]:
-        return self.input(i), int(self.y[int(i)])
+    def __getitem__(self, i: int) -> tuple[Any, int | float]:
+        return self.input(i), self.y[int(i)].item()
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
     @property
+    def has_values(self) -> bool:
+        """True when the targets are numbers (regression), not class codes."""
+        return self.y.dtype.kind == "f"
+
+    @property
     def labelled(self) -> bool:
+        if self.has_values:
+            return bool(len(self.y)) and bool(np.isfinite(self.y).all())
         return bool(len(self.y)) and bool((self.y >= 0).all())
 
     def subset(self, indices: Sequence[int] | np.ndarray, split: str | None = None) -> TransferDataset:
@@ -131,7 +143,8 @@ class TransferDataset:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary (what summary.json records)."""
-        counts = np.bincount(self.y[self.y >= 0], minlength=self.num_classes) if len(self) else []
+        counts = np.bincount(self.y[self.y >= 0], minlength=self.num_classes) \
+            if len(self) and not self.has_values else []
         return {
             "name": self.name,
             "modality": self.modality,

@@ -19,10 +19,13 @@ from transferkit.data.splits import (
     stratified_cap,
     stratified_split,
 )
+from transferkit.data.targets import as_values, value_strata
 from transferkit.errors import ConfigError, DataError
 from transferkit.registry import did_you_mean
 
 SPLITS = ("train", "val", "test", "all")
+#: how targets are stored: class codes, or numbers (regression; see ``Task.targets``)
+TARGETS = ("classes", "values")
 
 
 # --------------------------------------------------------------------------- sources
@@ -150,7 +153,7 @@ def _check_params(split: str, shots: int | None, val_fraction: float, test_fract
 
 
 def _check_classes(part: TransferDataset, classes: list[str], hint: str) -> None:
-    if not len(part):
+    if not len(part) or part.has_values:
         return
     counts = np.bincount(part.y[part.y >= 0], minlength=len(classes))
     empty = [classes[c] for c in np.flatnonzero(counts == 0)]
@@ -163,21 +166,51 @@ def _split_all(pool: TransferDataset, official_test: TransferDataset | None, *, 
                val_fraction: float, test_fraction: float, max_val: int | None,
                max_test: int | None) -> tuple[TransferDataset, TransferDataset, TransferDataset]:
     classes = list(pool.classes)
+    strata = _strata(pool)
     if official_test is not None:
-        tr, va, _ = stratified_split(pool.y, val_fraction, 0.0, split_seed, classes)
+        tr, va, _ = stratified_split(strata, val_fraction, 0.0, split_seed, classes or None)
         test = official_test.subset(np.arange(len(official_test)), split="test")
     else:
-        tr, va, te = stratified_split(pool.y, val_fraction, test_fraction, split_seed, classes)
+        tr, va, te = stratified_split(strata, val_fraction, test_fraction, split_seed, classes or None)
         test = pool.subset(te, split="test")
     train, val = pool.subset(tr, split="train"), pool.subset(va, split="val")
     if max_val is not None and len(val) > max_val:
-        val = val.subset(stratified_cap(val.y, max_val, split_seed), split="val")
+        val = val.subset(stratified_cap(_strata(val), max_val, split_seed), split="val")
     if max_test is not None and len(test) > max_test:
         test = test.subset(np.arange(max_test), split="test")  # the first N, in fixed order
     _check_classes(train, classes, "Add examples of those classes or remove them.")
     _check_classes(val, classes, "Raise max_val or val_fraction, or add examples of those classes.")
     _check_classes(test, classes, "Raise max_test or test_fraction, or add examples of those classes.")
     return train, val, test
+
+
+def _strata(ds: TransferDataset) -> np.ndarray:
+    """What a split stratifies on: the classes, or quantile bins of numeric targets."""
+    return value_strata(ds.y) if ds.has_values else ds.y
+
+
+def _sample_shots(train: TransferDataset, shots: int, seed: int) -> np.ndarray:
+    """``shots`` per class, or -- for numeric targets -- ``shots`` in total, spread over
+    the target's quantile bins."""
+    if not train.has_values:
+        return sample_shots(train.y, shots, seed, list(train.classes))
+    if shots > len(train):
+        raise DataError(f"The 'shots' parameter asks for {shots} training examples, but the train "
+                        f"split has only {len(train)}. Lower --shots to at most {len(train)}, or lower "
+                        "val_fraction/test_fraction.")
+    return stratified_cap(value_strata(train.y), shots, seed)
+
+
+def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDataset | None
+                  ) -> tuple[TransferDataset, TransferDataset | None]:
+    """The parts with targets stored as ``targets`` says ("classes" or "values"; a callable
+    chooses from the pool's raw label values, e.g. by inferring the task)."""
+    kind = targets(pool) if callable(targets) else targets
+    if kind not in TARGETS:
+        raise ConfigError(f"The 'targets' parameter must be one of {', '.join(TARGETS)}. Got {kind!r} instead.")
+    if kind == "classes":
+        return pool, official_test
+    return as_values(pool), (as_values(official_test) if official_test is not None else None)
 
 
 def _finish(ds: TransferDataset, domain: str | None, extra: dict[str, Any]) -> TransferDataset:
@@ -188,13 +221,14 @@ def _finish(ds: TransferDataset, domain: str | None, extra: dict[str, Any]) -> T
 def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, seed: int,
             split_seed: int, val_fraction: float, test_fraction: float, text_column: str | None,
             label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
-            with_leakage: bool) -> Splits:
+            with_leakage: bool, targets: Any = "classes") -> Splits:
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
-    pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad)
+    pool, official_test = _with_targets(
+        targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test)
     if shots is not None:
-        train = train.subset(sample_shots(train.y, shots, seed, list(train.classes)), split="train")
+        train = train.subset(_sample_shots(train, shots, seed), split="train")
     extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
     for part in (train, val, test):
         _finish(part, domain, extra)
@@ -212,7 +246,8 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
 def load(name_or_path: str | Path, split: str = "all", domain: str | None = None,
          shots: int | None = None, seed: int = 0, *, split_seed: int = 0, val_fraction: float = 0.1,
          test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
-         skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None) -> TransferDataset:
+         skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
+         targets: str = "classes") -> TransferDataset:
     """Load a built-in dataset or a file/folder, and return one split of it.
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
@@ -220,7 +255,9 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     (keep the default so the test set never changes); ``shots`` keeps that many training
     examples per class, drawn with ``seed``. Datasets with an official test part
     (fashion-mnist's t10k; fine-foods without a domain: other products) use it as test.
-    ``max_test`` keeps the first N test examples.
+    ``max_test`` keeps the first N test examples. ``targets="values"`` reads the labels as
+    numbers (regression): splits stratify on quantile bins of the target and ``shots`` is
+    the number of training examples in total.
 
     >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
     >>> len(train), train.classes[:3]  # doctest: +SKIP
@@ -231,21 +268,24 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
         if shots is not None:
             raise ConfigError("The 'shots' parameter samples from the train split; with split='all' "
                               f"nothing is split. Got shots={shots}; pass split='train' or drop shots.")
-        pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad)
+        pool, official_test = _with_targets(
+            targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
         whole = concat(pool, official_test) if official_test is not None else pool.subset(np.arange(len(pool)))
         return _finish(whole, domain, {"split_seed": split_seed})
     splits = _splits(name_or_path, domain=domain, shots=shots, seed=seed, split_seed=split_seed,
                      val_fraction=val_fraction, test_fraction=test_fraction, text_column=text_column,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
-                     with_leakage=False)
+                     with_leakage=False, targets=targets)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 
-def load_splits(config: Any, **overrides: Any) -> Splits:
+def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Splits:
     """Train/val/test of a :class:`~transferkit.config.DataConfig` (or a dataset name/path).
 
     ``overrides`` replace config fields (``shots=10``, ``max_test=2000``). The result
-    carries leakage warnings (duplicates across splits) and skipped files.
+    carries leakage warnings (duplicates across splits) and skipped files. ``targets`` is
+    "classes", "values" (numbers, for regression) or a callable that chooses one of them
+    from the unsplit data (its raw label values) -- how a fit infers its task.
     """
     from transferkit.config import DataConfig, from_dict, to_dict
 
@@ -262,7 +302,7 @@ def load_splits(config: Any, **overrides: Any) -> Splits:
     return _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
                    val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                    text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
-                   max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True)
+                   max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets)
 
 
 def list_datasets() -> list[dict[str, Any]]:

@@ -34,12 +34,12 @@ from transferkit.pipeline import (
     Summary,
     build_model,
     check_compare,
-    choose_task,
     default_run_name,
     evaluate_splits,
     frozen_stages,
     judge,
     task_meta,
+    task_splits,
     timings,
 )
 from transferkit.pipeline.candidates import choose_backbone, parse_candidate
@@ -197,8 +197,6 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
     https://arxiv.org/abs/2202.10054). The model with the best validation metric is
     kept; test labels are used only to report it.
     """
-    from transferkit.data import load_splits
-
     t_start = time.perf_counter()
     budget = parse_budget(cfg.time_budget if cfg.time_budget is not None else DEFAULT_BUDGET) or 0.0
     check_compare(cfg.compare)
@@ -209,9 +207,11 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
     if cfg.joint_source:
         raise ConfigError("The 'joint_source' parameter cannot be used with --strategy auto yet. Name a "
                           "strategy (e.g. --strategy gradual), or drop joint_source.")
-    splits = load_splits(cfg.data)
+    splits, task = task_splits(cfg, log)
     train = splits.train
-    task = choose_task(cfg, train, log)
+    if task.targets != "classes":
+        raise ConfigError(f"--strategy auto ranks backbones and strategies on class labels, and the "
+                          f"{task.name} task has none. Name a strategy (e.g. --strategy full).")
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
         f"{len(splits.test)} test, {len(train.classes)} classes; time budget {_fmt_s(budget)}")
 

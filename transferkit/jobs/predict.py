@@ -21,7 +21,8 @@ from transferkit.tasks import get_task
 class Predictor:
     """A trained run, ready to predict: ``transferkit.load(run_dir)``.
 
-    ``predict(inputs)`` returns class names, ``predict_proba(inputs)`` an (N, K) array.
+    ``predict(inputs)`` returns class names (regression: numbers in the target's units),
+    ``predict_proba(inputs)`` an (N, K) array (regression: (N, 1) predictions).
     Inputs are image paths or arrays, texts, or table rows (a DataFrame or dicts). The
     run's task (``transferkit.json``) decides what the outputs are.
     """
@@ -48,8 +49,8 @@ class Predictor:
         """Class probabilities for raw items (as ``collect_inputs`` returns them)."""
         return predict_items(self.model, items, self.task, batch_size)
 
-    def predict(self, inputs: Any) -> list[str]:
-        return [self.classes[i] for i in self.predict_proba(inputs).argmax(axis=1)]
+    def predict(self, inputs: Any) -> list[Any]:
+        return self.task.predictions(self.predict_proba(inputs), self.manifest)
 
     def prediction_rows(self, inputs: Any) -> list[dict[str, Any]]:
         """One dict per input as ``transferkit predict`` writes it (the task's columns)."""
@@ -82,7 +83,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
                 data_kwargs[key] = data_cfg[key]
     if data is None:
         raise NotFittedError(f"Run '{run_dir}' records no dataset; pass data=... to evaluate.")
-    ds = load_data(data, split=split, **data_kwargs)
+    ds = load_data(data, split=split, targets=predictor.task.targets, **data_kwargs)
     if list(ds.classes) != predictor.classes:
         unseen = sorted(set(ds.classes) - set(predictor.classes))
         if unseen:

@@ -33,7 +33,7 @@ from transferkit.pipeline.build import (
     rebuild_model,
     strategy_freezes_backbone,
 )
-from transferkit.pipeline.fitting import choose_task, fit_configured, timings
+from transferkit.pipeline.fitting import choose_task, fit_configured, task_splits, timings
 from transferkit.pipeline.run import (
     Run,
     RunResult,
@@ -74,6 +74,6 @@ __all__ = [
     "data_warnings", "default_run_name", "evaluate_splits", "fit_configured", "frozen_stages",
     "is_main_process", "judge", "make_collate", "map_batches", "model_device", "new_model", "plain_name",
     "predict_features", "predict_items", "predict_outputs", "rebuild_model", "run_directory",
-    "scratch_baseline", "strategy_freezes_backbone", "task_meta", "tensor_collate", "timings",
+    "scratch_baseline", "strategy_freezes_backbone", "task_meta", "task_splits", "tensor_collate", "timings",
     "to_device",
 ]

@@ -62,6 +62,7 @@ def build_model(cfg: FitConfig, train_data: Any, task: Task | None = None,
     from transferkit.mapping import MAPPINGS
 
     task = task or get_task()
+    task.fit_targets(train_data)
     backbone = backbone if backbone is not None else build_backbone(cfg, train_data, pretrained)
     mapping = MAPPINGS.build("identity" if cfg.mapping == "auto" else cfg.mapping,
                               in_dim=backbone.feature_dim)

@@ -22,26 +22,40 @@ from transferkit.tasks import Task, get_task, infer_task
 
 
 def choose_task(cfg: FitConfig, train: Any, log: Callable[[str], None]) -> Task:
-    """The task named by ``--task``, or the one :func:`infer_task` reads from the labels."""
+    """The task named by ``--task``, or the one :func:`infer_task` reads from the labels
+    (``train``: data whose classes are the raw label values), built with ``task_params``."""
     if cfg.task is not None:
-        return get_task(cfg.task)
+        return get_task(cfg.task, dict(cfg.task_params) or None)
     name, why = infer_task(train)
     log(f"[bold]task[/bold] {name} ({why}; --task chooses another)")
-    return get_task(name)
+    return get_task(name, dict(cfg.task_params) or None)
+
+
+def task_splits(cfg: FitConfig, log: Callable[[str], None]) -> tuple[Any, Task]:
+    """(splits, task) of a fit: the task is chosen on the unsplit data's raw label values
+    (before they are stored as the task's targets), then the data is split for it."""
+    from transferkit.data import load_splits
+
+    chosen: list[Task] = []
+
+    def targets(pool: Any) -> str:
+        chosen.append(choose_task(cfg, pool, log))
+        return chosen[0].targets
+
+    splits = load_splits(cfg.data, targets=targets)
+    return splits, chosen[0]
 
 
 def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], None],
                    t_start: float, section: tuple[str, dict[str, Any]] | None = None) -> RunResult:
     """Train ``cfg``'s strategy on its data and write ``run``: the body of ``fit`` and
     ``pretrain`` (``section`` = (command, summary section) for pretrain)."""
-    from transferkit.data import load_splits
-
     torch.manual_seed(cfg.data.seed)
-    splits = load_splits(cfg.data)
+    splits, task = task_splits(cfg, log)
     train = splits.train
-    task = choose_task(cfg, train, log)
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
-        f"{len(splits.test)} test, {len(train.classes)} classes")
+        f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
+                                         else f"{len(train.classes)} classes"))
     run.write_config(cfg)
     run.fingerprint_splits(splits)
 
@@ -150,4 +164,4 @@ def joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
     return objective, source
 
 
-__all__ = ["choose_task", "fit_configured", "joint_source", "select_mapping", "timings"]
+__all__ = ["choose_task", "fit_configured", "task_splits", "joint_source", "select_mapping", "timings"]

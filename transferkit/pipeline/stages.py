@@ -27,30 +27,37 @@ from transferkit.tasks import Task, get_task
 
 
 class FeatureDataset(torch.utils.data.Dataset):
-    """(features, target) pairs over an in-memory or memory-mapped array."""
+    """(features, target) pairs over an in-memory or memory-mapped array; targets are
+    class codes (int64) or numbers (float64, regression)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
         self.x = x
-        self.y = np.asarray(y, dtype=np.int64)
+        y = np.asarray(y)
+        self.y = y.astype(np.float64) if y.dtype.kind == "f" else y.astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), int(self.y[i])
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int | float]:
+        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), self.y[i].item()
 
 
-def tensor_collate(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def target_tensor(targets: Sequence[int | float]) -> torch.Tensor:
+    """A batch's targets: int64 class codes, or float32 numbers (regression)."""
+    values = np.asarray(targets)
+    return torch.from_numpy(values.astype(np.float32 if values.dtype.kind == "f" else np.int64))
+
+
+def tensor_collate(items: list[tuple[torch.Tensor, int | float]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack (features, target) items into a batch."""
-    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items], dtype=torch.long)
+    return torch.stack([x for x, _ in items]), target_tensor([y for _, y in items])
 
 
 def make_collate(backbone: Any) -> Callable[[list], tuple[Any, torch.Tensor]]:
     """Collate raw (input, target) items through the backbone's preprocessing."""
 
     def collate(items: list) -> tuple[Any, torch.Tensor]:
-        return backbone.collate([x for x, _ in items]), torch.tensor([y for _, y in items],
-                                                                      dtype=torch.long)
+        return backbone.collate([x for x, _ in items]), target_tensor([y for _, y in items])
 
     return collate
 
@@ -305,4 +312,4 @@ def frozen_stages(stages: Sequence[Any]) -> bool:
 
 __all__ = ["FeatureDataset", "StageRunner", "can_split", "frozen_stages", "make_collate", "map_batches",
            "model_device", "predict_features", "predict_items", "predict_outputs",
-           "single_thread", "tensor_collate", "to_device"]
+           "single_thread", "target_tensor", "tensor_collate", "to_device"]

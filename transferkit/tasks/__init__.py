@@ -18,7 +18,7 @@ from transferkit.errors import ConfigError
 from transferkit.registry import Registry
 from transferkit.tasks._base import Accumulator, Task
 
-TASKS: Registry[type[Task]] = Registry("task", package="transferkit.tasks")
+TASKS: Registry[type[Task]] = Registry("task", package="transferkit.tasks", params_key="task_params")
 
 #: the task of run directories written before tasks existed (transferkit 0.1.0)
 DEFAULT_TASK = "classification"
@@ -34,7 +34,8 @@ def infer_task(data: Any) -> tuple[str, str]:
     the label values (the class names, as numbers where they all are) are checked with
     scikit-learn's ``type_of_target`` and a threshold on distinct integer values; each
     registered task says whether it takes them (``Task.matches``), in registry order with
-    classification first.
+    classification first: names and integers with at most 50 distinct values are classes,
+    other numbers (non-integers, or more distinct integers) are values for regression.
     """
     values = np.asarray(list(data.classes), dtype=object)
     order = [DEFAULT_TASK] + [n for n in TASKS.names() if n != DEFAULT_TASK]

@@ -54,11 +54,17 @@ class Task:
     gain_metric: ClassVar[str] = "loss"
     #: what ``--shots K`` means for this task, in the words of the help text
     shots_meaning: ClassVar[str] = ""
+    #: how the data layer stores the targets: "classes" (int codes) or "values" (float64)
+    targets: ClassVar[str] = "classes"
 
     def __init__(self, config: Any = None) -> None:
         self.config = config
 
     # ------------------------------------------------------------------ targets
+    def fit_targets(self, train: Any) -> None:
+        """Learn what the head and the loss need from the training targets (e.g. their mean
+        and standard deviation); the engine calls it once before it builds the head."""
+
     def output_dim(self, data: Any) -> int:
         """Width of the head's output for the (training) dataset ``data``."""
         raise NotImplementedError
@@ -137,6 +143,11 @@ class Task:
         """One dict per input for ``predict``'s CSV/JSON output (postprocessed outputs)."""
         raise NotImplementedError
 
+    def predictions(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
+        """One prediction per input (``Predictor.predict``): the most probable class name."""
+        classes = list(meta["classes"])
+        return [classes[int(i)] for i in np.asarray(outputs).argmax(axis=1)]
+
     def answers(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         """One JSON object per input for ``serve``'s answers (postprocessed outputs)."""
         return self.prediction_rows(outputs, meta)
@@ -145,6 +156,13 @@ class Task:
         """The exported model's output: ``name``, ``shape``, ``meaning`` (preprocessing.json)
         and ``card`` (one line of the model card)."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ examples
+    @classmethod
+    def tiny_example(cls, workdir: Any) -> dict[str, Any]:
+        """``fit`` keywords for a small dataset of this task's kind (``data=``, maybe
+        ``label_column=``), written under ``workdir`` if needed: what the contract tests fit."""
+        return {"data": "breast-cancer-wdbc"}
 
     # ------------------------------------------------------------------ inference
     @classmethod

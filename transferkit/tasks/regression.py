@@ -1,0 +1,346 @@
+"""Regression: one number per example, a linear head, MSE (or Huber) on standardised targets.
+
+The targets are optionally transformed (``log1p``, for amounts spanning orders of
+magnitude) and standardised with the training split's mean and standard deviation:
+``z = (g(y) - mean) / std``. The loss is taken on ``z``; the head inverts the transform
+itself (``y_hat = g^-1(mean + std * linear(f))``, with ``mean``, ``std`` and the transform
+in buffers saved with the weights), so the model -- and every prediction, ``serve``
+answer and ONNX/TorchScript export of it -- speaks the target's original units.
+``transferkit.json`` records the same numbers under ``target``.
+
+Metrics: RMSE, MAE and R^2 (``1 - SSE / SST``, SST around the evaluated split's mean);
+the loop selects on validation R^2, and the transfer gain is the test-R^2 difference.
+Baselines: the training mean, and on tables scikit-learn's ``Ridge`` and
+``HistGradientBoostingRegressor`` on the same training rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transferkit.errors import DataError
+from transferkit.options import Options, option
+from transferkit.tasks import TASKS
+from transferkit.tasks._base import Accumulator, Task
+
+#: baselines fit on at most this many training rows (a random subsample above it)
+MAX_BASELINE_ROWS = 200_000
+#: the head's pre-``expm1`` value is clipped here so that float32 never overflows
+MAX_LOG = 80.0
+
+
+@dataclass
+class RegressionConfig(Options):
+    """Parameters of the regression task."""
+
+    loss: str = option("mse", "Training loss on the standardised targets: 'mse' or 'huber'.",
+                       choices=("mse", "huber"))
+    huber_delta: float = option(1.0, "Huber loss: where it turns from quadratic to linear, in "
+                                "standard deviations of the (transformed) target.", gt=0)
+    target_transform: str = option("none", "Transform of the target before standardising: 'none', "
+                                   "or 'log1p' (log(1 + y), for amounts over orders of magnitude; "
+                                   "needs y > -1). Predictions are always in the original units.",
+                                   choices=("none", "log1p"))
+
+
+@dataclass(frozen=True)
+class TargetScaler:
+    """``z = (g(y) - mean) / std`` with ``g`` = identity or log1p."""
+
+    mean: float
+    std: float
+    transform: str = "none"
+
+    @classmethod
+    def fit(cls, y: np.ndarray, transform: str = "none") -> TargetScaler:
+        """Mean and standard deviation of the (transformed) finite targets ``y``."""
+        y = np.asarray(y, dtype=np.float64)
+        y = y[np.isfinite(y)]
+        if transform == "log1p" and len(y) and y.min() <= -1:
+            row = int(np.argmin(y))
+            raise DataError(f"target_transform=log1p needs targets > -1, and training target {row} is "
+                            f"{y[row]:g}. Use target_transform=none, or shift the target.")
+        g = np.log1p(y) if transform == "log1p" else y
+        mean = float(g.mean()) if len(g) else 0.0
+        std = float(g.std()) if len(g) > 1 else 0.0
+        return cls(mean, std if std > 1e-12 else 1.0, transform)
+
+    def standardise(self, y: torch.Tensor) -> torch.Tensor:
+        g = torch.log1p(y.clamp(min=-1 + 1e-6)) if self.transform == "log1p" else y
+        return (g - self.mean) / self.std
+
+    def describe(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "transform": self.transform}
+
+
+class RegressionHead(nn.Module):
+    """``f -> g^-1(mean + std * linear(f))``: (B, D) -> (B, 1) in the target's units."""
+
+    def __init__(self, in_dim: int, scaler: TargetScaler | None = None) -> None:
+        super().__init__()
+        scaler = scaler or TargetScaler(0.0, 1.0)
+        self.linear = nn.Linear(in_dim, 1)
+        self.register_buffer("target_mean", torch.tensor([scaler.mean], dtype=torch.float32))
+        self.register_buffer("target_std", torch.tensor([scaler.std], dtype=torch.float32))
+        self.register_buffer("target_log1p", torch.tensor([float(scaler.transform == "log1p")]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, 1)
+        g = self.linear(x) * self.target_std + self.target_mean
+        # both branches are computed; the clip keeps the unused one finite (no NaN gradients)
+        return torch.where(self.target_log1p > 0, torch.expm1(g.clamp(max=MAX_LOG)), g)
+
+
+def _loss(kind: str, delta: float, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if kind == "huber":
+        return F.huber_loss(pred, target, delta=delta)
+    return F.mse_loss(pred, target)
+
+
+class RegressionObjective(nn.Module):
+    """``loss(z_hat, z) + L2-SP`` with ``z`` the standardised targets (NaN targets ignored)."""
+
+    def __init__(self, forward: Callable[[nn.Module, Any], torch.Tensor], scaler: TargetScaler,
+                 loss: str = "mse", delta: float = 1.0, l2_sp: Any = None) -> None:
+        super().__init__()
+        self.forward_fn, self.scaler, self.kind, self.delta, self.l2_sp = forward, scaler, loss, delta, l2_sp
+
+    def forward(self, model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        inputs, y = batch
+        out = self.forward_fn(model, inputs).float().reshape(-1)  # (B, 1) -> (B,)
+        y = y.to(out.device, torch.float32).reshape(-1)
+        keep = torch.isfinite(y)
+        loss = _loss(self.kind, self.delta, self.scaler.standardise(out[keep]),
+                     self.scaler.standardise(y[keep]))
+        logs = {self.kind: float(loss.detach())}
+        if self.l2_sp is not None:
+            penalty = self.l2_sp().to(loss.device)
+            logs["l2_sp"] = float(penalty.detach())
+            loss = loss + penalty
+        return loss, logs
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """RMSE, MAE and R^2 of predictions ``pred`` against targets ``y`` (original units).
+
+    >>> regression_metrics(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))["r2"]
+    0.5
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
+    if len(pred) != len(y):
+        raise DataError(f"Expected {len(y)} predictions, one per target; got {len(pred)}.")
+    keep = np.isfinite(y)
+    y, pred = y[keep], pred[keep]
+    if not len(y):
+        raise DataError("Metrics need targets; this data has none (every target is missing).")
+    err = pred - y
+    sse, sst = float((err ** 2).sum()), float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else 0.0)
+    return {"r2": float(r2), "rmse": float(np.sqrt(sse / len(y))), "mae": float(np.abs(err).mean()),
+            "n": int(len(y))}
+
+
+class RegressionAccumulator(Accumulator):
+    """Validation loss (on standardised targets, as in training), R^2, RMSE and MAE."""
+
+    def __init__(self, scaler: TargetScaler, loss: str, delta: float) -> None:
+        self.scaler, self.kind, self.delta = scaler, loss, delta
+        self.outputs: list[torch.Tensor] = []
+        self.targets: list[torch.Tensor] = []
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:  # (B, 1), (B,)
+        self.outputs.append(outputs.detach().float().reshape(-1).cpu())
+        self.targets.append(targets.detach().float().reshape(-1).cpu())
+
+    def compute(self) -> dict[str, float]:
+        if not self.targets:
+            return {}
+        out, y = torch.cat(self.outputs), torch.cat(self.targets)
+        keep = torch.isfinite(y)
+        if not keep.any():
+            return {}
+        out, y = out[keep], y[keep]
+        loss = _loss(self.kind, self.delta, self.scaler.standardise(out), self.scaler.standardise(y))
+        metrics = regression_metrics(y.numpy(), out.numpy())
+        metrics.pop("n")
+        return {"loss": float(loss), **metrics}
+
+
+def _table_matrix(train: Any, test: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric columns as they are, categoricals one-hot (categories of the training rows)."""
+    import pandas as pd
+
+    schema = getattr(train, "schema", None)
+    cats = [c.name for c in schema.columns if c.kind == "categorical"] if schema is not None else []
+    both = pd.concat([train.x, test.x], ignore_index=True)
+    for name in cats:
+        known = sorted(set(train.x[name].astype(str)))
+        both[name] = pd.Categorical(both[name].astype(str), categories=known)
+    matrix = pd.get_dummies(both, columns=cats, dtype=np.float64).to_numpy(dtype=np.float64)
+    return matrix[:len(train)], matrix[len(train):]
+
+
+def table_baselines(train: Any, test: Any, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Ridge (standardised inputs) and histogram gradient boosting on the training rows
+    (a random subsample above ``MAX_BASELINE_ROWS``), scored on the test rows."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_tr, x_te = _table_matrix(train, test)
+    y_tr = np.asarray(train.y, dtype=np.float64)
+    if len(y_tr) > MAX_BASELINE_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(y_tr), MAX_BASELINE_ROWS, replace=False))
+        x_tr, y_tr = x_tr[rows], y_tr[rows]
+    models = {"ridge": make_pipeline(StandardScaler(), Ridge(alpha=1.0)),
+              "hist_gradient_boosting": HistGradientBoostingRegressor(random_state=seed)}
+    out = {}
+    for name, model in models.items():
+        model.fit(x_tr, y_tr)
+        out[name] = {**regression_metrics(test.y, model.predict(x_te)), "train_rows": int(len(y_tr))}
+    return out
+
+
+@TASKS.register("regression", config=RegressionConfig,
+                help="Regression: one number per example (linear head, MSE on standardised "
+                "targets; selects on R^2).")
+class RegressionTask(Task):
+    """One number per example: a linear head with one output in the target's units, MSE
+    (or Huber) on standardised targets, R^2 / RMSE / MAE."""
+
+    name = "regression"
+    selection_metric = "r2"
+    directions = {"r2": "max", "rmse": "min", "mae": "min", "loss": "min"}
+    gain_metric = "r2"
+    shots_meaning = "labelled training examples in total (spread over quantile bins of the target)"
+    targets = "values"
+
+    def __init__(self, config: RegressionConfig | None = None) -> None:
+        super().__init__(config if config is not None else RegressionConfig())
+        self.scaler_: TargetScaler | None = None
+
+    # ------------------------------------------------------------------ targets
+    def fit_targets(self, train: Any) -> None:
+        self.scaler_ = TargetScaler.fit(train.y, self.config.target_transform)
+
+    def _scaler(self, data: Any = None) -> TargetScaler:
+        if self.scaler_ is not None:
+            return self.scaler_
+        if data is not None:
+            return TargetScaler.fit(np.asarray(data.y), self.config.target_transform)
+        return TargetScaler(0.0, 1.0, self.config.target_transform)
+
+    def output_dim(self, data: Any) -> int:
+        return 1
+
+    def describe_targets(self, data: Any) -> dict[str, Any]:
+        y = np.asarray(data.y, dtype=np.float64)
+        return {"classes": [], "target": {"name": (data.meta or {}).get("label_column"),
+                                          **self._scaler(data).describe(),
+                                          "min": float(y.min()) if len(y) else None,
+                                          "max": float(y.max()) if len(y) else None}}
+
+    def labels_used(self, splits: Any) -> dict[str, int]:
+        return {"train": len(splits.train), "val": len(splits.val)}
+
+    # ------------------------------------------------------------------ model
+    def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
+        return RegressionHead(in_dim, self.scaler_)
+
+    def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
+                  train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
+        return RegressionObjective(forward, self._scaler(train_data), self.config.loss,
+                                   self.config.huber_delta, l2_sp)
+
+    def accumulator(self) -> Accumulator:
+        return RegressionAccumulator(self._scaler(), self.config.loss, self.config.huber_delta)
+
+    # ------------------------------------------------------------------ outputs
+    def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:  # (B, 1), already in units
+        return outputs.float().reshape(-1, 1)
+
+    def metrics(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
+                detailed: bool = False) -> dict[str, Any]:
+        out = regression_metrics(targets, outputs)
+        if detailed:
+            err = np.asarray(outputs, dtype=np.float64).reshape(-1) - np.asarray(targets, dtype=np.float64)
+            err = err[np.isfinite(err)]
+            out["residuals"] = {"mean": float(err.mean()),
+                                "quantiles": {f"{q:g}": float(np.quantile(err, q))
+                                              for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}
+        return out
+
+    def baselines(self, train: Any, test: Any) -> dict[str, Any]:
+        mean = float(np.nanmean(train.y)) if len(train) else 0.0
+        out: dict[str, Any] = {"mean": {**regression_metrics(test.y, np.full(len(test), mean)),
+                                        "value": mean}}
+        if getattr(train, "modality", None) == "table" and len(train) > 1 and len(test):
+            out.update(table_baselines(train, test))
+        return out
+
+    def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
+        if gain is None or gain >= 0.0:
+            return None
+        return (f"negative transfer: the transferred model's test R² is {abs(gain):.3f} below the "
+                f"{baseline} baseline's. Transfer did not help here; try another backbone or "
+                "strategy, or train without transfer.")
+
+    def headline(self, metrics: dict[str, Any]) -> str:
+        return f"R² {metrics['r2']:.4f}, RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}"
+
+    def predictions(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
+        return [float(v) for v in np.asarray(outputs, dtype=np.float64).reshape(-1)]
+
+    def prediction_rows(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"prediction": v} for v in self.predictions(outputs, meta)]
+
+    def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
+        target = meta.get("target") or {}
+        name = f"`{target['name']}`" if target.get("name") else "the target"
+        how = "log1p, then standardisation" if target.get("transform") == "log1p" else "standardisation"
+        return {"name": "logits", "dtype": "float32", "shape": ["batch", 1],
+                "meaning": f"the predicted value of {name} in its original units (the inverse of "
+                           f"the training-time {how} is part of the model)",
+                "card": f"one number per input: the predicted {name}, in its original units."}
+
+    # ------------------------------------------------------------------ examples
+    @classmethod
+    def tiny_example(cls, workdir: Any) -> dict[str, Any]:
+        """A synthetic table: ``price = 3 a - 2 b + 1.5 [c = x] + 100 + noise`` (300 rows)."""
+        import pandas as pd
+
+        rng = np.random.default_rng(0)
+        a, b = rng.normal(size=300), rng.normal(size=300)
+        c = rng.choice(["x", "y", "z"], 300)
+        price = 3 * a - 2 * b + 1.5 * (c == "x") + 100 + rng.normal(scale=0.5, size=300)
+        path = Path(workdir) / "regression-tiny.csv"
+        pd.DataFrame({"a": a, "b": b, "c": c, "price": price}).to_csv(path, index=False)
+        return {"data": str(path), "label_column": "price"}
+
+    # ------------------------------------------------------------------ inference
+    @classmethod
+    def matches(cls, y: Any) -> tuple[bool, str]:
+        from sklearn.utils.multiclass import type_of_target
+
+        from transferkit.tasks.classification import MAX_NUMERIC_CLASSES
+
+        try:
+            numeric = np.asarray(y).astype(np.float64)
+        except (TypeError, ValueError):
+            return False, "the labels are names, not numbers"
+        distinct = len(np.unique(numeric))
+        if type_of_target(numeric) == "continuous":
+            return True, f"the labels are non-integer numbers ({distinct} distinct values)"
+        if distinct > MAX_NUMERIC_CLASSES:
+            return True, (f"the labels are {distinct} distinct integers (more than "
+                          f"{MAX_NUMERIC_CLASSES}, so they look like amounts, not classes)")
+        return False, f"the labels take only {distinct} distinct integer values (classes)"
