@@ -162,18 +162,23 @@ def _check(reference: np.ndarray, got: np.ndarray, what: str, tolerance: float) 
 
 
 def model_card(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
-    """MODEL_CARD.md text: data, metrics, baselines, intended use and limitations."""
+    """MODEL_CARD.md text: data, metrics, baselines, intended use and limitations (the
+    task says what it is, which metrics the table shows and what it cannot do)."""
     data = summary.get("data") or {}
     test = (summary.get("metrics") or {}).get("test") or {}
     from transferkit.tasks import get_task
 
-    output = get_task(manifest.get("task")).output_spec(
-        {**manifest, "classes": manifest.get("classes") or data.get("classes") or []})
+    meta = {**manifest, "classes": manifest.get("classes") or data.get("classes") or []}
+    task = get_task(manifest.get("task"))
+    output, card = task.output_spec(meta), task.card(meta)
+    columns = card["columns"]
 
-    def pct(v: Any) -> str:
-        return f"{v * 100:.1f} %" if isinstance(v, (int, float)) and not isinstance(v, bool) else "—"
+    def cell(v: Any, fmt: str) -> str:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return "—"
+        return f"{v * 100:.1f} %" if fmt == "pct" else format(v, fmt)
 
-    lines = [f"# Model card: {manifest.get('modality', '')} classifier on {data.get('target', 'unknown data')}",
+    lines = [f"# Model card: {manifest.get('modality', '')} {card['noun']} on {data.get('target', 'unknown data')}",
              "", "Written by transferkit "
              f"{summary.get('transferkit_version', manifest.get('versions', {}).get('transferkit', ''))}"
              f" ({summary.get('command', 'fit')}).", "",
@@ -189,30 +194,29 @@ def model_card(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
              f"- Examples: {data.get('n_train', '?')} train, {data.get('n_val', '?')} validation, "
              f"{data.get('n_test', '?')} test.", "",
              "## Metrics (test split, never used for training or model selection)", "",
-             "| model | accuracy | balanced accuracy | macro-F1 | ECE |", "|---|---|---|---|---|",
-             f"| this model | {pct(test.get('accuracy'))} | {pct(test.get('balanced_accuracy'))} | "
-             f"{pct(test.get('macro_f1'))} | {test.get('ece', 0):.3f} |"]
+             "| model | " + " | ".join(h for _, h, _ in columns) + " |",
+             "|---|" + "---|" * len(columns),
+             # this model's non-percentage metrics read 0 when missing, as before tasks existed
+             "| this model | " + " | ".join(cell(test.get(k) if f == "pct" else test.get(k, 0), f)
+                                           for k, _, f in columns) + " |"]
     for name, base in (summary.get("baselines") or {}).items():
         if not base:
             continue
         b = base.get("test", base)
         label = f"{name} (oracle: uses target labels; an upper bound)" if name == "oracle" else name
-        ece = f"{b['ece']:.3f}" if isinstance(b.get("ece"), float) else "—"
-        lines.append(f"| {label} | {pct(b.get('accuracy'))} | {pct(b.get('balanced_accuracy'))} | "
-                     f"{pct(b.get('macro_f1'))} | {ece} |")
+        lines.append(f"| {label} | " + " | ".join(cell(b.get(k), f) for k, _, f in columns) + " |")
     gain = summary.get("transfer_gain")
     if isinstance(gain, (int, float)):
-        lines += ["", f"Transfer gain over training from scratch: {gain * 100:+.1f} accuracy points."]
+        lines += ["", "Transfer gain over training from scratch: "
+                  + card["gain"].format(gain=gain, gain_pct=gain * 100) + "."]
     lines += ["", "## Intended use", "",
-              f"Classifying {manifest.get('modality', '')} inputs like the target data above into the "
-              "listed classes. Inputs must be preprocessed as `preprocessing.json` describes.",
+              f"{card['use']} Inputs must be preprocessed as `preprocessing.json` describes.",
               "", "## Limitations", "",
               "- Measured only on the test split of the target data; inputs from another distribution "
               "(other sensors, sources, populations) can be much less accurate.",
               f"- Trained on {data.get('n_train', 'few')} labelled examples; rare cases are poorly "
-              "covered and the reported metrics have a wide confidence interval.",
-              "- Probabilities are only as calibrated as the ECE above says.",
-              "- It always answers with one of the known classes, even for unrelated inputs."]
+              "covered and the reported metrics have a wide confidence interval."]
+    lines += [f"- {line}" for line in card["limits"]]
     for w in summary.get("warnings") or []:
         lines.append(f"- **Warning from the run:** {w}")
     return "\n".join(lines) + "\n"

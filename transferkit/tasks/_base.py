@@ -157,6 +157,20 @@ class Task:
         and ``card`` (one line of the model card)."""
         raise NotImplementedError
 
+    def card(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """What the model card (MODEL_CARD.md of an export) says that depends on the task:
+        ``noun`` (the kind of model), ``columns`` of the metrics table as (key, header,
+        format; "pct" is a percentage), ``gain`` (the transfer gain in words, a format with
+        ``{gain}``), ``use`` (intended use) and ``limits`` (task-specific limitations)."""
+        return {"noun": "classifier",
+                "columns": (("accuracy", "accuracy", "pct"), ("balanced_accuracy", "balanced accuracy", "pct"),
+                            ("macro_f1", "macro-F1", "pct"), ("ece", "ECE", ".3f")),
+                "gain": "{gain_pct:+.1f} accuracy points",
+                "use": f"Classifying {manifest.get('modality', '')} inputs like the target data above "
+                       "into the listed classes.",
+                "limits": ["Probabilities are only as calibrated as the ECE above says.",
+                           "It always answers with one of the known classes, even for unrelated inputs."]}
+
     # ------------------------------------------------------------------ examples
     @classmethod
     def tiny_example(cls, workdir: Any) -> dict[str, Any]:

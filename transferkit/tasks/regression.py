@@ -94,8 +94,9 @@ class RegressionHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, 1)
         g = self.linear(x) * self.target_std + self.target_mean
-        # both branches are computed; the clip keeps the unused one finite (no NaN gradients)
-        return torch.where(self.target_log1p > 0, torch.expm1(g.clamp(max=MAX_LOG)), g)
+        # both branches are computed; the clip keeps the unused one finite (no NaN gradients).
+        # exp - 1, not expm1: ONNX has no expm1 (the absolute error is float32's, ~1e-7)
+        return torch.where(self.target_log1p > 0, torch.exp(g.clamp(max=MAX_LOG)) - 1.0, g)
 
 
 def _loss(kind: str, delta: float, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -311,6 +312,18 @@ class RegressionTask(Task):
                 "meaning": f"the predicted value of {name} in its original units (the inverse of "
                            f"the training-time {how} is part of the model)",
                 "card": f"one number per input: the predicted {name}, in its original units."}
+
+    def card(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        target = manifest.get("target") or {}
+        name = f"`{target['name']}`" if target.get("name") else "the target"
+        seen = (f" (training targets span {target['min']:g} to {target['max']:g}; predictions beyond "
+                "that range are extrapolations)") if target.get("min") is not None else ""
+        return {"noun": "regressor",
+                "columns": (("r2", "R²", ".3f"), ("rmse", "RMSE", ".4g"), ("mae", "MAE", ".4g")),
+                "gain": "{gain:+.3f} R²",
+                "use": f"Predicting {name} from {manifest.get('modality', '')} inputs like the target "
+                       "data above.",
+                "limits": [f"It answers with a number for any input, even an unrelated one{seen}."]}
 
     # ------------------------------------------------------------------ examples
     @classmethod
