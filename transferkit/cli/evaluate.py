@@ -34,6 +34,13 @@ class EvaluateCommand:
             print(json.dumps(m, indent=2))
             return 0
         console = make_console()
+        if "per_class" not in m:  # a task without classes (regression): the task's headline
+            from transferkit.rundir import read_manifest
+            from transferkit.tasks import get_task
+
+            task = get_task(read_manifest(args.run).get("task"))
+            console.print(f"{task.headline(m)}  (n={m['n']})")
+            return 0
         console.print(f"accuracy {m['accuracy']:.4f}  balanced accuracy {m['balanced_accuracy']:.4f}  "
                       f"macro-F1 {m['macro_f1']:.4f}  ECE {m['ece']:.4f}  (n={m['n']})")
         table = Table(title="per class")

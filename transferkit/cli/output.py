@@ -29,6 +29,12 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
         return
     con = console()
     test = summary.get("metrics", {}).get("test", {})
+    from transferkit.tasks import get_task
+
+    task = get_task(summary.get("task"))
+    if task.targets != "classes":  # numbers, not classes: the task's own metric columns
+        _print_task_summary(con, task, summary, run_dir)
+        return
     table = Table(title=f"{summary.get('command', 'run')}: {summary.get('backbone')} / "
                         f"{summary.get('strategy')}")
     for col in ("model", "test accuracy", "balanced accuracy", "macro-F1", "time"):
@@ -47,6 +53,38 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
     con.print(table)
     if summary.get("transfer_gain") is not None:
         con.print(f"transfer gain over scratch: {summary['transfer_gain'] * 100:+.1f} points")
+    for warning in summary.get("warnings", []):
+        con.print(f"[yellow]warning:[/yellow] {warning}")
+    if run_dir is not None:
+        con.print(f"run directory: {run_dir}")
+
+
+def _print_task_summary(con: Console, task: Any, summary: dict[str, Any], run_dir: Path | str | None) -> None:
+    """The run summary table with the metric columns the task's model card shows."""
+    columns = task.card({})["columns"]
+
+    def cell(value: Any, fmt: str) -> str:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return "—"
+        return _pct(value) if fmt == "pct" else format(value, fmt)
+
+    table = Table(title=f"{summary.get('command', 'run')}: {summary.get('backbone')} / "
+                        f"{summary.get('strategy')}")
+    for col in ("model", *(f"test {h}" for _, h, _ in columns), "time"):
+        table.add_column(col)
+    test = summary.get("metrics", {}).get("test", {})
+    table.add_row("transferred", *(cell(test.get(k), f) for k, _, f in columns),
+                  f"{summary.get('timings', {}).get('total_s', 0):.1f} s")
+    for name, base in (summary.get("baselines") or {}).items():
+        if base:
+            btest = base.get("test", base)
+            table.add_row(name, *(cell(btest.get(k), f) for k, _, f in columns),
+                          f"{base['train_s']:.1f} s" if "train_s" in base else "")
+    con.print(table)
+    if summary.get("transfer_gain") is not None:
+        con.print("transfer gain over scratch: "
+                  + task.card({})["gain"].format(gain=summary["transfer_gain"],
+                                                 gain_pct=summary["transfer_gain"] * 100))
     for warning in summary.get("warnings", []):
         con.print(f"[yellow]warning:[/yellow] {warning}")
     if run_dir is not None:

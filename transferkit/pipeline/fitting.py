@@ -71,6 +71,9 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         cfg = dataclasses.replace(cfg, mapping=mapping_selection["chosen"])
     joint = None
     if cfg.joint_source:
+        if task.targets != "classes":
+            raise ConfigError(f"--joint-source trains a classification objective on the source; the "
+                              f"{task.name} task has no classes. Drop --joint-source.")
         joint = joint_source(cfg, model, list(train.classes), log)
         runner.joint = joint
     frozen = frozen_stages(runner.run(model, cfg.strategy, cfg.strategy_params))
@@ -116,6 +119,9 @@ def select_mapping(cfg: FitConfig, model: TransferModel, splits: Any, runner: St
     from transferkit.pipeline.build import new_model
     from transferkit.train import Trainer
 
+    if task.targets != "classes":
+        raise ConfigError(f"--mapping auto compares mappings by validation accuracy, which the {task.name} "
+                          "task does not have. Name a mapping (e.g. --mapping identity).")
     if not len(splits.val):
         raise ConfigError("--mapping auto chooses the mapping on validation data, and this dataset "
                           "has no validation split; set data.val_fraction > 0 or name a mapping.")
