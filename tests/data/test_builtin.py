@@ -7,6 +7,7 @@ import pytest
 
 from transferkit.data import DATASETS, list_datasets, load, load_splits
 from transferkit.data.builtin.printed_digits import render_printed_digits
+from transferkit.tasks import get_task
 
 NAMES = DATASETS.names()
 
@@ -26,7 +27,8 @@ def test_all_eight_are_registered() -> None:
 def test_metadata(name: str) -> None:
     info = DATASETS.get(name).info()
     assert info["name"] == name and info["modality"] in ("image", "text", "table", "sequence")
-    assert info["size"] > 0 and len(info["classes"]) >= 2 and info["source"]
+    numbers = get_task(info["task"]).targets == "values"  # regression: no classes
+    assert info["size"] > 0 and (numbers or len(info["classes"]) >= 2) and info["source"]
     assert DATASETS.get(name).install_hint
     assert (info["install"] is None) == info["available"]
 
@@ -35,11 +37,15 @@ def test_metadata(name: str) -> None:
 def test_loads_and_splits(name: str) -> None:
     _need(name)
     cls = DATASETS.get(name)
-    s = load_splits(name, shots=2, max_test=50)
+    targets = get_task(cls.task).targets
+    s = load_splits(name, shots=2, max_test=50, targets=targets)
     assert s.train.classes == list(cls.classes) and s.train.modality == cls.modality
-    assert list(np.bincount(s.train.y, minlength=len(cls.classes))) == [2] * len(cls.classes)
+    if targets == "values":  # --shots K: K examples in total
+        assert len(s.train) == 2 and s.train.has_values and np.isfinite(s.test.y).all()
+    else:
+        assert list(np.bincount(s.train.y, minlength=len(cls.classes))) == [2] * len(cls.classes)
     assert 0 < len(s.test) <= 50 and len(s.val) > 0
-    assert len(load(name)) == cls.size
+    assert len(load(name, targets=targets)) == cls.size
     item, label = s.train[0]
     if cls.modality == "image":
         assert item.dtype == np.uint8 and item.ndim in (2, 3)
@@ -106,3 +112,13 @@ def test_credit_tables_have_categoricals() -> None:
     _need("credit-default")
     assert load("credit-default").schema.categorical == ["student"]
     assert set(load("credit-card").schema.categorical) == {"owner", "selfemp"}
+
+
+def test_lalonde_earnings_is_a_regression_pair() -> None:
+    _need("lalonde-earnings")
+    s = load_splits("lalonde-earnings", targets="values")
+    assert s.train.ids[0].startswith("cps1[") and s.test.ids[0].startswith("psid1[") and len(s.test) == 2490
+    assert s.train.schema.names == ["age", "educ", "black", "hisp", "marr", "nodeg", "re74", "re75"]
+    assert s.train.y.max() == pytest.approx(25564.67) and s.test.y.max() > 100_000  # cps1 is top-coded
+    cps1 = load("lalonde-earnings", domain="cps1", targets="values")
+    assert len(cps1) == 15992 and cps1.has_values
