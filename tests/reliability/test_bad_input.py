@@ -72,8 +72,13 @@ def test_continuous_float_labels_are_refused_with_the_class_named(tmp_path: Path
     rng = np.random.default_rng(0)
     rows = ["f0,label"] + [f"{rng.normal():.4f},{rng.random():.6f}" for _ in range(40)]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
-    res = cli("fit", "--data", tmp_path / "t.csv", *TAB, "--out", tmp_path / "run")
+    res = cli("fit", "--data", tmp_path / "t.csv", *TAB, "--task", "classification",
+              "--out", tmp_path / "run")
     assert_user_error(res, "class", "example", "val_fraction")
+    # without --task, the same labels are numbers: a regression fit
+    res = cli("fit", "--data", tmp_path / "t.csv", *TAB, "--out", tmp_path / "run2")
+    assert res.rc == 0, res.err
+    assert json.loads((tmp_path / "run2" / "summary.json").read_text())["task"] == "regression"
 
 
 def test_npz_object_labels_are_refused(tmp_path: Path) -> None:
