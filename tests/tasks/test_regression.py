@@ -57,6 +57,25 @@ def test_fit_beats_the_mean_in_original_units(fitted):
     assert np.abs(pred - frame["price"].head(50)).mean() < 2
     target = json.loads((run_dir / "transferkit.json").read_text())["target"]
     assert target["name"] == "price" and target["transform"] == "none" and target["std"] > 1
+    html = (run_dir / "report.html").read_text()  # the report speaks the task's metrics
+    assert "best val r2" in html and "R²</b> on the test set" in html
+
+
+def test_image_regression_from_npz(tmp_path):
+    """Images with numeric targets (an .npz with float y): the same task, another modality."""
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 1, 160)
+    x = np.zeros((160, 32, 32, 3), np.uint8)
+    for i, v in enumerate(y):  # the target is the size of a white square
+        k = int(v * 28) + 2
+        x[i, :k, :k] = 255
+    np.savez(tmp_path / "squares.npz", x=x, y=y)
+    run = tk.fit(data=str(tmp_path / "squares.npz"), backbone="timm:test_efficientnet", pretrained=False,
+                 strategy="full", epochs=8, image_size=32, seed=0, out=str(tmp_path / "run"), log=None)
+    assert run.summary["task"] == "regression"
+    assert run.summary["metrics"]["test"]["r2"] > 0.5
+    pred = tk.load(run.run_dir).predict([x[0], x[1]])
+    assert np.allclose(pred, y[:2], atol=0.25)
 
 
 def test_log1p_target_predicts_original_units(tmp_path):

@@ -78,10 +78,23 @@ def _figure(uri: str | None, alt: str, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
-def _metrics_section(summary: dict[str, Any]) -> str:
+def _card(summary: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the run's task says the report shows (its metric columns and gain wording)."""
+    from transferkit.tasks import get_task
+
+    return get_task(summary.get("task") or manifest.get("task")).card(manifest)
+
+
+def _selection_metric(summary: dict[str, Any]) -> str:
+    from transferkit.tasks import get_task
+
+    return get_task(summary.get("task")).selection_metric
+
+
+def _metrics_section(summary: dict[str, Any], card: dict[str, Any]) -> str:
     metrics = summary.get("metrics") or {}
     baselines = summary.get("baselines") or {}
-    cols = (("accuracy", True), ("balanced_accuracy", True), ("macro_f1", True), ("ece", False))
+    cols = tuple((key, fmt == "pct") for key, _, fmt in card["columns"])
     head = "".join(f'<th class="num">{escape(c.replace("_", " "))}</th>' for c, _ in cols)
     rows = []
 
@@ -109,8 +122,9 @@ def _metrics_section(summary: dict[str, Any]) -> str:
     gain_html = ""
     if isinstance(gain, (int, float)):
         css = "good" if gain >= 0 else "bad"
+        words = card["gain"].format(gain=gain, gain_pct=gain * 100)
         gain_html = (f'<p>Transfer gain over the from-scratch baseline: <b class="{css}">'
-                     f"{gain * 100:+.1f} accuracy points</b> on the test set.</p>")
+                     f"{escape(words)}</b> on the test set.</p>")
     hints = {"scratch": "from scratch (add <code>--compare scratch</code> to fit)",
              "source_only": "source only (needs a source domain: <code>transferkit adapt</code>)"}
     missing = [hints[n] for n in hints if not baselines.get(n)]
@@ -171,14 +185,13 @@ def _header(title: str, run: Path, summary: dict[str, Any]) -> str:
             f"<b>{escape(str(summary.get('strategy')))}</b></p></header>")
 
 
-def _headline(summary: dict[str, Any], test: dict[str, Any]) -> str:
-    stats = [("test accuracy", _fmt(test.get("accuracy"))),
-             ("balanced accuracy", _fmt(test.get("balanced_accuracy"))),
-             ("macro F1", _fmt(test.get("macro_f1")))]
+def _headline(summary: dict[str, Any], test: dict[str, Any], card: dict[str, Any]) -> str:
+    stats = [(("test " if i == 0 else "") + header, _fmt(test.get(key), fmt == "pct"))
+             for i, (key, header, fmt) in enumerate(card["columns"][:3])]
     gain = summary.get("transfer_gain")
     if isinstance(gain, (int, float)):
-        stats.append(("gain vs scratch", f'<span class="{"good" if gain >= 0 else "bad"}">'
-                                         f"{gain * 100:+.1f} pts</span>"))
+        words = escape(card["gain_short"].format(gain=gain, gain_pct=gain * 100))
+        stats.append(("gain vs scratch", f'<span class="{"good" if gain >= 0 else "bad"}">{words}</span>'))
     total = (summary.get("timings") or {}).get("total_s")
     if isinstance(total, (int, float)):
         stats.append(("total time", f"{total:.1f} s"))
@@ -225,12 +238,16 @@ def _what_was_done(summary: dict[str, Any], manifest: dict[str, Any], classes: l
                      f"{escape(str(summary['choice']))}</div>")
     stages = summary.get("stages") or []
     if stages:
+        metric = _selection_metric(summary)
+        card = _card(summary, manifest)
+        pct = next((fmt == "pct" for key, _, fmt in card["columns"] if key == metric), True)
         rows = "".join(
             f"<tr><td>{escape(str(s.get('stage')))}</td><td class='num'>{s.get('steps', '—')}</td>"
-            f"<td class='num'>{_fmt(s.get('best_metric'))}</td><td>{escape(str(s.get('stopped', '')))}</td>"
+            f"<td class='num'>{_fmt(s.get('best_metric'), pct)}</td><td>{escape(str(s.get('stopped', '')))}</td>"
             f"<td class='num'>{_fmt(s.get('seconds'), pct=False)}</td></tr>" for s in stages)
         parts.append("<h3>Training stages</h3><table><thead><tr><th>stage</th><th class='num'>steps"
-                     "</th><th class='num'>best val accuracy</th><th>stopped</th><th class='num'>"
+                     f"</th><th class='num'>best val {escape(metric)}</th><th>stopped"
+                     "</th><th class='num'>"
                      f"seconds</th></tr></thead><tbody>{rows}</tbody></table>")
     return parts
 
@@ -302,12 +319,13 @@ def build_html(run_dir: str | Path) -> str:
     classes = [str(c) for c in (data.get("classes") or manifest.get("classes") or [])]
     test = (summary.get("metrics") or {}).get("test") or {}
     title = f"{summary.get('command', 'run')} · {data.get('target') or run.name}"
+    card = _card(summary, manifest)
     parts = [
         _header(title, run, summary),
-        _headline(summary, test),
+        _headline(summary, test, card),
         _warnings_section(summary),
         *_what_was_done(summary, manifest, classes),
-        _metrics_section(summary),
+        _metrics_section(summary, card),
         _curves_section(run),
         *_errors_sections(test, classes),
         _projection_section(run, classes),

@@ -160,12 +160,12 @@ class Task:
     def card(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """What the model card (MODEL_CARD.md of an export) says that depends on the task:
         ``noun`` (the kind of model), ``columns`` of the metrics table as (key, header,
-        format; "pct" is a percentage), ``gain`` (the transfer gain in words, a format with
-        ``{gain}``), ``use`` (intended use) and ``limits`` (task-specific limitations)."""
+        format; "pct" is a percentage), ``gain`` and ``gain_short`` (the transfer gain in words,
+        formats with ``{gain}`` or ``{gain_pct}``), ``use`` (intended use) and ``limits`` (task-specific limitations)."""
         return {"noun": "classifier",
                 "columns": (("accuracy", "accuracy", "pct"), ("balanced_accuracy", "balanced accuracy", "pct"),
                             ("macro_f1", "macro-F1", "pct"), ("ece", "ECE", ".3f")),
-                "gain": "{gain_pct:+.1f} accuracy points",
+                "gain": "{gain_pct:+.1f} accuracy points", "gain_short": "{gain_pct:+.1f} pts",
                 "use": f"Classifying {manifest.get('modality', '')} inputs like the target data above "
                        "into the listed classes.",
                 "limits": ["Probabilities are only as calibrated as the ECE above says.",

@@ -320,7 +320,7 @@ class RegressionTask(Task):
                 "that range are extrapolations)") if target.get("min") is not None else ""
         return {"noun": "regressor",
                 "columns": (("r2", "R²", ".3f"), ("rmse", "RMSE", ".4g"), ("mae", "MAE", ".4g")),
-                "gain": "{gain:+.3f} R²",
+                "gain": "{gain:+.3f} R²", "gain_short": "{gain:+.3f} R²",
                 "use": f"Predicting {name} from {manifest.get('modality', '')} inputs like the target "
                        "data above.",
                 "limits": [f"It answers with a number for any input, even an unrelated one{seen}."]}
