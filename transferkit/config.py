@@ -52,7 +52,8 @@ class DataConfig(Options):
                                       flag="--label-column")
     domain: str | None = option(None, "Domain of a built-in dataset that has several "
                                 "(e.g. fine-foods: train-products, other-products).", flag="--domain")
-    shots: int | None = option(None, "Keep this many labelled training examples per class.",
+    shots: int | None = option(None, "Keep this many labelled training examples per class "
+                               "(regression: in total).",
                                flag="--shots", ge=1)
     seed: int = option(0, "Seed for the few-shot sample and training.", flag="--seed")
     split_seed: int = option(0, "Seed of the train/val/test split; keep it fixed so that the "

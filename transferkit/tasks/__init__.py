@@ -37,7 +37,8 @@ def infer_task(data: Any) -> tuple[str, str]:
     classification first: names and integers with at most 50 distinct values are classes,
     other numbers (non-integers, or more distinct integers) are values for regression.
     """
-    values = np.asarray(list(data.classes), dtype=object)
+    stored = getattr(data, "has_values", False)  # targets already stored as numbers
+    values = np.unique(data.y) if stored else np.asarray(list(data.classes), dtype=object)
     order = [DEFAULT_TASK] + [n for n in TASKS.names() if n != DEFAULT_TASK]
     reasons = []
     for name in order:
