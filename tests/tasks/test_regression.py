@@ -168,3 +168,11 @@ def test_task_params_are_checked():
         get_task("regression", {"target_transform": "log"})
     with pytest.raises(ConfigError, match="task_params"):
         get_task("regression", {"los": "huber"})
+
+
+def test_rank_refuses_numeric_targets_by_name(tmp_path):
+    csv = str(_table(tmp_path / "t.csv", n=60))
+    frame = pd.read_csv(csv)
+    frame.rename(columns={"price": "label"}).to_csv(tmp_path / "l.csv", index=False)
+    with pytest.raises(ConfigError, match="rank works on class labels.*regression"):
+        tk.rank(str(tmp_path / "l.csv"), backbones=["tabular"])

@@ -159,7 +159,9 @@ def _load_rank_data(data: Any, shots: int | None, seed: int, validate: bool, val
     else:
         raise ConfigError(f"The 'data' parameter of rank must be a dataset name or path, a DataConfig, "
                           f"Splits or a TransferDataset. Got {type(data).__name__} instead.")
-    splits = load_splits(cfg)
+    from transferkit.pipeline.fitting import class_targets
+
+    splits = load_splits(cfg, targets=class_targets("rank"))
     return splits.train, splits.val
 
 

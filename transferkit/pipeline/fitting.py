@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,6 +45,27 @@ def task_splits(cfg: FitConfig, log: Callable[[str], None]) -> tuple[Any, Task]:
 
     splits = load_splits(cfg.data, targets=targets)
     return splits, chosen[0]
+
+
+def class_targets(job: str) -> Callable[[Any], str]:
+    """``load_splits(..., targets=class_targets("rank"))``: class labels, and a refusal that
+    names the inferred task when the labels look like another task's targets (numbers)."""
+
+    def targets(pool: Any) -> str:
+        from sklearn.utils.multiclass import type_of_target
+
+        try:
+            numeric = np.asarray(list(pool.classes), dtype=np.float64)
+        except (TypeError, ValueError):
+            return "classes"  # names
+        # only non-integer numbers are refused: many integer codes stay classes, as before
+        if len(numeric) and np.isfinite(numeric).all() and type_of_target(numeric) == "continuous":
+            name, why = infer_task(pool)
+            raise ConfigError(f"{job} works on class labels, and the labels of '{pool.name}' look like "
+                              f"{name} targets ({why}). {job} does not support {name} yet.")
+        return "classes"
+
+    return targets
 
 
 def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], None],
@@ -170,4 +192,4 @@ def joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
     return objective, source
 
 
-__all__ = ["choose_task", "fit_configured", "task_splits", "joint_source", "select_mapping", "timings"]
+__all__ = ["choose_task", "class_targets", "fit_configured", "task_splits", "joint_source", "select_mapping", "timings"]

@@ -40,9 +40,10 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
     """Source and target splits for ``cfg``; the target's training labels are dropped here,
     before anything trains or selects (the labelled shots keep theirs)."""
     from transferkit.data import load_splits
+    from transferkit.pipeline.fitting import class_targets
 
-    src = load_splits(cfg.data_config("source"))
-    tgt = load_splits(cfg.data_config("target"))
+    src = load_splits(cfg.data_config("source"), targets=class_targets("adapt"))
+    tgt = load_splits(cfg.data_config("target"), targets=class_targets("adapt"))
     if src.train.modality != tgt.train.modality:
         raise DataError(f"The source '{cfg.source.data}' holds {src.train.modality} data and the "
                         f"target '{cfg.target.data}' {tgt.train.modality} data; adapt needs one "
