@@ -77,6 +77,25 @@ def test_any_csv_table_loads_consistently_or_raises_data_error(rows) -> None:
             w.writerow(["f0", "f1", "label"])
             w.writerows(rows)
         _load_or_data_error(path)
+        _numbers_or_error(path)
+
+
+def _numbers_or_error(path: Path) -> None:
+    """Labels read as numbers (regression), directly or by the task rule of a fit: finite
+    float targets without classes, or a DataError/ConfigError."""
+    from transferkit.tasks import get_task, infer_task
+
+    for targets in ("values", lambda pool: get_task(infer_task(pool)[0]).targets):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                splits = load_splits(str(path), targets=targets)
+            except (DataError, ConfigError) as exc:
+                assert str(exc)
+                continue
+        for part in (splits.train, splits.val, splits.test):
+            if part.has_values:
+                assert part.classes == [] and np.isfinite(part.y).all()
 
 
 _json = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),

@@ -97,6 +97,11 @@ def test_bad_targets_name_the_row(tmp_path):
     frame.to_csv(tmp_path / "nan.csv", index=False)
     with pytest.raises(DataError, match="Row 7 of .*nan.csv"):
         load_splits(str(tmp_path / "nan.csv"), targets="values", label_column="price")
+    frame.loc[7, "price"] = np.inf  # and an infinite one, through the task rule of a fit
+    frame.to_csv(tmp_path / "inf.csv", index=False)
+    with pytest.raises(DataError, match=r"Row 7 of .*inf.csv.*'inf', which is not finite"):
+        tk.fit(data=str(tmp_path / "inf.csv"), label_column="price", backbone="tabular",
+               out=str(tmp_path / "y"), log=None)
     frame.loc[7, "price"] = 1.0
     frame["price"] = frame["price"].astype(object)
     frame.loc[3, "price"] = "about 90"

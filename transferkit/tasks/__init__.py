@@ -42,7 +42,10 @@ def infer_task(data: Any) -> tuple[str, str]:
     order = [DEFAULT_TASK] + [n for n in TASKS.names() if n != DEFAULT_TASK]
     reasons = []
     for name in order:
-        ok, why = TASKS.get(name).matches(values)
+        try:
+            ok, why = TASKS.get(name).matches(values)
+        except ValueError as exc:  # e.g. an infinite number among the labels
+            ok, why = False, f"its rule cannot read the labels ({exc})"
         if ok:
             return name, why
         reasons.append(f"{name}: {why}")

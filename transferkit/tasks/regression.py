@@ -350,6 +350,7 @@ class RegressionTask(Task):
             numeric = np.asarray(y).astype(np.float64)
         except (TypeError, ValueError):
             return False, "the labels are names, not numbers"
+        numeric = numeric[np.isfinite(numeric)]  # a non-finite target is refused later, by row
         distinct = len(np.unique(numeric))
         if type_of_target(numeric) == "continuous":
             return True, f"the labels are non-integer numbers ({distinct} distinct values)"
