@@ -173,6 +173,8 @@ def test_task_params_are_checked():
         get_task("regression", {"target_transform": "log"})
     with pytest.raises(ConfigError, match="task_params"):
         get_task("regression", {"los": "huber"})
+    with pytest.raises(DataError, match="log1p needs targets > -1, and training example 1 has -2"):
+        TargetScaler.fit(np.array([0.0, -2.0, 3.0]), "log1p")
 
 
 def test_rank_refuses_numeric_targets_by_name(tmp_path):

@@ -63,11 +63,11 @@ class TargetScaler:
     def fit(cls, y: np.ndarray, transform: str = "none") -> TargetScaler:
         """Mean and standard deviation of the (transformed) finite targets ``y``."""
         y = np.asarray(y, dtype=np.float64)
-        y = y[np.isfinite(y)]
-        if transform == "log1p" and len(y) and y.min() <= -1:
-            row = int(np.argmin(y))
-            raise DataError(f"target_transform=log1p needs targets > -1, and training target {row} is "
+        if transform == "log1p" and (y <= -1).any():
+            row = int(np.flatnonzero(y <= -1)[0])
+            raise DataError(f"target_transform=log1p needs targets > -1, and training example {row} has "
                             f"{y[row]:g}. Use target_transform=none, or shift the target.")
+        y = y[np.isfinite(y)]
         g = np.log1p(y) if transform == "log1p" else y
         mean = float(g.mean()) if len(g) else 0.0
         std = float(g.std()) if len(g) > 1 else 0.0
@@ -249,9 +249,6 @@ class RegressionTask(Task):
                                           **self._scaler(data).describe(),
                                           "min": float(y.min()) if len(y) else None,
                                           "max": float(y.max()) if len(y) else None}}
-
-    def labels_used(self, splits: Any) -> dict[str, int]:
-        return {"train": len(splits.train), "val": len(splits.val)}
 
     # ------------------------------------------------------------------ model
     def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
