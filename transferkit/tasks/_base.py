@@ -108,6 +108,12 @@ class Task:
         """The reported metrics of postprocessed ``outputs`` against ``targets``."""
         raise NotImplementedError
 
+    def intervals(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
+                  seed: int = 0) -> dict[str, Any]:
+        """Bootstrap confidence intervals of the reported test metrics:
+        ``{"level", "n_boot", "seed", metric: [low, high], ...}`` (empty: none)."""
+        return {}
+
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         """Baselines that need no training (e.g. the majority class), keyed by name."""
         return {}

@@ -107,6 +107,22 @@ def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(balanced_accuracy_score(y, pred))
 
 
+def _fast_metrics(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[float, float, float]:
+    """(accuracy, balanced accuracy, macro-F1 over the classes present in ``y``) with bincounts:
+    the same definitions as :func:`classification_metrics`, fast enough to bootstrap."""
+    correct = pred == y
+    support = np.bincount(y, minlength=k).astype(np.float64)
+    hits = np.bincount(y, weights=correct, minlength=k)
+    predicted = np.bincount(pred, minlength=k).astype(np.float64)
+    present = support > 0
+    recall = hits[present] / support[present]
+    precision = np.divide(hits[present], predicted[present], out=np.zeros(present.sum()),
+                          where=predicted[present] > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
+                   where=(precision + recall) > 0)
+    return float(correct.mean()), float(recall.mean()), float(f1.mean())
+
+
 def majority_baseline(y_train: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
     """Accuracy of always predicting the most frequent training class."""
     counts = np.bincount(y_train[y_train >= 0])
@@ -215,11 +231,33 @@ class ClassificationTask(Task):
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         return {"majority": majority_baseline(train.y, test.y)}
 
+    def intervals(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
+                  seed: int = 0) -> dict[str, Any]:
+        """Percentile bootstrap CIs of accuracy, balanced accuracy and macro-F1, resampling
+        test examples within each class (the test set's class counts are kept)."""
+        from transferkit.stats import LEVEL, N_BOOT, resample_indices
+
+        y = np.asarray(targets, dtype=np.int64)
+        if len(y) < 2:
+            return {}
+        pred = np.asarray(outputs).argmax(axis=1)
+        k = max(int(np.asarray(outputs).shape[1]), int(y.max()) + 1)
+        values = np.array([_fast_metrics(y[i], pred[i], k)
+                           for i in resample_indices(len(y), N_BOOT, seed, strata=y)])  # (B, 3)
+        tail = (1.0 - LEVEL) / 2.0
+        lo, hi = np.quantile(values, tail, axis=0), np.quantile(values, 1.0 - tail, axis=0)
+        return {"level": LEVEL, "n_boot": N_BOOT, "seed": seed, "stratified": True,
+                **{name: [float(lo[j]), float(hi[j])]
+                   for j, name in enumerate(("accuracy", "balanced_accuracy", "macro_f1"))}}
+
     def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
         return negative_transfer_warning(gain, baseline)
 
     def headline(self, metrics: dict[str, Any]) -> str:
-        return f"accuracy {metrics['accuracy']:.4f}, balanced {metrics['balanced_accuracy']:.4f}"
+        ci = metrics.get("ci") or {}
+        around = (f" ({ci['level'] * 100:.0f} % CI {ci['accuracy'][0]:.4f} … {ci['accuracy'][1]:.4f})"
+                  if "accuracy" in ci else "")
+        return f"accuracy {metrics['accuracy']:.4f}{around}, balanced {metrics['balanced_accuracy']:.4f}"
 
     def prediction_rows(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         classes = list(meta["classes"])
