@@ -81,3 +81,15 @@ def test_intervals_bracket_the_test_metrics_and_are_seeded():
         assert ci[name][0] < m[name] < ci[name][1]
     assert ci == task.intervals(y, probs, {"classes": ["a", "b", "c"]}, seed=0)
     assert ci["level"] == 0.95 and ci["n_boot"] == 1000
+
+
+def test_the_paired_comparison_of_a_tiny_test_set_detects_nothing():
+    from transferkit.tasks import get_task
+
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0])
+    model = np.eye(2)[y]
+    model[0] = [0.2, 0.8]  # one more mistake than the baseline
+    out = get_task("classification").compare(y, model, np.eye(2)[y], {"classes": ["a", "b"]})
+    assert out["verdict"] == "no detectable difference" and "negative" not in out["sentence"]
+    assert out["diff"] == pytest.approx(-1 / 9) and out["p_value"] == 1.0
+    assert out["discordant"] == [0, 1] and out["test"].startswith("McNemar")

@@ -126,6 +126,13 @@ class Task:
         diff = float(metrics["test"][self.gain_metric] - baseline["test"][self.gain_metric])
         return diff if self.direction(self.gain_metric) == "max" else -diff
 
+    def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
+                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0) -> dict[str, Any] | None:
+        """A paired test of the transferred model against a baseline on the same test examples:
+        ``{"baseline", "metric", "diff", "ci", "p_value", "test", "verdict", "sentence"}``
+        (None: the task has no paired test)."""
+        return None
+
     def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
         """The plain-words warning when the transferred model loses to a baseline."""
         if gain is None or gain >= 0.0:

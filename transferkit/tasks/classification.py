@@ -253,6 +253,22 @@ class ClassificationTask(Task):
     def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
         return negative_transfer_warning(gain, baseline)
 
+    def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
+                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0) -> dict[str, Any] | None:
+        """Accuracy difference with McNemar's exact test and a paired, class-stratified
+        bootstrap CI; the verdict follows the test (p < 0.05), never the sign alone."""
+        from transferkit.stats import LEVEL, mcnemar, paired_bootstrap, verdict
+
+        y = np.asarray(targets, dtype=np.int64)
+        pred, base = np.asarray(outputs).argmax(1), np.asarray(baseline_outputs).argmax(1)
+        test = mcnemar(pred == y, base == y)
+        boot = paired_bootstrap(lambda t, p: float((t == p).mean()), y, pred, base, seed=seed, strata=y)
+        ci = (boot["ci_low"], boot["ci_high"])
+        kind, sentence = verdict(boot["diff"], ci, test["p_value"], baseline=baseline, test="McNemar")
+        return {"baseline": baseline, "metric": "accuracy", "diff": boot["diff"], "ci": list(ci),
+                "level": LEVEL, "p_value": test["p_value"], "test": "McNemar (exact)",
+                "discordant": [test["only_a"], test["only_b"]], "verdict": kind, "sentence": sentence}
+
     def headline(self, metrics: dict[str, Any]) -> str:
         ci = metrics.get("ci") or {}
         around = (f" ({ci['level'] * 100:.0f} % CI {ci['accuracy'][0]:.4f} … {ci['accuracy'][1]:.4f})"
