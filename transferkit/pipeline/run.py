@@ -219,8 +219,10 @@ class Run:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         tmp = self.path(f".{WEIGHTS}.tmp")
         save_file(state, str(tmp))
-        atomic_write_bytes(self.path(WEIGHTS), tmp.read_bytes())
+        data = tmp.read_bytes()
+        atomic_write_bytes(self.path(WEIGHTS), data)
         tmp.unlink(missing_ok=True)
+        extra = {**(extra or {}), "weights_sha256": hashlib.sha256(data).hexdigest()}
         write_json(self.path(MANIFEST), manifest(model, task, train, cfg, self.fingerprints, extra))
 
     def finish(self, summary: Summary) -> dict[str, Any]:

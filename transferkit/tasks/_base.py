@@ -67,6 +67,10 @@ class Task:
         """What a run directory records about the targets (``transferkit.json``)."""
         raise NotImplementedError
 
+    def check_targets(self, manifest: dict[str, Any]) -> str | None:
+        """What is wrong with the targets a run's ``transferkit.json`` describes (None: fine)."""
+        return None
+
     def labels_used(self, splits: Any) -> dict[str, int]:
         """How many labels the fit consumed, per split, as this task counts them."""
         return {"train": len(splits.train), "val": len(splits.val)}

@@ -201,6 +201,16 @@ class ClassificationTask(Task):
     def describe_targets(self, data: Any) -> dict[str, Any]:
         return {"classes": list(data.classes)}
 
+    def check_targets(self, manifest: dict[str, Any]) -> str | None:
+        classes = [str(c) for c in manifest.get("classes") or []]
+        outputs = (manifest.get("head") or {}).get("num_classes")
+        dupes = sorted({c for c in classes if classes.count(c) > 1})
+        if dupes:
+            return f"lists the classes {dupes} more than once; each class needs one name."
+        if outputs is not None and outputs != len(classes):
+            return f"lists {len(classes)} classes but its head has {outputs} outputs."
+        return None
+
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
         from transferkit.train.regularizers import (
