@@ -67,6 +67,9 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
         model, the backbone's own otherwise).
     overrides:
         Further ``key=value`` settings of :class:`~transferkit.config.FitConfig`.
+    dry_run:
+        Return the plan of the source fit (data, steps, estimated time and memory) and
+        train and write nothing.
     data_options:
         ``domain``, ``max_test``, ``text_column``, ... as in ``fit``.
     """
