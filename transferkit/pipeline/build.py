@@ -92,7 +92,10 @@ def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferMode
     if problem:
         raise RunDirError(f"{MANIFEST} of '{run_dir}' {problem} The file was edited or is corrupt; "
                           "re-run the fit that wrote it.")
-    backbone = from_description(manifest["backbone"])
+    desc = dict(manifest["backbone"])
+    if desc.get("tokenizer"):  # assets the run keeps, relative to the run directory
+        desc["tokenizer"] = str(Path(run_dir) / desc["tokenizer"])
+    backbone = from_description(desc)
     m = manifest.get("mapping") or {"name": "identity"}
     mapping = MAPPINGS.build(m["name"], in_dim=m.get("in_dim", backbone.feature_dim),
                               out_dim=m.get("out_dim"))

@@ -223,7 +223,9 @@ class Run:
         atomic_write_bytes(self.path(WEIGHTS), data)
         tmp.unlink(missing_ok=True)
         extra = {**(extra or {}), "weights_sha256": hashlib.sha256(data).hexdigest()}
-        write_json(self.path(MANIFEST), manifest(model, task, train, cfg, self.fingerprints, extra))
+        content = manifest(model, task, train, cfg, self.fingerprints, extra)
+        content["backbone"].update(model.backbone.save_assets(self.dir))  # e.g. the tokenizer
+        write_json(self.path(MANIFEST), content)
 
     def finish(self, summary: Summary) -> dict[str, Any]:
         """summary.json, then the report and the runs index (best effort for both), once."""
