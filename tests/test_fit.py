@@ -171,3 +171,14 @@ def test_head_stage_runs_single_threaded_and_restores_threads(tmp_path, monkeypa
     finally:
         torch.set_num_threads(old)
     assert seen == [1]
+
+
+def test_test_metrics_carry_seeded_bootstrap_intervals(tabular_run):
+    test = tabular_run.summary["metrics"]["test"]
+    ci = test["ci"]
+    assert ci["level"] == 0.95 and ci["n_boot"] == 1000 and ci["stratified"]
+    for name in ("accuracy", "balanced_accuracy", "macro_f1"):
+        lo, hi = ci[name]
+        assert lo <= test[name] <= hi and hi - lo < 0.5
+    html = (tabular_run.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "95 % bootstrap confidence interval" in html

@@ -18,13 +18,15 @@ import json
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from transferkit.errors import ConfigError, TransferkitError
+
+if TYPE_CHECKING:  # torch loads when an export runs, not when the CLI builds its parser
+    import torch
+    from torch import nn
 from transferkit.rundir import MANIFEST, SUMMARY, WEIGHTS, atomic_write_text, write_json
 
 FORMATS = ("onnx", "torchscript", "safetensors")
@@ -38,20 +40,24 @@ class ExportError(TransferkitError, RuntimeError):
     """The exported model could not be written or does not reproduce the PyTorch outputs."""
 
 
-class _Exportable(nn.Module):
+def _exportable(model: nn.Module, names: list[str] | None) -> nn.Module:
     """The TransferModel with positional tensor inputs (what ONNX/TorchScript need):
-    ``forward(*tensors) -> logits (B, K)``; named inputs are rebuilt into the dict the
+    ``forward(*tensors) -> outputs (B, K)``; named inputs are rebuilt into the dict the
     backbone expects (e.g. ``input_ids``, ``attention_mask`` for text)."""
+    from torch import nn
 
-    def __init__(self, model: nn.Module, names: list[str] | None) -> None:
-        super().__init__()
-        self.model = model
-        self.names = names
+    class Exportable(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.names = names
 
-    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:  # -> (B, K)
-        if self.names is None:
-            return self.model(tensors[0])
-        return self.model(dict(zip(self.names, tensors, strict=True)))
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:  # -> (B, K)
+            if self.names is None:
+                return self.model(tensors[0])
+            return self.model(dict(zip(self.names, tensors, strict=True)))
+
+    return Exportable()
 
 
 def sample_items(manifest: dict[str, Any], n: int = 2, seed: int = 0) -> list[Any]:
@@ -88,6 +94,7 @@ def sample_items(manifest: dict[str, Any], n: int = 2, seed: int = 0) -> list[An
 
 
 def _as_tensors(batch: Any) -> tuple[list[str] | None, list[torch.Tensor]]:
+    import torch
     if isinstance(batch, torch.Tensor):
         return None, [batch]
     if isinstance(batch, dict) or hasattr(batch, "keys"):
@@ -110,6 +117,7 @@ def _input_specs(names: list[str] | None, tensors: list[torch.Tensor]) -> list[d
 
 def _export_onnx(module: nn.Module, tensors: list[torch.Tensor], specs: list[dict[str, Any]],
                  path: Path, opset: int) -> None:
+    import torch
     names = [s["name"] for s in specs]
     dynamic_axes: dict[str, dict[int, str]] = {"logits": {0: "batch"}}
     for s in specs:
@@ -226,6 +234,7 @@ def _write_format(format: str, run: Path, out_dir: Path, target: Path, wrapper: 
                   opset: int, tolerance: float, first: tuple, second: tuple) -> dict[str, Any]:
     """Write the model file of ``format`` and check it against torch on two batches of
     different sizes (the batch axis must be dynamic); returns the parity record."""
+    import torch
     specs, tensors, reference = first
     names3, tensors3, reference3 = second
     if format == "onnx":
@@ -259,6 +268,8 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     ``attention_mask``), ``torchscript`` (traced) or ``safetensors`` (weights plus
     transferkit.json: ``transferkit.load(out)`` reads it back).
     """
+    import torch
+
     from transferkit.jobs.predict import load
 
     if format not in FORMATS:
@@ -280,7 +291,7 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     batch = model.backbone.collate(items)
     names, tensors = _as_tensors(batch)
     specs = _input_specs(names, tensors)
-    wrapper = _Exportable(model, names).eval()
+    wrapper = _exportable(model, names).eval()
     with torch.inference_mode():
         reference = wrapper(*tensors).float().numpy()
     # a batch of another size checks that the batch axis really is dynamic

@@ -88,3 +88,27 @@ def test_predictions_come_back_in_data_order_though_texts_run_by_length(workdir)
     with torch.inference_mode():
         one_by_one = np.concatenate([torch.softmax(model(bb.collate([t])), 1).numpy() for t in texts])
     np.testing.assert_allclose(probs, one_by_one, atol=1e-5)
+
+
+def test_a_text_run_is_self_contained(tmp_path):
+    """The run keeps its tokenizer: copied elsewhere, with the model folder it was trained
+    from gone, it loads and predicts the same."""
+    import shutil
+
+    import pandas as pd
+
+    import transferkit as tk
+
+    work = tmp_path / "work"
+    bb, data = TextBackbone.tiny_example(work)
+    csv = tmp_path / "reviews.csv"
+    pd.DataFrame({"text": list(data.x) * 4, "label": [data.classes[i] for i in data.y] * 4}).to_csv(csv, index=False)
+    run = tk.fit(data=str(csv), backbone=str(work / "tiny-bert"), strategy="full", epochs=1,
+                 out=str(tmp_path / "run"), log=None, cache_dir=str(tmp_path / "cache"))
+    texts = ["great coffee", "awful tea"]
+    before = tk.load(run.run_dir).predict_proba(texts)
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(run.run_dir, moved)
+    shutil.rmtree(work)  # the folder the model came from is gone
+    assert (moved / "tokenizer").is_dir()
+    np.testing.assert_allclose(tk.load(moved).predict_proba(texts), before, atol=1e-6)

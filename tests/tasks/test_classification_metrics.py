@@ -53,3 +53,43 @@ def test_majority_baseline():
     out = majority_baseline(np.array([1, 1, 0]), np.array([1, 0, 1, 1]))
     assert out["accuracy"] == 0.75
     assert out["balanced_accuracy"] == 0.5
+
+
+def test_bootstrap_metrics_match_the_reported_definitions():
+    from transferkit.tasks.classification import _fast_metrics
+
+    rng = np.random.default_rng(0)
+    for k in (2, 3, 6):
+        y = rng.integers(0, k, 150)
+        pred = np.where(rng.random(150) < 0.5, y, rng.integers(0, k, 150))
+        pred[pred == 1] = 0  # a class that is never predicted
+        m = classification_metrics(y, np.eye(k)[pred])
+        assert _fast_metrics(y, pred, k) == pytest.approx(
+            (m["accuracy"], m["balanced_accuracy"], m["macro_f1"]), abs=1e-12)
+
+
+def test_intervals_bracket_the_test_metrics_and_are_seeded():
+    from transferkit.tasks import get_task
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    probs = np.eye(3)[np.where(rng.random(300) < 0.7, y, (y + 1) % 3)] * 0.8 + 0.2 / 3
+    task = get_task("classification")
+    ci = task.intervals(y, probs, {"classes": ["a", "b", "c"]}, seed=0)
+    m = classification_metrics(y, probs)
+    for name in ("accuracy", "balanced_accuracy", "macro_f1"):
+        assert ci[name][0] < m[name] < ci[name][1]
+    assert ci == task.intervals(y, probs, {"classes": ["a", "b", "c"]}, seed=0)
+    assert ci["level"] == 0.95 and ci["n_boot"] == 1000
+
+
+def test_the_paired_comparison_of_a_tiny_test_set_detects_nothing():
+    from transferkit.tasks import get_task
+
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0])
+    model = np.eye(2)[y]
+    model[0] = [0.2, 0.8]  # one more mistake than the baseline
+    out = get_task("classification").compare(y, model, np.eye(2)[y], {"classes": ["a", "b"]})
+    assert out["verdict"] == "no detectable difference" and "negative" not in out["sentence"]
+    assert out["diff"] == pytest.approx(-1 / 9) and out["p_value"] == 1.0
+    assert out["discordant"] == [0, 1] and out["test"].startswith("McNemar")

@@ -9,6 +9,7 @@ that a run directory stores so that ``predict`` rebuilds the exact same pipeline
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -134,6 +135,12 @@ class Backbone(BackboneFamily, nn.Module):
         """
         return {"family": self.family, "name": self.name, "modality": self.modality,
                 "feature_dim": self.feature_dim}
+
+    def save_assets(self, run_dir: Path) -> dict[str, Any]:
+        """Write the files besides the weights that rebuilding this backbone needs (a text
+        model's tokenizer) into ``run_dir``; returns entries for its description, with paths
+        relative to ``run_dir``. Most backbones need none."""
+        return {}
 
     def fingerprint(self) -> str:
         """Hash of the weights and the preprocessing: the feature cache's model key."""

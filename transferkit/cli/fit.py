@@ -19,6 +19,9 @@ class FitCommand:
         parser.add_argument("--resume", action="store_true",
                             help="Continue an interrupted run from its last checkpoint.")
         parser.add_argument("--quiet", action="store_true", help="Print only the final line.")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Print what would be read and computed, with estimated time and "
+                                 "memory from a few timed batches, and exit without training.")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -28,6 +31,9 @@ class FitCommand:
         if args.no_pretrained:
             args.overrides = ["backbone.pretrained=false", *args.overrides]
         cfg = config_from_args(FitConfig, args)
+        if args.dry_run:
+            fit(cfg, dry_run=True, log=_log)
+            return 0
         result = fit(cfg, resume=args.resume, log=None if args.quiet else _log)
         print_run_summary(result.summary, result.run_dir)
         return 0

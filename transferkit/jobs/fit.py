@@ -52,13 +52,15 @@ def resolve_config(config: FitConfig | str | Path | None = None,
 
 
 def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
-        resume: bool = False, log: Callable[[str], None] | None = console_log,
-        **kwargs: Any) -> RunResult:
+        resume: bool = False, dry_run: bool = False,
+        log: Callable[[str], None] | None = console_log, **kwargs: Any) -> RunResult | dict[str, Any]:
     """Fit a transferred model on the target data and write a run directory.
 
     ``config`` is a :class:`~transferkit.config.FitConfig` or a YAML path; keyword
     shortcuts (``data``, ``backbone``, ``strategy``, ``shots``, ``epochs``, ``compare``,
     ``task``, ``out`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence.
+    ``dry_run=True`` prints and returns the plan (data read, extractions, training steps,
+    estimated time and memory) and trains and writes nothing.
     """
     t_start = time.perf_counter()
     cfg = resolve_config(config, overrides, **kwargs)
@@ -66,6 +68,8 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
         raise ConfigError("The 'data' parameter of fit is required: a built-in dataset name "
                           "(see `transferkit datasets`) or a path.")
     log = log or (lambda _m: None)
+    if dry_run:
+        return dry_run_plan(cfg, log)
     if cfg.strategy == "auto":
         from transferkit.jobs.auto import fit_auto
 
@@ -81,4 +85,20 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
         return fit_configured(cfg, run, resume, log, t_start)
 
 
-__all__ = ["SHORTCUTS", "fit", "resolve_config"]
+def dry_run_plan(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """The plan of a fit; ``--strategy auto`` is planned as its first rung, the linear probe
+    (the later rungs depend on what the probe reaches, within the time budget)."""
+    import dataclasses
+
+    from transferkit.pipeline.plan import plan_fit
+
+    if cfg.strategy != "auto":
+        return plan_fit(cfg, log)
+    plan = plan_fit(dataclasses.replace(cfg, strategy="linear-probe"), log)
+    plan["note"] = (f"--strategy auto starts with this linear probe and climbs further rungs while "
+                    f"validation improves, within --time-budget ({cfg.time_budget or '10m'}).")
+    log(f"  {plan['note']}")
+    return plan
+
+
+__all__ = ["SHORTCUTS", "dry_run_plan", "fit", "resolve_config"]

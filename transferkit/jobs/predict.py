@@ -61,8 +61,11 @@ class Predictor:
 
 
 def load(run_dir: str | Path) -> Predictor:
-    """Load a run directory for prediction (never unpickles anything)."""
-    return Predictor(run_dir)
+    """Load a run directory for prediction (never unpickles anything): a local folder, or
+    ``"hf://user/repo[@revision]"`` for a run pushed to the Hugging Face Hub."""
+    from transferkit.hub import download_run, is_hub_ref
+
+    return Predictor(download_run(run_dir) if is_hub_ref(run_dir) else run_dir)
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",

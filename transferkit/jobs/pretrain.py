@@ -39,7 +39,8 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
              image_size: int | None = None, lr: float | None = None, batch_size: int | None = None,
              seed: int = 0, max_steps: int | None = None, patience: int | None = 5,
              backbone_lr_ratio: float | None = None, overrides: Sequence[str] = (),
-             log: Callable[[str], None] | None = console_log, **data_options: Any) -> RunResult:
+             dry_run: bool = False, log: Callable[[str], None] | None = console_log,
+             **data_options: Any) -> RunResult | dict[str, Any]:
     """Supervised pretraining of ``arch`` on the labelled source ``data``; writes ``out``.
 
     Every parameter trains (strategy ``full``): from random initialisation the backbone
@@ -66,6 +67,9 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
         model, the backbone's own otherwise).
     overrides:
         Further ``key=value`` settings of :class:`~transferkit.config.FitConfig`.
+    dry_run:
+        Return the plan of the source fit (data, steps, estimated time and memory) and
+        train and write nothing.
     data_options:
         ``domain``, ``max_test``, ``text_column``, ... as in ``fit``.
     """
@@ -89,6 +93,10 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
     if cfg.joint_source or cfg.mapping not in ("identity",) or cfg.compare:
         raise ConfigError("pretrain trains backbone and source head only: joint_source, mapping and "
                           "compare are options of fit, not of pretrain.")
+    if dry_run:  # the plan of the source fit; nothing is trained or written
+        from transferkit.pipeline.plan import plan_fit
+
+        return plan_fit(cfg, log or (lambda _m: None))
     return _pretrain(cfg, arch, continued, log)
 
 

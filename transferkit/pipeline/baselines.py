@@ -32,8 +32,11 @@ def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
     metrics: dict[str, Any] = {
         "val": task.metrics(val.y, runner.outputs(model, val, frozen), meta) if len(val) else {},
     }
-    metrics["test"] = task.metrics(splits.test.y, runner.outputs(model, splits.test, frozen), meta,
-                                   detailed=True)
+    test_outputs = runner.outputs(model, splits.test, frozen)
+    metrics["test"] = task.metrics(splits.test.y, test_outputs, meta, detailed=True)
+    ci = task.intervals(splits.test.y, test_outputs, meta, seed=runner.cfg.data.seed)
+    if ci:
+        metrics["test"]["ci"] = ci
     log(f"[bold]test[/bold] {task.headline(metrics['test'])}")
     return metrics
 

@@ -3,11 +3,12 @@ task's head, for a fresh fit and for a saved run directory."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from transferkit.config import FitConfig
-from transferkit.errors import ConfigError, TransferkitError
+from transferkit.errors import ConfigError, RunDirError, TransferkitError
 from transferkit.model import TransferModel
 from transferkit.rundir import MANIFEST, WEIGHTS, check_weights_file
 from transferkit.tasks import Task, get_task
@@ -86,15 +87,29 @@ def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferMode
     from transferkit.mapping import MAPPINGS
 
     weights = check_weights_file(Path(run_dir) / WEIGHTS)
-    backbone = from_description(manifest["backbone"])
+    check_weights_digest(weights, manifest)
+    task = get_task(manifest.get("task"))
+    problem = task.check_targets(manifest)
+    if problem:
+        raise RunDirError(f"{MANIFEST} of '{run_dir}' {problem} The file was edited or is corrupt; "
+                          "re-run the fit that wrote it.")
+    desc = dict(manifest["backbone"])
+    if desc.get("tokenizer"):  # assets the run keeps, relative to the run directory
+        desc["tokenizer"] = str(Path(run_dir) / desc["tokenizer"])
+    backbone = from_description(desc)
     m = manifest.get("mapping") or {"name": "identity"}
     mapping = MAPPINGS.build(m["name"], in_dim=m.get("in_dim", backbone.feature_dim),
                               out_dim=m.get("out_dim"))
     head = manifest["head"]
-    task = get_task(manifest.get("task"))
     model = new_model(backbone, task, head["num_classes"], mapping, head.get("dropout", 0.0))
-    state = load_file(str(weights))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        state = load_file(str(weights))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except Exception as exc:  # safetensors' SafetensorError, torch's size-mismatch RuntimeError
+        raise RunDirError(
+            f"The weights in '{weights}' cannot be loaded into the model described in {MANIFEST}: "
+            f"{str(exc).splitlines()[0][:300]}. The run directory is corrupt or was edited; re-run "
+            "the fit that wrote it.") from None
     if missing or unexpected:
         raise TransferkitError(
             f"The weights in '{weights}' do not fit the model described in {MANIFEST}: "
@@ -104,5 +119,22 @@ def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferMode
     return model
 
 
-__all__ = ["apply_pool_stages", "build_backbone", "build_model", "new_model", "rebuild_model",
+def check_weights_digest(weights: Path, manifest: dict[str, Any]) -> None:
+    """Refuse weights whose sha256 differs from the one the run recorded (runs written by
+    transferkit 0.1.0 recorded none; they load as before)."""
+    expected = manifest.get("weights_sha256")
+    if not expected:
+        return
+    digest = hashlib.sha256()
+    with weights.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise RunDirError(
+            f"'{weights}' does not match the checksum recorded in {MANIFEST} when the run was "
+            "written: the file was edited, truncated or corrupted. Restore it from a backup or "
+            "re-run the fit that wrote it.")
+
+
+__all__ = ["apply_pool_stages", "check_weights_digest", "build_backbone", "build_model", "new_model", "rebuild_model",
            "strategy_freezes_backbone"]

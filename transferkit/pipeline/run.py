@@ -219,9 +219,13 @@ class Run:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         tmp = self.path(f".{WEIGHTS}.tmp")
         save_file(state, str(tmp))
-        atomic_write_bytes(self.path(WEIGHTS), tmp.read_bytes())
+        data = tmp.read_bytes()
+        atomic_write_bytes(self.path(WEIGHTS), data)
         tmp.unlink(missing_ok=True)
-        write_json(self.path(MANIFEST), manifest(model, task, train, cfg, self.fingerprints, extra))
+        extra = {**(extra or {}), "weights_sha256": hashlib.sha256(data).hexdigest()}
+        content = manifest(model, task, train, cfg, self.fingerprints, extra)
+        content["backbone"].update(model.backbone.save_assets(self.dir))  # e.g. the tokenizer
+        write_json(self.path(MANIFEST), content)
 
     def finish(self, summary: Summary) -> dict[str, Any]:
         """summary.json, then the report and the runs index (best effort for both), once."""

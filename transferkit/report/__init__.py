@@ -99,7 +99,15 @@ def _metrics_section(summary: dict[str, Any], card: dict[str, Any]) -> str:
     rows = []
 
     def row(label: str, split: str, m: dict[str, Any], css: str = "") -> None:
-        cells = "".join(f'<td class="num">{_fmt(m.get(c), pct)}</td>' for c, pct in cols)
+        ci = m.get("ci") or {}
+
+        def cell(c: str, pct: bool) -> str:
+            if c not in ci:
+                return _fmt(m.get(c), pct)
+            lo, hi = ci[c]
+            return f'{_fmt(m.get(c), pct)}<br><small>{_fmt(lo, pct)} … {_fmt(hi, pct)}</small>'
+
+        cells = "".join(f'<td class="num">{cell(c, pct)}</td>' for c, pct in cols)
         rows.append(f'<tr class="{css}"><td>{label}</td><td>{escape(split)}</td>{cells}</tr>')
 
     for split in ("test", "val"):
@@ -130,8 +138,12 @@ def _metrics_section(summary: dict[str, Any], card: dict[str, Any]) -> str:
     missing = [hints[n] for n in hints if not baselines.get(n)]
     note = (f'<p class="note">Baselines not run for this report: {"; ".join(missing)}.</p>'
             if missing else "")
+    ci = (metrics.get("test") or {}).get("ci") or {}
+    ci_note = (f'<p class="note">Below each test figure: its {ci["level"] * 100:.0f} % bootstrap '
+               f'confidence interval ({ci["n_boot"]} resamples of the test set'
+               f'{", within each class" if ci.get("stratified") else ""}).</p>' if ci else "")
     return (f"<h2>Metrics</h2><table><thead><tr><th>model</th><th>split</th>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>{gain_html}{note}")
+            f"<tbody>{''.join(rows)}</tbody></table>{ci_note}{gain_html}{note}")
 
 
 def _per_class_table(per_class: dict[str, dict[str, Any]]) -> str:

@@ -73,6 +73,10 @@ class Task:
         """What a run directory records about the targets (``transferkit.json``)."""
         raise NotImplementedError
 
+    def check_targets(self, manifest: dict[str, Any]) -> str | None:
+        """What is wrong with the targets a run's ``transferkit.json`` describes (None: fine)."""
+        return None
+
     def labels_used(self, splits: Any) -> dict[str, int]:
         """How many labels the fit consumed, per split, as this task counts them."""
         return {"train": len(splits.train), "val": len(splits.val)}
@@ -114,6 +118,12 @@ class Task:
         """The reported metrics of postprocessed ``outputs`` against ``targets``."""
         raise NotImplementedError
 
+    def intervals(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
+                  seed: int = 0) -> dict[str, Any]:
+        """Bootstrap confidence intervals of the reported test metrics:
+        ``{"level", "n_boot", "seed", metric: [low, high], ...}`` (empty: none)."""
+        return {}
+
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         """Baselines that need no training (e.g. the majority class), keyed by name."""
         return {}
@@ -125,6 +135,13 @@ class Task:
             return None
         diff = float(metrics["test"][self.gain_metric] - baseline["test"][self.gain_metric])
         return diff if self.direction(self.gain_metric) == "max" else -diff
+
+    def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
+                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0) -> dict[str, Any] | None:
+        """A paired test of the transferred model against a baseline on the same test examples:
+        ``{"baseline", "metric", "diff", "ci", "p_value", "test", "verdict", "sentence"}``
+        (None: the task has no paired test)."""
+        return None
 
     def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
         """The plain-words warning when the transferred model loses to a baseline."""

@@ -107,6 +107,22 @@ def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(balanced_accuracy_score(y, pred))
 
 
+def _fast_metrics(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[float, float, float]:
+    """(accuracy, balanced accuracy, macro-F1 over the classes present in ``y``) with bincounts:
+    the same definitions as :func:`classification_metrics`, fast enough to bootstrap."""
+    correct = pred == y
+    support = np.bincount(y, minlength=k).astype(np.float64)
+    hits = np.bincount(y, weights=correct, minlength=k)
+    predicted = np.bincount(pred, minlength=k).astype(np.float64)
+    present = support > 0
+    recall = hits[present] / support[present]
+    precision = np.divide(hits[present], predicted[present], out=np.zeros(present.sum()),
+                          where=predicted[present] > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
+                   where=(precision + recall) > 0)
+    return float(correct.mean()), float(recall.mean()), float(f1.mean())
+
+
 def majority_baseline(y_train: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
     """Accuracy of always predicting the most frequent training class."""
     counts = np.bincount(y_train[y_train >= 0])
@@ -185,6 +201,16 @@ class ClassificationTask(Task):
     def describe_targets(self, data: Any) -> dict[str, Any]:
         return {"classes": list(data.classes)}
 
+    def check_targets(self, manifest: dict[str, Any]) -> str | None:
+        classes = [str(c) for c in manifest.get("classes") or []]
+        outputs = (manifest.get("head") or {}).get("num_classes")
+        dupes = sorted({c for c in classes if classes.count(c) > 1})
+        if dupes:
+            return f"lists the classes {dupes} more than once; each class needs one name."
+        if outputs is not None and outputs != len(classes):
+            return f"lists {len(classes)} classes but its head has {outputs} outputs."
+        return None
+
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
         from transferkit.train.regularizers import (
@@ -215,11 +241,49 @@ class ClassificationTask(Task):
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         return {"majority": majority_baseline(train.y, test.y)}
 
+    def intervals(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
+                  seed: int = 0) -> dict[str, Any]:
+        """Percentile bootstrap CIs of accuracy, balanced accuracy and macro-F1, resampling
+        test examples within each class (the test set's class counts are kept)."""
+        from transferkit.stats import LEVEL, N_BOOT, resample_indices
+
+        y = np.asarray(targets, dtype=np.int64)
+        if len(y) < 2:
+            return {}
+        pred = np.asarray(outputs).argmax(axis=1)
+        k = max(int(np.asarray(outputs).shape[1]), int(y.max()) + 1)
+        values = np.array([_fast_metrics(y[i], pred[i], k)
+                           for i in resample_indices(len(y), N_BOOT, seed, strata=y)])  # (B, 3)
+        tail = (1.0 - LEVEL) / 2.0
+        lo, hi = np.quantile(values, tail, axis=0), np.quantile(values, 1.0 - tail, axis=0)
+        return {"level": LEVEL, "n_boot": N_BOOT, "seed": seed, "stratified": True,
+                **{name: [float(lo[j]), float(hi[j])]
+                   for j, name in enumerate(("accuracy", "balanced_accuracy", "macro_f1"))}}
+
     def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
         return negative_transfer_warning(gain, baseline)
 
+    def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
+                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0) -> dict[str, Any] | None:
+        """Accuracy difference with McNemar's exact test and a paired, class-stratified
+        bootstrap CI; the verdict follows the test (p < 0.05), never the sign alone."""
+        from transferkit.stats import LEVEL, mcnemar, paired_bootstrap, verdict
+
+        y = np.asarray(targets, dtype=np.int64)
+        pred, base = np.asarray(outputs).argmax(1), np.asarray(baseline_outputs).argmax(1)
+        test = mcnemar(pred == y, base == y)
+        boot = paired_bootstrap(lambda t, p: float((t == p).mean()), y, pred, base, seed=seed, strata=y)
+        ci = (boot["ci_low"], boot["ci_high"])
+        kind, sentence = verdict(boot["diff"], ci, test["p_value"], baseline=baseline, test="McNemar")
+        return {"baseline": baseline, "metric": "accuracy", "diff": boot["diff"], "ci": list(ci),
+                "level": LEVEL, "p_value": test["p_value"], "test": "McNemar (exact)",
+                "discordant": [test["only_a"], test["only_b"]], "verdict": kind, "sentence": sentence}
+
     def headline(self, metrics: dict[str, Any]) -> str:
-        return f"accuracy {metrics['accuracy']:.4f}, balanced {metrics['balanced_accuracy']:.4f}"
+        ci = metrics.get("ci") or {}
+        around = (f" ({ci['level'] * 100:.0f} % CI {ci['accuracy'][0]:.4f} … {ci['accuracy'][1]:.4f})"
+                  if "accuracy" in ci else "")
+        return f"accuracy {metrics['accuracy']:.4f}{around}, balanced {metrics['balanced_accuracy']:.4f}"
 
     def prediction_rows(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         classes = list(meta["classes"])

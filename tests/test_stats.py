@@ -1,0 +1,77 @@
+"""Bootstrap intervals, paired tests and the wording that follows them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from transferkit.errors import ConfigError
+from transferkit.stats import bootstrap_ci, mcnemar, paired_bootstrap, resample_indices, verdict
+
+
+def acc(y, p):
+    return float((y == p).mean())
+
+
+def test_mcnemar_against_the_hand_computed_binomial():
+    # 8 examples only A gets right, 2 only B: p = 2 * P(X >= 8 | n=10, 1/2) = 2 * 56 / 1024
+    a = np.array([1] * 8 + [0] * 2 + [1] * 5, dtype=bool)
+    b = np.array([0] * 8 + [1] * 2 + [1] * 5, dtype=bool)
+    out = mcnemar(a, b)
+    assert (out["only_a"], out["only_b"]) == (8, 2)
+    assert out["p_value"] == pytest.approx(112 / 1024)
+    assert mcnemar(a, a)["p_value"] == 1.0
+
+
+def test_stratified_resampling_keeps_each_class_count():
+    y = np.array([0] * 30 + [1] * 10)
+    idx = resample_indices(len(y), 50, seed=3, strata=y)
+    assert all((y[i] == 1).sum() == 10 for i in idx)
+    assert np.array_equal(idx, resample_indices(len(y), 50, seed=3, strata=y))  # seeded
+
+
+def test_bootstrap_interval_covers_the_truth_with_the_binomial_width():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    pred = np.where(rng.random(400) < 0.8, y, 1 - y)
+    lo, hi = bootstrap_ci(acc, y, pred, seed=0)
+    point = acc(y, pred)
+    assert lo < point < hi and lo < 0.8 < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * np.sqrt(point * (1 - point) / 400), rel=0.2)
+
+
+def test_paired_bootstrap_of_identical_and_clearly_different_models():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    same = paired_bootstrap(acc, y, y.copy(), y.copy())
+    assert same["diff"] == 0 and same["p_value"] == 1.0
+    worse = np.where(rng.random(300) < 0.6, y, (y + 1) % 3)
+    out = paired_bootstrap(acc, y, y.copy(), worse, seed=0)
+    assert out["diff"] == pytest.approx(1 - acc(y, worse))
+    assert out["p_value"] < 0.01 and out["ci_low"] > 0
+
+
+def test_a_tiny_test_set_is_no_detectable_difference_not_negative_transfer():
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0])
+    transfer = y.copy()
+    transfer[0] = 1  # one mistake more than scratch on 9 examples
+    scratch = y.copy()
+    test = mcnemar(transfer == y, scratch == y)
+    ci = paired_bootstrap(acc, y, transfer, scratch, seed=0)
+    kind, text = verdict(ci["diff"], (ci["ci_low"], ci["ci_high"]), test["p_value"], test="McNemar")
+    assert kind == "no detectable difference" and "negative" not in text
+    assert "-11.1 points" in text and "95 % CI" in text
+
+
+def test_verdict_wording_follows_the_test():
+    kind, text = verdict(0.047, (0.012, 0.081), 0.004, test="McNemar")
+    assert kind == "helped" and text.startswith("transfer helped (+4.7 points vs scratch, 95 % CI +1.2 … +8.1")
+    kind, text = verdict(-0.05, (-0.08, -0.02), 0.001)
+    assert kind == "negative" and text.startswith("negative transfer")
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ConfigError, match="'level'"):
+        bootstrap_ci(acc, np.zeros(3), np.zeros(3), level=1.5)
+    with pytest.raises(ConfigError, match="'n_boot'"):
+        bootstrap_ci(acc, np.zeros(3), np.zeros(3), n_boot=2)

@@ -1,0 +1,154 @@
+"""Run directories on the Hugging Face Hub: ``transferkit push RUN REPO`` and
+``transferkit.load("hf://user/repo")``.
+
+A run directory is the unit of deployment, so a Hub repo holds a run directory: its
+``transferkit.json``, ``model.safetensors``, ``config.yaml``, ``summary.json``, ``metrics.jsonl``
+and, for text models, ``tokenizer/``, plus a ``README.md`` model card built with
+``huggingface_hub.ModelCard`` from ``summary.json``. Repos are private unless asked
+otherwise; the HTML report (which shows test examples) is uploaded only on request; the
+checkpoints never are. Loading needs the ``hf://`` prefix, so a local folder that happens
+to be called ``user/repo`` is never mistaken for a Hub repo.
+
+Errors say what happened -- repo not found (or private), gated, not authorised, no
+network -- instead of one "offline" message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from transferkit.errors import RunDirError, TransferkitError
+from transferkit.rundir import CONFIG, MANIFEST, SUMMARY, WEIGHTS, read_manifest
+
+PREFIX = "hf://"
+#: what a pushed run holds (the report only with ``with_report``; checkpoints never)
+RUN_FILES = (MANIFEST, WEIGHTS, CONFIG, SUMMARY, "metrics.jsonl", "tokenizer/*", "README.md")
+
+
+class HubError(TransferkitError, RuntimeError):
+    """The Hub could not give or take a run: not found, gated, not authorised or unreachable."""
+
+
+def is_hub_ref(path: Any) -> bool:
+    """True for ``"hf://user/repo"`` (optionally ``@revision``)."""
+    return isinstance(path, str) and path.startswith(PREFIX)
+
+
+def parse_ref(ref: str) -> tuple[str, str | None]:
+    """``"hf://user/repo@v1"`` -> ("user/repo", "v1")."""
+    body = ref[len(PREFIX):].strip("/")
+    repo, _, revision = body.partition("@")
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise HubError(f"'{ref}' is not a Hub reference: write hf://<user or org>/<repo>[@revision].")
+    return repo, revision or None
+
+
+def _explain(exc: Exception, repo: str, action: str) -> HubError:
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if isinstance(exc, GatedRepoError):
+        return HubError(f"The Hub repo '{repo}' is gated: accept its conditions on its page, then log "
+                        "in (`hf auth login`, or set HF_TOKEN) and try again.")
+    if isinstance(exc, RepositoryNotFoundError):
+        return HubError(f"The Hub repo '{repo}' was not found, or it is private and this machine is "
+                        "not logged in as someone who may read it (`hf auth login`, or set HF_TOKEN).")
+    if isinstance(exc, RevisionNotFoundError):
+        return HubError(f"The Hub repo '{repo}' has no such revision: {exc}.")
+    if isinstance(exc, LocalEntryNotFoundError):
+        return HubError(f"Cannot {action} '{repo}': the Hub is unreachable from this machine (offline, "
+                        "or HF_HUB_OFFLINE is set) and the run is not in the local Hub cache.")
+    if isinstance(exc, HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            return HubError(f"Not authorised to {action} '{repo}' (HTTP {status}): log in with a token "
+                            "that may write there (`hf auth login`, or set HF_TOKEN).")
+        return HubError(f"The Hub answered an error for '{repo}' (HTTP {status}): {exc}")
+    return HubError(f"Cannot {action} '{repo}': {exc}")
+
+
+def download_run(ref: str, cache_dir: str | Path | None = None) -> Path:
+    """The local folder of the run at ``ref`` (``hf://user/repo[@revision]``), downloaded
+    into the Hub cache (only the run's files)."""
+    from huggingface_hub import snapshot_download
+
+    repo, revision = parse_ref(ref)
+    try:
+        folder = snapshot_download(repo, revision=revision, cache_dir=cache_dir,
+                                   allow_patterns=list(RUN_FILES))
+    except Exception as exc:
+        raise _explain(exc, repo, "download") from None
+    if not (Path(folder) / MANIFEST).is_file():
+        raise RunDirError(f"The Hub repo '{repo}' holds no transferkit run ({MANIFEST} is missing); "
+                          "push one with `transferkit push RUN REPO`.")
+    return Path(folder)
+
+
+def model_card(run_dir: str | Path, repo: str) -> Any:
+    """A ``huggingface_hub.ModelCard`` for the run, from its summary and manifest."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    run = Path(run_dir)
+    manifest = read_manifest(run)
+    summary = json.loads((run / SUMMARY).read_text(encoding="utf-8")) if (run / SUMMARY).is_file() else {}
+    test = (summary.get("metrics") or {}).get("test") or {}
+    scalars = {k: v for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    backbone = manifest.get("backbone") or {}
+    data = summary.get("data") or {}
+    card_data = ModelCardData(library_name="transferkit", license="apache-2.0",
+                              tags=["transferkit", str(manifest.get("task")), str(manifest.get("modality"))])
+    lines = [
+        "---", card_data.to_yaml(), "---", "", f"# {repo}", "",
+        f"A transferkit {manifest.get('task')} model for {manifest.get('modality')} inputs "
+        f"(`{summary.get('command', 'fit')}`, transferkit {summary.get('transferkit_version', '?')}).", "",
+        f"- Backbone: `{backbone.get('name')}` ({backbone.get('feature_dim')}-d features); strategy "
+        f"`{summary.get('strategy')}`. Why: {summary.get('choice', 'not recorded')}",
+        f"- Data: {data.get('target') or data.get('name') or '?'}"
+        + (f" (source: {data['source']})" if data.get("source") else "")
+        + f"; {data.get('n_train', '?')} training examples.",
+        "- Licences: this card and transferkit are Apache-2.0; the backbone's pretrained weights and "
+        "the training data keep their own licences (see the packages they came from: "
+        "`transferkit models`, `transferkit datasets`).", "",
+        "## Test metrics", "",
+        *[f"- {k}: {v:.4f}" for k, v in scalars.items()], "",
+        "## Use", "", "```python", "import transferkit as tk",
+        f'model = tk.load("hf://{repo}")', "model.predict(inputs)", "```",
+    ]
+    for warning in summary.get("warnings") or []:
+        lines.append(f"\n> **Warning from the run:** {warning}")
+    return ModelCard("\n".join(lines))
+
+
+def push_run(run_dir: str | Path, repo: str, *, private: bool = True, with_report: bool = False,
+             token: str | None = None, api: Any = None) -> str:
+    """Upload the run to the Hub repo ``repo`` (created private unless ``private=False``);
+    returns the repo's URL. The report (which shows test examples) only with ``with_report``."""
+    from huggingface_hub import HfApi
+
+    run = Path(run_dir)
+    read_manifest(run)  # a complete run directory, or a clear error
+    repo = repo[len(PREFIX):] if repo.startswith(PREFIX) else repo
+    parse_ref(PREFIX + repo)
+    api = api or HfApi(token=token)
+    patterns = [*RUN_FILES, *(("report.html",) if with_report else ())]
+    try:
+        url = api.create_repo(repo, private=private, exist_ok=True, repo_type="model")
+        api.upload_file(path_or_fileobj=str(model_card(run, repo)).encode("utf-8"), path_in_repo="README.md",
+                        repo_id=repo, repo_type="model")
+        api.upload_folder(folder_path=str(run), repo_id=repo, repo_type="model",
+                          allow_patterns=[p for p in patterns if p != "README.md"],
+                          commit_message="transferkit run")
+    except Exception as exc:
+        raise _explain(exc, repo, "push to") from None
+    return str(url)
+
+
+__all__ = ["PREFIX", "RUN_FILES", "HubError", "download_run", "is_hub_ref", "model_card",
+           "parse_ref", "push_run"]
