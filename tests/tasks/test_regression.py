@@ -183,3 +183,13 @@ def test_rank_refuses_numeric_targets_by_name(tmp_path):
     frame.rename(columns={"price": "label"}).to_csv(tmp_path / "l.csv", index=False)
     with pytest.raises(ConfigError, match="rank works on class labels.*regression"):
         tk.rank(str(tmp_path / "l.csv"), backbones=["tabular"])
+
+
+def test_dry_run_plans_a_regression_fit(tmp_path):
+    csv = str(_table(tmp_path / "t.csv", n=100))
+    lines: list[str] = []
+    plan = tk.fit(data=csv, label_column="price", backbone="tabular", dry_run=True,
+                  out=str(tmp_path / "run"), log=lines.append)
+    assert plan["task"] == "regression" and plan["data"]["train"] == plan["labels_used"]["train"]
+    assert any("numeric targets" in line for line in lines)
+    assert not (tmp_path / "run").exists()

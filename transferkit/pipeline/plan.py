@@ -77,14 +77,12 @@ def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_exam
 
 def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """The plan of ``fit`` for ``cfg`` (nothing is trained or written); printed through ``log``."""
-    from transferkit.data import load_splits
     from transferkit.pipeline.build import build_model
-    from transferkit.pipeline.fitting import choose_task
+    from transferkit.pipeline.fitting import task_splits
     from transferkit.strategies import STRATEGIES
 
     t0 = time.perf_counter()
-    splits = load_splits(cfg.data)
-    task = choose_task(cfg, splits.train, log)
+    splits, task = task_splits(cfg, log)  # the task is read from the raw labels, as fit does
     model = build_model(cfg, splits.train, task)
     backbone = model.backbone
     stages = STRATEGIES.build(cfg.strategy, dict(cfg.strategy_params)).stages(model, cfg.train)
@@ -127,7 +125,8 @@ def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
 def _print(plan: dict[str, Any], log: Callable[[str], None]) -> None:
     d = plan["data"]
     log(f"[bold]plan[/bold] read {d['train']} train / {d['val']} val / {d['test']} test examples, "
-        f"{d['classes']} classes; labels used {plan['labels_used']}")
+        + (f"{d['classes']} classes" if d["classes"] else "numeric targets")
+        + f"; labels used {plan['labels_used']}")
     for e in plan["extractions"]:
         log(f"  extract {e['what']} of {e['split']} ({e['n']}): "
             + ("cached" if e["cached"] else f"about {e['estimated_s']} s"))
