@@ -228,7 +228,8 @@ class _Model:
                 probs = self.predictor.predict_proba(items)
         except BadInput:
             raise
-        except (TransferkitError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:
+        except (TransferkitError, ValueError, TypeError, KeyError, IndexError, RuntimeError,
+                ArithmeticError, RecursionError) as exc:
             # raised while preprocessing the request's inputs (shapes, values, columns)
             raise BadInput(f"Cannot predict on these inputs: {exc}") from None
         return self.predictor.task.answers(probs, self.predictor.manifest)
@@ -314,7 +315,10 @@ def create_app(run_dir: str | Path, api_key: str | None = None,
         if ctype == "application/json":
             try:
                 payload = json.loads(await request.body())
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            except RecursionError:
+                raise BadInput("The JSON body is nested too deeply to read; send "
+                               f"{model._expect()}.") from None
+            except ValueError as exc:  # invalid JSON, bad UTF-8, an int over 4300 digits
                 raise BadInput(f"The request body is not valid JSON ({exc}).") from None
             items = await run_in_threadpool(model.items_from_json, payload)
         elif ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
