@@ -24,6 +24,7 @@ from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
 from transferkit.model import TransferModel
 from transferkit.tasks import Task, get_task
+from transferkit.train.callbacks import Callback
 
 
 class FeatureDataset(torch.utils.data.Dataset):
@@ -279,12 +280,13 @@ class StageRunner:
                  + (f"{k} top block(s) on cached activations" if k else
                     "head on cached features" if k == 0 else "end to end"))
         t0 = time.perf_counter()
+        trend = LossTrend()
         trainer = Trainer(
             model, self._stage_config(stage), param_groups=stage.param_groups,
             train_data=inputs.train, val_data=inputs.val if len(self.splits.val) else None,
             collate_fn=inputs.collate, forward=inputs.forward, run_dir=self.run_dir,
             stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
-            callbacks=self.callbacks, log=None, lengths=inputs.lengths, task=self.task,
+            callbacks=(*self.callbacks, trend), log=None, lengths=inputs.lengths, task=self.task,
             **joint_kwargs,
         )
         # A head on cached features is a few tiny matmuls per step: a second thread only
@@ -293,9 +295,43 @@ class StageRunner:
             result = trainer.fit()
         seconds = time.perf_counter() - t0
         self.timings["train_s"] += seconds
-        self.history.append({"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
-                             "steps": result.steps, "stopped": result.stopped,
-                             "seconds": round(seconds, 3)})
+        entry = {"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
+                 "steps": result.steps, "stopped": result.stopped, "seconds": round(seconds, 3)}
+        entry.update(trend.ends())
+        self.history.append(entry)
+        for warning in stage_warnings([entry]):
+            self.log(f"[yellow]warning:[/yellow] {warning}")
+
+
+class LossTrend(Callback):
+    """Keeps a stage's training losses, to tell whether it went downhill."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_step_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
+        value = logs.get("loss")
+        if value is not None and math.isfinite(value):
+            self.losses.append(float(value))
+
+    def ends(self) -> dict[str, float]:
+        """Mean loss of the first and of the last steps (a quarter of them, at most 10 each:
+        one mini-batch is too noisy to compare); empty for fewer than 2 steps."""
+        n = len(self.losses)
+        if n < 2:
+            return {}
+        k = max(1, min(10, n // 4))
+        return {"loss_first": round(sum(self.losses[:k]) / k, 6),
+                "loss_last": round(sum(self.losses[-k:]) / k, 6)}
+
+
+def stage_warnings(stages: Sequence[dict[str, Any]]) -> list[str]:
+    """A summary warning for each stage whose training loss ended above where it started:
+    it trained uphill (a learning rate far too high, a wrong sign somewhere)."""
+    return [f"stage '{s['stage']}': the training loss rose from {s['loss_first']:.4g} (first steps) "
+            f"to {s['loss_last']:.4g} (last steps); the model trained uphill. Lower --lr, keep "
+            "train.grad_clip positive (or None), and check the inputs for extreme values."
+            for s in stages if "loss_first" in s and s["loss_last"] > s["loss_first"]]
 
 
 def frozen_stages(stages: Sequence[Any]) -> bool:
@@ -303,6 +339,6 @@ def frozen_stages(stages: Sequence[Any]) -> bool:
     return all(s.trainable_blocks == 0 for s in stages)
 
 
-__all__ = ["FeatureDataset", "StageRunner", "can_split", "frozen_stages", "make_collate", "map_batches",
+__all__ = ["FeatureDataset", "LossTrend", "StageRunner", "can_split", "frozen_stages", "make_collate", "map_batches",
            "model_device", "predict_features", "predict_items", "predict_outputs",
-           "single_thread", "tensor_collate", "to_device"]
+           "single_thread", "stage_warnings", "tensor_collate", "to_device"]
