@@ -60,7 +60,8 @@ class DataConfig(Options):
     val_fraction: float = option(0.1, "Fraction of the labelled data held out for validation.",
                                  ge=0, lt=1)
     test_fraction: float = option(0.2, "Fraction held out for testing when the data has no "
-                                  "test split of its own.", ge=0, lt=1)
+                                  "test split of its own (> 0: every run reports its metrics "
+                                  "on this split).", gt=0, lt=1)
     max_val: int | None = option(None, "Cap on the validation set size (None: no cap).",
                                  flag="--max-val", ge=1)
     max_test: int | None = option(None, "Cap on the test set size, taken in a fixed order "

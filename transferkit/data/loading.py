@@ -259,10 +259,15 @@ def load_splits(config: Any, **overrides: Any) -> Splits:
     if not cfg.data:
         raise ConfigError("The 'data' parameter is required: a built-in dataset name (see `transferkit "
                           "datasets`) or a path.")
-    return _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
-                   val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-                   text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
-                   max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True)
+    splits = _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
+                     val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+                     text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
+                     max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True)
+    if len(splits.train.classes) == 1:  # a model trained on it scores 100 % and learns nothing
+        raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
+                        "classifier needs at least two to tell apart. Add examples of another class "
+                        "(for an image folder: a second subfolder).")
+    return splits
 
 
 def list_datasets() -> list[dict[str, Any]]:
