@@ -9,12 +9,21 @@ from rich.console import Console
 from rich.table import Table
 
 
+class PipeConsole(Console):
+    """A rich console that leaves a closed pipe (``| head``) to the CLI's main, which ends
+    quietly with status 0 (rich's own handler exits with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console(stderr: bool = False) -> Console:
     """A rich console; wide enough for the tables when output is piped to a file."""
     import sys
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 150)
+    return PipeConsole(stderr=stderr, width=None if stream.isatty() else 150)
 
 
 def _pct(value: Any) -> str:

@@ -71,10 +71,11 @@ def print_ranking(rows: Any, data: str) -> None:
     """The ranking as a table: each score with its time, the feature dimension, and with
     --validate the probe accuracy and each score's rank correlation with it."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from transferkit.cli.output import PipeConsole
+
+    console = PipeConsole()
     names = list(rows[0]["scores"]) if rows else []
     validated = bool(rows) and "probe_val_accuracy" in rows[0]
     table = Table(title=f"transferability on {data} (n_train = {rows[0]['n_train'] if rows else 0}), "
