@@ -139,6 +139,12 @@ def test_pretrain_takes_fits_data_flags_and_infers_the_tabular_arch(tmp_path: Pa
     cfg = yaml.safe_load((tmp_path / "src" / "config.yaml").read_text())
     assert cfg["backbone"]["name"] == "tabular" and cfg["data"]["label_column"] == "outcome"
     assert cfg["train"]["epochs"] == 2 and cfg["train"]["batch_size"] == 16
+    named = tmp_path / "named.yaml"  # a backbone the config names is kept
+    named.write_text("data:\n  label_column: outcome\nbackbone:\n  name: tabular:4\ntrain:\n  epochs: 1\n",
+                     encoding="utf-8")
+    res = cli("pretrain", "--data", renamed, "--config", named, "--quiet", "--out", tmp_path / "src4")
+    assert_ok(res)
+    assert "pretrain: tabular:4 / full" in res.out
     assert_user_error(cli("pretrain", "--config", config, "--out", tmp_path / "x"), "--data")
     assert_user_error(cli("pretrain", "--data", renamed, "--out", tmp_path / "y"), "outcome",
                       "--label-column")

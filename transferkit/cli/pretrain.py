@@ -40,7 +40,8 @@ class PretrainCommand:
                                  "random init, the backbone's own when pretrained).")
         parser.add_argument("--lr", type=float, default=None, help="Peak learning rate.")
         parser.add_argument("--batch-size", type=int, default=None, help="Examples per step.")
-        parser.add_argument("--seed", type=int, default=0, help="Seed of initialisation and order.")
+        parser.add_argument("--seed", type=int, default=None, help="Seed of initialisation and order "
+                            "(default 0).")
         parser.add_argument("--max-steps", type=int, default=None, help="Stop after this many steps.")
         parser.add_argument("--domain", default=None, help="Domain of a built-in dataset.")
         parser.add_argument("--max-test", type=int, default=None, help="Cap on the test split.")

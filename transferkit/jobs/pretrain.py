@@ -39,7 +39,7 @@ DEFAULT_IMAGE_SIZE = 32
 def pretrain(data: str | None = None, arch: str | None = None, out: str | Path | None = None, *,
              epochs: int | None = 10, pretrained: bool = False,
              image_size: int | None = None, lr: float | None = None, batch_size: int | None = None,
-             seed: int = 0, max_steps: int | None = None, patience: int | None = 5,
+             seed: int | None = 0, max_steps: int | None = None, patience: int | None = 5,
              backbone_lr_ratio: float | None = None, overrides: Sequence[str] = (),
              config: str | Path | None = None, name: str | None = None, dry_run: bool = False,
              log: Callable[[str], None] | None = console_log,
@@ -58,14 +58,15 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
         Labelled source dataset: a built-in name or a path (as ``fit --data``; or
         ``data.data`` of ``config``).
     arch:
-        Backbone specification (as ``fit --backbone``); None: ``tabular`` for a table.
+        Backbone specification (as ``fit --backbone``); None: ``backbone.name`` of ``config``
+        or ``overrides`` when they name one, else ``tabular`` for a table.
     out:
         The run directory to write (None: ``out`` of ``config``, else runs/<name>).
     name:
         The run's name (default derived from data, architecture and time).
     epochs, lr, batch_size, seed, max_steps, patience:
         The training loop's settings (``lr``/``batch_size`` default to TrainConfig's;
-        ``epochs=None`` keeps the config's).
+        ``None`` keeps the config's value).
     pretrained:
         Start from the architecture's pretrained weights (continued training) instead
         of random initialisation.
@@ -96,7 +97,7 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
     if not given.data.data:
         raise ConfigError("pretrain needs a labelled source dataset: pass --data (a built-in name or "
                           "a path), or set data.data in the --config file.")
-    arch = str(arch) if arch else default_arch(given)
+    arch = str(arch or _named_arch(config, overrides) or default_arch(given))
     from_run = Path(arch).expanduser().is_dir()
     continued = pretrained or from_run
     if image_size is None and not continued and arch.startswith("timm:"):
@@ -115,6 +116,22 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
 
         return plan_fit(cfg, log or (lambda _m: None))
     return _pretrain(cfg, arch, continued, log)
+
+
+def _named_arch(config: str | Path | None, overrides: Sequence[str]) -> str | None:
+    """backbone.name as the --config file or a --set override names it (None: not named;
+    the config default, efficientnet_lite0, is not a choice the user made)."""
+    from transferkit.options import parse_override, read_yaml
+
+    named = None
+    if config is not None:
+        section = read_yaml(config).get("backbone")
+        named = section.get("name") if isinstance(section, dict) else None
+    for text in overrides:
+        keys, value = parse_override(text)
+        if keys == ["backbone", "name"]:
+            named = value
+    return str(named) if named else None
 
 
 def default_arch(cfg: FitConfig) -> str:
