@@ -318,8 +318,11 @@ def create_app(run_dir: str | Path, api_key: str | None = None,
             except RecursionError:
                 raise BadInput("The JSON body is nested too deeply to read; send "
                                f"{model._expect()}.") from None
-            except ValueError as exc:  # invalid JSON, bad UTF-8, an int over 4300 digits
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise BadInput(f"The request body is not valid JSON ({exc}).") from None
+            except ValueError:  # the one other error of json.loads: an integer over 4300 digits
+                raise BadInput("The request body is not valid JSON for a model: it holds an integer "
+                               "of more than 4300 digits.") from None
             items = await run_in_threadpool(model.items_from_json, payload)
         elif ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
             try:

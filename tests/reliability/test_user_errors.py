@@ -113,6 +113,19 @@ def test_predict_on_an_integer_beyond_float_range_names_it(tmp_path: Path, table
     assert_user_error(cli("predict", table_run, path), "row 1", "'f2'", "401 digits", "beyond the range")
 
 
+@pytest.mark.parametrize("line,needles", [
+    ('{"f0": ' + "[" * 100_000 + "]" * 100_000 + "}", ["line 2", "nested too deeply"]),
+    ('{"f0": 1, "f1": ' + "9" * 5000 + "}", ["line 2", "more than 4300 digits"]),
+])
+def test_predict_on_a_hostile_jsonl_line_names_it(tmp_path: Path, table_run: Path, line: str,
+                                                  needles: list[str]) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"f0": 1, "f1": 2, "f2": 3, "f3": 4}\n' + line + "\n", encoding="utf-8")
+    res = cli("predict", table_run, path)
+    assert_user_error(res, "rows.jsonl", *needles)
+    assert "set_int_max_str_digits" not in res.err
+
+
 def test_a_huge_non_number_is_shown_shortened(tmp_path: Path, table_run: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text(f"f0,f1,f2,f3\n1,2,{'9' * 5000},4\n", encoding="utf-8")
@@ -202,7 +215,8 @@ def table_client(table_run: Path):
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ('{"rows": [{"f0": ' + "[" * 5000 + "]" * 5000 + "}]}", "nested too deeply"),
     ('{"rows": [{"f0": 1, "f1": 2, "f2": ' + "9" * 401 + ', "f3": 4}]}', "401 digits"),
-    ('{"rows": [{"f0": 1, "f1": 2, "f2": ' + "9" * 5000 + ', "f3": 4}]}', "not valid JSON"),
+    ('{"rows": [{"f0": 1, "f1": 2, "f2": ' + "9" * 5000 + ', "f3": 4}]}', "more than 4300 digits"),
+    ('{"rows": [{"f0": 1,', "not valid JSON"),
     ('{"rows": [{"f0": 1, "f1": 2, "f2": 1e999, "f3": 4}]}', "infinite"),
 ])
 def test_the_server_answers_4xx_with_a_message_to_hostile_json(table_client, body: str,

@@ -54,6 +54,13 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
         except json.JSONDecodeError as exc:
             raise DataError(f"Line {n} of '{path}' is not valid JSON ({exc.msg}). A .jsonl file holds "
                             "one JSON object per line.") from None
+        except RecursionError:
+            raise DataError(f"Line {n} of '{path}' is nested too deeply to read. A .jsonl file holds "
+                            "one flat JSON object per line.") from None
+        except ValueError:  # the one other error of json.loads: an integer over 4300 digits
+            raise DataError(f"Line {n} of '{path}' holds an integer of more than 4300 digits, "
+                            "beyond the range of any number a model reads. Fix the value or drop "
+                            "the line.") from None
         if not isinstance(record, dict):
             raise DataError(f"Line {n} of '{path}' is a JSON {type(record).__name__}, not an object "
                             "with named fields.")
