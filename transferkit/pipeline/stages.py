@@ -325,13 +325,19 @@ class LossTrend(Callback):
                 "loss_last": round(sum(self.losses[-k:]) / k, 6)}
 
 
+#: how far (relative) a stage's last losses may sit above its first before it is called
+#: uphill: a stage that starts converged (a second stage after the head's) wobbles a little
+LOSS_RISE_TOLERANCE = 0.05
+
+
 def stage_warnings(stages: Sequence[dict[str, Any]]) -> list[str]:
     """A summary warning for each stage whose training loss ended above where it started:
     it trained uphill (a learning rate far too high, a wrong sign somewhere)."""
     return [f"stage '{s['stage']}': the training loss rose from {s['loss_first']:.4g} (first steps) "
             f"to {s['loss_last']:.4g} (last steps); the model trained uphill. Lower --lr, keep "
             "train.grad_clip positive (or None), and check the inputs for extreme values."
-            for s in stages if "loss_first" in s and s["loss_last"] > s["loss_first"]]
+            for s in stages if "loss_first" in s
+            and s["loss_last"] > s["loss_first"] + LOSS_RISE_TOLERANCE * abs(s["loss_first"])]
 
 
 def frozen_stages(stages: Sequence[Any]) -> bool:
