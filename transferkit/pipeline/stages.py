@@ -228,12 +228,18 @@ class StageRunner:
             finalize(model)
         return stages
 
+    @staticmethod
+    def min_steps(stage: Any) -> int:
+        """The steps a head stage on cached features runs at least (epochs are stretched to
+        reach them and early stopping does not end the stage sooner); 0 for other stages."""
+        return int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+
     def _stage_config(self, stage: Any) -> Any:
         train_cfg = self.cfg.train
         stage_cfg = train_cfg
         if stage.epochs is not None and stage.epochs != train_cfg.epochs:
             stage_cfg = dataclasses.replace(train_cfg, epochs=stage.epochs)
-        min_steps = int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+        min_steps = self.min_steps(stage)
         if min_steps:  # heads on cached features: enough steps to converge (cheap)
             per_epoch = max(1, math.ceil(len(self.splits.train) / stage_cfg.batch_size))
             stage_cfg = dataclasses.replace(
@@ -285,7 +291,7 @@ class StageRunner:
             collate_fn=inputs.collate, forward=inputs.forward, run_dir=self.run_dir,
             stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
             callbacks=self.callbacks, log=None, lengths=inputs.lengths, task=self.task,
-            **joint_kwargs,
+            min_steps=self.min_steps(stage), **joint_kwargs,
         )
         # A head on cached features is a few tiny matmuls per step: a second thread only
         # adds synchronisation (10x slower on a busy 2-core machine, measured in V1).

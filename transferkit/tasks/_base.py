@@ -50,6 +50,9 @@ class Task:
     selection_metric: ClassVar[str] = "loss"
     #: direction of every metric the loop may select on: "max" or "min"
     directions: ClassVar[dict[str, str]] = {"loss": "min"}
+    #: metrics that decide between evaluations whose selection metric ties, in order (a
+    #: quantity that moves while e.g. few-shot accuracy stays flat)
+    tie_break: ClassVar[tuple[str, ...]] = ("loss",)
     #: the test metric the transfer gain is computed in (sign: positive = transfer helped)
     gain_metric: ClassVar[str] = "loss"
     #: what ``--shots K`` means for this task, in the words of the help text
@@ -97,6 +100,33 @@ class Task:
         if b is None:
             return True
         return a > b if self.direction(metric or self.selection_metric) == "max" else a < b
+
+    def tie_breaks(self, metric: str | None = None) -> tuple[str, ...]:
+        """The tie-break metrics that apply when selecting on ``metric``."""
+        metric = metric or self.selection_metric
+        return tuple(m for m in self.tie_break if m != metric and m in self.directions)
+
+    def improves(self, new: dict[str, float], best: dict[str, float] | None,
+                 metric: str | None = None) -> bool:
+        """True if the evaluation ``new`` beats ``best`` (both dicts of metrics): a better
+        ``metric`` (default: the selection metric) wins; on a tie, the first tie-break
+        metric that differs decides (e.g. equal accuracy and a lower loss improves).
+
+        >>> ClassificationTask().improves({"accuracy": .5, "loss": .6}, {"accuracy": .5, "loss": .7})  # doctest: +SKIP
+        True
+        """
+        metric = metric or self.selection_metric
+        if best is None or best.get(metric) is None:
+            return True
+        if self.better(new[metric], best[metric], metric):
+            return True
+        if new[metric] != best[metric]:
+            return False
+        for tie in self.tie_breaks(metric):
+            if tie not in new or tie not in best or new[tie] == best[tie]:
+                continue
+            return self.better(new[tie], best[tie], tie)
+        return False
 
     # ------------------------------------------------------------------ outputs
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:
