@@ -194,7 +194,10 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test)
     if shots is not None:
+        # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
+        prior = np.bincount(train.y[train.y >= 0], minlength=len(train.classes)).tolist()
         train = train.subset(sample_shots(train.y, shots, seed, list(train.classes)), split="train")
+        train.meta["class_prior"] = prior
     extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
     for part in (train, val, test):
         _finish(part, domain, extra)

@@ -159,6 +159,12 @@ class Task:
                 "Transfer did not help here; try another backbone or strategy, or train "
                 "without transfer.")
 
+    def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
+                      meta: dict[str, Any]) -> str | None:
+        """The plain-words warning when the selected model is no better than a constant
+        answer on the test set (``metrics["test"]``), judged against ``baselines``."""
+        return None
+
     def headline(self, metrics: dict[str, Any]) -> str:
         """One console line for a split's metrics."""
         return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))

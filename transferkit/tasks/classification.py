@@ -107,13 +107,50 @@ def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(balanced_accuracy_score(y, pred))
 
 
-def majority_baseline(y_train: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
-    """Accuracy of always predicting the most frequent training class."""
-    counts = np.bincount(y_train[y_train >= 0])
+def majority_baseline(y_train: np.ndarray, y_test: np.ndarray,
+                      prior: np.ndarray | list[float] | None = None) -> dict[str, float]:
+    """Accuracy of always predicting the majority class.
+
+    The majority class comes from ``prior`` (class counts or frequencies, e.g. of the
+    labelled pool before k-shot sampling) when given, else from ``y_train``'s counts. A
+    balanced few-shot set ties every class, and its "majority" would be class 0.
+    """
+    if prior is not None and len(prior):
+        counts = np.asarray(prior, dtype=np.float64)
+    else:
+        counts = np.bincount(y_train[y_train >= 0])
     majority = int(counts.argmax()) if len(counts) else 0
     pred = np.full(len(y_test), majority)
     return {"accuracy": float(accuracy_score(y_test, pred)),
-            "balanced_accuracy": _balanced_accuracy(y_test, pred)}
+            "balanced_accuracy": _balanced_accuracy(y_test, pred), "class": majority}
+
+
+#: balanced accuracy must beat chance (1/K) by this much, or the floor warning is given
+CHANCE_MARGIN = 0.02
+
+
+def floor_warning(test: dict[str, Any], majority: dict[str, Any] | None, n_classes: int,
+                  classes: list[str] | None = None) -> str | None:
+    """The plain sentence for a model that is no better than a constant answer on the test
+    set: balanced accuracy not above chance (``1/K + CHANCE_MARGIN``), or accuracy below
+    always predicting the majority class; None when the model clears both."""
+    if n_classes < 2 or "balanced_accuracy" not in test:
+        return None
+    chance = 1.0 / n_classes
+    problems = []
+    if test["balanced_accuracy"] <= chance + CHANCE_MARGIN:
+        problems.append(f"its balanced accuracy {test['balanced_accuracy']:.1%} is not above chance "
+                        f"(1/{n_classes} = {chance:.1%})")
+    if majority and "accuracy" in majority and test["accuracy"] < majority["accuracy"]:
+        k = majority.get("class")
+        name = f" '{classes[k]}'" if classes is not None and k is not None and k < len(classes) else ""
+        problems.append(f"its accuracy {test['accuracy']:.1%} is below always answering the majority "
+                        f"class{name} ({majority['accuracy']:.1%})")
+    if not problems:
+        return None
+    return ("below the floor: on the test set " + " and ".join(problems) + "; this model is no "
+            "better than a constant answer, so do not use it as is: train longer or with more "
+            "labels, or try another backbone or strategy.")
 
 
 def transfer_gain(metrics: dict[str, Any], baseline: dict[str, Any] | None,
@@ -213,7 +250,14 @@ class ClassificationTask(Task):
         return classification_metrics(targets, outputs, meta.get("classes"), detailed=detailed)
 
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
-        return {"majority": majority_baseline(train.y, test.y)}
+        # the pool's class counts before k-shot sampling, when the loader recorded them
+        return {"majority": majority_baseline(train.y, test.y, train.meta.get("class_prior"))}
+
+    def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
+                      meta: dict[str, Any]) -> str | None:
+        classes = meta.get("classes")
+        n = len(classes) if classes is not None else int(meta.get("num_classes", 0) or 0)
+        return floor_warning(metrics.get("test", {}), baselines.get("majority"), n, classes)
 
     def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
         return negative_transfer_warning(gain, baseline)
