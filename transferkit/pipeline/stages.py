@@ -270,9 +270,42 @@ class StageRunner:
         return _StageInputs(train, val, make_collate(backbone), lambda m, x: m(x),
                             lambda m, x: m.features(x), lengths, False)
 
+    def _solve_stage(self, model: TransferModel, stage: Any, tag: str) -> bool:
+        """A head stage on cached features fitted by the task's convex solver (when the stage
+        asks for it, the mapping has nothing to train, e.g. the identity, and the task has a
+        solver); False otherwise."""
+        if not (stage.trainable_blocks == 0 and stage.info.get("convex_head") and self.joint is None
+                and not any(True for _ in model.mapping.parameters())):
+            return False
+        t0 = time.perf_counter()
+        train, val = self.splits.train, self.splits.val
+        with torch.no_grad():
+            x_tr = model.mapping(torch.from_numpy(np.asarray(self.features(model.backbone, train),
+                                                             dtype=np.float32))).numpy()
+        t1 = time.perf_counter()
+        info = self.task.solve_head(model.head, x_tr, np.asarray(train.y), self.cfg.train,
+                                    seed=self.cfg.data.seed)
+        if info is None:
+            return False
+        best = None
+        if len(val):
+            outputs = predict_features(model, self.features(model.backbone, val), self.task)
+            metrics = self.task.metrics(val.y, outputs, self.task.describe_targets(train))
+            best = metrics.get(self.task.selection_metric)
+        seconds = time.perf_counter() - t0
+        self.timings["train_s"] += seconds - (t1 - t0)
+        self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
+                 f"{info.get('solver')} (C {info.get('c')})")
+        self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,
+                             "steps": info.get("n_iter", 0), "stopped": "converged",
+                             "seconds": round(seconds, 3), "solver": info})
+        return True
+
     def _run_stage(self, model: TransferModel, stage: Any, tag: str) -> None:
         from transferkit.train import Trainer
 
+        if self._solve_stage(model, stage, tag):
+            return
         k = stage.trainable_blocks
         inputs = self._inputs(model.backbone, k)
         joint_kwargs: dict[str, Any] = {}

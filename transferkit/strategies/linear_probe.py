@@ -20,6 +20,12 @@ from transferkit.strategies.base import Stage, Strategy, group, head_parameters
 class LinearProbeConfig(Options):
     """Parameters of the linear probe (lr and epochs: see train.*)."""
 
+    solver: str = option("lbfgs", "How the head is fitted on the cached features: 'lbfgs' "
+                         "solves the multinomial logistic regression to convergence with its L2 "
+                         "strength chosen by cross-validation on the training labels (identity "
+                         "mapping only; other mappings train by SGD); 'sgd' trains it with the "
+                         "training loop (train.* settings, min_steps, early stopping).",
+                         choices=("lbfgs", "sgd"))
     min_steps: int = option(500, "Train the head for at least this many optimizer steps: on "
                             "cached features they cost milliseconds, and a few-shot set gives only "
                             "a handful of steps per epoch (10 epochs of 100 examples under-train "
@@ -35,6 +41,7 @@ class LinearProbeStrategy(Strategy):
     frozen_backbone = True
 
     def stages(self, model: nn.Module, train: TrainConfig) -> list[Stage]:
-        min_steps = self.config.min_steps if self.config is not None else 0
+        cfg = self.config if self.config is not None else LinearProbeConfig()
+        info = {"min_steps": cfg.min_steps, "convex_head": cfg.solver == "lbfgs"}
         return self._first(model, [Stage("head", [group("head", head_parameters(model), train.lr)],
-                                         trainable_blocks=0, info={"min_steps": min_steps})])
+                                         trainable_blocks=0, info=info)])

@@ -84,6 +84,12 @@ class Task:
         """The training loss: ``objective(model, batch, step) -> (loss, logs)``."""
         raise NotImplementedError
 
+    def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
+                   seed: int = 0) -> dict[str, Any] | None:
+        """Fit ``head`` on cached features ``x`` with a convex solver in place; returns what
+        the solver reports, or None when this task's head has none (it then trains by SGD)."""
+        return None
+
     def accumulator(self) -> Accumulator:
         """A fresh accumulator for the loop's validation metrics."""
         raise NotImplementedError
