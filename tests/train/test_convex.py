@@ -42,7 +42,7 @@ def test_an_absent_class_is_never_predicted():
     assert not (_logits(w, b, x).argmax(1) == 1).any()
 
 
-def test_the_l2_strength_comes_from_cross_validation():
+def test_without_validation_the_l2_strength_comes_from_cross_validation():
     x, y = _blobs(3, n=10)
     _, _, info = fit_logistic_head(x, y, 3)
     assert len(info["cv_scores"]) > 1 and info["c"] in {float(c) for c in info["cv_scores"]}
@@ -57,3 +57,12 @@ def test_linear_probe_solves_by_default_and_sgd_on_request(tmp_path):
     assert solved.summary["metrics"]["test"]["accuracy"] > 0.85
     sgd = tk.fit(out=str(tmp_path / "b"), strategy_params={"solver": "sgd"}, **common)
     assert sgd.summary["stages"][0]["stopped"] != "converged"
+
+
+def test_the_l2_strength_comes_from_the_validation_split_when_there_is_one():
+    x, y = _blobs(3, n=10)
+    x_val, y_val = _blobs(3, n=10, seed=0)
+    _, _, info = fit_logistic_head(x, y, 3, x_val=x_val + 0.5, y_val=y_val)
+    assert info["c_chosen_on"] == "validation split"
+    _, _, info = fit_logistic_head(x, y, 3)
+    assert info["c_chosen_on"].startswith("cross-validation")

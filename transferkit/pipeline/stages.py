@@ -270,6 +270,11 @@ class StageRunner:
         return _StageInputs(train, val, make_collate(backbone), lambda m, x: m(x),
                             lambda m, x: m.features(x), lengths, False)
 
+    @staticmethod
+    @torch.no_grad()
+    def _mapped(model: TransferModel, feats: np.ndarray) -> np.ndarray:
+        return model.mapping(torch.from_numpy(np.array(feats, dtype=np.float32))).numpy()
+
     def _solve_stage(self, model: TransferModel, stage: Any, tag: str) -> bool:
         """A head stage on cached features fitted by the task's convex solver (when the stage
         asks for it, the mapping has nothing to train, e.g. the identity, and the task has a
@@ -277,23 +282,23 @@ class StageRunner:
         if not (stage.trainable_blocks == 0 and stage.info.get("convex_head") and self.joint is None
                 and not any(True for _ in model.mapping.parameters())):
             return False
-        t0 = time.perf_counter()
         train, val = self.splits.train, self.splits.val
-        with torch.no_grad():
-            x_tr = model.mapping(torch.from_numpy(np.asarray(self.features(model.backbone, train),
-                                                             dtype=np.float32))).numpy()
+        x_tr = self._mapped(model, self.features(model.backbone, train))
+        f_val = self.features(model.backbone, val) if len(val) else None
+        x_val = self._mapped(model, f_val) if f_val is not None else None
         t1 = time.perf_counter()
         info = self.task.solve_head(model.head, x_tr, np.asarray(train.y), self.cfg.train,
-                                    seed=self.cfg.data.seed)
+                                    seed=self.cfg.data.seed,
+                                    val=(x_val, np.asarray(val.y)) if x_val is not None else None)
         if info is None:
             return False
         best = None
-        if len(val):
-            outputs = predict_features(model, self.features(model.backbone, val), self.task)
+        if f_val is not None:
+            outputs = predict_features(model, f_val, self.task)
             metrics = self.task.metrics(val.y, outputs, self.task.describe_targets(train))
             best = metrics.get(self.task.selection_metric)
-        seconds = time.perf_counter() - t0
-        self.timings["train_s"] += seconds - (t1 - t0)
+        seconds = time.perf_counter() - t1
+        self.timings["train_s"] += seconds
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
                  f"{info.get('solver')} (C {info.get('c')})")
         self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,

@@ -85,9 +85,11 @@ class Task:
         raise NotImplementedError
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
-                   seed: int = 0) -> dict[str, Any] | None:
-        """Fit ``head`` on cached features ``x`` with a convex solver in place; returns what
-        the solver reports, or None when this task's head has none (it then trains by SGD)."""
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> dict[str, Any] | None:
+        """Fit ``head`` on cached features ``x`` with a convex solver in place (``val``: the
+        validation features and targets, for its hyperparameters); returns what the solver
+        reports, or None when this task's head has none (it then trains by SGD)."""
         return None
 
     def accumulator(self) -> Accumulator:

@@ -240,15 +240,16 @@ class ClassificationTask(Task):
                                      weight=weight, l2_sp=l2_sp)
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
-                   seed: int = 0) -> dict[str, Any] | None:
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> dict[str, Any] | None:
         # multinomial logistic regression is exactly a linear head under cross-entropy
         if not isinstance(head, nn.Linear) or head.bias is None:
             return None
         from transferkit.train.convex import fit_logistic_head
 
         weight, bias, info = fit_logistic_head(
-            x, y, head.out_features, seed=seed,
-            class_weight="balanced" if train_cfg.class_weights == "auto" else None)
+            x, y, head.out_features, seed=seed, x_val=val[0] if val else None,
+            y_val=val[1] if val else None, class_weight="balanced" if train_cfg.class_weights == "auto" else None)
         with torch.no_grad():
             head.weight.copy_(weight)
             head.bias.copy_(bias)
