@@ -14,6 +14,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -292,13 +293,21 @@ class StageRunner:
                                     val=(x_val, np.asarray(val.y)) if x_val is not None else None)
         if info is None:
             return False
-        best = None
+        record: dict[str, Any] = {"stage": f"{tag}{stage.name}", "step": info.get("n_iter", 0),
+                                  "epoch": 1.0, "solver": info.get("solver"), "c": info.get("c")}
         if f_val is not None:
             outputs = predict_features(model, f_val, self.task)
             metrics = self.task.metrics(val.y, outputs, self.task.describe_targets(train))
-            best = metrics.get(self.task.selection_metric)
+            record.update({f"val_{k}": v for k, v in metrics.items() if isinstance(v, float)})
+        best = record.get(f"val_{self.task.selection_metric}")
         seconds = time.perf_counter() - t1
         self.timings["train_s"] += seconds
+        if self.run_dir is not None:  # the same log as a trained stage: one record
+            from transferkit.rundir import MetricsLog
+
+            log = MetricsLog(Path(self.run_dir) / "metrics.jsonl")
+            log.truncate_after(record["stage"], 0)
+            log.append({**record, "time": round(seconds, 3)})
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
                  f"{info.get('solver')} (C {info.get('c')})")
         self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,
