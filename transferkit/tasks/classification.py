@@ -148,9 +148,13 @@ def floor_warning(test: dict[str, Any], majority: dict[str, Any] | None, n_class
                         f"class{name} ({majority['accuracy']:.1%})")
     if not problems:
         return None
-    return ("below the floor: on the test set " + " and ".join(problems) + "; this model is no "
-            "better than a constant answer, so do not use it as is: train longer or with more "
-            "labels, or try another backbone or strategy.")
+    if len(problems) == 2 or "chance" in problems[0]:
+        tail = ("this model is no better than a constant answer, so do not use it as is: train "
+                "longer or with more labels, or try another backbone or strategy.")
+    else:
+        tail = ("on this test set's class mix a constant answer is more accurate; use the model "
+                "only if its balanced accuracy is what matters, or give it more labels.")
+    return "below the floor: on the test set " + " and ".join(problems) + "; " + tail
 
 
 def transfer_gain(metrics: dict[str, Any], baseline: dict[str, Any] | None,
