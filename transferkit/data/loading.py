@@ -194,7 +194,13 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test)
     if shots is not None:
+        # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
+        labels = np.asarray(train.y)
+        prior = (np.bincount(labels[labels >= 0], minlength=len(train.classes)).tolist()
+                 if np.issubdtype(labels.dtype, np.integer) else None)
         train = train.subset(sample_shots(train.y, shots, seed, list(train.classes)), split="train")
+        if prior is not None:
+            train.meta["class_prior"] = prior
     extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
     for part in (train, val, test):
         _finish(part, domain, extra)

@@ -14,6 +14,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -229,12 +230,18 @@ class StageRunner:
             finalize(model)
         return stages
 
+    @staticmethod
+    def min_steps(stage: Any) -> int:
+        """The steps a head stage on cached features runs at least (epochs are stretched to
+        reach them and early stopping does not end the stage sooner); 0 for other stages."""
+        return int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+
     def _stage_config(self, stage: Any) -> Any:
         train_cfg = self.cfg.train
         stage_cfg = train_cfg
         if stage.epochs is not None and stage.epochs != train_cfg.epochs:
             stage_cfg = dataclasses.replace(train_cfg, epochs=stage.epochs)
-        min_steps = int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+        min_steps = self.min_steps(stage)
         if min_steps:  # heads on cached features: enough steps to converge (cheap)
             per_epoch = max(1, math.ceil(len(self.splits.train) / stage_cfg.batch_size))
             stage_cfg = dataclasses.replace(
@@ -265,9 +272,55 @@ class StageRunner:
         return _StageInputs(train, val, make_collate(backbone), lambda m, x: m(x),
                             lambda m, x: m.features(x), lengths, False)
 
+    @staticmethod
+    @torch.no_grad()
+    def _mapped(model: TransferModel, feats: np.ndarray) -> np.ndarray:
+        return model.mapping(torch.from_numpy(np.array(feats, dtype=np.float32))).numpy()
+
+    def _solve_stage(self, model: TransferModel, stage: Any, tag: str) -> bool:
+        """A head stage on cached features fitted by the task's convex solver (when the stage
+        asks for it, the mapping has nothing to train, e.g. the identity, and the task has a
+        solver); False otherwise."""
+        if not (stage.trainable_blocks == 0 and stage.info.get("convex_head") and self.joint is None
+                and not any(True for _ in model.mapping.parameters())):
+            return False
+        train, val = self.splits.train, self.splits.val
+        x_tr = self._mapped(model, self.features(model.backbone, train))
+        f_val = self.features(model.backbone, val) if len(val) else None
+        x_val = self._mapped(model, f_val) if f_val is not None else None
+        t1 = time.perf_counter()
+        info = self.task.solve_head(model.head, x_tr, np.asarray(train.y), self.cfg.train,
+                                    seed=self.cfg.data.seed,
+                                    val=(x_val, np.asarray(val.y)) if x_val is not None else None)
+        if info is None:
+            return False
+        record: dict[str, Any] = {"stage": f"{tag}{stage.name}", "step": info.get("n_iter", 0),
+                                  "epoch": 1.0, "solver": info.get("solver"), "c": info.get("c")}
+        if f_val is not None:
+            outputs = predict_features(model, f_val, self.task)
+            metrics = self.task.metrics(val.y, outputs, self.task.describe_targets(train))
+            record.update({f"val_{k}": v for k, v in metrics.items() if isinstance(v, float)})
+        best = record.get(f"val_{self.task.selection_metric}")
+        seconds = time.perf_counter() - t1
+        self.timings["train_s"] += seconds
+        if self.run_dir is not None:  # the same log as a trained stage: one record
+            from transferkit.rundir import MetricsLog
+
+            log = MetricsLog(Path(self.run_dir) / "metrics.jsonl")
+            log.truncate_after(record["stage"], 0)
+            log.append({**record, "time": round(seconds, 3)})
+        self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
+                 f"{info.get('solver')} (C {info.get('c')})")
+        self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,
+                             "steps": info.get("n_iter", 0), "stopped": "converged",
+                             "seconds": round(seconds, 3), "solver": info})
+        return True
+
     def _run_stage(self, model: TransferModel, stage: Any, tag: str) -> None:
         from transferkit.train import Trainer
 
+        if self._solve_stage(model, stage, tag):
+            return
         k = stage.trainable_blocks
         inputs = self._inputs(model.backbone, k)
         joint_kwargs: dict[str, Any] = {}
@@ -287,7 +340,7 @@ class StageRunner:
             collate_fn=inputs.collate, forward=inputs.forward, run_dir=self.run_dir,
             stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
             callbacks=(*self.callbacks, trend), log=None, lengths=inputs.lengths, task=self.task,
-            **joint_kwargs,
+            min_steps=self.min_steps(stage), **joint_kwargs,
         )
         # A head on cached features is a few tiny matmuls per step: a second thread only
         # adds synchronisation (10x slower on a busy 2-core machine, measured in V1).
