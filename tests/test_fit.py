@@ -166,7 +166,7 @@ def test_head_stage_runs_single_threaded_and_restores_threads(tmp_path, monkeypa
     torch.set_num_threads(2)
     try:
         tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", epochs=2,
-               out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None)
+               strategy_params={"solver": "sgd"}, out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None)
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(old)

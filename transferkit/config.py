@@ -61,7 +61,8 @@ class DataConfig(Options):
     val_fraction: float = option(0.1, "Fraction of the labelled data held out for validation.",
                                  ge=0, lt=1)
     test_fraction: float = option(0.2, "Fraction held out for testing when the data has no "
-                                  "test split of its own.", ge=0, lt=1)
+                                  "test split of its own (> 0: every run reports its metrics "
+                                  "on this split).", gt=0, lt=1)
     max_val: int | None = option(None, "Cap on the validation set size (None: no cap).",
                                  flag="--max-val", ge=1)
     max_test: int | None = option(None, "Cap on the test set size, taken in a fixed order "
@@ -82,7 +83,7 @@ class TrainConfig(Options):
     lr: float = option(1e-3, "Peak learning rate of the head; the backbone's is scaled by "
                        "the strategy.", flag="--lr", gt=0, le=10)
     optimizer: str = option("adamw", "Optimizer.", flag="--optimizer", choices=("adamw", "sgd"))
-    momentum: float = option(0.9, "SGD momentum.")
+    momentum: float = option(0.9, "SGD momentum.", ge=0, lt=1)
     weight_decay: float = option(1e-4, "Decoupled weight decay (AdamW) or L2 (SGD).",
                                  flag="--weight-decay", ge=0)
     scheduler: str = option("cosine", "Learning-rate schedule after warmup.", flag="--scheduler",
@@ -96,7 +97,8 @@ class TrainConfig(Options):
                                        flag="--class-weights", choices=("auto",))
     l2_sp: float = option(0.0, "Strength of the L2-SP penalty toward the pretrained weights "
                           "(0: off).", flag="--l2-sp", ge=0)
-    grad_clip: float | None = option(1.0, "Clip the gradient norm to this value (None: off).")
+    grad_clip: float | None = option(1.0, "Clip the gradient norm to this value (None: off; a "
+                                     "negative value would reverse the gradient).", gt=0)
     bf16: bool = option(False, "bf16 autocast (where the hardware supports it).", flag="--bf16")
     patience: int | None = option(5, "Early stopping: evaluations without improvement of the "
                                   "validation metric before stopping (None: off).",
@@ -122,8 +124,10 @@ class BackboneConfig(Options):
                                  "loaded with weights_only=True).", flag="--backbone-weights")
     pretrained: bool = option(True, "Load pretrained weights (false: random init).")
     image_size: int | None = option(None, "Input resolution for image backbones (None: the "
-                                    "backbone's default or a per-dataset choice).",
-                                    flag="--image-size")
+                                    "backbone's default or a per-dataset choice). 8..4096: "
+                                    "smaller leaves the backbone's downsampling nothing to work "
+                                    "on; larger does not fit in memory.", flag="--image-size",
+                                    ge=8, le=4096)
     max_length: int | None = option(None, "Token limit for text backbones: each text keeps its "
                                     "first N tokens (None: the model's own limit, 256 for "
                                     "minilm). Encoding time is about linear in it.",

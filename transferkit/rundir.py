@@ -144,6 +144,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def make_run_dir(run_dir: Path) -> None:
+    """Create ``run_dir`` (and its parents), or say in one line why it cannot be."""
+    try:
+        existing = next((p for p in (run_dir, *run_dir.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise RunDirError(f"Cannot write the run directory '{run_dir}': '{existing}' is a file, not "
+                              "a folder. Pass --out with a new or existing folder.")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # read-only, a name over the file system's limit, ...
+        raise RunDirError(f"Cannot create the run directory '{_short_path(run_dir)}': "
+                          f"{exc.strerror or exc}. Pass --out with a writable folder and a shorter "
+                          "name.") from None
+
+
+def _short_path(path: Path, limit: int = 120) -> str:
+    text = str(path)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 class RunDirLock:
     """An exclusive lock on a run directory, held by one process at a time.
 
@@ -174,7 +193,7 @@ class RunDirLock:
             if _held.get(self._key):
                 _held[self._key] += 1
                 return self
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            make_run_dir(self.run_dir)
             me = {"pid": os.getpid(), "host": socket.gethostname()}
             for _ in range(3):
                 try:

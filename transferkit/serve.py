@@ -228,7 +228,8 @@ class _Model:
                 probs = self.predictor.predict_proba(items)
         except BadInput:
             raise
-        except (TransferkitError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:
+        except (TransferkitError, ValueError, TypeError, KeyError, IndexError, RuntimeError,
+                ArithmeticError, RecursionError) as exc:
             # raised while preprocessing the request's inputs (shapes, values, columns)
             raise BadInput(f"Cannot predict on these inputs: {exc}") from None
         return self.predictor.task.answers(probs, self.predictor.manifest)
@@ -314,8 +315,14 @@ def create_app(run_dir: str | Path, api_key: str | None = None,
         if ctype == "application/json":
             try:
                 payload = json.loads(await request.body())
+            except RecursionError:
+                raise BadInput("The JSON body is nested too deeply to read; send "
+                               f"{model._expect()}.") from None
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise BadInput(f"The request body is not valid JSON ({exc}).") from None
+            except ValueError:  # the one other error of json.loads: an integer over 4300 digits
+                raise BadInput("The request body is not valid JSON for a model: it holds an integer "
+                               "of more than 4300 digits.") from None
             items = await run_in_threadpool(model.items_from_json, payload)
         elif ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
             try:

@@ -13,7 +13,7 @@ from transferkit.strategies import STRATEGIES
 
 def test_min_steps_lengthens_a_short_head_stage(tmp_path):
     run = tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", epochs=1,
-                 strategy_params={"min_steps": 60}, overrides=["data.val_fraction=0"],
+                 strategy_params={"min_steps": 60, "solver": "sgd"}, overrides=["data.val_fraction=0"],
                  out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None)
     n_train = run.summary["data"]["n_train"]
     per_epoch = math.ceil(n_train / 32)

@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"transferkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`transferkit datasets --json | head`)
+        _silence_stdout()
+        return 0
     except Exception as exc:  # a bug in transferkit or a library: one line, not a traceback
         if os.environ.get("TRANSFERKIT_DEBUG"):
             raise
@@ -99,3 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"transferkit {args.command}: interrupted; rerun with --resume to continue.",
               file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush into the closed pipe
+    does not print "Exception ignored ... BrokenPipeError" (the recipe of Python's docs)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (captured in a test)
+        pass

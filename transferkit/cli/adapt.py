@@ -49,12 +49,18 @@ class AdaptCommand:
         result = adapt(cfg, log=None if args.quiet else _log)
         print_run_summary(result.summary, result.run_dir)
         s = result.summary
-        test = s["metrics"]["test"]["accuracy"]
-        so = s["baselines"]["source_only"]["test"]["accuracy"]
-        oracle = s["baselines"].get("oracle")
-        line = (f"target test accuracy: adapted {test * 100:.1f} % (selected by "
-                f"{s['selection']['validator']}, label-free), source-only {so * 100:.1f} %")
-        if oracle:
-            line += f", oracle {oracle['test']['accuracy'] * 100:.1f} % (selected with target labels)"
+        test = ((s.get("metrics") or {}).get("test") or {}).get("accuracy")
+        baselines = s.get("baselines") or {}
+        so = ((baselines.get("source_only") or {}).get("test") or {}).get("accuracy")
+        oracle = ((baselines.get("oracle") or {}).get("test") or {}).get("accuracy")
+        validator = (s.get("selection") or {}).get("validator", "?")
+        line = (f"target test accuracy: adapted {_pct(test)} (selected by {validator}, "
+                f"label-free), source-only {_pct(so)}")
+        if oracle is not None:
+            line += f", oracle {_pct(oracle)} (selected with target labels)"
         print(line)
         return 0
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"

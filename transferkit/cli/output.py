@@ -9,26 +9,51 @@ from rich.console import Console
 from rich.table import Table
 
 
+class PipeConsole(Console):
+    """A rich console that leaves a closed pipe (``| head``) to the CLI's main, which ends
+    quietly with status 0 (rich's own handler exits with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console(stderr: bool = False) -> Console:
     """A rich console; wide enough for the tables when output is piped to a file."""
     import sys
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 150)
+    return PipeConsole(stderr=stderr, width=None if stream.isatty() else 150)
 
 
 def _pct(value: Any) -> str:
-    return f"{value * 100:.1f} %" if isinstance(value, (int, float)) else "—"
+    return f"{value * 100:.1f} %" if _is_number(value) else "—"
+
+
+def _secs(value: Any) -> str:
+    return f"{value:.1f} s" if _is_number(value) else ""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None) -> None:
-    """A compact table of a run's test metrics, baselines and time (main process only)."""
+    """A compact table of a run's test metrics, baselines and time (main process only).
+
+    Every field may be missing or None (a baseline that was not trained, a run without a
+    test split, an older summary): the cell then shows "—" or stays empty, never a crash.
+    """
     from transferkit.pipeline import is_main_process
 
     if not is_main_process():
         return
     con = console()
-    test = summary.get("metrics", {}).get("test", {})
+    test = _dict(_dict(summary.get("metrics")).get("test"))
     from transferkit.tasks import get_task
 
     task = get_task(summary.get("task"))
@@ -39,21 +64,23 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
                         f"{summary.get('strategy')}")
     for col in ("model", "test accuracy", "balanced accuracy", "macro-F1", "time"):
         table.add_column(col)
-    timings = summary.get("timings", {})
+    timings = _dict(summary.get("timings"))
     table.add_row("transferred", _pct(test.get("accuracy")), _pct(test.get("balanced_accuracy")),
-                  _pct(test.get("macro_f1")), f"{timings.get('total_s', 0):.1f} s")
-    for name, base in (summary.get("baselines") or {}).items():
-        if not base:
+                  _pct(test.get("macro_f1")), _secs(timings.get("total_s")))
+    for name, base in _dict(summary.get("baselines")).items():
+        if not isinstance(base, dict) or not base:
             continue
-        btest = base.get("test", base)
-        label = f"{name} (oracle)" if name == "oracle" else name
+        btest = _dict(base.get("test", base))
+        label = "oracle (upper bound)" if name == "oracle" else name
         table.add_row(label, _pct(btest.get("accuracy")), _pct(btest.get("balanced_accuracy")),
-                      _pct(btest.get("macro_f1")),
-                      f"{base['train_s']:.1f} s" if "train_s" in base else "")
+                      _pct(btest.get("macro_f1")), _secs(base.get("train_s")))
     con.print(table)
-    if summary.get("transfer_gain") is not None:
+    if _is_number(summary.get("transfer_gain")):
         con.print(f"transfer gain over scratch: {summary['transfer_gain'] * 100:+.1f} points")
-    for warning in summary.get("warnings", []):
+    gain = _dict(summary.get("adapt")).get("adaptation_gain")
+    if _is_number(gain):
+        con.print(f"adaptation gain over source-only: {gain * 100:+.1f} points")
+    for warning in summary.get("warnings") or []:
         con.print(f"[yellow]warning:[/yellow] {warning}")
     if run_dir is not None:
         con.print(f"run directory: {run_dir}")

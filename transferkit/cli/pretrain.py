@@ -13,14 +13,25 @@ from transferkit.cli import COMMANDS
 class PretrainCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--data", required=True, metavar="SOURCE",
+        parser.add_argument("--config", metavar="YAML", help="YAML file with fit configuration "
+                            "keys (the flags and --set override it).")
+        parser.add_argument("--data", default=None, metavar="SOURCE",
                             help="Labelled source dataset: a built-in name or a path.")
-        parser.add_argument("--arch", required=True, metavar="A",
+        parser.add_argument("--text-column", default=None,
+                            help="Column holding the text (CSV/JSONL text data).")
+        parser.add_argument("--label-column", default=None,
+                            help="Column holding the label (CSV/JSONL/Parquet).")
+        parser.add_argument("--arch", default=None, metavar="A",
                             help="Architecture: timm:<name> (e.g. timm:resnet10t), tabular[:128,64], "
-                                 "sequence:cnn, sequence:lstm, a built-in or a run directory.")
-        parser.add_argument("--out", required=True, metavar="DIR", help="Run directory to write.")
-        parser.add_argument("--epochs", type=int, default=10, help="Passes over the source data "
-                            "(an upper bound: early stopping on the source's validation split).")
+                                 "sequence:cnn, sequence:lstm, a built-in or a run directory "
+                                 "(default for a table: tabular).")
+        parser.add_argument("--out", default=None, metavar="DIR",
+                            help="Run directory to write (default runs/<name>).")
+        parser.add_argument("--name", default=None, help="Run name (default derived from data, "
+                            "architecture and time).")
+        parser.add_argument("--epochs", type=int, default=None, help="Passes over the source data "
+                            "(an upper bound: early stopping on the source's validation split; "
+                            "default 10).")
         parser.add_argument("--pretrained", action="store_true",
                             help="Continue training the architecture's pretrained weights instead "
                                  "of starting from random initialisation.")
@@ -29,7 +40,8 @@ class PretrainCommand:
                                  "random init, the backbone's own when pretrained).")
         parser.add_argument("--lr", type=float, default=None, help="Peak learning rate.")
         parser.add_argument("--batch-size", type=int, default=None, help="Examples per step.")
-        parser.add_argument("--seed", type=int, default=0, help="Seed of initialisation and order.")
+        parser.add_argument("--seed", type=int, default=None, help="Seed of initialisation and order "
+                            "(default 0).")
         parser.add_argument("--max-steps", type=int, default=None, help="Stop after this many steps.")
         parser.add_argument("--domain", default=None, help="Domain of a built-in dataset.")
         parser.add_argument("--max-test", type=int, default=None, help="Cap on the test split.")
@@ -43,11 +55,13 @@ class PretrainCommand:
         from transferkit.cli.output import print_run_summary
         from transferkit.jobs.pretrain import pretrain
 
-        extra = {k: v for k, v in (("domain", args.domain), ("max_test", args.max_test)) if v is not None}
+        extra = {k: v for k, v in (("domain", args.domain), ("max_test", args.max_test),
+                                   ("text_column", args.text_column),
+                                   ("label_column", args.label_column)) if v is not None}
         result = pretrain(args.data, args.arch, args.out, epochs=args.epochs, pretrained=args.pretrained,
                           image_size=args.image_size, lr=args.lr, batch_size=args.batch_size,
-                          seed=args.seed, max_steps=args.max_steps, overrides=args.overrides,
-                          log=None if args.quiet else _log, **extra)
+                          seed=args.seed, max_steps=args.max_steps, overrides=args.overrides, name=args.name,
+                          config=args.config, log=None if args.quiet else _log, **extra)
         print_run_summary(result.summary, result.run_dir)
         return 0
 

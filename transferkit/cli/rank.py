@@ -33,7 +33,8 @@ class RankCommand:
         parser.add_argument("--text-column", default=None, help="Column holding the text.")
         parser.add_argument("--label-column", default=None, help="Column holding the label.")
         parser.add_argument("--image-size", type=int, default=None,
-                            help="Input resolution for image backbones (default: each one's native).")
+                            help="Input resolution for image backbones, 8..4096 (default: each "
+                            "one's native).")
         parser.add_argument("--cache-dir", default=None, help="Feature cache directory.")
         parser.add_argument("--json", action="store_true", help="Print the rows as JSON.")
 
@@ -44,6 +45,14 @@ class RankCommand:
 
         if args.shots is not None and args.shots < 1:
             raise ConfigError(f"The '--shots' option must be an int >= 1. Got {args.shots} instead.")
+        if args.image_size is not None:  # the bounds that fit's --image-size declares
+            import dataclasses
+
+            from transferkit.config import BackboneConfig
+            from transferkit.options import check_option
+
+            field = {f.name: f for f in dataclasses.fields(BackboneConfig)}["image_size"]
+            check_option(field, args.image_size, "--image-size", int)
         log = None if args.json else _log
         rows = rank(args.data, backbones=args.backbones, scores=args.scores, shots=args.shots,
                     seed=args.seed, validate=args.validate, image_size=args.image_size,
@@ -62,10 +71,11 @@ def print_ranking(rows: Any, data: str) -> None:
     """The ranking as a table: each score with its time, the feature dimension, and with
     --validate the probe accuracy and each score's rank correlation with it."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from transferkit.cli.output import PipeConsole
+
+    console = PipeConsole()
     names = list(rows[0]["scores"]) if rows else []
     validated = bool(rows) and "probe_val_accuracy" in rows[0]
     table = Table(title=f"transferability on {data} (n_train = {rows[0]['n_train'] if rows else 0}), "

@@ -39,10 +39,11 @@ class RunsCommand:
         if args.json:
             sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
             return 0
-        from rich.console import Console
         from rich.table import Table
 
-        console = Console()
+        from transferkit.cli.output import PipeConsole
+
+        console = PipeConsole()
         if not rows:
             console.print(f"No runs recorded in {index_path(args.index)}"
                           + (" matching the filters." if args.data or args.backbone or

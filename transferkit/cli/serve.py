@@ -37,7 +37,11 @@ class ServeCommand:
             raise ConfigError(f"The '--port' option must be in 1..65535. Got {args.port} instead.")
         if args.max_request_mb <= 0:
             raise ConfigError(f"The '--max-request-mb' option must be > 0. Got {args.max_request_mb}.")
-        api_key = args.api_key or os.environ.get(ENV_API_KEY) or None
+        api_key = args.api_key if args.api_key is not None else os.environ.get(ENV_API_KEY)
+        if api_key is not None and not api_key.strip():
+            given = "--api-key" if args.api_key is not None else f"${ENV_API_KEY}"
+            raise ConfigError(f"The '{given}' key is empty, which would serve without authentication. "
+                              f"Pass a non-empty key, or leave {given} unset to serve without one.")
         if api_key is None and not _is_loopback(args.host):
             print(f"transferkit serve: warning: listening on {args.host} without an API key; anyone "
                   "who can reach this address can use the model. Pass --api-key.", file=sys.stderr)

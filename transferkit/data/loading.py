@@ -228,7 +228,13 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test)
     if shots is not None:
+        # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
+        labels = np.asarray(train.y)
+        prior = (np.bincount(labels[labels >= 0], minlength=len(train.classes)).tolist()
+                 if np.issubdtype(labels.dtype, np.integer) else None)
         train = train.subset(_sample_shots(train, shots, seed), split="train")
+        if prior is not None:
+            train.meta["class_prior"] = prior
     extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
     for part in (train, val, test):
         _finish(part, domain, extra)
@@ -299,10 +305,15 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
     if not cfg.data:
         raise ConfigError("The 'data' parameter is required: a built-in dataset name (see `transferkit "
                           "datasets`) or a path.")
-    return _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
-                   val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-                   text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
-                   max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets)
+    splits = _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
+                     val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
+                     text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
+                     max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets)
+    if len(splits.train.classes) == 1:  # a model trained on it scores 100 % and learns nothing
+        raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
+                        "classifier needs at least two to tell apart. Add examples of another class "
+                        "(for an image folder: a second subfolder).")
+    return splits
 
 
 def list_datasets() -> list[dict[str, Any]]:

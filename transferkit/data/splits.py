@@ -47,11 +47,14 @@ def stratified_split(y: np.ndarray, val_fraction: float, test_fraction: float, s
             else:
                 n_val -= 1
         if n - n_test - n_val < 1:
-            need = 1 + (test_fraction > 0) + (val_fraction > 0)
+            names = ["train"] + ["val"] * (val_fraction > 0) + ["test"] * (test_fraction > 0)
+            # fit reports its metrics on the test split, so only the validation split can go
+            no_val = (" or set data.val_fraction=0 (no validation split: no early stopping)"
+                      if val_fraction > 0 else "")
             raise DataError(
                 f"Class {_class_name(classes, int(c))} has {n} example(s), too few to put at least one "
-                f"in each of the {need} splits (train, val, test). Add examples of it, remove the "
-                "class, or lower val_fraction/test_fraction (0 disables a split)."
+                f"in each of the {len(names)} splits ({', '.join(names)}). Add examples of it, remove "
+                f"the class{',' if no_val else ''}{no_val}."
             )
         parts[0].append(idx[n_test + n_val:])
         parts[1].append(idx[n_test:n_test + n_val])

@@ -54,6 +54,13 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
         except json.JSONDecodeError as exc:
             raise DataError(f"Line {n} of '{path}' is not valid JSON ({exc.msg}). A .jsonl file holds "
                             "one JSON object per line.") from None
+        except RecursionError:
+            raise DataError(f"Line {n} of '{path}' is nested too deeply to read. A .jsonl file holds "
+                            "one flat JSON object per line.") from None
+        except ValueError:  # the one other error of json.loads: an integer over 4300 digits
+            raise DataError(f"Line {n} of '{path}' holds an integer of more than 4300 digits, "
+                            "beyond the range of any number a model reads. Fix the value or drop "
+                            "the line.") from None
         if not isinstance(record, dict):
             raise DataError(f"Line {n} of '{path}' is a JSON {type(record).__name__}, not an object "
                             "with named fields.")
@@ -138,13 +145,21 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the tabl
     for col in schema.columns:
         s = frame[col.name]
         if col.kind == "numeric":
-            values = pd.to_numeric(s.astype(object).where(s.notna(), np.nan), errors="coerce")
-            bad_type = values.isna() & s.notna()
-            if bad_type.any():
-                row = int(np.flatnonzero(bad_type.to_numpy())[0])
-                raise DataError(f"Row {row} of {where}, numeric column '{col.name}', holds {s.iloc[row]!r}, "
-                                "which is not a number. Fix the value or drop the row.")
-            arr = values.to_numpy(dtype=np.float64)
+            raw = s.astype(object).where(s.notna(), np.nan)
+            try:
+                values = pd.to_numeric(raw, errors="coerce")
+                bad_type = values.isna() & s.notna()
+                if bad_type.any():
+                    row = int(np.flatnonzero(bad_type.to_numpy())[0])
+                    raise DataError(f"Row {row} of {where}, numeric column '{col.name}', holds "
+                                    f"{_short(s.iloc[row])}, which is not a number. Fix the value or "
+                                    "drop the row.")
+                arr = values.to_numpy(dtype=np.float64)
+            except OverflowError:  # an integer of 309+ digits: beyond any float
+                row = next((i for i, v in enumerate(raw) if _beyond_float(v)), 0)
+                raise DataError(f"Row {row} of {where}, numeric column '{col.name}', holds an integer "
+                                f"of {_digits(raw.iloc[row])} digits, beyond the range of a float "
+                                "(about 1.8e308). Fix the value or drop the row.") from None
             bad = ~np.isfinite(arr)
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
@@ -162,6 +177,42 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the tabl
                                 "category of its own (e.g. 'unknown') or drop those rows first.")
             out[col.name] = s.astype(str).to_numpy(dtype=object)
     return pd.DataFrame(out, columns=schema.names)
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value).bit_length() < 1000 else "a huge int"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    try:
+        return int(value)
+    except ValueError:  # not an integer, or over Python's 4300-digit conversion limit
+        return None
+
+
+def _beyond_float(value: object) -> bool:
+    n = _as_int(value)
+    if n is None:
+        return False
+    try:
+        float(n)
+    except OverflowError:
+        return True
+    return False
+
+
+def _digits(value: object) -> str:
+    """Decimal digits of a large int, without str() (which refuses over 4300 digits)."""
+    n = _as_int(value)
+    if n is None:
+        return "many"
+    try:
+        return str(len(str(abs(n))))
+    except ValueError:
+        return f"about {int(abs(n).bit_length() * 0.30103) + 1}"
 
 
 def table_dataset(frame: pd.DataFrame, y: np.ndarray, classes: list[str], name: str,

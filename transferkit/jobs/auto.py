@@ -38,6 +38,7 @@ from transferkit.pipeline import (
     evaluate_splits,
     frozen_stages,
     judge,
+    stage_warnings,
     task_meta,
     task_splits,
     timings,
@@ -395,7 +396,8 @@ class _Climb:
             backbone=name, strategy=strategy, choice=choice, metrics=metrics,
             labels_used=self.task.labels_used(self.splits), baselines=baselines, transfer_gain=gain,
             selection={"split": "val", "validator": None}, stages=self.runner.history,
-            timings=timings(self.t_start, self.runner), warnings=warnings, auto=auto)
+            timings=timings(self.t_start, self.runner),
+            warnings=[*warnings, *stage_warnings(self.runner.history)], auto=auto)
         return RunResult(self.run.dir, self.run.finish(summary), model)
 
 

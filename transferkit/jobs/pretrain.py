@@ -12,7 +12,8 @@ same run-directory format as ``fit``; the run directory then works as
 random init unless ``pretrained=True``), the tabular MLP (``tabular`` or
 ``tabular:128,64``), a sequence encoder (``sequence:cnn``, ``sequence:lstm``), or a
 pretrained backbone to continue training on the source task (``efficientnet_lite0`` with
-``pretrained=True``, or an earlier run directory).
+``pretrained=True``, or an earlier run directory). Without ``arch``, a table trains the
+tabular MLP (``tabular``); images and texts need one named.
 
 >>> run = pretrain("breast-cancer-wdbc", "tabular", "runs/wdbc", epochs=30)  # doctest: +SKIP
 >>> run.summary["command"]
@@ -35,11 +36,13 @@ DEFAULT_IMAGE_ARCH = "timm:resnet10t"
 DEFAULT_IMAGE_SIZE = 32
 
 
-def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrained: bool = False,
+def pretrain(data: str | None = None, arch: str | None = None, out: str | Path | None = None, *,
+             epochs: int | None = 10, pretrained: bool = False,
              image_size: int | None = None, lr: float | None = None, batch_size: int | None = None,
-             seed: int = 0, max_steps: int | None = None, patience: int | None = 5,
+             seed: int | None = 0, max_steps: int | None = None, patience: int | None = 5,
              backbone_lr_ratio: float | None = None, overrides: Sequence[str] = (),
-             dry_run: bool = False, log: Callable[[str], None] | None = console_log,
+             config: str | Path | None = None, name: str | None = None, dry_run: bool = False,
+             log: Callable[[str], None] | None = console_log,
              **data_options: Any) -> RunResult | dict[str, Any]:
     """Supervised pretraining of ``arch`` on the labelled source ``data``; writes ``out``.
 
@@ -52,13 +55,18 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
     Parameters
     ----------
     data:
-        Labelled source dataset: a built-in name or a path (as ``fit --data``).
+        Labelled source dataset: a built-in name or a path (as ``fit --data``; or
+        ``data.data`` of ``config``).
     arch:
-        Backbone specification (as ``fit --backbone``).
+        Backbone specification (as ``fit --backbone``); None: ``backbone.name`` of ``config``
+        or ``overrides`` when they name one, else ``tabular`` for a table.
     out:
-        The run directory to write.
+        The run directory to write (None: ``out`` of ``config``, else runs/<name>).
+    name:
+        The run's name (default derived from data, architecture and time).
     epochs, lr, batch_size, seed, max_steps, patience:
-        The training loop's settings (``lr``/``batch_size`` default to TrainConfig's).
+        The training loop's settings (``lr``/``batch_size`` default to TrainConfig's;
+        ``None`` keeps the config's value).
     pretrained:
         Start from the architecture's pretrained weights (continued training) instead
         of random initialisation.
@@ -67,29 +75,39 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
         model, the backbone's own otherwise).
     overrides:
         Further ``key=value`` settings of :class:`~transferkit.config.FitConfig`.
+    config:
+        A YAML file of :class:`~transferkit.config.FitConfig` keys (as ``fit --config``);
+        the arguments above and ``overrides`` take precedence.
     dry_run:
         Return the plan of the source fit (data, steps, estimated time and memory) and
         train and write nothing.
     data_options:
         ``domain``, ``max_test``, ``text_column``, ... as in ``fit``.
     """
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+    if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
         raise ConfigError(f"The 'epochs' parameter of pretrain must be an int >= 1. Got {epochs!r} instead.")
-    from_run = Path(str(arch)).expanduser().is_dir()
-    continued = pretrained or from_run
-    if image_size is None and not continued and str(arch).startswith("timm:"):
-        image_size = DEFAULT_IMAGE_SIZE
-    ratio = backbone_lr_ratio if backbone_lr_ratio is not None else (0.1 if continued else 1.0)
     values: dict[str, Any] = {
-        "data.data": data, "data.seed": seed, "backbone.name": arch,
-        "backbone.pretrained": bool(continued), "backbone.image_size": image_size,
-        "strategy": "full", "strategy_params": {"backbone_lr_ratio": ratio},
-        "train.epochs": epochs, "train.max_steps": max_steps, "train.patience": patience,
-        "train.lr": lr, "train.batch_size": batch_size, "out": str(out),
+        "data.data": data, "data.seed": seed, "train.epochs": epochs, "train.max_steps": max_steps,
+        "train.patience": patience, "train.lr": lr, "train.batch_size": batch_size,
+        "out": None if out is None else str(out), "name": name,
     }
     for key, value in data_options.items():
         values[f"data.{key}"] = value
-    cfg = configure(FitConfig, None, overrides, **values)
+    given = configure(FitConfig, config, overrides, **values)
+    if not given.data.data:
+        raise ConfigError("pretrain needs a labelled source dataset: pass --data (a built-in name or "
+                          "a path), or set data.data in the --config file.")
+    arch = str(arch or _named_arch(config, overrides) or default_arch(given))
+    from_run = Path(arch).expanduser().is_dir()
+    continued = pretrained or from_run
+    if image_size is None and not continued and arch.startswith("timm:"):
+        image_size = given.backbone.image_size or DEFAULT_IMAGE_SIZE
+    ratio = backbone_lr_ratio if backbone_lr_ratio is not None else (0.1 if continued else 1.0)
+    values.update({
+        "backbone.name": arch, "backbone.pretrained": bool(continued), "backbone.image_size": image_size,
+        "strategy": "full", "strategy_params": {"backbone_lr_ratio": ratio},
+    })
+    cfg = configure(FitConfig, config, overrides, **values)
     if cfg.joint_source or cfg.mapping not in ("identity",) or cfg.compare:
         raise ConfigError("pretrain trains backbone and source head only: joint_source, mapping and "
                           "compare are options of fit, not of pretrain.")
@@ -98,6 +116,46 @@ def pretrain(data: str, arch: str, out: str | Path, *, epochs: int = 10, pretrai
 
         return plan_fit(cfg, log or (lambda _m: None))
     return _pretrain(cfg, arch, continued, log)
+
+
+def _named_arch(config: str | Path | None, overrides: Sequence[str]) -> str | None:
+    """backbone.name as the --config file or a --set override names it (None: not named;
+    the config default, efficientnet_lite0, is not a choice the user made)."""
+    from transferkit.options import parse_override, read_yaml
+
+    named = None
+    if config is not None:
+        section = read_yaml(config).get("backbone")
+        named = section.get("name") if isinstance(section, dict) else None
+    for text in overrides:
+        keys, value = parse_override(text)
+        if keys == ["backbone", "name"]:
+            named = value
+    return str(named) if named else None
+
+
+def default_arch(cfg: FitConfig) -> str:
+    """The architecture pretrained when none is named: the tabular MLP for a table; images
+    and texts have no one right answer, so the error lists the usual choices."""
+    from transferkit.data import DATASETS, load
+
+    name = str(cfg.data.data)
+    path = Path(name).expanduser()
+    if not path.exists() and name in DATASETS:
+        modality = DATASETS.get(name).modality
+    elif path.is_dir():
+        modality = "image"  # an image folder (root/<class>/<image>)
+    else:
+        d = cfg.data
+        modality = load(name, split="all", domain=d.domain, text_column=d.text_column,
+                        label_column=d.label_column, skip_bad=d.skip_bad).modality
+    if modality == "table":
+        return "tabular"
+    examples = {"image": f"{DEFAULT_IMAGE_ARCH} (a small ResNet) or efficientnet_lite0 --pretrained",
+                "text": "sequence:cnn, sequence:lstm, or minilm --pretrained"}
+    raise ConfigError(f"pretrain needs --arch for {modality} data ('{name}'): e.g. "
+                      f"{examples.get(modality, 'a backbone as fit --backbone takes')}. Only tables "
+                      "have a default (tabular).")
 
 
 def _pretrain(cfg: FitConfig, arch: str, continued: bool, log: Callable[[str], None] | None) -> RunResult:

@@ -54,6 +54,7 @@ from transferkit.pipeline.stages import (
     predict_features,
     predict_items,
     predict_outputs,
+    stage_warnings,
     tensor_collate,
     to_device,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "data_warnings", "default_run_name", "evaluate_splits", "fit_configured", "frozen_stages",
     "is_main_process", "judge", "make_collate", "map_batches", "model_device", "new_model", "plain_name",
     "predict_features", "predict_items", "predict_outputs", "rebuild_model", "run_directory",
-    "scratch_baseline", "strategy_freezes_backbone", "task_meta", "task_splits", "tensor_collate", "timings",
+    "scratch_baseline", "stage_warnings", "strategy_freezes_backbone", "task_meta", "task_splits",
+    "tensor_collate", "timings",
     "to_device",
 ]

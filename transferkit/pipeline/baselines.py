@@ -73,10 +73,11 @@ def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: A
     if "scratch" in cfg.compare:
         baselines["scratch"] = scratch_baseline(cfg, task, splits, run_dir, resume, log)
     gain = task.transfer_gain(metrics, baselines["scratch"])
-    warn = task.gain_warning(gain)
-    if warn:
-        warnings.append(warn)
-        log(f"[bold red]{warn}[/bold red]")
+    for warn in (task.gain_warning(gain),
+                 task.floor_warning(metrics, baselines, task_meta(task, splits.train))):
+        if warn:
+            warnings.append(warn)
+            log(f"[bold red]{warn}[/bold red]")
     return baselines, gain, warnings
 
 

@@ -18,7 +18,13 @@ from transferkit.model import TransferModel
 from transferkit.pipeline.baselines import evaluate_splits, judge
 from transferkit.pipeline.build import build_model
 from transferkit.pipeline.run import Run, RunResult, Summary
-from transferkit.pipeline.stages import FeatureDataset, StageRunner, frozen_stages, tensor_collate
+from transferkit.pipeline.stages import (
+    FeatureDataset,
+    StageRunner,
+    frozen_stages,
+    stage_warnings,
+    tensor_collate,
+)
 from transferkit.tasks import Task, get_task, infer_task
 
 
@@ -112,7 +118,8 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         choice=f"strategy '{cfg.strategy}' and backbone '{cfg.backbone.name}' were given explicitly",
         metrics=metrics, labels_used=task.labels_used(splits), baselines=baselines,
         transfer_gain=gain, selection={"split": "val", "validator": None},
-        stages=runner.history, timings=timings(t_start, runner), warnings=warnings,
+        stages=runner.history, timings=timings(t_start, runner),
+        warnings=[*warnings, *stage_warnings(runner.history)],
         mapping_selection=mapping_selection,
         joint=None if joint is None else {"source": cfg.joint_source, "n_source": len(joint[1]),
                                           **joint[0].describe()},

@@ -82,6 +82,7 @@ def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
     from transferkit.strategies import STRATEGIES
 
     t0 = time.perf_counter()
+    torch.manual_seed(cfg.data.seed)  # the backbone the fit would build (and the cache keys it has)
     splits, task = task_splits(cfg, log)  # the task is read from the raw labels, as fit does
     model = build_model(cfg, splits.train, task)
     backbone = model.backbone

@@ -76,11 +76,12 @@ def run_directory(out: str | Path | None, name: str | None, default_name: str,
         return Path(out)
     if name:
         text = str(name)
+        shown = repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} characters)"
         if text in (".", "..") or Path(text).name != text or "\\" in text or len(text) > MAX_NAME:
             raise ConfigError(
                 f"The 'name' parameter of {command} must be a plain run name (no '/', '\\', '.' or "
                 f"'..', at most {MAX_NAME} characters): the run directory is runs/<name>. Got "
-                f"{text!r} instead. Pass --out DIR to write elsewhere.")
+                f"{shown} instead. Pass --out DIR to write elsewhere.")
         return RUNS_ROOT / text
     return RUNS_ROOT / plain_name(default_name)
 

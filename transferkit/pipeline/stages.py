@@ -14,6 +14,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
 from transferkit.model import TransferModel
 from transferkit.tasks import Task, get_task
+from transferkit.train.callbacks import Callback
 
 
 class FeatureDataset(torch.utils.data.Dataset):
@@ -235,12 +237,18 @@ class StageRunner:
             finalize(model)
         return stages
 
+    @staticmethod
+    def min_steps(stage: Any) -> int:
+        """The steps a head stage on cached features runs at least (epochs are stretched to
+        reach them and early stopping does not end the stage sooner); 0 for other stages."""
+        return int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+
     def _stage_config(self, stage: Any) -> Any:
         train_cfg = self.cfg.train
         stage_cfg = train_cfg
         if stage.epochs is not None and stage.epochs != train_cfg.epochs:
             stage_cfg = dataclasses.replace(train_cfg, epochs=stage.epochs)
-        min_steps = int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+        min_steps = self.min_steps(stage)
         if min_steps:  # heads on cached features: enough steps to converge (cheap)
             per_epoch = max(1, math.ceil(len(self.splits.train) / stage_cfg.batch_size))
             stage_cfg = dataclasses.replace(
@@ -271,9 +279,55 @@ class StageRunner:
         return _StageInputs(train, val, make_collate(backbone), lambda m, x: m(x),
                             lambda m, x: m.features(x), lengths, False)
 
+    @staticmethod
+    @torch.no_grad()
+    def _mapped(model: TransferModel, feats: np.ndarray) -> np.ndarray:
+        return model.mapping(torch.from_numpy(np.array(feats, dtype=np.float32))).numpy()
+
+    def _solve_stage(self, model: TransferModel, stage: Any, tag: str) -> bool:
+        """A head stage on cached features fitted by the task's convex solver (when the stage
+        asks for it, the mapping has nothing to train, e.g. the identity, and the task has a
+        solver); False otherwise."""
+        if not (stage.trainable_blocks == 0 and stage.info.get("convex_head") and self.joint is None
+                and not any(True for _ in model.mapping.parameters())):
+            return False
+        train, val = self.splits.train, self.splits.val
+        x_tr = self._mapped(model, self.features(model.backbone, train))
+        f_val = self.features(model.backbone, val) if len(val) else None
+        x_val = self._mapped(model, f_val) if f_val is not None else None
+        t1 = time.perf_counter()
+        info = self.task.solve_head(model.head, x_tr, np.asarray(train.y), self.cfg.train,
+                                    seed=self.cfg.data.seed,
+                                    val=(x_val, np.asarray(val.y)) if x_val is not None else None)
+        if info is None:
+            return False
+        record: dict[str, Any] = {"stage": f"{tag}{stage.name}", "step": info.get("n_iter", 0),
+                                  "epoch": 1.0, "solver": info.get("solver"), "c": info.get("c")}
+        if f_val is not None:
+            outputs = predict_features(model, f_val, self.task)
+            metrics = self.task.metrics(val.y, outputs, self.task.describe_targets(train))
+            record.update({f"val_{k}": v for k, v in metrics.items() if isinstance(v, float)})
+        best = record.get(f"val_{self.task.selection_metric}")
+        seconds = time.perf_counter() - t1
+        self.timings["train_s"] += seconds
+        if self.run_dir is not None:  # the same log as a trained stage: one record
+            from transferkit.rundir import MetricsLog
+
+            log = MetricsLog(Path(self.run_dir) / "metrics.jsonl")
+            log.truncate_after(record["stage"], 0)
+            log.append({**record, "time": round(seconds, 3)})
+        self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
+                 f"{info.get('solver')} (C {info.get('c')})")
+        self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,
+                             "steps": info.get("n_iter", 0), "stopped": "converged",
+                             "seconds": round(seconds, 3), "solver": info})
+        return True
+
     def _run_stage(self, model: TransferModel, stage: Any, tag: str) -> None:
         from transferkit.train import Trainer
 
+        if self._solve_stage(model, stage, tag):
+            return
         k = stage.trainable_blocks
         inputs = self._inputs(model.backbone, k)
         joint_kwargs: dict[str, Any] = {}
@@ -286,13 +340,14 @@ class StageRunner:
                  + (f"{k} top block(s) on cached activations" if k else
                     "head on cached features" if k == 0 else "end to end"))
         t0 = time.perf_counter()
+        trend = LossTrend()
         trainer = Trainer(
             model, self._stage_config(stage), param_groups=stage.param_groups,
             train_data=inputs.train, val_data=inputs.val if len(self.splits.val) else None,
             collate_fn=inputs.collate, forward=inputs.forward, run_dir=self.run_dir,
             stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
-            callbacks=self.callbacks, log=None, lengths=inputs.lengths, task=self.task,
-            **joint_kwargs,
+            callbacks=(*self.callbacks, trend), log=None, lengths=inputs.lengths, task=self.task,
+            min_steps=self.min_steps(stage), **joint_kwargs,
         )
         # A head on cached features is a few tiny matmuls per step: a second thread only
         # adds synchronisation (10x slower on a busy 2-core machine, measured in V1).
@@ -300,9 +355,49 @@ class StageRunner:
             result = trainer.fit()
         seconds = time.perf_counter() - t0
         self.timings["train_s"] += seconds
-        self.history.append({"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
-                             "steps": result.steps, "stopped": result.stopped,
-                             "seconds": round(seconds, 3)})
+        entry = {"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
+                 "steps": result.steps, "stopped": result.stopped, "seconds": round(seconds, 3)}
+        entry.update(trend.ends())
+        self.history.append(entry)
+        for warning in stage_warnings([entry]):
+            self.log(f"[yellow]warning:[/yellow] {warning}")
+
+
+class LossTrend(Callback):
+    """Keeps a stage's training losses, to tell whether it went downhill."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_step_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
+        value = logs.get("loss")
+        if value is not None and math.isfinite(value):
+            self.losses.append(float(value))
+
+    def ends(self) -> dict[str, float]:
+        """Mean loss of the first and of the last steps (a quarter of them, at most 10 each:
+        one mini-batch is too noisy to compare); empty for fewer than 2 steps."""
+        n = len(self.losses)
+        if n < 2:
+            return {}
+        k = max(1, min(10, n // 4))
+        return {"loss_first": round(sum(self.losses[:k]) / k, 6),
+                "loss_last": round(sum(self.losses[-k:]) / k, 6)}
+
+
+#: how far (relative) a stage's last losses may sit above its first before it is called
+#: uphill: a stage that starts converged (a second stage after the head's) wobbles a little
+LOSS_RISE_TOLERANCE = 0.05
+
+
+def stage_warnings(stages: Sequence[dict[str, Any]]) -> list[str]:
+    """A summary warning for each stage whose training loss ended above where it started:
+    it trained uphill (a learning rate far too high, a wrong sign somewhere)."""
+    return [f"stage '{s['stage']}': the training loss rose from {s['loss_first']:.4g} (first steps) "
+            f"to {s['loss_last']:.4g} (last steps); the model trained uphill. Lower --lr, keep "
+            "train.grad_clip positive (or None), and check the inputs for extreme values."
+            for s in stages if "loss_first" in s
+            and s["loss_last"] > s["loss_first"] + LOSS_RISE_TOLERANCE * abs(s["loss_first"])]
 
 
 def frozen_stages(stages: Sequence[Any]) -> bool:
@@ -310,6 +405,6 @@ def frozen_stages(stages: Sequence[Any]) -> bool:
     return all(s.trainable_blocks == 0 for s in stages)
 
 
-__all__ = ["FeatureDataset", "StageRunner", "can_split", "frozen_stages", "make_collate", "map_batches",
+__all__ = ["FeatureDataset", "LossTrend", "StageRunner", "can_split", "frozen_stages", "make_collate", "map_batches",
            "model_device", "predict_features", "predict_items", "predict_outputs",
-           "single_thread", "target_tensor", "tensor_collate", "to_device"]
+           "single_thread", "stage_warnings", "target_tensor", "tensor_collate", "to_device"]

@@ -115,7 +115,8 @@ def _metrics_section(summary: dict[str, Any], card: dict[str, Any]) -> str:
             row("<b>transferred model</b>", split, metrics[split], "main" if split == "test" else "")
     labels = {"scratch": "from scratch (same architecture and budget, random init)",
               "source_only": "source only (trained on the source, no target labels)",
-              "majority": "majority class (always the most frequent training class)"}
+              "majority": "majority class (always the most frequent class of the labelled data "
+                          "before k-shot sampling)"}
     for name, base in baselines.items():
         if not base:
             continue

@@ -50,6 +50,9 @@ class Task:
     selection_metric: ClassVar[str] = "loss"
     #: direction of every metric the loop may select on: "max" or "min"
     directions: ClassVar[dict[str, str]] = {"loss": "min"}
+    #: metrics that decide between evaluations whose selection metric ties, in order (a
+    #: quantity that moves while e.g. few-shot accuracy stays flat)
+    tie_break: ClassVar[tuple[str, ...]] = ("loss",)
     #: the test metric the transfer gain is computed in (sign: positive = transfer helped)
     gain_metric: ClassVar[str] = "loss"
     #: what ``--shots K`` means for this task, in the words of the help text
@@ -91,6 +94,14 @@ class Task:
         """The training loss: ``objective(model, batch, step) -> (loss, logs)``."""
         raise NotImplementedError
 
+    def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> dict[str, Any] | None:
+        """Fit ``head`` on cached features ``x`` with a convex solver in place (``val``: the
+        validation features and targets, for its hyperparameters); returns what the solver
+        reports, or None when this task's head has none (it then trains by SGD)."""
+        return None
+
     def accumulator(self) -> Accumulator:
         """A fresh accumulator for the loop's validation metrics."""
         raise NotImplementedError
@@ -107,6 +118,33 @@ class Task:
         if b is None:
             return True
         return a > b if self.direction(metric or self.selection_metric) == "max" else a < b
+
+    def tie_breaks(self, metric: str | None = None) -> tuple[str, ...]:
+        """The tie-break metrics that apply when selecting on ``metric``."""
+        metric = metric or self.selection_metric
+        return tuple(m for m in self.tie_break if m != metric and m in self.directions)
+
+    def improves(self, new: dict[str, float], best: dict[str, float] | None,
+                 metric: str | None = None) -> bool:
+        """True if the evaluation ``new`` beats ``best`` (both dicts of metrics): a better
+        ``metric`` (default: the selection metric) wins; on a tie, the first tie-break
+        metric that differs decides (e.g. equal accuracy and a lower loss improves).
+
+        >>> ClassificationTask().improves({"accuracy": .5, "loss": .6}, {"accuracy": .5, "loss": .7})  # doctest: +SKIP
+        True
+        """
+        metric = metric or self.selection_metric
+        if best is None or best.get(metric) is None:
+            return True
+        if self.better(new[metric], best[metric], metric):
+            return True
+        if new[metric] != best[metric]:
+            return False
+        for tie in self.tie_breaks(metric):
+            if tie not in new or tie not in best or new[tie] == best[tie]:
+                continue
+            return self.better(new[tie], best[tie], tie)
+        return False
 
     # ------------------------------------------------------------------ outputs
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:
@@ -151,6 +189,12 @@ class Task:
                 f"({self.gain_metric}) worse than the {baseline} baseline on the test set. "
                 "Transfer did not help here; try another backbone or strategy, or train "
                 "without transfer.")
+
+    def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
+                      meta: dict[str, Any]) -> str | None:
+        """The plain-words warning when the selected model is no better than a constant
+        answer on the test set (``metrics["test"]``), judged against ``baselines``."""
+        return None
 
     def headline(self, metrics: dict[str, Any]) -> str:
         """One console line for a split's metrics."""

@@ -123,13 +123,54 @@ def _fast_metrics(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[float, float
     return float(correct.mean()), float(recall.mean()), float(f1.mean())
 
 
-def majority_baseline(y_train: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
-    """Accuracy of always predicting the most frequent training class."""
-    counts = np.bincount(y_train[y_train >= 0])
+def majority_baseline(y_train: np.ndarray, y_test: np.ndarray,
+                      prior: np.ndarray | list[float] | None = None) -> dict[str, float]:
+    """Accuracy of always predicting the majority class.
+
+    The majority class comes from ``prior`` (class counts or frequencies, e.g. of the
+    labelled pool before k-shot sampling) when given, else from ``y_train``'s counts. A
+    balanced few-shot set ties every class, and its "majority" would be class 0.
+    """
+    if prior is not None and len(prior):
+        counts = np.asarray(prior, dtype=np.float64)
+    else:
+        counts = np.bincount(y_train[y_train >= 0])
     majority = int(counts.argmax()) if len(counts) else 0
     pred = np.full(len(y_test), majority)
     return {"accuracy": float(accuracy_score(y_test, pred)),
-            "balanced_accuracy": _balanced_accuracy(y_test, pred)}
+            "balanced_accuracy": _balanced_accuracy(y_test, pred), "class": majority}
+
+
+#: balanced accuracy must beat chance (1/K) by this much, or the floor warning is given
+CHANCE_MARGIN = 0.02
+
+
+def floor_warning(test: dict[str, Any], majority: dict[str, Any] | None, n_classes: int,
+                  classes: list[str] | None = None) -> str | None:
+    """The plain sentence for a model that is no better than a constant answer on the test
+    set: balanced accuracy not above chance (``1/K + CHANCE_MARGIN``), or accuracy below
+    always predicting the majority class; None when the model clears both."""
+    if n_classes < 2 or "balanced_accuracy" not in test:
+        return None
+    chance = 1.0 / n_classes
+    problems = []
+    if test["balanced_accuracy"] <= chance + CHANCE_MARGIN:
+        problems.append(f"its balanced accuracy {test['balanced_accuracy']:.1%} is not above chance "
+                        f"(1/{n_classes} = {chance:.1%})")
+    if majority and "accuracy" in majority and test["accuracy"] < majority["accuracy"]:
+        k = majority.get("class")
+        name = f" '{classes[k]}'" if classes is not None and k is not None and k < len(classes) else ""
+        problems.append(f"its accuracy {test['accuracy']:.1%} is below always answering the majority "
+                        f"class{name} ({majority['accuracy']:.1%})")
+    if not problems:
+        return None
+    if len(problems) == 2 or "chance" in problems[0]:
+        tail = ("this model is no better than a constant answer, so do not use it as is: train "
+                "longer or with more labels, or try another backbone or strategy.")
+    else:
+        tail = ("on this test set's class mix a constant answer is more accurate; use the model "
+                "only if its balanced accuracy is what matters, or give it more labels.")
+    return "below the floor: on the test set " + " and ".join(problems) + "; " + tail
 
 
 def transfer_gain(metrics: dict[str, Any], baseline: dict[str, Any] | None,
@@ -228,6 +269,22 @@ class ClassificationTask(Task):
         return CrossEntropyObjective(forward, label_smoothing=train_cfg.label_smoothing,
                                      weight=weight, l2_sp=l2_sp)
 
+    def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> dict[str, Any] | None:
+        # multinomial logistic regression is exactly a linear head under cross-entropy
+        if not isinstance(head, nn.Linear) or head.bias is None:
+            return None
+        from transferkit.train.convex import fit_logistic_head
+
+        weight, bias, info = fit_logistic_head(
+            x, y, head.out_features, seed=seed, x_val=val[0] if val else None,
+            y_val=val[1] if val else None, class_weight="balanced" if train_cfg.class_weights == "auto" else None)
+        with torch.no_grad():
+            head.weight.copy_(weight)
+            head.bias.copy_(bias)
+        return info
+
     def accumulator(self) -> Accumulator:
         return ClassificationAccumulator()
 
@@ -239,7 +296,14 @@ class ClassificationTask(Task):
         return classification_metrics(targets, outputs, meta.get("classes"), detailed=detailed)
 
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
-        return {"majority": majority_baseline(train.y, test.y)}
+        # the pool's class counts before k-shot sampling, when the loader recorded them
+        return {"majority": majority_baseline(train.y, test.y, train.meta.get("class_prior"))}
+
+    def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
+                      meta: dict[str, Any]) -> str | None:
+        classes = meta.get("classes")
+        n = len(classes) if classes is not None else int(meta.get("num_classes", 0) or 0)
+        return floor_warning(metrics.get("test", {}), baselines.get("majority"), n, classes)
 
     def intervals(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
                   seed: int = 0) -> dict[str, Any]:

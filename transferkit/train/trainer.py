@@ -87,6 +87,9 @@ class Trainer:
         continues from the newest checkpoint of ``stage`` (bitwise-identical on CPU).
     find_unused_parameters:
         For DDP: set it when some trainable parameter does not take part in every step.
+    min_steps:
+        Early stopping never ends training before this many steps, nor before the
+        learning-rate warmup is over (a head still warming up has not been judged yet).
 
     Several processes: ``accelerate launch --multi_gpu --num_processes N script.py`` runs
     DDP (gloo on a machine without GPUs; ``torchrun`` works too). Each process gets its
@@ -123,6 +126,7 @@ class Trainer:
         find_unused_parameters: bool = False,
         lengths: Sequence[int] | np.ndarray | None = None,
         task: Task | None = None,
+        min_steps: int = 0,
     ) -> None:
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"The 'config' parameter of Trainer must be a TrainConfig. "
@@ -154,6 +158,7 @@ class Trainer:
         self.progress = progress
         self.cpu = (not torch.cuda.is_available()) if cpu is None else cpu
         self.find_unused_parameters = find_unused_parameters
+        self.min_steps = max(0, int(min_steps))
         # texts of similar length share batches (train.group_by_length; epoch_batches checks
         # that there is one length per example); None: random batches
         self.lengths = lengths if config.group_by_length else None
@@ -199,8 +204,10 @@ class Trainer:
         return evaluate_model(self.model, self._loader(data, batches, self.val_collate_fn), task=self.task,
                               forward=self.forward, device=self.device, autocast=self._autocast)
 
-    def _improved(self, value: float) -> bool:
-        return self.task.better(value, self.best_metric, self.metric)
+    def _improved(self, metrics: dict[str, float]) -> bool:
+        best = None if self.best_metric is None else {self.metric: self.best_metric,
+                                                       **self.best_tiebreak}
+        return self.task.improves(metrics, best, self.metric)
 
     def _state_json(self, position: tuple[int, int], target_position: tuple[int, int],
                     done: bool, result: TrainResult | None = None) -> dict[str, Any]:
@@ -208,7 +215,7 @@ class Trainer:
             "stage": self.stage, "step": self.step, "epoch": position[0], "batch": position[1],
             "target_epoch": target_position[0], "target_batch": target_position[1],
             "best_metric": self.best_metric, "best_step": self.best_step,
-            "bad_evals": self.bad_evals, "history": self.history, "train_s": self._elapsed(),
+            "best_tiebreak": self.best_tiebreak, "bad_evals": self.bad_evals, "history": self.history, "train_s": self._elapsed(),
             "loss_sum": self.loss_sum, "loss_count": self.loss_count,
             "total_steps": self.total_steps, "done": done,
             "result": asdict(result) if result is not None else None,
@@ -305,6 +312,9 @@ class Trainer:
         steps_per_epoch = len(epoch_batches(n_train, cfg.batch_size, self.seed, 0, self.rank, self.world))
         self._full_steps = cfg.epochs * steps_per_epoch
         self.total_steps = min(self._full_steps, cfg.max_steps) if cfg.max_steps else self._full_steps
+        warmup_steps = int(round(cfg.warmup * self.total_steps)) if cfg.warmup > 0 else 0
+        #: early stopping may end training only from this step on
+        self.stop_floor = max(self.min_steps, warmup_steps)
 
         step_module = StepModule(self.model, self.objective)
         self.step_module_plain = step_module
@@ -318,6 +328,7 @@ class Trainer:
         self.step = 0
         self.best_metric: float | None = None
         self.best_step: int | None = None
+        self.best_tiebreak: dict[str, float] = {}
         self.bad_evals = 0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.history: list[dict[str, Any]] = []
@@ -333,6 +344,7 @@ class Trainer:
         position = (st["epoch"], st["batch"])
         target_position = (st["target_epoch"], st["target_batch"])
         self.best_metric, self.best_step, self.bad_evals = st["best_metric"], st["best_step"], st["bad_evals"]
+        self.best_tiebreak = dict(st.get("best_tiebreak") or {})
         self.best_state = ckpt.best
         self.history = st["history"]
         self.loss_sum, self.loss_count = st["loss_sum"], st["loss_count"]
@@ -466,14 +478,17 @@ class Trainer:
             record.update({f"val_{k}": v for k, v in metrics.items()})
             value = metrics.get(self.metric)
             if value is not None and math.isfinite(value):
-                if self._improved(value):
+                if self._improved(metrics):
                     self.best_metric, self.best_step, self.bad_evals = value, self.step, 0
+                    self.best_tiebreak = {k: float(metrics[k]) for k in self.task.tie_breaks(self.metric)
+                                          if k in metrics}
                     if self.restore_best:
                         self.best_state = cpu_state(self.model.state_dict())
                     record["best"] = True
                 else:
                     self.bad_evals += 1
-                    if self.config.patience is not None and self.bad_evals >= self.config.patience:
+                    if (self.config.patience is not None and self.bad_evals >= self.config.patience
+                            and self.step >= self.stop_floor):
                         stop = True
         record["time"] = round(self._elapsed(), 3)
         self.history.append(record)

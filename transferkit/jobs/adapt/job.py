@@ -108,6 +108,11 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
     gain = test["accuracy"] - source_only["test"]["accuracy"]
     warnings = list(data.warnings) + _report(cfg, outcome, gain, log)
     model, task = outcome.model, get_task("classification")
+    majority = majority_baseline(data.source_train.y, data.target_test.y)
+    floor = task.floor_warning({"test": test}, {"majority": majority}, {"classes": data.classes})
+    if floor:
+        warnings.append(floor)
+        log(f"[bold red]{floor}[/bold red]")
     run.save_model(model, task, data.source_train, cfg.fit_config(mode.saved_mapping(model)),
                    extra={"adapt": {"source": cfg.source.data, "target": cfg.target.data,
                                     "method": cfg.method}})
@@ -131,7 +136,7 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
         labels_used={"train": len(data.source_train), "val": len(data.source_val),
                      "target": int(len(data.shot_idx))},
         baselines={"scratch": None, "source_only": source_only, "oracle": oracle,
-                   "majority": majority_baseline(data.source_train.y, data.target_test.y)},
+                   "majority": majority},
         transfer_gain=None,
         selection={"split": "target-unlabelled", "validator": cfg.select, "candidates": candidates,
                    "source_only_evaluations": outcome.source_only_candidate["evaluations"]},

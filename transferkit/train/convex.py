@@ -1,0 +1,139 @@
+"""A convex solver for a linear softmax head on cached features.
+
+The standard linear-probe protocol (Kornblith et al. 2019, https://arxiv.org/abs/1805.08974;
+Radford et al. 2021, CLIP, https://arxiv.org/abs/2103.00020): multinomial logistic
+regression fitted to convergence with L-BFGS, its L2 strength chosen by k-fold
+cross-validation on the training labels (or on the validation split, when the run has
+one). The result is written into the model's
+``nn.Linear`` head, so everything downstream (run directory, predict, serve, export) is
+the same as after SGD training.
+
+    >>> w, b, info = fit_logistic_head(x, y, num_classes=3)  # doctest: +SKIP
+    >>> head.weight.data, head.bias.data = w, b  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+#: inverse L2 strengths tried (on centred features scaled to unit mean square)
+C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
+#: at most this many folds; fewer when the rarest class has fewer examples
+MAX_FOLDS = 5
+
+
+def _logreg(c: float, class_weight: str | None, max_iter: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, solver="lbfgs", max_iter=max_iter, class_weight=class_weight)
+
+
+def choose_c(z: np.ndarray, y: np.ndarray, class_weight: str | None = None, seed: int = 0,
+             max_iter: int = 1000) -> tuple[float, dict[float, float]]:
+    """The C of :data:`C_GRID` with the best mean k-fold accuracy on ``(z, y)`` (ties: the
+    stronger regularisation), and each C's score; C = 1 when a class has one example."""
+    from sklearn.model_selection import StratifiedKFold
+
+    present = np.bincount(y)
+    folds = min(MAX_FOLDS, int(present[present > 0].min()))
+    if folds < 2:
+        return 1.0, {}
+    split = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(z, y))
+    scores: dict[float, float] = {}
+    for c in C_GRID:
+        acc = []
+        for tr, te in split:
+            model = _logreg(c, class_weight, max_iter).fit(z[tr], y[tr])
+            acc.append(float(np.mean(model.predict(z[te]) == y[te])))
+        scores[c] = float(np.mean(acc))
+    best = max(scores.values())
+    return min(c for c, s in scores.items() if s >= best - 1e-12), scores
+
+
+def choose_c_on(z: np.ndarray, y: np.ndarray, z_val: np.ndarray, y_val: np.ndarray,
+                class_weight: str | None = None, max_iter: int = 1000) -> tuple[float, dict[float, float]]:
+    """The C of :data:`C_GRID` with the best accuracy on a validation split (ties: the lower
+    validation log-loss), and each C's validation accuracy."""
+    from sklearn.metrics import log_loss
+
+    scores: dict[float, float] = {}
+    ranked = []
+    for c in C_GRID:
+        model = _logreg(c, class_weight, max_iter).fit(z, y)
+        scores[c] = float(np.mean(model.predict(z_val) == y_val))
+        probs = np.full((len(y_val), int(max(y.max(), y_val.max())) + 1), 1e-12)
+        probs[:, model.classes_] = np.clip(model.predict_proba(z_val), 1e-12, None)
+        ranked.append((-scores[c], log_loss(y_val, probs, labels=np.arange(probs.shape[1])), c))
+    return min(ranked)[2], scores
+
+
+def fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
+                      x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+                      class_weight: str | None = None, seed: int = 0,
+                      max_iter: int = 1000) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Weights ``(K, D)`` and bias ``(K,)`` of the multinomial logistic regression of ``y`` on
+    ``x`` (``(N, D)`` features), for ``logits = x @ W.T + b``.
+
+    The L2 strength is chosen on the validation split ``(x_val, y_val)`` when there is one,
+    else by k-fold cross-validation on the training labels. Features are centred and scaled
+    inside (one scale for all features, so a C grid means the same on every backbone) and
+    the scaling is folded into the returned weights. Classes absent from ``y`` get a bias that never wins. ``info`` holds the chosen
+    C, how it was chosen, each C's score and the iterations.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread: these are small problems, and on a busy machine a second thread
+    # made each fit ~50x slower (measured on V1's 100 x 1,984 features)
+    with threadpool_limits(1):
+        return _fit_logistic_head(x, y, num_classes, x_val, y_val, class_weight, seed, max_iter)
+
+
+def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np.ndarray | None,
+                       y_val: np.ndarray | None, class_weight: str | None, seed: int,
+                       max_iter: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)  # (N, D)
+    y = np.asarray(y, dtype=np.int64)
+    # Centred, and one scale for all features (so a C grid means the same on every
+    # backbone). Not per-feature standardisation: on V1 it lifted weak, noisy feature
+    # dimensions and cost 2.7 points (72.0 vs 74.7 %, 3 seeds).
+    mean = x.mean(axis=0)
+    rms = float(np.linalg.norm(x, axis=1).mean() / np.sqrt(x.shape[1]))
+    std = np.full(x.shape[1], rms if rms > 1e-12 else 1.0)
+    z = (x - mean) / std
+    weights = np.zeros((num_classes, x.shape[1]))
+    bias = np.full(num_classes, -1e4)  # absent classes: never predicted
+    present = np.unique(y)
+    info: dict[str, Any] = {"solver": "lbfgs"}
+    if len(present) < 2:
+        bias[present] = 0.0
+        info.update(c=None, cv_scores={}, n_iter=0)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notes of tiny CV folds
+            labelled = None if y_val is None else np.asarray(y_val) >= 0
+            if labelled is not None and labelled.any():
+                z_val = (np.asarray(x_val, dtype=np.float64).reshape(len(x_val), -1)[labelled] - mean) / std
+                c, scores = choose_c_on(z, y, z_val, np.asarray(y_val)[labelled], class_weight, max_iter)
+                info["c_chosen_on"] = "validation split"
+            else:
+                c, scores = choose_c(z, y, class_weight, seed, max_iter)
+                info["c_chosen_on"] = "cross-validation on the training labels"
+            model = _logreg(c, class_weight, max_iter).fit(z, y)
+        coef, intercept = model.coef_, model.intercept_
+        if coef.shape[0] == 1:  # binary: sklearn's one logit -> two softmax logits
+            coef = np.concatenate([-coef / 2, coef / 2])
+            intercept = np.concatenate([-intercept / 2, intercept / 2])
+        weights[model.classes_] = coef
+        bias[model.classes_] = intercept
+        info.update(c=c, cv_scores={str(k): round(v, 4) for k, v in scores.items()},
+                    n_iter=int(np.max(model.n_iter_)))
+    w = weights / std  # (K, D): the standardisation folded in
+    b = bias - w @ mean  # (K,)
+    return torch.from_numpy(w).float(), torch.from_numpy(b).float(), info
+
+
+__all__ = ["C_GRID", "MAX_FOLDS", "choose_c", "choose_c_on", "fit_logistic_head"]
