@@ -83,6 +83,7 @@ def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
     from transferkit.strategies import STRATEGIES
 
     t0 = time.perf_counter()
+    torch.manual_seed(cfg.data.seed)  # the backbone the fit would build (and the cache keys it has)
     splits = load_splits(cfg.data)
     task = choose_task(cfg, splits.train, log)
     model = build_model(cfg, splits.train, task)
