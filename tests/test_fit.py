@@ -182,3 +182,26 @@ def test_test_metrics_carry_seeded_bootstrap_intervals(tabular_run):
         assert lo <= test[name] <= hi and hi - lo < 0.5
     html = (tabular_run.run_dir / "report.html").read_text(encoding="utf-8")
     assert "95 % bootstrap confidence interval" in html
+
+
+def test_the_gain_over_scratch_is_judged_by_a_paired_test(tmp_path):
+    """A 9-row test set cannot show negative transfer: the wording follows McNemar's test."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 45
+    y = rng.integers(0, 2, n)
+    frame = pd.DataFrame({"a": y + rng.normal(0, 2.0, n), "b": rng.normal(size=n),
+                          "label": np.where(y == 1, "yes", "no")})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    run = tk.fit(data=str(tmp_path / "t.csv"), backbone="tabular:8", strategy="full", epochs=2,
+                 compare=["scratch"], out=str(tmp_path / "run"), log=None)
+    s = run.summary
+    paired = s["baselines"]["scratch"]["paired_test"]
+    assert s["data"]["n_test"] == 9 and paired["test"].startswith("McNemar")
+    assert paired["diff"] == pytest.approx(s["transfer_gain"])
+    assert paired["verdict"] in ("no detectable difference", "helped", "negative")
+    if paired["p_value"] >= 0.05:
+        assert paired["verdict"] == "no detectable difference"
+        assert not any(w.startswith("negative transfer") for w in s["warnings"])

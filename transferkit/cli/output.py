@@ -77,6 +77,9 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
     con.print(table)
     if _is_number(summary.get("transfer_gain")):
         con.print(f"transfer gain over scratch: {summary['transfer_gain'] * 100:+.1f} points")
+    paired = _dict(_dict(_dict(summary.get("baselines")).get("scratch")).get("paired_test"))
+    if paired.get("sentence"):
+        con.print(str(paired["sentence"]))
     gain = _dict(summary.get("adapt")).get("adaptation_gain")
     if _is_number(gain):
         con.print(f"adaptation gain over source-only: {gain * 100:+.1f} points")

@@ -383,7 +383,7 @@ class _Climb:
                  f"{self.stop_reason}")
         metrics = evaluate_splits(model, self.runner, self.splits, frozen, self.log)
         baselines, gain, warnings = judge(self.chosen_cfg, self.task, self.splits, metrics, self.run.dir,
-                                          self.resume, self.log)
+                                          self.resume, self.log, test_outputs=self.runner.test_outputs)
         final_cfg = dataclasses.replace(self.chosen_cfg, strategy=strategy, strategy_params=dict(
             self.partial_params) if strategy == "partial" else {})
         self.run.save_model(model, self.task, self.splits.train, final_cfg)

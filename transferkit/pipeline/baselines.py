@@ -33,6 +33,7 @@ def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
         "val": task.metrics(val.y, runner.outputs(model, val, frozen), meta) if len(val) else {},
     }
     test_outputs = runner.outputs(model, splits.test, frozen)
+    runner.test_outputs = test_outputs  # for the paired tests against the baselines
     metrics["test"] = task.metrics(splits.test.y, test_outputs, meta, detailed=True)
     ci = task.intervals(splits.test.y, test_outputs, meta, seed=runner.cfg.data.seed)
     if ci:
@@ -47,9 +48,9 @@ def task_meta(task: Task, train: Any) -> dict[str, Any]:
 
 
 def scratch_baseline(cfg: Any, task: Task, splits: Any, run_dir: Any, resume: bool,
-                     log: Callable[[str], None]) -> dict[str, Any]:
+                     log: Callable[[str], None]) -> tuple[dict[str, Any], Any]:
     """The same architecture from random initialisation, trained end to end with the same
-    budget, evaluated on the same test split."""
+    budget, evaluated on the same test split: (its summary entry, its test outputs)."""
     from transferkit.pipeline.build import build_model
 
     log("[bold]baseline[/bold] same architecture from scratch, same budget")
@@ -60,21 +61,36 @@ def scratch_baseline(cfg: Any, task: Task, splits: Any, run_dir: Any, resume: bo
     result = {"test": task.metrics(splits.test.y, outputs, task_meta(task, splits.train)),
               "train_s": round(runner.timings["train_s"], 3)}
     log(f"[bold]scratch[/bold] test {task.headline(result['test'])}")
-    return result
+    return result, outputs
 
 
 def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: Any, resume: bool,
-          log: Callable[[str], None]) -> tuple[dict[str, Any], float | None, list[str]]:
+          log: Callable[[str], None], test_outputs: Any = None) -> tuple[dict[str, Any], float | None,
+                                                                       list[str]]:
     """(baselines, transfer gain, warnings) of a fitted model: the task's baselines, the
-    ``--compare`` baselines, the gain over scratch and the data's warnings."""
+    ``--compare`` baselines, the gain over scratch and the data's warnings. With the model's
+    ``test_outputs``, the gain is judged by the task's paired test on the same test examples
+    (``baselines.scratch.paired_test``), and "negative transfer" is said only when the test
+    detects it."""
     baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None,
                                  **task.baselines(splits.train, splits.test)}
     warnings = data_warnings(splits)
+    gain_warning = None
     if "scratch" in cfg.compare:
-        baselines["scratch"] = scratch_baseline(cfg, task, splits, run_dir, resume, log)
+        baselines["scratch"], scratch_outputs = scratch_baseline(cfg, task, splits, run_dir, resume, log)
+        paired = None if test_outputs is None else task.compare(
+            splits.test.y, test_outputs, scratch_outputs, task_meta(task, splits.train), "scratch",
+            seed=cfg.data.seed)
+        if paired is not None:
+            baselines["scratch"]["paired_test"] = paired
+            if paired["verdict"] == "negative":
+                gain_warning = paired["sentence"]
+            else:
+                log(f"[bold]scratch[/bold] {paired['sentence']}")
+        else:
+            gain_warning = task.gain_warning(task.transfer_gain(metrics, baselines["scratch"]))
     gain = task.transfer_gain(metrics, baselines["scratch"])
-    for warn in (task.gain_warning(gain),
-                 task.floor_warning(metrics, baselines, task_meta(task, splits.train))):
+    for warn in (gain_warning, task.floor_warning(metrics, baselines, task_meta(task, splits.train))):
         if warn:
             warnings.append(warn)
             log(f"[bold red]{warn}[/bold red]")

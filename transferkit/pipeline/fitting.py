@@ -107,7 +107,8 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     frozen = frozen_stages(runner.run(model, cfg.strategy, cfg.strategy_params))
 
     metrics = evaluate_splits(model, runner, splits, frozen, log)
-    baselines, gain, warnings = judge(cfg, task, splits, metrics, run.dir, resume, log)
+    baselines, gain, warnings = judge(cfg, task, splits, metrics, run.dir, resume, log,
+                                      test_outputs=runner.test_outputs)
     for w in splits.leakage:
         log(f"[yellow]warning: {w}[/yellow]")
 

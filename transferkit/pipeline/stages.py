@@ -206,6 +206,8 @@ class StageRunner:
         self.history: list[dict[str, Any]] = []
         #: joint source training: (JointObjective, labelled source train split)
         self.joint: tuple[Any, Any] | None = None
+        #: the evaluated model's outputs on the test split (set by evaluate_splits)
+        self.test_outputs: np.ndarray | None = None
 
     def features(self, backbone: Any, data: Any, upto_block: int | None = None) -> np.ndarray:
         """Cached features (or activations below block ``upto_block``) of ``data``."""

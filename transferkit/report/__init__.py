@@ -134,6 +134,12 @@ def _metrics_section(summary: dict[str, Any], card: dict[str, Any]) -> str:
         words = card["gain"].format(gain=gain, gain_pct=gain * 100)
         gain_html = (f'<p>Transfer gain over the from-scratch baseline: <b class="{css}">'
                      f"{escape(words)}</b> on the test set.</p>")
+    scratch = baselines.get("scratch") if isinstance(baselines.get("scratch"), dict) else {}
+    paired = scratch.get("paired_test") or {}
+    if paired.get("sentence"):
+        css = {"helped": "good", "negative": "bad"}.get(paired.get("verdict"), "")
+        gain_html += (f'<p class="{css}">{escape(paired["sentence"])} &mdash; paired test on the same '
+                      f'test examples ({escape(str(paired.get("test", "")))}).</p>')
     hints = {"scratch": "from scratch (add <code>--compare scratch</code> to fit)",
              "source_only": "source only (needs a source domain: <code>transferkit adapt</code>)"}
     missing = [hints[n] for n in hints if not baselines.get(n)]
