@@ -72,3 +72,22 @@ def tiny_table():
                           "color": np.where(rng.random(50) < 0.5, "red", "blue")})
     return TransferDataset(name="tiny-table", modality="table", x=frame, y=y, classes=["no", "yes"],
                            schema=infer_schema(frame))
+
+
+def write_shifted_table(path: Path, shift: float, seed: int, n: int = 120) -> str:
+    """A two-class CSV (columns a, b, label) whose column b is shifted by ``shift``: a source
+    and a target domain for adaptation tests."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    pd.DataFrame({"a": y + rng.normal(0, 0.5, n), "b": y + rng.normal(0, 0.5, n) + shift,
+                  "label": np.where(y == 0, "no", "yes")}).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture
+def shifted_table():
+    """``shifted_table(path, shift, seed) -> str``: see :func:`write_shifted_table`."""
+    return write_shifted_table
+

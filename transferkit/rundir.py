@@ -78,6 +78,14 @@ def versions() -> dict[str, str]:
     return out
 
 
+def read_json(path: str | Path) -> Any:
+    """A run directory's JSON file; a corrupt one is a RunDirError naming it."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"'{path}' is corrupt ({exc}). Re-run the fit that wrote it.") from None
+
+
 def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     """Read and check ``transferkit.json`` of a run directory."""
     run = Path(run_dir)
@@ -88,10 +96,7 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise RunDirError(f"'{run}' is not a complete run directory: {MANIFEST} is missing. "
                           "Re-run `transferkit fit` to write it again.")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"'{path}' is corrupt ({exc}). Re-run the fit that wrote it.") from None
+    manifest = read_json(path)
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         wrote = manifest.get("versions", {}).get("transferkit", "an unknown version")

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from transferkit.errors import ConfigError, RunDirError
-from transferkit.rundir import CONFIG, SUMMARY
+from transferkit.rundir import CONFIG, SUMMARY, read_json
 
 DEFAULT_INDEX = Path("runs") / "index.sqlite"
 ENV_INDEX = "TRANSFERKIT_RUNS_INDEX"
@@ -91,10 +91,7 @@ def run_row(run_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise RunDirError(f"'{run}' has no {SUMMARY}; only finished runs can be recorded. "
                           "Run `transferkit fit` to completion first.")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"'{path}' is corrupt ({exc}).") from None
+    summary = read_json(path)
     config: Any = {}
     if (run / CONFIG).is_file():
         try:

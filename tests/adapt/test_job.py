@@ -9,21 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 import transferkit.jobs.adapt.job as job
 from transferkit.errors import ConfigError, RunDirError
 from transferkit.jobs.adapt import adapt, resolve_adapt_config
-
-
-def _table(path: Path, shift: float, seed: int) -> str:
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, 120)
-    pd.DataFrame({"a": y + rng.normal(0, 0.5, 120), "b": y + rng.normal(0, 0.5, 120) + shift,
-                  "label": np.where(y == 0, "no", "yes")}).to_csv(path, index=False)
-    return str(path)
 
 
 def test_a_second_adapt_on_a_locked_run_directory_is_refused_before_writing(tmp_path: Path) -> None:
@@ -44,7 +34,8 @@ def test_a_second_adapt_on_a_locked_run_directory_is_refused_before_writing(tmp_
 
 
 def test_adapt_holds_the_lock_for_the_whole_run_and_releases_it(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              shifted_table) -> None:
     run_dir = tmp_path / "run"
     held = []
     original = job.load_data
@@ -54,7 +45,8 @@ def test_adapt_holds_the_lock_for_the_whole_run_and_releases_it(tmp_path: Path,
         return original(cfg, log)
 
     monkeypatch.setattr(job, "load_data", load_and_look)
-    run = adapt(source=_table(tmp_path / "s.csv", 0.0, 0), target=_table(tmp_path / "t.csv", 1.0, 1),
+    run = adapt(source=shifted_table(tmp_path / "s.csv", 0.0, 0),
+                target=shifted_table(tmp_path / "t.csv", 1.0, 1),
                 backbone="tabular:8", method="source-only", select="entropy", epochs=1,
                 cache_dir=str(tmp_path / "cache"), out=str(run_dir), log=None)
     assert held == [os.getpid()]

@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 import transferkit as tk
 from transferkit.pipeline import Summary
 
 
-def _table(path: Path, shift: float, seed: int) -> str:
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, 120)
-    pd.DataFrame({"a": y + rng.normal(0, 0.5, 120), "b": y + rng.normal(0, 0.5, 120) + shift,
-                  "label": np.where(y == 0, "no", "yes")}).to_csv(path, index=False)
-    return str(path)
-
-
-def _jobs(tmp: Path) -> dict:
-    src, tgt = _table(tmp / "s.csv", 0.0, 0), _table(tmp / "t.csv", 1.0, 1)
+def _jobs(tmp: Path, table) -> dict:
+    src, tgt = table(tmp / "s.csv", 0.0, 0), table(tmp / "t.csv", 1.0, 1)
     common = {"log": None, "cache_dir": str(tmp / "cache")}
     return {
         "fit": lambda: tk.fit(data=src, backbone="tabular:8", strategy="full", epochs=2,
@@ -36,9 +26,9 @@ def _jobs(tmp: Path) -> dict:
 
 
 @pytest.mark.parametrize("job", ["fit", "auto", "adapt", "pretrain"])
-def test_every_job_writes_a_valid_summary(job, tmp_path, monkeypatch):
+def test_every_job_writes_a_valid_summary(job, tmp_path, monkeypatch, shifted_table):
     monkeypatch.chdir(tmp_path)
-    run = _jobs(tmp_path)[job]()
+    run = _jobs(tmp_path, shifted_table)[job]()
     on_disk = json.loads((run.run_dir / "summary.json").read_text())
     assert Summary.validate(on_disk) == []
     assert on_disk["command"] == ("fit" if job == "auto" else job)

@@ -44,6 +44,7 @@ from transferkit.pipeline import (
     timings,
 )
 from transferkit.pipeline.candidates import choose_backbone, parse_candidate
+from transferkit.pipeline.plan import forward_seconds
 
 #: Budget of ``--strategy auto`` when ``time_budget`` is not set.
 DEFAULT_BUDGET = "10m"
@@ -132,23 +133,6 @@ def strategy_ladder(backbone: Any, n_train: int, n_classes: int) -> tuple[list[s
                        "too few for full fine-tuning, so the ladder stops before it")
     why = f"ladder {' -> '.join(ladder)}" + (f" ({'; '.join(reasons)})" if reasons else "")
     return ladder, why
-
-
-@torch.inference_mode()
-def forward_cost(backbone: Any, data: Any, n: int = 16, repeats: int = 2) -> float:
-    """Measured seconds of one frozen forward pass per example (collate included); the
-    fastest of ``repeats`` timings after a warm-up, since a shared machine only adds noise."""
-    if len(data) == 0:
-        return 0.0
-    items = [data.input(i) for i in range(min(n, len(data)))]
-    backbone.eval()
-    backbone(backbone.collate(items[:2]))  # warm-up (lazy init, allocator)
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        backbone(backbone.collate(items))
-        best = min(best, time.perf_counter() - t0)
-    return best / len(items)
 
 
 def estimate_cost(strategy: str, *, per_example: float, n_train: int, n_val: int, epochs: int,
@@ -267,7 +251,7 @@ class _Climb:
             self.n_blocks = len(list(backbone.blocks()))
         except TransferkitError:
             self.n_blocks = 1
-        self.per_example = forward_cost(backbone, train)
+        self.per_example = forward_seconds(backbone, train)
         # Reserve the final evaluation (one forward over val and test) inside the budget.
         reserve = (len(val) + len(test)) * self.per_example
         self.deadline = max(time.perf_counter(), self.t_start + self.budget - reserve)
@@ -401,5 +385,5 @@ class _Climb:
         return RunResult(self.run.dir, self.run.finish(summary), model)
 
 
-__all__ = ["DEFAULT_BUDGET", "estimate_cost", "fit_auto", "forward_cost", "parse_budget",
+__all__ = ["DEFAULT_BUDGET", "estimate_cost", "fit_auto", "parse_budget",
            "strategy_ladder"]
