@@ -205,3 +205,18 @@ def test_the_gain_over_scratch_is_judged_by_a_paired_test(tmp_path):
     if paired["p_value"] >= 0.05:
         assert paired["verdict"] == "no detectable difference"
         assert not any(w.startswith("negative transfer") for w in s["warnings"])
+
+
+def test_a_fit_on_small_images_uses_the_chosen_resolution_and_predict_follows(tmp_path, image_folder):
+    """12-px images are not upscaled to the backbone's 224 px unless --image-size says so."""
+    import json
+
+    run = tk.fit(data=str(image_folder), backbone="timm:mobilenetv3_small_050", pretrained=False,
+                 strategy="linear-probe", out=str(tmp_path / "run"), log=None,
+                 cache_dir=str(tmp_path / "cache"))
+    desc = json.loads((run.run_dir / "transferkit.json").read_text())["backbone"]
+    assert desc["image_size"] == 64
+    explicit = tk.fit(data=str(image_folder), backbone="timm:mobilenetv3_small_050", pretrained=False,
+                      strategy="linear-probe", image_size=96, out=str(tmp_path / "run96"), log=None,
+                      cache_dir=str(tmp_path / "cache"))
+    assert json.loads((explicit.run_dir / "transferkit.json").read_text())["backbone"]["image_size"] == 96

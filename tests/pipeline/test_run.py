@@ -68,3 +68,19 @@ def test_run_writes_once_and_holds_the_lock(tmp_path):
     assert not (tmp_path / "r" / ".lock").exists()
     on_disk = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(data)) and on_disk["fingerprints"]["config"] == "abc"
+
+
+def test_small_images_get_a_resolution_chosen_for_them():
+    import numpy as np
+
+    from transferkit.data import TransferDataset
+    from transferkit.pipeline.build import data_resolution
+
+    def images(side):
+        return TransferDataset("imgs", "image", np.zeros((4, side, side), np.uint8), np.arange(4) % 2,
+                               ["a", "b"])
+
+    assert data_resolution(images(8)) == 64 and data_resolution(images(25)) == 64
+    assert data_resolution(images(100)) == 128 and data_resolution(images(300)) is None
+    texts = TransferDataset("t", "text", ["a", "b"], np.array([0, 1]), ["a", "b"])
+    assert data_resolution(texts) is None

@@ -9,6 +9,7 @@ read-only and never modified.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,4 +62,18 @@ def load_image_folder(root: str | Path, skip_bad: bool = False) -> TransferDatas
                            ids=ids, skipped=skipped, meta={"source": str(root), "kind": "image-folder"})
 
 
-__all__ = ["IMAGE_SUFFIXES", "is_image_file", "load_image_folder", "read_image", "to_uint8"]
+def native_size(data: Any, sample: int = 256) -> tuple[int, int]:
+    """The (median) native ``(H, W)`` of an image dataset's inputs (a sample of up to ``sample``)."""
+    x = data.x
+    if isinstance(x, np.ndarray) and x.dtype != object and x.ndim in (3, 4):
+        return int(x.shape[1]), int(x.shape[2])
+    if len(data) == 0:
+        raise DataError(f"Dataset '{data.name}' ({data.split}) is empty; it has no image size.")
+    idx = np.linspace(0, len(data) - 1, min(sample, len(data))).astype(np.int64)
+    sizes = np.array([np.asarray(data.input(int(i))).shape[:2] for i in idx])
+    h, w = np.median(sizes, axis=0)
+    return int(h), int(w)
+
+
+
+__all__ = ["IMAGE_SUFFIXES", "is_image_file", "load_image_folder", "native_size", "read_image", "to_uint8"]

@@ -238,7 +238,10 @@ def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str
     from transferkit.ranking import SCORES
 
     t0 = time.perf_counter()
-    backbone, name, pretrained = _build_backbone(spec, train_data, image_size, max_length, seed=seed)
+    from transferkit.pipeline.build import data_resolution
+
+    backbone, name, pretrained = _build_backbone(spec, train_data, image_size or data_resolution(train_data),
+                                                 max_length, seed=seed)
     feats = extract_features(backbone, train_data, cache_dir=cache_dir, progress=False)
     features_s = time.perf_counter() - t0
     probs = source_probabilities(backbone, feats) if any(

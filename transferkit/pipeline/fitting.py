@@ -16,7 +16,7 @@ from transferkit.config import FitConfig
 from transferkit.errors import ConfigError
 from transferkit.model import TransferModel
 from transferkit.pipeline.baselines import evaluate_splits, judge
-from transferkit.pipeline.build import build_model
+from transferkit.pipeline.build import build_model, data_resolution
 from transferkit.pipeline.run import Run, RunResult, Summary
 from transferkit.pipeline.stages import (
     FeatureDataset,
@@ -89,7 +89,10 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
 
     model = build_model(cfg, train, task)
     runner = StageRunner(cfg, splits, cfg.cache_dir, run.dir, resume, log, task=task)
-    log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features), "
+    size = getattr(model.backbone, "image_size", None)
+    chosen = (f", {size} px chosen for these images (--image-size sets it)"
+              if size and cfg.backbone.image_size is None and data_resolution(train) == size else "")
+    log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features{chosen}), "
         f"strategy {cfg.strategy}")
     if hasattr(model.backbone, "describe_adapter"):
         log(model.backbone.describe_adapter())

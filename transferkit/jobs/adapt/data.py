@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from transferkit.data.images import native_size
 from transferkit.errors import ConfigError, DataError
 from transferkit.jobs.adapt.config import AdaptConfig
 
@@ -131,19 +132,6 @@ def _align_target_classes(source: Any, target: Any, which: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- resolution
-
-
-def native_size(data: Any, sample: int = 256) -> tuple[int, int]:
-    """The (median) native ``(H, W)`` of an image dataset's inputs (a sample of up to ``sample``)."""
-    x = data.x
-    if isinstance(x, np.ndarray) and x.dtype != object and x.ndim in (3, 4):
-        return int(x.shape[1]), int(x.shape[2])
-    if len(data) == 0:
-        raise DataError(f"Dataset '{data.name}' ({data.split}) is empty; it has no image size.")
-    idx = np.linspace(0, len(data) - 1, min(sample, len(data))).astype(np.int64)
-    sizes = np.array([np.asarray(data.input(int(i))).shape[:2] for i in idx])
-    h, w = np.median(sizes, axis=0)
-    return int(h), int(w)
 
 
 def resample_images(data: Any, size: tuple[int, int]) -> Any:

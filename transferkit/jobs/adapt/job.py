@@ -213,11 +213,13 @@ def build_backbone(cfg: AdaptConfig, source_train: Any) -> Any:
 
     from transferkit.backbones import create_backbone
     from transferkit.pipeline import apply_pool_stages
+    from transferkit.pipeline.build import data_resolution
 
     b = cfg.backbone
     torch.manual_seed(cfg.seed)
     backbone = create_backbone(b.name, weights=b.weights, pretrained=b.pretrained,
-                               image_size=b.image_size, max_length=b.max_length)
+                               image_size=b.image_size or data_resolution(source_train),
+                               max_length=b.max_length)
     backbone.adapt_to(source_train)
     apply_pool_stages(backbone, b.pool_stages, cfg.strategy)
     return backbone
