@@ -2,6 +2,11 @@
 
 One process on a CPU is the default; the same loop runs unchanged on N processes, each
 on its own share of every batch (see :func:`~transferkit.train.batches.epoch_batches`).
+
+Several processes: ``accelerate launch --multi_gpu --num_processes N script.py`` runs DDP
+(gloo on a machine without GPUs; ``torchrun`` works too). Each process gets its own share
+of every global batch of ``batch_size * N`` examples. ``accelerate launch --cpu
+--num_processes N`` starts a single process unless an MPI hostfile is given.
 """
 
 from __future__ import annotations

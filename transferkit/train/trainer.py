@@ -72,9 +72,8 @@ class Trainer:
     train_data, val_data:
         Datasets of ``(input, label)`` items; ``collate_fn(items) -> (inputs, labels)``.
     objective:
-        ``objective(model, batch, step) -> (loss, logs)``; default cross-entropy with
-        label smoothing, class weights and L2-SP from ``config``. An ``nn.Module``
-        objective's own parameters train too (group "objective", lr = config.lr).
+        ``objective(model, batch, step) -> (loss, logs)``; default: the task's loss
+        (``task.objective``). An ``nn.Module`` objective's parameters train too.
     forward:
         ``forward(model, inputs) -> logits (B, K)`` for the default objective and for
         evaluation; default ``model(inputs)``. Pass ``TransferModel.forward_features``
@@ -91,11 +90,7 @@ class Trainer:
         Early stopping never ends training before this many steps, nor before the
         learning-rate warmup is over (a head still warming up has not been judged yet).
 
-    Several processes: ``accelerate launch --multi_gpu --num_processes N script.py`` runs
-    DDP (gloo on a machine without GPUs; ``torchrun`` works too). Each process gets its
-    own share of every global batch of ``batch_size * N`` examples. Note that
-    ``accelerate launch --cpu --num_processes N`` starts a single process unless an MPI
-    hostfile is given.
+    Several processes (``accelerate launch``, DDP): see :mod:`transferkit.train.distributed`.
     """
 
     def __init__(
