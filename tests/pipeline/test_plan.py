@@ -41,3 +41,10 @@ def test_pretrain_dry_run_plans_the_source_fit(tmp_path):
                        log=None)
     assert plan["strategy"] == "full" and plan["stages"][0]["steps"] == 2 * 13
     assert not (tmp_path / "pre").exists()
+
+
+def test_pretrain_command_has_a_dry_run(tmp_path, capsys):
+    assert main(["pretrain", "--data", "breast-cancer-wdbc", "--arch", "tabular:8", "--out",
+                 str(tmp_path / "pre"), "--epochs", "2", "--dry-run"]) == 0
+    assert "nothing was trained or written" in capsys.readouterr().err
+    assert not (tmp_path / "pre").exists()

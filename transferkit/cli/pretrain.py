@@ -49,6 +49,9 @@ class PretrainCommand:
                             metavar="KEY=VALUE", help="Any other fit configuration key, e.g. "
                             "--set train.weight_decay=0 (repeatable).")
         parser.add_argument("--quiet", action="store_true", help="Print only the final table.")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Print what the source fit would read and compute, with estimated "
+                                 "time and memory, and exit without training.")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -61,7 +64,10 @@ class PretrainCommand:
         result = pretrain(args.data, args.arch, args.out, epochs=args.epochs, pretrained=args.pretrained,
                           image_size=args.image_size, lr=args.lr, batch_size=args.batch_size,
                           seed=args.seed, max_steps=args.max_steps, overrides=args.overrides, name=args.name,
-                          config=args.config, log=None if args.quiet else _log, **extra)
+                          config=args.config, dry_run=args.dry_run,
+                          log=_log if args.dry_run or not args.quiet else None, **extra)
+        if args.dry_run:
+            return 0
         print_run_summary(result.summary, result.run_dir)
         return 0
 
