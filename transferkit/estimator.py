@@ -329,7 +329,7 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         x, _ = self._inputs(X, reset=False)
         probs = predict_items(self.model_, self._items(x), batch_size=batch_size)
-        return probs.astype(np.float64) if len(probs) else np.zeros((0, len(self.classes_)))
+        return probs.astype(np.float64)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each example (labels as given to ``fit``)."""

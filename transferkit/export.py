@@ -205,7 +205,7 @@ def model_card(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
              "| model | " + " | ".join(h for _, h, _ in columns) + " |",
              "|---|" + "---|" * len(columns),
              # this model's non-percentage metrics read 0 when missing, as before tasks existed
-             "| this model | " + " | ".join(cell(test.get(k) if f == "pct" else test.get(k, 0), f)
+             "| this model | " + " | ".join(cell(test.get(k), f)
                                            for k, _, f in columns) + " |"]
     for name, base in (summary.get("baselines") or {}).items():
         if not base:

@@ -15,12 +15,11 @@ network -- instead of one "offline" message.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from transferkit.errors import RunDirError, TransferkitError
-from transferkit.rundir import CONFIG, MANIFEST, SUMMARY, WEIGHTS, read_manifest
+from transferkit.rundir import CONFIG, MANIFEST, SUMMARY, WEIGHTS, read_json, read_manifest
 
 PREFIX = "hf://"
 #: what a pushed run holds (the report only with ``with_report``; checkpoints never)
@@ -92,38 +91,26 @@ def download_run(ref: str, cache_dir: str | Path | None = None) -> Path:
 
 
 def model_card(run_dir: str | Path, repo: str) -> Any:
-    """A ``huggingface_hub.ModelCard`` for the run, from its summary and manifest."""
+    """A ``huggingface_hub.ModelCard`` for the run: the Hub's front matter, then the same card
+    ``transferkit export`` writes (its task's metrics, baselines, intended use, limitations),
+    then how to load it from the Hub."""
     from huggingface_hub import ModelCard, ModelCardData
+
+    from transferkit.export import model_card as card_text
+    from transferkit.tasks import get_task
 
     run = Path(run_dir)
     manifest = read_manifest(run)
-    summary = json.loads((run / SUMMARY).read_text(encoding="utf-8")) if (run / SUMMARY).is_file() else {}
-    test = (summary.get("metrics") or {}).get("test") or {}
-    scalars = {k: v for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    backbone = manifest.get("backbone") or {}
-    data = summary.get("data") or {}
+    summary = read_json(run / SUMMARY) if (run / SUMMARY).is_file() else {}
+    task = get_task(manifest.get("task")).name
     card_data = ModelCardData(library_name="transferkit", license="apache-2.0",
-                              tags=["transferkit", str(manifest.get("task")), str(manifest.get("modality"))])
-    lines = [
-        "---", card_data.to_yaml(), "---", "", f"# {repo}", "",
-        f"A transferkit {manifest.get('task')} model for {manifest.get('modality')} inputs "
-        f"(`{summary.get('command', 'fit')}`, transferkit {summary.get('transferkit_version', '?')}).", "",
-        f"- Backbone: `{backbone.get('name')}` ({backbone.get('feature_dim')}-d features); strategy "
-        f"`{summary.get('strategy')}`. Why: {summary.get('choice', 'not recorded')}",
-        f"- Data: {data.get('target') or data.get('name') or '?'}"
-        + (f" (source: {data['source']})" if data.get("source") else "")
-        + f"; {data.get('n_train', '?')} training examples.",
-        "- Licences: this card and transferkit are Apache-2.0; the backbone's pretrained weights and "
-        "the training data keep their own licences (see the packages they came from: "
-        "`transferkit models`, `transferkit datasets`).", "",
-        "## Test metrics", "",
-        *[f"- {k}: {v:.4f}" for k, v in scalars.items()], "",
-        "## Use", "", "```python", "import transferkit as tk",
-        f'model = tk.load("hf://{repo}")', "model.predict(inputs)", "```",
-    ]
-    for warning in summary.get("warnings") or []:
-        lines.append(f"\n> **Warning from the run:** {warning}")
-    return ModelCard("\n".join(lines))
+                              tags=["transferkit", task, str(manifest.get("modality"))])
+    usage = ["## Use from the Hub", "", "```python", "import transferkit as tk",
+             f'model = tk.load("hf://{repo}")', "model.predict(inputs)", "```", "",
+             "Licences: this card and transferkit are Apache-2.0; the backbone's pretrained weights "
+             "and the training data keep their own (see `transferkit models`, `transferkit datasets`)."]
+    return ModelCard("\n".join(["---", card_data.to_yaml(), "---", "", card_text(summary, manifest),
+                                "", *usage]))
 
 
 def push_run(run_dir: str | Path, repo: str, *, private: bool = True, with_report: bool = False,
@@ -134,8 +121,9 @@ def push_run(run_dir: str | Path, repo: str, *, private: bool = True, with_repor
 
     run = Path(run_dir)
     read_manifest(run)  # a complete run directory, or a clear error
-    repo = repo[len(PREFIX):] if repo.startswith(PREFIX) else repo
-    parse_ref(PREFIX + repo)
+    repo, revision = parse_ref(repo if is_hub_ref(repo) else PREFIX + repo)
+    if revision:
+        raise HubError(f"Push to a repo, not a revision: drop '@{revision}' from '{repo}@{revision}'.")
     api = api or HfApi(token=token)
     patterns = [*RUN_FILES, *(("report.html",) if with_report else ())]
     try:

@@ -120,8 +120,7 @@ def verdict(diff: float, ci: tuple[float, float], p_value: float, *, what: str =
     +8.1, McNemar p = 0.012)". ``kind`` is decided by ``p_value < alpha`` and the sign."""
     lo, hi = ci
     detail = (f"{diff * scale:+.1f} {unit} vs {baseline}, {level * 100:.0f} % CI "
-              f"{lo * scale:+.1f} … {hi * scale:+.1f}" + (f", {test} p = {p_value:.3g}" if test else
-                                                          f", p = {p_value:.3g}"))
+              f"{lo * scale:+.1f} … {hi * scale:+.1f}, {test + ' ' if test else ''}{format_p(p_value)}")
     if p_value >= alpha:
         return "no detectable difference", f"{what}: no detectable difference ({detail})"
     if diff > 0:
@@ -131,10 +130,10 @@ def verdict(diff: float, ci: tuple[float, float], p_value: float, *, what: str =
                         "strategy, or train without transfer.")
 
 
-def describe(value: float, ci: tuple[float, float], level: float = LEVEL) -> str:
-    """``"0.812 (95 % CI 0.781 … 0.840)"``."""
-    return f"{value:.3f} ({level * 100:.0f} % CI {ci[0]:.3f} … {ci[1]:.3f})"
+def format_p(p_value: float) -> str:
+    """``"p = 0.012"``, or ``"p < 0.001"`` (a p-value that small is not read by its digits)."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3g}"
 
 
-__all__ = ["ALPHA", "LEVEL", "N_BOOT", "bootstrap_ci", "describe", "mcnemar", "paired_bootstrap",
+__all__ = ["ALPHA", "LEVEL", "N_BOOT", "bootstrap_ci", "format_p", "mcnemar", "paired_bootstrap",
            "resample_indices", "verdict"]

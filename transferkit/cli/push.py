@@ -22,10 +22,11 @@ class PushCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from transferkit.hub import push_run
+        from transferkit.hub import PREFIX, push_run
 
         url = push_run(args.run, args.repo, private=not args.public, with_report=args.with_report,
                        token=args.token)
+        repo = args.repo.removeprefix(PREFIX)
         print(f"pushed {args.run} to {url} ({'public' if args.public else 'private'}); load it with "
-              f"transferkit.load('hf://{args.repo}')")
+              f"transferkit.load('{PREFIX}{repo}')")
         return 0

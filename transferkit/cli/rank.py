@@ -73,9 +73,9 @@ def print_ranking(rows: Any, data: str) -> None:
     from rich import box
     from rich.table import Table
 
-    from transferkit.cli.output import PipeConsole
+    from transferkit.cli.output import console as make_console
 
-    console = PipeConsole()
+    console = make_console()
     names = list(rows[0]["scores"]) if rows else []
     validated = bool(rows) and "probe_val_accuracy" in rows[0]
     table = Table(title=f"transferability on {data} (n_train = {rows[0]['n_train'] if rows else 0}), "

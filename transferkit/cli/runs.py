@@ -41,9 +41,9 @@ class RunsCommand:
             return 0
         from rich.table import Table
 
-        from transferkit.cli.output import PipeConsole
+        from transferkit.cli.output import console as make_console
 
-        console = PipeConsole()
+        console = make_console()
         if not rows:
             console.print(f"No runs recorded in {index_path(args.index)}"
                           + (" matching the filters." if args.data or args.backbone or

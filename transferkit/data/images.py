@@ -69,10 +69,12 @@ def native_size(data: Any, sample: int = 256) -> tuple[int, int]:
         return int(x.shape[1]), int(x.shape[2])
     if len(data) == 0:
         raise DataError(f"Dataset '{data.name}' ({data.split}) is empty; it has no image size.")
-    idx = np.linspace(0, len(data) - 1, min(sample, len(data))).astype(np.int64)
-    sizes = np.array([np.asarray(data.input(int(i))).shape[:2] for i in idx])
-    h, w = np.median(sizes, axis=0)
-    return int(h), int(w)
+    if "native_size" not in data.meta:  # files are decoded once per dataset, not per question
+        idx = np.linspace(0, len(data) - 1, min(sample, len(data))).astype(np.int64)
+        sizes = np.array([np.asarray(data.input(int(i))).shape[:2] for i in idx])
+        h, w = np.median(sizes, axis=0)
+        data.meta["native_size"] = (int(h), int(w))
+    return data.meta["native_size"]
 
 
 

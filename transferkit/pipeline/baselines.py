@@ -75,22 +75,22 @@ def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: A
     baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None,
                                  **task.baselines(splits.train, splits.test)}
     warnings = data_warnings(splits)
-    gain_warning = None
+    meta = task_meta(task, splits.train)
+    paired = None
     if "scratch" in cfg.compare:
         baselines["scratch"], scratch_outputs = scratch_baseline(cfg, task, splits, run_dir, resume, log)
-        paired = None if test_outputs is None else task.compare(
-            splits.test.y, test_outputs, scratch_outputs, task_meta(task, splits.train), "scratch",
-            seed=cfg.data.seed)
-        if paired is not None:
-            baselines["scratch"]["paired_test"] = paired
-            if paired["verdict"] == "negative":
-                gain_warning = paired["sentence"]
-            else:
-                log(f"[bold]scratch[/bold] {paired['sentence']}")
-        else:
-            gain_warning = task.gain_warning(task.transfer_gain(metrics, baselines["scratch"]))
+        if test_outputs is not None:
+            paired = task.compare(splits.test.y, test_outputs, scratch_outputs, meta, "scratch",
+                                  seed=cfg.data.seed)
     gain = task.transfer_gain(metrics, baselines["scratch"])
-    for warn in (gain_warning, task.floor_warning(metrics, baselines, task_meta(task, splits.train))):
+    if paired is not None:  # the paired test decides the wording; the sign alone does not
+        baselines["scratch"]["paired_test"] = paired
+        gain_warning = paired["sentence"] if paired["verdict"] == "negative" else None
+        if gain_warning is None:
+            log(f"[bold]paired test[/bold] {paired['sentence']}")
+    else:
+        gain_warning = task.gain_warning(gain)
+    for warn in (gain_warning, task.floor_warning(metrics, baselines, meta)):
         if warn:
             warnings.append(warn)
             log(f"[bold red]{warn}[/bold red]")

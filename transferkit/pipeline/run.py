@@ -214,15 +214,12 @@ class Run:
         """model.safetensors and transferkit.json (what predict and serve need)."""
         if not is_main_process():
             return
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         self.dir.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        tmp = self.path(f".{WEIGHTS}.tmp")
-        save_file(state, str(tmp))
-        data = tmp.read_bytes()
+        data = save(state)
         atomic_write_bytes(self.path(WEIGHTS), data)
-        tmp.unlink(missing_ok=True)
         extra = {**(extra or {}), "weights_sha256": hashlib.sha256(data).hexdigest()}
         content = manifest(model, task, train, cfg, self.fingerprints, extra)
         content["backbone"].update(model.backbone.save_assets(self.dir))  # e.g. the tokenizer

@@ -25,6 +25,7 @@ from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
 from transferkit.model import TransferModel
 from transferkit.tasks import Task, get_task
+from transferkit.train.batches import to_device
 from transferkit.train.callbacks import Callback
 
 
@@ -72,19 +73,6 @@ def model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
     return torch.device("cpu")
-
-
-def to_device(obj: Any, device: torch.device) -> Any:
-    """Tensors (also inside dicts, lists and tuples, e.g. tokenizer output) moved to ``device``."""
-    if isinstance(obj, torch.Tensor):
-        return obj.to(device)
-    if isinstance(obj, dict):
-        return {k: to_device(v, device) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_device(v, device) for v in obj)
-    if hasattr(obj, "to") and hasattr(obj, "data") and isinstance(obj.data, dict):
-        return obj.to(device)  # a transformers BatchEncoding
-    return obj
 
 
 @contextlib.contextmanager
