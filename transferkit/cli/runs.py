@@ -29,11 +29,10 @@ class RunsCommand:
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        from transferkit.runs_index import index_path, list_runs, record_run, run_row
+        from transferkit.runs_index import index_path, list_runs, record_run
 
         for run in args.record or []:
-            run_row(run)  # raises a clear error for a directory that is not a finished run
-            record_run(run, args.index)
+            record_run(run, args.index)  # a directory that is not a finished run: a clear error
         rows = list_runs(args.index, data=args.data, backbone=args.backbone,
                          strategy=args.strategy, sort=args.sort, limit=args.limit)
         if args.json:
