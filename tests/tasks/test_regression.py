@@ -193,3 +193,15 @@ def test_dry_run_plans_a_regression_fit(tmp_path):
     assert plan["task"] == "regression" and plan["data"]["train"] == plan["labels_used"]["train"]
     assert any("numeric targets" in line for line in lines)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_regression_model_at_the_mean_or_behind_a_plain_model_is_said_so():
+    from transferkit.tasks import get_task
+
+    task = get_task("regression")
+    base = {"mean": {"r2": 0.0}, "ridge": {"r2": 0.93}, "scratch": None}
+    assert get_task("regression").floor_warning({"test": {"r2": 0.01}}, base, {}).startswith(
+        "below the floor")
+    ahead = task.floor_warning({"test": {"r2": 0.65}}, base, {})
+    assert "ridge" in ahead and "0.930" in ahead and "0.650" in ahead
+    assert task.floor_warning({"test": {"r2": 0.92}}, base, {}) is None

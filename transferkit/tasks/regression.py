@@ -33,6 +33,10 @@ from transferkit.tasks._base import Accumulator, Task
 
 #: baselines fit on at most this many training rows (a random subsample above it)
 MAX_BASELINE_ROWS = 200_000
+#: the model's test R² must beat the training mean's by this much, or the floor warning is given
+FLOOR_MARGIN = 0.02
+#: a plain scikit-learn baseline this much ahead in test R² is named in a warning
+PLAIN_AHEAD = 0.05
 #: the head's pre-``expm1`` value is clipped here so that float32 never overflows
 MAX_LOG = 80.0
 
@@ -284,6 +288,29 @@ class RegressionTask(Task):
         if getattr(train, "modality", None) == "table" and len(train) > 1 and len(test):
             out.update(table_baselines(train, test))
         return out
+
+    def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
+                      meta: dict[str, Any]) -> str | None:
+        """Below the floor when the test R² is no better than always predicting the training
+        mean; else a warning when a plain scikit-learn model on the same rows (ridge, gradient
+        boosting) is well ahead -- the table shows both, the console says it in words."""
+        r2 = (metrics.get("test") or {}).get("r2")
+        if not isinstance(r2, (int, float)):
+            return None
+        floor = (baselines.get("mean") or {}).get("r2", 0.0)
+        if r2 <= floor + FLOOR_MARGIN:
+            return (f"below the floor: on the test set its R² {r2:.3f} is no better than always "
+                    f"predicting the training mean (R² {floor:.3f}); do not use it as is: train "
+                    "longer or with more rows, or try another backbone or strategy.")
+        plain = [(name, b["r2"]) for name, b in baselines.items()
+                 if name not in ("mean", "scratch", "source_only", "oracle") and isinstance(b, dict)
+                 and isinstance(b.get("r2"), (int, float))]
+        name, best = max(plain, key=lambda t: t[1], default=(None, None))
+        if name is not None and best - r2 >= PLAIN_AHEAD:
+            return (f"a plain model does better: scikit-learn's {name.replace('_', ' ')} on the same "
+                    f"training rows scores test R² {best:.3f} against this model's {r2:.3f}; prefer "
+                    "it, or try a pretrained backbone, another strategy or more epochs.")
+        return None
 
     def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
         if gain is None or gain >= 0.0:
