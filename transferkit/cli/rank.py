@@ -78,8 +78,10 @@ def print_ranking(rows: Any, data: str) -> None:
     console = make_console()
     names = list(rows[0]["scores"]) if rows else []
     validated = bool(rows) and "probe_val_accuracy" in rows[0]
-    table = Table(title=f"transferability on {data} (n_train = {rows[0]['n_train'] if rows else 0}), "
-                        f"ordered by {rows.order_by}; score (seconds)", box=box.SIMPLE_HEAD)
+    # the title on its own line: a long data path must not wrap it to the table's width
+    console.print(f"transferability on {data} (n_train = {rows[0]['n_train'] if rows else 0}), "
+                  f"ordered by {rows.order_by}; score (seconds)", soft_wrap=True)
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right")
     table.add_column("backbone", overflow="fold", min_width=12)
     table.add_column("dim", justify="right")
