@@ -180,9 +180,10 @@ class RunDirLock:
             ...
     """
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, path: str | Path | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_NAME
+        #: the lock file: ``<run_dir>/.lock``, or ``path`` (a run's lock sits beside it)
+        self.path = Path(path) if path is not None else self.run_dir / LOCK_NAME
         self._key = str(self.path.resolve())
 
     def _owner(self) -> dict[str, Any] | None:
@@ -198,7 +199,7 @@ class RunDirLock:
             if _held.get(self._key):
                 _held[self._key] += 1
                 return self
-            make_run_dir(self.run_dir)
+            make_run_dir(self.path.parent)
             me = {"pid": os.getpid(), "host": socket.gethostname()}
             for _ in range(3):
                 try:
