@@ -205,29 +205,36 @@ class RunDirLock:
                 try:
                     fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
                 except FileExistsError:
-                    owner = self._owner()
-                    if owner is None:
-                        continue  # released meanwhile: try again
-                    pid, host = int(owner.get("pid", -1)), owner.get("host")
-                    if host == me["host"] and pid != os.getpid() and _pid_alive(pid):
-                        raise RunDirError(
-                            f"Run directory '{self.run_dir}' is in use by process {pid} on {host} "
-                            f"(lock file {self.path}). Wait for it to finish, or choose another "
-                            "--out directory."
-                        ) from None
-                    if host != me["host"]:
-                        raise RunDirError(
-                            f"Run directory '{self.run_dir}' is locked by process {pid} on host "
-                            f"{host}. If that run is dead, delete {self.path}; otherwise choose "
-                            "another --out directory."
-                        ) from None
-                    # A stale lock (dead process, or an earlier crash of this one).
-                    self.path.unlink(missing_ok=True)
-                    continue
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(me, fh)
-                _held[self._key] = 1
-                return self
+                    pass
+                except OSError as exc:  # a name over the file system's limit, read-only, ...
+                    raise RunDirError(f"Cannot create the run directory '{_short_path(self.run_dir)}' "
+                                      f"(its lock file): {exc.strerror or exc}. Pass --out with a "
+                                      "writable folder and a shorter name.") from None
+                else:
+                    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                        json.dump(me, fh)
+                    _held[self._key] = 1
+                    return self
+                # the lock file exists: whose is it?
+                owner = self._owner()
+                if owner is None:
+                    continue  # released meanwhile: try again
+                pid, host = int(owner.get("pid", -1)), owner.get("host")
+                if host == me["host"] and pid != os.getpid() and _pid_alive(pid):
+                    raise RunDirError(
+                        f"Run directory '{self.run_dir}' is in use by process {pid} on {host} "
+                        f"(lock file {self.path}). Wait for it to finish, or choose another "
+                        "--out directory."
+                    ) from None
+                if host != me["host"]:
+                    raise RunDirError(
+                        f"Run directory '{self.run_dir}' is locked by process {pid} on host "
+                        f"{host}. If that run is dead, delete {self.path}; otherwise choose "
+                        "another --out directory."
+                    ) from None
+                # A stale lock (dead process, or an earlier crash of this one).
+                self.path.unlink(missing_ok=True)
+                continue
             raise RunDirError(f"Could not lock run directory '{self.run_dir}' ({self.path}); "
                               "another process keeps taking it. Choose another --out directory.")
 

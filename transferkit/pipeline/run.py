@@ -222,6 +222,9 @@ class Run:
 
     def __exit__(self, *exc: object) -> None:
         if self._lock is not None:
+            if not self.finished and self.dir == self.partial and not _resumable(self.dir):
+                # failed before its first checkpoint: nothing to resume, nothing left behind
+                shutil.rmtree(self.dir, ignore_errors=True)
             self._lock.release()
             self._lock = None
 
@@ -230,12 +233,13 @@ class Run:
         replace a run silently; changes nothing (jobs call it before loading data)."""
         final, partial = self.final, self.partial
         if final.exists() and not final.is_dir():
-            raise RunDirError(f"Cannot write the run directory '{final}': it is a file, not a folder. "
-                              "Pass --out with a new folder.")
+            raise RunDirError(f"Cannot write the run directory '{final}': '{final}' is a file, not a "
+                              "folder. Pass --out with a new or existing folder.")
         if self.resume:
             return partial if partial.is_dir() or not _has_run(final) else final
-        if (_has_run(final) or partial.is_dir()) and not self.overwrite:
-            what = (f"an unfinished run in '{partial}' (interrupted or killed)" if partial.is_dir()
+        # a .partial sibling without a checkpoint (a run killed early) has nothing to resume
+        if (_has_run(final) or _resumable(partial)) and not self.overwrite:
+            what = (f"an unfinished run in '{partial}' (interrupted or killed)" if _resumable(partial)
                     else "a run")
             raise RunDirError(
                 f"The run directory '{final}' already holds {what}. Pass --resume to continue it "
@@ -387,6 +391,14 @@ def _has_run(path: Path) -> bool:
     from transferkit.rundir import LOCK_NAME
 
     return path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir())
+
+
+def _resumable(path: Path) -> bool:
+    """Whether ``path`` holds a checkpoint (what --resume continues from)."""
+    from transferkit.train.checkpoint import list_checkpoints
+
+    root = path / "checkpoints"
+    return root.is_dir() and any(list_checkpoints(stage) for stage in root.iterdir())
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
