@@ -149,6 +149,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def lock_is_live(path: str | Path) -> bool:
+    """Whether the lock file ``path`` is held: by a live process of this host, or by any
+    process of another host (which cannot be checked from here)."""
+    try:
+        owner = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return False  # unreadable: stale, as RunDirLock treats it
+    if owner.get("host") != socket.gethostname():
+        return True
+    return _pid_alive(int(owner.get("pid", -1)))
+
+
 def make_run_dir(run_dir: Path) -> None:
     """Create ``run_dir`` (and its parents), or say in one line why it cannot be."""
     try:

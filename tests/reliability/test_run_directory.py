@@ -159,3 +159,27 @@ def test_resume_with_the_same_configuration_finishes_and_output_keys_may_differ(
 def test_resume_and_overwrite_together_are_refused(finished: dict) -> None:
     res = cli("fit", "--data", finished["data"], *_FIT, "--out", finished["run"], "--resume", "--overwrite")
     assert_user_error(res, "--resume", "--overwrite", "not both")
+
+
+def test_runs_clean_removes_what_dead_runs_left_and_spares_live_ones(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    root = tmp_path / "runs"
+    (root / "done").mkdir(parents=True)
+    (root / "done" / "summary.json").write_text("{}")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for name, pid in (("dead", 2**22 + 7), ("live", live.pid)):
+            partial_directory(root / name).mkdir()
+            (partial_directory(root / name) / "checkpoints").mkdir()
+            lock_path(root / name).write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
+        (root / ".dead.old-123").mkdir()
+        res = cli("runs", "--clean", root)
+        assert_ok(res)
+        assert "3 leftover(s)" in res.out
+        assert sorted(p.name for p in root.iterdir()) == [".live.lock", ".live.partial", "done"]
+    finally:
+        live.kill()
+        live.wait()

@@ -386,6 +386,29 @@ def lock_path(run_dir: str | Path) -> Path:
     return run_dir.parent / f".{run_dir.name}.lock"
 
 
+def clean_stale(root: str | Path = RUNS_ROOT) -> list[Path]:
+    """Delete what interrupted runs left in ``root`` and return it: ``.<name>.partial``
+    siblings (unfinished runs, checkpoints included), ``.<name>.old-<pid>`` folders (an old
+    run moved aside by --overwrite) and ``.<name>.lock`` files -- each only when no live
+    process holds the lock of its name. ``transferkit runs --clean`` calls it."""
+    from transferkit.rundir import lock_is_live
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    removed = []
+    for path in sorted(root.iterdir()):
+        match = re.fullmatch(r"\.(.+)\.(partial|old-\d+|lock)", path.name)
+        if match is None or lock_is_live(lock_path(root / match.group(1))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 def _has_run(path: Path) -> bool:
     """Whether ``path`` is a folder holding anything but a lock file."""
     from transferkit.rundir import LOCK_NAME
@@ -440,6 +463,7 @@ def manifest(model: Any, task: Any, train: Any, cfg: Any, fingerprints: dict[str
     }
 
 
-__all__ = ["FINGERPRINTS", "RUNS_ROOT", "UNFINGERPRINTED", "Run", "RunResult", "Summary", "config_fingerprint", "default_run_name",
+__all__ = ["FINGERPRINTS", "RUNS_ROOT", "UNFINGERPRINTED", "Run", "RunResult", "Summary", "clean_stale",
+           "config_fingerprint", "default_run_name",
            "is_main_process", "lock_path", "manifest", "partial_directory", "plain_name",
            "run_directory", "split_fingerprint"]
