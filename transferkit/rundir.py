@@ -3,8 +3,9 @@
 ``config.yaml``, ``transferkit.json`` (what predict/serve need), ``model.safetensors``,
 ``metrics.jsonl``, ``summary.json``, ``report.html`` and ``checkpoints/``. Files are
 written atomically (temporary file + rename), so an interrupted run never leaves a
-half-written file behind. :class:`RunDirLock` keeps a second process out of a directory
-in use, and :class:`MetricsLog` appends to ``metrics.jsonl`` (and rewinds it on resume).
+half-written file behind (and a whole run is written into a ``.<name>.partial`` sibling,
+renamed into place when complete: see :class:`transferkit.pipeline.run.Run`).
+:class:`RunDirLock` keeps a second process out of a directory in use, and :class:`MetricsLog` appends to ``metrics.jsonl`` (and rewinds it on resume).
 """
 
 from __future__ import annotations
@@ -185,7 +186,9 @@ def _short_path(path: Path, limit: int = 120) -> str:
 class RunDirLock:
     """An exclusive lock on a run directory, held by one process at a time.
 
-    The lock is a file ``<run_dir>/.lock`` holding the owner's PID and host. A second
+    The lock is a file holding the owner's PID and host: ``<run_dir>/.lock``, or ``path``
+    (a job's :class:`~transferkit.pipeline.run.Run` locks the run name with
+    ``<parent>/.<name>.lock``, beside the directory it renames into place). A second
     process that tries to write the same directory gets a :class:`RunDirError`; a lock
     left by a dead process (same host) is taken over. Re-entrant within one process, so
     the pipeline can hold it around several trainer stages::
