@@ -175,11 +175,13 @@ def test_runs_clean_removes_what_dead_runs_left_and_spares_live_ones(tmp_path: P
             partial_directory(root / name).mkdir()
             (partial_directory(root / name) / "checkpoints").mkdir()
             lock_path(root / name).write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
-        (root / ".dead.old-123").mkdir()
+        (root / ".done.old-123").mkdir()
+        (root / ".gone.old-456").mkdir()  # killed between the renames: the only copy of 'gone'
         res = cli("runs", "--clean", root)
         assert_ok(res)
         assert "3 leftover(s)" in res.out
-        assert sorted(p.name for p in root.iterdir()) == [".live.lock", ".live.partial", "done"]
+        assert sorted(p.name for p in root.iterdir()) == [".gone.old-456", ".live.lock", ".live.partial",
+                                                          "done"]
     finally:
         live.kill()
         live.wait()

@@ -401,6 +401,8 @@ def clean_stale(root: str | Path = RUNS_ROOT) -> list[Path]:
         match = re.fullmatch(r"\.(.+)\.(partial|old-\d+|lock)", path.name)
         if match is None or lock_is_live(lock_path(root / match.group(1))):
             continue
+        if match.group(2).startswith("old-") and not (root / match.group(1)).exists():
+            continue  # killed between the two renames of --overwrite: the only copy of that run
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
