@@ -185,3 +185,16 @@ def test_runs_clean_removes_what_dead_runs_left_and_spares_live_ones(tmp_path: P
     finally:
         live.kill()
         live.wait()
+
+
+def test_overwrite_never_replaces_a_folder_that_is_not_a_run(tmp_path: Path, monkeypatch) -> None:
+    data = write_table(tmp_path / "t.csv")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine\n")
+    monkeypatch.chdir(project)
+    for out in (project, "."):
+        res = cli("fit", "--data", data, *_FIT, "--out", out, "--overwrite")
+        assert_user_error(res, "not a transferkit run", "'notes.txt'", "another --out")
+    assert sorted(p.name for p in project.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "t.csv"]

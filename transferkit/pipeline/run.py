@@ -50,6 +50,8 @@ FINGERPRINTS = "fingerprints.json"
 #: config keys that say where and how a run is written, not what it computes
 UNFINGERPRINTED = ("out", "name", "cache_dir", "train.tensorboard", "train.num_workers",
                    "train.checkpoint_every")
+#: files that only a run directory holds (what --overwrite may replace)
+RUN_FILES = (CONFIG, MANIFEST, SUMMARY, "checkpoints")
 #: the longest run name (a file-system component is at most 255 bytes)
 MAX_NAME = 200
 
@@ -193,6 +195,8 @@ class Run:
         self.command = command
         #: where the finished run lives (``runs/<name>`` or ``--out``)
         self.final = run_directory(out, name, default_name, command)
+        if self.final.name in ("", ".", ".."):  # --out . : its parent and name are needed
+            self.final = Path(os.path.abspath(self.final))
         #: where its files are written while it runs (``final`` once finished)
         self.dir = self.final
         self.resume, self.overwrite = resume, overwrite
@@ -238,9 +242,15 @@ class Run:
         if self.resume:
             return partial if partial.is_dir() or not _has_run(final) else final
         # a .partial sibling without a checkpoint (a run killed early) has nothing to resume
+        if self.overwrite and _has_run(final) and not any((final / f).exists() for f in RUN_FILES):
+            other = next(p.name for p in sorted(final.iterdir()) if p.name != ".lock")
+            raise RunDirError(
+                f"--overwrite replaces a run directory, and '{final}' holds files that are not a "
+                f"transferkit run (e.g. '{other}'); they are left alone. Choose another --out.")
         if (_has_run(final) or _resumable(partial)) and not self.overwrite:
             what = (f"an unfinished run in '{partial}' (interrupted or killed)" if _resumable(partial)
-                    else "a run")
+                    else "a run" if any((final / f).exists() for f in RUN_FILES)
+                    else "files (not a transferkit run)")
             raise RunDirError(
                 f"The run directory '{final}' already holds {what}. Pass --resume to continue it "
                 "(the same configuration and data), --overwrite to replace it (the old run is "
