@@ -241,12 +241,12 @@ class Run:
                               "folder. Pass --out with a new or existing folder.")
         if self.resume:
             return partial if partial.is_dir() or not _has_run(final) else final
-        # a .partial sibling without a checkpoint (a run killed early) has nothing to resume
         if self.overwrite and _has_run(final) and not any((final / f).exists() for f in RUN_FILES):
             other = next(p.name for p in sorted(final.iterdir()) if p.name != ".lock")
             raise RunDirError(
                 f"--overwrite replaces a run directory, and '{final}' holds files that are not a "
                 f"transferkit run (e.g. '{other}'); they are left alone. Choose another --out.")
+        # a .partial sibling without a checkpoint (a run killed early) has nothing to resume
         if (_has_run(final) or _resumable(partial)) and not self.overwrite:
             what = (f"an unfinished run in '{partial}' (interrupted or killed)" if _resumable(partial)
                     else "a run" if any((final / f).exists() for f in RUN_FILES)
