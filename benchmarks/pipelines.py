@@ -99,7 +99,7 @@ def _fit(work: Path, tag: str, p: dict[str, Any], backbone: str, strategy: str, 
     t0 = time.perf_counter()
     run = fit(data=p["target"], shots=p["shots"], seed=seed, backbone=backbone, strategy=strategy,
               pretrained=pretrained, image_size=p["image_size"], epochs=f["epochs"], lr=f["lr"],
-              batch_size=f["batch_size"], out=str(work / f"{tag}-{strategy}-s{seed}"),
+              batch_size=f["batch_size"], out=str(work / f"{tag}-{strategy}-s{seed}"), overwrite=True,
               cache_dir=str(work / "cache"),
               overrides=[] if strategy != "full" else ["strategy_params.backbone_lr_ratio=1.0"],
               log=None)

@@ -92,7 +92,7 @@ def run_fit(data: dict[str, Any], backbone: str, strategy: str, seed: int, epoch
     run = fit(data=data["data"], domain=data.get("domain"), shots=data["shots"], seed=seed,
               max_test=data["max_test"], max_val=data.get("max_val"), backbone=name,
               pretrained=pretrained, image_size=image_size, strategy=strategy, epochs=epochs,
-              out=str(out), cache_dir=cache, log=None, **extra)
+              out=str(out), overwrite=True, cache_dir=cache, log=None, **extra)
     metric = data.get("metric", "accuracy")
     return run.summary["metrics"]["test"][metric], time.perf_counter() - t0, run.summary
 

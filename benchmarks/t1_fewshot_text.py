@@ -124,7 +124,7 @@ def run_transferkit(recipe: dict[str, Any], shots: int | None, seed: int, work: 
     cache = work / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     run = tk.fit(data="fine-foods", backbone=recipe.get("backbone", "minilm"), strategy=recipe["strategy"],
-                 shots=shots, seed=seed, out=str(work / "run"), cache_dir=str(cache), log=None,
+                 shots=shots, seed=seed, out=str(work / "run"), overwrite=True, cache_dir=str(cache), log=None,
                  overrides=["data.val_fraction=0", *recipe_overrides(recipe, shots)],
                  strategy_params=recipe.get("strategy_params", {}))
     return run.summary

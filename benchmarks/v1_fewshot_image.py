@@ -169,7 +169,7 @@ def run_transferkit(recipe: dict[str, Any], shots: int, seed: int, n_test: int, 
     overrides = ["data.val_fraction=0", *recipe_overrides(recipe, shots)]
     run = tk.fit(data="fashion-mnist", backbone=recipe.get("backbone", "efficientnet_lite0"),
                  strategy=recipe["strategy"], shots=shots, seed=seed, max_test=n_test,
-                 image_size=recipe.get("image_size", IMAGE_SIZE), out=str(work / "run"),
+                 image_size=recipe.get("image_size", IMAGE_SIZE), out=str(work / "run"), overwrite=True,
                  cache_dir=str(cache), overrides=overrides, log=None,
                  strategy_params=recipe.get("strategy_params", {}))
     return run.summary

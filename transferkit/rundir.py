@@ -3,8 +3,9 @@
 ``config.yaml``, ``transferkit.json`` (what predict/serve need), ``model.safetensors``,
 ``metrics.jsonl``, ``summary.json``, ``report.html`` and ``checkpoints/``. Files are
 written atomically (temporary file + rename), so an interrupted run never leaves a
-half-written file behind. :class:`RunDirLock` keeps a second process out of a directory
-in use, and :class:`MetricsLog` appends to ``metrics.jsonl`` (and rewinds it on resume).
+half-written file behind (and a whole run is written into a ``.<name>.partial`` sibling,
+renamed into place when complete: see :class:`transferkit.pipeline.run.Run`).
+:class:`RunDirLock` keeps a second process out of a directory in use, and :class:`MetricsLog` appends to ``metrics.jsonl`` (and rewinds it on resume).
 """
 
 from __future__ import annotations
@@ -149,6 +150,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def lock_is_live(path: str | Path) -> bool:
+    """Whether the lock file ``path`` is held: by a live process of this host, or by any
+    process of another host (which cannot be checked from here)."""
+    try:
+        owner = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return False  # unreadable: stale, as RunDirLock treats it
+    if owner.get("host") != socket.gethostname():
+        return True
+    return _pid_alive(int(owner.get("pid", -1)))
+
+
 def make_run_dir(run_dir: Path) -> None:
     """Create ``run_dir`` (and its parents), or say in one line why it cannot be."""
     try:
@@ -171,7 +186,9 @@ def _short_path(path: Path, limit: int = 120) -> str:
 class RunDirLock:
     """An exclusive lock on a run directory, held by one process at a time.
 
-    The lock is a file ``<run_dir>/.lock`` holding the owner's PID and host. A second
+    The lock is a file holding the owner's PID and host: ``<run_dir>/.lock``, or ``path``
+    (a job's :class:`~transferkit.pipeline.run.Run` locks the run name with
+    ``<parent>/.<name>.lock``, beside the directory it renames into place). A second
     process that tries to write the same directory gets a :class:`RunDirError`; a lock
     left by a dead process (same host) is taken over. Re-entrant within one process, so
     the pipeline can hold it around several trainer stages::
@@ -180,9 +197,10 @@ class RunDirLock:
             ...
     """
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, path: str | Path | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_NAME
+        #: the lock file: ``<run_dir>/.lock``, or ``path`` (a run's lock sits beside it)
+        self.path = Path(path) if path is not None else self.run_dir / LOCK_NAME
         self._key = str(self.path.resolve())
 
     def _owner(self) -> dict[str, Any] | None:
@@ -198,35 +216,42 @@ class RunDirLock:
             if _held.get(self._key):
                 _held[self._key] += 1
                 return self
-            make_run_dir(self.run_dir)
+            make_run_dir(self.path.parent)
             me = {"pid": os.getpid(), "host": socket.gethostname()}
             for _ in range(3):
                 try:
                     fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
                 except FileExistsError:
-                    owner = self._owner()
-                    if owner is None:
-                        continue  # released meanwhile: try again
-                    pid, host = int(owner.get("pid", -1)), owner.get("host")
-                    if host == me["host"] and pid != os.getpid() and _pid_alive(pid):
-                        raise RunDirError(
-                            f"Run directory '{self.run_dir}' is in use by process {pid} on {host} "
-                            f"(lock file {self.path}). Wait for it to finish, or choose another "
-                            "--out directory."
-                        ) from None
-                    if host != me["host"]:
-                        raise RunDirError(
-                            f"Run directory '{self.run_dir}' is locked by process {pid} on host "
-                            f"{host}. If that run is dead, delete {self.path}; otherwise choose "
-                            "another --out directory."
-                        ) from None
-                    # A stale lock (dead process, or an earlier crash of this one).
-                    self.path.unlink(missing_ok=True)
-                    continue
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(me, fh)
-                _held[self._key] = 1
-                return self
+                    pass
+                except OSError as exc:  # a name over the file system's limit, read-only, ...
+                    raise RunDirError(f"Cannot create the run directory '{_short_path(self.run_dir)}' "
+                                      f"(its lock file): {exc.strerror or exc}. Pass --out with a "
+                                      "writable folder and a shorter name.") from None
+                else:
+                    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                        json.dump(me, fh)
+                    _held[self._key] = 1
+                    return self
+                # the lock file exists: whose is it?
+                owner = self._owner()
+                if owner is None:
+                    continue  # released meanwhile: try again
+                pid, host = int(owner.get("pid", -1)), owner.get("host")
+                if host == me["host"] and pid != os.getpid() and _pid_alive(pid):
+                    raise RunDirError(
+                        f"Run directory '{self.run_dir}' is in use by process {pid} on {host} "
+                        f"(lock file {self.path}). Wait for it to finish, or choose another "
+                        "--out directory."
+                    ) from None
+                if host != me["host"]:
+                    raise RunDirError(
+                        f"Run directory '{self.run_dir}' is locked by process {pid} on host "
+                        f"{host}. If that run is dead, delete {self.path}; otherwise choose "
+                        "another --out directory."
+                    ) from None
+                # A stale lock (dead process, or an earlier crash of this one).
+                self.path.unlink(missing_ok=True)
+                continue
             raise RunDirError(f"Could not lock run directory '{self.run_dir}' ({self.path}); "
                               "another process keeps taking it. Choose another --out directory.")
 

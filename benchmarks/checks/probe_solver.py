@@ -42,7 +42,7 @@ def main() -> None:
         rows: dict[str, list[tuple[float, float]]] = {}
         for seed in range(args.seeds):
             for solver in args.solvers.split(","):
-                run = tk.fit(strategy="linear-probe", seed=seed, out=str(work / "run"),
+                run = tk.fit(strategy="linear-probe", seed=seed, out=str(work / "run"), overwrite=True,
                              cache_dir=str(work / name.split()[0]), log=None,
                              strategy_params={} if solver == "default" else {"solver": solver}, **kw)
                 s = run.summary

@@ -22,12 +22,12 @@ def test_a_second_adapt_on_a_locked_run_directory_is_refused_before_writing(tmp_
     (run_dir / "config.yaml").write_text("the running job's config\n", encoding="utf-8")
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (run_dir / ".lock").write_text(json.dumps({"pid": other.pid, "host": socket.gethostname()}))
+        (tmp_path / ".run.lock").write_text(json.dumps({"pid": other.pid, "host": socket.gethostname()}))
         with pytest.raises(RunDirError, match=f"in use by process {other.pid}.*another --out"):
             adapt(source="a", target="b", out=str(run_dir), log=None)
         # refused before anything was read or written: the running job's files are intact
         assert (run_dir / "config.yaml").read_text(encoding="utf-8") == "the running job's config\n"
-        assert sorted(p.name for p in run_dir.iterdir()) == [".lock", "config.yaml"]
+        assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml"]
     finally:
         other.kill()
         other.wait()
@@ -41,7 +41,7 @@ def test_adapt_holds_the_lock_for_the_whole_run_and_releases_it(tmp_path: Path,
     original = job.load_data
 
     def load_and_look(cfg, log):  # the lock is taken before the data is read
-        held.append(json.loads((run_dir / ".lock").read_text())["pid"])
+        held.append(json.loads((tmp_path / ".run.lock").read_text())["pid"])
         return original(cfg, log)
 
     monkeypatch.setattr(job, "load_data", load_and_look)
@@ -50,7 +50,7 @@ def test_adapt_holds_the_lock_for_the_whole_run_and_releases_it(tmp_path: Path,
                 backbone="tabular:8", method="source-only", select="entropy", epochs=1,
                 cache_dir=str(tmp_path / "cache"), out=str(run_dir), log=None)
     assert held == [os.getpid()]
-    assert (run.run_dir / "summary.json").is_file() and not (run_dir / ".lock").exists()
+    assert (run.run_dir / "summary.json").is_file() and not (tmp_path / ".run.lock").exists()
 
 
 @pytest.mark.parametrize("name", ["../../x", "../x", "a/b", "/tmp/x", "..", ".", "a\\b", "./a"])

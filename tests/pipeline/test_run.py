@@ -60,12 +60,14 @@ def test_run_writes_once_and_holds_the_lock(tmp_path):
                 choice="c", metrics={"test": {}}, baselines={}, transfer_gain=None,
                 selection={}, timings={})
     with Run("fit", out=tmp_path / "r") as run:
-        assert (tmp_path / "r" / ".lock").is_file()  # other processes are refused (tests/reliability)
+        assert (tmp_path / ".r.lock").is_file()  # other processes are refused (tests/reliability)
+        assert run.dir == tmp_path / ".r.partial" and not (tmp_path / "r").exists()
         run.fingerprints["config"] = "abc"
         data = run.finish(s)
+        assert run.dir == tmp_path / "r" and not (tmp_path / ".r.partial").exists()
         with pytest.raises(RuntimeError, match="already finished"):
             run.finish(s)
-    assert not (tmp_path / "r" / ".lock").exists()
+    assert not (tmp_path / ".r.lock").exists()
     on_disk = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(data)) and on_disk["fingerprints"]["config"] == "abc"
 

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 import transferkit
 from reliability.helpers import child_cmd, write_table
 from transferkit.errors import RunDirError
+from transferkit.pipeline.run import lock_path, partial_directory
 from transferkit.train.checkpoint import list_checkpoints
 
 _FIT = ("--backbone", "tabular", "--strategy", "full", "--epochs", "6", "--batch-size", "8",
@@ -26,7 +27,10 @@ _ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OF
 
 
 def _step(run: Path) -> int:
-    found = list_checkpoints(run / "checkpoints" / "full")
+    """The newest checkpointed step of ``run``, written in its ``.partial`` sibling until it
+    is complete."""
+    work = partial_directory(run) if partial_directory(run).is_dir() else run
+    found = list_checkpoints(work / "checkpoints" / "full")
     return int(found[-1].name.split("-")[1]) if found else 0
 
 
@@ -66,8 +70,10 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     killed_at = _step(victim)
     assert proc.returncode == -signal.SIGKILL
     # killed mid-training: no stage had finished and no weights were written
-    assert not any(p.name.endswith("-final") for p in list_checkpoints(victim / "checkpoints" / "full"))
-    assert not (victim / "model.safetensors").exists()
+    partial = partial_directory(victim)
+    assert not any(p.name.endswith("-final") for p in list_checkpoints(partial / "checkpoints" / "full"))
+    assert not victim.exists()  # an unfinished run lives in its .partial sibling only
+    assert not (partial / "model.safetensors").exists()
     resumed = subprocess.Popen(child_cmd("fit", "--data", data, *_FIT, "--out", victim, "--resume"),
                                env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _finish(procs["reference"], "the uninterrupted run")
@@ -92,5 +98,6 @@ def test_a_second_writer_of_a_running_run_directory_is_refused(killed: dict) -> 
 
 
 def test_the_lock_of_the_killed_process_was_taken_over_and_released(killed: dict) -> None:
-    assert not (killed["victim"] / ".lock").exists()
-    assert not (killed["ref"] / ".lock").exists()
+    for run in (killed["victim"], killed["ref"]):
+        assert not (run / ".lock").exists() and not lock_path(run).exists()
+        assert not partial_directory(run).exists()  # --resume adopted it and renamed it into place

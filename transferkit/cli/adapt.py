@@ -22,6 +22,9 @@ class AdaptCommand:
         add_config_arguments(parser, AdaptConfig)
         parser.add_argument("--no-pretrained", action="store_true",
                             help="Random-init backbone (no pretrained weights).")
+        parser.add_argument("--overwrite", action="store_true",
+                            help="Replace the run already in the run directory (it is kept until "
+                                 "the new one is complete); without it an existing run is refused.")
         parser.add_argument("--quiet", action="store_true", help="Print only the final table.")
         parser.epilog = ("methods: alignment losses (coral, mmd, dann, cdan, mcc, entropy), shallow "
                          "methods on cached features (coral-transform, subspace, importance), "
@@ -46,7 +49,7 @@ class AdaptCommand:
         cfg = AdaptCommand.config(args)
         check_method(cfg.method)  # fail before any data is loaded
         check_validator(cfg.select)
-        result = adapt(cfg, log=None if args.quiet else _log)
+        result = adapt(cfg, log=None if args.quiet else _log, overwrite=args.overwrite)
         print_run_summary(result.summary, result.run_dir)
         s = result.summary
         test = ((s.get("metrics") or {}).get("test") or {}).get("accuracy")

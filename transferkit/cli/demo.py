@@ -33,7 +33,8 @@ DEMO_RUNS = [
 class DemoCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--out", default="runs/demo", help="Folder for the demo's run directories.")
+        parser.add_argument("--out", default="runs/demo", help="Folder for the demo's run directories (a demo run "
+                            "there replaces the one an earlier demo wrote).")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -46,7 +47,8 @@ class DemoCommand:
         for i, (title, kwargs) in enumerate(DEMO_RUNS):
             console.rule(title)
             t0 = time.perf_counter()
-            result = fit(out=str(Path(args.out) / f"{i + 1}-{kwargs['strategy']}"), **kwargs)
+            result = fit(out=str(Path(args.out) / f"{i + 1}-{kwargs['strategy']}"), overwrite=True,
+                         **kwargs)
             s = result.summary
             scratch = (s["baselines"].get("scratch") or {}).get("test", {}).get("accuracy")
             rows.append((title, s["metrics"]["test"]["accuracy"],

@@ -15,10 +15,14 @@ class EvaluateCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("run", help="Run directory.")
-        parser.add_argument("--data", help="Dataset (default: the run's own data).")
+        parser.add_argument("--data", help="Dataset (default: the run's own data, split exactly as "
+                            "the fit split it and checked against the split fingerprint it recorded).")
         parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
         parser.add_argument("--text-column")
         parser.add_argument("--label-column")
+        parser.add_argument("--skip-bad", action="store_true",
+                            help="Skip unreadable files of --data (a run's own data is read as its "
+                                 "fit read it: with --skip-bad if the fit had it).")
         parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
 
     @staticmethod
@@ -28,7 +32,8 @@ class EvaluateCommand:
         from transferkit.jobs.predict import evaluate
 
         kwargs = {k: v for k, v in (("text_column", args.text_column),
-                                    ("label_column", args.label_column)) if v}
+                                    ("label_column", args.label_column),
+                                    ("skip_bad", args.skip_bad)) if v}
         m = evaluate(args.run, args.data, split=args.split, **kwargs)
         if args.json:
             print(json.dumps(m, indent=2))

@@ -17,7 +17,11 @@ class FitCommand:
         parser.add_argument("--no-pretrained", action="store_true",
                             help="Random-init backbone (no pretrained weights).")
         parser.add_argument("--resume", action="store_true",
-                            help="Continue an interrupted run from its last checkpoint.")
+                            help="Continue an interrupted run from its last checkpoint (the same "
+                                 "configuration and data are required).")
+        parser.add_argument("--overwrite", action="store_true",
+                            help="Replace the run already in the run directory (it is kept until "
+                                 "the new one is complete); without it an existing run is refused.")
         parser.add_argument("--quiet", action="store_true", help="Print only the final line.")
         parser.add_argument("--dry-run", action="store_true",
                             help="Print what would be read and computed, with estimated time and "
@@ -34,7 +38,7 @@ class FitCommand:
         if args.dry_run:
             fit(cfg, dry_run=True, log=_log)
             return 0
-        result = fit(cfg, resume=args.resume, log=None if args.quiet else _log)
+        result = fit(cfg, resume=args.resume, overwrite=args.overwrite, log=None if args.quiet else _log)
         print_run_summary(result.summary, result.run_dir)
         return 0
 

@@ -48,6 +48,9 @@ class PretrainCommand:
         parser.add_argument("--set", dest="overrides", action="append", default=[],
                             metavar="KEY=VALUE", help="Any other fit configuration key, e.g. "
                             "--set train.weight_decay=0 (repeatable).")
+        parser.add_argument("--overwrite", action="store_true",
+                            help="Replace the run already in the run directory (it is kept until "
+                                 "the new one is complete); without it an existing run is refused.")
         parser.add_argument("--quiet", action="store_true", help="Print only the final table.")
         parser.add_argument("--dry-run", action="store_true",
                             help="Print what the source fit would read and compute, with estimated "
@@ -64,7 +67,7 @@ class PretrainCommand:
         result = pretrain(args.data, args.arch, args.out, epochs=args.epochs, pretrained=args.pretrained,
                           image_size=args.image_size, lr=args.lr, batch_size=args.batch_size,
                           seed=args.seed, max_steps=args.max_steps, overrides=args.overrides, name=args.name,
-                          config=args.config, dry_run=args.dry_run,
+                          config=args.config, dry_run=args.dry_run, overwrite=args.overwrite,
                           log=_log if args.dry_run or not args.quiet else None, **extra)
         if args.dry_run:
             return 0

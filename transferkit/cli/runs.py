@@ -26,11 +26,23 @@ class RunsCommand:
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
         parser.add_argument("--record", metavar="RUN", nargs="+",
                             help="Record (or refresh) these run directories first.")
+        parser.add_argument("--clean", metavar="DIR", nargs="?", const="runs",
+                            help="Delete what interrupted runs left in DIR (default runs/): "
+                                 "unfinished .<name>.partial runs, checkpoints included, and their "
+                                 "lock files -- only where no live process holds the run's lock.")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from transferkit.runs_index import index_path, list_runs, record_run
 
+        if args.clean is not None:
+            from transferkit.pipeline.run import clean_stale
+
+            removed = clean_stale(args.clean)
+            for path in removed:
+                print(f"removed {path}")
+            print(f"{len(removed)} leftover(s) of interrupted runs removed from {args.clean}.")
+            return 0
         for run in args.record or []:
             record_run(run, args.index)  # a directory that is not a finished run: a clear error
         rows = list_runs(args.index, data=args.data, backbone=args.backbone,

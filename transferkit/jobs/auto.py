@@ -170,7 +170,7 @@ class _Deadline:
 
 
 def fit_auto(cfg: FitConfig, resume: bool = False,
-             log: Callable[[str], None] = lambda _m: None) -> RunResult:
+             log: Callable[[str], None] = lambda _m: None, overwrite: bool = False) -> RunResult:
     """``fit --strategy auto``: choose the backbone and the strategy, and explain why.
 
     Backbone: the best linear-probe validation accuracy among ``cfg.backbones`` (default:
@@ -183,6 +183,8 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
     kept; test labels are used only to report it.
     """
     t_start = time.perf_counter()
+    if cfg.out or cfg.name:  # refuse to replace a run before any data is read
+        Run("fit", out=cfg.out, name=cfg.name, resume=resume, overwrite=overwrite).check()
     budget = parse_budget(cfg.time_budget if cfg.time_budget is not None else DEFAULT_BUDGET) or 0.0
     check_compare(cfg.compare)
     if cfg.strategy_params:
@@ -206,7 +208,8 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
         cfg, backbone=dataclasses.replace(cfg.backbone, name=name,
                                           pretrained=cfg.backbone.pretrained and pretrained))
     default_name = default_run_name(cfg.data.data, name, "auto")
-    with Run("fit", out=cfg.out, name=cfg.name, default_name=default_name) as run:
+    with Run("fit", out=cfg.out, name=cfg.name, default_name=default_name, resume=resume,
+             overwrite=overwrite) as run:
         climb = _Climb(cfg, chosen_cfg, splits, task, run, budget, t_start, resume, log)
         run.write_config(chosen_cfg)
         run.fingerprint_splits(splits)
@@ -382,7 +385,8 @@ class _Climb:
             selection={"split": "val", "validator": None}, stages=self.runner.history,
             timings=timings(self.t_start, self.runner),
             warnings=[*warnings, *stage_warnings(self.runner.history)], auto=auto)
-        return RunResult(self.run.dir, self.run.finish(summary), model)
+        data = self.run.finish(summary)  # the run is renamed into place here
+        return RunResult(self.run.dir, data, model)
 
 
 __all__ = ["DEFAULT_BUDGET", "estimate_cost", "fit_auto", "parse_budget",

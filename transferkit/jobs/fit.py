@@ -52,7 +52,7 @@ def resolve_config(config: FitConfig | str | Path | None = None,
 
 
 def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
-        resume: bool = False, dry_run: bool = False,
+        resume: bool = False, overwrite: bool = False, dry_run: bool = False,
         log: Callable[[str], None] | None = console_log, **kwargs: Any) -> RunResult | dict[str, Any]:
     """Fit a transferred model on the target data and write a run directory.
 
@@ -61,6 +61,10 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     ``task``, ``out`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence.
     ``dry_run=True`` prints and returns the plan (data read, extractions, training steps,
     estimated time and memory) and trains and writes nothing.
+
+    A run directory that already holds a run is refused unless ``resume=True`` (continue
+    it, with the same configuration and data) or ``overwrite=True`` (replace it once the
+    new run is complete).
     """
     t_start = time.perf_counter()
     cfg = resolve_config(config, overrides, **kwargs)
@@ -73,14 +77,14 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     if cfg.strategy == "auto":
         from transferkit.jobs.auto import fit_auto
 
-        return fit_auto(cfg, resume=resume, log=log)
+        return fit_auto(cfg, resume=resume, log=log, overwrite=overwrite)
     from transferkit.strategies import STRATEGIES
 
     STRATEGIES.entry(cfg.strategy)  # fail fast on an unknown strategy name
     check_compare(cfg.compare)
     if cfg.task is not None:
         get_task(cfg.task)  # fail fast on an unknown task name
-    with Run("fit", out=cfg.out, name=cfg.name,
+    with Run("fit", out=cfg.out, name=cfg.name, resume=resume, overwrite=overwrite,
              default_name=default_run_name(cfg.data.data, cfg.backbone.name, cfg.strategy)) as run:
         return fit_configured(cfg, run, resume, log, t_start)
 

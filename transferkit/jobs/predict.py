@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from transferkit.errors import DataError, NotFittedError, RunDirError
+from transferkit.errors import ConfigError, DataError, NotFittedError, RunDirError
 from transferkit.pipeline import predict_items, predict_outputs, rebuild_model
 from transferkit.rundir import CONFIG, read_manifest
 from transferkit.tasks import get_task
@@ -70,23 +71,26 @@ def load(run_dir: str | Path) -> Predictor:
 
 def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
              **data_kwargs: Any) -> dict[str, Any]:
-    """Metrics of a saved run on a dataset split (default: the run's own test split)."""
-    from transferkit.data import load as load_data
+    """Metrics of a saved run on a dataset split (default: the run's own test split).
 
+    Without ``data`` (or with the run's own ``data``), the split is rebuilt from the run's
+    whole recorded data configuration (``config.yaml``: fractions, seeds, caps, columns,
+    ``skip_bad`` ...) and checked against the split fingerprint the run recorded: a
+    mismatch (the data file changed since the fit) is an error. ``data_kwargs`` override
+    recorded data keys. The result's ``"data"`` entry says what was evaluated.
+    """
     predictor = load(run_dir)
-    if data is None:
-        if not (Path(run_dir) / CONFIG).is_file():
+    recorded = _recorded_data_config(Path(run_dir))
+    own = data is None or (recorded is not None and _same_data(data, recorded.get("data")))
+    if own:
+        if recorded is None:
             raise RunDirError(f"'{run_dir}' has no {CONFIG}, so the data it was fitted on is unknown; "
                               "pass the evaluation data (--data / data=...).")
-        cfg = yaml.safe_load((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
-        data_cfg = cfg.get("data", {})
-        data = data_cfg.get("data")
-        for key in ("text_column", "label_column", "domain", "split_seed", "max_test"):
-            if data_cfg.get(key) is not None and key not in data_kwargs:
-                data_kwargs[key] = data_cfg[key]
-    if data is None:
-        raise NotFittedError(f"Run '{run_dir}' records no dataset; pass data=... to evaluate.")
-    ds = load_data(data, split=split, targets=predictor.task.targets, **data_kwargs)
+        if not recorded.get("data"):
+            raise NotFittedError(f"Run '{run_dir}' records no dataset; pass data=... to evaluate.")
+        ds, checked = _own_split(Path(run_dir), predictor, {**recorded, **data_kwargs}, split)
+    else:
+        ds, checked = _other_data(predictor, str(data), split, data_kwargs), None
     if list(ds.classes) != predictor.classes:
         unseen = sorted(set(ds.classes) - set(predictor.classes))
         if unseen:
@@ -98,7 +102,78 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
         remap = np.array([predictor.classes.index(c) for c in ds.classes])
         ds.y = remap[ds.y]
     outputs = predict_outputs(predictor.model, ds, predictor.task)
-    return predictor.task.metrics(ds.y, outputs, predictor.manifest, detailed=True)
+    metrics = predictor.task.metrics(ds.y, outputs, predictor.manifest, detailed=True)
+    metrics["data"] = {"data": ds.name, "split": split, "n": len(ds), "own_split": own,
+                       "fingerprint_checked": bool(checked)}
+    return metrics
+
+
+def _recorded_data_config(run: Path) -> dict[str, Any] | None:
+    """The ``data`` section of the run's config.yaml ({} for a config without one)."""
+    path = run / CONFIG
+    if not path.is_file():
+        return None
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise RunDirError(f"'{path}' is corrupt ({exc}). Pass the evaluation data (--data), or "
+                          "re-run the fit that wrote it.") from None
+    section = cfg.get("data") if isinstance(cfg, dict) else None
+    return dict(section) if isinstance(section, dict) else {}
+
+
+def _same_data(given: str, recorded: Any) -> bool:
+    """Whether ``given`` names the run's recorded data (the same name, or the same file)."""
+    if recorded is None:
+        return False
+    if str(given) == str(recorded):
+        return True
+    with contextlib.suppress(OSError):
+        return Path(given).exists() and Path(given).resolve() == Path(str(recorded)).resolve()
+    return False
+
+
+def _own_split(run: Path, predictor: Predictor, recorded: dict[str, Any], split: str
+               ) -> tuple[Any, bool]:
+    """The run's own ``split``, rebuilt from its recorded data configuration, and whether it
+    was checked against the recorded fingerprint (runs written before fingerprints were
+    recorded have none)."""
+    from transferkit.config import DataConfig
+    from transferkit.data import load as load_data
+    from transferkit.data import load_splits
+    from transferkit.options import from_dict
+    from transferkit.pipeline.run import split_fingerprint
+
+    try:
+        cfg = from_dict(DataConfig, recorded, "data")
+    except ConfigError as exc:
+        raise RunDirError(f"The data section of '{run / CONFIG}' cannot be read by this transferkit "
+                          f"({exc}) Pass the evaluation data explicitly (--data).") from None
+    targets = predictor.task.targets
+    if split == "all":
+        keep = ("domain", "split_seed", "text_column", "label_column", "skip_bad")
+        return load_data(cfg.data, split="all", targets=targets,
+                         **{k: getattr(cfg, k) for k in keep}), False
+    ds = getattr(load_splits(cfg, targets=targets), split)
+    want = (predictor.manifest.get("fingerprints") or {}).get("splits", {}).get(split)
+    if want is None:
+        return ds, False
+    got = split_fingerprint(ds)
+    if got != want:
+        raise DataError(
+            f"The {split} split rebuilt from '{run / CONFIG}' ({len(ds)} rows of '{cfg.data}') is not "
+            f"the one the run was fitted on: its fingerprint {got[:12]} differs from the one recorded "
+            f"in {run / 'transferkit.json'} ({want[:12]}). The data changed since the fit (or is "
+            "read differently now). Evaluate on data you name explicitly with --data (and "
+            "--split all for every row), or refit on the current data.")
+    return ds, True
+
+
+def _other_data(predictor: Predictor, data: str, split: str, kwargs: dict[str, Any]) -> Any:
+    """``split`` of data other than the run's own, split with the loader's defaults."""
+    from transferkit.data import load as load_data
+
+    return load_data(data, split=split, targets=predictor.task.targets, **kwargs)
 
 
 __all__ = ["Predictor", "evaluate", "load"]

@@ -42,6 +42,7 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
              seed: int | None = 0, max_steps: int | None = None, patience: int | None = 5,
              backbone_lr_ratio: float | None = None, overrides: Sequence[str] = (),
              config: str | Path | None = None, name: str | None = None, dry_run: bool = False,
+             overwrite: bool = False,
              log: Callable[[str], None] | None = console_log,
              **data_options: Any) -> RunResult | dict[str, Any]:
     """Supervised pretraining of ``arch`` on the labelled source ``data``; writes ``out``.
@@ -81,6 +82,9 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
     dry_run:
         Return the plan of the source fit (data, steps, estimated time and memory) and
         train and write nothing.
+    overwrite:
+        Replace a run already in the run directory (once the new one is complete); without
+        it, an existing run is refused.
     data_options:
         ``domain``, ``max_test``, ``text_column``, ... as in ``fit``.
     """
@@ -115,7 +119,7 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
         from transferkit.pipeline.plan import plan_fit
 
         return plan_fit(cfg, log or (lambda _m: None))
-    return _pretrain(cfg, arch, continued, log)
+    return _pretrain(cfg, arch, continued, log, overwrite)
 
 
 def _named_arch(config: str | Path | None, overrides: Sequence[str]) -> str | None:
@@ -158,7 +162,8 @@ def default_arch(cfg: FitConfig) -> str:
                       "have a default (tabular).")
 
 
-def _pretrain(cfg: FitConfig, arch: str, continued: bool, log: Callable[[str], None] | None) -> RunResult:
+def _pretrain(cfg: FitConfig, arch: str, continued: bool, log: Callable[[str], None] | None,
+              overwrite: bool = False) -> RunResult:
     """The fit of ``cfg`` written as a pretrain run: its own command, choice and section,
     with summary, report and runs-index row written once."""
     t_start = time.perf_counter()
@@ -169,7 +174,7 @@ def _pretrain(cfg: FitConfig, arch: str, continued: bool, log: Callable[[str], N
                          "training (strategy full)",
                "arch": arch, "init": "pretrained" if continued else "random",
                "config": to_dict(cfg.train)}
-    with Run("pretrain", out=cfg.out, name=cfg.name,
+    with Run("pretrain", out=cfg.out, name=cfg.name, overwrite=overwrite,
              default_name=default_run_name(cfg.data.data, arch, "pretrain")) as run:
         result = fit_configured(cfg, run, False, say, t_start, ("pretrain", section))
     say(f"[bold]pretrained[/bold] use it as a backbone: --backbone {result.run_dir}")

@@ -134,7 +134,8 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         summary.data["source"] = cfg.data.data
         summary.pretrain = {**section[1],
                             "source_accuracy": metrics["test"].get(task.gain_metric)}
-    return RunResult(run.dir, run.finish(summary), model)
+    data = run.finish(summary)  # the run is renamed into place here
+    return RunResult(run.dir, data, model)
 
 
 def timings(t_start: float, runner: StageRunner) -> dict[str, float]:

@@ -6,8 +6,8 @@ report and runs index -- written by the same code for fit, auto, adapt and pretr
 ...     run.save_model(model, task, train, cfg)
 ...     run.finish(summary)
 
-Every file of a run goes through :meth:`Run.path`, so a run can later be written into a
-temporary sibling directory and renamed into place. A run carries fingerprints of its
+Every file of a run goes through :meth:`Run.path`: a run is written into a hidden sibling
+directory (``.<name>.partial``) and renamed into place when it is complete. A run carries fingerprints of its
 resolved configuration (output and logging keys excluded, see ``UNFINGERPRINTED``) and of
 each data split (inputs and targets), recorded in ``transferkit.json`` and ``summary.json``.
 """
@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import numpy as np
 import yaml
 
 from transferkit import __version__
-from transferkit.errors import ConfigError
+from transferkit.errors import ConfigError, RunDirError
 from transferkit.options import to_dict
 from transferkit.rundir import (
     CONFIG,
@@ -44,9 +45,13 @@ from transferkit.rundir import (
 
 #: where runs go without --out
 RUNS_ROOT = Path("runs")
+#: what a run records while it runs: fingerprints of its configuration and data splits
+FINGERPRINTS = "fingerprints.json"
 #: config keys that say where and how a run is written, not what it computes
 UNFINGERPRINTED = ("out", "name", "cache_dir", "train.tensorboard", "train.num_workers",
                    "train.checkpoint_every")
+#: files that only a run directory holds (what --overwrite may replace)
+RUN_FILES = (CONFIG, MANIFEST, SUMMARY, "checkpoints")
 #: the longest run name (a file-system component is at most 255 bytes)
 MAX_NAME = 200
 
@@ -169,28 +174,97 @@ class RunResult:
 class Run:
     """A run directory being written by one job (a context manager that holds its lock).
 
+    A fresh run is written into a hidden sibling, ``<parent>/.<name>.partial/``, and renamed
+    into place by :meth:`finish`, once it is complete: ``runs/<name>`` only ever holds a
+    finished run, and with ``overwrite=True`` the old run is replaced only then. The lock is
+    the file ``<parent>/.<name>.lock`` (one writer per run name; a lock whose process is
+    dead is taken over). A directory that already holds a run (finished, or an interrupted
+    ``.partial`` sibling) is refused unless ``resume`` (continue it: the ``.partial``
+    sibling if there is one, else the run in place) or ``overwrite`` (start again) is given.
+    A resumed run must have the configuration and data it was started with
+    (:meth:`write_config`, :meth:`fingerprint_splits` compare them with ``fingerprints.json``).
+
     Only the main process of a distributed job takes the lock and writes files.
     """
 
     def __init__(self, command: str, *, out: str | Path | None = None, name: str | None = None,
-                 default_name: str = "run") -> None:
+                 default_name: str = "run", resume: bool = False, overwrite: bool = False) -> None:
+        if resume and overwrite:
+            raise ConfigError(f"{command}: --resume continues a run and --overwrite replaces it; "
+                              "pass one of them, not both.")
         self.command = command
-        self.dir = run_directory(out, name, default_name, command)
+        #: where the finished run lives (``runs/<name>`` or ``--out``)
+        self.final = run_directory(out, name, default_name, command)
+        if self.final.name in ("", ".", ".."):  # --out . : its parent and name are needed
+            self.final = Path(os.path.abspath(self.final))
+        #: where its files are written while it runs (``final`` once finished)
+        self.dir = self.final
+        self.resume, self.overwrite = resume, overwrite
         self.fingerprints: dict[str, Any] = {}
         self.finished = False
         self._lock: Any = None
+
+    @property
+    def partial(self) -> Path:
+        """The hidden sibling a fresh run is written into before it is renamed into place."""
+        return partial_directory(self.final)
 
     def __enter__(self) -> Run:
         from transferkit.rundir import RunDirLock
 
         if is_main_process():
-            self._lock = RunDirLock(self.dir).acquire()
+            self._lock = RunDirLock(self.final, path=lock_path(self.final)).acquire()
+            try:
+                self.dir = self._work_directory()
+            except BaseException:
+                self.__exit__()
+                raise
+        else:  # the same rule, without touching the file system
+            self.dir = self.partial if not self.resume or self.partial.is_dir() or not _has_run(
+                self.final) else self.final
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._lock is not None:
+            if not self.finished and self.dir == self.partial and not _resumable(self.dir):
+                # failed before its first checkpoint: nothing to resume, nothing left behind
+                shutil.rmtree(self.dir, ignore_errors=True)
             self._lock.release()
             self._lock = None
+
+    def check(self) -> Path:
+        """Where this run will write (see the class docstring), or the error that refuses to
+        replace a run silently; changes nothing (jobs call it before loading data)."""
+        final, partial = self.final, self.partial
+        if final.exists() and not final.is_dir():
+            raise RunDirError(f"Cannot write the run directory '{final}': '{final}' is a file, not a "
+                              "folder. Pass --out with a new or existing folder.")
+        if self.resume:
+            return partial if partial.is_dir() or not _has_run(final) else final
+        if self.overwrite and _has_run(final) and not any((final / f).exists() for f in RUN_FILES):
+            other = next(p.name for p in sorted(final.iterdir()) if p.name != ".lock")
+            raise RunDirError(
+                f"--overwrite replaces a run directory, and '{final}' holds files that are not a "
+                f"transferkit run (e.g. '{other}'); they are left alone. Choose another --out.")
+        # a .partial sibling without a checkpoint (a run killed early) has nothing to resume
+        if (_has_run(final) or _resumable(partial)) and not self.overwrite:
+            what = (f"an unfinished run in '{partial}' (interrupted or killed)" if _resumable(partial)
+                    else "a run" if any((final / f).exists() for f in RUN_FILES)
+                    else "files (not a transferkit run)")
+            raise RunDirError(
+                f"The run directory '{final}' already holds {what}. Pass --resume to continue it "
+                "(the same configuration and data), --overwrite to replace it (the old run is "
+                "kept until the new one is complete), or choose another --out/--name.")
+        return partial
+
+    def _work_directory(self) -> Path:
+        from transferkit.rundir import make_run_dir
+
+        work = self.check()
+        if work == self.partial and not self.resume:  # a fresh start: nothing of an old attempt
+            shutil.rmtree(work, ignore_errors=True)
+        make_run_dir(work)
+        return work
 
     def path(self, name: str) -> Path:
         """Where the run file ``name`` is written."""
@@ -198,16 +272,63 @@ class Run:
 
     # ------------------------------------------------------------------ writing
     def write_config(self, cfg: Any) -> None:
-        """config.yaml (the fully resolved configuration), atomically; fingerprints it."""
+        """config.yaml (the fully resolved configuration), atomically; fingerprints it. A
+        resumed run must have the configuration it started with (output and logging keys
+        aside, see ``UNFINGERPRINTED``)."""
         self.fingerprints["config"] = config_fingerprint(cfg)
-        if is_main_process():
-            self.dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.path(CONFIG), yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        if not is_main_process():
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        recorded = self._recorded()
+        if self.resume and recorded.get("config") not in (None, self.fingerprints["config"]):
+            self._refuse_config(cfg)
+        atomic_write_text(self.path(CONFIG), yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        write_json(self.path(FINGERPRINTS), {**recorded, "config": self.fingerprints["config"]})
+
+    def _recorded(self) -> dict[str, Any]:
+        """What ``fingerprints.json`` (or, for older runs, ``transferkit.json``) recorded."""
+        from transferkit.rundir import read_json
+
+        for name in (FINGERPRINTS, MANIFEST):
+            if self.path(name).is_file():
+                found = read_json(self.path(name))
+                return dict(found.get("fingerprints", found) if name == MANIFEST else found)
+        return {}
+
+    def _refuse_config(self, cfg: Any) -> None:
+        before: dict[str, Any] = {}
+        if self.path(CONFIG).is_file():
+            with contextlib.suppress(yaml.YAMLError):
+                before = _flat(yaml.safe_load(self.path(CONFIG).read_text(encoding="utf-8")) or {})
+        now = _flat(to_dict(cfg))
+        keys = [k for k in sorted(set(before) | set(now))
+                if before.get(k) != now.get(k) and not _unfingerprinted(k)]
+        shown = "; ".join(f"{k}: {before.get(k)!r} in {CONFIG}, {now.get(k)!r} now" for k in keys[:8])
+        raise RunDirError(
+            f"--resume continues the run in '{self.dir}' with the configuration it was started with, "
+            f"and this one differs: {shown or 'the recorded fingerprint differs'}"
+            f"{' ...' if len(keys) > 8 else ''}. Resume with the same settings, or start a new run "
+            "with the new ones: --overwrite replaces this run, another --name/--out keeps it "
+            "(a finished run is not extended: more epochs is a new run).")
 
     def fingerprint_splits(self, splits: Any) -> None:
-        """Record a fingerprint of each split (train, val, test)."""
+        """Record a fingerprint of each split (train, val, test); a resumed run must have the
+        data it started with."""
         self.fingerprints["splits"] = {name: split_fingerprint(getattr(splits, name))
                                        for name in ("train", "val", "test")}
+        if not is_main_process():
+            return
+        recorded = self._recorded()
+        before = recorded.get("splits")
+        if self.resume and before and before != self.fingerprints["splits"]:
+            changed = [k for k in ("train", "val", "test") if before.get(k) != self.fingerprints["splits"][k]]
+            raise RunDirError(
+                f"--resume continues the run in '{self.dir}' with the data it was started with, and "
+                f"the {', '.join(changed)} split(s) differ from the ones it recorded (the data "
+                "changed since, or is read differently). Resume with the same data, or start a new "
+                "run: --overwrite replaces this run, another --name/--out keeps it.")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.path(FINGERPRINTS), {**recorded, **self.fingerprints})
 
     def save_model(self, model: Any, task: Any, train: Any, cfg: Any = None,
                    extra: dict[str, Any] | None = None) -> None:
@@ -226,20 +347,107 @@ class Run:
         write_json(self.path(MANIFEST), content)
 
     def finish(self, summary: Summary) -> dict[str, Any]:
-        """summary.json, then the report and the runs index (best effort for both), once."""
+        """summary.json; the run renamed into place (replacing an old run with --overwrite);
+        then the report and the runs index (best effort for both), once."""
         if self.finished:
             raise RuntimeError(f"The run '{self.dir}' was already finished.")
         self.finished = True
         summary.fingerprints = {**self.fingerprints, **summary.fingerprints}
         data = summary.to_dict()
         if not is_main_process():
+            self.dir = self.final
             return data
         write_json(self.path(SUMMARY), data)
+        self._promote()
         for step in ("transferkit.report:write_report", "transferkit.runs_index:record_run"):
             module, func = step.split(":")
             with contextlib.suppress(ImportError):
                 getattr(__import__(module, fromlist=[func]), func)(self.dir)
         return data
+
+    def _promote(self) -> None:
+        """Rename the finished ``.partial`` sibling to the run directory (the old run, if
+        any, is moved aside first and deleted after)."""
+        from transferkit.rundir import LOCK_NAME
+
+        if self.dir == self.final:
+            return
+        (self.dir / LOCK_NAME).unlink(missing_ok=True)  # the trainer's, released by now
+        old = None
+        if self.final.exists():
+            old = self.final.parent / f".{self.final.name}.old-{os.getpid()}"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(self.final, old)
+        os.replace(self.dir, self.final)
+        self.dir = self.final
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def partial_directory(run_dir: str | Path) -> Path:
+    """``<parent>/.<name>.partial``: where a run is written until it is complete."""
+    run_dir = Path(run_dir)
+    return run_dir.parent / f".{run_dir.name}.partial"
+
+
+def lock_path(run_dir: str | Path) -> Path:
+    """``<parent>/.<name>.lock``: the lock file of a run name."""
+    run_dir = Path(run_dir)
+    return run_dir.parent / f".{run_dir.name}.lock"
+
+
+def clean_stale(root: str | Path = RUNS_ROOT) -> list[Path]:
+    """Delete what interrupted runs left in ``root`` and return it: ``.<name>.partial``
+    siblings (unfinished runs, checkpoints included), ``.<name>.old-<pid>`` folders (an old
+    run moved aside by --overwrite) and ``.<name>.lock`` files -- each only when no live
+    process holds the lock of its name. ``transferkit runs --clean`` calls it."""
+    from transferkit.rundir import lock_is_live
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    removed = []
+    for path in sorted(root.iterdir()):
+        match = re.fullmatch(r"\.(.+)\.(partial|old-\d+|lock)", path.name)
+        if match is None or lock_is_live(lock_path(root / match.group(1))):
+            continue
+        if match.group(2).startswith("old-") and not (root / match.group(1)).exists():
+            continue  # killed between the two renames of --overwrite: the only copy of that run
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _has_run(path: Path) -> bool:
+    """Whether ``path`` is a folder holding anything but a lock file."""
+    from transferkit.rundir import LOCK_NAME
+
+    return path.is_dir() and any(p.name != LOCK_NAME for p in path.iterdir())
+
+
+def _resumable(path: Path) -> bool:
+    """Whether ``path`` holds a checkpoint (what --resume continues from)."""
+    from transferkit.train.checkpoint import list_checkpoints
+
+    root = path / "checkpoints"
+    return root.is_dir() and any(list_checkpoints(stage) for stage in root.iterdir())
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"train.lr": 0.001, ...}`` of a nested mapping (JSON-normalised values)."""
+    if isinstance(data, dict) and data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): json.loads(json.dumps(data, default=str))}
+
+
+def _unfingerprinted(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in UNFINGERPRINTED)
 
 
 def manifest(model: Any, task: Any, train: Any, cfg: Any, fingerprints: dict[str, Any],
@@ -267,5 +475,7 @@ def manifest(model: Any, task: Any, train: Any, cfg: Any, fingerprints: dict[str
     }
 
 
-__all__ = ["RUNS_ROOT", "Run", "RunResult", "Summary", "config_fingerprint", "default_run_name",
-           "is_main_process", "manifest", "plain_name", "run_directory", "split_fingerprint"]
+__all__ = ["FINGERPRINTS", "RUNS_ROOT", "UNFINGERPRINTED", "Run", "RunResult", "Summary", "clean_stale",
+           "config_fingerprint", "default_run_name",
+           "is_main_process", "lock_path", "manifest", "partial_directory", "plain_name",
+           "run_directory", "split_fingerprint"]

@@ -47,14 +47,15 @@ class Outcome:
 
 
 def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
-          log: Callable[[str], None] | None = _log, **kwargs: Any) -> RunResult:
+          log: Callable[[str], None] | None = _log, overwrite: bool = False, **kwargs: Any) -> RunResult:
     """Adapt a model from a labelled source to an unlabelled target; write a run directory.
 
     ``config`` is an :class:`AdaptConfig` or a YAML path; keyword arguments
     (``source``, ``target``, ``method``, ``backbone``, ``select``, ``sweep``,
     ``epochs`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence. Returns the
     selected adapted model; ``summary["baselines"]`` holds the source-only model and the
-    oracle (marked as such).
+    oracle (marked as such). ``overwrite=True`` replaces a run already in the run directory
+    (once the new one is complete); without it, an existing run is refused.
 
     >>> run = adapt(source="printed-digits", target="digits", method="cdan")  # doctest: +SKIP
     """
@@ -62,7 +63,7 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
     cfg = resolve_adapt_config(config, overrides, **kwargs)
     _check(cfg)
     log = log or (lambda _m: None)
-    with open_run(cfg) as run:
+    with open_run(cfg, overwrite) as run:
         run.write_config(cfg)
         data = load_data(cfg, log)
         mode, outcome = _train(cfg, data, run.dir, log)
@@ -87,17 +88,17 @@ def _check(cfg: AdaptConfig) -> None:
 # ----------------------------------------------------------------------------- the run directory
 
 
-def open_run(cfg: AdaptConfig) -> Run:
+def open_run(cfg: AdaptConfig, overwrite: bool = False) -> Run:
     """The engine's Run for ``cfg``: ``cfg.out``, else ``runs/<name>`` (``cfg.name`` or one
     made from source, target, method and time); entering it takes the run lock."""
-    return Run("adapt", out=cfg.out, name=cfg.name,
+    return Run("adapt", out=cfg.out, name=cfg.name, overwrite=overwrite,
                default_name=default_run_name("adapt", cfg.source.data, "to", cfg.target.data,
                                              cfg.method))
 
 
 def run_dir_for(cfg: AdaptConfig) -> Path:
     """Where :func:`open_run` writes (a name is one path component: it cannot leave runs/)."""
-    return open_run(cfg).dir
+    return open_run(cfg).final
 
 
 def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outcome: Outcome,
@@ -146,7 +147,8 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
         warnings=warnings,
         adapt={"method": cfg.method, "mode": mode.name, "adaptation_gain": gain},
     )
-    return RunResult(run.dir, run.finish(summary), model)
+    data = run.finish(summary)  # the run is renamed into place here
+    return RunResult(run.dir, data, model)
 
 
 def _report(cfg: AdaptConfig, outcome: Outcome, gain: float, log: Callable[[str], None]) -> list[str]:
