@@ -8,6 +8,7 @@ statistics live in buffers, so they are saved with the weights.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ class TabularBackbone(Backbone):
             cats = list(c.categories)
             if c.kind == "categorical" and not cats:
                 cats = sorted({str(v) for v in frame[c.name].dropna()})
-            cols.append(ColumnSchema(c.name, c.kind, cats))
+            cols.append(replace(c, categories=cats))
         fitted = TableSchema(cols, schema.label_column)
         if self.schema is None or fitted.to_dict() != self.schema.to_dict():
             self._build(fitted)

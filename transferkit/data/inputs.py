@@ -150,4 +150,11 @@ def _collect_rows(inputs: Any, schema: dict[str, Any] | None) -> tuple[list[str]
         return [str(i) for i in range(len(frame))], [row for row in frame.to_numpy()]
     table_schema = TableSchema.from_dict(schema)
     checked = check_table(frame, table_schema, "the input table")
+    filled = checked.attrs.get("filled") or {}
+    if filled:  # the fill values learned at fit time (data.impute=auto), as training did
+        import warnings
+
+        counts = ", ".join(f"'{k}' {v}" for k, v in filled.items())
+        warnings.warn(f"missing values filled with the values learned at fit time: {counts} "
+                      "cell(s).", UserWarning, stacklevel=3)
     return [str(i) for i in range(len(checked))], [row for row in checked.to_numpy(dtype=object)]
