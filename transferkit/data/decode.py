@@ -18,9 +18,17 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def to_uint8(arr: np.ndarray) -> np.ndarray:
-    """An image array as ``uint8``: booleans to 0/255, 16-bit ranges divided by 257, floats in
-    [0, 1] scaled by 255, everything else clipped to [0, 255]."""
+def to_uint8(arr: np.ndarray, top: int | None = None) -> np.ndarray:
+    """An image array as ``uint8``.
+
+    ``top`` is the largest value of the format's bit depth (65535 for a 16-bit file): the
+    values are scaled by ``255 / top`` whatever this image holds, so every image of a format
+    decodes alike. Without it: booleans to 0/255, 16-bit ranges divided by 257, floats in
+    [0, 1] scaled by 255, everything else clipped to [0, 255].
+    """
+    if top is not None:
+        scaled = np.clip(arr.astype(np.float64), 0, top) * (255.0 / top)
+        return np.rint(scaled).astype(np.uint8)
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == bool:
@@ -40,6 +48,25 @@ def to_uint8(arr: np.ndarray) -> np.ndarray:
 _ORIENTATION_KEYS = ("exif", "Raw profile type exif", "xmp", "XML:com.adobe.xmp")
 
 
+def _declared_top(img: object) -> int | None:
+    """The largest value of an integer image's bit depth, from its mode and format (not
+    from its pixels): 65535 for 16-bit modes, the TIFF's BitsPerSample/SampleFormat for a
+    32-bit one; None for 8-bit and float modes."""
+    mode = getattr(img, "mode", "")
+    if mode.startswith("I;16"):
+        return 65535
+    if mode != "I":
+        return None
+    tags = getattr(img, "tag_v2", None)
+    if getattr(img, "format", None) == "TIFF" and tags is not None:
+        bits = tags.get(258, (16,))
+        bits = int(bits[0] if isinstance(bits, tuple) else bits)
+        fmt = tags.get(339, (1,))
+        signed = int(fmt[0] if isinstance(fmt, tuple) else fmt) == 2
+        return 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1
+    return 65535  # PNG and PGM hold at most 16 bits per sample
+
+
 def _may_be_rotated(img: object) -> bool:
     """False when a decoded PNG, GIF or BMP carries no EXIF/XMP block (no orientation to
     apply), which spares ``exif_transpose`` (about a quarter of a small PNG's decode)."""
@@ -50,7 +77,8 @@ def _may_be_rotated(img: object) -> bool:
 def read_image(path: str | Path | bytes) -> np.ndarray:
     """Decode an image file (or its bytes) to ``uint8`` ``(H, W)`` grey or ``(H, W, 3)`` RGB.
 
-    Palette, 1-bit, 16-bit and CMYK images are converted; transparency is composited
+    Palette, 1-bit, 16-bit and CMYK images are converted (a 16-bit image is scaled by its
+    bit depth, 65535 -> 255, never by its own maximum); transparency is composited
     on white; EXIF orientation is applied; of a multi-frame file the first frame is kept.
     Raises :class:`DataError` naming the file when it cannot be decoded completely.
 
@@ -72,6 +100,7 @@ def read_image(path: str | Path | bytes) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             img.load()  # decodes every byte: a truncated file fails here
+        top = _declared_top(img)  # before exif_transpose, which drops the format and tags
         if _may_be_rotated(img):
             img = ImageOps.exif_transpose(img)
         mode = img.mode
@@ -96,7 +125,7 @@ def read_image(path: str | Path | bytes) -> np.ndarray:
                         "(skip_bad=True) to skip unreadable files.") from None
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    return np.ascontiguousarray(to_uint8(arr))
+    return np.ascontiguousarray(to_uint8(arr, top if arr.dtype.kind in "iu" else None))
 
 
 __all__ = ["IMAGE_SUFFIXES", "is_image_file", "read_image", "to_uint8"]
