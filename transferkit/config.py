@@ -74,6 +74,10 @@ class DataConfig(Options):
                          "categorical one with the category 'missing' (saved with the model, so "
                          "predict/serve fill the same way; counted in a warning); 'none' refuses "
                          "them, naming the row.", flag="--impute", choices=("auto", "none"))
+    max_megapixels: float = option(100.0, "Largest image (width x height, in megapixels) decoded "
+                                   "from an image folder; checked from the file's header before "
+                                   "decoding. A larger image is an error naming it (or skipped "
+                                   "with --skip-bad).", flag="--max-megapixels", gt=0)
 
 
 @dataclass

@@ -32,7 +32,8 @@ TARGETS = ("classes", "values")
 
 
 def read_path(path: Path, text_column: str | None = None, label_column: str | None = None,
-              skip_bad: bool = False) -> tuple[TransferDataset, TransferDataset | None]:
+              skip_bad: bool = False, max_pixels: int | None = None
+              ) -> tuple[TransferDataset, TransferDataset | None]:
     """(pool, official test part or None) of a file or folder; the kind is detected from the path.
 
     - a folder of IDX files: each ``<prefix>-images-idx3-ubyte[.gz]`` with its labels file;
@@ -61,7 +62,8 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
             if test is not None and test.classes != pool.classes:
                 test = _align_classes(test, pool.classes, f"IDX test part '{parts[test_key]}'")
             return pool, test
-        return load_image_folder(path, skip_bad=skip_bad), None
+        kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
+        return load_image_folder(path, skip_bad=skip_bad, **kwargs), None
     if not path.is_file():
         raise DataError(f"Data path '{path}' does not exist.")
     suffix = path.suffix.lower()
@@ -103,14 +105,15 @@ def builtin_info(name: str) -> type[BuiltinDataset]:
 
 
 def _source(name_or_path: str | Path, domain: str | None, text_column: str | None,
-            label_column: str | None, skip_bad: bool) -> tuple[TransferDataset, TransferDataset | None]:
+            label_column: str | None, skip_bad: bool, max_pixels: int | None = None
+            ) -> tuple[TransferDataset, TransferDataset | None]:
     text = str(name_or_path)
     path = Path(text).expanduser()
     if path.exists():
         if domain is not None:
             raise ConfigError(f"The 'domain' parameter applies only to built-in datasets with domains "
                               f"(e.g. fine-foods). Got domain={domain!r} for the path '{path}'; leave it unset.")
-        return read_path(path, text_column, label_column, skip_bad)
+        return read_path(path, text_column, label_column, skip_bad, max_pixels)
     if text in DATASETS:
         cls = DATASETS.get(text)
         for key, value in (("text_column", text_column), ("label_column", label_column)):
@@ -234,12 +237,13 @@ def _missing_policy(impute: str, *parts: TransferDataset | None) -> None:
 def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, seed: int,
             split_seed: int, val_fraction: float, test_fraction: float, text_column: str | None,
             label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
-            with_leakage: bool, targets: Any = "classes", impute: str = "auto") -> Splits:
+            with_leakage: bool, targets: Any = "classes", impute: str = "auto",
+            max_pixels: int | None = None) -> Splits:
     from transferkit.data.tables import impute_splits
 
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
     pool, official_test = _with_targets(
-        targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
+        targets, *_source(name_or_path, domain, text_column, label_column, skip_bad, max_pixels))
     _missing_policy(impute, pool, official_test)
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test)
@@ -336,7 +340,7 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
                      val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                      text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
                      max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets,
-                     impute=cfg.impute)
+                     impute=cfg.impute, max_pixels=int(cfg.max_megapixels * 1e6))
     if len(splits.train.classes) == 1:  # a model trained on it scores 100 % and learns nothing
         raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
                         "classifier needs at least two to tell apart. Add examples of another class "
