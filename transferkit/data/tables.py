@@ -103,12 +103,26 @@ def read_frame(path: str | Path, as_text: bool = False) -> pd.DataFrame:
         frame = _read_jsonl(path, text)
         return frame.astype(object).where(frame.notna(), "") if as_text else frame
     sep = "\t" if suffix == ".tsv" else ","
+    _refuse_duplicate_columns(path, text, sep)
     try:
         if as_text:
             return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
         return pd.read_csv(io.StringIO(text), sep=sep)
     except pd.errors.ParserError as exc:
         raise DataError(f"Cannot parse '{path}' as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
+
+
+def _refuse_duplicate_columns(path: Path, text: str, sep: str) -> None:
+    """DataError when two header cells share a name (pandas would rename one 'a.1' silently)."""
+    import csv
+
+    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    first: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if name in first:
+            raise DataError(f"Columns {first[name] + 1} and {j + 1} of the header of '{path}' are both "
+                            f"named {name!r}; a column name must be unique. Rename one of them.")
+        first[name] = j
 
 
 def pick_column(frame: pd.DataFrame, column: str | None, defaults: Sequence[str], what: str,
