@@ -27,8 +27,9 @@ class PixelLimitError(DataError):
 def pixel_limit_message(name: str, width: int | None, height: int | None, pixels: int,
                         limit: int, fix: str) -> str:
     size = f"{width}×{height} = " if width and height else ""
-    return (f"Image '{name}' is {size}{pixels / 1e6:.1f} megapixels, over the limit of "
-            f"{limit / 1e6:g} megapixels per image (decoding it would take about "
+    shown = name if "'" in name or "[" in name else f"'{name}'"  # serve passes "file 'x.png'"
+    return (f"Image {shown} is {size}{pixels / 1e6:.1f} megapixels, over the limit of "
+            f"{limit / 1e6:g} megapixels per image (decoded, it takes at least "
             f"{pixels * 3 / 2**30:.1f} GiB as RGB). It is not corrupt: downscale it, or {fix}.")
 
 
