@@ -69,6 +69,15 @@ class DataConfig(Options):
                                   "(e.g. the first 2000 test images).", flag="--max-test", ge=1)
     skip_bad: bool = option(False, "Skip unreadable files and list them in the summary "
                             "instead of stopping.", flag="--skip-bad")
+    impute: str = option("auto", "Missing cells of a table: 'auto' fills a numeric column with "
+                         "its training-split median plus a <column>__missing indicator column and a "
+                         "categorical one with the category 'missing' (saved with the model, so "
+                         "predict/serve fill the same way; counted in a warning); 'none' refuses "
+                         "them, naming the row.", flag="--impute", choices=("auto", "none"))
+    max_megapixels: float = option(100.0, "Largest image (width x height, in megapixels) decoded "
+                                   "from an image folder; checked from the file's header before "
+                                   "decoding. A larger image is an error naming it (or skipped "
+                                   "with --skip-bad).", flag="--max-megapixels", gt=0)
 
 
 @dataclass

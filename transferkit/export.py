@@ -315,6 +315,7 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
         "inputs": specs if format != "safetensors" else None,
         "outputs": [{k: v for k, v in task.output_spec(manifest).items() if k != "card"}],
         "preprocessing": manifest.get("backbone"),
+        "recipe": model.backbone.input_recipe(),
         "data": manifest.get("data"),
         "tokenizer": "tokenizer/" if tokenizer is not None else None,
         "parity": parity or None,

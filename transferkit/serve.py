@@ -10,7 +10,9 @@ Endpoints::
 
 With an API key every request except the page itself needs the header ``X-API-Key``
 (compared in constant time); a missing or wrong key gets 401. Bodies larger than the
-limit get 413, before the model sees them. Bad input (a corrupt image, a wrong JSON
+limit get 413, before the model sees them; so do images over the pixel budget (per image
+and per request, read from each image's header before any is decoded; decoding runs off
+the event loop). Bad input (a corrupt image, a wrong JSON
 shape, texts sent to an image model) gets a 4xx whose ``detail`` says what to send.
 
 >>> app = create_app("runs/digits-efficientnet_lite0-linear-probe", api_key="secret")  # doctest: +SKIP
@@ -32,6 +34,10 @@ from transferkit.errors import ConfigError, TransferkitError
 
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_BATCH = 64
+#: pixel budgets (width x height), checked from each image's header before anything is decoded:
+#: a small PNG can hold a huge image (9000x9000 in 236 KB decodes to 243 MB as RGB)
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_REQUEST_PIXELS = 100_000_000
 API_KEY_HEADER = "X-API-Key"
 _OPEN_PATHS = ("/",)  # the page itself carries no data; everything it fetches needs the key
 _JSON_KEYS = {"image": "images", "text": "texts", "table": "rows", "sequence": "sequences"}
@@ -129,17 +135,19 @@ class _Guard:
 class _Model:
     """The loaded run and the conversion of request payloads into predictions."""
 
-    def __init__(self, run_dir: Path, max_batch: int) -> None:
+    def __init__(self, run_dir: Path, max_batch: int, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS) -> None:
         from transferkit.jobs.predict import load
 
         self.predictor = load(run_dir)
         self.run_dir = run_dir
         self.max_batch = max_batch
+        self.max_pixels = max_pixels
+        self.max_request_pixels = max_request_pixels
         self.modality = self.predictor.modality
         self.classes = self.predictor.classes
         self.lock = threading.Lock()
-        summary_path = run_dir / "summary.json"
-        self.summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+        self.summary = _optional_summary(run_dir / "summary.json")
 
     def _expect(self) -> str:
         if self.modality == "image":
@@ -173,7 +181,7 @@ class _Model:
             raise BadInput(f"'{wanted}' must be a list; got {type(values).__name__}.")
         self._count(len(values))
         if self.modality == "image":
-            return [self._image(_b64(v, i), f"images[{i}]") for i, v in enumerate(values)]
+            return self._images([(f"images[{i}]", _b64(v, i)) for i, v in enumerate(values)])
         if self.modality == "text":
             bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
             if bad:
@@ -193,16 +201,36 @@ class _Model:
         except (ValueError, TypeError) as exc:
             raise BadInput(f"Every sequence must be a (T, C) list of numbers: {exc}.") from None
 
-    @staticmethod
-    def _image(data: bytes, where: str) -> Any:
-        from transferkit.data.images import read_image
+    def _images(self, named: list[tuple[str, bytes]]) -> list[Any]:
+        """Decoded images, after every header is checked against the pixel budgets (so an
+        over-budget request is refused before a single image is decoded)."""
+        from transferkit.data.decode import PixelLimitError, image_pixels, read_image
 
-        try:
-            return read_image(data)
-        except TransferkitError as exc:
-            raise BadInput(f"{where} is not a readable image: {exc}") from None
+        fix = "restart the server with a higher --max-megapixels"
+        total = 0
+        for where, data in named:
+            try:
+                total += image_pixels(data, where, self.max_pixels, fix)
+            except PixelLimitError as exc:
+                raise BadInput(str(exc), status=413) from None
+            except TransferkitError as exc:
+                raise BadInput(f"{where} is not a readable image: {exc}") from None
+        if total > self.max_request_pixels:
+            raise BadInput(f"The request's {len(named)} images hold {total / 1e6:.1f} megapixels in all, "
+                           f"over the limit of {self.max_request_pixels / 1e6:g} megapixels per request. "
+                           "Send fewer or smaller images per request, or restart the server with a "
+                           "higher --max-request-megapixels.", status=413)
+        out = []
+        for where, data in named:
+            try:
+                out.append(read_image(data, self.max_pixels, fix))
+            except TransferkitError as exc:
+                raise BadInput(f"{where} is not a readable image: {exc}") from None
+        return out
 
     async def items_from_form(self, request: Any) -> list[Any]:
+        from starlette.concurrency import run_in_threadpool
+
         form = await request.form()
         files, texts = [], []
         for key, value in form.multi_items():
@@ -214,7 +242,7 @@ class _Model:
             if texts and not files:
                 raise BadInput(f"This model classifies images, not texts: send {self._expect()}.")
             self._count(len(files))
-            return [self._image(data, f"file '{name}'") for name, data in files]
+            return await run_in_threadpool(self._images, [(f"file '{name}'", data) for name, data in files])
         if self.modality == "text":
             if files and not texts:
                 raise BadInput(f"This model classifies texts, not files: send {self._expect()}.")
@@ -251,11 +279,32 @@ class _Model:
             "warnings": self.summary.get("warnings", []),
             "input": self._expect(),
             "json_key": _JSON_KEYS[self.modality],
-            "limits": {"max_request_bytes": max_bytes, "max_batch": self.max_batch},
+            "limits": {"max_request_bytes": max_bytes, "max_batch": self.max_batch,
+                       "max_pixels": self.max_pixels, "max_request_pixels": self.max_request_pixels},
             "api_key_required": api_key,
             "versions": manifest.get("versions"),
             "run": self.run_dir.name,
         }
+
+
+def _optional_summary(path: Path) -> dict[str, Any]:
+    """summary.json (metrics shown by /metadata): optional, so an unreadable one is a
+    warning, not a server that fails to start."""
+    import warnings
+
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        warnings.warn(f"'{path}' cannot be read ({type(exc).__name__}: {exc}); serving without its "
+                      "metrics in /metadata.", UserWarning, stacklevel=3)
+        return {}
+    if not isinstance(data, dict):
+        warnings.warn(f"'{path}' is not a JSON object; serving without its metrics in /metadata.",
+                      UserWarning, stacklevel=3)
+        return {}
+    return data
 
 
 def _b64(value: Any, i: int) -> bytes:
@@ -270,8 +319,13 @@ def _b64(value: Any, i: int) -> bytes:
 
 def create_app(run_dir: str | Path, api_key: str | None = None,
                max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-               max_batch: int = DEFAULT_MAX_BATCH) -> Any:
-    """The FastAPI application serving ``run_dir`` (the model is loaded once, here)."""
+               max_batch: int = DEFAULT_MAX_BATCH, max_pixels: int = DEFAULT_MAX_PIXELS,
+               max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS) -> Any:
+    """The FastAPI application serving ``run_dir`` (the model is loaded once, here).
+
+    ``max_pixels`` and ``max_request_pixels`` bound the width x height of one image and of
+    all images in a request (checked from the headers before decoding; over -> 413).
+    """
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.concurrency import run_in_threadpool
@@ -283,10 +337,14 @@ def create_app(run_dir: str | Path, api_key: str | None = None,
                           f"{max_request_bytes!r} instead.")
     if not isinstance(max_batch, int) or max_batch < 1:
         raise ConfigError(f"The 'max_batch' parameter must be an int >= 1. Got {max_batch!r} instead.")
+    for key, value in (("max_pixels", max_pixels), ("max_request_pixels", max_request_pixels)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"The '{key}' parameter must be an int >= 1 (width x height). Got "
+                              f"{value!r} instead.")
     if api_key is not None and not api_key.strip():
         raise ConfigError("The 'api_key' parameter is empty. Pass a non-empty key, or none to serve "
                           "without authentication.")
-    model = _Model(Path(run_dir), max_batch)
+    model = _Model(Path(run_dir), max_batch, max_pixels, max_request_pixels)
     app = FastAPI(title=f"transferkit · {Path(run_dir).name}", version=__version__,
                   docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -342,9 +400,11 @@ def create_app(run_dir: str | Path, api_key: str | None = None,
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
           max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, max_batch: int = DEFAULT_MAX_BATCH,
-          log_level: str = "info") -> None:
+          log_level: str = "info", max_pixels: int = DEFAULT_MAX_PIXELS,
+          max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS) -> None:
     """Serve ``run_dir`` with uvicorn until interrupted (loopback only by default)."""
     import uvicorn
 
-    app = create_app(run_dir, api_key=api_key, max_request_bytes=max_request_bytes, max_batch=max_batch)
+    app = create_app(run_dir, api_key=api_key, max_request_bytes=max_request_bytes, max_batch=max_batch,
+                     max_pixels=max_pixels, max_request_pixels=max_request_pixels)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -127,6 +127,12 @@ class Backbone(BackboneFamily, nn.Module):
                             "strategies that train only its top blocks (partial) cannot use it. "
                             "Use --strategy full, lora or linear-probe.")
 
+    def input_recipe(self) -> list[str] | None:
+        """How raw inputs become the exported model's input tensor, step by step, exactly
+        enough to re-implement outside transferkit (export writes it to preprocessing.json);
+        None where the tokenizer or the tensor layout says it all."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready spec: family, name, feature_dim and preprocessing.
 

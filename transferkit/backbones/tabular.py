@@ -8,6 +8,7 @@ statistics live in buffers, so they are saved with the weights.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ class TabularBackbone(Backbone):
             cats = list(c.categories)
             if c.kind == "categorical" and not cats:
                 cats = sorted({str(v) for v in frame[c.name].dropna()})
-            cols.append(ColumnSchema(c.name, c.kind, cats))
+            cols.append(replace(c, categories=cats))
         fitted = TableSchema(cols, schema.label_column)
         if self.schema is None or fitted.to_dict() != self.schema.to_dict():
             self._build(fitted)
@@ -198,6 +199,36 @@ class TabularBackbone(Backbone):
             raise ConfigError(f"The 'k' parameter of split_at must be an int in [1, {n - 1}] for "
                               f"{self.name}. Got {k!r} instead.")
         return _Bottom(self, n - k), nn.Sequential(*list(self.layers)[n - k:])
+
+    def input_recipe(self) -> list[str] | None:
+        """The input vector's layout, position by position (the standardisation with the
+        training mean/std happens inside the model)."""
+        if self.schema is None:
+            return None
+        steps = [f"Input tensor: float32 (batch, {self.in_dim}); one row per example, positions as "
+                 "below. The model standardises the numeric positions itself (training mean/std); "
+                 "a NaN there counts as the training mean."]
+        j = 0
+        for col in self.schema.columns:
+            if col.kind != "numeric":
+                continue
+            if col.indicator_of is not None:
+                steps.append(f"[{j}] 1.0 if column '{col.indicator_of}' is missing, else 0.0")
+            else:
+                fill = f"; missing -> {col.fill!r}" if col.fill is not None else ""
+                steps.append(f"[{j}] column '{col.name}' as a number{fill}")
+            j += 1
+        for col in self.schema.columns:
+            if col.kind != "categorical":
+                continue
+            fill = f" (a missing value counts as {col.fill!r})" if col.fill is not None else ""
+            for cat in col.categories:
+                steps.append(f"[{j}] 1.0 if column '{col.name}' == {cat!r}{fill}, else 0.0")
+                fill = ""
+                j += 1
+            steps.append(f"[{j}] 1.0 if column '{col.name}' holds a value not listed above, else 0.0")
+            j += 1
+        return steps
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "hidden": self.hidden, "dropout": self.dropout,

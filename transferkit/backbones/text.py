@@ -132,6 +132,10 @@ def _layer_out(out: Any) -> torch.Tensor:
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
+#: characters kept per token of ``max_length`` before tokenising (see ``collate``)
+CHARS_PER_TOKEN = 32
+
+
 @BACKBONES.register("text", aliases=("hf",), help="Hugging Face / sentence-transformers text "
                     "encoders by name or folder; the offline built-in minilm.")
 class TextBackbone(Backbone):
@@ -290,6 +294,11 @@ class TextBackbone(Backbone):
         texts = [t if isinstance(t, str) else "" if t is None else str(t) for t in items]
         if not texts:
             raise DataError("Cannot collate an empty list of texts.")
+        # the tokenizer reads a whole text before truncating it: a 9.5 MB text held the model
+        # for ~9.5 s. Cut first, far past what max_length tokens can use (a token rarely
+        # spans more than a word; CHARS_PER_TOKEN leaves ample room).
+        cap = CHARS_PER_TOKEN * int(self.max_length or 512)
+        texts = [t[:cap] for t in texts]
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
                              return_tensors="pt")
         return dict(enc)

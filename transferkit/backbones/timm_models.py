@@ -9,6 +9,7 @@ The built-ins ``efficientnet_lite0/1/2`` load the ImageNet weights that the
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -333,6 +334,29 @@ class TimmBackbone(Backbone):
         tail = blocks[-1]
         fn = tapped(top_stages, tail, self.pool_stages)
         return bottom, Part(fn, {**{str(i): s for i, s in enumerate(top_stages)}, "tail": tail})
+
+    def input_recipe(self) -> list[str]:
+        size, crop = self.image_size, self.crop_pct
+        scale = f"floor({size} / {crop}) = {math.floor(size / crop)}" if crop < 1.0 else str(size)
+        return [
+            "Decode to uint8 (H, W) grey or (H, W, 3) RGB: EXIF orientation applied, first frame of "
+            "a multi-frame file, palette -> RGB, transparency composited on white, 16-bit "
+            "samples divided by 257 (by the bit depth, never by the image's maximum).",
+            "Channels: RGBA keeps its first 3 channels, grey+alpha its first; grey stays one "
+            "channel until step 5.",
+            "Convert to float32 in [0, 1]: x / 255 (before resizing; nothing is rounded to uint8 "
+            "afterwards).",
+            f"Resize so that the shorter side is {scale} pixels and the longer side "
+            "int(that * long / short) (truncated), with torch.nn.functional.interpolate("
+            f"mode='{self.interpolation}', align_corners=False, antialias=True if either side "
+            "shrinks, else False -- both axes alike; torch's bicubic kernel differs between the "
+            "two), not PIL's resize; a bicubic result is clipped to [0, 1].",
+            f"Centre crop {size} x {size}: top = (new_h - {size}) // 2, left = (new_w - {size}) // 2. "
+            "A grey image is then repeated to 3 channels.",
+            f"Normalise each channel c: (x - mean[c]) / std[c] with mean {list(self.mean)} and std "
+            f"{list(self.std)}.",
+            f"Input tensor: float32 (batch, 3, {size}, {size}) (NCHW).",
+        ]
 
     def describe(self) -> dict[str, Any]:
         return {

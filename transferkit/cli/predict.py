@@ -22,15 +22,25 @@ class PredictCommand:
         parser.add_argument("--format", choices=("csv", "json"), default="csv",
                             help="Output format (default csv).")
         parser.add_argument("--output", "-o", help="Write predictions to this file instead of stdout.")
+        parser.add_argument("--skip-bad", action="store_true",
+                            help="Skip image files that cannot be decoded (listed in a warning) "
+                            "instead of stopping.")
+        parser.add_argument("--max-megapixels", type=float, default=100.0,
+                            help="Largest image decoded (width x height, in megapixels; default "
+                            "100), checked from its header before decoding.")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from transferkit.data.inputs import collect_inputs
+        from transferkit.errors import ConfigError
         from transferkit.jobs.predict import load
         from transferkit.rundir import atomic_write_text
 
+        if not args.max_megapixels > 0:
+            raise ConfigError(f"The '--max-megapixels' option must be > 0. Got {args.max_megapixels}.")
         predictor = load(args.run)
-        ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"))
+        ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"),
+                                    skip_bad=args.skip_bad, max_pixels=int(args.max_megapixels * 1e6))
         outputs = predictor.predict_proba_items(items)
         rows = [{"input": name, **row} for name, row in
                 zip(ids, predictor.task.prediction_rows(outputs, predictor.manifest), strict=True)]

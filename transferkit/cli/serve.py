@@ -28,6 +28,11 @@ class ServeCommand:
                             help="Largest accepted request body in MiB (default 10).")
         parser.add_argument("--max-batch", type=int, default=64,
                             help="Most inputs accepted in one request (default 64).")
+        parser.add_argument("--max-megapixels", type=float, default=40.0,
+                            help="Largest image accepted (width x height, in megapixels; default 40), "
+                            "checked from its header before decoding; larger -> 413.")
+        parser.add_argument("--max-request-megapixels", type=float, default=100.0,
+                            help="Most megapixels of all images in one request (default 100).")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -37,6 +42,10 @@ class ServeCommand:
             raise ConfigError(f"The '--port' option must be in 1..65535. Got {args.port} instead.")
         if args.max_request_mb <= 0:
             raise ConfigError(f"The '--max-request-mb' option must be > 0. Got {args.max_request_mb}.")
+        for flag, value in (("--max-megapixels", args.max_megapixels),
+                            ("--max-request-megapixels", args.max_request_megapixels)):
+            if not value > 0:
+                raise ConfigError(f"The '{flag}' option must be > 0. Got {value}.")
         api_key = args.api_key if args.api_key is not None else os.environ.get(ENV_API_KEY)
         if api_key is not None and not api_key.strip():
             given = "--api-key" if args.api_key is not None else f"${ENV_API_KEY}"
@@ -46,7 +55,9 @@ class ServeCommand:
             print(f"transferkit serve: warning: listening on {args.host} without an API key; anyone "
                   "who can reach this address can use the model. Pass --api-key.", file=sys.stderr)
         serve(args.run, host=args.host, port=args.port, api_key=api_key,
-              max_request_bytes=max(1024, int(args.max_request_mb * 2**20)), max_batch=args.max_batch)
+              max_request_bytes=max(1024, int(args.max_request_mb * 2**20)), max_batch=args.max_batch,
+              max_pixels=max(1, int(args.max_megapixels * 1e6)),
+              max_request_pixels=max(1, int(args.max_request_megapixels * 1e6)))
         return 0
 
 

@@ -14,16 +14,18 @@ from typing import Any
 import numpy as np
 
 from transferkit.data.dataset import TransferDataset
-from transferkit.data.decode import IMAGE_SUFFIXES, is_image_file, read_image, to_uint8
+from transferkit.data.decode import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, is_image_file, read_image, to_uint8
 from transferkit.data.labels import encode_labels
 from transferkit.errors import DataError
 
 
-def load_image_folder(root: str | Path, skip_bad: bool = False) -> TransferDataset:
+def load_image_folder(root: str | Path, skip_bad: bool = False,
+                      max_pixels: int | None = DEFAULT_MAX_PIXELS) -> TransferDataset:
     """Load ``root/<class>/**/<image>`` (class = first-level folder name).
 
     Items are the decoded arrays (sizes and modes may differ between files); ``ids``
-    are the paths relative to ``root``.
+    are the paths relative to ``root``. An image over ``max_pixels`` (width x height,
+    read from its header) is an error naming it, or skipped with ``skip_bad``.
     """
     root = Path(root)
     if not root.is_dir():
@@ -46,7 +48,7 @@ def load_image_folder(root: str | Path, skip_bad: bool = False) -> TransferDatas
     skipped: list[dict[str, str]] = []
     for f, label in files:
         try:
-            items.append(read_image(f))
+            items.append(read_image(f, max_pixels))
         except DataError as exc:
             if not skip_bad:
                 raise

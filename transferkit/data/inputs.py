@@ -19,10 +19,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def _expand_image_paths(paths: list[Path]) -> list[Path]:
+    from transferkit.data.decode import is_image_file
+
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+            # as fit reads folders: files only (not folders named *.png), no hidden files (._0.png)
+            found = sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f))
             if not found:
                 raise DataError(f"Folder '{p}' contains no images ({', '.join(IMAGE_SUFFIXES)}).")
             out.extend(found)
@@ -33,15 +36,20 @@ def _expand_image_paths(paths: list[Path]) -> list[Path]:
     return out
 
 
-def collect_inputs(inputs: Any, modality: str, meta: dict[str, Any] | None = None
-                   ) -> tuple[list[str], list[Any]]:
+def collect_inputs(inputs: Any, modality: str, meta: dict[str, Any] | None = None, *,
+                   skip_bad: bool = False, max_pixels: int | None = None) -> tuple[list[str], list[Any]]:
     """(ids, raw items) for ``inputs`` of the given modality.
 
     ``meta`` is the ``data`` section of a run's transferkit.json (text column, schema).
+    Image files that cannot be decoded are an error naming them, or with ``skip_bad``
+    left out with a warning; ``max_pixels`` is the largest image decoded (default 100 MP).
     """
     meta = meta or {}
+    if inputs is None:
+        raise DataError("No inputs to predict on (got None). Pass image files or folders, arrays, "
+                        "texts or table rows.")
     if modality == "image":
-        return _collect_images(inputs)
+        return _collect_images(inputs, skip_bad, max_pixels)
     if modality == "text":
         return _collect_texts(inputs, meta.get("text_column"))
     if modality == "table":
@@ -59,40 +67,78 @@ def to_raw_items(inputs: Any, modality: str, meta: dict[str, Any] | None = None)
     return collect_inputs(inputs, modality, meta)[1]
 
 
-def _collect_images(inputs: Any) -> tuple[list[str], list[Any]]:
+def _check_image_array(arr: np.ndarray, where: str) -> np.ndarray:
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (1, 3, 4)):
+        raise DataError(f"{where} has shape {arr.shape}; an image is (H, W) grey or (H, W, C) with C in "
+                        "1, 3 or 4 channels.")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise DataError(f"{where} is empty (shape {arr.shape}); an image needs at least one pixel.")
+    return arr
+
+
+def _collect_images(inputs: Any, skip_bad: bool = False,
+                    max_pixels: int | None = None) -> tuple[list[str], list[Any]]:
+    import warnings
+
+    from transferkit.data.decode import DEFAULT_MAX_PIXELS
     from transferkit.data.images import read_image
 
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     if isinstance(inputs, np.ndarray) and inputs.dtype != object:
-        # one image is (H, W) or (H, W, C); anything else is a batch of them
+        # one image is (H, W) or (H, W, C); (N, H, W[, C]) is a batch of them
         single = inputs.ndim == 2 or (inputs.ndim == 3 and inputs.shape[-1] in (1, 3, 4))
+        if inputs.ndim == 3 and not single and inputs.shape[-1] <= 16 and inputs.shape[-1] < inputs.shape[1]:
+            raise DataError(f"An array of shape {inputs.shape} is ambiguous: as one image it has "
+                            f"{inputs.shape[-1]} channels (an image has 1, 3 or 4), as a batch it is "
+                            f"{inputs.shape[0]} grey images of {inputs.shape[1]}x{inputs.shape[2]} pixels. "
+                            "Pass one image as (H, W) or (H, W, 1|3|4), or a batch as a list of images.")
         arr = inputs[None] if single else inputs
-        return [str(i) for i in range(len(arr))], [np.asarray(a) for a in arr]
+        return ([str(i) for i in range(len(arr))],
+                [_check_image_array(np.asarray(a), f"Image {i}") for i, a in enumerate(arr)])
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     ids: list[str] = []
     items: list[Any] = []
     pending: list[Path] = []
+    skipped: list[str] = []
+    fix = "raise the limit: --max-megapixels N"
+
+    def read_files() -> None:
+        for p in _expand_image_paths(pending):
+            try:
+                item = read_image(p, limit, fix)
+            except DataError as exc:
+                if not skip_bad:
+                    raise DataError(str(exc).replace("--skip-bad (skip_bad=True)", "--skip-bad")) from None
+                skipped.append(str(p))
+                continue
+            ids.append(str(p))
+            items.append(item)
+        pending.clear()
+
     for obj in inputs:
         if isinstance(obj, (str, Path)):
             pending.append(Path(obj))
             continue
         if pending:
-            for p in _expand_image_paths(pending):
-                ids.append(str(p))
-                items.append(read_image(p))
-            pending = []
+            read_files()
         if isinstance(obj, bytes):
             ids.append(f"bytes[{len(items)}]")
             items.append(read_image(obj))
         elif hasattr(obj, "convert"):  # a PIL image
             ids.append(f"image[{len(items)}]")
             items.append(np.asarray(obj.convert("RGB")))
+        elif obj is None:
+            raise DataError(f"Input {len(items)} is None; pass an image file, array or PIL image.")
         else:
             ids.append(f"array[{len(items)}]")
-            items.append(np.asarray(obj))
-    for p in _expand_image_paths(pending):
-        ids.append(str(p))
-        items.append(read_image(p))
+            items.append(_check_image_array(np.asarray(obj), f"Image {len(items)}"))
+    read_files()
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable image file(s): {', '.join(skipped[:5])}"
+                      + (" ..." if len(skipped) > 5 else ""), UserWarning, stacklevel=3)
+    if not items and skipped:
+        raise DataError(f"None of the {len(skipped)} image files could be decoded (first: {skipped[0]}).")
     return ids, items
 
 
@@ -150,4 +196,11 @@ def _collect_rows(inputs: Any, schema: dict[str, Any] | None) -> tuple[list[str]
         return [str(i) for i in range(len(frame))], [row for row in frame.to_numpy()]
     table_schema = TableSchema.from_dict(schema)
     checked = check_table(frame, table_schema, "the input table")
+    filled = checked.attrs.get("filled") or {}
+    if filled:  # the fill values learned at fit time (data.impute=auto), as training did
+        import warnings
+
+        counts = ", ".join(f"'{k}' {v}" for k, v in filled.items())
+        warnings.warn(f"missing values filled with the values learned at fit time: {counts} "
+                      "cell(s).", UserWarning, stacklevel=3)
     return [str(i) for i in range(len(checked))], [row for row in checked.to_numpy(dtype=object)]

@@ -32,7 +32,8 @@ TARGETS = ("classes", "values")
 
 
 def read_path(path: Path, text_column: str | None = None, label_column: str | None = None,
-              skip_bad: bool = False) -> tuple[TransferDataset, TransferDataset | None]:
+              skip_bad: bool = False, max_pixels: int | None = None
+              ) -> tuple[TransferDataset, TransferDataset | None]:
     """(pool, official test part or None) of a file or folder; the kind is detected from the path.
 
     - a folder of IDX files: each ``<prefix>-images-idx3-ubyte[.gz]`` with its labels file;
@@ -61,7 +62,8 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
             if test is not None and test.classes != pool.classes:
                 test = _align_classes(test, pool.classes, f"IDX test part '{parts[test_key]}'")
             return pool, test
-        return load_image_folder(path, skip_bad=skip_bad), None
+        kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
+        return load_image_folder(path, skip_bad=skip_bad, **kwargs), None
     if not path.is_file():
         raise DataError(f"Data path '{path}' does not exist.")
     suffix = path.suffix.lower()
@@ -103,14 +105,15 @@ def builtin_info(name: str) -> type[BuiltinDataset]:
 
 
 def _source(name_or_path: str | Path, domain: str | None, text_column: str | None,
-            label_column: str | None, skip_bad: bool) -> tuple[TransferDataset, TransferDataset | None]:
+            label_column: str | None, skip_bad: bool, max_pixels: int | None = None
+            ) -> tuple[TransferDataset, TransferDataset | None]:
     text = str(name_or_path)
     path = Path(text).expanduser()
     if path.exists():
         if domain is not None:
             raise ConfigError(f"The 'domain' parameter applies only to built-in datasets with domains "
                               f"(e.g. fine-foods). Got domain={domain!r} for the path '{path}'; leave it unset.")
-        return read_path(path, text_column, label_column, skip_bad)
+        return read_path(path, text_column, label_column, skip_bad, max_pixels)
     if text in DATASETS:
         cls = DATASETS.get(text)
         for key, value in (("text_column", text_column), ("label_column", label_column)):
@@ -218,15 +221,34 @@ def _finish(ds: TransferDataset, domain: str | None, extra: dict[str, Any]) -> T
     return ds
 
 
+def _missing_policy(impute: str, *parts: TransferDataset | None) -> None:
+    """``impute="none"``: refuse a table with missing cells, naming the first one."""
+    from transferkit.data.tables import IMPUTE, refuse_missing
+
+    if impute not in IMPUTE:
+        raise ConfigError(f"The 'impute' parameter must be one of {', '.join(IMPUTE)}."
+                          f"{did_you_mean(str(impute), IMPUTE)} Got {impute!r} instead.")
+    if impute == "none":
+        for part in parts:
+            if part is not None:
+                refuse_missing(part)
+
+
 def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, seed: int,
             split_seed: int, val_fraction: float, test_fraction: float, text_column: str | None,
             label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
-            with_leakage: bool, targets: Any = "classes") -> Splits:
+            with_leakage: bool, targets: Any = "classes", impute: str = "auto",
+            max_pixels: int | None = None) -> Splits:
+    from transferkit.data.tables import impute_splits
+
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
     pool, official_test = _with_targets(
-        targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
+        targets, *_source(name_or_path, domain, text_column, label_column, skip_bad, max_pixels))
+    _missing_policy(impute, pool, official_test)
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test)
+    # fill values come from the training split alone: nothing of val/test leaks into them
+    train, (val, test), imputed = impute_splits(train, [val, test], impute)
     if shots is not None:
         # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
         labels = np.asarray(train.y)
@@ -242,6 +264,8 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
     warnings = list(pool.meta.get("warnings", []))
     if official_test is not None:
         warnings += official_test.meta.get("warnings", [])
+    if imputed:
+        warnings.append(imputed)
     leakage = find_leakage({"train": train, "val": val, "test": test}) if with_leakage else []
     return Splits(train, val, test, leakage=leakage, skipped=skipped, warnings=warnings)
 
@@ -253,7 +277,7 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
          shots: int | None = None, seed: int = 0, *, split_seed: int = 0, val_fraction: float = 0.1,
          test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
-         targets: str = "classes") -> TransferDataset:
+         targets: str = "classes", impute: str = "auto") -> TransferDataset:
     """Load a built-in dataset or a file/folder, and return one split of it.
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
@@ -263,7 +287,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     (fashion-mnist's t10k; fine-foods without a domain: other products) use it as test.
     ``max_test`` keeps the first N test examples. ``targets="values"`` reads the labels as
     numbers (regression): splits stratify on quantile bins of the target and ``shots`` is
-    the number of training examples in total.
+    the number of training examples in total. ``impute`` ("auto" or "none") says what
+    happens to the missing cells of a table (see :func:`transferkit.data.tables.impute_splits`).
 
     >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
     >>> len(train), train.classes[:3]  # doctest: +SKIP
@@ -274,14 +299,20 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
         if shots is not None:
             raise ConfigError("The 'shots' parameter samples from the train split; with split='all' "
                               f"nothing is split. Got shots={shots}; pass split='train' or drop shots.")
+        from transferkit.data.tables import impute_splits
+
         pool, official_test = _with_targets(
             targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
+        _missing_policy(impute, pool, official_test)
         whole = concat(pool, official_test) if official_test is not None else pool.subset(np.arange(len(pool)))
+        whole, _, imputed = impute_splits(whole, [], impute)
+        if imputed:
+            whole.meta.setdefault("warnings", []).append(imputed)
         return _finish(whole, domain, {"split_seed": split_seed})
     splits = _splits(name_or_path, domain=domain, shots=shots, seed=seed, split_seed=split_seed,
                      val_fraction=val_fraction, test_fraction=test_fraction, text_column=text_column,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
-                     with_leakage=False, targets=targets)
+                     with_leakage=False, targets=targets, impute=impute)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 
@@ -308,7 +339,8 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
     splits = _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
                      val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                      text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
-                     max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets)
+                     max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets,
+                     impute=cfg.impute, max_pixels=int(cfg.max_megapixels * 1e6))
     if len(splits.train.classes) == 1:  # a model trained on it scores 100 % and learns nothing
         raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
                         "classifier needs at least two to tell apart. Add examples of another class "

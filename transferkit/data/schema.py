@@ -15,11 +15,19 @@ from transferkit.errors import DataError
 
 @dataclass
 class ColumnSchema:
-    """One feature column. ``categories`` lists the training values of a categorical."""
+    """One feature column. ``categories`` lists the training values of a categorical.
+
+    ``fill`` is the value a missing cell takes (learned on the training split when missing
+    values are imputed: the median of a numeric column, the category ``"missing"``); None
+    means a missing cell is an error. ``indicator_of`` marks a column the table does not
+    hold but transferkit derives: 1.0 where the named column was missing, else 0.0.
+    """
 
     name: str
     kind: str  # "numeric" | "categorical"
     categories: list[str] = field(default_factory=list)
+    fill: float | str | None = None
+    indicator_of: str | None = None
 
 
 @dataclass
@@ -32,6 +40,11 @@ class TableSchema:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The columns a table must hold (derived missing-value indicators excluded)."""
+        return [c.name for c in self.columns if c.indicator_of is None]
 
     @property
     def numeric(self) -> list[str]:
@@ -50,11 +63,11 @@ class TableSchema:
 
     def check(self, columns: list[str], where: str = "the table") -> None:
         """Raise DataError unless every schema column is present in ``columns``."""
-        missing = [c for c in self.names if c not in columns]
+        missing = [c for c in self.inputs if c not in columns]
         if missing:
-            extra = [c for c in columns if c not in self.names and c != self.label_column]
+            extra = [c for c in columns if c not in self.inputs and c != self.label_column]
             raise DataError(
                 f"{where} does not match the schema it is checked against: missing columns "
                 f"{missing}" + (f", unexpected columns {extra}" if extra else "")
-                + f". Expected columns: {self.names}."
+                + f". Expected columns: {self.inputs}."
             )

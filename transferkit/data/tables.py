@@ -3,7 +3,12 @@
 Numeric columns (ints, floats, booleans) and categorical columns (anything else) are
 detected on the first table and recorded in a :class:`TableSchema`; a later table (a
 prediction input, a target domain) is checked against it with :func:`check_table`.
-Missing or infinite values are errors that name the row and the column.
+Infinite values, and text in a column that is otherwise numbers (a typo), are errors that
+name the row and the column. Missing values are imputed by default (``data.impute=auto``,
+:func:`impute_splits`): a numeric column takes the median of the training split plus a
+``<column>__missing`` indicator column, a categorical one the category ``"missing"``; the
+fill values live in the schema, so prediction applies the ones learned at fit time.
+``data.impute=none`` makes a missing value an error that names its row.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import io
 import json
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +31,12 @@ from transferkit.errors import DataError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
 LABEL_COLUMNS = ("label", "labels", "target", "class", "y")
+#: how missing cells of a table are treated (``data.impute``)
+IMPUTE = ("auto", "none")
+MISSING_CATEGORY = "missing"
+INDICATOR_SUFFIX = "__missing"
+#: a text column whose cells are numbers except at most this many (or this share) is a typo
+TYPO_CELLS, TYPO_SHARE = 5, 0.05
 
 
 def decode_utf8(path: Path) -> str:
@@ -90,12 +103,26 @@ def read_frame(path: str | Path, as_text: bool = False) -> pd.DataFrame:
         frame = _read_jsonl(path, text)
         return frame.astype(object).where(frame.notna(), "") if as_text else frame
     sep = "\t" if suffix == ".tsv" else ","
+    _refuse_duplicate_columns(path, text, sep)
     try:
         if as_text:
             return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
         return pd.read_csv(io.StringIO(text), sep=sep)
     except pd.errors.ParserError as exc:
         raise DataError(f"Cannot parse '{path}' as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
+
+
+def _refuse_duplicate_columns(path: Path, text: str, sep: str) -> None:
+    """DataError when two header cells share a name (pandas would rename one 'a.1' silently)."""
+    import csv
+
+    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    first: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if name in first:
+            raise DataError(f"Columns {first[name] + 1} and {j + 1} of the header of '{path}' are both "
+                            f"named {name!r}; a column name must be unique. Rename one of them.")
+        first[name] = j
 
 
 def pick_column(frame: pd.DataFrame, column: str | None, defaults: Sequence[str], what: str,
@@ -116,8 +143,13 @@ def pick_column(frame: pd.DataFrame, column: str | None, defaults: Sequence[str]
                     f"Columns: {', '.join(columns)}. Pass {flag} with the one that holds the {what}.")
 
 
-def infer_schema(frame: pd.DataFrame, label_column: str | None = None) -> TableSchema:
-    """Numeric (int, float, bool) vs categorical columns of ``frame``; label column excluded."""
+def infer_schema(frame: pd.DataFrame, label_column: str | None = None,
+                 where: str = "the table") -> TableSchema:
+    """Numeric (int, float, bool) vs categorical columns of ``frame``; label column excluded.
+
+    A column of numbers with a few text cells (``"abc"`` among 90 numbers) is refused with
+    an error naming those cells, rather than read as a column of 90 categories.
+    """
     cols = []
     for name in frame.columns:
         if name == label_column:
@@ -126,57 +158,176 @@ def infer_schema(frame: pd.DataFrame, label_column: str | None = None) -> TableS
         if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
             cols.append(ColumnSchema(str(name), "numeric"))
         else:
+            _refuse_typos(s, str(name), where)
             values = s.dropna().astype(str)
             cols.append(ColumnSchema(str(name), "categorical", sorted(values.unique().tolist())))
     return TableSchema(cols, label_column)
 
 
-def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the table") -> pd.DataFrame:
+def _refuse_typos(s: pd.Series, name: str, where: str) -> None:
+    """DataError when ``s`` is numbers except a few cells (at most TYPO_CELLS or TYPO_SHARE)."""
+    present = s.notna().to_numpy()
+    n = int(present.sum())
+    if n < 2:
+        return
+    parsed = pd.to_numeric(s.astype(object).where(s.notna(), np.nan), errors="coerce").to_numpy()
+    text = present & np.isnan(parsed.astype(np.float64))
+    n_text = int(text.sum())
+    if n_text == 0 or n_text >= n - n_text or n_text > max(TYPO_CELLS, TYPO_SHARE * n):
+        return
+    rows = np.flatnonzero(text)
+    cells = ", ".join(f"row {int(r)}: {_short(s.iloc[int(r)], 30)}" for r in rows[:5])
+    more = f" and {n_text - 5} more" if n_text > 5 else ""
+    raise DataError(f"Column '{name}' of {where} holds numbers except in {n_text} of its {n} cells "
+                    f"({cells}{more}; rows count from 0 after the header). A typo there would turn "
+                    "the column into categories. Fix those cells, or leave them empty to mark them "
+                    "missing (missing values are imputed: data.impute=auto).")
+
+
+def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the table",
+                missing: str = "error") -> pd.DataFrame:
     """Check ``frame`` against ``schema``; return its feature columns, in schema order.
 
     Numeric columns become float64 and categorical columns strings. Raises DataError for a
-    missing column, a non-numeric value in a numeric column, or a missing/NaN/infinite
-    value (naming the row, counting from 0, and the column). Categories not seen when the
-    schema was recorded are allowed: encoders map them to "unknown".
+    missing column, a non-numeric value in a numeric column or an infinite value (naming the
+    row, counting from 0, and the column). A missing cell takes its column's ``fill`` when
+    the schema records one; otherwise ``missing="error"`` refuses it (naming the row) and
+    ``missing="keep"`` keeps it (NaN, or None in a categorical column) for
+    :func:`impute_splits` to fill. Derived indicator columns are computed here. The number
+    of cells filled per column is in ``result.attrs["filled"]``. Categories not seen when
+    the schema was recorded are allowed: encoders map them to "unknown".
     """
     schema.check([str(c) for c in frame.columns], where[:1].upper() + where[1:])
-    frame = frame.rename(columns=str)[schema.names].reset_index(drop=True)
-    out = {}
+    frame = frame.rename(columns=str)[schema.inputs].reset_index(drop=True)
+    out: dict[str, Any] = {}
+    masks: dict[str, np.ndarray] = {}
+    filled: dict[str, int] = {}
     for col in schema.columns:
+        if col.indicator_of is not None:
+            continue
         s = frame[col.name]
         if col.kind == "numeric":
-            raw = s.astype(object).where(s.notna(), np.nan)
-            try:
-                values = pd.to_numeric(raw, errors="coerce")
-                bad_type = values.isna() & s.notna()
-                if bad_type.any():
-                    row = int(np.flatnonzero(bad_type.to_numpy())[0])
-                    raise DataError(f"Row {row} of {where}, numeric column '{col.name}', holds "
-                                    f"{_short(s.iloc[row])}, which is not a number. Fix the value or "
-                                    "drop the row.")
-                arr = values.to_numpy(dtype=np.float64)
-            except OverflowError:  # an integer of 309+ digits: beyond any float
-                row = next((i for i, v in enumerate(raw) if _beyond_float(v)), 0)
-                raise DataError(f"Row {row} of {where}, numeric column '{col.name}', holds an integer "
-                                f"of {_digits(raw.iloc[row])} digits, beyond the range of a float "
-                                "(about 1.8e308). Fix the value or drop the row.") from None
-            bad = ~np.isfinite(arr)
-            if bad.any():
+            arr = _numbers(s, col.name, where)
+            if np.isinf(arr).any():
+                bad = np.isinf(arr)
                 row = int(np.flatnonzero(bad)[0])
-                kind = "missing (NaN)" if np.isnan(arr[row]) else "infinite"
-                raise DataError(f"Row {row} of {where}, column '{col.name}', is {kind} "
-                                f"({int(bad.sum())} such value(s) in that column). Impute the missing "
-                                "values (e.g. the column median) or drop those rows first.")
-            out[col.name] = arr
+                raise DataError(f"Row {row} of {where}, column '{col.name}', is infinite "
+                                f"({int(bad.sum())} such value(s) in that column). Replace those "
+                                "values or drop those rows first.")
+            gaps = np.isnan(arr)
         else:
-            missing = s.isna().to_numpy()
-            if missing.any():
-                row = int(np.flatnonzero(missing)[0])
-                raise DataError(f"Row {row} of {where}, categorical column '{col.name}', is missing "
-                                f"({int(missing.sum())} such value(s) in that column). Fill it with a "
-                                "category of its own (e.g. 'unknown') or drop those rows first.")
-            out[col.name] = s.astype(str).to_numpy(dtype=object)
-    return pd.DataFrame(out, columns=schema.names)
+            gaps = s.isna().to_numpy()
+            arr = s.astype(object).where(~gaps, None).to_numpy(dtype=object, copy=True)
+            arr[~gaps] = [str(v) for v in arr[~gaps]]
+        if gaps.any():
+            masks[col.name] = gaps
+            if col.fill is not None:
+                arr[gaps] = col.fill
+                filled[col.name] = int(gaps.sum())
+            elif missing != "keep":
+                row = int(np.flatnonzero(gaps)[0])
+                what = "missing (NaN)" if col.kind == "numeric" else "missing"
+                raise DataError(f"Row {row} of {where}, {col.kind} column '{col.name}', is {what} "
+                                f"({int(gaps.sum())} such value(s) in that column). For training "
+                                "data, data.impute=auto (--impute auto, the default) fills missing "
+                                "values from the training split; otherwise fill them (e.g. the column "
+                                "median, or a category of its own) or drop those rows first.")
+        out[col.name] = arr
+    for col in schema.columns:
+        if col.indicator_of is not None:
+            out[col.name] = masks.get(col.indicator_of, np.zeros(len(frame), bool)).astype(np.float64)
+    result = pd.DataFrame(out, columns=schema.names)
+    result.attrs["filled"] = filled
+    return result
+
+
+def _numbers(s: pd.Series, name: str, where: str) -> np.ndarray:
+    """float64 values of a numeric column (NaN where missing); text and huge ints are errors."""
+    raw = s.astype(object).where(s.notna(), np.nan)
+    try:
+        values = pd.to_numeric(raw, errors="coerce")
+        bad_type = values.isna() & s.notna()
+        if bad_type.any():
+            row = int(np.flatnonzero(bad_type.to_numpy())[0])
+            raise DataError(f"Row {row} of {where}, numeric column '{name}', holds "
+                            f"{_short(s.iloc[row])}, which is not a number. Fix the value, leave the "
+                            "cell empty to mark it missing, or drop the row.")
+        return values.to_numpy(dtype=np.float64, copy=True)
+    except OverflowError:  # an integer of 309+ digits: beyond any float
+        row = next((i for i, v in enumerate(raw) if _beyond_float(v)), 0)
+        raise DataError(f"Row {row} of {where}, numeric column '{name}', holds an integer "
+                        f"of {_digits(raw.iloc[row])} digits, beyond the range of a float "
+                        "(about 1.8e308). Fix the value or drop the row.") from None
+
+
+def impute_schema(schema: TableSchema, train: pd.DataFrame, missing_columns: Sequence[str]) -> TableSchema:
+    """``schema`` with fill values learned on ``train`` (a checked frame, NaN/None where missing).
+
+    Every numeric column takes the median of its training values; every categorical one the
+    category ``"missing"`` (added to its categories when ``missing_columns`` names it). Each
+    numeric column of ``missing_columns`` gets an indicator column ``<name>__missing``.
+    """
+    cols, indicators = [], []
+    taken = set(schema.inputs)
+    for c in schema.columns:
+        if c.indicator_of is not None:
+            continue
+        if c.kind == "numeric":
+            values = train[c.name].to_numpy(dtype=np.float64)
+            values = values[~np.isnan(values)]
+            cols.append(replace(c, fill=float(np.median(values)) if len(values) else 0.0))
+            if c.name in missing_columns:
+                name = c.name + INDICATOR_SUFFIX
+                while name in taken:
+                    name += "_"
+                taken.add(name)
+                indicators.append(ColumnSchema(name, "numeric", indicator_of=c.name))
+        else:
+            cats = list(c.categories)
+            if c.name in missing_columns and MISSING_CATEGORY not in cats:
+                cats = sorted([*cats, MISSING_CATEGORY])
+            cols.append(replace(c, categories=cats, fill=MISSING_CATEGORY))
+    return TableSchema(cols + indicators, schema.label_column)
+
+
+def impute_splits(train: TransferDataset, others: Sequence[TransferDataset], impute: str = "auto"
+                  ) -> tuple[TransferDataset, list[TransferDataset], str | None]:
+    """Fill the missing cells of table splits with values learned on ``train`` alone.
+
+    Returns (train, others, warning): the parts with filled frames and the fitted schema
+    (:func:`impute_schema`), and a warning counting the filled cells per column (None when
+    nothing was missing). ``impute="none"`` returns the parts unchanged (the loaders have
+    already refused missing values then). Leaves non-table data alone.
+    """
+    if impute not in IMPUTE:
+        raise DataError(f"The 'impute' parameter must be one of {', '.join(IMPUTE)}. Got {impute!r} instead.")
+    if impute == "none" or train.modality != "table" or train.schema is None:
+        return train, list(others), None
+    parts = [train, *others]
+    counts = train.x.isna().sum()
+    for p in others:
+        counts = counts.add(p.x.isna().sum(), fill_value=0)
+    gaps = {str(k): int(v) for k, v in counts.items() if v > 0}
+    schema = impute_schema(train.schema, train.x, list(gaps))
+    out = []
+    for p in parts:
+        x = check_table(p.x, schema, f"the {p.split} split")
+        out.append(replace(p, x=x, schema=schema, skipped=list(p.skipped), meta=dict(p.meta)))
+    if not gaps:
+        return out[0], out[1:], None
+    by_name = {c.name: c for c in schema.columns}
+    flags = {c.indicator_of: c.name for c in schema.columns if c.indicator_of is not None}
+    said = []
+    for name, n in gaps.items():
+        col = by_name[name]
+        if col.kind == "numeric":
+            said.append(f"'{name}' {n} -> {col.fill:.6g} (training median; indicator '{flags[name]}')")
+        else:
+            said.append(f"'{name}' {n} -> category '{MISSING_CATEGORY}'")
+    warning = (f"missing values imputed in {len(gaps)} column(s) (data.impute=auto; fill values "
+               f"learned on the training split and saved with the model): {'; '.join(said)}. "
+               "Pass --impute none to refuse missing values instead.")
+    return out[0], out[1:], warning
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -217,11 +368,24 @@ def _digits(value: object) -> str:
 
 def table_dataset(frame: pd.DataFrame, y: np.ndarray, classes: list[str], name: str,
                   where: str, schema: TableSchema | None = None) -> TransferDataset:
-    """A table dataset from feature columns (schema inferred unless given, then checked)."""
-    schema = schema or infer_schema(frame)
-    x = check_table(frame, schema, where)
+    """A table dataset from feature columns (schema inferred unless given, then checked).
+
+    Missing cells are kept (NaN/None): :func:`impute_splits` fills them after the split,
+    or :func:`refuse_missing` names the first one (``data.impute=none``).
+    """
+    schema = schema or infer_schema(frame, where=where)
+    x = check_table(frame, schema, where, missing="keep")
     return TransferDataset(name=name, modality="table", x=x, y=y, classes=classes, schema=schema,
-                           ids=[f"{name}[{i}]" for i in range(len(x))], meta={"kind": "table"})
+                           ids=[f"{name}[{i}]" for i in range(len(x))],
+                           meta={"kind": "table", "where": where})
+
+
+def refuse_missing(ds: TransferDataset) -> None:
+    """DataError naming the first missing cell of a table dataset (``data.impute=none``)."""
+    if ds.modality == "table" and ds.schema is not None and bool(ds.x.isna().to_numpy().any()):
+        bare = TableSchema([replace(c, fill=None) for c in ds.schema.columns if c.indicator_of is None],
+                           ds.schema.label_column)
+        check_table(ds.x, bare, ds.meta.get("where", f"dataset '{ds.name}'"))
 
 
 def load_table(path: str | Path, label_column: str | None = None,
@@ -235,7 +399,7 @@ def load_table(path: str | Path, label_column: str | None = None,
     if features.shape[1] == 0:
         raise DataError(f"{where} has only the label column '{label}' and no feature columns.")
     y, classes = encode_labels(frame[label].tolist(), f"{where} (label column '{label}')")
-    schema = infer_schema(features)
+    schema = infer_schema(features, where=where)
     schema.label_column = label
     ds = table_dataset(features, y, classes, name=path.stem, where=where, schema=schema)
     ds.meta.update({"source": str(path), "kind": "table", "label_column": label})

@@ -217,7 +217,25 @@ def _write_record(record: Path, meta: dict[str, Any], optimized: Path) -> None:
 
 
 def export_onnx(module: nn.Module, sample: torch.Tensor, path: Path) -> None:
-    """Export ``module`` (one tensor in, one out, dynamic batch axis) to an ONNX file."""
+    """Export ``module`` (one tensor in, one out, dynamic batch axis) to an ONNX file.
+
+    Every submodule's train/eval mode is as it was afterwards. torch.onnx.export exports in
+    eval mode and then calls ``module.train(module.training)``, which sets *every*
+    submodule to the container's flag: a bottom part cut from an eval-mode backbone (a
+    fresh ``nn.Sequential``, whose own flag is True) came back with its BatchNorm layers in
+    training mode -- torch then normalised with batch statistics, so the check against
+    onnxruntime failed by 5-60 (MobileNetV3, EfficientNet-Lite cut at a block) and the
+    torch fallback computed wrong activations.
+    """
+    modes = {m: m.training for m in module.modules()}
+    try:
+        _export_onnx(module, sample, path)
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+
+
+def _export_onnx(module: nn.Module, sample: torch.Tensor, path: Path) -> None:
     x = sample.contiguous()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")

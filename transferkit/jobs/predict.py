@@ -64,8 +64,15 @@ class Predictor:
 def load(run_dir: str | Path) -> Predictor:
     """Load a run directory for prediction (never unpickles anything): a local folder, or
     ``"hf://user/repo[@revision]"`` for a run pushed to the Hugging Face Hub."""
+    import os
+
+    from transferkit.errors import ConfigError
     from transferkit.hub import download_run, is_hub_ref
 
+    if not isinstance(run_dir, (str, os.PathLike)) or not str(run_dir).strip():
+        raise ConfigError("The 'run_dir' parameter of load must be a run directory (a path written "
+                          "by fit/adapt/pretrain) or 'hf://user/repo'. Got "
+                          f"{run_dir!r} instead.")
     return Predictor(download_run(run_dir) if is_hub_ref(run_dir) else run_dir)
 
 

@@ -98,8 +98,9 @@ def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: A
 
 
 def data_warnings(splits: Any) -> list[str]:
-    """Leakage between splits and skipped files, as summary warnings."""
-    warnings = list(splits.leakage)
+    """Leakage between splits, skipped files and the data's own warnings (imputed values,
+    empty texts), as summary warnings."""
+    warnings = list(splits.leakage) + list(getattr(splits, "warnings", []))
     if splits.skipped:
         warnings.append(f"skipped {len(splits.skipped)} unreadable file(s): "
                         + ", ".join(s.get("file", "?") for s in splits.skipped[:5]))

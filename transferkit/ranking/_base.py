@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from transferkit._threads import blas_threads
 from transferkit.errors import DataError
 from transferkit.options import Options, option, resolve_config
 
@@ -49,7 +50,8 @@ class TransferabilityScore:
         """
         f, y, n_classes = check_inputs(features, labels, self.name)
         probs = None if source_probs is None else check_probs(source_probs, len(y), self.name)
-        return float(self._score(f, y, n_classes, probs))
+        with blas_threads():  # beside torch, an unpinned BLAS pool oversubscribes the cores
+            return float(self._score(f, y, n_classes, probs))
 
     def _score(self, f: np.ndarray, y: np.ndarray, n_classes: int,
                source_probs: np.ndarray | None) -> float:

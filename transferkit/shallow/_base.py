@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from transferkit._threads import blas_threads
 from transferkit.errors import DataError, NotFittedError
 from transferkit.options import resolve_config
 
@@ -56,17 +57,22 @@ class ShallowAdapter:
         """Learn the adaptation from source features ``(n_s, D)`` and target ``(n_t, D)``."""
         x_s = check_features(f_s, "f_s", f"{self.name}.fit", min_rows=2)
         x_t = check_features(f_t, "f_t", f"{self.name}.fit", dim=x_s.shape[1], min_rows=2)
-        self._fit(x_s, x_t)
+        with blas_threads():  # beside torch, an unpinned BLAS pool oversubscribes the cores
+            self._fit(x_s, x_t)
         self.n_features_in_ = x_s.shape[1]
         return self
 
     def transform_source(self, f_s: Any) -> np.ndarray:
         """Source features in the adapted space, ``(n, D) -> (n, D')``."""
-        return self._transform_source(self._checked(f_s, "f_s", "transform_source"))
+        x = self._checked(f_s, "f_s", "transform_source")
+        with blas_threads():
+            return self._transform_source(x)
 
     def transform_target(self, f_t: Any) -> np.ndarray:
         """Target features in the adapted space, ``(n, D) -> (n, D')``."""
-        return self._transform_target(self._checked(f_t, "f_t", "transform_target"))
+        x = self._checked(f_t, "f_t", "transform_target")
+        with blas_threads():
+            return self._transform_target(x)
 
     def sample_weight(self, f_s: Any) -> np.ndarray:
         """Weights of source examples for training the head, ``(n, D) -> (n,)``, mean 1."""

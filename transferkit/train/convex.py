@@ -84,11 +84,11 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
     the scaling is folded into the returned weights. Classes absent from ``y`` get a bias that never wins. ``info`` holds the chosen
     C, how it was chosen, each C's score and the iterations.
     """
-    from threadpoolctl import threadpool_limits
+    from transferkit._threads import blas_threads
 
     # one BLAS thread: these are small problems, and on a busy machine a second thread
     # made each fit ~50x slower (measured on V1's 100 x 1,984 features)
-    with threadpool_limits(1):
+    with blas_threads(1):
         return _fit_logistic_head(x, y, num_classes, x_val, y_val, class_weight, seed, max_iter)
 
 

@@ -17,7 +17,9 @@ def table_builtin(cls: type[BuiltinDataset], frame: pd.DataFrame, label: str, pr
     """Features = every column but ``label``; classes in the order of ``cls.classes``."""
     features = frame.drop(columns=[label]).reset_index(drop=True)
     y, _ = encode_labels(frame[label].tolist(), f"dataset '{cls.name}'", classes=cls.classes)
-    schema = infer_schema(features)
+    where = f"dataset '{cls.name}'"
+    schema = infer_schema(features, where=where)
     schema.label_column = label
-    x = check_table(features, schema, f"dataset '{cls.name}'")
-    return dataset(cls, x, y, prefix, schema=schema, meta={"label_column": label, **(meta or {})})
+    x = check_table(features, schema, where, missing="keep")  # filled after the split (data.impute)
+    return dataset(cls, x, y, prefix, schema=schema,
+                   meta={"label_column": label, "where": where, **(meta or {})})

@@ -44,13 +44,13 @@ class LalondeEarnings(BuiltinDataset):
         # labels as values, like any file: the task (inferred: regression) reads them as numbers
         y, classes = encode_labels(frame[TARGET].tolist(), where)
         features = frame.drop(columns=[TARGET]).reset_index(drop=True)
-        schema = infer_schema(features)
+        schema = infer_schema(features, where=where)
         schema.label_column = TARGET
-        x = check_table(features, schema, where)
+        x = check_table(features, schema, where, missing="keep")  # filled after the split (data.impute)
         return TransferDataset(name=self.name, modality="table", x=x, y=y, classes=classes, schema=schema,
                                ids=[f"{item}[{i}]" for i in range(len(x))],
                                meta={"source": self.source, "kind": "builtin", "label_column": TARGET,
-                                     "part": item})
+                                     "part": item, "where": where})
 
     def parts(self, domain: str | None = None) -> tuple[TransferDataset, TransferDataset | None]:
         self.check_domain(domain)
