@@ -177,12 +177,14 @@ def test_task_params_are_checked():
         TargetScaler.fit(np.array([0.0, -2.0, 3.0]), "log1p")
 
 
-def test_rank_refuses_numeric_targets_by_name(tmp_path):
+def test_rank_infers_regression_from_numeric_targets(tmp_path):
     csv = str(_table(tmp_path / "t.csv", n=60))
     frame = pd.read_csv(csv)
     frame.rename(columns={"price": "label"}).to_csv(tmp_path / "l.csv", index=False)
-    with pytest.raises(ConfigError, match="rank works on class labels.*regression"):
-        tk.rank(str(tmp_path / "l.csv"), backbones=["tabular"])
+    lines: list[str] = []
+    rows = tk.rank(str(tmp_path / "l.csv"), backbones=["tabular"], log=lines.append)
+    assert rows.task == "regression" and list(rows[0]["scores"]) == ["logme"]
+    assert any("task[/bold] regression" in line for line in lines)
 
 
 def test_dry_run_plans_a_regression_fit(tmp_path):

@@ -194,13 +194,11 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
                           "strategy (e.g. --strategy gradual), or drop joint_source.")
     splits, task = task_splits(cfg, log)
     train = splits.train
-    if task.targets != "classes":
-        raise ConfigError(f"--strategy auto ranks backbones and strategies on class labels, and the "
-                          f"{task.name} task has none. Name a strategy (e.g. --strategy full).")
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
-        f"{len(splits.test)} test, {len(train.classes)} classes; time budget {_fmt_s(budget)}")
+        f"{len(splits.test)} test, " + ("numeric targets" if train.has_values else f"{len(train.classes)} classes")
+        + f"; time budget {_fmt_s(budget)}")
 
-    spec, backbone_why, ranking = choose_backbone(cfg, train, log, splits.val)
+    spec, backbone_why, ranking = choose_backbone(cfg, train, log, splits.val, task)
     name, pretrained = parse_candidate(spec)
     chosen_cfg = dataclasses.replace(
         cfg, backbone=dataclasses.replace(cfg.backbone, name=name,
