@@ -103,6 +103,9 @@ def test_adapt_coral_on_regression(domains) -> None:
         s["metrics"]["test"]["r2"] - s["baselines"]["source_only"]["test"]["r2"])
     chosen = [c for c in s["selection"]["candidates"] if c["chosen"]]
     assert chosen and "source_val_r2" in chosen[0]
+    assert "error by decile of the true value" in (run.run_dir / "report.html").read_text()
+    with np.load(run.run_dir / "test_predictions.npz", allow_pickle=False) as z:
+        assert len(z["y"]) == len(z["pred"]) == s["data"]["n_test"]
     pred = np.asarray(tk.load(run.run_dir).predict(pd.read_csv(target).drop(columns=["y"]).head(20)))
     assert pred.shape == (20,) and 20 < pred.mean() < 80  # original units, around the mean of 50
 

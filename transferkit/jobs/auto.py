@@ -369,6 +369,7 @@ class _Climb:
         final_cfg = dataclasses.replace(self.chosen_cfg, strategy=strategy, strategy_params=dict(
             self.partial_params) if strategy == "partial" else {})
         self.run.save_model(model, self.task, self.splits.train, final_cfg)
+        self.run.save_test_predictions(self.task, self.splits.test.y, self.runner.test_outputs)
         auto = {"budget_s": self.budget, "backbone": {"chosen": spec, "why": backbone_why, "ranking": ranking},
                 "ladder": self.ladder, "ladder_why": self.ladder_why,
                 "forward_s_per_example": round(self.per_example, 6), "tried": self.tried,

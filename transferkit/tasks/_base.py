@@ -162,6 +162,11 @@ class Task:
         """The reported metrics of postprocessed ``outputs`` against ``targets``."""
         raise NotImplementedError
 
+    def test_arrays(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray] | None:
+        """What a run directory keeps of the test predictions for the report
+        (``test_predictions.npz``; None: nothing, the summary's metrics suffice)."""
+        return None
+
     def intervals(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
                   seed: int = 0) -> dict[str, Any]:
         """Bootstrap confidence intervals of the reported test metrics:

@@ -197,6 +197,30 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
             "n": int(len(y))}
 
 
+def error_by_decile(y: np.ndarray, pred: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
+    """MAE and mean signed error (bias) of ``pred`` within each decile of the true target
+    ``y`` (ties share a bin, so there may be fewer than ``bins``): where the model is wrong.
+
+    >>> [round(b["mae"], 2) for b in error_by_decile(np.arange(10.0), np.arange(10.0) + 1, bins=2)]
+    [1.0, 1.0]
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
+    keep = np.isfinite(y) & np.isfinite(pred)
+    y, pred = y[keep], pred[keep]
+    if not len(y):
+        return []
+    edges = np.unique(np.quantile(y, np.linspace(0, 1, bins + 1)))
+    codes = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, max(len(edges) - 2, 0))
+    out = []
+    for b in np.unique(codes):
+        sel = codes == b
+        err = pred[sel] - y[sel]
+        out.append({"low": float(y[sel].min()), "high": float(y[sel].max()), "n": int(sel.sum()),
+                    "mae": float(np.abs(err).mean()), "bias": float(err.mean())})
+    return out
+
+
 class RegressionAccumulator(Accumulator):
     """Validation loss (on standardised targets, as in training), R^2, RMSE and MAE."""
 
@@ -355,7 +379,12 @@ class RegressionTask(Task):
             out["residuals"] = {"mean": float(err.mean()),
                                 "quantiles": {f"{q:g}": float(np.quantile(err, q))
                                               for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}
+            out["by_decile"] = error_by_decile(targets, outputs)
         return out
+
+    def test_arrays(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray] | None:
+        return {"y": np.asarray(targets, dtype=np.float64).reshape(-1),
+                "pred": np.asarray(outputs, dtype=np.float64).reshape(-1)}
 
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         mean = float(np.nanmean(train.y)) if len(train) else 0.0

@@ -141,6 +141,7 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
     run.save_model(model, task, data.source_train, cfg.fit_config(mode.saved_mapping(model)),
                    extra={"adapt": {"source": cfg.source.data, "target": cfg.target.data,
                                     "method": cfg.method}})
+    run.save_test_predictions(task, data.target_test.y, mode.test_outputs(model))
     if is_main_process():
         np.savez(run.path(PROJECTION), **{k: np.asarray(v, dtype=np.float16) for k, v in
                                           zip(("before_s", "before_t", "after_s", "after_t"),
