@@ -21,7 +21,7 @@ def test_the_angles_are_the_ones_the_images_were_rotated_by():
     x, y = render_printed_digits(n_per_class=3, seed=0, angles=angles)
     x0, y0 = render_printed_digits(n_per_class=3, seed=0)
     assert np.array_equal(x, x0) and np.array_equal(y, y0)  # recording angles changes no image
-    assert len(angles) == len(y) and -15 <= min(angles) and max(angles) <= 15
+    assert len(angles) == len(y) and min(angles) >= -15 and max(angles) <= 15
     info = DATASETS.get("printed-digits-angle").info()
     assert info["task"] == "regression" and info["modality"] == "image"
 
