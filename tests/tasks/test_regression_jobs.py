@@ -130,3 +130,41 @@ def test_adapt_refuses_what_needs_class_probabilities(domains, kwargs, message: 
     with pytest.raises(ConfigError, match=message):
         tk.adapt(source={"data": source, "label_column": "y"}, target=target, backbone="tabular:8", epochs=1,
                  out=str(root / "refused"), cache_dir=str(root / "cache"), log=None, **kwargs)
+
+
+def test_pretrain_on_a_regression_table_then_fit_from_it(tmp_path: Path) -> None:
+    """The LaLonde chain on tiny tables: pretrain on the source's numbers, fit 40 target rows
+    from that run with --compare scratch; predictions and the ONNX export speak dollars."""
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
+    from transferkit.export import export
+
+    rng = np.random.default_rng(0)
+
+    def earnings(path: Path, n: int, shift: float) -> str:
+        age, edu = rng.uniform(20, 60, n), rng.integers(6, 18, n).astype(float)
+        re75 = np.maximum(0, rng.normal(8000 + shift, 4000, n))
+        re78 = 0.6 * re75 + 400 * edu + 50 * age + rng.normal(0, 800, n)
+        pd.DataFrame({"age": age, "educ": edu, "re75": re75, "re78": re78}).to_csv(path, index=False)
+        return str(path)
+
+    src, tgt = earnings(tmp_path / "src.csv", 400, 0.0), earnings(tmp_path / "tgt.csv", 300, 3000.0)
+    pre = tk.pretrain(data=src, label_column="re78", arch="tabular:16", epochs=5, lr=0.01,
+                      out=str(tmp_path / "pre"), log=None)
+    assert pre.summary["command"] == "pretrain" and pre.summary["task"] == "regression"
+    run = tk.fit(data=tgt, label_column="re78", backbone=str(tmp_path / "pre"), shots=40,
+                 compare=["scratch"], epochs=5, out=str(tmp_path / "fit"), log=None)
+    s = run.summary
+    assert s["data"]["n_train"] == 40 and s["baselines"]["scratch"]["test"]["r2"] is not None
+    assert s["transfer_gain"] == pytest.approx(s["metrics"]["test"]["r2"]
+                                               - s["baselines"]["scratch"]["test"]["r2"])
+    rows = pd.read_csv(tgt).drop(columns=["re78"]).head(5)
+    expected = np.asarray(tk.load(run.run_dir).predict(rows))
+    assert 3000 < expected.mean() < 30000  # dollars
+    folder = export(run.run_dir, "onnx", tmp_path / "onnx")
+    model = tk.load(run.run_dir)
+    x = model.model.backbone.collate([rows.iloc[i].to_numpy() for i in range(len(rows))])
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0].reshape(-1)
+    assert np.allclose(got, expected, rtol=1e-4)
