@@ -289,7 +289,7 @@ def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str
         "backbone": name, "pretrained": pretrained, "feature_dim": int(feats.shape[1]),
         "n_train": len(train_data), "features_s": round(features_s, 3),
         "source_probs": (f"source head ({probs.shape[1]} classes)" if probs is not None
-                         else "NLEEP pseudo labels"),
+                         else "NLEEP pseudo labels" if task.targets == "classes" else None),
         "scores": {}, "score_s": {},
     }
     for score in score_names:
