@@ -240,6 +240,14 @@ def features_plot(features: np.ndarray, labels: np.ndarray | None, classes: Sequ
     return to_data_uri(fig)
 
 
+def _short(value: float) -> str:
+    """A tick label: 3 significant digits with k/M for thousands and millions."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
 #: the scatter and residual plots draw at most this many test points (a seeded subsample)
 MAX_POINTS = 5000
 
@@ -291,8 +299,8 @@ def regression_plots(y: np.ndarray, pred: np.ndarray,
         ax.bar(pos + 0.2, [b["bias"] for b in by_decile], width=0.4, color=_COLORS[4],
                label="bias (mean predicted − true)")
         ax.axhline(0.0, color="#57606a", lw=0.8)
-        ax.set_xticks(pos, [f"{b['low']:.3g}–\n{b['high']:.3g}" for b in by_decile], fontsize=7)
-        ax.set_xlabel("decile of the true value (range)")
+        ax.set_xticks(pos, [f"≤{_short(b['high'])}" for b in by_decile], fontsize=8)
+        ax.set_xlabel("decile of the true value (its upper end)")
         ax.set_ylabel("error")
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=8)
