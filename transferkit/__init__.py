@@ -35,6 +35,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "pretrain": ("transferkit.jobs.pretrain", "pretrain"),
     "rank": ("transferkit.jobs.rank", "rank"),
     "TransferClassifier": ("transferkit.estimator", "TransferClassifier"),
+    "TransferRegressor": ("transferkit.estimator", "TransferRegressor"),
     "TransferModel": ("transferkit.model", "TransferModel"),
     "TransferkitError": ("transferkit.errors", "TransferkitError"),
 }

@@ -1,4 +1,4 @@
-"""``TransferClassifier``: transfer learning as a scikit-learn estimator.
+"""``TransferClassifier`` and ``TransferRegressor``: transfer learning as scikit-learn estimators.
 
 It runs the same pipeline pieces as :func:`transferkit.fit` (backbone, mapping phi, the
 strategy's stages through the one training loop, cached features for frozen stages) on
@@ -15,15 +15,20 @@ array (a table), or ``(N, T, C)`` series with ``modality="sequence"``.
 >>> X, y = load_breast_cancer(return_X_y=True)
 >>> cross_val_score(TransferClassifier(backbone="tabular", epochs=20), X, y).mean()  # doctest: +SKIP
 0.96...
+
+Both share one base (:class:`TransferEstimator`: inputs, the engine, the run directory);
+they differ only in their task: the classifier encodes class labels and answers with the
+most probable one, the regressor standardises numeric targets (the inverse transform is
+part of its head) and answers in the target's original units; its ``score`` is R².
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from transferkit.errors import ConfigError, DataError, NotFittedError
@@ -51,8 +56,10 @@ def _is_text(X: Any) -> bool:
     return False
 
 
-class TransferClassifier(ClassifierMixin, BaseEstimator):
-    """A transferred classifier with the scikit-learn estimator interface.
+class TransferEstimator(BaseEstimator):
+    """What :class:`TransferClassifier` and :class:`TransferRegressor` share: parameter
+    checks, inputs of every modality, and fitting the task's model through the engine.
+    Subclasses set ``task_name`` and turn ``y`` into the task's targets (:meth:`_targets`).
 
     Parameters
     ----------
@@ -62,7 +69,7 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
     strategy : str or None
         Fine-tuning strategy; None: linear-probe for pretrained image/text backbones,
         full for the table and sequence encoders (which start from random weights).
-    epochs, lr, batch_size, weight_decay, head_dropout, label_smoothing :
+    epochs, lr, batch_size, weight_decay, head_dropout :
         Training loop settings (as in ``transferkit fit``).
     val_fraction : float
         Part of the training data held out for early stopping (0: none; then
@@ -82,7 +89,6 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
         Number of columns (tables only).
     feature_names_in_ : ndarray of str
@@ -92,9 +98,12 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         What ``fit`` used after resolving the defaults.
     """
 
+    #: the registered task the estimator fits
+    task_name: ClassVar[str] = ""
+
     def __init__(self, backbone: str | None = None, strategy: str | None = None, *,
                  epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
-                 weight_decay: float = 1e-4, head_dropout: float = 0.0, label_smoothing: float = 0.0,
+                 weight_decay: float = 1e-4, head_dropout: float = 0.0,
                  val_fraction: float = 0.0, patience: int | None = 5, image_size: int | None = None,
                  max_length: int | None = None, pretrained: bool = True, mapping: str = "identity",
                  strategy_params: dict[str, Any] | None = None, modality: str | None = None,
@@ -106,7 +115,6 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.head_dropout = head_dropout
-        self.label_smoothing = label_smoothing
         self.val_fraction = val_fraction
         self.patience = patience
         self.image_size = image_size
@@ -244,19 +252,35 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         return list(x)
 
     # ------------------------------------------------------------------ fit / predict
-    def fit(self, X: Any, y: Any) -> TransferClassifier:
+    def _targets(self, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(the task's targets, class names) of a checked 1-D ``y``; learns e.g. ``classes_``."""
+        raise NotImplementedError
+
+    def _task_params(self) -> dict[str, Any]:
+        """The task's parameters (its config keys)."""
+        return {}
+
+    def _train_params(self) -> dict[str, Any]:
+        """Training-loop keys beyond the shared ones."""
+        return {}
+
+    def _stratify(self, y: np.ndarray) -> np.ndarray:
+        """What the validation split is stratified on."""
+        return y
+
+    def fit(self, X: Any, y: Any) -> TransferEstimator:
         """Build the backbone, run the strategy's stages on (X, y) and keep the model."""
         import torch
-        from sklearn.utils.multiclass import check_classification_targets
 
         from transferkit.config import FitConfig, from_dict
         from transferkit.data.dataset import TransferDataset
         from transferkit.pipeline import Run, StageRunner, build_model
         from transferkit.tasks import get_task
 
+        name = type(self).__name__
         self._validate_params()
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
         for attr in ("n_features_in_", "feature_names_in_"):
             if hasattr(self, attr):
                 delattr(self, attr)
@@ -275,13 +299,8 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
         if y.ndim != 1 or len(y) != len(x):
             raise ValueError(f"y must be 1-D with one label per example of X: X has {len(x)} examples, "
                              f"y has shape {y.shape}.")
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"The target y needs at least 2 classes to train a classifier; got 1 class: "
-                             f"{self.classes_[0]!r}.")
-        class_names = [str(c) for c in self.classes_]
-        data = TransferDataset(name="TransferClassifier", modality=self.modality_, x=x, y=y_enc,
+        y_enc, class_names = self._targets(y)
+        data = TransferDataset(name=name, modality=self.modality_, x=x, y=y_enc,
                                classes=class_names, split="train", schema=schema)
         train, val = data, data.subset([], split="val")
         if self.val_fraction > 0:
@@ -290,46 +309,92 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
             idx = np.arange(len(data))
             try:
                 tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=self.seed,
-                                          stratify=y_enc)
-            except ValueError:  # too few examples per class to stratify
+                                          stratify=self._stratify(y_enc))
+            except ValueError:  # too few examples per class (or bin) to stratify
                 tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=self.seed)
             train, val = data.subset(tr, split="train"), data.subset(va, split="val")
 
         self.backbone_ = self.backbone or DEFAULT_BACKBONES[self.modality_]
         self.strategy_ = self.strategy or DEFAULT_STRATEGIES[self.modality_]
         cfg = from_dict(FitConfig, {
-            "data": {"data": "TransferClassifier", "seed": int(self.seed)},
+            "data": {"data": name, "seed": int(self.seed)},
             "backbone": {"name": self.backbone_, "pretrained": bool(self.pretrained),
                          "image_size": self.image_size, "max_length": self.max_length},
+            "task": self.task_name, "task_params": self._task_params(),
             "strategy": self.strategy_, "strategy_params": dict(self.strategy_params or {}),
             "mapping": self.mapping,
             "train": {"epochs": int(self.epochs), "lr": float(self.lr), "batch_size": int(self.batch_size),
                       "weight_decay": float(self.weight_decay), "head_dropout": float(self.head_dropout),
-                      "label_smoothing": float(self.label_smoothing),
-                      "patience": self.patience if len(val) else None},
+                      "patience": self.patience if len(val) else None, **self._train_params()},
             "cache_dir": self.cache_dir,
-        }, "TransferClassifier")
+        }, name)
         torch.manual_seed(int(self.seed))
-        task = get_task("classification")
+        task = get_task(self.task_name, self._task_params() or None)
         model = build_model(cfg, train, task)
         splits = SimpleNamespace(train=train, val=val)
         runner = StageRunner(cfg, splits, self.cache_dir, None, False, lambda _m: None, task=task)
         runner.run(model, self.strategy_, dict(self.strategy_params or {}))
         self.model_ = model.eval()
+        self.task_ = task
         self.history_ = runner.history
         if self.run_dir is not None:
             Run("fit", out=self.run_dir).save_model(model, task, train, cfg)
         return self
 
-    def predict_proba(self, X: Any, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
-
+    def _outputs(self, X: Any, batch_size: int = 256) -> np.ndarray:
+        """The task's postprocessed outputs (probabilities, values) for ``X``."""
         from transferkit.pipeline import predict_items
 
         self._check_fitted()
         x, _ = self._inputs(X, reset=False)
-        probs = predict_items(self.model_, self._items(x), batch_size=batch_size)
-        return probs.astype(np.float64)
+        return predict_items(self.model_, self._items(x), self.task_, batch_size=batch_size).astype(np.float64)
+
+
+class TransferClassifier(ClassifierMixin, TransferEstimator):
+    """A transferred classifier with the scikit-learn estimator interface.
+
+    Parameters as :class:`TransferEstimator`, plus ``label_smoothing`` (of the
+    cross-entropy). Attributes as there, plus ``classes_ : ndarray of shape (n_classes,)``.
+    """
+
+    task_name = "classification"
+
+    def __init__(self, backbone: str | None = None, strategy: str | None = None, *,
+                 epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
+                 weight_decay: float = 1e-4, head_dropout: float = 0.0, label_smoothing: float = 0.0,
+                 val_fraction: float = 0.0, patience: int | None = 5, image_size: int | None = None,
+                 max_length: int | None = None, pretrained: bool = True, mapping: str = "identity",
+                 strategy_params: dict[str, Any] | None = None, modality: str | None = None,
+                 seed: int = 0, cache_dir: str | None = None, run_dir: str | None = None) -> None:
+        super().__init__(backbone, strategy, epochs=epochs, lr=lr, batch_size=batch_size,
+                         weight_decay=weight_decay, head_dropout=head_dropout,
+                         val_fraction=val_fraction, patience=patience, image_size=image_size,
+                         max_length=max_length, pretrained=pretrained, mapping=mapping,
+                         strategy_params=strategy_params, modality=modality, seed=seed,
+                         cache_dir=cache_dir, run_dir=run_dir)
+        self.label_smoothing = label_smoothing
+
+    def _train_params(self) -> dict[str, Any]:
+        return {"label_smoothing": float(self.label_smoothing)}
+
+    def _targets(self, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        from sklearn.utils.multiclass import check_classification_targets
+
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"The target y needs at least 2 classes to train a classifier; got 1 class: "
+                             f"{self.classes_[0]!r}.")
+        return y_enc, [str(c) for c in self.classes_]
+
+    def fit(self, X: Any, y: Any) -> TransferClassifier:
+        """Build the backbone, run the strategy's stages on (X, y) and keep the model."""
+        super().fit(X, y)
+        return self
+
+    def predict_proba(self, X: Any, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        return self._outputs(X, batch_size)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each example (labels as given to ``fit``)."""
@@ -338,3 +403,67 @@ class TransferClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         return np.log(np.clip(self.predict_proba(X), 1e-300, None))
+
+
+class TransferRegressor(RegressorMixin, TransferEstimator):
+    """A transferred regressor with the scikit-learn estimator interface: one number per
+    example, in the units of ``y`` (the target standardisation, and ``log1p`` when asked,
+    are inverted inside the model); ``score`` is R².
+
+    Parameters as :class:`TransferEstimator`, plus ``loss`` ("mse" or "huber", on the
+    standardised targets) and ``target_transform`` ("none" or "log1p", for amounts that
+    span orders of magnitude).
+
+    >>> from sklearn.datasets import load_diabetes
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> TransferRegressor(backbone="tabular", epochs=30).fit(X, y).score(X, y)  # doctest: +SKIP
+    0.5...
+    """
+
+    task_name = "regression"
+
+    def __init__(self, backbone: str | None = None, strategy: str | None = None, *,
+                 epochs: int = 10, lr: float = 1e-3, batch_size: int = 32,
+                 weight_decay: float = 1e-4, head_dropout: float = 0.0, loss: str = "mse",
+                 target_transform: str = "none",
+                 val_fraction: float = 0.0, patience: int | None = 5, image_size: int | None = None,
+                 max_length: int | None = None, pretrained: bool = True, mapping: str = "identity",
+                 strategy_params: dict[str, Any] | None = None, modality: str | None = None,
+                 seed: int = 0, cache_dir: str | None = None, run_dir: str | None = None) -> None:
+        super().__init__(backbone, strategy, epochs=epochs, lr=lr, batch_size=batch_size,
+                         weight_decay=weight_decay, head_dropout=head_dropout,
+                         val_fraction=val_fraction, patience=patience, image_size=image_size,
+                         max_length=max_length, pretrained=pretrained, mapping=mapping,
+                         strategy_params=strategy_params, modality=modality, seed=seed,
+                         cache_dir=cache_dir, run_dir=run_dir)
+        self.loss = loss
+        self.target_transform = target_transform
+
+    def _task_params(self) -> dict[str, Any]:
+        return {"loss": self.loss, "target_transform": self.target_transform}
+
+    def _targets(self, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        try:
+            values = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{type(self).__name__} needs numeric targets y; got values such as "
+                             f"{y[:3].tolist()!r}. Use TransferClassifier for class labels.") from None
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise ValueError(f"Input y contains NaN or infinity (first at row {int(bad[0])}); a "
+                             "regression target must be a finite number: fix or drop that row.")
+        return values, []
+
+    def _stratify(self, y: np.ndarray) -> np.ndarray:
+        from transferkit.data.targets import value_strata
+
+        return value_strata(y)
+
+    def fit(self, X: Any, y: Any) -> TransferRegressor:
+        """Build the backbone, run the strategy's stages on (X, y) and keep the model."""
+        super().fit(X, y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The predicted value of each example, shape (n_samples,), in the units of ``y``."""
+        return self._outputs(X).reshape(-1)

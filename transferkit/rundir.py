@@ -26,6 +26,8 @@ MANIFEST = "transferkit.json"
 WEIGHTS = "model.safetensors"
 SUMMARY = "summary.json"
 CONFIG = "config.yaml"
+#: the test set's true and predicted values of a regression run (for the report)
+TEST_PREDICTIONS = "test_predictions.npz"
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -177,12 +177,14 @@ def test_task_params_are_checked():
         TargetScaler.fit(np.array([0.0, -2.0, 3.0]), "log1p")
 
 
-def test_rank_refuses_numeric_targets_by_name(tmp_path):
+def test_rank_infers_regression_from_numeric_targets(tmp_path):
     csv = str(_table(tmp_path / "t.csv", n=60))
     frame = pd.read_csv(csv)
     frame.rename(columns={"price": "label"}).to_csv(tmp_path / "l.csv", index=False)
-    with pytest.raises(ConfigError, match="rank works on class labels.*regression"):
-        tk.rank(str(tmp_path / "l.csv"), backbones=["tabular"])
+    lines: list[str] = []
+    rows = tk.rank(str(tmp_path / "l.csv"), backbones=["tabular"], log=lines.append)
+    assert rows.task == "regression" and list(rows[0]["scores"]) == ["logme"]
+    assert any("task[/bold] regression" in line for line in lines)
 
 
 def test_dry_run_plans_a_regression_fit(tmp_path):
@@ -205,3 +207,19 @@ def test_a_regression_model_at_the_mean_or_behind_a_plain_model_is_said_so():
     ahead = task.floor_warning({"test": {"r2": 0.65}}, base, {})
     assert "ridge" in ahead and "0.930" in ahead and "0.650" in ahead
     assert task.floor_warning({"test": {"r2": 0.92}}, base, {}) is None
+
+
+def test_the_report_shows_the_test_predictions(fitted):
+    run_dir, _, s, _ = fitted
+    with np.load(run_dir / "test_predictions.npz", allow_pickle=False) as z:
+        y, pred = z["y"], z["pred"]
+    assert len(y) == len(pred) == s["data"]["n_test"]
+    # the saved predictions are the ones the summary's metrics were computed from
+    assert np.sqrt(np.mean((pred - y) ** 2)) == pytest.approx(s["metrics"]["test"]["rmse"], rel=1e-6)
+    deciles = s["metrics"]["test"]["by_decile"]
+    assert len(deciles) == 10 and sum(b["n"] for b in deciles) == len(y)
+    assert deciles[0]["high"] <= deciles[-1]["low"]
+    html = (run_dir / "report.html").read_text()
+    for text in ("Test predictions", "predicted against true values", "residuals",
+                 "error by decile of the true value"):
+        assert text in html

@@ -45,7 +45,7 @@ def test_missing_context_fields_are_named(name):
 
 def test_the_context_has_no_target_labels():
     names = {f.name for f in dataclasses.fields(ValidationContext)}
-    assert names == {"logits_t", "features_t", "features_s", "logits_s", "labels_s"}
+    assert names == {"logits_t", "features_t", "features_s", "logits_s", "labels_s", "losses_s"}
     assert not any(n.endswith("_t") and "label" in n for n in names)
     with pytest.raises(TypeError):
         ValidationContext(logits_t=np.zeros((3, 2)), labels_t=np.zeros(3, dtype=int))

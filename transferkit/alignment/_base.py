@@ -118,7 +118,9 @@ class AlignmentLoss(nn.Module):
 
     def __init__(self, feature_dim: int, num_classes: int, config: Any = None, **params: Any) -> None:
         super().__init__()
-        for pname, value, low in (("feature_dim", feature_dim, 1), ("num_classes", num_classes, 2)):
+        # only the losses that read class logits need classes (regression has none: 0)
+        for pname, value, low in (("feature_dim", feature_dim, 1),
+                                  ("num_classes", num_classes, 2 if self.needs_logits else 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"The '{pname}' parameter of the '{self.name}' alignment loss must "
                                   f"be an int >= {low}. Got {value!r} instead.")

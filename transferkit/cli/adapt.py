@@ -51,19 +51,27 @@ class AdaptCommand:
         check_validator(cfg.select)
         result = adapt(cfg, log=None if args.quiet else _log, overwrite=args.overwrite)
         print_run_summary(result.summary, result.run_dir)
+        from transferkit.tasks import get_task
+
         s = result.summary
-        test = ((s.get("metrics") or {}).get("test") or {}).get("accuracy")
+        metric = get_task(s.get("task")).selection_metric
+        shown = _pct if metric == "accuracy" else _num
+        test = ((s.get("metrics") or {}).get("test") or {}).get(metric)
         baselines = s.get("baselines") or {}
-        so = ((baselines.get("source_only") or {}).get("test") or {}).get("accuracy")
-        oracle = ((baselines.get("oracle") or {}).get("test") or {}).get("accuracy")
+        so = ((baselines.get("source_only") or {}).get("test") or {}).get(metric)
+        oracle = ((baselines.get("oracle") or {}).get("test") or {}).get(metric)
         validator = (s.get("selection") or {}).get("validator", "?")
-        line = (f"target test accuracy: adapted {_pct(test)} (selected by {validator}, "
-                f"label-free), source-only {_pct(so)}")
+        line = (f"target test {metric}: adapted {shown(test)} (selected by {validator}, "
+                f"label-free), source-only {shown(so)}")
         if oracle is not None:
-            line += f", oracle {_pct(oracle)} (selected with target labels)"
+            line += f", oracle {shown(oracle)} (selected with target labels)"
         print(line)
         return 0
 
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"

@@ -106,15 +106,19 @@ def _print_task_summary(con: Console, task: Any, summary: dict[str, Any], run_di
     table.add_row("transferred", *(cell(test.get(k), f) for k, _, f in columns),
                   f"{summary.get('timings', {}).get('total_s', 0):.1f} s")
     for name, base in (summary.get("baselines") or {}).items():
-        if base:
-            btest = base.get("test", base)
-            table.add_row(name, *(cell(btest.get(k), f) for k, _, f in columns),
-                          f"{base['train_s']:.1f} s" if "train_s" in base else "")
+        if isinstance(base, dict) and base:
+            btest = _dict(base.get("test", base))
+            label = "oracle (upper bound)" if name == "oracle" else name
+            table.add_row(label, *(cell(btest.get(k), f) for k, _, f in columns),
+                          _secs(base.get("train_s")) if "train_s" in base else "")
     con.print(table)
-    if summary.get("transfer_gain") is not None:
+    gain_fmt = task.card({})["gain"]
+    if _is_number(summary.get("transfer_gain")):
         con.print("transfer gain over scratch: "
-                  + task.card({})["gain"].format(gain=summary["transfer_gain"],
-                                                 gain_pct=summary["transfer_gain"] * 100))
+                  + gain_fmt.format(gain=summary["transfer_gain"], gain_pct=summary["transfer_gain"] * 100))
+    gain = _dict(summary.get("adapt")).get("adaptation_gain")
+    if _is_number(gain):
+        con.print("adaptation gain over source-only: " + gain_fmt.format(gain=gain, gain_pct=gain * 100))
     for warning in summary.get("warnings", []):
         con.print(f"[yellow]warning:[/yellow] {warning}")
     if run_dir is not None:

@@ -32,6 +32,8 @@ class RankCommand:
         parser.add_argument("--domain", default=None, help="Domain of a built-in dataset with several.")
         parser.add_argument("--text-column", default=None, help="Column holding the text.")
         parser.add_argument("--label-column", default=None, help="Column holding the label.")
+        parser.add_argument("--task", default=None, help="The task to rank for, e.g. regression "
+                            "(default: the one the labels say, as in fit; numbers rank by LogME).")
         parser.add_argument("--image-size", type=int, default=None,
                             help="Input resolution for image backbones, 8..4096 (default: each "
                             "one's native).")
@@ -57,9 +59,9 @@ class RankCommand:
         rows = rank(args.data, backbones=args.backbones, scores=args.scores, shots=args.shots,
                     seed=args.seed, validate=args.validate, image_size=args.image_size,
                     cache_dir=args.cache_dir, domain=args.domain, text_column=args.text_column,
-                    label_column=args.label_column, log=log)
+                    label_column=args.label_column, task=args.task, log=log)
         if args.json:
-            print(json.dumps({"rows": list(rows), "order_by": rows.order_by,
+            print(json.dumps({"rows": list(rows), "order_by": rows.order_by, "task": rows.task,
                               "correlations": rows.correlations, "warnings": rows.warnings},
                              indent=2))
             return 0
@@ -77,7 +79,8 @@ def print_ranking(rows: Any, data: str) -> None:
 
     console = make_console()
     names = list(rows[0]["scores"]) if rows else []
-    validated = bool(rows) and "probe_val_accuracy" in rows[0]
+    key = f"probe_val_{rows.probe_metric}"
+    validated = bool(rows) and key in rows[0]
     # the title on its own line: a long data path must not wrap it to the table's width
     console.print(f"transferability on {data} (n_train = {rows[0]['n_train'] if rows else 0}), "
                   f"ordered by {rows.order_by}; score (seconds)", soft_wrap=True)
@@ -89,12 +92,12 @@ def print_ranking(rows: Any, data: str) -> None:
     for name in names:
         table.add_column(name, justify="right")
     if validated:
-        table.add_column("probe val", justify="right")
+        table.add_column(f"probe val {rows.probe_metric}", justify="right")
     for row in rows:
         cells = [str(row["rank"]), row["backbone"], str(row["feature_dim"]), f"{row['features_s']:.1f}s"]
         cells += [f"{row['scores'][n]:.4f}\n({row['score_s'][n]:.2f}s)" for n in names]
         if validated:
-            cells.append(f"{row['probe_val_accuracy'] * 100:.1f} %")
+            cells.append(f"{row[key] * 100:.1f} %" if rows.probe_metric == "accuracy" else f"{row[key]:.4f}")
         table.add_row(*cells)
     console.print(table)
     if any(n in names for n in ("leep", "nce")):
@@ -105,7 +108,7 @@ def print_ranking(rows: Any, data: str) -> None:
     if validated:
         corr = ", ".join(f"{k} {'n/a (< 3 candidates or a tie)' if v is None else f'{v:+.2f}'}"
                          for k, v in rows.correlations.items())
-        console.print(f"Spearman rank correlation with probe accuracy: {corr}")
+        console.print(f"Spearman rank correlation with probe {rows.probe_metric}: {corr}")
 
 
 def _log(msg: str) -> None:

@@ -196,13 +196,11 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
                           "strategy (e.g. --strategy gradual), or drop joint_source.")
     splits, task = task_splits(cfg, log)
     train = splits.train
-    if task.targets != "classes":
-        raise ConfigError(f"--strategy auto ranks backbones and strategies on class labels, and the "
-                          f"{task.name} task has none. Name a strategy (e.g. --strategy full).")
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
-        f"{len(splits.test)} test, {len(train.classes)} classes; time budget {_fmt_s(budget)}")
+        f"{len(splits.test)} test, " + ("numeric targets" if train.has_values else f"{len(train.classes)} classes")
+        + f"; time budget {_fmt_s(budget)}")
 
-    spec, backbone_why, ranking = choose_backbone(cfg, train, log, splits.val)
+    spec, backbone_why, ranking = choose_backbone(cfg, train, log, splits.val, task)
     name, pretrained = parse_candidate(spec)
     chosen_cfg = dataclasses.replace(
         cfg, backbone=dataclasses.replace(cfg.backbone, name=name,
@@ -232,6 +230,8 @@ class _Climb:
         self.probe_model: Any = None
         self.calibration = 1.0
         self.stop_reason = "every rung of the ladder was tried"
+        #: each tried rung's validation metric, keyed by the task's selection metric (val_r2 ...)
+        self.val_key = f"val_{task.selection_metric}"
 
     def _prepare(self) -> None:
         train, val, test = self.splits.train, self.splits.val, self.splits.test
@@ -323,8 +323,8 @@ class _Climb:
                 val_score = self.task.metrics(self.splits.val.y, self.runner.outputs(model, self.splits.val, frozen),
                                               task_meta(self.task, self.splits.train))[metric]
             improved = self.best is None or (val_score is not None
-                                             and self.task.better(val_score, self.best["val_accuracy"]))
-            entry = {"strategy": strategy, "val_accuracy": val_score, "seconds": round(seconds, 3),
+                                             and self.task.better(val_score, self.best[self.val_key]))
+            entry = {"strategy": strategy, self.val_key: val_score, "seconds": round(seconds, 3),
                      "estimated_s": round(estimate, 3), "epochs": run_epochs,
                      "stopped": hist[-1]["stopped"] if hist else None, "improved": improved}
             self.tried.append(entry)
@@ -337,7 +337,7 @@ class _Climb:
                 self.probe_model = model
             if not improved:
                 self.stop_reason = (f"{strategy} did not improve the validation {metric} "
-                                    f"({val_score:.4f} <= {self.best['val_accuracy']:.4f})"
+                                    f"({val_score:.4f} <= {self.best[self.val_key]:.4f})"
                                     if val_score is not None else f"{strategy} gave no validation {metric}")
                 break
             self.best, self.best_model = {**entry, "frozen": frozen}, model
@@ -359,9 +359,9 @@ class _Climb:
         """Evaluate the kept model, judge it against its baselines and write the run."""
         assert self.best is not None  # the first rung always counts as an improvement
         model, strategy, frozen = self.best_model, self.best["strategy"], self.best["frozen"]
-        val = self.best["val_accuracy"]
+        val = self.best[self.val_key]
         val_txt = "n/a" if val is None else f"{val:.4f}"
-        tried = ", ".join(f"{t['strategy']} (val {t['val_accuracy'] if t['val_accuracy'] is None else round(t['val_accuracy'], 4)}, "
+        tried = ", ".join(f"{t['strategy']} (val {t[self.val_key] if t[self.val_key] is None else round(t[self.val_key], 4)}, "
                           f"{t['seconds']:.1f} s)" for t in self.tried)
         metric = self.task.selection_metric
         choice = (f"{backbone_why}; {self.ladder_why}; tried {tried}; stopped because "
@@ -374,6 +374,7 @@ class _Climb:
         final_cfg = dataclasses.replace(self.chosen_cfg, strategy=strategy, strategy_params=dict(
             self.partial_params) if strategy == "partial" else {})
         self.run.save_model(model, self.task, self.splits.train, final_cfg)
+        self.run.save_test_predictions(self.task, self.splits.test.y, self.runner.test_outputs)
         auto = {"budget_s": self.budget, "backbone": {"chosen": spec, "why": backbone_why, "ranking": ranking},
                 "ladder": self.ladder, "ladder_why": self.ladder_why,
                 "forward_s_per_example": round(self.per_example, 6), "tried": self.tried,

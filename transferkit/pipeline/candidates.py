@@ -126,28 +126,38 @@ class Ranking(list):
     correlations: dict[str, float | None]
     order_by: str
     warnings: list[str]
+    #: the task the data was ranked for, and the validation metric its probes report
+    #: (each row's ``probe_val_<metric>``: accuracy for classes, r2 for regression)
+    task: str
+    probe_metric: str
 
     def __init__(self, rows: Sequence[dict[str, Any]], order_by: str,
                  correlations: dict[str, float | None] | None = None,
-                 warnings: Sequence[str] = ()) -> None:
+                 warnings: Sequence[str] = (), task: str = "classification",
+                 probe_metric: str = "accuracy") -> None:
         super().__init__(rows)
         self.order_by = order_by
         self.correlations = correlations or {}
         self.warnings = list(warnings)
+        self.task = task
+        self.probe_metric = probe_metric
 
 
 def _load_rank_data(data: Any, shots: int | None, seed: int, validate: bool, val_data: Any,
-                    data_options: dict[str, Any]) -> tuple[Any, Any]:
-    """(train, val or None) from a name/path, DataConfig, Splits or TransferDataset."""
-    from transferkit.data import Splits, TransferDataset, load_splits
+                    task: str | None, data_options: dict[str, Any],
+                    log: Callable[[str], None]) -> tuple[Any, Any, Any]:
+    """(train, val or None, task) from a name/path, DataConfig, Splits or TransferDataset:
+    the task ``task``, or the one the labels say (numbers: regression)."""
+    from transferkit.data import Splits, TransferDataset
+    from transferkit.pipeline.fitting import load_task_splits
 
-    if isinstance(data, Splits):
-        return data.train, data.val
-    if isinstance(data, TransferDataset):
-        if validate and val_data is None:
+    if isinstance(data, (Splits, TransferDataset)):
+        train = data.train if isinstance(data, Splits) else data
+        val = data.val if isinstance(data, Splits) else val_data
+        if isinstance(data, TransferDataset) and validate and val is None:
             raise ConfigError("rank(validate=True) on a TransferDataset needs 'val_data' (a "
                               "labelled validation dataset): the probes are selected on it.")
-        return data, val_data
+        return train, val, _stored_task(train, task)
     if isinstance(data, DataConfig):
         cfg = data
         if shots is not None:
@@ -159,10 +169,21 @@ def _load_rank_data(data: Any, shots: int | None, seed: int, validate: bool, val
     else:
         raise ConfigError(f"The 'data' parameter of rank must be a dataset name or path, a DataConfig, "
                           f"Splits or a TransferDataset. Got {type(data).__name__} instead.")
-    from transferkit.pipeline.fitting import class_targets
+    splits, chosen = load_task_splits(cfg, task, None, log)
+    return splits.train, splits.val, chosen
 
-    splits = load_splits(cfg, targets=class_targets("rank"))
-    return splits.train, splits.val
+
+def _stored_task(train: Any, task: Any) -> Any:
+    """The task of an already loaded dataset: ``task`` (a Task or a name), else the first
+    registered task that stores targets the way ``train`` does (class codes or values)."""
+    from transferkit.tasks import TASKS, Task, get_task
+
+    if isinstance(task, Task):
+        return task
+    if task is not None:
+        return get_task(task)
+    kind = "values" if getattr(train, "has_values", False) else "classes"
+    return get_task(next(n for n in TASKS.names() if TASKS.get(n).targets == kind))
 
 
 def rank(data: Any, backbones: str | Sequence[Any] | None = None,
@@ -170,7 +191,8 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
          seed: int = 0, validate: bool = False, val_data: Any = None,
          image_size: int | None = None, max_length: int | None = None,
          cache_dir: str | None = None, train: TrainConfig | None = None,
-         log: Callable[[str], None] | None = None, **data_options: Any) -> Ranking:
+         task: Any = None, log: Callable[[str], None] | None = None,
+         **data_options: Any) -> Ranking:
     """Rank candidate backbones for ``data`` by transferability, best first.
 
     Each candidate's frozen features of the **training split** (with ``shots`` per class;
@@ -187,6 +209,10 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     ``probe_val_accuracy`` and ``Ranking.correlations`` (Spearman's rho between each
     score and the probe accuracies over the candidates).
 
+    ``task``: the task to rank for (a name or a Task; default: the one the labels say, as
+    in ``fit``). On regression targets only the scores that rank numbers are computed
+    (LogME in its regression form); the probes report validation R² (``probe_val_r2``).
+
     Each row: ``rank``, ``backbone``, ``pretrained``, ``feature_dim``, ``n_train``,
     ``features_s``, ``source_probs`` (where LEEP/NCE's θ came from), ``scores``
     ``{name: value}``, ``score_s`` ``{name: seconds}``, and with ``validate``
@@ -200,14 +226,26 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     from transferkit.ranking import SCORES
 
     say = log or (lambda _m: None)
-    score_names = [SCORES.entry(n).name for n in _split_names(scores)] or list(SCORES.names())
+    train_data, val, task_obj = _load_rank_data(data, shots, seed, validate, val_data, task,
+                                                data_options, say)
+    values = task_obj.targets == "values"
+    asked = [SCORES.entry(n).name for n in _split_names(scores)]
+    if values:
+        from transferkit.ranking._base import values_refusal
+
+        for name in asked:
+            if not getattr(SCORES.get(name), "supports_values", False):
+                raise ConfigError(values_refusal(name))
+        asked = asked or [n for n in SCORES.names() if getattr(SCORES.get(n), "supports_values", False)]
+    score_names = asked or list(SCORES.names())
     order_by = "logme" if "logme" in score_names else score_names[0]
-    train_data, val = _load_rank_data(data, shots, seed, validate, val_data, data_options)
+    metric = task_obj.selection_metric
+    probe_key = f"probe_val_{metric}"
     if validate and (val is None or len(val) == 0):
         raise DataError("rank(validate=True) needs a non-empty validation split to select the "
                         "probes; the data has none. Lower nothing: pass val_data, or drop validate.")
     candidates = _split_names(backbones) or default_pool(train_data.modality)
-    rows = [_score_candidate(spec, train_data, val, score_names, seed=seed, validate=validate,
+    rows = [_score_candidate(spec, train_data, val, score_names, task_obj, seed=seed, validate=validate,
                              image_size=image_size, max_length=max_length, cache_dir=cache_dir,
                              train=train, log=say) for spec in candidates]
     rows.sort(key=lambda r: -r["scores"][order_by])
@@ -215,7 +253,7 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
         row["rank"] = i
     correlations: dict[str, float | None] = {}
     if validate:
-        acc = [r["probe_val_accuracy"] for r in rows]
+        acc = [r[probe_key] for r in rows]
         correlations = {s: spearman([r["scores"][s] for r in rows], acc) for s in score_names}
     warnings = []
     if any(n in ("leep", "nce") for n in score_names) and len({r["source_probs"] != "NLEEP pseudo "
@@ -225,15 +263,16 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
             "for others; their values are comparable within each group only. Rank by LogME or "
             "H-score across both."
         )
-    return Ranking(rows, order_by, correlations, warnings)
+    return Ranking(rows, order_by, correlations, warnings, task=task_obj.name, probe_metric=metric)
 
 
-def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str], *, seed: int,
+def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str], task: Any, *,
+                     seed: int,
                      validate: bool, image_size: int | None, max_length: int | None,
                      cache_dir: str | None, train: TrainConfig | None,
                      log: Callable[[str], None]) -> dict[str, Any]:
     """One row of :func:`rank`: the candidate's cached features, its scores and (with
-    ``validate``) its linear probe's validation accuracy."""
+    ``validate``) its linear probe's validation metric (the task's selection metric)."""
     from transferkit.features import extract_features
     from transferkit.ranking import SCORES
 
@@ -250,35 +289,37 @@ def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str
         "backbone": name, "pretrained": pretrained, "feature_dim": int(feats.shape[1]),
         "n_train": len(train_data), "features_s": round(features_s, 3),
         "source_probs": (f"source head ({probs.shape[1]} classes)" if probs is not None
-                         else "NLEEP pseudo labels"),
+                         else "NLEEP pseudo labels" if task.targets == "classes" else None),
         "scores": {}, "score_s": {},
     }
     for score in score_names:
         s0 = time.perf_counter()
-        row["scores"][score] = float(SCORES.build(score).score(feats, train_data.y, probs))
+        scorer = SCORES.build(score)
+        row["scores"][score] = float(scorer.score_values(feats, train_data.y) if task.targets == "values"
+                                     else scorer.score(feats, train_data.y, probs))
         row["score_s"][score] = round(time.perf_counter() - s0, 4)
+    metric = task.selection_metric
     if validate:
-        row["probe_val_accuracy"], row["probe_s"] = _probe(backbone, train_data, val, cache_dir,
-                                                           train or TrainConfig(), seed)
+        row[f"probe_val_{metric}"], row["probe_s"] = _probe(backbone, train_data, val, cache_dir,
+                                                            train or TrainConfig(), seed, task)
     log(f"[bold]{name}[/bold] ({row['feature_dim']}-d): "
         + ", ".join(f"{k} {v:.4g}" for k, v in row["scores"].items())
-        + (f", probe val accuracy {row['probe_val_accuracy']:.4f}" if validate else ""))
+        + (f", probe val {metric} {row[f'probe_val_{metric}']:.4f}" if validate else ""))
     return row
 
 
 def _probe(backbone: Any, train: Any, val: Any, cache_dir: str | None, train_cfg: TrainConfig,
-           seed: int) -> tuple[float, float]:
-    """Validation accuracy of a linear probe on cached features, through the engine's stage runner."""
+           seed: int, task: Any) -> tuple[float, float]:
+    """The task's validation selection metric (accuracy, R²) of a linear probe on cached
+    features, through the engine's stage runner."""
     from transferkit.data import Splits
     from transferkit.mapping import MAPPINGS
     from transferkit.pipeline.build import new_model
     from transferkit.pipeline.stages import StageRunner
-    from transferkit.tasks import get_task
-
     t0 = time.perf_counter()
     torch.manual_seed(seed)
-    task = get_task()
-    model = new_model(backbone, task, train.num_classes,
+    task.fit_targets(train)
+    model = new_model(backbone, task, task.output_dim(train),
                       MAPPINGS.build("identity", in_dim=backbone.feature_dim), train_cfg.head_dropout)
     cfg = FitConfig(train=train_cfg, cache_dir=cache_dir)
     cfg.data.seed = seed
@@ -287,18 +328,18 @@ def _probe(backbone: Any, train: Any, val: Any, cache_dir: str | None, train_cfg
     runner.run(model, "linear-probe", {})
     acc = runner.history[-1]["best_metric"]
     if acc is None:
-        raise TransferkitError("The linear probe reported no validation accuracy; is the "
-                               "validation split labelled?")
+        raise TransferkitError(f"The linear probe reported no validation {task.selection_metric}; "
+                               "is the validation split labelled?")
     return float(acc), round(time.perf_counter() - t0, 3)
 
 
 def choose_backbone(cfg: FitConfig, train: Any, log: Callable[[str], None],
-                     val: Any = None) -> tuple[str, str, list[dict]]:
+                    val: Any = None, task: Any = None) -> tuple[str, str, list[dict]]:
     """(backbone spec, why, ranking rows).
 
     With a labelled validation split, every candidate is also linear-probed on its cached
     features (what ``rank --validate`` does; seconds each) and the best probe validation
-    accuracy wins, ties going to the higher LogME: R1 on fine-foods (64 labels per class)
+    accuracy (the ``task``'s selection metric: R² for regression) wins, ties going to the higher LogME: R1 on fine-foods (64 labels per class)
     found LogME, LEEP and NCE all ranking MiniLM at random init above the pretrained one on
     2 of 3 seeds, while the probe's validation accuracy separates them (random features
     stay at the majority rate). Without validation data, the highest LogME wins.
@@ -316,18 +357,20 @@ def choose_backbone(cfg: FitConfig, train: Any, log: Callable[[str], None],
         + (" and linear-probing each on the validation split" if validate else ""))
     rows = rank(train, candidates, scores=["logme"], seed=cfg.data.seed, validate=validate,
                 val_data=val if validate else None, train=cfg.train if validate else None,
-                image_size=cfg.backbone.image_size,
-                max_length=cfg.backbone.max_length, cache_dir=cfg.cache_dir, log=log)
+                image_size=cfg.backbone.image_size, max_length=cfg.backbone.max_length,
+                cache_dir=cfg.cache_dir, task=task, log=log)
+    metric = rows.probe_metric
+    key = f"probe_val_{metric}"
     rows = list(rows)  # ordered by LogME
-    if validate:  # stable sort: equal probe accuracies keep LogME's order
-        rows.sort(key=lambda r: -r["probe_val_accuracy"])
+    if validate:  # stable sort: equal probe metrics keep LogME's order
+        rows.sort(key=lambda r: -r[key])
         for i, row in enumerate(rows, 1):
             row["rank"] = i
         best = rows[0]
-        others = ", ".join(f"{r['backbone']} {r['probe_val_accuracy']:.4f} (LogME "
+        others = ", ".join(f"{r['backbone']} {r[key]:.4f} (LogME "
                            f"{r['scores']['logme']:.4f})" for r in rows[1:])
-        why = (f"backbone '{best['backbone']}' has the best linear-probe validation accuracy "
-               f"({best['probe_val_accuracy']:.4f}, LogME {best['scores']['logme']:.4f}; {others})")
+        why = (f"backbone '{best['backbone']}' has the best linear-probe validation {metric} "
+               f"({best[key]:.4f}, LogME {best['scores']['logme']:.4f}; {others})")
         return best["backbone"], why, rows
     best = rows[0]
     others = ", ".join(f"{r['backbone']} {r['scores']['logme']:.4f}" for r in rows[1:])

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -31,47 +30,39 @@ from transferkit.tasks import Task, get_task, infer_task
 def choose_task(cfg: FitConfig, train: Any, log: Callable[[str], None]) -> Task:
     """The task named by ``--task``, or the one :func:`infer_task` reads from the labels
     (``train``: data whose classes are the raw label values), built with ``task_params``."""
-    if cfg.task is not None:
-        return get_task(cfg.task, dict(cfg.task_params) or None)
-    name, why = infer_task(train)
+    return pick_task(cfg.task, cfg.task_params, train, log)
+
+
+def pick_task(name: str | None, params: Any, pool: Any, log: Callable[[str], None]) -> Task:
+    """The task ``name`` (built with ``params``), or the one :func:`infer_task` reads from
+    the raw label values of ``pool`` when ``name`` is None (and the reason is logged)."""
+    if name is not None:
+        return get_task(name, dict(params or {}) or None)
+    name, why = infer_task(pool)
     log(f"[bold]task[/bold] {name} ({why}; --task chooses another)")
-    return get_task(name, dict(cfg.task_params) or None)
+    return get_task(name, dict(params or {}) or None)
 
 
 def task_splits(cfg: FitConfig, log: Callable[[str], None]) -> tuple[Any, Task]:
     """(splits, task) of a fit: the task is chosen on the unsplit data's raw label values
     (before they are stored as the task's targets), then the data is split for it."""
+    return load_task_splits(cfg.data, cfg.task, cfg.task_params, log)
+
+
+def load_task_splits(data: Any, task: str | None, params: Any,
+                     log: Callable[[str], None]) -> tuple[Any, Task]:
+    """(splits, task) of the DataConfig ``data``: the task ``task``, or the one the unsplit
+    data's raw label values say (:func:`pick_task`), and the data split and stored for it."""
     from transferkit.data import load_splits
 
     chosen: list[Task] = []
 
     def targets(pool: Any) -> str:
-        chosen.append(choose_task(cfg, pool, log))
+        chosen.append(pick_task(task, params, pool, log))
         return chosen[0].targets
 
-    splits = load_splits(cfg.data, targets=targets)
+    splits = load_splits(data, targets=targets)
     return splits, chosen[0]
-
-
-def class_targets(job: str) -> Callable[[Any], str]:
-    """``load_splits(..., targets=class_targets("rank"))``: class labels, and a refusal that
-    names the inferred task when the labels look like another task's targets (numbers)."""
-
-    def targets(pool: Any) -> str:
-        from sklearn.utils.multiclass import type_of_target
-
-        try:
-            numeric = np.asarray(list(pool.classes), dtype=np.float64)
-        except (TypeError, ValueError):
-            return "classes"  # names
-        # only non-integer numbers are refused: many integer codes stay classes, as before
-        if len(numeric) and np.isfinite(numeric).all() and type_of_target(numeric) == "continuous":
-            name, why = infer_task(pool)
-            raise ConfigError(f"{job} works on class labels, and the labels of '{pool.name}' look like "
-                              f"{name} targets ({why}). {job} does not support {name} yet.")
-        return "classes"
-
-    return targets
 
 
 def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], None],
@@ -116,6 +107,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         log(f"[yellow]warning: {w}[/yellow]")
 
     run.save_model(model, task, train, cfg)
+    run.save_test_predictions(task, splits.test.y, runner.test_outputs)
     summary = Summary(
         task=task.name, command="fit", data={**splits.describe(), "source": cfg.joint_source},
         backbone=cfg.backbone.name, strategy=cfg.strategy,
@@ -204,4 +196,4 @@ def joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
     return objective, source
 
 
-__all__ = ["choose_task", "class_targets", "fit_configured", "task_splits", "joint_source", "select_mapping", "timings"]
+__all__ = ["choose_task", "fit_configured", "load_task_splits", "pick_task", "task_splits", "joint_source", "select_mapping", "timings"]

@@ -36,6 +36,7 @@ from transferkit.rundir import (
     FORMAT_VERSION,
     MANIFEST,
     SUMMARY,
+    TEST_PREDICTIONS,
     WEIGHTS,
     atomic_write_bytes,
     atomic_write_text,
@@ -345,6 +346,21 @@ class Run:
         content = manifest(model, task, train, cfg, self.fingerprints, extra)
         content["backbone"].update(model.backbone.save_assets(self.dir))  # e.g. the tokenizer
         write_json(self.path(MANIFEST), content)
+
+    def save_test_predictions(self, task: Any, targets: Any, outputs: Any) -> None:
+        """``test_predictions.npz`` (plain float arrays, no pickle) when the task keeps its
+        test predictions for the report (regression: true and predicted values)."""
+        arrays = task.test_arrays(targets, outputs) if outputs is not None else None
+        if not arrays or not is_main_process():
+            return
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.path(TEST_PREDICTIONS), buf.getvalue())
 
     def finish(self, summary: Summary) -> dict[str, Any]:
         """summary.json; the run renamed into place (replacing an old run with --overwrite);

@@ -306,8 +306,9 @@ class StageRunner:
             log = MetricsLog(Path(self.run_dir) / "metrics.jsonl")
             log.truncate_after(record["stage"], 0)
             log.append({**record, "time": round(seconds, 3)})
+        strength = f"C {info.get('c')}" if "alpha" not in info else f"alpha {info['alpha']:g} per row"
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
-                 f"{info.get('solver')} (C {info.get('c')})")
+                 f"{info.get('solver')} ({strength})")
         self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,
                              "steps": info.get("n_iter", 0), "stopped": "converged",
                              "seconds": round(seconds, 3), "solver": info})

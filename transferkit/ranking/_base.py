@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from transferkit._threads import blas_threads
-from transferkit.errors import DataError
+from transferkit.errors import ConfigError, DataError
 from transferkit.options import Options, option, resolve_config
 
 logger = logging.getLogger("transferkit.ranking")
@@ -36,6 +36,8 @@ class TransferabilityScore:
 
     config_class: ClassVar[type]
     needs_source_probs: ClassVar[bool] = False
+    #: True when the score also ranks real-valued targets (regression): see :meth:`score_values`
+    supports_values: ClassVar[bool] = False
     name: ClassVar[str] = "score"
 
     def __init__(self, config: Any = None, **params: Any) -> None:
@@ -56,6 +58,11 @@ class TransferabilityScore:
     def _score(self, f: np.ndarray, y: np.ndarray, n_classes: int,
                source_probs: np.ndarray | None) -> float:
         raise NotImplementedError
+
+    def score_values(self, features: np.ndarray, values: np.ndarray) -> float:
+        """Transferability of ``features`` (N, D) for real-valued targets ``values`` (N,)
+        (regression); higher is better. Only scores with ``supports_values`` define it."""
+        raise ConfigError(values_refusal(self.name))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -95,6 +102,34 @@ def check_inputs(features: Any, labels: Any, where: str) -> tuple[np.ndarray, np
             f"The {where} score needs labels of at least 2 classes. Got only one class."
         )
     return f, y.astype(np.int64), n_classes
+
+
+def values_refusal(name: str) -> str:
+    """The refusal of a score that needs class labels, asked to rank real-valued targets."""
+    from transferkit.ranking import SCORES
+
+    able = [n for n in SCORES.names() if getattr(SCORES.get(n), "supports_values", False)]
+    return (f"The {name} score needs class labels, and these targets are numbers (regression). "
+            f"Scores that rank regression targets: {', '.join(able)}; pass e.g. --scores "
+            f"{able[0] if able else 'logme'}.")
+
+
+def check_values(features: Any, values: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert for a regression score: float64 features (N, D) and finite
+    float64 targets (N,)."""
+    n = len(np.asarray(features))
+    f, _, _ = check_inputs(features, np.arange(n) % 2, where)  # the feature checks only
+    y = np.asarray(values, dtype=np.float64)
+    if y.ndim != 1 or len(y) != len(f):
+        raise DataError(
+            f"The 'values' parameter of the {where} score must be a 1-D array with one target per "
+            f"row of 'features' ({len(f)}). Got shape {y.shape} instead."
+        )
+    if not np.all(np.isfinite(y)):
+        bad = int(np.argwhere(~np.isfinite(y))[0, 0])
+        raise DataError(f"The 'values' parameter of the {where} score holds a NaN or infinite "
+                        f"target (first in row {bad}). Drop or fix that row.")
+    return f, y
 
 
 def check_probs(source_probs: Any, n: int, where: str) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.ranking import SCORES
-from transferkit.ranking._base import TransferabilityScore, one_hot
+from transferkit.ranking._base import TransferabilityScore, check_values, one_hot
 
 
 @dataclass
@@ -38,18 +38,31 @@ class LogMEScore(TransferabilityScore):
         A = αI + βFᵀF,  m = βA⁻¹Fᵀy,  γ = Σ βσᵢ/(α+βσᵢ),  α ← γ/mᵀm,  β ← (N−γ)/‖Fm−y‖²
 
     The score is the mean over classes of L/N, as in the reference implementation
-    (github.com/thuml/LogME). Shapes: features (N, D), labels (N,). All classes share one
+    (github.com/thuml/LogME). For real-valued targets (regression, the paper's section 4.2)
+    the same evidence is taken on the standardised target column itself,
+    ``(y - mean) / std``, instead of one-hot columns (:meth:`score_values`). Shapes: features (N, D), labels (N,). All classes share one
     eigendecomposition of the smaller Gram matrix (FᵀF or FFᵀ), so the cost is
     O(N·D·min(N, D)) once plus O(min(N, D)·C) per iteration, in float64.
     """
 
     config_class = LogMEConfig
     needs_source_probs = False
+    supports_values = True
     name = "logme"
 
     def _score(self, f: np.ndarray, y: np.ndarray, n_classes: int,
                source_probs: np.ndarray | None) -> float:
         return float(np.mean(self.evidences(f, one_hot(y, n_classes))))
+
+    def score_values(self, features: np.ndarray, values: np.ndarray) -> float:
+        """LogME of real-valued targets (N,): the evidence / N of the standardised target
+        (standardised so that the score does not depend on the target's units)."""
+        f, y = check_values(features, values, self.name)
+        std = float(y.std())
+        if std == 0.0:
+            raise DataError("The logme score needs targets that vary; every target here is "
+                            f"{y[0]:g}. Use data with more than one target value.")
+        return float(self.evidences(f, ((y - y.mean()) / std)[:, None])[0])
 
     def evidences(self, f: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Per-column maximum evidence / N for targets (N, C) on features f (N, D) -> (C,)."""

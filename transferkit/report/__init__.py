@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from transferkit.errors import RunDirError
-from transferkit.rundir import MANIFEST, SUMMARY, atomic_write_text
+from transferkit.rundir import MANIFEST, SUMMARY, TEST_PREDICTIONS, atomic_write_text
 
 REPORT = "report.html"
 METRICS_LOG = "metrics.jsonl"
@@ -304,6 +304,47 @@ def _errors_sections(test: dict[str, Any], classes: list[str]) -> list[str]:
     return parts
 
 
+def _predictions_section(run: Path, test: dict[str, Any]) -> str:
+    """A regression run's test predictions (``test_predictions.npz``): predicted against
+    true, the residuals, and the error by decile of the true target (with its table)."""
+    from transferkit.report import plots
+
+    path = run / TEST_PREDICTIONS
+    if not path.is_file():
+        return ""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            y, pred = np.asarray(z["y"]), np.asarray(z["pred"])
+    except (ValueError, OSError, KeyError) as exc:
+        return (f"<h2>Test predictions</h2><p class='note'>{escape(TEST_PREDICTIONS)} could not be "
+                f"read ({escape(str(exc))}).</p>")
+    deciles = test.get("by_decile")
+    if deciles is None:  # an older summary: the same numbers from the saved predictions
+        from transferkit.tasks.regression import error_by_decile
+
+        deciles = error_by_decile(y, pred)
+    figs = plots.regression_plots(y, pred, deciles)
+    if not figs:
+        return ""
+    out = ["<h2>Test predictions</h2><div class='grid'>",
+           _figure(figs["scatter"], "predicted against true values",
+                   "Predicted against true value on the test set; points on the dashed line are "
+                   "exact. A flat band means the model cannot reach that range (e.g. a target "
+                   "capped in the training data)."),
+           _figure(figs["residuals"], "residuals", "Residual (predicted − true) against the "
+                   "prediction; a trend or a funnel shape means systematic error."),
+           "</div>"]
+    if "deciles" in figs:
+        out.append(_figure(figs["deciles"], "error by decile of the true value",
+                           "Mean absolute error and bias within each decile of the true test value."))
+        rows = "".join(f"<tr><td class='num'>{b['low']:.4g} – {b['high']:.4g}</td><td class='num'>{b['n']}</td>"
+                       f"<td class='num'>{b['mae']:.4g}</td><td class='num'>{b['bias']:+.4g}</td></tr>"
+                       for b in deciles)
+        out.append("<table><thead><tr><th>true value (decile)</th><th>n</th><th>MAE</th>"
+                   f"<th>bias</th></tr></thead><tbody>{rows}</tbody></table>")
+    return "".join(out)
+
+
 def _timings_section(summary: dict[str, Any]) -> str:
     timings = summary.get("timings") or {}
     if not timings:
@@ -347,6 +388,7 @@ def build_html(run_dir: str | Path) -> str:
         _metrics_section(summary, card),
         _curves_section(run),
         *_errors_sections(test, classes),
+        _predictions_section(run, test),
         _projection_section(run, classes),
         _timings_section(summary),
         _footer(manifest, run),

@@ -238,3 +238,71 @@ def features_plot(features: np.ndarray, labels: np.ndarray | None, classes: Sequ
     ax.set_ylabel("PC 2")
     ax.grid(alpha=0.3)
     return to_data_uri(fig)
+
+
+def _short(value: float) -> str:
+    """A tick label: 3 significant digits with k/M for thousands and millions."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+#: the scatter and residual plots draw at most this many test points (a seeded subsample)
+MAX_POINTS = 5000
+
+
+def regression_plots(y: np.ndarray, pred: np.ndarray,
+                     by_decile: Sequence[dict[str, Any]] | None = None) -> dict[str, str] | None:
+    """Three figures of a regression run's test predictions, by name: ``scatter`` (predicted
+    against true, with the diagonal), ``residuals`` (predicted minus true, against the
+    prediction) and ``deciles`` (MAE and bias within each decile of the true target)."""
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
+    keep = np.isfinite(y) & np.isfinite(pred)
+    y, pred = y[keep], pred[keep]
+    if not len(y):
+        return None
+    if len(y) > MAX_POINTS:
+        idx = _subsample(np.arange(len(y))[:, None], MAX_POINTS, np.random.default_rng(0))[:, 0]
+        ys, ps = y[idx], pred[idx]
+    else:
+        ys, ps = y, pred
+    alpha = float(np.clip(30.0 / np.sqrt(len(ys)), 0.1, 0.8))
+    out: dict[str, str] = {}
+
+    fig = _figure(4.6, 4.2)
+    ax = fig.subplots()
+    lo, hi = float(min(ys.min(), ps.min())), float(max(ys.max(), ps.max()))
+    ax.plot([lo, hi], [lo, hi], ls="--", color="#8c959f", lw=1, label="perfect (predicted = true)")
+    ax.scatter(ys, ps, s=8, alpha=alpha, color=_COLORS[0], label=f"test examples ({len(ys)})")
+    ax.set_xlabel("true value")
+    ax.set_ylabel("predicted value")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    out["scatter"] = to_data_uri(fig)
+
+    fig = _figure(4.6, 4.2)
+    ax = fig.subplots()
+    ax.axhline(0.0, ls="--", color="#8c959f", lw=1)
+    ax.scatter(ps, ps - ys, s=8, alpha=alpha, color=_COLORS[1])
+    ax.set_xlabel("predicted value")
+    ax.set_ylabel("residual (predicted − true)")
+    ax.grid(alpha=0.3)
+    out["residuals"] = to_data_uri(fig)
+
+    if by_decile:
+        fig = _figure(5.6, 3.6)
+        ax = fig.subplots()
+        pos = np.arange(len(by_decile))
+        ax.bar(pos - 0.2, [b["mae"] for b in by_decile], width=0.4, color=_COLORS[0], label="MAE")
+        ax.bar(pos + 0.2, [b["bias"] for b in by_decile], width=0.4, color=_COLORS[4],
+               label="bias (mean predicted − true)")
+        ax.axhline(0.0, color="#57606a", lw=0.8)
+        ax.set_xticks(pos, [f"≤{_short(b['high'])}" for b in by_decile], fontsize=8)
+        ax.set_xlabel("decile of the true value (its upper end)")
+        ax.set_ylabel("error")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=8)
+        out["deciles"] = to_data_uri(fig)
+    return out

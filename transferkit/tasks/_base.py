@@ -94,6 +94,12 @@ class Task:
         """The training loss: ``objective(model, batch, step) -> (loss, logs)``."""
         raise NotImplementedError
 
+    def example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The training loss of each example, ``(B, out) x (B,) -> (B,)``, as ``objective``
+        takes it before averaging: what weighted objectives (``adapt``'s importance weights)
+        and validators that weigh source losses (DEV) use."""
+        raise NotImplementedError
+
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> dict[str, Any] | None:
@@ -155,6 +161,11 @@ class Task:
                 detailed: bool = False) -> dict[str, Any]:
         """The reported metrics of postprocessed ``outputs`` against ``targets``."""
         raise NotImplementedError
+
+    def test_arrays(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray] | None:
+        """What a run directory keeps of the test predictions for the report
+        (``test_predictions.npz``; None: nothing, the summary's metrics suffice)."""
+        return None
 
     def intervals(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
                   seed: int = 0) -> dict[str, Any]:

@@ -269,6 +269,9 @@ class ClassificationTask(Task):
         return CrossEntropyObjective(forward, label_smoothing=train_cfg.label_smoothing,
                                      weight=weight, l2_sp=l2_sp)
 
+    def example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(outputs.float(), targets.long(), reduction="none")
+
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> dict[str, Any] | None:

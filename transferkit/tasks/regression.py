@@ -39,6 +39,49 @@ FLOOR_MARGIN = 0.02
 PLAIN_AHEAD = 0.05
 #: the head's pre-``expm1`` value is clipped here so that float32 never overflows
 MAX_LOG = 80.0
+#: ridge strengths the linear probe's closed-form solver tries, per training row (features
+#: scaled to unit variance)
+RIDGE_GRID = tuple(10.0 ** k for k in np.arange(-6.0, 2.5, 0.5))
+
+
+def fit_ridge_head(x: np.ndarray, z: np.ndarray, val: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """Ridge regression of standardised targets ``z`` (N,) on features ``x`` (N, D), in
+    closed form through one SVD: ``w = V diag(s / (s^2 + alpha)) U^T z`` on centred,
+    unit-variance features (the scaling is folded into the returned weights). ``alpha``
+    (per row, from :data:`RIDGE_GRID`) is chosen by the mean squared error on ``val`` =
+    (features, standardised targets) when given, else by the exact leave-one-out error.
+    Returns (weight (D,), bias, info)."""
+    x = np.asarray(x, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    mu, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    xs = (x - mu) / scale  # (N, D)
+    z_mean = float(z.mean())
+    u, sv, vt = np.linalg.svd(xs, full_matrices=False)  # (N, k), (k,), (k, D)
+    uz = u.T @ (z - z_mean)  # (k,)
+    n = len(z)
+    scores: dict[float, float] = {}
+    weights: dict[float, np.ndarray] = {}
+    for a in RIDGE_GRID:
+        alpha = a * n
+        shrink = sv / (sv ** 2 + alpha)  # (k,)
+        w = vt.T @ (shrink * uz)  # (D,)
+        weights[a] = w
+        if val is not None:
+            xv = (np.asarray(val[0], dtype=np.float64) - mu) / scale
+            scores[a] = float(np.mean((xv @ w + z_mean - np.asarray(val[1], dtype=np.float64)) ** 2))
+        else:
+            hat = (u ** 2 * (sv ** 2 / (sv ** 2 + alpha))).sum(axis=1) + 1.0 / n  # (N,)
+            resid = (z - z_mean - xs @ w) / np.clip(1.0 - hat, 1e-6, None)
+            scores[a] = float(np.mean(resid ** 2))
+    best = min(scores.values())
+    a = max(k for k, v in scores.items() if v <= best + 1e-12)  # ties: the stronger ridge
+    w = weights[a] / scale
+    info = {"solver": "ridge (SVD)", "c": None, "alpha": a, "n_iter": 0,
+            "alpha_chosen_on": "validation split" if val is not None else "leave-one-out on the training rows",
+            "cv_scores": {f"{k:g}": round(v, 6) for k, v in scores.items()}}
+    return w, z_mean - float(mu @ w), info
 
 
 @dataclass
@@ -103,10 +146,11 @@ class RegressionHead(nn.Module):
         return torch.where(self.target_log1p > 0, torch.exp(g.clamp(max=MAX_LOG)) - 1.0, g)
 
 
-def _loss(kind: str, delta: float, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _loss(kind: str, delta: float, pred: torch.Tensor, target: torch.Tensor,
+          reduction: str = "mean") -> torch.Tensor:
     if kind == "huber":
-        return F.huber_loss(pred, target, delta=delta)
-    return F.mse_loss(pred, target)
+        return F.huber_loss(pred, target, delta=delta, reduction=reduction)
+    return F.mse_loss(pred, target, reduction=reduction)
 
 
 class RegressionObjective(nn.Module):
@@ -151,6 +195,30 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     r2 = 1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else 0.0)
     return {"r2": float(r2), "rmse": float(np.sqrt(sse / len(y))), "mae": float(np.abs(err).mean()),
             "n": int(len(y))}
+
+
+def error_by_decile(y: np.ndarray, pred: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
+    """MAE and mean signed error (bias) of ``pred`` within each decile of the true target
+    ``y`` (ties share a bin, so there may be fewer than ``bins``): where the model is wrong.
+
+    >>> [round(b["mae"], 2) for b in error_by_decile(np.arange(10.0), np.arange(10.0) + 1, bins=2)]
+    [1.0, 1.0]
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
+    keep = np.isfinite(y) & np.isfinite(pred)
+    y, pred = y[keep], pred[keep]
+    if not len(y):
+        return []
+    edges = np.unique(np.quantile(y, np.linspace(0, 1, bins + 1)))
+    codes = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, max(len(edges) - 2, 0))
+    out = []
+    for b in np.unique(codes):
+        sel = codes == b
+        err = pred[sel] - y[sel]
+        out.append({"low": float(y[sel].min()), "high": float(y[sel].max()), "n": int(sel.sum()),
+                    "mae": float(np.abs(err).mean()), "bias": float(err.mean())})
+    return out
 
 
 class RegressionAccumulator(Accumulator):
@@ -263,6 +331,38 @@ class RegressionTask(Task):
         return RegressionObjective(forward, self._scaler(train_data), self.config.loss,
                                    self.config.huber_delta, l2_sp)
 
+    def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> dict[str, Any] | None:
+        """The linear probe in closed form: ridge regression of the standardised targets
+        (:func:`fit_ridge_head`; the squared loss is exactly MSE training's, its L2 strength
+        chosen on the validation split or by leave-one-out). Huber trains by SGD."""
+        if not isinstance(head, RegressionHead) or self.config.loss != "mse":
+            return None
+        scaler = self._scaler()
+
+        def z(values: np.ndarray) -> np.ndarray:
+            return scaler.standardise(torch.as_tensor(np.asarray(values, dtype=np.float64))).numpy()
+
+        y = np.asarray(y, dtype=np.float64)
+        keep = np.isfinite(y)
+        val_z = None
+        if val is not None and len(val[1]):
+            vkeep = np.isfinite(np.asarray(val[1], dtype=np.float64))
+            val_z = (np.asarray(val[0])[vkeep], z(np.asarray(val[1])[vkeep]))
+        w, b, info = fit_ridge_head(np.asarray(x)[keep], z(y[keep]), val_z)
+        with torch.no_grad():
+            head.linear.weight.copy_(torch.from_numpy(w).float().reshape(1, -1))
+            head.linear.bias.fill_(float(b))
+        return info
+
+    def example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        scaler = self._scaler()
+        out = outputs.float().reshape(-1)  # (B, 1) -> (B,)
+        y = targets.to(out.device, torch.float32).reshape(-1)
+        return _loss(self.config.loss, self.config.huber_delta, scaler.standardise(out),
+                     scaler.standardise(y), reduction="none")
+
     def accumulator(self) -> Accumulator:
         return RegressionAccumulator(self._scaler(), self.config.loss, self.config.huber_delta)
 
@@ -279,7 +379,12 @@ class RegressionTask(Task):
             out["residuals"] = {"mean": float(err.mean()),
                                 "quantiles": {f"{q:g}": float(np.quantile(err, q))
                                               for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}
+            out["by_decile"] = error_by_decile(targets, outputs)
         return out
+
+    def test_arrays(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray] | None:
+        return {"y": np.asarray(targets, dtype=np.float64).reshape(-1),
+                "pred": np.asarray(outputs, dtype=np.float64).reshape(-1)}
 
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         mean = float(np.nanmean(train.y)) if len(train) else 0.0

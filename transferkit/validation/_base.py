@@ -21,6 +21,12 @@ def _as_array(value: Any, name: str) -> np.ndarray | None:
         arr = np.asarray(value)
     except (TypeError, ValueError):
         raise DataError(f"ValidationContext.{name} must be an array. Got {type(value).__name__}.") from None
+    if name == "losses_s":
+        arr = arr.astype(np.float64)
+        if arr.ndim != 1 or not np.isfinite(arr).all():
+            raise DataError("ValidationContext.losses_s must be a 1-D array of finite per-example "
+                            f"losses. Got shape {arr.shape}.")
+        return arr
     if name == "labels_s":
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
             raise DataError(f"ValidationContext.labels_s must be a 1-D array of int class indices. "
@@ -45,6 +51,8 @@ class ValidationContext:
     features_t: ``(n_t, D)`` the model's features on the same target data.
     features_s, logits_s, labels_s: ``(n_s, D)``, ``(n_s, K)``, ``(n_s,)`` on held-out
         *source* validation data (labels are class indices).
+    losses_s: ``(n_s,)`` the task's loss of each source validation example, for tasks
+        without classes (regression), whose raw outputs are not class logits.
 
     Torch tensors are accepted and converted to NumPy.
     """
@@ -54,12 +62,13 @@ class ValidationContext:
     features_s: Any = None
     logits_s: Any = None
     labels_s: Any = None
+    losses_s: Any = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             setattr(self, f.name, _as_array(getattr(self, f.name), f.name))
         pairs = [("features_t", "logits_t"), ("features_s", "logits_s"), ("labels_s", "logits_s"),
-                 ("labels_s", "features_s")]
+                 ("labels_s", "features_s"), ("losses_s", "features_s")]
         for a, b in pairs:
             x, y = getattr(self, a), getattr(self, b)
             if x is not None and y is not None and len(x) != len(y):
@@ -110,6 +119,12 @@ class Validator:
     name: ClassVar[str] = ""
     config_class: ClassVar[type] = object
     higher_is_better: ClassVar[bool] = True
+
+    @property
+    def needs_class_probabilities(self) -> bool:
+        """True when the score reads softmax probabilities of class logits (entropy, SND on
+        probabilities): it cannot judge a model without classes (regression)."""
+        return False
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         self.config = resolve_config(self.config_class, config, params, self.name)

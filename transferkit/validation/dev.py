@@ -61,17 +61,23 @@ class DEVValidator(Validator):
 
     ``w_i = p(t|f_i) / p(s|f_i) * n_s / n_t`` from a domain classifier on features
     (cross-fitted over source validation and target examples), ``l_i`` the cross-entropy
-    of source validation example ``i``, then :func:`dev_risk` with its control variate;
-    ``score = -risk`` so that higher is better. Uses ``features_s (n_s, D)``,
-    ``logits_s (n_s, K)``, ``labels_s (n_s,)`` and ``features_t (n_t, D)``.
+    of source validation example ``i`` (or the task's loss ``losses_s`` when given: a
+    regression model's squared error on standardised targets), then :func:`dev_risk` with
+    its control variate; ``score = -risk`` so that higher is better. Uses ``features_s
+    (n_s, D)``, ``logits_s (n_s, K)`` and ``labels_s (n_s,)`` (or ``losses_s (n_s,)``) and
+    ``features_t (n_t, D)``.
     """
 
     name: ClassVar[str] = "dev"
     config_class: ClassVar[type] = DEVConfig
 
     def score(self, ctx: ValidationContext) -> float:
-        ctx.require(self.name, "features_s", "logits_s", "labels_s", "features_t", min_rows=2)
-        losses = -log_softmax(ctx.logits_s)[np.arange(len(ctx.labels_s)), ctx.labels_s]  # (n_s,)
+        if ctx.losses_s is not None:
+            ctx.require(self.name, "features_s", "losses_s", "features_t", min_rows=2)
+            losses = ctx.losses_s  # (n_s,)
+        else:
+            ctx.require(self.name, "features_s", "logits_s", "labels_s", "features_t", min_rows=2)
+            losses = -log_softmax(ctx.logits_s)[np.arange(len(ctx.labels_s)), ctx.labels_s]  # (n_s,)
         weights = cross_fitted_density_ratio(ctx.features_s, ctx.features_t, self.config.C,
                                              self.config.n_splits, self.config.seed)
         return -dev_risk(losses, weights)

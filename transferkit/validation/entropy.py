@@ -29,6 +29,10 @@ class EntropyValidator(Validator):
     name: ClassVar[str] = "entropy"
     config_class: ClassVar[type] = EntropyValidatorConfig
 
+    @property
+    def needs_class_probabilities(self) -> bool:
+        return True
+
     def score(self, ctx: ValidationContext) -> float:
         ctx.require(self.name, "logits_t")
         log_p = log_softmax(ctx.logits_t)

@@ -40,6 +40,10 @@ class SNDValidator(Validator):
     name: ClassVar[str] = "snd"
     config_class: ClassVar[type] = SNDConfig
 
+    @property
+    def needs_class_probabilities(self) -> bool:
+        return self.config.on == "probabilities"
+
     def score(self, ctx: ValidationContext) -> float:
         field = "logits_t" if self.config.on == "probabilities" else "features_t"
         ctx.require(self.name, field, min_rows=2)

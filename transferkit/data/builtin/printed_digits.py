@@ -51,11 +51,12 @@ def _font(path: str, px: int):  # noqa: ANN202 - PIL's FreeTypeFont
 
 
 def render_printed_digits(n_per_class: int = DEFAULT_PER_CLASS, size: int = DEFAULT_SIZE,
-                          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                          seed: int = 0, angles: list[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Render ``n_per_class`` images of each digit 0-9.
 
     Returns ``x`` uint8 ``(10 * n_per_class, size, size)`` and ``y`` int64 (the digit),
-    interleaved 0, 1, ..., 9, 0, 1, .... Deterministic for a given ``seed``.
+    interleaved 0, 1, ..., 9, 0, 1, .... Deterministic for a given ``seed``. ``angles``, when
+    given, receives each image's rotation in degrees (counter-clockwise, -15 to 15).
     """
     from PIL import Image, ImageDraw
 
@@ -75,6 +76,8 @@ def render_printed_digits(n_per_class: int = DEFAULT_PER_CLASS, size: int = DEFA
         px = int(big * rng.uniform(0.5, 0.9))
         stroke = int(rng.integers(0, 1 + big // 28))  # 0..~1 px at the final size
         angle = float(rng.uniform(-15.0, 15.0))
+        if angles is not None:
+            angles.append(angle)
         height = rng.uniform(0.55, 0.85)  # digit height as a fraction of the image
         dx, dy = rng.uniform(-0.1, 0.1, size=2)  # offset as a fraction of the image
         canvas = Image.new("L", (2 * big, 2 * big), 0)

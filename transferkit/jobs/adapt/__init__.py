@@ -6,7 +6,8 @@ labelled examples per class. Everything runs through the ONE training loop
 (:class:`~transferkit.train.Trainer`), in one of three modes (:mod:`.modes`):
 
 - the fast default trains a mapping φ (an ``mlp`` bottleneck) and the head on cached
-  frozen backbone features with ``CE(source) + λ · alignment(φ(f_s), φ(f_t), logits)``;
+  frozen backbone features with ``L(source) + λ · alignment(φ(f_s), φ(f_t), logits)``
+  (``L``: the task's loss, cross-entropy for classes);
   the alignment loss lives in the objective (:mod:`.objective`; its discriminator trains
   with it);
 - ``strategy='full'`` / ``'partial'`` / ... fine-tune the backbone end to end on raw
@@ -21,6 +22,11 @@ checkpoint; ``sweep=True`` tries the trade-off weights ``sweep_weights`` and kee
 validator's choice. A ``source-only`` model (same everything, λ = 0) is always trained
 beside it. Target test labels are used once at the end, for the reported figures and for
 the oracle (best checkpoint by target test accuracy), which is marked as such.
+
+The task comes from the source labels (or ``task=``): for regression the source loss is
+the task's (MSE/Huber on standardised targets), checkpoints and lambdas are compared on
+source-validation R², and the methods and validators that read class probabilities
+(``cdan``, ``mcc``, ``entropy``; ``snd``, ``entropy``) refuse, naming the ones that work.
 
 >>> run = adapt(source="printed-digits", target="digits", method="cdan",
 ...             select="snd")  # doctest: +SKIP

@@ -80,6 +80,12 @@ class AdaptConfig(Options):
 
     source: SourceDataConfig = option(factory=SourceDataConfig, help="The labelled source domain.")
     target: TargetDataConfig = option(factory=TargetDataConfig, help="The target domain.")
+    task: str | None = option(None, "What is predicted (see `transferkit list tasks`); None: "
+                              "inferred from the source labels (numbers: regression).",
+                              flag="--task")
+    task_params: dict[str, Any] = option(factory=dict, help="Parameters of the task (its config "
+                                         "keys, e.g. task_params.target_transform=log1p for "
+                                         "regression).")
     method: str = option("cdan", "Adaptation method: an alignment loss (see `transferkit list "
                          "alignments`), a shallow method (coral-transform, subspace, importance), "
                          "or source-only.", flag="--method")
@@ -139,7 +145,8 @@ class AdaptConfig(Options):
 
     def fit_config(self, mapping: str | None = None) -> FitConfig:
         """The FitConfig a saved run records (backbone, mapping, training, source data)."""
-        return FitConfig(data=self.data_config("source"), backbone=self.backbone,
+        return FitConfig(data=self.data_config("source"), backbone=self.backbone, task=self.task,
+                         task_params=dict(self.task_params),
                          strategy=self.strategy, strategy_params=dict(self.strategy_params),
                          mapping=mapping or self.mapping, train=self.train, out=self.out,
                          name=self.name, cache_dir=self.cache_dir)

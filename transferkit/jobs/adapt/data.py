@@ -35,16 +35,18 @@ class AdaptData:
     context_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     warnings: list[str] = field(default_factory=list)
     resolution: dict[str, Any] | None = None
+    #: the task, chosen on the source labels (``cfg.task``, else inferred as in ``fit``)
+    task: Any = None
 
 
 def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
     """Source and target splits for ``cfg``; the target's training labels are dropped here,
     before anything trains or selects (the labelled shots keep theirs)."""
     from transferkit.data import load_splits
-    from transferkit.pipeline.fitting import class_targets
+    from transferkit.pipeline.fitting import load_task_splits
 
-    src = load_splits(cfg.data_config("source"), targets=class_targets("adapt"))
-    tgt = load_splits(cfg.data_config("target"), targets=class_targets("adapt"))
+    src, task = load_task_splits(cfg.data_config("source"), cfg.task, cfg.task_params, log)
+    tgt = load_splits(cfg.data_config("target"), targets=task.targets)
     if src.train.modality != tgt.train.modality:
         raise DataError(f"The source '{cfg.source.data}' holds {src.train.modality} data and the "
                         f"target '{cfg.target.data}' {tgt.train.modality} data; adapt needs one "
@@ -52,17 +54,21 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
                         "adapters).")
     data = AdaptData(classes=list(src.train.classes), source_train=src.train, source_val=src.val,
                      target_train=_align_target_classes(src.train, tgt.train, "train"),
-                     target_test=_align_target_classes(src.train, tgt.test, "test"))
+                     target_test=_align_target_classes(src.train, tgt.test, "test"), task=task)
+    task.fit_targets(src.train)
     if cfg.match_resolution:
         _match_resolution(cfg, data, log)
     if len(data.source_val) == 0:
         raise DataError(f"The source '{cfg.source.data}' has no validation split; the validators "
                         "need source validation data. Lower the source's val cap or add data.")
+    strata = _strata(data.target_train)
     if cfg.target.shots:
-        data.shot_idx = _sample_shots(data.target_train.y, cfg.target.shots, cfg.seed, data.classes)
+        data.shot_idx = (_sample_shots(data.target_train.y, cfg.target.shots, cfg.seed, data.classes)
+                         if not data.target_train.has_values
+                         else _stratified_take(strata, cfg.target.shots, cfg.seed))
     keep = np.arange(len(data.target_train))
     if cfg.target.max_train is not None and cfg.target.max_train < len(keep):
-        keep = _stratified_take(data.target_train.y, cfg.target.max_train, cfg.split_seed)
+        keep = _stratified_take(strata, cfg.target.max_train, cfg.split_seed)
     data.unlabelled_idx = keep
     data.target_unlabelled = data.target_train.subset(keep).without_labels()
     rng = np.random.default_rng(cfg.split_seed)
@@ -77,7 +83,7 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
         f"unlabelled train"
         + (f" + {len(data.shot_idx)} labelled" if len(data.shot_idx) else "")
         + f" / {len(data.target_test)} test (labels for evaluation only); "
-        f"{len(data.classes)} classes")
+        + ("numeric targets" if src.train.has_values else f"{len(data.classes)} classes"))
     return data
 
 
@@ -109,6 +115,14 @@ def _stratified_take(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     from transferkit.data.splits import stratified_cap
 
     return np.sort(np.asarray(stratified_cap(y, n, seed), dtype=np.int64))
+
+
+def _strata(data: Any) -> np.ndarray:
+    """What the target's caps stratify on: its classes, or quantile bins of numeric targets
+    (``target.shots`` of numbers is then a total, as ``--shots`` is for regression)."""
+    from transferkit.data.targets import value_strata
+
+    return value_strata(data.y) if data.has_values else data.y
 
 
 def _sample_shots(y: np.ndarray, k: int, seed: int, classes: list[str]) -> np.ndarray:
@@ -179,18 +193,20 @@ def match_resolution(source: Any, target: Any) -> tuple[tuple[int, int], str | N
 
 
 class ArrayRows(torch.utils.data.Dataset):
-    """(features, label, sample weight) rows over arrays; labels -1 when unlabelled."""
+    """(features, target, sample weight) rows over arrays: class codes (-1 when unlabelled)
+    or numbers (regression; NaN when unlabelled)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
         self.x = x
-        self.y = np.asarray(y, dtype=np.int64)
+        y = np.asarray(y)
+        self.y = y.astype(np.float32) if y.dtype.kind == "f" else y.astype(np.int64)
         self.w = np.ones(len(self.y), np.float32) if w is None else np.asarray(w, np.float32)
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, int, float]:
-        return self.x[i], int(self.y[i]), float(self.w[i])
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int | float, float]:
+        return self.x[i], self.y[i].item(), float(self.w[i])
 
 
 def collate_arrays(items: list[tuple[Any, int, float]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

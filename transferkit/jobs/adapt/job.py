@@ -27,8 +27,6 @@ from transferkit.jobs.adapt.selection import ValidatorSelection, choose_candidat
 from transferkit.model import TransferModel
 from transferkit.pipeline import Run, RunResult, Summary, default_run_name, is_main_process
 from transferkit.pipeline import console_log as _log
-from transferkit.tasks import get_task
-from transferkit.tasks.classification import classification_metrics, majority_baseline
 
 PROJECTION = "projection.npz"
 
@@ -66,6 +64,7 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
     with open_run(cfg, overwrite) as run:
         run.write_config(cfg)
         data = load_data(cfg, log)
+        check_task(cfg, data.task)
         mode, outcome = _train(cfg, data, run.dir, log)
         return write_run(run, cfg, data, mode, outcome, t_start, log)
 
@@ -83,6 +82,30 @@ def _check(cfg: AdaptConfig) -> None:
 
     STRATEGIES.entry(cfg.strategy)
     MAPPINGS.entry(cfg.mapping)
+
+
+def check_task(cfg: AdaptConfig, task: Any) -> None:
+    """Refuse a method or validator that needs class probabilities when the task has no
+    classes (regression), naming the ones that work."""
+    if task.targets == "classes":
+        return
+    from transferkit.alignment import ALIGNMENTS
+    from transferkit.jobs.adapt.config import method_names
+    from transferkit.validation import VALIDATORS, build_validator
+
+    def needs_probs(method: str) -> bool:
+        return method in ALIGNMENTS and bool(getattr(ALIGNMENTS.get(method), "needs_logits", False))
+
+    if needs_probs(cfg.method):
+        able = [m for m in method_names() if not needs_probs(m)]
+        raise ConfigError(f"The '{cfg.method}' method of adapt needs class probabilities, and the "
+                          f"{task.name} task predicts numbers, not classes. Methods that work for "
+                          f"{task.name}: {', '.join(able)} (e.g. --method coral).")
+    if build_validator(cfg.select).needs_class_probabilities:
+        able = [v for v in VALIDATORS.names() if not build_validator(v).needs_class_probabilities]
+        raise ConfigError(f"The '{cfg.select}' validator of adapt reads class probabilities, and the "
+                          f"{task.name} task predicts numbers, not classes. Validators that work for "
+                          f"{task.name}: {', '.join(able)} (e.g. --select {able[0] if able else 'dev'}).")
 
 
 # ----------------------------------------------------------------------------- the run directory
@@ -106,17 +129,20 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
     """The end of every adapt run: weights and manifest, projection.npz, summary.json, the
     report and the runs index."""
     test, oracle, source_only = outcome.test, outcome.oracle, outcome.source_only
-    gain = test["accuracy"] - source_only["test"]["accuracy"]
-    warnings = list(data.warnings) + _report(cfg, outcome, gain, log)
-    model, task = outcome.model, get_task("classification")
-    majority = majority_baseline(data.source_train.y, data.target_test.y)
-    floor = task.floor_warning({"test": test}, {"majority": majority}, {"classes": data.classes})
+    model, task = outcome.model, data.task
+    metric = task.selection_metric
+    gain = test[metric] - source_only["test"][metric]
+    warnings = list(data.warnings) + _report(cfg, outcome, gain, metric, log)
+    # baselines that need no training: fit on the source rows, scored on the target test set
+    plain = task.baselines(data.source_train, data.target_test)
+    floor = task.floor_warning({"test": test}, plain, {"classes": data.classes})
     if floor:
         warnings.append(floor)
         log(f"[bold red]{floor}[/bold red]")
     run.save_model(model, task, data.source_train, cfg.fit_config(mode.saved_mapping(model)),
                    extra={"adapt": {"source": cfg.source.data, "target": cfg.target.data,
                                     "method": cfg.method}})
+    run.save_test_predictions(task, data.target_test.y, mode.test_outputs(model))
     if is_main_process():
         np.savez(run.path(PROJECTION), **{k: np.asarray(v, dtype=np.float16) for k, v in
                                           zip(("before_s", "before_t", "after_s", "after_t"),
@@ -132,12 +158,13 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
               "n_train": len(data.source_train), "n_val": len(data.source_val),
               "n_target_unlabelled": len(data.target_unlabelled),
               "n_target_labelled": int(len(data.shot_idx)), "n_test": len(data.target_test),
-              "classes": data.classes, "match_resolution": data.resolution},
+              "classes": data.classes, "match_resolution": data.resolution,
+              **({"target_values": task.describe_targets(data.source_train).get("target")}
+                 if data.source_train.has_values else {})},
         backbone=cfg.backbone.name, strategy=cfg.strategy, choice=choice, metrics={"test": test},
         labels_used={"train": len(data.source_train), "val": len(data.source_val),
                      "target": int(len(data.shot_idx))},
-        baselines={"scratch": None, "source_only": source_only, "oracle": oracle,
-                   "majority": majority},
+        baselines={"scratch": None, "source_only": source_only, "oracle": oracle, **plain},
         transfer_gain=None,
         selection={"split": "target-unlabelled", "validator": cfg.select, "candidates": candidates,
                    "source_only_evaluations": outcome.source_only_candidate["evaluations"]},
@@ -151,17 +178,19 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
     return RunResult(run.dir, data, model)
 
 
-def _report(cfg: AdaptConfig, outcome: Outcome, gain: float, log: Callable[[str], None]) -> list[str]:
+def _report(cfg: AdaptConfig, outcome: Outcome, gain: float, metric: str,
+            log: Callable[[str], None]) -> list[str]:
     """Log the target test figures; the negative-transfer warning when adapting hurt."""
-    test, oracle, so_acc = outcome.test, outcome.oracle, outcome.source_only["test"]["accuracy"]
-    log(f"[bold]target test[/bold] adapted ({cfg.method}, selected by {cfg.select}) accuracy "
-        f"{test['accuracy']:.4f}; source-only {so_acc:.4f}"
-        + (f"; oracle {oracle['test']['accuracy']:.4f} (uses target labels)" if oracle else ""))
+    test, oracle, so = outcome.test, outcome.oracle, outcome.source_only["test"][metric]
+    log(f"[bold]target test[/bold] adapted ({cfg.method}, selected by {cfg.select}) {metric} "
+        f"{test[metric]:.4f}; source-only {so:.4f}"
+        + (f"; oracle {oracle['test'][metric]:.4f} (uses target labels)" if oracle else ""))
     if cfg.method == SOURCE_ONLY or gain >= 0:
         return []
+    below = f"{-gain * 100:.1f} points" if metric == "accuracy" else f"{-gain:.4f} ({metric})"
     msg = (f"negative transfer: the adapted model ({cfg.method}, selected by {cfg.select}) is "
-           f"{-gain * 100:.1f} points BELOW the source-only model on the target test set "
-           f"({test['accuracy']:.4f} vs {so_acc:.4f}); adaptation "
+           f"{below} BELOW the source-only model on the target test set "
+           f"({metric} {test[metric]:.4f} vs {so:.4f}); adaptation "
            "did not help here: use the source-only model, or try another method, lambda or "
            "validator.")
     log(f"[bold red]{msg}[/bold red]")
@@ -194,18 +223,17 @@ def _train(cfg: AdaptConfig, data: AdaptData, run_dir: Path,
             tag = f"{cfg.method}" if w is None else f"{cfg.method}-lambda-{w:g}"
             models[tag], sel = mode.train_candidate(w, tag)
             candidates.append(_describe(cfg, mode, tag, w, models[tag], sel))
-        chosen = choose_candidate(candidates, cfg.source_tolerance)["name"]
+        chosen = choose_candidate(candidates, cfg.source_tolerance, data.task.selection_metric)["name"]
         model = models[chosen]
     for c in candidates:
         c["chosen"] = c["name"] == chosen
     mode.use("plain" if chosen == SOURCE_ONLY else "adapted")
-    test = classification_metrics(data.target_test.y, mode.test_probs(model), data.classes, detailed=True)
-    baseline = {"test": {"accuracy": source_only["target_test_accuracy"],
-                         "balanced_accuracy": source_only["target_test_balanced_accuracy"]},
-                "validator": source_only["validator"], "train_s": None}
+    test = mode.test_metrics(model, detailed=True)
+    baseline = {"test": dict(source_only["target_test"]), "validator": source_only["validator"],
+                "train_s": None}
     return mode, Outcome(model=model, chosen=chosen, candidates=candidates,
                          source_only_candidate=source_only, source_only=baseline, test=test,
-                         oracle=_oracle(candidates))
+                         oracle=_oracle(candidates, data.task.selection_metric))
 
 
 def build_backbone(cfg: AdaptConfig, source_train: Any) -> Any:
@@ -244,38 +272,41 @@ def candidate_weights(cfg: AdaptConfig, log: Callable[[str], None]) -> list[floa
 def _describe(cfg: AdaptConfig, mode: AdaptMode, tag: str, weight: float | None,
               model: TransferModel, sel: ValidatorSelection) -> dict[str, Any]:
     """A candidate's record: its lambda, selection trace, target test figures and oracle."""
-    test = classification_metrics(mode.data.target_test.y, mode.test_probs(model))
+    task = mode.task
+    metric = task.selection_metric
+    shown = [k for k in task.directions if k != "loss"]  # e.g. accuracy, balanced_accuracy
+    full = mode.test_metrics(model)
+    test = {k: full[k] for k in shown if k in full}
     alignment_weight = weight
     if weight is None and mode.aligns and cfg.method != SOURCE_ONLY:
         alignment_weight = default_weight(cfg.method, cfg.method_params)
     oracle_best = max((h for h in sel.history if h.get("oracle")),
-                      key=lambda h: h["oracle"]["accuracy"], default=None)
+                      key=lambda h: h["oracle"][metric] * (1 if task.direction(metric) == "max" else -1),
+                      default=None)
     cand = {
         "name": tag, "weight": alignment_weight, "validator": sel.best_score,
-        "source_val_accuracy": next((h["source_val_accuracy"] for h in sel.history if h.get("selected")),
-                                    None),
+        f"source_val_{metric}": next((h[f"source_val_{metric}"] for h in sel.history if h.get("selected")),
+                                     None),
         "selected_step": sel.best_step, "selected_stage": sel.best_stage,
-        "target_test_accuracy": test["accuracy"],
-        "target_test_balanced_accuracy": test["balanced_accuracy"],
+        **{f"target_test_{k}": v for k, v in test.items()},
+        "target_test": test,
         "evaluations": sel.history,
-        "oracle": oracle_best and {"accuracy": oracle_best["oracle"]["accuracy"],
-                                   "balanced_accuracy": oracle_best["oracle"]["balanced_accuracy"],
-                                   "step": oracle_best["step"], "stage": oracle_best["stage"]},
+        "oracle": oracle_best and {**oracle_best["oracle"], "step": oracle_best["step"],
+                                   "stage": oracle_best["stage"]},
     }
     score = "—" if sel.best_score is None else f"{sel.best_score:.4f}"
     mode.log(f"  {tag}: {cfg.select} {score} at step {sel.best_step} -> "
-             f"target test accuracy {test['accuracy']:.4f} (evaluation only)")
+             f"target test {metric} {test[metric]:.4f} (evaluation only)")
     return cand
 
 
-def _oracle(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _oracle(candidates: list[dict[str, Any]], metric: str = "accuracy") -> dict[str, Any] | None:
     """The checkpoint and lambda the target test labels would pick (reported, never used)."""
-    best = max((c for c in candidates if c.get("oracle")), key=lambda c: c["oracle"]["accuracy"],
+    best = max((c for c in candidates if c.get("oracle")), key=lambda c: c["oracle"][metric],
                default=None)
     if best is None:
         return None
-    return {"test": {"accuracy": best["oracle"]["accuracy"],
-                     "balanced_accuracy": best["oracle"]["balanced_accuracy"]},
+    return {"test": {k: v for k, v in best["oracle"].items() if k not in ("step", "stage")},
             "candidate": best["name"], "weight": best["weight"], "step": best["oracle"]["step"],
             "note": "oracle: the checkpoint and lambda chosen with the target test labels; "
                     "an upper bound for model selection, not a deployable result"}

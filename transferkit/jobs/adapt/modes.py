@@ -7,7 +7,9 @@
 - :class:`EndToEndMode`: the backbone trains on raw inputs under a strategy.
 
 All share one interface: ``prepare()``, then ``train_candidate(weight, tag)`` per
-candidate, ``embed_eval(model, which)``, ``test_probs(model)`` and ``projection(model)``.
+candidate, ``embed_eval(model, which)``, ``test_outputs(model)`` and ``projection(model)``.
+The task (``data.task``: classification or regression) builds the head, gives the
+source-supervised loss and judges the outputs; the alignment term is the same for both.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from transferkit.jobs.adapt.objective import AdaptObjective, build_alignment
 from transferkit.jobs.adapt.selection import ValidatorSelection, Views
 from transferkit.model import TransferModel
 from transferkit.pipeline import make_collate, map_batches
-from transferkit.tasks.classification import classification_metrics
 from transferkit.train import Trainer
 
 PROJECTION_POINTS = 500
@@ -69,6 +70,7 @@ class AdaptMode:
         self.validator = validator  # label-free: scores a ValidationContext, higher is better
         self.run_dir = run_dir
         self.log = log
+        self.task = data.task
         self.timings = {"features_s": 0.0, "train_s": 0.0}
         self.setups: dict[str, Setup] = {}
         self.setup: Setup | None = None
@@ -121,8 +123,10 @@ class AdaptMode:
         torch.manual_seed(self.cfg.seed)
         if mapping is None:
             mapping = MAPPINGS.build(self.cfg.mapping, in_dim=backbone.feature_dim)
-        return TransferModel(backbone, len(self.data.classes), mapping=mapping,
-                             head_dropout=self.cfg.train.head_dropout)
+        out_dim = self.task.output_dim(self.data.source_train)
+        in_dim = getattr(mapping, "out_dim", backbone.feature_dim)
+        return TransferModel(backbone, out_dim, mapping=mapping, head_dropout=self.cfg.train.head_dropout,
+                             head=self.task.build_head(in_dim, out_dim))
 
     @staticmethod
     def head(m: nn.Module, f: torch.Tensor) -> torch.Tensor:
@@ -142,7 +146,8 @@ class AdaptMode:
         out = map_batches(model, data, both, batch_size)
         return np.concatenate([f for f, _ in out]), np.concatenate([lg for _, lg in out])
 
-    def test_probs(self, model: nn.Module) -> np.ndarray:
+    def test_outputs(self, model: nn.Module) -> np.ndarray:
+        """The task's postprocessed outputs on the target test set (probabilities, values)."""
         was = model.training
         model.eval()
         _, logits = self.embed_eval(model, "target_test")
@@ -150,11 +155,16 @@ class AdaptMode:
             from transferkit.train.modes import set_train_mode
 
             set_train_mode(model)
-        return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+        return self.task.postprocess(torch.from_numpy(logits)).numpy()
+
+    def test_metrics(self, model: nn.Module, detailed: bool = False) -> dict[str, Any]:
+        """The task's metrics of ``model`` on the target test set (evaluation only)."""
+        return self.task.metrics(self.data.target_test.y, self.test_outputs(model),
+                                 {"classes": self.data.classes}, detailed=detailed)
 
     def oracle(self, model: nn.Module) -> dict[str, float]:
-        m = classification_metrics(self.data.target_test.y, self.test_probs(model))
-        return {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"]}
+        m = self.test_metrics(model)
+        return {k: m[k] for k in self.task.directions if k != "loss" and k in m}
 
     def alignment(self, weight: float | None, out_dim: int) -> nn.Module | None:
         if not self.aligns or weight == 0.0 or self.cfg.method == SOURCE_ONLY:
@@ -171,8 +181,8 @@ class AdaptMode:
         model = self.new_model(backbone, mapping)
         out_dim = getattr(model.mapping, "out_dim", backbone.feature_dim)
         alignment = self.alignment(weight, out_dim)
-        objective = AdaptObjective(alignment, self.embed, self.head)
-        selector = ValidatorSelection(self.validator, Views(self.embed_eval, self.data.source_val.y),
+        objective = AdaptObjective(alignment, self.embed, self.head, loss=self.task.example_loss)
+        selector = ValidatorSelection(self.validator, Views(self.embed_eval, self.data.source_val.y, self.task),
                                       oracle=self.oracle, objective=objective,
                                       source_tolerance=cfg.source_tolerance)
         stages, strategy, collate, val_collate = self.stages(model)
@@ -186,7 +196,7 @@ class AdaptMode:
                 objective=objective, forward=lambda m, x: self.head(m, self.embed(m, x)),
                 target_data=setup.target_data if alignment is not None else None,
                 run_dir=self.run_dir, stage=f"{tag}-{stage.name}", seed=cfg.seed,
-                callbacks=[selector], log=None, restore_best=False,
+                callbacks=[selector], log=None, restore_best=False, task=self.task,
             )
             trainer.fit()
         finalize = getattr(strategy, "finalize", None)
@@ -226,8 +236,8 @@ class CachedFeaturesMode(AdaptMode):
         inputs = {k: np.array(v, dtype=np.float32) for k, v in inputs.items()}  # in memory, writable
         return Setup(train_data=ArrayRows(np.array(x_train, dtype=np.float32), self.y_train, w_train),
                      val_data=ArrayRows(inputs["source_val"], self.data.source_val.y),
-                     target_data=ArrayRows(inputs["target_train"],
-                                           np.full(len(inputs["target_train"]), -1, dtype=np.int64)),
+                     target_data=ArrayRows(inputs["target_train"],  # unlabelled: -1 / NaN
+                                           np.full(len(inputs["target_train"]), -1, dtype=self.y_train.dtype)),
                      inputs=inputs, mapping=mapping)
 
     def embed(self, model: nn.Module, x: Any) -> torch.Tensor:

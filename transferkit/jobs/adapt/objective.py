@@ -1,4 +1,4 @@
-"""adapt's training objective: source cross-entropy plus λ times an alignment loss."""
+"""adapt's training objective: the task's source loss plus λ times an alignment loss."""
 
 from __future__ import annotations
 
@@ -11,18 +11,22 @@ from torch import nn
 
 
 class AdaptObjective(nn.Module):
-    """``L = sum_i w_i CE(h(φ(x_i^s)), y_i^s) / sum_i w_i + λ · A(φ(x^s), φ(x^t), logits)``.
+    """``L = sum_i w_i l(h(φ(x_i^s)), y_i^s) / sum_i w_i + λ · A(φ(x^s), φ(x^t), logits)``.
 
     ``embed(model, inputs) -> (B, D)`` gives the features the alignment acts on (after φ),
-    ``head(model, f) -> (B, K)`` the logits. ``alignment`` is an
+    ``head(model, f) -> (B, K)`` the logits; ``loss(outputs, y) -> (B,)`` is the task's
+    per-example loss ``l`` (default: cross-entropy; regression: MSE/Huber on standardised
+    targets, see :meth:`transferkit.tasks.Task.example_loss`). ``alignment`` is an
     :class:`~transferkit.alignment.AlignmentLoss` (it carries λ as its ``weight``), or None
     for the source-only model. Batches are ``(x, y, w)`` or, with target data,
     ``((x_s, y_s, w_s), (x_t, y_t, w_t))``; target labels are never read.
     """
 
     def __init__(self, alignment: nn.Module | None, embed: Callable[[nn.Module, Any], torch.Tensor],
-                 head: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> None:
+                 head: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+                 loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
         super().__init__()
+        self.loss = loss or (lambda out, y: F.cross_entropy(out.float(), y, reduction="none"))
         self.alignment = alignment
         self.embed = embed
         self.head = head
@@ -33,10 +37,10 @@ class AdaptObjective(nn.Module):
         x_s, y_s, w_s = batch[0] if has_target else batch
         f_s = self.embed(model, x_s)  # (B_s, D)
         logits_s = self.head(model, f_s)  # (B_s, K)
-        ce = F.cross_entropy(logits_s.float(), y_s, reduction="none")  # (B_s,)
-        w_s = w_s.to(ce.dtype)
-        loss = (w_s * ce).sum() / w_s.sum().clamp_min(1e-12)
-        logs = {"ce": float(loss.detach())}
+        per_example = self.loss(logits_s, y_s).float()  # (B_s,)
+        w_s = w_s.to(per_example.dtype)
+        loss = (w_s * per_example).sum() / w_s.sum().clamp_min(1e-12)
+        logs = {"source_loss": float(loss.detach())}
         if self.alignment is None or not has_target:
             return loss, logs
         x_t = batch[1][0]

@@ -19,20 +19,47 @@ T = TypeVar("T")
 
 @dataclass
 class Views:
-    """How to run a model on the evaluation sets (``source_val``, ``target_train``)."""
+    """How to run a model on the evaluation sets (``source_val``, ``target_train``), and how
+    the task judges it there (``task``: None is classification)."""
 
     embed_eval: Callable[[nn.Module, str], tuple[np.ndarray, np.ndarray]]  # set -> (f, logits)
     y_source_val: np.ndarray
+    task: Any = None
+
+    @property
+    def metric(self) -> str:
+        """The source-validation metric a checkpoint must keep (the task's selection metric)."""
+        return "accuracy" if self.task is None else self.task.selection_metric
+
+    def source_score(self, logits_s: np.ndarray) -> float:
+        """The source-validation metric of raw outputs ``logits_s`` (N, K)."""
+        if not len(logits_s):
+            return 0.0
+        if self.task is None:
+            return float(np.mean(np.argmax(logits_s, axis=1) == self.y_source_val))
+        out = self.task.postprocess(torch.from_numpy(logits_s)).numpy()
+        return float(self.task.metrics(self.y_source_val, out, {})[self.metric])
+
+    def losses(self, logits_s: np.ndarray) -> np.ndarray | None:
+        """Per-example source-validation losses of a task without classes (None: classes,
+        whose validators take the labels themselves)."""
+        if self.task is None or self.task.targets == "classes":
+            return None
+        with torch.no_grad():
+            return self.task.example_loss(torch.from_numpy(logits_s),
+                                          torch.from_numpy(np.asarray(self.y_source_val))).numpy()
 
 
-def make_context(f_s: np.ndarray, logits_s: np.ndarray, y_s: np.ndarray, f_t: np.ndarray,
-                 logits_t: np.ndarray) -> Any:
+def make_context(f_s: np.ndarray, logits_s: np.ndarray, y_s: np.ndarray | None, f_t: np.ndarray,
+                 logits_t: np.ndarray, losses_s: np.ndarray | None = None) -> Any:
     """A :class:`~transferkit.validation.ValidationContext`: source-val features, logits and
-    labels, target features and logits (the context has no field for target labels)."""
+    labels (or, for a task without classes, per-example losses), target features and
+    logits (the context has no field for target labels)."""
     from transferkit.validation import ValidationContext
 
+    labels = None if losses_s is not None or y_s is None else np.asarray(y_s, dtype=np.int64)
     return ValidationContext(logits_t=logits_t, features_t=f_t, features_s=f_s, logits_s=logits_s,
-                             labels_s=np.asarray(y_s, dtype=np.int64))
+                             labels_s=labels, losses_s=losses_s)
 
 
 def select_eligible(items: Sequence[T], key: Callable[[T], tuple[float, float]], tolerance: float) -> T | None:
@@ -110,13 +137,15 @@ class ValidatorSelection(Callback):
         model.eval()
         f_s, logits_s = self.views.embed_eval(model, "source_val")
         f_t, logits_t = self.views.embed_eval(model, "target_train")
-        score = float(self.validator(make_context(f_s, logits_s, self.views.y_source_val, f_t, logits_t)))
-        src = record.get("val_accuracy")
-        if src is None:  # the trainer reported none: compute it from the source-val logits
-            src = float(np.mean(np.argmax(logits_s, axis=1) == self.views.y_source_val)) if len(logits_s) else 0.0
+        score = float(self.validator(make_context(f_s, logits_s, self.views.y_source_val, f_t, logits_t,
+                                                  self.views.losses(logits_s))))
+        metric = self.views.metric
+        src = record.get(f"val_{metric}")
+        if src is None:  # the trainer reported none: compute it from the source-val outputs
+            src = self.views.source_score(logits_s)
         entry: dict[str, Any] = {"stage": trainer.stage, "step": trainer.step,
                                  "validator": score if np.isfinite(score) else None,
-                                 "source_val_accuracy": float(src)}
+                                 f"source_val_{metric}": float(src)}
         self.history.append(entry)
         if np.isfinite(score) and not any(a >= src and b >= score for a, b, *_ in self._front):
             state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -131,11 +160,13 @@ class ValidatorSelection(Callback):
             set_train_mode(model)
 
 
-def choose_candidate(candidates: list[dict[str, Any]], tolerance: float) -> dict[str, Any]:
+def choose_candidate(candidates: list[dict[str, Any]], tolerance: float,
+                     metric: str = "accuracy") -> dict[str, Any]:
     """The validator's choice among trained candidates (one per lambda) whose source-val
-    accuracy is within ``tolerance`` of the best: no target labels are read."""
+    ``metric`` (accuracy; R² for regression) is within ``tolerance`` of the best: no target
+    labels are read."""
     scored = [c for c in candidates if c["validator"] is not None] or candidates
-    best = select_eligible(scored, lambda c: (c.get("source_val_accuracy") or 0.0,
+    best = select_eligible(scored, lambda c: (c.get(f"source_val_{metric}") or 0.0,
                                               -np.inf if c["validator"] is None else c["validator"]),
                            tolerance)
     if best is None:
