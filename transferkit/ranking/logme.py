@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from transferkit._threads import blas_threads
 from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.ranking import SCORES
@@ -62,7 +63,8 @@ class LogMEScore(TransferabilityScore):
         if std == 0.0:
             raise DataError("The logme score needs targets that vary; every target here is "
                             f"{y[0]:g}. Use data with more than one target value.")
-        return float(self.evidences(f, ((y - y.mean()) / std)[:, None])[0])
+        with blas_threads():  # as in score(): beside torch an unpinned BLAS pool oversubscribes
+            return float(self.evidences(f, ((y - y.mean()) / std)[:, None])[0])
 
     def evidences(self, f: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Per-column maximum evidence / N for targets (N, C) on features f (N, D) -> (C,)."""
