@@ -11,6 +11,7 @@ import numpy as np
 
 from transferkit.data.builtin._base import DATASETS, BuiltinDataset
 from transferkit.data.dataset import TransferDataset
+from transferkit.data.grouping import SplitRule, check_columns, read_with_split_columns
 from transferkit.data.splits import (
     Splits,
     concat,
@@ -103,17 +104,22 @@ def builtin_info(name: str) -> type[BuiltinDataset]:
 
 
 def _source(name_or_path: str | Path, domain: str | None, text_column: str | None,
-            label_column: str | None, skip_bad: bool) -> tuple[TransferDataset, TransferDataset | None]:
+            label_column: str | None, skip_bad: bool, group_column: str | None = None,
+            time_column: str | None = None) -> tuple[TransferDataset, TransferDataset | None]:
     text = str(name_or_path)
     path = Path(text).expanduser()
+    check_columns(group_column, time_column, text_column, label_column)
     if path.exists():
         if domain is not None:
             raise ConfigError(f"The 'domain' parameter applies only to built-in datasets with domains "
                               f"(e.g. fine-foods). Got domain={domain!r} for the path '{path}'; leave it unset.")
+        if group_column is not None or time_column is not None:  # split columns: see data/grouping.py
+            return read_with_split_columns(path, text_column, label_column, group_column, time_column), None
         return read_path(path, text_column, label_column, skip_bad)
     if text in DATASETS:
         cls = DATASETS.get(text)
-        for key, value in (("text_column", text_column), ("label_column", label_column)):
+        for key, value in (("text_column", text_column), ("label_column", label_column),
+                           ("group_column", group_column), ("time_column", time_column)):
             if value is not None:
                 raise ConfigError(f"The '{key}' parameter applies to CSV/JSONL/Parquet files, not to the "
                                   f"built-in dataset '{cls.name}'. Got {value!r}; leave it unset.")
@@ -164,10 +170,14 @@ def _check_classes(part: TransferDataset, classes: list[str], hint: str) -> None
 
 def _split_all(pool: TransferDataset, official_test: TransferDataset | None, *, split_seed: int,
                val_fraction: float, test_fraction: float, max_val: int | None,
-               max_test: int | None) -> tuple[TransferDataset, TransferDataset, TransferDataset]:
+               max_test: int | None, rule: SplitRule | None = None
+               ) -> tuple[TransferDataset, TransferDataset, TransferDataset]:
     classes = list(pool.classes)
     strata = _strata(pool)
-    if official_test is not None:
+    if rule is not None:  # a group or time column (files only, so no official test part)
+        tr, va, te = rule.split(strata, val_fraction, test_fraction, split_seed)
+        test = pool.subset(te, split="test")
+    elif official_test is not None:
         tr, va, _ = stratified_split(strata, val_fraction, 0.0, split_seed, classes or None)
         test = official_test.subset(np.arange(len(official_test)), split="test")
     else:
@@ -221,18 +231,31 @@ def _finish(ds: TransferDataset, domain: str | None, extra: dict[str, Any]) -> T
 def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, seed: int,
             split_seed: int, val_fraction: float, test_fraction: float, text_column: str | None,
             label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
-            with_leakage: bool, targets: Any = "classes") -> Splits:
+            with_leakage: bool, targets: Any = "classes", group_column: str | None = None,
+            time_column: str | None = None) -> Splits:
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
-    pool, official_test = _with_targets(
-        targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
+    pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad,
+                                  group_column, time_column)
+    rule = SplitRule.pop(pool)
+    pool, official_test = _with_targets(targets, pool, official_test)
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
-                                  test_fraction=test_fraction, max_val=max_val, max_test=max_test)
+                                  test_fraction=test_fraction, max_val=max_val, max_test=max_test,
+                                  rule=rule)
+    if rule is not None:
+        train.meta["split_by"] = rule.describe()
     if shots is not None:
         # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
         labels = np.asarray(train.y)
         prior = (np.bincount(labels[labels >= 0], minlength=len(train.classes)).tolist()
                  if np.issubdtype(labels.dtype, np.integer) else None)
-        train = train.subset(_sample_shots(train, shots, seed), split="train")
+        how = None
+        if rule is not None:  # K from K distinct groups, or the K most recent
+            keep, how = rule.shots(train, shots, seed)
+        else:
+            keep = _sample_shots(train, shots, seed)
+        train = train.subset(keep, split="train")
+        if how is not None:
+            train.meta["shots_sampling"] = how
         if prior is not None:
             train.meta["class_prior"] = prior
     extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
@@ -253,7 +276,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
          shots: int | None = None, seed: int = 0, *, split_seed: int = 0, val_fraction: float = 0.1,
          test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
-         targets: str = "classes") -> TransferDataset:
+         targets: str = "classes", group_column: str | None = None,
+         time_column: str | None = None) -> TransferDataset:
     """Load a built-in dataset or a file/folder, and return one split of it.
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
@@ -263,7 +287,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     (fashion-mnist's t10k; fine-foods without a domain: other products) use it as test.
     ``max_test`` keeps the first N test examples. ``targets="values"`` reads the labels as
     numbers (regression): splits stratify on quantile bins of the target and ``shots`` is
-    the number of training examples in total.
+    the number of training examples in total. ``group_column`` / ``time_column`` (tables
+    and texts) split by group or by time instead (see :mod:`transferkit.data.grouping`).
 
     >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
     >>> len(train), train.classes[:3]  # doctest: +SKIP
@@ -274,14 +299,17 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
         if shots is not None:
             raise ConfigError("The 'shots' parameter samples from the train split; with split='all' "
                               f"nothing is split. Got shots={shots}; pass split='train' or drop shots.")
-        pool, official_test = _with_targets(
-            targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
+        pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad,
+                                      group_column, time_column)
+        SplitRule.pop(pool)  # the whole data: nothing to split
+        pool, official_test = _with_targets(targets, pool, official_test)
         whole = concat(pool, official_test) if official_test is not None else pool.subset(np.arange(len(pool)))
         return _finish(whole, domain, {"split_seed": split_seed})
     splits = _splits(name_or_path, domain=domain, shots=shots, seed=seed, split_seed=split_seed,
                      val_fraction=val_fraction, test_fraction=test_fraction, text_column=text_column,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
-                     with_leakage=False, targets=targets)
+                     with_leakage=False, targets=targets, group_column=group_column,
+                     time_column=time_column)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 
@@ -308,7 +336,8 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
     splits = _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
                      val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                      text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
-                     max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets)
+                     max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets,
+                     group_column=cfg.group_column, time_column=cfg.time_column)
     if len(splits.train.classes) == 1:  # a model trained on it scores 100 % and learns nothing
         raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
                         "classifier needs at least two to tell apart. Add examples of another class "
