@@ -7,9 +7,9 @@ transfer. Two split rules prevent that:
 - **group** (``group_column``): whole groups go to one split, so no group is in two
   splits. Groups are assigned with scikit-learn's ``StratifiedGroupKFold`` (seeded by
   ``split_seed``), which keeps each split's class mix close to the whole as far as whole
-  groups allow (best effort: the fraction of rows per split is approximate, to a fold of
-  1/k, k = min(20, number of groups)). ``--shots K`` takes K examples per class from K
-  distinct groups, one from each.
+  groups allow (best effort: a split is m of k folds, m/k within a point of its fraction
+  where the number of groups allows, and whole groups make the row counts approximate).
+  ``--shots K`` takes K examples per class from K distinct groups, one from each.
 - **time** (``time_column``, dates or numbers): train on the past, validate and test on
   the future. Sorted by time, the latest ``test_fraction`` of the rows are test and the
   ``val_fraction`` before them val; rows that share the timestamp at a boundary all go to
@@ -149,6 +149,19 @@ def parse_times(values: pd.Series, column: str, where: str) -> np.ndarray:
 # --------------------------------------------------------------------------- splitting
 
 
+def _folds(fraction: float, n_groups: int) -> tuple[int, int]:
+    """(k, m): m of k folds hold about ``fraction`` of the rows. The fewest folds within 1
+    point of it, since fewer, larger folds let whole groups balance the classes better."""
+    best = (1.0, 2, 1)
+    for k in range(2, min(MAX_FOLDS, n_groups) + 1):
+        m = min(max(1, _round(fraction * k)), k - 1)
+        err = abs(m / k - fraction)
+        if err <= 0.01:
+            return k, m
+        best = min(best, (err, k, m))
+    return best[1], best[2]
+
+
 def _take_groups(strata: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Positions of whole groups holding about ``fraction`` of the rows, class mix kept."""
     from sklearn.model_selection import StratifiedGroupKFold
@@ -160,8 +173,7 @@ def _take_groups(strata: np.ndarray, groups: np.ndarray, fraction: float, seed: 
         raise DataError(f"Splitting by group needs at least 2 groups to hold out a {fraction:.0%} "
                         f"split and still train; the data has {n_groups}. Add groups, or drop "
                         "--group-column.")
-    k = min(MAX_FOLDS, n_groups)
-    m = min(max(1, _round(fraction * k)), k - 1)
+    k, m = _folds(fraction, n_groups)
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed % 2**32)
     with warnings.catch_warnings():  # "the least populated class has fewer members than n_splits"
         warnings.simplefilter("ignore", UserWarning)
@@ -192,8 +204,8 @@ def time_split(times: np.ndarray, val_fraction: float, test_fraction: float, col
 
     Ties at a boundary go to the later split, so every timestamp is in one split only.
 
-    >>> time_split(np.array([5, 1, 2, 3, 4, 4, 6, 7, 8, 9]), 0.2, 0.2)
-    (array([1, 2, 3]), array([0, 4, 5]), array([6, 7, 8, 9]))
+    >>> time_split(np.array([7, 1, 2, 3, 4, 5, 6, 7, 8, 9]), 0.2, 0.3)  # both 7s go to test
+    (array([1, 2, 3, 4, 5]), array([6]), array([0, 7, 8, 9]))
     """
     times = np.asarray(times)
     n = len(times)
