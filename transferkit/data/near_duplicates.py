@@ -30,7 +30,7 @@ def nearest_cosine(query: np.ndarray, ref: np.ndarray, chunk: int = 1024) -> tup
     """(similarity, index) of each query row's nearest ``ref`` row by cosine similarity.
 
     >>> sim, idx = nearest_cosine(np.array([[1.0, 0.1], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.0, 2.0]]))
-    >>> idx.tolist(), np.round(sim, 3).tolist()
+    >>> idx.tolist(), [round(float(s), 3) for s in sim]
     ([0, 1], [0.995, 1.0])
     """
     q, r = _unit(query), _unit(ref)
