@@ -186,7 +186,7 @@ def write(args: Any, rows: dict, times: dict, facts: dict, commands: list[str]) 
     lines = ["# RG1 — regression: LaLonde earnings cps1 → psid1", "",
              f"Machine: {machine()}  ", f"Versions: {versions(['transferkit', 'torch', 'scikit-learn'])}  ",
              f"Command: `python benchmarks/rg1_regression.py --seeds {args.seeds}`" + (" --quick" if args.quick else ""),
-             f"  ", f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+             "  ", f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              "Test R² in dollars on the psid1 test rows (mean ± std over seeds; each seed draws other "
              "training rows, the test split is fixed). Peers fit the same labelled rows transferkit "
              "consumed (train + validation: "

@@ -87,9 +87,9 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
         f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
                                          else f"{len(train.classes)} classes"))
-    for key in ("split_by", "shots_sampling"):  # a group or time split says how it chose
+    for label, key in (("split", "split_by"), ("shots:", "shots_sampling")):  # group/time rules
         if key in train.meta:
-            log(f"  {key.replace('_', ' ')}: {train.meta[key]}")
+            log(f"  {label} {train.meta[key]}")
     run.write_config(cfg)
     run.fingerprint_splits(splits)
 
