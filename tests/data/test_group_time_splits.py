@@ -157,3 +157,23 @@ def test_evaluate_rebuilds_the_group_split(patients, tmp_path):
     assert m["n"] == summary["data"]["n_test"]
     with pytest.raises(DataError, match="is not the one the run was fitted on"):
         tk.evaluate(run.run_dir, group_column=None)  # a random split of the same file differs
+
+
+def test_recorded_time_config_rebuilds_the_same_split(tmp_path):
+    """What evaluate does: DataConfig -> config.yaml -> DataConfig -> the same split."""
+    import yaml
+
+    from transferkit.config import DataConfig, from_dict, to_dict
+    from transferkit.pipeline.run import split_fingerprint
+
+    path = tmp_path / "timeline.csv"
+    _timeline(path)
+    cfg = DataConfig(data=str(path), time_column="when", shots=3)
+    recorded = yaml.safe_load(yaml.safe_dump(to_dict(cfg)))
+    assert recorded["time_column"] == "when"
+    again = load_splits(from_dict(DataConfig, recorded, "data"))
+    first = load_splits(cfg)
+    for name in ("train", "val", "test"):
+        assert split_fingerprint(getattr(again, name)) == split_fingerprint(getattr(first, name))
+    plain = load_splits(DataConfig(data=str(path)))
+    assert split_fingerprint(plain.test) != split_fingerprint(first.test)
