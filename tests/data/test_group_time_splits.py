@@ -177,3 +177,12 @@ def test_recorded_time_config_rebuilds_the_same_split(tmp_path):
         assert split_fingerprint(getattr(again, name)) == split_fingerprint(getattr(first, name))
     plain = load_splits(DataConfig(data=str(path)))
     assert split_fingerprint(plain.test) != split_fingerprint(first.test)
+
+
+def test_fit_command_has_the_flags(capsys):
+    from transferkit.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = capsys.readouterr().out
+    assert "--group-column" in out and "--time-column" in out
