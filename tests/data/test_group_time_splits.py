@@ -157,6 +157,7 @@ def test_evaluate_rebuilds_the_group_split(patients, tmp_path):
     assert m["n"] == summary["data"]["n_test"]
     with pytest.raises(DataError, match="is not the one the run was fitted on"):
         tk.evaluate(run.run_dir, group_column=None)  # a random split of the same file differs
+    assert tk.evaluate(run.run_dir, split="all")["n"] == 180  # every row; the group column is no feature
 
 
 def test_recorded_time_config_rebuilds_the_same_split(tmp_path):
