@@ -50,6 +50,18 @@ class DataConfig(Options):
                                      flag="--text-column")
     label_column: str | None = option(None, "Column holding the label (CSV/JSONL/Parquet).",
                                       flag="--label-column")
+    group_column: str | None = option(None, "Column naming each row's group (patient, product, "
+                                      "customer; CSV/JSONL/Parquet): no group is in two splits, and "
+                                      "--shots K takes K examples per class from K distinct groups. "
+                                      "Not a feature.", flag="--group-column")
+    time_column: str | None = option(None, "Column holding each row's time (dates or numbers; "
+                                     "CSV/JSONL/Parquet): train on the past, validate and test on the "
+                                     "future, and --shots K takes the K most recent per class. Not a "
+                                     "feature.", flag="--time-column")
+    near_duplicate_threshold: float = option(0.98, "Images and texts: warn about val/test examples "
+                                             "whose cached features have a cosine similarity at or "
+                                             "above this to a training example (near-duplicate "
+                                             "leakage; 0: off).", ge=0, le=1)
     domain: str | None = option(None, "Domain of a built-in dataset that has several "
                                 "(e.g. fine-foods: train-products, other-products).", flag="--domain")
     shots: int | None = option(None, "Keep this many labelled training examples per class "

@@ -11,6 +11,7 @@ import numpy as np
 
 from transferkit.data.builtin._base import DATASETS, BuiltinDataset
 from transferkit.data.dataset import TransferDataset
+from transferkit.data.grouping import SplitRule, check_columns, read_with_split_columns
 from transferkit.data.splits import (
     Splits,
     concat,
@@ -105,18 +106,23 @@ def builtin_info(name: str) -> type[BuiltinDataset]:
 
 
 def _source(name_or_path: str | Path, domain: str | None, text_column: str | None,
-            label_column: str | None, skip_bad: bool, max_pixels: int | None = None
+            label_column: str | None, skip_bad: bool, max_pixels: int | None = None,
+            group_column: str | None = None, time_column: str | None = None
             ) -> tuple[TransferDataset, TransferDataset | None]:
     text = str(name_or_path)
     path = Path(text).expanduser()
+    check_columns(group_column, time_column, text_column, label_column)
     if path.exists():
         if domain is not None:
             raise ConfigError(f"The 'domain' parameter applies only to built-in datasets with domains "
                               f"(e.g. fine-foods). Got domain={domain!r} for the path '{path}'; leave it unset.")
+        if group_column is not None or time_column is not None:  # split columns: see data/grouping.py
+            return read_with_split_columns(path, text_column, label_column, group_column, time_column), None
         return read_path(path, text_column, label_column, skip_bad, max_pixels)
     if text in DATASETS:
         cls = DATASETS.get(text)
-        for key, value in (("text_column", text_column), ("label_column", label_column)):
+        for key, value in (("text_column", text_column), ("label_column", label_column),
+                           ("group_column", group_column), ("time_column", time_column)):
             if value is not None:
                 raise ConfigError(f"The '{key}' parameter applies to CSV/JSONL/Parquet files, not to the "
                                   f"built-in dataset '{cls.name}'. Got {value!r}; leave it unset.")
@@ -167,10 +173,14 @@ def _check_classes(part: TransferDataset, classes: list[str], hint: str) -> None
 
 def _split_all(pool: TransferDataset, official_test: TransferDataset | None, *, split_seed: int,
                val_fraction: float, test_fraction: float, max_val: int | None,
-               max_test: int | None) -> tuple[TransferDataset, TransferDataset, TransferDataset]:
+               max_test: int | None, rule: SplitRule | None = None
+               ) -> tuple[TransferDataset, TransferDataset, TransferDataset]:
     classes = list(pool.classes)
     strata = _strata(pool)
-    if official_test is not None:
+    if rule is not None:  # a group or time column (files only, so no official test part)
+        tr, va, te = rule.split(strata, val_fraction, test_fraction, split_seed)
+        test = pool.subset(te, split="test")
+    elif official_test is not None:
         tr, va, _ = stratified_split(strata, val_fraction, 0.0, split_seed, classes or None)
         test = official_test.subset(np.arange(len(official_test)), split="test")
     else:
@@ -238,23 +248,36 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
             split_seed: int, val_fraction: float, test_fraction: float, text_column: str | None,
             label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
             with_leakage: bool, targets: Any = "classes", impute: str = "auto",
-            max_pixels: int | None = None) -> Splits:
+            max_pixels: int | None = None, group_column: str | None = None,
+            time_column: str | None = None) -> Splits:
     from transferkit.data.tables import impute_splits
 
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
-    pool, official_test = _with_targets(
-        targets, *_source(name_or_path, domain, text_column, label_column, skip_bad, max_pixels))
+    pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad, max_pixels,
+                                  group_column, time_column)
+    rule = SplitRule.pop(pool)
+    pool, official_test = _with_targets(targets, pool, official_test)
     _missing_policy(impute, pool, official_test)
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
-                                  test_fraction=test_fraction, max_val=max_val, max_test=max_test)
+                                  test_fraction=test_fraction, max_val=max_val, max_test=max_test,
+                                  rule=rule)
     # fill values come from the training split alone: nothing of val/test leaks into them
     train, (val, test), imputed = impute_splits(train, [val, test], impute)
+    if rule is not None:
+        train.meta["split_by"] = rule.describe()
     if shots is not None:
         # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
         labels = np.asarray(train.y)
         prior = (np.bincount(labels[labels >= 0], minlength=len(train.classes)).tolist()
                  if np.issubdtype(labels.dtype, np.integer) else None)
-        train = train.subset(_sample_shots(train, shots, seed), split="train")
+        how = None
+        if rule is not None:  # K from K distinct groups, or the K most recent
+            keep, how = rule.shots(train, shots, seed)
+        else:
+            keep = _sample_shots(train, shots, seed)
+        train = train.subset(keep, split="train")
+        if how is not None:
+            train.meta["shots_sampling"] = how
         if prior is not None:
             train.meta["class_prior"] = prior
     extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
@@ -277,7 +300,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
          shots: int | None = None, seed: int = 0, *, split_seed: int = 0, val_fraction: float = 0.1,
          test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
-         targets: str = "classes", impute: str = "auto") -> TransferDataset:
+         targets: str = "classes", impute: str = "auto", group_column: str | None = None,
+         time_column: str | None = None) -> TransferDataset:
     """Load a built-in dataset or a file/folder, and return one split of it.
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
@@ -289,6 +313,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     numbers (regression): splits stratify on quantile bins of the target and ``shots`` is
     the number of training examples in total. ``impute`` ("auto" or "none") says what
     happens to the missing cells of a table (see :func:`transferkit.data.tables.impute_splits`).
+    ``group_column`` / ``time_column`` (tables and texts) split by group or by time instead
+    (see :mod:`transferkit.data.grouping`).
 
     >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
     >>> len(train), train.classes[:3]  # doctest: +SKIP
@@ -301,8 +327,10 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
                               f"nothing is split. Got shots={shots}; pass split='train' or drop shots.")
         from transferkit.data.tables import impute_splits
 
-        pool, official_test = _with_targets(
-            targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
+        pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad,
+                                      group_column=group_column, time_column=time_column)
+        SplitRule.pop(pool)  # the whole data: nothing to split
+        pool, official_test = _with_targets(targets, pool, official_test)
         _missing_policy(impute, pool, official_test)
         whole = concat(pool, official_test) if official_test is not None else pool.subset(np.arange(len(pool)))
         whole, _, imputed = impute_splits(whole, [], impute)
@@ -312,7 +340,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     splits = _splits(name_or_path, domain=domain, shots=shots, seed=seed, split_seed=split_seed,
                      val_fraction=val_fraction, test_fraction=test_fraction, text_column=text_column,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
-                     with_leakage=False, targets=targets, impute=impute)
+                     with_leakage=False, targets=targets, impute=impute, group_column=group_column,
+                     time_column=time_column)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 
@@ -340,7 +369,8 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
                      val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                      text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
                      max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets,
-                     impute=cfg.impute, max_pixels=int(cfg.max_megapixels * 1e6))
+                     impute=cfg.impute, max_pixels=int(cfg.max_megapixels * 1e6),
+                     group_column=cfg.group_column, time_column=cfg.time_column)
     if len(splits.train.classes) == 1:  # a model trained on it scores 100 % and learns nothing
         raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
                         "classifier needs at least two to tell apart. Add examples of another class "

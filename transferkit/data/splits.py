@@ -196,5 +196,6 @@ class Splits:
             "n_test": len(self.test),
             "classes": self.classes,
             "shots": self.train.meta.get("shots"),
+            **{k: self.train.meta[k] for k in ("split_by", "shots_sampling") if k in self.train.meta},
             "skipped": list(self.skipped),
         }

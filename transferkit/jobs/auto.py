@@ -44,6 +44,7 @@ from transferkit.pipeline import (
     timings,
 )
 from transferkit.pipeline.candidates import choose_backbone, parse_candidate
+from transferkit.pipeline.fitting import near_duplicate_warnings
 from transferkit.pipeline.plan import forward_seconds
 
 #: Budget of ``--strategy auto`` when ``time_budget`` is not set.
@@ -371,6 +372,9 @@ class _Climb:
         metrics = evaluate_splits(model, self.runner, self.splits, frozen, self.log)
         baselines, gain, warnings = judge(self.chosen_cfg, self.task, self.splits, metrics, self.run.dir,
                                           self.resume, self.log, test_outputs=self.runner.test_outputs)
+        near = near_duplicate_warnings(self.chosen_cfg, model.backbone, self.splits)
+        for w in near:
+            self.log(f"[yellow]warning: {w}[/yellow]")
         final_cfg = dataclasses.replace(self.chosen_cfg, strategy=strategy, strategy_params=dict(
             self.partial_params) if strategy == "partial" else {})
         self.run.save_model(model, self.task, self.splits.train, final_cfg)
@@ -385,7 +389,7 @@ class _Climb:
             labels_used=self.task.labels_used(self.splits), baselines=baselines, transfer_gain=gain,
             selection={"split": "val", "validator": None}, stages=self.runner.history,
             timings=timings(self.t_start, self.runner),
-            warnings=[*warnings, *stage_warnings(self.runner.history)], auto=auto)
+            warnings=[*warnings, *near, *stage_warnings(self.runner.history)], auto=auto)
         data = self.run.finish(summary)  # the run is renamed into place here
         return RunResult(self.run.dir, data, model)
 

@@ -158,7 +158,8 @@ def _own_split(run: Path, predictor: Predictor, recorded: dict[str, Any], split:
                           f"({exc}) Pass the evaluation data explicitly (--data).") from None
     targets = predictor.task.targets
     if split == "all":
-        keep = ("domain", "split_seed", "text_column", "label_column", "skip_bad")
+        keep = ("domain", "split_seed", "text_column", "label_column", "skip_bad", "group_column",
+                "time_column")
         return load_data(cfg.data, split="all", targets=targets,
                          **{k: getattr(cfg, k) for k in keep}), False
     ds = getattr(load_splits(cfg, targets=targets), split)

@@ -4,6 +4,7 @@ task, model, stages, evaluation, baselines, and the run directory written once."
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,8 @@ from transferkit.pipeline.stages import (
     tensor_collate,
 )
 from transferkit.tasks import Task, get_task, infer_task
+
+logger = logging.getLogger("transferkit.data")
 
 
 def choose_task(cfg: FitConfig, train: Any, log: Callable[[str], None]) -> Task:
@@ -75,6 +78,9 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
         f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
                                          else f"{len(train.classes)} classes"))
+    for label, key in (("split", "split_by"), ("shots:", "shots_sampling")):  # group/time rules
+        if key in train.meta:
+            log(f"  {label} {train.meta[key]}")
     run.write_config(cfg)
     run.fingerprint_splits(splits)
 
@@ -103,7 +109,8 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     metrics = evaluate_splits(model, runner, splits, frozen, log)
     baselines, gain, warnings = judge(cfg, task, splits, metrics, run.dir, resume, log,
                                       test_outputs=runner.test_outputs)
-    for w in splits.leakage:
+    near = near_duplicate_warnings(cfg, model.backbone, splits)
+    for w in [*splits.leakage, *near]:
         log(f"[yellow]warning: {w}[/yellow]")
 
     run.save_model(model, task, train, cfg)
@@ -115,7 +122,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         metrics=metrics, labels_used=task.labels_used(splits), baselines=baselines,
         transfer_gain=gain, selection={"split": "val", "validator": None},
         stages=runner.history, timings=timings(t_start, runner),
-        warnings=[*warnings, *stage_warnings(runner.history)],
+        warnings=[*warnings, *near, *stage_warnings(runner.history)],
         mapping_selection=mapping_selection,
         joint=None if joint is None else {"source": cfg.joint_source, "n_source": len(joint[1]),
                                           **joint[0].describe()},
@@ -128,6 +135,32 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
                             "source_accuracy": metrics["test"].get(task.gain_metric)}
     data = run.finish(summary)  # the run is renamed into place here
     return RunResult(run.dir, data, model)
+
+
+def near_duplicate_warnings(cfg: FitConfig, backbone: Any, splits: Any) -> list[str]:
+    """Near-duplicate leakage across train/val/test (images and texts), found on the backbone
+    features this fit has cached -- nothing is extracted for it: when a split's features are
+    not in the cache (the backbone was fine-tuned end to end), the check is skipped."""
+    from transferkit.data.near_duplicates import MODALITIES, find_near_duplicates
+    from transferkit.features import FeatureCache, cache_key
+
+    threshold = cfg.data.near_duplicate_threshold
+    if not threshold or splits.train.modality not in MODALITIES:
+        return []
+    cache = FeatureCache(cfg.cache_dir)
+    parts = {name: getattr(splits, name) for name in ("train", "val", "test")}
+    features = {}
+    for name, part in parts.items():
+        if not len(part):
+            continue
+        found = cache.get(cache_key(backbone, part, None, cfg.train.bf16))
+        if found is None:
+            logger.debug("near-duplicate check skipped: the %s split's features of backbone %s are "
+                         "not cached (a fine-tuned backbone); it runs on a frozen backbone's features",
+                         name, cfg.backbone.name)
+            return []
+        features[name] = found
+    return find_near_duplicates(parts, features, threshold)
 
 
 def timings(t_start: float, runner: StageRunner) -> dict[str, float]:
@@ -196,4 +229,5 @@ def joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
     return objective, source
 
 
-__all__ = ["choose_task", "fit_configured", "load_task_splits", "pick_task", "task_splits", "joint_source", "select_mapping", "timings"]
+__all__ = ["choose_task", "fit_configured", "load_task_splits", "pick_task", "task_splits", "joint_source",
+           "near_duplicate_warnings", "select_mapping", "timings"]
