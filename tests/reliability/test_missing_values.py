@@ -137,3 +137,30 @@ def test_missing_values_in_series_follow_the_same_flag(tmp_path: Path) -> None:
     assert np.isfinite(model.predict_proba([series])).all()
     assert_user_error(cli("fit", "--data", data, "--backbone", "sequence:cnn", "--epochs", "1", "--quiet",
                           "--out", tmp_path / "run2", "--impute", "none"), "example 3", "missing values (nan")
+
+
+def test_evaluate_on_other_data_fills_with_the_runs_values(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import transferkit.jobs.predict as jobs_predict
+    from transferkit.data import load
+    from transferkit.data.schema import TableSchema
+
+    run = tmp_path / "run"
+    assert_ok(cli("fit", "--data", _table_with_gaps(tmp_path / "gaps.csv"), *TAB, "--out", run))
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(40):  # f0 (never missing at fit) is missing in row 5; 'amount' never is
+        f0 = rng.normal()
+        rows.append(f"{'' if i == 5 else f'{f0:.4f}'},{i},{'ab'[i % 2]},{('no', 'yes')[int(f0 > 0)]}")
+    data = tmp_path / "eval.csv"
+    data.write_text("f0,amount,kind,label\n" + "\n".join(rows) + "\n")
+    seen = []
+    real = jobs_predict.predict_outputs
+    monkeypatch.setattr(jobs_predict, "predict_outputs", lambda m, ds, t: seen.append(ds) or real(m, ds, t))
+    assert_ok(cli("evaluate", run, "--data", data))
+    schema = TableSchema.from_dict(json.loads((run / "transferkit.json").read_text())["data"]["schema"])
+    ds = load(data, split="all", schema=schema)
+    assert list(ds.x.columns) == schema.names  # the run's layout, its indicator included
+    assert ds.x["f0"].iloc[5] == next(c.fill for c in schema.columns if c.name == "f0")
+    assert (ds.x["amount__missing"] == 0).all()
+    assert len(seen) == 1 and list(seen[0].x.columns) == schema.names  # what evaluate judged

@@ -238,7 +238,7 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
             split_seed: int, val_fraction: float, test_fraction: float, text_column: str | None,
             label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
             with_leakage: bool, targets: Any = "classes", impute: str = "auto",
-            max_pixels: int | None = None) -> Splits:
+            max_pixels: int | None = None, schema: Any = None) -> Splits:
     from transferkit.data.tables import impute_splits
 
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
@@ -248,7 +248,7 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test)
     # fill values come from the training split alone: nothing of val/test leaks into them
-    train, (val, test), imputed = impute_splits(train, [val, test], impute)
+    train, (val, test), imputed = impute_splits(train, [val, test], impute, schema)
     if shots is not None:
         # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
         labels = np.asarray(train.y)
@@ -277,7 +277,7 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
          shots: int | None = None, seed: int = 0, *, split_seed: int = 0, val_fraction: float = 0.1,
          test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
-         targets: str = "classes", impute: str = "auto") -> TransferDataset:
+         targets: str = "classes", impute: str = "auto", schema: Any = None) -> TransferDataset:
     """Load a built-in dataset or a file/folder, and return one split of it.
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
@@ -288,7 +288,9 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     ``max_test`` keeps the first N test examples. ``targets="values"`` reads the labels as
     numbers (regression): splits stratify on quantile bins of the target and ``shots`` is
     the number of training examples in total. ``impute`` ("auto" or "none") says what
-    happens to the missing cells of a table (see :func:`transferkit.data.tables.impute_splits`).
+    happens to the missing cells of a table (see :func:`transferkit.data.tables.impute_splits`);
+    ``schema`` (a fitted run's :class:`~transferkit.data.schema.TableSchema`) fills them with
+    the values that run learned instead.
 
     >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
     >>> len(train), train.classes[:3]  # doctest: +SKIP
@@ -305,14 +307,14 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
             targets, *_source(name_or_path, domain, text_column, label_column, skip_bad))
         _missing_policy(impute, pool, official_test)
         whole = concat(pool, official_test) if official_test is not None else pool.subset(np.arange(len(pool)))
-        whole, _, imputed = impute_splits(whole, [], impute)
+        whole, _, imputed = impute_splits(whole, [], impute, schema)
         if imputed:
             whole.meta.setdefault("warnings", []).append(imputed)
         return _finish(whole, domain, {"split_seed": split_seed})
     splits = _splits(name_or_path, domain=domain, shots=shots, seed=seed, split_seed=split_seed,
                      val_fraction=val_fraction, test_fraction=test_fraction, text_column=text_column,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
-                     with_leakage=False, targets=targets, impute=impute)
+                     with_leakage=False, targets=targets, impute=impute, schema=schema)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 

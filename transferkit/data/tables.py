@@ -290,9 +290,19 @@ def impute_schema(schema: TableSchema, train: pd.DataFrame, missing_columns: Seq
     return TableSchema(cols + indicators, schema.label_column)
 
 
-def impute_splits(train: TransferDataset, others: Sequence[TransferDataset], impute: str = "auto"
+def _with_schema(part: TransferDataset, schema: TableSchema) -> TransferDataset:
+    x = check_table(part.x, schema, f"the {part.split} split")
+    return replace(part, x=x, schema=schema, skipped=list(part.skipped), meta=dict(part.meta))
+
+
+def impute_splits(train: TransferDataset, others: Sequence[TransferDataset], impute: str = "auto",
+                  schema: TableSchema | None = None
                   ) -> tuple[TransferDataset, list[TransferDataset], str | None]:
     """Fill the missing cells of table splits with values learned on ``train`` alone.
+
+    With ``schema`` (a fitted run's, holding its fill values) every part, ``train``
+    included, is filled with those values instead: new data judged by a model is
+    preprocessed as the model's training data was.
 
     Returns (train, others, warning): the parts with filled frames and the fitted schema
     (:func:`impute_schema`), and a warning counting the filled cells per column (None when
@@ -303,6 +313,8 @@ def impute_splits(train: TransferDataset, others: Sequence[TransferDataset], imp
         raise DataError(f"The 'impute' parameter must be one of {', '.join(IMPUTE)}. Got {impute!r} instead.")
     if impute == "none":
         return train, list(others), None
+    if train.modality == "table" and schema is not None:  # a run's recorded fill values
+        return _with_schema(train, schema), [_with_schema(p, schema) for p in others], None
     if train.modality == "sequence":
         return train, list(others), _series_gaps([train, *others])
     if train.modality != "table" or train.schema is None:

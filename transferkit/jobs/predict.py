@@ -93,6 +93,12 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
                 data_kwargs[key] = data_cfg[key]
     if data is None:
         raise NotFittedError(f"Run '{run_dir}' records no dataset; pass data=... to evaluate.")
+    schema = (predictor.manifest.get("data") or {}).get("schema")
+    if predictor.modality == "table" and schema and "schema" not in data_kwargs:
+        from transferkit.data.schema import TableSchema
+
+        # missing cells take the fill values learned at fit time, as in predict
+        data_kwargs["schema"] = TableSchema.from_dict(schema)
     ds = load_data(data, split=split, targets=predictor.task.targets, **data_kwargs)
     if list(ds.classes) != predictor.classes:
         unseen = sorted(set(ds.classes) - set(predictor.classes))
