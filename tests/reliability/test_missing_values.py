@@ -108,3 +108,59 @@ def test_a_real_categorical_column_of_codes_is_not_taken_for_a_typo(tmp_path: Pa
             w.writerow([("A1", "B2", "7", "C3")[i % 4], i, "ab"[i % 2]])
     res = cli("fit", "--data", path, *TAB, "--out", tmp_path / "run")
     assert_ok(res)
+
+
+def _series(path: Path, gaps: bool = True) -> Path:
+    """40 two-channel series of length 12; class 1 has a higher mean in channel 0; a few NaN."""
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    x = rng.normal(size=(40, 12, 2)).astype(np.float32)
+    x[:, :, 0] += 2.0 * y[:, None]
+    if gaps:
+        x[3, 5, 0] = x[17, 0, 1] = x[30, 11, 1] = np.nan
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def test_missing_values_in_series_follow_the_same_flag(tmp_path: Path) -> None:
+    import transferkit as tk
+
+    data = _series(tmp_path / "s.npz")
+    res = cli("fit", "--data", data, "--backbone", "sequence:cnn", "--epochs", "3", "--quiet",
+              "--out", tmp_path / "run")
+    assert_ok(res)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    said = " ".join(summary["warnings"])
+    assert "channel 0: 1, channel 1: 2" in said and "training split" in said
+    model = tk.load(tmp_path / "run")
+    series = np.load(data)["x"][3]  # holds a NaN: the prediction is finite
+    assert np.isfinite(model.predict_proba([series])).all()
+    assert_user_error(cli("fit", "--data", data, "--backbone", "sequence:cnn", "--epochs", "1", "--quiet",
+                          "--out", tmp_path / "run2", "--impute", "none"), "example 3", "missing values (nan")
+
+
+def test_evaluate_on_other_data_fills_with_the_runs_values(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import transferkit.jobs.predict as jobs_predict
+    from transferkit.data import load
+    from transferkit.data.schema import TableSchema
+
+    run = tmp_path / "run"
+    assert_ok(cli("fit", "--data", _table_with_gaps(tmp_path / "gaps.csv"), *TAB, "--out", run))
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(40):  # f0 (never missing at fit) is missing in row 5; 'amount' never is
+        f0 = rng.normal()
+        rows.append(f"{'' if i == 5 else f'{f0:.4f}'},{i},{'ab'[i % 2]},{('no', 'yes')[int(f0 > 0)]}")
+    data = tmp_path / "eval.csv"
+    data.write_text("f0,amount,kind,label\n" + "\n".join(rows) + "\n")
+    seen = []
+    real = jobs_predict.predict_outputs
+    monkeypatch.setattr(jobs_predict, "predict_outputs", lambda m, ds, t: seen.append(ds) or real(m, ds, t))
+    assert_ok(cli("evaluate", run, "--data", data))
+    schema = TableSchema.from_dict(json.loads((run / "transferkit.json").read_text())["data"]["schema"])
+    ds = load(data, split="all", schema=schema)
+    assert list(ds.x.columns) == schema.names  # the run's layout, its indicator included
+    assert ds.x["f0"].iloc[5] == next(c.fill for c in schema.columns if c.name == "f0")
+    assert (ds.x["amount__missing"] == 0).all()
+    assert len(seen) == 1 and list(seen[0].x.columns) == schema.names  # what evaluate judged

@@ -7,6 +7,7 @@ data and keeps in buffers; series of different lengths are zero-padded at the en
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -111,9 +112,13 @@ class SequenceBackbone(Backbone):
         if self.in_channels != c:
             self._build(c)
         flat = np.concatenate(items, axis=0)
-        std = flat.std(0)
-        self.mean.copy_(torch.as_tensor(flat.mean(0)))
-        self.std.copy_(torch.as_tensor(np.where(std > 1e-12, std, 1.0)))
+        # missing values (NaN; data.impute=auto) are left out of the statistics, and forward
+        # maps them to the channel's training mean
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing channel
+            mean, std = np.nanmean(flat, 0), np.nanstd(flat, 0)
+        self.mean.copy_(torch.as_tensor(np.nan_to_num(mean)))
+        self.std.copy_(torch.as_tensor(np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)))
 
     def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:
         """Series ``(T, C)`` -> ``{"x": (B, T_max, C), "lengths": (B,)}``, zero-padded."""
@@ -139,7 +144,7 @@ class SequenceBackbone(Backbone):
         x, lengths = inputs["x"], inputs["lengths"]
         t = torch.arange(x.shape[1], device=x.device)
         mask = (t[None, :] < lengths[:, None]).to(x.dtype)  # (B, T)
-        x = (x - self.mean) / self.std * mask.unsqueeze(-1)  # (B, T, C)
+        x = torch.nan_to_num((x - self.mean) / self.std, nan=0.0) * mask.unsqueeze(-1)  # (B, T, C)
         if self.kind == "cnn":
             h = x.transpose(1, 2)  # (B, C, T)
             for block in self.convs:
@@ -155,5 +160,6 @@ class SequenceBackbone(Backbone):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "kind": self.kind, "hidden": self.hidden,
                 "in_channels": self.in_channels,
-                "preprocessing": "per-channel standardisation (training data), zero-padding to the "
-                                 "longest series in a batch"}
+                "preprocessing": "per-channel standardisation (training data), a missing value (NaN) "
+                                 "-> the channel's training mean, zero-padding to the longest "
+                                 "series in a batch"}

@@ -66,11 +66,12 @@ def from_arrays(x: np.ndarray, y: Any, name: str = "arrays", classes: Any = None
         return ds
     if x.ndim == 3:
         x = x.astype(np.float32)
-        if not np.isfinite(x).all():
-            i = int(np.argwhere(~np.isfinite(x))[0][0])
-            raise DataError(f"Example {i} of {where} holds NaN or infinite values. Impute or drop it.")
+        if np.isinf(x).any():
+            i = int(np.argwhere(np.isinf(x))[0][0])
+            raise DataError(f"Example {i} of {where} holds infinite values. Replace them or drop it.")
+        # NaN = missing: filled after the split (data.impute=auto) or refused (none)
         return TransferDataset(name=name, modality="sequence", x=x, y=y_codes, classes=class_names,
-                               ids=ids, meta={"kind": "arrays"})
+                               ids=ids, meta={"kind": "arrays", "where": where})
     raise DataError(f"Cannot tell the modality of {where}: 'x' has shape {x.shape} and dtype {x.dtype}. "
                     "Use uint8 (N, H, W[, C]) for images, (N, T, C) for sequences or (N, D) for a "
                     "numeric table.")

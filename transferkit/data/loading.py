@@ -249,7 +249,7 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
             label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
             with_leakage: bool, targets: Any = "classes", impute: str = "auto",
             max_pixels: int | None = None, group_column: str | None = None,
-            time_column: str | None = None) -> Splits:
+            time_column: str | None = None, schema: Any = None) -> Splits:
     from transferkit.data.tables import impute_splits
 
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
@@ -262,7 +262,7 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test,
                                   rule=rule)
     # fill values come from the training split alone: nothing of val/test leaks into them
-    train, (val, test), imputed = impute_splits(train, [val, test], impute)
+    train, (val, test), imputed = impute_splits(train, [val, test], impute, schema)
     if rule is not None:
         train.meta["split_by"] = rule.describe()
     if shots is not None:
@@ -301,7 +301,7 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
          test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
          targets: str = "classes", impute: str = "auto", group_column: str | None = None,
-         time_column: str | None = None) -> TransferDataset:
+         time_column: str | None = None, schema: Any = None) -> TransferDataset:
     """Load a built-in dataset or a file/folder, and return one split of it.
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
@@ -312,9 +312,10 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     ``max_test`` keeps the first N test examples. ``targets="values"`` reads the labels as
     numbers (regression): splits stratify on quantile bins of the target and ``shots`` is
     the number of training examples in total. ``impute`` ("auto" or "none") says what
-    happens to the missing cells of a table (see :func:`transferkit.data.tables.impute_splits`).
-    ``group_column`` / ``time_column`` (tables and texts) split by group or by time instead
-    (see :mod:`transferkit.data.grouping`).
+    happens to the missing cells of a table (see :func:`transferkit.data.tables.impute_splits`);
+    ``schema`` (a fitted run's :class:`~transferkit.data.schema.TableSchema`) fills them with
+    the values that run learned instead. ``group_column`` / ``time_column`` (tables and texts)
+    split by group or by time instead (see :mod:`transferkit.data.grouping`).
 
     >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
     >>> len(train), train.classes[:3]  # doctest: +SKIP
@@ -333,7 +334,7 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
         pool, official_test = _with_targets(targets, pool, official_test)
         _missing_policy(impute, pool, official_test)
         whole = concat(pool, official_test) if official_test is not None else pool.subset(np.arange(len(pool)))
-        whole, _, imputed = impute_splits(whole, [], impute)
+        whole, _, imputed = impute_splits(whole, [], impute, schema)
         if imputed:
             whole.meta.setdefault("warnings", []).append(imputed)
         return _finish(whole, domain, {"split_seed": split_seed})
@@ -341,7 +342,7 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
                      val_fraction=val_fraction, test_fraction=test_fraction, text_column=text_column,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
                      with_leakage=False, targets=targets, impute=impute, group_column=group_column,
-                     time_column=time_column)
+                     time_column=time_column, schema=schema)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 

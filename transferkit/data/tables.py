@@ -290,9 +290,19 @@ def impute_schema(schema: TableSchema, train: pd.DataFrame, missing_columns: Seq
     return TableSchema(cols + indicators, schema.label_column)
 
 
-def impute_splits(train: TransferDataset, others: Sequence[TransferDataset], impute: str = "auto"
+def _with_schema(part: TransferDataset, schema: TableSchema) -> TransferDataset:
+    x = check_table(part.x, schema, f"the {part.split} split")
+    return replace(part, x=x, schema=schema, skipped=list(part.skipped), meta=dict(part.meta))
+
+
+def impute_splits(train: TransferDataset, others: Sequence[TransferDataset], impute: str = "auto",
+                  schema: TableSchema | None = None
                   ) -> tuple[TransferDataset, list[TransferDataset], str | None]:
     """Fill the missing cells of table splits with values learned on ``train`` alone.
+
+    With ``schema`` (a fitted run's, holding its fill values) every part, ``train``
+    included, is filled with those values instead: new data judged by a model is
+    preprocessed as the model's training data was.
 
     Returns (train, others, warning): the parts with filled frames and the fitted schema
     (:func:`impute_schema`), and a warning counting the filled cells per column (None when
@@ -301,7 +311,13 @@ def impute_splits(train: TransferDataset, others: Sequence[TransferDataset], imp
     """
     if impute not in IMPUTE:
         raise DataError(f"The 'impute' parameter must be one of {', '.join(IMPUTE)}. Got {impute!r} instead.")
-    if impute == "none" or train.modality != "table" or train.schema is None:
+    if impute == "none":
+        return train, list(others), None
+    if train.modality == "table" and schema is not None:  # a run's recorded fill values
+        return _with_schema(train, schema), [_with_schema(p, schema) for p in others], None
+    if train.modality == "sequence":
+        return train, list(others), _series_gaps([train, *others])
+    if train.modality != "table" or train.schema is None:
         return train, list(others), None
     parts = [train, *others]
     counts = train.x.isna().sum()
@@ -366,6 +382,24 @@ def _digits(value: object) -> str:
         return f"about {int(abs(n).bit_length() * 0.30103) + 1}"
 
 
+def _series_gaps(parts: Sequence[TransferDataset]) -> str | None:
+    """The warning counting missing values (NaN) per channel of series data, or None.
+
+    Series keep their NaN: the sequence backbone learns each channel's mean and standard
+    deviation on the training split without them and maps a missing value to that mean.
+    """
+    arrays = [p.x for p in parts if isinstance(p.x, np.ndarray) and p.x.dtype.kind == "f" and p.x.ndim == 3]
+    if not arrays:
+        return None
+    counts = np.sum([np.isnan(a).sum(axis=(0, 1)) for a in arrays], axis=0)
+    if not counts.any():
+        return None
+    said = ", ".join(f"channel {j}: {int(n)}" for j, n in enumerate(counts) if n)
+    return (f"missing values (NaN) in series ({said}) take the channel's mean over the training "
+            "split (data.impute=auto; learned by the sequence backbone and saved with it). Pass "
+            "--impute none to refuse them instead.")
+
+
 def table_dataset(frame: pd.DataFrame, y: np.ndarray, classes: list[str], name: str,
                   where: str, schema: TableSchema | None = None) -> TransferDataset:
     """A table dataset from feature columns (schema inferred unless given, then checked).
@@ -381,7 +415,17 @@ def table_dataset(frame: pd.DataFrame, y: np.ndarray, classes: list[str], name: 
 
 
 def refuse_missing(ds: TransferDataset) -> None:
-    """DataError naming the first missing cell of a table dataset (``data.impute=none``)."""
+    """DataError naming the first missing cell of a table dataset, or the first series
+    holding a NaN (``data.impute=none``)."""
+    if ds.modality == "sequence" and isinstance(ds.x, np.ndarray) and ds.x.dtype.kind == "f":
+        gaps = np.isnan(ds.x)
+        if gaps.any():
+            i = int(np.argwhere(gaps)[0][0])
+            raise DataError(f"Example {i} of {ds.meta.get('where', f'dataset {ds.name!r}')} holds missing "
+                            f"values (NaN; {int(gaps.sum())} in all). data.impute=auto (--impute auto, "
+                            "the default) fills them with the channel's training mean; otherwise "
+                            "fill them or drop those series first.")
+        return
     if ds.modality == "table" and ds.schema is not None and bool(ds.x.isna().to_numpy().any()):
         bare = TableSchema([replace(c, fill=None) for c in ds.schema.columns if c.indicator_of is None],
                            ds.schema.label_column)

@@ -181,6 +181,12 @@ def _other_data(predictor: Predictor, data: str, split: str, kwargs: dict[str, A
     """``split`` of data other than the run's own, split with the loader's defaults."""
     from transferkit.data import load as load_data
 
+    schema = (predictor.manifest.get("data") or {}).get("schema")
+    if predictor.modality == "table" and schema and "schema" not in kwargs:
+        from transferkit.data.schema import TableSchema
+
+        # missing cells take the fill values learned at fit time, as in predict
+        kwargs = {**kwargs, "schema": TableSchema.from_dict(schema)}
     return load_data(data, split=split, targets=predictor.task.targets, **kwargs)
 
 
