@@ -4,11 +4,18 @@ Metrics are computed from labels and predicted probabilities with scikit-learn, 
 expected calibration error (ECE, Guo et al. 2017, 15 equal-width bins):
 ``ECE = sum_b |B_b|/N * |acc(B_b) - conf(B_b)|``. The loop selects on validation
 accuracy; the transfer gain is the test-accuracy difference.
+
+After training (:meth:`ClassificationTask.adjust`), a temperature fitted on the validation
+split calibrates the probabilities, and an optional label-prior correction moves them to
+the target's class prior (see :mod:`transferkit.tasks._calibration`); both are stored in
+the head, so predict, serve and exports apply them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +30,10 @@ from sklearn.metrics import (
 from torch import nn
 
 from transferkit.errors import ConfigError, DataError
+from transferkit.options import Options, option
 from transferkit.tasks import TASKS
 from transferkit.tasks._base import Accumulator, Task
+from transferkit.tasks._calibration import CalibratedLinear
 
 NEGATIVE_TRANSFER_MARGIN = 0.0
 
@@ -224,7 +233,32 @@ class ClassificationAccumulator(Accumulator):
                 "balanced_accuracy": float(np.mean(recalls))}
 
 
-@TASKS.register("classification", help="Single-label classification: one class per example "
+@dataclass
+class ClassificationConfig(Options):
+    """Parameters of the classification task."""
+
+    calibration: str = option("auto", "Probability calibration fitted after training: 'temperature' "
+                              "(one temperature fitted on the validation split, Guo et al. 2017; the "
+                              "predicted classes do not change), 'none', or 'auto' (temperature when "
+                              "there is a validation split, else none).",
+                              choices=("auto", "temperature", "none"))
+    prior_correction: str = option("none", "Label-prior shift correction (Saerens et al. 2002): "
+                                   "'auto' (the labelled pool's class prior when the data recorded "
+                                   "it, e.g. built-ins with --shots, else 'em'), 'em' (estimated by EM "
+                                   "from the test split's inputs, without their labels), 'none', or "
+                                   "a JSON/CSV file of class frequencies. Predictions become "
+                                   "p(y|x) * prior(y) / train_prior(y), renormalised.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        value = str(self.prior_correction)
+        if value not in ("auto", "em", "none") and not Path(value).is_file():
+            raise ConfigError("The 'prior_correction' parameter must be auto, em, none or a JSON/CSV "
+                              f"file of class frequencies. Got {value!r} instead (no such file).")
+
+
+@TASKS.register("classification", config=ClassificationConfig,
+                help="Single-label classification: one class per example "
                 "(softmax head, cross-entropy; selects on accuracy).")
 class ClassificationTask(Task):
     """One class per example: a linear head with K outputs, cross-entropy (label smoothing and
@@ -235,6 +269,9 @@ class ClassificationTask(Task):
     directions = {"accuracy": "max", "balanced_accuracy": "max", "loss": "min"}
     gain_metric = "accuracy"
     shots_meaning = "labelled training examples per class"
+
+    def __init__(self, config: ClassificationConfig | None = None) -> None:
+        super().__init__(config if config is not None else ClassificationConfig())
 
     def output_dim(self, data: Any) -> int:
         return len(data.classes)
@@ -251,6 +288,20 @@ class ClassificationTask(Task):
         if outputs is not None and outputs != len(classes):
             return f"lists {len(classes)} classes but its head has {outputs} outputs."
         return None
+
+    def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
+        return CalibratedLinear(in_dim, out_dim)
+
+    def adjust(self, model: nn.Module, splits: Any, val_outputs: np.ndarray | None,
+               test_outputs: np.ndarray, log: Callable[[str], None]
+               ) -> tuple[np.ndarray | None, np.ndarray, dict[str, Any]]:
+        """Temperature scaling and prior correction (the config says which), stored in the
+        head; see :func:`transferkit.tasks._calibration.calibrate`."""
+        if not isinstance(getattr(model, "head", None), CalibratedLinear):
+            return val_outputs, test_outputs, {}
+        from transferkit.tasks._calibration import calibrate
+
+        return calibrate(self, model.head, splits, val_outputs, test_outputs, log)
 
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
