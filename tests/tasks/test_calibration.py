@@ -175,3 +175,25 @@ def test_saved_loaded_and_onnx_models_give_the_adjusted_probabilities(corrected_
     name = session.get_inputs()[0].name
     logits = session.run(["logits"], {name: batch.numpy()})[0]
     np.testing.assert_allclose(probabilities(logits), probs[:16], atol=1e-4)
+
+
+def test_report_draws_before_and_after_and_the_prior_correction(corrected_run):
+    html = (corrected_run.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "before and after temperature scaling" in html
+    assert f"{corrected_run.summary['calibration']['ece_before']:.3f} before" in html
+    assert "Label-prior correction" in html
+
+
+def test_cli_flags_turn_calibration_and_prior_correction_off(tmp_path, capsys):
+    from transferkit.cli import main
+
+    out = tmp_path / "plain"
+    code = main(["fit", "--data", "breast-cancer-wdbc", "--backbone", "tabular", "--strategy",
+                 "linear-probe", "--shots", "10", "--calibration", "none", "--prior-correction",
+                 "none", "--out", str(out), "--quiet"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["calibration"]["method"] == "none"
+    assert summary["calibration"]["ece_after"] == summary["calibration"]["ece_before"]
+    assert "prior_correction" not in summary
+    assert "prior correction" not in capsys.readouterr().out
