@@ -197,3 +197,52 @@ def test_cli_flags_turn_calibration_and_prior_correction_off(tmp_path, capsys):
     assert summary["calibration"]["ece_after"] == summary["calibration"]["ece_before"]
     assert "prior_correction" not in summary
     assert "prior correction" not in capsys.readouterr().out
+
+
+def test_decision_rules_by_hand():
+    from transferkit.tasks._calibration import choose_threshold, decide, parse_decision
+
+    assert parse_decision("cost=5:1") == ("cost", 5.0, 1.0)
+    assert parse_decision("none") is None
+    with pytest.raises(ConfigError, match="'decision' parameter must be cost=FN:FP"):
+        parse_decision("cost=5")
+    y = np.array([True, True, False, True, False, False])
+    p = np.array([0.9, 0.6, 0.5, 0.3, 0.2, 0.1])
+    cost = choose_threshold(("cost", 5.0, 1.0), None, p, y)
+    assert cost["threshold"] == pytest.approx(1 / 6)  # FP / (FP + FN)
+    # p >= 1/6 predicts 5 positives, 3 of them right: precision 3/5, recall 3/3
+    assert cost["test_precision"] == pytest.approx(0.6) and cost["test_recall"] == 1.0
+    # precision >= 0.99 on validation: only p >= 0.6 (2 right of 2); recall >= 0.9: p >= 0.3
+    assert choose_threshold(("precision", 0.99, 0), (p, y), p, y)["threshold"] == pytest.approx(0.6)
+    assert choose_threshold(("recall", 0.9, 0), (p, y), p, y)["threshold"] == pytest.approx(0.3)
+    probs = np.stack([1 - p, p], axis=1)
+    decision = {"positive_index": 1, "threshold": 1 / 6}
+    np.testing.assert_array_equal(decide(probs, decision), [1, 1, 1, 1, 1, 0])
+    np.testing.assert_array_equal(decide(probs, None), [1, 1, 0, 0, 0, 0])
+
+
+def test_a_cost_decision_is_stored_and_used_by_predict(tmp_path):
+    import transferkit as tk
+    from transferkit.data import load_splits
+    from transferkit.jobs.predict import load
+
+    run = tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", shots=10,
+                 out=str(tmp_path / "r"), task_params={"decision": "cost=9:1"}, log=None)
+    decision = run.summary["decision"]
+    assert decision["positive"] == "malignant" and decision["threshold"] == pytest.approx(0.1)
+    predictor = load(run.run_dir)
+    assert predictor.manifest["decision"]["threshold"] == pytest.approx(0.1)
+    test = load_splits("breast-cancer-wdbc", shots=10).test
+    frame = test.x.copy()
+    probs = predictor.predict_proba(frame)
+    expected = np.where(probs[:, 1] >= 0.1, "malignant", "benign")
+    assert list(predictor.predict(frame)) == list(expected)
+    accuracy = (expected == np.array(test.classes)[test.y]).mean()
+    assert run.summary["metrics"]["test"]["accuracy"] == pytest.approx(accuracy)
+    assert (expected == "malignant").sum() > (probs.argmax(1) == 1).sum()  # the threshold acts
+    pred = expected == "malignant"
+    truth = np.asarray(test.y) == 1
+    assert decision["test_recall"] == pytest.approx((pred & truth).sum() / truth.sum())
+    with pytest.raises(ConfigError, match="binary classification; the data has 10 classes"):
+        tk.fit(data="digits", backbone="tabular", strategy="linear-probe", shots=2,
+               out=str(tmp_path / "d"), task_params={"decision": "recall=0.9"}, log=None)

@@ -31,6 +31,12 @@ class FitCommand:
                             help="Classification: temperature scaling on the validation split "
                                  "(same as --set task_params.calibration=...; default auto: when "
                                  "there is a validation split).")
+        parser.add_argument("--decision", metavar="RULE", default=None,
+                            help="Binary classification: 'cost=5:1' (a false negative costs 5 false "
+                                 "positives: threshold 1/6 on the calibrated probability of the "
+                                 "positive class), 'precision=0.9' or 'recall=0.9' (threshold met on "
+                                 "the validation split); stored in the run, used by predict and "
+                                 "serve (same as --set task_params.decision=...).")
         parser.add_argument("--quiet", action="store_true", help="Print only the final line.")
         parser.add_argument("--dry-run", action="store_true",
                             help="Print what would be read and computed, with estimated time and "
@@ -43,7 +49,7 @@ class FitCommand:
 
         if args.no_pretrained:
             args.overrides = ["backbone.pretrained=false", *args.overrides]
-        for key in ("prior_correction", "calibration"):  # task_params shortcuts; --set still wins
+        for key in ("prior_correction", "calibration", "decision"):  # task_params shortcuts; --set still wins
             if getattr(args, key) is not None:
                 args.overrides = [f"task_params.{key}={getattr(args, key)}", *args.overrides]
         cfg = config_from_args(FitConfig, args)

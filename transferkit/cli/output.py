@@ -92,6 +92,11 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
         con.print(f"prior correction ({prior.get('method')}): test accuracy {_pct(prior['accuracy_before'])} "
                   f"-> {_pct(prior['accuracy_after'])}, balanced accuracy "
                   f"{_pct(prior['balanced_accuracy_before'])} -> {_pct(prior['balanced_accuracy_after'])}")
+    decision = _dict(summary.get("decision"))
+    if _is_number(decision.get("threshold")):
+        con.print(f"decision ({decision.get('rule')}): predict '{decision.get('positive')}' when its "
+                  f"probability is >= {decision['threshold']:.3f}; test precision "
+                  f"{_pct(decision.get('test_precision'))}, recall {_pct(decision.get('test_recall'))}")
     for warning in summary.get("warnings") or []:
         con.print(f"[yellow]warning:[/yellow] {warning}")
     if run_dir is not None:

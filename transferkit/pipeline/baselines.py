@@ -29,13 +29,13 @@ def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
     after every choice has been made. The task's adjustment of the trained model
     (``Task.adjust``, e.g. calibration) runs first; its summary sections are left in
     ``runner.adjustments``."""
-    task, meta = runner.task, task_meta(runner.task, splits.train)
-    val = splits.val
+    task, val = runner.task, splits.val
     val_outputs = runner.outputs(model, val, frozen) if len(val) else None
     test_outputs = runner.outputs(model, splits.test, frozen)
     # what the task fits on top of the trained model (calibration), stored in the model
     val_outputs, test_outputs, runner.adjustments = task.adjust(model, splits, val_outputs,
                                                                 test_outputs, log)
+    meta = task_meta(task, splits.train)  # after the adjustment, which may add a decision rule
     metrics: dict[str, Any] = {
         "val": task.metrics(val.y, val_outputs, meta) if val_outputs is not None else {},
     }

@@ -319,6 +319,14 @@ def _errors_sections(test: dict[str, Any], classes: list[str], summary: dict[str
             f"{prior['accuracy_before'] * 100:.1f} % &rarr; {prior['accuracy_after'] * 100:.1f} %, "
             f"balanced accuracy {prior['balanced_accuracy_before'] * 100:.1f} % &rarr; "
             f"{prior['balanced_accuracy_after'] * 100:.1f} %.</p>")
+    decision = (summary or {}).get("decision") or {}
+    if isinstance(decision.get("threshold"), float):
+        parts.append(
+            f"<h2>Decision threshold</h2><p>Rule {escape(str(decision.get('rule')))}: the model answers "
+            f"'{escape(str(decision.get('positive')))}' when its probability is at least "
+            f"{decision['threshold']:.3f} ({escape(str(decision.get('chosen_by', '')))}). On the test set: "
+            f"precision {decision.get('test_precision', 0) * 100:.1f} %, recall "
+            f"{decision.get('test_recall', 0) * 100:.1f} %.</p>")
     if test.get("per_class"):
         parts.append("<h2>Per-class metrics (test)</h2>" + _per_class_table(test["per_class"]))
     return parts
