@@ -232,6 +232,7 @@ def test_a_cost_decision_is_stored_and_used_by_predict(tmp_path):
     assert decision["positive"] == "malignant" and decision["threshold"] == pytest.approx(0.1)
     predictor = load(run.run_dir)
     assert predictor.manifest["decision"]["threshold"] == pytest.approx(0.1)
+    assert "Decision threshold" in (run.run_dir / "report.html").read_text(encoding="utf-8")
     test = load_splits("breast-cancer-wdbc", shots=10).test
     frame = test.x.copy()
     probs = predictor.predict_proba(frame)
