@@ -117,13 +117,18 @@ def test_read_prior_from_json_and_csv_and_its_errors(tmp_path):
         read_prior(tmp_path / "short.json", ["a", "b"])
 
 
-def test_an_unknown_prior_correction_is_refused_before_training():
+def test_an_unknown_prior_correction_is_refused_before_training(tmp_path):
     from transferkit.tasks import get_task
 
     with pytest.raises(ConfigError, match="'prior_correction' parameter must be auto, em, none"):
         get_task("classification", {"prior_correction": "nofile.json"})
     with pytest.raises(ConfigError, match="calibration"):
         get_task("classification", {"calibration": "platt"})
+    bad = tmp_path / "prior.json"
+    bad.write_text(json.dumps({"great": 1, "other": 2}))
+    with pytest.raises(ConfigError, match="names the class 'great'"):  # before any training
+        get_task("classification", {"prior_correction": str(bad)}).fit_targets(
+            type("Train", (), {"classes": ["benign", "malignant"]})())
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +252,16 @@ def test_a_cost_decision_is_stored_and_used_by_predict(tmp_path):
     with pytest.raises(ConfigError, match="binary classification; the data has 10 classes"):
         tk.fit(data="digits", backbone="tabular", strategy="linear-probe", shots=2,
                out=str(tmp_path / "d"), task_params={"decision": "recall=0.9"}, log=None)
+
+
+def test_a_prior_file_moves_the_predictions(tmp_path):
+    import transferkit as tk
+
+    prior = tmp_path / "prior.csv"
+    prior.write_text("class,frequency\nbenign,0.9\nmalignant,0.1\n")
+    run = tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", shots=10,
+                 out=str(tmp_path / "r"), task_params={"prior_correction": str(prior)}, log=None)
+    section = run.summary["prior_correction"]
+    assert section["method"] == "file" and section["prior"] == {"benign": 0.9, "malignant": 0.1}
+    cm = np.array(run.summary["metrics"]["test"]["confusion_matrix"])
+    assert cm[:, 0].sum() > cm[0].sum()  # more 'benign' answers than benign examples

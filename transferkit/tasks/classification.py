@@ -287,9 +287,14 @@ class ClassificationTask(Task):
         self.decision_: dict[str, Any] | None = None
 
     def fit_targets(self, train: Any) -> None:
+        # checked before training: these settings are used only after it
+        classes = [str(c) for c in train.classes]
+        if self.config.prior_correction not in ("auto", "em", "none"):
+            from transferkit.tasks._calibration import read_prior
+
+            read_prior(self.config.prior_correction, classes)
         if self.config.decision == "none" and self.config.positive_class is None:
             return
-        classes = [str(c) for c in train.classes]
         if len(classes) != 2:
             raise ConfigError(f"The 'decision' parameter applies to binary classification; the data "
                               f"has {len(classes)} classes. Drop task_params.decision.")
