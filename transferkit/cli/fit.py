@@ -22,6 +22,21 @@ class FitCommand:
         parser.add_argument("--overwrite", action="store_true",
                             help="Replace the run already in the run directory (it is kept until "
                                  "the new one is complete); without it an existing run is refused.")
+        parser.add_argument("--prior-correction", metavar="auto|em|none|FILE", default=None,
+                            help="Classification: move the predictions to the target's class prior "
+                                 "(same as --set task_params.prior_correction=...): 'auto' uses the "
+                                 "labelled pool's prior when known, else EM on the test inputs "
+                                 "(labels unused); a JSON/CSV file gives class frequencies.")
+        parser.add_argument("--calibration", choices=("auto", "temperature", "none"), default=None,
+                            help="Classification: temperature scaling on the validation split "
+                                 "(same as --set task_params.calibration=...; default auto: when "
+                                 "there is a validation split).")
+        parser.add_argument("--decision", metavar="RULE", default=None,
+                            help="Binary classification: 'cost=5:1' (a false negative costs 5 false "
+                                 "positives: threshold 1/6 on the calibrated probability of the "
+                                 "positive class), 'precision=0.9' or 'recall=0.9' (threshold met on "
+                                 "the validation split); stored in the run, used by predict and "
+                                 "serve (same as --set task_params.decision=...).")
         parser.add_argument("--quiet", action="store_true", help="Print only the final line.")
         parser.add_argument("--dry-run", action="store_true",
                             help="Print what would be read and computed, with estimated time and "
@@ -34,6 +49,9 @@ class FitCommand:
 
         if args.no_pretrained:
             args.overrides = ["backbone.pretrained=false", *args.overrides]
+        for key in ("prior_correction", "calibration", "decision"):  # task_params shortcuts; --set still wins
+            if getattr(args, key) is not None:
+                args.overrides = [f"task_params.{key}={getattr(args, key)}", *args.overrides]
         cfg = config_from_args(FitConfig, args)
         if args.dry_run:
             fit(cfg, dry_run=True, log=_log)

@@ -83,6 +83,20 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
     gain = _dict(summary.get("adapt")).get("adaptation_gain")
     if _is_number(gain):
         con.print(f"adaptation gain over source-only: {gain * 100:+.1f} points")
+    cal = _dict(summary.get("calibration"))
+    if cal.get("method") == "temperature" and _is_number(cal.get("ece_before")):
+        con.print(f"calibration: temperature {cal['temperature']:.3g} (validation), test ECE "
+                  f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f}")
+    prior = _dict(summary.get("prior_correction"))
+    if _is_number(prior.get("accuracy_after")):
+        con.print(f"prior correction ({prior.get('method')}): test accuracy {_pct(prior['accuracy_before'])} "
+                  f"-> {_pct(prior['accuracy_after'])}, balanced accuracy "
+                  f"{_pct(prior['balanced_accuracy_before'])} -> {_pct(prior['balanced_accuracy_after'])}")
+    decision = _dict(summary.get("decision"))
+    if _is_number(decision.get("threshold")):
+        con.print(f"decision ({decision.get('rule')}): predict '{decision.get('positive')}' when its "
+                  f"probability is >= {decision['threshold']:.3f}; test precision "
+                  f"{_pct(decision.get('test_precision'))}, recall {_pct(decision.get('test_recall'))}")
     for warning in summary.get("warnings") or []:
         con.print(f"[yellow]warning:[/yellow] {warning}")
     if run_dir is not None:

@@ -389,7 +389,8 @@ class _Climb:
             labels_used=self.task.labels_used(self.splits), baselines=baselines, transfer_gain=gain,
             selection={"split": "val", "validator": None}, stages=self.runner.history,
             timings=timings(self.t_start, self.runner),
-            warnings=[*warnings, *near, *stage_warnings(self.runner.history)], auto=auto)
+            warnings=[*warnings, *near, *stage_warnings(self.runner.history)], auto=auto,
+            **self.runner.adjustments)
         data = self.run.finish(summary)  # the run is renamed into place here
         return RunResult(self.run.dir, data, model)
 

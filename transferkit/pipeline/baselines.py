@@ -26,13 +26,19 @@ def check_compare(names: Sequence[str]) -> None:
 def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
                     log: Callable[[str], None]) -> dict[str, Any]:
     """Validation and test metrics of a trained model; the test split is read here, once,
-    after every choice has been made."""
-    task, meta = runner.task, task_meta(runner.task, splits.train)
-    val = splits.val
-    metrics: dict[str, Any] = {
-        "val": task.metrics(val.y, runner.outputs(model, val, frozen), meta) if len(val) else {},
-    }
+    after every choice has been made. The task's adjustment of the trained model
+    (``Task.adjust``, e.g. calibration) runs first; its summary sections are left in
+    ``runner.adjustments``."""
+    task, val = runner.task, splits.val
+    val_outputs = runner.outputs(model, val, frozen) if len(val) else None
     test_outputs = runner.outputs(model, splits.test, frozen)
+    # what the task fits on top of the trained model (calibration), stored in the model
+    val_outputs, test_outputs, runner.adjustments = task.adjust(model, splits, val_outputs,
+                                                                test_outputs, log)
+    meta = task_meta(task, splits.train)  # after the adjustment, which may add a decision rule
+    metrics: dict[str, Any] = {
+        "val": task.metrics(val.y, val_outputs, meta) if val_outputs is not None else {},
+    }
     runner.test_outputs = test_outputs  # for the paired tests against the baselines
     metrics["test"] = task.metrics(splits.test.y, test_outputs, meta, detailed=True)
     ci = task.intervals(splits.test.y, test_outputs, meta, seed=runner.cfg.data.seed)

@@ -126,6 +126,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         mapping_selection=mapping_selection,
         joint=None if joint is None else {"source": cfg.joint_source, "n_source": len(joint[1]),
                                           **joint[0].describe()},
+        **runner.adjustments,
     )
     if section is not None:  # pretrain: its own command, choice and section, written once
         summary.command = section[0]

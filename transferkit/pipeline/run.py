@@ -115,7 +115,9 @@ def split_fingerprint(data: Any) -> str:
 @dataclass
 class Summary:
     """The shape of ``summary.json``: core keys every job fills, plus one optional section
-    per job (``auto``, ``adapt``, ``pretrain``, ``joint``, ``mapping_selection``)."""
+    per job (``auto``, ``adapt``, ``pretrain``, ``joint``, ``mapping_selection``) and the
+    task's adjustments of the trained model (``calibration``, ``prior_correction``,
+    ``decision``)."""
 
     task: str
     command: str
@@ -138,12 +140,16 @@ class Summary:
     pretrain: dict[str, Any] | None = None
     joint: dict[str, Any] | None = None
     mapping_selection: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
+    prior_correction: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
 
     #: the keys every summary has, in the order summary.json lists them
     CORE = ("transferkit_version", "task", "command", "data", "backbone", "strategy", "choice",
             "metrics", "labels_used", "baselines", "transfer_gain", "selection", "stages",
             "timings", "warnings", "fingerprints")
-    SECTIONS = ("auto", "adapt", "pretrain", "joint", "mapping_selection")
+    SECTIONS = ("auto", "adapt", "pretrain", "joint", "mapping_selection", "calibration",
+                "prior_correction", "decision")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)

@@ -196,6 +196,8 @@ class StageRunner:
         self.joint: tuple[Any, Any] | None = None
         #: the evaluated model's outputs on the test split (set by evaluate_splits)
         self.test_outputs: np.ndarray | None = None
+        #: summary sections of the task's adjustment of the model (set by evaluate_splits)
+        self.adjustments: dict[str, Any] = {}
 
     def features(self, backbone: Any, data: Any, upto_block: int | None = None) -> np.ndarray:
         """Cached features (or activations below block ``upto_block``) of ``data``."""

@@ -283,22 +283,50 @@ def _curves_section(run: Path) -> str:
         "early stopping used the validation split only.")
 
 
-def _errors_sections(test: dict[str, Any], classes: list[str]) -> list[str]:
-    """The confusion matrix and the reliability diagram side by side, then per-class metrics."""
+def _errors_sections(test: dict[str, Any], classes: list[str], summary: dict[str, Any] | None = None
+                     ) -> list[str]:
+    """The confusion matrix and the reliability diagram (before/after temperature scaling
+    when the run calibrated) side by side, the prior correction, then per-class metrics."""
     from transferkit.report import plots
 
     parts, detail = [], []
+    cal = (summary or {}).get("calibration") or {}
     if test.get("confusion_matrix"):
         detail.append(_figure(plots.confusion_matrix_plot(test["confusion_matrix"], classes),
                               "confusion matrix", "Test confusion matrix (colour: row-normalised; "
                               "numbers: counts)."))
     if test.get("calibration"):
         ece = test.get("ece")
-        detail.append(_figure(plots.calibration_plot(test["calibration"]), "calibration plot",
-                              "Reliability diagram on the test set"
-                              + (f"; expected calibration error {ece:.3f}." if isinstance(ece, float) else ".")))
+        calibrated = cal.get("method") == "temperature"
+        caption = "Reliability diagram on the test set" + (
+            f"; expected calibration error {ece:.3f}." if isinstance(ece, float) else ".")
+        if calibrated and isinstance(cal.get("ece_before"), float):
+            caption = (f"Reliability diagram on the test set, before and after temperature scaling "
+                       f"(T = {cal['temperature']:.3g}, fitted on {cal.get('n_val', '?')} validation "
+                       f"examples): expected calibration error {cal['ece_before']:.3f} before, "
+                       f"{cal['ece_after']:.3f} after.")
+        detail.append(_figure(plots.calibration_plot(test["calibration"],
+                                                     cal.get("curve_before") if calibrated else None),
+                              "calibration plot", caption))
     if detail:
         parts.append("<h2>Errors and calibration</h2><div class='grid'>" + "".join(detail) + "</div>")
+    prior = (summary or {}).get("prior_correction") or {}
+    if isinstance(prior.get("accuracy_after"), float):
+        shown = ", ".join(f"{escape(str(c))} {p:.3f}" for c, p in (prior.get("prior") or {}).items())
+        parts.append(
+            "<h2>Label-prior correction</h2><p>Predictions were moved to the class prior "
+            f"{shown} ({escape(str(prior.get('source', prior.get('method'))))}): test accuracy "
+            f"{prior['accuracy_before'] * 100:.1f} % &rarr; {prior['accuracy_after'] * 100:.1f} %, "
+            f"balanced accuracy {prior['balanced_accuracy_before'] * 100:.1f} % &rarr; "
+            f"{prior['balanced_accuracy_after'] * 100:.1f} %.</p>")
+    decision = (summary or {}).get("decision") or {}
+    if isinstance(decision.get("threshold"), float):
+        parts.append(
+            f"<h2>Decision threshold</h2><p>Rule {escape(str(decision.get('rule')))}: the model answers "
+            f"'{escape(str(decision.get('positive')))}' when its probability is at least "
+            f"{decision['threshold']:.3f} ({escape(str(decision.get('chosen_by', '')))}). On the test set: "
+            f"precision {decision.get('test_precision', 0) * 100:.1f} %, recall "
+            f"{decision.get('test_recall', 0) * 100:.1f} %.</p>")
     if test.get("per_class"):
         parts.append("<h2>Per-class metrics (test)</h2>" + _per_class_table(test["per_class"]))
     return parts
@@ -387,7 +415,7 @@ def build_html(run_dir: str | Path) -> str:
         *_what_was_done(summary, manifest, classes),
         _metrics_section(summary, card),
         _curves_section(run),
-        *_errors_sections(test, classes),
+        *_errors_sections(test, classes, summary),
         _predictions_section(run, test),
         _projection_section(run, classes),
         _timings_section(summary),

@@ -140,8 +140,10 @@ def confusion_matrix_plot(matrix: Sequence[Sequence[int]], classes: Sequence[str
     return to_data_uri(fig)
 
 
-def calibration_plot(curve: dict[str, Sequence[float]]) -> str | None:
-    """Reliability diagram: accuracy per confidence bin against the diagonal."""
+def calibration_plot(curve: dict[str, Sequence[float]],
+                     before: dict[str, Sequence[float]] | None = None) -> str | None:
+    """Reliability diagram: accuracy per confidence bin against the diagonal; with
+    ``before``, the curve of the model before calibration beside it."""
     conf = list(curve.get("confidence", []))
     acc = list(curve.get("accuracy", []))
     count = list(curve.get("count", [])) or [1.0] * len(conf)
@@ -150,9 +152,17 @@ def calibration_plot(curve: dict[str, Sequence[float]]) -> str | None:
     fig = _figure(4.6, 4.0)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], ls="--", color="#8c959f", lw=1, label="perfectly calibrated")
+    b_conf, b_acc = list((before or {}).get("confidence", [])), list((before or {}).get("accuracy", []))
+    if b_conf and len(b_conf) == len(b_acc):
+        b_count = list((before or {}).get("count", [])) or [1.0] * len(b_conf)
+        b_sizes = 20 + 180 * np.asarray(b_count, dtype=float) / max(max(b_count), 1.0)
+        ax.plot(b_conf, b_acc, color=_COLORS[1], lw=1.2, ls=":")
+        ax.scatter(b_conf, b_acc, s=b_sizes, color=_COLORS[1], alpha=0.5, marker="s",
+                   label="before calibration")
     sizes = 20 + 180 * np.asarray(count, dtype=float) / max(max(count), 1.0)
     ax.plot(conf, acc, color=_COLORS[0], lw=1.5)
-    ax.scatter(conf, acc, s=sizes, color=_COLORS[0], alpha=0.7, label="model (size = examples)")
+    ax.scatter(conf, acc, s=sizes, color=_COLORS[0], alpha=0.7,
+               label=("after calibration" if b_conf else "model") + " (size = examples)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("confidence (max probability)")

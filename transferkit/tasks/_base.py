@@ -152,6 +152,17 @@ class Task:
             return self.better(new[tie], best[tie], tie)
         return False
 
+    def adjust(self, model: nn.Module, splits: Any, val_outputs: np.ndarray | None,
+               test_outputs: np.ndarray, log: Callable[[str], None]
+               ) -> tuple[np.ndarray | None, np.ndarray, dict[str, Any]]:
+        """After training, before the test metrics: fit what the task learns on top of a
+        trained model (e.g. a calibration temperature on the validation split) into the model
+        itself, so that saved, served and exported models apply it. Takes and returns the
+        postprocessed validation and test outputs (adjusted the same way) and the summary
+        sections that describe what was done (``{}``: nothing). Test labels may be read to
+        report before/after metrics, never to choose anything."""
+        return val_outputs, test_outputs, {}
+
     # ------------------------------------------------------------------ outputs
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:
         """Raw head outputs -> what predictions are made of (e.g. probabilities)."""

@@ -4,11 +4,18 @@ Metrics are computed from labels and predicted probabilities with scikit-learn, 
 expected calibration error (ECE, Guo et al. 2017, 15 equal-width bins):
 ``ECE = sum_b |B_b|/N * |acc(B_b) - conf(B_b)|``. The loop selects on validation
 accuracy; the transfer gain is the test-accuracy difference.
+
+After training (:meth:`ClassificationTask.adjust`), a temperature fitted on the validation
+split calibrates the probabilities, and an optional label-prior correction moves them to
+the target's class prior (see :mod:`transferkit.tasks._calibration`); both are stored in
+the head, so predict, serve and exports apply them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +30,10 @@ from sklearn.metrics import (
 from torch import nn
 
 from transferkit.errors import ConfigError, DataError
+from transferkit.options import Options, option
 from transferkit.tasks import TASKS
 from transferkit.tasks._base import Accumulator, Task
+from transferkit.tasks._calibration import CalibratedLinear, decide
 
 NEGATIVE_TRANSFER_MARGIN = 0.0
 
@@ -58,9 +67,10 @@ def calibration_curve(y: np.ndarray, probs: np.ndarray, bins: int = 10) -> dict[
 
 
 def classification_metrics(y: np.ndarray, probs: np.ndarray, classes: list[str] | None = None,
-                           detailed: bool = False) -> dict[str, Any]:
+                           detailed: bool = False, pred: np.ndarray | None = None) -> dict[str, Any]:
     """accuracy, balanced_accuracy, macro_f1, ece (and, with ``detailed``, the per-class
-    report, confusion matrix and calibration curve).
+    report, confusion matrix and calibration curve). The predicted classes are ``pred``
+    when given (e.g. a decision threshold), else the most probable ones.
 
     >>> import numpy as np
     >>> classification_metrics(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]))["accuracy"]
@@ -78,7 +88,7 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, classes: list[str] 
             f"A label index ({int(y.max())}) is outside the model's {k} classes: the data has a "
             "class the model never saw. Evaluate on data with the model's classes."
         )
-    pred = probs.argmax(axis=1)
+    pred = probs.argmax(axis=1) if pred is None else np.asarray(pred, dtype=np.int64)
     labels = list(range(k))
     out: dict[str, Any] = {
         "accuracy": float(accuracy_score(y, pred)),
@@ -224,7 +234,42 @@ class ClassificationAccumulator(Accumulator):
                 "balanced_accuracy": float(np.mean(recalls))}
 
 
-@TASKS.register("classification", help="Single-label classification: one class per example "
+@dataclass
+class ClassificationConfig(Options):
+    """Parameters of the classification task."""
+
+    calibration: str = option("auto", "Probability calibration fitted after training: 'temperature' "
+                              "(one temperature fitted on the validation split, Guo et al. 2017; the "
+                              "predicted classes do not change), 'none', or 'auto' (temperature when "
+                              "there is a validation split, else none).",
+                              choices=("auto", "temperature", "none"))
+    prior_correction: str = option("none", "Label-prior shift correction (Saerens et al. 2002): "
+                                   "'auto' (the labelled pool's class prior when the data recorded "
+                                   "it, e.g. built-ins with --shots, else 'em'), 'em' (estimated by EM "
+                                   "from the test split's inputs, without their labels), 'none', or "
+                                   "a JSON/CSV file of class frequencies. Predictions become "
+                                   "p(y|x) * prior(y) / train_prior(y), renormalised.")
+    decision: str = option("none", "Binary classification: how the predicted class is decided from "
+                           "the (calibrated) probability of the positive class: 'cost=FN:FP' (cost of "
+                           "a false negative : of a false positive; Bayes-optimal threshold "
+                           "FP / (FP + FN)), 'precision=P' or 'recall=R' (a threshold meeting the "
+                           "target on the validation split), or 'none' (the most probable class).")
+    positive_class: str | None = option(None, "The positive class of 'decision' (None: the second "
+                                        "class in the run's class order).")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        value = str(self.prior_correction)
+        if value not in ("auto", "em", "none") and not Path(value).is_file():
+            raise ConfigError("The 'prior_correction' parameter must be auto, em, none or a JSON/CSV "
+                              f"file of class frequencies. Got {value!r} instead (no such file).")
+        from transferkit.tasks._calibration import parse_decision
+
+        parse_decision(self.decision)
+
+
+@TASKS.register("classification", config=ClassificationConfig,
+                help="Single-label classification: one class per example "
                 "(softmax head, cross-entropy; selects on accuracy).")
 class ClassificationTask(Task):
     """One class per example: a linear head with K outputs, cross-entropy (label smoothing and
@@ -236,10 +281,33 @@ class ClassificationTask(Task):
     gain_metric = "accuracy"
     shots_meaning = "labelled training examples per class"
 
+    def __init__(self, config: ClassificationConfig | None = None) -> None:
+        super().__init__(config if config is not None else ClassificationConfig())
+        #: the decision rule fitted after training (``decision``), None: the most probable class
+        self.decision_: dict[str, Any] | None = None
+
+    def fit_targets(self, train: Any) -> None:
+        # checked before training: these settings are used only after it
+        classes = [str(c) for c in train.classes]
+        if self.config.prior_correction not in ("auto", "em", "none"):
+            from transferkit.tasks._calibration import read_prior
+
+            read_prior(self.config.prior_correction, classes)
+        if self.config.decision == "none" and self.config.positive_class is None:
+            return
+        if len(classes) != 2:
+            raise ConfigError(f"The 'decision' parameter applies to binary classification; the data "
+                              f"has {len(classes)} classes. Drop task_params.decision.")
+        if self.config.positive_class is not None and str(self.config.positive_class) not in classes:
+            raise ConfigError(f"The 'positive_class' parameter must be one of {', '.join(classes)}. "
+                              f"Got {self.config.positive_class!r} instead.")
+
     def output_dim(self, data: Any) -> int:
         return len(data.classes)
 
     def describe_targets(self, data: Any) -> dict[str, Any]:
+        if self.decision_ is not None:  # predict and serve read it from transferkit.json
+            return {"classes": list(data.classes), "decision": dict(self.decision_)}
         return {"classes": list(data.classes)}
 
     def check_targets(self, manifest: dict[str, Any]) -> str | None:
@@ -251,6 +319,20 @@ class ClassificationTask(Task):
         if outputs is not None and outputs != len(classes):
             return f"lists {len(classes)} classes but its head has {outputs} outputs."
         return None
+
+    def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
+        return CalibratedLinear(in_dim, out_dim)
+
+    def adjust(self, model: nn.Module, splits: Any, val_outputs: np.ndarray | None,
+               test_outputs: np.ndarray, log: Callable[[str], None]
+               ) -> tuple[np.ndarray | None, np.ndarray, dict[str, Any]]:
+        """Temperature scaling and prior correction (the config says which), stored in the
+        head; see :func:`transferkit.tasks._calibration.calibrate`."""
+        if not isinstance(getattr(model, "head", None), CalibratedLinear):
+            return val_outputs, test_outputs, {}
+        from transferkit.tasks._calibration import calibrate
+
+        return calibrate(self, model.head, splits, val_outputs, test_outputs, log)
 
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
@@ -296,7 +378,8 @@ class ClassificationTask(Task):
 
     def metrics(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
                 detailed: bool = False) -> dict[str, Any]:
-        return classification_metrics(targets, outputs, meta.get("classes"), detailed=detailed)
+        return classification_metrics(targets, outputs, meta.get("classes"), detailed=detailed,
+                                      pred=decide(outputs, meta.get("decision")))
 
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         # the pool's class counts before k-shot sampling, when the loader recorded them
@@ -317,7 +400,7 @@ class ClassificationTask(Task):
         y = np.asarray(targets, dtype=np.int64)
         if len(y) < 2:
             return {}
-        pred = np.asarray(outputs).argmax(axis=1)
+        pred = decide(outputs, meta.get("decision"))
         k = max(int(np.asarray(outputs).shape[1]), int(y.max()) + 1)
         values = np.array([_fast_metrics(y[i], pred[i], k)
                            for i in resample_indices(len(y), N_BOOT, seed, strata=y)])  # (B, 3)
@@ -337,7 +420,7 @@ class ClassificationTask(Task):
         from transferkit.stats import LEVEL, mcnemar, paired_bootstrap, verdict
 
         y = np.asarray(targets, dtype=np.int64)
-        pred, base = np.asarray(outputs).argmax(1), np.asarray(baseline_outputs).argmax(1)
+        pred, base = decide(outputs, meta.get("decision")), np.asarray(baseline_outputs).argmax(1)
         test = mcnemar(pred == y, base == y)
         boot = paired_bootstrap(lambda t, p: float((t == p).mean()), y, pred, base, seed=seed, strata=y)
         ci = (boot["ci_low"], boot["ci_high"])
@@ -352,17 +435,21 @@ class ClassificationTask(Task):
                   if "accuracy" in ci else "")
         return f"accuracy {metrics['accuracy']:.4f}{around}, balanced {metrics['balanced_accuracy']:.4f}"
 
+    def predictions(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
+        classes = list(meta["classes"])
+        return [classes[int(i)] for i in decide(outputs, meta.get("decision"))]
+
     def prediction_rows(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         classes = list(meta["classes"])
-        return [{"class": classes[int(np.argmax(p))],
+        return [{"class": classes[int(i)],
                  **{f"p_{c}": round(float(v), 6) for c, v in zip(classes, p, strict=True)}}
-                for p in outputs]
+                for i, p in zip(decide(outputs, meta.get("decision")), outputs, strict=True)]
 
     def answers(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         classes = list(meta["classes"])
-        return [{"class": classes[int(np.argmax(p))],
+        return [{"class": classes[int(i)],
                  "probabilities": {c: round(float(v), 6) for c, v in zip(classes, p, strict=True)}}
-                for p in outputs]
+                for i, p in zip(decide(outputs, meta.get("decision")), outputs, strict=True)]
 
     def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
         classes = list(meta.get("classes") or [])

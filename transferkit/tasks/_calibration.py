@@ -1,0 +1,410 @@
+"""Calibrated probabilities and label-prior shift for classification.
+
+**Temperature scaling** (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017,
+https://arxiv.org/abs/1706.04599): one temperature ``T > 0`` divides every logit,
+``p(y|x) = softmax(z / T)``; ``T`` minimises the negative log-likelihood of the validation
+split (L-BFGS on ``log T``). The argmax -- and with it the accuracy -- does not change.
+
+**Label-prior shift** (Saerens, Latinne & Decaestecker, "Adjusting the Outputs of a
+Classifier to New a Priori Probabilities", Neural Computation 2002): a classifier trained
+on the prior ``pi_train`` is moved to a target prior ``pi_t`` by
+``p'(y|x) ∝ p(y|x) * pi_t(y) / pi_train(y)``. When ``pi_t`` is unknown, EM estimates it
+from unlabelled target inputs: re-weight the posteriors with the current estimate, take
+their mean as the next estimate, repeat until it stops moving.
+
+Both end up in the head (:class:`CalibratedLinear`) as buffers --
+``logits = (W f + b) / T + log(pi_t / pi_train)`` -- so every prediction, ``serve`` answer
+and ONNX/TorchScript export of the saved model gives the corrected probabilities.
+
+>>> p = np.array([[0.9, 0.1], [0.2, 0.8]])
+>>> shift_posteriors(p, [0.5, 0.5], [0.75, 0.25]).round(3).tolist()
+[[0.964, 0.036], [0.429, 0.571]]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.optimize import minimize
+from scipy.special import log_softmax, softmax
+from torch import nn
+
+from transferkit.errors import ConfigError
+
+#: smallest prior a class is given in the log prior ratio (a zero would be an infinite bias)
+MIN_PRIOR = 1e-6
+#: the temperature is searched in [exp(-LOG_T_BOUND), exp(LOG_T_BOUND)]
+LOG_T_BOUND = 10.0
+
+
+class CalibratedLinear(nn.Linear):
+    """The classification head: ``(B, D) -> (B, K)``, ``(W f + b) / T + log_prior_ratio``.
+
+    ``temperature`` (1,) and ``log_prior_ratio`` (K,) are buffers, saved with the weights;
+    they are 1 and 0 while the head trains, so it trains as a plain ``nn.Linear``.
+    Weights saved before these buffers existed load with those identity values.
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__(in_features, out_features)
+        self.register_buffer("temperature", torch.ones(1))
+        self.register_buffer("log_prior_ratio", torch.zeros(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, K)
+        return super().forward(x) / self.temperature + self.log_prior_ratio
+
+    def set_adjustment(self, temperature: float = 1.0, log_prior_ratio: Sequence[float] | None = None) -> None:
+        """Store a fitted temperature and a log prior ratio (None: no prior correction)."""
+        with torch.no_grad():
+            self.temperature.fill_(float(temperature))
+            if log_prior_ratio is None:
+                self.log_prior_ratio.zero_()
+            else:
+                self.log_prior_ratio.copy_(torch.as_tensor(np.asarray(log_prior_ratio), dtype=torch.float32))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # weights written before calibration existed: identity temperature, no prior shift
+        state_dict.setdefault(prefix + "temperature", torch.ones(1))
+        state_dict.setdefault(prefix + "log_prior_ratio", torch.zeros(self.out_features))
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+# --------------------------------------------------------------------------- temperature
+
+
+def logits_of(probs: np.ndarray) -> np.ndarray:
+    """Logits (up to a per-row constant, which softmax ignores) of probabilities ``(N, K)``."""
+    return np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-300, None))
+
+
+def nll(logits: np.ndarray, y: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of labels ``y`` under ``softmax(logits / temperature)``."""
+    logp = log_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+    return float(-logp[np.arange(len(y)), np.asarray(y, dtype=np.int64)].mean())
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature ``T`` minimising :func:`nll` of ``(logits (N, K), y (N,))``.
+
+    The NLL is convex in ``1/T``, so L-BFGS on ``t = log T`` (gradient
+    ``mean_i sum_k (p_ik - [k = y_i]) * (-z_ik / T)``) finds the one minimum.
+
+    >>> z = np.array([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])  # over-confident
+    >>> fit_temperature(z, np.array([0, 1, 1, 0])) > 1
+    True
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    if not len(y):
+        return 1.0
+    z = z - z.max(axis=1, keepdims=True)
+    onehot = np.eye(z.shape[1])[y]
+
+    def objective(t: np.ndarray) -> tuple[float, np.ndarray]:
+        scaled = z / np.exp(t[0])  # (N, K)
+        logp = log_softmax(scaled, axis=1)
+        value = -float((logp * onehot).sum(axis=1).mean())
+        grad = float(((np.exp(logp) - onehot) * -scaled).sum(axis=1).mean())
+        return value, np.array([grad])
+
+    result = minimize(objective, np.zeros(1), jac=True, method="L-BFGS-B",
+                      bounds=[(-LOG_T_BOUND, LOG_T_BOUND)])
+    return float(np.exp(result.x[0]))
+
+
+# --------------------------------------------------------------------------- prior shift
+
+
+def shift_posteriors(probs: np.ndarray, train_prior: Sequence[float] | np.ndarray,
+                     target_prior: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``p'(y|x) ∝ p(y|x) * target_prior(y) / train_prior(y)``, rows renormalised."""
+    ratio = _normalised(target_prior) / _normalised(train_prior)
+    out = np.asarray(probs, dtype=np.float64) * ratio
+    return out / np.clip(out.sum(axis=1, keepdims=True), 1e-300, None)
+
+
+def em_prior(probs: np.ndarray, train_prior: Sequence[float] | np.ndarray, tol: float = 1e-8,
+             max_iter: int = 10_000) -> tuple[np.ndarray, int]:
+    """(target prior, iterations) estimated by EM from posteriors ``probs`` (N, K) of
+    unlabelled target inputs (Saerens et al. 2002): ``pi <- mean_i p_pi(y | x_i)``, where
+    ``p_pi`` are the posteriors shifted from ``train_prior`` to ``pi``, starting at
+    ``train_prior`` and stopping when no class moves by more than ``tol``."""
+    train = _normalised(train_prior)
+    probs = np.asarray(probs, dtype=np.float64)
+    prior = train.copy()
+    for it in range(1, max_iter + 1):
+        new = shift_posteriors(probs, train, prior).mean(axis=0)
+        if np.abs(new - prior).max() < tol:
+            return new, it
+        prior = new
+    return prior, max_iter
+
+
+def log_prior_ratio(train_prior: Sequence[float] | np.ndarray,
+                    target_prior: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``log(target / train)`` per class (priors clipped at ``MIN_PRIOR``): the head's bias."""
+    return np.log(np.clip(_normalised(target_prior), MIN_PRIOR, None)) - np.log(
+        np.clip(_normalised(train_prior), MIN_PRIOR, None))
+
+
+def _normalised(prior: Sequence[float] | np.ndarray) -> np.ndarray:
+    p = np.asarray(prior, dtype=np.float64)
+    return p / p.sum()
+
+
+def read_prior(path: str | Path, classes: Sequence[str]) -> np.ndarray:
+    """Class frequencies (or counts) from a JSON object ``{"class": value}`` or a CSV file of
+    ``class,value`` rows (a header row is skipped), in the order of ``classes``, normalised.
+
+    Every class needs a value >= 0 and the values must not all be 0; an unknown class is an
+    error that lists the known ones.
+    """
+    where = "The 'prior_correction' parameter"
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{where} must be auto, em, none or a file of class frequencies (JSON or "
+                          f"CSV). Got {str(path)!r}, which is neither a choice nor a file.")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: '{path}' is not valid JSON ({exc}). Write an object "
+                              '{"class name": frequency, ...}.') from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: '{path}' must hold a JSON object "
+                              '{"class name": frequency, ...}; got a ' f"{type(data).__name__}.")
+        pairs = [(str(k), v) for k, v in data.items()]
+    else:
+        rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+        pairs = [(r[0].strip(), r[1].strip() if len(r) > 1 else "") for r in rows]
+        if pairs and not _is_number(pairs[0][1]):
+            pairs = pairs[1:]  # header
+    values: dict[str, float] = {}
+    names = [str(c) for c in classes]
+    for name, value in pairs:
+        if name not in names:
+            raise ConfigError(f"{where}: '{path}' names the class {name!r}, which the data does not "
+                              f"have. Known classes: {', '.join(names)}.")
+        if not _is_number(value) or float(value) < 0:
+            raise ConfigError(f"{where}: the frequency of class {name!r} in '{path}' must be a "
+                              f"number >= 0. Got {value!r} instead.")
+        values[name] = float(value)
+    missing = [c for c in names if c not in values]
+    if missing:
+        raise ConfigError(f"{where}: '{path}' gives no frequency for the class(es) {missing}; "
+                          "give one per class (0 for a class that never occurs).")
+    prior = np.array([values[c] for c in names])
+    if prior.sum() <= 0:
+        raise ConfigError(f"{where}: the frequencies in '{path}' are all 0; at least one class "
+                          "must occur.")
+    return prior / prior.sum()
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """``softmax`` over the last axis (float64)."""
+    return softmax(np.asarray(logits, dtype=np.float64), axis=1)
+
+
+# --------------------------------------------------------------------------- the fit's step
+
+
+def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.ndarray | None,
+              test_outputs: np.ndarray, log: Callable[[str], None]
+              ) -> tuple[np.ndarray | None, np.ndarray, dict[str, Any]]:
+    """The classification task's step after training (``Task.adjust``): fit the temperature on
+    the validation split (``task.config.calibration``), then move the probabilities to the
+    target prior (``task.config.prior_correction``), store both in ``head`` and return the
+    adjusted (val, test) probabilities and the summary sections ``calibration`` and
+    ``prior_correction``. The test split's labels are read only for the before/after metrics;
+    EM reads the test inputs' probabilities, never their labels."""
+    from transferkit.tasks.classification import calibration_curve, classification_metrics
+
+    classes = [str(c) for c in splits.train.classes]
+    y_test = np.asarray(splits.test.y, dtype=np.int64)
+    z_test = logits_of(test_outputs)
+    z_val = logits_of(val_outputs) if val_outputs is not None else None
+    y_val = np.asarray(splits.val.y, dtype=np.int64) if val_outputs is not None else np.zeros(0, np.int64)
+    labelled = y_val >= 0
+    sections: dict[str, Any] = {}
+
+    method, why = task.config.calibration, ""
+    if method == "auto":
+        method = "temperature" if labelled.sum() >= 2 else "none"
+        why = ("'auto': the validation split has labels" if method == "temperature"
+               else "'auto': there is no labelled validation split to fit it on")
+    elif method == "temperature" and labelled.sum() < 2:
+        method, why = "none", "no labelled validation split to fit the temperature on"
+        log(f"[yellow]warning: calibration=temperature skipped: {why}; set data.val_fraction > 0."
+            "[/yellow]")
+    temperature = 1.0
+    before = classification_metrics(y_test, probabilities(z_test))
+    if method == "temperature" and z_val is not None:
+        temperature = fit_temperature(z_val[labelled], y_val[labelled])
+    after = classification_metrics(y_test, probabilities(z_test / temperature))
+    sections["calibration"] = {
+        "method": method, "why": why, "temperature": temperature,
+        "fitted_on": "val" if method == "temperature" else None, "n_val": int(labelled.sum()),
+        "val_nll_before": nll(z_val[labelled], y_val[labelled]) if method == "temperature" else None,
+        "val_nll_after": (nll(z_val[labelled], y_val[labelled], temperature)
+                          if method == "temperature" else None),
+        "ece_before": before["ece"], "ece_after": after["ece"],
+        "curve_before": calibration_curve(y_test, probabilities(z_test)),
+    }
+    if method == "temperature":
+        log(f"[bold]calibration[/bold] temperature {temperature:.3f} fitted on {int(labelled.sum())} "
+            f"validation examples: test ECE {before['ece']:.4f} -> {after['ece']:.4f}")
+
+    shift = None
+    choice = str(task.config.prior_correction)
+    if choice != "none":
+        train_y = np.asarray(splits.train.y, dtype=np.int64)
+        train_prior = np.bincount(train_y[train_y >= 0], minlength=len(classes)).astype(np.float64)
+        calibrated = probabilities(z_test / temperature)
+        em, iterations = em_prior(calibrated, train_prior)
+        known = splits.train.meta.get("class_prior")
+        if choice == "auto":
+            choice = "known" if known else "em"
+        if choice == "known":
+            target, source = _normalised(known), "the labelled pool's class counts before --shots"
+        elif choice == "em":
+            target, source = em, (f"EM (Saerens et al. 2002) on the {len(calibrated)} test inputs, "
+                                  "without their labels (transductive)")
+        else:
+            target, source = read_prior(choice, classes), f"the file '{choice}'"
+            choice = "file"
+        shift = log_prior_ratio(train_prior, target)
+        corrected = classification_metrics(y_test, probabilities(z_test / temperature + shift))
+        sections["prior_correction"] = {
+            "method": choice, "source": source,
+            "prior": _by_class(target, classes), "train_prior": _by_class(_normalised(train_prior), classes),
+            "em_prior": _by_class(em, classes), "em_iterations": iterations,
+            "accuracy_before": after["accuracy"], "accuracy_after": corrected["accuracy"],
+            "balanced_accuracy_before": after["balanced_accuracy"],
+            "balanced_accuracy_after": corrected["balanced_accuracy"],
+        }
+        log(f"[bold]prior correction[/bold] {choice} prior "
+            + ", ".join(f"{c} {p:.3f}" for c, p in zip(classes, target, strict=True))
+            + f" (training {', '.join(f'{p:.3f}' for p in _normalised(train_prior))}): test accuracy "
+            f"{after['accuracy']:.4f} -> {corrected['accuracy']:.4f}, balanced accuracy "
+            f"{after['balanced_accuracy']:.4f} -> {corrected['balanced_accuracy']:.4f}")
+
+    head.set_adjustment(temperature, shift)
+    offset = 0.0 if shift is None else shift
+    val_adj = probabilities(z_val / temperature + offset) if z_val is not None else None
+    test_adj = probabilities(z_test / temperature + offset)
+    rule = parse_decision(task.config.decision)
+    task.decision_ = None
+    if rule is not None:
+        positive = classes.index(task.config.positive_class) if task.config.positive_class else 1
+        val_pos = (val_adj[labelled, positive], y_val[labelled] == positive) if val_adj is not None else None
+        decision = choose_threshold(rule, val_pos, test_adj[:, positive], y_test == positive)
+        decision = {"rule": task.config.decision, "positive": classes[positive], "positive_index": positive,
+                    **decision}
+        sections["decision"] = decision
+        if decision.get("threshold") is not None:
+            task.decision_ = {k: decision[k] for k in ("rule", "positive", "positive_index", "threshold")}
+            log(f"[bold]decision[/bold] predict '{classes[positive]}' when its probability is >= "
+                f"{decision['threshold']:.4f} ({decision['chosen_by']}): test precision "
+                f"{decision['test_precision']:.4f}, recall {decision['test_recall']:.4f}")
+        else:
+            log(f"[yellow]warning: decision {task.config.decision} not applied: {decision['why']}[/yellow]")
+    return val_adj, test_adj, sections
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def parse_decision(text: str | None) -> tuple[str, float, float] | None:
+    """``"cost=5:1"`` -> ("cost", 5, 1) (cost of a false negative : of a false positive),
+    ``"precision=0.9"`` / ``"recall=0.9"`` -> (kind, 0.9, 0); ``"none"`` / None -> None."""
+    if text is None or str(text).strip().lower() in ("", "none"):
+        return None
+    kind, _, value = str(text).strip().partition("=")
+    kind = kind.strip().lower()
+    where = "The 'decision' parameter"
+    fix = "e.g. cost=5:1 (a false negative costs 5 false positives), precision=0.9, recall=0.9 or none"
+    try:
+        if kind == "cost":
+            fn, fp = (float(v) for v in value.split(":"))
+            if fn > 0 and fp > 0 and np.isfinite(fn + fp):
+                return ("cost", fn, fp)
+        elif kind in ("precision", "recall"):
+            target = float(value)
+            if 0 < target <= 1:
+                return (kind, target, 0.0)
+    except ValueError:
+        pass
+    raise ConfigError(f"{where} must be cost=FN:FP (two numbers > 0), precision=P or recall=R (in "
+                      f"(0, 1]) or none ({fix}). Got {text!r} instead.")
+
+
+def choose_threshold(rule: tuple[str, float, float], val: tuple[np.ndarray, np.ndarray] | None,
+                     p_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
+    """The probability threshold of the positive class for ``rule`` and the test precision and
+    recall at it (``p`` >= threshold predicts positive).
+
+    ``cost`` is Bayes-optimal on calibrated probabilities: predict positive when
+    ``p * cost_fn >= (1 - p) * cost_fp``, i.e. ``p >= cost_fp / (cost_fp + cost_fn)``.
+    ``precision``/``recall`` targets are met on the validation split ``val`` = (positive-class
+    probabilities, is-positive): the lowest threshold whose precision reaches the target (the
+    most recall), or the highest whose recall does (the most precision)."""
+    from sklearn.metrics import precision_recall_curve
+
+    kind, a, b = rule
+    out: dict[str, Any] = {"threshold": None}
+    if kind == "cost":
+        out.update(threshold=b / (a + b), chosen_by=f"cost ratio FN:FP = {a:g}:{b:g}, Bayes-optimal "
+                   "on the calibrated probabilities")
+    else:
+        if val is None or not val[1].any() or val[1].all():
+            out["why"] = f"a {kind} target is met on the validation split, which needs both classes"
+            return out
+        precision, recall, thresholds = precision_recall_curve(val[1], val[0])
+        precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+        ok = (precision if kind == "precision" else recall) >= a - 1e-12
+        if not ok.any():  # unreachable precision: the most precise threshold, said so
+            i = int(np.argmax(precision))
+            out["reached"] = False
+        else:
+            idx = np.flatnonzero(ok)
+            i = int(idx[0] if kind == "precision" else idx[-1])
+            out["reached"] = True
+        out.update(threshold=float(thresholds[i]), chosen_by=f"{kind} >= {a:g} on the validation split",
+                   val_precision=float(precision[i]), val_recall=float(recall[i]))
+    pred = p_test >= out["threshold"]
+    tp = int((pred & y_test).sum())
+    out["test_precision"] = tp / int(pred.sum()) if pred.any() else 0.0
+    out["test_recall"] = tp / int(y_test.sum()) if y_test.any() else 0.0
+    return out
+
+
+def decide(probs: np.ndarray, decision: dict[str, Any] | None) -> np.ndarray:
+    """Predicted class indices: the argmax, or with a binary ``decision`` the positive class
+    where its probability reaches the threshold."""
+    probs = np.asarray(probs)
+    if not decision or decision.get("threshold") is None or probs.shape[1] != 2:
+        return probs.argmax(axis=1)
+    pos = int(decision["positive_index"])
+    return np.where(probs[:, pos] >= float(decision["threshold"]), pos, 1 - pos)
+
+
+def _by_class(prior: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    return {c: round(float(p), 6) for c, p in zip(classes, prior, strict=True)}
+
+
+__all__ = ["CalibratedLinear", "calibrate", "choose_threshold", "decide", "em_prior", "parse_decision", "fit_temperature", "log_prior_ratio", "logits_of", "nll",
+           "probabilities", "read_prior", "shift_posteriors"]
