@@ -10,6 +10,7 @@ exit with status 2; anything else is reported in one line as an internal error (
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -94,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug in transferkit or a library: one line, not a traceback
         if os.environ.get("TRANSFERKIT_DEBUG"):
             raise
+        if isinstance(exc, OSError) and exc.errno in FILESYSTEM_ERRNOS:  # the disk, not a bug
+            print(f"transferkit {args.command}: error: {filesystem_message(exc)}", file=sys.stderr)
+            return 2
         print(f"transferkit {args.command}: internal error: {type(exc).__name__}: {exc}\n"
               "This is a bug. Rerun with TRANSFERKIT_DEBUG=1 to see the traceback, and report it.",
               file=sys.stderr)
@@ -102,6 +106,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"transferkit {args.command}: interrupted; rerun with --resume to continue.",
               file=sys.stderr)
         return 130
+
+
+#: errors of the file system rather than of transferkit: a full disk, a quota, a read-only
+#: mount, a permission, too many open files -- said in words with what to do, exit 2
+FILESYSTEM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                               errno.EMFILE, errno.ENFILE})
+
+
+def filesystem_message(exc: OSError) -> str:
+    """A file-system error in words: what failed, on which file, and what to do."""
+    where = f" writing or reading '{exc.filename}'" if exc.filename else ""
+    advice = {errno.ENOSPC: "free disk space (the feature cache can be cleared with `transferkit "
+                            "cache clear`) or write the run elsewhere with --out",
+              errno.EDQUOT: "free space within your quota, or write the run elsewhere with --out",
+              errno.EROFS: "the file system is read-only: write the run elsewhere with --out (and "
+                           "the cache with --set cache_dir=...)",
+              errno.EMFILE: "too many open files: raise the limit (ulimit -n) or lower train.num_workers",
+              errno.ENFILE: "too many open files on the system: retry when fewer are open"}
+    todo = advice.get(exc.errno, "check the permissions of that path, or write elsewhere with --out")
+    return (f"the operating system refused{where}: {exc.strerror or exc}. To fix: {todo}. An "
+            "interrupted fit keeps its checkpoints in the run's .partial folder; rerun with --resume "
+            "to continue it.")
 
 
 def _silence_stdout() -> None:
