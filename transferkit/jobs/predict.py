@@ -81,14 +81,18 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
         cfg = yaml.safe_load((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
         data_cfg = cfg.get("data", {})
         data = data_cfg.get("data")
-        for key in ("text_column", "label_column", "domain", "split_seed", "max_test"):
-            if data_cfg.get(key) is not None and key not in data_kwargs:
+        for key in ("text_column", "label_column", "label_separator", "label_columns", "domain",
+                    "split_seed", "max_test"):
+            if data_cfg.get(key) not in (None, []) and key not in data_kwargs:
                 data_kwargs[key] = data_cfg[key]
     if data is None:
         raise NotFittedError(f"Run '{run_dir}' records no dataset; pass data=... to evaluate.")
     ds = load_data(data, split=split, targets=predictor.task.targets, **data_kwargs)
     if list(ds.classes) != predictor.classes:
         unseen = sorted(set(ds.classes) - set(predictor.classes))
+        if unseen and ds.multi_label:
+            raise DataError(f"The evaluation data has labels the model never saw: {unseen}. The model "
+                            f"knows {predictor.classes}. Evaluate on data with only those labels.")
         if unseen:
             raise DataError(
                 f"The evaluation data has classes the model never saw: {unseen}. The model "
@@ -96,7 +100,12 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
                 "with data that includes the new ones."
             )
         remap = np.array([predictor.classes.index(c) for c in ds.classes])
-        ds.y = remap[ds.y]
+        if ds.multi_label:  # the model's label order; a label absent from the data is all 0
+            y = np.zeros((len(ds), len(predictor.classes)), dtype=np.uint8)
+            y[:, remap] = ds.y
+            ds.y = y
+        else:
+            ds.y = remap[ds.y]
     outputs = predict_outputs(predictor.model, ds, predictor.task)
     return predictor.task.metrics(ds.y, outputs, predictor.manifest, detailed=True)
 

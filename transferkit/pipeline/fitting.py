@@ -60,6 +60,10 @@ def class_targets(job: str) -> Callable[[Any], str]:
     def targets(pool: Any) -> str:
         from sklearn.utils.multiclass import type_of_target
 
+        if pool.multi_label:
+            raise ConfigError(f"{job} works on class labels, and '{pool.name}' holds label sets (the "
+                              f"multilabel task). {job} does not support multilabel yet; use fit with "
+                              "--strategy linear-probe or full.")
         try:
             numeric = np.asarray(list(pool.classes), dtype=np.float64)
         except (TypeError, ValueError):
@@ -83,7 +87,8 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     train = splits.train
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
         f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
-                                         else f"{len(train.classes)} classes"))
+                                         else f"{len(train.classes)} labels (label sets)"
+                                         if train.multi_label else f"{len(train.classes)} classes"))
     run.write_config(cfg)
     run.fingerprint_splits(splits)
 
@@ -111,7 +116,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
 
     metrics = evaluate_splits(model, runner, splits, frozen, log)
     baselines, gain, warnings = judge(cfg, task, splits, metrics, run.dir, resume, log,
-                                      test_outputs=runner.test_outputs)
+                                      test_outputs=runner.test_outputs, model=model)
     for w in splits.leakage:
         log(f"[yellow]warning: {w}[/yellow]")
 

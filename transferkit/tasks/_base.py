@@ -106,6 +106,19 @@ class Task:
         """A fresh accumulator for the loop's validation metrics."""
         raise NotImplementedError
 
+    def tune_head(self, head: nn.Module, targets: np.ndarray | None,
+                  outputs: np.ndarray | None) -> dict[str, Any] | None:
+        """Choose the trained head's decision settings on the validation split (its targets and
+        the model's postprocessed outputs; None: no validation data) and keep them in the head
+        (e.g. one threshold per label); returns what was chosen, or None when the task has none.
+        The engine calls it once after training, before the test split is read."""
+        return None
+
+    def describe_head(self, head: nn.Module) -> dict[str, Any]:
+        """What the metrics and predictions need to know about a trained head beyond the
+        targets (e.g. its thresholds); merged into the metrics' ``meta`` and transferkit.json."""
+        return {}
+
     def direction(self, metric: str) -> str:
         """"max" or "min" for a metric the loop can select on; an error names the valid ones."""
         if metric not in self.directions:
