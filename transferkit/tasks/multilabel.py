@@ -41,7 +41,7 @@ THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 #: the threshold of a label without validation data
 DEFAULT_THRESHOLD = 0.5
 #: inverse L2 strengths the convex head tries (chosen on validation mAP)
-C_GRID = (1e-3, 1e-2, 0.1, 1.0, 10.0)
+C_GRID = (0.01, 0.1, 1.0)
 #: the model's test micro-F1 must beat the best constant answer's by this much
 FLOOR_MARGIN = 0.0
 
@@ -172,6 +172,32 @@ def constant_baseline(y_train: np.ndarray, y_test: np.ndarray,
     return {**multilabel_metrics(y_test, scores, 0.5), "labels": [int(j) for j in order[:best_k]]}
 
 
+def _ovr_logistic(z: torch.Tensor, t: torch.Tensor, c: float, w: torch.Tensor, b: torch.Tensor,
+                  max_iter: int = 100) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Minimise ``sum_j [C * sum_i BCE(z_i w_j + b_j, t_ij) + |w_j|^2 / 2]`` (scikit-learn's
+    binary ``LogisticRegression(C)`` per label; the bias is not penalised) with L-BFGS from
+    ``(w, b)``: shapes ``z`` (N, D), ``t`` (N, L), ``w`` (L, D), ``b`` (L,). float32 and at
+    most ``max_iter`` iterations: a probe head needs no more digits, and float64 ran 5x
+    slower on a busy 2-core CPU."""
+    w = w.clone().requires_grad_(True)
+    b = b.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-6,
+                            tolerance_change=1e-10, history_size=20, line_search_fn="strong_wolfe")
+    n = len(z)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(z @ w.T + b, t, reduction="sum") / n \
+            + (w * w).sum() / (2.0 * c * n)  # the sklearn objective divided by C * N
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    n_iter = int(opt.state[opt._params[0]].get("n_iter", 0))
+    return w.detach(), b.detach(), n_iter
+
+
 class MultilabelObjective(nn.Module):
     """``BCEWithLogits(logits, y)`` (mean over examples and labels, optional ``pos_weight``) + L2-SP."""
 
@@ -272,50 +298,47 @@ class MultilabelTask(Task):
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> dict[str, Any] | None:
-        """One-vs-rest logistic regression (one convex problem per label, L-BFGS) on centred
-        features scaled to unit mean square; one C for all labels, chosen on validation mAP
-        (C = 1 without validation data)."""
-        import warnings
-
-        from sklearn.linear_model import LogisticRegression
-
+        """One-vs-rest logistic regression -- one L2-regularised binary logistic regression per
+        label, the objective scikit-learn's ``LogisticRegression(C)`` minimises, all labels in
+        one full-batch L-BFGS (they are independent) -- on centred features scaled to unit
+        mean square; one C for all labels, chosen on validation mAP (C = 1 without validation
+        data), warm-started from the strongest regularisation."""
         if not isinstance(head, nn.Linear) or head.bias is None or self.config.pos_weight != "none":
             return None
         x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)  # (N, D)
         y = _as_multi_hot(y)
         mean = x.mean(axis=0)
         rms = float(np.linalg.norm(x - mean, axis=1).mean() / np.sqrt(x.shape[1])) or 1.0
-        z = (x - mean) / rms
-
-        def fit(c: float) -> tuple[np.ndarray, np.ndarray, int]:
-            w, b, iters = np.zeros((y.shape[1], x.shape[1])), np.zeros(y.shape[1]), 0
-            for j in range(y.shape[1]):
-                if y[:, j].all() or not y[:, j].any():  # one value only: a constant logit
-                    b[j] = 20.0 if y[:, j].all() else -20.0
-                    continue
-                model = LogisticRegression(C=c, solver="lbfgs", max_iter=1000).fit(z, y[:, j])
-                w[j], b[j], iters = model.coef_[0], model.intercept_[0], max(iters, int(model.n_iter_[0]))
-            return w, b, iters
-
+        z = torch.from_numpy((x - mean) / rms).float()  # (N, D)
+        t = torch.from_numpy(y.astype(np.float32))  # (N, L)
+        w = torch.zeros(y.shape[1], x.shape[1])
+        b = torch.zeros(y.shape[1])
         info: dict[str, Any] = {"solver": "lbfgs (one-vs-rest)"}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if val is not None and len(val[1]) and _as_multi_hot(val[1]).any():
-                z_val = (np.asarray(val[0], dtype=np.float64).reshape(len(val[0]), -1) - mean) / rms
-                scores = {}
-                for c in C_GRID:
-                    w, b, _ = fit(c)
-                    probs = 1.0 / (1.0 + np.exp(-(z_val @ w.T + b)))
-                    scores[c] = multilabel_metrics(val[1], probs)["map"]
-                c = max(C_GRID, key=lambda k: (scores[k], -k))  # ties: the stronger regularisation
-                info.update(c_chosen_on="validation mAP", cv_scores={str(k): round(v, 4) for k, v in scores.items()})
-            else:
-                c = 1.0
-                info["c_chosen_on"] = "default (no validation data)"
-            w, b, iters = fit(c)
+        grid = C_GRID
+        z_val = None
+        if val is not None and len(val[1]) and _as_multi_hot(val[1]).any():
+            z_val = torch.from_numpy((np.asarray(val[0], dtype=np.float64).reshape(len(val[0]), -1) - mean)
+                                     / rms).float()
+        else:
+            grid = (1.0,)
+        fitted, scores, iters = {}, {}, 0
+        for c in grid:  # increasing C: each fit starts from the last
+            w, b, n_iter = _ovr_logistic(z, t, c, w, b)
+            iters = max(iters, n_iter)
+            fitted[c] = (w.clone(), b.clone())
+            if z_val is not None:
+                probs = torch.sigmoid(z_val @ w.T + b).numpy()
+                scores[c] = multilabel_metrics(val[1], probs)["map"]  # type: ignore[index]
+        if z_val is not None:
+            c = max(grid, key=lambda k: (scores[k], -k))  # ties: the stronger regularisation
+            info.update(c_chosen_on="validation mAP", cv_scores={str(k): round(v, 4) for k, v in scores.items()})
+        else:
+            c = 1.0
+            info["c_chosen_on"] = "default (no validation data)"
+        w, b = fitted[c]
         with torch.no_grad():
-            head.weight.copy_(torch.from_numpy(w / rms).float())
-            head.bias.copy_(torch.from_numpy(b - (w / rms) @ mean).float())
+            head.weight.copy_(w / rms)
+            head.bias.copy_(b - (w / rms) @ torch.from_numpy(mean).float())
         info.update(c=c, n_iter=iters)
         return info
 
