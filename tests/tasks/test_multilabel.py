@@ -117,6 +117,7 @@ def test_fit_predict_serve_export_round_trip(tmp_path, monkeypatch):
     assert {"prior", "constant"} <= set(s["baselines"])
     manifest = json.loads((run.run_dir / "transferkit.json").read_text())
     assert len(manifest["thresholds"]) == 3 and manifest["label_separator"] == ";"
+    assert manifest["threshold_source"] == "validation" == s["metrics"]["test"]["thresholds_from"]
     model = tk.load(run.run_dir)
     # the thresholds are those that maximise F1 on the validation split, and on it alone
     val = load_splits(str(path), targets="label_sets", label_separator=";").val
@@ -155,3 +156,12 @@ def test_digit_tags_builtin_holds_label_sets():
     sizes = ds.y.sum(1)
     assert (sizes == 0).any() and sizes.max() <= 4 and 1.5 < sizes.mean() < 2.5
     assert len({ds.item_hash(i) for i in range(200)}) == 200  # no exact duplicates
+
+
+def test_without_validation_data_thresholds_are_half_and_the_summary_says_so(tmp_path):
+    run = tk.fit(data=str(_csv(tmp_path)), label_separator=";", backbone="tabular",
+                 strategy="linear-probe", overrides=["data.val_fraction=0"],
+                 out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), log=None)
+    test = run.summary["metrics"]["test"]
+    assert "no validation data" in test["thresholds_from"]
+    assert {v["threshold"] for v in test["per_label"].values()} == {0.5}

@@ -364,12 +364,16 @@ class MultilabelTask(Task):
                 sentence += f"; {len(untuned)} label(s) without a validation positive keep 0.5"
         with torch.no_grad():
             head.thresholds.copy_(torch.as_tensor(values, dtype=head.thresholds.dtype))
+        head.threshold_source = source  # recorded in transferkit.json and the test metrics
         return {"thresholds": values.tolist(), "source": source, "untuned": untuned, "sentence": sentence}
 
     def describe_head(self, head: nn.Module) -> dict[str, Any]:
         if not hasattr(head, "thresholds"):
             return {}
-        return {"thresholds": [round(float(v), 4) for v in head.thresholds.detach().cpu()]}
+        out: dict[str, Any] = {"thresholds": [round(float(v), 4) for v in head.thresholds.detach().cpu()]}
+        if getattr(head, "threshold_source", None):
+            out["threshold_source"] = head.threshold_source
+        return out
 
     # ------------------------------------------------------------------ outputs
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:  # (B, L) logits -> probabilities
@@ -383,8 +387,11 @@ class MultilabelTask(Task):
     def metrics(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
                 detailed: bool = False) -> dict[str, Any]:
         outputs = np.asarray(outputs)
-        return multilabel_metrics(targets, outputs, self._thresholds(meta, outputs.shape[1]),
-                                  meta.get("classes"), detailed=detailed)
+        out = multilabel_metrics(targets, outputs, self._thresholds(meta, outputs.shape[1]),
+                                 meta.get("classes"), detailed=detailed)
+        if detailed and meta.get("threshold_source"):  # e.g. "default 0.5 (no validation data)"
+            out["thresholds_from"] = meta["threshold_source"]
+        return out
 
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         if not len(test):
