@@ -148,6 +148,9 @@ def test_jobs_without_multilabel_support_refuse_by_name(tmp_path):
     with pytest.raises(ConfigError, match="multilabel"):
         tk.fit(data=str(_csv(tmp_path)), label_separator=";", task="classification",
                backbone="tabular", out=str(tmp_path / "b"), log=None)
+    with pytest.raises(ConfigError, match="--label-separator.*--label-columns"):
+        tk.fit(data=str(_csv(tmp_path)), task="multilabel", backbone="tabular",
+               out=str(tmp_path / "c"), log=None)
 
 
 def test_digit_tags_builtin_holds_label_sets():

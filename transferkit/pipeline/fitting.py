@@ -41,8 +41,17 @@ def choose_task(cfg: FitConfig, train: Any, log: Callable[[str], None]) -> Task:
 def task_splits(cfg: FitConfig, log: Callable[[str], None]) -> tuple[Any, Task]:
     """(splits, task) of a fit: the task is chosen on the unsplit data's raw label values
     (before they are stored as the task's targets), then the data is split for it."""
-    from transferkit.data import load_splits
+    from pathlib import Path
 
+    from transferkit.data import load_splits
+    from transferkit.tasks import TASKS
+
+    d = cfg.data
+    if (cfg.task is not None and TASKS.get(cfg.task).targets == "label_sets" and d.data
+            and d.label_separator is None and not d.label_columns and Path(str(d.data)).expanduser().exists()):
+        raise ConfigError(f"The {cfg.task} task reads a set of labels per example from '{d.data}': pass "
+                          "--label-separator ';' (one column of labels joined by ';') or --label-columns "
+                          "a,b,c (several 0/1 columns).")
     chosen: list[Task] = []
 
     def targets(pool: Any) -> str:

@@ -57,7 +57,8 @@ class Task:
     gain_metric: ClassVar[str] = "loss"
     #: what ``--shots K`` means for this task, in the words of the help text
     shots_meaning: ClassVar[str] = ""
-    #: how the data layer stores the targets: "classes" (int codes) or "values" (float64)
+    #: how the data layer stores the targets: "classes" (int codes), "values" (float64) or
+    #: "label_sets" (a multi-hot (N, L) uint8 matrix)
     targets: ClassVar[str] = "classes"
 
     def __init__(self, config: Any = None) -> None:

@@ -222,8 +222,8 @@ class MultilabelObjective(nn.Module):
 
 
 class MultilabelAccumulator(Accumulator):
-    """Validation loss (mean BCE), micro-F1 and macro-F1 at 0.5 (thresholds are chosen only
-    after training)."""
+    """Validation loss (mean BCE), mAP, and micro-F1, macro-F1 and subset accuracy at 0.5
+    (thresholds are chosen only after training)."""
 
     def __init__(self) -> None:
         self.outputs: list[torch.Tensor] = []
@@ -239,7 +239,7 @@ class MultilabelAccumulator(Accumulator):
         logits, y = torch.cat(self.outputs), torch.cat(self.targets)
         loss = float(F.binary_cross_entropy_with_logits(logits, y))
         m = multilabel_metrics(y.numpy(), torch.sigmoid(logits).numpy())
-        return {"loss": loss, "micro_f1": m["micro_f1"], "macro_f1": m["macro_f1"]}
+        return {"loss": loss, **{k: m[k] for k in ("micro_f1", "macro_f1", "map", "subset_accuracy")}}
 
 
 @TASKS.register("multilabel", config=MultilabelConfig,
