@@ -305,7 +305,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     (keep the default so the test set never changes); ``shots`` keeps that many training
     examples per class, drawn with ``seed``. Datasets with an official test part
     (fashion-mnist's t10k; fine-foods without a domain: other products) use it as test.
-    ``max_test`` keeps the first N test examples. ``targets="values"`` reads the labels as
+    ``max_test`` keeps the first N test examples. ``targets`` None (default) keeps the labels
+    as the data holds them (classes, or label sets); ``targets="values"`` reads the labels as
     numbers (regression): splits stratify on quantile bins of the target and ``shots`` is
     the number of training examples in total. ``label_separator`` (one column of labels
     joined by it) or ``label_columns`` (several 0/1 columns) read label sets, stored with
