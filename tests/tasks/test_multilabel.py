@@ -63,6 +63,10 @@ def test_separator_is_off_by_default_and_sets_flip_the_task(tmp_path):
     assert infer_task(single)[0] == "classification" and infer_task(sets)[0] == "multilabel"
     with pytest.raises(ConfigError, match="--label-separator.*--label-columns"):
         load_splits(str(path), targets="label_sets")  # --task multilabel without either flag
+    jsonl = tmp_path / "sets.jsonl"
+    jsonl.write_text('{"a": 1, "label": ["cat", "dog"]}\n{"a": 2, "label": "bird"}\n{"a": 3, "label": []}\n')
+    ds = load(jsonl, split="all", label_separator=";")
+    assert ds.classes == ["bird", "cat", "dog"] and ds.y.tolist() == [[0, 1, 1], [1, 0, 0], [0, 0, 0]]
 
 
 def test_label_columns_and_their_bad_values(tmp_path):

@@ -70,7 +70,8 @@ def value_strata(y: np.ndarray, bins: int = STRATA) -> np.ndarray:
 
 def multi_hot_from_text(values: Any, separator: str, where: str) -> tuple[np.ndarray, list[str]]:
     """A multi-hot ``(N, L)`` uint8 matrix and the sorted label names of one column of label
-    sets joined by ``separator`` (an empty or missing cell is the empty set).
+    sets joined by ``separator`` (an empty or missing cell is the empty set; a JSONL list is
+    taken as the set it lists).
 
     >>> multi_hot_from_text(["a;b", "", "b"], ";", "x")
     (array([[1, 1],
@@ -82,6 +83,9 @@ def multi_hot_from_text(values: Any, separator: str, where: str) -> tuple[np.nda
                         "instead.")
     sets = []
     for value in values:
+        if isinstance(value, (list, tuple, np.ndarray)):  # a JSON list in a .jsonl file
+            sets.append({str(t).strip() for t in value if str(t).strip()})
+            continue
         missing = value is None or (isinstance(value, float) and np.isnan(value))
         text = "" if missing else str(value)
         sets.append({t.strip() for t in text.split(separator) if t.strip()})
