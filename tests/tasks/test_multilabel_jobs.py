@@ -1,0 +1,107 @@
+"""Multi-label beyond fit: LogME on label sets (rank), --strategy auto, adapt with the
+feature-alignment methods, the scikit-learn estimator on a 0/1 indicator matrix, and the
+pretrain -> fit chain; refusals for what needs one class label per example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import transferkit as tk
+from transferkit.errors import ConfigError
+from transferkit.ranking import SCORES
+from transferkit.ranking.logme import LogMEScore
+
+
+def slow_logme_column(f: np.ndarray, t: np.ndarray, tol: float = 1e-6, max_iter: int = 100,
+                      eps: float = 1e-5) -> float:
+    """You et al. 2021, Algorithm 1 on one 0/1 target column, explicit inverses."""
+    n, d = f.shape
+    ftf = f.T @ f
+    alpha, beta = 1.0, 1.0
+    for _ in range(max_iter):
+        a_inv = np.linalg.inv(alpha * np.eye(d) + beta * ftf)
+        m = beta * a_inv @ f.T @ t
+        gamma = d - alpha * np.trace(a_inv)
+        lam = alpha / beta
+        alpha = gamma / (m @ m + eps)
+        beta = (n - gamma) / (np.sum((t - f @ m) ** 2) + eps)
+        if abs(alpha / beta - lam) / lam < tol:
+            break
+    a = alpha * np.eye(d) + beta * ftf
+    m = beta * np.linalg.inv(a) @ f.T @ t
+    _, logdet = np.linalg.slogdet(a)
+    return float((d / 2 * np.log(alpha) + n / 2 * np.log(beta) - n / 2 * np.log(2 * np.pi)
+                  - beta / 2 * np.sum((t - f @ m) ** 2) - alpha / 2 * (m @ m) - 0.5 * logdet) / n)
+
+
+@pytest.mark.parametrize(("n", "d"), [(150, 8), (30, 50)])
+def test_logme_on_label_sets_is_the_mean_evidence_of_the_label_columns(n: int, d: int) -> None:
+    rng = np.random.default_rng(n)
+    f = rng.normal(size=(n, d))
+    y = np.stack([f[:, 0] > 0, f[:, 1] + 0.3 * rng.normal(size=n) > 0.5, rng.random(n) < 0.3], 1).astype(np.uint8)
+    want = np.mean([slow_logme_column(f, y[:, j].astype(float)) for j in range(3)])
+    assert LogMEScore().score_label_sets(f, y) == pytest.approx(want, rel=1e-6)
+    # a label on for every example (or none) says nothing of the features: left out
+    always = np.concatenate([y, np.ones((n, 1), np.uint8), np.zeros((n, 1), np.uint8)], axis=1)
+    assert LogMEScore().score_label_sets(f, always) == pytest.approx(want, rel=1e-9)
+    # features that carry the labels score higher than noise
+    assert LogMEScore().score_label_sets(f, y) > LogMEScore().score_label_sets(rng.normal(size=(n, d)), y)
+
+
+@pytest.mark.parametrize("name", ["leep", "nce", "hscore"])
+def test_class_scores_refuse_label_sets_and_name_logme(name: str) -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random((20, 3)) < 0.5).astype(np.uint8)
+    with pytest.raises(ConfigError, match=f"The {name} score needs class labels.*label sets.*logme"):
+        SCORES.build(name).score_label_sets(rng.normal(size=(20, 3)), y)
+
+
+def test_logme_refuses_what_is_not_a_label_set() -> None:
+    from transferkit.errors import DataError
+
+    f = np.random.default_rng(0).normal(size=(10, 3))
+    with pytest.raises(DataError, match="only 0 and 1.*row 0"):
+        LogMEScore().score_label_sets(f, np.full((10, 2), 2))
+    with pytest.raises(DataError, match="on for all examples or for none"):
+        LogMEScore().score_label_sets(f, np.ones((10, 2)))
+
+
+def _tags(path: Path, n: int = 240, shift: float = 0.0, seed: int = 0) -> str:
+    """A table whose tags follow its columns: hot (a > 0.3), big (b > 0), red (a + b > 0.5);
+    ``shift`` moves column b (a covariate shift for adapt)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n) + shift
+    c = rng.normal(size=n)
+    tags = [";".join(t for t, on in (("hot", ai > 0.3), ("big", bi > shift), ("red", ai + bi - shift > 0.5)) if on)
+            for ai, bi in zip(a, b, strict=True)]
+    pd.DataFrame({"a": a, "b": b, "c": c, "tags": tags}).to_csv(path, index=False)
+    return str(path)
+
+
+def test_rank_scores_label_sets_by_logme_and_probes_micro_f1(tmp_path: Path) -> None:
+    csv = _tags(tmp_path / "t.csv")
+    rows = tk.rank(csv, backbones=["tabular:8", "random:tabular:16"], label_column="tags",
+                   label_separator=";", validate=True, cache_dir=str(tmp_path / "cache"))
+    assert rows.task == "multilabel" and rows.probe_metric == "micro_f1"
+    assert [list(r["scores"]) for r in rows] == [["logme"], ["logme"]]  # LEEP/NCE/H-score skipped
+    assert all(np.isfinite(r["scores"]["logme"]) and r["source_probs"] is None for r in rows)
+    # the tags are (near-)linear in the columns: the probe is far above the all-tags answer
+    assert all(r["probe_val_micro_f1"] > 0.75 for r in rows)
+    with pytest.raises(ConfigError, match="The leep score needs class labels.*label sets.*logme"):
+        tk.rank(csv, backbones=["tabular:8"], scores="leep", label_column="tags", label_separator=";")
+
+
+def test_rank_cli_reads_label_sets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from transferkit.cli import main
+
+    csv = _tags(tmp_path / "t.csv", n=120)
+    assert main(["rank", "--data", csv, "--label-column", "tags", "--label-separator", ";",
+                 "--backbones", "tabular:8", "--cache-dir", str(tmp_path / "cache"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["task"] == "multilabel" and list(out["rows"][0]["scores"]) == ["logme"]
