@@ -105,3 +105,17 @@ def test_rank_cli_reads_label_sets(tmp_path: Path, capsys: pytest.CaptureFixture
                  "--backbones", "tabular:8", "--cache-dir", str(tmp_path / "cache"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["task"] == "multilabel" and list(out["rows"][0]["scores"]) == ["logme"]
+
+
+def test_strategy_auto_ranks_backbones_and_climbs_on_validation_micro_f1(tmp_path: Path) -> None:
+    run = tk.fit(data=_tags(tmp_path / "t.csv"), label_column="tags", label_separator=";",
+                 backbones=["tabular:8", "random:tabular:16"], strategy="auto", epochs=2, time_budget="60s",
+                 out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), log=None)
+    s = run.summary
+    assert s["task"] == "multilabel" and "validation micro_f1" in s["choice"]
+    assert "linear-probe validation micro_f1" in s["choice"]  # the backbones were probed on it
+    tried = s["auto"]["tried"]
+    assert tried[0]["strategy"] == "linear-probe" and all("val_micro_f1" in t for t in tried)
+    assert s["metrics"]["test"]["micro_f1"] > 0.75  # near-linear tags: the probe alone finds them
+    manifest = (run.run_dir / "transferkit.json").read_text()
+    assert '"thresholds"' in manifest  # chosen on validation, as fit does
