@@ -119,3 +119,35 @@ def test_strategy_auto_ranks_backbones_and_climbs_on_validation_micro_f1(tmp_pat
     assert s["metrics"]["test"]["micro_f1"] > 0.75  # near-linear tags: the probe alone finds them
     manifest = (run.run_dir / "transferkit.json").read_text()
     assert '"thresholds"' in manifest  # chosen on validation, as fit does
+
+
+def test_transfer_classifier_on_a_label_indicator_matrix(tmp_path: Path) -> None:
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from transferkit.estimator import TransferClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    Y = np.stack([X[:, 0] > 0.3, X[:, 1] > 0, X[:, 0] + X[:, 1] > 0.5], axis=1).astype(int)  # (N, 3)
+    clf = TransferClassifier(backbone="tabular:16", strategy="linear-probe", val_fraction=0.25,
+                             cache_dir=str(tmp_path / "cache"), run_dir=str(tmp_path / "run"))
+    clf.fit(X[:200], Y[:200])
+    assert clf.task_.name == "multilabel" and list(clf.classes_) == [0, 1, 2]
+    proba = clf.predict_proba(X[200:])
+    assert proba.shape == (100, 3) and ((proba >= 0) & (proba <= 1)).all()
+    pred = clf.predict(X[200:])
+    assert pred.shape == (100, 3) and set(np.unique(pred)) <= {0, 1}
+    # thresholds chosen on the validation part, not all 0.5, and predict uses them
+    assert clf.thresholds_.shape == (3,) and not np.allclose(clf.thresholds_, 0.5)
+    np.testing.assert_array_equal(pred, (proba >= clf.thresholds_).astype(int))
+    assert f1_score(Y[200:], pred, average="micro") > 0.8
+    # score: scikit-learn's default for classifiers, the subset accuracy
+    assert clf.score(X[200:], Y[200:]) == pytest.approx(accuracy_score(Y[200:], pred))
+    # the run directory predicts the same label sets
+    names = tk.load(tmp_path / "run").predict(pd.DataFrame(X[200:210], columns=[f"x{i}" for i in range(5)]))
+    assert names == [[str(j) for j in np.flatnonzero(row)] for row in pred[:10]]
+    # without a validation part every threshold is 0.5; one-label y still fits classes
+    plain = clone(clf).set_params(val_fraction=0.0, run_dir=None).fit(X[:200], Y[:200])
+    np.testing.assert_array_equal(plain.thresholds_, 0.5)
+    assert clone(clf).set_params(run_dir=None).fit(X[:200], Y[:200, 0]).predict(X[:5]).shape == (5,)
