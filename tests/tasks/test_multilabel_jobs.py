@@ -72,11 +72,11 @@ def test_logme_refuses_what_is_not_a_label_set() -> None:
 
 def _tags(path: Path, n: int = 240, shift: float = 0.0, seed: int = 0) -> str:
     """A table whose tags follow its columns: hot (a > 0.3), big (b > 0), red (a + b > 0.5);
-    ``shift`` moves column b (a covariate shift for adapt)."""
+    ``shift`` moves column b, the tags keep their rule (a covariate shift for adapt)."""
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=n), rng.normal(size=n) + shift
     c = rng.normal(size=n)
-    tags = [";".join(t for t, on in (("hot", ai > 0.3), ("big", bi > shift), ("red", ai + bi - shift > 0.5)) if on)
+    tags = [";".join(t for t, on in (("hot", ai > 0.3), ("big", bi > 0), ("red", ai + bi > 0.5)) if on)
             for ai, bi in zip(a, b, strict=True)]
     pd.DataFrame({"a": a, "b": b, "c": c, "tags": tags}).to_csv(path, index=False)
     return str(path)
@@ -151,3 +151,49 @@ def test_transfer_classifier_on_a_label_indicator_matrix(tmp_path: Path) -> None
     plain = clone(clf).set_params(val_fraction=0.0, run_dir=None).fit(X[:200], Y[:200])
     np.testing.assert_array_equal(plain.thresholds_, 0.5)
     assert clone(clf).set_params(run_dir=None).fit(X[:200], Y[:200, 0]).predict(X[:5]).shape == (5,)
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory) -> tuple[dict, str, Path]:
+    root = tmp_path_factory.mktemp("adapt-multilabel")
+    source = {"data": _tags(root / "s.csv", n=200, seed=0), "label_column": "tags", "label_separator": ";"}
+    return source, _tags(root / "t.csv", n=200, shift=1.0, seed=1), root
+
+
+def test_adapt_coral_on_label_sets(domains) -> None:
+    source, target, root = domains
+    run = tk.adapt(source=source, target=target, method="coral", select="dev", backbone="tabular:8",
+                   epochs=8, lr=0.01, out=str(root / "coral"), cache_dir=str(root / "cache"), log=None)
+    s = run.summary
+    assert s["task"] == "multilabel" and s["command"] == "adapt"
+    assert {"micro_f1", "macro_f1", "map", "subset_accuracy"} <= set(s["metrics"]["test"])
+    assert {"prior", "constant", "source_only"} <= set(s["baselines"])
+    assert s["adapt"]["adaptation_gain"] == pytest.approx(
+        s["metrics"]["test"]["micro_f1"] - s["baselines"]["source_only"]["test"]["micro_f1"])
+    chosen = [c for c in s["selection"]["candidates"] if c["chosen"]]
+    assert chosen and "source_val_micro_f1" in chosen[0]
+    # thresholds chosen on the source validation split, kept by the run and used by predict
+    assert s["metrics"]["test"]["thresholds_from"] == "validation"
+    assert s["metrics"]["test"]["micro_f1"] > 0.7  # the tags' rule holds in both domains
+    rows = pd.read_csv(target).drop(columns=["tags"]).head(20)
+    pred = tk.load(run.run_dir).predict(rows)
+    assert len(pred) == 20 and all(set(p) <= {"hot", "big", "red"} for p in pred)
+
+
+def test_adapt_shallow_coral_transform_on_label_sets(domains) -> None:
+    source, target, root = domains
+    run = tk.adapt(source=source, target=target, method="coral-transform", select="dev", backbone="tabular:8",
+                   epochs=4, lr=0.01, out=str(root / "coral-transform"), cache_dir=str(root / "cache"), log=None)
+    assert run.summary["task"] == "multilabel" and np.isfinite(run.summary["metrics"]["test"]["micro_f1"])
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"method": "cdan", "select": "dev"}, "'cdan' method of adapt needs class probabilities.*label sets.*coral"),
+    ({"method": "mcc", "select": "dev"}, "'mcc' method.*Methods that work for multilabel:.*mmd"),
+    ({"method": "coral", "select": "snd"}, "'snd' validator.*Validators that work for multilabel: dev"),
+])
+def test_adapt_refuses_what_needs_one_class_per_example(domains, kwargs, message: str) -> None:
+    source, target, root = domains
+    with pytest.raises(ConfigError, match=message):
+        tk.adapt(source=source, target=target, backbone="tabular:8", epochs=1,
+                 out=str(root / "refused"), cache_dir=str(root / "cache"), log=None, **kwargs)

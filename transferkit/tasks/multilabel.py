@@ -198,6 +198,13 @@ def _ovr_logistic(z: torch.Tensor, t: torch.Tensor, c: float, w: torch.Tensor, b
     return w.detach(), b.detach(), n_iter
 
 
+def _pos_weight(y: np.ndarray) -> torch.Tensor:
+    """Each label's negatives / positives in the training targets (N, L), clipped to [1, 100]."""
+    y = np.asarray(y, dtype=np.float64)  # (N, L)
+    pos = y.sum(0)
+    return torch.tensor(np.clip((len(y) - pos) / np.maximum(pos, 1), 1.0, 100.0), dtype=torch.float32)
+
+
 class MultilabelObjective(nn.Module):
     """``BCEWithLogits(logits, y)`` (mean over examples and labels, optional ``pos_weight``) + L2-SP."""
 
@@ -287,12 +294,7 @@ class MultilabelTask(Task):
 
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
-        pos_weight = None
-        if self.config.pos_weight == "auto":
-            y = np.asarray(train_data.y, dtype=np.float64)  # (N, L)
-            pos = y.sum(0)
-            pos_weight = torch.tensor(np.clip((len(y) - pos) / np.maximum(pos, 1), 1.0, 100.0),
-                                      dtype=torch.float32)
+        pos_weight = _pos_weight(train_data.y) if self.config.pos_weight == "auto" else None
         return MultilabelObjective(forward, pos_weight, l2_sp)
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
@@ -341,6 +343,19 @@ class MultilabelTask(Task):
             head.bias.copy_(b - (w / rms) @ torch.from_numpy(mean).float())
         info.update(c=c, n_iter=iters)
         return info
+
+    def fit_targets(self, train: Any) -> None:
+        """Keep each label's positive weight (``pos_weight=auto``) for :meth:`example_loss`."""
+        self._pos_weight = _pos_weight(train.y) if self.config.pos_weight == "auto" else None
+
+    def example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Each example's BCE, the mean over its labels ``(B, L) x (B, L) -> (B,)``: their
+        mean over a batch is the objective's loss."""
+        logits = outputs.float()  # (B, L)
+        y = targets.to(logits.device, torch.float32).reshape(logits.shape)  # (B, L)
+        pw = getattr(self, "_pos_weight", None)
+        return F.binary_cross_entropy_with_logits(
+            logits, y, pos_weight=pw.to(logits.device) if pw is not None else None, reduction="none").mean(1)
 
     def accumulator(self) -> Accumulator:
         return MultilabelAccumulator()
