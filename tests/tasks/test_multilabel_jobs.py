@@ -197,3 +197,26 @@ def test_adapt_refuses_what_needs_one_class_per_example(domains, kwargs, message
     with pytest.raises(ConfigError, match=message):
         tk.adapt(source=source, target=target, backbone="tabular:8", epochs=1,
                  out=str(root / "refused"), cache_dir=str(root / "cache"), log=None, **kwargs)
+
+
+def test_pretrain_on_label_sets_then_fit_from_that_run(tmp_path: Path) -> None:
+    """pretrain on a tagged source table, then fit the shifted target's tags from that run:
+    the run is a backbone (its head dropped), the new run is multi-label end to end."""
+    import json
+
+    source = _tags(tmp_path / "s.csv", n=300, seed=0)
+    target = _tags(tmp_path / "t.csv", n=200, shift=1.0, seed=1)
+    pre = tk.pretrain(source, "tabular:16", tmp_path / "pre", epochs=15, lr=0.01, label_column="tags",
+                      label_separator=";", log=None)
+    assert pre.summary["task"] == "multilabel" and pre.summary["command"] == "pretrain"
+    run = tk.fit(data=target, label_column="tags", label_separator=";", backbone=str(pre.run_dir),
+                 strategy="linear-probe", compare=["scratch"], out=str(tmp_path / "fit"),
+                 cache_dir=str(tmp_path / "cache"), log=None)
+    s = run.summary
+    assert s["task"] == "multilabel" and s["backbone"] == str(pre.run_dir)
+    assert s["metrics"]["test"]["micro_f1"] > 0.7
+    assert s["transfer_gain"] is not None  # micro-F1 against the scratch baseline
+    manifest = json.loads((run.run_dir / "transferkit.json").read_text())
+    assert manifest["classes"] == ["big", "hot", "red"] and len(manifest["thresholds"]) == 3
+    pred = tk.load(run.run_dir).predict(pd.read_csv(target).drop(columns=["tags"]).head(5))
+    assert len(pred) == 5 and all(isinstance(p, list) for p in pred)
