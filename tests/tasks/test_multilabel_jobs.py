@@ -180,10 +180,11 @@ def test_adapt_coral_on_label_sets(domains) -> None:
     assert len(pred) == 20 and all(set(p) <= {"hot", "big", "red"} for p in pred)
 
 
-def test_adapt_shallow_coral_transform_on_label_sets(domains) -> None:
-    source, target, root = domains
-    run = tk.adapt(source=source, target=target, method="coral-transform", select="dev", backbone="tabular:8",
-                   epochs=4, lr=0.01, out=str(root / "coral-transform"), cache_dir=str(root / "cache"), log=None)
+@pytest.mark.parametrize("method", ["coral-transform", "importance"])
+def test_adapt_shallow_methods_on_label_sets(domains, method: str) -> None:
+    source, target, root = domains  # importance: weights on each source row's BCE
+    run = tk.adapt(source=source, target=target, method=method, select="dev", backbone="tabular:8",
+                   epochs=4, lr=0.01, out=str(root / method), cache_dir=str(root / "cache"), log=None)
     assert run.summary["task"] == "multilabel" and np.isfinite(run.summary["metrics"]["test"]["micro_f1"])
 
 
@@ -220,3 +221,30 @@ def test_pretrain_on_label_sets_then_fit_from_that_run(tmp_path: Path) -> None:
     assert manifest["classes"] == ["big", "hot", "red"] and len(manifest["thresholds"]) == 3
     pred = tk.load(run.run_dir).predict(pd.read_csv(target).drop(columns=["tags"]).head(5))
     assert len(pred) == 5 and all(isinstance(p, list) for p in pred)
+
+
+def test_multilabel_example_loss_averages_to_the_objective() -> None:
+    """The per-example BCE (mean over labels) that DEV and importance weights read: its mean
+    over a batch is the training objective's BCE, pos_weight included."""
+    import torch
+    import torch.nn.functional as F
+
+    from transferkit.data.dataset import TransferDataset
+    from transferkit.tasks import get_task
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((40, 3)) < [0.1, 0.5, 0.8]).astype(np.uint8)
+    logits = torch.from_numpy(rng.normal(size=(40, 3)).astype(np.float32))
+    for pos_weight in ("none", "auto"):
+        task = get_task("multilabel", {"pos_weight": pos_weight})
+        train = TransferDataset(name="t", modality="table", x=pd.DataFrame({"a": np.zeros(40)}), y=y,
+                                classes=["a", "b", "c"], split="train")
+        task.fit_targets(train)
+        per = task.example_loss(logits, torch.from_numpy(y))
+        assert per.shape == (40,)
+        pw = None
+        if pos_weight == "auto":
+            pos = y.sum(0)
+            pw = torch.tensor(np.clip((40 - pos) / pos, 1, 100), dtype=torch.float32)
+        want = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y).float(), pos_weight=pw)
+        assert float(per.mean()) == pytest.approx(float(want), rel=1e-6)
