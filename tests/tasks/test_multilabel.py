@@ -147,8 +147,10 @@ def test_fit_predict_serve_export_round_trip(tmp_path, monkeypatch):
 
 
 def test_jobs_without_multilabel_support_refuse_by_name(tmp_path):
-    with pytest.raises(ConfigError, match="multilabel"):
-        tk.fit(data="digit-tags", backbone="tabular", strategy="auto", out=str(tmp_path / "a"), log=None)
+    # rank, --strategy auto and adapt take label sets (tests/tasks/test_multilabel_jobs.py)
+    with pytest.raises(ConfigError, match="--mapping auto.*multilabel"):
+        tk.fit(data=str(_csv(tmp_path)), label_separator=";", backbone="tabular", mapping="auto",
+               out=str(tmp_path / "a"), log=None)
     with pytest.raises(ConfigError, match="multilabel"):
         tk.fit(data=str(_csv(tmp_path)), label_separator=";", task="classification",
                backbone="tabular", out=str(tmp_path / "b"), log=None)
