@@ -248,3 +248,18 @@ def test_multilabel_example_loss_averages_to_the_objective() -> None:
             pw = torch.tensor(np.clip((40 - pos) / pos, 1, 100), dtype=torch.float32)
         want = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y).float(), pos_weight=pw)
         assert float(per.mean()) == pytest.approx(float(want), rel=1e-6)
+
+
+def test_adapt_cli_reads_label_sets_in_both_domains(domains, capsys: pytest.CaptureFixture[str]) -> None:
+    from transferkit.cli import main
+
+    source, target, root = domains
+    assert main(["adapt", "--source", source["data"], "--target", target, "--label-column", "tags",
+                 "--label-separator", ";", "--method", "mmd", "--select", "dev", "--backbone", "tabular:8",
+                 "--epochs", "2", "--out", str(root / "cli"), "--cache-dir", str(root / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert "micro-F1" in out
+    import json
+
+    summary = json.loads((root / "cli" / "summary.json").read_text())
+    assert summary["task"] == "multilabel" and summary["adapt"]["method"] == "mmd"
