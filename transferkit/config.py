@@ -62,10 +62,18 @@ class DataConfig(Options):
                                              "whose cached features have a cosine similarity at or "
                                              "above this to a training example (near-duplicate "
                                              "leakage; 0: off).", ge=0, le=1)
+    label_separator: str | None = option(None, "Multi-label: the label column holds a set of labels "
+                                         "joined by this separator (e.g. ';'; an empty cell is the "
+                                         "empty set). Off by default: a ';' inside a class name "
+                                         "never makes a set.", flag="--label-separator")
+    label_columns: list[str] = option(factory=list, help="Multi-label: several 0/1 columns, one per "
+                                      "label (comma-separated names), instead of one label column.",
+                                      flag="--label-columns")
     domain: str | None = option(None, "Domain of a built-in dataset that has several "
                                 "(e.g. fine-foods: train-products, other-products).", flag="--domain")
     shots: int | None = option(None, "Keep this many labelled training examples per class "
-                               "(regression: in total).",
+                               "(regression: in total; multi-label: at least this many "
+                               "positives per label).",
                                flag="--shots", ge=1)
     seed: int = option(0, "Seed for the few-shot sample and training.", flag="--seed")
     split_seed: int = option(0, "Seed of the train/val/test split; keep it fixed so that the "

@@ -20,6 +20,12 @@ Both share one base (:class:`TransferEstimator`: inputs, the engine, the run dir
 they differ only in their task: the classifier encodes class labels and answers with the
 most probable one, the regressor standardises numeric targets (the inverse transform is
 part of its head) and answers in the target's original units; its ``score`` is R².
+
+Given a 2-D 0/1 ``y`` (scikit-learn's multilabel-indicator convention), the classifier
+fits the ``multilabel`` task instead: ``predict`` returns a 0/1 matrix (one threshold per
+label, chosen on the validation part when ``val_fraction > 0``), ``predict_proba`` each
+label's sigmoid probability ``(N, L)``, and ``score`` is scikit-learn's default for
+classifiers, the subset accuracy (every label of an example right).
 """
 
 from __future__ import annotations
@@ -253,8 +259,13 @@ class TransferEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------ fit / predict
     def _targets(self, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """(the task's targets, class names) of a checked 1-D ``y``; learns e.g. ``classes_``."""
+        """(the task's targets, class names) of a checked ``y`` (1-D, or the 0/1 matrix of
+        label sets when :meth:`_task_for` says so); learns e.g. ``classes_``."""
         raise NotImplementedError
+
+    def _task_for(self, y: np.ndarray) -> str:
+        """The registered task that fits ``y`` (default: ``task_name``)."""
+        return self.task_name
 
     def _task_params(self) -> dict[str, Any]:
         """The task's parameters (its config keys)."""
@@ -274,7 +285,7 @@ class TransferEstimator(BaseEstimator):
 
         from transferkit.config import FitConfig, from_dict
         from transferkit.data.dataset import TransferDataset
-        from transferkit.pipeline import Run, StageRunner, build_model
+        from transferkit.pipeline import Run, StageRunner, build_model, predict_items
         from transferkit.tasks import get_task
 
         name = type(self).__name__
@@ -287,7 +298,12 @@ class TransferEstimator(BaseEstimator):
         self.modality_ = self._infer_modality(X)
         x, schema = self._inputs(X, reset=True)
         y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
+        task = get_task(self._task_for(y), self._task_params() or None)
+        sets = task.targets == "label_sets"
+        if sets and len(y) != len(x):
+            raise ValueError(f"y must have one row of labels per example of X: X has {len(x)} examples, "
+                             f"y has shape {y.shape}.")
+        if not sets and y.ndim == 2 and y.shape[1] == 1:
             import warnings
 
             from sklearn.exceptions import DataConversionWarning
@@ -296,7 +312,7 @@ class TransferEstimator(BaseEstimator):
                           "shape of y to (n_samples,), for example using ravel().",
                           DataConversionWarning, stacklevel=2)
             y = y.ravel()
-        if y.ndim != 1 or len(y) != len(x):
+        if not sets and (y.ndim != 1 or len(y) != len(x)):
             raise ValueError(f"y must be 1-D with one label per example of X: X has {len(x)} examples, "
                              f"y has shape {y.shape}.")
         y_enc, class_names = self._targets(y)
@@ -307,11 +323,17 @@ class TransferEstimator(BaseEstimator):
             from sklearn.model_selection import train_test_split
 
             idx = np.arange(len(data))
-            try:
-                tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=self.seed,
-                                          stratify=self._stratify(y_enc))
-            except ValueError:  # too few examples per class (or bin) to stratify
-                tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=self.seed)
+            if sets:  # iterative stratification keeps every label's share in both parts
+                from transferkit.data.splits import iterative_parts
+
+                tr, va = iterative_parts(y_enc, [1.0 - self.val_fraction, self.val_fraction], int(self.seed))
+                tr, va = np.sort(tr), np.sort(va)
+            else:
+                try:
+                    tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=self.seed,
+                                              stratify=self._stratify(y_enc))
+                except ValueError:  # too few examples per class (or bin) to stratify
+                    tr, va = train_test_split(idx, test_size=self.val_fraction, random_state=self.seed)
             train, val = data.subset(tr, split="train"), data.subset(va, split="val")
 
         self.backbone_ = self.backbone or DEFAULT_BACKBONES[self.modality_]
@@ -320,7 +342,7 @@ class TransferEstimator(BaseEstimator):
             "data": {"data": name, "seed": int(self.seed)},
             "backbone": {"name": self.backbone_, "pretrained": bool(self.pretrained),
                          "image_size": self.image_size, "max_length": self.max_length},
-            "task": self.task_name, "task_params": self._task_params(),
+            "task": task.name, "task_params": self._task_params(),
             "strategy": self.strategy_, "strategy_params": dict(self.strategy_params or {}),
             "mapping": self.mapping,
             "train": {"epochs": int(self.epochs), "lr": float(self.lr), "batch_size": int(self.batch_size),
@@ -329,13 +351,15 @@ class TransferEstimator(BaseEstimator):
             "cache_dir": self.cache_dir,
         }, name)
         torch.manual_seed(int(self.seed))
-        task = get_task(self.task_name, self._task_params() or None)
         model = build_model(cfg, train, task)
         splits = SimpleNamespace(train=train, val=val)
         runner = StageRunner(cfg, splits, self.cache_dir, None, False, lambda _m: None, task=task)
         runner.run(model, self.strategy_, dict(self.strategy_params or {}))
         self.model_ = model.eval()
         self.task_ = task
+        # decision settings (label sets: one threshold per label) from the validation part
+        val_outputs = predict_items(model, self._items(val.x), task) if len(val) else None
+        task.tune_head(model.head, val.y if len(val) else None, val_outputs)
         self.history_ = runner.history
         if self.run_dir is not None:
             Run("fit", out=self.run_dir).save_model(model, task, train, cfg)
@@ -374,13 +398,31 @@ class TransferClassifier(ClassifierMixin, TransferEstimator):
                          cache_dir=cache_dir, run_dir=run_dir)
         self.label_smoothing = label_smoothing
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True  # a 0/1 y matrix fits the multilabel task
+        return tags
+
     def _train_params(self) -> dict[str, Any]:
         return {"label_smoothing": float(self.label_smoothing)}
+
+    def _task_for(self, y: np.ndarray) -> str:
+        from sklearn.utils.multiclass import type_of_target
+
+        try:
+            kind = type_of_target(y)
+        except ValueError:  # check_classification_targets names what is wrong
+            return self.task_name
+        return "multilabel" if kind == "multilabel-indicator" else self.task_name
 
     def _targets(self, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
         from sklearn.utils.multiclass import check_classification_targets
 
         check_classification_targets(y)
+        if self._task_for(y) == "multilabel":  # (N, L) 0/1: label sets, named by column
+            y_sets = np.asarray(y).astype(np.uint8)
+            self.classes_ = np.arange(y_sets.shape[1])
+            return y_sets, [str(j) for j in self.classes_]
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"The target y needs at least 2 classes to train a classifier; got 1 class: "
@@ -393,13 +435,27 @@ class TransferClassifier(ClassifierMixin, TransferEstimator):
         return self
 
     def predict_proba(self, X: Any, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order;
+        after a fit on a 0/1 matrix, each label's own probability (n_samples, n_labels)."""
         return self._outputs(X, batch_size)
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each example (labels as given to ``fit``)."""
+        """The most probable class of each example (labels as given to ``fit``); after a fit
+        on a 0/1 matrix, the 0/1 matrix of predicted labels (each label at or above its
+        threshold, ``thresholds_``)."""
         probs = self.predict_proba(X)  # checks that fit was called
+        if self.task_.targets == "label_sets":
+            return (probs >= self.thresholds_).astype(np.int64)
         return self.classes_[probs.argmax(axis=1)]
+
+    @property
+    def thresholds_(self) -> np.ndarray:
+        """Each label's decision threshold (after a fit on a 0/1 matrix): chosen on the
+        validation part for the label's F1 when ``val_fraction > 0``, else 0.5."""
+        self._check_fitted()
+        if self.task_.targets != "label_sets":
+            raise AttributeError(f"{type(self).__name__} has thresholds only after a fit on a 0/1 label matrix.")
+        return self.model_.head.thresholds.detach().cpu().numpy().astype(np.float64)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         return np.log(np.clip(self.predict_proba(X), 1e-300, None))

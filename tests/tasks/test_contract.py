@@ -34,8 +34,8 @@ def test_task_fit_save_load_predict_evaluate(name, tmp_path, monkeypatch):
     assert s["labels_used"] == task.labels_used(splits)
     model = tk.load(run.run_dir)
     assert model.task.name == name
-    rows = tk.data.load(data["data"], split="test", label_column=data.get("label_column"),
-                        targets=task.targets).x.head(4)
+    labels = {k: data[k] for k in ("label_column", "label_separator", "label_columns") if k in data}
+    rows = tk.data.load(data["data"], split="test", targets=task.targets, **labels).x.head(4)
     outputs = model.predict_proba(rows)
     assert len(outputs) == 4 and np.isfinite(outputs).all()
     assert len(model.prediction_rows(rows)) == 4

@@ -23,6 +23,10 @@ class EvaluateCommand:
         parser.add_argument("--skip-bad", action="store_true",
                             help="Skip unreadable files of --data (a run's own data is read as its "
                                  "fit read it: with --skip-bad if the fit had it).")
+        parser.add_argument("--label-separator", help="Multi-label: labels joined by this separator "
+                            "in the label column (default: the run's own setting).")
+        parser.add_argument("--label-columns", help="Multi-label: several 0/1 columns (a,b,c; default: "
+                            "the run's own setting).")
         parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
 
     @staticmethod
@@ -31,15 +35,18 @@ class EvaluateCommand:
 
         from transferkit.jobs.predict import evaluate
 
+        columns = [c.strip() for c in (args.label_columns or "").split(",") if c.strip()]
         kwargs = {k: v for k, v in (("text_column", args.text_column),
                                     ("label_column", args.label_column),
-                                    ("skip_bad", args.skip_bad)) if v}
+                                    ("skip_bad", args.skip_bad),
+                                    ("label_separator", args.label_separator),
+                                    ("label_columns", columns)) if v}
         m = evaluate(args.run, args.data, split=args.split, **kwargs)
         if args.json:
             print(json.dumps(m, indent=2))
             return 0
         console = make_console()
-        if "per_class" not in m:  # a task without classes (regression): the task's headline
+        if "per_class" not in m:  # a task without one class per example: the task's headline
             from transferkit.rundir import read_manifest
             from transferkit.tasks import get_task
 

@@ -21,6 +21,11 @@ class PretrainCommand:
                             help="Column holding the text (CSV/JSONL text data).")
         parser.add_argument("--label-column", default=None,
                             help="Column holding the label (CSV/JSONL/Parquet).")
+        parser.add_argument("--label-separator", default=None,
+                            help="Multi-label: the label column holds labels joined by this "
+                                 "separator (e.g. ';'). Off by default.")
+        parser.add_argument("--label-columns", default=None,
+                            help="Multi-label: several 0/1 columns, one per label (a,b,c).")
         parser.add_argument("--arch", default=None, metavar="A",
                             help="Architecture: timm:<name> (e.g. timm:resnet10t), tabular[:128,64], "
                                  "sequence:cnn, sequence:lstm, a built-in or a run directory "
@@ -63,7 +68,9 @@ class PretrainCommand:
 
         extra = {k: v for k, v in (("domain", args.domain), ("max_test", args.max_test),
                                    ("text_column", args.text_column),
-                                   ("label_column", args.label_column)) if v is not None}
+                                   ("label_column", args.label_column),
+                                   ("label_separator", args.label_separator),
+                                   ("label_columns", _columns(args.label_columns))) if v is not None}
         result = pretrain(args.data, args.arch, args.out, epochs=args.epochs, pretrained=args.pretrained,
                           image_size=args.image_size, lr=args.lr, batch_size=args.batch_size,
                           seed=args.seed, max_steps=args.max_steps, overrides=args.overrides, name=args.name,
@@ -73,6 +80,10 @@ class PretrainCommand:
             return 0
         print_run_summary(result.summary, result.run_dir)
         return 0
+
+
+def _columns(text: str | None) -> list[str] | None:
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
 
 def _log(msg: str) -> None:

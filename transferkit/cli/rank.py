@@ -32,8 +32,14 @@ class RankCommand:
         parser.add_argument("--domain", default=None, help="Domain of a built-in dataset with several.")
         parser.add_argument("--text-column", default=None, help="Column holding the text.")
         parser.add_argument("--label-column", default=None, help="Column holding the label.")
+        parser.add_argument("--label-separator", default=None,
+                            help="Multi-label: the label column holds labels joined by this "
+                            "separator, e.g. ';' (label sets rank by LogME).")
+        parser.add_argument("--label-columns", default=None, metavar="A,B,C",
+                            help="Multi-label: several 0/1 columns, one per label (a,b,c).")
         parser.add_argument("--task", default=None, help="The task to rank for, e.g. regression "
-                            "(default: the one the labels say, as in fit; numbers rank by LogME).")
+                            "(default: the one the labels say, as in fit; numbers and label sets "
+                            "rank by LogME).")
         parser.add_argument("--image-size", type=int, default=None,
                             help="Input resolution for image backbones, 8..4096 (default: each "
                             "one's native).")
@@ -59,7 +65,10 @@ class RankCommand:
         rows = rank(args.data, backbones=args.backbones, scores=args.scores, shots=args.shots,
                     seed=args.seed, validate=args.validate, image_size=args.image_size,
                     cache_dir=args.cache_dir, domain=args.domain, text_column=args.text_column,
-                    label_column=args.label_column, task=args.task, log=log)
+                    label_column=args.label_column, task=args.task, log=log,
+                    label_separator=args.label_separator,
+                    label_columns=[c.strip() for c in args.label_columns.split(",") if c.strip()]
+                    if args.label_columns else None)
         if args.json:
             print(json.dumps({"rows": list(rows), "order_by": rows.order_by, "task": rows.task,
                               "correlations": rows.correlations, "warnings": rows.warnings},
@@ -97,7 +106,8 @@ def print_ranking(rows: Any, data: str) -> None:
         cells = [str(row["rank"]), row["backbone"], str(row["feature_dim"]), f"{row['features_s']:.1f}s"]
         cells += [f"{row['scores'][n]:.4f}\n({row['score_s'][n]:.2f}s)" for n in names]
         if validated:
-            cells.append(f"{row[key] * 100:.1f} %" if rows.probe_metric == "accuracy" else f"{row[key]:.4f}")
+            cells.append(f"{row[key] * 100:.1f} %" if rows.probe_metric in ("accuracy", "micro_f1")
+                         else f"{row[key]:.4f}")
         table.add_row(*cells)
     console.print(table)
     if any(n in names for n in ("leep", "nce")):

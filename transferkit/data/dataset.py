@@ -37,7 +37,9 @@ class TransferDataset:
     """Raw examples, integer labels (``-1`` = unlabelled) and provenance.
 
     A dataset of numeric targets (regression) has no classes: ``classes == []`` and ``y``
-    holds the float64 values (see :func:`transferkit.data.targets.as_values`).
+    holds the float64 values (see :func:`transferkit.data.targets.as_values`). A dataset of
+    label sets (multi-label) holds a multi-hot ``(N, L)`` uint8 matrix in ``y`` and the
+    label names in ``classes`` (see :mod:`transferkit.data.targets`).
     """
 
     name: str
@@ -55,8 +57,15 @@ class TransferDataset:
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
             raise DataError(f"Unknown modality '{self.modality}'. Available: {', '.join(MODALITIES)}.")
-        values = not self.classes and np.asarray(self.y).dtype.kind == "f"
-        self.y = np.asarray(self.y, dtype=np.float64 if values else np.int64)
+        y = np.asarray(self.y)
+        values = not self.classes and y.dtype.kind == "f"
+        if y.ndim == 2:  # label sets: one 0/1 column per label
+            if y.shape[1] != len(self.classes):
+                raise DataError(f"Dataset '{self.name}' has {y.shape[1]} label columns but "
+                                f"{len(self.classes)} label names.")
+            self.y = y.astype(np.uint8)
+        else:
+            self.y = y.astype(np.float64 if values else np.int64)
         if len(self.y) != len(self.x):
             raise DataError(f"Dataset '{self.name}' has {len(self.x)} inputs but {len(self.y)} labels.")
         self._hash: str | None = None
@@ -74,8 +83,9 @@ class TransferDataset:
             return read_image(item)
         return item
 
-    def __getitem__(self, i: int) -> tuple[Any, int | float]:
-        return self.input(i), self.y[int(i)].item()
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        target = self.y[int(i)]
+        return self.input(i), (target.astype(np.float32) if self.multi_label else target.item())
 
     @property
     def num_classes(self) -> int:
@@ -85,6 +95,11 @@ class TransferDataset:
     def has_values(self) -> bool:
         """True when the targets are numbers (regression), not class codes."""
         return self.y.dtype.kind == "f"
+
+    @property
+    def multi_label(self) -> bool:
+        """True when the targets are label sets (a multi-hot ``(N, L)`` matrix)."""
+        return self.y.ndim == 2
 
     @property
     def labelled(self) -> bool:
@@ -143,8 +158,11 @@ class TransferDataset:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary (what summary.json records)."""
-        counts = np.bincount(self.y[self.y >= 0], minlength=self.num_classes) \
-            if len(self) and not self.has_values else []
+        if self.multi_label:
+            counts = self.y.sum(axis=0)  # positives per label
+        else:
+            counts = np.bincount(self.y[self.y >= 0], minlength=self.num_classes) \
+                if len(self) and not self.has_values else []
         return {
             "name": self.name,
             "modality": self.modality,

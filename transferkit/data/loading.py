@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,10 @@ from transferkit.data.splits import (
     Splits,
     concat,
     find_leakage,
+    iterative_cap,
+    iterative_split,
     sample_shots,
+    sample_shots_multilabel,
     stratified_cap,
     stratified_split,
 )
@@ -25,15 +29,17 @@ from transferkit.errors import ConfigError, DataError
 from transferkit.registry import did_you_mean
 
 SPLITS = ("train", "val", "test", "all")
-#: how targets are stored: class codes, or numbers (regression; see ``Task.targets``)
-TARGETS = ("classes", "values")
+#: how targets are stored: class codes, numbers (regression) or multi-hot label sets
+#: (multi-label); see ``Task.targets``
+TARGETS = ("classes", "values", "label_sets")
 
 
 # --------------------------------------------------------------------------- sources
 
 
 def read_path(path: Path, text_column: str | None = None, label_column: str | None = None,
-              skip_bad: bool = False, max_pixels: int | None = None
+              skip_bad: bool = False, max_pixels: int | None = None, label_separator: str | None = None,
+              label_columns: Sequence[str] | None = None
               ) -> tuple[TransferDataset, TransferDataset | None]:
     """(pool, official test part or None) of a file or folder; the kind is detected from the path.
 
@@ -44,11 +50,19 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     - ``.npz``: arrays ``x``, ``y``;
     - ``.csv``/``.tsv``/``.parquet``: text when ``text_column`` is given or a column named
       ``text`` exists, else a table; ``.jsonl``: the same.
+
+    ``label_separator`` / ``label_columns`` read label sets (multi-label) from those files;
+    other kinds of data refuse them.
     """
     from transferkit.data import idx, tables, text
     from transferkit.data.arrays import load_npz
     from transferkit.data.images import load_image_folder
 
+    sets = label_separator is not None or bool(label_columns)
+    suffix = path.suffix.lower()
+    if sets and not (path.is_file() and suffix in tables.TABLE_SUFFIXES):
+        raise ConfigError(f"--label-separator and --label-columns read label sets from CSV/TSV/JSONL/"
+                          f"Parquet files; '{path}' is not one. Drop them, or pass such a file.")
     if path.is_dir():
         parts = idx.find_idx_parts(path)
         if parts:
@@ -67,7 +81,6 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
         return load_image_folder(path, skip_bad=skip_bad, **kwargs), None
     if not path.is_file():
         raise DataError(f"Data path '{path}' does not exist.")
-    suffix = path.suffix.lower()
     if idx.is_idx_images(path):
         return idx.load_idx_pair(path), None
     if suffix == ".npz":
@@ -76,8 +89,9 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
         if text_column is None:  # a file with a column named "text" is text, otherwise a table
             frame = tables.read_frame(path)
             if "text" not in [str(c) for c in frame.columns]:
-                return tables.load_table(path, label_column, frame=frame), None
-        return text.load_text(path, text_column, label_column), None
+                return tables.load_table(path, label_column, frame=frame, label_separator=label_separator,
+                                         label_columns=label_columns), None
+        return text.load_text(path, text_column, label_column, label_separator, label_columns), None
     from transferkit.data.images import is_image_file
 
     hint = " (a single image: put it in an image folder root/<class>/)" if is_image_file(path) else ""
@@ -107,7 +121,8 @@ def builtin_info(name: str) -> type[BuiltinDataset]:
 
 def _source(name_or_path: str | Path, domain: str | None, text_column: str | None,
             label_column: str | None, skip_bad: bool, max_pixels: int | None = None,
-            group_column: str | None = None, time_column: str | None = None
+            group_column: str | None = None, time_column: str | None = None,
+            label_separator: str | None = None, label_columns: Sequence[str] | None = None
             ) -> tuple[TransferDataset, TransferDataset | None]:
     text = str(name_or_path)
     path = Path(text).expanduser()
@@ -117,12 +132,17 @@ def _source(name_or_path: str | Path, domain: str | None, text_column: str | Non
             raise ConfigError(f"The 'domain' parameter applies only to built-in datasets with domains "
                               f"(e.g. fine-foods). Got domain={domain!r} for the path '{path}'; leave it unset.")
         if group_column is not None or time_column is not None:  # split columns: see data/grouping.py
+            if label_separator is not None or label_columns:
+                raise ConfigError("--group-column and --time-column do not take label sets yet "
+                                  "(--label-separator / --label-columns); drop one of them.")
             return read_with_split_columns(path, text_column, label_column, group_column, time_column), None
-        return read_path(path, text_column, label_column, skip_bad, max_pixels)
+        return read_path(path, text_column, label_column, skip_bad, max_pixels=max_pixels,
+                         label_separator=label_separator, label_columns=label_columns)
     if text in DATASETS:
         cls = DATASETS.get(text)
         for key, value in (("text_column", text_column), ("label_column", label_column),
-                           ("group_column", group_column), ("time_column", time_column)):
+                           ("group_column", group_column), ("time_column", time_column),
+                           ("label_separator", label_separator), ("label_columns", label_columns or None)):
             if value is not None:
                 raise ConfigError(f"The '{key}' parameter applies to CSV/JSONL/Parquet files, not to the "
                                   f"built-in dataset '{cls.name}'. Got {value!r}; leave it unset.")
@@ -164,6 +184,12 @@ def _check_params(split: str, shots: int | None, val_fraction: float, test_fract
 def _check_classes(part: TransferDataset, classes: list[str], hint: str) -> None:
     if not len(part) or part.has_values:
         return
+    if part.multi_label:  # label sets: every label needs positives to learn from
+        empty = [classes[j] for j in np.flatnonzero(part.y.sum(axis=0) == 0)]
+        if empty and part.split == "train":
+            raise DataError(f"After splitting, the train split has no example with the label(s) {empty}. "
+                            "Add examples with them, or remove those labels.")
+        return
     counts = np.bincount(part.y[part.y >= 0], minlength=len(classes))
     empty = [classes[c] for c in np.flatnonzero(counts == 0)]
     if empty:
@@ -177,18 +203,20 @@ def _split_all(pool: TransferDataset, official_test: TransferDataset | None, *, 
                ) -> tuple[TransferDataset, TransferDataset, TransferDataset]:
     classes = list(pool.classes)
     strata = _strata(pool)
+    split = iterative_split if pool.multi_label else stratified_split
     if rule is not None:  # a group or time column (files only, so no official test part)
         tr, va, te = rule.split(strata, val_fraction, test_fraction, split_seed)
         test = pool.subset(te, split="test")
     elif official_test is not None:
-        tr, va, _ = stratified_split(strata, val_fraction, 0.0, split_seed, classes or None)
+        tr, va, _ = split(strata, val_fraction, 0.0, split_seed, classes or None)
         test = official_test.subset(np.arange(len(official_test)), split="test")
     else:
-        tr, va, te = stratified_split(strata, val_fraction, test_fraction, split_seed, classes or None)
+        tr, va, te = split(strata, val_fraction, test_fraction, split_seed, classes or None)
         test = pool.subset(te, split="test")
     train, val = pool.subset(tr, split="train"), pool.subset(va, split="val")
     if max_val is not None and len(val) > max_val:
-        val = val.subset(stratified_cap(_strata(val), max_val, split_seed), split="val")
+        cap = iterative_cap if val.multi_label else stratified_cap
+        val = val.subset(cap(_strata(val), max_val, split_seed), split="val")
     if max_test is not None and len(test) > max_test:
         test = test.subset(np.arange(max_test), split="test")  # the first N, in fixed order
     _check_classes(train, classes, "Add examples of those classes or remove them.")
@@ -204,7 +232,9 @@ def _strata(ds: TransferDataset) -> np.ndarray:
 
 def _sample_shots(train: TransferDataset, shots: int, seed: int) -> np.ndarray:
     """``shots`` per class, or -- for numeric targets -- ``shots`` in total, spread over
-    the target's quantile bins."""
+    the target's quantile bins; for label sets, rows until each label has ``shots`` positives."""
+    if train.multi_label:
+        return sample_shots_multilabel(train.y, shots, seed, list(train.classes))
     if not train.has_values:
         return sample_shots(train.y, shots, seed, list(train.classes))
     if shots > len(train):
@@ -216,12 +246,23 @@ def _sample_shots(train: TransferDataset, shots: int, seed: int) -> np.ndarray:
 
 def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDataset | None
                   ) -> tuple[TransferDataset, TransferDataset | None]:
-    """The parts with targets stored as ``targets`` says ("classes" or "values"; a callable
-    chooses from the pool's raw label values, e.g. by inferring the task)."""
+    """The parts with targets stored as ``targets`` says ("classes", "values" or "label_sets";
+    a callable chooses from the pool's raw label values, e.g. by inferring the task)."""
     kind = targets(pool) if callable(targets) else targets
+    if kind is None:  # as the data holds them
+        kind = "label_sets" if pool.multi_label else "classes"
     if kind not in TARGETS:
         raise ConfigError(f"The 'targets' parameter must be one of {', '.join(TARGETS)}. Got {kind!r} instead.")
-    if kind == "classes":
+    if (kind == "label_sets") != pool.multi_label:
+        if pool.multi_label:
+            raise ConfigError(f"--label-separator / --label-columns read label sets, which only the "
+                              f"multilabel task takes; this job stores {kind}. Drop --task (it is then "
+                              "multilabel), or drop those flags to read single labels.")
+        raise ConfigError(f"The multilabel task needs label sets, and '{pool.name}' has one label per "
+                          "example. Pass --label-separator ';' (one column of labels joined by ';') or "
+                          "--label-columns a,b,c (several 0/1 columns), or use a built-in multi-label "
+                          "dataset (see `transferkit datasets`).")
+    if kind in ("classes", "label_sets"):
         return pool, official_test
     return as_values(pool), (as_values(official_test) if official_test is not None else None)
 
@@ -249,12 +290,14 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
             label_column: str | None, skip_bad: bool, max_val: int | None, max_test: int | None,
             with_leakage: bool, targets: Any = "classes", impute: str = "auto",
             max_pixels: int | None = None, group_column: str | None = None,
-            time_column: str | None = None, schema: Any = None) -> Splits:
+            time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
+            label_columns: Sequence[str] | None = None) -> Splits:
     from transferkit.data.tables import impute_splits
 
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
     pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad, max_pixels,
-                                  group_column, time_column)
+                                  group_column, time_column, label_separator=label_separator,
+                                  label_columns=label_columns)
     rule = SplitRule.pop(pool)
     pool, official_test = _with_targets(targets, pool, official_test)
     _missing_policy(impute, pool, official_test)
@@ -269,7 +312,9 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
         # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
         labels = np.asarray(train.y)
         prior = (np.bincount(labels[labels >= 0], minlength=len(train.classes)).tolist()
-                 if np.issubdtype(labels.dtype, np.integer) else None)
+                 if np.issubdtype(labels.dtype, np.integer) and labels.ndim == 1 else None)
+        if train.multi_label:  # per-label frequency of the pool (the shots over-sample rare labels)
+            train.meta["label_prior"] = labels.mean(axis=0).tolist()
         how = None
         if rule is not None:  # K from K distinct groups, or the K most recent
             keep, how = rule.shots(train, shots, seed)
@@ -300,8 +345,9 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
          shots: int | None = None, seed: int = 0, *, split_seed: int = 0, val_fraction: float = 0.1,
          test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
-         targets: str = "classes", impute: str = "auto", group_column: str | None = None,
-         time_column: str | None = None, schema: Any = None) -> TransferDataset:
+         targets: str | None = None, impute: str = "auto", group_column: str | None = None,
+         time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
+         label_columns: Sequence[str] | None = None) -> TransferDataset:
     """Load a built-in dataset or a file/folder, and return one split of it.
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
@@ -309,13 +355,17 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
     (keep the default so the test set never changes); ``shots`` keeps that many training
     examples per class, drawn with ``seed``. Datasets with an official test part
     (fashion-mnist's t10k; fine-foods without a domain: other products) use it as test.
-    ``max_test`` keeps the first N test examples. ``targets="values"`` reads the labels as
+    ``max_test`` keeps the first N test examples. ``targets`` None (default) keeps the labels
+    as the data holds them (classes, or label sets); ``targets="values"`` reads the labels as
     numbers (regression): splits stratify on quantile bins of the target and ``shots`` is
     the number of training examples in total. ``impute`` ("auto" or "none") says what
     happens to the missing cells of a table (see :func:`transferkit.data.tables.impute_splits`);
     ``schema`` (a fitted run's :class:`~transferkit.data.schema.TableSchema`) fills them with
     the values that run learned instead. ``group_column`` / ``time_column`` (tables and texts)
     split by group or by time instead (see :mod:`transferkit.data.grouping`).
+    ``label_separator`` (one column of labels joined by it) or ``label_columns`` (several 0/1
+    columns) read label sets, stored with ``targets="label_sets"`` (multi-label): splits use
+    iterative stratification and ``shots`` keeps rows until each label has that many positives.
 
     >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
     >>> len(train), train.classes[:3]  # doctest: +SKIP
@@ -329,7 +379,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
         from transferkit.data.tables import impute_splits
 
         pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad,
-                                      group_column=group_column, time_column=time_column)
+                                      group_column=group_column, time_column=time_column,
+                                      label_separator=label_separator, label_columns=label_columns)
         SplitRule.pop(pool)  # the whole data: nothing to split
         pool, official_test = _with_targets(targets, pool, official_test)
         _missing_policy(impute, pool, official_test)
@@ -342,7 +393,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
                      val_fraction=val_fraction, test_fraction=test_fraction, text_column=text_column,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
                      with_leakage=False, targets=targets, impute=impute, group_column=group_column,
-                     time_column=time_column, schema=schema)
+                     time_column=time_column, schema=schema, label_separator=label_separator,
+                     label_columns=label_columns)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 
@@ -371,8 +423,9 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
                      text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,
                      max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets,
                      impute=cfg.impute, max_pixels=int(cfg.max_megapixels * 1e6),
-                     group_column=cfg.group_column, time_column=cfg.time_column)
-    if len(splits.train.classes) == 1:  # a model trained on it scores 100 % and learns nothing
+                     group_column=cfg.group_column, time_column=cfg.time_column,
+                     label_separator=cfg.label_separator, label_columns=cfg.label_columns)
+    if len(splits.train.classes) == 1 and not splits.train.multi_label:  # a model trained on it scores 100 % and learns nothing
         raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
                         "classifier needs at least two to tell apart. Add examples of another class "
                         "(for an image folder: a second subfolder).")

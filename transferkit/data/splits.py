@@ -84,6 +84,93 @@ def sample_shots(y: np.ndarray, shots: int, seed: int = 0,
     return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
 
 
+def iterative_parts(y: np.ndarray, fractions: list[float], seed: int = 0) -> list[np.ndarray]:
+    """Sorted indices of parts of a multi-hot ``(N, L)`` matrix with the given ``fractions``
+    (summing to 1), by iterative stratification (Sechidis, Tsoumakas & Vlahavas, ECML PKDD
+    2011, Algorithm 1): the label with the fewest remaining examples is distributed first,
+    each of its examples going to the part that still wants most of that label (ties: the
+    part that wants most examples, then at random); rows without labels fill the parts
+    that want most examples. Each part's label counts stay close to ``fraction * count``.
+    """
+    y = np.asarray(y, dtype=bool)
+    n, n_labels = y.shape
+    rng = np.random.default_rng(seed)
+    frac = np.asarray(fractions, dtype=np.float64)
+    want = frac * n  # (P,) examples each part still wants
+    want_label = frac[:, None] * y.sum(axis=0)[None, :]  # (P, L)
+    part = np.full(n, -1, dtype=np.int64)
+    left = y.copy()  # labels of the rows not yet placed
+    remaining = left.sum(axis=0)
+
+    def place(i: int, scores: np.ndarray) -> None:
+        best = np.flatnonzero(scores == scores.max())
+        if len(best) > 1:  # ties: the part that wants most examples, then at random
+            best = best[want[best] == want[best].max()]
+        p = int(rng.choice(best)) if len(best) > 1 else int(best[0])
+        part[i] = p
+        want[p] -= 1
+        want_label[p] -= y[i]
+        left[i] = False
+
+    while remaining.any():
+        label = int(np.flatnonzero(remaining)[np.argmin(remaining[remaining > 0])])
+        rows = np.flatnonzero(left[:, label])
+        for i in rows[rng.permutation(len(rows))]:
+            place(int(i), np.where(frac > 0, want_label[:, label], -np.inf))
+        remaining = left.sum(axis=0)
+    for i in rng.permutation(np.flatnonzero(part < 0)):  # rows with an empty label set
+        place(int(i), np.where(frac > 0, want, -np.inf))
+    return [np.flatnonzero(part == p) for p in range(len(frac))]
+
+
+def iterative_split(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int = 0,
+                    classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (train, val, test) of a multi-hot matrix ``y``, by iterative stratification
+    (:func:`iterative_parts`); a label with fewer positives than the parts that need it
+    raises DataError naming it (every label needs positives in train)."""
+    y = np.asarray(y)
+    counts = y.sum(axis=0)
+    if len(y) and (counts < 1).any():
+        raise DataError(f"The label(s) {[_class_name(classes, int(j)) for j in np.flatnonzero(counts < 1)]} "
+                        "have no positive example. Remove them or add examples with them.")
+    tr, va, te = iterative_parts(y, [1.0 - val_fraction - test_fraction, val_fraction, test_fraction], seed)
+    return tr, va, te
+
+
+def iterative_cap(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``n`` rows of a multi-hot matrix, by iterative stratification."""
+    y = np.asarray(y)
+    if n >= len(y):
+        return np.arange(len(y))
+    return iterative_parts(y, [n / len(y), 1.0 - n / len(y)], seed)[0]
+
+
+def sample_shots_multilabel(y: np.ndarray, shots: int, seed: int = 0,
+                            classes: list[str] | None = None) -> np.ndarray:
+    """Sorted indices of rows of a multi-hot matrix with at least ``shots`` positives of every
+    label, chosen greedily: rarest label first, rows drawn in one seeded random order, a row
+    taken only while its label still needs positives (rows chosen for one label count for
+    every label they carry)."""
+    y = np.asarray(y, dtype=bool)
+    counts = y.sum(axis=0)
+    short = [j for j in np.flatnonzero(counts < shots)]
+    if short:
+        j = int(short[0])
+        raise DataError(
+            f"The 'shots' parameter asks for at least {shots} positive training examples per label, "
+            f"but the label {_class_name(classes, j)} has only {int(counts[j])} in the train split. "
+            f"Lower --shots to at most {int(counts.min())}, or lower val_fraction/test_fraction.")
+    order = np.random.default_rng(seed).permutation(len(y))
+    chosen = np.zeros(len(y), dtype=bool)
+    for j in np.argsort(counts, kind="stable"):
+        need = shots - int(y[chosen, j].sum())
+        if need <= 0:
+            continue
+        candidates = order[y[order, j] & ~chosen[order]]
+        chosen[candidates[:need]] = True
+    return np.flatnonzero(chosen)
+
+
 def stratified_cap(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``n`` examples, allocated to classes in proportion (largest remainder)."""
     y = np.asarray(y)

@@ -432,21 +432,50 @@ def refuse_missing(ds: TransferDataset) -> None:
         check_table(ds.x, bare, ds.meta.get("where", f"dataset '{ds.name}'"))
 
 
+def read_labels(frame: pd.DataFrame, label_column: str | None, where: str,
+                label_separator: str | None = None, label_columns: Sequence[str] | None = None
+                ) -> tuple[np.ndarray, list[str], list[str]]:
+    """(targets, classes, the label columns used) of a frame: class codes of one label
+    column, or -- with ``label_separator`` or ``label_columns`` -- a multi-hot matrix of label
+    sets (see :mod:`transferkit.data.targets`)."""
+    from transferkit.data.targets import multi_hot_from_columns, multi_hot_from_text
+
+    if label_columns:
+        if label_column is not None or label_separator is not None:
+            raise DataError("Label sets come from one column with --label-separator or from several "
+                            "0/1 columns with --label-columns, not both; drop --label-column/"
+                            "--label-separator or --label-columns.")
+        y, names = multi_hot_from_columns(frame, label_columns, where)
+        return y, names, list(names)
+    label = pick_column(frame, label_column, LABEL_COLUMNS, "label", "--label-column (label_column)", where)
+    if label_separator is not None:
+        y, names = multi_hot_from_text(frame[label].tolist(), label_separator,
+                                       f"{where} (label column '{label}')")
+        return y, names, [label]
+    y, classes = encode_labels(frame[label].tolist(), f"{where} (label column '{label}')")
+    return y, classes, [label]
+
+
 def load_table(path: str | Path, label_column: str | None = None,
-               frame: pd.DataFrame | None = None) -> TransferDataset:
-    """A CSV/TSV/JSONL/Parquet table: ``label_column`` (default 'label', 'target', ...) + features."""
+               frame: pd.DataFrame | None = None, label_separator: str | None = None,
+               label_columns: Sequence[str] | None = None) -> TransferDataset:
+    """A CSV/TSV/JSONL/Parquet table: ``label_column`` (default 'label', 'target', ...) + features;
+    ``label_separator`` / ``label_columns`` read label sets instead (multi-label)."""
     path = Path(path)
     frame = read_frame(path) if frame is None else frame
     where = f"'{path}'"
-    label = pick_column(frame, label_column, LABEL_COLUMNS, "label", "--label-column (label_column)", where)
-    features = frame.drop(columns=[label])
+    y, classes, used = read_labels(frame, label_column, where, label_separator, label_columns)
+    features = frame.drop(columns=used)
     if features.shape[1] == 0:
-        raise DataError(f"{where} has only the label column '{label}' and no feature columns.")
-    y, classes = encode_labels(frame[label].tolist(), f"{where} (label column '{label}')")
+        raise DataError(f"{where} has only the label column(s) {used} and no feature columns.")
     schema = infer_schema(features, where=where)
-    schema.label_column = label
+    schema.label_column = used[0] if len(used) == 1 else None
     ds = table_dataset(features, y, classes, name=path.stem, where=where, schema=schema)
-    ds.meta.update({"source": str(path), "kind": "table", "label_column": label})
+    ds.meta.update({"source": str(path), "kind": "table", "label_column": used[0] if len(used) == 1 else None})
+    if label_columns:
+        ds.meta["label_columns"] = list(used)
+    if label_separator is not None:
+        ds.meta["label_separator"] = label_separator
     return ds
 
 

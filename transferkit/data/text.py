@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from transferkit.data.dataset import TransferDataset
-from transferkit.data.labels import encode_labels
-from transferkit.data.tables import LABEL_COLUMNS, pick_column, read_frame, warn_once
+from transferkit.data.tables import pick_column, read_frame, read_labels, warn_once
 from transferkit.errors import DataError
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content")
 
 
 def load_text(path: str | Path, text_column: str | None = None,
-              label_column: str | None = None) -> TransferDataset:
+              label_column: str | None = None, label_separator: str | None = None,
+              label_columns: Sequence[str] | None = None) -> TransferDataset:
     """Texts and labels from a file; non-UTF-8 bytes raise DataError naming the line.
 
     Empty texts are kept (a backbone encodes them) but produce a warning with their rows.
@@ -22,8 +23,9 @@ def load_text(path: str | Path, text_column: str | None = None,
     where = f"'{path}'"
     frame = read_frame(path, as_text=True)
     text = pick_column(frame, text_column, TEXT_COLUMNS, "text", "--text-column (text_column)", where)
-    label = pick_column(frame, label_column, LABEL_COLUMNS, "label", "--label-column (label_column)", where)
-    if text == label:
+    y, classes, used = read_labels(frame, label_column, where, label_separator, label_columns)
+    label = used[0] if len(used) == 1 else None
+    if text in used:
         raise DataError(f"The text column and the label column of {where} are both '{text}'; "
                         "pass different --text-column and --label-column.")
     texts = []
@@ -33,11 +35,14 @@ def load_text(path: str | Path, text_column: str | None = None,
         elif not isinstance(value, str):
             value = str(value)
         texts.append(value)
-    y, classes = encode_labels(frame[label].tolist(), f"{where} (label column '{label}')")
     ds = TransferDataset(name=path.stem, modality="text", x=texts, y=y, classes=classes,
                          ids=[f"{path.stem}[{i}]" for i in range(len(texts))],
                          meta={"source": str(path), "kind": "text", "text_column": text,
                                "label_column": label})
+    if label_columns:
+        ds.meta["label_columns"] = list(used)
+    if label_separator is not None:
+        ds.meta["label_separator"] = label_separator
     empty = [i for i, t in enumerate(texts) if not t.strip()]
     if empty:
         warn_once(ds, f"{len(empty)} empty text(s) in {where}, column '{text}' (rows {empty[:5]}"

@@ -198,7 +198,9 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
     splits, task = task_splits(cfg, log)
     train = splits.train
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
-        f"{len(splits.test)} test, " + ("numeric targets" if train.has_values else f"{len(train.classes)} classes")
+        f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
+                                         else f"{len(train.classes)} labels (label sets)" if train.multi_label
+                                         else f"{len(train.classes)} classes")
         + f"; time budget {_fmt_s(budget)}")
 
     spec, backbone_why, ranking = choose_backbone(cfg, train, log, splits.val, task)

@@ -36,6 +36,7 @@ SHORTCUTS = {
     "data": "data.data", "shots": "data.shots", "seed": "data.seed", "domain": "data.domain",
     "text_column": "data.text_column", "label_column": "data.label_column",
     "group_column": "data.group_column", "time_column": "data.time_column",
+    "label_separator": "data.label_separator", "label_columns": "data.label_columns",
     "max_test": "data.max_test", "max_val": "data.max_val", "skip_bad": "data.skip_bad",
     "backbone": "backbone.name", "backbone_weights": "backbone.weights",
     "pretrained": "backbone.pretrained", "image_size": "backbone.image_size",

@@ -100,6 +100,9 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
         ds, checked = _other_data(predictor, str(data), split, data_kwargs), None
     if list(ds.classes) != predictor.classes:
         unseen = sorted(set(ds.classes) - set(predictor.classes))
+        if unseen and ds.multi_label:
+            raise DataError(f"The evaluation data has labels the model never saw: {unseen}. The model "
+                            f"knows {predictor.classes}. Evaluate on data with only those labels.")
         if unseen:
             raise DataError(
                 f"The evaluation data has classes the model never saw: {unseen}. The model "
@@ -107,7 +110,12 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
                 "with data that includes the new ones."
             )
         remap = np.array([predictor.classes.index(c) for c in ds.classes])
-        ds.y = remap[ds.y]
+        if ds.multi_label:  # the model's label order; a label absent from the data is all 0
+            y = np.zeros((len(ds), len(predictor.classes)), dtype=np.uint8)
+            y[:, remap] = ds.y
+            ds.y = y
+        else:
+            ds.y = remap[ds.y]
     outputs = predict_outputs(predictor.model, ds, predictor.task)
     metrics = predictor.task.metrics(ds.y, outputs, predictor.manifest, detailed=True)
     metrics["data"] = {"data": ds.name, "split": split, "n": len(ds), "own_split": own,
@@ -158,8 +166,8 @@ def _own_split(run: Path, predictor: Predictor, recorded: dict[str, Any], split:
                           f"({exc}) Pass the evaluation data explicitly (--data).") from None
     targets = predictor.task.targets
     if split == "all":
-        keep = ("domain", "split_seed", "text_column", "label_column", "skip_bad", "group_column",
-                "time_column")
+        keep = ("domain", "split_seed", "text_column", "label_column", "skip_bad", "impute",
+                "group_column", "time_column", "label_separator", "label_columns")
         return load_data(cfg.data, split="all", targets=targets,
                          **{k: getattr(cfg, k) for k in keep}), False
     ds = getattr(load_splits(cfg, targets=targets), split)

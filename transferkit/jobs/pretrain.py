@@ -152,7 +152,8 @@ def default_arch(cfg: FitConfig) -> str:
     else:
         d = cfg.data
         modality = load(name, split="all", domain=d.domain, text_column=d.text_column,
-                        label_column=d.label_column, skip_bad=d.skip_bad).modality
+                        label_column=d.label_column, skip_bad=d.skip_bad,
+                        label_separator=d.label_separator, label_columns=d.label_columns).modality
     if modality == "table":
         return "tabular"
     examples = {"image": f"{DEFAULT_IMAGE_ARCH} (a small ResNet) or efficientnet_lite0 --pretrained",

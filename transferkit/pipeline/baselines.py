@@ -26,16 +26,20 @@ def check_compare(names: Sequence[str]) -> None:
 def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
                     log: Callable[[str], None]) -> dict[str, Any]:
     """Validation and test metrics of a trained model; the test split is read here, once,
-    after every choice has been made. The task's adjustment of the trained model
-    (``Task.adjust``, e.g. calibration) runs first; its summary sections are left in
-    ``runner.adjustments``."""
+    after every choice has been made. The task's tuning of the head's decisions on the
+    validation split (``Task.tune_head``, e.g. multi-label thresholds) and its adjustment of
+    the trained model (``Task.adjust``, e.g. calibration) run first; the adjustment's summary
+    sections are left in ``runner.adjustments``."""
     task, val = runner.task, splits.val
     val_outputs = runner.outputs(model, val, frozen) if len(val) else None
+    tuned = task.tune_head(model.head, val.y if len(val) else None, val_outputs)
+    if tuned is not None and tuned.get("sentence"):
+        log(f"[bold]head[/bold] {tuned['sentence']}")
     test_outputs = runner.outputs(model, splits.test, frozen)
     # what the task fits on top of the trained model (calibration), stored in the model
     val_outputs, test_outputs, runner.adjustments = task.adjust(model, splits, val_outputs,
                                                                 test_outputs, log)
-    meta = task_meta(task, splits.train)  # after the adjustment, which may add a decision rule
+    meta = task_meta(task, splits.train, model)  # after the adjustment, which may add a decision rule
     metrics: dict[str, Any] = {
         "val": task.metrics(val.y, val_outputs, meta) if val_outputs is not None else {},
     }
@@ -48,9 +52,13 @@ def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
     return metrics
 
 
-def task_meta(task: Task, train: Any) -> dict[str, Any]:
-    """What the task's metrics need to know about the targets (e.g. the class names)."""
-    return task.describe_targets(train)
+def task_meta(task: Task, train: Any, model: Any = None) -> dict[str, Any]:
+    """What the task's metrics need to know about the targets (e.g. the class names) and,
+    given the trained ``model``, about its head (e.g. the thresholds it decides with)."""
+    meta = task.describe_targets(train)
+    if model is not None:
+        meta.update(task.describe_head(model.head))
+    return meta
 
 
 def scratch_baseline(cfg: Any, task: Task, splits: Any, run_dir: Any, resume: bool,
@@ -63,31 +71,39 @@ def scratch_baseline(cfg: Any, task: Task, splits: Any, run_dir: Any, resume: bo
     scratch = build_model(cfg, splits.train, task, pretrained=False)
     runner = StageRunner(cfg, splits, cfg.cache_dir, run_dir, resume, log, task=task)
     runner.run(scratch, "full", {}, tag="scratch-")
+    if len(splits.val):  # its own decision settings, chosen on validation data like the model's
+        task.tune_head(scratch.head, splits.val.y, runner.outputs(scratch, splits.val, frozen=False))
     outputs = runner.outputs(scratch, splits.test, frozen=False)
-    result = {"test": task.metrics(splits.test.y, outputs, task_meta(task, splits.train)),
+    meta = task_meta(task, splits.train, scratch)
+    result = {"test": task.metrics(splits.test.y, outputs, meta),
               "train_s": round(runner.timings["train_s"], 3)}
+    if task.describe_head(scratch.head):
+        result["head"] = task.describe_head(scratch.head)
     log(f"[bold]scratch[/bold] test {task.headline(result['test'])}")
     return result, outputs
 
 
 def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: Any, resume: bool,
-          log: Callable[[str], None], test_outputs: Any = None) -> tuple[dict[str, Any], float | None,
-                                                                       list[str]]:
+          log: Callable[[str], None], test_outputs: Any = None,
+          model: Any = None) -> tuple[dict[str, Any], float | None, list[str]]:
     """(baselines, transfer gain, warnings) of a fitted model: the task's baselines, the
     ``--compare`` baselines, the gain over scratch and the data's warnings. With the model's
     ``test_outputs``, the gain is judged by the task's paired test on the same test examples
     (``baselines.scratch.paired_test``), and "negative transfer" is said only when the test
-    detects it."""
+    detects it. ``model``: the trained model (its head's settings, e.g. thresholds, judge
+    its outputs)."""
     baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None,
                                  **task.baselines(splits.train, splits.test)}
     warnings = data_warnings(splits)
-    meta = task_meta(task, splits.train)
+    meta = task_meta(task, splits.train, model)
     paired = None
     if "scratch" in cfg.compare:
         baselines["scratch"], scratch_outputs = scratch_baseline(cfg, task, splits, run_dir, resume, log)
         if test_outputs is not None:
-            paired = task.compare(splits.test.y, test_outputs, scratch_outputs, meta, "scratch",
-                                  seed=cfg.data.seed)
+            # the baseline's own head settings (e.g. thresholds) travel as meta["baseline_head"]
+            paired = task.compare(splits.test.y, test_outputs, scratch_outputs,
+                                  {**meta, "baseline_head": baselines["scratch"].get("head", {})},
+                                  "scratch", seed=cfg.data.seed)
     gain = task.transfer_gain(metrics, baselines["scratch"])
     if paired is not None:  # the paired test decides the wording; the sign alone does not
         baselines["scratch"]["paired_test"] = paired

@@ -175,14 +175,16 @@ def _load_rank_data(data: Any, shots: int | None, seed: int, validate: bool, val
 
 def _stored_task(train: Any, task: Any) -> Any:
     """The task of an already loaded dataset: ``task`` (a Task or a name), else the first
-    registered task that stores targets the way ``train`` does (class codes or values)."""
+    registered task that stores targets the way ``train`` does (class codes, values or
+    label sets)."""
     from transferkit.tasks import TASKS, Task, get_task
 
     if isinstance(task, Task):
         return task
     if task is not None:
         return get_task(task)
-    kind = "values" if getattr(train, "has_values", False) else "classes"
+    kind = ("values" if getattr(train, "has_values", False)
+            else "label_sets" if getattr(train, "multi_label", False) else "classes")
     return get_task(next(n for n in TASKS.names() if TASKS.get(n).targets == kind))
 
 
@@ -211,7 +213,9 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
 
     ``task``: the task to rank for (a name or a Task; default: the one the labels say, as
     in ``fit``). On regression targets only the scores that rank numbers are computed
-    (LogME in its regression form); the probes report validation R² (``probe_val_r2``).
+    (LogME in its regression form); the probes report validation R² (``probe_val_r2``). On
+    label sets (multi-label) likewise only LogME (the mean evidence of the label columns),
+    and the probes report validation micro-F1 (``probe_val_micro_f1``).
 
     Each row: ``rank``, ``backbone``, ``pretrained``, ``feature_dim``, ``n_train``,
     ``features_s``, ``source_probs`` (where LEEP/NCE's θ came from), ``scores``
@@ -228,15 +232,15 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     say = log or (lambda _m: None)
     train_data, val, task_obj = _load_rank_data(data, shots, seed, validate, val_data, task,
                                                 data_options, say)
-    values = task_obj.targets == "values"
+    kind = task_obj.targets
     asked = [SCORES.entry(n).name for n in _split_names(scores)]
-    if values:
-        from transferkit.ranking._base import values_refusal
+    if kind != "classes":  # numbers or label sets: only the scores that rank them
+        from transferkit.ranking._base import targets_refusal
 
         for name in asked:
-            if not getattr(SCORES.get(name), "supports_values", False):
-                raise ConfigError(values_refusal(name))
-        asked = asked or [n for n in SCORES.names() if getattr(SCORES.get(n), "supports_values", False)]
+            if not SCORES.get(name).supports(kind):
+                raise ConfigError(targets_refusal(name, kind))
+        asked = asked or [n for n in SCORES.names() if SCORES.get(n).supports(kind)]
     score_names = asked or list(SCORES.names())
     order_by = "logme" if "logme" in score_names else score_names[0]
     metric = task_obj.selection_metric
@@ -295,8 +299,7 @@ def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str
     for score in score_names:
         s0 = time.perf_counter()
         scorer = SCORES.build(score)
-        row["scores"][score] = float(scorer.score_values(feats, train_data.y) if task.targets == "values"
-                                     else scorer.score(feats, train_data.y, probs))
+        row["scores"][score] = float(scorer.score_targets(feats, train_data.y, task.targets, probs))
         row["score_s"][score] = round(time.perf_counter() - s0, 4)
     metric = task.selection_metric
     if validate:

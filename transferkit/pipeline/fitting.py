@@ -56,8 +56,17 @@ def load_task_splits(data: Any, task: str | None, params: Any,
                      log: Callable[[str], None]) -> tuple[Any, Task]:
     """(splits, task) of the DataConfig ``data``: the task ``task``, or the one the unsplit
     data's raw label values say (:func:`pick_task`), and the data split and stored for it."""
-    from transferkit.data import load_splits
+    from pathlib import Path
 
+    from transferkit.data import load_splits
+    from transferkit.tasks import TASKS
+
+    d = data
+    if (task is not None and TASKS.get(task).targets == "label_sets" and getattr(d, "data", None)
+            and d.label_separator is None and not d.label_columns and Path(str(d.data)).expanduser().exists()):
+        raise ConfigError(f"The {task} task reads a set of labels per example from '{d.data}': pass "
+                          "--label-separator ';' (one column of labels joined by ';') or --label-columns "
+                          "a,b,c (several 0/1 columns).")
     chosen: list[Task] = []
 
     def targets(pool: Any) -> str:
@@ -77,7 +86,8 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     train = splits.train
     log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
         f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
-                                         else f"{len(train.classes)} classes"))
+                                         else f"{len(train.classes)} labels (label sets)"
+                                         if train.multi_label else f"{len(train.classes)} classes"))
     for label, key in (("split", "split_by"), ("shots:", "shots_sampling")):  # group/time rules
         if key in train.meta:
             log(f"  {label} {train.meta[key]}")
@@ -108,7 +118,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
 
     metrics = evaluate_splits(model, runner, splits, frozen, log)
     baselines, gain, warnings = judge(cfg, task, splits, metrics, run.dir, resume, log,
-                                      test_outputs=runner.test_outputs)
+                                      test_outputs=runner.test_outputs, model=model)
     near = near_duplicate_warnings(cfg, model.backbone, splits)
     for w in [*splits.leakage, *near]:
         log(f"[yellow]warning: {w}[/yellow]")

@@ -481,6 +481,7 @@ def manifest(model: Any, task: Any, train: Any, cfg: Any, fingerprints: dict[str
         "task": task.name,
         "modality": train.modality,
         **task.describe_targets(train),
+        **task.describe_head(model.head),
         "backbone": model.backbone.describe(),
         "mapping": {"name": getattr(mapping, "registry_name", cfg.mapping if cfg else "identity"),
                     "in_dim": model.backbone.feature_dim,

@@ -31,22 +31,27 @@ from transferkit.train.callbacks import Callback
 
 class FeatureDataset(torch.utils.data.Dataset):
     """(features, target) pairs over an in-memory or memory-mapped array; targets are
-    class codes (int64) or numbers (float64, regression)."""
+    class codes (int64), numbers (float64, regression) or multi-hot rows (float32, label sets)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
         self.x = x
         y = np.asarray(y)
-        self.y = y.astype(np.float64) if y.dtype.kind == "f" else y.astype(np.int64)
+        if y.ndim == 2:  # label sets: (N, L)
+            self.y = y.astype(np.float32)
+        else:
+            self.y = y.astype(np.float64) if y.dtype.kind == "f" else y.astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int | float]:
-        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), self.y[i].item()
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any]:
+        target = self.y[i] if self.y.ndim == 2 else self.y[i].item()
+        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), target
 
 
-def target_tensor(targets: Sequence[int | float]) -> torch.Tensor:
-    """A batch's targets: int64 class codes, or float32 numbers (regression)."""
+def target_tensor(targets: Sequence[Any]) -> torch.Tensor:
+    """A batch's targets: int64 class codes, float32 numbers (regression) or float32 (B, L)
+    multi-hot rows (label sets)."""
     values = np.asarray(targets)
     return torch.from_numpy(values.astype(np.float32 if values.dtype.kind == "f" else np.int64))
 

@@ -38,6 +38,8 @@ class TransferabilityScore:
     needs_source_probs: ClassVar[bool] = False
     #: True when the score also ranks real-valued targets (regression): see :meth:`score_values`
     supports_values: ClassVar[bool] = False
+    #: True when the score also ranks label sets (multi-label): see :meth:`score_label_sets`
+    supports_label_sets: ClassVar[bool] = False
     name: ClassVar[str] = "score"
 
     def __init__(self, config: Any = None, **params: Any) -> None:
@@ -63,6 +65,30 @@ class TransferabilityScore:
         """Transferability of ``features`` (N, D) for real-valued targets ``values`` (N,)
         (regression); higher is better. Only scores with ``supports_values`` define it."""
         raise ConfigError(values_refusal(self.name))
+
+    def score_label_sets(self, features: np.ndarray, label_sets: np.ndarray) -> float:
+        """Transferability of ``features`` (N, D) for label sets, a multi-hot ``label_sets``
+        (N, L) (multi-label); higher is better. Only scores with ``supports_label_sets``
+        define it."""
+        raise ConfigError(targets_refusal(self.name, "label_sets"))
+
+    @classmethod
+    def supports(cls, targets: str) -> bool:
+        """Whether the score ranks targets stored as ``targets`` ("classes", "values" or
+        "label_sets", as ``Task.targets`` says)."""
+        return {"classes": True, "values": cls.supports_values,
+                "label_sets": cls.supports_label_sets}.get(targets, False)
+
+    def score_targets(self, features: np.ndarray, y: np.ndarray, targets: str,
+                      source_probs: np.ndarray | None = None) -> float:
+        """The score of ``features`` for targets ``y`` stored as ``targets`` (``Task.targets``):
+        :meth:`score` for class codes, :meth:`score_values` for numbers,
+        :meth:`score_label_sets` for a multi-hot matrix."""
+        if targets == "values":
+            return self.score_values(features, y)
+        if targets == "label_sets":
+            return self.score_label_sets(features, y)
+        return self.score(features, y, source_probs)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -106,11 +132,19 @@ def check_inputs(features: Any, labels: Any, where: str) -> tuple[np.ndarray, np
 
 def values_refusal(name: str) -> str:
     """The refusal of a score that needs class labels, asked to rank real-valued targets."""
+    return targets_refusal(name, "values")
+
+
+def targets_refusal(name: str, targets: str) -> str:
+    """The refusal of a score that needs one class label per example, asked to rank targets
+    stored as ``targets`` ("values": numbers; "label_sets": multi-hot label sets)."""
     from transferkit.ranking import SCORES
 
-    able = [n for n in SCORES.names() if getattr(SCORES.get(n), "supports_values", False)]
-    return (f"The {name} score needs class labels, and these targets are numbers (regression). "
-            f"Scores that rank regression targets: {', '.join(able)}; pass e.g. --scores "
+    what, kind = (("numbers (regression)", "regression targets") if targets == "values"
+                  else ("label sets (multi-label)", "label sets"))
+    able = [n for n in SCORES.names() if SCORES.get(n).supports(targets)]
+    return (f"The {name} score needs class labels (one per example), and these targets are {what}. "
+            f"Scores that rank {kind}: {', '.join(able)}; pass e.g. --scores "
             f"{able[0] if able else 'logme'}.")
 
 
@@ -130,6 +164,30 @@ def check_values(features: Any, values: Any, where: str) -> tuple[np.ndarray, np
         raise DataError(f"The 'values' parameter of the {where} score holds a NaN or infinite "
                         f"target (first in row {bad}). Drop or fix that row.")
     return f, y
+
+
+def check_label_sets(features: Any, label_sets: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate and convert for a multi-label score: float64 features (N, D) and the float64
+    0/1 columns (N, L') of the labels that vary (a label every example has, or none has,
+    says nothing about the features and is left out)."""
+    n = len(np.asarray(features))
+    f, _, _ = check_inputs(features, np.arange(n) % 2, where)  # the feature checks only
+    y = np.asarray(label_sets)
+    if y.ndim != 2 or len(y) != len(f):
+        raise DataError(
+            f"The 'label_sets' parameter of the {where} score must be a 2-D 0/1 array (N, L) with "
+            f"one row per row of 'features' ({len(f)}). Got shape {y.shape} instead."
+        )
+    y = y.astype(np.float64)
+    if not np.all((y == 0) | (y == 1)):
+        bad = int(np.argwhere((y != 0) & (y != 1))[0, 0])
+        raise DataError(f"The 'label_sets' parameter of the {where} score must hold only 0 and 1 "
+                        f"(a multi-hot matrix); row {bad} holds something else.")
+    varies = y.min(axis=0) != y.max(axis=0)
+    if not varies.any():
+        raise DataError(f"The {where} score needs a label that some examples have and others do not; "
+                        "every label here is on for all examples or for none. Use more labelled data.")
+    return f, y[:, varies]
 
 
 def check_probs(source_probs: Any, n: int, where: str) -> np.ndarray:

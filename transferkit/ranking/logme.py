@@ -10,7 +10,7 @@ from transferkit._threads import blas_threads
 from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.ranking import SCORES
-from transferkit.ranking._base import TransferabilityScore, check_values, one_hot
+from transferkit.ranking._base import TransferabilityScore, check_label_sets, check_values, one_hot
 
 
 @dataclass
@@ -41,7 +41,10 @@ class LogMEScore(TransferabilityScore):
     The score is the mean over classes of L/N, as in the reference implementation
     (github.com/thuml/LogME). For real-valued targets (regression, the paper's section 4.2)
     the same evidence is taken on the standardised target column itself,
-    ``(y - mean) / std``, instead of one-hot columns (:meth:`score_values`). Shapes: features (N, D), labels (N,). All classes share one
+    ``(y - mean) / std``, instead of one-hot columns (:meth:`score_values`). For label sets
+    (multi-label) the columns are the multi-hot label columns themselves, each label's 0/1
+    indicator as one-hot classes are, and the score is again their mean evidence / N
+    (:meth:`score_label_sets`). Shapes: features (N, D), labels (N,). All classes share one
     eigendecomposition of the smaller Gram matrix (FᵀF or FFᵀ), so the cost is
     O(N·D·min(N, D)) once plus O(min(N, D)·C) per iteration, in float64.
     """
@@ -49,6 +52,7 @@ class LogMEScore(TransferabilityScore):
     config_class = LogMEConfig
     needs_source_probs = False
     supports_values = True
+    supports_label_sets = True
     name = "logme"
 
     def _score(self, f: np.ndarray, y: np.ndarray, n_classes: int,
@@ -65,6 +69,15 @@ class LogMEScore(TransferabilityScore):
                             f"{y[0]:g}. Use data with more than one target value.")
         with blas_threads():  # as in score(): beside torch an unpinned BLAS pool oversubscribes
             return float(self.evidences(f, ((y - y.mean()) / std)[:, None])[0])
+
+    def score_label_sets(self, features: np.ndarray, label_sets: np.ndarray) -> float:
+        """LogME of label sets, a multi-hot (N, L) matrix: the mean over labels of the evidence
+        / N of each label's 0/1 column -- what :meth:`score` computes on one-hot classes, with
+        the label columns in place of the one-hot columns. A label that every example has (or
+        none has) is left out: it is fitted by the bias alone and says nothing of the features."""
+        f, y = check_label_sets(features, label_sets, self.name)
+        with blas_threads():  # as in score(): beside torch an unpinned BLAS pool oversubscribes
+            return float(np.mean(self.evidences(f, y)))
 
     def evidences(self, f: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """Per-column maximum evidence / N for targets (N, C) on features f (N, D) -> (C,)."""

@@ -329,6 +329,10 @@ def _errors_sections(test: dict[str, Any], classes: list[str], summary: dict[str
             f"{decision.get('test_recall', 0) * 100:.1f} %.</p>")
     if test.get("per_class"):
         parts.append("<h2>Per-class metrics (test)</h2>" + _per_class_table(test["per_class"]))
+    if test.get("per_label"):  # label sets: each label's own figures and decision threshold
+        parts.append("<h2>Per-label metrics (test)</h2>" + _per_label_table(test["per_label"])
+                     + (f"<p>Thresholds: {escape(str(test['thresholds_from']))}.</p>"
+                        if test.get("thresholds_from") else ""))
     return parts
 
 
@@ -371,6 +375,16 @@ def _predictions_section(run: Path, test: dict[str, Any]) -> str:
         out.append("<table><thead><tr><th>true value (decile)</th><th>n</th><th>MAE</th>"
                    f"<th>bias</th></tr></thead><tbody>{rows}</tbody></table>")
     return "".join(out)
+def _per_label_table(per_label: dict[str, dict[str, Any]]) -> str:
+    keys = ("precision", "recall", "f1", "ap", "threshold")
+    rows = "".join(
+        f"<tr><td>{escape(str(name))}</td>"
+        + "".join(f"<td class='num'>{_fmt(m.get(k), pct=k != 'threshold')}</td>" for k in keys)
+        + f"<td class='num'>{int(m.get('support', 0))}</td></tr>"
+        for name, m in per_label.items())
+    return ("<table><thead><tr><th>label</th>"
+            + "".join(f"<th class='num'>{h}</th>" for h in ("precision", "recall", "F1", "AP", "threshold", "support"))
+            + f"</tr></thead><tbody>{rows}</tbody></table>")
 
 
 def _timings_section(summary: dict[str, Any]) -> str:

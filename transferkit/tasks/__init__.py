@@ -36,12 +36,24 @@ def infer_task(data: Any) -> tuple[str, str]:
     registered task says whether it takes them (``Task.matches``), in registry order with
     classification first: names and integers with at most 50 distinct values are classes,
     other numbers (non-integers, or more distinct integers) are values for regression.
+    Label sets (a multi-hot matrix, read with ``--label-separator`` / ``--label-columns``)
+    go to the task whose targets are ``"label_sets"``.
     """
     stored = getattr(data, "has_values", False)  # targets already stored as numbers
     values = np.unique(data.y) if stored else np.asarray(list(data.classes), dtype=object)
+    sets = bool(getattr(data, "multi_label", False))  # label sets: only a task that takes them
     order = [DEFAULT_TASK] + [n for n in TASKS.names() if n != DEFAULT_TASK]
     reasons = []
     for name in order:
+        if (TASKS.get(name).targets == "label_sets") != sets:
+            reasons.append(f"{name}: " + ("the labels are sets, and it takes one label per example"
+                                          if sets else "it takes label sets (--label-separator or "
+                                          "--label-columns), and each example has one label"))
+            continue
+        if sets:
+            return name, (f"each example has a set of labels ({len(data.classes)} distinct labels, "
+                          "read with --label-separator / --label-columns or from a multi-label "
+                          "built-in)")
         try:
             ok, why = TASKS.get(name).matches(values)
         except ValueError as exc:  # e.g. an infinite number among the labels

@@ -57,7 +57,8 @@ class Task:
     gain_metric: ClassVar[str] = "loss"
     #: what ``--shots K`` means for this task, in the words of the help text
     shots_meaning: ClassVar[str] = ""
-    #: how the data layer stores the targets: "classes" (int codes) or "values" (float64)
+    #: how the data layer stores the targets: "classes" (int codes), "values" (float64) or
+    #: "label_sets" (a multi-hot (N, L) uint8 matrix)
     targets: ClassVar[str] = "classes"
 
     def __init__(self, config: Any = None) -> None:
@@ -111,6 +112,19 @@ class Task:
     def accumulator(self) -> Accumulator:
         """A fresh accumulator for the loop's validation metrics."""
         raise NotImplementedError
+
+    def tune_head(self, head: nn.Module, targets: np.ndarray | None,
+                  outputs: np.ndarray | None) -> dict[str, Any] | None:
+        """Choose the trained head's decision settings on the validation split (its targets and
+        the model's postprocessed outputs; None: no validation data) and keep them in the head
+        (e.g. one threshold per label); returns what was chosen, or None when the task has none.
+        The engine calls it once after training, before the test split is read."""
+        return None
+
+    def describe_head(self, head: nn.Module) -> dict[str, Any]:
+        """What the metrics and predictions need to know about a trained head beyond the
+        targets (e.g. its thresholds); merged into the metrics' ``meta`` and transferkit.json."""
+        return {}
 
     def direction(self, metric: str) -> str:
         """"max" or "min" for a metric the loop can select on; an error names the valid ones."""

@@ -25,8 +25,11 @@ the oracle (best checkpoint by target test accuracy), which is marked as such.
 
 The task comes from the source labels (or ``task=``): for regression the source loss is
 the task's (MSE/Huber on standardised targets), checkpoints and lambdas are compared on
-source-validation R², and the methods and validators that read class probabilities
-(``cdan``, ``mcc``, ``entropy``; ``snd``, ``entropy``) refuse, naming the ones that work.
+source-validation R²; for label sets (``source.label_separator`` / ``label_columns``) it is
+binary cross-entropy, they are compared on source-validation micro-F1, and the per-label
+thresholds are chosen on the source validation split. For both, the methods and validators
+that read class probabilities (``cdan``, ``mcc``, ``entropy``; ``snd``, ``entropy``)
+refuse, naming the ones that work.
 
 >>> run = adapt(source="printed-digits", target="digits", method="cdan",
 ...             select="snd")  # doctest: +SKIP

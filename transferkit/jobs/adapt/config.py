@@ -47,6 +47,12 @@ class SourceDataConfig(Options):
     label_column: str | None = option(None, "Column holding the label (CSV/JSONL/Parquet) in the "
                                       "source, and in the target unless target.label_column is set.",
                                       flag="--label-column")
+    label_separator: str | None = option(None, "Multi-label: the label column holds a set of labels "
+                                         "joined by this separator (e.g. ';'), in the source and the "
+                                         "target. Off by default.", flag="--label-separator")
+    label_columns: list[str] = option(factory=list, help="Multi-label: several 0/1 columns, one per "
+                                      "label (comma-separated names), in the source and the target.",
+                                      flag="--label-columns")
     shots: int | None = option(None, "Keep this many labelled source examples per class "
                                "(None: all).", flag="--source-shots", ge=1)
     max_val: int | None = option(None, "Cap on the source validation examples (stratified).",
@@ -136,11 +142,13 @@ class AdaptConfig(Options):
         s, t = self.source, self.target
         if which == "source":
             return DataConfig(data=s.data, domain=s.domain, text_column=s.text_column,
-                              label_column=s.label_column, shots=s.shots, seed=self.seed,
+                              label_column=s.label_column, label_separator=s.label_separator,
+                              label_columns=list(s.label_columns), shots=s.shots, seed=self.seed,
                               split_seed=self.split_seed, max_val=s.max_val)
         return DataConfig(data=t.data, domain=t.domain,
                           text_column=s.text_column if t.text_column is None else t.text_column,
                           label_column=s.label_column if t.label_column is None else t.label_column,
+                          label_separator=s.label_separator, label_columns=list(s.label_columns),
                           seed=self.seed, split_seed=self.split_seed, max_test=t.max_test)
 
     def fit_config(self, mapping: str | None = None) -> FitConfig:

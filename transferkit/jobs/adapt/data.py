@@ -63,9 +63,8 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
                         "need source validation data. Lower the source's val cap or add data.")
     strata = _strata(data.target_train)
     if cfg.target.shots:
-        data.shot_idx = (_sample_shots(data.target_train.y, cfg.target.shots, cfg.seed, data.classes)
-                         if not data.target_train.has_values
-                         else _stratified_take(strata, cfg.target.shots, cfg.seed))
+        data.shot_idx = (_stratified_take(strata, cfg.target.shots, cfg.seed) if data.target_train.has_values
+                         else _sample_shots(data.target_train.y, cfg.target.shots, cfg.seed, data.classes))
     keep = np.arange(len(data.target_train))
     if cfg.target.max_train is not None and cfg.target.max_train < len(keep):
         keep = _stratified_take(strata, cfg.target.max_train, cfg.split_seed)
@@ -83,7 +82,8 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
         f"unlabelled train"
         + (f" + {len(data.shot_idx)} labelled" if len(data.shot_idx) else "")
         + f" / {len(data.target_test)} test (labels for evaluation only); "
-        + ("numeric targets" if src.train.has_values else f"{len(data.classes)} classes"))
+        + ("numeric targets" if src.train.has_values else f"{len(data.classes)} labels (label sets)"
+           if src.train.multi_label else f"{len(data.classes)} classes"))
     return data
 
 
@@ -112,7 +112,10 @@ def _stratified_take(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Up to ``n`` indices, classes in proportion, fixed by ``seed`` (kept in order)."""
     if n >= len(y):
         return np.arange(len(y))
-    from transferkit.data.splits import stratified_cap
+    from transferkit.data.splits import iterative_cap, stratified_cap
+
+    if np.ndim(y) == 2:  # label sets: every label keeps its share
+        return np.sort(np.asarray(iterative_cap(y, n, seed), dtype=np.int64))
 
     return np.sort(np.asarray(stratified_cap(y, n, seed), dtype=np.int64))
 
@@ -126,8 +129,11 @@ def _strata(data: Any) -> np.ndarray:
 
 
 def _sample_shots(y: np.ndarray, k: int, seed: int, classes: list[str]) -> np.ndarray:
-    from transferkit.data.splits import sample_shots
+    """K labelled examples per class; for label sets, rows until every label has K positives."""
+    from transferkit.data.splits import sample_shots, sample_shots_multilabel
 
+    if np.ndim(y) == 2:
+        return np.asarray(sample_shots_multilabel(y, k, seed, classes), dtype=np.int64)
     return np.asarray(sample_shots(y, k, seed, classes), dtype=np.int64)
 
 
@@ -139,6 +145,11 @@ def _align_target_classes(source: Any, target: Any, which: str) -> Any:
         raise DataError(f"The target's {which} split has classes {missing} that the source does "
                         f"not have ({list(source.classes)}). adapt needs the same label set in "
                         "both domains.")
+    if target.multi_label:  # label sets: the source's columns, 0 for a label the target lacks
+        y = np.zeros((len(target), len(source.classes)), dtype=np.asarray(target.y).dtype)
+        y[:, [list(source.classes).index(c) for c in target.classes]] = target.y
+        return dataclasses.replace(target, y=y, classes=list(source.classes), meta=dict(target.meta),
+                                   skipped=list(target.skipped))
     lookup = np.array([list(source.classes).index(c) for c in target.classes], dtype=np.int64)
     return dataclasses.replace(target, y=np.where(target.y >= 0, lookup[np.maximum(target.y, 0)], -1),
                                classes=list(source.classes), meta=dict(target.meta),
@@ -193,8 +204,8 @@ def match_resolution(source: Any, target: Any) -> tuple[tuple[int, int], str | N
 
 
 class ArrayRows(torch.utils.data.Dataset):
-    """(features, target, sample weight) rows over arrays: class codes (-1 when unlabelled)
-    or numbers (regression; NaN when unlabelled)."""
+    """(features, target, sample weight) rows over arrays: class codes (-1 when unlabelled),
+    numbers (regression) or multi-hot rows (label sets; -1 rows when unlabelled)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
         self.x = x
@@ -205,14 +216,21 @@ class ArrayRows(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, int | float, float]:
-        return self.x[i], self.y[i].item(), float(self.w[i])
+    def __getitem__(self, i: int) -> tuple[np.ndarray, Any, float]:
+        return self.x[i], (self.y[i] if self.y.ndim > 1 else self.y[i].item()), float(self.w[i])
+
+
+def stack_targets(ys: list[Any]) -> torch.Tensor:
+    """A batch of targets: (B,) of class codes or numbers, (B, L) of multi-hot rows."""
+    if ys and isinstance(ys[0], np.ndarray):
+        return torch.from_numpy(np.stack(ys))
+    return torch.tensor(ys)
 
 
 def collate_arrays(items: list[tuple[Any, int, float]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(x, y, w)`` batch tensors from :class:`ArrayRows` rows."""
     x = torch.from_numpy(np.stack([np.asarray(a, dtype=np.float32) for a, _, _ in items]))
-    return x, torch.tensor([y for _, y, _ in items]), torch.tensor([w for _, _, w in items])
+    return x, stack_targets([y for _, y, _ in items]), torch.tensor([w for _, _, w in items])
 
 
 def collate_arrays_eval(items: list[tuple[Any, int, float]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -239,7 +257,7 @@ class WeightedRows(torch.utils.data.Dataset):
 def raw_collate(backbone: Any) -> Callable[[list], tuple[Any, torch.Tensor, torch.Tensor]]:
     """A collate function of :class:`WeightedRows` rows through the backbone's preprocessing."""
     def collate(items: list) -> tuple[Any, torch.Tensor, torch.Tensor]:
-        return (backbone.collate([x for x, _, _ in items]), torch.tensor([y for _, y, _ in items]),
+        return (backbone.collate([x for x, _, _ in items]), stack_targets([y for _, y, _ in items]),
                 torch.tensor([w for _, _, w in items]))
 
     return collate

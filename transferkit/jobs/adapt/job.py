@@ -86,9 +86,10 @@ def _check(cfg: AdaptConfig) -> None:
 
 def check_task(cfg: AdaptConfig, task: Any) -> None:
     """Refuse a method or validator that needs class probabilities when the task has no
-    classes (regression), naming the ones that work."""
+    classes (regression) or predicts label sets (multi-label), naming the ones that work."""
     if task.targets == "classes":
         return
+    what = "numbers" if task.targets == "values" else "label sets (a probability per label)"
     from transferkit.alignment import ALIGNMENTS
     from transferkit.jobs.adapt.config import method_names
     from transferkit.validation import VALIDATORS, build_validator
@@ -99,12 +100,12 @@ def check_task(cfg: AdaptConfig, task: Any) -> None:
     if needs_probs(cfg.method):
         able = [m for m in method_names() if not needs_probs(m)]
         raise ConfigError(f"The '{cfg.method}' method of adapt needs class probabilities, and the "
-                          f"{task.name} task predicts numbers, not classes. Methods that work for "
+                          f"{task.name} task predicts {what}, not one class per example. Methods that work for "
                           f"{task.name}: {', '.join(able)} (e.g. --method coral).")
     if build_validator(cfg.select).needs_class_probabilities:
         able = [v for v in VALIDATORS.names() if not build_validator(v).needs_class_probabilities]
         raise ConfigError(f"The '{cfg.select}' validator of adapt reads class probabilities, and the "
-                          f"{task.name} task predicts numbers, not classes. Validators that work for "
+                          f"{task.name} task predicts {what}, not one class per example. Validators that work for "
                           f"{task.name}: {', '.join(able)} (e.g. --select {able[0] if able else 'dev'}).")
 
 

@@ -160,9 +160,11 @@ class AdaptMode:
     def test_metrics(self, model: nn.Module, detailed: bool = False) -> dict[str, Any]:
         """The task's metrics of ``model`` on the target test set (evaluation only)."""
         return self.task.metrics(self.data.target_test.y, self.test_outputs(model),
-                                 {"classes": self.data.classes}, detailed=detailed)
+                                 {"classes": self.data.classes, **self.task.describe_head(model.head)},
+                                 detailed=detailed)
 
     def oracle(self, model: nn.Module) -> dict[str, float]:
+        self.tune(model, quiet=True)  # each checkpoint decides as it would if it were chosen
         m = self.test_metrics(model)
         return {k: m[k] for k in self.task.directions if k != "loss" and k in m}
 
@@ -204,8 +206,26 @@ class AdaptMode:
             model.load_state_dict(selector.best_state)
         if finalize is not None:
             finalize(model)
+        self.tune(model)
         self.timings["train_s"] += time.perf_counter() - t0
         return model, selector
+
+    def tune(self, model: nn.Module, quiet: bool = False) -> None:
+        """Choose a head's decision settings (label sets: one threshold per label) on the
+        labelled source-validation split; the target's labels are never read."""
+        if not self.task.describe_head(model.head):  # a head without decision settings
+            return
+        was = model.training
+        model.eval()
+        _, logits = self.embed_eval(model, "source_val")
+        if was:
+            from transferkit.train.modes import set_train_mode
+
+            set_train_mode(model)
+        tuned = self.task.tune_head(model.head, self.data.source_val.y,
+                                    self.task.postprocess(torch.from_numpy(logits)).numpy())
+        if not quiet and tuned is not None and tuned.get("sentence"):
+            self.log(f"  {tuned['sentence'].replace('validation split', 'source validation split')}")
 
 
 class CachedFeaturesMode(AdaptMode):
@@ -236,9 +256,13 @@ class CachedFeaturesMode(AdaptMode):
         inputs = {k: np.array(v, dtype=np.float32) for k, v in inputs.items()}  # in memory, writable
         return Setup(train_data=ArrayRows(np.array(x_train, dtype=np.float32), self.y_train, w_train),
                      val_data=ArrayRows(inputs["source_val"], self.data.source_val.y),
-                     target_data=ArrayRows(inputs["target_train"],  # unlabelled: -1 / NaN
-                                           np.full(len(inputs["target_train"]), -1, dtype=self.y_train.dtype)),
+                     target_data=ArrayRows(inputs["target_train"], self.unlabelled(len(inputs["target_train"]))),
                      inputs=inputs, mapping=mapping)
+
+    def unlabelled(self, n: int) -> np.ndarray:
+        """Placeholder targets of ``n`` unlabelled target rows (never read): -1 in the source
+        targets' shape, (n,) or (n, L) for label sets, in a dtype that holds -1."""
+        return np.full((n, *self.y_train.shape[1:]), -1, dtype=np.result_type(self.y_train.dtype, np.int8))
 
     def embed(self, model: nn.Module, x: Any) -> torch.Tensor:
         return model.mapping(x)
