@@ -240,6 +240,17 @@ def write(args: Any, rows: dict, times: dict, facts: dict, commands: list[str]) 
         word = "beats" if diff > 0 else "does not beat"
         lines.append(f"- {form}, {shots} rows: {method} {word} the best peer ({peer}) "
                      f"by {diff:+.3f} R².")
+    lines += ["", "Across target forms (the issue's test: beat the best peer on at least one form, "
+              "or say that transfer did not help):", ""]
+    for shots in sorted({k for (f, k) in rows if f in FORMS}):
+        ours = [(np.nanmean(v), f"{m}, {f}") for (f, k), ms in rows.items() if f in FORMS and k == shots
+                for m, v in ms.items() if m.startswith("transferkit")]
+        theirs = [(np.nanmean(v), f"{m}, {f}") for (f, k), ms in rows.items() if f in FORMS and k == shots
+                  for m, v in ms.items() if m in peers_ and not m.startswith("source only")]
+        (a, who), (b, peer) = max(ours), max(theirs)
+        verdict = "transfer helped" if a > b else "transfer did not help"
+        lines.append(f"- {shots} rows: best transferkit {a:.3f} ({who}) vs best peer {b:.3f} ({peer}): "
+                     f"**{verdict}** ({a - b:+.3f} R²).")
     lines += ["", "## Commands (seed 0)", "", "```", *commands, "```", ""]
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
