@@ -155,6 +155,20 @@ def test_resume_with_more_epochs_extends_the_finished_run(finished: dict) -> Non
     assert _files(run)["model.safetensors"] == after["model.safetensors"]
 
 
+def test_a_multi_stage_run_extends_its_last_stage_only(tmp_path: Path) -> None:
+    data = write_table(tmp_path / "t.csv", n=80)
+    run = tmp_path / "run"
+    # the last --strategy wins; the head stage runs its 500 min_steps without checkpoints
+    argv = (*_FIT, "--strategy", "gradual", "--checkpoint-every", "1000", "--out", run)
+    assert_ok(cli("fit", "--data", data, *argv))
+    head_before = [r for r in _records(run) if r["stage"] == "head"]
+    last_before = max(r["step"] for r in _records(run) if r["stage"] == "unfrozen")
+    assert_ok(cli("fit", "--data", data, *argv, "--epochs", "2", "--resume"))
+    assert [r for r in _records(run) if r["stage"] == "head"] == head_before  # kept as it finished
+    assert max(r["step"] for r in _records(run) if r["stage"] == "unfrozen") == 2 * last_before
+    assert json.loads((run / "summary.json").read_text())["extended"]["stage"] == "unfrozen"
+
+
 def test_resume_with_another_lr_or_fewer_epochs_is_refused_naming_the_key(finished: dict) -> None:
     run = finished["run"]
     res = cli("fit", "--data", finished["data"], *_FIT, "--lr", "0.5", "--out", run, "--resume")

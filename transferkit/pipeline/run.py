@@ -301,7 +301,7 @@ class Run:
             keys, before, now = self._differences(cfg)
             self.extension = self._extension(keys, before, now) if extendable else None
             if self.extension is None:
-                self._refuse_config(keys, before, now)
+                self._refuse_config(keys, before, now, extendable)
             self._copy_to_partial()
         elif self.resume:
             self.extension = recorded.get("extended")  # an extension interrupted, resumed
@@ -374,15 +374,17 @@ class Run:
                 if before.get(k) != now.get(k) and not _unfingerprinted(k)]
         return keys, before, now
 
-    def _refuse_config(self, keys: list[str], before: dict[str, Any], now: dict[str, Any]) -> None:
+    def _refuse_config(self, keys: list[str], before: dict[str, Any], now: dict[str, Any],
+                       extendable: bool = False) -> None:
+        why = ("a finished fit is extended only by more --epochs or a larger train.max_steps with "
+               "nothing else changed; an interrupted run is first resumed as it was started"
+               if extendable else f"a finished {self.command} run is not extended: more epochs is a new run")
         shown = "; ".join(f"{k}: {before.get(k)!r} in {CONFIG}, {now.get(k)!r} now" for k in keys[:8])
         raise RunDirError(
             f"--resume continues the run in '{self.dir}' with the configuration it was started with, "
             f"and this one differs: {shown or 'the recorded fingerprint differs'}"
             f"{' ...' if len(keys) > 8 else ''}. Resume with the same settings, or start a new run "
-            "with the new ones: --overwrite replaces this run, another --name/--out keeps it "
-            "(a finished fit is extended only by more --epochs or a larger train.max_steps with "
-            "nothing else changed; an interrupted run is first resumed as it was started).")
+            f"with the new ones: --overwrite replaces this run, another --name/--out keeps it ({why}).")
 
     def fingerprint_splits(self, splits: Any) -> None:
         """Record a fingerprint of each split (train, val, test); a resumed run must have the
