@@ -135,6 +135,8 @@ def test_resume_with_more_epochs_extends_the_finished_run(finished: dict) -> Non
     recorded = json.loads((run / "fingerprints.json").read_text())
     res = cli("fit", "--data", finished["data"], *_FIT, "--epochs", "3", "--out", run, "--resume")
     assert_ok(res)
+    said = " ".join(res.out.split())  # --quiet: the summary printer states it
+    assert "extended: epochs 1 -> 3; stage full continued from step" in said, res.out
     records = _records(run)
     assert max(r["step"] for r in records) == 3 * last_before  # really trained 2 more epochs
     assert [r["step"] for r in records if r["step"] <= last_before][-1] == last_before  # the old ones kept
