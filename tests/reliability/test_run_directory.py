@@ -5,7 +5,8 @@ belongs to (issue 24, H1 and H2).
 - a run is written into ``.<name>.partial`` and renamed into place when complete, so with
   ``--overwrite`` the old run stays intact until the new one is, and a failed run leaves
   no stray files (a ``.partial`` with a checkpoint stays, for ``--resume``);
-- ``--resume`` refuses another configuration (naming the keys) or other data.
+- ``--resume`` refuses another configuration (naming the keys) or other data, except that
+  a finished run resumed with more epochs is extended (trains further, rewritten whole).
 """
 
 from __future__ import annotations
@@ -124,12 +125,77 @@ def test_a_stale_partial_without_a_checkpoint_is_removed_by_the_next_fit(tmp_pat
 # --------------------------------------------------------------------------- H2: --resume checks
 
 
-def test_resume_with_more_epochs_is_refused_naming_the_key(finished: dict) -> None:
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_resume_with_more_epochs_extends_the_finished_run(finished: dict) -> None:
     run = finished["run"]
-    res = cli("fit", "--data", finished["data"], *_FIT, "--epochs", "40", "--out", run, "--resume")
-    assert_user_error(res, "--resume", "train.epochs: 1 in config.yaml, 40 now", "--overwrite",
-                      "more epochs is a new run")
-    assert _files(run) == finished["files"]  # never a 1-epoch model under a config saying 40
+    last_before = max(r["step"] for r in _records(run))
+    recorded = json.loads((run / "fingerprints.json").read_text())
+    res = cli("fit", "--data", finished["data"], *_FIT, "--epochs", "3", "--out", run, "--resume")
+    assert_ok(res)
+    said = " ".join(res.out.split())  # --quiet: the summary printer states it
+    assert "extended: epochs 1 -> 3; stage full continued from step" in said, res.out
+    records = _records(run)
+    assert max(r["step"] for r in records) == 3 * last_before  # really trained 2 more epochs
+    assert [r["step"] for r in records if r["step"] <= last_before][-1] == last_before  # the old ones kept
+    after = _files(run)
+    assert after["model.safetensors"] != finished["files"]["model.safetensors"]
+    assert "epochs: 3" in (run / "config.yaml").read_text()
+    summary = json.loads((run / "summary.json").read_text())
+    extended = summary["extended"]
+    assert (extended["from_epochs"], extended["to_epochs"], extended["stage"]) == (1, 3, "full")
+    assert (extended["from_step"], extended["to_step"]) == (last_before, 3 * last_before)
+    assert 0 < extended["lr_start"]["head"] < 1e-3  # below the peak --lr: where the old schedule ended
+    fingerprints = json.loads((run / "fingerprints.json").read_text())
+    assert fingerprints["config"] == summary["fingerprints"]["config"] != recorded["config"]
+    assert fingerprints["splits"] == recorded["splits"]
+    assert _siblings(run) == [] and not list(run.parent.rglob("*.tmp"))
+    # the extended run is a finished run like any other: resuming it again changes nothing
+    assert_ok(cli("fit", "--data", finished["data"], *_FIT, "--epochs", "3", "--out", run, "--resume"))
+    assert _files(run)["model.safetensors"] == after["model.safetensors"]
+
+
+def test_a_multi_stage_run_extends_its_last_stage_only(tmp_path: Path) -> None:
+    data = write_table(tmp_path / "t.csv", n=80)
+    run = tmp_path / "run"
+    # the last --strategy wins; the head stage runs its 500 min_steps without checkpoints
+    argv = (*_FIT, "--strategy", "gradual", "--checkpoint-every", "1000", "--out", run)
+    assert_ok(cli("fit", "--data", data, *argv))
+    head_before = [r for r in _records(run) if r["stage"] == "head"]
+    last_before = max(r["step"] for r in _records(run) if r["stage"] == "unfrozen")
+    assert_ok(cli("fit", "--data", data, *argv, "--epochs", "2", "--resume"))
+    assert [r for r in _records(run) if r["stage"] == "head"] == head_before  # kept as it finished
+    assert max(r["step"] for r in _records(run) if r["stage"] == "unfrozen") == 2 * last_before
+    assert json.loads((run / "summary.json").read_text())["extended"]["stage"] == "unfrozen"
+
+
+def test_resume_with_another_lr_or_fewer_epochs_is_refused_naming_the_key(finished: dict) -> None:
+    run = finished["run"]
+    res = cli("fit", "--data", finished["data"], *_FIT, "--lr", "0.5", "--out", run, "--resume")
+    assert_user_error(res, "--resume", "train.lr: 0.001 in config.yaml, 0.5 now", "--overwrite",
+                      "extended only by more --epochs")
+    res = cli("fit", "--data", finished["data"], *_FIT, "--epochs", "3", "--lr", "0.5", "--out", run,
+              "--resume")
+    assert_user_error(res, "train.epochs: 1 in config.yaml, 3 now", "train.lr")
+    assert _files(run) == finished["files"] and _siblings(run) == []
+
+
+def test_an_extension_that_fails_leaves_the_finished_run_as_it_was(
+        finished: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import transferkit.pipeline.run as run_module
+
+    run = finished["run"]
+
+    def disk_full(*_a, **_k):  # the extended run fails while writing its weights
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_module, "atomic_write_bytes", disk_full)
+    res = cli("fit", "--data", finished["data"], *_FIT, "--epochs", "3", "--out", run, "--resume")
+    assert res.rc == 2 and "No space left" in res.err
+    monkeypatch.undo()
+    assert _files(run) == finished["files"] and _siblings(run) == []
 
 
 def test_resume_with_other_data_is_refused(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ class FitCommand:
                             help="Random-init backbone (no pretrained weights).")
         parser.add_argument("--resume", action="store_true",
                             help="Continue an interrupted run from its last checkpoint (the same "
-                                 "configuration and data are required).")
+                                 "configuration and data are required), or extend a finished run "
+                                 "with more --epochs (a new schedule from the rate it ended at).")
         parser.add_argument("--overwrite", action="store_true",
                             help="Replace the run already in the run directory (it is kept until "
                                  "the new one is complete); without it an existing run is refused.")

@@ -97,6 +97,14 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
         con.print(f"decision ({decision.get('rule')}): predict '{decision.get('positive')}' when its "
                   f"probability is >= {decision['threshold']:.3f}; test precision "
                   f"{_pct(decision.get('test_precision'))}, recall {_pct(decision.get('test_recall'))}")
+    extended = _dict(summary.get("extended"))
+    if extended:
+        rates = _dict(extended.get("lr_start"))
+        where = (f"stage {extended.get('stage')} continued from step {extended.get('from_step')} to "
+                 f"{extended.get('to_step')}, a new {extended.get('schedule')} schedule from learning rate "
+                 + ", ".join(f"{k} {v:.3g}" for k, v in rates.items() if _is_number(v))
+                 if extended.get("stage") else "no stage planned more steps")
+        con.print(f"extended: epochs {extended.get('from_epochs')} -> {extended.get('to_epochs')}; {where}")
     for warning in summary.get("warnings") or []:
         con.print(f"[yellow]warning:[/yellow] {warning}")
     if run_dir is not None:

@@ -65,8 +65,9 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     estimated time and memory) and trains and writes nothing.
 
     A run directory that already holds a run is refused unless ``resume=True`` (continue
-    it, with the same configuration and data) or ``overwrite=True`` (replace it once the
-    new run is complete).
+    it, with the same configuration and data; a finished run resumed with more ``epochs``
+    is extended, see :meth:`~transferkit.pipeline.run.Run.write_config`) or
+    ``overwrite=True`` (replace it once the new run is complete).
     """
     t_start = time.perf_counter()
     cfg = resolve_config(config, overrides, **kwargs)

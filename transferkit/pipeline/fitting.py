@@ -91,8 +91,11 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     for label, key in (("split", "split_by"), ("shots:", "shots_sampling")):  # group/time rules
         if key in train.meta:
             log(f"  {label} {train.meta[key]}")
-    run.write_config(cfg)
+    run.write_config(cfg, extendable=True)
     run.fingerprint_splits(splits)
+    if run.extension is not None:
+        log(f"[bold]extending[/bold] the finished run {run.final}: epochs {run.extension['from_epochs']} -> "
+            f"{run.extension['to_epochs']} (written to {run.dir}, renamed into place when complete)")
 
     model = build_model(cfg, train, task)
     runner = StageRunner(cfg, splits, cfg.cache_dir, run.dir, resume, log, task=task)
@@ -132,8 +135,10 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         metrics=metrics, labels_used=task.labels_used(splits), baselines=baselines,
         transfer_gain=gain, selection={"split": "val", "validator": None},
         stages=runner.history, timings=timings(t_start, runner),
-        warnings=[*warnings, *near, *stage_warnings(runner.history)],
+        warnings=[*warnings, *near, *stage_warnings(runner.history),
+                  *([runner.extended["warning"]] if runner.extended and "warning" in runner.extended else [])],
         mapping_selection=mapping_selection,
+        extended=extended_section(run, runner),
         joint=None if joint is None else {"source": cfg.joint_source, "n_source": len(joint[1]),
                                           **joint[0].describe()},
         **runner.adjustments,
@@ -146,6 +151,18 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
                             "source_accuracy": metrics["test"].get(task.gain_metric)}
     data = run.finish(summary)  # the run is renamed into place here
     return RunResult(run.dir, data, model)
+
+
+def extended_section(run: Run, runner: StageRunner) -> dict[str, Any] | None:
+    """summary.json's ``extended``: a finished run resumed with more epochs (from what to
+    what, the stage that trained longer, its steps and the rate its new schedule began at)."""
+    if run.extension is None:
+        return None
+    if runner.extended is None:  # e.g. a solved head, or max_steps bound both plans
+        return {**run.extension, "stage": None,
+                "note": "no stage planned more steps with these settings: the run is what a new "
+                        "run with them trains"}
+    return {**run.extension, **runner.extended}
 
 
 def near_duplicate_warnings(cfg: FitConfig, backbone: Any, splits: Any) -> list[str]:
@@ -241,4 +258,4 @@ def joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
 
 
 __all__ = ["choose_task", "fit_configured", "load_task_splits", "pick_task", "task_splits", "joint_source",
-           "near_duplicate_warnings", "select_mapping", "timings"]
+           "extended_section", "near_duplicate_warnings", "select_mapping", "timings"]

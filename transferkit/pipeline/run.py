@@ -117,7 +117,7 @@ class Summary:
     """The shape of ``summary.json``: core keys every job fills, plus one optional section
     per job (``auto``, ``adapt``, ``pretrain``, ``joint``, ``mapping_selection``) and the
     task's adjustments of the trained model (``calibration``, ``prior_correction``,
-    ``decision``)."""
+    ``decision``), and ``extended`` when a finished run was resumed with more epochs."""
 
     task: str
     command: str
@@ -143,13 +143,14 @@ class Summary:
     calibration: dict[str, Any] | None = None
     prior_correction: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
+    extended: dict[str, Any] | None = None
 
     #: the keys every summary has, in the order summary.json lists them
     CORE = ("transferkit_version", "task", "command", "data", "backbone", "strategy", "choice",
             "metrics", "labels_used", "baselines", "transfer_gain", "selection", "stages",
             "timings", "warnings", "fingerprints")
     SECTIONS = ("auto", "adapt", "pretrain", "joint", "mapping_selection", "calibration",
-                "prior_correction", "decision")
+                "prior_correction", "decision", "extended")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -208,6 +209,9 @@ class Run:
         self.dir = self.final
         self.resume, self.overwrite = resume, overwrite
         self.fingerprints: dict[str, Any] = {}
+        #: a finished run resumed with more epochs: {"from_epochs", "to_epochs", ...}
+        self.extension: dict[str, Any] | None = None
+        self._copied = False  # this process copied a finished run to extend it
         self.finished = False
         self._lock: Any = None
 
@@ -231,10 +235,12 @@ class Run:
                 self.final) else self.final
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None = None, *exc: object) -> None:
         if self._lock is not None:
-            if not self.finished and self.dir == self.partial and not _resumable(self.dir):
-                # failed before its first checkpoint: nothing to resume, nothing left behind
+            failed_copy = self._copied and kind is not None and issubclass(kind, Exception)
+            if not self.finished and self.dir == self.partial and (failed_copy or not _resumable(self.dir)):
+                # failed before its first checkpoint: nothing to resume, nothing left behind;
+                # an extension that fails is dropped (the finished run is still in place)
                 shutil.rmtree(self.dir, ignore_errors=True)
             self._lock.release()
             self._lock = None
@@ -278,19 +284,74 @@ class Run:
         return self.dir / name
 
     # ------------------------------------------------------------------ writing
-    def write_config(self, cfg: Any) -> None:
+    def write_config(self, cfg: Any, extendable: bool = False) -> None:
         """config.yaml (the fully resolved configuration), atomically; fingerprints it. A
         resumed run must have the configuration it started with (output and logging keys
-        aside, see ``UNFINGERPRINTED``)."""
+        aside, see ``UNFINGERPRINTED``) -- except that, for a job that is ``extendable``
+        (fit), a finished run may be resumed with more epochs or a larger ``max_steps``
+        and nothing else changed: it is copied into the ``.partial`` sibling and extended
+        there (:attr:`extension` says from what to what), the old run staying in place
+        until the extended one is complete."""
         self.fingerprints["config"] = config_fingerprint(cfg)
         if not is_main_process():
             return
         self.dir.mkdir(parents=True, exist_ok=True)
         recorded = self._recorded()
         if self.resume and recorded.get("config") not in (None, self.fingerprints["config"]):
-            self._refuse_config(cfg)
+            keys, before, now = self._differences(cfg)
+            self.extension = self._extension(keys, before, now) if extendable else None
+            if self.extension is None:
+                self._refuse_config(keys, before, now, extendable)
+            self._copy_to_partial()
+        elif self.resume:
+            self.extension = recorded.get("extended")  # an extension interrupted, resumed
         atomic_write_text(self.path(CONFIG), yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        write_json(self.path(FINGERPRINTS), {**recorded, "config": self.fingerprints["config"]})
+        extended = {"extended": self.extension} if self.extension else {}
+        write_json(self.path(FINGERPRINTS), {**recorded, "config": self.fingerprints["config"], **extended})
+
+    def _extension(self, keys: list[str], before: dict[str, Any], now: dict[str, Any]
+                   ) -> dict[str, Any] | None:
+        """``{"from_epochs", "to_epochs", ...}`` when the only differences from the recorded
+        configuration grow the training of a finished run; None when they do not."""
+        grows = {"train.epochs", "train.max_steps"}
+        if not keys or not set(keys) <= grows:
+            return None
+        e0, e1 = before.get("train.epochs"), now.get("train.epochs")
+        m0, m1 = before.get("train.max_steps"), now.get("train.max_steps")
+        if not isinstance(e0, int) or not isinstance(e1, int) or e1 < e0:
+            return None
+        if m1 is not None and (m0 is None or m1 < m0):
+            return None
+        if self.dir != self.final or not self.path(SUMMARY).is_file():
+            return None  # an interrupted run resumes with its own settings first
+        from transferkit.rundir import read_json
+
+        stages = [s for s in read_json(self.path(SUMMARY)).get("stages") or []
+                  if not str(s.get("stage", "")).startswith("scratch-")]
+        stopped = stages[-1].get("stopped") if stages else None
+        if stopped not in ("completed", "max_steps", "converged"):
+            raise RunDirError(
+                f"--resume extends a finished run with more epochs only when its epochs (or "
+                f"max_steps) ended it, and the run in '{self.dir}' ended by {stopped or 'an unknown cause'}"
+                + (" (early stopping: its validation metric stopped improving)" if stopped == "early_stopping"
+                   else "") + "; more epochs would not train it further. Start a new run with the "
+                "new settings: --overwrite replaces this run, another --name/--out keeps it.")
+        out: dict[str, Any] = {"from_epochs": e0, "to_epochs": e1}
+        if m0 != m1:
+            out.update({"from_max_steps": m0, "to_max_steps": m1})
+        return out
+
+    def _copy_to_partial(self) -> None:
+        """Work on a copy of the finished run in the ``.partial`` sibling (copied under a
+        temporary name, then renamed: a copy cut short is never taken for a run)."""
+        from transferkit.rundir import LOCK_NAME
+
+        tmp = self.final.parent / f".{self.final.name}.partial-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(self.final, tmp, ignore=shutil.ignore_patterns(LOCK_NAME))
+        os.replace(tmp, self.partial)
+        self.dir = self.partial
+        self._copied = True
 
     def _recorded(self) -> dict[str, Any]:
         """What ``fingerprints.json`` (or, for older runs, ``transferkit.json``) recorded."""
@@ -302,7 +363,8 @@ class Run:
                 return dict(found.get("fingerprints", found) if name == MANIFEST else found)
         return {}
 
-    def _refuse_config(self, cfg: Any) -> None:
+    def _differences(self, cfg: Any) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+        """(the fingerprinted keys that differ, the recorded config flat, ``cfg`` flat)."""
         before: dict[str, Any] = {}
         if self.path(CONFIG).is_file():
             with contextlib.suppress(yaml.YAMLError):
@@ -310,13 +372,19 @@ class Run:
         now = _flat(to_dict(cfg))
         keys = [k for k in sorted(set(before) | set(now))
                 if before.get(k) != now.get(k) and not _unfingerprinted(k)]
+        return keys, before, now
+
+    def _refuse_config(self, keys: list[str], before: dict[str, Any], now: dict[str, Any],
+                       extendable: bool = False) -> None:
+        why = ("a finished fit is extended only by more --epochs or a larger train.max_steps with "
+               "nothing else changed; an interrupted run is first resumed as it was started"
+               if extendable else f"a finished {self.command} run is not extended: more epochs is a new run")
         shown = "; ".join(f"{k}: {before.get(k)!r} in {CONFIG}, {now.get(k)!r} now" for k in keys[:8])
         raise RunDirError(
             f"--resume continues the run in '{self.dir}' with the configuration it was started with, "
             f"and this one differs: {shown or 'the recorded fingerprint differs'}"
             f"{' ...' if len(keys) > 8 else ''}. Resume with the same settings, or start a new run "
-            "with the new ones: --overwrite replaces this run, another --name/--out keeps it "
-            "(a finished run is not extended: more epochs is a new run).")
+            f"with the new ones: --overwrite replaces this run, another --name/--out keeps it ({why}).")
 
     def fingerprint_splits(self, splits: Any) -> None:
         """Record a fingerprint of each split (train, val, test); a resumed run must have the
@@ -430,7 +498,7 @@ def clean_stale(root: str | Path = RUNS_ROOT) -> list[Path]:
         return []
     removed = []
     for path in sorted(root.iterdir()):
-        match = re.fullmatch(r"\.(.+)\.(partial|old-\d+|lock)", path.name)
+        match = re.fullmatch(r"\.(.+)\.(partial(?:-\d+)?|old-\d+|lock)", path.name)
         if match is None or lock_is_live(lock_path(root / match.group(1))):
             continue
         if match.group(2).startswith("old-") and not (root / match.group(1)).exists():

@@ -203,6 +203,8 @@ class StageRunner:
         self.test_outputs: np.ndarray | None = None
         #: summary sections of the task's adjustment of the model (set by evaluate_splits)
         self.adjustments: dict[str, Any] = {}
+        #: a finished last stage continued for more steps (resume with more epochs)
+        self.extended: dict[str, Any] | None = None
 
     def features(self, backbone: Any, data: Any, upto_block: int | None = None) -> np.ndarray:
         """Cached features (or activations below block ``upto_block``) of ``data``."""
@@ -227,8 +229,9 @@ class StageRunner:
 
         strategy = STRATEGIES.build(strategy_name, dict(strategy_params))
         stages = strategy.stages(model, self.cfg.train)
-        for stage in stages:
-            self._run_stage(model, stage, tag)
+        for i, stage in enumerate(stages):
+            # only the last stage may train longer on resume: the others fed the next one
+            self._run_stage(model, stage, tag, last=i == len(stages) - 1)
         finalize = getattr(strategy, "finalize", None)
         if finalize is not None:
             finalize(model)
@@ -321,7 +324,7 @@ class StageRunner:
                              "seconds": round(seconds, 3), "solver": info})
         return True
 
-    def _run_stage(self, model: TransferModel, stage: Any, tag: str) -> None:
+    def _run_stage(self, model: TransferModel, stage: Any, tag: str, last: bool = True) -> None:
         from transferkit.train import Trainer
 
         if self._solve_stage(model, stage, tag):
@@ -345,7 +348,7 @@ class StageRunner:
             collate_fn=inputs.collate, forward=inputs.forward, run_dir=self.run_dir,
             stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
             callbacks=(*self.callbacks, trend), log=None, lengths=inputs.lengths, task=self.task,
-            min_steps=self.min_steps(stage), **joint_kwargs,
+            min_steps=self.min_steps(stage), extend=last, **joint_kwargs,
         )
         # A head on cached features is a few tiny matmuls per step: a second thread only
         # adds synchronisation (10x slower on a busy 2-core machine, measured in V1).
@@ -356,9 +359,33 @@ class StageRunner:
         entry = {"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
                  "steps": result.steps, "stopped": result.stopped, "seconds": round(seconds, 3)}
         entry.update(trend.ends())
+        if trainer.extension is not None:
+            self._extended(f"{tag}{stage.name}", trainer.extension, result.steps)
         self.history.append(entry)
         for warning in stage_warnings([entry]):
             self.log(f"[yellow]warning:[/yellow] {warning}")
+
+
+    #: below this fraction of the peak rate an extension is said to train little
+    SMALL_RATE = 0.05
+
+    def _extended(self, stage: str, extension: dict[str, Any], steps: int) -> None:
+        """Record (and say) that ``stage`` continued a finished run for more steps."""
+        start = float(extension["start"])
+        lrs = ", ".join(f"{k} {v:.3g}" for k, v in extension["lr_start"].items())
+        self.extended = {"stage": stage, "from_step": extension["from_step"], "to_step": steps,
+                         "schedule": self.cfg.train.scheduler, "lr_start": extension["lr_start"],
+                         "lr_start_fraction": round(start, 6)}
+        self.log(f"[bold]extended[/bold] stage {stage}: steps {extension['from_step']} -> {steps} from "
+                 f"the finished run's final weights and optimizer state, a new "
+                 f"{self.cfg.train.scheduler} schedule from the rate the finished one ended at "
+                 f"({start:.3g} x the peak: {lrs})")
+        if start < self.SMALL_RATE:
+            self.extended["warning"] = (
+                f"the finished schedule had decayed to {start:.2%} of the peak learning rate, so the "
+                "extension trains at a small rate; for a full schedule over all epochs start a new "
+                "run (--overwrite) with the new --epochs.")
+            self.log(f"[yellow]warning:[/yellow] {self.extended['warning']}")
 
 
 class LossTrend(Callback):

@@ -39,3 +39,23 @@ def lr_factor(kind: str, total_steps: int, warmup: float) -> Callable[[int], flo
         return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
+
+
+def continued_factor(kind: str, steps: int, start: float) -> Callable[[int], float]:
+    """``factor(step)`` of a schedule that continues a finished one for ``steps`` more steps
+    from the multiplier ``start`` it ended at (no warmup: the weights are trained already).
+
+    - constant: ``start`` throughout;
+    - cosine and onecycle: ``start * 0.5 * (1 + cos(pi * s / S))``, from ``start`` down to 0
+      (one-cycle: to its final ``1 / (25 * 1e4)``, never above ``start``).
+    """
+    total = max(1, int(steps))
+    end = min(start, 1.0 / (ONECYCLE_DIV * ONECYCLE_FINAL_DIV)) if kind == "onecycle" else 0.0
+
+    def factor(step: int) -> float:
+        if kind == "constant":
+            return start
+        progress = min(1.0, step / total)
+        return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from transferkit.config import TrainConfig
-from transferkit.errors import ConfigError, TrainingError
+from transferkit.errors import ConfigError, RunDirError, TrainingError
 from transferkit.rundir import MetricsLog, RunDirLock
 from transferkit.strategies.base import set_trainable
 from transferkit.tasks import Task, get_task
@@ -54,7 +54,7 @@ from transferkit.train.groups import build_optimizer, named_groups, objective_gr
 from transferkit.train.modes import set_train_mode
 from transferkit.train.progress import FitProgress
 from transferkit.train.regularizers import L2SP
-from transferkit.train.schedule import lr_factor
+from transferkit.train.schedule import continued_factor, lr_factor
 
 
 class Trainer:
@@ -89,6 +89,12 @@ class Trainer:
     min_steps:
         Early stopping never ends training before this many steps, nor before the
         learning-rate warmup is over (a head still warming up has not been judged yet).
+    extend:
+        Whether ``resume`` may continue a *finished* checkpoint that planned fewer steps than
+        this run (more epochs, a larger ``max_steps``): from its final weights and optimizer
+        state, with a new schedule that starts at the rate the finished one ended at
+        (:func:`~transferkit.train.schedule.continued_factor`). False refuses it (a stage
+        that later stages started from cannot grow).
 
     Several processes (``accelerate launch``, DDP): see :mod:`transferkit.train.distributed`.
     """
@@ -122,6 +128,7 @@ class Trainer:
         lengths: Sequence[int] | np.ndarray | None = None,
         task: Task | None = None,
         min_steps: int = 0,
+        extend: bool = True,
     ) -> None:
         if not isinstance(config, TrainConfig):
             raise ConfigError(f"The 'config' parameter of Trainer must be a TrainConfig. "
@@ -154,6 +161,7 @@ class Trainer:
         self.cpu = (not torch.cuda.is_available()) if cpu is None else cpu
         self.find_unused_parameters = find_unused_parameters
         self.min_steps = max(0, int(min_steps))
+        self.extend = extend
         # texts of similar length share batches (train.group_by_length; epoch_batches checks
         # that there is one length per example); None: random batches
         self.lengths = lengths if config.group_by_length else None
@@ -212,7 +220,7 @@ class Trainer:
             "best_metric": self.best_metric, "best_step": self.best_step,
             "best_tiebreak": self.best_tiebreak, "bad_evals": self.bad_evals, "history": self.history, "train_s": self._elapsed(),
             "loss_sum": self.loss_sum, "loss_count": self.loss_count,
-            "total_steps": self.total_steps, "done": done,
+            "total_steps": self.total_steps, "done": done, "extension": self.extension,
             "result": asdict(result) if result is not None else None,
             "data": self._data_position(),
         }
@@ -259,7 +267,8 @@ class Trainer:
         if ckpt is not None:
             check_data_position(ckpt, self._data_position())
             self.step_module_plain.load_state_dict(ckpt.model)
-            if ckpt.state.get("done"):
+            if ckpt.state.get("done") and ckpt.state.get("total_steps", self.total_steps) >= self.total_steps:
+                self.extension = ckpt.state.get("extension")
                 self._say(f"[{self.stage}] already finished (checkpoint {ckpt.path.name}); "
                           "loaded its final weights.")
                 result = TrainResult(**ckpt.state["result"])
@@ -302,6 +311,8 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints" / self.stage if self.run_dir is not None else None
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl") if self.run_dir is not None else None
         self.last_checkpoint: Path | None = None
+        #: a finished stage continued for more steps: {"from_step", "steps", "start", "lr_start"}
+        self.extension: dict[str, Any] | None = None
 
         n_train = len(self.train_data)  # type: ignore[arg-type]
         steps_per_epoch = len(epoch_batches(n_train, cfg.batch_size, self.seed, 0, self.rank, self.world))
@@ -330,11 +341,20 @@ class Trainer:
         self.loss_sum, self.loss_count = 0.0, 0
 
     def _restore(self, ckpt: Checkpoint) -> tuple[tuple[int, int], tuple[int, int]]:
-        """Continue an unfinished checkpoint (its weights are loaded): optimiser, schedule,
-        counters, metrics log and RNG; returns the data and target positions to go on from."""
+        """Continue a checkpoint (its weights are loaded): optimiser, schedule, counters,
+        metrics log and RNG; returns the data and target positions to go on from. A finished
+        checkpoint that planned fewer steps than this run is extended (:meth:`_extend`)."""
         st = ckpt.state
         self.optimizer.load_state_dict(ckpt.optimizer)
-        self.scheduler.load_state_dict(ckpt.scheduler)
+        if st.get("done"):
+            self._extend(st)
+        else:
+            self.scheduler.load_state_dict(ckpt.scheduler)
+            self.extension = st.get("extension")
+            if self.extension is not None:  # an extension interrupted: its own schedule goes on
+                factor = continued_factor(self.config.scheduler, self.extension["steps"],
+                                          self.extension["start"])
+                self.scheduler.lr_lambdas = [factor] * len(self.optimizer.param_groups)
         self.step = st["step"]
         position = (st["epoch"], st["batch"])
         target_position = (st["target_epoch"], st["target_batch"])
@@ -344,7 +364,7 @@ class Trainer:
         self.history = st["history"]
         self.loss_sum, self.loss_count = st["loss_sum"], st["loss_count"]
         self._elapsed_before = st["train_s"]
-        if st.get("total_steps") != self.total_steps:
+        if st.get("total_steps") != self.total_steps and not st.get("done"):
             self._say(f"[{self.stage}] warning: the checkpoint planned {st.get('total_steps')} "
                       f"steps and this run plans {self.total_steps}; the schedule follows the new plan.")
         if self.metrics is not None and self.is_main:
@@ -353,6 +373,41 @@ class Trainer:
         set_rng_state(ckpt.rng)
         self._say(f"[{self.stage}] resumed from step {self.step} ({ckpt.path}).")
         return position, target_position
+
+    def _extend(self, st: dict[str, Any]) -> None:
+        """A new schedule for the steps a finished stage (``st``: its final checkpoint's state)
+        did not plan: from the multiplier its schedule ended at, over the steps added."""
+        cfg = self.config
+        done_steps, planned = int(st["step"]), int(st["total_steps"])
+        if not self.extend:
+            raise RunDirError(
+                f"Stage '{self.stage}' finished after {done_steps} steps and this run plans "
+                f"{self.total_steps} for it, but it cannot be continued: the stages after it "
+                "started from its final weights, and only a strategy's last stage can train "
+                "longer. Start a new run with the new settings: --overwrite replaces this run, "
+                "another --name/--out keeps it.")
+        stopped = (st.get("result") or {}).get("stopped")
+        if stopped not in ("completed", "max_steps"):
+            raise RunDirError(
+                f"Stage '{self.stage}' ended by {stopped} after {done_steps} of {planned} planned "
+                "steps, not by its epochs or max_steps, so more of them would not train it "
+                "further. Start a new run with the new settings: --overwrite replaces this run, "
+                "another --name/--out keeps it.")
+        before = st.get("extension")
+        if before is None:
+            start = lr_factor(cfg.scheduler, planned, cfg.warmup)(done_steps - 1)
+        else:
+            start = continued_factor(cfg.scheduler, before["steps"], before["start"])(
+                done_steps - 1 - before["from_step"])
+        steps = self.total_steps - done_steps
+        # the optimizer's state is loaded: its groups keep their 'initial_lr' (the peak rates)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, continued_factor(cfg.scheduler, steps, start))
+        self.extension = {"from_step": done_steps, "steps": steps, "start": start,
+                          "lr_start": {g["name"]: g["lr"] for g in self.optimizer.param_groups}}
+        self._say(f"[{self.stage}] extended: {steps} more steps after step {done_steps}, a new "
+                  f"{cfg.scheduler} schedule from {start:.4g} x the peak rate (where the "
+                  "finished schedule ended).")
 
     def _start_fresh(self) -> None:
         if self.resume:
