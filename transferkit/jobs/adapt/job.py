@@ -45,7 +45,8 @@ class Outcome:
 
 
 def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
-          log: Callable[[str], None] | None = _log, overwrite: bool = False, **kwargs: Any) -> RunResult:
+          log: Callable[[str], None] | None = _log, overwrite: bool = False, dry_run: bool = False,
+          **kwargs: Any) -> RunResult | dict[str, Any]:
     """Adapt a model from a labelled source to an unlabelled target; write a run directory.
 
     ``config`` is an :class:`AdaptConfig` or a YAML path; keyword arguments
@@ -53,7 +54,9 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
     ``epochs`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence. Returns the
     selected adapted model; ``summary["baselines"]`` holds the source-only model and the
     oracle (marked as such). ``overwrite=True`` replaces a run already in the run directory
-    (once the new one is complete); without it, an existing run is refused.
+    (once the new one is complete); without it, an existing run is refused. ``dry_run=True``
+    prints and returns the plan (data read, extractions not in the cache, every candidate's
+    training steps, estimated time and memory) and trains and writes nothing.
 
     >>> run = adapt(source="printed-digits", target="digits", method="cdan")  # doctest: +SKIP
     """
@@ -61,6 +64,10 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
     cfg = resolve_adapt_config(config, overrides, **kwargs)
     _check(cfg)
     log = log or (lambda _m: None)
+    if dry_run:
+        from transferkit.jobs.adapt.plan import plan_adapt
+
+        return plan_adapt(cfg, log)
     with open_run(cfg, overwrite) as run:
         run.write_config(cfg)
         data = load_data(cfg, log)
