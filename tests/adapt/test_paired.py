@@ -60,7 +60,7 @@ def test_a_detected_loss_is_negative_transfer_and_a_detected_gain_is_said_so() -
 def test_an_adapt_run_records_its_paired_tests(tmp_path: Path, shifted_table) -> None:
     run = adapt(source=shifted_table(tmp_path / "s.csv", 0.0, 0),
                 target={"data": shifted_table(tmp_path / "t.csv", 1.5, 1), "max_test": 5},
-                backbone="tabular:8", method="coral", select="entropy", epochs=2,
+                backbone="tabular:8", method="coral", select="entropy", epochs=1,
                 cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "run"), log=None)
     s = run.summary
     paired = s["adapt"]["paired_test"]
