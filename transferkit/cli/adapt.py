@@ -26,6 +26,10 @@ class AdaptCommand:
                             help="Replace the run already in the run directory (it is kept until "
                                  "the new one is complete); without it an existing run is refused.")
         parser.add_argument("--quiet", action="store_true", help="Print only the final table.")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Print what would be read and computed (extractions not in the "
+                                 "cache, every candidate's training steps), with estimated time and "
+                                 "memory from a few timed batches, and exit without training.")
         parser.epilog = ("methods: alignment losses (coral, mmd, dann, cdan, mcc, entropy), shallow "
                          "methods on cached features (coral-transform, subspace, importance), "
                          "source-only. validators (--select): snd, entropy, dev.")
@@ -49,6 +53,9 @@ class AdaptCommand:
         cfg = AdaptCommand.config(args)
         check_method(cfg.method)  # fail before any data is loaded
         check_validator(cfg.select)
+        if args.dry_run:
+            adapt(cfg, log=_log, dry_run=True)
+            return 0
         result = adapt(cfg, log=None if args.quiet else _log, overwrite=args.overwrite)
         print_run_summary(result.summary, result.run_dir)
         from transferkit.tasks import get_task

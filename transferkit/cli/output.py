@@ -42,6 +42,19 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def paired_tests(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every paired test a summary holds: adapt's against the source-only model
+    (``adapt.paired_test``), then each baseline's (``baselines.<name>.paired_test``)."""
+    found = [_dict(_dict(summary.get("adapt")).get("paired_test"))]
+    found += [_dict(_dict(base).get("paired_test")) for base in _dict(summary.get("baselines")).values()]
+    return [p for p in found if p.get("sentence")]
+
+
+def paired_sentences(summary: dict[str, Any]) -> list[str]:
+    """The sentences of :func:`paired_tests`, as a user reads them."""
+    return [str(p["sentence"]) for p in paired_tests(summary)]
+
+
 def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None) -> None:
     """A compact table of a run's test metrics, baselines and time (main process only).
 
@@ -77,12 +90,11 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
     con.print(table)
     if _is_number(summary.get("transfer_gain")):
         con.print(f"transfer gain over scratch: {summary['transfer_gain'] * 100:+.1f} points")
-    paired = _dict(_dict(_dict(summary.get("baselines")).get("scratch")).get("paired_test"))
-    if paired.get("sentence"):
-        con.print(str(paired["sentence"]))
     gain = _dict(summary.get("adapt")).get("adaptation_gain")
     if _is_number(gain):
         con.print(f"adaptation gain over source-only: {gain * 100:+.1f} points")
+    for sentence in paired_sentences(summary):
+        con.print(sentence)
     cal = _dict(summary.get("calibration"))
     if cal.get("method") == "temperature" and _is_number(cal.get("ece_before")):
         con.print(f"calibration: temperature {cal['temperature']:.3g} (validation), test ECE "
@@ -141,6 +153,8 @@ def _print_task_summary(con: Console, task: Any, summary: dict[str, Any], run_di
     gain = _dict(summary.get("adapt")).get("adaptation_gain")
     if _is_number(gain):
         con.print("adaptation gain over source-only: " + gain_fmt.format(gain=gain, gain_pct=gain * 100))
+    for sentence in paired_sentences(summary):
+        con.print(sentence)
     for warning in summary.get("warnings", []):
         con.print(f"[yellow]warning:[/yellow] {warning}")
     if run_dir is not None:

@@ -92,10 +92,13 @@ def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: A
     (``baselines.scratch.paired_test``), and "negative transfer" is said only when the test
     detects it. ``model``: the trained model (its head's settings, e.g. thresholds, judge
     its outputs)."""
-    baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None,
-                                 **task.baselines(splits.train, splits.test)}
+    plain, plain_outputs = task.baselines_with_outputs(splits.train, splits.test)
+    baselines: dict[str, Any] = {"scratch": None, "source_only": None, "oracle": None, **plain}
     warnings = data_warnings(splits)
     meta = task_meta(task, splits.train, model)
+    if test_outputs is not None:
+        paired_plain(task, splits.test.y, test_outputs, baselines, plain_outputs, meta,
+                     cfg.data.seed, log)
     paired = None
     if "scratch" in cfg.compare:
         baselines["scratch"], scratch_outputs = scratch_baseline(cfg, task, splits, run_dir, resume, log)
@@ -119,6 +122,20 @@ def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: A
     return baselines, gain, warnings
 
 
+def paired_plain(task: Task, y: Any, outputs: Any, baselines: dict[str, Any],
+                 plain_outputs: dict[str, Any], meta: dict[str, Any], seed: int,
+                 log: Callable[[str], None], wording: dict[str, str] | None = None) -> None:
+    """The task's paired test of the model against every plain baseline that predicts per
+    example (e.g. ridge and gradient boosting on a table, the majority class), on the same
+    test examples: ``baselines[name]["paired_test"]``, its sentence on the console. The
+    warnings stay the task's (``floor_warning`` reads these tests)."""
+    for name, base_outputs in plain_outputs.items():
+        paired = task.compare(y, outputs, base_outputs, meta, name, seed=seed, wording=wording)
+        if paired is not None and isinstance(baselines.get(name), dict):
+            baselines[name]["paired_test"] = paired
+            log(f"[bold]paired test[/bold] {paired['sentence']}")
+
+
 def data_warnings(splits: Any) -> list[str]:
     """Leakage between splits, skipped files and the data's own warnings (imputed values,
     empty texts), as summary warnings."""
@@ -130,4 +147,4 @@ def data_warnings(splits: Any) -> list[str]:
 
 
 __all__ = ["COMPARABLE", "check_compare", "data_warnings", "evaluate_splits", "judge",
-           "scratch_baseline", "task_meta"]
+           "paired_plain", "scratch_baseline", "task_meta"]

@@ -134,9 +134,9 @@ def _metrics_section(summary: dict[str, Any], card: dict[str, Any]) -> str:
         words = card["gain"].format(gain=gain, gain_pct=gain * 100)
         gain_html = (f'<p>Transfer gain over the from-scratch baseline: <b class="{css}">'
                      f"{escape(words)}</b> on the test set.</p>")
-    scratch = baselines.get("scratch") if isinstance(baselines.get("scratch"), dict) else {}
-    paired = scratch.get("paired_test") or {}
-    if paired.get("sentence"):
+    from transferkit.cli.output import paired_tests
+
+    for paired in paired_tests(summary):  # adapt's vs source-only, then every baseline's
         css = {"helped": "good", "negative": "bad"}.get(paired.get("verdict"), "")
         gain_html += (f'<p class="{css}">{escape(paired["sentence"])} &mdash; paired test on the same '
                       f'test examples ({escape(str(paired.get("test", "")))}).</p>')

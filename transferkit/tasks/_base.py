@@ -210,11 +210,18 @@ class Task:
         diff = float(metrics["test"][self.gain_metric] - baseline["test"][self.gain_metric])
         return diff if self.direction(self.gain_metric) == "max" else -diff
 
+    def baselines_with_outputs(self, train: Any, test: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """:meth:`baselines`, and the outputs on ``test`` of those that predict per example
+        (as the model's postprocessed outputs, keyed by baseline name) for the paired tests."""
+        return self.baselines(train, test), {}
+
     def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
-                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0) -> dict[str, Any] | None:
+                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0,
+                wording: dict[str, str] | None = None) -> dict[str, Any] | None:
         """A paired test of the transferred model against a baseline on the same test examples:
         ``{"baseline", "metric", "diff", "ci", "p_value", "test", "verdict", "sentence"}``
-        (None: the task has no paired test)."""
+        (None: the task has no paired test). ``wording``: ``what``, ``subject`` and ``advice``
+        of :func:`transferkit.stats.verdict` (e.g. adapt's "adaptation")."""
         return None
 
     def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:

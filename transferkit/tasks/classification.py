@@ -385,6 +385,12 @@ class ClassificationTask(Task):
         # the pool's class counts before k-shot sampling, when the loader recorded them
         return {"majority": majority_baseline(train.y, test.y, train.meta.get("class_prior"))}
 
+    def baselines_with_outputs(self, train: Any, test: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The majority class, and its answer on every test example (one-hot probabilities)."""
+        plain = self.baselines(train, test)
+        k = max(len(train.classes), int(plain["majority"]["class"]) + 1)
+        return plain, {"majority": np.eye(k)[np.full(len(test), int(plain["majority"]["class"]))]}
+
     def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
                       meta: dict[str, Any]) -> str | None:
         classes = meta.get("classes")
@@ -414,7 +420,8 @@ class ClassificationTask(Task):
         return negative_transfer_warning(gain, baseline)
 
     def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
-                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0) -> dict[str, Any] | None:
+                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0,
+                wording: dict[str, str] | None = None) -> dict[str, Any] | None:
         """Accuracy difference with McNemar's exact test and a paired, class-stratified
         bootstrap CI; the verdict follows the test (p < 0.05), never the sign alone."""
         from transferkit.stats import LEVEL, mcnemar, paired_bootstrap, verdict
@@ -424,7 +431,8 @@ class ClassificationTask(Task):
         test = mcnemar(pred == y, base == y)
         boot = paired_bootstrap(lambda t, p: float((t == p).mean()), y, pred, base, seed=seed, strata=y)
         ci = (boot["ci_low"], boot["ci_high"])
-        kind, sentence = verdict(boot["diff"], ci, test["p_value"], baseline=baseline, test="McNemar")
+        kind, sentence = verdict(boot["diff"], ci, test["p_value"], baseline=baseline, test="McNemar",
+                                 **(wording or {}))
         return {"baseline": baseline, "metric": "accuracy", "diff": boot["diff"], "ci": list(ci),
                 "level": LEVEL, "p_value": test["p_value"], "test": "McNemar (exact)",
                 "discordant": [test["only_a"], test["only_b"]], "verdict": kind, "sentence": sentence}

@@ -261,9 +261,11 @@ def _table_matrix(train: Any, test: Any) -> tuple[np.ndarray, np.ndarray]:
     return matrix[:len(train)], matrix[len(train):]
 
 
-def table_baselines(train: Any, test: Any, seed: int = 0) -> dict[str, dict[str, Any]]:
+def table_baselines(train: Any, test: Any, seed: int = 0,
+                    predictions: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, Any]]:
     """Ridge (standardised inputs) and histogram gradient boosting on the training rows
-    (a random subsample above ``MAX_BASELINE_ROWS``), scored on the test rows."""
+    (a random subsample above ``MAX_BASELINE_ROWS``), scored on the test rows; each one's
+    test predictions go into ``predictions`` (when given), for the paired tests."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
@@ -279,8 +281,18 @@ def table_baselines(train: Any, test: Any, seed: int = 0) -> dict[str, dict[str,
     out = {}
     for name, model in models.items():
         model.fit(x_tr, y_tr)
-        out[name] = {**regression_metrics(test.y, model.predict(x_te)), "train_rows": int(len(y_tr))}
+        pred = model.predict(x_te)
+        out[name] = {**regression_metrics(test.y, pred), "train_rows": int(len(y_tr))}
+        if predictions is not None:
+            predictions[name] = np.asarray(pred, dtype=np.float64).reshape(-1, 1)  # (N, 1) as the model's
     return out
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> float:
+    """R² as :func:`regression_metrics` computes it (finite targets; a constant target gives
+    1 for a perfect prediction, else 0)."""
+    sse, sst = float(((pred - y) ** 2).sum()), float(((y - y.mean()) ** 2).sum())
+    return 1.0 - sse / sst if sst > 0 else (1.0 if sse == 0 else 0.0)
 
 
 @TASKS.register("regression", config=RegressionConfig,
@@ -387,12 +399,43 @@ class RegressionTask(Task):
                 "pred": np.asarray(outputs, dtype=np.float64).reshape(-1)}
 
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
+        return self.baselines_with_outputs(train, test)[0]
+
+    def baselines_with_outputs(self, train: Any, test: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The training mean, and for tables ridge and gradient boosting with their test
+        predictions (the plain models the paired tests compare against)."""
         mean = float(np.nanmean(train.y)) if len(train) else 0.0
         out: dict[str, Any] = {"mean": {**regression_metrics(test.y, np.full(len(test), mean)),
                                         "value": mean}}
+        predictions: dict[str, np.ndarray] = {}
         if getattr(train, "modality", None) == "table" and len(train) > 1 and len(test):
-            out.update(table_baselines(train, test))
-        return out
+            out.update(table_baselines(train, test, predictions=predictions))
+        return out, predictions
+
+    def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
+                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0,
+                wording: dict[str, str] | None = None) -> dict[str, Any] | None:
+        """R² difference with a paired bootstrap (resampling within quantile bins of the
+        target) and its two-sided p-value; the verdict follows the test, never the sign alone."""
+        from transferkit.data.targets import value_strata
+        from transferkit.stats import LEVEL, paired_bootstrap, verdict
+
+        y = np.asarray(targets, dtype=np.float64).reshape(-1)
+        a = np.asarray(outputs, dtype=np.float64).reshape(-1)
+        b = np.asarray(baseline_outputs, dtype=np.float64).reshape(-1)
+        if not len(y) == len(a) == len(b):
+            return None
+        keep = np.isfinite(y)
+        y, a, b = y[keep], a[keep], b[keep]
+        if len(y) < 2:
+            return None
+        boot = paired_bootstrap(_r2, y, a, b, seed=seed, strata=value_strata(y))
+        ci = (boot["ci_low"], boot["ci_high"])
+        kind, sentence = verdict(boot["diff"], ci, boot["p_value"], baseline=baseline,
+                                 unit="points of R²", test="paired bootstrap", **(wording or {}))
+        return {"baseline": baseline, "metric": "r2", "diff": boot["diff"], "ci": list(ci),
+                "level": LEVEL, "p_value": boot["p_value"], "test": "paired bootstrap (R², stratified)",
+                "verdict": kind, "sentence": sentence}
 
     def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
                       meta: dict[str, Any]) -> str | None:
@@ -407,11 +450,14 @@ class RegressionTask(Task):
             return (f"below the floor: on the test set its R² {r2:.3f} is no better than always "
                     f"predicting the training mean (R² {floor:.3f}); do not use it as is: train "
                     "longer or with more rows, or try another backbone or strategy.")
+        # a plain model judged by a paired test is "ahead" only when the test says so
         plain = [(name, b["r2"]) for name, b in baselines.items()
                  if name not in ("mean", "scratch", "source_only", "oracle") and isinstance(b, dict)
-                 and isinstance(b.get("r2"), (int, float))]
+                 and isinstance(b.get("r2"), (int, float))
+                 and (b.get("paired_test") or {}).get("verdict", "negative") == "negative"]
         name, best = max(plain, key=lambda t: t[1], default=(None, None))
-        if name is not None and best - r2 >= PLAIN_AHEAD:
+        tested = name is not None and "paired_test" in baselines[name]
+        if name is not None and (tested or best - r2 >= PLAIN_AHEAD):
             return (f"a plain model does better: scikit-learn's {name.replace('_', ' ')} on the same "
                     f"training rows scores test R² {best:.3f} against this model's {r2:.3f}; prefer "
                     "it, or try a pretrained backbone, another strategy or more epochs.")

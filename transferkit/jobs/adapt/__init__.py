@@ -63,6 +63,7 @@ _LAZY = {
     "job": ("adapt",),
     "modes": ("AdaptMode", "CachedFeaturesMode", "EndToEndMode", "ShallowMode", "mode_class"),
     "objective": ("AdaptObjective",),
+    "plan": ("plan_adapt",),
     "selection": ("ValidatorSelection", "Views", "make_context", "select_eligible"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
@@ -102,6 +103,7 @@ __all__ = [
     "method_names",
     "mode_class",
     "native_size",
+    "plan_adapt",
     "resample_images",
     "resolve_adapt_config",
     "select_eligible",

@@ -27,6 +27,7 @@ from transferkit.jobs.adapt.selection import ValidatorSelection, choose_candidat
 from transferkit.model import TransferModel
 from transferkit.pipeline import Run, RunResult, Summary, default_run_name, is_main_process
 from transferkit.pipeline import console_log as _log
+from transferkit.pipeline.baselines import paired_plain
 
 PROJECTION = "projection.npz"
 
@@ -42,10 +43,13 @@ class Outcome:
     source_only: dict[str, Any]  # the baseline: its test metrics and validator score
     test: dict[str, Any]
     oracle: dict[str, Any] | None
+    #: the source-only model's outputs on the target test set, for the paired test
+    source_only_outputs: np.ndarray | None = None
 
 
 def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
-          log: Callable[[str], None] | None = _log, overwrite: bool = False, **kwargs: Any) -> RunResult:
+          log: Callable[[str], None] | None = _log, overwrite: bool = False, dry_run: bool = False,
+          **kwargs: Any) -> RunResult | dict[str, Any]:
     """Adapt a model from a labelled source to an unlabelled target; write a run directory.
 
     ``config`` is an :class:`AdaptConfig` or a YAML path; keyword arguments
@@ -53,7 +57,9 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
     ``epochs`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence. Returns the
     selected adapted model; ``summary["baselines"]`` holds the source-only model and the
     oracle (marked as such). ``overwrite=True`` replaces a run already in the run directory
-    (once the new one is complete); without it, an existing run is refused.
+    (once the new one is complete); without it, an existing run is refused. ``dry_run=True``
+    prints and returns the plan (data read, extractions not in the cache, every candidate's
+    training steps, estimated time and memory) and trains and writes nothing.
 
     >>> run = adapt(source="printed-digits", target="digits", method="cdan")  # doctest: +SKIP
     """
@@ -61,6 +67,10 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
     cfg = resolve_adapt_config(config, overrides, **kwargs)
     _check(cfg)
     log = log or (lambda _m: None)
+    if dry_run:
+        from transferkit.jobs.adapt.plan import plan_adapt
+
+        return plan_adapt(cfg, log)
     with open_run(cfg, overwrite) as run:
         run.write_config(cfg)
         data = load_data(cfg, log)
@@ -133,9 +143,14 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
     model, task = outcome.model, data.task
     metric = task.selection_metric
     gain = test[metric] - source_only["test"][metric]
-    warnings = list(data.warnings) + _report(cfg, outcome, gain, metric, log)
-    # baselines that need no training: fit on the source rows, scored on the target test set
-    plain = task.baselines(data.source_train, data.target_test)
+    test_outputs = mode.test_outputs(model)
+    meta = {"classes": data.classes}
+    paired = paired_test(cfg, task, data, test_outputs, outcome, meta)
+    warnings = list(data.warnings) + _report(cfg, outcome, gain, metric, log, paired)
+    # baselines that need no training: fit on the source rows, scored on the target test set,
+    # each judged against the adapted model by the paired test where it predicts per example
+    plain, plain_outputs = task.baselines_with_outputs(data.source_train, data.target_test)
+    paired_plain(task, data.target_test.y, test_outputs, plain, plain_outputs, meta, cfg.seed, log)
     floor = task.floor_warning({"test": test}, plain, {"classes": data.classes})
     if floor:
         warnings.append(floor)
@@ -143,7 +158,7 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
     run.save_model(model, task, data.source_train, cfg.fit_config(mode.saved_mapping(model)),
                    extra={"adapt": {"source": cfg.source.data, "target": cfg.target.data,
                                     "method": cfg.method}})
-    run.save_test_predictions(task, data.target_test.y, mode.test_outputs(model))
+    run.save_test_predictions(task, data.target_test.y, test_outputs)
     if is_main_process():
         np.savez(run.path(PROJECTION), **{k: np.asarray(v, dtype=np.float16) for k, v in
                                           zip(("before_s", "before_t", "after_s", "after_t"),
@@ -173,19 +188,41 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
                  "features_s": round(mode.timings["features_s"], 3),
                  "train_s": round(mode.timings["train_s"], 3)},
         warnings=warnings,
-        adapt={"method": cfg.method, "mode": mode.name, "adaptation_gain": gain},
+        adapt={"method": cfg.method, "mode": mode.name, "adaptation_gain": gain,
+               **({"paired_test": paired} if paired is not None else {})},
     )
     data = run.finish(summary)  # the run is renamed into place here
     return RunResult(run.dir, data, model)
 
 
+def paired_test(cfg: AdaptConfig, task: Any, data: AdaptData, test_outputs: np.ndarray,
+                outcome: Outcome, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The task's paired test of the adapted model against the source-only model on the same
+    target test examples (None: a source-only run, or a task without a paired test)."""
+    if cfg.method == SOURCE_ONLY or outcome.source_only_outputs is None:
+        return None
+    wording = {"what": "adaptation", "subject": f"the adapted model ({cfg.method}, selected by "
+                                                f"{cfg.select})",
+               "advice": "Adaptation did not help here: use the source-only model, or try another "
+                         "method, lambda or validator."}
+    return task.compare(data.target_test.y, test_outputs, outcome.source_only_outputs, meta,
+                        SOURCE_ONLY, seed=cfg.seed, wording=wording)
+
+
 def _report(cfg: AdaptConfig, outcome: Outcome, gain: float, metric: str,
-            log: Callable[[str], None]) -> list[str]:
-    """Log the target test figures; the negative-transfer warning when adapting hurt."""
+            log: Callable[[str], None], paired: dict[str, Any] | None = None) -> list[str]:
+    """Log the target test figures; the negative-transfer warning when adapting hurt -- with
+    a paired test, only when the test detects it."""
     test, oracle, so = outcome.test, outcome.oracle, outcome.source_only["test"][metric]
     log(f"[bold]target test[/bold] adapted ({cfg.method}, selected by {cfg.select}) {metric} "
         f"{test[metric]:.4f}; source-only {so:.4f}"
         + (f"; oracle {oracle['test'][metric]:.4f} (uses target labels)" if oracle else ""))
+    if paired is not None:  # the paired test decides the wording; the sign alone does not
+        if paired["verdict"] != "negative":
+            log(f"[bold]paired test[/bold] {paired['sentence']}")
+            return []
+        log(f"[bold red]{paired['sentence']}[/bold red]")
+        return [paired["sentence"]]
     if cfg.method == SOURCE_ONLY or gain >= 0:
         return []
     below = f"{-gain * 100:.1f} points" if metric == "accuracy" else f"{-gain:.4f} ({metric})"
@@ -215,6 +252,7 @@ def _train(cfg: AdaptConfig, data: AdaptData, run_dir: Path,
     weights = candidate_weights(cfg, log)
     so_model, so_sel = mode.train_candidate(0.0, SOURCE_ONLY)
     source_only = _describe(cfg, mode, SOURCE_ONLY, 0.0, so_model, so_sel)
+    so_outputs = mode.test_outputs(so_model)  # on the 'plain' setup it was trained on
     if cfg.method == SOURCE_ONLY:
         chosen, model, candidates = SOURCE_ONLY, so_model, [source_only]
     else:
@@ -234,7 +272,8 @@ def _train(cfg: AdaptConfig, data: AdaptData, run_dir: Path,
                 "train_s": None}
     return mode, Outcome(model=model, chosen=chosen, candidates=candidates,
                          source_only_candidate=source_only, source_only=baseline, test=test,
-                         oracle=_oracle(candidates, data.task.selection_metric))
+                         oracle=_oracle(candidates, data.task.selection_metric),
+                         source_only_outputs=so_outputs)
 
 
 def build_backbone(cfg: AdaptConfig, source_train: Any) -> Any:
