@@ -61,6 +61,36 @@ def peer_ovr(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray) -> np.ndarray
     return model.predict(x_te)
 
 
+def peer_ovr_tuned(x_tr: np.ndarray, y_tr: np.ndarray, x_va: np.ndarray, y_va: np.ndarray,
+                   x_te: np.ndarray) -> np.ndarray:
+    """The same label budget as transferkit: OvR LR trained on the train rows, its C and one
+    threshold per label (0.05 ... 0.95, best F1) chosen on the validation rows."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
+    best = None
+    for c in (0.01, 0.1, 1.0, 10.0):
+        model = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(C=c, max_iter=1000)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(x_tr, y_tr)
+        p_va = model.predict_proba(x_va)
+        thr = np.array([grid[int(np.argmax([f1_score(y_va[:, j], p_va[:, j] >= t, zero_division=0)
+                                             for t in grid]))] if y_va[:, j].any() else 0.5
+                        for j in range(y_va.shape[1])])
+        score = micro_f1(y_va, (p_va >= thr).astype(int))
+        if best is None or score > best[0]:
+            best = (score, model, thr)
+    _, model, thr = best
+    return (model.predict_proba(x_te) >= thr).astype(int)
+
+
 def one_seed(seed: int, cache: Path, work: Path) -> dict[str, Any]:
     import transferkit as tk
     from transferkit.data import load_splits
@@ -76,11 +106,13 @@ def one_seed(seed: int, cache: Path, work: Path) -> dict[str, Any]:
              for name in ("train", "val", "test")}
     with _common.timed() as t_peer:
         pred = peer_ovr(feats["train"], splits.train.y, feats["test"])
+    pred_tuned = peer_ovr_tuned(feats["train"], splits.train.y, feats["val"], splits.val.y, feats["test"])
     pred_all = peer_ovr(np.concatenate([feats["train"], feats["val"]]),
                         np.concatenate([splits.train.y, splits.val.y]), feats["test"])
     return {"tk": s["metrics"]["test"]["micro_f1"], "tk_macro": s["metrics"]["test"]["macro_f1"],
             "tk_map": s["metrics"]["test"]["map"], "peer": micro_f1(splits.test.y, pred),
             "peer_all": micro_f1(splits.test.y, pred_all),
+            "peer_tuned": micro_f1(splits.test.y, pred_tuned),
             "tk_s": t_tk.wall, "peer_s": t_peer.wall, "n_train": s["data"]["n_train"],
             "n_val": s["data"]["n_val"], "n_test": s["data"]["n_test"],
             "constant": s["baselines"]["constant"]["micro_f1"]}
@@ -117,6 +149,10 @@ def main() -> None:
         "| scikit-learn OneVsRest(LogisticRegression), same frozen features, same train rows | "
         f"{pe_m * 100:.1f} ± {pe_s * 100:.1f} % | " + ", ".join(f"{r['peer'] * 100:.1f}" for r in rows)
         + f" | {np.mean([r['peer_s'] for r in rows]):.1f} |",
+        "| the same OvR LR on the train rows, C and per-label thresholds chosen on the val rows "
+        "(transferkit's label budget and protocol) | "
+        + "{:.1f} ± {:.1f} % | ".format(*(v * 100 for v in _common.mean_std([r["peer_tuned"] for r in rows])))
+        + ", ".join(f"{r['peer_tuned'] * 100:.1f}" for r in rows) + " | |",
         "| the same OvR LR, train + val rows (more labelled rows than transferkit trains on) | "
         + "{:.1f} ± {:.1f} % | ".format(*(v * 100 for v in _common.mean_std([r["peer_all"] for r in rows])))
         + ", ".join(f"{r['peer_all'] * 100:.1f}" for r in rows) + " | |",

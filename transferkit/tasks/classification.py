@@ -389,7 +389,7 @@ class ClassificationTask(Task):
         """The majority class, and its answer on every test example (one-hot probabilities)."""
         plain = self.baselines(train, test)
         k = max(len(train.classes), int(plain["majority"]["class"]) + 1)
-        return plain, {"majority": np.eye(k)[np.full(len(test), int(plain["majority"]["class"]))]}
+        return plain, {"majority": np.eye(k)[np.full(len(test.y), int(plain["majority"]["class"]))]}
 
     def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
                       meta: dict[str, Any]) -> str | None:

@@ -446,7 +446,8 @@ class MultilabelTask(Task):
                 "strategy, or train without transfer.")
 
     def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
-                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0) -> dict[str, Any] | None:
+                meta: dict[str, Any], baseline: str = "scratch", seed: int = 0,
+                wording: dict[str, str] | None = None) -> dict[str, Any] | None:
         """Micro-F1 difference with a paired bootstrap CI and p-value (each model decides with
         its own thresholds: the baseline's come in ``meta["baseline_head"]``)."""
         from transferkit.stats import LEVEL, paired_bootstrap, verdict
@@ -458,7 +459,7 @@ class MultilabelTask(Task):
         boot = paired_bootstrap(micro_f1, y, pred, base, seed=seed)
         ci = (boot["ci_low"], boot["ci_high"])
         kind, sentence = verdict(boot["diff"], ci, boot["p_value"], baseline=baseline,
-                                 unit="micro-F1 points", test="paired bootstrap")
+                                 unit="micro-F1 points", test="paired bootstrap", **(wording or {}))
         return {"baseline": baseline, "metric": "micro_f1", "diff": boot["diff"], "ci": list(ci),
                 "level": LEVEL, "p_value": boot["p_value"], "test": "paired bootstrap",
                 "verdict": kind, "sentence": sentence}
