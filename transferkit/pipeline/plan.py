@@ -112,15 +112,22 @@ def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
         "backbone": {"name": cfg.backbone.name, "feature_dim": backbone.feature_dim,
                      "forward_s_per_example": round(per_example, 5)},
         "strategy": cfg.strategy, "extractions": extractions, "stages": stage_plans,
-        "evaluation_s": evaluate_s,
-        "estimated_total_s": round(sum(e["estimated_s"] for e in extractions)
-                                   + sum(s["estimated_s"] for s in stage_plans) + evaluate_s, 1),
-        "memory": {"peak_rss_mb_after_loading": round(peak_rss_mb(), 1),
-                   "features_mb": round(feature_mb, 1)},
-        "planned_in_s": round(time.perf_counter() - t0, 2),
+        **plan_totals(extractions, stage_plans, evaluate_s, feature_mb, t0),
     }
     _print(plan, log)
     return plan
+
+
+def plan_totals(extractions: list[dict[str, Any]], work: list[dict[str, Any]], evaluate_s: float,
+                feature_mb: float, t0: float) -> dict[str, Any]:
+    """The keys every plan ends with: evaluation time, the estimated total (extractions,
+    training ``work`` and evaluation), memory, and how long planning took."""
+    return {"evaluation_s": evaluate_s,
+            "estimated_total_s": round(sum(e["estimated_s"] for e in extractions)
+                                       + sum(w["estimated_s"] for w in work) + evaluate_s, 1),
+            "memory": {"peak_rss_mb_after_loading": round(peak_rss_mb(), 1),
+                       "features_mb": round(feature_mb, 1)},
+            "planned_in_s": round(time.perf_counter() - t0, 2)}
 
 
 def _print(plan: dict[str, Any], log: Callable[[str], None]) -> None:

@@ -22,7 +22,7 @@ import torch
 
 from transferkit.jobs.adapt.config import SOURCE_ONLY, AdaptConfig
 from transferkit.jobs.adapt.data import MAX_CONTEXT, AdaptData
-from transferkit.pipeline.plan import STEP_FORWARDS, forward_seconds, peak_rss_mb
+from transferkit.pipeline.plan import STEP_FORWARDS, forward_seconds, plan_totals
 
 
 def _cached(backbone: Any, data: Any, cfg: AdaptConfig) -> bool:
@@ -152,12 +152,8 @@ def plan_adapt(cfg: AdaptConfig, log: Callable[[str], None]) -> dict[str, Any]:
         "backbone": {"name": cfg.backbone.name, "feature_dim": backbone.feature_dim,
                      "forward_s_per_example": round(per_example, 5)},
         "method": cfg.method, "select": cfg.select, "mode": mode.name,
-        "extractions": extractions, "candidates": candidates, "evaluation_s": evaluate_s,
-        "estimated_total_s": round(sum(e["estimated_s"] for e in extractions)
-                                   + sum(c["estimated_s"] for c in candidates) + evaluate_s, 1),
-        "memory": {"peak_rss_mb_after_loading": round(peak_rss_mb(), 1),
-                   "features_mb": round(feature_mb, 1)},
-        "planned_in_s": round(time.perf_counter() - t0, 2),
+        "extractions": extractions, "candidates": candidates,
+        **plan_totals(extractions, candidates, evaluate_s, feature_mb, t0),
     }
     _print(plan, log)
     return plan
