@@ -180,3 +180,18 @@ def test_hugging_face_datasets_images_tables_and_their_splits():
     assert splits.describe()["n_test"] == 12  # the official test split
     with pytest.raises(DataError, match="no 'train' split"):
         load_splits({"validation": table(10, 3)})
+
+
+def test_adapt_takes_a_source_and_a_target_dataframe(tmp_path):
+    from transferkit.jobs.adapt.config import resolve_adapt_config
+
+    source, target = _frame(80, 1), _frame(80, 2).assign(a=lambda f: f["a"] + 0.5)
+    run = tk.adapt(source={"data": source, "label_column": "y"}, target=target, backbone="tabular:8",
+                   method="source-only", select="entropy", epochs=1,
+                   cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "run"), log=None)
+    assert run.summary["data"]["n_test"] > 0
+    recorded = yaml.safe_load((run.run_dir / "config.yaml").read_text())
+    assert recorded["source"]["data"] == objects.reference(source)
+    assert recorded["target"]["data"] == objects.reference(target)
+    dd = {"train": FakeHF({"f": [0.0, 1.0], "label": [0, 1]})}
+    assert objects.is_reference(resolve_adapt_config(source=dd, target="digits").source.data)

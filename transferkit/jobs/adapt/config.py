@@ -209,9 +209,13 @@ def _keyword_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
             key = "backbone.name"
         if key in ("source", "target") and isinstance(value, (SourceDataConfig, TargetDataConfig)):
             value = to_dict(value)
-        if key in ("source", "target") and isinstance(value, Mapping):
+        data_dict = isinstance(value, Mapping) and bool(value) and all(  # a DatasetDict is data
+            hasattr(v, "to_pandas") for v in value.values())
+        if key in ("source", "target") and isinstance(value, Mapping) and not data_dict:
             flat.update(to_flat(dict(value), f"{key}."))
             continue
+        if key in ("source", "target") and data_dict:
+            key = f"{key}.data"
         flat[SHORTCUTS.get(key, key)] = value
     return flat
 
