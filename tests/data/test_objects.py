@@ -195,3 +195,8 @@ def test_adapt_takes_a_source_and_a_target_dataframe(tmp_path):
     assert recorded["target"]["data"] == objects.reference(target)
     dd = {"train": FakeHF({"f": [0.0, 1.0], "label": [0, 1]})}
     assert objects.is_reference(resolve_adapt_config(source=dd, target="digits").source.data)
+
+
+def test_rank_takes_a_dataframe(tmp_path):
+    ranking = tk.rank(_frame(80), backbones="tabular:8", label_column="y", cache_dir=str(tmp_path))
+    assert len(ranking) == 1 and ranking.task == "classification"
