@@ -200,3 +200,13 @@ def test_adapt_takes_a_source_and_a_target_dataframe(tmp_path):
 def test_rank_takes_a_dataframe(tmp_path):
     ranking = tk.rank(_frame(80), backbones="tabular:8", label_column="y", cache_dir=str(tmp_path))
     assert len(ranking) == 1 and ranking.task == "classification"
+
+
+def test_label_sets_of_a_dataframe_as_of_its_csv(tmp_path):
+    frame = pd.DataFrame({"f": np.arange(12.0), "tags": ["a;b", "a", "b", ""] * 3})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    got = load(frame, split="all", label_column="tags", label_separator=";", targets="label_sets")
+    want = load(str(tmp_path / "t.csv"), split="all", label_column="tags", label_separator=";",
+                targets="label_sets")
+    assert got.multi_label and got.classes == want.classes == ["a", "b"]
+    np.testing.assert_array_equal(got.y, want.y)
