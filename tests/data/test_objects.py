@@ -210,3 +210,10 @@ def test_label_sets_of_a_dataframe_as_of_its_csv(tmp_path):
                 targets="label_sets")
     assert got.multi_label and got.classes == want.classes == ["a", "b"]
     np.testing.assert_array_equal(got.y, want.y)
+
+
+def test_extract_features_takes_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    features = tk.extract_features("tabular:8", (rng.normal(size=(20, 3)), np.repeat([0, 1], 10)),
+                                   cache_dir=str(tmp_path), progress=False)
+    assert features.shape[0] == 20 and np.isfinite(features).all()
