@@ -69,7 +69,7 @@ class Options:
     ``__post_init__`` calls ``super().__post_init__()`` first."""
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]  # subclasses are dataclasses
             if f.metadata.get("convert") is not None:
                 setattr(self, f.name, f.metadata["convert"](getattr(self, f.name)))
         check_options(self)

@@ -427,8 +427,8 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
     if isinstance(config, DataConfig):
         cfg = from_dict(DataConfig, {**to_dict(config), **overrides}) if overrides else config
     else:  # a name, a path or a Python object (DataConfig.data takes its reference)
-        cfg = from_dict(DataConfig, {"data": config if isinstance(config, str) or not isinstance(config, Path)
-                                     else str(config), **overrides})
+        cfg = from_dict(DataConfig, {"data": str(config) if isinstance(config, Path) else config,
+                                     **overrides})
     if not cfg.data:
         raise ConfigError("The 'data' parameter is required: a built-in dataset name (see `transferkit "
                           "datasets`) or a path.")
