@@ -39,13 +39,30 @@ from transferkit.options import (  # noqa: F401 - the option machinery, importab
 # --------------------------------------------------------------------------- configs
 
 
+def data_reference(value: Any) -> Any:
+    """A dataset option's value: a name or path as given; a Python data object (a DataFrame,
+    ``(X, y)`` arrays, a torch or Hugging Face dataset) -> the description + content
+    fingerprint that the config records instead of the object (see
+    :mod:`transferkit.data.objects`)."""
+    from pathlib import PurePath
+
+    if value is None or isinstance(value, (str, PurePath, bool, int, float)):
+        return value
+    from transferkit.data.objects import reference
+
+    return reference(value)
+
+
+
 @dataclass
 class DataConfig(Options):
     """Where the data comes from and how it is split."""
 
     data: str | None = option(None, "Target dataset: a built-in name (see `transferkit datasets`) "
-                              "or a path (image folder, .npz, .csv, .jsonl, .parquet, IDX).",
-                              flag="--data")
+                              "or a path (image folder, .npz, .csv, .jsonl, .parquet, IDX); from "
+                              "Python also a DataFrame, (X, y) arrays, a torch or Hugging Face "
+                              "dataset, recorded as a description with a content fingerprint.",
+                              flag="--data", convert=data_reference)
     text_column: str | None = option(None, "Column holding the text (CSV/JSONL text data).",
                                      flag="--text-column")
     label_column: str | None = option(None, "Column holding the label (CSV/JSONL/Parquet).",

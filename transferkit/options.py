@@ -31,13 +31,16 @@ C = TypeVar("C")
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, flag: str | None = None,
            choices: Iterable[Any] | None = None, factory: Any = None, ge: float | None = None,
-           gt: float | None = None, le: float | None = None, lt: float | None = None) -> Any:
+           gt: float | None = None, le: float | None = None, lt: float | None = None,
+           convert: Callable[[Any], Any] | None = None) -> Any:
     """A dataclass field with help text, an optional command-line flag and its constraints.
 
     ``flag`` is the long option that sets this field from the command line
     (``--shots``). ``choices`` restricts the values; ``ge``/``gt``/``le``/``lt`` bound a
     number (each element of a list of numbers). A field annotated ``int | None`` accepts
-    None besides what the bounds allow. :func:`check_options` enforces all of them::
+    None besides what the bounds allow. ``convert`` maps a value given from Python before it
+    is checked (``DataConfig.data``: an in-memory dataset -> its reference).
+    :func:`check_options` enforces all of them::
 
         >>> @dataclass
         ... class Demo(Options):
@@ -51,7 +54,7 @@ def option(default: Any = dataclasses.MISSING, help: str = "", *, flag: str | No
         raise TypeError("option() takes at most one lower bound (ge or gt) and one upper bound "
                         f"(le or lt). Got {bounds}.")
     meta = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None,
-            "bounds": bounds or None}
+            "bounds": bounds or None, "convert": convert}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -66,6 +69,9 @@ class Options:
     ``__post_init__`` calls ``super().__post_init__()`` first."""
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]  # subclasses are dataclasses
+            if f.metadata.get("convert") is not None:
+                setattr(self, f.name, f.metadata["convert"](getattr(self, f.name)))
         check_options(self)
 
 
@@ -254,6 +260,8 @@ def from_dict(cls: type[C], data: Mapping[str, Any] | None, where: str = "") -> 
                 f"Unknown configuration key '{full}'.{did_you_mean(key, list(fields))} "
                 f"Valid keys{' of ' + repr(where) if where else ''}: {', '.join(fields)}."
             )
+        if fields[key].metadata.get("convert") is not None:
+            value = fields[key].metadata["convert"](value)
         kwargs[key] = _coerce(value, hints[key], full)
         check_option(fields[key], kwargs[key], full, hints[key])
     try:

@@ -124,9 +124,20 @@ def _source(name_or_path: str | Path, domain: str | None, text_column: str | Non
             group_column: str | None = None, time_column: str | None = None,
             label_separator: str | None = None, label_columns: Sequence[str] | None = None
             ) -> tuple[TransferDataset, TransferDataset | None]:
+    from transferkit.data import objects
+
+    check_columns(group_column, time_column, text_column, label_column)
+    in_memory = not isinstance(name_or_path, (str, Path)) or objects.is_reference(name_or_path)
+    if in_memory:  # a Python object, or the reference a config records for one
+        for key, value in (("domain", domain), ("group_column", group_column), ("time_column", time_column)):
+            if value is not None:
+                raise ConfigError(f"The '{key}' parameter applies to built-in datasets and files; the "
+                                  f"data is a Python object. Got {key}={value!r}; leave it unset.")
+        ref = name_or_path if isinstance(name_or_path, str) else objects.reference(name_or_path)
+        return objects.load_object(objects.held(ref), ref, text_column, label_column,
+                                   label_separator, label_columns)
     text = str(name_or_path)
     path = Path(text).expanduser()
-    check_columns(group_column, time_column, text_column, label_column)
     if path.exists():
         if domain is not None:
             raise ConfigError(f"The 'domain' parameter applies only to built-in datasets with domains "
@@ -341,14 +352,18 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
 # --------------------------------------------------------------------------- public API
 
 
-def load(name_or_path: str | Path, split: str = "all", domain: str | None = None,
+def load(name_or_path: Any, split: str = "all", domain: str | None = None,
          shots: int | None = None, seed: int = 0, *, split_seed: int = 0, val_fraction: float = 0.1,
          test_fraction: float = 0.2, text_column: str | None = None, label_column: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
          targets: str | None = None, impute: str = "auto", group_column: str | None = None,
          time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
          label_columns: Sequence[str] | None = None) -> TransferDataset:
-    """Load a built-in dataset or a file/folder, and return one split of it.
+    """Load a built-in dataset, a file/folder or a Python object, and return one split of it.
+
+    Python objects: a pandas DataFrame, a tuple ``(X, y)`` of arrays, a torch Dataset of
+    ``(input, label)`` pairs, a Hugging Face ``datasets.Dataset``/``DatasetDict`` (see
+    :mod:`transferkit.data.objects`).
 
     ``split`` is ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (everything, official
     test part included, unsplit). The split is stratified and seeded by ``split_seed``
@@ -399,7 +414,8 @@ def load(name_or_path: str | Path, split: str = "all", domain: str | None = None
 
 
 def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Splits:
-    """Train/val/test of a :class:`~transferkit.config.DataConfig` (or a dataset name/path).
+    """Train/val/test of a :class:`~transferkit.config.DataConfig` (or a dataset name/path, or a
+    Python object as :func:`load` takes).
 
     ``overrides`` replace config fields (``shots=10``, ``max_test=2000``). The result
     carries leakage warnings (duplicates across splits) and skipped files. ``targets`` is
@@ -408,13 +424,11 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
     """
     from transferkit.config import DataConfig, from_dict, to_dict
 
-    if isinstance(config, (str, Path)):
-        cfg = from_dict(DataConfig, {"data": str(config), **overrides})
-    elif isinstance(config, DataConfig):
+    if isinstance(config, DataConfig):
         cfg = from_dict(DataConfig, {**to_dict(config), **overrides}) if overrides else config
-    else:
-        raise ConfigError(f"load_splits expects a DataConfig or a dataset name/path. Got "
-                          f"{type(config).__name__}.")
+    else:  # a name, a path or a Python object (DataConfig.data takes its reference)
+        cfg = from_dict(DataConfig, {"data": str(config) if isinstance(config, Path) else config,
+                                     **overrides})
     if not cfg.data:
         raise ConfigError("The 'data' parameter is required: a built-in dataset name (see `transferkit "
                           "datasets`) or a path.")

@@ -463,15 +463,25 @@ def load_table(path: str | Path, label_column: str | None = None,
     ``label_separator`` / ``label_columns`` read label sets instead (multi-label)."""
     path = Path(path)
     frame = read_frame(path) if frame is None else frame
-    where = f"'{path}'"
+    ds = table_from_frame(frame, path.stem, f"'{path}'", label_column, label_separator, label_columns)
+    ds.meta["source"] = str(path)
+    return ds
+
+
+def table_from_frame(frame: pd.DataFrame, name: str, where: str, label_column: str | None = None,
+                     label_separator: str | None = None, label_columns: Sequence[str] | None = None,
+                     schema: TableSchema | None = None) -> TransferDataset:
+    """A table dataset of ``frame``'s label column(s) and feature columns (as :func:`load_table`);
+    ``schema`` (another part's) checks the features against it instead of inferring one."""
     y, classes, used = read_labels(frame, label_column, where, label_separator, label_columns)
     features = frame.drop(columns=used)
     if features.shape[1] == 0:
         raise DataError(f"{where} has only the label column(s) {used} and no feature columns.")
-    schema = infer_schema(features, where=where)
-    schema.label_column = used[0] if len(used) == 1 else None
-    ds = table_dataset(features, y, classes, name=path.stem, where=where, schema=schema)
-    ds.meta.update({"source": str(path), "kind": "table", "label_column": used[0] if len(used) == 1 else None})
+    if schema is None:
+        schema = infer_schema(features, where=where)
+        schema.label_column = used[0] if len(used) == 1 else None
+    ds = table_dataset(features, y, classes, name=name, where=where, schema=schema)
+    ds.meta.update({"kind": "table", "label_column": used[0] if len(used) == 1 else None})
     if label_columns:
         ds.meta["label_columns"] = list(used)
     if label_separator is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from transferkit.data.dataset import TransferDataset
 from transferkit.data.tables import pick_column, read_frame, read_labels, warn_once
 from transferkit.errors import DataError
@@ -20,8 +22,16 @@ def load_text(path: str | Path, text_column: str | None = None,
     Empty texts are kept (a backbone encodes them) but produce a warning with their rows.
     """
     path = Path(path)
-    where = f"'{path}'"
-    frame = read_frame(path, as_text=True)
+    ds = text_from_frame(read_frame(path, as_text=True), path.stem, f"'{path}'", text_column,
+                         label_column, label_separator, label_columns)
+    ds.meta["source"] = str(path)
+    return ds
+
+
+def text_from_frame(frame: pd.DataFrame, name: str, where: str, text_column: str | None = None,
+                    label_column: str | None = None, label_separator: str | None = None,
+                    label_columns: Sequence[str] | None = None) -> TransferDataset:
+    """Texts and labels of a frame read as text (every cell a string, empty cells empty)."""
     text = pick_column(frame, text_column, TEXT_COLUMNS, "text", "--text-column (text_column)", where)
     y, classes, used = read_labels(frame, label_column, where, label_separator, label_columns)
     label = used[0] if len(used) == 1 else None
@@ -35,9 +45,9 @@ def load_text(path: str | Path, text_column: str | None = None,
         elif not isinstance(value, str):
             value = str(value)
         texts.append(value)
-    ds = TransferDataset(name=path.stem, modality="text", x=texts, y=y, classes=classes,
-                         ids=[f"{path.stem}[{i}]" for i in range(len(texts))],
-                         meta={"source": str(path), "kind": "text", "text_column": text,
+    ds = TransferDataset(name=name, modality="text", x=texts, y=y, classes=classes,
+                         ids=[f"{name}[{i}]" for i in range(len(texts))],
+                         meta={"kind": "text", "text_column": text,
                                "label_column": label})
     if label_columns:
         ds.meta["label_columns"] = list(used)

@@ -110,7 +110,7 @@ def _resolve_backend(backend: str, bb: Backbone, bf16: bool) -> str:
     return "torch"
 
 
-def extract_features(backbone: str | Backbone, data: TransferDataset, *,
+def extract_features(backbone: str | Backbone, data: Any, *,
                      cache_dir: str | Path | None = None, batch_size: int = 64, use_cache: bool = True,
                      backend: str = "auto", bf16: bool = False, upto_block: int | None = None,
                      progress: bool = True) -> np.ndarray:
@@ -121,10 +121,17 @@ def extract_features(backbone: str | Backbone, data: TransferDataset, *,
     backbones through onnxruntime when its output matches torch's on a sample batch
     (max abs error <= 1e-4), else torch eager with channels_last. Under ``accelerate
     launch`` each process extracts a contiguous shard; the result is gathered in order.
+    ``data`` is a :class:`TransferDataset`, or anything :func:`transferkit.data.load` takes
+    (a name, a path, a DataFrame, ``(X, y)`` arrays, a torch or Hugging Face dataset): all of it.
 
     >>> f = extract_features("efficientnet_lite0", data)  # doctest: +SKIP
     """
     from transferkit.backbones import create_backbone
+
+    if not isinstance(data, TransferDataset):
+        from transferkit.data.loading import load
+
+        data = load(data, split="all")
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"The 'batch_size' parameter of extract_features must be an int >= 1. "

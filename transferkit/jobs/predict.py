@@ -76,7 +76,7 @@ def load(run_dir: str | Path) -> Predictor:
     return Predictor(download_run(run_dir) if is_hub_ref(run_dir) else run_dir)
 
 
-def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
+def evaluate(run_dir: str | Path, data: Any = None, split: str = "test",
              **data_kwargs: Any) -> dict[str, Any]:
     """Metrics of a saved run on a dataset split (default: the run's own test split).
 
@@ -84,8 +84,13 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test",
     whole recorded data configuration (``config.yaml``: fractions, seeds, caps, columns,
     ``skip_bad`` ...) and checked against the split fingerprint the run recorded: a
     mismatch (the data file changed since the fit) is an error. ``data_kwargs`` override
-    recorded data keys. The result's ``"data"`` entry says what was evaluated.
+    recorded data keys. The result's ``"data"`` entry says what was evaluated. ``data`` may
+    be a Python object (a DataFrame, ``(X, y)`` ...): the same content as the run's is its own
+    data; a run fitted on one has to be given it again in a new process.
     """
+    from transferkit.config import data_reference
+
+    data = data_reference(data)
     predictor = load(run_dir)
     recorded = _recorded_data_config(Path(run_dir))
     own = data is None or (recorded is not None and _same_data(data, recorded.get("data")))

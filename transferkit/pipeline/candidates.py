@@ -146,7 +146,8 @@ class Ranking(list):
 def _load_rank_data(data: Any, shots: int | None, seed: int, validate: bool, val_data: Any,
                     task: str | None, data_options: dict[str, Any],
                     log: Callable[[str], None]) -> tuple[Any, Any, Any]:
-    """(train, val or None, task) from a name/path, DataConfig, Splits or TransferDataset:
+    """(train, val or None, task) from a name/path, a Python data object, DataConfig, Splits or
+    TransferDataset:
     the task ``task``, or the one the labels say (numbers: regression)."""
     from transferkit.data import Splits, TransferDataset
     from transferkit.pipeline.fitting import load_task_splits
@@ -162,13 +163,10 @@ def _load_rank_data(data: Any, shots: int | None, seed: int, validate: bool, val
         cfg = data
         if shots is not None:
             cfg = dataclasses.replace(cfg, shots=shots)
-    elif isinstance(data, (str, Path)):
-        values = {"data": str(data), "shots": shots, "seed": seed,
+    else:  # a name, a path or a Python data object (DataConfig.data checks which)
+        values = {"data": str(data) if isinstance(data, Path) else data, "shots": shots, "seed": seed,
                   **{k: v for k, v in data_options.items() if v is not None}}
         cfg = from_dict(DataConfig, {k: v for k, v in values.items() if v is not None})
-    else:
-        raise ConfigError(f"The 'data' parameter of rank must be a dataset name or path, a DataConfig, "
-                          f"Splits or a TransferDataset. Got {type(data).__name__} instead.")
     splits, chosen = load_task_splits(cfg, task, None, log)
     return splits.train, splits.val, chosen
 

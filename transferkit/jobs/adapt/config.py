@@ -15,6 +15,7 @@ from transferkit.config import (
     Options,
     TrainConfig,
     configure,
+    data_reference,
     option,
     to_dict,
 )
@@ -37,8 +38,9 @@ def adapt_train_defaults() -> TrainConfig:
 class SourceDataConfig(Options):
     """The labelled source domain (``source.*``)."""
 
-    data: str | None = option(None, "Labelled source dataset: a built-in name or a path.",
-                              flag="--source")
+    data: str | None = option(None, "Labelled source dataset: a built-in name or a path (from "
+                              "Python also a DataFrame, (X, y) arrays, a torch or Hugging Face "
+                              "dataset).", flag="--source", convert=data_reference)
     domain: str | None = option(None, "Domain of a built-in source dataset with domains.",
                                 flag="--source-domain")
     text_column: str | None = option(None, "Column holding the text (CSV/JSONL text data) in the "
@@ -65,7 +67,8 @@ class TargetDataConfig(Options):
     ``shots`` labelled examples; its test labels only for the final evaluation."""
 
     data: str | None = option(None, "Target dataset (its labels are used only for the final "
-                              "evaluation): a built-in name or a path.", flag="--target")
+                              "evaluation): a built-in name or a path (or a Python data object).",
+                              flag="--target", convert=data_reference)
     domain: str | None = option(None, "Domain of a built-in target dataset with domains.",
                                 flag="--target-domain")
     text_column: str | None = option(None, "Column holding the text in the target (None: "
@@ -206,9 +209,13 @@ def _keyword_values(kwargs: Mapping[str, Any]) -> dict[str, Any]:
             key = "backbone.name"
         if key in ("source", "target") and isinstance(value, (SourceDataConfig, TargetDataConfig)):
             value = to_dict(value)
-        if key in ("source", "target") and isinstance(value, Mapping):
+        data_dict = isinstance(value, Mapping) and bool(value) and all(  # a DatasetDict is data
+            hasattr(v, "to_pandas") for v in value.values())
+        if key in ("source", "target") and isinstance(value, Mapping) and not data_dict:
             flat.update(to_flat(dict(value), f"{key}."))
             continue
+        if key in ("source", "target") and data_dict:
+            key = f"{key}.data"
         flat[SHORTCUTS.get(key, key)] = value
     return flat
 
