@@ -147,7 +147,7 @@ def test_rank_validate_needs_val_data_for_a_dataset():
 def test_rank_rejects_unknown_score_and_bad_data():
     with pytest.raises(ConfigError, match="Did you mean 'logme'"):
         rank(_images(0), [_Pixels("good", True)], scores=["logmee"])
-    with pytest.raises(ConfigError, match="'data' parameter of rank"):
+    with pytest.raises(ConfigError, match="'data' parameter must be"):
         rank(12345, [_Pixels("good", True)])
 
 

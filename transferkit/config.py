@@ -44,10 +44,12 @@ def data_reference(value: Any) -> Any:
     ``(X, y)`` arrays, a torch or Hugging Face dataset) -> the description + content
     fingerprint that the config records instead of the object (see
     :mod:`transferkit.data.objects`)."""
-    from pathlib import PurePath
+    from pathlib import Path, PurePath
 
-    if value is None or isinstance(value, (str, PurePath, bool, int, float)):
+    if value is None or isinstance(value, (str, PurePath)):
         return value
+    if isinstance(value, (bool, int, float)) and Path(str(value)).exists():
+        return str(value)  # e.g. `data: 2024` in a YAML config names the folder 2024
     from transferkit.data.objects import reference
 
     return reference(value)
