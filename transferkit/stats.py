@@ -115,22 +115,24 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
 def verdict(diff: float, ci: tuple[float, float], p_value: float, *, what: str = "transfer",
             baseline: str = "scratch", unit: str = "points", scale: float = 100.0,
             level: float = LEVEL, alpha: float = ALPHA, test: str = "",
-            subject: str = "the transferred model",
+            subject: str = "the transferred model", better: str = "helped",
+            worse: str = "negative transfer",
             advice: str = "Transfer did not help here; try another backbone or strategy, or train "
                           "without transfer.") -> tuple[str, str]:
     """``(kind, sentence)``: ``helped`` / ``no detectable difference`` / ``negative`` and the
     sentence a user reads, e.g. "transfer helped (+4.7 points over scratch, 95 % CI +1.2 …
     +8.1, McNemar p = 0.012)". ``kind`` is decided by ``p_value < alpha`` and the sign.
-    ``what`` opens the sentence; ``subject`` and ``advice`` word the negative one (adapt says
-    "adaptation", "the adapted model" and what to try instead)."""
+    ``what`` and ``better`` open the sentence; ``worse``, ``subject`` and ``advice`` word the negative one
+    (adapt says "adaptation", "the adapted model" and what to try instead; a plain baseline
+    is not a transfer comparison, so it says "below a plain baseline")."""
     lo, hi = ci
     detail = (f"{diff * scale:+.1f} {unit} vs {baseline}, {level * 100:.0f} % CI "
               f"{lo * scale:+.1f} … {hi * scale:+.1f}, {test + ' ' if test else ''}{format_p(p_value)}")
     if p_value >= alpha:
         return "no detectable difference", f"{what}: no detectable difference ({detail})"
     if diff > 0:
-        return "helped", f"{what} helped ({detail})"
-    return "negative", (f"negative transfer: {subject} is worse than the {baseline} "
+        return "helped", f"{what} {better} ({detail})"
+    return "negative", (f"{worse}: {subject} is worse than the {baseline} "
                         f"baseline ({detail}). {advice}")
 
 

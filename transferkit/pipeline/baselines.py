@@ -122,6 +122,14 @@ def judge(cfg: Any, task: Task, splits: Any, metrics: dict[str, Any], run_dir: A
     return baselines, gain, warnings
 
 
+#: a plain baseline (the majority class, ridge) is not a transfer comparison: beating it says
+#: the model is worth having, losing to it says a plain tool is enough
+PLAIN_WORDING = {"what": "the model", "better": "beats the plain baseline",
+                 "worse": "below a plain baseline",
+                 "subject": "the model", "advice": "A plain model does as well here: prefer it, or "
+                 "try a pretrained backbone, another strategy or more epochs."}
+
+
 def paired_plain(task: Task, y: Any, outputs: Any, baselines: dict[str, Any],
                  plain_outputs: dict[str, Any], meta: dict[str, Any], seed: int,
                  log: Callable[[str], None], wording: dict[str, str] | None = None) -> None:
@@ -129,6 +137,7 @@ def paired_plain(task: Task, y: Any, outputs: Any, baselines: dict[str, Any],
     example (e.g. ridge and gradient boosting on a table, the majority class), on the same
     test examples: ``baselines[name]["paired_test"]``, its sentence on the console. The
     warnings stay the task's (``floor_warning`` reads these tests)."""
+    wording = wording or PLAIN_WORDING
     for name, base_outputs in plain_outputs.items():
         paired = task.compare(y, outputs, base_outputs, meta, name, seed=seed, wording=wording)
         if paired is not None and isinstance(baselines.get(name), dict):

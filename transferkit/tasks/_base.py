@@ -55,6 +55,8 @@ class Task:
     tie_break: ClassVar[tuple[str, ...]] = ("loss",)
     #: the test metric the transfer gain is computed in (sign: positive = transfer helped)
     gain_metric: ClassVar[str] = "loss"
+    #: how the gain metric is named in warnings (default: ``gain_metric`` itself)
+    gain_label: ClassVar[str] = ""
     #: what ``--shots K`` means for this task, in the words of the help text
     shots_meaning: ClassVar[str] = ""
     #: how the data layer stores the targets: "classes" (int codes), "values" (float64) or
@@ -228,10 +230,9 @@ class Task:
         """The plain-words warning when the transferred model loses to a baseline."""
         if gain is None or gain >= 0.0:
             return None
-        return (f"negative transfer: the transferred model is {abs(gain):.4g} "
-                f"({self.gain_metric}) worse than the {baseline} baseline on the test set. "
-                "Transfer did not help here; try another backbone or strategy, or train "
-                "without transfer.")
+        return (f"negative transfer: the transferred model's test {self.gain_label or self.gain_metric} "
+                f"is {abs(gain):.3f} below the {baseline} baseline's. Transfer did not help here; "
+                "try another backbone or strategy, or train without transfer.")
 
     def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
                       meta: dict[str, Any]) -> str | None:

@@ -261,6 +261,7 @@ class MultilabelTask(Task):
     directions = {"micro_f1": "max", "macro_f1": "max", "map": "max", "subset_accuracy": "max",
                   "loss": "min"}
     gain_metric = "micro_f1"
+    gain_label = "micro-F1"
     shots_meaning = ("training rows, chosen greedily until every label has at least K positive "
                      "examples (labels_used counts the rows)")
     targets = "label_sets"
@@ -437,13 +438,6 @@ class MultilabelTask(Task):
         return (f"below the floor: on the test set its micro-F1 {score:.3f} is no better than {what} "
                 f"(micro-F1 {floor:.3f}); do not use it as is: train longer or with more labels, or "
                 "try another backbone or strategy.")
-
-    def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
-        if gain is None or gain >= 0.0:
-            return None
-        return (f"negative transfer: the transferred model's test micro-F1 is {abs(gain):.3f} below "
-                f"the {baseline} baseline's. Transfer did not help here; try another backbone or "
-                "strategy, or train without transfer.")
 
     def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
                 meta: dict[str, Any], baseline: str = "scratch", seed: int = 0,

@@ -306,6 +306,7 @@ class RegressionTask(Task):
     selection_metric = "r2"
     directions = {"r2": "max", "rmse": "min", "mae": "min", "loss": "min"}
     gain_metric = "r2"
+    gain_label = "R²"
     shots_meaning = "labelled training examples in total (spread over quantile bins of the target)"
     targets = "values"
 
@@ -462,13 +463,6 @@ class RegressionTask(Task):
                     f"training rows scores test R² {best:.3f} against this model's {r2:.3f}; prefer "
                     "it, or try a pretrained backbone, another strategy or more epochs.")
         return None
-
-    def gain_warning(self, gain: float | None, baseline: str = "scratch") -> str | None:
-        if gain is None or gain >= 0.0:
-            return None
-        return (f"negative transfer: the transferred model's test R² is {abs(gain):.3f} below the "
-                f"{baseline} baseline's. Transfer did not help here; try another backbone or "
-                "strategy, or train without transfer.")
 
     def headline(self, metrics: dict[str, Any]) -> str:
         return f"R² {metrics['r2']:.4f}, RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}"
