@@ -22,8 +22,10 @@ def test_task_fit_save_load_predict_evaluate(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     task = get_task(name)
     data = TASKS.get(name).tiny_example(tmp_path)  # each task fits data of its own kind
-    run = tk.fit(**data, backbone="tabular", strategy="full", task=name,
-                 epochs=3, seed=0, out=str(tmp_path / name), log=None)
+    # a task whose data needs its own kind of backbone (tokens, pixels, series) names it
+    how = {"backbone": "tabular", "strategy": "full", "epochs": 3}
+    how.update({k: data.pop(k) for k in list(data) if k in how})
+    run = tk.fit(**data, **how, task=name, seed=0, out=str(tmp_path / name), log=None)
     s = run.summary
     assert s["task"] == name
     assert _finite(s["metrics"]["test"]) and s["metrics"]["test"]
