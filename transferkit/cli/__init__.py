@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from transferkit.errors import TransferkitError
-from transferkit.options import configure, flags
+from transferkit.options import configure, flags, rule
+from transferkit.progress import cli_progress
 from transferkit.registry import Registry
 
 COMMANDS: Registry[Any] = Registry("command", package="transferkit.cli")
@@ -35,13 +36,27 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         seen.add(flag)
         dest = "cfg__" + key.replace(".", "__")
-        help_text = f.metadata.get("help", "")
+        help_text = flag_help(f, tp)
         if tp is bool:
             parser.add_argument(flag, dest=dest, action="store_const", const=True, default=None,
                                 help=help_text)
         else:
             parser.add_argument(flag, dest=dest, default=None, metavar=key.split(".")[-1].upper(),
                                 help=help_text)
+
+
+def flag_help(f: Any, tp: Any) -> str:
+    """A config flag's help: its text, then what it accepts and its default, from the one
+    declaration (``option(...)``), so ``--help`` and the checks never disagree."""
+    import dataclasses
+
+    text = f.metadata.get("help", "").rstrip()
+    if tp is bool:
+        return text
+    accepts = rule(f, tp)
+    default = f.default if f.default is not dataclasses.MISSING else None
+    extra = [f"Accepts {accepts}." if accepts else "", f"Default: {default}."]
+    return " ".join([text, *[e for e in extra if e]]).replace("%", "%%")
 
 
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -83,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args._command.run(args) or 0)
+        # bars on a terminal unless --quiet (or --json: output meant for a program)
+        with cli_progress(not (getattr(args, "quiet", False) or getattr(args, "json", False))):
+            return int(args._command.run(args) or 0)
     except TransferkitError as exc:
         if os.environ.get("TRANSFERKIT_DEBUG"):
             raise

@@ -30,6 +30,7 @@ from transferkit.data.dataset import TransferDataset
 from transferkit.errors import ConfigError
 from transferkit.features.cache import FeatureCache, backbone_fingerprint, cache_key
 from transferkit.features.onnx import OnnxRunner, physical_cores
+from transferkit.progress import progress_bar, progress_wanted
 
 BACKENDS = ("auto", "torch", "onnx")
 
@@ -113,7 +114,7 @@ def _resolve_backend(backend: str, bb: Backbone, bf16: bool) -> str:
 def extract_features(backbone: str | Backbone, data: Any, *,
                      cache_dir: str | Path | None = None, batch_size: int = 64, use_cache: bool = True,
                      backend: str = "auto", bf16: bool = False, upto_block: int | None = None,
-                     progress: bool = True) -> np.ndarray:
+                     progress: bool | None = None) -> np.ndarray:
     """Features of ``data`` from a frozen ``backbone``: float32 ``(N, D)``, cached on disk.
 
     With ``upto_block=k`` the activations of ``backbone.split_at(k)[0]`` (everything but
@@ -178,7 +179,7 @@ def extract_features(backbone: str | Backbone, data: Any, *,
 
 
 def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_size: int, backend: str,
-             bf16: bool, upto_block: int | None, progress: bool, cache: FeatureCache,
+             bf16: bool, upto_block: int | None, progress: bool | None, cache: FeatureCache,
              threads: int) -> np.ndarray:
     module: nn.Module = bb.split_at(upto_block)[0] if upto_block is not None else bb
     if len(indices) == 0:
@@ -194,7 +195,7 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
         indices = indices[order]
     parts: list[np.ndarray] = []
     runner: OnnxRunner | Any = None
-    bar = _progress(progress, len(indices), f"features: {bb.name}")
+    bar = progress_bar(progress_wanted(progress), len(indices), f"features: {bb.name}")
     with bar as tick, torch.inference_mode():
         for inputs in _collated(collate, data, indices, batch_size):
             if runner is None:
@@ -242,19 +243,6 @@ def _make_runner(module: nn.Module, bb: Backbone, inputs: Any, chosen: str, bf16
             return module(x)
 
     return run_torch
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int, label: str) -> Iterator[Any]:
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 __all__ = ["BACKENDS", "extract_features", "length_order"]

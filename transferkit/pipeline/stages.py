@@ -24,6 +24,7 @@ from torch import nn
 from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
 from transferkit.model import TransferModel
+from transferkit.progress import progress_bar, progress_wanted
 from transferkit.tasks import Task, get_task
 from transferkit.train.batches import to_device
 from transferkit.train.callbacks import Callback
@@ -113,14 +114,18 @@ def map_batches(model: nn.Module, data: Any, fn: Callable[[nn.Module, Any], Any]
     device = model_device(model)
     rows = np.arange(len(data)) if rows is None else rows
     out = []
-    for start in range(0, len(rows), batch_size):
-        sel = rows[start:start + batch_size]
-        if isinstance(data, np.ndarray):
-            x: Any = torch.from_numpy(np.ascontiguousarray(data[sel]))
-        else:
-            items = [data.input(int(i)) for i in sel] if hasattr(data, "input") else [data[int(i)] for i in sel]
-            x = model.backbone.collate(items)
-        out.append(fn(model, to_device(x, device)))
+    # a bar (in the CLI, on a terminal) when the pass is long enough to wait for
+    with progress_bar(progress_wanted() and len(rows) > 8 * batch_size, len(rows), "predicting") as advance:
+        for start in range(0, len(rows), batch_size):
+            sel = rows[start:start + batch_size]
+            if isinstance(data, np.ndarray):
+                x: Any = torch.from_numpy(np.ascontiguousarray(data[sel]))
+            else:
+                items = ([data.input(int(i)) for i in sel] if hasattr(data, "input")
+                         else [data[int(i)] for i in sel])
+                x = model.backbone.collate(items)
+            out.append(fn(model, to_device(x, device)))
+            advance(len(sel))
     return out
 
 
@@ -212,7 +217,7 @@ class StageRunner:
 
         t0 = time.perf_counter()
         feats = extract_features(backbone, data, cache_dir=self.cache_dir, upto_block=upto_block,
-                                 bf16=self.cfg.train.bf16, progress=False)
+                                 bf16=self.cfg.train.bf16)
         self.timings["features_s"] += time.perf_counter() - t0
         return feats
 

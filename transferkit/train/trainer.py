@@ -15,8 +15,6 @@ clipping, early stopping with best-weights restore, atomic checkpoints and exact
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -31,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from transferkit.config import TrainConfig
 from transferkit.errors import ConfigError, RunDirError, TrainingError
+from transferkit.progress import progress_wanted
 from transferkit.rundir import MetricsLog, RunDirLock
 from transferkit.strategies.base import set_trainable
 from transferkit.tasks import Task, get_task
@@ -421,8 +420,9 @@ class Trainer:
         seed_everything(self.seed)
 
     def _show_progress(self) -> bool:
-        show = self.progress if self.progress is not None else (sys.stderr.isatty() and self.log is not None)
-        return bool(show) and self.is_main and not os.environ.get("TRANSFERKIT_NO_PROGRESS")
+        if self.progress is None and self.log is not None:  # a caller that prints wants the bar
+            return self.is_main and progress_wanted(True)
+        return self.is_main and progress_wanted(self.progress)
 
     def _train_epochs(self, position: tuple[int, int], target_position: tuple[int, int]
                       ) -> tuple[str, int, tuple[int, int], tuple[int, int]]:

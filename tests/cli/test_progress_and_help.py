@@ -1,0 +1,52 @@
+"""Progress bars follow the command line (on a terminal, not with --quiet), and every
+config flag's --help names what it accepts and its default."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from transferkit import cli
+from transferkit.progress import cli_progress, progress_wanted
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    monkeypatch.delenv("TRANSFERKIT_NO_PROGRESS", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+
+def test_progress_is_off_for_library_calls_and_on_inside_the_cli(terminal, monkeypatch):
+    assert progress_wanted() is False  # a library call that did not ask
+    assert progress_wanted(True) is True
+    with cli_progress(True):
+        assert progress_wanted() is True
+        assert progress_wanted(False) is False  # an explicit no wins
+        monkeypatch.setenv("TRANSFERKIT_NO_PROGRESS", "1")
+        assert progress_wanted() is False and progress_wanted(True) is False
+    assert progress_wanted() is False
+
+
+def test_progress_is_off_when_stderr_is_not_a_terminal(monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    with cli_progress(True):
+        assert progress_wanted() is False
+
+
+@pytest.mark.parametrize("argv, shown", [(["datasets"], True), (["datasets", "--json"], False)])
+def test_the_cli_turns_bars_on_unless_quiet_or_json(terminal, monkeypatch, argv, shown):
+    seen = []
+    command = cli.COMMANDS.entry("datasets").obj
+    monkeypatch.setattr(command, "run", lambda args: seen.append(progress_wanted()) or 0)
+    assert cli.main(argv) == 0
+    assert seen == [shown]
+
+
+def test_fit_help_shows_defaults_and_accepted_values(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Optimizer. Accepts one of adamw, sgd. Default: adamw." in text
+    assert "Default: linear-probe." in text
+    assert "Accepts an int >= 1 or None. Default: None." in text  # --shots
