@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from transferkit.devices import DEVICE_HELP, check_device_name
 from transferkit.options import (  # noqa: F401 - the option machinery, importable from here too
     C,
     Options,
@@ -35,6 +36,7 @@ from transferkit.options import (  # noqa: F401 - the option machinery, importab
     to_dict,
     to_flat,
 )
+from transferkit.trackers import check_trackers
 
 # --------------------------------------------------------------------------- configs
 
@@ -154,9 +156,15 @@ class TrainConfig(Options):
     eval_every: int | None = option(None, "Evaluate every N steps (None: once per epoch).", ge=1)
     checkpoint_every: int | None = option(None, "Write a resumable checkpoint every N steps "
                                           "(always at the end).", flag="--checkpoint-every", ge=1)
-    tensorboard: bool = option(False, "Also log to TensorBoard in the run directory.",
-                               flag="--tensorboard")
+    tensorboard: bool = option(False, "Also log to TensorBoard in the run directory (the same as "
+                               "adding tensorboard to --report-to).", flag="--tensorboard")
+    report_to: str = option("none", "Experiment trackers, through Accelerate: a comma-separated list "
+                            "of tensorboard, mlflow, wandb (or 'all', 'none'). Every evaluation is "
+                            "logged as <stage>/<metric>; one run directory is one tracker run.",
+                            flag="--report-to", convert=check_trackers)
     num_workers: int = option(0, "DataLoader worker processes.", ge=0)
+    device: str = option("auto", DEVICE_HELP + " Training, extraction and evaluation run there.",
+                         flag="--device", convert=check_device_name)
     group_by_length: bool = option(True, "Texts: batch examples of similar length together, so "
                                    "little compute goes to padding (as HF's group_by_length).")
 

@@ -282,7 +282,7 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     if not isinstance(tolerance, (int, float)) or tolerance <= 0:
         raise ConfigError(f"The 'tolerance' parameter must be a float > 0. Got {tolerance!r} instead.")
     run = Path(run_dir)
-    predictor = load(run)
+    predictor = load(run, device="cpu")  # exported graphs are traced on the CPU
     manifest, task = predictor.manifest, predictor.task
     model = predictor.model.eval()
     out_dir = Path(out) if out is not None else run / f"export-{format}"

@@ -308,3 +308,15 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+def partial_directory(run_dir: str | Path) -> Path:
+    """``<parent>/.<name>.partial``: where a run is written until it is complete."""
+    run_dir = Path(run_dir)
+    return run_dir.parent / f".{run_dir.name}.partial"
+
+
+def run_name(run_dir: str | Path) -> str:
+    """A run directory's name; a run still being written (``.<name>.partial``) is ``<name>``."""
+    name = Path(run_dir).name
+    return name[1:-len(".partial")] if name.startswith(".") and name.endswith(".partial") else name

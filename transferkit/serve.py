@@ -136,10 +136,10 @@ class _Model:
     """The loaded run and the conversion of request payloads into predictions."""
 
     def __init__(self, run_dir: Path, max_batch: int, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS) -> None:
+                 max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS, device: Any = "auto") -> None:
         from transferkit.jobs.predict import load
 
-        self.predictor = load(run_dir)
+        self.predictor = load(run_dir, device=device)
         self.run_dir = run_dir
         self.max_batch = max_batch
         self.max_pixels = max_pixels
@@ -320,8 +320,9 @@ def _b64(value: Any, i: int) -> bytes:
 def create_app(run_dir: str | Path, api_key: str | None = None,
                max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
                max_batch: int = DEFAULT_MAX_BATCH, max_pixels: int = DEFAULT_MAX_PIXELS,
-               max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS) -> Any:
-    """The FastAPI application serving ``run_dir`` (the model is loaded once, here).
+               max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS, device: Any = "auto") -> Any:
+    """The FastAPI application serving ``run_dir`` (the model is loaded once, here, onto
+    ``device``: see :mod:`transferkit.devices`).
 
     ``max_pixels`` and ``max_request_pixels`` bound the width x height of one image and of
     all images in a request (checked from the headers before decoding; over -> 413).
@@ -344,7 +345,7 @@ def create_app(run_dir: str | Path, api_key: str | None = None,
     if api_key is not None and not api_key.strip():
         raise ConfigError("The 'api_key' parameter is empty. Pass a non-empty key, or none to serve "
                           "without authentication.")
-    model = _Model(Path(run_dir), max_batch, max_pixels, max_request_pixels)
+    model = _Model(Path(run_dir), max_batch, max_pixels, max_request_pixels, device=device)
     app = FastAPI(title=f"transferkit · {Path(run_dir).name}", version=__version__,
                   docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -401,10 +402,10 @@ def create_app(run_dir: str | Path, api_key: str | None = None,
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
           max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, max_batch: int = DEFAULT_MAX_BATCH,
           log_level: str = "info", max_pixels: int = DEFAULT_MAX_PIXELS,
-          max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS) -> None:
+          max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS, device: Any = "auto") -> None:
     """Serve ``run_dir`` with uvicorn until interrupted (loopback only by default)."""
     import uvicorn
 
     app = create_app(run_dir, api_key=api_key, max_request_bytes=max_request_bytes, max_batch=max_batch,
-                     max_pixels=max_pixels, max_request_pixels=max_request_pixels)
+                     max_pixels=max_pixels, max_request_pixels=max_request_pixels, device=device)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

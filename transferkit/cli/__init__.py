@@ -45,6 +45,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                                 help=help_text)
 
 
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """``--device`` for the commands that load a run (predict, evaluate, serve)."""
+    from transferkit.devices import DEVICE_HELP
+
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP + " Default: auto.")
+
+
 def flag_help(f: Any, tp: Any) -> str:
     """A config flag's help: its text, then what it accepts and its default, from the one
     declaration (``option(...)``), so ``--help`` and the checks never disagree."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from transferkit.cli import COMMANDS
+from transferkit.cli import COMMANDS, add_device_argument
 from transferkit.cli.output import console as make_console
 
 
@@ -28,6 +28,7 @@ class EvaluateCommand:
         parser.add_argument("--label-columns", help="Multi-label: several 0/1 columns (a,b,c; default: "
                             "the run's own setting).")
         parser.add_argument("--json", action="store_true", help="Print the metrics as JSON.")
+        add_device_argument(parser)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -41,7 +42,7 @@ class EvaluateCommand:
                                     ("skip_bad", args.skip_bad),
                                     ("label_separator", args.label_separator),
                                     ("label_columns", columns)) if v}
-        m = evaluate(args.run, args.data, split=args.split, **kwargs)
+        m = evaluate(args.run, args.data, split=args.split, device=args.device, **kwargs)
         if args.json:
             print(json.dumps(m, indent=2))
             return 0

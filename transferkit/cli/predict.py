@@ -8,7 +8,7 @@ import io
 import json
 import sys
 
-from transferkit.cli import COMMANDS
+from transferkit.cli import COMMANDS, add_device_argument
 
 
 @COMMANDS.register("predict", help="Predict with a saved run: image files or folders, a "
@@ -22,6 +22,7 @@ class PredictCommand:
         parser.add_argument("--format", choices=("csv", "json"), default="csv",
                             help="Output format (default csv).")
         parser.add_argument("--output", "-o", help="Write predictions to this file instead of stdout.")
+        add_device_argument(parser)
         parser.add_argument("--skip-bad", action="store_true",
                             help="Skip image files that cannot be decoded (listed in a warning) "
                             "instead of stopping.")
@@ -38,7 +39,7 @@ class PredictCommand:
 
         if not args.max_megapixels > 0:
             raise ConfigError(f"The '--max-megapixels' option must be > 0. Got {args.max_megapixels}.")
-        predictor = load(args.run)
+        predictor = load(args.run, device=args.device)
         ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"),
                                     skip_bad=args.skip_bad, max_pixels=int(args.max_megapixels * 1e6))
         outputs = predictor.predict_proba_items(items)

@@ -7,7 +7,7 @@ import ipaddress
 import os
 import sys
 
-from transferkit.cli import COMMANDS
+from transferkit.cli import COMMANDS, add_device_argument
 from transferkit.errors import ConfigError
 
 ENV_API_KEY = "TRANSFERKIT_API_KEY"
@@ -22,6 +22,7 @@ class ServeCommand:
         parser.add_argument("--host", default="127.0.0.1",
                             help="Address to bind (default 127.0.0.1: this machine only).")
         parser.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
+        add_device_argument(parser)
         parser.add_argument("--api-key", help=f"Require this key in the X-API-Key header (or set "
                             f"${ENV_API_KEY}, which keeps it out of the process list).")
         parser.add_argument("--max-request-mb", type=float, default=10.0,
@@ -57,7 +58,7 @@ class ServeCommand:
         serve(args.run, host=args.host, port=args.port, api_key=api_key,
               max_request_bytes=max(1024, int(args.max_request_mb * 2**20)), max_batch=args.max_batch,
               max_pixels=max(1, int(args.max_megapixels * 1e6)),
-              max_request_pixels=max(1, int(args.max_request_megapixels * 1e6)))
+              max_request_pixels=max(1, int(args.max_request_megapixels * 1e6)), device=args.device)
         return 0
 
 

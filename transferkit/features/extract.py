@@ -27,10 +27,12 @@ from torch import nn
 
 from transferkit.backbones.base import Backbone
 from transferkit.data.dataset import TransferDataset
+from transferkit.devices import resolve_device
 from transferkit.errors import ConfigError
 from transferkit.features.cache import FeatureCache, backbone_fingerprint, cache_key
 from transferkit.features.onnx import OnnxRunner, physical_cores
 from transferkit.progress import progress_bar, progress_wanted
+from transferkit.train.batches import to_device
 
 BACKENDS = ("auto", "torch", "onnx")
 
@@ -114,7 +116,7 @@ def _resolve_backend(backend: str, bb: Backbone, bf16: bool) -> str:
 def extract_features(backbone: str | Backbone, data: Any, *,
                      cache_dir: str | Path | None = None, batch_size: int = 64, use_cache: bool = True,
                      backend: str = "auto", bf16: bool = False, upto_block: int | None = None,
-                     progress: bool | None = None) -> np.ndarray:
+                     progress: bool | None = None, device: Any = "cpu") -> np.ndarray:
     """Features of ``data`` from a frozen ``backbone``: float32 ``(N, D)``, cached on disk.
 
     With ``upto_block=k`` the activations of ``backbone.split_at(k)[0]`` (everything but
@@ -124,6 +126,8 @@ def extract_features(backbone: str | Backbone, data: Any, *,
     launch`` each process extracts a contiguous shard; the result is gathered in order.
     ``data`` is a :class:`TransferDataset`, or anything :func:`transferkit.data.load` takes
     (a name, a path, a DataFrame, ``(X, y)`` arrays, a torch or Hugging Face dataset): all of it.
+    ``device`` (``"cpu"``, ``"auto"``, ``"cuda"`` ...; see :mod:`transferkit.devices`): off the
+    CPU the backbone runs there with torch, and is put back where it was afterwards.
 
     >>> f = extract_features("efficientnet_lite0", data)  # doctest: +SKIP
     """
@@ -159,8 +163,9 @@ def extract_features(backbone: str | Backbone, data: Any, *,
             indices = np.array_split(indices, state.num_processes)[state.process_index]
         threads = max(1, physical_cores() // (state.num_processes if state is not None else 1))
         with _threads(threads):
-            feats = _compute(bb, data, indices, batch_size, backend, bf16, upto_block, progress, cache,
-                             threads)
+            feats = _on_device(resolve_device(device), bb, lambda backend_: _compute(
+                bb, data, indices, batch_size, backend_, bf16, upto_block, progress, cache, threads),
+                backend)
         if state is not None:
             from accelerate.utils import gather_object
 
@@ -176,6 +181,23 @@ def extract_features(backbone: str | Backbone, data: Any, *,
         for m, mode in modes.items():  # each module's own mode, as it was
             if m.training != mode:
                 m.training = mode
+
+
+def _on_device(target: torch.device, bb: Backbone, compute: Callable[[str], np.ndarray],
+               backend: str) -> np.ndarray:
+    """``compute(backend)`` with ``bb`` on ``target`` (torch off the CPU; onnxruntime is the
+    CPU path), then ``bb`` back on its own device."""
+    if target.type == "cpu":
+        return compute(backend)
+    if backend == "onnx":
+        raise ConfigError(f"backend='onnx' runs on the CPU; the device asked for is {target}. Use "
+                          "backend='auto' or 'torch' there, or device='cpu'.")
+    home = next((p.device for p in bb.parameters()), torch.device("cpu"))
+    bb.to(target)
+    try:
+        return compute("torch")
+    finally:
+        bb.to(home)
 
 
 def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_size: int, backend: str,
@@ -236,11 +258,13 @@ def _make_runner(module: nn.Module, bb: Backbone, inputs: Any, chosen: str, bf16
                                       f"{exc}. Use backend='torch'.") from exc
                 warnings.warn(f"onnxruntime not used for {bb.name} ({exc}); using torch.", stacklevel=4)
 
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+
     def run_torch(x: Any) -> torch.Tensor:
         if chosen == "onnx" and isinstance(x, torch.Tensor) and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)  # collated as NCHW for onnxruntime
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return module(x)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            return module(to_device(x, device))
 
     return run_torch
 

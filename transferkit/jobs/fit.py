@@ -43,7 +43,7 @@ SHORTCUTS = {
     "pool_stages": "backbone.pool_stages", "max_length": "backbone.max_length",
     "epochs": "train.epochs", "max_steps": "train.max_steps", "lr": "train.lr",
     "batch_size": "train.batch_size", "checkpoint_every": "train.checkpoint_every",
-    "patience": "train.patience",
+    "patience": "train.patience", "device": "train.device", "report_to": "train.report_to",
 }
 
 

@@ -28,13 +28,17 @@ class Predictor:
     run's task (``transferkit.json``) decides what the outputs are.
     """
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, device: Any = "auto") -> None:
+        from transferkit.devices import resolve_device
+
         self.run_dir = Path(run_dir)
         self.manifest = read_manifest(self.run_dir)
         self.task = get_task(self.manifest.get("task"))
         self.classes: list[str] = list(self.manifest["classes"])
         self.modality: str = self.manifest["modality"]
-        self.model = rebuild_model(self.manifest, self.run_dir)
+        #: where the model runs (``device``, see :mod:`transferkit.devices`); batches follow it
+        self.device = resolve_device(device)
+        self.model = rebuild_model(self.manifest, self.run_dir).to(self.device)
         self.model.eval()
 
     def _items(self, inputs: Any) -> list[Any]:
@@ -61,9 +65,10 @@ class Predictor:
         return f"Predictor('{self.run_dir}', {self.modality}, classes={self.classes})"
 
 
-def load(run_dir: str | Path) -> Predictor:
+def load(run_dir: str | Path, device: Any = "auto") -> Predictor:
     """Load a run directory for prediction (never unpickles anything): a local folder, or
-    ``"hf://user/repo[@revision]"`` for a run pushed to the Hugging Face Hub."""
+    ``"hf://user/repo[@revision]"`` for a run pushed to the Hugging Face Hub. The model
+    runs on ``device`` (``"auto"``: a GPU when there is one; see :mod:`transferkit.devices`)."""
     import os
 
     from transferkit.errors import ConfigError
@@ -73,10 +78,10 @@ def load(run_dir: str | Path) -> Predictor:
         raise ConfigError("The 'run_dir' parameter of load must be a run directory (a path written "
                           "by fit/adapt/pretrain) or 'hf://user/repo'. Got "
                           f"{run_dir!r} instead.")
-    return Predictor(download_run(run_dir) if is_hub_ref(run_dir) else run_dir)
+    return Predictor(download_run(run_dir) if is_hub_ref(run_dir) else run_dir, device=device)
 
 
-def evaluate(run_dir: str | Path, data: Any = None, split: str = "test",
+def evaluate(run_dir: str | Path, data: Any = None, split: str = "test", device: Any = "auto",
              **data_kwargs: Any) -> dict[str, Any]:
     """Metrics of a saved run on a dataset split (default: the run's own test split).
 
@@ -86,12 +91,13 @@ def evaluate(run_dir: str | Path, data: Any = None, split: str = "test",
     mismatch (the data file changed since the fit) is an error. ``data_kwargs`` override
     recorded data keys. The result's ``"data"`` entry says what was evaluated. ``data`` may
     be a Python object (a DataFrame, ``(X, y)`` ...): the same content as the run's is its own
-    data; a run fitted on one has to be given it again in a new process.
+    data; a run fitted on one has to be given it again in a new process. The model runs on
+    ``device`` (see :func:`load`).
     """
     from transferkit.config import data_reference
 
     data = data_reference(data)
-    predictor = load(run_dir)
+    predictor = load(run_dir, device=device)
     recorded = _recorded_data_config(Path(run_dir))
     own = data is None or (recorded is not None and _same_data(data, recorded.get("data")))
     if own:

@@ -213,7 +213,8 @@ def select_mapping(cfg: FitConfig, model: TransferModel, splits: Any, runner: St
         raise ConfigError("--mapping auto chooses the mapping on validation data, and this dataset "
                           "has no validation split; set data.val_fraction > 0 or name a mapping.")
     x_tr, x_va = runner.features(model.backbone, splits.train), runner.features(model.backbone, splits.val)
-    brief = dataclasses.replace(cfg.train, patience=None, checkpoint_every=None, tensorboard=False)
+    brief = dataclasses.replace(cfg.train, patience=None, checkpoint_every=None, tensorboard=False,
+                                report_to="none")
 
     def train_fn(mapping: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Any:
         net = nn.Sequential(mapping, head)

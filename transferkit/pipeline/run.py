@@ -40,6 +40,7 @@ from transferkit.rundir import (
     WEIGHTS,
     atomic_write_bytes,
     atomic_write_text,
+    partial_directory,
     versions,
     write_json,
 )
@@ -50,7 +51,7 @@ RUNS_ROOT = Path("runs")
 FINGERPRINTS = "fingerprints.json"
 #: config keys that say where and how a run is written, not what it computes
 UNFINGERPRINTED = ("out", "name", "cache_dir", "train.tensorboard", "train.num_workers",
-                   "train.checkpoint_every")
+                   "train.checkpoint_every", "train.device", "train.report_to")
 #: files that only a run directory holds (what --overwrite may replace)
 RUN_FILES = (CONFIG, MANIFEST, SUMMARY, "checkpoints")
 #: the longest run name (a file-system component is at most 255 bytes)
@@ -472,12 +473,6 @@ class Run:
         self.dir = self.final
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def partial_directory(run_dir: str | Path) -> Path:
-    """``<parent>/.<name>.partial``: where a run is written until it is complete."""
-    run_dir = Path(run_dir)
-    return run_dir.parent / f".{run_dir.name}.partial"
 
 
 def lock_path(run_dir: str | Path) -> Path:

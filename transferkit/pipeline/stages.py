@@ -217,7 +217,7 @@ class StageRunner:
 
         t0 = time.perf_counter()
         feats = extract_features(backbone, data, cache_dir=self.cache_dir, upto_block=upto_block,
-                                 bf16=self.cfg.train.bf16)
+                                 bf16=self.cfg.train.bf16, device=self.cfg.train.device)
         self.timings["features_s"] += time.perf_counter() - t0
         return feats
 

@@ -28,11 +28,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from transferkit.config import TrainConfig
+from transferkit.devices import resolve_device
 from transferkit.errors import ConfigError, RunDirError, TrainingError
 from transferkit.progress import progress_wanted
 from transferkit.rundir import MetricsLog, RunDirLock
 from transferkit.strategies.base import set_trainable
 from transferkit.tasks import Task, get_task
+from transferkit.trackers import tracker_names
 from transferkit.train.batches import batch_loader, collate_pairs, cycle_batches, epoch_batches, to_device
 from transferkit.train.callbacks import Callback, TrainResult
 from transferkit.train.checkpoint import (
@@ -157,7 +159,9 @@ class Trainer:
         self.log = log
         self.restore_best = restore_best
         self.progress = progress
-        self.cpu = (not torch.cuda.is_available()) if cpu is None else cpu
+        #: where the loop runs (``train.device``; ``cpu=True`` forces the CPU)
+        self.target_device = torch.device("cpu") if cpu else resolve_device(config.device, "train.device")
+        self.cpu = self.target_device.type == "cpu"
         self.find_unused_parameters = find_unused_parameters
         self.min_steps = max(0, int(min_steps))
         self.extend = extend
@@ -247,6 +251,10 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train; returns a :class:`TrainResult`. The model ends with the best weights
         (when there is validation data and ``restore_best``)."""
+        if not self.cpu and str(self.config.device).startswith("cuda:"):
+            # a named GPU: Accelerate trains on the current CUDA device (under `accelerate
+            # launch`, 'auto' leaves each process on the GPU the launcher gave it)
+            torch.cuda.set_device(self.target_device)
         self.accelerator = make_accelerator(self.cpu, self.find_unused_parameters)
         self.device = self.accelerator.device
         self.world = self.accelerator.num_processes
@@ -279,8 +287,9 @@ class Trainer:
             self._start_fresh()
 
         self.display = FitProgress()
-        if self.config.tensorboard and self.run_dir is not None and self.is_main:
-            self.display.open_tensorboard(self.run_dir / "tensorboard")
+        trackers = tracker_names(self.config.report_to, self.config.tensorboard)
+        if trackers and self.run_dir is not None and self.is_main:
+            self.display.open_trackers(trackers, self.run_dir, {"stage": self.stage, **asdict(self.config)})
         for cb in self.callbacks:
             cb.on_fit_start(self)
         if self._show_progress():

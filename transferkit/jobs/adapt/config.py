@@ -171,7 +171,7 @@ RENAMED = {
     "text_column": "source.text_column", "label_column": "source.label_column",
 }
 SHORTCUTS = {"epochs": "train.epochs", "lr": "train.lr", "batch_size": "train.batch_size",
-             "max_steps": "train.max_steps", "eval_every": "train.eval_every",
+             "max_steps": "train.max_steps", "eval_every": "train.eval_every", "device": "train.device",
              "image_size": "backbone.image_size", "backbone_weights": "backbone.weights"}
 
 

@@ -277,8 +277,11 @@ class CachedFeaturesMode(AdaptMode):
         return [Stage("head", [{"params": params, "name": "head"}])], None, collate_arrays, collate_arrays_eval
 
     def after(self, model: TransferModel, f_s: np.ndarray, f_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (model.mapping(torch.from_numpy(f_s)).numpy(),
-                model.mapping(torch.from_numpy(f_t)).numpy())
+        def mapped(f: np.ndarray) -> np.ndarray:  # on the model's device, batch by batch
+            parts = map_batches(model, f, lambda m, x: m.mapping(x).float().cpu().numpy(), 1024)
+            return np.concatenate(parts) if parts else f
+
+        return mapped(f_s), mapped(f_t)
 
     @torch.no_grad()
     def projection(self, model: TransferModel) -> tuple[np.ndarray, ...]:

@@ -1,0 +1,105 @@
+"""--device: one rule for every job, clear errors for a device that is not there, and the
+whole fit -> predict -> evaluate -> adapt path on each accelerator the machine has
+(skipped where there is none; the CPU path is what every other test runs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import transferkit as tk
+from transferkit.devices import check_device_name, resolve_device
+from transferkit.errors import ConfigError
+
+
+def test_auto_is_the_cpu_without_an_accelerator(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device(None) == torch.device("cpu")
+    assert resolve_device("CPU") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("name", ["gpu", "cuda:x", "cuda:-1", "tpu", ""])
+def test_a_bad_device_name_is_an_error_naming_the_forms(name):
+    with pytest.raises(ConfigError, match=r"'device' parameter must be one of auto, cpu, cuda, cuda:N or mps"):
+        check_device_name(name)
+
+
+def test_a_missing_device_is_an_error_not_a_silent_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="asks for 'cuda:1', but torch sees no CUDA device.*--device auto"):
+        resolve_device("cuda:1")
+    with pytest.raises(ConfigError, match="'mps'.*not available"):
+        resolve_device("mps")
+
+
+def test_the_device_flag_is_a_train_option_checked_when_the_config_is_built():
+    from transferkit.jobs.fit import resolve_config
+
+    assert resolve_config(data="digits", device="cpu").train.device == "cpu"
+    with pytest.raises(ConfigError, match="must be one of auto, cpu, cuda"):
+        resolve_config(data="digits", device="gpu0")
+
+
+def _table(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3))
+    df = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2],
+                       "y": np.where(x[:, 0] + x[:, 1] > 0, "pos", "neg")})
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    return path, df
+
+
+def _accelerators() -> list[str]:
+    found = ["cuda"] if torch.cuda.is_available() else []
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found or ["none"]
+
+
+@pytest.mark.parametrize("device", _accelerators())
+def test_fit_predict_evaluate_adapt_on_the_accelerator(device, tmp_path):
+    if device == "none":
+        pytest.skip("no GPU or MPS device on this machine (the CPU path runs in every other test)")
+    path, df = _table(tmp_path)
+    run = tk.fit(data=str(path), label_column="y", backbone="tabular", strategy="full", epochs=3,
+                 device=device, out=str(tmp_path / "run"), log=None)
+    model = tk.load(run.run_dir, device=device)
+    assert model.device.type == device
+    assert len(model.predict(df.drop(columns="y").head(5))) == 5
+    assert tk.evaluate(run.run_dir, device=device)["accuracy"] >= 0
+    adapted = tk.adapt(source=str(path), target=str(path), label_column="y", method="coral",
+                       backbone="tabular", device=device, epochs=2, out=str(tmp_path / "adapt"), log=None)
+    assert adapted.summary["metrics"]["test"]
+
+
+def test_predict_on_the_cpu_device_from_the_cli(tmp_path, capsys):
+    from transferkit.cli import main
+
+    path, _ = _table(tmp_path)
+    run = tk.fit(data=str(path), label_column="y", backbone="tabular", strategy="full", epochs=2,
+                 out=str(tmp_path / "run"), log=None)
+    assert main(["predict", str(run.run_dir), str(path), "--device", "cpu"]) == 0
+    assert "pos" in capsys.readouterr().out
+    assert main(["predict", str(run.run_dir), str(path), "--device", "cuda:7"]) == 2
+
+
+@pytest.mark.parametrize("device", _accelerators())
+def test_image_fit_extract_and_predict_on_the_accelerator(device, tmp_path):
+    if device == "none":
+        pytest.skip("no GPU or MPS device on this machine (the CPU path runs in every other test)")
+    from transferkit.features import extract_features
+
+    data = tk.data.load("digits", split="test")
+    on_device = extract_features("efficientnet_lite0", data, device=device, use_cache=False)
+    on_cpu = extract_features("efficientnet_lite0", data, device="cpu", use_cache=False, backend="torch")
+    assert np.allclose(on_device, on_cpu, atol=1e-2)
+    for strategy in ("linear-probe", "full"):
+        run = tk.fit(data="digits", backbone="efficientnet_lite0", strategy=strategy, shots=5, epochs=1,
+                     image_size=32, device=device, out=str(tmp_path / strategy), log=None)
+        assert tk.load(run.run_dir, device=device).predict_proba(data.x[:3]).shape == (3, 10)
