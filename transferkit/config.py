@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from transferkit.devices import DEVICE_HELP, check_device_name
+from transferkit.errors import ConfigError
 from transferkit.options import (  # noqa: F401 - the option machinery, importable from here too
     C,
     Options,
@@ -149,7 +150,15 @@ class TrainConfig(Options):
                           "(0: off).", flag="--l2-sp", ge=0)
     grad_clip: float | None = option(1.0, "Clip the gradient norm to this value (None: off; a "
                                      "negative value would reverse the gradient).", gt=0)
-    bf16: bool = option(False, "bf16 autocast (where the hardware supports it).", flag="--bf16")
+    bf16: bool = option(False, "bf16 autocast (the same as --mixed-precision bf16).", flag="--bf16")
+    mixed_precision: str = option("no", "Mixed precision of training and extraction: 'bf16' autocast "
+                                  "(CPUs and GPUs that support it), 'fp16' autocast with Accelerate's "
+                                  "gradient scaler (CUDA GPUs only), or 'no'.", flag="--mixed-precision",
+                                  choices=("no", "bf16", "fp16"))
+    grad_accum: int = option(1, "Compute each batch in this many slices, accumulating their "
+                             "gradients into one optimizer step: the same update with 1/N of the "
+                             "activation memory (--batch-size stays the batch of one step).",
+                             flag="--grad-accum", ge=1)
     patience: int | None = option(5, "Early stopping: evaluations without improvement of the "
                                   "validation metric before stopping (None: off).",
                                   flag="--patience", ge=1)
@@ -167,6 +176,15 @@ class TrainConfig(Options):
                          flag="--device", convert=check_device_name)
     group_by_length: bool = option(True, "Texts: batch examples of similar length together, so "
                                    "little compute goes to padding (as HF's group_by_length).")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # --bf16 is the older spelling of --mixed-precision bf16: either sets both
+        if self.bf16 and self.mixed_precision == "no":
+            self.mixed_precision = "bf16"
+        elif self.bf16 and self.mixed_precision != "bf16":
+            raise ConfigError(f"--bf16 and --mixed-precision {self.mixed_precision} disagree; give one of them.")
+        self.bf16 = self.mixed_precision == "bf16"
 
 
 @dataclass

@@ -6,7 +6,7 @@ makes a resumed run see exactly the batches the interrupted one would have seen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,5 +117,46 @@ def to_device(obj: Any, device: torch.device) -> Any:
     return obj
 
 
+
+def _leaves(obj: Any) -> Iterator[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        if obj.ndim >= 1:
+            yield obj
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            yield from _leaves(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _leaves(v)
+
+
+def _part(obj: Any, i: int, parts: int) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return torch.tensor_split(obj, parts)[i] if obj.ndim >= 1 else obj
+    if isinstance(obj, Mapping):
+        return type(obj)({k: _part(v, i, parts) for k, v in obj.items()})
+    if isinstance(obj, (list, tuple)):
+        moved = [_part(v, i, parts) for v in obj]
+        return type(obj)(moved) if isinstance(obj, tuple) and not hasattr(obj, "_fields") else moved
+    return obj
+
+
+def split_batch(batch: Any, parts: int) -> list[tuple[Any, float]]:
+    """``batch`` in at most ``parts`` slices for gradient accumulation, with each slice's
+    share of the rows: every tensor in it (nested tuples, lists, dicts) is cut along its first
+    dimension, so a paired batch (source, target) pairs slice i of each. A loss that is a
+    mean over rows, weighted by the shares, adds up to the whole batch's loss. Fewer slices
+    when a tensor has fewer rows than ``parts``; ``[(batch, 1.0)]`` for one.
+
+    >>> [(p.tolist(), w) for p, w in split_batch(torch.arange(4), 2)]
+    [([0, 1], 0.5), ([2, 3], 0.5)]
+    """
+    leaves = list(_leaves(batch))
+    parts = min([int(parts), *(len(t) for t in leaves)]) if leaves else 1
+    if parts <= 1:
+        return [(batch, 1.0)]
+    sizes = [len(p) for p in torch.tensor_split(leaves[0], parts)]
+    return [(_part(batch, i, parts), sizes[i] / max(1, sum(sizes))) for i in range(parts)]
+
 __all__ = ["LENGTH_GROUP_WINDOW", "BatchList", "batch_loader", "collate_pairs", "cycle_batches", "epoch_batches",
-           "to_device"]
+           "split_batch", "to_device"]

@@ -18,14 +18,33 @@ import torch
 from torch import nn
 
 
-def make_accelerator(cpu: bool, find_unused_parameters: bool) -> Any:
-    """The ``accelerate.Accelerator`` of a fit (no mixed precision: bf16 is the loop's autocast)."""
+def make_accelerator(cpu: bool, find_unused_parameters: bool, mixed_precision: str = "no") -> Any:
+    """The ``accelerate.Accelerator`` of a fit. With ``mixed_precision="fp16"`` it autocasts
+    the prepared module and owns the gradient scaler (:func:`optimizer_step`); bf16 needs no
+    scaler and is the loop's own autocast, so it works on CPUs as on GPUs."""
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
     return Accelerator(
-        cpu=cpu, mixed_precision="no",
+        cpu=cpu, mixed_precision="fp16" if mixed_precision == "fp16" else "no",
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)])
+
+
+def optimizer_step(accelerator: Any, optimizer: torch.optim.Optimizer, grad_clip: float | None) -> None:
+    """Clip (``grad_clip``: the gradient norm, None: off) and step; under fp16 through
+    Accelerate's gradient scaler: gradients unscaled before clipping, and a step whose
+    gradients overflowed skipped (the scale then shrinks)."""
+    scaler = getattr(accelerator, "scaler", None)
+    if scaler is not None:
+        accelerator.unscale_gradients(optimizer)
+    if grad_clip is not None:
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
 
 
 class StepModule(nn.Module):

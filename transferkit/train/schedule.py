@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
+
+from transferkit.errors import RunDirError
 
 ONECYCLE_DIV = 25.0  # start at peak / 25, as torch.optim.lr_scheduler.OneCycleLR
 ONECYCLE_FINAL_DIV = 1e4  # end at start / 1e4
@@ -59,3 +62,30 @@ def continued_factor(kind: str, steps: int, start: float) -> Callable[[int], flo
         return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
+
+
+def extension_plan(cfg: Any, state: dict[str, Any], total_steps: int, stage: str,
+                   extendable: bool) -> tuple[float, int]:
+    """How a finished stage (``state``: its final checkpoint's state) continues to
+    ``total_steps``: the multiplier its schedule ended at and the steps added. A stage that
+    later stages started from (not ``extendable``), or that early stopping ended, cannot."""
+    done_steps, planned = int(state["step"]), int(state["total_steps"])
+    again = ("Start a new run with the new settings: --overwrite replaces this run, another "
+             "--name/--out keeps it.")
+    if not extendable:
+        raise RunDirError(
+            f"Stage '{stage}' finished after {done_steps} steps and this run plans {total_steps} for "
+            "it, but it cannot be continued: the stages after it started from its final weights, "
+            f"and only a strategy's last stage can train longer. {again}")
+    stopped = (state.get("result") or {}).get("stopped")
+    if stopped not in ("completed", "max_steps"):
+        raise RunDirError(
+            f"Stage '{stage}' ended by {stopped} after {done_steps} of {planned} planned steps, not "
+            f"by its epochs or max_steps, so more of them would not train it further. {again}")
+    before = state.get("extension")
+    if before is None:
+        start = lr_factor(cfg.scheduler, planned, cfg.warmup)(done_steps - 1)
+    else:
+        start = continued_factor(cfg.scheduler, before["steps"], before["start"])(
+            done_steps - 1 - before["from_step"])
+    return start, total_steps - done_steps

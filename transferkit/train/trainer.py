@@ -29,36 +29,44 @@ from torch.utils.data import DataLoader, Dataset
 
 from transferkit.config import TrainConfig
 from transferkit.devices import resolve_device
-from transferkit.errors import ConfigError, RunDirError, TrainingError
+from transferkit.errors import ConfigError, TrainingError
 from transferkit.progress import progress_wanted
 from transferkit.rundir import MetricsLog, RunDirLock
 from transferkit.strategies.base import set_trainable
 from transferkit.tasks import Task, get_task
 from transferkit.trackers import tracker_names
-from transferkit.train.batches import batch_loader, collate_pairs, cycle_batches, epoch_batches, to_device
+from transferkit.train.batches import (
+    batch_loader,
+    collate_pairs,
+    cycle_batches,
+    epoch_batches,
+    split_batch,
+    to_device,
+)
 from transferkit.train.callbacks import Callback, TrainResult
 from transferkit.train.checkpoint import (
-    Checkpoint,
     check_data_position,
     cpu_state,
-    discard_checkpoints,
     latest_checkpoint,
     remove_partial_checkpoints,
-    rng_state,
-    save_checkpoint,
-    seed_everything,
-    set_rng_state,
 )
-from transferkit.train.distributed import StepModule, broadcast_buffers, finite_everywhere, make_accelerator
+from transferkit.train.distributed import (
+    StepModule,
+    broadcast_buffers,
+    finite_everywhere,
+    make_accelerator,
+    optimizer_step,
+)
 from transferkit.train.evaluation import evaluate_model
 from transferkit.train.groups import build_optimizer, named_groups, objective_groups
 from transferkit.train.modes import set_train_mode
 from transferkit.train.progress import FitProgress
 from transferkit.train.regularizers import L2SP
-from transferkit.train.schedule import continued_factor, lr_factor
+from transferkit.train.resume import ResumableLoop
+from transferkit.train.schedule import lr_factor
 
 
-class Trainer:
+class Trainer(ResumableLoop):
     """The one training loop (Accelerate; DDP under ``accelerate launch``).
 
     Parameters
@@ -160,7 +168,7 @@ class Trainer:
         self.restore_best = restore_best
         self.progress = progress
         #: where the loop runs (``train.device``; ``cpu=True`` forces the CPU)
-        self.target_device = torch.device("cpu") if cpu else resolve_device(config.device, "train.device")
+        self.target_device = self._choose_device(cpu)
         self.cpu = self.target_device.type == "cpu"
         self.find_unused_parameters = find_unused_parameters
         self.min_steps = max(0, int(min_steps))
@@ -184,6 +192,14 @@ class Trainer:
         self.param_groups = groups + objective_groups(objective, model, config)
 
     # ------------------------------------------------------------------ helpers
+    def _choose_device(self, cpu: bool | None) -> torch.device:
+        device = torch.device("cpu") if cpu else resolve_device(self.config.device, "train.device")
+        if self.config.mixed_precision == "fp16" and device.type != "cuda":
+            raise ConfigError(f"--mixed-precision fp16 needs a CUDA GPU (a gradient scaler on fp16 "
+                              f"autocast); this run trains on {device}. Use --mixed-precision bf16 "
+                              "(or no) here.")
+        return device
+
     def _say(self, text: str) -> None:
         if self.log is not None and self.is_main:
             self.log(text)
@@ -195,9 +211,11 @@ class Trainer:
         return self._loader(self.target_data, batches, self.target_collate_fn)  # type: ignore[arg-type]
 
     def _autocast(self) -> Any:
-        if not self.config.bf16:
+        precision = self.config.mixed_precision
+        if precision == "no":
             return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=self.device.type,
+                              dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
     def evaluate(self, data: Dataset | None = None) -> dict[str, float]:
         """The task's validation metrics (loss and the selection metric; for classification
@@ -215,37 +233,8 @@ class Trainer:
                                                        **self.best_tiebreak}
         return self.task.improves(metrics, best, self.metric)
 
-    def _state_json(self, position: tuple[int, int], target_position: tuple[int, int],
-                    done: bool, result: TrainResult | None = None) -> dict[str, Any]:
-        return {
-            "stage": self.stage, "step": self.step, "epoch": position[0], "batch": position[1],
-            "target_epoch": target_position[0], "target_batch": target_position[1],
-            "best_metric": self.best_metric, "best_step": self.best_step,
-            "best_tiebreak": self.best_tiebreak, "bad_evals": self.bad_evals, "history": self.history, "train_s": self._elapsed(),
-            "loss_sum": self.loss_sum, "loss_count": self.loss_count,
-            "total_steps": self.total_steps, "done": done, "extension": self.extension,
-            "result": asdict(result) if result is not None else None,
-            "data": self._data_position(),
-        }
-
-    def _data_position(self) -> dict[str, Any]:
-        """What the data position of a checkpoint depends on: a resume needs the same."""
-        return {"n_train": len(self.train_data), "batch_size": self.config.batch_size,  # type: ignore[arg-type]
-                "world_size": self.world, "seed": self.seed}
-
     def _elapsed(self) -> float:
         return self._elapsed_before + (time.perf_counter() - self._t0)
-
-    def _checkpoint(self, position: tuple[int, int], target_position: tuple[int, int],
-                    done: bool = False, result: TrainResult | None = None) -> None:
-        if self.ckpt_dir is None or not self.is_main:
-            return
-        best = self.best_state if self.best_state is not None else None
-        path = save_checkpoint(self.ckpt_dir, self.step, model=self.step_module_plain.state_dict(),
-                               best=best, optimizer=self.optimizer.state_dict(),
-                               scheduler=self.scheduler.state_dict(), rng=rng_state(),
-                               state=self._state_json(position, target_position, done, result), final=done)
-        self.last_checkpoint = path
 
     # ------------------------------------------------------------------ fit
     def fit(self) -> TrainResult:
@@ -255,7 +244,7 @@ class Trainer:
             # a named GPU: Accelerate trains on the current CUDA device (under `accelerate
             # launch`, 'auto' leaves each process on the GPU the launcher gave it)
             torch.cuda.set_device(self.target_device)
-        self.accelerator = make_accelerator(self.cpu, self.find_unused_parameters)
+        self.accelerator = make_accelerator(self.cpu, self.find_unused_parameters, self.config.mixed_precision)
         self.device = self.accelerator.device
         self.world = self.accelerator.num_processes
         self.rank = self.accelerator.process_index
@@ -348,86 +337,6 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.loss_sum, self.loss_count = 0.0, 0
 
-    def _restore(self, ckpt: Checkpoint) -> tuple[tuple[int, int], tuple[int, int]]:
-        """Continue a checkpoint (its weights are loaded): optimiser, schedule, counters,
-        metrics log and RNG; returns the data and target positions to go on from. A finished
-        checkpoint that planned fewer steps than this run is extended (:meth:`_extend`)."""
-        st = ckpt.state
-        self.optimizer.load_state_dict(ckpt.optimizer)
-        if st.get("done"):
-            self._extend(st)
-        else:
-            self.scheduler.load_state_dict(ckpt.scheduler)
-            self.extension = st.get("extension")
-            if self.extension is not None:  # an extension interrupted: its own schedule goes on
-                factor = continued_factor(self.config.scheduler, self.extension["steps"],
-                                          self.extension["start"])
-                self.scheduler.lr_lambdas = [factor] * len(self.optimizer.param_groups)
-        self.step = st["step"]
-        position = (st["epoch"], st["batch"])
-        target_position = (st["target_epoch"], st["target_batch"])
-        self.best_metric, self.best_step, self.bad_evals = st["best_metric"], st["best_step"], st["bad_evals"]
-        self.best_tiebreak = dict(st.get("best_tiebreak") or {})
-        self.best_state = ckpt.best
-        self.history = st["history"]
-        self.loss_sum, self.loss_count = st["loss_sum"], st["loss_count"]
-        self._elapsed_before = st["train_s"]
-        if st.get("total_steps") != self.total_steps and not st.get("done"):
-            self._say(f"[{self.stage}] warning: the checkpoint planned {st.get('total_steps')} "
-                      f"steps and this run plans {self.total_steps}; the schedule follows the new plan.")
-        if self.metrics is not None and self.is_main:
-            self.metrics.truncate_after(self.stage, self.step)
-        self.last_checkpoint = ckpt.path
-        set_rng_state(ckpt.rng)
-        self._say(f"[{self.stage}] resumed from step {self.step} ({ckpt.path}).")
-        return position, target_position
-
-    def _extend(self, st: dict[str, Any]) -> None:
-        """A new schedule for the steps a finished stage (``st``: its final checkpoint's state)
-        did not plan: from the multiplier its schedule ended at, over the steps added."""
-        cfg = self.config
-        done_steps, planned = int(st["step"]), int(st["total_steps"])
-        if not self.extend:
-            raise RunDirError(
-                f"Stage '{self.stage}' finished after {done_steps} steps and this run plans "
-                f"{self.total_steps} for it, but it cannot be continued: the stages after it "
-                "started from its final weights, and only a strategy's last stage can train "
-                "longer. Start a new run with the new settings: --overwrite replaces this run, "
-                "another --name/--out keeps it.")
-        stopped = (st.get("result") or {}).get("stopped")
-        if stopped not in ("completed", "max_steps"):
-            raise RunDirError(
-                f"Stage '{self.stage}' ended by {stopped} after {done_steps} of {planned} planned "
-                "steps, not by its epochs or max_steps, so more of them would not train it "
-                "further. Start a new run with the new settings: --overwrite replaces this run, "
-                "another --name/--out keeps it.")
-        before = st.get("extension")
-        if before is None:
-            start = lr_factor(cfg.scheduler, planned, cfg.warmup)(done_steps - 1)
-        else:
-            start = continued_factor(cfg.scheduler, before["steps"], before["start"])(
-                done_steps - 1 - before["from_step"])
-        steps = self.total_steps - done_steps
-        # the optimizer's state is loaded: its groups keep their 'initial_lr' (the peak rates)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, continued_factor(cfg.scheduler, steps, start))
-        self.extension = {"from_step": done_steps, "steps": steps, "start": start,
-                          "lr_start": {g["name"]: g["lr"] for g in self.optimizer.param_groups}}
-        self._say(f"[{self.stage}] extended: {steps} more steps after step {done_steps}, a new "
-                  f"{cfg.scheduler} schedule from {start:.4g} x the peak rate (where the "
-                  "finished schedule ended).")
-
-    def _start_fresh(self) -> None:
-        if self.resume:
-            self._say(f"[{self.stage}] no checkpoint to resume from in {self.ckpt_dir}; starting fresh.")
-        if self.is_main and self.ckpt_dir is not None:
-            # A fresh run replaces what an earlier run of this stage left behind, so that
-            # a later --resume never picks up a stale checkpoint or duplicate metrics.
-            discard_checkpoints(self.ckpt_dir)
-            if self.metrics is not None:
-                self.metrics.truncate_after(self.stage, 0)
-        seed_everything(self.seed)
-
     def _show_progress(self) -> bool:
         if self.progress is None and self.log is not None:  # a caller that prints wants the bar
             return self.is_main and progress_wanted(True)
@@ -492,9 +401,30 @@ class Trainer:
         return stopped
 
     def _train_step(self, batch: Any, position: tuple[int, int]) -> dict[str, float]:
+        """One optimizer step on ``batch``, computed in ``grad_accum`` slices whose gradients
+        add up (DDP synchronises on the last slice only)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        slices = split_batch(batch, self.config.grad_accum)
+        value, logs = 0.0, {}
+        for i, (part, share) in enumerate(slices):
+            last = i == len(slices) - 1
+            with nullcontext() if last else self.accelerator.no_sync(self.step_module):
+                with self._autocast():
+                    loss, part_logs = self.step_module(part, self.step)
+                self._check_finite(loss, position)
+                self.accelerator.backward(loss * share if len(slices) > 1 else loss)
+            value += float(loss.detach()) * share
+            for k, v in part_logs.items():
+                logs[k] = logs.get(k, 0.0) + float(v) * share
+        optimizer_step(self.accelerator, self.optimizer, self.config.grad_clip)
+        self.last_lrs = {g["name"]: g["lr"] for g in self.optimizer.param_groups}  # used in this step
+        self.scheduler.step()
+        self.loss_sum += value
+        self.loss_count += 1
+        return {"loss": value, **logs}
+
+    def _check_finite(self, loss: torch.Tensor, position: tuple[int, int]) -> None:
         cfg = self.config
-        with self._autocast():
-            loss, logs = self.step_module(batch, self.step)
         if not finite_everywhere(loss, self.accelerator):
             if self.ckpt_dir is None:
                 where = "no checkpoint is written without a run directory"
@@ -508,18 +438,6 @@ class Trainer:
                 f"rate (--lr, now {cfg.lr:g}), enable gradient clipping (train.grad_clip), or check "
                 "the inputs for NaN/inf values."
             )
-        self.optimizer.zero_grad(set_to_none=True)
-        self.accelerator.backward(loss)
-        if cfg.grad_clip is not None:
-            params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        self.optimizer.step()
-        self.last_lrs = {g["name"]: g["lr"] for g in self.optimizer.param_groups}  # used in this step
-        self.scheduler.step()
-        value = float(loss.detach())
-        self.loss_sum += value
-        self.loss_count += 1
-        return {"loss": value, **{k: float(v) for k, v in logs.items()}}
 
     def _evaluate_and_log(self, epoch: int, b: int, n_batches: int) -> bool:
         """Evaluate, append to metrics.jsonl, update early stopping; True means stop."""

@@ -172,6 +172,7 @@ RENAMED = {
 }
 SHORTCUTS = {"epochs": "train.epochs", "lr": "train.lr", "batch_size": "train.batch_size",
              "max_steps": "train.max_steps", "eval_every": "train.eval_every", "device": "train.device",
+             "mixed_precision": "train.mixed_precision", "grad_accum": "train.grad_accum",
              "image_size": "backbone.image_size", "backbone_weights": "backbone.weights"}
 
 

@@ -112,7 +112,8 @@ class AdaptMode:
 
         t0 = time.perf_counter()
         out = np.asarray(extract_features(self.backbone, data, cache_dir=self.cfg.cache_dir,
-                                          bf16=self.cfg.train.bf16, progress=False), dtype=np.float32)
+                                          bf16=self.cfg.train.bf16, device=self.cfg.train.device),
+                         dtype=np.float32)
         self.timings["features_s"] += time.perf_counter() - t0
         return out
 
