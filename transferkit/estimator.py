@@ -6,7 +6,8 @@ in-memory data, and writes a run directory only when ``run_dir`` is given. It fo
 the estimator contract: ``__init__`` stores parameters, ``fit`` learns, learned state
 ends in ``_``, so it works in ``Pipeline``, ``cross_val_score`` and ``GridSearchCV``.
 
-``X`` may be images ``(N, H, W)`` / ``(N, H, W, C)`` (uint8, or floats in [0, 1]), a
+``X`` may be images ``(N, H, W)`` / ``(N, H, W, C)`` (uint8, or floats in [0, 1]) or a list of
+image file paths (each decoded as transferkit decodes image folders), a
 list of texts, a ``pandas.DataFrame`` (numeric and categorical columns) or a 2-D numeric
 array (a table), or ``(N, T, C)`` series with ``modality="sequence"``.
 
@@ -30,6 +31,7 @@ classifiers, the subset accuracy (every label of an example right).
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -49,6 +51,20 @@ DEFAULT_STRATEGIES = {"image": "linear-probe", "text": "linear-probe", "table": 
 
 class EstimatorNotFittedError(NotFittedError, _SklearnNotFittedError):
     """Raised before ``fit``: both transferkit's and scikit-learn's NotFittedError."""
+
+
+def _image_paths(X: Any) -> bool:
+    """True for a sequence of image file paths (str or Path, each with an image suffix and
+    existing): the estimators read them as images, not as texts."""
+    from transferkit.data.decode import is_image_file
+
+    if isinstance(X, (str, Path)) or not isinstance(X, (list, tuple, np.ndarray)) or not len(X):
+        return False
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        return False
+    head = list(X[:100])
+    return (all(isinstance(v, (str, Path)) and is_image_file(Path(v)) for v in head)
+            and all(Path(v).is_file() for v in head[:5]))
 
 
 def _is_text(X: Any) -> bool:
@@ -174,6 +190,8 @@ class TransferEstimator(BaseEstimator):
             return self.modality
         if hasattr(X, "iloc") and hasattr(X, "columns"):
             return "table"
+        if _image_paths(X):
+            return "image"
         if _is_text(X):
             return "text"
         ndim = getattr(X, "ndim", None)
@@ -218,7 +236,9 @@ class TransferEstimator(BaseEstimator):
             self.schema_ = infer_schema(frame)
         return check_table(frame, self.schema_, "X")
 
-    def _images(self, X: Any) -> np.ndarray:
+    def _images(self, X: Any) -> Any:
+        if _image_paths(X) or (isinstance(X, (list, tuple)) and X and isinstance(X[0], Path)):
+            return self._read_paths(X)
         arr = np.asarray(X)
         if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (1, 3, 4)):
             raise DataError(f"Images must be an array of shape (N, H, W) or (N, H, W, C) with C in 1, 3, "
@@ -233,6 +253,17 @@ class TransferEstimator(BaseEstimator):
         if arr.size and arr.max() <= 1.0:
             arr = arr * 255.0
         return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+    @staticmethod
+    def _read_paths(X: Any) -> list[np.ndarray]:
+        """Decoded images (uint8, each its own size) of the files ``X``; a missing or broken
+        file is a DataError naming it."""
+        from transferkit.data.decode import read_image
+
+        missing = [str(p) for p in X if not Path(p).is_file()]
+        if missing:
+            raise DataError(f"X names {len(missing)} image file(s) that do not exist, e.g. {missing[0]!r}.")
+        return [read_image(p) for p in X]
 
     def _inputs(self, X: Any, reset: bool) -> tuple[Any, Any]:
         """(dataset x, schema) for ``X`` in the fitted (or inferred) modality."""
