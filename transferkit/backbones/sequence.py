@@ -201,7 +201,7 @@ class SequenceBackbone(Backbone):
         lengths = torch.tensor([len(a) for a in arrays])
         x = torch.zeros((len(arrays), int(lengths.max()), c))
         for i, a in enumerate(arrays):
-            x[i, : len(a)] = torch.from_numpy(a)
+            x[i, : len(a)] = torch.tensor(a)  # a copy: the array may be read-only
         return {"x": x, "lengths": lengths}
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, hidden)

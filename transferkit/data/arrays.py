@@ -77,7 +77,7 @@ def from_arrays(x: np.ndarray, y: Any, name: str = "arrays", classes: Any = None
         if lengths is not None:  # padded series: the mask says where each one ends
             from transferkit.data.series import series_dataset
 
-            cut = _check_lengths(lengths, x, where)
+            cut = check_lengths(lengths, x, where)
             ds = series_dataset([x[i, :n] for i, n in enumerate(cut)], [class_names[c] for c in y_codes],
                                 name, where, classes=class_names, meta={"kind": "arrays"})
             return ds
@@ -100,7 +100,7 @@ def as_array(x: Any, where: str) -> np.ndarray:
                         "with transferkit.data.series_dataset(list_of_(T, C)_arrays, labels).") from None
 
 
-def _check_lengths(lengths: Any, x: np.ndarray, where: str) -> np.ndarray:
+def check_lengths(lengths: Any, x: np.ndarray, where: str) -> np.ndarray:
     cut = np.asarray(lengths)
     if cut.shape != (len(x),) or not np.issubdtype(cut.dtype, np.integer):
         raise DataError(f"'lengths' of {where} must hold one integer per series, shape ({len(x)},). "

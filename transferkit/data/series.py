@@ -78,37 +78,44 @@ def load_ts(path: str | Path) -> TransferDataset:
                           meta={"source": str(path), "kind": "ts"})
 
 
-def frame_kind(frame: Any, label_column: str | None) -> str | None:
-    """``"long"``, ``"wide"`` or None (not a series frame; read it as a table)."""
+def frame_kind(frame: Any, label_column: str | None, labelled: bool = True) -> str | None:
+    """``"long"``, ``"wide"`` or None (not a series frame; read it as a table).
+
+    ``labelled=False`` (prediction inputs): a wide frame may lack the label column."""
     cols = [str(c) for c in frame.columns]
-    lower = {c.lower() for c in cols}
-    if set(LONG_COLUMNS) <= lower:
+    if set(LONG_COLUMNS) <= {c.lower() for c in cols}:
         return "long"
     features = [c for c in cols if c != (label_column or "label")]
-    if len(features) >= 3 and len(features) == len(cols) - 1 and all(_STEP.match(c) for c in features):
+    if len(features) >= 3 and (len(features) == len(cols) - 1 or not labelled) \
+            and all(_STEP.match(c) for c in features):
         steps = [int(_STEP.match(c).group(1)) for c in features]  # type: ignore[union-attr]
         if steps == list(range(steps[0], steps[0] + len(steps))):
             return "wide"
     return None
 
 
-def _label_of(frame: Any, label_column: str | None, where: str, lookup: dict[str, str]) -> str:
+def _label_of(frame: Any, label_column: str | None, where: str, required: bool) -> Any:
+    """The label column's key (None when absent and not ``required``)."""
     name = label_column or "label"
+    lookup = {str(c).lower(): c for c in frame.columns}
     key = lookup.get(name.lower(), name) if label_column is None else name
-    if key not in frame.columns:
-        raise DataError(f"{where} has no label column '{name}'. Columns: {list(map(str, frame.columns))}. "
-                        "Name it with --label-column.")
-    return key
+    if key in frame.columns:
+        return key
+    if not required:
+        return None
+    raise DataError(f"{where} has no label column '{name}'. Columns: {list(map(str, frame.columns))}. "
+                    "Name it with --label-column.")
 
 
-def long_frame(frame: Any, label_column: str | None, name: str, where: str) -> TransferDataset:
-    """Series from a long frame (``id, time, value[, channel]`` + label; see module doc)."""
+def _long(frame: Any, label_column: str | None, where: str, labelled: bool
+          ) -> tuple[list[str], list[np.ndarray], list[str] | None, list[str]]:
+    """(ids, series, labels or None, channel names) of a long frame (see module doc)."""
     import pandas as pd
 
     lookup = {str(c).lower(): c for c in frame.columns}
     cid, ctime, cval = (lookup[k] for k in LONG_COLUMNS)
     cchan = lookup.get("channel")
-    clabel = _label_of(frame, label_column, where, lookup)
+    clabel = _label_of(frame, label_column, where, labelled)
     values = pd.to_numeric(frame[cval], errors="coerce")
     bad = values.isna() & frame[cval].notna() & (frame[cval].astype(str).str.strip() != "")
     if bad.any():
@@ -116,57 +123,149 @@ def long_frame(frame: Any, label_column: str | None, name: str, where: str) -> T
         raise DataError(f"Row {row + 2} of {where}: '{cval}' is {frame[cval].iloc[row]!r}, not a "
                         "number. Leave a missing value empty.")
     data = pd.DataFrame({"id": frame[cid].astype(str), "time": frame[ctime], "value": values,
-                         "channel": frame[cchan].astype(str) if cchan is not None else "0",
-                         "label": frame[clabel]})
+                         "channel": frame[cchan].astype(str) if cchan is not None else "0"})
     dup = data.duplicated(["id", "time", "channel"])
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
+        chan = f" for channel {data['channel'].iloc[row]!r}" if cchan is not None else ""
         raise DataError(f"Row {row + 2} of {where} repeats series {data['id'].iloc[row]!r} at time "
-                        f"{data['time'].iloc[row]!r}{' for channel ' + repr(data['channel'].iloc[row]) if cchan else ''}; "
-                        "each (id, time, channel) needs one value.")
+                        f"{data['time'].iloc[row]!r}{chan}; each (id, time, channel) needs one value.")
     channels = sorted(data["channel"].unique(), key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
-    series, labels, order = [], [], []
-    for sid, part in data.groupby("id", sort=False):  # in order of first appearance
-        labs = part["label"].dropna().astype(str).unique()
-        if len(labs) != 1:
-            raise DataError(f"Series {sid!r} of {where} has {len(labs)} different labels "
-                            f"({list(labs)[:3]}); a series has one label (repeat it on each of its rows).")
+    ids, series, labels = [], [], []
+    for sid, rows in data.groupby("id", sort=False).groups.items():  # in order of first appearance
+        part = data.loc[rows]
         table = part.pivot(index="time", columns="channel", values="value").sort_index()
         series.append(table.reindex(columns=channels).to_numpy(dtype=np.float32))  # (T, C)
-        labels.append(labs[0])
-        order.append(sid)
-    ds = series_dataset(series, labels, name, where, meta={"channels": channels, "format": "long"})
-    ds.ids = [f"{name}[{s}]" for s in order]
-    return ds
+        ids.append(str(sid))
+        if clabel is not None:
+            labs = frame.loc[rows, clabel].dropna().astype(str).unique()
+            if len(labs) != 1:
+                raise DataError(f"Series {sid!r} of {where} has {len(labs)} different labels "
+                                f"({list(labs)[:3]}); a series has one label (repeat it on each of its "
+                                "rows).")
+            labels.append(labs[0])
+    return ids, series, (labels if clabel is not None else None), channels
 
 
-def wide_frame(frame: Any, label_column: str | None, name: str, where: str) -> TransferDataset:
-    """Univariate series from a wide frame (one row per series; see module doc)."""
+def _wide(frame: Any, label_column: str | None, where: str, labelled: bool
+          ) -> tuple[list[str], list[np.ndarray], list[str] | None]:
+    """(ids, univariate series, labels or None) of a wide frame (one row per series)."""
     import pandas as pd
 
-    lookup = {str(c).lower(): c for c in frame.columns}
-    clabel = _label_of(frame, label_column, where, lookup)
-    feats = frame.drop(columns=[clabel]).apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
+    clabel = _label_of(frame, label_column, where, labelled)
+    feats = frame.drop(columns=[clabel] if clabel is not None else [])
+    values = feats.apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)
     series = []
-    for i, row in enumerate(feats):
+    for i, row in enumerate(values):
         seen = np.flatnonzero(~np.isnan(row))
         if not len(seen):
             raise DataError(f"Row {i + 2} of {where} holds no values; drop it.")
         series.append(row[: seen[-1] + 1, None])  # empty cells at the end: a shorter series
-    return series_dataset(series, frame[clabel].tolist(), name, where, meta={"format": "wide"})
+    labels = [str(v) for v in frame[clabel].tolist()] if clabel is not None else None
+    return [str(i) for i in range(len(series))], series, labels
 
 
 def read_series_frame(frame: Any, label_column: str | None, name: str, where: str
                       ) -> TransferDataset | None:
-    """The series a CSV/Parquet frame holds, or None when it is not in a series format."""
+    """The labelled series a CSV/Parquet frame holds, or None when it is not in a series format."""
     kind = frame_kind(frame, label_column)
+    if kind is None:
+        return None
     if kind == "long":
-        return long_frame(frame, label_column, name, where)
-    if kind == "wide":
-        return wide_frame(frame, label_column, name, where)
-    return None
+        ids, series, labels, channels = _long(frame, label_column, where, True)
+        meta: dict[str, Any] = {"channels": channels, "format": "long"}
+    else:
+        ids, series, labels = _wide(frame, label_column, where, True)
+        meta = {"format": "wide"}
+    ds = series_dataset(series, labels, name, where, meta=meta)
+    ds.ids = [f"{name}[{i}]" for i in ids]
+    return ds
 
 
-def series_items(ds: TransferDataset) -> list[np.ndarray]:
-    """The ``(T_i, C)`` arrays of a sequence dataset (equal lengths or not)."""
-    return [np.asarray(ds.x[i]) for i in range(len(ds))]
+def read_series_inputs(path: str | Path, label_column: str | None = None
+                       ) -> tuple[list[str], list[np.ndarray]]:
+    """(ids, series) of a file to predict on: ``.ts``, ``.npz`` (``x`` and optionally
+    ``lengths``; ``y`` ignored) or a long/wide CSV/Parquet file (a label column is ignored)."""
+    from transferkit.data.tables import TABLE_SUFFIXES, read_frame
+
+    path = Path(path)
+    where, suffix = f"'{path}'", path.suffix.lower()
+    if not path.is_file():
+        raise DataError(f"Input '{path}' does not exist.")
+    if suffix == ".ts":
+        from transferkit.data.ts_format import read_ts
+
+        series = read_ts(path).series
+        ids = [str(i) for i in range(len(series))]
+    elif suffix == ".npz":
+        ids, series = _npz_inputs(path)
+    elif suffix in TABLE_SUFFIXES:
+        frame = read_frame(path)
+        kind = frame_kind(frame, label_column, labelled=False)
+        if kind is None:
+            raise DataError(f"{where} is not a series file: a long one has columns id, time, value "
+                            "(and channel), a wide one columns t0, t1, ... (one row per series). Got "
+                            f"columns {list(map(str, frame.columns))[:8]}.")
+        ids, series = (_long(frame, label_column, where, False) if kind == "long"
+                       else _wide(frame, label_column, where, False))[:2]
+    else:
+        raise DataError(f"Cannot read series from {where}: pass .ts, .npz, .csv or .parquet files.")
+    items = [np.asarray(a, dtype=np.float32) for a in series]
+    check_series(items, where)
+    return [f"{path}:{i}" for i in ids], items
+
+
+def _npz_inputs(path: Path) -> tuple[list[str], list[np.ndarray]]:
+    from transferkit.data.arrays import check_lengths
+    from transferkit.errors import UnsafeFileError
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "x" not in npz:
+                raise DataError(f"'{path}' has no array 'x' (the series, (N, T, C)). Arrays in the "
+                                f"file: {list(npz.keys())}.")
+            x, lengths = npz["x"], npz.get("lengths")
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise UnsafeFileError(f"'{path}' holds object arrays, which can only be read by unpickling "
+                                  "(that can run arbitrary code). Save plain numeric arrays.") from None
+        raise DataError(f"Cannot read '{path}' as an .npz file: {exc}") from None
+    x = np.asarray(x, dtype=np.float32)
+    x = x[None] if x.ndim == 2 else x
+    if x.ndim != 3:
+        raise DataError(f"'x' of '{path}' has shape {x.shape}; series are (N, T, C).")
+    cut = check_lengths(lengths, x, f"'{path}'") if lengths is not None else [x.shape[1]] * len(x)
+    return [str(i) for i in range(len(x))], [x[i, :n] for i, n in enumerate(cut)]
+
+
+def collect_series(inputs: Any) -> tuple[list[str], list[np.ndarray]]:
+    """(ids, series) of prediction inputs: series files, one ``(T, C)`` array, an ``(N, T, C)``
+    array, or a list of ``(T_i, C)`` arrays (lengths may differ)."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    if isinstance(inputs, np.ndarray) and inputs.dtype != object:
+        arr = np.asarray(inputs, dtype=np.float32)
+        arr = arr[None] if arr.ndim <= 2 else arr
+        items = [a[:, None] if a.ndim == 1 else a for a in arr]
+        check_series(items, "the input array")
+        return [str(i) for i in range(len(items))], items
+    ids: list[str] = []
+    items: list[np.ndarray] = []
+    for k, obj in enumerate(inputs):
+        if isinstance(obj, (str, Path)):
+            more_ids, more = read_series_inputs(obj)
+            ids += more_ids
+            items += more
+            continue
+        try:
+            a = np.asarray(obj, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise DataError(f"Input {k} is not a series: pass a (T, C) array of numbers or a series "
+                            f"file (.ts, .npz, .csv, .parquet). Got {type(obj).__name__}.") from None
+        a = a[:, None] if a.ndim == 1 else a
+        check_series([a], f"input {k}")
+        ids.append(str(len(items)))
+        items.append(a)
+    if not items:
+        raise DataError("No series to predict on. Pass series files or (T, C) arrays.")
+    return ids, items

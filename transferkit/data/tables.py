@@ -396,8 +396,9 @@ def _series_gaps(parts: Sequence[TransferDataset]) -> str | None:
     if not counts.any():
         return None
     said = ", ".join(f"channel {j}: {int(n)}" for j, n in enumerate(counts) if n)
-    return (f"missing values (NaN) in series ({said}) take the channel's mean over the training "
-            "split (data.impute=auto; learned by the sequence backbone and saved with it). Pass "
+    return (f"missing values (NaN) in series ({said}) take the channel's mean: the series' own "
+            "under per-series normalisation (the sequence encoders' default), else the mean over the "
+            "training split (data.impute=auto; learned by the backbone and saved with it). Pass "
             "--impute none to refuse them instead.")
 
 
