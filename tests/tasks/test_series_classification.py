@@ -66,3 +66,27 @@ def test_a_pretrained_encoder_on_other_channels_keeps_its_weights_and_says_so(tm
     assert desc["in_channels"] == 3 and desc["adapter"]["target_channels"] == ["0"]
     model = tk.load(run.run_dir)
     assert model.predict_proba([target[0], target[1][:20]]).shape == (2, 2)
+
+
+def test_masked_value_pretraining_on_unlabelled_series_then_fit(tmp_path: Path) -> None:
+    from transferkit.errors import RunDirError
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 6, 32)
+    x = np.stack([np.sin(t * rng.uniform(1, 2) + rng.uniform(0, 3)) for _ in range(24)])[..., None]
+    np.savez(tmp_path / "unlabelled.npz", x=np.concatenate([x, -x], axis=2))  # no y: 2 channels
+    pre = tk.pretrain(str(tmp_path / "unlabelled.npz"), "sequence:cnn:8", str(tmp_path / "ssl"), epochs=3,
+                      objective="masked", log=None)
+    losses = [json.loads(line)["train_loss"] for line in (Path(pre.run_dir) / "metrics.jsonl").open()]
+    assert len(losses) == 3 and losses[-1] < losses[0]  # it learns to fill the hidden spans
+    assert pre.summary["pretrain"]["objective"] == "masked" and pre.summary["data"]["n_train"] == 24
+    y = np.arange(24) % 2
+    np.savez(tmp_path / "target.npz", x=x * (1 + y[:, None, None]), y=y)
+    run = tk.fit(data=str(tmp_path / "target.npz"), backbone=str(pre.run_dir), shots=4, epochs=1,
+                 out=str(tmp_path / "fit"), log=None)
+    assert run.summary["metrics"]["test"]
+    with pytest.raises(RunDirError, match="without a prediction head.*--backbone"):
+        tk.load(pre.run_dir)
+    with pytest.raises(Exception, match="per-step features"):
+        tk.pretrain(str(tmp_path / "unlabelled.npz"), "minirocket", str(tmp_path / "x"), objective="masked",
+                    log=None)

@@ -204,7 +204,9 @@ class SequenceBackbone(Backbone):
             x[i, : len(a)] = torch.tensor(a)  # a copy: the array may be read-only
         return {"x": x, "lengths": lengths}
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, hidden)
+    def prepared(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's input and the valid-step mask: ``x`` (B, T, C) normalised (and mapped
+        through the channel adapter), 0 on padding; ``mask`` (B, T) of 0/1."""
         if self.in_channels is None:
             raise NotFittedError("This sequence backbone has not seen its training data yet; call "
                                  "backbone.adapt_to(train_dataset) first.")
@@ -217,15 +219,25 @@ class SequenceBackbone(Backbone):
             x = self.adapter(x)  # (B, T, C_t) -> (B, T, C_s), standardised like the source
         else:
             x = torch.nan_to_num((x - self.mean) / self.std, nan=0.0)
-        x = x * mask.unsqueeze(-1)  # (B, T, C)
+        return x * mask.unsqueeze(-1), mask  # (B, T, C), (B, T)
+
+    def encode_steps(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # (B, T, hidden)
+        """Per-step features of a prepared input (what masked-value pretraining decodes)."""
         if self.kind == "cnn":
             h = x.transpose(1, 2)  # (B, C, T)
             for block in self.convs:
                 h = block(h) * mask.unsqueeze(1)
-            return h.sum(-1) / mask.sum(-1, keepdim=True).clamp(min=1)
+            return h.transpose(1, 2)
         out, _ = self.lstm(x)  # (B, T, H)
-        last = (lengths - 1).clamp(min=0).to(x.device)
-        return out[torch.arange(len(x), device=x.device), last]
+        return out
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, hidden)
+        x, mask = self.prepared(inputs)
+        h = self.encode_steps(x, mask)  # (B, T, H)
+        if self.kind == "cnn":  # masked mean over the valid steps
+            return (h * mask.unsqueeze(-1)).sum(1) / mask.sum(-1, keepdim=True).clamp(min=1)
+        last = (inputs["lengths"] - 1).clamp(min=0).to(x.device)  # the LSTM's state at each end
+        return h[torch.arange(len(x), device=x.device), last]
 
     def blocks(self) -> list[nn.Module]:
         body = list(self.convs) if self.kind == "cnn" else [self.lstm]
