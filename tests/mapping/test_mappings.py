@@ -15,7 +15,7 @@ NAMES = MAPPINGS.names()
 
 def test_feature_mappings_and_adapters_are_separate() -> None:
     assert set(NAMES) == {"identity", "linear", "orthogonal", "mlp"}
-    assert set(INPUT_ADAPTERS.names()) == {"image", "table"}
+    assert set(INPUT_ADAPTERS.names()) == {"channels", "image", "table"}
 
 
 @pytest.mark.parametrize("name", NAMES)

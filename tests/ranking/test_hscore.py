@@ -47,3 +47,11 @@ def test_shrinkage_is_stable_when_n_is_below_d() -> None:
 def test_bad_shrinkage() -> None:
     with pytest.raises(ConfigError, match="ledoit-wolf, none"):
         HScoreConfig(shrinkage="oas")
+
+
+def test_wide_features_take_the_woodbury_route_with_the_same_score() -> None:
+    rng = np.random.default_rng(0)
+    y = np.arange(12) % 3
+    f = rng.normal(size=(12, 60)) + y[:, None] * 0.5  # D > 2N: scored in N dimensions
+    got = HScore(HScoreConfig())._score(f, y, 3, None)
+    assert got == pytest.approx(slow_hscore(f, y, shrink=True), rel=1e-6)

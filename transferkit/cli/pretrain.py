@@ -30,6 +30,10 @@ class PretrainCommand:
                             help="Architecture: timm:<name> (e.g. timm:resnet10t), tabular[:128,64], "
                                  "sequence:cnn, sequence:lstm, a built-in or a run directory "
                                  "(default for a table: tabular).")
+        parser.add_argument("--objective", default="supervised", choices=("supervised", "masked"),
+                            help="What the backbone learns from: the source's labels (default), or "
+                                 "'masked': self-supervised masked-value reconstruction of series "
+                                 "(sequence:cnn / sequence:lstm; labels unused, unlabelled files work).")
         parser.add_argument("--out", default=None, metavar="DIR",
                             help="Run directory to write (default runs/<name>).")
         parser.add_argument("--name", default=None, help="Run name (default derived from data, "
@@ -75,7 +79,7 @@ class PretrainCommand:
                           image_size=args.image_size, lr=args.lr, batch_size=args.batch_size,
                           seed=args.seed, max_steps=args.max_steps, overrides=args.overrides, name=args.name,
                           config=args.config, dry_run=args.dry_run, overwrite=args.overwrite,
-                          log=_log if args.dry_run or not args.quiet else None, **extra)
+                          objective=args.objective, log=_log if args.dry_run or not args.quiet else None, **extra)
         if args.dry_run:
             return 0
         print_run_summary(result.summary, result.run_dir)

@@ -2,7 +2,7 @@
 
 Inputs: built-in offline datasets by name (``transferkit datasets``), image folders
 ``root/<class>/<image>``, IDX files, ``.npz`` arrays, CSV/TSV/JSONL/Parquet text or
-tables. Splits are stratified and seeded; ``shots`` samples per class from train;
+tables, ``.ts`` and long/wide CSV/Parquet series. Splits are stratified and seeded; ``shots`` samples per class from train;
 duplicates across splits are reported as leakage::
 
     import transferkit as tk
@@ -18,6 +18,7 @@ from transferkit.data.dataset import TransferDataset
 from transferkit.data.images import read_image
 from transferkit.data.loading import list_datasets, load, load_splits
 from transferkit.data.schema import TableSchema
+from transferkit.data.series import series_dataset
 from transferkit.data.splits import Splits
 from transferkit.data.tables import check_table
 
@@ -32,4 +33,5 @@ __all__ = [
     "load",
     "load_splits",
     "read_image",
+    "series_dataset",
 ]

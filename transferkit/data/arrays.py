@@ -1,7 +1,9 @@
 """NumPy arrays and ``.npz`` files (``x``, ``y``) -> a dataset of the right modality.
 
 - ``x`` uint8 ``(N, H, W)`` or ``(N, H, W, C)`` with C in 1, 3, 4: images.
-- ``x`` ``(N, T, C)`` of another dtype: sequences (float32).
+- ``x`` ``(N, T, C)`` of another dtype: sequences (float32); an optional ``lengths`` array
+  ``(N,)`` (the mask of series padded at the end) keeps the first ``lengths[i]`` steps of
+  series ``i``.
 - ``x`` ``(N, D)``: a numeric table with columns ``x0 .. x{D-1}``.
 
 An optional ``classes`` array names the classes when ``y`` holds integer codes.
@@ -20,10 +22,10 @@ from transferkit.errors import DataError, UnsafeFileError
 
 
 def from_arrays(x: np.ndarray, y: Any, name: str = "arrays", classes: Any = None,
-                where: str | None = None) -> TransferDataset:
+                where: str | None = None, lengths: Any = None) -> TransferDataset:
     """A :class:`TransferDataset` from an input array and its labels (see module doc)."""
     where = where or f"'{name}'"
-    x = np.asarray(x)
+    x = as_array(x, where)
     y_raw = np.asarray(y)
     if y_raw.ndim != 1:
         raise DataError(f"The labels 'y' of {where} must be one-dimensional (N,). Got shape {y_raw.shape}.")
@@ -64,17 +66,50 @@ def from_arrays(x: np.ndarray, y: Any, name: str = "arrays", classes: Any = None
         ds = table_dataset(frame, y_codes, class_names, name=name, where=where)
         ds.ids = ids
         return ds
+    if lengths is not None and x.ndim != 3:
+        raise DataError(f"{where} holds 'lengths', which only series (x of shape (N, T, C)) take; "
+                        f"its x has shape {x.shape}. Drop 'lengths'.")
     if x.ndim == 3:
         x = x.astype(np.float32)
         if np.isinf(x).any():
             i = int(np.argwhere(np.isinf(x))[0][0])
             raise DataError(f"Example {i} of {where} holds infinite values. Replace them or drop it.")
+        if lengths is not None:  # padded series: the mask says where each one ends
+            from transferkit.data.series import series_dataset
+
+            cut = check_lengths(lengths, x, where)
+            ds = series_dataset([x[i, :n] for i, n in enumerate(cut)], [class_names[c] for c in y_codes],
+                                name, where, classes=class_names, meta={"kind": "arrays"})
+            return ds
         # NaN = missing: filled after the split (data.impute=auto) or refused (none)
         return TransferDataset(name=name, modality="sequence", x=x, y=y_codes, classes=class_names,
                                ids=ids, meta={"kind": "arrays", "where": where})
     raise DataError(f"Cannot tell the modality of {where}: 'x' has shape {x.shape} and dtype {x.dtype}. "
                     "Use uint8 (N, H, W[, C]) for images, (N, T, C) for sequences or (N, D) for a "
                     "numeric table.")
+
+
+def as_array(x: Any, where: str) -> np.ndarray:
+    """``np.asarray(x)``, with a DataError for ragged input (series of different lengths)."""
+    try:
+        return np.asarray(x)
+    except ValueError:
+        raise DataError(f"The inputs 'x' of {where} are ragged (items of different shapes, e.g. series "
+                        "of different lengths) and carry no mask. Pad them at the end to (N, T, C) and "
+                        "pass their lengths (an .npz with arrays x, y and lengths), or build the dataset "
+                        "with transferkit.data.series_dataset(list_of_(T, C)_arrays, labels).") from None
+
+
+def check_lengths(lengths: Any, x: np.ndarray, where: str) -> np.ndarray:
+    cut = np.asarray(lengths)
+    if cut.shape != (len(x),) or not np.issubdtype(cut.dtype, np.integer):
+        raise DataError(f"'lengths' of {where} must hold one integer per series, shape ({len(x)},). "
+                        f"Got shape {cut.shape} and dtype {cut.dtype}.")
+    bad = np.flatnonzero((cut < 1) | (cut > x.shape[1]))
+    if len(bad):
+        raise DataError(f"'lengths' of {where} must be in [1, {x.shape[1]}] (the padded length). Series "
+                        f"{int(bad[0])} has length {int(cut[bad[0]])}.")
+    return cut
 
 
 def load_npz(path: str | Path) -> TransferDataset:
@@ -89,6 +124,7 @@ def load_npz(path: str | Path) -> TransferDataset:
                                 f"'x' (inputs) and 'y' (labels). Arrays in the file: {keys}.")
             x, y = npz["x"], npz["y"]
             classes = npz["classes"] if "classes" in keys else None
+            lengths = npz["lengths"] if "lengths" in keys else None
     except ValueError as exc:
         if "pickle" in str(exc):
             raise UnsafeFileError(f"'{path}' holds object arrays, which can only be read by "
@@ -97,6 +133,6 @@ def load_npz(path: str | Path) -> TransferDataset:
         raise DataError(f"Cannot read '{path}' as an .npz file: {exc}") from None
     except (OSError, EOFError) as exc:
         raise DataError(f"Cannot read '{path}' as an .npz file: {exc}") from None
-    ds = from_arrays(x, y, name=path.stem, classes=classes, where=f"'{path}'")
+    ds = from_arrays(x, y, name=path.stem, classes=classes, where=f"'{path}'", lengths=lengths)
     ds.meta.update({"source": str(path), "kind": "npz"})
     return ds

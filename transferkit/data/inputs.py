@@ -54,11 +54,10 @@ def collect_inputs(inputs: Any, modality: str, meta: dict[str, Any] | None = Non
         return _collect_texts(inputs, meta.get("text_column"))
     if modality == "table":
         return _collect_rows(inputs, meta.get("schema"))
-    if modality == "sequence":
-        arr = np.asarray(inputs, dtype=np.float32)
-        if arr.ndim == 2:
-            arr = arr[None]
-        return [str(i) for i in range(len(arr))], list(arr)
+    if modality == "sequence":  # series files (.ts, .npz, long/wide CSV/Parquet) or arrays
+        from transferkit.data.series import collect_series
+
+        return collect_series(inputs)
     raise DataError(f"Unknown modality '{modality}'.")
 
 

@@ -47,7 +47,9 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
       the ``t10k``/``test`` prefix is the official test part;
     - any other folder: an image folder ``root/<class>/<image>``;
     - ``*-images-idx*-ubyte[.gz]``: one IDX pair;
-    - ``.npz``: arrays ``x``, ``y``;
+    - ``.npz``: arrays ``x``, ``y`` (series: optionally ``lengths``);
+    - ``.ts``: UCR/UEA series; ``.csv``/``.parquet`` in a series layout (long ``id, time,
+      value``; wide ``t0, t1, ...``): series (see :mod:`transferkit.data.series`);
     - ``.csv``/``.tsv``/``.parquet``: text when ``text_column`` is given or a column named
       ``text`` exists, else a table; ``.jsonl``: the same.
 
@@ -57,6 +59,7 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     from transferkit.data import idx, tables, text
     from transferkit.data.arrays import load_npz
     from transferkit.data.images import load_image_folder
+    from transferkit.data.series import load_ts, read_series_frame
 
     sets = label_separator is not None or bool(label_columns)
     suffix = path.suffix.lower()
@@ -85,9 +88,15 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
         return idx.load_idx_pair(path), None
     if suffix == ".npz":
         return load_npz(path), None
+    if suffix == ".ts":
+        return load_ts(path), None
     if suffix in tables.TABLE_SUFFIXES:
         if text_column is None:  # a file with a column named "text" is text, otherwise a table
             frame = tables.read_frame(path)
+            found = None if sets else read_series_frame(frame, label_column, path.stem, f"'{path}'")
+            if found is not None:  # long (id, time, value) or wide (t0, t1, ...) series
+                found.meta["source"] = str(path)
+                return found, None
             if "text" not in [str(c) for c in frame.columns]:
                 return tables.load_table(path, label_column, frame=frame, label_separator=label_separator,
                                          label_columns=label_columns), None
@@ -96,7 +105,7 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
 
     hint = " (a single image: put it in an image folder root/<class>/)" if is_image_file(path) else ""
     raise DataError(f"Cannot tell what kind of data '{path}' is{hint}. Supported: an image folder "
-                    "root/<class>/<image>, IDX files (*-images-idx3-ubyte[.gz]), .npz with x and y, "
+                    "root/<class>/<image>, IDX files (*-images-idx3-ubyte[.gz]), .npz with x and y, .ts series, "
                     f"{', '.join(tables.TABLE_SUFFIXES)} (text or table).")
 
 

@@ -104,7 +104,9 @@ def _canonical(obj: Any) -> Any:
     if isinstance(obj, (pd.DataFrame, TransferDataset)) or _is_hf(obj) or _is_hf_dict(obj):
         return obj
     if isinstance(obj, tuple) and len(obj) == 2:
-        x, y = (np.asarray(obj[0]), np.asarray(obj[1]))
+        from transferkit.data.arrays import as_array
+
+        x, y = (as_array(obj[0], "the data tuple (X, y)"), np.asarray(obj[1]))
         if x.dtype == object or x.ndim < 2:
             raise ConfigError(f"The X of a data tuple (X, y) must be a numeric array of shape "
                               f"(N, ...). Got {'an object array' if x.dtype == object else x.shape}.")

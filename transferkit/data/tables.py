@@ -388,15 +388,17 @@ def _series_gaps(parts: Sequence[TransferDataset]) -> str | None:
     Series keep their NaN: the sequence backbone learns each channel's mean and standard
     deviation on the training split without them and maps a missing value to that mean.
     """
-    arrays = [p.x for p in parts if isinstance(p.x, np.ndarray) and p.x.dtype.kind == "f" and p.x.ndim == 3]
-    if not arrays:
+    arrays = [np.asarray(p.x[i]) for p in parts if p.modality == "sequence" for i in range(len(p))]
+    arrays = [a[:, None] if a.ndim == 1 else a for a in arrays if a.dtype.kind == "f"]
+    if not arrays or len({a.shape[1] for a in arrays}) != 1:
         return None
-    counts = np.sum([np.isnan(a).sum(axis=(0, 1)) for a in arrays], axis=0)
+    counts = np.sum([np.isnan(a).sum(axis=0) for a in arrays], axis=0)
     if not counts.any():
         return None
     said = ", ".join(f"channel {j}: {int(n)}" for j, n in enumerate(counts) if n)
-    return (f"missing values (NaN) in series ({said}) take the channel's mean over the training "
-            "split (data.impute=auto; learned by the sequence backbone and saved with it). Pass "
+    return (f"missing values (NaN) in series ({said}) take the channel's mean: the series' own "
+            "under per-series normalisation (the sequence encoders' default), else the mean over the "
+            "training split (data.impute=auto; learned by the backbone and saved with it). Pass "
             "--impute none to refuse them instead.")
 
 
@@ -417,12 +419,12 @@ def table_dataset(frame: pd.DataFrame, y: np.ndarray, classes: list[str], name: 
 def refuse_missing(ds: TransferDataset) -> None:
     """DataError naming the first missing cell of a table dataset, or the first series
     holding a NaN (``data.impute=none``)."""
-    if ds.modality == "sequence" and isinstance(ds.x, np.ndarray) and ds.x.dtype.kind == "f":
-        gaps = np.isnan(ds.x)
-        if gaps.any():
-            i = int(np.argwhere(gaps)[0][0])
+    if ds.modality == "sequence":
+        gaps = [int(np.isnan(np.asarray(ds.x[i], dtype=np.float32)).sum()) for i in range(len(ds))]
+        if any(gaps):
+            i = next(k for k, n in enumerate(gaps) if n)
             raise DataError(f"Example {i} of {ds.meta.get('where', f'dataset {ds.name!r}')} holds missing "
-                            f"values (NaN; {int(gaps.sum())} in all). data.impute=auto (--impute auto, "
+                            f"values (NaN; {sum(gaps)} in all). data.impute=auto (--impute auto, "
                             "the default) fills them with the channel's training mean; otherwise "
                             "fill them or drop those series first.")
         return

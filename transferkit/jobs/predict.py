@@ -33,6 +33,11 @@ class Predictor:
 
         self.run_dir = Path(run_dir)
         self.manifest = read_manifest(self.run_dir)
+        if "head" not in self.manifest:  # e.g. a self-supervised pretrain run: a backbone only
+            raise RunDirError(f"'{self.run_dir}' holds a backbone without a prediction head (it was "
+                              f"pretrained with objective {self.manifest.get('objective', 'unknown')!r}), "
+                              f"so it cannot predict. Use it as a backbone: transferkit fit --data ... "
+                              f"--backbone {self.run_dir}.")
         self.task = get_task(self.manifest.get("task"))
         self.classes: list[str] = list(self.manifest["classes"])
         self.modality: str = self.manifest["modality"]

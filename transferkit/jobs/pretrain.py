@@ -34,6 +34,8 @@ from transferkit.pipeline import Run, RunResult, console_log, default_run_name, 
 #: Measured on printed-digits -> digits (benchmarks/pipelines.py): a small ResNet at 32 px.
 DEFAULT_IMAGE_ARCH = "timm:resnet10t"
 DEFAULT_IMAGE_SIZE = 32
+#: what pretraining learns from: the labels, or hidden values of the series themselves
+OBJECTIVES = ("supervised", "masked")
 
 
 def pretrain(data: str | None = None, arch: str | None = None, out: str | Path | None = None, *,
@@ -42,7 +44,7 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
              seed: int | None = 0, max_steps: int | None = None, patience: int | None = 5,
              backbone_lr_ratio: float | None = None, overrides: Sequence[str] = (),
              config: str | Path | None = None, name: str | None = None, dry_run: bool = False,
-             overwrite: bool = False,
+             overwrite: bool = False, objective: str = "supervised",
              log: Callable[[str], None] | None = console_log,
              **data_options: Any) -> RunResult | dict[str, Any]:
     """Supervised pretraining of ``arch`` on the labelled source ``data``; writes ``out``.
@@ -85,9 +87,17 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
     overwrite:
         Replace a run already in the run directory (once the new one is complete); without
         it, an existing run is refused.
+    objective:
+        ``"supervised"`` (the source's labels) or ``"masked"``: self-supervised masked-value
+        reconstruction for series encoders (:mod:`transferkit.train.masked`), on the training
+        split of a built-in or every series of a file, labels unused (a ``.ts`` file without
+        labels, an ``.npz`` without ``y`` and long/wide CSV files without a label column work).
     data_options:
         ``domain``, ``max_test``, ``text_column``, ... as in ``fit``.
     """
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"The 'objective' parameter of pretrain must be one of {', '.join(OBJECTIVES)}. "
+                          f"Got {objective!r} instead.")
     if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
         raise ConfigError(f"The 'epochs' parameter of pretrain must be an int >= 1. Got {epochs!r} instead.")
     values: dict[str, Any] = {
@@ -98,6 +108,13 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
     for key, value in data_options.items():
         values[f"data.{key}"] = value
     given = configure(FitConfig, config, overrides, **values)
+    if objective == "masked":
+        if not given.data.data or not arch:
+            raise ConfigError("pretrain --objective masked needs --data (series) and --arch (a sequence "
+                              "encoder, e.g. sequence:cnn).")
+        values.update({"backbone.name": str(arch), "strategy": "full"})
+        cfg = configure(FitConfig, config, overrides, **values)
+        return _pretrain_masked(cfg, str(arch), log, overwrite)
     if not given.data.data:
         raise ConfigError("pretrain needs a labelled source dataset: pass --data (a built-in name or "
                           "a path), or set data.data in the --config file.")
@@ -180,3 +197,74 @@ def _pretrain(cfg: FitConfig, arch: str, continued: bool, log: Callable[[str], N
         result = fit_configured(cfg, run, False, say, t_start, ("pretrain", section))
     say(f"[bold]pretrained[/bold] use it as a backbone: --backbone {result.run_dir}")
     return result
+
+
+def _unlabelled_series(cfg: FitConfig) -> Any:
+    """The series masked pretraining reads: a built-in's training split, or a file's series."""
+    import numpy as np
+
+    from transferkit.data import DATASETS, TransferDataset, load
+    from transferkit.data.series import read_series_inputs
+
+    name = str(cfg.data.data)
+    if not Path(name).expanduser().exists() and name in DATASETS:
+        ds = load(name, split="train", domain=cfg.data.domain, split_seed=cfg.data.split_seed)
+        items = [ds.input(i) for i in range(len(ds))]
+    else:
+        items = read_series_inputs(Path(name).expanduser())[1]
+    return TransferDataset(name=Path(name).stem, modality="sequence", x=items,
+                           y=np.full(len(items), -1), classes=[])
+
+
+def _pretrain_masked(cfg: FitConfig, arch: str, log: Callable[[str], None] | None,
+                     overwrite: bool) -> RunResult:
+    """Self-supervised pretraining of a sequence encoder by masked-value reconstruction,
+    through the one training loop; writes a run directory that works as --backbone."""
+    import torch
+    from safetensors.torch import save
+
+    from transferkit.backbones import create_backbone
+    from transferkit.pipeline.run import Summary
+    from transferkit.rundir import MANIFEST, WEIGHTS, atomic_write_bytes, write_json
+    from transferkit.train import Trainer
+    from transferkit.train.masked import MaskedValueObjective
+
+    t_start = time.perf_counter()
+    say = log or (lambda _m: None)
+    say(f"[bold]pretrain[/bold] {arch} on {cfg.data.data} by masked-value reconstruction (labels unused)")
+    torch.manual_seed(cfg.data.seed)
+    data = _unlabelled_series(cfg)
+    backbone = create_backbone(arch)
+    backbone.adapt_to(data)
+    objective = MaskedValueObjective(backbone, seed=cfg.data.seed)
+    with Run("pretrain", out=cfg.out, name=cfg.name, overwrite=overwrite,
+             default_name=default_run_name(cfg.data.data, arch, "pretrain")) as run:
+        run.write_config(cfg)
+        trainer = Trainer(backbone, cfg.train, param_groups=[
+            {"name": "backbone", "params": list(backbone.parameters()), "lr": cfg.train.lr}],
+            train_data=data, collate_fn=lambda items: (backbone.collate([x for x, _ in items]),
+                                                       torch.zeros(len(items))),
+            objective=objective, run_dir=run.dir, stage="masked", seed=cfg.data.seed, log=say)
+        result = trainer.fit()
+        backbone.eval()
+        state = {f"backbone.{k}": v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
+        atomic_write_bytes(run.path(WEIGHTS), save(state))
+        final = result.history[-1]["train_loss"] if result.history else float("nan")
+        write_json(run.path(MANIFEST), {"format_version": 1, "task": None, "modality": "sequence",
+                                        "classes": [], "backbone": backbone.describe(),
+                                        "objective": "masked"})
+        section = {"choice": f"self-supervised masked-value reconstruction of '{arch}' on "
+                             f"'{cfg.data.data}' ({len(data)} series, labels unused)",
+                   "arch": arch, "init": "random", "objective": "masked", "config": to_dict(cfg.train)}
+        summary = Summary(task=None, command="pretrain",  # type: ignore[arg-type]  # no task: no head
+                          data={"target": str(cfg.data.data), "n_train": len(data), "n_val": 0, "n_test": 0,
+                                "classes": []},
+                          backbone=arch, strategy="full", choice=section["choice"],
+                          metrics={"train": {"masked_mse": final}}, baselines={}, transfer_gain=None,
+                          selection={"split": None, "validator": None},
+                          timings={"total_s": round(time.perf_counter() - t_start, 3),
+                                   "train_s": round(result.train_s, 3)}, pretrain=section)
+        data_out = run.finish(summary)
+    say(f"masked-value MSE {final:.4f} (standardised values; 1.0 = predicting the mean)")
+    say(f"[bold]pretrained[/bold] use it as a backbone: --backbone {run.final}")
+    return RunResult(run_dir=run.final, summary=data_out, model=backbone)

@@ -31,7 +31,7 @@ DEFAULT_POOL: dict[str, tuple[str, ...]] = {
     "image": ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"),
     "text": ("minilm",),
     "table": ("tabular",),
-    "sequence": ("sequence:cnn",),
+    "sequence": ("sequence:cnn", "minirocket"),
 }
 RANDOM_PREFIX = "random:"
 

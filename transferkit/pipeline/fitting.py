@@ -104,8 +104,9 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
               if size and cfg.backbone.image_size is None and data_resolution(train) == size else "")
     log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features{chosen}), "
         f"strategy {cfg.strategy}")
-    if hasattr(model.backbone, "describe_adapter"):
-        log(model.backbone.describe_adapter())
+    adapter = model.backbone.describe_adapter() if hasattr(model.backbone, "describe_adapter") else None
+    if adapter:  # an input adapter onto a pretrained backbone's inputs: what matched
+        log(adapter)
     mapping_selection = None
     if cfg.mapping == "auto":
         model, mapping_selection = select_mapping(cfg, model, splits, runner, task, log)

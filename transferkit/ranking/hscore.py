@@ -59,8 +59,12 @@ class HScore(TransferabilityScore):
         if self.config.shrinkage == "none":
             cov_f = centred.T @ centred / n
             return float(np.trace(np.linalg.pinv(cov_f, rcond=1e-15, hermitian=True) @ cov_g))
-        from sklearn.covariance import ledoit_wolf
+        from sklearn.covariance import ledoit_wolf, ledoit_wolf_shrinkage
 
+        if f.shape[1] > 2 * n:  # wide features (MiniRocket's 9,996): the same score in N dimensions
+            shrink = float(ledoit_wolf_shrinkage(centred, assume_centered=True))
+            if shrink > 0:
+                return _woodbury_score(centred, weighted, shrink)
         cov_f, shrink = ledoit_wolf(centred, assume_centered=True)  # (D, D), scalar
         # cov_f is positive definite once shrunk (shrink > 0); lstsq covers shrink == 0.
         try:
@@ -68,3 +72,15 @@ class HScore(TransferabilityScore):
         except np.linalg.LinAlgError:
             solved = np.linalg.lstsq(cov_f, (1.0 - shrink) * cov_g, rcond=None)[0]
         return float(np.trace(solved))
+
+
+def _woodbury_score(centred: np.ndarray, weighted: np.ndarray, shrink: float) -> float:
+    """tr(cov_f⁻¹ (1−a) W^T W) with cov_f = (1−a) X^T X / N + a μ I, by the Woodbury identity:
+    (cI + U^T U)⁻¹ = (I − U^T (cI + U U^T)⁻¹ U) / c, U = sqrt((1−a)/N) X. Costs O(N² D), not O(D³).
+    ``centred`` (N, D), ``weighted`` (C, D)."""
+    n, d = centred.shape
+    c = shrink * float((centred ** 2).sum()) / (n * d)  # a μ, μ = tr(S) / D
+    u = np.sqrt((1.0 - shrink) / n) * centred  # (N, D)
+    wu = weighted @ u.T  # (C, N)
+    inner = np.linalg.solve(c * np.eye(n) + u @ u.T, wu.T)  # (N, C)
+    return float((1.0 - shrink) * (np.sum(weighted ** 2) - np.sum(wu * inner.T)) / c)

@@ -32,6 +32,8 @@ class BuiltinDataset:
     classes: ClassVar[list[str]]
     domains: ClassVar[tuple[str, ...]] = ()
     source: ClassVar[str]
+    #: the licence the data is distributed under, as its source declares it ("" when not declared)
+    licence: ClassVar[str] = ""
     install_hint: ClassVar[str] = ""
 
     @classmethod
@@ -69,6 +71,7 @@ class BuiltinDataset:
             "classes": list(cls.classes),
             "domains": list(cls.domains),
             "source": cls.source,
+            "licence": cls.licence or None,
             "available": ok,
             "install": None if ok else cls.install_hint,
         }
