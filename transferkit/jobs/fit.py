@@ -44,6 +44,8 @@ SHORTCUTS = {
     "epochs": "train.epochs", "max_steps": "train.max_steps", "lr": "train.lr",
     "batch_size": "train.batch_size", "checkpoint_every": "train.checkpoint_every",
     "patience": "train.patience",
+    "horizon": "data.horizon", "context": "data.context", "season": "data.season",
+    "origins": "data.origins", "stride": "data.stride", "history": "data.history",
 }
 
 

@@ -33,6 +33,8 @@ class BuiltinDataset:
     domains: ClassVar[tuple[str, ...]] = ()
     source: ClassVar[str]
     install_hint: ClassVar[str] = ""
+    #: the licence the data's packager declares ("": not stated here)
+    licence: ClassVar[str] = ""
 
     @classmethod
     def available(cls) -> bool:
@@ -69,6 +71,7 @@ class BuiltinDataset:
             "classes": list(cls.classes),
             "domains": list(cls.domains),
             "source": cls.source,
+            "licence": cls.licence or None,
             "available": ok,
             "install": None if ok else cls.install_hint,
         }
