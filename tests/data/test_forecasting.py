@@ -69,7 +69,7 @@ def test_rolling_origin_windows_never_train_on_what_is_judged():
     series = _series([60, 40, 33])
     train, val, test, meta = build_windows(series, plan)
     h = plan.horizon
-    col = {name: h + k for k, name in enumerate(EXTRA)}
+    col = {name: 2 * h + k for k, name in enumerate(EXTRA)}
     for i, values in enumerate(series.values):
         tests, vals, train_end = origins_of(len(values), plan)
         assert tests[-1] + h == len(values) and np.diff(tests).tolist() == [2, 2]
@@ -81,7 +81,9 @@ def test_rolling_origin_windows_never_train_on_what_is_judged():
         assert got == tests
         # targets are the series' values once unscaled
         row = test.y[test.y[:, col["series"]] == i][-1]
-        assert np.allclose(row[:h] * row[col["std"]] + row[col["mean"]], values[-h:, 0])
+        assert np.allclose((row[:h] + row[h:2 * h]) * row[col["std"]] + row[col["mean"]], values[-h:, 0])
+        # the anchor is the seasonal-naive forecast (m = 2) of the window's context
+        assert np.allclose(row[h:2 * h] * row[col["std"]] + row[col["mean"]], values[[-6, -5, -6, -5], 0])
     assert meta["observed_used"] == (60 - 16) + (40 - 16) + (33 - 16)  # all before the first val origin
     assert "3 test origin(s) per series, 2 step(s) apart" in meta["split_by"]
 
@@ -117,4 +119,4 @@ def test_forecasting_builtins_load_with_their_defaults(name):
     plan = s.train.meta["forecast"]
     assert plan["horizon"] == cls.horizon and plan["season"] == cls.season
     assert s.test.x.shape[1:] == (cls.context, len(plan["channels"]))
-    assert s.test.y.shape[1] == cls.horizon + len(EXTRA) and np.isfinite(s.test.x).all()
+    assert s.test.y.shape[1] == 2 * cls.horizon + len(EXTRA) and np.isfinite(s.test.x).all()

@@ -16,18 +16,20 @@ from transferkit.tasks import get_task
 from transferkit.tasks._forecast_metrics import forecast_metrics, plain_forecasts, smape
 
 
-def _rows(actual, mean, std, scale, series=0, origin=10):
-    """Window target rows from actual values (scaled by mean/std as the data layer does)."""
+def _rows(actual, mean, std, scale, series=0, origin=10, anchor=0.0):
+    """A window's target row from actual values (scaled by mean/std as the data layer does,
+    as corrections of a constant scaled anchor)."""
     z = (np.asarray(actual, dtype=float) - mean) / std
-    return np.concatenate([z, [series, origin, mean, std, scale]])
+    return np.concatenate([z - anchor, np.full(len(z), anchor), [series, origin, mean, std, scale]])
 
 
 def test_mase_smape_mae_rmse_against_hand_computation():
     # series 0: actual 10, 12; forecast 11, 15; in-sample scale 2
     # series 1: actual 100, 0; forecast 90, 0; in-sample scale 5
-    targets = np.stack([_rows([10, 12], 11.0, 2.0, 2.0, 0), _rows([100, 0], 50.0, 10.0, 5.0, 1)])
+    targets = np.stack([_rows([10, 12], 11.0, 2.0, 2.0, 0, anchor=0.5), _rows([100, 0], 50.0, 10.0, 5.0, 1)])
     forecast = np.array([[11.0, 15.0], [90.0, 0.0]])
-    outputs = (forecast - targets[:, [4]]) / targets[:, [5]]  # scaled like the model's outputs
+    # scaled and as corrections of the anchor, like the model's outputs
+    outputs = (forecast - targets[:, [6]]) / targets[:, [7]] - targets[:, 2:4]
     m = forecast_metrics(targets, outputs, None, ["a", "b"], detailed=True)
     mase_a, mase_b = ((1 + 3) / 2) / 2.0, ((10 + 0) / 2) / 5.0
     assert m["mase"] == pytest.approx((mase_a + mase_b) / 2)
@@ -49,7 +51,7 @@ def test_missing_targets_are_left_out_and_quantiles_give_coverage():
 def test_pinball_loss_by_hand():
     task = get_task("forecasting")  # quantiles 0.1, 0.5, 0.9
     out = torch.tensor([[0.0, 1.0, 2.0]])  # H = 1
-    y = torch.tensor([[1.5, 0, 0, 0, 1, 1]])  # z = 1.5
+    y = torch.tensor([[1.5, 0, 0, 0, 0, 1, 1]])  # z - a = 1.5
     expected = np.mean([0.1 * 1.5, 0.5 * 0.5, (0.9 - 1) * (1.5 - 2.0)])
     assert float(task.example_loss(out, y)[0]) == pytest.approx(expected)
 

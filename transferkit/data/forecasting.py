@@ -11,10 +11,13 @@ training target. ``history`` keeps only the last N values before the validation 
 for training (the forecasting label budget).
 
 Each window is scaled by its context: ``z = (v - mean) / std`` per channel (instance
-normalisation), so that one model serves series of any level and scale. The example's
-input is the scaled context ``(L, C)``; its target row is ``[z_1 .. z_H, series, origin,
-mean, std, mase_scale]`` (:data:`EXTRA` columns after the H scaled targets), from which
-the task puts forecasts back into the series' units and computes MASE. ``mase_scale`` is
+normalisation), so that one model serves series of any level and scale. The model learns
+the *correction* to the seasonal-naive forecast of the scaled context (its anchor ``a``,
+the last season repeated; the last value when m = 1): a model that outputs 0 forecasts
+seasonal naive. The example's input is the scaled context ``(L, C)``; its target row is
+``[z_1 - a_1 .. z_H - a_H, a_1 .. a_H, series, origin, mean, std, mase_scale]``
+(:data:`EXTRA` columns after the H corrections and H anchors), from which the task puts
+forecasts back into the series' units (``(out + a) * std + mean``) and computes MASE. ``mase_scale`` is
 the in-sample mean absolute seasonal-naive error (period m) of the series before its first
 test origin. A context shorter than L (a short series at val/test time) is padded on the
 left with its first value; a missing value is carried forward from the last observed one
@@ -120,17 +123,36 @@ def _fill(context: np.ndarray, impute: str, where: str) -> np.ndarray:
     return out
 
 
+def anchor(context: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """The seasonal-naive forecast (H,) of a context's target channel (L, C) or (L,):
+    ``a_h = y_{L - m + ((h - 1) mod m)}`` (m = 1: the last value repeated).
+
+    >>> anchor(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 5, 2).tolist()
+    [4.0, 5.0, 4.0, 5.0, 4.0]
+    """
+    y = np.asarray(context, dtype=np.float64)
+    y = y[:, 0] if y.ndim == 2 else y
+    m = min(max(1, season), len(y))
+    return y[len(y) - m + (np.arange(horizon) % m)]
+
+
 def window(values: np.ndarray, origin: int, plan: WindowPlan, impute: str, where: str
            ) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """(scaled context (L, C), scaled targets (H,), mean, std) of the window at ``origin``."""
+    """(scaled context (L, C), target row head ``[z - a, a]`` (2H,), mean, std) of the
+    window at ``origin`` (``z``: the scaled future values, missing where unknown)."""
     start = max(0, origin - plan.context)
     ctx = _fill(values[start:origin], impute, where)  # (<=L, C)
     if len(ctx) < plan.context:  # a short series: pad on the left with its first value
         ctx = np.concatenate([np.repeat(ctx[:1], plan.context - len(ctx), axis=0), ctx])
     mean, std = ctx.mean(axis=0), ctx.std(axis=0)
     std = np.where(std > 1e-8 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-    future = values[origin:origin + plan.horizon, 0]
-    return (ctx - mean) / std, (future - mean[0]) / std[0], float(mean[0]), float(std[0])
+    future = np.full(plan.horizon, np.nan)
+    known = values[origin:origin + plan.horizon, 0]
+    future[:len(known)] = known
+    scaled = (ctx - mean) / std
+    a = anchor(scaled, plan.horizon, plan.season)
+    z = (future - mean[0]) / std[0]
+    return scaled, np.concatenate([z - a, a]), float(mean[0]), float(std[0])
 
 
 def origins_of(length: int, plan: WindowPlan) -> tuple[list[int], list[int], int]:
@@ -163,8 +185,9 @@ def _dataset(series: SeriesSet, rows: list[tuple[np.ndarray, np.ndarray]], split
              plan: WindowPlan, meta: dict[str, Any]) -> TransferDataset:
     c = series.values[0].shape[1]
     x = np.stack([r[0] for r in rows]).astype(np.float32) if rows else np.zeros((0, plan.context, c), np.float32)
-    y = np.stack([r[1] for r in rows]) if rows else np.zeros((0, plan.horizon + len(EXTRA)))
-    ids = [f"{series.ids[int(r[1][plan.horizon])]}@{int(r[1][plan.horizon + 1])}" for r in rows]
+    h2 = 2 * plan.horizon
+    y = np.stack([r[1] for r in rows]) if rows else np.zeros((0, h2 + len(EXTRA)))
+    ids = [f"{series.ids[int(r[1][h2])]}@{int(r[1][h2 + 1])}" for r in rows]
     return TransferDataset(name=series.name, modality="sequence", x=x, y=y, classes=[], split=split,
                            ids=ids, meta={**meta, "kind": "forecast-windows"})
 
@@ -188,7 +211,7 @@ def build_windows(series: SeriesSet, plan: WindowPlan, impute: str = "auto"
         used = np.zeros(len(values), bool)
         for o in range(first, train_end - plan.horizon + 1):
             ctx, z, mu, sd = window(values, o, plan, impute, where)
-            if np.isfinite(z).any():
+            if np.isfinite(z[:plan.horizon]).any():
                 parts["train"].append((ctx, np.concatenate([z, [i, o, mu, sd, scale]])))
                 used[o - plan.context:o + plan.horizon] = True
         observed += int((used & np.isfinite(values[:, 0])).sum())
@@ -197,7 +220,7 @@ def build_windows(series: SeriesSet, plan: WindowPlan, impute: str = "auto"
                 ctx, z, mu, sd = window(values, o, plan, impute, where)
                 parts[name].append((ctx, np.concatenate([z, [i, o, mu, sd, scale]])))
                 if name == "val":
-                    val_observed += int(np.isfinite(z).sum())
+                    val_observed += int(np.isfinite(z[:plan.horizon]).sum())
     if not parts["train"]:
         longest = max(origins_of(len(v), plan)[2] for v in series.values)
         raise DataError(f"Too little history for one training window in '{series.name}': a window needs "
@@ -256,5 +279,5 @@ def forecast_splits(name_or_path: Any, params: dict[str, Any], impute: str = "au
     return Splits(train, val, test, warnings=warnings)
 
 
-__all__ = ["DEFAULT_HORIZON", "EXTRA", "WindowPlan", "build_windows", "check_series", "forecast_splits",
+__all__ = ["DEFAULT_HORIZON", "EXTRA", "WindowPlan", "anchor", "build_windows", "check_series", "forecast_splits",
            "origins_of", "read_series", "seasonal_scale", "window"]

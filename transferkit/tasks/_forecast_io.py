@@ -59,18 +59,18 @@ def forecast_files(predictor: Any, inputs: Any) -> list[dict[str, Any]]:
             if not len(seen):
                 raise DataError(f"{where} holds no observed value to forecast from.")
             values = values[: seen[-1] + 1]
-            ctx, _, mean, std = window(values, len(values), plan, "auto", where)
+            ctx, head, mean, std = window(values, len(values), plan, "auto", where)
             names.append(sid)
             items.append(ctx.astype(np.float32))
-            scales.append((mean, std))
+            scales.append((head[plan.horizon:], mean, std))  # the seasonal-naive anchor, scale
     if not items:
         raise DataError("No series to forecast in the inputs.")
     outputs = predictor.predict_proba_items(items)  # (N, H * Q) scaled
     q = len(quantiles) if quantiles else 1
     out = np.asarray(outputs, dtype=np.float64).reshape(len(items), plan.horizon, q)
     rows = []
-    for sid, (mean, std), pred in zip(names, scales, out, strict=True):
-        pred = pred * std + mean  # (H, Q) in the series' units
+    for sid, (base, mean, std), pred in zip(names, scales, out, strict=True):
+        pred = (pred + base[:, None]) * std + mean  # (H, Q) in the series' units
         for h in range(plan.horizon):
             row: dict[str, Any] = {"series": sid, "step": h + 1, "forecast": float(pred[h, q // 2])}
             if quantiles:

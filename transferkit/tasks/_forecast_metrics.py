@@ -9,9 +9,10 @@ Definitions (``A`` actual, ``F`` forecast, over the finite targets):
   averaged over windows (every series has the same number of test origins, so this is
   also the mean over series of their MASE).
 
-A window's target row is ``[z_1 .. z_H, series, origin, mean, std, mase_scale]`` (see
-:mod:`transferkit.data.forecasting`); model outputs are ``(N, H * Q)`` scaled forecasts
-(Q quantiles per step, or one point forecast).
+A window's target row is ``[z - a (H), a (H), series, origin, mean, std, mase_scale]``
+with ``a`` the seasonal-naive anchor (see :mod:`transferkit.data.forecasting`); model
+outputs are ``(N, H * Q)`` scaled corrections of the anchor (Q quantiles per step, or one
+point forecast).
 """
 
 from __future__ import annotations
@@ -20,28 +21,32 @@ from typing import Any
 
 import numpy as np
 
-from transferkit.data.forecasting import EXTRA
+from transferkit.data.forecasting import EXTRA, anchor
 from transferkit.errors import DataError
 
 
 def split_targets(targets: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(scaled targets (N, H), the extra columns by name) of window target rows."""
+    """(scaled corrections of the anchor (N, H), the anchors (N, H) as ``"anchor"`` and the
+    extra columns by name) of window target rows."""
     t = np.asarray(targets, dtype=np.float64)
-    if t.ndim != 2 or t.shape[1] <= len(EXTRA):
-        raise DataError(f"Forecasting targets must be window rows (N, H + {len(EXTRA)}); got shape {t.shape}.")
-    h = t.shape[1] - len(EXTRA)
-    return t[:, :h], {name: t[:, h + k] for k, name in enumerate(EXTRA)}
+    if t.ndim != 2 or t.shape[1] <= len(EXTRA) or (t.shape[1] - len(EXTRA)) % 2:
+        raise DataError(f"Forecasting targets must be window rows (N, 2H + {len(EXTRA)}); got shape {t.shape}.")
+    h = (t.shape[1] - len(EXTRA)) // 2
+    extra = {name: t[:, 2 * h + k] for k, name in enumerate(EXTRA)}
+    extra["anchor"] = t[:, h:2 * h]
+    return t[:, :h], extra
 
 
 def unscale(targets: np.ndarray, outputs: np.ndarray, quantiles: list[float] | None = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(actuals (N, H), point forecasts (N, H), quantile forecasts (N, H, Q), extras) in the
     series' units; the point forecast is the median quantile (or the only output)."""
-    z, extra = split_targets(targets)
-    n, h = z.shape
-    out = np.asarray(outputs, dtype=np.float64).reshape(n, h, -1)  # (N, H, Q)
+    r, extra = split_targets(targets)
+    n, h = r.shape
+    a = extra["anchor"]
+    out = np.asarray(outputs, dtype=np.float64).reshape(n, h, -1) + a[..., None]  # (N, H, Q) scaled
     mean, std = extra["mean"][:, None], extra["std"][:, None]
-    actual = z * std + mean
+    actual = (r + a) * std + mean
     qs = out * std[..., None] + mean[..., None]
     q = out.shape[2]
     mid = int(np.argmin(np.abs(np.asarray(quantiles) - 0.5))) if quantiles and len(quantiles) == q else q // 2
@@ -111,11 +116,8 @@ def plain_forecasts(x: np.ndarray, horizon: int, season: int) -> dict[str, np.nd
     ``naive`` repeats the last value, ``seasonal_naive`` the last season
     (``F_h = y_{T - m + ((h - 1) mod m)}``), ``mean`` the context's mean (0 once scaled)."""
     y = np.asarray(x, dtype=np.float64)[:, :, 0]  # (N, L) the target channel
-    n, length = y.shape
-    m = min(max(1, season), length)
-    steps = np.arange(horizon)
     return {"naive": np.repeat(y[:, -1:], horizon, axis=1),
-            "seasonal_naive": y[:, length - m + (steps % m)],
+            "seasonal_naive": np.stack([anchor(row, horizon, season) for row in y]).reshape(len(y), horizon),
             "mean": np.repeat(y.mean(axis=1, keepdims=True), horizon, axis=1)}
 
 

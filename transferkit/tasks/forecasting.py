@@ -3,9 +3,10 @@ linear head, trained on windows of the series' past (split by rolling origin, se
 :mod:`transferkit.data.forecasting`).
 
 Each window is scaled by its own context (instance normalisation); the head predicts the
-H scaled values -- or Q quantiles of each (pinball loss; default 0.1 / 0.5 / 0.9, so every
-forecast has an 80 % interval) -- and metrics and predictions put them back into the
-series' units with the window's mean and standard deviation. Losses: ``quantile``
+H scaled values as corrections of the context's seasonal-naive forecast (an untrained
+head forecasts seasonal naive) -- or Q quantiles of each (pinball loss; default
+0.1 / 0.5 / 0.9, so every forecast has an 80 % interval) -- and metrics and predictions put
+them back into the series' units with the window's anchor, mean and standard deviation. Losses: ``quantile``
 (default), ``mae`` or ``mse``, on the scaled values. Metrics: MASE (the loop selects on
 validation MASE), sMAPE, MAE, RMSE, per series and over all test windows, and the
 interval's coverage. Baselines: naive, seasonal naive and the context mean -- and the
@@ -139,7 +140,7 @@ class ForecastingTask(Task):
 
     # ------------------------------------------------------------------ targets
     def output_dim(self, data: Any) -> int:
-        return (np.asarray(data.y).shape[1] - len(split_targets(data.y[:1])[1])) * self.n_outputs()
+        return split_targets(np.asarray(data.y)[:1])[0].shape[1] * self.n_outputs()
 
     def describe_targets(self, data: Any) -> dict[str, Any]:
         plan = dict((data.meta or {}).get("forecast") or {})
@@ -213,8 +214,9 @@ class ForecastingTask(Task):
         fracast = fracast_forecasts(test, h, self.point_quantiles())
         out: dict[str, Any] = {}
         outputs: dict[str, np.ndarray] = {}
-        for name, f in forecasts.items():
-            outputs[name] = np.repeat(f[:, :, None], q, axis=2).reshape(len(f), -1)
+        anchors = split_targets(test.y)[1]["anchor"]
+        for name, f in forecasts.items():  # as corrections of the anchor, like the model's outputs
+            outputs[name] = np.repeat((f - anchors)[:, :, None], q, axis=2).reshape(len(f), -1)
         if isinstance(fracast, str):
             out["fracast_zero_shot"] = {"skipped": fracast}
         else:
@@ -273,8 +275,9 @@ class ForecastingTask(Task):
                 f"{metrics['n_series']} series)")
 
     def predictions(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
-        """One list of H point forecasts per window, in the window's scaled units (``predict
-        RUN series.csv`` and :func:`forecast_files` give them in the series' units)."""
+        """One list of H point forecasts per window, as the model gives them: corrections of
+        the window's seasonal-naive forecast in its scaled units (``predict RUN series.csv``
+        gives forecasts in the series' units)."""
         q = len((meta.get("forecast") or {}).get("quantiles") or []) or 1
         out = np.asarray(outputs, dtype=np.float64)
         return [[float(v) for v in row] for row in out.reshape(len(out), -1, q)[:, :, q // 2]]
@@ -292,9 +295,10 @@ class ForecastingTask(Task):
         plan = meta.get("forecast") or {}
         h, qs = plan.get("horizon", "H"), plan.get("quantiles") or [0.5]
         return {"name": "logits", "dtype": "float32", "shape": ["batch", f"{h}*{len(qs)}"],
-                "meaning": f"the next {h} values of the series, {len(qs)} quantile(s) {qs} per step, in "
-                           "units of the context window scaled by its own mean and standard deviation "
-                           "(multiply by the context's std and add its mean)",
+                "meaning": f"the next {h} values of the series, {len(qs)} quantile(s) {qs} per step, as "
+                           "corrections of the seasonal-naive forecast of the context window scaled by "
+                           "its own mean and standard deviation (add the scaled seasonal-naive "
+                           "forecast, multiply by the context's std and add its mean)",
                 "card": f"{h} future values per input window (quantiles {qs}), scaled by the window."}
 
     def card(self, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -345,4 +349,4 @@ def fracast_forecasts(test: Any, horizon: int, quantiles: list[float] | None) ->
     want = quantiles or [0.5]
     cols = [levels.index(min(levels, key=lambda lv: abs(lv - q))) for q in want]
     out = (pred[:, :, cols] - extra["mean"][:, None, None]) / extra["std"][:, None, None]
-    return out.reshape(len(out), -1)
+    return (out - extra["anchor"][:, :, None]).reshape(len(out), -1)
