@@ -75,6 +75,7 @@ def test_fit_then_predict_cli_writes_the_next_values(tmp_path, monkeypatch):
     s = run.summary
     assert s["data"]["split_by"].startswith("rolling origin: 3 test origin(s)")
     assert {"naive", "seasonal_naive", "mean"} <= set(s["baselines"])
+    assert "<h2>Test forecasts</h2>" in (run.run_dir / "report.html").read_text(encoding="utf-8")
     # the next H values of a new series, in its own units (a level the training never saw)
     t = np.arange(60)
     series = pd.DataFrame({"id": "new", "time": t, "value": 5000 + 1000 * np.sin(2 * np.pi * t / 12)})
