@@ -116,6 +116,20 @@ class DataConfig(Options):
                          "categorical one with the category 'missing' (saved with the model, so "
                          "predict/serve fill the same way; counted in a warning); 'none' refuses "
                          "them, naming the row.", flag="--impute", choices=("auto", "none"))
+    horizon: int | None = option(None, "Forecasting: how many future values each forecast holds (H; "
+                                 "default: the data's stated horizon, else 12).", flag="--horizon", ge=1)
+    context: int | None = option(None, "Forecasting: how many past values each forecast reads (L; "
+                                 "default: the built-in's, else max(2H, 2m, 8)).", flag="--context", ge=1)
+    season: int | None = option(None, "Forecasting: the seasonal period m of the seasonal-naive "
+                                "baseline and of MASE (default: the data's, else 1).", flag="--season", ge=1)
+    origins: int | None = option(None, "Forecasting: rolling-origin test windows per series, at its "
+                                 "end (validation takes as many just before; default: the built-in's, "
+                                 "else 3).", flag="--origins", ge=1)
+    stride: int | None = option(None, "Forecasting: steps between two rolling origins (default: H).",
+                                flag="--stride", ge=1)
+    history: int | None = option(None, "Forecasting: train on only the last N values of each series "
+                                 "before the validation period (the label budget; default: all).",
+                                 flag="--history", ge=1)
     max_megapixels: float = option(100.0, "Largest image (width x height, in megapixels) decoded "
                                    "from an image folder; checked from the file's header before "
                                    "decoding. A larger image is an error naming it (or skipped "

@@ -40,11 +40,13 @@ class PredictCommand:
         if not args.max_megapixels > 0:
             raise ConfigError(f"The '--max-megapixels' option must be > 0. Got {args.max_megapixels}.")
         predictor = load(args.run, device=args.device)
-        ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"),
-                                    skip_bad=args.skip_bad, max_pixels=int(args.max_megapixels * 1e6))
-        outputs = predictor.predict_proba_items(items)
-        rows = [{"input": name, **row} for name, row in
-                zip(ids, predictor.task.prediction_rows(outputs, predictor.manifest), strict=True)]
+        rows = predictor.task.predict_inputs(predictor, args.inputs)  # e.g. series files to forecast
+        if rows is None:
+            ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"),
+                                        skip_bad=args.skip_bad, max_pixels=int(args.max_megapixels * 1e6))
+            outputs = predictor.predict_proba_items(items)
+            rows = [{"input": name, **row} for name, row in
+                    zip(ids, predictor.task.prediction_rows(outputs, predictor.manifest), strict=True)]
         if args.format == "json":
             text = json.dumps(rows, indent=2) + "\n"
         else:

@@ -59,7 +59,9 @@ class TransferDataset:
             raise DataError(f"Unknown modality '{self.modality}'. Available: {', '.join(MODALITIES)}.")
         y = np.asarray(self.y)
         values = not self.classes and y.dtype.kind == "f"
-        if y.ndim == 2:  # label sets: one 0/1 column per label
+        if y.ndim == 2 and values:  # several numbers per example (forecasting windows)
+            self.y = y.astype(np.float64)
+        elif y.ndim == 2:  # label sets: one 0/1 column per label
             if y.shape[1] != len(self.classes):
                 raise DataError(f"Dataset '{self.name}' has {y.shape[1]} label columns but "
                                 f"{len(self.classes)} label names.")
@@ -85,7 +87,7 @@ class TransferDataset:
 
     def __getitem__(self, i: int) -> tuple[Any, Any]:
         target = self.y[int(i)]
-        return self.input(i), (target.astype(np.float32) if self.multi_label else target.item())
+        return self.input(i), (target.astype(np.float32) if self.y.ndim == 2 else target.item())
 
     @property
     def num_classes(self) -> int:
@@ -99,7 +101,7 @@ class TransferDataset:
     @property
     def multi_label(self) -> bool:
         """True when the targets are label sets (a multi-hot ``(N, L)`` matrix)."""
-        return self.y.ndim == 2
+        return self.y.ndim == 2 and self.y.dtype.kind != "f"
 
     @property
     def labelled(self) -> bool:

@@ -30,8 +30,11 @@ from transferkit.registry import did_you_mean
 
 SPLITS = ("train", "val", "test", "all")
 #: how targets are stored: class codes, numbers (regression) or multi-hot label sets
-#: (multi-label); see ``Task.targets``
-TARGETS = ("classes", "values", "label_sets")
+#: (multi-label), or forecasting windows (context -> next values, split by rolling origin);
+#: see ``Task.targets``
+TARGETS = ("classes", "values", "label_sets", "windows")
+#: DataConfig keys the forecasting windows read (see transferkit/data/forecasting.py)
+FORECAST_KEYS = ("horizon", "context", "season", "origins", "stride", "history")
 
 
 # --------------------------------------------------------------------------- sources
@@ -367,7 +370,8 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
          targets: str | None = None, impute: str = "auto", group_column: str | None = None,
          time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
-         label_columns: Sequence[str] | None = None) -> TransferDataset:
+         label_columns: Sequence[str] | None = None, forecast: dict[str, Any] | None = None
+         ) -> TransferDataset:
     """Load a built-in dataset, a file/folder or a Python object, and return one split of it.
 
     Python objects: a pandas DataFrame, a tuple ``(X, y)`` of arrays, a torch Dataset of
@@ -396,6 +400,13 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
     (100, ['0', '1', '2'])
     """
     _check_params(split, shots, val_fraction, test_fraction, max_val, max_test)
+    if targets == "windows":  # forecasting: windows split by rolling origin (``forecast``: H, L, m ...)
+        from transferkit.data.forecasting import forecast_splits
+
+        parts = forecast_splits(name_or_path, dict(forecast or {}), impute, shots if split != "all" else None)
+        if split == "all":
+            return concat(concat(parts.train, parts.val), parts.test)
+        return getattr(parts, split)
     if split == "all":
         if shots is not None:
             raise ConfigError("The 'shots' parameter samples from the train split; with split='all' "
@@ -441,6 +452,10 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
     if not cfg.data:
         raise ConfigError("The 'data' parameter is required: a built-in dataset name (see `transferkit "
                           "datasets`) or a path.")
+    if targets == "windows":  # forecasting: windows split by rolling origin, not at random
+        from transferkit.data.forecasting import forecast_splits
+
+        return forecast_splits(cfg.data, {k: getattr(cfg, k) for k in FORECAST_KEYS}, cfg.impute, cfg.shots)
     splits = _splits(cfg.data, domain=cfg.domain, shots=cfg.shots, seed=cfg.seed, split_seed=cfg.split_seed,
                      val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
                      text_column=cfg.text_column, label_column=cfg.label_column, skip_bad=cfg.skip_bad,

@@ -45,6 +45,8 @@ SHORTCUTS = {
     "batch_size": "train.batch_size", "checkpoint_every": "train.checkpoint_every",
     "patience": "train.patience", "device": "train.device", "report_to": "train.report_to",
     "mixed_precision": "train.mixed_precision", "grad_accum": "train.grad_accum",
+    "horizon": "data.horizon", "context": "data.context", "season": "data.season",
+    "origins": "data.origins", "stride": "data.stride", "history": "data.history",
 }
 
 

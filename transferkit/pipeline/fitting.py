@@ -67,6 +67,9 @@ def load_task_splits(data: Any, task: str | None, params: Any,
         raise ConfigError(f"The {task} task reads a set of labels per example from '{d.data}': pass "
                           "--label-separator ';' (one column of labels joined by ';') or --label-columns "
                           "a,b,c (several 0/1 columns).")
+    if task is not None:  # named: its targets say how the data is read and split
+        named = pick_task(task, params, None, log)
+        return load_splits(data, targets=named.targets), named
     chosen: list[Task] = []
 
     def targets(pool: Any) -> str:

@@ -346,10 +346,16 @@ def _predictions_section(run: Path, test: dict[str, Any]) -> str:
         return ""
     try:
         with np.load(path, allow_pickle=False) as z:
-            y, pred = np.asarray(z["y"]), np.asarray(z["pred"])
+            arrays = {k: np.asarray(z[k]) for k in z.files}
+            y, pred = arrays["y"], arrays["pred"]
     except (ValueError, OSError, KeyError) as exc:
         return (f"<h2>Test predictions</h2><p class='note'>{escape(TEST_PREDICTIONS)} could not be "
                 f"read ({escape(str(exc))}).</p>")
+    if "origin" in arrays:  # forecasts: windows of series, drawn over time
+        from transferkit.report.forecast_plots import forecast_section
+
+        manifest = _read_json(run / MANIFEST) if (run / MANIFEST).is_file() else {}
+        return forecast_section(arrays, test, manifest)
     deciles = test.get("by_decile")
     if deciles is None:  # an older summary: the same numbers from the saved predictions
         from transferkit.tasks.regression import error_by_decile

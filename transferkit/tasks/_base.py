@@ -253,6 +253,11 @@ class Task:
         classes = list(meta["classes"])
         return [classes[int(i)] for i in np.asarray(outputs).argmax(axis=1)]
 
+    def predict_inputs(self, predictor: Any, inputs: Any) -> list[dict[str, Any]] | None:
+        """``transferkit predict``'s rows for ``inputs`` when this task reads them itself (e.g.
+        series files to forecast); None: the modality's reader and :meth:`prediction_rows`."""
+        return None
+
     def answers(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         """One JSON object per input for ``serve``'s answers (postprocessed outputs)."""
         return self.prediction_rows(outputs, meta)

@@ -35,6 +35,8 @@ class BuiltinDataset:
     #: the licence the data is distributed under, as its source declares it ("" when not declared)
     licence: ClassVar[str] = ""
     install_hint: ClassVar[str] = ""
+    #: the licence the data's packager declares ("": not stated here)
+    licence: ClassVar[str] = ""
 
     @classmethod
     def available(cls) -> bool:

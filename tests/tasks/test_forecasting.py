@@ -1,0 +1,91 @@
+"""The forecasting task: metrics against hand computation, the pinball loss, the plain
+forecasts, and fit -> predict on a series file from the command line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from transferkit.tasks import get_task
+from transferkit.tasks._forecast_metrics import forecast_metrics, plain_forecasts, smape
+
+
+def _rows(actual, mean, std, scale, series=0, origin=10, anchor=0.0):
+    """A window's target row from actual values (scaled by mean/std as the data layer does,
+    as corrections of a constant scaled anchor)."""
+    z = (np.asarray(actual, dtype=float) - mean) / std
+    return np.concatenate([z - anchor, np.full(len(z), anchor), [series, origin, mean, std, scale]])
+
+
+def test_mase_smape_mae_rmse_against_hand_computation():
+    # series 0: actual 10, 12; forecast 11, 15; in-sample scale 2
+    # series 1: actual 100, 0; forecast 90, 0; in-sample scale 5
+    targets = np.stack([_rows([10, 12], 11.0, 2.0, 2.0, 0, anchor=0.5), _rows([100, 0], 50.0, 10.0, 5.0, 1)])
+    forecast = np.array([[11.0, 15.0], [90.0, 0.0]])
+    # scaled and as corrections of the anchor, like the model's outputs
+    outputs = (forecast - targets[:, [6]]) / targets[:, [7]] - targets[:, 2:4]
+    m = forecast_metrics(targets, outputs, None, ["a", "b"], detailed=True)
+    mase_a, mase_b = ((1 + 3) / 2) / 2.0, ((10 + 0) / 2) / 5.0
+    assert m["mase"] == pytest.approx((mase_a + mase_b) / 2)
+    terms = [2 * 1 / 21, 2 * 3 / 27, 2 * 10 / 190, 0.0]  # 0/0 counts 0
+    assert m["smape"] == pytest.approx(100 * np.mean(terms))
+    assert m["mae"] == pytest.approx((1 + 3 + 10 + 0) / 4)
+    assert m["rmse"] == pytest.approx(np.sqrt((1 + 9 + 100 + 0) / 4))
+    assert m["per_series"]["a"]["mase"] == pytest.approx(mase_a)
+    assert smape(np.array([100.0, 0.0]), np.array([110.0, 0.0])) == pytest.approx(100 * (20 / 210) / 2)
+
+
+def test_missing_targets_are_left_out_and_quantiles_give_coverage():
+    targets = _rows([1.0, np.nan, 3.0], 0.0, 1.0, 1.0)[None]
+    outputs = np.array([[0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 2.0, 3.0, 4.0]])  # (1, H*Q), Q = 0.1/0.5/0.9
+    m = forecast_metrics(targets, outputs, [0.1, 0.5, 0.9])
+    assert m["mae"] == pytest.approx(0.0) and m["coverage"] == 1.0
+
+
+def test_pinball_loss_by_hand():
+    task = get_task("forecasting")  # quantiles 0.1, 0.5, 0.9
+    out = torch.tensor([[0.0, 1.0, 2.0]])  # H = 1
+    y = torch.tensor([[1.5, 0, 0, 0, 0, 1, 1]])  # z - a = 1.5
+    expected = np.mean([0.1 * 1.5, 0.5 * 0.5, (0.9 - 1) * (1.5 - 2.0)])
+    assert float(task.example_loss(out, y)[0]) == pytest.approx(expected)
+
+
+def test_plain_forecasts_by_hand():
+    x = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])[:, :, None]  # (1, L=5, 1)
+    f = plain_forecasts(x, horizon=5, season=2)
+    assert f["naive"].tolist() == [[5.0] * 5]
+    assert f["seasonal_naive"].tolist() == [[4.0, 5.0, 4.0, 5.0, 4.0]]
+    assert f["mean"].tolist() == [[3.0] * 5]
+
+
+def test_fit_then_predict_cli_writes_the_next_values(tmp_path, monkeypatch):
+    import transferkit as tk
+    from transferkit.cli import main
+    from transferkit.tasks import TASKS
+
+    monkeypatch.chdir(tmp_path)
+    data = TASKS.get("forecasting").tiny_example(tmp_path)
+    run = tk.fit(**data, task="forecasting", seed=0, out=str(tmp_path / "run"), log=None)
+    s = run.summary
+    assert s["data"]["split_by"].startswith("rolling origin: 3 test origin(s)")
+    assert {"naive", "seasonal_naive", "mean"} <= set(s["baselines"])
+    assert "<h2>Test forecasts</h2>" in (run.run_dir / "report.html").read_text(encoding="utf-8")
+    # the next H values of a new series, in its own units (a level the training never saw)
+    t = np.arange(60)
+    series = pd.DataFrame({"id": "new", "time": t, "value": 5000 + 1000 * np.sin(2 * np.pi * t / 12)})
+    path = tmp_path / "new.csv"
+    series.to_csv(path, index=False)
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["predict", str(run.run_dir), str(path)]) == 0
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [int(r["step"]) for r in rows] == list(range(1, 13)) and rows[0]["series"] == "new"
+    values = np.array([[float(r["q0.1"]), float(r["forecast"]), float(r["q0.9"])] for r in rows])
+    assert (np.diff(values, axis=1) >= 0).all()  # quantiles in order
+    assert 3000 < values[:, 1].mean() < 7000  # back in the series' units

@@ -1,0 +1,82 @@
+"""Forecasts of series files with a fitted run (``transferkit predict RUN series.csv``) and
+the packaged Fracast-0 model, loaded once from the weights its wheel carries (offline)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transferkit.data.forecasting import WindowPlan, window
+from transferkit.data.series_files import read_series_file
+from transferkit.errors import ConfigError, DataError
+
+FRACAST_HINT = "pip install fracast==0.1.0"
+
+
+@lru_cache(maxsize=1)
+def fracast_model() -> Any:
+    """Fracast-0 with its bundled weights, or a string saying why it is unavailable."""
+    try:
+        from fracast import FracastModel
+    except ImportError:
+        return f"fracast is not installed ({FRACAST_HINT})"
+    try:
+        return FracastModel.from_pretrained()  # no argument: the weights inside the wheel
+    except (OSError, RuntimeError, ValueError) as exc:
+        return f"Fracast-0's bundled weights did not load ({exc})"
+
+
+def plan_of(manifest: dict[str, Any]) -> WindowPlan:
+    """The window plan a run was fitted with (transferkit.json's ``forecast``)."""
+    plan = manifest.get("forecast") or {}
+    if not plan.get("horizon") or not plan.get("context"):
+        raise ConfigError("This run records no forecasting window (horizon, context); it was not "
+                          "fitted by the forecasting task.")
+    return WindowPlan(int(plan["horizon"]), int(plan["context"]), int(plan.get("season") or 1),
+                      int(plan.get("origins") or 1), int(plan.get("stride") or plan["horizon"]))
+
+
+def forecast_files(predictor: Any, inputs: Any) -> list[dict[str, Any]]:
+    """One row per series and future step: ``series, step, forecast`` and a column per
+    quantile (``q0.1`` ...), in the series' units, from each series' last L values."""
+    manifest = predictor.manifest
+    plan = plan_of(manifest)
+    channels = list((manifest.get("forecast") or {}).get("channels") or ["value"])
+    quantiles = (manifest.get("forecast") or {}).get("quantiles") or None
+    paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    names, items, scales = [], [], []
+    for path in paths:
+        series = read_series_file(path)
+        for sid, values in zip(series.ids, series.values, strict=True):
+            where = f"Series {sid!r} of '{path}'"
+            if values.shape[1] != len(channels):
+                raise DataError(f"{where} has {values.shape[1]} channel(s); the run was fitted on "
+                                f"{len(channels)} ({', '.join(channels)}). Give the same columns.")
+            seen = np.flatnonzero(np.isfinite(values[:, 0]))
+            if not len(seen):
+                raise DataError(f"{where} holds no observed value to forecast from.")
+            values = values[: seen[-1] + 1]
+            ctx, head, mean, std = window(values, len(values), plan, "auto", where)
+            names.append(sid)
+            items.append(ctx.astype(np.float32))
+            scales.append((head[plan.horizon:], mean, std))  # the seasonal-naive anchor, scale
+    if not items:
+        raise DataError("No series to forecast in the inputs.")
+    outputs = predictor.predict_proba_items(items)  # (N, H * Q) scaled
+    q = len(quantiles) if quantiles else 1
+    out = np.asarray(outputs, dtype=np.float64).reshape(len(items), plan.horizon, q)
+    rows = []
+    for sid, (base, mean, std), pred in zip(names, scales, out, strict=True):
+        pred = (pred + base[:, None]) * std + mean  # (H, Q) in the series' units
+        for h in range(plan.horizon):
+            row: dict[str, Any] = {"series": sid, "step": h + 1, "forecast": float(pred[h, q // 2])}
+            if quantiles:
+                row.update({f"q{lv:g}": float(pred[h, k]) for k, lv in enumerate(quantiles)})
+            rows.append(row)
+    return rows
+
+
+__all__ = ["FRACAST_HINT", "forecast_files", "fracast_model", "plan_of"]
