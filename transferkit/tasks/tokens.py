@@ -239,6 +239,21 @@ class TokenClassificationTask(Task):
             out["errors"] = error_examples(gold, pred)
         return out
 
+    def adjust(self, model: nn.Module, splits: Any, val_outputs: np.ndarray | None,
+               test_outputs: np.ndarray, log: Callable[[str], None]
+               ) -> tuple[np.ndarray | None, np.ndarray, dict[str, Any]]:
+        """Nothing is fitted on top of a tagger; the summary keeps the first test sentences
+        it got wrong (words, gold and predicted entities) for the report."""
+        classes = list(splits.train.classes)
+        gold, pred = sentence_tags(splits.test.y, test_outputs, classes)
+        examples = []
+        for e in error_examples(gold, pred):
+            words = [str(w) for w in splits.test.input(e["sentence"])]
+            examples.append({"sentence": " ".join(words),
+                             **{k: [f"{t}: {' '.join(words[a:b])}" for t, a, b in e[k]]
+                                for k in ("gold", "predicted")}})
+        return val_outputs, test_outputs, ({"error_examples": examples} if examples else {})
+
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         if not len(test):
             return {}
