@@ -103,3 +103,20 @@ def test_predictions_are_spans_with_character_offsets():
     rows = task.rows_for([text], probs[:1], meta)
     assert rows[0]["entities"] == "company:0-5:Apple; geo-loc:28-33:Paris"
     assert rows[0]["tags"].split() == ["B-company", "O", "O", "O", "O", "O", "B-geo-loc"]
+
+
+def test_error_examples_are_a_summary_section_with_words():
+    from types import SimpleNamespace
+
+    from transferkit.data.dataset import TransferDataset
+    from transferkit.pipeline.run import Summary
+
+    classes = tag_classes(["LOC"])
+    y = encode_tags([["O", "B-LOC"], ["B-LOC"]], classes)
+    test = TransferDataset("t", "text", [["in", "Rome"], ["Paris"]], y, classes, meta={"per_token": True})
+    out = np.zeros((2, 2, 3))
+    out[0, 0, 0] = out[0, 1, 1] = out[1, 0, 0] = 1.0  # misses 'Paris'
+    task = get_task("token-classification")
+    _, _, sections = task.adjust(None, SimpleNamespace(train=test, test=test), None, out, print)
+    assert set(sections) <= set(Summary.SECTIONS)
+    assert sections["error_examples"] == [{"sentence": "Paris", "gold": ["LOC: Paris"], "predicted": []}]
