@@ -32,6 +32,8 @@ def test_first_sub_token_carries_each_word(minilm):
     with torch.inference_mode():
         f = enc(batch)
     assert f.shape == (2, 4, 384) and float(f[1, 1:].abs().sum()) == 0.0  # padding is zero
+    # the same weights under the same keys as the text backbone: a token run loads as a backbone
+    assert enc.state_dict().keys() == minilm.state_dict().keys()
 
 
 def test_windows_cover_long_sentences_and_merge_back(minilm):

@@ -68,7 +68,11 @@ class TokenEncoder(Backbone):
             raise BackboneError(f"The tokenizer of {text.name!r} is not a fast tokenizer, which token "
                                 "classification needs to map sub-tokens to words. Use a model folder with "
                                 "a tokenizer.json.")
-        self.text = text
+        # the encoder is this module's own child, so the weights are saved under the same keys as
+        # the text backbone's ("encoder.*"): a token run's backbone loads as a text backbone
+        # (--backbone RUN_DIR), and the wrapper adds no parameters
+        object.__setattr__(self, "text", text)
+        self.encoder = text.encoder
         self.family, self.name = text.family, text.name
         self.feature_dim = text.feature_dim
         limit = int(text.max_length) - 2  # [CLS] and [SEP]
@@ -166,7 +170,7 @@ class TokenEncoder(Backbone):
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, W, H)
         keys = ("input_ids", "attention_mask", "token_type_ids")
         n = self.pool_stages
-        out = self.text.encoder(**{k: inputs[k] for k in keys if k in inputs}, output_hidden_states=bool(n))
+        out = self.encoder(**{k: inputs[k] for k in keys if k in inputs}, output_hidden_states=bool(n))
         hidden = _layer_mean(out, n)  # (C, T, H)
         words = hidden[inputs["word_window"], inputs["word_pos"]]  # (B, W, H)
         return words * inputs["word_mask"].unsqueeze(-1).to(words.dtype)
