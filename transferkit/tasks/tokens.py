@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transferkit.data.tags import IGNORE, decode_row, entity_types, spans
-from transferkit.errors import DataError
+from transferkit.errors import ConfigError, DataError
 from transferkit.tasks import TASKS
 from transferkit.tasks._base import Accumulator, Task
 
@@ -73,7 +73,11 @@ def entity_metrics(gold: list[list[str]], pred: list[list[str]], detailed: bool 
     >>> m["entity_f1"], m["token_accuracy"]
     (0.5, 0.75)
     """
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    try:
+        from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    except ImportError:
+        raise ConfigError("Token classification's entity metrics need the seqeval package, which is "
+                          "not installed. Install it: pip install transferkit[tokens].") from None
 
     if not gold:
         raise DataError("Metrics need labelled sentences; this split has none.")
