@@ -91,6 +91,9 @@ class DataConfig(Options):
     label_columns: list[str] = option(factory=list, help="Multi-label: several 0/1 columns, one per "
                                       "label (comma-separated names), instead of one label column.",
                                       flag="--label-columns")
+    tag_repair: str = option("fix", "Token classification: an 'I-X' tag that continues no X entity "
+                             "is read as 'B-X' and counted in a warning ('fix'), or refuses the file "
+                             "naming its line ('error').", flag="--tag-repair", choices=("fix", "error"))
     domain: str | None = option(None, "Domain of a built-in dataset that has several "
                                 "(e.g. fine-foods: train-products, other-products).", flag="--domain")
     shots: int | None = option(None, "Keep this many labelled training examples per class "

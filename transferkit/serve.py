@@ -260,7 +260,7 @@ class _Model:
                 ArithmeticError, RecursionError) as exc:
             # raised while preprocessing the request's inputs (shapes, values, columns)
             raise BadInput(f"Cannot predict on these inputs: {exc}") from None
-        return self.predictor.task.answers(probs, self.predictor.manifest)
+        return self.predictor.task.answers_for(items, probs, self.predictor.manifest)
 
     def metadata(self, max_bytes: int, api_key: bool) -> dict[str, Any]:
         manifest = self.predictor.manifest

@@ -40,12 +40,17 @@ def test_loads_and_splits(name: str) -> None:
     targets = get_task(cls.task).targets
     if targets == "windows":
         pytest.skip("series to forecast are split by rolling origin: tests/data/test_forecasting.py")
-    s = load_splits(name, shots=2, max_test=50, targets=targets)
+    types = {c[2:] for c in cls.classes if c != "O"}  # tags per word: the entity types
+    shots = len(types) if targets == "tags" else 2  # tags: K sentences in total, every type among them
+    s = load_splits(name, shots=shots, max_test=50, targets=targets)
     assert s.train.classes == list(cls.classes) and s.train.modality == cls.modality
     if targets == "values":  # --shots K: K examples in total
         assert len(s.train) == 2 and s.train.has_values and np.isfinite(s.test.y).all()
     elif targets == "label_sets":  # --shots K: at least K positives of every label
         assert s.train.multi_label and (s.train.y.sum(axis=0) >= 2).all()
+    elif targets == "tags":
+        assert s.train.per_token and len(s.train) == shots
+        assert {cls.classes[c][2:] for c in np.unique(s.train.y) if c > 0} == types
     else:
         assert list(np.bincount(s.train.y, minlength=len(cls.classes))) == [2] * len(cls.classes)
     assert 0 < len(s.test) <= 50 and len(s.val) > 0
@@ -53,8 +58,8 @@ def test_loads_and_splits(name: str) -> None:
     item, label = s.train[0]
     if cls.modality == "image":
         assert item.dtype == np.uint8 and item.ndim in (2, 3)
-    elif cls.modality == "text":
-        assert isinstance(item, str)
+    elif cls.modality == "text":  # a text, or a sentence's words (tags per word)
+        assert isinstance(item, str) or (s.train.per_token and all(isinstance(w, str) for w in item))
     elif cls.modality == "table":
         assert s.train.schema is not None and len(item) == len(s.train.schema.names)
 

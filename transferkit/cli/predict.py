@@ -46,7 +46,7 @@ class PredictCommand:
                                         skip_bad=args.skip_bad, max_pixels=int(args.max_megapixels * 1e6))
             outputs = predictor.predict_proba_items(items)
             rows = [{"input": name, **row} for name, row in
-                    zip(ids, predictor.task.prediction_rows(outputs, predictor.manifest), strict=True)]
+                    zip(ids, predictor.task.rows_for(items, outputs, predictor.manifest), strict=True)]
         if args.format == "json":
             text = json.dumps(rows, indent=2) + "\n"
         else:

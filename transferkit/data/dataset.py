@@ -59,7 +59,9 @@ class TransferDataset:
             raise DataError(f"Unknown modality '{self.modality}'. Available: {', '.join(MODALITIES)}.")
         y = np.asarray(self.y)
         values = not self.classes and y.dtype.kind == "f"
-        if y.ndim == 2 and values:  # several numbers per example (forecasting windows)
+        if self.per_token:  # tag codes per word (N, W), padded with -100 (data/tags.py)
+            self.y = y.astype(np.int64).reshape(len(y), -1)
+        elif y.ndim == 2 and values:  # several numbers per example (forecasting windows)
             self.y = y.astype(np.float64)
         elif y.ndim == 2:  # label sets: one 0/1 column per label
             if y.shape[1] != len(self.classes):
@@ -87,6 +89,8 @@ class TransferDataset:
 
     def __getitem__(self, i: int) -> tuple[Any, Any]:
         target = self.y[int(i)]
+        if self.per_token:
+            return self.input(i), target
         return self.input(i), (target.astype(np.float32) if self.y.ndim == 2 else target.item())
 
     @property
@@ -101,12 +105,20 @@ class TransferDataset:
     @property
     def multi_label(self) -> bool:
         """True when the targets are label sets (a multi-hot ``(N, L)`` matrix)."""
-        return self.y.ndim == 2 and self.y.dtype.kind != "f"
+        return self.y.ndim == 2 and self.y.dtype.kind != "f" and not self.per_token
+
+    @property
+    def per_token(self) -> bool:
+        """True when the targets are tags per word (token classification: int64 ``(N, W)``
+        codes padded with -100, inputs are lists of words; see :mod:`transferkit.data.conll`)."""
+        return bool(self.meta.get("per_token"))
 
     @property
     def labelled(self) -> bool:
         if self.has_values:
             return bool(len(self.y)) and bool(np.isfinite(self.y).all())
+        if self.per_token:  # every sentence has a tag on its first word
+            return bool(len(self.y)) and bool((self.y[:, 0] >= 0).all())
         return bool(len(self.y)) and bool((self.y >= 0).all())
 
     def subset(self, indices: Sequence[int] | np.ndarray, split: str | None = None) -> TransferDataset:
@@ -160,7 +172,9 @@ class TransferDataset:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary (what summary.json records)."""
-        if self.multi_label:
+        if self.per_token:  # tags over all words
+            counts = np.bincount(self.y[self.y >= 0], minlength=self.num_classes)
+        elif self.multi_label:
             counts = self.y.sum(axis=0)  # positives per label
         else:
             counts = np.bincount(self.y[self.y >= 0], minlength=self.num_classes) \

@@ -170,8 +170,12 @@ def _collect_texts(inputs: Any, text_column: str | None) -> tuple[list[str], lis
         elif isinstance(obj, str):
             ids.append(str(len(items)))
             items.append(obj)
+        elif isinstance(obj, (list, tuple)) and obj and all(isinstance(w, str) for w in obj):
+            ids.append(str(len(items)))  # a pre-tokenised sentence (token classification)
+            items.append(list(obj))
         else:
-            raise DataError(f"A text input must be a string or a CSV/JSONL file; got {type(obj).__name__}.")
+            raise DataError(f"A text input must be a string, a list of words or a CSV/JSONL file; got "
+                            f"{type(obj).__name__}.")
     return ids, items
 
 

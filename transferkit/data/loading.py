@@ -30,9 +30,9 @@ from transferkit.registry import did_you_mean
 
 SPLITS = ("train", "val", "test", "all")
 #: how targets are stored: class codes, numbers (regression) or multi-hot label sets
-#: (multi-label), or forecasting windows (context -> next values, split by rolling origin);
-#: see ``Task.targets``
-TARGETS = ("classes", "values", "label_sets", "windows")
+#: (multi-label), forecasting windows (context -> next values, split by rolling origin), or
+#: tags per word (token classification); see ``Task.targets``
+TARGETS = ("classes", "values", "label_sets", "windows", "tags")
 #: DataConfig keys the forecasting windows read (see transferkit/data/forecasting.py)
 FORECAST_KEYS = ("horizon", "context", "season", "origins", "stride", "history")
 
@@ -42,7 +42,7 @@ FORECAST_KEYS = ("horizon", "context", "season", "origins", "stride", "history")
 
 def read_path(path: Path, text_column: str | None = None, label_column: str | None = None,
               skip_bad: bool = False, max_pixels: int | None = None, label_separator: str | None = None,
-              label_columns: Sequence[str] | None = None
+              label_columns: Sequence[str] | None = None, tag_repair: str = "fix"
               ) -> tuple[TransferDataset, TransferDataset | None]:
     """(pool, official test part or None) of a file or folder; the kind is detected from the path.
 
@@ -57,9 +57,11 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
       ``text`` exists, else a table; ``.jsonl``: the same.
 
     ``label_separator`` / ``label_columns`` read label sets (multi-label) from those files;
-    other kinds of data refuse them.
+    other kinds of data refuse them. Token-classification files (CoNLL-style columns, JSONL
+    with ``tokens`` and ``tags``; see :mod:`transferkit.data.conll`) are read with their
+    orphan ``I-`` tags repaired or refused as ``tag_repair`` says.
     """
-    from transferkit.data import idx, tables, text
+    from transferkit.data import conll, idx, tables, text
     from transferkit.data.arrays import load_npz
     from transferkit.data.images import load_image_folder
     from transferkit.data.series import load_ts, read_series_frame
@@ -93,6 +95,8 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
         return load_npz(path), None
     if suffix == ".ts":
         return load_ts(path), None
+    if not sets and conll.is_token_file(path):
+        return conll.read_token_file(path, tag_repair), None
     if suffix in tables.TABLE_SUFFIXES:
         if text_column is None:  # a file with a column named "text" is text, otherwise a table
             frame = tables.read_frame(path)
@@ -134,8 +138,8 @@ def builtin_info(name: str) -> type[BuiltinDataset]:
 def _source(name_or_path: str | Path, domain: str | None, text_column: str | None,
             label_column: str | None, skip_bad: bool, max_pixels: int | None = None,
             group_column: str | None = None, time_column: str | None = None,
-            label_separator: str | None = None, label_columns: Sequence[str] | None = None
-            ) -> tuple[TransferDataset, TransferDataset | None]:
+            label_separator: str | None = None, label_columns: Sequence[str] | None = None,
+            tag_repair: str = "fix") -> tuple[TransferDataset, TransferDataset | None]:
     from transferkit.data import objects
 
     check_columns(group_column, time_column, text_column, label_column)
@@ -160,7 +164,8 @@ def _source(name_or_path: str | Path, domain: str | None, text_column: str | Non
                                   "(--label-separator / --label-columns); drop one of them.")
             return read_with_split_columns(path, text_column, label_column, group_column, time_column), None
         return read_path(path, text_column, label_column, skip_bad, max_pixels=max_pixels,
-                         label_separator=label_separator, label_columns=label_columns)
+                         label_separator=label_separator, label_columns=label_columns,
+                         tag_repair=tag_repair)
     if text in DATASETS:
         cls = DATASETS.get(text)
         for key, value in (("text_column", text_column), ("label_column", label_column),
@@ -205,7 +210,7 @@ def _check_params(split: str, shots: int | None, val_fraction: float, test_fract
 
 
 def _check_classes(part: TransferDataset, classes: list[str], hint: str) -> None:
-    if not len(part) or part.has_values:
+    if not len(part) or part.has_values or part.per_token:  # tags: the shots sampler covers types
         return
     if part.multi_label:  # label sets: every label needs positives to learn from
         empty = [classes[j] for j in np.flatnonzero(part.y.sum(axis=0) == 0)]
@@ -249,13 +254,21 @@ def _split_all(pool: TransferDataset, official_test: TransferDataset | None, *, 
 
 
 def _strata(ds: TransferDataset) -> np.ndarray:
-    """What a split stratifies on: the classes, or quantile bins of numeric targets."""
+    """What a split stratifies on: the classes, or quantile bins of numeric targets (tags
+    per word: nothing, a seeded random split of the sentences)."""
+    if ds.per_token:
+        return np.zeros(len(ds), dtype=np.int64)
     return value_strata(ds.y) if ds.has_values else ds.y
 
 
 def _sample_shots(train: TransferDataset, shots: int, seed: int) -> np.ndarray:
     """``shots`` per class, or -- for numeric targets -- ``shots`` in total, spread over
-    the target's quantile bins; for label sets, rows until each label has ``shots`` positives."""
+    the target's quantile bins; for label sets, rows until each label has ``shots`` positives;
+    for tags per word, ``shots`` sentences in total covering every entity type."""
+    if train.per_token:
+        from transferkit.data.tags import sample_sentences
+
+        return sample_sentences(train.y, list(train.classes), shots, seed)
     if train.multi_label:
         return sample_shots_multilabel(train.y, shots, seed, list(train.classes))
     if not train.has_values:
@@ -276,6 +289,16 @@ def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDa
         kind = "label_sets" if pool.multi_label else "classes"
     if kind not in TARGETS:
         raise ConfigError(f"The 'targets' parameter must be one of {', '.join(TARGETS)}. Got {kind!r} instead.")
+    if (kind == "tags") != pool.per_token:
+        if kind == "tags":
+            raise ConfigError(f"The token-classification task needs tags per word, and '{pool.name}' has "
+                              "one label per example. Pass a CoNLL-style file (token and tag per line, "
+                              "blank line between sentences), a JSONL file with 'tokens' and 'tags' "
+                              "lists, or a built-in NER dataset (wnut16, bbc-news-ner).")
+        raise ConfigError(f"'{pool.name}' holds tags per word, which only the token-classification task "
+                          "takes; pass --task token-classification.")
+    if kind == "tags":
+        return pool, official_test
     if (kind == "label_sets") != pool.multi_label:
         if pool.multi_label:
             raise ConfigError(f"--label-separator / --label-columns read label sets, which only the "
@@ -314,13 +337,13 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
             with_leakage: bool, targets: Any = "classes", impute: str = "auto",
             max_pixels: int | None = None, group_column: str | None = None,
             time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
-            label_columns: Sequence[str] | None = None) -> Splits:
+            label_columns: Sequence[str] | None = None, tag_repair: str = "fix") -> Splits:
     from transferkit.data.tables import impute_splits
 
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
     pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad, max_pixels,
                                   group_column, time_column, label_separator=label_separator,
-                                  label_columns=label_columns)
+                                  label_columns=label_columns, tag_repair=tag_repair)
     rule = SplitRule.pop(pool)
     pool, official_test = _with_targets(targets, pool, official_test)
     _missing_policy(impute, pool, official_test)
@@ -370,8 +393,8 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
          skip_bad: bool = False, max_val: int | None = None, max_test: int | None = None,
          targets: str | None = None, impute: str = "auto", group_column: str | None = None,
          time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
-         label_columns: Sequence[str] | None = None, forecast: dict[str, Any] | None = None
-         ) -> TransferDataset:
+         label_columns: Sequence[str] | None = None, forecast: dict[str, Any] | None = None,
+         tag_repair: str = "fix") -> TransferDataset:
     """Load a built-in dataset, a file/folder or a Python object, and return one split of it.
 
     Python objects: a pandas DataFrame, a tuple ``(X, y)`` of arrays, a torch Dataset of
@@ -415,7 +438,8 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
 
         pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad,
                                       group_column=group_column, time_column=time_column,
-                                      label_separator=label_separator, label_columns=label_columns)
+                                      label_separator=label_separator, label_columns=label_columns,
+                                      tag_repair=tag_repair)
         SplitRule.pop(pool)  # the whole data: nothing to split
         pool, official_test = _with_targets(targets, pool, official_test)
         _missing_policy(impute, pool, official_test)
@@ -429,7 +453,7 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
                      with_leakage=False, targets=targets, impute=impute, group_column=group_column,
                      time_column=time_column, schema=schema, label_separator=label_separator,
-                     label_columns=label_columns)
+                     label_columns=label_columns, tag_repair=tag_repair)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 
@@ -462,7 +486,8 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
                      max_val=cfg.max_val, max_test=cfg.max_test, with_leakage=True, targets=targets,
                      impute=cfg.impute, max_pixels=int(cfg.max_megapixels * 1e6),
                      group_column=cfg.group_column, time_column=cfg.time_column,
-                     label_separator=cfg.label_separator, label_columns=cfg.label_columns)
+                     label_separator=cfg.label_separator, label_columns=cfg.label_columns,
+                     tag_repair=cfg.tag_repair)
     if len(splits.train.classes) == 1 and not splits.train.multi_label:  # a model trained on it scores 100 % and learns nothing
         raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
                         "classifier needs at least two to tell apart. Add examples of another class "

@@ -60,11 +60,13 @@ class Predictor:
         return predict_items(self.model, items, self.task, batch_size)
 
     def predict(self, inputs: Any) -> list[Any]:
-        return self.task.predictions(self.predict_proba(inputs), self.manifest)
+        items = self._items(inputs)
+        return self.task.predictions_for(items, self.predict_proba_items(items), self.manifest)
 
     def prediction_rows(self, inputs: Any) -> list[dict[str, Any]]:
         """One dict per input as ``transferkit predict`` writes it (the task's columns)."""
-        return self.task.prediction_rows(self.predict_proba(inputs), self.manifest)
+        items = self._items(inputs)
+        return self.task.rows_for(items, self.predict_proba_items(items), self.manifest)
 
     def __repr__(self) -> str:
         return f"Predictor('{self.run_dir}', {self.modality}, classes={self.classes})"

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -191,6 +192,9 @@ def near_duplicate_warnings(cfg: FitConfig, backbone: Any, splits: Any) -> list[
                          "not cached (a fine-tuned backbone); it runs on a frozen backbone's features",
                          name, cfg.backbone.name)
             return []
+        if found.ndim == 3:  # per-word features (token classification): the sentence's mean word
+            words = np.abs(found).sum(-1) > 0  # (N, W): padding is all-zero
+            found = found.sum(1) / np.maximum(words.sum(1, keepdims=True), 1)  # (N, D)
         features[name] = found
     return find_near_duplicates(parts, features, threshold)
 

@@ -145,13 +145,15 @@ class Summary:
     prior_correction: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
     extended: dict[str, Any] | None = None
+    #: token classification: the first test sentences with a wrong entity (for the report)
+    error_examples: list[dict[str, Any]] | None = None
 
     #: the keys every summary has, in the order summary.json lists them
     CORE = ("transferkit_version", "task", "command", "data", "backbone", "strategy", "choice",
             "metrics", "labels_used", "baselines", "transfer_gain", "selection", "stages",
             "timings", "warnings", "fingerprints")
     SECTIONS = ("auto", "adapt", "pretrain", "joint", "mapping_selection", "calibration",
-                "prior_correction", "decision", "extended")
+                "prior_correction", "decision", "extended", "error_examples")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)

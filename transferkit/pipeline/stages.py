@@ -37,8 +37,8 @@ class FeatureDataset(torch.utils.data.Dataset):
     def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
         self.x = x
         y = np.asarray(y)
-        if y.ndim == 2:  # label sets: (N, L)
-            self.y = y.astype(np.float32)
+        if y.ndim == 2:  # label sets: (N, L) 0/1; tags per word: (N, W) int codes, -100 padding
+            self.y = y.astype(np.int64) if y.dtype.kind == "i" else y.astype(np.float32)
         else:
             self.y = y.astype(np.float64) if y.dtype.kind == "f" else y.astype(np.int64)
 
@@ -129,6 +129,16 @@ def map_batches(model: nn.Module, data: Any, fn: Callable[[nn.Module, Any], Any]
     return out
 
 
+def concat_outputs(parts: list[np.ndarray]) -> np.ndarray:
+    """Batches of outputs in one array; per-word outputs ``(B, W, K)`` of batches padded to
+    different widths are padded with zeros to the widest (a padded word's probabilities are
+    all zero)."""
+    width = max(p.shape[1] for p in parts) if parts[0].ndim == 3 else None
+    if width is not None:
+        parts = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0))) for p in parts]
+    return np.concatenate(parts)
+
+
 def _postprocessed(task: Task) -> Callable[[nn.Module, Any], np.ndarray]:
     return lambda m, x: task.postprocess(m(x)).float().cpu().numpy()
 
@@ -146,7 +156,7 @@ def predict_outputs(model: TransferModel, data: Any, task: Task | None = None,
     out = map_batches(model, data, _postprocessed(task or get_task()), batch_size, order)
     if not out:
         return np.zeros((0, getattr(model, "num_classes", 0)), dtype=np.float32)
-    result = np.concatenate(out)
+    result = concat_outputs(out)
     return result[np.argsort(order)] if order is not None else result
 
 
@@ -156,7 +166,7 @@ def predict_items(model: TransferModel, items: Sequence[Any], task: Task | None 
     """Postprocessed outputs for a list of raw items (as ``to_raw_items`` returns them)."""
     model.eval()
     out = map_batches(model, list(items), _postprocessed(task or get_task()), batch_size)
-    return np.concatenate(out) if out else np.zeros((0, model.num_classes), np.float32)
+    return concat_outputs(out) if out else np.zeros((0, model.num_classes), np.float32)
 
 
 @torch.inference_mode()
@@ -435,6 +445,6 @@ def frozen_stages(stages: Sequence[Any]) -> bool:
     return all(s.trainable_blocks == 0 for s in stages)
 
 
-__all__ = ["FeatureDataset", "LossTrend", "StageRunner", "can_split", "frozen_stages", "make_collate", "map_batches",
+__all__ = ["FeatureDataset", "LossTrend", "StageRunner", "can_split", "concat_outputs", "frozen_stages", "make_collate", "map_batches",
            "model_device", "predict_features", "predict_items", "predict_outputs",
            "single_thread", "stage_warnings", "target_tensor", "tensor_collate", "to_device"]

@@ -329,6 +329,14 @@ def _errors_sections(test: dict[str, Any], classes: list[str], summary: dict[str
             f"{decision.get('test_recall', 0) * 100:.1f} %.</p>")
     if test.get("per_class"):
         parts.append("<h2>Per-class metrics (test)</h2>" + _per_class_table(test["per_class"]))
+    if test.get("per_type"):  # token classification: entity scores per type
+        parts.append("<h2>Per-type entity metrics (test)</h2>" + _per_class_table(test["per_type"]))
+    examples = (summary or {}).get("error_examples") or []
+    if examples:  # token classification: the first test sentences with a wrong entity
+        rows = "".join(f"<tr><td>{escape(e['sentence'])}</td><td>{escape('; '.join(e['gold']) or '-')}</td>"
+                       f"<td>{escape('; '.join(e['predicted']) or '-')}</td></tr>" for e in examples)
+        parts.append("<h2>Some test errors</h2><table><thead><tr><th>sentence</th><th>gold entities</th>"
+                     f"<th>predicted entities</th></tr></thead><tbody>{rows}</tbody></table>")
     if test.get("per_label"):  # label sets: each label's own figures and decision threshold
         parts.append("<h2>Per-label metrics (test)</h2>" + _per_label_table(test["per_label"])
                      + (f"<p>Thresholds: {escape(str(test['thresholds_from']))}.</p>"

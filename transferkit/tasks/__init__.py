@@ -39,6 +39,10 @@ def infer_task(data: Any) -> tuple[str, str]:
     Label sets (a multi-hot matrix, read with ``--label-separator`` / ``--label-columns``)
     go to the task whose targets are ``"label_sets"``.
     """
+    if getattr(data, "per_token", False):  # tags per word: the task that takes them
+        for name in TASKS.names():
+            if TASKS.get(name).targets == "tags":
+                return name, "each word has a tag (a token-classification file or built-in)"
     stored = getattr(data, "has_values", False)  # targets already stored as numbers
     values = np.unique(data.y) if stored else np.asarray(list(data.classes), dtype=object)
     sets = bool(getattr(data, "multi_label", False))  # label sets: only a task that takes them

@@ -88,6 +88,11 @@ class Task:
         return {"train": len(splits.train), "val": len(splits.val)}
 
     # ------------------------------------------------------------------ model
+    def prepare_backbone(self, backbone: Any) -> Any:
+        """The backbone as this task reads it (e.g. a text encoder read per word for token
+        classification); the engine calls it on every built or rebuilt backbone."""
+        return backbone
+
     def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
         """The head on top of the (mapped) features."""
         return nn.Linear(in_dim, out_dim)
@@ -261,6 +266,19 @@ class Task:
     def answers(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         """One JSON object per input for ``serve``'s answers (postprocessed outputs)."""
         return self.prediction_rows(outputs, meta)
+
+    def predictions_for(self, items: Any, outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
+        """:meth:`predictions` of the raw ``items`` the outputs came from (a task whose answer
+        points into its input, e.g. entity spans with character offsets, reads them)."""
+        return self.predictions(outputs, meta)
+
+    def rows_for(self, items: Any, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """:meth:`prediction_rows` of the raw ``items`` the outputs came from."""
+        return self.prediction_rows(outputs, meta)
+
+    def answers_for(self, items: Any, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """:meth:`answers` of the raw ``items`` the outputs came from."""
+        return self.answers(outputs, meta)
 
     def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
         """The exported model's output: ``name``, ``shape``, ``meaning`` (preprocessing.json)

@@ -46,6 +46,12 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
     from transferkit.pipeline.fitting import load_task_splits
 
     src, task = load_task_splits(cfg.data_config("source"), cfg.task, cfg.task_params, log)
+    if getattr(task, "per_token", False):  # features per word: adapt's losses and validators take one per example
+        raise ConfigError(f"adapt does not take the {task.name} task yet: its alignment losses, shallow "
+                          "methods and validators read one feature vector per example, and this task has "
+                          f"one per word. Fit the target alone (transferkit fit --data {cfg.target.data} "
+                          f"--task {task.name}), or start from a model fitted on the source "
+                          f"(transferkit fit --data {cfg.source.data}, then --backbone RUN_DIR).")
     tgt = load_splits(cfg.data_config("target"), targets=task.targets)
     if src.train.modality != tgt.train.modality:
         raise DataError(f"The source '{cfg.source.data}' holds {src.train.modality} data and the "

@@ -1,0 +1,124 @@
+"""Token classification: sub-token alignment, windows, entity metrics, baselines, spans."""
+
+import numpy as np
+import pytest
+import torch
+
+from transferkit.backbones.tokens import TokenEncoder, best_window, plan_windows
+from transferkit.data.tags import IGNORE, encode_tags, tag_classes
+from transferkit.tasks import get_task
+from transferkit.tasks.tokens import entity_metrics, memoriser_tags, sentence_tags
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from transferkit.backbones import create_backbone
+
+    return create_backbone("minilm").eval()
+
+
+def test_first_sub_token_carries_each_word(minilm):
+    enc = TokenEncoder(minilm)
+    words = ["Unbelievably", "Paris", "tokenisation", "!"]
+    batch = enc.collate([words, ["hi"]])
+    tok = minilm.tokenizer
+    for w, word in enumerate(words):
+        pieces = tok(word, add_special_tokens=False)["input_ids"]
+        assert len(pieces) >= 1
+        got = batch["input_ids"][batch["word_window"][0, w], batch["word_pos"][0, w]]
+        assert int(got) == pieces[0]  # the word's first sub-token
+    assert len(tok("Unbelievably", add_special_tokens=False)["input_ids"]) > 1  # a real multi-piece word
+    assert batch["word_mask"].tolist() == [[True] * 4, [True, False, False, False]]
+    with torch.inference_mode():
+        f = enc(batch)
+    assert f.shape == (2, 4, 384) and float(f[1, 1:].abs().sum()) == 0.0  # padding is zero
+    # the same weights under the same keys as the text backbone: a token run loads as a backbone
+    assert enc.state_dict().keys() == minilm.state_dict().keys()
+
+
+def test_windows_cover_long_sentences_and_merge_back(minilm):
+    assert plan_windows(10, 4, 2) == [0, 2, 4, 6] and plan_windows(3, 4, 2) == [0]
+    assert best_window(5, [0, 2, 4, 6], 4) == 2  # position 5: at the edge of window 2..5, inside 4..7
+    assert best_window(0, [0, 2], 4) == 0
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"] * 3
+    short = TokenEncoder(minilm, window=6, stride=3)
+    full = TokenEncoder(minilm)
+    b_short, b_full = short.collate([words]), full.collate([words])
+    assert b_short["input_ids"].shape[0] > 1 and b_full["input_ids"].shape[0] == 1
+    with torch.inference_mode():
+        a, b = short(b_short), full(b_full)
+    assert a.shape == b.shape == (1, 27, 384)
+    # each word read in a window still agrees with the whole-sentence reading more than chance
+    cos = torch.nn.functional.cosine_similarity(a[0], b[0], dim=-1)
+    assert float(cos.mean()) > 0.5
+
+
+def test_entity_metrics_follow_seqeval():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    pred = [["B-PER", "O", "O", "B-LOC"], ["I-ORG", "O"]]  # a cut entity; an orphan I- reads as B-
+    m = entity_metrics(gold, pred, detailed=True)
+    assert m["entity_precision"] == pytest.approx(2 / 3) and m["entity_recall"] == pytest.approx(2 / 3)
+    assert m["entity_f1"] == pytest.approx(2 / 3)
+    assert m["token_accuracy"] == pytest.approx(4 / 6)
+    assert m["per_type"]["PER"]["f1"] == 0.0 and m["per_type"]["LOC"]["f1"] == 1.0
+
+
+def test_metrics_from_outputs_ignore_padding():
+    classes = tag_classes(["LOC"])
+    y = encode_tags([["B-LOC", "O"], ["O"]], classes, width=3)
+    assert y.tolist() == [[1, 0, IGNORE], [0, IGNORE, IGNORE]]
+    out = np.zeros((2, 2, 3))
+    out[0, 0, 1] = out[0, 1, 0] = out[1, 0, 1] = 1.0  # the second sentence predicts B-LOC on 'O'
+    gold, pred = sentence_tags(y, out, classes)
+    assert pred == [["B-LOC", "O"], ["B-LOC"]]
+    task = get_task("token-classification")
+    m = task.metrics(y, out, {"classes": classes}, detailed=True)
+    assert m["entity_precision"] == 0.5 and m["entity_recall"] == 1.0
+    assert m["errors"] == [{"sentence": 1, "gold": [], "predicted": [["LOC", 0, 1]]}]
+
+
+def test_memoriser_takes_each_words_most_frequent_tag():
+    classes = tag_classes(["LOC", "PER"])
+    x = [["Paris", "Hilton"], ["in", "Paris"], ["Paris", "is"]]
+    y = encode_tags([["B-PER", "I-PER"], ["O", "B-LOC"], ["B-LOC", "O"]], classes)
+    assert memoriser_tags(x, y, classes, [["paris", "rome", "hilton"]]) == [["B-LOC", "O", "I-PER"]]
+
+
+def test_predictions_are_spans_with_character_offsets():
+    task = get_task("token-classification")
+    classes = tag_classes(["company", "geo-loc"])
+    text = "Apple is opening a store in Paris"
+    probs = np.zeros((2, 7, len(classes)))
+    probs[:, :, 0] = 1.0
+    probs[0, 0] = probs[0, 6] = 0.0
+    probs[0, 0, classes.index("B-company")] = 0.9
+    probs[0, 0, 0] = 0.1
+    probs[0, 6, classes.index("B-geo-loc")] = 1.0
+    probs[1, 1, :] = 0.0
+    probs[1, 1, classes.index("B-geo-loc")] = 1.0
+    meta = {"classes": classes}
+    ents = task.predictions_for([text, ["in", "New", "York"]], probs, meta)
+    assert ents[0] == [{"type": "company", "text": "Apple", "start": 0, "end": 5, "score": 0.9},
+                       {"type": "geo-loc", "text": "Paris", "start": 28, "end": 33, "score": 1.0}]
+    assert text[28:33] == "Paris"
+    assert ents[1] == [{"type": "geo-loc", "text": "New", "start": 1, "end": 2, "score": 1.0}]
+    rows = task.rows_for([text], probs[:1], meta)
+    assert rows[0]["entities"] == "company:0-5:Apple; geo-loc:28-33:Paris"
+    assert rows[0]["tags"].split() == ["B-company", "O", "O", "O", "O", "O", "B-geo-loc"]
+
+
+def test_error_examples_are_a_summary_section_with_words():
+    from types import SimpleNamespace
+
+    from transferkit.data.dataset import TransferDataset
+    from transferkit.pipeline.run import Summary
+
+    classes = tag_classes(["LOC"])
+    y = encode_tags([["O", "B-LOC"], ["B-LOC"]], classes)
+    test = TransferDataset("t", "text", [["in", "Rome"], ["Paris"]], y, classes, meta={"per_token": True})
+    out = np.zeros((2, 2, 3))
+    out[0, 0, 0] = out[0, 1, 1] = out[1, 0, 0] = 1.0  # misses 'Paris'
+    task = get_task("token-classification")
+    _, _, sections = task.adjust(None, SimpleNamespace(train=test, test=test), None, out, print)
+    assert set(sections) <= set(Summary.SECTIONS)
+    assert sections["error_examples"] == [{"sentence": "Paris", "gold": ["LOC: Paris"], "predicted": []}]

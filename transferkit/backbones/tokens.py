@@ -1,0 +1,179 @@
+"""A text encoder read per word: the token encoder of token classification.
+
+:class:`TokenEncoder` wraps a :class:`~transferkit.backbones.text.TextBackbone` (the
+built-in ``minilm`` or any ``hf:`` encoder) and returns one feature vector per **word**
+instead of one per text (no pooling): each word is tokenised into sub-tokens, and the
+word's vector is the hidden state of its **first sub-token** (the rest of its sub-tokens
+carry no label: Hugging Face's token-classification recipe, where they are -100 in the
+loss). A sentence longer than the encoder's limit is cut into windows of ``window``
+sub-tokens that start every ``stride`` sub-tokens (by default the limit minus the two
+special tokens, and half of it); each word is read from the window in which its first
+sub-token lies farthest from an edge, and the words come back in order as one sentence.
+
+Inputs are lists of words, or strings, which :func:`transferkit.data.conll.split_words`
+cuts into words (and character offsets) first. It is not a registered backbone family:
+the token-classification task wraps the text backbone it is given (``--backbone minilm``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from transferkit.backbones.base import Backbone
+from transferkit.errors import BackboneError, DataError
+
+
+def _layer_mean(out: Any, n: int) -> torch.Tensor:
+    """The last hidden state, or the mean of the last ``n + 1`` (multi-scale features)."""
+    if not n:
+        return out.last_hidden_state
+    return torch.stack(out.hidden_states[-(n + 1):]).mean(0)
+
+
+def plan_windows(n: int, window: int, stride: int) -> list[int]:
+    """Start positions of the windows over ``n`` sub-tokens: 0, stride, 2 stride, ... until
+    one reaches the end (a single window when ``n <= window``).
+
+    >>> plan_windows(10, 4, 2)
+    [0, 2, 4, 6]
+    """
+    starts = [0]
+    while starts[-1] + window < n:
+        starts.append(starts[-1] + stride)
+    return starts
+
+
+def best_window(pos: int, starts: list[int], window: int) -> int:
+    """Index of the window holding sub-token ``pos`` farthest from its edges."""
+    scores = [min(pos - s, s + window - 1 - pos) if s <= pos < s + window else -1 for s in starts]
+    return max(range(len(starts)), key=lambda i: (scores[i], -i))
+
+
+class TokenEncoder(Backbone):
+    """Words -> ``(B, W, H)`` first-sub-token features of a text encoder (see the module)."""
+
+    modality = "text"
+
+    def __init__(self, text: Any, window: int | None = None, stride: int | None = None) -> None:
+        super().__init__()
+        if not hasattr(text, "tokenizer") or not hasattr(text, "encoder"):
+            raise BackboneError(f"Token classification needs a text encoder (minilm, or hf:<name or "
+                                f"folder>); the backbone {getattr(text, 'name', type(text).__name__)!r} "
+                                "is not one. Pass --backbone minilm.")
+        if not getattr(text.tokenizer, "is_fast", False):
+            raise BackboneError(f"The tokenizer of {text.name!r} is not a fast tokenizer, which token "
+                                "classification needs to map sub-tokens to words. Use a model folder with "
+                                "a tokenizer.json.")
+        # the encoder is this module's own child, so the weights are saved under the same keys as
+        # the text backbone's ("encoder.*"): a token run's backbone loads as a text backbone
+        # (--backbone RUN_DIR), and the wrapper adds no parameters
+        object.__setattr__(self, "text", text)
+        self.encoder = text.encoder
+        self.family, self.name = text.family, text.name
+        self.feature_dim = text.feature_dim
+        limit = int(text.max_length) - 2  # [CLS] and [SEP]
+        self.window = int(window or limit)
+        self.stride = int(stride or max(1, self.window // 2))
+        if not 1 <= self.stride <= self.window <= limit:
+            raise BackboneError(f"Token windows need 1 <= stride <= window <= {limit}; got window "
+                                f"{self.window}, stride {self.stride}.")
+
+    # ------------------------------------------------------------------ delegated
+    @property
+    def pool_stages(self) -> int:  # type: ignore[override]
+        return int(self.text.pool_stages)
+
+    @pool_stages.setter
+    def pool_stages(self, n: int) -> None:
+        pass  # the wrapped encoder holds it (Backbone's class attribute is only a default)
+
+    def max_pool_stages(self) -> int:
+        return self.text.max_pool_stages()
+
+    def set_pool_stages(self, n: int) -> None:
+        self.text.set_pool_stages(n)
+
+    def blocks(self) -> list[nn.Module]:
+        return self.text.blocks()
+
+    def layers(self) -> list[nn.Module]:
+        return self.text.layers()
+
+    def save_assets(self, run_dir: Path) -> dict[str, Any]:
+        return self.text.save_assets(run_dir)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.text.describe(), "per_token": {"window": self.window, "stride": self.stride,
+                                                      "word_vector": "first sub-token"}}
+
+    # ------------------------------------------------------------------ the contract
+    def _words(self, item: Any) -> list[str]:
+        from transferkit.data.conll import split_words
+
+        if isinstance(item, str):
+            return [w for w, _, _ in split_words(item)]
+        if isinstance(item, (list, tuple)) and all(isinstance(w, str) for w in item):
+            return list(item)
+        raise DataError(f"A token-classification input is a text or a list of words; got "
+                        f"{type(item).__name__}.")
+
+    def collate(self, items: list[Any]) -> dict[str, torch.Tensor]:
+        """Tokenise sentences of words into windows: ``input_ids``/``attention_mask``
+        ``(C, T)`` over all windows, and per word ``word_window``, ``word_pos`` and
+        ``word_mask`` ``(B, W)``."""
+        tok = self.text.tokenizer
+        sentences = [self._words(it) for it in items]
+        if not sentences:
+            raise DataError("Cannot collate an empty list of sentences.")
+        unk = tok.unk_token_id if tok.unk_token_id is not None else 0
+        chunks: list[list[int]] = []
+        width = max(1, max(len(s) for s in sentences))
+        word_window = torch.zeros(len(sentences), width, dtype=torch.long)
+        word_pos = torch.zeros(len(sentences), width, dtype=torch.long)
+        word_mask = torch.zeros(len(sentences), width, dtype=torch.bool)
+        for b, words in enumerate(sentences):
+            ids: list[int] = []
+            first: list[int] = []
+            if words:
+                enc = tok(words, is_split_into_words=True, add_special_tokens=False)
+                word_ids = enc.word_ids()
+                per_word: list[list[int]] = [[] for _ in words]
+                for t, w in zip(enc["input_ids"], word_ids, strict=True):
+                    if w is not None:
+                        per_word[w].append(t)
+                for pieces in per_word:  # a word the tokenizer drops (control chars) reads as [UNK]
+                    first.append(len(ids))
+                    ids.extend(pieces or [unk])
+            starts = plan_windows(len(ids), self.window, self.stride)
+            base = len(chunks)
+            for s in starts:
+                chunks.append([tok.cls_token_id, *ids[s:s + self.window], tok.sep_token_id])
+            for w, pos in enumerate(first):
+                k = best_window(pos, starts, self.window)
+                word_window[b, w] = base + k
+                word_pos[b, w] = pos - starts[k] + 1  # +1: [CLS]
+                word_mask[b, w] = True
+        length = max(len(c) for c in chunks)
+        input_ids = torch.full((len(chunks), length), tok.pad_token_id or 0, dtype=torch.long)
+        attention = torch.zeros((len(chunks), length), dtype=torch.long)
+        for i, c in enumerate(chunks):
+            input_ids[i, :len(c)] = torch.tensor(c)
+            attention[i, :len(c)] = 1
+        return {"input_ids": input_ids, "attention_mask": attention,
+                "token_type_ids": torch.zeros_like(input_ids), "word_window": word_window,
+                "word_pos": word_pos, "word_mask": word_mask}
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, W, H)
+        keys = ("input_ids", "attention_mask", "token_type_ids")
+        n = self.pool_stages
+        out = self.encoder(**{k: inputs[k] for k in keys if k in inputs}, output_hidden_states=bool(n))
+        hidden = _layer_mean(out, n)  # (C, T, H)
+        words = hidden[inputs["word_window"], inputs["word_pos"]]  # (B, W, H)
+        return words * inputs["word_mask"].unsqueeze(-1).to(words.dtype)
+
+
+__all__ = ["TokenEncoder", "best_window", "plan_windows"]

@@ -1,0 +1,417 @@
+"""Token classification (named entities): one tag per word, judged on whole entities.
+
+Data: sentences of words with IOB2 tags (CoNLL-style or JSONL files, the built-ins
+``wnut16`` and ``bbc-news-ner``; see :mod:`transferkit.data.conll`). The backbone is a
+text encoder read per word (:class:`~transferkit.backbones.tokens.TokenEncoder`: each
+word's vector is its first sub-token's hidden state, the other sub-tokens carry no label
+-- Hugging Face's token-classification recipe -- and long sentences are read in
+overlapping windows and merged back). The head is linear per word; the loss is the
+cross-entropy over the words (padding ignored).
+
+Metrics: entity-level precision, recall and F1 with seqeval's default (conlleval) rules --
+an entity counts when its type and both ends match; F1 is the selection metric and the
+transfer gain's -- token accuracy over words, and per-type scores (detailed). Baselines:
+``all_o`` (every word outside an entity) and ``memoriser`` (each word's most frequent
+training tag, lower-cased; unseen words ``O``). ``--shots K``: K training sentences in
+total, sampled greedily so that every entity type appears (see
+:func:`transferkit.data.tags.sample_sentences`); ``labels_used`` counts sentences.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from transferkit.data.tags import IGNORE, decode_row, entity_types, spans
+from transferkit.errors import ConfigError, DataError
+from transferkit.tasks import TASKS
+from transferkit.tasks._base import Accumulator, Task
+
+#: error examples a test report keeps
+ERROR_EXAMPLES = 5
+
+
+def _aligned(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs ``(B, W, K)`` and targets ``(B, W')`` cut to the same width: the wider one
+    holds only padding past the narrower (a batch pads to its longest sentence, a split
+    to its longest)."""
+    w = min(outputs.shape[1], targets.shape[1])
+    return outputs[:, :w], targets[:, :w].to(outputs.device, torch.long)
+
+
+def sentence_tags(targets: np.ndarray, outputs: np.ndarray, classes: Sequence[str]
+                  ) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted tag sequences of each sentence: the words are the positions
+    whose target is not -100; the prediction is each word's most probable tag."""
+    targets = np.asarray(targets)
+    outputs = np.asarray(outputs)
+    if len(outputs) != len(targets):
+        raise DataError(f"Expected outputs for {len(targets)} sentences; got {len(outputs)}.")
+    gold, pred = [], []
+    codes = outputs.argmax(-1) if outputs.ndim == 3 else outputs  # (N, W)
+    for t, c in zip(targets, codes, strict=True):
+        n = int((t != IGNORE).sum())
+        if n > c.shape[0]:
+            raise DataError(f"A sentence has {n} words but only {c.shape[0]} predicted tags.")
+        gold.append(decode_row(t, classes))
+        pred.append([classes[int(k)] for k in c[:n]])
+    return gold, pred
+
+
+def entity_metrics(gold: list[list[str]], pred: list[list[str]], detailed: bool = False) -> dict[str, Any]:
+    """Entity precision/recall/F1 (seqeval, default mode), token accuracy, and with
+    ``detailed`` per-type scores.
+
+    >>> m = entity_metrics([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "O", "O", "B-LOC"]])
+    >>> m["entity_f1"], m["token_accuracy"]
+    (0.5, 0.75)
+    """
+    try:
+        from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    except ImportError:
+        raise ConfigError("Token classification's entity metrics need the seqeval package, which is "
+                          "not installed. Install it: pip install transferkit[tokens].") from None
+
+    if not gold:
+        raise DataError("Metrics need labelled sentences; this split has none.")
+    words = sum(len(g) for g in gold)
+    right = sum(a == b for g, p in zip(gold, pred, strict=True) for a, b in zip(g, p, strict=True))
+    out: dict[str, Any] = {
+        "entity_f1": float(f1_score(gold, pred, zero_division=0)),
+        "entity_precision": float(precision_score(gold, pred, zero_division=0)),
+        "entity_recall": float(recall_score(gold, pred, zero_division=0)),
+        "token_accuracy": float(right / max(words, 1)),
+        "n": len(gold),
+    }
+    if detailed:
+        report = classification_report(gold, pred, output_dict=True, zero_division=0)
+        out["per_type"] = {k: {"precision": float(v["precision"]), "recall": float(v["recall"]),
+                               "f1": float(v["f1-score"]), "support": int(v["support"])}
+                           for k, v in report.items() if not k.endswith(" avg")}
+    return out
+
+
+class TokenObjective(nn.Module):
+    """Cross-entropy over the words of a batch (padding ignored) + L2-SP."""
+
+    def __init__(self, forward: Callable[[nn.Module, Any], torch.Tensor], l2_sp: Any = None) -> None:
+        super().__init__()
+        self.forward_fn, self.l2_sp = forward, l2_sp
+
+    def forward(self, model: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        inputs, y = batch
+        logits, y = _aligned(self.forward_fn(model, inputs).float(), y)  # (B, W, K), (B, W)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE)
+        logs = {"ce": float(loss.detach())}
+        if self.l2_sp is not None:
+            penalty = self.l2_sp().to(loss.device)
+            logs["l2_sp"] = float(penalty.detach())
+            loss = loss + penalty
+        return loss, logs
+
+
+class TokenAccumulator(Accumulator):
+    """Validation loss (mean cross-entropy over words), entity F1 and token accuracy."""
+
+    def __init__(self, classes: Sequence[str]) -> None:
+        self.classes = list(classes)
+        self.loss_sum, self.words = 0.0, 0
+        self.gold: list[list[str]] = []
+        self.pred: list[list[str]] = []
+
+    def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:  # (B, W, K), (B, W)
+        logits, y = _aligned(outputs.detach().float(), targets)
+        valid = y != IGNORE
+        self.loss_sum += float(F.cross_entropy(logits[valid], y[valid], reduction="sum")) if valid.any() else 0.0
+        self.words += int(valid.sum())
+        gold, pred = sentence_tags(y.cpu().numpy(), logits.cpu().numpy(), self.classes)
+        self.gold += gold
+        self.pred += pred
+
+    def compute(self) -> dict[str, float]:
+        if not self.gold:
+            return {}
+        m = entity_metrics(self.gold, self.pred)
+        return {"loss": self.loss_sum / max(self.words, 1), "entity_f1": m["entity_f1"],
+                "token_accuracy": m["token_accuracy"]}
+
+
+def memoriser_tags(train_x: Sequence[Sequence[str]], train_y: np.ndarray, classes: Sequence[str],
+                   sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Each word's most frequent training tag (lower-cased match; ties: the first seen), ``O``
+    for words never seen in training."""
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for words, row in zip(train_x, np.asarray(train_y), strict=True):
+        for w, tag in zip(words, decode_row(row, classes), strict=False):
+            seen[w.lower()][tag] += 1
+    best = {w: c.most_common(1)[0][0] for w, c in seen.items()}
+    return [[best.get(w.lower(), "O") for w in words] for words in sentences]
+
+
+@TASKS.register("token-classification", help="Token classification / named entities: a tag per word "
+                "(IOB2), first sub-token per word, entity-level F1 (seqeval) selects.")
+class TokenClassificationTask(Task):
+    """A tag per word: a linear head on each word's vector, cross-entropy, entity-level F1."""
+
+    name = "token-classification"
+    selection_metric = "entity_f1"
+    directions = {"entity_f1": "max", "token_accuracy": "max", "loss": "min"}
+    tie_break = ("token_accuracy", "loss")
+    gain_metric = "entity_f1"
+    gain_label = "entity F1"
+    shots_meaning = ("training sentences in total, sampled greedily so that every entity type "
+                     "appears (labels_used counts sentences)")
+    targets = "tags"
+    #: the backbone reads words, not whole texts (the engine asks, see ``prepare_backbone``)
+    per_token = True
+
+    # ------------------------------------------------------------------ targets
+    def output_dim(self, data: Any) -> int:
+        return len(data.classes)
+
+    def describe_targets(self, data: Any) -> dict[str, Any]:
+        return {"classes": list(data.classes), "entity_types": entity_types(data.classes),
+                "per_token": True}
+
+    def check_targets(self, manifest: dict[str, Any]) -> str | None:
+        classes = [str(c) for c in manifest.get("classes") or []]
+        if not classes or classes[0] != "O" or any(c[:2] not in ("B-", "I-") for c in classes[1:]):
+            return "does not list IOB2 tags ('O', then 'B-TYPE'/'I-TYPE') as its classes."
+        outputs = (manifest.get("head") or {}).get("num_classes")
+        if outputs is not None and outputs != len(classes):
+            return f"lists {len(classes)} tags but its head has {outputs} outputs."
+        return None
+
+    def prepare_backbone(self, backbone: Any) -> Any:
+        """The text encoder read per word (first sub-token per word, windows for long sentences)."""
+        from transferkit.backbones.tokens import TokenEncoder
+
+        return backbone if isinstance(backbone, TokenEncoder) else TokenEncoder(backbone)
+
+    # ------------------------------------------------------------------ model
+    def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
+                  train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
+        return TokenObjective(forward, l2_sp)
+
+    def fit_targets(self, train: Any) -> None:
+        self._classes = list(train.classes)
+
+    def example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Each sentence's mean cross-entropy over its words ``(B, W, K) x (B, W) -> (B,)``."""
+        logits, y = _aligned(outputs.float(), targets)
+        per_word = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=IGNORE, reduction="none")  # (B, W)
+        return per_word.sum(1) / (y != IGNORE).sum(1).clamp(min=1)
+
+    def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> dict[str, Any] | None:
+        """Multinomial logistic regression of the words' tags on their cached vectors (a
+        linear head under cross-entropy, exactly; padding left out), its L2 strength chosen
+        on the validation split's token accuracy (or by cross-validation without one)."""
+        if not isinstance(head, nn.Linear) or head.bias is None:
+            return None
+        from transferkit.train.convex import fit_logistic_head
+
+        x_w, y_w = word_rows(x, y)
+        x_v, y_v = word_rows(*val) if val is not None and len(val[1]) else (None, None)
+        weight, bias, info = fit_logistic_head(x_w, y_w, head.out_features, seed=seed, x_val=x_v, y_val=y_v)
+        with torch.no_grad():
+            head.weight.copy_(weight)
+            head.bias.copy_(bias)
+        info["words"] = int(len(y_w))
+        return info
+
+    def accumulator(self) -> Accumulator:
+        return TokenAccumulator(getattr(self, "_classes", []))
+
+    # ------------------------------------------------------------------ outputs
+    def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:  # (B, W, K) -> probabilities
+        return torch.softmax(outputs.float(), dim=-1)
+
+    def metrics(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
+                detailed: bool = False) -> dict[str, Any]:
+        gold, pred = sentence_tags(targets, outputs, list(meta["classes"]))
+        out = entity_metrics(gold, pred, detailed)
+        if detailed:
+            out["errors"] = error_examples(gold, pred)
+        return out
+
+    def adjust(self, model: nn.Module, splits: Any, val_outputs: np.ndarray | None,
+               test_outputs: np.ndarray, log: Callable[[str], None]
+               ) -> tuple[np.ndarray | None, np.ndarray, dict[str, Any]]:
+        """Nothing is fitted on top of a tagger; the summary keeps the first test sentences
+        it got wrong (words, gold and predicted entities) for the report."""
+        classes = list(splits.train.classes)
+        gold, pred = sentence_tags(splits.test.y, test_outputs, classes)
+        examples = []
+        for e in error_examples(gold, pred):
+            words = [str(w) for w in splits.test.input(e["sentence"])]
+            examples.append({"sentence": " ".join(words),
+                             **{k: [f"{t}: {' '.join(words[a:b])}" for t, a, b in e[k]]
+                                for k in ("gold", "predicted")}})
+        return val_outputs, test_outputs, ({"error_examples": examples} if examples else {})
+
+    def baselines(self, train: Any, test: Any) -> dict[str, Any]:
+        if not len(test):
+            return {}
+        classes = list(train.classes)
+        gold = [decode_row(r, classes) for r in test.y]
+        all_o = [["O"] * len(g) for g in gold]
+        memo = memoriser_tags(train.x, train.y, classes, [test.input(i) for i in range(len(test))])
+        return {"all_o": entity_metrics(gold, all_o), "memoriser": entity_metrics(gold, memo)}
+
+    def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
+                      meta: dict[str, Any]) -> str | None:
+        """Below the floor when the test entity F1 is no better than the memoriser's."""
+        score = (metrics.get("test") or {}).get("entity_f1")
+        floor = (baselines.get("memoriser") or {}).get("entity_f1")
+        if not isinstance(score, float) or not isinstance(floor, float) or score > floor:
+            return None
+        return (f"below the floor: on the test set its entity F1 {score:.3f} is no better than tagging "
+                f"each word with its most frequent training tag (entity F1 {floor:.3f}); train longer "
+                "or with more sentences, or try full fine-tuning.")
+
+    def headline(self, metrics: dict[str, Any]) -> str:
+        return (f"entity F1 {metrics['entity_f1']:.4f} (precision {metrics['entity_precision']:.4f}, "
+                f"recall {metrics['entity_recall']:.4f}), token accuracy {metrics['token_accuracy']:.4f}")
+
+    def _tags(self, outputs: np.ndarray, meta: dict[str, Any], lengths: Sequence[int] | None
+              ) -> list[list[str]]:
+        classes = list(meta["classes"])
+        outputs = np.asarray(outputs)
+        if lengths is None:  # positions padded across batches are all-zero probabilities
+            lengths = [int((row.sum(-1) > 0).sum()) for row in outputs]
+        return [[classes[int(k)] for k in row[:n].argmax(-1)] for row, n in zip(outputs, lengths, strict=True)]
+
+    def predictions(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
+        """One list of tags per sentence (for inputs, see :meth:`predictions_for`)."""
+        return self._tags(outputs, meta, None)
+
+    def prediction_rows(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"tags": " ".join(t)} for t in self.predictions(outputs, meta)]
+
+    def predictions_for(self, items: Sequence[Any], outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
+        """One list of entities per input: ``{"type", "text", "start", "end", "score"}``;
+        ``start``/``end`` are character offsets for a text input, word indices (end
+        exclusive) for a list of words; ``score`` is the mean probability of its tags."""
+        from transferkit.data.conll import split_words
+
+        rows = []
+        outputs = np.asarray(outputs)
+        for item, probs in zip(items, outputs, strict=True):
+            words = split_words(item) if isinstance(item, str) else [(w, i, i + 1) for i, w in enumerate(item)]
+            codes = probs[:len(words)].argmax(-1)
+            tags = [meta["classes"][int(k)] for k in codes]
+            found = []
+            for kind, a, b in spans(tags):
+                score = float(np.mean([probs[i, codes[i]] for i in range(a, b)]))
+                text = item[words[a][1]:words[b - 1][2]] if isinstance(item, str) else \
+                    " ".join(w for w, _, _ in words[a:b])
+                found.append({"type": kind, "text": text, "start": words[a][1], "end": words[b - 1][2],
+                              "score": round(score, 4)})
+            rows.append(found)
+        return rows
+
+    def rows_for(self, items: Sequence[Any], outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """``predict``'s rows: the entities as ``type:start-end:text`` joined by ``; `` and the
+        tags of the words."""
+        lengths = [len(_words(it)) if isinstance(it, str) else len(it) for it in items]
+        tags = self._tags(outputs, meta, lengths)
+        return [{"entities": "; ".join(f"{e['type']}:{e['start']}-{e['end']}:{e['text']}" for e in found),
+                 "tags": " ".join(t)}
+                for found, t in zip(self.predictions_for(items, outputs, meta), tags, strict=True)]
+
+    def answers_for(self, items: Sequence[Any], outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"entities": e} for e in self.predictions_for(items, outputs, meta)]
+
+    def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
+        classes = list(meta.get("classes") or [])
+        return {"name": "logits", "dtype": "float32", "shape": ["batch", "words", len(classes)],
+                "meaning": "softmax over the last axis gives each word's tag probabilities (IOB2, in the "
+                           "order of `classes`); a word's vector is its first sub-token's",
+                "card": f"one logit per tag ({len(classes)} IOB2 tags) for each word; entities are read "
+                        "from the most probable tags."}
+
+    def card(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        return {"noun": "named-entity tagger",
+                "columns": (("entity_f1", "entity F1", "pct"), ("entity_precision", "precision", "pct"),
+                            ("entity_recall", "recall", "pct"), ("token_accuracy", "token accuracy", "pct")),
+                "gain": "{gain_pct:+.1f} entity-F1 points", "gain_short": "{gain_pct:+.1f} pts",
+                "use": "Finding entities of the listed types in English text like the target data above.",
+                "limits": ["Entities of types it was not trained on are never found.",
+                           "Text is cut into words by a simple pattern at prediction time; a different "
+                           "word split than the training data's can move entity boundaries."]}
+
+    # ------------------------------------------------------------------ examples
+    @classmethod
+    def tiny_example(cls, workdir: Any) -> dict[str, Any]:
+        """A synthetic CoNLL file of 120 sentences: people ('anna smith') and places
+        ('paris') in a few templates; the built-in MiniLM, a linear probe."""
+        path = Path(workdir) / "tokens-tiny.conll"
+        write_tiny_conll(path)
+        return {"data": str(path), "backbone": "minilm", "strategy": "linear-probe", "epochs": 5}
+
+    # ------------------------------------------------------------------ inference
+    @classmethod
+    def matches(cls, y: Any) -> tuple[bool, str]:
+        return False, "it takes tags per word (a CoNLL-style file or JSONL with 'tokens' and 'tags')"
+
+
+def word_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The words of per-word features ``(N, W, D)`` and targets ``(N, W')``: ``(M, D)`` and
+    ``(M,)`` over the positions that hold a word."""
+    x, y = np.asarray(x), np.asarray(y)
+    w = min(x.shape[1], y.shape[1])
+    keep = y[:, :w] != IGNORE  # (N, w)
+    return x[:, :w][keep], y[:, :w][keep]
+
+
+def _words(text: str) -> list[str]:
+    from transferkit.data.conll import split_words
+
+    return [w for w, _, _ in split_words(text)]
+
+
+def error_examples(gold: list[list[str]], pred: list[list[str]], k: int = ERROR_EXAMPLES) -> list[dict[str, Any]]:
+    """The first ``k`` test sentences whose predicted entities differ from the gold ones:
+    their index and both entity lists ``[type, start, end]`` (word indices)."""
+    out = []
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        sg, sp = spans(g), spans(p)
+        if sg != sp:
+            out.append({"sentence": i, "gold": [list(s) for s in sg], "predicted": [list(s) for s in sp]})
+            if len(out) >= k:
+                break
+    return out
+
+
+def write_tiny_conll(path: Path, n: int = 120, seed: int = 0) -> None:
+    """Template sentences with person and place entities, as a CoNLL file (tab-separated);
+    'jordan' and 'georgia' are people in some sentences and places in others, so a word's
+    most frequent tag is not always right."""
+    rng = np.random.default_rng(seed)
+    first = ["anna", "john", "maria", "peter", "laura", "david", "jordan", "georgia"]
+    last = ["smith", "jones", "brown", "miller"]
+    places = ["paris", "london", "berlin", "madrid", "rome", "jordan", "georgia"]
+    when = ["today", "yesterday", "again", "twice", "later", "early", "once"]
+    lines = []
+    for _ in range(n):
+        person = [(str(rng.choice(first)), "B-person"), (str(rng.choice(last)), "I-person")]
+        place = [(str(rng.choice(places)), "B-geo-loc")]
+        tail = [(str(rng.choice(when)), "O"), (str(int(rng.integers(1, 99))), "O")]
+        template = int(rng.integers(3))
+        if template == 0:
+            sent = person + [("lives", "O"), ("in", "O")] + place + tail
+        elif template == 1:
+            sent = [("we", "O"), ("met", "O")] + person + [("near", "O")] + place + tail
+        else:
+            sent = [("the", "O"), ("weather", "O"), ("in", "O")] + place + [("is", "O"), ("nice", "O")] + tail
+        lines += [f"{w}\t{t}" for w, t in sent] + [""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
