@@ -91,7 +91,8 @@ def build_model(cfg: FitConfig, train_data: Any, task: Task | None = None,
 
     task = task or get_task()
     task.fit_targets(train_data)
-    backbone = backbone if backbone is not None else build_backbone(cfg, train_data, pretrained)
+    backbone = backbone if backbone is not None else task.prepare_backbone(
+        build_backbone(cfg, train_data, pretrained))
     mapping = MAPPINGS.build("identity" if cfg.mapping == "auto" else cfg.mapping,
                               in_dim=backbone.feature_dim)
     return new_model(backbone, task, task.output_dim(train_data), mapping, cfg.train.head_dropout)
@@ -103,7 +104,7 @@ def new_model(backbone: Any, task: Task, out_dim: int, mapping: Any = None,
     in_dim = getattr(mapping, "out_dim", backbone.feature_dim) if mapping is not None \
         else backbone.feature_dim
     return TransferModel(backbone, out_dim, mapping=mapping, head_dropout=head_dropout,
-                         head=task.build_head(in_dim, out_dim))
+                         head=task.head_for(backbone, in_dim, out_dim))
 
 
 def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferModel:
@@ -123,7 +124,7 @@ def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferMode
     desc = dict(manifest["backbone"])
     if desc.get("tokenizer"):  # assets the run keeps, relative to the run directory
         desc["tokenizer"] = str(Path(run_dir) / desc["tokenizer"])
-    backbone = from_description(desc)
+    backbone = task.prepare_backbone(from_description(desc))
     m = manifest.get("mapping") or {"name": "identity"}
     mapping = MAPPINGS.build(m["name"], in_dim=m.get("in_dim", backbone.feature_dim),
                               out_dim=m.get("out_dim"))
