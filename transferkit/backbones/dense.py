@@ -104,7 +104,7 @@ class DenseEncoder(Backbone):
             if a.ndim != 3:
                 raise DataError(f"Image {i} of the batch has shape {a.shape}; expected (H, W) or (H, W, C).")
             a = np.repeat(a[..., :1], 3, axis=2) if a.shape[2] < 3 else a[..., :3]
-            t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)
+            t = torch.from_numpy(np.array(a, dtype=np.float32)).permute(2, 0, 1).div_(255.0)
             if t.shape[1:] != (self.image_size, self.image_size):
                 shrink = t.shape[1] > self.image_size or t.shape[2] > self.image_size
                 t = F.interpolate(t[None], size=(self.image_size, self.image_size), mode="bilinear",
