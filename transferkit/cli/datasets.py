@@ -31,7 +31,7 @@ class DatasetsCommand:
         from rich.table import Table
 
         table = Table(title="transferkit built-in datasets (offline)")
-        for col in ("name", "modality", "task", "size", "classes", "domains", "available"):
+        for col in ("name", "modality", "task", "size", "classes", "domains", "licence", "available"):
             table.add_column(col, justify="right" if col == "size" else "left", overflow="fold",
                              no_wrap=col in ("name", "size"))
         for row in rows:
@@ -39,7 +39,7 @@ class DatasetsCommand:
             shown = ", ".join(classes) if len(classes) <= 4 else f"{len(classes)}: {', '.join(classes[:3])}, ..."
             available = "[green]yes[/green]" if row["available"] else f"[red]no[/red]: {row['install']}"
             table.add_row(row["name"], row["modality"], row["task"], _size(row["size"]), shown,
-                          ", ".join(row["domains"]) or "-", available)
+                          ", ".join(row["domains"]) or "-", row.get("licence") or "-", available)
         console = make_console()  # 150 columns when piped (make demo, CI logs)
         console.print(table)
         missing = [r["name"] for r in rows if not r["available"]]

@@ -32,6 +32,8 @@ class BuiltinDataset:
     classes: ClassVar[list[str]]
     domains: ClassVar[tuple[str, ...]] = ()
     source: ClassVar[str]
+    #: the licence of the data (and of what it is made from), as `transferkit datasets` shows it
+    licence: ClassVar[str] = ""
     install_hint: ClassVar[str] = ""
 
     @classmethod
@@ -69,6 +71,7 @@ class BuiltinDataset:
             "classes": list(cls.classes),
             "domains": list(cls.domains),
             "source": cls.source,
+            "licence": cls.licence,
             "available": ok,
             "install": None if ok else cls.install_hint,
         }

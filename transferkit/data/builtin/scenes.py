@@ -31,6 +31,7 @@ import numpy as np
 from transferkit.data.builtin._base import BuiltinDataset, builtin, dataset, has_module
 from transferkit.data.builtin.printed_digits import font_files, render_printed_digits
 from transferkit.data.dataset import TransferDataset
+from transferkit.data.splits import concat
 
 SIZE = 128
 POOL = 300
@@ -134,9 +135,10 @@ class Scenes(BuiltinDataset):
     size = 2 * (POOL + TEST)
     classes = CLASSES
     domains = ("plain", "textured")
-    source = ("generated on the fly (transferkit): glyphs from matplotlib's DejaVu/STIX fonts "
-              "(Bitstream Vera / STIX licences), textures from scikit-image's data (public domain / "
-              "CC0); the generated images: same terms as transferkit")
+    source = ("generated on the fly by transferkit: glyphs from matplotlib's DejaVu/STIX fonts, "
+              "textures from scikit-image's brick, grass and gravel photographs")
+    licence = ("generated data: transferkit's licence; fonts: DejaVu (Bitstream Vera licence), STIX (SIL OFL); "
+               "textures: CC0 (scikit-image data)")
     install_hint = "pip install matplotlib scikit-image"
 
     @classmethod
@@ -144,8 +146,17 @@ class Scenes(BuiltinDataset):
         return bool(font_files()) and has_module("skimage")
 
     def parts(self, domain: str | None = None) -> tuple[TransferDataset, TransferDataset | None]:
+        """One domain's pool and test part; without a domain, both domains' together."""
         self.check_domain(domain)
-        domain = domain or "plain"
+        if domain is None:
+            (pool_p, test_p), (pool_t, test_t) = self._domain("plain"), self._domain("textured")
+            pool, test = concat(pool_p, pool_t, self.name), concat(test_p, test_t, self.name)
+            for part in (pool, test):
+                part.meta["domain"] = "plain+textured"
+            return pool, test
+        return self._domain(domain)
+
+    def _domain(self, domain: str) -> tuple[TransferDataset, TransferDataset]:
         seed = SEEDS[domain]
         x, y = render_scenes(POOL, domain, seed)
         xt, yt = render_scenes(TEST, domain, seed + 1)
