@@ -73,8 +73,9 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     data = SegmentationTask.tiny_example(tmp_path)
-    run = tk.fit(data=data["data"], task="segmentation", backbone="efficientnet_lite0", image_size=32,
-                 strategy="linear-probe", epochs=1, out=str(tmp_path / "run"), log=None)
+    run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
+                 pretrained=False, image_size=32, strategy="linear-probe", epochs=1,
+                 out=str(tmp_path / "run"), log=None)
     assert run.summary["strategy"] == "linear-probe"
     assert "majority" in run.summary["baselines"]
     img = tmp_path / "one.png"
@@ -85,3 +86,9 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
     rows = json.loads(out.read_text())
     mask = np.asarray(Image.open(rows[0]["output"]))
     assert mask.shape == (24, 40) and set(np.unique(mask)) <= {0, 1, 2}
+    # the run is a backbone: its fine-tuned multi-scale encoder (pretrain on one domain, fit on another)
+    from transferkit.backbones import create_backbone
+
+    enc = create_backbone(str(run.run_dir))
+    assert torch.equal(enc.encoder.model.conv_stem.weight, run.model.backbone.encoder.model.conv_stem.weight)
+    assert get_task("segmentation").prepare_backbone(enc) is enc

@@ -360,8 +360,8 @@ class SegmentationTask(Task):
             img[mask == 2] = (40, 220, 40)
             Image.fromarray(img).save(root / "images" / f"im{i:02d}.png")
             Image.fromarray(mask, mode="L").save(root / "masks" / f"im{i:02d}.png")
-        return {"data": str(root), "backbone": "efficientnet_lite0", "strategy": "full", "epochs": 2,
-                "image_size": 32}
+        return {"data": str(root), "backbone": "timm:mobilenetv3_small_050", "pretrained": False,
+                "strategy": "full", "epochs": 2, "image_size": 32}
 
     @classmethod
     def matches(cls, y: Any) -> tuple[bool, str]:
