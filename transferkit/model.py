@@ -38,8 +38,10 @@ class TransferModel(nn.Module):
         return self.mapping(self.backbone(inputs))
 
     def forward_features(self, feats: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, K)
-        """Logits from (cached) backbone features."""
-        return self.head(self.dropout(self.mapping(feats)))
+        """Logits from (cached) backbone features (a dense task's feature maps, a list, go to
+        its head as they are)."""
+        feats = self.mapping(feats)
+        return self.head(self.dropout(feats) if isinstance(feats, torch.Tensor) else feats)
 
     def forward(self, inputs: Any) -> torch.Tensor:  # (B, K)
         return self.forward_features(self.backbone(inputs))

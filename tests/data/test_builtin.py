@@ -46,6 +46,8 @@ def test_loads_and_splits(name: str) -> None:
     assert s.train.classes == list(cls.classes) and s.train.modality == cls.modality
     if targets == "values":  # --shots K: K examples in total
         assert len(s.train) == 2 and s.train.has_values and np.isfinite(s.test.y).all()
+    elif targets == "masks":  # --shots K: K images in total, each with its mask
+        assert len(s.train) == 2 and s.train.dense and s.train.y.shape[1:] == s.train.x.shape[1:3]
     elif targets == "label_sets":  # --shots K: at least K positives of every label
         assert s.train.multi_label and (s.train.y.sum(axis=0) >= 2).all()
     elif targets == "tags":

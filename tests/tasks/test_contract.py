@@ -38,7 +38,7 @@ def test_task_fit_save_load_predict_evaluate(name, tmp_path, monkeypatch):
     assert model.task.name == name
     labels = {k: data[k] for k in ("label_column", "label_separator", "label_columns") if k in data}
     x = tk.data.load(data["data"], split="test", targets=task.targets, **labels).x
-    rows = x.head(4) if hasattr(x, "head") else x[:4]  # table rows, or arrays (series windows)
+    rows = x.head(4) if hasattr(x, "head") else x[:4]  # table rows, or arrays (images, series windows)
     outputs = model.predict_proba(rows)
     assert len(outputs) == 4 and np.isfinite(outputs).all()
     assert len(model.prediction_rows(rows)) == 4

@@ -45,6 +45,10 @@ class RunBackbone(BackboneFamily):
             raise RunDirError(f"'{meta_file}' (written by transferkit {version}) has no 'backbone' "
                               "description, so it cannot be used as a backbone.")
         bb = from_description(desc)
+        if desc.get("dense"):  # a dense task's multi-scale encoder (a segmentation run)
+            from transferkit.backbones.dense import DenseEncoder
+
+            bb = DenseEncoder.from_backbone(bb)
         if not pretrained:  # the run's architecture at random init (a from-scratch baseline)
             bb.source_run = str(run)  # type: ignore[attr-defined]
             return bb

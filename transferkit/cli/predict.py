@@ -23,6 +23,8 @@ class PredictCommand:
                             help="Output format (default csv).")
         parser.add_argument("--output", "-o", help="Write predictions to this file instead of stdout.")
         add_device_argument(parser)
+        parser.add_argument("--output-dir", help="Tasks that predict files (segmentation: one mask "
+                            "PNG per input, at its size) write them to this folder; the rows name them.")
         parser.add_argument("--skip-bad", action="store_true",
                             help="Skip image files that cannot be decoded (listed in a warning) "
                             "instead of stopping.")
@@ -47,6 +49,14 @@ class PredictCommand:
             outputs = predictor.predict_proba_items(items)
             rows = [{"input": name, **row} for name, row in
                     zip(ids, predictor.task.rows_for(items, outputs, predictor.manifest), strict=True)]
+        write = getattr(predictor.task, "write_outputs", None)
+        if args.output_dir and write is None:
+            raise ConfigError(f"The '--output-dir' option applies to tasks that predict files (e.g. "
+                              f"segmentation masks); the {predictor.task.name} task writes rows only. Drop it.")
+        if args.output_dir:
+            paths = write(ids, items, outputs, predictor.manifest, args.output_dir)
+            rows = [{"input": row["input"], "output": path, **{k: v for k, v in row.items() if k != "input"}}
+                    for row, path in zip(rows, paths, strict=True)]
         if args.format == "json":
             text = json.dumps(rows, indent=2) + "\n"
         else:

@@ -39,7 +39,9 @@ class TransferDataset:
     A dataset of numeric targets (regression) has no classes: ``classes == []`` and ``y``
     holds the float64 values (see :func:`transferkit.data.targets.as_values`). A dataset of
     label sets (multi-label) holds a multi-hot ``(N, L)`` uint8 matrix in ``y`` and the
-    label names in ``classes`` (see :mod:`transferkit.data.targets`).
+    label names in ``classes`` (see :mod:`transferkit.data.targets`). A dataset of masks
+    (segmentation) holds int16 ``(N, H, W)`` class positions in ``y`` (see
+    :mod:`transferkit.data.masks`).
     """
 
     name: str
@@ -68,6 +70,8 @@ class TransferDataset:
                 raise DataError(f"Dataset '{self.name}' has {y.shape[1]} label columns but "
                                 f"{len(self.classes)} label names.")
             self.y = y.astype(np.uint8)
+        elif y.ndim == 3:  # masks: one class position per pixel
+            self.y = y.astype(np.int16)
         else:
             self.y = y.astype(np.float64 if values else np.int64)
         if len(self.y) != len(self.x):
@@ -89,7 +93,7 @@ class TransferDataset:
 
     def __getitem__(self, i: int) -> tuple[Any, Any]:
         target = self.y[int(i)]
-        if self.per_token:
+        if self.per_token or self.dense:  # tags per word, or a mask
             return self.input(i), target
         return self.input(i), (target.astype(np.float32) if self.y.ndim == 2 else target.item())
 
@@ -112,6 +116,11 @@ class TransferDataset:
         """True when the targets are tags per word (token classification: int64 ``(N, W)``
         codes padded with -100, inputs are lists of words; see :mod:`transferkit.data.conll`)."""
         return bool(self.meta.get("per_token"))
+
+    @property
+    def dense(self) -> bool:
+        """True when the targets are masks (a class per pixel, ``(N, H, W)``)."""
+        return self.y.ndim == 3
 
     @property
     def labelled(self) -> bool:

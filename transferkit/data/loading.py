@@ -29,10 +29,10 @@ from transferkit.errors import ConfigError, DataError
 from transferkit.registry import did_you_mean
 
 SPLITS = ("train", "val", "test", "all")
-#: how targets are stored: class codes, numbers (regression) or multi-hot label sets
-#: (multi-label), forecasting windows (context -> next values, split by rolling origin), or
-#: tags per word (token classification); see ``Task.targets``
-TARGETS = ("classes", "values", "label_sets", "windows", "tags")
+#: how targets are stored: class codes, numbers (regression), multi-hot label sets
+#: (multi-label), forecasting windows (context -> next values, split by rolling origin),
+#: tags per word (token classification) or masks (segmentation); see ``Task.targets``
+TARGETS = ("classes", "values", "label_sets", "windows", "tags", "masks")
 #: DataConfig keys the forecasting windows read (see transferkit/data/forecasting.py)
 FORECAST_KEYS = ("horizon", "context", "season", "origins", "stride", "history")
 
@@ -48,6 +48,8 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
 
     - a folder of IDX files: each ``<prefix>-images-idx3-ubyte[.gz]`` with its labels file;
       the ``t10k``/``test`` prefix is the official test part;
+    - a folder with ``images/``, ``masks/`` and ``classes.csv|json|yaml``: segmentation
+      (:mod:`transferkit.data.masks`);
     - any other folder: an image folder ``root/<class>/<image>``;
     - ``*-images-idx*-ubyte[.gz]``: one IDX pair;
     - ``.npz``: arrays ``x``, ``y`` (series: optionally ``lengths``);
@@ -63,14 +65,18 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     """
     from transferkit.data import conll, idx, tables, text
     from transferkit.data.arrays import load_npz
+    from transferkit.data.decode import DEFAULT_MAX_PIXELS
     from transferkit.data.images import load_image_folder
     from transferkit.data.series import load_ts, read_series_frame
+    from transferkit.data.masks import is_segmentation_folder, load_segmentation_folder
 
     sets = label_separator is not None or bool(label_columns)
     suffix = path.suffix.lower()
     if sets and not (path.is_file() and suffix in tables.TABLE_SUFFIXES):
         raise ConfigError(f"--label-separator and --label-columns read label sets from CSV/TSV/JSONL/"
                           f"Parquet files; '{path}' is not one. Drop them, or pass such a file.")
+    if is_segmentation_folder(path):
+        return load_segmentation_folder(path, skip_bad, max_pixels or DEFAULT_MAX_PIXELS), None
     if path.is_dir():
         parts = idx.find_idx_parts(path)
         if parts:
@@ -210,7 +216,8 @@ def _check_params(split: str, shots: int | None, val_fraction: float, test_fract
 
 
 def _check_classes(part: TransferDataset, classes: list[str], hint: str) -> None:
-    if not len(part) or part.has_values or part.per_token:  # tags: the shots sampler covers types
+    # tags: the shots sampler covers the types; masks: a class may be absent from a split
+    if not len(part) or part.has_values or part.per_token or part.dense:
         return
     if part.multi_label:  # label sets: every label needs positives to learn from
         empty = [classes[j] for j in np.flatnonzero(part.y.sum(axis=0) == 0)]
@@ -255,8 +262,8 @@ def _split_all(pool: TransferDataset, official_test: TransferDataset | None, *, 
 
 def _strata(ds: TransferDataset) -> np.ndarray:
     """What a split stratifies on: the classes, or quantile bins of numeric targets (tags
-    per word: nothing, a seeded random split of the sentences)."""
-    if ds.per_token:
+    per word and masks: nothing, a seeded random split)."""
+    if ds.per_token or ds.dense:
         return np.zeros(len(ds), dtype=np.int64)
     return value_strata(ds.y) if ds.has_values else ds.y
 
@@ -271,13 +278,13 @@ def _sample_shots(train: TransferDataset, shots: int, seed: int) -> np.ndarray:
         return sample_sentences(train.y, list(train.classes), shots, seed)
     if train.multi_label:
         return sample_shots_multilabel(train.y, shots, seed, list(train.classes))
-    if not train.has_values:
+    if not train.has_values and not train.dense:
         return sample_shots(train.y, shots, seed, list(train.classes))
     if shots > len(train):
         raise DataError(f"The 'shots' parameter asks for {shots} training examples, but the train "
                         f"split has only {len(train)}. Lower --shots to at most {len(train)}, or lower "
                         "val_fraction/test_fraction.")
-    return stratified_cap(value_strata(train.y), shots, seed)
+    return stratified_cap(_strata(train), shots, seed)
 
 
 def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDataset | None
@@ -308,7 +315,12 @@ def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDa
                           "example. Pass --label-separator ';' (one column of labels joined by ';') or "
                           "--label-columns a,b,c (several 0/1 columns), or use a built-in multi-label "
                           "dataset (see `transferkit datasets`).")
-    if kind in ("classes", "label_sets"):
+    if (kind == "masks") != pool.dense:
+        raise ConfigError(f"The segmentation task needs masks, and '{pool.name}' has one label per example; "
+                          "pass a folder with images/, masks/ and classes.csv, or the built-in 'scenes'."
+                          if kind == "masks" else f"'{pool.name}' holds masks (a class per pixel); only the "
+                          f"segmentation task reads them (this job stores {kind}). Pass --task segmentation.")
+    if kind in ("classes", "label_sets", "masks"):
         return pool, official_test
     return as_values(pool), (as_values(official_test) if official_test is not None else None)
 

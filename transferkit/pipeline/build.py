@@ -104,7 +104,7 @@ def new_model(backbone: Any, task: Task, out_dim: int, mapping: Any = None,
     in_dim = getattr(mapping, "out_dim", backbone.feature_dim) if mapping is not None \
         else backbone.feature_dim
     return TransferModel(backbone, out_dim, mapping=mapping, head_dropout=head_dropout,
-                         head=task.build_head(in_dim, out_dim))
+                         head=task.head_for(backbone, in_dim, out_dim))
 
 
 def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferModel:

@@ -233,7 +233,7 @@ class StageRunner:
 
     def outputs(self, model: TransferModel, data: Any, frozen: bool) -> np.ndarray:
         """The task's outputs of a trained model on ``data`` (cached features when frozen)."""
-        if frozen:
+        if frozen and self.task.cached_inputs:
             return predict_features(model, self.features(model.backbone, data), self.task)
         return predict_outputs(model, data, self.task)
 
@@ -252,11 +252,11 @@ class StageRunner:
             finalize(model)
         return stages
 
-    @staticmethod
-    def min_steps(stage: Any) -> int:
+    def min_steps(self, stage: Any) -> int:
         """The steps a head stage on cached features runs at least (epochs are stretched to
         reach them and early stopping does not end the stage sooner); 0 for other stages."""
-        return int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+        cached = stage.trainable_blocks == 0 and self.task.cached_inputs
+        return int(stage.info.get("min_steps", 0)) if cached else 0
 
     def _stage_config(self, stage: Any) -> Any:
         train_cfg = self.cfg.train
@@ -272,6 +272,8 @@ class StageRunner:
 
     def _inputs(self, backbone: Any, k: int | None) -> _StageInputs:
         train, val = self.splits.train, self.splits.val
+        if not self.task.cached_inputs:  # the head reads more than cached vectors: raw inputs
+            k = None
         if k == 0:
             return _StageInputs(
                 FeatureDataset(self.features(backbone, train), train.y),
@@ -304,6 +306,7 @@ class StageRunner:
         asks for it, the mapping has nothing to train, e.g. the identity, and the task has a
         solver); False otherwise."""
         if not (stage.trainable_blocks == 0 and stage.info.get("convex_head") and self.joint is None
+                and self.task.cached_inputs
                 and not any(True for _ in model.mapping.parameters())):
             return False
         train, val = self.splits.train, self.splits.val
@@ -352,9 +355,11 @@ class StageRunner:
             src_data = FeatureDataset(self.features(model.backbone, source, upto_block=k or None),
                                       source.y) if inputs.cached else source
             joint_kwargs = {"objective": objective.set_embed(inputs.embed), "target_data": src_data}
+        cached = inputs.cached
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: "
-                 + (f"{k} top block(s) on cached activations" if k else
-                    "head on cached features" if k == 0 else "end to end"))
+                 + (f"{k} top block(s) on cached activations" if k and cached else
+                    "head on cached features" if k == 0 and cached else
+                    f"{'head' if k == 0 else f'{k} top block(s) and head' if k else 'end to end'} on raw inputs"))
         t0 = time.perf_counter()
         trend = LossTrend()
         trainer = Trainer(
@@ -367,7 +372,7 @@ class StageRunner:
         )
         # A head on cached features is a few tiny matmuls per step: a second thread only
         # adds synchronisation (10x slower on a busy 2-core machine, measured in V1).
-        with single_thread() if k == 0 else contextlib.nullcontext():
+        with single_thread() if k == 0 and cached else contextlib.nullcontext():
             result = trainer.fit()
         seconds = time.perf_counter() - t0
         self.timings["train_s"] += seconds

@@ -37,7 +37,7 @@ def infer_task(data: Any) -> tuple[str, str]:
     classification first: names and integers with at most 50 distinct values are classes,
     other numbers (non-integers, or more distinct integers) are values for regression.
     Label sets (a multi-hot matrix, read with ``--label-separator`` / ``--label-columns``)
-    go to the task whose targets are ``"label_sets"``.
+    go to the task whose targets are ``"label_sets"``, masks to the one whose are ``"masks"``.
     """
     if getattr(data, "per_token", False):  # tags per word: the task that takes them
         for name in TASKS.names():
@@ -46,9 +46,15 @@ def infer_task(data: Any) -> tuple[str, str]:
     stored = getattr(data, "has_values", False)  # targets already stored as numbers
     values = np.unique(data.y) if stored else np.asarray(list(data.classes), dtype=object)
     sets = bool(getattr(data, "multi_label", False))  # label sets: only a task that takes them
+    dense = bool(getattr(data, "dense", False))  # masks: only a task that takes them
     order = [DEFAULT_TASK] + [n for n in TASKS.names() if n != DEFAULT_TASK]
     reasons = []
     for name in order:
+        if dense or TASKS.get(name).targets == "masks":
+            if (TASKS.get(name).targets == "masks") == dense:
+                return name, "each example has a mask (a class per pixel)"
+            reasons.append(f"{name}: " + ("the labels are masks" if dense else "it takes masks"))
+            continue
         if (TASKS.get(name).targets == "label_sets") != sets:
             reasons.append(f"{name}: " + ("the labels are sets, and it takes one label per example"
                                           if sets else "it takes label sets (--label-separator or "

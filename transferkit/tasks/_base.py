@@ -62,6 +62,10 @@ class Task:
     #: how the data layer stores the targets: "classes" (int codes), "values" (float64) or
     #: "label_sets" (a multi-hot (N, L) uint8 matrix)
     targets: ClassVar[str] = "classes"
+    #: whether a stage that keeps (part of) the backbone frozen may train on its cached
+    #: features or activations; False when the head reads more than a feature vector per
+    #: example (segmentation's decoder reads feature maps at every scale)
+    cached_inputs: ClassVar[bool] = True
 
     def __init__(self, config: Any = None) -> None:
         self.config = config
@@ -90,12 +94,18 @@ class Task:
     # ------------------------------------------------------------------ model
     def prepare_backbone(self, backbone: Any) -> Any:
         """The backbone as this task reads it (e.g. a text encoder read per word for token
-        classification); the engine calls it on every built or rebuilt backbone."""
+        classification, a multi-scale encoder for dense tasks); the engine calls it on every
+        backbone it builds or rebuilds (it must accept one it already prepared). Default: unchanged."""
         return backbone
 
     def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
         """The head on top of the (mapped) features."""
         return nn.Linear(in_dim, out_dim)
+
+    def head_for(self, backbone: Any, in_dim: int, out_dim: int) -> nn.Module:
+        """The head for ``backbone`` (what the engine calls): :meth:`build_head` unless the
+        head needs more of the backbone than its feature width (a decoder reads its stages)."""
+        return self.build_head(in_dim, out_dim)
 
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:

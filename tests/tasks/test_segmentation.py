@@ -1,0 +1,94 @@
+"""Segmentation: metrics computed by hand, the encoder's weights, masks written by predict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from transferkit.tasks import get_task, infer_task
+from transferkit.tasks.segmentation import confusion_metrics, segmentation_metrics
+
+
+def test_iou_and_dice_of_known_masks():
+    y = np.array([[[0, 0, 1, 1],
+                   [0, 0, 1, 1],
+                   [2, 2, 2, 0]]])
+    p = np.array([[[0, 1, 1, 1],
+                   [0, 0, 1, 0],
+                   [2, 2, 0, 0]]])
+    m = segmentation_metrics(y, p, ["bg", "a", "b"], detailed=True)
+    # class bg: TP 4, FP 2, FN 1 ; a: TP 3, FP 1, FN 1 ; b: TP 2, FP 0, FN 1
+    iou = [4 / 7, 3 / 5, 2 / 3]
+    dice = [8 / 11, 6 / 8, 4 / 5]
+    assert m["per_class_iou"] == pytest.approx(dict(zip(["bg", "a", "b"], iou, strict=True)))
+    assert m["miou"] == pytest.approx(np.mean(iou))
+    assert m["dice"] == pytest.approx(np.mean(dice))
+    assert m["pixel_accuracy"] == pytest.approx(9 / 12)
+
+
+def test_absent_classes_leave_the_mean_and_predictions_are_resized():
+    y = np.zeros((1, 4, 4), int)
+    y[0, :2, :2] = 1
+    small = np.array([[[1, 0], [0, 0]]])  # predicted at half the size: nearest upscaling
+    m = segmentation_metrics(y, small, ["bg", "a", "never"])
+    assert m["miou"] == 1.0 and m["pixel_accuracy"] == 1.0
+    assert confusion_metrics(np.zeros((2, 2), int))["miou"] == 0.0
+
+
+def test_majority_baseline_paints_the_most_frequent_class():
+    from transferkit.data import TransferDataset
+
+    masks = np.zeros((3, 4, 4), np.int16)
+    masks[:, 0, 0] = 1
+    ds = TransferDataset("m", "image", np.zeros((3, 4, 4, 3), np.uint8), masks, ["bg", "obj"])
+    base = get_task("segmentation").baselines(ds, ds)["majority"]
+    assert base["class"] == "bg"
+    assert base["test"]["pixel_accuracy"] == pytest.approx(15 / 16)
+    assert base["test"]["miou"] == pytest.approx((15 / 16) / 2)  # obj: IoU 0
+    assert infer_task(ds)[0] == "segmentation"
+
+
+def test_dense_encoder_holds_the_packaged_weights():
+    from transferkit.backbones import create_backbone
+
+    timm_bb = create_backbone("efficientnet_lite0", image_size=64)
+    enc = get_task("segmentation").prepare_backbone(timm_bb)
+    own = enc.encoder.model.state_dict()
+    assert enc.loaded["tensors"] == len(own) and "conv_head" in enc.loaded["unused"]
+    src = timm_bb.model.state_dict()
+    assert all(torch.equal(own[k], src[k]) for k in own)
+    feats = enc(enc.collate([np.zeros((40, 50, 3), np.uint8)]))
+    assert [f.shape[-1] for f in feats] == [64, 32, 16, 8, 4, 2]
+
+
+def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
+    import json
+
+    from PIL import Image
+
+    import transferkit as tk
+    from transferkit.cli import main
+    from transferkit.tasks.segmentation import SegmentationTask
+
+    monkeypatch.chdir(tmp_path)
+    data = SegmentationTask.tiny_example(tmp_path)
+    run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
+                 pretrained=False, image_size=32, strategy="linear-probe", epochs=1,
+                 out=str(tmp_path / "run"), log=None)
+    assert run.summary["strategy"] == "linear-probe"
+    assert "majority" in run.summary["baselines"]
+    img = tmp_path / "one.png"
+    Image.fromarray(np.zeros((24, 40, 3), np.uint8)).save(img)
+    out = tmp_path / "pred.json"
+    assert main(["predict", str(run.run_dir), str(img), "--output-dir", str(tmp_path / "masks"),
+                 "--format", "json", "-o", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    mask = np.asarray(Image.open(rows[0]["output"]))
+    assert mask.shape == (24, 40) and set(np.unique(mask)) <= {0, 1, 2}
+    # the run is a backbone: its fine-tuned multi-scale encoder (pretrain on one domain, fit on another)
+    from transferkit.backbones import create_backbone
+
+    enc = create_backbone(str(run.run_dir))
+    assert torch.equal(enc.encoder.model.conv_stem.weight, run.model.backbone.encoder.model.conv_stem.weight)
+    assert get_task("segmentation").prepare_backbone(enc) is enc
