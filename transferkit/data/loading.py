@@ -67,8 +67,8 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     from transferkit.data.arrays import load_npz
     from transferkit.data.decode import DEFAULT_MAX_PIXELS
     from transferkit.data.images import load_image_folder
-    from transferkit.data.series import load_ts, read_series_frame
     from transferkit.data.masks import is_segmentation_folder, load_segmentation_folder
+    from transferkit.data.series import load_ts, read_series_frame
 
     sets = label_separator is not None or bool(label_columns)
     suffix = path.suffix.lower()
