@@ -117,7 +117,7 @@ class Summary:
     """The shape of ``summary.json``: core keys every job fills, plus one optional section
     per job (``auto``, ``adapt``, ``pretrain``, ``joint``, ``mapping_selection``) and the
     task's adjustments of the trained model (``calibration``, ``prior_correction``,
-    ``decision``), and ``extended`` when a finished run was resumed with more epochs."""
+    ``decision``, ``bias_calibration``, ``head_init``), and ``extended`` when a finished run was resumed with more epochs."""
 
     task: str
     command: str
@@ -144,13 +144,15 @@ class Summary:
     prior_correction: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
     extended: dict[str, Any] | None = None
+    bias_calibration: dict[str, Any] | None = None
+    head_init: dict[str, Any] | None = None
 
     #: the keys every summary has, in the order summary.json lists them
     CORE = ("transferkit_version", "task", "command", "data", "backbone", "strategy", "choice",
             "metrics", "labels_used", "baselines", "transfer_gain", "selection", "stages",
             "timings", "warnings", "fingerprints")
     SECTIONS = ("auto", "adapt", "pretrain", "joint", "mapping_selection", "calibration",
-                "prior_correction", "decision", "extended")
+                "prior_correction", "decision", "extended", "bias_calibration", "head_init")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
