@@ -101,3 +101,12 @@ def test_unknown_unseen_class_is_an_error_listing_the_classes():
         split_classes(["a", "b", "c", "d"], ["sock"])
     with pytest.raises(ConfigError, match="between 1 and 2"):
         split_classes(["a", "b", "c", "d"], ["a", "b", "c"])
+
+
+def test_zeroshot_job_names_the_bad_unseen_class_before_any_features():
+    from transferkit.jobs.zeroshot import zeroshot
+
+    with pytest.raises(ConfigError, match=r"names \['sock'\].*Classes: 0, 1, 2"):
+        zeroshot(data="digits", unseen_classes=["sock"])
+    with pytest.raises(ConfigError, match="Unknown zero-shot method 'esszl'"):
+        zeroshot(data="digits", method="esszl")

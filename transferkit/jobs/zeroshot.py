@@ -41,7 +41,7 @@ class ZeroShotConfig(Options):
                                 flag="--text-backbone")
     template: str = option("a photo of a {}.", "The sentence each class name is put into ('{}').",
                            flag="--template")
-    per_class: int = option(500, "Training images per seen class (drawn with --seed).",
+    per_class: int = option(500, "Training images per seen class, at most (drawn with --seed).",
                             flag="--per-class", ge=2)
     max_test: int | None = option(None, "Keep the first N test images.", flag="--max-test", ge=1)
     pool_stages: int | None = option(None, "Multi-scale image features (None: the backbone's "
@@ -105,7 +105,10 @@ def zeroshot(config: ZeroShotConfig | str | Path | None = None, *, overrides: Se
 def _load(cfg: ZeroShotConfig) -> tuple[Any, Any]:
     from transferkit.data import DATASETS, load_splits
 
-    splits = load_splits(str(cfg.data), shots=cfg.per_class, seed=cfg.seed, max_test=cfg.max_test)
+    splits = load_splits(str(cfg.data), max_test=cfg.max_test)
+    rng, y = np.random.default_rng(cfg.seed), np.asarray(splits.train.y)
+    keep = [rng.permutation(np.flatnonzero(y == c))[:cfg.per_class] for c in np.unique(y)]
+    splits.train = splits.train.subset(np.sort(np.concatenate(keep)), split="train")  # at most per_class each
     if splits.train.modality != "image":
         raise ConfigError(f"zeroshot classifies images by their class names; '{cfg.data}' holds "
                           f"{splits.train.modality}. For texts use fit --shots 0.")
