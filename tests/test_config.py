@@ -62,10 +62,10 @@ def test_type_errors_name_the_parameter():
 
 
 def test_validation_of_absurd_values():
-    with pytest.raises(ConfigError, match=r"The 'data.shots' parameter must be an int >= 1\. Got 0 instead\."):
-        load_config(FitConfig, overrides=["data.shots=0"])
-    with pytest.raises(ConfigError, match=r"The 'shots' parameter must be an int >= 1\. Got 0 instead\."):
-        DataConfig(shots=0)
+    with pytest.raises(ConfigError, match=r"The 'data.shots' parameter must be an int >= 0\. Got -1 instead\."):
+        load_config(FitConfig, overrides=["data.shots=-1"])
+    with pytest.raises(ConfigError, match=r"The 'shots' parameter must be an int >= 0\. Got -2 instead\."):
+        DataConfig(shots=-2)
     with pytest.raises(ConfigError, match=r"'lr' parameter must be a number in \(0, 10\]"):
         TrainConfig(lr=-1.0)
     with pytest.raises(ConfigError, match="'epochs' parameter must be an int >= 1"):

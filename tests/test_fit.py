@@ -77,7 +77,9 @@ def test_unknown_strategy_cli_error(capsys, tmp_path):
 
 
 def test_bad_flags_give_documented_errors(tmp_path):
-    with pytest.raises(ConfigError, match="'data.shots' parameter must be an int >= 1. Got 0"):
+    with pytest.raises(ConfigError, match="'data.shots' parameter must be an int >= 0. Got -1"):
+        tk.fit(data="digits", shots=-1, out=str(tmp_path / "x"), log=None)
+    with pytest.raises(ConfigError, match="--shots 0 needs a head that is built without labels"):
         tk.fit(data="digits", shots=0, out=str(tmp_path / "x"), log=None)
     with pytest.raises(ConfigError, match="'data' parameter of fit is required"):
         tk.fit(out=str(tmp_path / "y"), log=None)

@@ -98,8 +98,9 @@ class DataConfig(Options):
                                 "(e.g. fine-foods: train-products, other-products).", flag="--domain")
     shots: int | None = option(None, "Keep this many labelled training examples per class "
                                "(regression: in total; multi-label: at least this many "
-                               "positives per label).",
-                               flag="--shots", ge=1)
+                               "positives per label). 0: no labels at all -- a head the task "
+                               "builds without them (class-name prototypes), val split empty.",
+                               flag="--shots", ge=0)
     seed: int = option(0, "Seed for the few-shot sample and training.", flag="--seed")
     split_seed: int = option(0, "Seed of the train/val/test split; keep it fixed so that the "
                              "test set never changes between runs.")

@@ -163,7 +163,7 @@ def test_predict_with_a_table_missing_a_column_names_it(tmp_path: Path, table_ru
     ("--batch-size", "0", ["'train.batch_size' parameter must be an int >= 1", "got 0"]),
     ("--batch-size", "-5", ["'train.batch_size' parameter must be an int >= 1", "got -5"]),
     ("--shots", "100000", ["'shots' parameter", "100000", "lower --shots to at most"]),
-    ("--shots", "-3", ["'data.shots' parameter must be an int >= 1", "got -3"]),
+    ("--shots", "-3", ["'data.shots' parameter must be an int >= 0", "got -3"]),
     ("--max-steps", "0", ["'train.max_steps' parameter must be an int >= 1"]),
     ("--optimizer", "adamm", ["'train.optimizer' parameter must be one of", "did you mean 'adamw'"]),
 ])

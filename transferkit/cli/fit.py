@@ -38,6 +38,15 @@ class FitCommand:
                                  "positive class), 'precision=0.9' or 'recall=0.9' (threshold met on "
                                  "the validation split); stored in the run, used by predict and "
                                  "serve (same as --set task_params.decision=...).")
+        parser.add_argument("--class-descriptions", metavar="FILE", default=None,
+                            help="Classification with a text backbone: one line per class, "
+                                 "'name<TAB>description' or 'name: description'; the head starts as "
+                                 "their embeddings (same as --set task_params.class_descriptions=...). "
+                                 "With --shots 0 the class names alone are used when it is absent.")
+        parser.add_argument("--template", metavar="TEXT", default=None,
+                            help="The sentence each class name or description is put into, with '{}' "
+                                 "where it goes, e.g. 'This review is about {}.' (same as --set "
+                                 "task_params.template=...).")
         parser.add_argument("--quiet", action="store_true", help="Print only the final line.")
         parser.add_argument("--dry-run", action="store_true",
                             help="Print what would be read and computed, with estimated time and "
@@ -50,7 +59,8 @@ class FitCommand:
 
         if args.no_pretrained:
             args.overrides = ["backbone.pretrained=false", *args.overrides]
-        for key in ("prior_correction", "calibration", "decision"):  # task_params shortcuts; --set still wins
+        # task_params shortcuts; --set still wins
+        for key in ("prior_correction", "calibration", "decision", "class_descriptions", "template"):
             if getattr(args, key) is not None:
                 args.overrides = [f"task_params.{key}={getattr(args, key)}", *args.overrides]
         cfg = config_from_args(FitConfig, args)

@@ -202,8 +202,8 @@ def _check_params(split: str, shots: int | None, val_fraction: float, test_fract
     if split not in SPLITS:
         raise ConfigError(f"The 'split' parameter must be one of {', '.join(SPLITS)}."
                           f"{did_you_mean(split, SPLITS)} Got {split!r} instead.")
-    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1):
-        raise ConfigError(f"The 'shots' parameter must be an int >= 1 or None. Got {shots!r} instead.")
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 0):
+        raise ConfigError(f"The 'shots' parameter must be an int >= 0 or None. Got {shots!r} instead.")
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= value < 1.0:
             raise ConfigError(f"The '{name}' parameter must be in [0, 1). Got {value!r} instead.")
@@ -366,7 +366,10 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
     train, (val, test), imputed = impute_splits(train, [val, test], impute, schema)
     if rule is not None:
         train.meta["split_by"] = rule.describe()
-    if shots is not None:
+    if shots == 0:  # no labels at all: no training examples, and none to validate on
+        train, val = train.subset(np.zeros(0, np.int64), split="train"), val.subset(np.zeros(0, np.int64), split="val")
+        train.meta["shots_sampling"] = "none: --shots 0 uses no labels (train and val splits are empty)"
+    elif shots is not None:
         # the labelled pool's class counts: the majority baseline's prior (the shots are balanced)
         labels = np.asarray(train.y)
         prior = (np.bincount(labels[labels >= 0], minlength=len(train.classes)).tolist()

@@ -95,7 +95,13 @@ def build_model(cfg: FitConfig, train_data: Any, task: Task | None = None,
                                      else build_backbone(cfg, train_data, pretrained))
     mapping = MAPPINGS.build("identity" if cfg.mapping == "auto" else cfg.mapping,
                               in_dim=backbone.feature_dim)
-    return new_model(backbone, task, task.output_dim(train_data), mapping, cfg.train.head_dropout)
+    model = new_model(backbone, task, task.output_dim(train_data), mapping, cfg.train.head_dropout)
+    if task.init_head(model, train_data) is None and not len(train_data):
+        raise ConfigError(f"--shots 0 needs a head that is built without labels, and the {task.name} "
+                          f"task with backbone '{cfg.backbone.name}' has none. Zero-shot text "
+                          "classification embeds the class names with a text backbone (--task "
+                          "classification --backbone minilm); otherwise pass --shots 1 or more.")
+    return model
 
 
 def new_model(backbone: Any, task: Task, out_dim: int, mapping: Any = None,

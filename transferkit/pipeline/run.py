@@ -118,7 +118,7 @@ class Summary:
     """The shape of ``summary.json``: core keys every job fills, plus one optional section
     per job (``auto``, ``adapt``, ``pretrain``, ``joint``, ``mapping_selection``) and the
     task's adjustments of the trained model (``calibration``, ``prior_correction``,
-    ``decision``), and ``extended`` when a finished run was resumed with more epochs."""
+    ``decision``, ``bias_calibration``, ``head_init``), and ``extended`` when a finished run was resumed with more epochs."""
 
     task: str
     command: str
@@ -147,13 +147,16 @@ class Summary:
     extended: dict[str, Any] | None = None
     #: token classification: the first test sentences with a wrong entity (for the report)
     error_examples: list[dict[str, Any]] | None = None
+    bias_calibration: dict[str, Any] | None = None
+    head_init: dict[str, Any] | None = None
 
     #: the keys every summary has, in the order summary.json lists them
     CORE = ("transferkit_version", "task", "command", "data", "backbone", "strategy", "choice",
             "metrics", "labels_used", "baselines", "transfer_gain", "selection", "stages",
             "timings", "warnings", "fingerprints")
     SECTIONS = ("auto", "adapt", "pretrain", "joint", "mapping_selection", "calibration",
-                "prior_correction", "decision", "extended", "error_examples")
+                "prior_correction", "decision", "extended", "error_examples", "bias_calibration",
+                "head_init")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)

@@ -243,6 +243,10 @@ class StageRunner:
         from transferkit.strategies import STRATEGIES
 
         strategy = STRATEGIES.build(strategy_name, dict(strategy_params))
+        if not len(self.splits.train):  # --shots 0: the task built the head without labels
+            self.log("[bold]stages[/bold] none: no labelled training examples (--shots 0); the head "
+                     "is the one the task built without labels")
+            return []
         stages = strategy.stages(model, self.cfg.train)
         for i, stage in enumerate(stages):
             # only the last stage may train longer on resume: the others fed the next one

@@ -106,6 +106,12 @@ class Task:
         """The head for ``backbone`` (what the engine calls): :meth:`build_head` unless the
         head needs more of the backbone than its feature width (a decoder reads its stages)."""
         return self.build_head(in_dim, out_dim)
+    def init_head(self, model: nn.Module, train: Any) -> dict[str, Any] | None:
+        """Set the freshly built ``model``'s head from what needs no training (e.g. class
+        prototypes embedded by the backbone) before any stage trains; returns what was done,
+        or None when the head stays as built. A head that is not initialised needs labelled
+        training examples (``--shots 0`` is refused without one)."""
+        return None
 
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:

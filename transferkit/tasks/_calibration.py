@@ -48,6 +48,8 @@ class CalibratedLinear(nn.Linear):
 
     ``temperature`` (1,) and ``log_prior_ratio`` (K,) are buffers, saved with the weights;
     they are 1 and 0 while the head trains, so it trains as a plain ``nn.Linear``.
+    ``normalize_input`` (1,) is 1 for a prototype head (:mod:`transferkit.tasks._prototypes`),
+    which scores L2-normalised features (``f / ||f||``, cosine similarity), else 0.
     Weights saved before these buffers existed load with those identity values.
     """
 
@@ -55,8 +57,11 @@ class CalibratedLinear(nn.Linear):
         super().__init__(in_features, out_features)
         self.register_buffer("temperature", torch.ones(1))
         self.register_buffer("log_prior_ratio", torch.zeros(out_features))
+        self.register_buffer("normalize_input", torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, K)
+        if bool(self.normalize_input):  # a constant of the saved model: traced/exported as such
+            x = torch.nn.functional.normalize(x, dim=-1)
         return super().forward(x) / self.temperature + self.log_prior_ratio
 
     def set_adjustment(self, temperature: float = 1.0, log_prior_ratio: Sequence[float] | None = None) -> None:
@@ -72,6 +77,7 @@ class CalibratedLinear(nn.Linear):
         # weights written before calibration existed: identity temperature, no prior shift
         state_dict.setdefault(prefix + "temperature", torch.ones(1))
         state_dict.setdefault(prefix + "log_prior_ratio", torch.zeros(self.out_features))
+        state_dict.setdefault(prefix + "normalize_input", torch.zeros(1))
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 
@@ -144,6 +150,32 @@ def em_prior(probs: np.ndarray, train_prior: Sequence[float] | np.ndarray, tol: 
             return new, it
         prior = new
     return prior, max_iter
+
+
+def match_prior(probs: np.ndarray, target_prior: Sequence[float] | np.ndarray, tol: float = 1e-8,
+                max_iter: int = 10_000) -> tuple[np.ndarray, int]:
+    """(implicit prior, iterations): the prior ``pi_0`` the posteriors ``probs`` (N, K) of
+    unlabelled target inputs behave as if trained on, such that moving them from ``pi_0`` to
+    ``target_prior`` makes their mean equal ``target_prior`` -- the fixed point of
+    :func:`em_prior` solved for the other prior: ``pi_0 <- pi_0 * mean_i p'(y|x_i) / target``.
+    ``log_prior_ratio(pi_0, target)`` is then the per-class bias that removes a label-free
+    head's preference for some classes (e.g. a class name closer to every text). Deterministic.
+
+    >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]])
+    >>> pi0, _ = match_prior(p, [0.5, 0.5])
+    >>> shift_posteriors(p, pi0, [0.5, 0.5]).mean(axis=0).round(6).tolist()
+    [0.5, 0.5]
+    """
+    target = _normalised(target_prior)
+    probs = np.asarray(probs, dtype=np.float64)
+    implicit = target.copy()
+    for it in range(1, max_iter + 1):
+        mean = shift_posteriors(probs, implicit, target).mean(axis=0)
+        new = _normalised(implicit * np.clip(mean, MIN_PRIOR, None) / target)
+        if np.abs(mean - target).max() < tol:
+            return implicit, it
+        implicit = new
+    return implicit, max_iter
 
 
 def log_prior_ratio(train_prior: Sequence[float] | np.ndarray,
@@ -268,12 +300,12 @@ def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.nd
         log(f"[bold]calibration[/bold] temperature {temperature:.3f} fitted on {int(labelled.sum())} "
             f"validation examples: test ECE {before['ece']:.4f} -> {after['ece']:.4f}")
 
-    shift = None
+    bias, train_prior = label_free_bias(task, splits, z_test / temperature, classes, sections, log)
+    shift = bias if bias.any() else None
     choice = str(task.config.prior_correction)
     if choice != "none":
-        train_y = np.asarray(splits.train.y, dtype=np.int64)
-        train_prior = np.bincount(train_y[train_y >= 0], minlength=len(classes)).astype(np.float64)
-        calibrated = probabilities(z_test / temperature)
+        calibrated = probabilities(z_test / temperature + bias)
+        after = classification_metrics(y_test, calibrated)  # what the prior correction starts from
         em, iterations = em_prior(calibrated, train_prior)
         known = splits.train.meta.get("class_prior")
         if choice == "auto":
@@ -286,7 +318,7 @@ def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.nd
         else:
             target, source = read_prior(choice, classes), f"the file '{choice}'"
             choice = "file"
-        shift = log_prior_ratio(train_prior, target)
+        shift = bias + log_prior_ratio(train_prior, target)
         corrected = classification_metrics(y_test, probabilities(z_test / temperature + shift))
         sections["prior_correction"] = {
             "method": choice, "source": source,
@@ -323,6 +355,45 @@ def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.nd
         else:
             log(f"[yellow]warning: decision {task.config.decision} not applied: {decision['why']}[/yellow]")
     return val_adj, test_adj, sections
+
+
+def label_free_bias(task: Any, splits: Any, logits: np.ndarray, classes: Sequence[str],
+                    sections: dict[str, Any], log: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray]:
+    """(per-class bias, training prior) of the head before any prior correction. With labelled
+    training examples the bias is 0 and the prior their class counts. A head built without
+    labels (``--shots 0``: prototypes) has a uniform prior, and -- with ``bias_calibration``
+    'uniform' (what 'auto' means there) -- a bias from :func:`match_prior` on the unlabelled
+    test inputs (their labels are read only for the before/after metrics): the mean predicted
+    distribution becomes uniform, which removes the preference of the class names."""
+    from transferkit.tasks.classification import classification_metrics
+
+    train_y = np.asarray(splits.train.y, dtype=np.int64)
+    counts = np.bincount(train_y[train_y >= 0], minlength=len(classes)).astype(np.float64)
+    bias = np.zeros(len(classes))
+    if counts.sum() > 0:
+        return bias, counts
+    uniform = np.full(len(classes), 1.0 / len(classes))
+    method = str(getattr(task.config, "bias_calibration", "none"))
+    if method == "auto":
+        method = "uniform"
+    if method == "none" or not len(logits):
+        return bias, uniform
+    implicit, iterations = match_prior(probabilities(logits), uniform)
+    bias = log_prior_ratio(implicit, uniform)
+    y_test = np.asarray(splits.test.y, dtype=np.int64)
+    before = classification_metrics(y_test, probabilities(logits))
+    after = classification_metrics(y_test, probabilities(logits + bias))
+    sections["bias_calibration"] = {
+        "method": method, "fitted_on": f"the {len(logits)} test inputs, without their labels",
+        "bias": _by_class(bias, classes), "iterations": iterations,
+        "balanced_accuracy_before": before["balanced_accuracy"],
+        "balanced_accuracy_after": after["balanced_accuracy"],
+        "accuracy_before": before["accuracy"], "accuracy_after": after["accuracy"]}
+    log("[bold]bias calibration[/bold] no labels: per-class bias "
+        + ", ".join(f"{c} {b:+.3f}" for c, b in zip(classes, bias, strict=True))
+        + f" makes the mean prediction on the {len(logits)} unlabelled test inputs uniform: balanced "
+        f"accuracy {before['balanced_accuracy']:.4f} -> {after['balanced_accuracy']:.4f}")
+    return bias, uniform
 
 
 # --------------------------------------------------------------------------- decisions
@@ -406,5 +477,5 @@ def _by_class(prior: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
     return {c: round(float(p), 6) for c, p in zip(classes, prior, strict=True)}
 
 
-__all__ = ["CalibratedLinear", "calibrate", "choose_threshold", "decide", "em_prior", "parse_decision", "fit_temperature", "log_prior_ratio", "logits_of", "nll",
+__all__ = ["CalibratedLinear", "calibrate", "choose_threshold", "decide", "em_prior", "label_free_bias", "match_prior", "parse_decision", "fit_temperature", "log_prior_ratio", "logits_of", "nll",
            "probabilities", "read_prior", "shift_posteriors"]

@@ -256,6 +256,24 @@ class ClassificationConfig(Options):
                            "target on the validation split), or 'none' (the most probable class).")
     positive_class: str | None = option(None, "The positive class of 'decision' (None: the second "
                                         "class in the run's class order).")
+    head_init: str = option("auto", "How the head starts: 'prototypes' (a text backbone embeds each "
+                            "class's name or description in 'template'; the head scores the cosine "
+                            "similarity to them, so it predicts with zero labels and --shots K fits "
+                            "it towards them), 'random', or 'auto' (prototypes with --shots 0 or "
+                            "class_descriptions, else random).", choices=("auto", "prototypes", "random"))
+    class_descriptions: str | None = option(None, "A text file with one line per class, "
+                                            "'name<TAB>description' or 'name: description', embedded "
+                                            "instead of the bare class names (head_init prototypes).")
+    template: str = option("This is about {}.", "The sentence each class name or description is put "
+                           "into before it is embedded ('{}' marks where), e.g. 'This review is "
+                           "about {}.'.")
+    prototype_scale: float = option(20.0, "Prototype head: the inverse temperature s of "
+                                    "softmax(s * cosine similarity).", gt=0)
+    bias_calibration: str = option("auto", "A head built without labels (--shots 0): 'uniform' fits "
+                                   "one bias per class so that the mean prediction on the unlabelled "
+                                   "test inputs is uniform (removes the class names' preferences; "
+                                   "labels unused), 'none', or 'auto' (uniform).",
+                                   choices=("auto", "uniform", "none"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -264,8 +282,14 @@ class ClassificationConfig(Options):
             raise ConfigError("The 'prior_correction' parameter must be auto, em, none or a JSON/CSV "
                               f"file of class frequencies. Got {value!r} instead (no such file).")
         from transferkit.tasks._calibration import parse_decision
+        from transferkit.tasks._prototypes import prototype_texts
 
         parse_decision(self.decision)
+        prototype_texts(["x"], None, str(self.template))  # a template without '{}' fails here
+        if self.class_descriptions is not None and not Path(str(self.class_descriptions)).is_file():
+            raise ConfigError("The 'class_descriptions' parameter must be a text file of "
+                              "'name<TAB>description' lines. Got "
+                              f"{str(self.class_descriptions)!r} instead (no such file).")
 
 
 @TASKS.register("classification", config=ClassificationConfig,
@@ -285,6 +309,8 @@ class ClassificationTask(Task):
         super().__init__(config if config is not None else ClassificationConfig())
         #: the decision rule fitted after training (``decision``), None: the most probable class
         self.decision_: dict[str, Any] | None = None
+        #: how the head was initialised (``init_head``), None: randomly
+        self.head_init_: dict[str, Any] | None = None
 
     def fit_targets(self, train: Any) -> None:
         # checked before training: these settings are used only after it
@@ -323,6 +349,42 @@ class ClassificationTask(Task):
     def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
         return CalibratedLinear(in_dim, out_dim)
 
+    def init_head(self, model: nn.Module, train: Any) -> dict[str, Any] | None:
+        """``head_init``: prototypes from the class names or descriptions, embedded by a text
+        backbone (see :mod:`transferkit.tasks._prototypes`); None: the head stays random."""
+        from transferkit.tasks._prototypes import (
+            encode_texts,
+            init_prototype_head,
+            prototype_texts,
+            read_descriptions,
+        )
+
+        cfg = self.config
+        reads_text = getattr(model.backbone, "modality", None) == "text"
+        use = cfg.head_init
+        if use == "auto":
+            use = "prototypes" if reads_text and (not len(train) or cfg.class_descriptions) else "random"
+        self.head_init_ = None
+        if use == "random" or not isinstance(getattr(model, "head", None), CalibratedLinear):
+            return None
+        if not reads_text:
+            raise ConfigError(f"head_init=prototypes embeds the class names with the backbone, and "
+                              f"'{getattr(model.backbone, 'name', 'this backbone')}' reads "
+                              f"{getattr(model.backbone, 'modality', 'no text')}, not text. Use a text "
+                              "backbone (e.g. --backbone minilm), or the zero-shot job for images.")
+        classes = [str(c) for c in train.classes]
+        described = read_descriptions(cfg.class_descriptions, classes) if cfg.class_descriptions else None
+        texts = prototype_texts(classes, described, cfg.template)
+        init_prototype_head(model.head, encode_texts(model, texts), cfg.prototype_scale)
+        self.head_init_ = {
+            "method": "prototypes", "template": cfg.template, "scale": cfg.prototype_scale,
+            "descriptions": cfg.class_descriptions, "texts": dict(zip(classes, texts, strict=True)),
+            "labels": int(len(train)),
+            "selection": ("none: with zero labels there is no validation data and nothing to select; "
+                          "the head is the prototypes, its biases fitted without labels")
+            if not len(train) else "the L2 strength towards the prototypes, on the validation split"}
+        return self.head_init_
+
     def adjust(self, model: nn.Module, splits: Any, val_outputs: np.ndarray | None,
                test_outputs: np.ndarray, log: Callable[[str], None]
                ) -> tuple[np.ndarray | None, np.ndarray, dict[str, Any]]:
@@ -332,7 +394,11 @@ class ClassificationTask(Task):
             return val_outputs, test_outputs, {}
         from transferkit.tasks._calibration import calibrate
 
-        return calibrate(self, model.head, splits, val_outputs, test_outputs, log)
+        val_outputs, test_outputs, sections = calibrate(self, model.head, splits, val_outputs,
+                                                        test_outputs, log)
+        if self.head_init_ is not None:
+            sections["head_init"] = self.head_init_
+        return val_outputs, test_outputs, sections
 
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
@@ -357,6 +423,10 @@ class ClassificationTask(Task):
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> dict[str, Any] | None:
+        if bool(getattr(head, "normalize_input", 0)):  # a prototype head: fit towards them
+            from transferkit.tasks._prototypes import solve_prototype_head
+
+            return solve_prototype_head(head, x, y, val=val)
         # multinomial logistic regression is exactly a linear head under cross-entropy
         if not isinstance(head, nn.Linear) or head.bias is None:
             return None

@@ -37,6 +37,10 @@ class BuiltinDataset:
     install_hint: ClassVar[str] = ""
     #: the licence the data's packager declares ("": not stated here)
     licence: ClassVar[str] = ""
+    #: the fixed split of ``transferkit zeroshot``: classes held out as unseen (empty: none)
+    zero_shot_unseen: ClassVar[tuple[str, ...]] = ()
+    #: the words that name a class in text, where the class label is not one (e.g. "5" -> "five")
+    class_words: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def available(cls) -> bool:

@@ -1,0 +1,63 @@
+"""ESZSL: "An embarrassingly simple approach to zero-shot learning", Romera-Paredes & Torr,
+ICML 2015 (https://proceedings.mlr.press/v37/romera-paredes15.html).
+
+In the paper's notation (X: d x m features, Y: m x z in {-1, 1}, S: a x z class
+signatures) the objective ``||X^T V S - Y||^2 + gamma ||V S||^2 + lambda ||X^T V||^2 +
+gamma lambda ||V||^2`` has the closed form (their eq. 6)::
+
+    V = (X X^T + gamma I)^-1  X Y S^T  (S S^T + lambda I)^-1          (d x a)
+
+and a new image ``x`` gets class ``argmax_c x^T V s_c``. Here rows are examples
+(``x``: (N, D), ``s``: (Z, A)), so ``V = (x^T x + gamma I)^-1 x^T Y s (s^T s + lambda I)^-1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from transferkit.options import Options, option
+from transferkit.zeroshot import ZSL_METHODS
+from transferkit.zeroshot._base import LabelSpace, ZeroShotMethod
+
+
+@dataclass
+class ESZSLConfig(Options):
+    """ESZSL's two regularisers (the paper's gamma and lambda)."""
+
+    gamma: float = option(100.0, "Regulariser of the image side (gamma; the features are "
+                          "standardised, so it compares with the number of training images).", gt=0)
+    lam: float = option(0.1, "Regulariser of the label side (lambda).", gt=0)
+
+
+def eszsl_matrix(x: np.ndarray, y: np.ndarray, s: np.ndarray, gamma: float, lam: float) -> np.ndarray:
+    """The closed form V (D, A) for features ``x`` (N, D), class indices ``y`` (N,) and seen
+    class embeddings ``s`` (Z, A); the targets are +1 for the true class and -1 otherwise."""
+    x = np.asarray(x, dtype=np.float64)
+    s = np.asarray(s, dtype=np.float64)
+    targets = -np.ones((len(x), len(s)))
+    targets[np.arange(len(x)), np.asarray(y, dtype=np.int64)] = 1.0  # (N, Z)
+    left = np.linalg.solve(x.T @ x + gamma * np.eye(x.shape[1]), x.T @ targets @ s)  # (D, A)
+    return np.linalg.solve((s.T @ s + lam * np.eye(s.shape[1])).T, left.T).T  # right-multiply by the inverse
+
+
+@ZSL_METHODS.register("eszsl", config=ESZSLConfig,
+                      help="ESZSL (Romera-Paredes & Torr 2015): closed-form bilinear map to the label space.")
+class ESZSL(ZeroShotMethod):
+    """Closed-form bilinear compatibility ``x^T V s``."""
+
+    name = "eszsl"
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config if config is not None else ESZSLConfig())
+        self.v_: np.ndarray | None = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray, s: np.ndarray, space: LabelSpace,
+            seed: int = 0) -> ESZSL:
+        self.v_ = eszsl_matrix(x, y, s, self.config.gamma, self.config.lam)
+        return self
+
+    def scores(self, x: np.ndarray, s_all: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64) @ self.v_ @ np.asarray(s_all, dtype=np.float64).T
