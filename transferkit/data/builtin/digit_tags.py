@@ -56,6 +56,7 @@ class DigitTags(BuiltinDataset):
     classes = [str(d) for d in range(10)]
     source = "composed from scikit-learn's digits (sklearn.datasets.load_digits), seed 0"
     install_hint = "pip install scikit-learn"
+    pip_args = ("scikit-learn",)
 
     def parts(self, domain: str | None = None) -> tuple[TransferDataset, TransferDataset | None]:
         self.check_domain(domain)

