@@ -50,3 +50,30 @@ def test_fit_help_shows_defaults_and_accepted_values(capsys):
     assert "Optimizer. Accepts one of adamw, sgd. Default: adamw." in text
     assert "Default: linear-probe." in text
     assert "Accepts an int >= 1 or None. Default: None." in text  # --shots
+
+
+def test_library_messages_go_through_logging_and_the_cli_shows_them(tmp_path, caplog, capsys):
+    import logging
+
+    import numpy as np
+    import pandas as pd
+
+    import transferkit as tk
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": rng.normal(size=80), "y": ["p", "n"] * 40}).to_csv(path, index=False)
+    with caplog.at_level(logging.DEBUG, logger="transferkit"):
+        tk.fit(data=str(path), label_column="y", backbone="tabular", strategy="full", epochs=2,
+               out=str(tmp_path / "run"))  # no log=: the job's lines go to the logger
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    debugs = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any("stage" in m for m in infos) and not any("[bold]" in m for m in infos)
+    assert any("epoch" in m and "train_loss" in m for m in debugs)  # the loop's evaluation lines
+    logging.getLogger("transferkit").handlers.clear()
+    assert cli.main(["fit", "--data", str(path), "--label-column", "y", "--backbone", "tabular",
+                     "--strategy", "full", "--epochs", "1", "--out", str(tmp_path / "run2"), "--verbose",
+                     "--quiet"]) == 0
+    assert "DEBUG transferkit:" in capsys.readouterr().err
+    logging.getLogger("transferkit").handlers.clear()
+    logging.getLogger("transferkit").setLevel(logging.NOTSET)

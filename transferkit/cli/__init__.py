@@ -10,6 +10,7 @@ exit with status 2; anything else is reported in one line as an internal error (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
@@ -43,6 +44,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         else:
             parser.add_argument(flag, dest=dest, default=None, metavar=key.split(".")[-1].upper(),
                                 help=help_text)
+
+
+def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--verbose`` / ``--log-level``: also show the ``transferkit`` logger's records."""
+    from transferkit.logs import LEVELS
+
+    parser.add_argument("--log-level", choices=LEVELS, default=None,
+                        help="Show transferkit's log records of this level and above on stderr "
+                        "(debug adds the training loop's per-evaluation lines). Default: none.")
+    with contextlib.suppress(argparse.ArgumentError):  # a command's own --verbose (list) stays
+        parser.add_argument("--verbose", "-v", action="store_const", const="debug", dest="log_level",
+                            help="The same as --log-level debug.")
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         entry = COMMANDS.entry(name)
         p = sub.add_parser(name, help=entry.help, description=entry.help)
         entry.obj.add_arguments(p)
+        add_logging_arguments(p)
         p.set_defaults(_command=entry.obj)
     return parser
 
@@ -104,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_command", None):
         parser.print_help()
         return 1
+    from transferkit.logs import configure_cli_logging
+
+    configure_cli_logging(getattr(args, "log_level", None))
     try:
         # bars on a terminal unless --quiet (or --json: output meant for a program)
         with cli_progress(not (getattr(args, "quiet", False) or getattr(args, "json", False))):

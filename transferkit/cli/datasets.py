@@ -27,7 +27,7 @@ class DatasetsCommand:
     def run(args: argparse.Namespace) -> int:
         from transferkit.data import list_datasets
 
-        if args.install:
+        if getattr(args, "install", None):  # (list datasets hands over without it)
             return install_dataset(args.install)
         rows = list_datasets()
         if args.json:

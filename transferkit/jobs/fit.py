@@ -21,11 +21,11 @@ from typing import Any
 
 from transferkit.config import FitConfig, configure
 from transferkit.errors import ConfigError
+from transferkit.logs import library_log
 from transferkit.pipeline import (
     Run,
     RunResult,
     check_compare,
-    console_log,
     default_run_name,
     fit_configured,
 )
@@ -58,14 +58,15 @@ def resolve_config(config: FitConfig | str | Path | None = None,
 
 def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
         resume: bool = False, overwrite: bool = False, dry_run: bool = False,
-        log: Callable[[str], None] | None = console_log, **kwargs: Any) -> RunResult | dict[str, Any]:
+        log: Callable[[str], None] | None = None, **kwargs: Any) -> RunResult | dict[str, Any]:
     """Fit a transferred model on the target data and write a run directory.
 
     ``config`` is a :class:`~transferkit.config.FitConfig` or a YAML path; keyword
     shortcuts (``data``, ``backbone``, ``strategy``, ``shots``, ``epochs``, ``compare``,
     ``task``, ``out`` ...) and ``overrides`` (``["train.lr=0.01"]``) take precedence.
     ``dry_run=True`` prints and returns the plan (data read, extractions, training steps,
-    estimated time and memory) and trains and writes nothing.
+    estimated time and memory) and trains and writes nothing. Progress lines go to ``log``
+    (e.g. ``print``), by default to the ``"transferkit"`` logger (:mod:`transferkit.logs`).
 
     A run directory that already holds a run is refused unless ``resume=True`` (continue
     it, with the same configuration and data; a finished run resumed with more ``epochs``
@@ -77,7 +78,7 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     if not cfg.data.data:
         raise ConfigError("The 'data' parameter of fit is required: a built-in dataset name "
                           "(see `transferkit datasets`) or a path.")
-    log = log or (lambda _m: None)
+    log = log or library_log
     if dry_run:
         return dry_run_plan(cfg, log)
     if cfg.strategy == "auto":

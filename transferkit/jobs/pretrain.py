@@ -29,7 +29,8 @@ from typing import Any
 
 from transferkit.config import FitConfig, configure, to_dict
 from transferkit.errors import ConfigError
-from transferkit.pipeline import Run, RunResult, console_log, default_run_name, fit_configured
+from transferkit.logs import library_log
+from transferkit.pipeline import Run, RunResult, default_run_name, fit_configured
 
 #: Measured on printed-digits -> digits (benchmarks/pipelines.py): a small ResNet at 32 px.
 DEFAULT_IMAGE_ARCH = "timm:resnet10t"
@@ -45,7 +46,7 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
              backbone_lr_ratio: float | None = None, overrides: Sequence[str] = (),
              config: str | Path | None = None, name: str | None = None, dry_run: bool = False,
              overwrite: bool = False, objective: str = "supervised",
-             log: Callable[[str], None] | None = console_log,
+             log: Callable[[str], None] | None = None,
              **data_options: Any) -> RunResult | dict[str, Any]:
     """Supervised pretraining of ``arch`` on the labelled source ``data``; writes ``out``.
 
@@ -135,7 +136,7 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
     if dry_run:  # the plan of the source fit; nothing is trained or written
         from transferkit.pipeline.plan import plan_fit
 
-        return plan_fit(cfg, log or (lambda _m: None))
+        return plan_fit(cfg, log or library_log)
     return _pretrain(cfg, arch, continued, log, overwrite)
 
 
@@ -185,7 +186,7 @@ def _pretrain(cfg: FitConfig, arch: str, continued: bool, log: Callable[[str], N
     """The fit of ``cfg`` written as a pretrain run: its own command, choice and section,
     with summary, report and runs-index row written once."""
     t_start = time.perf_counter()
-    say = log or (lambda _m: None)
+    say = log or library_log
     say(f"[bold]pretrain[/bold] {arch} on {cfg.data.data} "
         + ("(continued training of pretrained weights)" if continued else "(random initialisation)"))
     section = {"choice": f"source pretraining of '{arch}' on '{cfg.data.data}' with every parameter "
@@ -230,7 +231,7 @@ def _pretrain_masked(cfg: FitConfig, arch: str, log: Callable[[str], None] | Non
     from transferkit.train.masked import MaskedValueObjective
 
     t_start = time.perf_counter()
-    say = log or (lambda _m: None)
+    say = log or library_log
     say(f"[bold]pretrain[/bold] {arch} on {cfg.data.data} by masked-value reconstruction (labels unused)")
     torch.manual_seed(cfg.data.seed)
     data = _unlabelled_series(cfg)

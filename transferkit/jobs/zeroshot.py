@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from transferkit.errors import ConfigError
+from transferkit.logs import library_log
 from transferkit.options import Options, configure, option
 
 
@@ -63,7 +64,7 @@ def zeroshot(config: ZeroShotConfig | str | Path | None = None, *, overrides: Se
 
     t0 = time.perf_counter()
     cfg = configure(ZeroShotConfig, config, overrides, **kwargs)
-    log = log or (lambda _m: None)
+    log = log or library_log
     if not cfg.data:
         raise ConfigError("The 'data' parameter of zeroshot is required: e.g. --data fashion-mnist.")
     ZSL_METHODS.entry(cfg.method)  # an unknown name lists the known ones

@@ -25,6 +25,7 @@ import torch
 
 from transferkit.config import DataConfig, FitConfig, TrainConfig, from_dict
 from transferkit.errors import ConfigError, DataError, TransferkitError
+from transferkit.logs import library_log
 
 #: Candidate backbones tried when none are given, per data modality.
 DEFAULT_POOL: dict[str, tuple[str, ...]] = {
@@ -227,7 +228,7 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     """
     from transferkit.ranking import SCORES
 
-    say = log or (lambda _m: None)
+    say = log or library_log
     train_data, val, task_obj = _load_rank_data(data, shots, seed, validate, val_data, task,
                                                 data_options, say)
     kind = task_obj.targets

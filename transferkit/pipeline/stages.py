@@ -23,6 +23,7 @@ from torch import nn
 
 from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
+from transferkit.logs import detail_log
 from transferkit.model import TransferModel
 from transferkit.progress import progress_bar, progress_wanted
 from transferkit.tasks import Task, get_task
@@ -371,7 +372,8 @@ class StageRunner:
             train_data=inputs.train, val_data=inputs.val if len(self.splits.val) else None,
             collate_fn=inputs.collate, forward=inputs.forward, run_dir=self.run_dir,
             stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
-            callbacks=(*self.callbacks, trend), log=None, lengths=inputs.lengths, task=self.task,
+            callbacks=(*self.callbacks, trend), log=detail_log, progress=progress_wanted(),
+            lengths=inputs.lengths, task=self.task,
             min_steps=self.min_steps(stage), extend=last, **joint_kwargs,
         )
         # A head on cached features is a few tiny matmuls per step: a second thread only

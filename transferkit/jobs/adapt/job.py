@@ -24,9 +24,9 @@ from transferkit.jobs.adapt.data import AdaptData, load_data
 from transferkit.jobs.adapt.modes import AdaptMode, mode_class
 from transferkit.jobs.adapt.objective import default_weight
 from transferkit.jobs.adapt.selection import ValidatorSelection, choose_candidate
+from transferkit.logs import library_log
 from transferkit.model import TransferModel
 from transferkit.pipeline import Run, RunResult, Summary, default_run_name, is_main_process
-from transferkit.pipeline import console_log as _log
 from transferkit.pipeline.baselines import paired_plain
 
 PROJECTION = "projection.npz"
@@ -48,7 +48,7 @@ class Outcome:
 
 
 def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
-          log: Callable[[str], None] | None = _log, overwrite: bool = False, dry_run: bool = False,
+          log: Callable[[str], None] | None = None, overwrite: bool = False, dry_run: bool = False,
           **kwargs: Any) -> RunResult | dict[str, Any]:
     """Adapt a model from a labelled source to an unlabelled target; write a run directory.
 
@@ -66,7 +66,7 @@ def adapt(config: AdaptConfig | str | Path | None = None, *, overrides: Sequence
     t_start = time.perf_counter()
     cfg = resolve_adapt_config(config, overrides, **kwargs)
     _check(cfg)
-    log = log or (lambda _m: None)
+    log = log or library_log
     if dry_run:
         from transferkit.jobs.adapt.plan import plan_adapt
 
