@@ -115,7 +115,7 @@ def fit_mase(name: str, backbone: str, seed: int, epochs: int, out: Path) -> tup
 
 
 def main() -> None:
-    p = parser(__doc__.split("\n")[0], "results/ts2_forecasting.md")
+    p = parser(__doc__.split("\n")[0], "ts2_forecasting.md")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--datasets", default=",".join(DATASETS))
     args = p.parse_args()
@@ -184,7 +184,7 @@ def write(args: Any, names: list[str], rows: dict, secs: dict) -> None:
     lines += ["", "Seconds per transferkit fit (mean, this machine): " + "; ".join(
         f"{n}: " + ", ".join(f"{k} {np.mean(v):.0f} s" for k, v in secs[n].items()) for n in names if secs[n]),
         "", f"Machine: {json.dumps(machine())}", f"Versions: {json.dumps(versions(['torch', 'statsmodels', 'fracast']))}"]
-    out = HERE / args.out
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {out}")
