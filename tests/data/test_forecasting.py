@@ -120,3 +120,12 @@ def test_forecasting_builtins_load_with_their_defaults(name):
     assert plan["horizon"] == cls.horizon and plan["season"] == cls.season
     assert s.test.x.shape[1:] == (cls.context, len(plan["channels"]))
     assert s.test.y.shape[1] == 2 * cls.horizon + len(EXTRA) and np.isfinite(s.test.x).all()
+
+
+def test_missing_aeon_files_say_what_to_install(monkeypatch):
+    from transferkit.data import series_files
+
+    monkeypatch.setattr(series_files.importlib.util, "find_spec", lambda name: None)
+    assert not DATASETS.get("airline").available()
+    with pytest.raises(DataError, match=r"pip install --no-deps aeon==1\.6\.0"):
+        load_splits("airline", targets="windows")

@@ -89,3 +89,14 @@ def test_fit_then_predict_cli_writes_the_next_values(tmp_path, monkeypatch):
     values = np.array([[float(r["q0.1"]), float(r["forecast"]), float(r["q0.9"])] for r in rows])
     assert (np.diff(values, axis=1) >= 0).all()  # quantiles in order
     assert 3000 < values[:, 1].mean() < 7000  # back in the series' units
+    # serve answers a whole series the same way: {"sequences": [[v, ...]]}
+    from starlette.testclient import TestClient
+
+    from transferkit.serve import create_app
+
+    with TestClient(create_app(run.run_dir)) as client:
+        reply = client.post("/predict", json={"sequences": [series["value"].tolist()]})
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()["predictions"][0]
+    assert np.allclose(answer["forecast"], values[:, 1], rtol=1e-5)
+    assert np.allclose(answer["quantiles"]["0.9"], values[:, 2], rtol=1e-5)

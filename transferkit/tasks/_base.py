@@ -279,6 +279,11 @@ class Task:
         series files to forecast); None: the modality's reader and :meth:`prediction_rows`."""
         return None
 
+    def answer_inputs(self, predictor: Any, items: list[Any]) -> list[dict[str, Any]] | None:
+        """``serve``'s answers for raw ``items`` when this task answers them itself (e.g. whole
+        series to forecast); None: :meth:`answers` of the model's outputs on them."""
+        return None
+
     def answers(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         """One JSON object per input for ``serve``'s answers (postprocessed outputs)."""
         return self.prediction_rows(outputs, meta)

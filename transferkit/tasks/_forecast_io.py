@@ -39,44 +39,58 @@ def plan_of(manifest: dict[str, Any]) -> WindowPlan:
                       int(plan.get("origins") or 1), int(plan.get("stride") or plan["horizon"]))
 
 
-def forecast_files(predictor: Any, inputs: Any) -> list[dict[str, Any]]:
-    """One row per series and future step: ``series, step, forecast`` and a column per
-    quantile (``q0.1`` ...), in the series' units, from each series' last L values."""
+def forecast_series(predictor: Any, named: list[tuple[str, np.ndarray]], where: str = "the input"
+                    ) -> list[dict[str, Any]]:
+    """One answer per series ``(name, values (T,) or (T, C))``: ``series``, ``forecast`` (the
+    next H values) and ``quantiles`` ({level: H values}), in the series' units, from its
+    last L values."""
     manifest = predictor.manifest
     plan = plan_of(manifest)
     channels = list((manifest.get("forecast") or {}).get("channels") or ["value"])
     quantiles = (manifest.get("forecast") or {}).get("quantiles") or None
-    paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-    names, items, scales = [], [], []
-    for path in paths:
-        series = read_series_file(path)
-        for sid, values in zip(series.ids, series.values, strict=True):
-            where = f"Series {sid!r} of '{path}'"
-            if values.shape[1] != len(channels):
-                raise DataError(f"{where} has {values.shape[1]} channel(s); the run was fitted on "
-                                f"{len(channels)} ({', '.join(channels)}). Give the same columns.")
-            seen = np.flatnonzero(np.isfinite(values[:, 0]))
-            if not len(seen):
-                raise DataError(f"{where} holds no observed value to forecast from.")
-            values = values[: seen[-1] + 1]
-            ctx, head, mean, std = window(values, len(values), plan, "auto", where)
-            names.append(sid)
-            items.append(ctx.astype(np.float32))
-            scales.append((head[plan.horizon:], mean, std))  # the seasonal-naive anchor, scale
+    items, scales = [], []
+    for sid, raw in named:
+        values = np.asarray(raw, dtype=np.float64)
+        values = values.reshape(len(values), -1) if values.ndim else values.reshape(0, 1)
+        label = f"Series {sid!r} of {where}"
+        if values.shape[1] != len(channels):
+            raise DataError(f"{label} has {values.shape[1]} channel(s); the run was fitted on "
+                            f"{len(channels)} ({', '.join(channels)}). Give the same columns.")
+        seen = np.flatnonzero(np.isfinite(values[:, 0]))
+        if not len(seen):
+            raise DataError(f"{label} holds no observed value to forecast from.")
+        values = values[: seen[-1] + 1]
+        ctx, head, mean, std = window(values, len(values), plan, "auto", label)
+        items.append(ctx.astype(np.float32))
+        scales.append((head[plan.horizon:], mean, std))  # the seasonal-naive anchor, scale
     if not items:
-        raise DataError("No series to forecast in the inputs.")
-    outputs = predictor.predict_proba_items(items)  # (N, H * Q) scaled
+        raise DataError(f"No series to forecast in {where}.")
+    outputs = predictor.predict_proba_items(items)  # (N, H * Q) scaled corrections
     q = len(quantiles) if quantiles else 1
     out = np.asarray(outputs, dtype=np.float64).reshape(len(items), plan.horizon, q)
-    rows = []
-    for sid, (base, mean, std), pred in zip(names, scales, out, strict=True):
+    answers = []
+    for (sid, _), (base, mean, std), pred in zip(named, scales, out, strict=True):
         pred = (pred + base[:, None]) * std + mean  # (H, Q) in the series' units
-        for h in range(plan.horizon):
-            row: dict[str, Any] = {"series": sid, "step": h + 1, "forecast": float(pred[h, q // 2])}
-            if quantiles:
-                row.update({f"q{lv:g}": float(pred[h, k]) for k, lv in enumerate(quantiles)})
-            rows.append(row)
+        answer: dict[str, Any] = {"series": sid, "forecast": [float(v) for v in pred[:, q // 2]]}
+        if quantiles:
+            answer["quantiles"] = {f"{lv:g}": [float(v) for v in pred[:, k]] for k, lv in enumerate(quantiles)}
+        answers.append(answer)
+    return answers
+
+
+def forecast_files(predictor: Any, inputs: Any) -> list[dict[str, Any]]:
+    """One row per series and future step: ``series, step, forecast`` and a column per
+    quantile (``q0.1`` ...), in the series' units, from each series' last L values."""
+    paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    rows = []
+    for path in paths:
+        series = read_series_file(path)
+        for answer in forecast_series(predictor, list(zip(series.ids, series.values, strict=True)), f"'{path}'"):
+            for h, value in enumerate(answer["forecast"]):
+                row: dict[str, Any] = {"series": answer["series"], "step": h + 1, "forecast": value}
+                row.update({f"q{lv}": vals[h] for lv, vals in (answer.get("quantiles") or {}).items()})
+                rows.append(row)
     return rows
 
 
-__all__ = ["FRACAST_HINT", "forecast_files", "fracast_model", "plan_of"]
+__all__ = ["FRACAST_HINT", "forecast_files", "forecast_series", "fracast_model", "plan_of"]

@@ -291,6 +291,13 @@ class ForecastingTask(Task):
 
         return forecast_files(predictor, inputs)
 
+    def answer_inputs(self, predictor: Any, items: list[Any]) -> list[dict[str, Any]] | None:
+        """``serve``: each of ``{"sequences": [...]}`` is a whole series ((T,) or (T, C) values);
+        the answer is its next H values and their quantiles, in its units."""
+        from transferkit.tasks._forecast_io import forecast_series
+
+        return forecast_series(predictor, [(str(i), item) for i, item in enumerate(items)], "the request")
+
     def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
         plan = meta.get("forecast") or {}
         h, qs = plan.get("horizon", "H"), plan.get("quantiles") or [0.5]

@@ -1,0 +1,194 @@
+"""TS2 (forecasting): transferkit against seasonal naive, statsmodels ETS and ARIMA, and
+Fracast-0 zero-shot, on the six bundled series sets, by test MASE.
+
+Every method forecasts the same test windows: transferkit's rolling-origin split with each
+built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit rows:
+
+    transferkit fit --data NAME --task forecasting --backbone sequence:cnn --strategy full \
+        --epochs E --seed S                                           ("transferkit")
+    transferkit pretrain --data SOURCE --arch sequence:cnn --set task=forecasting ...
+    transferkit fit --data NAME --task forecasting --backbone <source run> ...  ("pretrained")
+
+The source is m1-yearly (181 series) for the univariate single-series sets, and the four
+other univariate sets (airline, lynx, shampoo-sales, solar, as one long CSV) for m1-yearly;
+uschange has five channels, which a one-channel pretrained encoder cannot read, so it has
+no pretrained row. Seasonal naive and Fracast-0 zero-shot are the fit's own baselines (the
+same windows, the same L context values). The statsmodels peers are fitted per test window
+on the **whole history before its origin** (more than the L values transferkit reads):
+ETS = ``ExponentialSmoothing`` (additive damped trend, additive season when m > 1 and two
+seasons of history), ARIMA = ``SARIMAX`` with a fixed order (1,1,1), plus a seasonal
+(0,1,1,m) when 1 < m <= 12 (statsmodels has no automatic order search).
+
+    python benchmarks/ts2_forecasting.py --seeds 3        # -> results/ts2_forecasting.md
+    python benchmarks/ts2_forecasting.py --quick          # 1 seed, 5 epochs
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # this checkout's transferkit, not another installed one
+
+from _common import machine, mean_std, parser, setup, versions  # noqa: E402
+
+DATASETS = ("airline", "lynx", "shampoo-sales", "solar", "uschange", "m1-yearly")
+UNIVARIATE_SINGLE = ("airline", "lynx", "shampoo-sales", "solar")
+
+
+def statsmodels_forecasts(history: np.ndarray, h: int, m: int) -> dict[str, np.ndarray]:
+    """ETS and ARIMA forecasts of ``h`` steps from ``history`` (missing values dropped)."""
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    y = history[np.isfinite(history)]
+    out = {}
+    seasonal = "add" if m > 1 and len(y) >= 2 * m + 2 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ets = ExponentialSmoothing(y, trend="add" if len(y) >= 4 else None, damped_trend=len(y) >= 4,
+                                       seasonal=seasonal, seasonal_periods=m if seasonal else None).fit()
+            out["ETS"] = np.asarray(ets.forecast(h), dtype=float)
+        except (ValueError, np.linalg.LinAlgError):
+            out["ETS"] = np.full(h, y[-1])
+        s_order = (0, 1, 1, m) if 1 < m <= 12 and len(y) >= 2 * m + 4 else (0, 0, 0, 0)
+        try:
+            arima = SARIMAX(y, order=(1, 1, 1), seasonal_order=s_order).fit(disp=False)
+            out["ARIMA"] = np.asarray(arima.forecast(h), dtype=float)
+        except (ValueError, np.linalg.LinAlgError):
+            out["ARIMA"] = np.full(h, y[-1])
+    return out
+
+
+def peer_mase(name: str) -> dict[str, float]:
+    """Test MASE of the statsmodels peers on transferkit's own test windows of ``name``."""
+    from transferkit.data import load_splits
+    from transferkit.data.forecasting import read_series
+    from transferkit.tasks._forecast_metrics import split_targets, window_mase
+
+    splits = load_splits(name, targets="windows")
+    series = read_series(name)
+    plan = splits.train.meta["forecast"]
+    r, extra = split_targets(splits.test.y)
+    actual = (r + extra["anchor"]) * extra["std"][:, None] + extra["mean"][:, None]
+    preds: dict[str, list[np.ndarray]] = {"ETS": [], "ARIMA": []}
+    for i in range(len(r)):
+        values = series.values[int(extra["series"][i])][:, 0]
+        for key, f in statsmodels_forecasts(values[: int(extra["origin"][i])], plan["horizon"],
+                                            plan["season"]).items():
+            preds[key].append(f)
+    return {k: float(np.nanmean(window_mase(actual, np.stack(v), extra["mase_scale"]))) for k, v in preds.items()}
+
+
+def other_series_csv(work: Path) -> Path:
+    """The four univariate single-series built-ins as one long id,time,value CSV."""
+    import pandas as pd
+
+    from transferkit.data.forecasting import read_series
+
+    rows = []
+    for name in UNIVARIATE_SINGLE:
+        values = read_series(name).values[0][:, 0]
+        rows += [{"id": name, "time": t, "value": v} for t, v in enumerate(values)]
+    path = work / "other-series.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def fit_mase(name: str, backbone: str, seed: int, epochs: int, out: Path) -> tuple[dict[str, Any], float]:
+    import transferkit as tk
+
+    t = time.perf_counter()
+    run = tk.fit(data=name, task="forecasting", backbone=backbone, strategy="full", epochs=epochs,
+                 seed=seed, out=str(out), log=None, overwrite=True)
+    return run.summary, time.perf_counter() - t
+
+
+def main() -> None:
+    p = parser(__doc__.split("\n")[0], "ts2_forecasting.md")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    args = p.parse_args()
+    if args.quick:
+        args.seeds, args.epochs = 1, 5
+    setup(install=False)
+    import transferkit as tk
+
+    names = [n for n in args.datasets.split(",") if n]
+    work = Path(tempfile.mkdtemp(prefix="ts2-"))
+    rows: dict[str, dict[str, list[float]]] = {n: {} for n in names}
+    secs: dict[str, dict[str, list[float]]] = {n: {} for n in names}
+    sources: dict[str, Path] = {}
+
+    def source_for(name: str) -> Path | None:
+        key = "others" if name == "m1-yearly" else "m1-yearly" if name in UNIVARIATE_SINGLE else None
+        if key is None:
+            return None
+        if key not in sources:
+            data = str(other_series_csv(work)) if key == "others" else key
+            extra = ["data.horizon=6", "data.context=24", "data.season=1", "data.origins=1"]
+            tk.pretrain(data, "sequence:cnn", str(work / f"src-{key}"), epochs=args.epochs, log=None,
+                        overrides=["task=forecasting", *extra])
+            sources[key] = work / f"src-{key}"
+        return sources[key]
+
+    for name in names:
+        for seed in range(args.seeds):
+            s, sec = fit_mase(name, "sequence:cnn", seed, args.epochs, work / f"{name}-{seed}")
+            rows[name].setdefault("transferkit (sequence:cnn)", []).append(s["metrics"]["test"]["mase"])
+            secs[name].setdefault("transferkit (sequence:cnn)", []).append(sec)
+            for base, label in (("seasonal_naive", "seasonal naive"), ("fracast_zero_shot", "Fracast-0 zero-shot")):
+                if isinstance((s["baselines"].get(base) or {}).get("mase"), float) and seed == 0:
+                    rows[name][label] = [s["baselines"][base]["mase"]]
+            src = source_for(name)
+            if src is not None:
+                s, sec = fit_mase(name, str(src), seed, args.epochs, work / f"{name}-pre-{seed}")
+                rows[name].setdefault("transferkit pretrained", []).append(s["metrics"]["test"]["mase"])
+                secs[name].setdefault("transferkit pretrained", []).append(sec)
+            print(name, seed, {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
+        for k, v in peer_mase(name).items():
+            rows[name][f"statsmodels {k}"] = [v]
+        write(args, names, rows, secs)
+
+
+def write(args: Any, names: list[str], rows: dict, secs: dict) -> None:
+    order = ("transferkit (sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
+             "statsmodels ARIMA", "Fracast-0 zero-shot")
+    lines = ["# TS2 forecasting: test MASE (lower is better)", "",
+             f"`python benchmarks/ts2_forecasting.py --seeds {args.seeds} --epochs {args.epochs}`; "
+             "mean ± std over seeds for the transferkit rows (the others are deterministic). "
+             "Method and settings: see the docstring of `benchmarks/ts2_forecasting.py`.", "",
+             "| dataset | " + " | ".join(order) + " |", "|---" * (len(order) + 1) + "|"]
+    for name in names:
+        cells = []
+        best = min((float(np.mean(v)) for v in rows[name].values()), default=None)
+        for key in order:
+            v = rows[name].get(key)
+            if not v:
+                cells.append("n/a")
+                continue
+            m, sd = mean_std(v)
+            text = f"{m:.3f} ± {sd:.3f}" if len(v) > 1 else f"{m:.3f}"
+            cells.append(f"**{text}**" if best is not None and abs(m - best) < 1e-12 else text)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Seconds per transferkit fit (mean, this machine): " + "; ".join(
+        f"{n}: " + ", ".join(f"{k} {np.mean(v):.0f} s" for k, v in secs[n].items()) for n in names if secs[n]),
+        "", f"Machine: {json.dumps(machine())}", f"Versions: {json.dumps(versions(['torch', 'statsmodels', 'fracast']))}"]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
