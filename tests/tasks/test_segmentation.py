@@ -75,8 +75,9 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
     data = SegmentationTask.tiny_example(tmp_path)
     run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
                  pretrained=False, image_size=32, strategy="linear-probe", epochs=1,
-                 out=str(tmp_path / "run"), log=None)
+                 task_params={"decoder_width": 32}, out=str(tmp_path / "run"), log=None)
     assert run.summary["strategy"] == "linear-probe"
+    assert tk.load(run.run_dir).model.head.segmentation_head[0].in_channels == 2  # 32 halved 4 times
     assert "majority" in run.summary["baselines"]
     img = tmp_path / "one.png"
     Image.fromarray(np.zeros((24, 40, 3), np.uint8)).save(img)
