@@ -93,3 +93,8 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
     enc = create_backbone(str(run.run_dir))
     assert torch.equal(enc.encoder.model.conv_stem.weight, run.model.backbone.encoder.model.conv_stem.weight)
     assert get_task("segmentation").prepare_backbone(enc) is enc
+    # export: the ONNX model gives the same per-pixel logits (export checks them against PyTorch)
+    from transferkit.export import export
+
+    out_dir = export(run.run_dir, "onnx", tmp_path / "onnx")
+    assert (tmp_path / "onnx" / "model.onnx").is_file() and out_dir
