@@ -56,6 +56,7 @@ def test_dense_encoder_holds_the_packaged_weights():
     enc = get_task("segmentation").prepare_backbone(timm_bb)
     own = enc.encoder.model.state_dict()
     assert enc.loaded["tensors"] == len(own) and "conv_head" in enc.loaded["unused"]
+    assert f"{len(own)} tensors loaded" in enc.describe_adapter()
     src = timm_bb.model.state_dict()
     assert all(torch.equal(own[k], src[k]) for k in own)
     feats = enc(enc.collate([np.zeros((40, 50, 3), np.uint8)]))
