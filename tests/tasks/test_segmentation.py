@@ -56,6 +56,7 @@ def test_dense_encoder_holds_the_packaged_weights():
     enc = get_task("segmentation").prepare_backbone(timm_bb)
     own = enc.encoder.model.state_dict()
     assert enc.loaded["tensors"] == len(own) and "conv_head" in enc.loaded["unused"]
+    assert f"{len(own)} tensors loaded" in enc.describe_adapter()
     src = timm_bb.model.state_dict()
     assert all(torch.equal(own[k], src[k]) for k in own)
     feats = enc(enc.collate([np.zeros((40, 50, 3), np.uint8)]))
@@ -75,8 +76,9 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
     data = SegmentationTask.tiny_example(tmp_path)
     run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
                  pretrained=False, image_size=32, strategy="linear-probe", epochs=1,
-                 out=str(tmp_path / "run"), log=None)
+                 task_params={"decoder_width": 32}, out=str(tmp_path / "run"), log=None)
     assert run.summary["strategy"] == "linear-probe"
+    assert tk.load(run.run_dir).model.head.segmentation_head[0].in_channels == 2  # 32 halved 4 times
     assert "majority" in run.summary["baselines"]
     img = tmp_path / "one.png"
     Image.fromarray(np.zeros((24, 40, 3), np.uint8)).save(img)
@@ -92,3 +94,8 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
     enc = create_backbone(str(run.run_dir))
     assert torch.equal(enc.encoder.model.conv_stem.weight, run.model.backbone.encoder.model.conv_stem.weight)
     assert get_task("segmentation").prepare_backbone(enc) is enc
+    # export: the ONNX model gives the same per-pixel logits (export checks them against PyTorch)
+    from transferkit.export import export
+
+    out_dir = export(run.run_dir, "onnx", tmp_path / "onnx")
+    assert (tmp_path / "onnx" / "model.onnx").is_file() and out_dir

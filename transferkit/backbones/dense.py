@@ -88,6 +88,14 @@ class DenseEncoder(Backbone):
         logger.info("dense encoder %s: loaded %d of %d tensors of the backbone (unused: %s)",
                     self.name, len(own), len(src), ", ".join(unused) or "none")
 
+    def describe_adapter(self) -> str:
+        """One console line: the encoder and how many of the backbone's tensors it took."""
+        if not self.loaded:
+            return f"  encoder: smp tu-{self.model_name}, {self.image_size} px (weights loaded with the run)"
+        return (f"  encoder: smp tu-{self.model_name}, {self.image_size} px, {self.loaded['tensors']} "
+                f"tensors loaded from the backbone (every encoder tensor, checked by name and shape; "
+                f"unused: {', '.join(self.loaded['unused']) or 'none'})")
+
     # ------------------------------------------------------------------ the contract
     def collate(self, items: list[Any] | np.ndarray) -> torch.Tensor:
         """uint8 images ``(H, W[, C])`` -> ``(B, 3, S, S)`` float: both sides resized to S

@@ -122,7 +122,8 @@ def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferMode
 
     weights = check_weights_file(Path(run_dir) / WEIGHTS)
     check_weights_digest(weights, manifest)
-    task = get_task(manifest.get("task"))
+    # the task's parameters that shape its head, as the run recorded them (Task.describe_head)
+    task = get_task(manifest.get("task"), manifest.get("task_params") or None)
     problem = task.check_targets(manifest)
     if problem:
         raise RunDirError(f"{MANIFEST} of '{run_dir}' {problem} The file was edited or is corrupt; "

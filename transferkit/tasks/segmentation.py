@@ -233,6 +233,11 @@ class SegmentationTask(Task):
     def head_for(self, backbone: Any, in_dim: int, out_dim: int) -> nn.Module:
         return UnetHead(list(backbone.out_channels), out_dim, self.config.decoder_width)
 
+    def describe_head(self, head: nn.Module) -> dict[str, Any]:
+        """The parameters that rebuild the head (transferkit.json's ``task_params``)."""
+        return {"task_params": {"decoder_width": int(self.config.decoder_width),
+                                "dice_weight": float(self.config.dice_weight)}}
+
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
         return SegmentationObjective(forward, int(num_outputs or len(train_data.classes)),

@@ -137,7 +137,7 @@ class Scenes(BuiltinDataset):
     domains = ("plain", "textured")
     source = ("generated on the fly by transferkit: glyphs from matplotlib's DejaVu/STIX fonts, "
               "textures from scikit-image's brick, grass and gravel photographs")
-    licence = ("generated data: transferkit's licence; fonts: DejaVu (Bitstream Vera licence), STIX (SIL OFL); "
+    licence = ("generated: transferkit; fonts: Bitstream Vera, SIL OFL; "
                "textures: CC0 (scikit-image data)")
     install_hint = "pip install matplotlib scikit-image"
     pip_args = ("matplotlib", "scikit-image")
