@@ -164,7 +164,7 @@ def _image_features(cfg: ZeroShotConfig, splits: Any, seen: np.ndarray
 
     @torch.no_grad()
     def probs(raw: np.ndarray) -> np.ndarray:
-        logits = head(torch.as_tensor(np.asarray(raw[:, :base]), dtype=torch.float32))
+        logits = head(torch.from_numpy(np.array(raw[:, :base], dtype=np.float32)))  # a writable copy
         return torch.softmax(logits.double(), dim=1).numpy()
 
     names = getattr(backbone, "source_classes", None)
