@@ -129,11 +129,16 @@ def _label_space(cfg: ZeroShotConfig) -> tuple[Callable[[list[str]], np.ndarray]
                           f"{cfg.text_backbone!r}, which reads {getattr(text, 'modality', '?')}.")
     text.eval()
 
+    memo: dict[tuple[str, ...], np.ndarray] = {}  # ConSE embeds the same 1000 names in every fold
+
     @torch.no_grad()
     def embed(texts: list[str]) -> np.ndarray:
-        out = [text(text.collate(texts[i:i + 128])).double().numpy() for i in range(0, len(texts), 128)]
-        emb = np.concatenate(out)
-        return emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+        key = tuple(texts)
+        if key not in memo:
+            out = [text(text.collate(texts[i:i + 128])).double().numpy() for i in range(0, len(texts), 128)]
+            emb = np.concatenate(out)
+            memo[key] = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+        return memo[key].copy()
 
     return embed, LabelSpace(embed)
 
@@ -160,7 +165,7 @@ def _image_features(cfg: ZeroShotConfig, splits: Any, seen: np.ndarray
 
     @torch.no_grad()
     def probs(raw: np.ndarray) -> np.ndarray:
-        logits = head(torch.as_tensor(np.asarray(raw[:, :base]), dtype=torch.float32))
+        logits = head(torch.from_numpy(np.array(raw[:, :base], dtype=np.float32)))  # a writable copy
         return torch.softmax(logits.double(), dim=1).numpy()
 
     names = getattr(backbone, "source_classes", None)

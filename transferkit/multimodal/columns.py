@@ -1,0 +1,136 @@
+"""Columns of a multimodal table: which kind each is, and its features with a presence mask.
+
+``--columns image=photo,text=caption,number=weight,category=colour`` names them; without it
+each column is detected: numbers -> number; strings ending in an image file extension ->
+image; at most ``MAX_CATEGORIES`` distinct strings -> category; other strings -> text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from transferkit.errors import ConfigError, DataError
+
+KINDS = ("image", "text", "number", "category")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: string columns with at most this many distinct values are categories
+MAX_CATEGORIES = 20
+
+
+@dataclass
+class ColumnFeatures:
+    """One column's features ``x`` (N, D) (zeros where missing) and ``present`` (N,) bools."""
+
+    column: str
+    kind: str
+    x: np.ndarray
+    present: np.ndarray
+    encoder: str
+
+
+def parse_columns(spec: str | None, frame: pd.DataFrame, label: str) -> dict[str, str]:
+    """``{column: kind}`` from ``kind=column,...`` (or detected, see the module docstring)."""
+    if spec:
+        out: dict[str, str] = {}
+        for part in str(spec).split(","):
+            kind, _, column = part.strip().partition("=")
+            if kind not in KINDS or not column:
+                raise ConfigError(f"The 'columns' parameter takes kind=column pairs with kind one of "
+                                  f"{', '.join(KINDS)} (e.g. image=photo,text=title). Got {part!r}.")
+            if column not in frame.columns:
+                raise ConfigError(f"The 'columns' parameter names the column {column!r}, which the table "
+                                  f"does not have. Columns: {', '.join(map(str, frame.columns))}.")
+            out[column] = kind
+        return out
+    return {str(c): detect_kind(frame[c]) for c in frame.columns if c != label}
+
+
+def detect_kind(values: pd.Series) -> str:
+    """The kind of one column, from its non-missing values."""
+    seen = values.dropna()
+    if pd.api.types.is_numeric_dtype(values):
+        return "number"
+    text = seen.astype(str)
+    if len(text) and text.str.lower().str.endswith(IMAGE_SUFFIXES).all():
+        return "image"
+    return "category" if text.nunique() <= MAX_CATEGORIES else "text"
+
+
+def encode_columns(frame: pd.DataFrame, kinds: dict[str, str], train_rows: np.ndarray, root: Path,
+                   cache_dir: str | None = None, image_backbone: str = "efficientnet_lite0",
+                   text_backbone: str = "minilm") -> list[ColumnFeatures]:
+    """Every column's features; statistics (means, categories) come from ``train_rows`` only.
+    Image paths are relative to ``root``; images and texts are extracted once per column
+    (the feature cache keys them by content)."""
+    out = []
+    for column, kind in kinds.items():
+        values = frame[column]
+        present = values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
+        if kind in ("image", "text"):
+            name = image_backbone if kind == "image" else text_backbone
+            x = _backbone_features(values, present, kind, name, root, cache_dir)
+        elif kind == "number":
+            x, name = _numbers(values, present, train_rows, column), "standardised"
+        else:
+            x, name = _categories(values, present, train_rows), "one-hot"
+        out.append(ColumnFeatures(column, kind, x, present, name))
+    return out
+
+
+def _backbone_features(values: pd.Series, present: np.ndarray, kind: str, name: str, root: Path,
+                       cache_dir: str | None) -> np.ndarray:
+    from transferkit.backbones import create_backbone
+    from transferkit.data.dataset import TransferDataset
+    from transferkit.features import extract_features
+    from transferkit.pipeline.build import data_resolution
+
+    rows = np.flatnonzero(present)
+    items: Any = [str(v) for v in values.to_numpy()[rows]]
+    if kind == "image":
+        items = [str(p if Path(p).is_absolute() else root / p) for p in items]
+        missing = [p for p in items if not Path(p).is_file()]
+        if missing:
+            raise DataError(f"The image column '{values.name}' names {len(missing)} file(s) that do not "
+                            f"exist, e.g. '{missing[0]}'. Fix the paths (relative to '{root}').")
+    data = TransferDataset(f"column-{values.name}", kind, items, np.zeros(len(rows), np.int64), ["-"])
+    backbone = create_backbone(name, image_size=data_resolution(data) if kind == "image" else None)
+    if kind == "image":
+        from transferkit.pipeline.build import apply_pool_stages
+
+        apply_pool_stages(backbone, None, "linear-probe")
+    feats = extract_features(backbone, data, cache_dir=cache_dir, progress=False)
+    x = np.zeros((len(values), feats.shape[1]), dtype=np.float32)
+    x[rows] = feats
+    return x
+
+
+def _numbers(values: pd.Series, present: np.ndarray, train_rows: np.ndarray, column: str) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = present & ~np.isfinite(numbers)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"The number column '{column}' holds {values.iloc[row]!r} in row {row + 1}, which "
+                        "is not a number. Fix the cell, or name the column as category= or text=.")
+    fit = numbers[train_rows][present[train_rows]]
+    mean, std = (float(fit.mean()), float(fit.std()) or 1.0) if len(fit) else (0.0, 1.0)
+    return np.where(present, (numbers - mean) / std, 0.0)[:, None].astype(np.float32)
+
+
+def _categories(values: pd.Series, present: np.ndarray, train_rows: np.ndarray) -> np.ndarray:
+    text = values.astype(str).to_numpy()
+    known = sorted(set(text[train_rows][present[train_rows]]))  # unseen categories: all zeros
+    index = {c: i for i, c in enumerate(known)}
+    x = np.zeros((len(values), max(1, len(known))), dtype=np.float32)
+    for row in np.flatnonzero(present):
+        if text[row] in index:
+            x[row, index[text[row]]] = 1.0
+    return x
+
+
+__all__ = ["IMAGE_SUFFIXES", "KINDS", "MAX_CATEGORIES", "ColumnFeatures", "detect_kind", "encode_columns",
+           "parse_columns"]
