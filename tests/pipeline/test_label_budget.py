@@ -119,6 +119,7 @@ def test_the_better_stage_on_validation_is_kept():
     runner.history.append({"stage": "unfrozen", "best_metric": 0.6})  # a tie keeps the later stage
     keep(runner, model, best, last=True)
     assert torch.equal(model.weight, trained) and runner.kept_stage is None
+    assert "a tie keeps the later stage" in runner.said[-1]
 
 
 def test_text_plain_baseline_is_tfidf_logistic_regression():

@@ -262,9 +262,9 @@ class StageRunner:
         if best is None or self.task.better(float(score), best[0]) or score == best[0]:
             weights = None if last else {k: v.detach().clone() for k, v in model.state_dict().items()}
             if last and best is not None:
+                why = "a tie keeps the later stage" if score == best[0] else "the better stage on validation is kept"
                 self.log(f"[bold]kept[/bold] stage {entry['stage']}: validation "
-                         f"{self.task.selection_metric} {score:.4f} vs {best[1]}'s {best[0]:.4f} "
-                         "(the better stage on validation is kept)")
+                         f"{self.task.selection_metric} {score:.4f} vs {best[1]}'s {best[0]:.4f} ({why})")
             return float(score), str(entry["stage"]), weights
         if last and best[2] is not None:
             model.load_state_dict(best[2])
