@@ -121,6 +121,9 @@ def dry_run_plan(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
 
     if cfg.strategy != "auto":
         return plan_fit(cfg, log)
+    from transferkit.pipeline.budget import apply_label_budget
+
+    cfg = apply_label_budget(cfg, lambda _m: None)  # auto's budget (a carve), not the probe's
     plan = plan_fit(dataclasses.replace(cfg, strategy="linear-probe"), log)
     plan["note"] = (f"--strategy auto starts with this linear probe and climbs further rungs while "
                     f"validation improves, within --time-budget ({cfg.time_budget or '10m'}).")

@@ -357,7 +357,7 @@ class StageRunner:
             log.truncate_after(record["stage"], 0)
             log.append({**record, "time": round(seconds, 3)})
         strength = f"C {info.get('c')}" if "alpha" not in info else f"alpha {info['alpha']:g} per row"
-        chosen_on = f", chosen on the {info['c_chosen_on']}" if info.get("c_chosen_on") else ""
+        chosen_on = f"; C from the {info['c_chosen_on']}" if info.get("c_chosen_on") else ""
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
                  f"{info.get('solver')} ({strength}{chosen_on})")
         self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,
