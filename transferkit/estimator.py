@@ -71,7 +71,8 @@ class TransferEstimator(BaseEstimator):
         efficientnet_lite0 (images), minilm (texts), tabular (tables), sequence:cnn.
     strategy : str or None
         Fine-tuning strategy; None: linear-probe for pretrained image/text backbones,
-        full for the table and sequence encoders (which start from random weights).
+        full for backbones that start from random weights (the table and sequence
+        encoders, any ``pretrained=False``): the rule ``transferkit fit`` applies.
     epochs, lr, batch_size, weight_decay, head_dropout :
         Training loop settings (as in ``transferkit fit``).
     val_fraction : float
