@@ -78,20 +78,20 @@ def peers(parts: dict[str, Any], form: str, seed: int) -> dict[str, dict[str, fl
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from transferkit.tasks.regression import _table_matrix, regression_metrics
+    from transferkit.tasks.regression import regression_metrics, table_matrix
 
     labelled = pd.concat([parts["train"].x, parts["val"].x], ignore_index=True)
     y = np.concatenate([np.asarray(parts["train"].y), np.asarray(parts["val"].y)]).astype(np.float64)
     test = parts["test"]
 
-    class _Rows:  # what _table_matrix reads: x and the schema's categorical columns
+    class _Rows:  # what table_matrix reads: x and the schema's categorical columns
         def __init__(self, x: Any, schema: Any) -> None:
             self.x, self.schema = x, schema
 
         def __len__(self) -> int:
             return len(self.x)
 
-    x_tr, x_te = _table_matrix(_Rows(labelled, parts["train"].schema), test)
+    x_tr, x_te = table_matrix(_Rows(labelled, parts["train"].schema), test)
     fwd, inv = (np.log1p, np.expm1) if form == "log1p" else (lambda v: v, lambda v: v)
     out: dict[str, dict[str, float]] = {}
     t = time.perf_counter()

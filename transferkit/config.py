@@ -109,8 +109,16 @@ class DataConfig(Options):
     test_fraction: float = option(0.2, "Fraction held out for testing when the data has no "
                                   "test split of its own (> 0: every run reports its metrics "
                                   "on this split).", gt=0, lt=1)
-    max_val: int | None = option(None, "Cap on the validation set size (None: no cap).",
+    max_val: int | None = option(None, "Cap on the validation set size (None: no cap). With "
+                                 "--shots, giving it draws the validation set (up to N) outside the "
+                                 "shots, as before the label budget, and labels_used counts it.",
                                  flag="--max-val", ge=1)
+    shots_val: float | None = option(None, "With --shots (and no --max-val): the fraction of each "
+                                     "class's shots held out as validation (at least 1 per class), "
+                                     "so validation comes out of the same label budget; 0: none. "
+                                     "None: the strategy's rule (heads on cached features: 0, "
+                                     "k-fold cross-validation on the shots; end-to-end and auto: "
+                                     "0.2).", flag="--shots-val", ge=0, lt=1)
     max_test: int | None = option(None, "Cap on the test set size, taken in a fixed order "
                                   "(e.g. the first 2000 test images).", flag="--max-test", ge=1)
     skip_bad: bool = option(False, "Skip unreadable files and list them in the summary "
@@ -243,8 +251,11 @@ class FitConfig(Options):
     task_params: dict[str, Any] = option(factory=dict, help="Parameters of the task (its config "
                                          "keys, e.g. task_params.target_transform=log1p for "
                                          "regression).")
-    strategy: str = option("linear-probe", "Fine-tuning strategy (see `transferkit list "
-                           "strategies`), or 'auto'.", flag="--strategy")
+    strategy: str | None = option(None, "Fine-tuning strategy (see `transferkit list "
+                                  "strategies`), or 'auto'. None: linear-probe for a backbone "
+                                  "with pretrained weights, full for one without (tabular, "
+                                  "sequence, --no-pretrained); the console says which.",
+                                  flag="--strategy")
     strategy_params: dict[str, Any] = option(factory=dict, help="Parameters of the chosen "
                                              "strategy (its config keys).")
     mapping: str = option("identity", "Feature mapping between backbone and head (see "

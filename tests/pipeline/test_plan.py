@@ -26,8 +26,8 @@ def test_dry_run_plans_and_writes_nothing(tmp_path, monkeypatch):
 def test_dry_run_sees_the_cache_and_plans_auto_as_its_first_rung(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     cache = str(tmp_path / "cache")
-    tk.fit(data="breast-cancer-wdbc", backbone="tabular:8", epochs=1, cache_dir=cache,
-           out=str(tmp_path / "probe"), log=None)
+    tk.fit(data="breast-cancer-wdbc", backbone="tabular:8", strategy="linear-probe", epochs=1,
+           cache_dir=cache, out=str(tmp_path / "probe"), log=None)
     plan = tk.fit(data="breast-cancer-wdbc", backbone="tabular:8", strategy="auto", cache_dir=cache,
                   dry_run=True, log=None)
     assert all(e["cached"] for e in plan["extractions"]) and "time-budget" in plan["note"]

@@ -136,8 +136,9 @@ def corrected_run(tmp_path_factory):
     import transferkit as tk
 
     out = tmp_path_factory.mktemp("calib") / "run"
+    # max_val: a validation set drawn outside the shots (the label budget's escape hatch)
     return tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", shots=10,
-                  out=str(out), task_params={"prior_correction": "auto"}, log=None)
+                  max_val=1000, out=str(out), task_params={"prior_correction": "auto"}, log=None)
 
 
 def test_fit_reports_calibration_and_prior_correction(corrected_run):
@@ -194,7 +195,7 @@ def test_cli_flags_turn_calibration_and_prior_correction_off(tmp_path, capsys):
 
     out = tmp_path / "plain"
     code = main(["fit", "--data", "breast-cancer-wdbc", "--backbone", "tabular", "--strategy",
-                 "linear-probe", "--shots", "10", "--calibration", "none", "--prior-correction",
+                 "linear-probe", "--shots", "10", "--max-val", "1000", "--calibration", "none", "--prior-correction",
                  "none", "--out", str(out), "--quiet"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())

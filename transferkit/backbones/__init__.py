@@ -80,6 +80,17 @@ def resolve(spec: str) -> tuple[str, str]:
     )
 
 
+def starts_pretrained(spec: str | Path, pretrained: bool = True, weights: str | None = None) -> bool:
+    """Whether the backbone named ``spec`` starts from learned weights: a weight file, or
+    ``pretrained`` and a family that has pretrained weights (asks the family)."""
+    if weights:
+        return True
+    if not pretrained:
+        return False
+    family, _ = resolve(str(spec).strip())
+    return bool(getattr(BACKBONES.get(family), "has_pretrained_weights", True))
+
+
 def create_backbone(spec: str | Path, *, weights: str | None = None, pretrained: bool = True,
                     image_size: int | None = None, max_length: int | None = None) -> Backbone:
     """Build the backbone named by ``spec`` (see the module docstring for the forms).
@@ -128,4 +139,5 @@ def list_models() -> list[dict[str, Any]]:
 
 
 __all__ = ["BACKBONES", "BUILTINS", "Backbone", "BackboneFamily", "builtins", "create_backbone",
-           "families", "from_description", "list_models", "resolve", "weights_available"]
+           "families", "from_description", "list_models", "resolve", "starts_pretrained",
+           "weights_available"]

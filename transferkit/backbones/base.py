@@ -28,10 +28,15 @@ class BackboneFamily:
       (``modality``, ``feature_dim``, ``params``, ``package``, ``module``, ``help``);
     - ``folder_files``: a file that marks a local folder as the family's -> what such a
       folder is (``{"config.json": "a Hugging Face model folder"}``);
-    - ``usage``: the forms a user types, for error messages and ``transferkit list``.
+    - ``usage``: the forms a user types, for error messages and ``transferkit list``;
+    - ``has_pretrained_weights``: False for families that always start from random init.
     """
 
     prefixes: ClassVar[tuple[str, ...]] = ()
+    #: whether the family's backbones start from learned weights; False (tabular, sequence
+    #: encoders): they start from random init, so a frozen-backbone probe learns on random
+    #: features and a fit without a named strategy trains them end to end
+    has_pretrained_weights: ClassVar[bool] = True
     builtins: ClassVar[dict[str, dict[str, Any]]] = {}
     folder_files: ClassVar[dict[str, str]] = {}
     usage: ClassVar[tuple[str, ...]] = ()

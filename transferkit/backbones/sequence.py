@@ -45,6 +45,7 @@ class SequenceBackbone(Backbone):
     """``(B, T, C) -> (B, hidden)``: 3 conv blocks + global average pool, or a 2-layer LSTM
     whose last hidden state (at each series' true length) is the feature."""
 
+    has_pretrained_weights = False  # a random-init encoder: it learns end to end
     family = "sequence"
     modality = "sequence"
     prefixes = ("sequence:", "sequence")

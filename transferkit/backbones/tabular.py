@@ -50,6 +50,7 @@ def _schema_from_frame(frame: pd.DataFrame) -> TableSchema:
 class TabularBackbone(Backbone):
     """``rows -> [standardised numeric | one-hot categoricals] -> MLP -> (B, hidden[-1])``."""
 
+    has_pretrained_weights = False  # a random-init encoder: it learns end to end
     family = "tabular"
     modality = "table"
     prefixes = ("tabular:", "tabular")

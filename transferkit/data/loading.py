@@ -15,6 +15,7 @@ from transferkit.data.dataset import TransferDataset
 from transferkit.data.grouping import SplitRule, check_columns, read_with_split_columns
 from transferkit.data.splits import (
     Splits,
+    carve_per_class,
     concat,
     find_leakage,
     iterative_cap,
@@ -287,6 +288,31 @@ def _sample_shots(train: TransferDataset, shots: int, seed: int) -> np.ndarray:
     return stratified_cap(_strata(train), shots, seed)
 
 
+def _val_from_shots(train: TransferDataset, fraction: float, seed: int
+                    ) -> tuple[TransferDataset, TransferDataset, str]:
+    """(train, validation, how) with the validation part carved from the few-shot ``train``:
+    ``fraction`` of each class's shots (at least one, leaving one; numbers: of all shots,
+    over quantile bins; label sets: by iterative stratification). ``fraction`` 0, or a class
+    with a single shot, leaves no validation part."""
+    n = len(train)
+    none = train.subset(np.zeros(0, np.int64), split="val")
+    if fraction <= 0 or n < 2:
+        return train, none, "none (the shots all train)"
+    if train.multi_label:
+        val_idx = iterative_cap(train.y, min(n - 1, max(1, round(n * fraction))), seed)
+    elif train.has_values:
+        val_idx = stratified_cap(value_strata(train.y), min(n - 1, max(1, round(n * fraction))), seed)
+    else:
+        counts = np.bincount(train.y[train.y >= 0])
+        if counts[counts > 0].min() < 2:
+            return train, none, "none (a class has a single shot, nothing to carve)"
+        val_idx = carve_per_class(train.y, fraction, seed)
+    rest = np.setdiff1d(np.arange(n), val_idx)
+    how = (f"{len(val_idx)} of the {n} shots ({fraction:.0%} per class, at least 1), carved from them; "
+           f"the other {len(rest)} train")
+    return train.subset(rest, split="train"), train.subset(val_idx, split="val"), how
+
+
 def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDataset | None
                   ) -> tuple[TransferDataset, TransferDataset | None]:
     """The parts with targets stored as ``targets`` says ("classes", "values" or "label_sets";
@@ -349,7 +375,8 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
             with_leakage: bool, targets: Any = "classes", impute: str = "auto",
             max_pixels: int | None = None, group_column: str | None = None,
             time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
-            label_columns: Sequence[str] | None = None, tag_repair: str = "fix") -> Splits:
+            label_columns: Sequence[str] | None = None, tag_repair: str = "fix",
+            shots_val: float | None = None) -> Splits:
     from transferkit.data.tables import impute_splits
 
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
@@ -386,6 +413,12 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
             train.meta["shots_sampling"] = how
         if prior is not None:
             train.meta["class_prior"] = prior
+        if max_val is not None:  # the escape hatch: validation drawn outside the shots
+            train.meta["validation"] = (f"{len(val)} examples drawn outside the shots (max_val={max_val}), "
+                                        "counted in labels_used")
+        elif shots_val is not None:  # validation comes out of the same label budget
+            train, val, train.meta["validation"] = _val_from_shots(train, shots_val, seed)
+            val.meta["validation"] = train.meta["validation"]
     extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
     for part in (train, val, test):
         _finish(part, domain, extra)
@@ -502,7 +535,7 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
                      impute=cfg.impute, max_pixels=int(cfg.max_megapixels * 1e6),
                      group_column=cfg.group_column, time_column=cfg.time_column,
                      label_separator=cfg.label_separator, label_columns=cfg.label_columns,
-                     tag_repair=cfg.tag_repair)
+                     tag_repair=cfg.tag_repair, shots_val=cfg.shots_val)
     if len(splits.train.classes) == 1 and not splits.train.multi_label:  # a model trained on it scores 100 % and learns nothing
         raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
                         "classifier needs at least two to tell apart. Add examples of another class "

@@ -84,6 +84,20 @@ def sample_shots(y: np.ndarray, shots: int, seed: int = 0,
     return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
 
 
+def carve_per_class(y: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``round(n_c * fraction)`` examples of each class c (at least 1, and
+    at least 1 left over), drawn with ``seed``: a validation part carved from few-shot
+    training examples. A class with a single example gives none."""
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        take = min(max(1, _round(len(idx) * fraction)), len(idx) - 1)
+        out.append(idx[rng.permutation(len(idx))[:take]])
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
+
+
 def iterative_parts(y: np.ndarray, fractions: list[float], seed: int = 0) -> list[np.ndarray]:
     """Sorted indices of parts of a multi-hot ``(N, L)`` matrix with the given ``fractions``
     (summing to 1), by iterative stratification (Sechidis, Tsoumakas & Vlahavas, ECML PKDD
@@ -283,6 +297,7 @@ class Splits:
             "n_test": len(self.test),
             "classes": self.classes,
             "shots": self.train.meta.get("shots"),
-            **{k: self.train.meta[k] for k in ("split_by", "shots_sampling") if k in self.train.meta},
+            **{k: self.train.meta[k] for k in ("split_by", "shots_sampling", "validation")
+               if k in self.train.meta},
             "skipped": list(self.skipped),
         }

@@ -43,8 +43,9 @@ from transferkit.pipeline import (
     task_splits,
     timings,
 )
+from transferkit.pipeline.budget import apply_label_budget
 from transferkit.pipeline.candidates import choose_backbone, parse_candidate
-from transferkit.pipeline.fitting import near_duplicate_warnings
+from transferkit.pipeline.fitting import log_data, near_duplicate_warnings
 from transferkit.pipeline.plan import forward_seconds
 
 #: Budget of ``--strategy auto`` when ``time_budget`` is not set.
@@ -195,13 +196,11 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
     if cfg.joint_source:
         raise ConfigError("The 'joint_source' parameter cannot be used with --strategy auto yet. Name a "
                           "strategy (e.g. --strategy gradual), or drop joint_source.")
+    cfg = apply_label_budget(cfg, log)  # auto climbs to end-to-end rungs: validation carved from the shots
     splits, task = task_splits(cfg, log)
     train = splits.train
-    log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
-        f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
-                                         else f"{len(train.classes)} labels (label sets)" if train.multi_label
-                                         else f"{len(train.classes)} classes")
-        + f"; time budget {_fmt_s(budget)}")
+    log_data(cfg, splits, task, log)
+    log(f"[bold]auto[/bold] time budget {_fmt_s(budget)}")
 
     spec, backbone_why, ranking = choose_backbone(cfg, train, log, splits.val, task)
     name, pretrained = parse_candidate(spec)

@@ -79,6 +79,9 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
         raise ConfigError("The 'data' parameter of fit is required: a built-in dataset name "
                           "(see `transferkit datasets`) or a path.")
     log = log or library_log
+    choice = None
+    if cfg.strategy is None:
+        cfg, choice = with_default_strategy(cfg, log)
     if dry_run:
         return dry_run_plan(cfg, log)
     if cfg.strategy == "auto":
@@ -93,7 +96,24 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
         get_task(cfg.task)  # fail fast on an unknown task name
     with Run("fit", out=cfg.out, name=cfg.name, resume=resume, overwrite=overwrite,
              default_name=default_run_name(cfg.data.data, cfg.backbone.name, cfg.strategy)) as run:
-        return fit_configured(cfg, run, resume, log, t_start)
+        return fit_configured(cfg, run, resume, log, t_start, choice=choice)
+
+
+def with_default_strategy(cfg: FitConfig, log: Callable[[str], None]) -> tuple[FitConfig, str]:
+    """(``cfg`` with the strategy of :func:`~transferkit.pipeline.build.default_strategy` (a
+    probe for pretrained backbones, full for random-init ones), the reason); the reason is
+    logged."""
+    import dataclasses
+
+    from transferkit.pipeline.build import default_strategy
+
+    b = cfg.backbone
+    name, params, why = default_strategy(b.name, b.pretrained, b.weights)
+    params = {**params, **cfg.strategy_params}  # the user's strategy_params win
+    shown = f" with {', '.join(f'{k}={v}' for k, v in params.items())}" if params else ""
+    log(f"[bold]strategy[/bold] {name}{shown} ({why}; --strategy chooses another)")
+    return (dataclasses.replace(cfg, strategy=name, strategy_params=params),
+            f"strategy '{name}' by default: {why}")
 
 
 def dry_run_plan(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
@@ -105,6 +125,9 @@ def dry_run_plan(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
 
     if cfg.strategy != "auto":
         return plan_fit(cfg, log)
+    from transferkit.pipeline.budget import apply_label_budget
+
+    cfg = apply_label_budget(cfg, lambda _m: None)  # auto's budget (a carve), not the probe's
     plan = plan_fit(dataclasses.replace(cfg, strategy="linear-probe"), log)
     plan["note"] = (f"--strategy auto starts with this linear probe and climbs further rungs while "
                     f"validation improves, within --time-budget ({cfg.time_budget or '10m'}).")
@@ -112,4 +135,4 @@ def dry_run_plan(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
     return plan
 
 
-__all__ = ["SHORTCUTS", "dry_run_plan", "fit", "resolve_config"]
+__all__ = ["SHORTCUTS", "dry_run_plan", "fit", "resolve_config", "with_default_strategy"]

@@ -22,6 +22,31 @@ def strategy_freezes_backbone(strategy: str) -> bool:
     return bool(getattr(STRATEGIES.get(strategy), "frozen_backbone", False))
 
 
+#: the strategy a fit uses when none is named, by whether the backbone starts pretrained: a
+#: probe of pretrained features, or end-to-end training of a backbone that starts from random
+#: weights, every layer at the head's rate (a probe of random features is a weak model: WDBC,
+#: tabular MLP, 86.7 % probed vs 98.2 % for logistic regression; full at the default 0.1
+#: backbone rate 89.4 %, at 1.0 95.6 %)
+DEFAULT_STRATEGY: dict[bool, tuple[str, dict[str, Any]]] = {
+    True: ("linear-probe", {}), False: ("full", {"backbone_lr_ratio": 1.0})}
+
+
+def default_strategy(backbone: str, pretrained: bool = True, weights: str | None = None
+                     ) -> tuple[str, dict[str, Any], str]:
+    """(strategy, its parameters, why) for a fit that names no strategy: see
+    :data:`DEFAULT_STRATEGY`."""
+    from transferkit.backbones import starts_pretrained
+
+    start = starts_pretrained(backbone, pretrained, weights)
+    name, params = DEFAULT_STRATEGY[start]
+    if start:
+        return name, dict(params), (f"backbone '{backbone}' has pretrained weights: a probe of its "
+                                    "frozen features first")
+    why = "was asked for random init (--no-pretrained)" if not pretrained else "has no pretrained weights"
+    return name, dict(params), (f"backbone '{backbone}' {why}: a probe would learn on random features, "
+                                "so every layer trains end to end at the head's learning rate")
+
+
 def apply_pool_stages(backbone: Any, pool_stages: int | None, strategy: str) -> int:
     """Set ``backbone.pool_stages`` (multi-scale features); ``None`` picks the default: the
     backbone family's ``default_pool_stages`` (timm: the last 4 stages; text: the 2 layers

@@ -17,6 +17,7 @@ from transferkit.config import FitConfig
 from transferkit.errors import ConfigError
 from transferkit.model import TransferModel
 from transferkit.pipeline.baselines import evaluate_splits, judge
+from transferkit.pipeline.budget import apply_label_budget, labels_line
 from transferkit.pipeline.build import build_model, data_resolution
 from transferkit.pipeline.run import Run, RunResult, Summary
 from transferkit.pipeline.stages import (
@@ -82,19 +83,16 @@ def load_task_splits(data: Any, task: str | None, params: Any,
 
 
 def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], None],
-                   t_start: float, section: tuple[str, dict[str, Any]] | None = None) -> RunResult:
+                   t_start: float, section: tuple[str, dict[str, Any]] | None = None,
+                   choice: str | None = None) -> RunResult:
     """Train ``cfg``'s strategy on its data and write ``run``: the body of ``fit`` and
-    ``pretrain`` (``section`` = (command, summary section) for pretrain)."""
+    ``pretrain`` (``section`` = (command, summary section) for pretrain; ``choice``: why the
+    strategy, when a default chose it)."""
     torch.manual_seed(cfg.data.seed)
+    cfg = apply_label_budget(cfg, log)
     splits, task = task_splits(cfg, log)
+    log_data(cfg, splits, task, log)
     train = splits.train
-    log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
-        f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
-                                         else f"{len(train.classes)} labels (label sets)"
-                                         if train.multi_label else f"{len(train.classes)} classes"))
-    for label, key in (("split", "split_by"), ("shots:", "shots_sampling")):  # group/time rules
-        if key in train.meta:
-            log(f"  {label} {train.meta[key]}")
     run.write_config(cfg, extendable=True)
     run.fingerprint_splits(splits)
     if run.extension is not None:
@@ -136,9 +134,10 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     summary = Summary(
         task=task.name, command="fit", data={**splits.describe(), "source": cfg.joint_source},
         backbone=cfg.backbone.name, strategy=cfg.strategy,
-        choice=f"strategy '{cfg.strategy}' and backbone '{cfg.backbone.name}' were given explicitly",
+        choice=choice or f"strategy '{cfg.strategy}' and backbone '{cfg.backbone.name}' were given explicitly",
         metrics=metrics, labels_used=task.labels_used(splits), baselines=baselines,
-        transfer_gain=gain, selection={"split": "val", "validator": None},
+        transfer_gain=gain, selection={"split": "val" if len(splits.val) else "none", "validator": None,
+                   **({"kept_stage": runner.kept_stage} if runner.kept_stage else {})},
         stages=runner.history, timings=timings(t_start, runner),
         warnings=[*warnings, *near, *stage_warnings(runner.history),
                   *([runner.extended["warning"]] if runner.extended and "warning" in runner.extended else [])],
@@ -156,6 +155,21 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
                             "source_accuracy": metrics["test"].get(task.gain_metric)}
     data = run.finish(summary)  # the run is renamed into place here
     return RunResult(run.dir, data, model)
+
+
+def log_data(cfg: FitConfig, splits: Any, task: Task, log: Callable[[str], None]) -> None:
+    """The console lines of a fit's data: its split sizes, any group/time rule, how the
+    validation split was made under --shots, and the labels used (train + validation)."""
+    train = splits.train
+    log(f"[bold]data[/bold] {cfg.data.data}: {len(train)} train / {len(splits.val)} val / "
+        f"{len(splits.test)} test, " + ("numeric targets" if train.has_values
+                                         else f"{len(train.classes)} labels (label sets)"
+                                         if train.multi_label else f"{len(train.classes)} classes"))
+    for label, key in (("split", "split_by"), ("shots:", "shots_sampling"),
+                       ("validation:", "validation")):  # group/time rules, the label budget
+        if key in train.meta:
+            log(f"  {label} {train.meta[key]}")
+    log(labels_line(task.labels_used(splits)))
 
 
 def extended_section(run: Run, runner: StageRunner) -> dict[str, Any] | None:
@@ -217,10 +231,7 @@ def select_mapping(cfg: FitConfig, model: TransferModel, splits: Any, runner: St
     if task.targets != "classes":
         raise ConfigError(f"--mapping auto compares mappings by validation accuracy, which the {task.name} "
                           "task does not have. Name a mapping (e.g. --mapping identity).")
-    if not len(splits.val):
-        raise ConfigError("--mapping auto chooses the mapping on validation data, and this dataset "
-                          "has no validation split; set data.val_fraction > 0 or name a mapping.")
-    x_tr, x_va = runner.features(model.backbone, splits.train), runner.features(model.backbone, splits.val)
+    x_tr = runner.features(model.backbone, splits.train)
     brief = dataclasses.replace(cfg.train, patience=None, checkpoint_every=None, tensorboard=False,
                                 report_to="none")
 
@@ -232,11 +243,17 @@ def select_mapping(cfg: FitConfig, model: TransferModel, splits: Any, runner: St
                        seed=cfg.data.seed, log=None, progress=False, task=task).fit()
 
     t0 = time.perf_counter()
-    results = compare_mappings(x_tr, splits.train.y, x_va, splits.val.y, seed=cfg.data.seed,
-                               train_fn=train_fn)
+    if len(splits.val):
+        x_va = runner.features(model.backbone, splits.val)
+        results = compare_mappings(x_tr, splits.train.y, x_va, splits.val.y, seed=cfg.data.seed,
+                                   train_fn=train_fn)
+        split = "val"
+    else:  # no validation split (the label budget of --shots): k-fold CV on the training labels
+        results, split = compare_mappings_cv(x_tr, splits.train.y, cfg.data.seed, train_fn)
     runner.timings["train_s"] += time.perf_counter() - t0
     chosen = results[0]["name"]
-    log("[bold]mapping auto[/bold] (validation accuracy, head trained on cached features):")
+    log(f"[bold]mapping auto[/bold] ({'validation' if split == 'val' else split} accuracy, head "
+        "trained on cached features):")
     for r in results:
         log(f"  {'*' if r['name'] == chosen else ' '} {r['name']:<11} val {r['val_accuracy']:.4f}  "
             f"train {r['train_accuracy']:.4f}  {r['params']:>8} params  {r['seconds']:.2f}s")
@@ -245,7 +262,37 @@ def select_mapping(cfg: FitConfig, model: TransferModel, splits: Any, runner: St
                           MAPPINGS.build(chosen, in_dim=model.backbone.feature_dim),
                           cfg.train.head_dropout)
     rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in results]
-    return model, {"chosen": chosen, "split": "val", "metric": "accuracy", "results": rows}
+    return model, {"chosen": chosen, "split": split, "metric": "accuracy", "results": rows}
+
+
+def compare_mappings_cv(x: Any, y: Any, seed: int, train_fn: Any) -> tuple[list[dict[str, Any]], str]:
+    """:func:`~transferkit.mapping.compare_mappings` on k stratified folds of the training
+    labels (k = up to 5, at most the rarest class's count): each mapping's ``val_accuracy``
+    is its mean over the held-out folds; best first (ties: fewer parameters). Returns the
+    rows and how they were scored."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    from transferkit.mapping import compare_mappings
+    from transferkit.train.convex import MAX_FOLDS
+
+    y = np.asarray(y)
+    counts = np.bincount(y[y >= 0])
+    folds = min(MAX_FOLDS, int(counts[counts > 0].min()))
+    if folds < 2:
+        raise ConfigError("--mapping auto chooses the mapping by cross-validation when there is no "
+                          "validation split, and a class has a single training example; give --shots "
+                          ">= 2, set data.val_fraction > 0, or name a mapping (e.g. --mapping identity).")
+    per: dict[str, list[dict[str, Any]]] = {}
+    for tr, va in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
+        for r in compare_mappings(x[tr], y[tr], x[va], y[va], seed=seed, train_fn=train_fn):
+            per.setdefault(r["name"], []).append(r)
+    rows = [{"name": name, "val_accuracy": float(np.mean([r["val_accuracy"] for r in rs])),
+             "train_accuracy": float(np.mean([r["train_accuracy"] for r in rs])),
+             "params": rs[0]["params"], "seconds": float(sum(r["seconds"] for r in rs))}
+            for name, rs in per.items()]
+    rows.sort(key=lambda r: (-r["val_accuracy"], r["params"]))
+    return rows, f"{folds}-fold cross-validation"
 
 
 def joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
@@ -266,5 +313,6 @@ def joint_source(cfg: FitConfig, model: TransferModel, classes: list[str],
     return objective, source
 
 
-__all__ = ["choose_task", "fit_configured", "load_task_splits", "pick_task", "task_splits", "joint_source",
-           "extended_section", "near_duplicate_warnings", "select_mapping", "timings"]
+__all__ = ["choose_task", "fit_configured", "load_task_splits", "log_data", "pick_task", "task_splits", "joint_source",
+           "compare_mappings_cv", "extended_section", "near_duplicate_warnings", "select_mapping",
+           "timings"]

@@ -77,12 +77,14 @@ def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_exam
 
 def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """The plan of ``fit`` for ``cfg`` (nothing is trained or written); printed through ``log``."""
+    from transferkit.pipeline.budget import apply_label_budget
     from transferkit.pipeline.build import build_model
     from transferkit.pipeline.fitting import task_splits
     from transferkit.strategies import STRATEGIES
 
     t0 = time.perf_counter()
     torch.manual_seed(cfg.data.seed)  # the backbone the fit would build (and the cache keys it has)
+    cfg = apply_label_budget(cfg, log)  # the validation split the fit would make
     splits, task = task_splits(cfg, log)  # the task is read from the raw labels, as fit does
     model = build_model(cfg, splits.train, task)
     backbone = model.backbone

@@ -221,6 +221,8 @@ class StageRunner:
         self.adjustments: dict[str, Any] = {}
         #: a finished last stage continued for more steps (resume with more epochs)
         self.extended: dict[str, Any] | None = None
+        #: an earlier stage whose weights were kept, its validation metric beating the last's
+        self.kept_stage: dict[str, Any] | None = None
 
     def features(self, backbone: Any, data: Any, upto_block: int | None = None) -> np.ndarray:
         """Cached features (or activations below block ``upto_block``) of ``data``."""
@@ -249,15 +251,49 @@ class StageRunner:
                      "is the one the task built without labels")
             return []
         stages = strategy.stages(model, self.cfg.train)
+        best: tuple[float, str, dict[str, torch.Tensor] | None] | None = None
         for i, stage in enumerate(stages):
             # only the last stage may train longer on resume: the others fed the next one
-            self._run_stage(model, stage, tag, last=i == len(stages) - 1)
+            last = i == len(stages) - 1
+            self._run_stage(model, stage, tag, last=last)
+            if len(stages) > 1 and len(self.splits.val):
+                best = self.keep_better_stage(model, best, last)
         finalize = getattr(strategy, "finalize", None)
         if finalize is not None:
             finalize(model)
         return stages
 
-    def min_steps(self, stage: Any) -> int:
+    def keep_better_stage(self, model: TransferModel,
+                           best: tuple[float, str, dict[str, torch.Tensor] | None] | None,
+                           last: bool) -> tuple[float, str, dict[str, torch.Tensor] | None] | None:
+        """Of a multi-stage strategy's stages, the model keeps the one with the best validation
+        metric: after each stage its score is compared with the best earlier stage's (a later
+        stage must beat it strictly; a tie keeps the later); after the last stage, a better
+        earlier stage's weights are restored. Returns the best (score, stage, weights) so far."""
+        entry = self.history[-1]
+        score = entry.get("best_metric")
+        if score is None:
+            return best
+        if best is None or self.task.better(float(score), best[0]) or score == best[0]:
+            weights = None if last else {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if last and best is not None:
+                why = "a tie keeps the later stage" if score == best[0] else "the better stage on validation is kept"
+                self.log(f"[bold]kept[/bold] stage {entry['stage']}: validation "
+                         f"{self.task.selection_metric} {score:.4f} vs {best[1]}'s {best[0]:.4f} ({why})")
+            return float(score), str(entry["stage"]), weights
+        if last and best[2] is not None:
+            model.load_state_dict(best[2])
+            entry["kept"] = False
+            self.kept_stage = {"stage": best[1], f"val_{self.task.selection_metric}": best[0],
+                               "instead_of": entry["stage"],
+                               f"instead_of_val_{self.task.selection_metric}": float(score)}
+            self.log(f"[bold]kept[/bold] stage {best[1]}'s weights: its validation "
+                     f"{self.task.selection_metric} {best[0]:.4f} beats {entry['stage']}'s {score:.4f} "
+                     "(the better stage on validation is kept)")
+        return best
+
+    @staticmethod
+    def min_steps(stage: Any) -> int:
         """The steps a head stage on cached features runs at least (epochs are stretched to
         reach them and early stopping does not end the stage sooner); 0 for other stages."""
         cached = stage.trainable_blocks == 0 and self.task.cached_inputs
@@ -340,8 +376,9 @@ class StageRunner:
             log.truncate_after(record["stage"], 0)
             log.append({**record, "time": round(seconds, 3)})
         strength = f"C {info.get('c')}" if "alpha" not in info else f"alpha {info['alpha']:g} per row"
+        chosen_on = f"; C from the {info['c_chosen_on']}" if info.get("c_chosen_on") else ""
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
-                 f"{info.get('solver')} ({strength})")
+                 f"{info.get('solver')} ({strength}{chosen_on})")
         self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,
                              "steps": info.get("n_iter", 0), "stopped": "converged",
                              "seconds": round(seconds, 3), "solver": info})

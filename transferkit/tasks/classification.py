@@ -456,10 +456,16 @@ class ClassificationTask(Task):
         return {"majority": majority_baseline(train.y, test.y, train.meta.get("class_prior"))}
 
     def baselines_with_outputs(self, train: Any, test: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The majority class, and its answer on every test example (one-hot probabilities)."""
+        """The majority class, and the plain tools a practitioner would fit on the same
+        training split (texts: TF-IDF + logistic regression; tables: gradient boosting and
+        logistic regression; see :mod:`transferkit.tasks._plain`), with their test answers."""
+        from transferkit.tasks._plain import plain_classifiers
+
         plain = self.baselines(train, test)
         k = max(len(train.classes), int(plain["majority"]["class"]) + 1)
-        return plain, {"majority": np.eye(k)[np.full(len(test.y), int(plain["majority"]["class"]))]}
+        outputs = {"majority": np.eye(k)[np.full(len(test.y), int(plain["majority"]["class"]))]}
+        tools, tool_outputs = plain_classifiers(train, test, lambda y, p: classification_metrics(y, p))
+        return {**plain, **tools}, {**outputs, **tool_outputs}
 
     def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
                       meta: dict[str, Any]) -> str | None:

@@ -30,9 +30,8 @@ from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.tasks import TASKS
 from transferkit.tasks._base import Accumulator, Task
+from transferkit.tasks._plain import MAX_BASELINE_ROWS, table_matrix
 
-#: baselines fit on at most this many training rows (a random subsample above it)
-MAX_BASELINE_ROWS = 200_000
 #: the model's test R² must beat the training mean's by this much, or the floor warning is given
 FLOOR_MARGIN = 0.02
 #: a plain scikit-learn baseline this much ahead in test R² is named in a warning
@@ -247,20 +246,6 @@ class RegressionAccumulator(Accumulator):
         return {"loss": float(loss), **metrics}
 
 
-def _table_matrix(train: Any, test: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric columns as they are, categoricals one-hot (categories of the training rows)."""
-    import pandas as pd
-
-    schema = getattr(train, "schema", None)
-    cats = [c.name for c in schema.columns if c.kind == "categorical"] if schema is not None else []
-    both = pd.concat([train.x, test.x], ignore_index=True)
-    for name in cats:
-        known = sorted(set(train.x[name].astype(str)))
-        both[name] = pd.Categorical(both[name].astype(str), categories=known)
-    matrix = pd.get_dummies(both, columns=cats, dtype=np.float64).to_numpy(dtype=np.float64)
-    return matrix[:len(train)], matrix[len(train):]
-
-
 def table_baselines(train: Any, test: Any, seed: int = 0,
                     predictions: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, Any]]:
     """Ridge (standardised inputs) and histogram gradient boosting on the training rows
@@ -271,7 +256,7 @@ def table_baselines(train: Any, test: Any, seed: int = 0,
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x_tr, x_te = _table_matrix(train, test)
+    x_tr, x_te = table_matrix(train, test)
     y_tr = np.asarray(train.y, dtype=np.float64)
     if len(y_tr) > MAX_BASELINE_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(len(y_tr), MAX_BASELINE_ROWS, replace=False))

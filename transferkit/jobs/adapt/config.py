@@ -78,7 +78,8 @@ class TargetDataConfig(Options):
     shots: int | None = option(None, "Add this many labelled target examples per class "
                                "to training.", flag="--target-shots", ge=1)
     max_train: int | None = option(None, "Cap on the unlabelled target training examples "
-                                   "(stratified).", flag="--max-target", ge=1)
+                                   "(a stratified sample). None: 2,000 (said on the console); give "
+                                   "a larger number to use more.", flag="--max-target", ge=1)
     max_test: int | None = option(None, "Cap on the target test examples (the first N).",
                                   flag="--max-test", ge=1)
 

@@ -39,6 +39,11 @@ class AdaptData:
     task: Any = None
 
 
+#: the unlabelled target examples adapt samples by default (``target.max_train``): the
+#: alignment losses and validators see a distribution, which 2,000 examples describe
+DEFAULT_MAX_TARGET = 2000
+
+
 def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
     """Source and target splits for ``cfg``; the target's training labels are dropped here,
     before anything trains or selects (the labelled shots keep theirs)."""
@@ -72,8 +77,12 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
         data.shot_idx = (_stratified_take(strata, cfg.target.shots, cfg.seed) if data.target_train.has_values
                          else _sample_shots(data.target_train.y, cfg.target.shots, cfg.seed, data.classes))
     keep = np.arange(len(data.target_train))
-    if cfg.target.max_train is not None and cfg.target.max_train < len(keep):
-        keep = _stratified_take(strata, cfg.target.max_train, cfg.split_seed)
+    cap = cfg.target.max_train if cfg.target.max_train is not None else DEFAULT_MAX_TARGET
+    if cap < len(keep):
+        keep = _stratified_take(strata, cap, cfg.split_seed)
+        if cfg.target.max_train is None:
+            log(f"[bold]target[/bold] a stratified sample of {cap:,} of the {len(data.target_train):,} "
+                "unlabelled target examples adapts (the default cap; --max-target N sets it)")
     data.unlabelled_idx = keep
     data.target_unlabelled = data.target_train.subset(keep).without_labels()
     rng = np.random.default_rng(cfg.split_seed)

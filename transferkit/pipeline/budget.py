@@ -1,0 +1,78 @@
+"""The label budget of a fit: with ``--shots K`` the K labelled examples per class are all the
+labels the run may read before its test split, validation included.
+
+One rule per family of strategy, stated on the console and in ``summary.json``:
+
+- a strategy that keeps the backbone frozen (``Strategy.frozen_backbone``: a head on cached
+  features) has no validation split; the convex head's L2 strength, and anything else
+  chosen on a frozen backbone (``--mapping auto``), is chosen by k-fold cross-validation
+  on the shots;
+- end-to-end strategies (partial, full, gradual, LoRA ...) and ``auto`` hold out
+  :data:`CARVE` of each class's shots (at least one) as validation, for early stopping and
+  selection, and train on the rest (no refit on all shots afterwards).
+
+``--max-val N`` keeps the old protocol (a validation set of up to N drawn outside the
+shots, counted in ``labels_used``); ``data.shots_val`` sets the carved fraction. Without
+``--shots`` a fraction of the user's data is the validation split, as always.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from transferkit.config import FitConfig
+
+#: the fraction of each class's shots held out as validation for end-to-end training
+CARVE = 0.2
+
+
+def freezes_backbone(strategy: str) -> bool:
+    """Whether the strategy named ``strategy`` never trains below the mapping (asks the
+    entry; ``auto`` climbs to end-to-end rungs, so it does not)."""
+    from transferkit.strategies import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        return False
+    return bool(getattr(STRATEGIES.get(strategy), "frozen_backbone", False))
+
+
+def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
+    """``cfg`` with ``data.shots_val`` resolved by the rule above (unchanged without
+    ``--shots`` or with ``--max-val``); the rule applied is logged."""
+    d = cfg.data
+    if d.shots is None:
+        return cfg
+    if d.max_val is not None:
+        log(f"[bold]label budget[/bold] {d.shots} shots per class train; validation: up to {d.max_val} "
+            "more labelled examples drawn outside the shots (--max-val given), counted in labels used")
+        return cfg
+    fraction = d.shots_val
+    frozen = freezes_backbone(cfg.strategy)
+    if fraction is None:
+        fraction = 0.0 if frozen else CARVE
+        given = ""
+    else:
+        given = " (data.shots_val)"
+    if fraction <= 0:
+        how = ("the head's regularisation (and --mapping auto) is chosen by k-fold cross-validation "
+               "on the shots" if frozen else "every stage runs its full schedule, no early stopping")
+        log(f"[bold]label budget[/bold] the {d.shots} shots per class are all the labels{given}: no "
+            f"validation split; {how} (--max-val N adds a validation set outside the shots)")
+    else:
+        log(f"[bold]label budget[/bold] {fraction:.0%} of each class's {d.shots} shots (at least 1) held "
+            f"out as validation{given} for early stopping and selection, the rest train, no refit "
+            "(--max-val N draws validation outside the shots instead)")
+    return dataclasses.replace(cfg, data=dataclasses.replace(d, shots_val=fraction))
+
+
+def labels_line(labels_used: dict[str, Any]) -> str:
+    """The console line of the labels a fit read: train + validation."""
+    parts = {k: int(v) for k, v in labels_used.items() if isinstance(v, (int, float))}
+    total = sum(parts.values())
+    return (f"[bold]labels used[/bold] {total} ("
+            + " + ".join(f"{v} {k}" for k, v in parts.items()) + ")")
+
+
+__all__ = ["CARVE", "apply_label_budget", "freezes_backbone", "labels_line"]
