@@ -36,17 +36,10 @@ from typing import Any
 import numpy as np
 
 from transferkit.backbones.base import Backbone
+from transferkit.cache_dir import default_cache_dir
 from transferkit.data.dataset import TransferDataset
 
 CACHE_VERSION = 1
-
-
-def default_cache_dir() -> Path:
-    """``$TRANSFERKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/transferkit`` (``~/.cache/transferkit``)."""
-    if os.environ.get("TRANSFERKIT_CACHE_DIR"):
-        return Path(os.environ["TRANSFERKIT_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "transferkit"
 
 
 def _sha256(path: Path) -> str:
