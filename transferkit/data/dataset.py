@@ -88,10 +88,12 @@ class TransferDataset:
 
     def inputs(self, indices: Sequence[int] | np.ndarray, pool: Executor | None = None) -> list[Any]:
         """The raw inputs at ``indices``, in order, as :meth:`input` gives them: image files
-        decoded on ``pool``'s threads, table rows read in one slice instead of row by row."""
+        decoded on ``pool``'s threads, rows of a numeric table read in one slice."""
         if isinstance(self.x, LazyImages):
             return self.x.read_many(indices, pool)
-        if self.modality == "table":
+        if self.modality == "table" and all(isinstance(t, np.dtype) and t.kind in "iuf" for t in self.x.dtypes):
+            # plain numbers: one slice gives the rows iloc gives (same common dtype); a mixed
+            # frame's rows hold NumPy scalars that a slice would turn into Python ones
             return list(self.x.iloc[np.asarray(indices, dtype=np.int64)].to_numpy())
         return [self.input(int(i)) for i in indices]
 
