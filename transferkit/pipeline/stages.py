@@ -121,7 +121,8 @@ def map_batches(model: nn.Module, data: Any, fn: Callable[[nn.Module, Any], Any]
             if isinstance(data, np.ndarray):
                 x: Any = torch.from_numpy(np.ascontiguousarray(data[sel]))
             else:
-                items = ([data.input(int(i)) for i in sel] if hasattr(data, "input")
+                items = (data.inputs(sel) if hasattr(data, "inputs")  # a dataset: rows read in one slice
+                         else [data.input(int(i)) for i in sel] if hasattr(data, "input")
                          else [data[int(i)] for i in sel])
                 x = model.backbone.collate(items)
             out.append(fn(model, to_device(x, device)))
