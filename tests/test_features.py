@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -317,3 +318,58 @@ def test_texts_are_encoded_by_length_and_returned_in_order(tmp_path):
     with torch.inference_mode():
         one_by_one = np.concatenate([bb.eval()(bb.collate([t])).numpy() for t in texts])
     np.testing.assert_allclose(got, one_by_one, atol=1e-5)
+
+
+def test_image_folder_features_equal_the_eager_ones_and_share_their_entry(backbone, images, tmp_path,
+                                                                           monkeypatch):
+    from PIL import Image
+
+    from transferkit.data.images import load_image_folder
+
+    monkeypatch.setenv("TRANSFERKIT_CACHE_DIR", str(tmp_path / "checks"))
+    for i, (arr, label) in enumerate(zip(images.x, images.y, strict=True)):
+        (tmp_path / "f" / "ab"[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(tmp_path / "f" / "ab"[label] / f"{i:02d}.png")
+    lazy = load_image_folder(tmp_path / "f")
+    order = [int(Path(i).stem) for i in lazy.ids]
+    eager = TransferDataset("f", "image", [images.x[i] for i in order], lazy.y, lazy.classes)
+    streamed = extract_features(backbone, lazy, cache_dir=tmp_path, backend="torch", batch_size=4,
+                                progress=False)
+    direct = extract_features(backbone, eager, backend="torch", batch_size=4, use_cache=False, progress=False)
+    np.testing.assert_array_equal(streamed, direct)
+    calls, handle = _count_forwards(backbone)
+    try:  # the same content key: the decoded arrays hit the folder's entry
+        hit = extract_features(backbone, eager, cache_dir=tmp_path, backend="torch", progress=False)
+    finally:
+        handle.remove()
+    assert calls == [] and np.array_equal(hit, direct)
+
+
+def test_entry_is_written_batch_by_batch_and_a_failure_leaves_none(backbone, images, tmp_path, monkeypatch):
+    from transferkit.features.cache import EntryWriter
+
+    writes = []
+    real_write = EntryWriter.write
+    monkeypatch.setattr(EntryWriter, "write", lambda self, rows, values: (writes.append(list(rows)),
+                                                                           real_write(self, rows, values)))
+    feats = extract_features(backbone, images, cache_dir=tmp_path, backend="torch", batch_size=4,
+                             progress=False)
+    assert writes == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] and isinstance(feats, np.memmap)
+    np.testing.assert_array_equal(feats, extract_features(backbone, images, backend="torch", batch_size=4,
+                                                          use_cache=False, progress=False))
+    other = TransferDataset("other", "image", images.x[::-1].copy(), images.y, ["a", "b"])
+    calls = []
+
+    def fail_on_the_second_batch(module, args):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("disk gone")
+
+    handle = backbone.register_forward_pre_hook(fail_on_the_second_batch)
+    try:
+        with pytest.raises(RuntimeError, match="disk gone"):
+            extract_features(backbone, other, cache_dir=tmp_path, backend="torch", batch_size=4, progress=False)
+    finally:
+        handle.remove()
+    assert len(FeatureCache(tmp_path).ls()) == 1  # only the first data's entry
+    assert not list((tmp_path / "features").glob("*.tmp"))

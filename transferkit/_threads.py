@@ -33,6 +33,26 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def physical_cores() -> int:
+    """Physical CPU cores (hyper-threads do not speed up dense kernels)."""
+    try:
+        import psutil
+
+        n = psutil.cpu_count(logical=False)
+    except ImportError:
+        n = None
+    n = n or os.cpu_count() or 1
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else n
+    return max(1, min(n, affinity))
+
+
+def process_cores() -> int:
+    """This process's share of the physical cores: :func:`physical_cores` divided among the
+    processes ``accelerate launch`` started on this machine (``LOCAL_WORLD_SIZE``)."""
+    local = os.environ.get("LOCAL_WORLD_SIZE", "1").strip()
+    return max(1, physical_cores() // (int(local) if local.isdigit() and int(local) > 0 else 1))
+
+
 def thread_budget() -> int:
     """Threads the BLAS pools may use now (>= 1); see the module docstring."""
     budget = _cores()
@@ -69,4 +89,4 @@ def blas_threads(limit: int | None = None) -> Iterator[int]:
         yield n
 
 
-__all__ = ["blas_threads", "thread_budget"]
+__all__ = ["blas_threads", "physical_cores", "process_cores", "thread_budget"]

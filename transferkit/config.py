@@ -146,6 +146,9 @@ class DataConfig(Options):
                                    "from an image folder; checked from the file's header before "
                                    "decoding. A larger image is an error naming it (or skipped "
                                    "with --skip-bad).", flag="--max-megapixels", gt=0)
+    revalidate: bool = option(False, "Check every image file again (decode it completely) instead "
+                              "of trusting the cached check of a file whose path, size, mtime "
+                              "and ctime are unchanged.", flag="--revalidate")
 
 
 @dataclass

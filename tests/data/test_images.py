@@ -10,6 +10,7 @@ from PIL import Image
 
 from transferkit.data import load
 from transferkit.data.images import load_image_folder, read_image
+from transferkit.data.lazy import LazyImages
 from transferkit.errors import DataError
 
 
@@ -84,7 +85,7 @@ def test_image_folder_mixed_sizes_modes_and_labels(image_folder: Path) -> None:
     Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(image_folder / "dog" / "x.JPG")
     ds = load_image_folder(image_folder)
     assert ds.modality == "image" and ds.classes == ["cat", "dog"] and len(ds) == 10
-    assert isinstance(ds.x, list)
+    assert isinstance(ds.x, LazyImages)  # indexed: decoded when read
     shapes = {item.shape for item in ds.x}
     assert {(20, 30), (9, 9, 3), (12, 12, 3)} <= shapes
     assert list(np.bincount(ds.y)) == [5, 5]

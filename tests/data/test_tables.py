@@ -83,3 +83,41 @@ def test_schema_round_trip() -> None:
     schema = infer_schema(_frame(), label_column="outcome")
     assert TableSchema.from_dict(schema.to_dict()) == schema
     assert "outcome" not in schema.names
+
+
+def _table(frame: pd.DataFrame):
+    from transferkit.data.dataset import TransferDataset
+
+    return TransferDataset("t", "table", frame, np.zeros(len(frame)), [])
+
+
+def test_table_hash_is_the_whole_csv_digest_block_by_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from transferkit.data import dataset
+
+    frame = _frame(23).drop(columns="outcome")
+    frame.loc[4, "income"] = np.nan
+    frame.loc[5, "owner"] = 'a "quoted", multi\nline value'
+    whole = hashlib.sha256(b"table:23")
+    whole.update(b"age,income,owner")
+    whole.update(frame.to_csv(index=False).encode())  # the digest recorded by earlier versions
+    monkeypatch.setattr(dataset, "TABLE_HASH_ROWS", 5)
+    assert _table(frame).content_hash() == whole.hexdigest()
+    assert _table(frame.copy()).content_hash() == whole.hexdigest()  # equal content, equal hash
+    changed = frame.copy()
+    changed.loc[17, "age"] += 1
+    assert _table(changed).content_hash() != whole.hexdigest()
+    assert _table(frame.iloc[:0]).content_hash() == _table(frame.iloc[:0].copy()).content_hash()
+
+
+def test_batch_rows_are_the_rows_iloc_gives() -> None:
+    numeric = _frame(9)[["age", "income"]]
+    mixed = _frame(9)
+    for frame in (numeric, mixed):
+        ds = _table(frame)
+        got = ds.inputs([7, 0, 3])
+        want = [ds.input(i) for i in (7, 0, 3)]
+        assert all(g.dtype == w.dtype and repr(g.tolist()) == repr(w.tolist()) for g, w in zip(got, want, strict=True))
+    checked = check_table(numeric, infer_schema(numeric))
+    assert checked["age"].dtype == np.float64 and checked["age"].tolist() == numeric["age"].astype(float).tolist()

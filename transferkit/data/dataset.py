@@ -8,7 +8,8 @@ backbone and the feature cache can key on the raw content.
 Raw item types by modality:
 
 - ``image``: ``numpy.ndarray`` uint8, ``(H, W)`` grey or ``(H, W, C)`` RGB. ``x`` is
-  either one array ``(N, H, W[, C])`` or a list of file paths decoded on access.
+  one array ``(N, H, W[, C])``, a list of file paths decoded on access, or (image
+  folders) a :class:`~transferkit.data.lazy.LazyImages` of checked files decoded on access.
 - ``text``: ``str``; ``x`` is a list of strings.
 - ``table``: ``numpy.ndarray`` of one row's values (object dtype when categorical);
   ``x`` is a ``pandas.DataFrame`` of feature columns and ``schema`` describes them.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,12 @@ from typing import Any
 import numpy as np
 
 from transferkit.data.decode import read_image
+from transferkit.data.lazy import LazyImages
 from transferkit.errors import DataError
 
 MODALITIES = ("image", "text", "table", "sequence")
 UNLABELLED = -1
+TABLE_HASH_ROWS = 20_000  # rows of a table turned into CSV text at a time when hashing it
 
 
 @dataclass
@@ -91,6 +95,17 @@ class TransferDataset:
             return read_image(item)
         return item
 
+    def inputs(self, indices: Sequence[int] | np.ndarray, pool: Executor | None = None) -> list[Any]:
+        """The raw inputs at ``indices``, in order, as :meth:`input` gives them: image files
+        decoded on ``pool``'s threads, rows of a numeric table read in one slice."""
+        if isinstance(self.x, LazyImages):
+            return self.x.read_many(indices, pool)
+        if self.modality == "table" and all(isinstance(t, np.dtype) and t.kind in "iuf" for t in self.x.dtypes):
+            # plain numbers: one slice gives the rows iloc gives (same common dtype); a mixed
+            # frame's rows hold NumPy scalars that a slice would turn into Python ones
+            return list(self.x.iloc[np.asarray(indices, dtype=np.int64)].to_numpy())
+        return [self.input(int(i)) for i in indices]
+
     def __getitem__(self, i: int) -> tuple[Any, Any]:
         target = self.y[int(i)]
         if self.per_token or self.dense:  # tags per word, or a mask
@@ -135,8 +150,8 @@ class TransferDataset:
         idx = np.asarray(indices, dtype=np.int64)
         if self.modality == "table":
             x = self.x.iloc[idx].reset_index(drop=True)
-        elif isinstance(self.x, np.ndarray):
-            x = self.x[idx]
+        elif isinstance(self.x, (np.ndarray, LazyImages)):
+            x = self.x[idx] if isinstance(self.x, np.ndarray) else self.x.take(idx)
         else:
             x = [self.x[i] for i in idx]
         ids = [self.ids[i] for i in idx] if self.ids is not None else None
@@ -151,7 +166,9 @@ class TransferDataset:
     # ------------------------------------------------------------------ hashing
     def item_hash(self, i: int) -> str:
         """Content hash of example ``i``'s input (for leakage checks and cache keys)."""
-        return _hash_item(self._raw_for_hash(i))
+        if isinstance(self.x, LazyImages):  # the digest of its pixels, taken when it was checked
+            return self.x.digests[int(i)]
+        return item_digest(self._raw_for_hash(i))
 
     def _raw_for_hash(self, i: int) -> Any:
         if self.modality == "image" and not isinstance(self.x, np.ndarray):
@@ -172,7 +189,11 @@ class TransferDataset:
                 h.update(np.ascontiguousarray(self.x).tobytes())
             elif self.modality == "table":
                 h.update(",".join(map(str, self.x.columns)).encode())
-                h.update(self.x.to_csv(index=False).encode())
+                # the CSV text of the table, hashed a block of rows at a time: the same digest
+                # as hashing it whole (recorded fingerprints stay valid), without its copy
+                for start in range(0, max(len(self.x), 1), TABLE_HASH_ROWS):
+                    block = self.x.iloc[start:start + TABLE_HASH_ROWS]
+                    h.update(block.to_csv(index=False, header=start == 0).encode())
             else:
                 for i in range(len(self)):
                     h.update(self.item_hash(i).encode())
@@ -200,7 +221,8 @@ class TransferDataset:
         }
 
 
-def _hash_item(item: Any) -> str:
+def item_digest(item: Any) -> str:
+    """SHA-1 of one raw input: bytes and strings as they are, arrays with their shape and dtype."""
     h = hashlib.sha1()
     if isinstance(item, bytes):
         h.update(item)

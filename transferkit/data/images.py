@@ -1,6 +1,8 @@
 """Image files: decoding one file, and image folders ``root/<class>/<image>``.
 
-Every file is decoded once at load time, so a corrupt, truncated or empty file is
+An image folder is indexed, not loaded: its items are decoded when a batch needs them.
+Every file is checked -- decoded completely, in parallel, the result cached by path, size
+and timestamps -- before the dataset is returned, so a corrupt, truncated or empty file is
 found before training starts: it raises a :class:`DataError` naming the file, or with
 ``skip_bad=True`` it is skipped and listed in ``dataset.skipped``. Files are opened
 read-only and never modified.
@@ -14,18 +16,30 @@ from typing import Any
 import numpy as np
 
 from transferkit.data.dataset import TransferDataset
-from transferkit.data.decode import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, is_image_file, read_image, to_uint8
+from transferkit.data.decode import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    PixelLimitError,
+    is_image_file,
+    read_image,
+    to_uint8,
+)
+from transferkit.data.file_check import check_images
 from transferkit.data.labels import encode_labels
+from transferkit.data.lazy import LazyImages
 from transferkit.errors import DataError
 
 
 def load_image_folder(root: str | Path, skip_bad: bool = False,
-                      max_pixels: int | None = DEFAULT_MAX_PIXELS) -> TransferDataset:
+                      max_pixels: int | None = DEFAULT_MAX_PIXELS, revalidate: bool = False) -> TransferDataset:
     """Load ``root/<class>/**/<image>`` (class = first-level folder name).
 
-    Items are the decoded arrays (sizes and modes may differ between files); ``ids``
-    are the paths relative to ``root``. An image over ``max_pixels`` (width x height,
-    read from its header) is an error naming it, or skipped with ``skip_bad``.
+    The folder is indexed, not loaded: ``x`` is a :class:`LazyImages` that decodes an
+    item when it is read (sizes and modes may differ between files); ``ids`` are the paths
+    relative to ``root``. Every file is checked first (see :mod:`transferkit.data.file_check`;
+    cached, ``revalidate=True`` checks again): an image over ``max_pixels`` (width x height,
+    read from its header) or one that cannot be decoded is an error naming it, or skipped
+    with ``skip_bad``.
     """
     root = Path(root)
     if not root.is_dir():
@@ -42,25 +56,30 @@ def load_image_folder(root: str | Path, skip_bad: bool = False,
             f"{len(class_dirs)} subfolder(s)" + (f" and loose files such as {loose}" if loose else "")
             + ". Put each class's images in a folder named after the class."
         )
-    items: list[np.ndarray] = []
+    resolved = [str(f.resolve()) for f, _ in files]  # read later, whatever the working folder is then
+    checks = check_images(resolved, max_pixels, revalidate=revalidate, stop_at_error=not skip_bad)
+    paths: list[str] = []
+    digests: list[str] = []
     labels: list[str] = []
     ids: list[str] = []
     skipped: list[dict[str, str]] = []
-    for f, label in files:
-        try:
-            items.append(read_image(f, max_pixels))
-        except DataError as exc:
+    for (f, label), check in zip(files, checks, strict=False):
+        if check.error is not None:
+            message = check.error.replace(check.path, str(f))  # the path as the user gave it
             if not skip_bad:
-                raise
-            skipped.append({"file": str(f), "error": str(exc).split(". The file is")[0]})
+                raise PixelLimitError(message) if check.over_limit else DataError(message)
+            skipped.append({"file": str(f), "error": message.split(". The file is")[0]})
             continue
+        paths.append(check.path)
+        digests.append(str(check.digest))
         labels.append(label)
         ids.append(str(f.relative_to(root)))
-    if not items:
+    if not paths:
         raise DataError(f"None of the {len(files)} image files in '{root}' could be decoded "
                         f"(first: {skipped[0]['file']}).")
     y, classes = encode_labels(labels, f"image folder '{root}'")
-    return TransferDataset(name=root.name, modality="image", x=items, y=y, classes=classes,
+    return TransferDataset(name=root.name, modality="image", x=LazyImages(paths, digests, max_pixels), y=y,
+                           classes=classes,
                            ids=ids, skipped=skipped, meta={"source": str(root), "kind": "image-folder"})
 
 

@@ -43,7 +43,8 @@ FORECAST_KEYS = ("horizon", "context", "season", "origins", "stride", "history")
 
 def read_path(path: Path, text_column: str | None = None, label_column: str | None = None,
               skip_bad: bool = False, max_pixels: int | None = None, label_separator: str | None = None,
-              label_columns: Sequence[str] | None = None, tag_repair: str = "fix"
+              label_columns: Sequence[str] | None = None, tag_repair: str = "fix",
+              revalidate: bool = False
               ) -> tuple[TransferDataset, TransferDataset | None]:
     """(pool, official test part or None) of a file or folder; the kind is detected from the path.
 
@@ -62,7 +63,8 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     ``label_separator`` / ``label_columns`` read label sets (multi-label) from those files;
     other kinds of data refuse them. Token-classification files (CoNLL-style columns, JSONL
     with ``tokens`` and ``tags``; see :mod:`transferkit.data.conll`) are read with their
-    orphan ``I-`` tags repaired or refused as ``tag_repair`` says.
+    orphan ``I-`` tags repaired or refused as ``tag_repair`` says. ``revalidate`` checks an image
+    folder's files again (see :mod:`transferkit.data.file_check`).
     """
     from transferkit.data import conll, idx, tables, text
     from transferkit.data.arrays import load_npz
@@ -93,7 +95,7 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
                 test = _align_classes(test, pool.classes, f"IDX test part '{parts[test_key]}'")
             return pool, test
         kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
-        return load_image_folder(path, skip_bad=skip_bad, **kwargs), None
+        return load_image_folder(path, skip_bad=skip_bad, revalidate=revalidate, **kwargs), None
     if not path.is_file():
         raise DataError(f"Data path '{path}' does not exist.")
     if idx.is_idx_images(path):
@@ -146,7 +148,7 @@ def _source(name_or_path: str | Path, domain: str | None, text_column: str | Non
             label_column: str | None, skip_bad: bool, max_pixels: int | None = None,
             group_column: str | None = None, time_column: str | None = None,
             label_separator: str | None = None, label_columns: Sequence[str] | None = None,
-            tag_repair: str = "fix") -> tuple[TransferDataset, TransferDataset | None]:
+            tag_repair: str = "fix", revalidate: bool = False) -> tuple[TransferDataset, TransferDataset | None]:
     from transferkit.data import objects
 
     check_columns(group_column, time_column, text_column, label_column)
@@ -172,7 +174,7 @@ def _source(name_or_path: str | Path, domain: str | None, text_column: str | Non
             return read_with_split_columns(path, text_column, label_column, group_column, time_column), None
         return read_path(path, text_column, label_column, skip_bad, max_pixels=max_pixels,
                          label_separator=label_separator, label_columns=label_columns,
-                         tag_repair=tag_repair)
+                         tag_repair=tag_repair, revalidate=revalidate)
     if text in DATASETS:
         cls = DATASETS.get(text)
         for key, value in (("text_column", text_column), ("label_column", label_column),
@@ -376,13 +378,14 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
             max_pixels: int | None = None, group_column: str | None = None,
             time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
             label_columns: Sequence[str] | None = None, tag_repair: str = "fix",
-            shots_val: float | None = None) -> Splits:
+            shots_val: float | None = None, revalidate: bool = False) -> Splits:
     from transferkit.data.tables import impute_splits
 
     _check_params("train", shots, val_fraction, test_fraction, max_val, max_test)
     pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad, max_pixels,
                                   group_column, time_column, label_separator=label_separator,
-                                  label_columns=label_columns, tag_repair=tag_repair)
+                                  label_columns=label_columns, tag_repair=tag_repair,
+                                  revalidate=revalidate)
     rule = SplitRule.pop(pool)
     pool, official_test = _with_targets(targets, pool, official_test)
     _missing_policy(impute, pool, official_test)
@@ -442,7 +445,7 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
          targets: str | None = None, impute: str = "auto", group_column: str | None = None,
          time_column: str | None = None, schema: Any = None, label_separator: str | None = None,
          label_columns: Sequence[str] | None = None, forecast: dict[str, Any] | None = None,
-         tag_repair: str = "fix") -> TransferDataset:
+         tag_repair: str = "fix", revalidate: bool = False) -> TransferDataset:
     """Load a built-in dataset, a file/folder or a Python object, and return one split of it.
 
     Python objects: a pandas DataFrame, a tuple ``(X, y)`` of arrays, a torch Dataset of
@@ -465,6 +468,8 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
     ``label_separator`` (one column of labels joined by it) or ``label_columns`` (several 0/1
     columns) read label sets, stored with ``targets="label_sets"`` (multi-label): splits use
     iterative stratification and ``shots`` keeps rows until each label has that many positives.
+    An image folder is indexed and its files checked (cached; ``revalidate=True`` checks
+    them all again), then decoded when read (see :mod:`transferkit.data.images`).
 
     >>> train = load("digits", split="train", shots=10)  # doctest: +SKIP
     >>> len(train), train.classes[:3]  # doctest: +SKIP
@@ -487,7 +492,7 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
         pool, official_test = _source(name_or_path, domain, text_column, label_column, skip_bad,
                                       group_column=group_column, time_column=time_column,
                                       label_separator=label_separator, label_columns=label_columns,
-                                      tag_repair=tag_repair)
+                                      tag_repair=tag_repair, revalidate=revalidate)
         SplitRule.pop(pool)  # the whole data: nothing to split
         pool, official_test = _with_targets(targets, pool, official_test)
         _missing_policy(impute, pool, official_test)
@@ -501,7 +506,7 @@ def load(name_or_path: Any, split: str = "all", domain: str | None = None,
                      label_column=label_column, skip_bad=skip_bad, max_val=max_val, max_test=max_test,
                      with_leakage=False, targets=targets, impute=impute, group_column=group_column,
                      time_column=time_column, schema=schema, label_separator=label_separator,
-                     label_columns=label_columns, tag_repair=tag_repair)
+                     label_columns=label_columns, tag_repair=tag_repair, revalidate=revalidate)
     return {"train": splits.train, "val": splits.val, "test": splits.test}[split]
 
 
@@ -535,7 +540,7 @@ def load_splits(config: Any, targets: Any = "classes", **overrides: Any) -> Spli
                      impute=cfg.impute, max_pixels=int(cfg.max_megapixels * 1e6),
                      group_column=cfg.group_column, time_column=cfg.time_column,
                      label_separator=cfg.label_separator, label_columns=cfg.label_columns,
-                     tag_repair=cfg.tag_repair, shots_val=cfg.shots_val)
+                     tag_repair=cfg.tag_repair, shots_val=cfg.shots_val, revalidate=cfg.revalidate)
     if len(splits.train.classes) == 1 and not splits.train.multi_label:  # a model trained on it scores 100 % and learns nothing
         raise DataError(f"The data '{cfg.data}' holds a single class ('{splits.train.classes[0]}'); a "
                         "classifier needs at least two to tell apart. Add examples of another class "

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from transferkit.data.dataset import TransferDataset
+from transferkit.data.lazy import LazyImages
 from transferkit.errors import DataError
 
 
@@ -212,6 +213,8 @@ def concat(a: TransferDataset, b: TransferDataset, name: str | None = None) -> T
         x: Any = pd.concat([a.x, b.x], ignore_index=True)
     elif isinstance(a.x, np.ndarray) and isinstance(b.x, np.ndarray) and a.x.shape[1:] == b.x.shape[1:]:
         x = np.concatenate([a.x, b.x])
+    elif isinstance(a.x, LazyImages) and isinstance(b.x, LazyImages):
+        x = a.x + b.x  # still paths: nothing is decoded
     else:
         x = list(a.x) + list(b.x)
     ids = (a.ids or [f"{a.name}[{i}]" for i in range(len(a))]) + (

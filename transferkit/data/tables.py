@@ -243,6 +243,8 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the tabl
 
 def _numbers(s: pd.Series, name: str, where: str) -> np.ndarray:
     """float64 values of a numeric column (NaN where missing); text and huge ints are errors."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":  # already numbers: no object copy
+        return s.to_numpy(dtype=np.float64, copy=True)
     raw = s.astype(object).where(s.notna(), np.nan)
     try:
         values = pd.to_numeric(raw, errors="coerce")

@@ -36,17 +36,10 @@ from typing import Any
 import numpy as np
 
 from transferkit.backbones.base import Backbone
+from transferkit.cache_dir import default_cache_dir
 from transferkit.data.dataset import TransferDataset
 
 CACHE_VERSION = 1
-
-
-def default_cache_dir() -> Path:
-    """``$TRANSFERKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/transferkit`` (``~/.cache/transferkit``)."""
-    if os.environ.get("TRANSFERKIT_CACHE_DIR"):
-        return Path(os.environ["TRANSFERKIT_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "transferkit"
 
 
 def _sha256(path: Path) -> str:
@@ -142,14 +135,29 @@ class FeatureCache:
     def put(self, key: str, array: np.ndarray, info: dict[str, Any] | None = None) -> Path:
         """Store ``array`` atomically under ``key`` with its manifest."""
         self.features_dir.mkdir(parents=True, exist_ok=True)
-        npy, manifest = self._paths(key)
         fd, tmp = tempfile.mkstemp(dir=self.features_dir, suffix=".npy.tmp")
         try:
             with os.fdopen(fd, "wb") as f:
                 np.save(f, np.ascontiguousarray(array))
                 f.flush()
                 os.fsync(f.fileno())
-            meta = {"key": key, "shape": list(array.shape), "dtype": str(array.dtype),
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return self.publish(tmp, key, tuple(array.shape), str(array.dtype), info)
+
+    def writer(self, key: str, rows: int, info: dict[str, Any] | None = None) -> EntryWriter:
+        """An entry of ``rows`` float32 rows written batch by batch (see :class:`EntryWriter`)."""
+        return EntryWriter(self, key, rows, info)
+
+    def publish(self, tmp: str, key: str, shape: tuple[int, ...], dtype: str,
+                info: dict[str, Any] | None = None) -> Path:
+        """Move the finished ``.npy`` file ``tmp`` (written and fsynced in ``features_dir``)
+        under ``key``, then write its manifest; ``tmp`` is removed if that fails."""
+        npy, manifest = self._paths(key)
+        try:
+            meta = {"key": key, "shape": list(shape), "dtype": dtype,
                     "bytes": os.path.getsize(tmp), "crc32": file_crc32(Path(tmp)),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": CACHE_VERSION, **(info or {})}
             os.replace(tmp, npy)
@@ -206,6 +214,48 @@ class FeatureCache:
         return freed
 
 
+class EntryWriter:
+    """One cache entry written as its rows come: into a memory-mapped temporary ``.npy``
+    (sized on the first batch), published by :meth:`commit` as :meth:`FeatureCache.put`
+    publishes (fsync, CRC-32, rename, manifest last); :meth:`abort` removes it. Rows never
+    all sit in memory, so extracting a dataset larger than memory needs only disk."""
+
+    def __init__(self, cache: FeatureCache, key: str, rows: int, info: dict[str, Any] | None = None) -> None:
+        self.cache, self.key, self.rows, self.info = cache, key, rows, info
+        self._arr: np.memmap | None = None
+        self._tmp: str | None = None
+
+    def write(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Store ``values[j]`` as row ``rows[j]`` of the entry."""
+        if self._arr is None:
+            self.cache.features_dir.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(dir=self.cache.features_dir, suffix=".npy.tmp")
+            os.close(fd)
+            self._arr = np.lib.format.open_memmap(self._tmp, mode="w+", dtype=np.float32,
+                                                  shape=(self.rows, *values.shape[1:]))
+        self._arr[rows] = values
+
+    def commit(self) -> np.ndarray:
+        """Publish the entry; returns it memory-mapped, read-only."""
+        if self._arr is None or self._tmp is None:
+            raise ValueError(f"Cache entry {self.key} was committed before any row was written.")
+        shape, dtype = tuple(self._arr.shape), str(self._arr.dtype)
+        self._arr.flush()
+        self._arr = None  # unmaps the file
+        with open(self._tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        npy = self.cache.publish(self._tmp, self.key, shape, dtype, self.info)
+        self._tmp = None
+        return np.load(npy, mmap_mode="r")
+
+    def abort(self) -> None:
+        self._arr = None
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+
 # --------------------------------------------------------------------------- cache keys
 
 
@@ -248,5 +298,5 @@ def cache_key(backbone: Backbone, data: TransferDataset, upto_block: int | None 
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
-__all__ = ["CACHE_VERSION", "FeatureCache", "backbone_fingerprint", "cache_key", "default_cache_dir",
+__all__ = ["CACHE_VERSION", "EntryWriter", "FeatureCache", "backbone_fingerprint", "cache_key", "default_cache_dir",
            "file_crc32", "forget_fingerprint", "stat_token"]

@@ -17,7 +17,7 @@ import inspect
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from transferkit._threads import process_cores
 from transferkit.backbones.base import Backbone
 from transferkit.data.dataset import TransferDataset
 from transferkit.devices import resolve_device
 from transferkit.errors import ConfigError
-from transferkit.features.cache import FeatureCache, backbone_fingerprint, cache_key
+from transferkit.features.cache import EntryWriter, FeatureCache, backbone_fingerprint, cache_key
 from transferkit.features.onnx import OnnxRunner, physical_cores
 from transferkit.progress import progress_bar, progress_wanted
 from transferkit.train.batches import to_device
@@ -57,28 +58,28 @@ def _dist_state() -> Any:
     return state if state.num_processes > 1 else None
 
 
-def _batches(data: TransferDataset, indices: np.ndarray, batch_size: int) -> Iterator[Any]:
-    """Raw items per batch; image arrays are sliced without copying item by item."""
-    for start in range(0, len(indices), batch_size):
-        idx = indices[start:start + batch_size]
-        if data.modality == "image" and isinstance(data.x, np.ndarray):
-            yield data.x[idx]
-        else:
-            yield [data.input(int(i)) for i in idx]
+def _raw_batch(data: TransferDataset, idx: np.ndarray, pool: Executor) -> Any:
+    """The raw items of one batch: image arrays sliced whole, image files decoded on ``pool``."""
+    if data.modality == "image" and isinstance(data.x, np.ndarray):
+        return data.x[idx]
+    return data.inputs(idx, pool)
 
 
 def _collated(collate: Callable[[Any], Any], data: TransferDataset, indices: np.ndarray,
               batch_size: int) -> Iterator[Any]:
-    """Collated batches; the next batch is decoded and preprocessed in a background thread
-    while the current one runs through the model (onnxruntime and NumPy release the GIL)."""
-    it = _batches(data, indices, batch_size)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        nxt = next(it, None)
-        fut = pool.submit(collate, nxt) if nxt is not None else None
+    """Collated batches; the next batch is read (its image files decoded on a pool of this
+    process's share of the cores) and preprocessed in a background thread while the current
+    one runs through the model (Pillow, onnxruntime and NumPy release the GIL)."""
+    def prepare(start: int) -> Any:
+        return collate(_raw_batch(data, indices[start:start + batch_size], decode))
+
+    with ThreadPoolExecutor(max_workers=1) as ahead, ThreadPoolExecutor(max_workers=process_cores()) as decode:
+        fut = ahead.submit(prepare, 0) if len(indices) else None
+        start = 0
         while fut is not None:
             cur = fut.result()
-            nxt = next(it, None)
-            fut = pool.submit(collate, nxt) if nxt is not None else None
+            start += batch_size
+            fut = ahead.submit(prepare, start) if start < len(indices) else None
             yield cur
 
 
@@ -162,18 +163,22 @@ def extract_features(backbone: str | Backbone, data: Any, *,
         if state is not None:
             indices = np.array_split(indices, state.num_processes)[state.process_index]
         threads = max(1, physical_cores() // (state.num_processes if state is not None else 1))
+        info = {"backbone": bb.name, "family": bb.family, "data": data.name, "split": data.split,
+                "n": len(data), "upto_block": upto_block, "bf16": bf16}
+        # Feature vectors of one process go straight into the cache entry, batch by batch;
+        # activations (ragged token axes) and shards (gathered first) are joined in memory.
+        sink = cache.writer(key, len(data), info) if use_cache and state is None and upto_block is None \
+            and len(data) else None
         with _threads(threads):
             feats = _on_device(resolve_device(device), bb, lambda backend_: _compute(
-                bb, data, indices, batch_size, backend_, bf16, upto_block, progress, cache, threads),
+                bb, data, indices, batch_size, backend_, bf16, upto_block, progress, cache, threads, sink),
                 backend)
         if state is not None:
             from accelerate.utils import gather_object
 
             feats = _pad_cat(gather_object([feats]))
-        if use_cache and (state is None or state.is_main_process):
-            cache.put(key, feats, {"backbone": bb.name, "family": bb.family, "data": data.name,
-                                   "split": data.split, "n": len(data), "upto_block": upto_block,
-                                   "bf16": bf16})
+        if use_cache and sink is None and (state is None or state.is_main_process):
+            cache.put(key, feats, info)
         if state is not None:
             state.wait_for_everyone()
         return feats
@@ -202,7 +207,9 @@ def _on_device(target: torch.device, bb: Backbone, compute: Callable[[str], np.n
 
 def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_size: int, backend: str,
              bf16: bool, upto_block: int | None, progress: bool | None, cache: FeatureCache,
-             threads: int) -> np.ndarray:
+             threads: int, sink: EntryWriter | None = None) -> np.ndarray:
+    """Features of ``data[indices]`` in that order; with ``sink`` (``indices`` then are row
+    numbers) each batch is written into the cache entry and the committed entry returned."""
     module: nn.Module = bb.split_at(upto_block)[0] if upto_block is not None else bb
     if len(indices) == 0:
         return np.zeros((0, bb.feature_dim) if upto_block is None else (0,), dtype=np.float32)
@@ -217,14 +224,27 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
         indices = indices[order]
     parts: list[np.ndarray] = []
     runner: OnnxRunner | Any = None
+    done = 0
     bar = progress_bar(progress_wanted(progress), len(indices), f"features: {bb.name}")
-    with bar as tick, torch.inference_mode():
-        for inputs in _collated(collate, data, indices, batch_size):
-            if runner is None:
-                runner = _make_runner(module, bb, inputs, chosen, bf16, cache, upto_block, threads, backend)
-            out = runner(inputs)
-            parts.append(out if isinstance(out, np.ndarray) else _to_numpy(out))
-            tick(len(parts[-1]))
+    try:
+        with bar as tick, torch.inference_mode():
+            for inputs in _collated(collate, data, indices, batch_size):
+                if runner is None:
+                    runner = _make_runner(module, bb, inputs, chosen, bf16, cache, upto_block, threads, backend)
+                out = runner(inputs)
+                out = out if isinstance(out, np.ndarray) else _to_numpy(out)
+                if sink is not None:
+                    sink.write(indices[done:done + len(out)], out)
+                else:
+                    parts.append(out)
+                done += len(out)
+                tick(len(out))
+        if sink is not None:
+            return sink.commit()
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
     feats = _pad_cat(parts)
     return feats[np.argsort(order)] if order is not None else feats
 

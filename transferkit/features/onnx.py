@@ -26,22 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from transferkit._threads import physical_cores
 from transferkit.features.cache import CLEAR_HOOKS, FeatureCache, file_crc32, stat_token
 
 ONNX_TOLERANCE = 1e-4
-
-
-def physical_cores() -> int:
-    """Physical CPU cores (hyper-threads do not speed up dense kernels)."""
-    try:
-        import psutil
-
-        n = psutil.cpu_count(logical=False)
-    except ImportError:
-        n = None
-    n = n or os.cpu_count() or 1
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else n
-    return max(1, min(n, affinity))
 
 
 # In-process onnxruntime sessions: (path, stat token, threads, spinning) -> (session, max_error).

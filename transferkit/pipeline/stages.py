@@ -122,7 +122,8 @@ def map_batches(model: nn.Module, data: Any, fn: Callable[[nn.Module, Any], Any]
             if isinstance(data, np.ndarray):
                 x: Any = torch.from_numpy(np.ascontiguousarray(data[sel]))
             else:
-                items = ([data.input(int(i)) for i in sel] if hasattr(data, "input")
+                items = (data.inputs(sel) if hasattr(data, "inputs")  # a dataset: rows read in one slice
+                         else [data.input(int(i)) for i in sel] if hasattr(data, "input")
                          else [data[int(i)] for i in sel])
                 x = model.backbone.collate(items)
             out.append(fn(model, to_device(x, device)))
@@ -292,8 +293,7 @@ class StageRunner:
                      "(the better stage on validation is kept)")
         return best
 
-    @staticmethod
-    def min_steps(stage: Any) -> int:
+    def min_steps(self, stage: Any) -> int:
         """The steps a head stage on cached features runs at least (epochs are stretched to
         reach them and early stopping does not end the stage sooner); 0 for other stages."""
         cached = stage.trainable_blocks == 0 and self.task.cached_inputs
