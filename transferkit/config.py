@@ -184,6 +184,13 @@ class TrainConfig(Options):
                                   "(CPUs and GPUs that support it), 'fp16' autocast with Accelerate's "
                                   "gradient scaler (CUDA GPUs only), or 'no'.", flag="--mixed-precision",
                                   choices=("no", "bf16", "fp16"))
+    augment: str = option("none", "Train-time image augmentation on the stages that read raw images "
+                          "(timm's training transform): 'light' (crops of 80-100 %, flips), 'strong' "
+                          "(crops, flips, colour jitter, RandAugment, random erasing) or 'none'.",
+                          flag="--augment", choices=("none", "light", "strong"))
+    augment_cached: bool = option(False, "With --augment: train the stages that would read cached "
+                                  "features on raw images instead, so they are augmented too (a "
+                                  "forward pass through the frozen blocks at every step).")
     grad_accum: int = option(1, "Compute each batch in this many slices, accumulating their "
                              "gradients into one optimizer step: the same update with 1/N of the "
                              "activation memory (--batch-size stays the batch of one step).",

@@ -44,7 +44,7 @@ SHORTCUTS = {
     "epochs": "train.epochs", "max_steps": "train.max_steps", "lr": "train.lr",
     "batch_size": "train.batch_size", "checkpoint_every": "train.checkpoint_every",
     "patience": "train.patience", "device": "train.device", "report_to": "train.report_to",
-    "mixed_precision": "train.mixed_precision", "grad_accum": "train.grad_accum",
+    "mixed_precision": "train.mixed_precision", "grad_accum": "train.grad_accum", "augment": "train.augment",
     "horizon": "data.horizon", "context": "data.context", "season": "data.season",
     "origins": "data.origins", "stride": "data.stride", "history": "data.history",
 }

@@ -25,6 +25,13 @@ from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
 from transferkit.logs import detail_log
 from transferkit.model import TransferModel
+from transferkit.pipeline.collate import (
+    augmented_collate,
+    augments,
+    make_collate,
+    target_tensor,
+    tensor_collate,
+)
 from transferkit.progress import progress_bar, progress_wanted
 from transferkit.tasks import Task, get_task
 from transferkit.train.batches import to_device
@@ -49,27 +56,6 @@ class FeatureDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, Any]:
         target = self.y[i] if self.y.ndim == 2 else self.y[i].item()
         return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), target
-
-
-def target_tensor(targets: Sequence[Any]) -> torch.Tensor:
-    """A batch's targets: int64 class codes, float32 numbers (regression) or float32 (B, L)
-    multi-hot rows (label sets)."""
-    values = np.asarray(targets)
-    return torch.from_numpy(values.astype(np.float32 if values.dtype.kind == "f" else np.int64))
-
-
-def tensor_collate(items: list[tuple[torch.Tensor, int | float]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack (features, target) items into a batch."""
-    return torch.stack([x for x, _ in items]), target_tensor([y for _, y in items])
-
-
-def make_collate(backbone: Any) -> Callable[[list], tuple[Any, torch.Tensor]]:
-    """Collate raw (input, target) items through the backbone's preprocessing."""
-
-    def collate(items: list) -> tuple[Any, torch.Tensor]:
-        return backbone.collate([x for x, _ in items]), target_tensor([y for _, y in items])
-
-    return collate
 
 
 # ----------------------------------------------------------------------------- devices
@@ -194,6 +180,7 @@ class _StageInputs:
     embed: Callable[[TransferModel, Any], torch.Tensor]
     lengths: np.ndarray | None
     cached: bool
+    val_collate: Callable | None = None  # None: the training collate (no augmentation to undo)
 
 
 class StageRunner:
@@ -313,8 +300,9 @@ class StageRunner:
 
     def _inputs(self, backbone: Any, k: int | None) -> _StageInputs:
         train, val = self.splits.train, self.splits.val
-        if not self.task.cached_inputs:  # the head reads more than cached vectors: raw inputs
-            k = None
+        augment = self.cfg.train.augment if augments(backbone, self.cfg.train.augment) else None
+        if not self.task.cached_inputs or (augment and self.cfg.train.augment_cached):
+            k = None  # the head reads more than cached vectors, or cached stages are augmented
         if k == 0:
             return _StageInputs(
                 FeatureDataset(self.features(backbone, train), train.y),
@@ -334,8 +322,9 @@ class StageRunner:
         lengths = None
         if getattr(train, "modality", None) == "text":
             lengths = np.array([len(str(train.input(i))) for i in range(len(train))])
-        return _StageInputs(train, val, make_collate(backbone), lambda m, x: m(x),
-                            lambda m, x: m.features(x), lengths, False)
+        plain = make_collate(backbone)
+        return _StageInputs(train, val, augmented_collate(backbone, augment, target_tensor) if augment else plain,
+                            lambda m, x: m(x), lambda m, x: m.features(x), lengths, False, plain)
 
     @staticmethod
     @torch.no_grad()
@@ -407,7 +396,8 @@ class StageRunner:
         trainer = Trainer(
             model, self._stage_config(stage), param_groups=stage.param_groups,
             train_data=inputs.train, val_data=inputs.val if len(self.splits.val) else None,
-            collate_fn=inputs.collate, forward=inputs.forward, run_dir=self.run_dir,
+            collate_fn=inputs.collate, val_collate_fn=inputs.val_collate, forward=inputs.forward,
+            run_dir=self.run_dir,
             stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
             callbacks=(*self.callbacks, trend), log=detail_log, progress=progress_wanted(),
             lengths=inputs.lengths, task=self.task,

@@ -73,7 +73,8 @@ class DeViSE(ZeroShotMethod):
     def fit(self, x: np.ndarray, y: np.ndarray, s: np.ndarray, space: LabelSpace,
             seed: int = 0) -> DeViSE:
         from transferkit.config import TrainConfig
-        from transferkit.pipeline.stages import FeatureDataset, single_thread, tensor_collate
+        from transferkit.pipeline.collate import tensor_collate
+        from transferkit.pipeline.stages import FeatureDataset, single_thread
         from transferkit.train import Trainer
 
         torch.manual_seed(seed)
