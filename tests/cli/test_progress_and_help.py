@@ -48,7 +48,7 @@ def test_fit_help_shows_defaults_and_accepted_values(capsys):
         cli.main(["fit", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "Optimizer. Accepts one of adamw, sgd. Default: adamw." in text
-    assert "Default: linear-probe." in text
+    assert "Default: cosine." in text  # --scheduler
     assert "Accepts an int >= 1 or None. Default: None." in text  # --shots
 
 
