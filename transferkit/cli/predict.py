@@ -31,6 +31,15 @@ class PredictCommand:
         parser.add_argument("--max-megapixels", type=float, default=100.0,
                             help="Largest image decoded (width x height, in megapixels; default "
                             "100), checked from its header before decoding.")
+        parser.add_argument("--chunk-size", type=int, default=512,
+                            help="With --output FILE.csv: inputs predicted and written per chunk "
+                            "(default 512); FILE.csv.partial holds the rows until all are done.")
+        parser.add_argument("--workers", type=int, default=2,
+                            help="With --output FILE.csv: threads decoding image files ahead of the "
+                            "model (default 2).")
+        parser.add_argument("--resume", action="store_true",
+                            help="Continue an interrupted --output FILE.csv (its .partial file): "
+                            "inputs already written are not predicted again.")
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -43,6 +52,16 @@ class PredictCommand:
             raise ConfigError(f"The '--max-megapixels' option must be > 0. Got {args.max_megapixels}.")
         predictor = load(args.run, device=args.device)
         rows = predictor.task.predict_inputs(predictor, args.inputs)  # e.g. series files to forecast
+        if rows is None and args.output and args.format == "csv":  # large inputs: chunk by chunk
+            from transferkit.jobs.stream import stream_predictions
+
+            n = stream_predictions(predictor, args.inputs, args.output, chunk_size=args.chunk_size,
+                                   workers=args.workers, resume=args.resume, skip_bad=args.skip_bad,
+                                   max_pixels=int(args.max_megapixels * 1e6), output_dir=args.output_dir)
+            print(f"{n} predictions written to {args.output}", file=sys.stderr)
+            return 0
+        if args.resume:
+            raise ConfigError("--resume continues an interrupted --output FILE.csv; give that --output.")
         if rows is None:
             ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"),
                                         skip_bad=args.skip_bad, max_pixels=int(args.max_megapixels * 1e6))

@@ -18,7 +18,8 @@ from transferkit.errors import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
-def _expand_image_paths(paths: list[Path]) -> list[Path]:
+def expand_image_paths(paths: list[Path]) -> list[Path]:
+    """Image files of ``paths`` (files as given, folders searched as fit reads them)."""
     from transferkit.data.decode import is_image_file
 
     out: list[Path] = []
@@ -103,7 +104,7 @@ def _collect_images(inputs: Any, skip_bad: bool = False,
     fix = "raise the limit: --max-megapixels N"
 
     def read_files() -> None:
-        for p in _expand_image_paths(pending):
+        for p in expand_image_paths(pending):
             try:
                 item = read_image(p, limit, fix)
             except DataError as exc:
