@@ -115,8 +115,10 @@ def test_split_parameter_errors(tmp_path: Path) -> None:
     f = _npz(tmp_path)
     with pytest.raises(ConfigError, match="Did you mean 'test'"):
         load(f, split="tset")
-    with pytest.raises(ConfigError, match="shots.*>= 1"):
-        load(f, split="train", shots=0)
+    with pytest.raises(ConfigError, match="shots.*>= 0"):
+        load(f, split="train", shots=-1)
+    empty = load(f, split="train", shots=0)  # zero-shot: no labels, the classes kept
+    assert len(empty) == 0 and len(empty.classes) > 1 and len(load(f, split="val", shots=0)) == 0
     with pytest.raises(ConfigError, match="split='all'"):
         load(f, shots=3)
     with pytest.raises(ConfigError, match="val_fraction \\+ test_fraction"):

@@ -105,6 +105,33 @@ def init_prototype_head(head: nn.Module, embeddings: torch.Tensor, scale: float)
         head.normalize_input.fill_(1.0)
 
 
+def prototype_head(cfg: Any, model: nn.Module, train: Any) -> dict[str, Any] | None:
+    """Make ``model.head`` a prototype head when the classification config ``cfg`` asks for one
+    (``head_init``: 'prototypes', or 'auto' with no labels or with ``class_descriptions``, for a
+    text backbone); returns what ``summary.json`` records under ``head_init``, or None."""
+    reads_text = getattr(model.backbone, "modality", None) == "text"
+    use = cfg.head_init
+    if use == "auto":
+        use = "prototypes" if reads_text and (not len(train) or cfg.class_descriptions) else "random"
+    if use == "random":
+        return None
+    if not reads_text:
+        raise ConfigError(f"head_init=prototypes embeds the class names with the backbone, and "
+                          f"'{getattr(model.backbone, 'name', 'this backbone')}' reads "
+                          f"{getattr(model.backbone, 'modality', 'no text')}, not text. Use a text "
+                          "backbone (e.g. --backbone minilm), or `transferkit zeroshot` for images.")
+    classes = [str(c) for c in train.classes]
+    described = read_descriptions(cfg.class_descriptions, classes) if cfg.class_descriptions else None
+    texts = prototype_texts(classes, described, cfg.template)
+    init_prototype_head(model.head, encode_texts(model, texts), cfg.prototype_scale)
+    return {"method": "prototypes", "template": cfg.template, "scale": cfg.prototype_scale,
+            "descriptions": cfg.class_descriptions, "texts": dict(zip(classes, texts, strict=True)),
+            "labels": int(len(train)),
+            "selection": ("none: with zero labels there is no validation data and nothing to select; "
+                          "the head is the prototypes, its biases fitted without labels")
+            if not len(train) else "the L2 strength towards the prototypes, on the validation split"}
+
+
 def fit_towards(x: np.ndarray, y: np.ndarray, w0: torch.Tensor, strength: float,
                 max_iter: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
     """(W, b) minimising ``mean_i CE(W x_i + b, y_i) + strength / 2 * ||W - W0||^2`` on
@@ -158,5 +185,5 @@ def solve_prototype_head(head: nn.Module, x: np.ndarray, y: np.ndarray,
             "chosen_by": "validation accuracy" if len(grid) > 1 else "default", "n_iter": 1}
 
 
-__all__ = ["STRENGTHS", "encode_texts", "fit_towards", "init_prototype_head", "prototype_texts",
+__all__ = ["STRENGTHS", "encode_texts", "fit_towards", "init_prototype_head", "prototype_head", "prototype_texts",
            "read_descriptions", "solve_prototype_head"]

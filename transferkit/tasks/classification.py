@@ -351,38 +351,11 @@ class ClassificationTask(Task):
 
     def init_head(self, model: nn.Module, train: Any) -> dict[str, Any] | None:
         """``head_init``: prototypes from the class names or descriptions, embedded by a text
-        backbone (see :mod:`transferkit.tasks._prototypes`); None: the head stays random."""
-        from transferkit.tasks._prototypes import (
-            encode_texts,
-            init_prototype_head,
-            prototype_texts,
-            read_descriptions,
-        )
+        backbone (see :func:`transferkit.tasks._prototypes.prototype_head`); None: random."""
+        from transferkit.tasks._prototypes import prototype_head
 
-        cfg = self.config
-        reads_text = getattr(model.backbone, "modality", None) == "text"
-        use = cfg.head_init
-        if use == "auto":
-            use = "prototypes" if reads_text and (not len(train) or cfg.class_descriptions) else "random"
-        self.head_init_ = None
-        if use == "random" or not isinstance(getattr(model, "head", None), CalibratedLinear):
-            return None
-        if not reads_text:
-            raise ConfigError(f"head_init=prototypes embeds the class names with the backbone, and "
-                              f"'{getattr(model.backbone, 'name', 'this backbone')}' reads "
-                              f"{getattr(model.backbone, 'modality', 'no text')}, not text. Use a text "
-                              "backbone (e.g. --backbone minilm), or the zero-shot job for images.")
-        classes = [str(c) for c in train.classes]
-        described = read_descriptions(cfg.class_descriptions, classes) if cfg.class_descriptions else None
-        texts = prototype_texts(classes, described, cfg.template)
-        init_prototype_head(model.head, encode_texts(model, texts), cfg.prototype_scale)
-        self.head_init_ = {
-            "method": "prototypes", "template": cfg.template, "scale": cfg.prototype_scale,
-            "descriptions": cfg.class_descriptions, "texts": dict(zip(classes, texts, strict=True)),
-            "labels": int(len(train)),
-            "selection": ("none: with zero labels there is no validation data and nothing to select; "
-                          "the head is the prototypes, its biases fitted without labels")
-            if not len(train) else "the L2 strength towards the prototypes, on the validation split"}
+        self.head_init_ = prototype_head(self.config, model, train) \
+            if isinstance(getattr(model, "head", None), CalibratedLinear) else None
         return self.head_init_
 
     def adjust(self, model: nn.Module, splits: Any, val_outputs: np.ndarray | None,
