@@ -49,6 +49,8 @@ def test_fit_help_shows_defaults_and_accepted_values(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "Optimizer. Accepts one of adamw, sgd. Default: adamw." in text
     assert "Default: cosine." in text  # --scheduler
+    # --strategy: no fixed default, the rule by the backbone's weights
+    assert "None: linear-probe for a backbone with pretrained weights, full for one without" in text
     assert "Accepts an int >= 1 or None. Default: None." in text  # --shots
 
 

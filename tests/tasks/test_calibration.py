@@ -266,3 +266,26 @@ def test_a_prior_file_moves_the_predictions(tmp_path):
     assert section["method"] == "file" and section["prior"] == {"benign": 0.9, "malignant": 0.1}
     cm = np.array(run.summary["metrics"]["test"]["confusion_matrix"])
     assert cm[:, 0].sum() > cm[0].sum()  # more 'benign' answers than benign examples
+
+
+def test_auto_skips_a_temperature_when_every_validation_example_is_right():
+    """A few carved validation examples all right: the NLL falls as T -> 0, so 'auto' fits none
+    (a fit would make every test probability 0 or 1); one wrong example brings the fit back."""
+    from types import SimpleNamespace
+
+    from transferkit.tasks import get_task
+    from transferkit.tasks._calibration import calibrate
+
+    task = get_task("classification")
+    y_val, y_test = np.array([0, 1, 0, 1, 0, 1]), np.array([0, 1, 1, 0])
+    part = lambda y: SimpleNamespace(y=y, classes=["a", "b"], meta={})  # noqa: E731
+    splits = SimpleNamespace(train=part(np.array([0, 1])), val=part(y_val), test=part(y_test))
+    right = np.where(y_val[:, None] == np.arange(2), 0.8, 0.2)  # (6, 2), every argmax right
+    test = np.array([[0.7, 0.3], [0.4, 0.6], [0.6, 0.4], [0.3, 0.7]])
+    _, out, sections = calibrate(task, CalibratedLinear(2, 2), splits, right, test, lambda _m: None)
+    assert sections["calibration"]["method"] == "none" and "already right" in sections["calibration"]["why"]
+    np.testing.assert_allclose(out, test, atol=1e-9)
+    one_wrong = right.copy()
+    one_wrong[0] = [0.3, 0.7]
+    _, _, sections = calibrate(task, CalibratedLinear(2, 2), splits, one_wrong, test, lambda _m: None)
+    assert sections["calibration"]["method"] == "temperature"

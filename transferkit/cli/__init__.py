@@ -38,7 +38,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         seen.add(flag)
         dest = "cfg__" + key.replace(".", "__")
         help_text = flag_help(f, tp)
-        if tp is bool:
+        if tp is bool or tp == (bool | None):  # a switch (None: the option's automatic rule)
             parser.add_argument(flag, dest=dest, action="store_const", const=True, default=None,
                                 help=help_text)
         else:
@@ -71,7 +71,7 @@ def flag_help(f: Any, tp: Any) -> str:
     import dataclasses
 
     text = f.metadata.get("help", "").rstrip()
-    if tp is bool:
+    if tp is bool or tp == (bool | None):
         return text
     accepts = rule(f, tp)
     default = f.default if f.default is not dataclasses.MISSING else None

@@ -275,9 +275,14 @@ def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.nd
 
     method, why = task.config.calibration, ""
     if method == "auto":
-        method = "temperature" if labelled.sum() >= 2 else "none"
+        # every validation example right: the NLL falls as T -> 0, the fit would make every
+        # probability 0 or 1 (6 carved fine-foods examples: test ECE 0.12 -> 0.33)
+        separable = (labelled.sum() >= 2 and z_val is not None
+                     and bool((z_val[labelled].argmax(1) == y_val[labelled]).all()))
+        method = "temperature" if labelled.sum() >= 2 and not separable else "none"
         why = ("'auto': the validation split has labels" if method == "temperature"
-               else "'auto': there is no labelled validation split to fit it on")
+               else "'auto': every validation example is already right, so the fitted temperature "
+               "would be 0" if separable else "'auto': there is no labelled validation split to fit it on")
     elif method == "temperature" and labelled.sum() < 2:
         method, why = "none", "no labelled validation split to fit the temperature on"
         log(f"[yellow]warning: calibration=temperature skipped: {why}; set data.val_fraction > 0."

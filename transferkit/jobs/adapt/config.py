@@ -128,11 +128,13 @@ class AdaptConfig(Options):
     name: str | None = option(None, "Run name (default from source, target, method and time).",
                               flag="--name")
     cache_dir: str | None = option(None, "Feature cache directory.", flag="--cache-dir")
-    match_resolution: bool = option(False, "Image domains only: downsample the domain with the "
-                                    "larger native image size to the other's (area averaging, "
-                                    "PIL BOX) before the backbone, so resolution is not part of "
-                                    "the shift (e.g. 28x28 printed digits -> 8x8 like the target).",
-                                    flag="--match-resolution")
+    match_resolution: bool | None = option(None, "Image domains only: downsample the domain with "
+                                           "the larger native image size to the other's (area "
+                                           "averaging, PIL BOX) before the backbone, so resolution "
+                                           "is not part of the shift (e.g. 28x28 printed digits -> "
+                                           "8x8 like the target). None (auto): on when both domains "
+                                           "are images of different native sizes, and the console "
+                                           "says so; false: off.", flag="--match-resolution")
 
     def __post_init__(self) -> None:
         super().__post_init__()

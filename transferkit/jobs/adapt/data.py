@@ -67,7 +67,11 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
                      target_train=_align_target_classes(src.train, tgt.train, "train"),
                      target_test=_align_target_classes(src.train, tgt.test, "test"), task=task)
     task.fit_targets(src.train)
-    if cfg.match_resolution:
+    if cfg.match_resolution or (cfg.match_resolution is None
+                                and resolutions_differ(data.source_train, data.target_train)):
+        if cfg.match_resolution is None:
+            log("[bold]resolution[/bold] auto: the two image domains have different native sizes, "
+                "so the larger is downsampled to the smaller (match_resolution=false keeps both)")
         _match_resolution(cfg, data, log)
     if len(data.source_val) == 0:
         raise DataError(f"The source '{cfg.source.data}' has no validation split; the validators "
@@ -199,6 +203,14 @@ def resample_images(data: Any, size: tuple[int, int]) -> Any:
     x: Any = np.stack(out) if len({a.shape for a in out}) == 1 else out
     meta = {**data.meta, "resampled_to": [h, w]}
     return dataclasses.replace(data, x=x, y=data.y.copy(), meta=meta, skipped=list(data.skipped))
+
+
+def resolutions_differ(source: Any, target: Any) -> bool:
+    """Whether two datasets are both images, of different native sizes (``match_resolution``
+    None: auto)."""
+    if source.modality != "image" or target.modality != "image" or not len(source) or not len(target):
+        return False
+    return native_size(source) != native_size(target)
 
 
 def match_resolution(source: Any, target: Any) -> tuple[tuple[int, int], str | None]:
