@@ -107,7 +107,10 @@ def hf_recipe(data: dict[str, Any], epochs: int, seed: int, work: Path) -> list[
 def main() -> None:
     ap = _common.parser(__doc__.split("\n")[0], "n1_ner.md")
     ap.add_argument("--shots", default="100,500", help="Training sentences, comma-separated.")
-    ap.add_argument("--epochs", default="3,10", help="Fine-tuning epochs, comma-separated.")
+    ap.add_argument("--epochs", default="3,10", help="Fine-tuning epochs, comma-separated ('': the "
+                    "linear probe only).")
+    ap.add_argument("--cache-dir", default="", help="Feature cache to use (default: a fresh temporary one, "
+                    "so the times include feature extraction).")
     args = ap.parse_args()
     _common.setup(install=False)
     import transferkit as tk
@@ -115,7 +118,7 @@ def main() -> None:
 
     seeds = list(range(1 if args.quick else args.seeds))
     shots = [int(k) for k in args.shots.split(",")]
-    epochs = [int(e) for e in args.epochs.split(",")]
+    epochs = [int(e) for e in args.epochs.split(",") if e]
     rows: list[dict[str, Any]] = []
 
     def record(method: str, k: int, seed: int, f1: float, seconds: float) -> None:
@@ -124,7 +127,7 @@ def main() -> None:
         write(args.out, rows, seeds, shots, epochs)
 
     with tempfile.TemporaryDirectory() as tmp:
-        cache, work = Path(tmp) / "cache", Path(tmp) / "runs"
+        cache, work = Path(args.cache_dir or Path(tmp) / "cache"), Path(tmp) / "runs"
         for k in shots:
             for seed in seeds:
                 data = split_tags(k, seed)
