@@ -42,7 +42,8 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
              "fit": root / "fit"}
     res = _ok("fit", "--data", paths["table"], "--backbone", "tabular:8", "--epochs", "2",
               "--out", paths["fit"], "--cache-dir", paths["cache"])
-    assert "fit: tabular:8 / linear-probe" in res.out and "transferred" in res.out
+    # a backbone without pretrained weights defaults to full fine-tuning (the console says why)
+    assert "fit: tabular:8 / full" in res.out and "transferred" in res.out
     assert f"run directory: {paths['fit']}" in _flat(res.out)
     return paths
 

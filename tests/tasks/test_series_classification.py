@@ -27,7 +27,8 @@ def test_fit_a_builtin_with_shots_then_predict_series_files(tmp_path: Path) -> N
     run = tk.fit(data="italy-power-demand", backbone="sequence:cnn:8", shots=5, max_test=100,
                  out=str(tmp_path / "run"), **FAST)
     s = run.summary
-    assert s["data"]["n_train"] == 10 and s["data"]["n_test"] == 100  # 5 series per class
+    # 5 series per class; the label budget carves validation out of them (20 %, at least 1)
+    assert s["data"]["n_train"] + s["data"]["n_val"] == 10 and s["data"]["n_test"] == 100
     assert s["data"]["classes"] == ["1", "2"] and 0.0 <= s["metrics"]["test"]["accuracy"] <= 1.0
     rng = np.random.default_rng(0)
     ts = tmp_path / "new.ts"
