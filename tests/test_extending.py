@@ -1,4 +1,4 @@
-"""The README's "Extending transferkit" examples, each run as the one file it says it is.
+"""The "Extending transferkit" examples (docs/extending.md), each run as the one file it says it is.
 
 Each example is executed as the module it names (``transferkit/tasks/focal_classification.py``
 -> ``transferkit.tasks.focal_classification``), used through the public API, and removed from
@@ -18,12 +18,12 @@ import torch
 
 import transferkit as tk
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
 
 
 def _examples() -> dict[str, str]:
     text = README.read_text(encoding="utf-8")
-    section = text.split("## Extending transferkit", 1)[1].split("\n## ", 1)[0]
+    section = text.split("# Extending transferkit", 1)[1]
     found = re.findall(r"\*\*An? [^*]+\*\* — `(transferkit/[\w/]+\.py)`.*?```python\n(.*?)```", section,
                        flags=re.S)
     return {path: code for path, code in found}
