@@ -80,6 +80,7 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
     assert run.summary["strategy"] == "linear-probe"
     assert tk.load(run.run_dir).model.head.segmentation_head[0].in_channels == 2  # 32 halved 4 times
     assert "majority" in run.summary["baselines"]
+    assert "true and predicted masks" in (run.run_dir / "report.html").read_text()
     img = tmp_path / "one.png"
     Image.fromarray(np.zeros((24, 40, 3), np.uint8)).save(img)
     out = tmp_path / "pred.json"

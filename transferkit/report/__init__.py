@@ -355,7 +355,9 @@ def _predictions_section(run: Path, test: dict[str, Any]) -> str:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: np.asarray(z[k]) for k in z.files}
-            y, pred = arrays["y"], arrays["pred"]
+        if "mask_true" in arrays:  # a segmentation run: a few test masks and their predictions
+            return _masks_section(arrays["mask_true"], arrays["mask_pred"])
+        y, pred = arrays["y"], arrays["pred"]
     except (ValueError, OSError, KeyError) as exc:
         return (f"<h2>Test predictions</h2><p class='note'>{escape(TEST_PREDICTIONS)} could not be "
                 f"read ({escape(str(exc))}).</p>")
@@ -389,6 +391,16 @@ def _predictions_section(run: Path, test: dict[str, Any]) -> str:
         out.append("<table><thead><tr><th>true value (decile)</th><th>n</th><th>MAE</th>"
                    f"<th>bias</th></tr></thead><tbody>{rows}</tbody></table>")
     return "".join(out)
+def _masks_section(true: np.ndarray, pred: np.ndarray) -> str:
+    """The first test images' true masks above the predicted ones, one colour per class."""
+    from transferkit.report import plots
+
+    uri = plots.mask_pairs(true, pred)
+    return "" if uri is None else "<h2>Test predictions</h2>" + _figure(
+        uri, "true and predicted masks", "The first test images' masks: true (top row) and "
+        "predicted (bottom row), one colour per class (background: the first colour).")
+
+
 def _per_label_table(per_label: dict[str, dict[str, Any]]) -> str:
     keys = ("precision", "recall", "f1", "ap", "threshold")
     rows = "".join(

@@ -114,6 +114,26 @@ def learning_curves(records: Sequence[dict[str, Any]]) -> str | None:
     return to_data_uri(fig)
 
 
+def mask_pairs(true: np.ndarray, pred: np.ndarray) -> str | None:
+    """True masks ``(n, H, W)`` above predicted ones, coloured by class (tab20)."""
+    true, pred = np.asarray(true), np.asarray(pred)
+    if true.ndim != 3 or true.shape != pred.shape or not len(true):
+        return None
+    n = len(true)
+    top = max(int(true.max()), int(pred.max()), 1)
+    fig = _figure(1.6 * n + 0.4, 3.4)
+    axes = fig.subplots(2, n, squeeze=False)
+    for j in range(n):
+        for i, (masks, label) in enumerate(((true, "true"), (pred, "predicted"))):
+            ax = axes[i][j]
+            ax.imshow(masks[j], cmap="tab20", vmin=0, vmax=max(top, 19), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(label, fontsize=8)
+    return to_data_uri(fig)
+
+
 def confusion_matrix_plot(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> str | None:
     """Row-normalised confusion matrix with counts (true class rows, predicted columns)."""
     cm = np.asarray(matrix, dtype=np.float64)

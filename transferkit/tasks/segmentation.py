@@ -258,6 +258,14 @@ class SegmentationTask(Task):
                 detailed: bool = False) -> dict[str, Any]:
         return segmentation_metrics(targets, outputs, list(meta["classes"]), detailed)
 
+    #: how many test masks (and their predictions) a run keeps for the report
+    REPORT_MASKS = 6
+
+    def test_arrays(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray] | None:
+        y = np.asarray(targets)[: self.REPORT_MASKS]
+        pred = resize_maps(np.asarray(outputs)[: self.REPORT_MASKS], y.shape[1:])
+        return {"mask_true": y.astype(np.int16), "mask_pred": pred.astype(np.int16)}
+
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:
         counts = np.bincount(np.asarray(train.y, dtype=np.int64).ravel(), minlength=len(train.classes))
         major = int(counts.argmax())

@@ -1,0 +1,132 @@
+"""S1 (segmentation): scenes, plain domain, 10 and 50 labelled images; test = the fixed 100.
+
+Rows, each on the same labelled images (transferkit's own split and ``--shots`` sample,
+rebuilt with ``load_splits``) and scored by the same mIoU on the same test images:
+
+- **transferkit**: ``tk.fit(data="scenes", domain="plain", task="segmentation",
+  backbone="efficientnet_lite0", shots=N, seed=S, epochs=E, batch_size=8)`` -- its default
+  strategy (frozen encoder, the U-Net decoder trains), early stopping on validation mIoU;
+- **smp U-Net (peer)**: ``smp.Unet("tu-tf_efficientnet_lite0")`` with the same packaged
+  ImageNet weights loaded into ``model.encoder.model``, everything trained, a plain loop:
+  Adam 1e-3, cross-entropy + Dice, batch 8, no augmentation, E epochs, last epoch kept;
+- **smp U-Net from scratch**: the same loop from random weights.
+
+    python benchmarks/s1_segmentation.py --seeds 3        # -> results/s1_segmentation.md
+    python benchmarks/s1_segmentation.py --quick          # 1 seed, 10 images, 64 px, 5 epochs
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import machine, mean_std, parser, setup, timed, versions  # noqa: E402
+
+
+def _splits(shots: int, seed: int) -> Any:
+    from transferkit.data import load_splits
+
+    return load_splits("scenes", domain="plain", shots=shots, seed=seed, targets="masks")
+
+
+def transferkit_row(shots: int, seed: int, epochs: int, size: int, workdir: Path) -> float:
+    import transferkit as tk
+
+    run = tk.fit(data="scenes", domain="plain", task="segmentation", backbone="efficientnet_lite0",
+                 shots=shots, seed=seed, epochs=epochs, batch_size=8, image_size=size,
+                 out=str(workdir / f"tk-{shots}-{seed}"), log=None)
+    return float(run.summary["metrics"]["test"]["miou"])
+
+
+def smp_row(shots: int, seed: int, epochs: int, size: int, pretrained: bool) -> float:
+    """The plain smp loop (Adam 1e-3, CE + Dice, batch 8, no augmentation)."""
+    import segmentation_models_pytorch as smp
+    import torch
+    import torch.nn.functional as F
+
+    from transferkit.backbones import create_backbone
+    from transferkit.backbones.dense import DenseEncoder
+    from transferkit.tasks.segmentation import segmentation_metrics
+
+    torch.manual_seed(seed)
+    splits = _splits(shots, seed)
+    k = len(splits.train.classes)
+    model = smp.Unet("tu-tf_efficientnet_lite0", encoder_weights=None, classes=k)
+    timm_bb = create_backbone("efficientnet_lite0", image_size=size, pretrained=pretrained)
+    if pretrained:  # the same packaged weights transferkit uses, by name and shape
+        model.encoder.model.load_state_dict({n: timm_bb.model.state_dict()[n]
+                                             for n in model.encoder.model.state_dict()})
+    prep = DenseEncoder(timm_bb.describe())  # the same resize + normalisation
+    x_tr = prep.collate(list(splits.train.x))
+    y_tr = torch.from_numpy(splits.train.y.astype(np.int64))
+    dice = smp.losses.DiceLoss("multiclass", from_logits=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(x_tr), generator=gen).split(8):
+            logits = F.interpolate(model(x_tr[idx]), size=y_tr.shape[-2:], mode="bilinear")
+            loss = F.cross_entropy(logits, y_tr[idx]) + dice(logits, y_tr[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    preds = []
+    with torch.no_grad():
+        for start in range(0, len(splits.test), 16):
+            xb = prep.collate(list(splits.test.x[start:start + 16]))
+            preds.append(model(xb).argmax(1).numpy())
+    return segmentation_metrics(splits.test.y, np.concatenate(preds), list(splits.train.classes))["miou"]
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0], "s1_segmentation.md")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--shots", type=int, nargs="+", default=[10, 50], help="Labelled images per run.")
+    args = p.parse_args()
+    setup(install=False)
+    seeds = 1 if args.quick else args.seeds
+    shots_list = (10,) if args.quick else tuple(args.shots)
+    epochs = 5 if args.quick else args.epochs
+    size = 64 if args.quick else args.image_size
+    rows: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for shots in shots_list:
+            for seed in range(seeds):
+                for name, fn, extra in (
+                        ("transferkit (default: frozen encoder, U-Net decoder)", transferkit_row, Path(tmp)),
+                        ("smp U-Net, plain loop (peer)", smp_row, True),
+                        ("smp U-Net from scratch", smp_row, False)):
+                    with timed() as t:
+                        miou = fn(shots, seed, epochs, size, extra)
+                    rows.setdefault((shots, name), []).append((miou, t.wall))
+                    print(f"{shots:>3} images | {name:<55} seed {seed}: mIoU {miou:.4f} wall {t.wall:.0f} s",
+                          flush=True)
+    info, vers = machine(), versions(["torch", "timm", "segmentation-models-pytorch"])
+    lines = ["## S1 segmentation: scenes (plain), few labelled images", "",
+             f"Test: the fixed 100 plain test images; {epochs} epochs, batch 8, {size} px; seeds "
+             f"{seeds}. Machine: {info['cores']} cores ({info['cpu']}), load average "
+             f"{info['load_avg']}, versions {vers}. Command: `python benchmarks/s1_segmentation.py"
+             + (" --quick" if args.quick else f" --seeds {seeds} --epochs {epochs} --image-size {size} --shots "
+                + " ".join(map(str, shots_list))) + "`.", "",
+             "| labelled images | method | test mIoU % (mean ± std) | per seed | wall s |", "|---|---|---|---|---|"]
+    for (shots, name), vals in rows.items():
+        m, sd = mean_std([v[0] for v in vals])
+        per = ", ".join(f"{100 * v[0]:.1f}" for v in vals)
+        lines.append(f"| {shots} | {name} | {100 * m:.1f} ± {100 * sd:.1f} | {per} | "
+                     f"{mean_std([v[1] for v in vals])[0]:.0f} |")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
