@@ -35,6 +35,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from transferkit.backbones import BACKBONES
 from transferkit.backbones.base import Backbone
+from transferkit.backbones.sequence import padded_batch
 from transferkit.errors import BackboneError, ConfigError, DataError, NotFittedError
 
 KERNEL_LENGTH = 9
@@ -207,11 +208,7 @@ class MiniRocketBackbone(Backbone):
             if a.ndim != 2 or a.shape[1] != c or len(a) == 0:
                 raise DataError(f"Series {i} of the batch has shape {a.shape}; this MiniRocket was fitted "
                                 f"on series of shape (T, {c}) with T >= 1.")
-        lengths = torch.tensor([len(a) for a in arrays])
-        x = torch.zeros((len(arrays), int(lengths.max()), c))
-        for i, a in enumerate(arrays):
-            x[i, : len(a)] = torch.tensor(a)  # a copy: the array may be read-only
-        return {"x": x, "lengths": lengths}
+        return padded_batch(arrays, c)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, num_features)
         if self.fitted is None:

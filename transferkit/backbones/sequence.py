@@ -35,6 +35,15 @@ KINDS = ("cnn", "lstm")
 GLOBAL = "global"  # the spec word that turns per-series normalisation off
 
 
+
+def padded_batch(arrays: list[np.ndarray], channels: int) -> dict[str, torch.Tensor]:
+    """Checked ``(T_i, C)`` series -> ``{"x": (B, T_max, C), "lengths": (B,)}``, zero-padded at the end."""
+    lengths = torch.tensor([len(a) for a in arrays])
+    x = torch.zeros((len(arrays), int(lengths.max()), channels))
+    for i, a in enumerate(arrays):
+        x[i, : len(a)] = torch.tensor(a)  # a copy: the array may be read-only
+    return {"x": x, "lengths": lengths}
+
 class _ConvBlock(nn.Sequential):
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(nn.Conv1d(c_in, c_out, 5, padding=2), nn.BatchNorm1d(c_out), nn.ReLU())
@@ -199,11 +208,7 @@ class SequenceBackbone(Backbone):
                        else "")
                 raise DataError(f"Series {i} of the batch has shape {a.shape}; this model takes series of "
                                 f"shape (T, {c}) with T >= 1{how}.")
-        lengths = torch.tensor([len(a) for a in arrays])
-        x = torch.zeros((len(arrays), int(lengths.max()), c))
-        for i, a in enumerate(arrays):
-            x[i, : len(a)] = torch.tensor(a)  # a copy: the array may be read-only
-        return {"x": x, "lengths": lengths}
+        return padded_batch(arrays, c)
 
     def prepared(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's input and the valid-step mask: ``x`` (B, T, C) normalised (and mapped

@@ -28,6 +28,16 @@ from torch import nn
 from transferkit.errors import ConfigError
 
 
+def with_l2_sp(loss: torch.Tensor, logs: dict[str, float], l2_sp: Any) -> tuple[torch.Tensor, dict[str, float]]:
+    """``loss`` plus the L2-SP penalty ``l2_sp()`` (when there is one), which ``logs`` then
+    records: the tail every task's objective shares."""
+    if l2_sp is not None:
+        penalty = l2_sp().to(loss.device)
+        logs["l2_sp"] = float(penalty.detach())
+        loss = loss + penalty
+    return loss, logs
+
+
 class Accumulator:
     """Collects a model's outputs on validation batches and computes the loop's metrics.
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from transferkit.options import Options, option
 from transferkit.tasks import TASKS
-from transferkit.tasks._base import Accumulator, Task
+from transferkit.tasks._base import Accumulator, Task, with_l2_sp
 from transferkit.tasks._forecast_metrics import (
     forecast_metrics,
     plain_forecasts,
@@ -83,11 +83,7 @@ class ForecastObjective(nn.Module):
         out = self.forward_fn(model, inputs).float()
         loss = self.task.example_loss(out, y).mean()
         logs = {self.task.config.loss: float(loss.detach())}
-        if self.l2_sp is not None:
-            penalty = self.l2_sp().to(loss.device)
-            logs["l2_sp"] = float(penalty.detach())
-            loss = loss + penalty
-        return loss, logs
+        return with_l2_sp(loss, logs, self.l2_sp)
 
 
 class ForecastAccumulator(Accumulator):

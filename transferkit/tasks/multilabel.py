@@ -34,7 +34,7 @@ from torch import nn
 from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.tasks import TASKS
-from transferkit.tasks._base import Accumulator, Task
+from transferkit.tasks._base import Accumulator, Task, with_l2_sp
 
 #: candidate thresholds each label's is chosen from on the validation split
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
@@ -221,11 +221,7 @@ class MultilabelObjective(nn.Module):
         pw = self.pos_weight.to(logits.device) if self.pos_weight is not None else None
         loss = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw)
         logs = {"bce": float(loss.detach())}
-        if self.l2_sp is not None:
-            penalty = self.l2_sp().to(loss.device)
-            logs["l2_sp"] = float(penalty.detach())
-            loss = loss + penalty
-        return loss, logs
+        return with_l2_sp(loss, logs, self.l2_sp)
 
 
 class MultilabelAccumulator(Accumulator):

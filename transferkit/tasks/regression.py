@@ -29,7 +29,7 @@ from torch import nn
 from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.tasks import TASKS
-from transferkit.tasks._base import Accumulator, Task
+from transferkit.tasks._base import Accumulator, Task, with_l2_sp
 from transferkit.tasks._plain import MAX_BASELINE_ROWS, table_matrix
 
 #: the model's test R² must beat the training mean's by this much, or the floor warning is given
@@ -168,11 +168,7 @@ class RegressionObjective(nn.Module):
         loss = _loss(self.kind, self.delta, self.scaler.standardise(out[keep]),
                      self.scaler.standardise(y[keep]))
         logs = {self.kind: float(loss.detach())}
-        if self.l2_sp is not None:
-            penalty = self.l2_sp().to(loss.device)
-            logs["l2_sp"] = float(penalty.detach())
-            loss = loss + penalty
-        return loss, logs
+        return with_l2_sp(loss, logs, self.l2_sp)
 
 
 def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:

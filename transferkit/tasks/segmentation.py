@@ -35,7 +35,7 @@ from torch import nn
 from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.tasks import TASKS
-from transferkit.tasks._base import Accumulator, Task
+from transferkit.tasks._base import Accumulator, Task, with_l2_sp
 
 
 @dataclass
@@ -159,11 +159,7 @@ class SegmentationObjective(nn.Module):
             dice = self.dice(logits, y.to(logits.device))
             logs["dice_loss"] = float(dice.detach())
             loss = loss + self.dice_weight * dice
-        if self.l2_sp is not None:
-            penalty = self.l2_sp().to(loss.device)
-            logs["l2_sp"] = float(penalty.detach())
-            loss = loss + penalty
-        return loss, logs
+        return with_l2_sp(loss, logs, self.l2_sp)
 
 
 class SegmentationAccumulator(Accumulator):

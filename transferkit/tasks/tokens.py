@@ -32,7 +32,7 @@ from torch import nn
 from transferkit.data.tags import IGNORE, decode_row, entity_types, spans
 from transferkit.errors import ConfigError, DataError
 from transferkit.tasks import TASKS
-from transferkit.tasks._base import Accumulator, Task
+from transferkit.tasks._base import Accumulator, Task, with_l2_sp
 
 #: error examples a test report keeps
 ERROR_EXAMPLES = 5
@@ -110,11 +110,7 @@ class TokenObjective(nn.Module):
         logits, y = _aligned(self.forward_fn(model, inputs).float(), y)  # (B, W, K), (B, W)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORE)
         logs = {"ce": float(loss.detach())}
-        if self.l2_sp is not None:
-            penalty = self.l2_sp().to(loss.device)
-            logs["l2_sp"] = float(penalty.detach())
-            loss = loss + penalty
-        return loss, logs
+        return with_l2_sp(loss, logs, self.l2_sp)
 
 
 class TokenAccumulator(Accumulator):

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from transferkit.errors import DataError
+from transferkit.tasks._base import with_l2_sp
 
 
 class L2SP:
@@ -85,6 +86,8 @@ def class_weights(labels: Iterable[int] | np.ndarray, num_classes: int) -> torch
     return torch.tensor(weights, dtype=torch.float32)
 
 
+
+
 class CrossEntropyObjective(nn.Module):
     """The default objective: ``CE(forward(model, x), y; smoothing, weights) + L2-SP``.
 
@@ -108,9 +111,4 @@ class CrossEntropyObjective(nn.Module):
         ce = F.cross_entropy(logits.float(), labels, weight=weight,
                              label_smoothing=self.label_smoothing, ignore_index=-1)
         logs = {"ce": float(ce.detach())}
-        loss = ce
-        if self.l2_sp is not None:
-            penalty = self.l2_sp().to(ce.device)
-            logs["l2_sp"] = float(penalty.detach())
-            loss = loss + penalty
-        return loss, logs
+        return with_l2_sp(ce, logs, self.l2_sp)
