@@ -75,6 +75,9 @@ class Backbone(BackboneFamily, nn.Module):
     name: str = ""
     modality: str = ""
     feature_dim: int = 0
+    #: one ``feature_dim`` vector per example (cached features are then written row by row as
+    #: they come); False for backbones whose outputs have a ragged axis (one vector per word)
+    vector_features: bool = True
     #: multi-scale features used by default where nothing below the head trains (0: none)
     default_pool_stages: int = 0
     pool_stages: int = 0

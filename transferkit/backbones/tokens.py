@@ -57,6 +57,7 @@ class TokenEncoder(Backbone):
     """Words -> ``(B, W, H)`` first-sub-token features of a text encoder (see the module)."""
 
     modality = "text"
+    vector_features = False  # (B, W, H): the word axis differs from batch to batch
 
     def __init__(self, text: Any, window: int | None = None, stride: int | None = None) -> None:
         super().__init__()

@@ -168,7 +168,7 @@ def extract_features(backbone: str | Backbone, data: Any, *,
         # Feature vectors of one process go straight into the cache entry, batch by batch;
         # activations (ragged token axes) and shards (gathered first) are joined in memory.
         sink = cache.writer(key, len(data), info) if use_cache and state is None and upto_block is None \
-            and len(data) else None
+            and bb.vector_features and len(data) else None
         with _threads(threads):
             feats = _on_device(resolve_device(device), bb, lambda backend_: _compute(
                 bb, data, indices, batch_size, backend_, bf16, upto_block, progress, cache, threads, sink),
