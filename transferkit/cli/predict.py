@@ -46,6 +46,7 @@ class PredictCommand:
         from transferkit.data.inputs import collect_inputs
         from transferkit.errors import ConfigError
         from transferkit.jobs.predict import load
+        from transferkit.jobs.stream import file_writer, predicted_rows, stream_predictions
         from transferkit.rundir import atomic_write_text
 
         if not args.max_megapixels > 0:
@@ -53,8 +54,6 @@ class PredictCommand:
         predictor = load(args.run, device=args.device)
         rows = predictor.task.predict_inputs(predictor, args.inputs)  # e.g. series files to forecast
         if rows is None and args.output and args.format == "csv":  # large inputs: chunk by chunk
-            from transferkit.jobs.stream import stream_predictions
-
             n = stream_predictions(predictor, args.inputs, args.output, chunk_size=args.chunk_size,
                                    workers=args.workers, resume=args.resume, skip_bad=args.skip_bad,
                                    max_pixels=int(args.max_megapixels * 1e6), output_dir=args.output_dir)
@@ -65,17 +64,9 @@ class PredictCommand:
         if rows is None:
             ids, items = collect_inputs(args.inputs, predictor.modality, predictor.manifest.get("data"),
                                         skip_bad=args.skip_bad, max_pixels=int(args.max_megapixels * 1e6))
-            outputs = predictor.predict_proba_items(items)
-            rows = [{"input": name, **row} for name, row in
-                    zip(ids, predictor.task.rows_for(items, outputs, predictor.manifest), strict=True)]
-        write = getattr(predictor.task, "write_outputs", None)
-        if args.output_dir and write is None:
-            raise ConfigError(f"The '--output-dir' option applies to tasks that predict files (e.g. "
-                              f"segmentation masks); the {predictor.task.name} task writes rows only. Drop it.")
-        if args.output_dir:
-            paths = write(ids, items, outputs, predictor.manifest, args.output_dir)
-            rows = [{"input": row["input"], "output": path, **{k: v for k, v in row.items() if k != "input"}}
-                    for row, path in zip(rows, paths, strict=True)]
+            rows = predicted_rows(predictor, ids, items, args.output_dir)
+        else:
+            file_writer(predictor, args.output_dir)  # rows from the task's own reader: no files
         if args.format == "json":
             text = json.dumps(rows, indent=2) + "\n"
         else:

@@ -78,6 +78,33 @@ def _chunks(predictor: Any, inputs: list[Any], chunk_size: int, workers: int, sk
             yield ids, items
 
 
+def file_writer(predictor: Any, output_dir: str | None) -> Any:
+    """The task's ``write_outputs`` when ``output_dir`` is given (None without it); a task
+    that writes rows only refuses ``--output-dir``."""
+    if not output_dir:
+        return None
+    write = getattr(predictor.task, "write_outputs", None)
+    if write is None:
+        raise ConfigError(f"The '--output-dir' option applies to tasks that predict files (e.g. "
+                          f"segmentation masks); the {predictor.task.name} task writes rows only. Drop it.")
+    return write
+
+
+def predicted_rows(predictor: Any, ids: list[str], items: list[Any], output_dir: str | None = None
+                   ) -> list[dict[str, Any]]:
+    """One row per input (``input`` first, then the task's columns); with ``output_dir`` the
+    task's files (e.g. mask PNGs) are written there and each row names its ``output``."""
+    outputs = predictor.predict_proba_items(items)
+    rows = [{"input": name, **row} for name, row in
+            zip(ids, predictor.task.rows_for(items, outputs, predictor.manifest), strict=True)]
+    write = file_writer(predictor, output_dir)
+    if write is not None:
+        paths = write(ids, items, outputs, predictor.manifest, output_dir)
+        rows = [{"input": r["input"], "output": p, **{k: v for k, v in r.items() if k != "input"}}
+                for r, p in zip(rows, paths, strict=True)]
+    return rows
+
+
 def stream_predictions(predictor: Any, inputs: list[Any], output: str | Path, *, chunk_size: int = 512,
                        workers: int = 2, resume: bool = False, skip_bad: bool = False,
                        max_pixels: int | None = None, output_dir: str | None = None) -> int:
@@ -91,10 +118,7 @@ def stream_predictions(predictor: Any, inputs: list[Any], output: str | Path, *,
         raise ConfigError(f"'{partial}' holds an interrupted prediction into '{out}'. Continue it with "
                           "--resume, or delete it to start again.")
     done, header = _done_inputs(partial) if resume else (set(), None)
-    write_files = getattr(predictor.task, "write_outputs", None) if output_dir else None
-    if output_dir and write_files is None:
-        raise ConfigError(f"The '--output-dir' option applies to tasks that predict files (e.g. "
-                          f"segmentation masks); the {predictor.task.name} task writes rows only. Drop it.")
+    file_writer(predictor, output_dir)  # a wrong --output-dir is refused before any work
     written = len(done)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(partial, "a", encoding="utf-8", newline="") as fh:
@@ -102,13 +126,7 @@ def stream_predictions(predictor: Any, inputs: list[Any], output: str | Path, *,
         for ids, items in _chunks(predictor, list(inputs), chunk_size, workers, skip_bad, max_pixels, done):
             if not ids:
                 continue
-            outputs = predictor.predict_proba_items(items)
-            rows = [{"input": name, **row} for name, row in
-                    zip(ids, predictor.task.rows_for(items, outputs, predictor.manifest), strict=True)]
-            if write_files is not None:
-                paths = write_files(ids, items, outputs, predictor.manifest, output_dir)
-                rows = [{"input": r["input"], "output": p, **{k: v for k, v in r.items() if k != "input"}}
-                        for r, p in zip(rows, paths, strict=True)]
+            rows = predicted_rows(predictor, ids, items, output_dir)
             if writer is None:
                 writer = csv.DictWriter(fh, fieldnames=header or list(rows[0]), extrasaction="ignore")
                 if header is None:
@@ -124,4 +142,4 @@ def stream_predictions(predictor: Any, inputs: list[Any], output: str | Path, *,
     return written
 
 
-__all__ = ["stream_predictions"]
+__all__ = ["file_writer", "predicted_rows", "stream_predictions"]
