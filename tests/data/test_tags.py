@@ -117,3 +117,15 @@ def test_fit_data_path_reads_tags_and_honours_tag_repair(tmp_path):
     assert any("read as 'B-'" in w for w in splits.warnings)
     with pytest.raises(DataError, match=r"ner.txt:2: tag 'I-PER'"):
         load_splits(DataConfig(data=str(path), tag_repair="error"), targets="tags")
+
+
+def test_an_empty_part_of_a_tag_dataset_keeps_its_word_axis():
+    """`--shots K` with a probe leaves the token task no validation sentences (its README command)."""
+    import numpy as np
+
+    from transferkit.data import TransferDataset
+
+    ds = TransferDataset(name="t", modality="text", x=[["a", "b"], ["c"]], y=np.array([[1, 0], [0, -100]]),
+                         classes=["O", "B-x"], meta={"per_token": True})
+    empty = ds.subset(np.zeros(0, np.int64), split="val")
+    assert len(empty) == 0 and empty.y.shape == (0, 2) and empty.per_token

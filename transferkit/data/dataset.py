@@ -66,7 +66,7 @@ class TransferDataset:
         y = np.asarray(self.y)
         values = not self.classes and y.dtype.kind == "f"
         if self.per_token:  # tag codes per word (N, W), padded with -100 (data/tags.py)
-            self.y = y.astype(np.int64).reshape(len(y), -1)
+            self.y = y.astype(np.int64) if y.ndim == 2 else y.astype(np.int64).reshape(len(y), -1)  # (0, W) too
         elif y.ndim == 2 and values:  # several numbers per example (forecasting windows)
             self.y = y.astype(np.float64)
         elif y.ndim == 2:  # label sets: one 0/1 column per label

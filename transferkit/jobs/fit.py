@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from transferkit.config import FitConfig, configure
+from transferkit.devices import resolve_device
 from transferkit.errors import ConfigError
 from transferkit.logs import library_log
 from transferkit.pipeline import (
@@ -79,6 +80,7 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
         raise ConfigError("The 'data' parameter of fit is required: a built-in dataset name "
                           "(see `transferkit datasets`) or a path.")
     log = log or library_log
+    resolve_device(cfg.train.device, "train.device")  # a device that is not there: before any work
     choice = None
     if cfg.strategy is None:
         cfg, choice = with_default_strategy(cfg, log)

@@ -58,10 +58,11 @@ def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
     if fraction <= 0:
         how = ("the head's regularisation (and --mapping auto) is chosen by k-fold cross-validation "
                "on the shots" if frozen else "every stage runs its full schedule, no early stopping")
-        log(f"[bold]label budget[/bold] the {d.shots} shots per class are all the labels{given}: no "
+        log(f"[bold]label budget[/bold] the --shots {d.shots} labels are all the labels{given}: no "
             f"validation split; {how} (--max-val N adds a validation set outside the shots)")
     else:
-        log(f"[bold]label budget[/bold] {fraction:.0%} of each class's {d.shots} shots (at least 1) held "
+        log(f"[bold]label budget[/bold] {fraction:.0%} of the --shots {d.shots} labels (of each class's, "
+            f"where there are classes; at least 1) held "
             f"out as validation{given} for early stopping and selection, the rest train, no refit "
             "(--max-val N draws validation outside the shots instead)")
     return dataclasses.replace(cfg, data=dataclasses.replace(d, shots_val=fraction))
