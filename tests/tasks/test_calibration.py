@@ -337,11 +337,17 @@ def test_calibration_without_validation_uses_cross_fitted_outputs():
     part = lambda y: SimpleNamespace(y=y, classes=["a", "b"], meta={})  # noqa: E731
     splits = SimpleNamespace(train=part(y), val=part(np.zeros(0, np.int64)), test=part(np.array([0, 1])))
     head = CalibratedLinear(5, 2)
-    _, _, sections = calibrate(task, head, splits, None, np.array([[0.9, 0.1], [0.2, 0.8]]), lambda _m: None)
+    task.solved_head_ = (head.weight.detach().clone(), head.bias.detach().clone())  # as solve_head leaves it
+    test = np.array([[0.9, 0.1], [0.2, 0.8]])
+    _, _, sections = calibrate(task, head, splits, None, test, lambda _m: None)
     cal = sections["calibration"]
     assert cal["method"] == "temperature" and cal["fitted_on"] == "cross-fitted" and cal["n_val"] == 40
     assert cal["temperature"] == pytest.approx(fit_temperature(oof, y), rel=1e-6)
     assert float(head.temperature) == pytest.approx(cal["temperature"], rel=1e-6)
+    with torch.no_grad():  # the head trained on after the solver (LP-FT): its OOF outputs are stale
+        head.weight.add_(0.1)
+    _, _, sections = calibrate(task, head, splits, None, test, lambda _m: None)
+    assert sections["calibration"]["method"] == "none"
 
 
 def test_em_on_a_given_pool_recovers_its_planted_prior():

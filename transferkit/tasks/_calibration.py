@@ -293,11 +293,12 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the fit's step
 
 
-def calibration_set(task: Any, splits: Any, val_outputs: np.ndarray | None
-                    ) -> tuple[np.ndarray, np.ndarray, str, str]:
+def calibration_set(task: Any, splits: Any, val_outputs: np.ndarray | None,
+                    head: nn.Module | None = None) -> tuple[np.ndarray, np.ndarray, str, str]:
     """(logits, labels, kind, words) a calibration is fitted on: the labelled validation
     split when it has >= 2 labelled examples (kind ``val``); else, when the head's solver
-    cross-validated on the training labels, their cross-fitted (out-of-fold) outputs (kind
+    cross-validated on the training labels and ``head`` still holds the weights it solved
+    (not trained further, e.g. by LP-FT), their cross-fitted (out-of-fold) outputs (kind
     ``cross-fitted``); else nothing (kind ``none``). Never the test split."""
     if val_outputs is not None:
         y_val = np.asarray(splits.val.y, dtype=np.int64)
@@ -306,7 +307,10 @@ def calibration_set(task: Any, splits: Any, val_outputs: np.ndarray | None
             return (logits_of(val_outputs)[labelled], y_val[labelled], "val",
                     f"the {int(labelled.sum())} labelled validation examples")
     crossed = getattr(task, "cross_fitted_", None)
-    if crossed is not None and len(crossed[1]) >= 2:
+    solved = getattr(task, "solved_head_", None)
+    same = (head is None or solved is not None and isinstance(head, nn.Linear)
+            and torch.equal(head.weight.detach().cpu(), solved[0]) and torch.equal(head.bias.detach().cpu(), solved[1]))
+    if crossed is not None and len(crossed[1]) >= 2 and same:
         return (np.asarray(crossed[0], dtype=np.float64), np.asarray(crossed[1]), "cross-fitted",
                 f"the out-of-fold outputs of the {len(crossed[1])} training examples (k-fold "
                 "cross-fitting: there is no validation split)")
@@ -352,7 +356,7 @@ def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.nd
     y_test = np.asarray(splits.test.y, dtype=np.int64)
     z_test = logits_of(test_outputs)
     z_val = logits_of(val_outputs) if val_outputs is not None else None
-    z_cal, y_cal, kind, words = calibration_set(task, splits, val_outputs)
+    z_cal, y_cal, kind, words = calibration_set(task, splits, val_outputs, head)
     method, why = _choose_method(task, z_cal, y_cal, kind, log)
     temperature, cal_bias = 1.0, np.zeros(len(classes))
     if method == "temperature":

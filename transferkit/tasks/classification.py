@@ -328,6 +328,8 @@ class ClassificationTask(Task):
         #: (out-of-fold logits, labels) of the training examples from the head's solver, when
         #: it cross-validated; None otherwise
         self.cross_fitted_: tuple[np.ndarray, np.ndarray] | None = None
+        #: (weight, bias) the solver wrote; a head trained further (LP-FT) no longer matches them
+        self.solved_head_: tuple[torch.Tensor, torch.Tensor] | None = None
         #: outputs of the model on the user's unlabelled pool (``prior_pool``), set before ``adjust``
         self.pool_outputs_: np.ndarray | None = None
 
@@ -432,6 +434,7 @@ class ClassificationTask(Task):
         # validation split (see transferkit.tasks._calibration.calibration_set)
         oof = info.pop("oof_logits", None)
         self.cross_fitted_ = None if oof is None else (oof, np.asarray(y, dtype=np.int64))
+        self.solved_head_ = (weight.clone(), bias.clone())  # the OOF outputs stand for this head only
         with torch.no_grad():
             head.weight.copy_(weight)
             head.bias.copy_(bias)
