@@ -128,8 +128,12 @@ def _write(task: str, title: str, rows: list[dict[str, Any]], select: str, sweep
         med = statistics.median([r["wall_s"] for r in rs])
         lines.append(f"| {m} | {_ms(so)} | {_ms(ad)} | {gain:+.1f} | {_ms(orc)} | {med:.1f} | "
                      f"{med / fastest:.2f}× |")
+    verdicts = [r["paired"]["verdict"] for r in by[best_gain[1]] if r.get("paired")]
+    tally = ", ".join(f"{v} on {verdicts.count(v)}" for v in dict.fromkeys(verdicts))
     lines += ["", f"Best label-free method: **{best_gain[1]}**, {best_gain[0] * 100:+.1f} points over "
-              f"source-only (source-only over all runs: {_ms(so_all)} %).", "",
+              f"source-only (source-only over all runs: {_ms(so_all)} %)"
+              + (f"; the paired test against source-only on each seed's shared test set says: {tally} "
+                 f"of {len(verdicts)} seeds." if verdicts else "."), "",
               "Per seed (accuracy %, source-only / adapted / oracle, chosen candidate, wall s; the "
               "adapted model's 95 % bootstrap CI on the shared target test set and its paired test "
               "against source-only on the same examples, McNemar):", ""]
