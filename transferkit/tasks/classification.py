@@ -429,7 +429,8 @@ class ClassificationTask(Task):
 
         weight, bias, info = fit_logistic_head(
             x, y, head.out_features, seed=seed, x_val=val[0] if val else None,
-            y_val=val[1] if val else None, class_weight="balanced" if train_cfg.class_weights == "auto" else None)
+            y_val=val[1] if val else None, class_weight="balanced" if train_cfg.class_weights == "auto" else None,
+            cross_fit=True)
         # cross-fitted outputs of the training examples: calibration's data when there is no
         # validation split (see transferkit.tasks._calibration.calibration_set)
         oof = info.pop("oof_logits", None)
