@@ -33,6 +33,10 @@ HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 REQUIREMENTS = HERE / "requirements.txt"
 THREADS = 2
+#: the sentence under every table with per-seed intervals
+CI_NOTE = ("Spread: mean ± std over seeds (the training sample varies); per-seed 95 % CI: "
+           "class-stratified percentile bootstrap over the shared test set (1,000 resamples; the "
+           "test sample varies), transferkit.stats.bootstrap_ci.")
 
 
 # ----------------------------------------------------------------------------- set-up
@@ -149,12 +153,14 @@ class Results:
     notes: list[str] = field(default_factory=list)
 
     def add(self, setting: str, method: str, seed: int, acc: float, bacc: float, timing: Timing,
-            peer: bool, **extra: float) -> None:
+            peer: bool, ci: Sequence[float] | None = None, **extra: float) -> None:
+        """One seed's figures; ``ci`` its 95 % accuracy CI on the shared test set
+        (:func:`seed_ci` for a peer's predictions, :func:`summary_ci` for a transferkit run)."""
         if peer and method not in self.peers:
             self.peers.append(method)
         self.rows.setdefault((setting, method), []).append(
             {"seed": seed, "acc": float(acc), "bacc": float(bacc), "wall": timing.wall,
-             "cpu": timing.cpu, **extra})
+             "cpu": timing.cpu, "ci": tuple(ci) if ci is not None else None, **extra})
         print(f"  {setting:>10} | {method:<38} seed {seed}: acc {acc:.4f} bacc {bacc:.4f} "
               f"wall {timing.wall:7.2f} s cpu {timing.cpu:7.2f} s", flush=True)
 
@@ -176,9 +182,9 @@ class Results:
         best_wall = self.fastest_peer(setting, best) if best else float("nan")
         best_cpu = mean_std([r["cpu"] for r in self.rows.get((setting, best), [])])[0] if best else float("nan")
         lines = [f"### {setting}", "",
-                 "| method | accuracy % (mean ± std) | balanced acc. % | per seed (acc %) | wall s | "
-                 "CPU s | wall / best peer | CPU / best peer |",
-                 "|---|---|---|---|---|---|---|---|"]
+                 "| method | accuracy % (mean ± std) | balanced acc. % | per seed (acc %) | per-seed 95 % CI "
+                 "(acc %) | wall s | CPU s | wall / best peer | CPU / best peer |",
+                 "|---|---|---|---|---|---|---|---|---|"]
         for (s, m), rs in self.rows.items():
             if s != setting:
                 continue
@@ -190,7 +196,7 @@ class Results:
             tag = " (peer)" if m in self.peers else ""
             tag += " **best peer**" if m == best else ""
             lines.append(f"| {m}{tag} | {100 * acc:.1f} ± {100 * acc_sd:.1f} | {100 * bacc:.1f} ± "
-                         f"{100 * bacc_sd:.1f} | {per_seed} | {wall:.1f} | {cpu:.1f} | "
+                         f"{100 * bacc_sd:.1f} | {per_seed} | {ci_cell(rs)} | {wall:.1f} | {cpu:.1f} | "
                          f"{wall / best_wall:.2f} | {cpu / best_cpu:.2f} |")
         return lines + [""]
 
@@ -206,6 +212,7 @@ class Results:
                 "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
                 f"- written {time.strftime('%Y-%m-%d %H:%M')}; wall = end-to-end seconds (data on disk "
                 "to test predictions), CPU = process CPU seconds (under load wall >> CPU).", ""]
+        out += [CI_NOTE, ""]
         for setting in self.settings():
             out += self.table(setting)
         if self.notes:
@@ -221,6 +228,29 @@ class Results:
         print(text)
         print(f"\nwrote {p}")
         return p
+
+
+def seed_ci(y_true: Sequence[int], y_pred: Sequence[int], seed: int = 0) -> tuple[float, float]:
+    """The 95 % percentile-bootstrap CI of one seed's accuracy on the shared test set,
+    resampling test examples within each class -- transferkit's own interval
+    (:func:`transferkit.stats.bootstrap_ci`, 1,000 resamples, seeded), so a peer's row and a
+    transferkit row (``summary["metrics"]["test"]["ci"]``) are the same statistic."""
+    from transferkit.stats import bootstrap_ci
+
+    y, p = np.asarray(y_true), np.asarray(y_pred)
+    return bootstrap_ci(lambda t, q: float((t == q).mean()), y, p, seed=seed, strata=y)
+
+
+def summary_ci(summary: dict[str, Any]) -> tuple[float, float] | None:
+    """The accuracy CI a transferkit run wrote into ``summary.json`` (None when absent)."""
+    ci = ((summary.get("metrics") or {}).get("test") or {}).get("ci") or {}
+    return tuple(ci["accuracy"]) if "accuracy" in ci else None  # type: ignore[return-value]
+
+
+def ci_cell(rows: Sequence[dict[str, Any]]) -> str:
+    """The table cell of each seed's 95 % CI (accuracy %), '—' where a row has none."""
+    cells = [f"{100 * r['ci'][0]:.1f}–{100 * r['ci'][1]:.1f}" if r.get("ci") else "—" for r in rows]
+    return ", ".join(cells)
 
 
 def scores(y_true: Sequence[int], y_pred: Sequence[int]) -> tuple[float, float]:

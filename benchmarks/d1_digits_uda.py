@@ -45,6 +45,15 @@ def machine() -> str:
             f"{transferkit.__version__}, Python {platform.python_version()}")
 
 
+def _paired_words(paired: dict[str, Any] | None) -> str:
+    """'; vs source-only: <verdict> (p = ...)' from a run's paired test, '' without one."""
+    if not paired:
+        return ""
+    from transferkit.stats import format_p
+
+    return f"; vs source-only: {paired['verdict']} ({format_p(paired['p_value'])})"
+
+
 def _ms(values: list[float]) -> str:
     if not values:
         return "—"
@@ -79,7 +88,8 @@ def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[s
                    "oracle": (s["baselines"]["oracle"] or {}).get("test", {}).get("accuracy"),
                    "chosen": next((c["name"] for c in s["selection"]["candidates"] if c.get("chosen")), ""),
                    "wall_s": wall, "features_s": s["timings"]["features_s"],
-                   "train_s": s["timings"]["train_s"]}
+                   "train_s": s["timings"]["train_s"], "ci": _common.summary_ci(s),
+                   "paired": (s.get("adapt") or {}).get("paired_test")}
             rows.append(row)
             print(f"{label:16s} seed {seed}: source-only {row['source_only']:.4f}  adapted "
                   f"{row['adapted']:.4f}  oracle {row['oracle'] or float('nan'):.4f}  "
@@ -118,12 +128,19 @@ def _write(task: str, title: str, rows: list[dict[str, Any]], select: str, sweep
         med = statistics.median([r["wall_s"] for r in rs])
         lines.append(f"| {m} | {_ms(so)} | {_ms(ad)} | {gain:+.1f} | {_ms(orc)} | {med:.1f} | "
                      f"{med / fastest:.2f}× |")
+    verdicts = [r["paired"]["verdict"] for r in by[best_gain[1]] if r.get("paired")]
+    tally = ", ".join(f"{v} on {verdicts.count(v)}" for v in dict.fromkeys(verdicts))
     lines += ["", f"Best label-free method: **{best_gain[1]}**, {best_gain[0] * 100:+.1f} points over "
-              f"source-only (source-only over all runs: {_ms(so_all)} %).", "",
-              "Per seed (accuracy %, source-only / adapted / oracle, chosen candidate, wall s):", ""]
+              f"source-only (source-only over all runs: {_ms(so_all)} %)"
+              + (f"; the paired test against source-only on each seed's shared test set says: {tally} "
+                 f"of {len(verdicts)} seeds." if verdicts else "."), "",
+              "Per seed (accuracy %, source-only / adapted / oracle, chosen candidate, wall s; the "
+              "adapted model's 95 % bootstrap CI on the shared target test set and its paired test "
+              "against source-only on the same examples, McNemar):", ""]
     for m, rs in by.items():
         cells = "; ".join(f"seed {r['seed']}: {r['source_only'] * 100:.1f} / {r['adapted'] * 100:.1f}"
-                          f" / {(r['oracle'] or 0) * 100:.1f} ({r['chosen']}, {r['wall_s']:.0f} s)"
+                          f" / {(r['oracle'] or 0) * 100:.1f} ({r['chosen']}, {r['wall_s']:.0f} s; adapted "
+                          f"95 % CI {_common.ci_cell([r])}{_paired_words(r.get('paired'))})"
                           for r in rs)
         lines.append(f"- {m}: {cells}")
     lines.append("")

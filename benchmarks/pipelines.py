@@ -105,7 +105,7 @@ def _fit(work: Path, tag: str, p: dict[str, Any], backbone: str, strategy: str, 
               log=None)
     test = run.summary["metrics"]["test"]
     return {"accuracy": test["accuracy"], "balanced_accuracy": test["balanced_accuracy"],
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "ci": _common.summary_ci(run.summary)}
 
 
 def run_pipeline(name: str, seeds: list[int], work: Path, quick: bool) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def report(results: list[dict[str, Any]], seeds: list[int], command: str, quick:
     lines = ["# Worked pipelines (issue 5): pretrain on a source, fit a small target", "",
              f"Machine: {machine()}", "", f"Command: `{command}`" + ("  (quick budgets)" if quick else ""),
              "", f"Seeds: {seeds}. Test splits are fixed; the seed draws the few-shot sample and the "
-             "initialisation. Accuracies in %, mean ± std over seeds.", ""]
+             "initialisation. Accuracies in %, mean ± std over seeds.", "", _common.CI_NOTE, ""]
     for res in results:
         p = PIPELINES[res["name"]]
         alone = [r["accuracy"] for r in res["rows"]["target alone (full, random init)"]]
@@ -151,9 +151,9 @@ def report(results: list[dict[str, Any]], seeds: list[int], command: str, quick:
                   f"One command: `{p['command']}`", "",
                   f"Source model: {p['arch']}, source test accuracy {100 * res['source_accuracy']:.1f} %, "
                   f"pretraining {res['pretrain_s']:.1f} s.", "",
-                  "| model | accuracy | balanced accuracy | per seed (accuracy) | gain over target alone "
-                  "(points) | wall s (median) | time ratio to target alone |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| model | accuracy | balanced accuracy | per seed (accuracy) | per-seed 95 % CI | gain "
+                  "over target alone (points) | wall s (median) | time ratio to target alone |",
+                  "|---|---|---|---|---|---|---|---|"]
         t_alone = statistics.median(r["seconds"] for r in res["rows"]["target alone (full, random init)"])
         best_gain = None
         for label, rows in res["rows"].items():
@@ -164,7 +164,7 @@ def report(results: list[dict[str, Any]], seeds: list[int], command: str, quick:
                 best_gain = gain if best_gain is None else max(best_gain, gain)
             lines.append(f"| {label} | {_ms(acc)} | {_ms([r['balanced_accuracy'] for r in rows])} | "
                          + ", ".join(f"{100 * a:.1f}" for a in acc)
-                         + f" | {gain:+.1f} | {t:.1f} | {t / t_alone:.2f} |")
+                         + f" | {_common.ci_cell(rows)} | {gain:+.1f} | {t:.1f} | {t / t_alone:.2f} |")
         verdict = ("transfer helped" if best_gain is not None and best_gain > 0.5 else
                    "transfer did NOT help on this pair (gain within ±0.5 points or negative)")
         lines += ["", f"Verdict: {verdict}: best transferred gain {best_gain:+.1f} points over the "

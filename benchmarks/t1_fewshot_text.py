@@ -183,7 +183,7 @@ def main(shots: str = "8,16", out_name: str = "t1_fewshot_text.md", t2: bool = T
                     data = peer_data(idx)
                     pred = fn(data, seed, shots)
                 acc, bacc = _common.scores(data[3], pred)
-                res.add(setting, name, seed, acc, bacc, t, peer=True)
+                res.add(setting, name, seed, acc, bacc, t, peer=True, ci=_common.seed_ci(data[3], pred))
             for name, recipe in TK_RECIPES.items():
                 if shots is None and recipe.get("few_shot_only"):
                     continue  # 4,000 texts x 8 epochs of 3 layers: a few-shot recipe
@@ -191,7 +191,7 @@ def main(shots: str = "8,16", out_name: str = "t1_fewshot_text.md", t2: bool = T
                     summary = run_transferkit(recipe, shots, seed, work)
                 test = summary["metrics"]["test"]
                 res.add(setting, name, seed, test["accuracy"], test["balanced_accuracy"], t, peer=False,
-                        features_s=summary["timings"]["features_s"], train_s=summary["timings"]["train_s"])
+                        ci=_common.summary_ci(summary), features_s=summary["timings"]["features_s"], train_s=summary["timings"]["train_s"])
     res.notes += [
         f"Majority baseline (always 'great'): accuracy {100 * majority:.1f} %, balanced accuracy 50.0 %.",
         "Targets (BENCHMARKS.md): 8 and 16/class >= SetFit's accuracy and balanced accuracy in <= 1/5 of "

@@ -35,7 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import Results, parser, scores, setup, timed  # noqa: E402
+from _common import Results, parser, scores, seed_ci, setup, summary_ci, timed  # noqa: E402
 
 TARGETS = ("gunpoint", "italy-power-demand", "arrowhead")
 SOURCE = "osuleaf"
@@ -55,7 +55,7 @@ def labelled_and_test(target: str, shots: int, seed: int, max_test: int) -> tupl
     return (items, y), ([s.test.input(i) for i in range(len(s.test))], s.test.y)
 
 
-def minirocket_ridge(labelled: Any, test: Any) -> tuple[float, float]:
+def minirocket_ridge(labelled: Any, test: Any) -> tuple[float, float, tuple[float, float]]:
     """MiniRocket features (transferkit's transform) + StandardScaler + RidgeClassifierCV."""
     import torch
     from sklearn.linear_model import RidgeClassifierCV
@@ -72,7 +72,8 @@ def minirocket_ridge(labelled: Any, test: Any) -> tuple[float, float]:
         f_te = np.concatenate([mr(mr.collate(x_te[i:i + 64])).numpy() for i in range(0, len(x_te), 64)])
     clf = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)))
     clf.fit(f_tr, y_tr)
-    return scores(y_te, clf.predict(f_te))
+    pred = clf.predict(f_te)
+    return (*scores(y_te, pred), seed_ci(y_te, pred))
 
 
 def fit_row(res: Results, setting: str, method: str, seed: int, **kwargs: Any) -> None:
@@ -81,7 +82,8 @@ def fit_row(res: Results, setting: str, method: str, seed: int, **kwargs: Any) -
     with timed() as t:
         run = tk.fit(log=None, seed=seed, **kwargs)
     m = run.summary["metrics"]["test"]
-    res.add(setting, method, seed, m["accuracy"], m["balanced_accuracy"], t, peer=False)
+    res.add(setting, method, seed, m["accuracy"], m["balanced_accuracy"], t, peer=False,
+            ci=summary_ci(run.summary))
 
 
 def main() -> None:
@@ -121,8 +123,8 @@ def main() -> None:
                           "out": str(work / f"{target}-{shots}-{seed}"), "overwrite": True}
                 labelled, test = labelled_and_test(target, shots, seed, args.max_test)
                 with timed() as t:
-                    acc, bacc = minirocket_ridge(labelled, test)
-                res.add(setting, "MiniRocket + RidgeClassifierCV", seed, acc, bacc, t, peer=True)
+                    acc, bacc, ci = minirocket_ridge(labelled, test)
+                res.add(setting, "MiniRocket + RidgeClassifierCV", seed, acc, bacc, t, peer=True, ci=ci)
                 fit_row(res, setting, "transferkit pretrained + full", seed, backbone=str(source),
                         strategy="full", **common, epochs=TRAIN["epochs"], overrides=TRAIN["overrides"])
                 fit_row(res, setting, "transferkit pretrained + linear probe", seed,

@@ -209,13 +209,13 @@ def main() -> None:
                     data = peer_data(idx, n_test)
                     pred = fn(data, seed)
                 acc, bacc = _common.scores(data[3], pred)
-                res.add(setting, name, seed, acc, bacc, t, peer=True)
+                res.add(setting, name, seed, acc, bacc, t, peer=True, ci=_common.seed_ci(data[3], pred))
             for name, recipe in TK_RECIPES.items():
                 with _common.timed() as t:
                     summary = run_transferkit(recipe, shots, seed, n_test, work)
                 test = summary["metrics"]["test"]
                 res.add(setting, name, seed, test["accuracy"], test["balanced_accuracy"], t, peer=False,
-                        features_s=summary["timings"]["features_s"], train_s=summary["timings"]["train_s"])
+                        ci=_common.summary_ci(summary), features_s=summary["timings"]["features_s"], train_s=summary["timings"]["train_s"])
     res.notes += [
         "Targets (BENCHMARKS.md): 10/class >= 70 % in <= 10 s; 100/class >= 82 % in <= 1/4 of the "
         "best peer's time.",

@@ -144,7 +144,8 @@ def corrected_run(tmp_path_factory):
 def test_fit_reports_calibration_and_prior_correction(corrected_run):
     s = corrected_run.summary
     cal, prior = s["calibration"], s["prior_correction"]
-    assert cal["method"] == "temperature" and cal["fitted_on"] == "val" and cal["temperature"] > 0
+    # a prior correction follows: 'auto' calibrates with a temperature and class biases (BCTS)
+    assert cal["method"] == "bcts" and cal["fitted_on"] == "val" and cal["temperature"] > 0
     assert cal["val_nll_after"] <= cal["val_nll_before"] + 1e-12
     assert cal["ece_after"] <= cal["ece_before"]
     assert prior["method"] == "known"  # the built-in recorded its pool's class counts
@@ -166,7 +167,8 @@ def test_saved_loaded_and_onnx_models_give_the_adjusted_probabilities(corrected_
     predictor = load(corrected_run.run_dir)
     head = predictor.model.head
     assert float(head.temperature) == pytest.approx(s["calibration"]["temperature"], rel=1e-6)
-    ratio = np.log(np.array(list(s["prior_correction"]["prior"].values())) / 0.5)
+    ratio = (np.log(np.array(list(s["prior_correction"]["prior"].values())) / 0.5)
+             + np.array(list(s["calibration"]["bias"].values())))
     np.testing.assert_allclose(head.log_prior_ratio.numpy(), ratio, atol=1e-4)
     splits = load_splits("breast-cancer-wdbc", shots=10)
     probs = predict_outputs(predictor.model, splits.test)
@@ -185,7 +187,7 @@ def test_saved_loaded_and_onnx_models_give_the_adjusted_probabilities(corrected_
 
 def test_report_draws_before_and_after_and_the_prior_correction(corrected_run):
     html = (corrected_run.run_dir / "report.html").read_text(encoding="utf-8")
-    assert "before and after temperature scaling" in html
+    assert "before and after bias-corrected temperature scaling" in html
     assert f"{corrected_run.summary['calibration']['ece_before']:.3f} before" in html
     assert "Label-prior correction" in html
 
@@ -289,3 +291,112 @@ def test_auto_skips_a_temperature_when_every_validation_example_is_right():
     one_wrong[0] = [0.3, 0.7]
     _, _, sections = calibrate(task, CalibratedLinear(2, 2), splits, one_wrong, test, lambda _m: None)
     assert sections["calibration"]["method"] == "temperature"
+
+
+def test_bcts_bias_by_hand_on_uninformative_logits():
+    """Constant logits carry no information: the NLL-optimal softmax(z / T + b) is the label
+    frequency, 3/4 vs 1/4, so b0 - b1 = log 3 whatever T (centred: +-log(3)/2)."""
+    from transferkit.tasks._calibration import fit_bcts
+
+    z, y = np.zeros((8, 2)), np.array([0, 0, 0, 1, 0, 0, 0, 1])
+    _, bias = fit_bcts(z, y)
+    np.testing.assert_allclose(bias, [np.log(3) / 2, -np.log(3) / 2], atol=1e-4)
+
+
+def test_bcts_is_the_nll_minimum_and_removes_a_planted_class_bias():
+    from transferkit.tasks._calibration import fit_bcts
+
+    z, y = _overconfident(n=2000, k=3, scale=2.0, seed=3)
+    planted = np.array([1.5, 0.0, -1.5])  # the model prefers class 0
+    t, b = fit_bcts(z + planted, y)
+    best = nll((z + planted) / t + b, y)
+    for dt in (0.9, 1.1):  # neither a nearby temperature nor a nudged bias does better
+        assert nll((z + planted) / (t * dt) + b, y) > best
+    assert nll((z + planted) / t + b + np.array([0.1, 0.0, -0.1]), y) > best
+    # the fitted biases undo most of the planted preference (T = 2: the truth is z / 2, bias -planted / 2)
+    np.testing.assert_allclose(b - b.mean(), -planted / t, atol=0.15)
+    assert nll((z + planted) / t + b, y) < nll((z + planted) / fit_temperature(z + planted, y), y)
+
+
+def test_calibration_without_validation_uses_cross_fitted_outputs():
+    """No validation split: the temperature is fitted on the linear probe's out-of-fold outputs
+    of the training shots (never on the test split), and stored in the head."""
+    from types import SimpleNamespace
+
+    from transferkit.tasks import get_task
+    from transferkit.tasks._calibration import calibrate
+    from transferkit.train.convex import out_of_fold_logits
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5))
+    y = (x[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(np.int64)
+    oof = out_of_fold_logits(x, y, 2, c=100.0)
+    assert oof.shape == (40, 2) and np.allclose(np.exp(oof).sum(1), 1.0)
+    task = get_task("classification")
+    task.cross_fitted_ = (oof, y)
+    part = lambda y: SimpleNamespace(y=y, classes=["a", "b"], meta={})  # noqa: E731
+    splits = SimpleNamespace(train=part(y), val=part(np.zeros(0, np.int64)), test=part(np.array([0, 1])))
+    head = CalibratedLinear(5, 2)
+    task.solved_head_ = (head.weight.detach().clone(), head.bias.detach().clone())  # as solve_head leaves it
+    test = np.array([[0.9, 0.1], [0.2, 0.8]])
+    _, _, sections = calibrate(task, head, splits, None, test, lambda _m: None)
+    cal = sections["calibration"]
+    assert cal["method"] == "temperature" and cal["fitted_on"] == "cross-fitted" and cal["n_val"] == 40
+    assert cal["temperature"] == pytest.approx(fit_temperature(oof, y), rel=1e-6)
+    assert float(head.temperature) == pytest.approx(cal["temperature"], rel=1e-6)
+    with torch.no_grad():  # the head trained on after the solver (LP-FT): its OOF outputs are stale
+        head.weight.add_(0.1)
+    _, _, sections = calibrate(task, head, splits, None, test, lambda _m: None)
+    assert sections["calibration"]["method"] == "none"
+
+
+def test_em_on_a_given_pool_recovers_its_planted_prior():
+    """The prior pool's posteriors, not the test inputs', drive EM: a pool drawn 80/20 from a
+    calibrated model's world is estimated within 0.05, while the test inputs are 50/50."""
+    from types import SimpleNamespace
+
+    from transferkit.tasks import get_task
+    from transferkit.tasks._calibration import calibrate
+
+    rng = np.random.default_rng(1)
+
+    def draw(n, prior):  # labels from prior, x | y ~ N(+-1, 1); the posterior under a 50/50 prior
+        yy = (rng.random(n) >= prior[0]).astype(np.int64)
+        x = rng.normal(np.where(yy == 0, -1.0, 1.0), 1.0)
+        p1 = 1 / (1 + np.exp(-2 * x))
+        return np.stack([1 - p1, p1], 1), yy
+
+    pool, _ = draw(4000, [0.8, 0.2])
+    test, y_test = draw(400, [0.5, 0.5])
+    task = get_task("classification", {"prior_correction": "em", "calibration": "none"})
+    task.pool_outputs_ = pool
+    part = lambda y: SimpleNamespace(y=y, classes=["a", "b"], meta={})  # noqa: E731
+    splits = SimpleNamespace(train=part(np.array([0, 1] * 10)), val=part(np.zeros(0, np.int64)),
+                             test=part(y_test))
+    _, _, sections = calibrate(task, CalibratedLinear(1, 2), splits, None, test, lambda _m: None)
+    prior = sections["prior_correction"]
+    assert prior["em_on"] == "pool" and prior["method"] == "em"
+    assert abs(prior["prior"]["a"] - 0.8) < 0.05
+
+
+def test_fit_reads_a_prior_pool_file(tmp_path):
+    """End to end: --prior-pool names a CSV of unlabelled WDBC rows drawn 90 % benign; EM on
+    it (not on the test split) sets the prior."""
+    from sklearn.datasets import load_breast_cancer
+
+    from transferkit.cli import main
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame, target = bunch.data, bunch.target  # 1 = benign in scikit-learn
+    rng = np.random.default_rng(0)
+    benign, malignant = np.flatnonzero(target == 1), np.flatnonzero(target == 0)
+    rows = np.concatenate([rng.choice(benign, 180, replace=False), rng.choice(malignant, 20, replace=False)])
+    pool = tmp_path / "pool.csv"
+    frame.iloc[rows].to_csv(pool, index=False)
+    out = tmp_path / "run"
+    assert main(["fit", "--data", "breast-cancer-wdbc", "--backbone", "tabular", "--strategy", "linear-probe",
+                 "--shots", "10", "--prior-correction", "auto", "--prior-pool", str(pool), "--out", str(out),
+                 "--quiet"]) == 0
+    prior = json.loads((out / "summary.json").read_text())["prior_correction"]
+    assert prior["method"] == "em" and prior["em_on"] == "pool" and "pool.csv" in prior["source"]
+    assert abs(prior["prior"]["benign"] - 0.9) < 0.1

@@ -28,10 +28,17 @@ class FitCommand:
                                  "(same as --set task_params.prior_correction=...): 'auto' uses the "
                                  "labelled pool's prior when known, else EM on the test inputs "
                                  "(labels unused); a JSON/CSV file gives class frequencies.")
-        parser.add_argument("--calibration", choices=("auto", "temperature", "none"), default=None,
-                            help="Classification: temperature scaling on the validation split "
-                                 "(same as --set task_params.calibration=...; default auto: when "
-                                 "there is a validation split).")
+        parser.add_argument("--prior-pool", metavar="FILE", default=None,
+                            help="Classification: unlabelled target inputs (a file or folder as "
+                                 "predict reads them) on which EM estimates the class prior for "
+                                 "--prior-correction auto|em, instead of the test inputs (same as "
+                                 "--set task_params.prior_pool=...).")
+        parser.add_argument("--calibration", choices=("auto", "temperature", "bcts", "none"), default=None,
+                            help="Classification: temperature scaling ('bcts': plus one bias per "
+                                 "class) on the validation split, or without one on a linear probe's "
+                                 "cross-fitted training outputs (same as --set "
+                                 "task_params.calibration=...; default auto: bcts before a prior "
+                                 "correction, else temperature).")
         parser.add_argument("--decision", metavar="RULE", default=None,
                             help="Binary classification: 'cost=5:1' (a false negative costs 5 false "
                                  "positives: threshold 1/6 on the calibrated probability of the "
@@ -60,7 +67,7 @@ class FitCommand:
         if args.no_pretrained:
             args.overrides = ["backbone.pretrained=false", *args.overrides]
         # task_params shortcuts; --set still wins
-        for key in ("prior_correction", "calibration", "decision", "class_descriptions", "template"):
+        for key in ("prior_correction", "prior_pool", "calibration", "decision", "class_descriptions", "template"):
             if getattr(args, key) is not None:
                 args.overrides = [f"task_params.{key}={getattr(args, key)}", *args.overrides]
         cfg = config_from_args(FitConfig, args)

@@ -96,8 +96,9 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
     for sentence in paired_sentences(summary):
         con.print(sentence)
     cal = _dict(summary.get("calibration"))
-    if cal.get("method") == "temperature" and _is_number(cal.get("ece_before")):
-        con.print(f"calibration: temperature {cal['temperature']:.3g} (validation), test ECE "
+    if cal.get("method") in ("temperature", "bcts") and _is_number(cal.get("ece_before")):
+        on = "validation" if cal.get("fitted_on") in (None, "val") else str(cal.get("fitted_on"))
+        con.print(f"calibration: {cal['method']} T {cal['temperature']:.3g} ({on}), test ECE "
                   f"{cal['ece_before']:.3f} -> {cal['ece_after']:.3f}")
     prior = _dict(summary.get("prior_correction"))
     if _is_number(prior.get("accuracy_after")):

@@ -36,6 +36,7 @@ def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
     if tuned is not None and tuned.get("sentence"):
         log(f"[bold]head[/bold] {tuned['sentence']}")
     test_outputs = runner.outputs(model, splits.test, frozen)
+    pool_outputs(task, model, runner, splits.train, log)
     # what the task fits on top of the trained model (calibration), stored in the model
     val_outputs, test_outputs, runner.adjustments = task.adjust(model, splits, val_outputs,
                                                                 test_outputs, log)
@@ -50,6 +51,23 @@ def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
         metrics["test"]["ci"] = ci
     log(f"[bold]test[/bold] {task.headline(metrics['test'])}")
     return metrics
+
+
+def pool_outputs(task: Task, model: Any, runner: StageRunner, train: Any,
+                 log: Callable[[str], None]) -> None:
+    """The model's outputs on the user's unlabelled pool (``task_params.prior_pool``), read as
+    predict reads inputs, left in ``task.pool_outputs_`` for the prior correction's EM."""
+    path = getattr(getattr(task, "config", None), "prior_pool", None)
+    if not path:
+        return
+    from transferkit.data.inputs import to_raw_items
+    from transferkit.pipeline.stages import predict_items
+
+    schema = getattr(train, "schema", None)
+    meta = {"text_column": runner.cfg.data.text_column, "schema": schema.to_dict() if schema else None}
+    items = to_raw_items(str(path), train.modality, meta)
+    task.pool_outputs_ = predict_items(model, items, task)
+    log(f"[bold]prior pool[/bold] {len(items)} unlabelled inputs read from '{path}'")
 
 
 def task_meta(task: Task, train: Any, model: Any = None) -> dict[str, Any]:

@@ -297,14 +297,16 @@ def _errors_sections(test: dict[str, Any], classes: list[str], summary: dict[str
                               "numbers: counts)."))
     if test.get("calibration"):
         ece = test.get("ece")
-        calibrated = cal.get("method") == "temperature"
+        calibrated = cal.get("method") in ("temperature", "bcts")
         caption = "Reliability diagram on the test set" + (
             f"; expected calibration error {ece:.3f}." if isinstance(ece, float) else ".")
         if calibrated and isinstance(cal.get("ece_before"), float):
-            caption = (f"Reliability diagram on the test set, before and after temperature scaling "
-                       f"(T = {cal['temperature']:.3g}, fitted on {cal.get('n_val', '?')} validation "
-                       f"examples): expected calibration error {cal['ece_before']:.3f} before, "
-                       f"{cal['ece_after']:.3f} after.")
+            how = "temperature scaling" if cal["method"] == "temperature" else \
+                "bias-corrected temperature scaling (one temperature and one bias per class)"
+            on = cal.get("fitted_on_words") or f"{cal.get('n_val', '?')} validation examples"
+            caption = (f"Reliability diagram on the test set, before and after {how} "
+                       f"(T = {cal['temperature']:.3g}, fitted on {on}): expected calibration error "
+                       f"{cal['ece_before']:.3f} before, {cal['ece_after']:.3f} after.")
         detail.append(_figure(plots.calibration_plot(test["calibration"],
                                                      cal.get("curve_before") if calibrated else None),
                               "calibration plot", caption))

@@ -4,16 +4,21 @@
 https://arxiv.org/abs/1706.04599): one temperature ``T > 0`` divides every logit,
 ``p(y|x) = softmax(z / T)``; ``T`` minimises the negative log-likelihood of the validation
 split (L-BFGS on ``log T``). The argmax -- and with it the accuracy -- does not change.
+**Bias-corrected temperature scaling** (BCTS, Alexandari et al., ICML 2020) adds one bias per
+class, ``softmax(z / T + b)``; it is what makes EM and the prior shift work, so ``auto`` uses
+it before a prior correction. Without a validation split both are fitted on a linear probe's
+cross-fitted (out-of-fold) outputs of its training examples (:func:`calibration_set`).
 
 **Label-prior shift** (Saerens, Latinne & Decaestecker, "Adjusting the Outputs of a
 Classifier to New a Priori Probabilities", Neural Computation 2002): a classifier trained
 on the prior ``pi_train`` is moved to a target prior ``pi_t`` by
-``p'(y|x) ∝ p(y|x) * pi_t(y) / pi_train(y)``. When ``pi_t`` is unknown, EM estimates it
-from unlabelled target inputs: re-weight the posteriors with the current estimate, take
+``p'(y|x) ∝ p(y|x) * pi_t(y) / pi_train(y)`` (:mod:`transferkit.tasks._prior`). When ``pi_t``
+is unknown, EM estimates it from unlabelled target inputs (the test inputs, or the user's
+``prior_pool``): re-weight the posteriors with the current estimate, take
 their mean as the next estimate, repeat until it stops moving.
 
 Both end up in the head (:class:`CalibratedLinear`) as buffers --
-``logits = (W f + b) / T + log(pi_t / pi_train)`` -- so every prediction, ``serve`` answer
+``logits = (W f + b) / T + b_cal + log(pi_t / pi_train)`` -- so every prediction, ``serve`` answer
 and ONNX/TorchScript export of the saved model gives the corrected probabilities.
 
 >>> p = np.array([[0.9, 0.1], [0.2, 0.8]])
@@ -23,10 +28,7 @@ and ONNX/TorchScript export of the saved model gives the corrected probabilities
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,12 +37,20 @@ from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 from torch import nn
 
-from transferkit.errors import ConfigError
+from transferkit.tasks._decision import choose_threshold, decide, parse_decision
+from transferkit.tasks._prior import (
+    _normalised,
+    em_prior,
+    log_prior_ratio,
+    match_prior,
+    read_prior,
+    shift_posteriors,
+)
 
-#: smallest prior a class is given in the log prior ratio (a zero would be an infinite bias)
-MIN_PRIOR = 1e-6
 #: the temperature is searched in [exp(-LOG_T_BOUND), exp(LOG_T_BOUND)]
 LOG_T_BOUND = 10.0
+#: a bias-corrected calibration's class biases are searched in [-BIAS_BOUND, BIAS_BOUND]
+BIAS_BOUND = 20.0
 
 
 class CalibratedLinear(nn.Linear):
@@ -124,126 +134,40 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(result.x[0]))
 
 
-# --------------------------------------------------------------------------- prior shift
+def fit_bcts(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Bias-corrected temperature scaling (BCTS; Alexandari, Kundaje & Shrikumar, "Maximum
+    Likelihood with Bias-Corrected Calibration is Hard-To-Beat at Label Shift Adaptation",
+    ICML 2020): ``p(y|x) = softmax(z / T + b)``, ``(T, b)`` minimising the NLL of
+    ``(logits (N, K), y (N,))`` -- temperature scaling plus one bias per class, which removes
+    a systematic preference for some classes. EM on such posteriors estimates a shifted prior
+    far better than on uncalibrated ones (their Table 1). ``b`` is centred (softmax ignores a
+    common shift); L-BFGS on ``(log T, b)`` with the exact gradient
+    ``d/ds = (softmax(s) - onehot) / N`` through ``s = z / T + b``.
 
-
-def shift_posteriors(probs: np.ndarray, train_prior: Sequence[float] | np.ndarray,
-                     target_prior: Sequence[float] | np.ndarray) -> np.ndarray:
-    """``p'(y|x) ∝ p(y|x) * target_prior(y) / train_prior(y)``, rows renormalised."""
-    ratio = _normalised(target_prior) / _normalised(train_prior)
-    out = np.asarray(probs, dtype=np.float64) * ratio
-    return out / np.clip(out.sum(axis=1, keepdims=True), 1e-300, None)
-
-
-def em_prior(probs: np.ndarray, train_prior: Sequence[float] | np.ndarray, tol: float = 1e-8,
-             max_iter: int = 10_000) -> tuple[np.ndarray, int]:
-    """(target prior, iterations) estimated by EM from posteriors ``probs`` (N, K) of
-    unlabelled target inputs (Saerens et al. 2002): ``pi <- mean_i p_pi(y | x_i)``, where
-    ``p_pi`` are the posteriors shifted from ``train_prior`` to ``pi``, starting at
-    ``train_prior`` and stopping when no class moves by more than ``tol``."""
-    train = _normalised(train_prior)
-    probs = np.asarray(probs, dtype=np.float64)
-    prior = train.copy()
-    for it in range(1, max_iter + 1):
-        new = shift_posteriors(probs, train, prior).mean(axis=0)
-        if np.abs(new - prior).max() < tol:
-            return new, it
-        prior = new
-    return prior, max_iter
-
-
-def match_prior(probs: np.ndarray, target_prior: Sequence[float] | np.ndarray, tol: float = 1e-8,
-                max_iter: int = 10_000) -> tuple[np.ndarray, int]:
-    """(implicit prior, iterations): the prior ``pi_0`` the posteriors ``probs`` (N, K) of
-    unlabelled target inputs behave as if trained on, such that moving them from ``pi_0`` to
-    ``target_prior`` makes their mean equal ``target_prior`` -- the fixed point of
-    :func:`em_prior` solved for the other prior: ``pi_0 <- pi_0 * mean_i p'(y|x_i) / target``.
-    ``log_prior_ratio(pi_0, target)`` is then the per-class bias that removes a label-free
-    head's preference for some classes (e.g. a class name closer to every text). Deterministic.
-
-    >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]])
-    >>> pi0, _ = match_prior(p, [0.5, 0.5])
-    >>> shift_posteriors(p, pi0, [0.5, 0.5]).mean(axis=0).round(6).tolist()
-    [0.5, 0.5]
+    >>> z = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> T, b = fit_bcts(z, np.array([0, 1, 1, 1]))   # class 0 over-predicted
+    >>> bool(b[1] > b[0])
+    True
     """
-    target = _normalised(target_prior)
-    probs = np.asarray(probs, dtype=np.float64)
-    implicit = target.copy()
-    for it in range(1, max_iter + 1):
-        mean = shift_posteriors(probs, implicit, target).mean(axis=0)
-        new = _normalised(implicit * np.clip(mean, MIN_PRIOR, None) / target)
-        if np.abs(mean - target).max() < tol:
-            return implicit, it
-        implicit = new
-    return implicit, max_iter
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    k = z.shape[1] if z.ndim == 2 else 0
+    if not len(y) or k < 2:
+        return 1.0, np.zeros(k)
+    z = z - z.max(axis=1, keepdims=True)
+    onehot = np.eye(k)[y]
 
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        scaled = z / np.exp(theta[0])  # (N, K)
+        logp = log_softmax(scaled + theta[1:], axis=1)
+        resid = (np.exp(logp) - onehot) / len(y)  # dNLL/ds
+        grad = np.concatenate([[float((resid * -scaled).sum())], resid.sum(axis=0)])
+        return -float((logp * onehot).sum(axis=1).mean()), grad
 
-def log_prior_ratio(train_prior: Sequence[float] | np.ndarray,
-                    target_prior: Sequence[float] | np.ndarray) -> np.ndarray:
-    """``log(target / train)`` per class (priors clipped at ``MIN_PRIOR``): the head's bias."""
-    return np.log(np.clip(_normalised(target_prior), MIN_PRIOR, None)) - np.log(
-        np.clip(_normalised(train_prior), MIN_PRIOR, None))
-
-
-def _normalised(prior: Sequence[float] | np.ndarray) -> np.ndarray:
-    p = np.asarray(prior, dtype=np.float64)
-    return p / p.sum()
-
-
-def read_prior(path: str | Path, classes: Sequence[str]) -> np.ndarray:
-    """Class frequencies (or counts) from a JSON object ``{"class": value}`` or a CSV file of
-    ``class,value`` rows (a header row is skipped), in the order of ``classes``, normalised.
-
-    Every class needs a value >= 0 and the values must not all be 0; an unknown class is an
-    error that lists the known ones.
-    """
-    where = "The 'prior_correction' parameter"
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{where} must be auto, em, none or a file of class frequencies (JSON or "
-                          f"CSV). Got {str(path)!r}, which is neither a choice nor a file.")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}: '{path}' is not valid JSON ({exc}). Write an object "
-                              '{"class name": frequency, ...}.') from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where}: '{path}' must hold a JSON object "
-                              '{"class name": frequency, ...}; got a ' f"{type(data).__name__}.")
-        pairs = [(str(k), v) for k, v in data.items()]
-    else:
-        rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
-        pairs = [(r[0].strip(), r[1].strip() if len(r) > 1 else "") for r in rows]
-        if pairs and not _is_number(pairs[0][1]):
-            pairs = pairs[1:]  # header
-    values: dict[str, float] = {}
-    names = [str(c) for c in classes]
-    for name, value in pairs:
-        if name not in names:
-            raise ConfigError(f"{where}: '{path}' names the class {name!r}, which the data does not "
-                              f"have. Known classes: {', '.join(names)}.")
-        if not _is_number(value) or float(value) < 0:
-            raise ConfigError(f"{where}: the frequency of class {name!r} in '{path}' must be a "
-                              f"number >= 0. Got {value!r} instead.")
-        values[name] = float(value)
-    missing = [c for c in names if c not in values]
-    if missing:
-        raise ConfigError(f"{where}: '{path}' gives no frequency for the class(es) {missing}; "
-                          "give one per class (0 for a class that never occurs).")
-    prior = np.array([values[c] for c in names])
-    if prior.sum() <= 0:
-        raise ConfigError(f"{where}: the frequencies in '{path}' are all 0; at least one class "
-                          "must occur.")
-    return prior / prior.sum()
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        return bool(np.isfinite(float(value)))
-    except (TypeError, ValueError):
-        return False
+    bound = [(-LOG_T_BOUND, LOG_T_BOUND)] + [(-BIAS_BOUND, BIAS_BOUND)] * k
+    result = minimize(objective, np.zeros(k + 1), jac=True, method="L-BFGS-B", bounds=bound)
+    bias = result.x[1:] - result.x[1:].mean()
+    return float(np.exp(result.x[0])), bias
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
@@ -254,112 +178,182 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the fit's step
 
 
+def calibration_set(task: Any, splits: Any, val_outputs: np.ndarray | None,
+                    head: nn.Module | None = None) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """(logits, labels, kind, words) a calibration is fitted on: the labelled validation
+    split when it has >= 2 labelled examples (kind ``val``); else, when the head's solver
+    cross-validated on the training labels and ``head`` still holds the weights it solved
+    (not trained further, e.g. by LP-FT), their cross-fitted (out-of-fold) outputs (kind
+    ``cross-fitted``); else nothing (kind ``none``). Never the test split."""
+    if val_outputs is not None:
+        y_val = np.asarray(splits.val.y, dtype=np.int64)
+        labelled = y_val >= 0
+        if labelled.sum() >= 2:
+            return (logits_of(val_outputs)[labelled], y_val[labelled], "val",
+                    f"the {int(labelled.sum())} labelled validation examples")
+    crossed = getattr(task, "cross_fitted_", None)
+    solved = getattr(task, "solved_head_", None)
+    same = (head is None or solved is not None and isinstance(head, nn.Linear)
+            and torch.equal(head.weight.detach().cpu(), solved[0]) and torch.equal(head.bias.detach().cpu(), solved[1]))
+    if crossed is not None and len(crossed[1]) >= 2 and same:
+        return (np.asarray(crossed[0], dtype=np.float64), np.asarray(crossed[1]), "cross-fitted",
+                f"the out-of-fold outputs of the {len(crossed[1])} training examples (k-fold "
+                "cross-fitting: there is no validation split)")
+    return np.zeros((0, 0)), np.zeros(0, np.int64), "none", ""
+
+
+def _choose_method(task: Any, z_cal: np.ndarray, y_cal: np.ndarray, kind: str,
+                   log: Callable[[str], None]) -> tuple[str, str]:
+    """(method, why): the config's calibration resolved against the data there is.
+    ``auto`` is bias-corrected temperature scaling when a prior correction follows (EM and the
+    prior shift need calibrated class biases, Alexandari et al. 2020), else temperature scaling."""
+    method = str(task.config.calibration)
+    correcting = str(task.config.prior_correction) != "none"
+    if kind == "none":
+        if method in ("temperature", "bcts"):
+            log(f"[yellow]warning: calibration={method} skipped: no labelled validation split to fit "
+                "it on; set data.val_fraction > 0.[/yellow]")
+        return "none", "there is no labelled validation split (nor cross-fitted outputs) to fit it on"
+    if method != "auto":
+        return method, f"set to '{method}'"
+    # every calibration example right: the NLL falls as T -> 0, the fit would make every
+    # probability 0 or 1 (6 carved fine-foods examples: test ECE 0.12 -> 0.33)
+    if bool((z_cal.argmax(1) == y_cal).all()):
+        return "none", "'auto': every calibration example is already right, so the fitted temperature would be 0"
+    if correcting:
+        return "bcts", ("'auto': a prior correction follows, which needs calibrated class biases "
+                        "(bias-corrected temperature scaling, Alexandari et al. 2020)")
+    return "temperature", "'auto': there are labelled calibration examples"
+
+
 def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.ndarray | None,
               test_outputs: np.ndarray, log: Callable[[str], None]
               ) -> tuple[np.ndarray | None, np.ndarray, dict[str, Any]]:
-    """The classification task's step after training (``Task.adjust``): fit the temperature on
-    the validation split (``task.config.calibration``), then move the probabilities to the
+    """The classification task's step after training (``Task.adjust``): fit the calibration
+    (``task.config.calibration``) on :func:`calibration_set`, then move the probabilities to the
     target prior (``task.config.prior_correction``), store both in ``head`` and return the
-    adjusted (val, test) probabilities and the summary sections ``calibration`` and
-    ``prior_correction``. The test split's labels are read only for the before/after metrics;
-    EM reads the test inputs' probabilities, never their labels."""
+    adjusted (val, test) probabilities and the summary sections ``calibration``,
+    ``prior_correction`` and ``decision``. The test split's labels are read only for the
+    before/after metrics; EM reads unlabelled inputs' probabilities, never labels."""
     from transferkit.tasks.classification import calibration_curve, classification_metrics
 
     classes = [str(c) for c in splits.train.classes]
     y_test = np.asarray(splits.test.y, dtype=np.int64)
     z_test = logits_of(test_outputs)
     z_val = logits_of(val_outputs) if val_outputs is not None else None
-    y_val = np.asarray(splits.val.y, dtype=np.int64) if val_outputs is not None else np.zeros(0, np.int64)
-    labelled = y_val >= 0
-    sections: dict[str, Any] = {}
-
-    method, why = task.config.calibration, ""
-    if method == "auto":
-        # every validation example right: the NLL falls as T -> 0, the fit would make every
-        # probability 0 or 1 (6 carved fine-foods examples: test ECE 0.12 -> 0.33)
-        separable = (labelled.sum() >= 2 and z_val is not None
-                     and bool((z_val[labelled].argmax(1) == y_val[labelled]).all()))
-        method = "temperature" if labelled.sum() >= 2 and not separable else "none"
-        why = ("'auto': the validation split has labels" if method == "temperature"
-               else "'auto': every validation example is already right, so the fitted temperature "
-               "would be 0" if separable else "'auto': there is no labelled validation split to fit it on")
-    elif method == "temperature" and labelled.sum() < 2:
-        method, why = "none", "no labelled validation split to fit the temperature on"
-        log(f"[yellow]warning: calibration=temperature skipped: {why}; set data.val_fraction > 0."
-            "[/yellow]")
-    temperature = 1.0
-    before = classification_metrics(y_test, probabilities(z_test))
-    if method == "temperature" and z_val is not None:
-        temperature = fit_temperature(z_val[labelled], y_val[labelled])
-    after = classification_metrics(y_test, probabilities(z_test / temperature))
-    sections["calibration"] = {
-        "method": method, "why": why, "temperature": temperature,
-        "fitted_on": "val" if method == "temperature" else None, "n_val": int(labelled.sum()),
-        "val_nll_before": nll(z_val[labelled], y_val[labelled]) if method == "temperature" else None,
-        "val_nll_after": (nll(z_val[labelled], y_val[labelled], temperature)
-                          if method == "temperature" else None),
-        "ece_before": before["ece"], "ece_after": after["ece"],
-        "curve_before": calibration_curve(y_test, probabilities(z_test)),
-    }
+    z_cal, y_cal, kind, words = calibration_set(task, splits, val_outputs, head)
+    method, why = _choose_method(task, z_cal, y_cal, kind, log)
+    temperature, cal_bias = 1.0, np.zeros(len(classes))
     if method == "temperature":
-        log(f"[bold]calibration[/bold] temperature {temperature:.3f} fitted on {int(labelled.sum())} "
-            f"validation examples: test ECE {before['ece']:.4f} -> {after['ece']:.4f}")
-
-    bias, train_prior = label_free_bias(task, splits, z_test / temperature, classes, sections, log)
-    shift = bias if bias.any() else None
-    choice = str(task.config.prior_correction)
-    if choice != "none":
-        calibrated = probabilities(z_test / temperature + bias)
-        after = classification_metrics(y_test, calibrated)  # what the prior correction starts from
-        em, iterations = em_prior(calibrated, train_prior)
-        known = splits.train.meta.get("class_prior")
-        if choice == "auto":
-            choice = "known" if known else "em"
-        if choice == "known":
-            target, source = _normalised(known), "the labelled pool's class counts before --shots"
-        elif choice == "em":
-            target, source = em, (f"EM (Saerens et al. 2002) on the {len(calibrated)} test inputs, "
-                                  "without their labels (transductive)")
-        else:
-            target, source = read_prior(choice, classes), f"the file '{choice}'"
-            choice = "file"
-        shift = bias + log_prior_ratio(train_prior, target)
-        corrected = classification_metrics(y_test, probabilities(z_test / temperature + shift))
-        sections["prior_correction"] = {
-            "method": choice, "source": source,
-            "prior": _by_class(target, classes), "train_prior": _by_class(_normalised(train_prior), classes),
-            "em_prior": _by_class(em, classes), "em_iterations": iterations,
-            "accuracy_before": after["accuracy"], "accuracy_after": corrected["accuracy"],
-            "balanced_accuracy_before": after["balanced_accuracy"],
-            "balanced_accuracy_after": corrected["balanced_accuracy"],
-        }
-        log(f"[bold]prior correction[/bold] {choice} prior "
-            + ", ".join(f"{c} {p:.3f}" for c, p in zip(classes, target, strict=True))
-            + f" (training {', '.join(f'{p:.3f}' for p in _normalised(train_prior))}): test accuracy "
-            f"{after['accuracy']:.4f} -> {corrected['accuracy']:.4f}, balanced accuracy "
-            f"{after['balanced_accuracy']:.4f} -> {corrected['balanced_accuracy']:.4f}")
-
-    head.set_adjustment(temperature, shift)
-    offset = 0.0 if shift is None else shift
+        temperature = fit_temperature(z_cal, y_cal)
+    elif method == "bcts":
+        temperature, cal_bias = fit_bcts(z_cal, y_cal)
+    before = classification_metrics(y_test, probabilities(z_test))
+    after = classification_metrics(y_test, probabilities(z_test / temperature + cal_bias))
+    fitted = method != "none"
+    sections: dict[str, Any] = {"calibration": {
+        "method": method, "why": why, "temperature": temperature,
+        "bias": _by_class(cal_bias, classes) if method == "bcts" else None,
+        "fitted_on": kind if fitted else None, "fitted_on_words": words if fitted else None,
+        "n_val": int(len(y_cal)) if fitted else 0,
+        "val_nll_before": nll(z_cal, y_cal) if fitted else None,
+        "val_nll_after": nll(z_cal / temperature + cal_bias, y_cal) if fitted else None,
+        "ece_before": before["ece"], "ece_after": after["ece"],
+        "accuracy_before": before["accuracy"], "accuracy_after": after["accuracy"],
+        "curve_before": calibration_curve(y_test, probabilities(z_test)),
+    }}
+    if fitted:
+        log(f"[bold]calibration[/bold] {method} (T {temperature:.3f}"
+            + (", class bias " + ", ".join(f"{b:+.3f}" for b in cal_bias) if method == "bcts" else "")
+            + f") fitted on {words}: test ECE {before['ece']:.4f} -> {after['ece']:.4f}")
+    label_bias, train_prior = label_free_bias(task, splits, z_test / temperature, classes, sections, log)
+    offset = cal_bias + label_bias
+    if str(task.config.prior_correction) != "none":
+        offset = offset + _prior_step(task, splits, z_test, temperature, offset, label_bias, train_prior,
+                                      classes, sections, log)
+    head.set_adjustment(temperature, offset if offset.any() else None)
     val_adj = probabilities(z_val / temperature + offset) if z_val is not None else None
     test_adj = probabilities(z_test / temperature + offset)
+    _decision_step(task, classes, splits, val_adj, test_adj, sections, log)
+    return val_adj, test_adj, sections
+
+
+def _prior_step(task: Any, splits: Any, z_test: np.ndarray, temperature: float, offset: np.ndarray,
+                label_bias: np.ndarray, train_prior: np.ndarray, classes: list[str],
+                sections: dict[str, Any], log: Callable[[str], None]) -> np.ndarray:
+    """The log prior ratio of the prior correction (added to ``offset``, the calibration's
+    bias), its summary section and log line. EM runs on the calibrated posteriors of the
+    user's unlabelled pool (``prior_pool``) when given, else of the test inputs."""
+    from transferkit.tasks.classification import classification_metrics
+
+    y_test = np.asarray(splits.test.y, dtype=np.int64)
+    pool = getattr(task, "pool_outputs_", None)
+    pool_file = getattr(task.config, "prior_pool", None)
+    if pool is not None and len(pool):
+        em_on = logits_of(pool) / temperature + offset
+        em_words = (f"EM (Saerens et al. 2002) on the calibrated posteriors of the {len(pool)} inputs "
+                    f"of the unlabelled pool '{pool_file}'")
+    else:
+        em_on = z_test / temperature + offset
+        em_words = (f"EM (Saerens et al. 2002) on the calibrated posteriors of the {len(z_test)} test "
+                    "inputs, without their labels (transductive)")
+    em, iterations = em_prior(probabilities(em_on), train_prior)
+    choice = str(task.config.prior_correction)
+    known = splits.train.meta.get("class_prior")
+    if choice == "auto":
+        choice = "em" if pool is not None and len(pool) else "known" if known else "em"
+    if choice == "known":
+        target, source = _normalised(known), "the labelled pool's class counts before --shots"
+    elif choice == "em":
+        target, source = em, em_words
+    else:
+        target, source = read_prior(choice, classes), f"the file '{choice}'"
+        choice = "file"
+    shift = log_prior_ratio(train_prior, target)
+    # before: the model without prior correction and without the calibration's class bias,
+    # i.e. what --prior-correction none gives (a temperature does not move the argmax)
+    before = classification_metrics(y_test, probabilities(z_test / temperature + label_bias))
+    corrected = classification_metrics(y_test, probabilities(z_test / temperature + offset + shift))
+    sections["prior_correction"] = {
+        "method": choice, "source": source,
+        "prior": _by_class(target, classes), "train_prior": _by_class(_normalised(train_prior), classes),
+        "em_prior": _by_class(em, classes), "em_iterations": iterations,
+        "em_on": "pool" if pool is not None and len(pool) else "test inputs",
+        "accuracy_before": before["accuracy"], "accuracy_after": corrected["accuracy"],
+        "balanced_accuracy_before": before["balanced_accuracy"],
+        "balanced_accuracy_after": corrected["balanced_accuracy"],
+    }
+    log(f"[bold]prior correction[/bold] {choice} prior "
+        + ", ".join(f"{c} {p:.3f}" for c, p in zip(classes, target, strict=True))
+        + f" (training {', '.join(f'{p:.3f}' for p in _normalised(train_prior))}): test accuracy "
+        f"{before['accuracy']:.4f} -> {corrected['accuracy']:.4f}, balanced accuracy "
+        f"{before['balanced_accuracy']:.4f} -> {corrected['balanced_accuracy']:.4f}")
+    return shift
+
+
+def _decision_step(task: Any, classes: list[str], splits: Any, val_adj: np.ndarray | None,
+                   test_adj: np.ndarray, sections: dict[str, Any], log: Callable[[str], None]) -> None:
+    """``task.config.decision``: the threshold (stored in ``task.decision_``) and its section."""
     rule = parse_decision(task.config.decision)
     task.decision_ = None
-    if rule is not None:
-        positive = classes.index(task.config.positive_class) if task.config.positive_class else 1
-        val_pos = (val_adj[labelled, positive], y_val[labelled] == positive) if val_adj is not None else None
-        decision = choose_threshold(rule, val_pos, test_adj[:, positive], y_test == positive)
-        decision = {"rule": task.config.decision, "positive": classes[positive], "positive_index": positive,
-                    **decision}
-        sections["decision"] = decision
-        if decision.get("threshold") is not None:
-            task.decision_ = {k: decision[k] for k in ("rule", "positive", "positive_index", "threshold")}
-            log(f"[bold]decision[/bold] predict '{classes[positive]}' when its probability is >= "
-                f"{decision['threshold']:.4f} ({decision['chosen_by']}): test precision "
-                f"{decision['test_precision']:.4f}, recall {decision['test_recall']:.4f}")
-        else:
-            log(f"[yellow]warning: decision {task.config.decision} not applied: {decision['why']}[/yellow]")
-    return val_adj, test_adj, sections
+    if rule is None:
+        return
+    y_test = np.asarray(splits.test.y, dtype=np.int64)
+    y_val = np.asarray(splits.val.y, dtype=np.int64) if val_adj is not None else np.zeros(0, np.int64)
+    labelled = y_val >= 0
+    positive = classes.index(task.config.positive_class) if task.config.positive_class else 1
+    val_pos = (val_adj[labelled, positive], y_val[labelled] == positive) if val_adj is not None else None
+    decision = choose_threshold(rule, val_pos, test_adj[:, positive], y_test == positive)
+    decision = {"rule": task.config.decision, "positive": classes[positive], "positive_index": positive,
+                **decision}
+    sections["decision"] = decision
+    if decision.get("threshold") is not None:
+        task.decision_ = {k: decision[k] for k in ("rule", "positive", "positive_index", "threshold")}
+        log(f"[bold]decision[/bold] predict '{classes[positive]}' when its probability is >= "
+            f"{decision['threshold']:.4f} ({decision['chosen_by']}): test precision "
+            f"{decision['test_precision']:.4f}, recall {decision['test_recall']:.4f}")
+    else:
+        log(f"[yellow]warning: decision {task.config.decision} not applied: {decision['why']}[/yellow]")
 
 
 def label_free_bias(task: Any, splits: Any, logits: np.ndarray, classes: Sequence[str],
@@ -401,86 +395,9 @@ def label_free_bias(task: Any, splits: Any, logits: np.ndarray, classes: Sequenc
     return bias, uniform
 
 
-# --------------------------------------------------------------------------- decisions
-
-
-def parse_decision(text: str | None) -> tuple[str, float, float] | None:
-    """``"cost=5:1"`` -> ("cost", 5, 1) (cost of a false negative : of a false positive),
-    ``"precision=0.9"`` / ``"recall=0.9"`` -> (kind, 0.9, 0); ``"none"`` / None -> None."""
-    if text is None or str(text).strip().lower() in ("", "none"):
-        return None
-    kind, _, value = str(text).strip().partition("=")
-    kind = kind.strip().lower()
-    where = "The 'decision' parameter"
-    fix = "e.g. cost=5:1 (a false negative costs 5 false positives), precision=0.9, recall=0.9 or none"
-    try:
-        if kind == "cost":
-            fn, fp = (float(v) for v in value.split(":"))
-            if fn > 0 and fp > 0 and np.isfinite(fn + fp):
-                return ("cost", fn, fp)
-        elif kind in ("precision", "recall"):
-            target = float(value)
-            if 0 < target <= 1:
-                return (kind, target, 0.0)
-    except ValueError:
-        pass
-    raise ConfigError(f"{where} must be cost=FN:FP (two numbers > 0), precision=P or recall=R (in "
-                      f"(0, 1]) or none ({fix}). Got {text!r} instead.")
-
-
-def choose_threshold(rule: tuple[str, float, float], val: tuple[np.ndarray, np.ndarray] | None,
-                     p_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
-    """The probability threshold of the positive class for ``rule`` and the test precision and
-    recall at it (``p`` >= threshold predicts positive).
-
-    ``cost`` is Bayes-optimal on calibrated probabilities: predict positive when
-    ``p * cost_fn >= (1 - p) * cost_fp``, i.e. ``p >= cost_fp / (cost_fp + cost_fn)``.
-    ``precision``/``recall`` targets are met on the validation split ``val`` = (positive-class
-    probabilities, is-positive): the lowest threshold whose precision reaches the target (the
-    most recall), or the highest whose recall does (the most precision)."""
-    from sklearn.metrics import precision_recall_curve
-
-    kind, a, b = rule
-    out: dict[str, Any] = {"threshold": None}
-    if kind == "cost":
-        out.update(threshold=b / (a + b), chosen_by=f"cost ratio FN:FP = {a:g}:{b:g}, Bayes-optimal "
-                   "on the calibrated probabilities")
-    else:
-        if val is None or not val[1].any() or val[1].all():
-            out["why"] = f"a {kind} target is met on the validation split, which needs both classes"
-            return out
-        precision, recall, thresholds = precision_recall_curve(val[1], val[0])
-        precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
-        ok = (precision if kind == "precision" else recall) >= a - 1e-12
-        if not ok.any():  # unreachable precision: the most precise threshold, said so
-            i = int(np.argmax(precision))
-            out["reached"] = False
-        else:
-            idx = np.flatnonzero(ok)
-            i = int(idx[0] if kind == "precision" else idx[-1])
-            out["reached"] = True
-        out.update(threshold=float(thresholds[i]), chosen_by=f"{kind} >= {a:g} on the validation split",
-                   val_precision=float(precision[i]), val_recall=float(recall[i]))
-    pred = p_test >= out["threshold"]
-    tp = int((pred & y_test).sum())
-    out["test_precision"] = tp / int(pred.sum()) if pred.any() else 0.0
-    out["test_recall"] = tp / int(y_test.sum()) if y_test.any() else 0.0
-    return out
-
-
-def decide(probs: np.ndarray, decision: dict[str, Any] | None) -> np.ndarray:
-    """Predicted class indices: the argmax, or with a binary ``decision`` the positive class
-    where its probability reaches the threshold."""
-    probs = np.asarray(probs)
-    if not decision or decision.get("threshold") is None or probs.shape[1] != 2:
-        return probs.argmax(axis=1)
-    pos = int(decision["positive_index"])
-    return np.where(probs[:, pos] >= float(decision["threshold"]), pos, 1 - pos)
-
-
 def _by_class(prior: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
     return {c: round(float(p), 6) for c, p in zip(classes, prior, strict=True)}
 
 
-__all__ = ["CalibratedLinear", "calibrate", "choose_threshold", "decide", "em_prior", "label_free_bias", "match_prior", "parse_decision", "fit_temperature", "log_prior_ratio", "logits_of", "nll",
+__all__ = ["CalibratedLinear", "calibrate", "calibration_set", "fit_bcts", "choose_threshold", "decide", "em_prior", "label_free_bias", "match_prior", "parse_decision", "fit_temperature", "log_prior_ratio", "logits_of", "nll",
            "probabilities", "read_prior", "shift_posteriors"]

@@ -238,17 +238,24 @@ class ClassificationAccumulator(Accumulator):
 class ClassificationConfig(Options):
     """Parameters of the classification task."""
 
-    calibration: str = option("auto", "Probability calibration fitted after training: 'temperature' "
-                              "(one temperature fitted on the validation split, Guo et al. 2017; the "
-                              "predicted classes do not change), 'none', or 'auto' (temperature when "
-                              "there is a validation split, else none).",
-                              choices=("auto", "temperature", "none"))
+    calibration: str = option("auto", "Probability calibration fitted after training, on the "
+                              "validation split (or, without one, on the cross-fitted outputs of a "
+                              "linear probe's training examples): 'temperature' (one temperature, Guo "
+                              "et al. 2017; the predicted classes do not change), 'bcts' (temperature "
+                              "plus one bias per class, Alexandari et al. 2020), 'none', or 'auto' "
+                              "(bcts when a prior correction follows, else temperature; none when "
+                              "there is nothing to fit it on).",
+                              choices=("auto", "temperature", "bcts", "none"))
     prior_correction: str = option("none", "Label-prior shift correction (Saerens et al. 2002): "
                                    "'auto' (the labelled pool's class prior when the data recorded "
                                    "it, e.g. built-ins with --shots, else 'em'), 'em' (estimated by EM "
                                    "from the test split's inputs, without their labels), 'none', or "
                                    "a JSON/CSV file of class frequencies. Predictions become "
                                    "p(y|x) * prior(y) / train_prior(y), renormalised.")
+    prior_pool: str | None = option(None, "A file or folder of unlabelled target inputs (as predict "
+                                    "reads them: images, a text or table CSV) on which EM estimates the "
+                                    "target's class prior, instead of the test split's inputs; with "
+                                    "prior_correction 'auto' it is used before a recorded pool prior.")
     decision: str = option("none", "Binary classification: how the predicted class is decided from "
                            "the (calibrated) probability of the positive class: 'cost=FN:FP' (cost of "
                            "a false negative : of a false positive; Bayes-optimal threshold "
@@ -281,6 +288,13 @@ class ClassificationConfig(Options):
         if value not in ("auto", "em", "none") and not Path(value).is_file():
             raise ConfigError("The 'prior_correction' parameter must be auto, em, none or a JSON/CSV "
                               f"file of class frequencies. Got {value!r} instead (no such file).")
+        if self.prior_pool is not None and not Path(str(self.prior_pool)).exists():
+            raise ConfigError("The 'prior_pool' parameter must be a file or folder of unlabelled "
+                              f"inputs. Got {str(self.prior_pool)!r} instead (no such file or folder).")
+        if self.prior_pool is not None and value == "none":
+            raise ConfigError("The 'prior_pool' parameter is read by the prior correction, which is "
+                              "'none'. Set prior_correction to 'auto' or 'em' (--prior-correction em), "
+                              "or drop prior_pool.")
         from transferkit.tasks._calibration import parse_decision
         from transferkit.tasks._prototypes import prototype_texts
 
@@ -311,6 +325,13 @@ class ClassificationTask(Task):
         self.decision_: dict[str, Any] | None = None
         #: how the head was initialised (``init_head``), None: randomly
         self.head_init_: dict[str, Any] | None = None
+        #: (out-of-fold logits, labels) of the training examples from the head's solver, when
+        #: it cross-validated; None otherwise
+        self.cross_fitted_: tuple[np.ndarray, np.ndarray] | None = None
+        #: (weight, bias) the solver wrote; a head trained further (LP-FT) no longer matches them
+        self.solved_head_: tuple[torch.Tensor, torch.Tensor] | None = None
+        #: outputs of the model on the user's unlabelled pool (``prior_pool``), set before ``adjust``
+        self.pool_outputs_: np.ndarray | None = None
 
     def fit_targets(self, train: Any) -> None:
         # checked before training: these settings are used only after it
@@ -396,6 +417,7 @@ class ClassificationTask(Task):
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
                    ) -> dict[str, Any] | None:
+        self.cross_fitted_ = None
         if bool(getattr(head, "normalize_input", 0)):  # a prototype head: fit towards them
             from transferkit.tasks._prototypes import solve_prototype_head
 
@@ -407,7 +429,13 @@ class ClassificationTask(Task):
 
         weight, bias, info = fit_logistic_head(
             x, y, head.out_features, seed=seed, x_val=val[0] if val else None,
-            y_val=val[1] if val else None, class_weight="balanced" if train_cfg.class_weights == "auto" else None)
+            y_val=val[1] if val else None, class_weight="balanced" if train_cfg.class_weights == "auto" else None,
+            cross_fit=True)
+        # cross-fitted outputs of the training examples: calibration's data when there is no
+        # validation split (see transferkit.tasks._calibration.calibration_set)
+        oof = info.pop("oof_logits", None)
+        self.cross_fitted_ = None if oof is None else (oof, np.asarray(y, dtype=np.int64))
+        self.solved_head_ = (weight.clone(), bias.clone())  # the OOF outputs stand for this head only
         with torch.no_grad():
             head.weight.copy_(weight)
             head.bias.copy_(bias)

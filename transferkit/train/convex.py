@@ -71,10 +71,29 @@ def choose_c_on(z: np.ndarray, y: np.ndarray, z_val: np.ndarray, y_val: np.ndarr
     return min(ranked)[2], scores
 
 
+def out_of_fold_logits(z: np.ndarray, y: np.ndarray, num_classes: int, c: float,
+                       class_weight: str | None = None, seed: int = 0, max_iter: int = 1000) -> np.ndarray:
+    """Cross-fitted logits ``(N, K)`` (log-probabilities) of every training example, each from
+    the model fitted at ``c`` on the other folds -- the folds :func:`choose_c` used. They stand
+    in for a validation split when there is none: the temperature (or bias-corrected
+    calibration) is fitted on them (cross-validated calibration, as scikit-learn's
+    ``CalibratedClassifierCV`` cross-fits). A class absent from a fold's training part gets
+    log-probability ``log(1e-12)``."""
+    from sklearn.model_selection import StratifiedKFold
+
+    present = np.bincount(y)
+    folds = min(MAX_FOLDS, int(present[present > 0].min()))
+    out = np.full((len(y), num_classes), np.log(1e-12))
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(z, y):
+        model = _logreg(c, class_weight, max_iter).fit(z[tr], y[tr])
+        out[np.ix_(te, model.classes_)] = np.log(np.clip(model.predict_proba(z[te]), 1e-12, None))
+    return out
+
+
 def fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
                       x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-                      class_weight: str | None = None, seed: int = 0,
-                      max_iter: int = 1000) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                      class_weight: str | None = None, seed: int = 0, max_iter: int = 1000,
+                      cross_fit: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Weights ``(K, D)`` and bias ``(K,)`` of the multinomial logistic regression of ``y`` on
     ``x`` (``(N, D)`` features), for ``logits = x @ W.T + b``.
 
@@ -82,19 +101,21 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
     else by k-fold cross-validation on the training labels. Features are centred and scaled
     inside (one scale for all features, so a C grid means the same on every backbone) and
     the scaling is folded into the returned weights. Classes absent from ``y`` get a bias that never wins. ``info`` holds the chosen
-    C, how it was chosen, each C's score and the iterations.
+    C, how it was chosen, each C's score and the iterations; with ``cross_fit`` and no
+    validation split also ``oof_logits`` (:func:`out_of_fold_logits` at the chosen C, an
+    array: pop it before the info goes into a summary).
     """
     from transferkit._threads import blas_threads
 
     # one BLAS thread: these are small problems, and on a busy machine a second thread
     # made each fit ~50x slower (measured on V1's 100 x 1,984 features)
     with blas_threads(1):
-        return _fit_logistic_head(x, y, num_classes, x_val, y_val, class_weight, seed, max_iter)
+        return _fit_logistic_head(x, y, num_classes, x_val, y_val, class_weight, seed, max_iter, cross_fit)
 
 
 def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np.ndarray | None,
                        y_val: np.ndarray | None, class_weight: str | None, seed: int,
-                       max_iter: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                       max_iter: int, cross_fit: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)  # (N, D)
     y = np.asarray(y, dtype=np.int64)
     # Centred, and one scale for all features (so a C grid means the same on every
@@ -122,6 +143,8 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
             else:
                 c, scores = choose_c(z, y, class_weight, seed, max_iter)
                 info["c_chosen_on"] = "cross-validation on the training labels"
+                if scores and cross_fit:  # no validation split: cross-fitted outputs to calibrate on
+                    info["oof_logits"] = out_of_fold_logits(z, y, num_classes, c, class_weight, seed, max_iter)
             model = _logreg(c, class_weight, max_iter).fit(z, y)
         coef, intercept = model.coef_, model.intercept_
         if coef.shape[0] == 1:  # binary: sklearn's one logit -> two softmax logits
@@ -136,4 +159,4 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
     return torch.from_numpy(w).float(), torch.from_numpy(b).float(), info
 
 
-__all__ = ["C_GRID", "MAX_FOLDS", "choose_c", "choose_c_on", "fit_logistic_head"]
+__all__ = ["C_GRID", "MAX_FOLDS", "choose_c", "choose_c_on", "fit_logistic_head", "out_of_fold_logits"]

@@ -139,12 +139,18 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
               t_start: float, log: Callable[[str], None]) -> RunResult:
     """The end of every adapt run: weights and manifest, projection.npz, summary.json, the
     report and the runs index."""
-    test, oracle, source_only = outcome.test, outcome.oracle, outcome.source_only
     model, task = outcome.model, data.task
+    calibration = calibrate_adapted(mode, model, data, log)
+    if calibration is not None and calibration["method"] != "none":  # ECE changes; the argmax does not
+        outcome.test = mode.test_metrics(model, detailed=True)
+    test, oracle, source_only = outcome.test, outcome.oracle, outcome.source_only
     metric = task.selection_metric
     gain = test[metric] - source_only["test"][metric]
     test_outputs = mode.test_outputs(model)
     meta = {"classes": data.classes}
+    ci = task.intervals(data.target_test.y, test_outputs, meta, seed=cfg.seed)
+    if ci:  # bootstrap CIs of the target test metrics, as fit reports them
+        test["ci"] = ci
     paired = paired_test(cfg, task, data, test_outputs, outcome, meta)
     warnings = list(data.warnings) + _report(cfg, outcome, gain, metric, log, paired)
     # baselines that need no training: fit on the source rows, scored on the target test set,
@@ -188,11 +194,67 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
                  "features_s": round(mode.timings["features_s"], 3),
                  "train_s": round(mode.timings["train_s"], 3)},
         warnings=warnings,
+        calibration=calibration,
         adapt={"method": cfg.method, "mode": mode.name, "adaptation_gain": gain,
                **({"paired_test": paired} if paired is not None else {})},
     )
     data = run.finish(summary)  # the run is renamed into place here
     return RunResult(run.dir, data, model)
+
+
+def calibrate_adapted(mode: AdaptMode, model: Any, data: AdaptData,
+                      log: Callable[[str], None]) -> dict[str, Any] | None:
+    """Temperature scaling of the adapted classifier, as ``fit`` does (``task_params.calibration``;
+    'bcts' adds one bias per class), fitted on the **labelled source validation split** -- the
+    only labels adapt has besides the target test set, which is never read for it. Stored in
+    the head (saved, so predict, serve and exports apply it); the section holds the target test
+    ECE before and after. None for a head without calibration (not a classifier)."""
+    from transferkit.tasks._calibration import CalibratedLinear, fit_bcts, fit_temperature, nll
+
+    head = getattr(model, "head", None)
+    if not isinstance(head, CalibratedLinear):
+        return None
+    method = str(getattr(data.task.config, "calibration", "none"))
+    y = np.asarray(data.source_val.y, dtype=np.int64)
+    labelled = y >= 0
+    before = mode.test_metrics(model, detailed=True)
+    section: dict[str, Any] = {"method": "none", "why": "", "temperature": 1.0, "fitted_on": None,
+                               "n_val": int(labelled.sum()), "ece_before": before["ece"],
+                               "ece_after": before["ece"], "accuracy_before": before["accuracy"],
+                               "accuracy_after": before["accuracy"],
+                               "curve_before": before.get("calibration")}
+    if method == "none" or labelled.sum() < 2:
+        section["why"] = "set to 'none'" if method == "none" else "no labelled source validation split"
+        return section
+    was = model.training
+    model.eval()
+    _, raw = mode.embed_eval(model, "source_val")  # the head's logits (T = 1, no bias yet)
+    if was:
+        from transferkit.train.modes import set_train_mode
+
+        set_train_mode(model)
+    z = np.asarray(raw, dtype=np.float64)[labelled]
+    if method == "auto" and bool((z.argmax(1) == y[labelled]).all()):
+        section["why"] = "'auto': every source validation example is already right (the fitted T would be 0)"
+        return section
+    method = "temperature" if method == "auto" else method
+    temperature, bias = fit_temperature(z, y[labelled]), np.zeros(z.shape[1])
+    if method == "bcts":
+        temperature, bias = fit_bcts(z, y[labelled])
+    head.set_adjustment(temperature, bias if bias.any() else None)
+    after = mode.test_metrics(model)
+    words = (f"the {int(labelled.sum())} labelled source validation examples (the target has no "
+             "labels to fit on; a temperature fitted on the source holds on the target only as far "
+             "as the shift leaves the model's over- or under-confidence unchanged)")
+    section.update(method=method, why="'auto': temperature scaling on the labelled source validation split"
+                   if str(data.task.config.calibration) == "auto" else f"set to '{method}'",
+                   temperature=temperature, fitted_on="source-val", fitted_on_words=words,
+                   val_nll_before=nll(z, y[labelled]), val_nll_after=nll(z / temperature + bias, y[labelled]),
+                   ece_after=after["ece"], accuracy_after=after["accuracy"],
+                   **({"bias": [float(b) for b in bias]} if method == "bcts" else {}))
+    log(f"[bold]calibration[/bold] {method} T {temperature:.3f} fitted on the source validation split: "
+        f"target test ECE {before['ece']:.4f} -> {after['ece']:.4f}")
+    return section
 
 
 def paired_test(cfg: AdaptConfig, task: Any, data: AdaptData, test_outputs: np.ndarray,

@@ -1,0 +1,147 @@
+"""Label-prior shift (Saerens, Latinne & Decaestecker, "Adjusting the Outputs of a
+Classifier to New a Priori Probabilities", Neural Computation 2002): a classifier trained on
+the prior ``pi_train`` is moved to a target prior ``pi_t`` by
+``p'(y|x) ∝ p(y|x) * pi_t(y) / pi_train(y)``; EM estimates an unknown ``pi_t`` from the
+posteriors of unlabelled target inputs. Used by :mod:`transferkit.tasks._calibration`.
+
+>>> p = np.array([[0.9, 0.1], [0.2, 0.8]])
+>>> shift_posteriors(p, [0.5, 0.5], [0.75, 0.25]).round(3).tolist()
+[[0.964, 0.036], [0.429, 0.571]]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from transferkit.errors import ConfigError
+
+#: smallest prior a class is given in the log prior ratio (a zero would be an infinite bias)
+MIN_PRIOR = 1e-6
+
+
+def shift_posteriors(probs: np.ndarray, train_prior: Sequence[float] | np.ndarray,
+                     target_prior: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``p'(y|x) ∝ p(y|x) * target_prior(y) / train_prior(y)``, rows renormalised."""
+    ratio = _normalised(target_prior) / _normalised(train_prior)
+    out = np.asarray(probs, dtype=np.float64) * ratio
+    return out / np.clip(out.sum(axis=1, keepdims=True), 1e-300, None)
+
+
+def em_prior(probs: np.ndarray, train_prior: Sequence[float] | np.ndarray, tol: float = 1e-8,
+             max_iter: int = 10_000) -> tuple[np.ndarray, int]:
+    """(target prior, iterations) estimated by EM from posteriors ``probs`` (N, K) of
+    unlabelled target inputs (Saerens et al. 2002): ``pi <- mean_i p_pi(y | x_i)``, where
+    ``p_pi`` are the posteriors shifted from ``train_prior`` to ``pi``, starting at
+    ``train_prior`` and stopping when no class moves by more than ``tol``."""
+    train = _normalised(train_prior)
+    probs = np.asarray(probs, dtype=np.float64)
+    prior = train.copy()
+    for it in range(1, max_iter + 1):
+        new = shift_posteriors(probs, train, prior).mean(axis=0)
+        if np.abs(new - prior).max() < tol:
+            return new, it
+        prior = new
+    return prior, max_iter
+
+
+def match_prior(probs: np.ndarray, target_prior: Sequence[float] | np.ndarray, tol: float = 1e-8,
+                max_iter: int = 10_000) -> tuple[np.ndarray, int]:
+    """(implicit prior, iterations): the prior ``pi_0`` the posteriors ``probs`` (N, K) of
+    unlabelled target inputs behave as if trained on, such that moving them from ``pi_0`` to
+    ``target_prior`` makes their mean equal ``target_prior`` -- the fixed point of
+    :func:`em_prior` solved for the other prior: ``pi_0 <- pi_0 * mean_i p'(y|x_i) / target``.
+    ``log_prior_ratio(pi_0, target)`` is then the per-class bias that removes a label-free
+    head's preference for some classes (e.g. a class name closer to every text). Deterministic.
+
+    >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]])
+    >>> pi0, _ = match_prior(p, [0.5, 0.5])
+    >>> shift_posteriors(p, pi0, [0.5, 0.5]).mean(axis=0).round(6).tolist()
+    [0.5, 0.5]
+    """
+    target = _normalised(target_prior)
+    probs = np.asarray(probs, dtype=np.float64)
+    implicit = target.copy()
+    for it in range(1, max_iter + 1):
+        mean = shift_posteriors(probs, implicit, target).mean(axis=0)
+        new = _normalised(implicit * np.clip(mean, MIN_PRIOR, None) / target)
+        if np.abs(mean - target).max() < tol:
+            return implicit, it
+        implicit = new
+    return implicit, max_iter
+
+
+def log_prior_ratio(train_prior: Sequence[float] | np.ndarray,
+                    target_prior: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``log(target / train)`` per class (priors clipped at ``MIN_PRIOR``): the head's bias."""
+    return np.log(np.clip(_normalised(target_prior), MIN_PRIOR, None)) - np.log(
+        np.clip(_normalised(train_prior), MIN_PRIOR, None))
+
+
+def _normalised(prior: Sequence[float] | np.ndarray) -> np.ndarray:
+    p = np.asarray(prior, dtype=np.float64)
+    return p / p.sum()
+
+
+def read_prior(path: str | Path, classes: Sequence[str]) -> np.ndarray:
+    """Class frequencies (or counts) from a JSON object ``{"class": value}`` or a CSV file of
+    ``class,value`` rows (a header row is skipped), in the order of ``classes``, normalised.
+
+    Every class needs a value >= 0 and the values must not all be 0; an unknown class is an
+    error that lists the known ones.
+    """
+    where = "The 'prior_correction' parameter"
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{where} must be auto, em, none or a file of class frequencies (JSON or "
+                          f"CSV). Got {str(path)!r}, which is neither a choice nor a file.")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: '{path}' is not valid JSON ({exc}). Write an object "
+                              '{"class name": frequency, ...}.') from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: '{path}' must hold a JSON object "
+                              '{"class name": frequency, ...}; got a ' f"{type(data).__name__}.")
+        pairs = [(str(k), v) for k, v in data.items()]
+    else:
+        rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+        pairs = [(r[0].strip(), r[1].strip() if len(r) > 1 else "") for r in rows]
+        if pairs and not _is_number(pairs[0][1]):
+            pairs = pairs[1:]  # header
+    values: dict[str, float] = {}
+    names = [str(c) for c in classes]
+    for name, value in pairs:
+        if name not in names:
+            raise ConfigError(f"{where}: '{path}' names the class {name!r}, which the data does not "
+                              f"have. Known classes: {', '.join(names)}.")
+        if not _is_number(value) or float(value) < 0:
+            raise ConfigError(f"{where}: the frequency of class {name!r} in '{path}' must be a "
+                              f"number >= 0. Got {value!r} instead.")
+        values[name] = float(value)
+    missing = [c for c in names if c not in values]
+    if missing:
+        raise ConfigError(f"{where}: '{path}' gives no frequency for the class(es) {missing}; "
+                          "give one per class (0 for a class that never occurs).")
+    prior = np.array([values[c] for c in names])
+    if prior.sum() <= 0:
+        raise ConfigError(f"{where}: the frequencies in '{path}' are all 0; at least one class "
+                          "must occur.")
+    return prior / prior.sum()
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+__all__ = ["MIN_PRIOR", "em_prior", "log_prior_ratio", "match_prior", "read_prior", "shift_posteriors"]
