@@ -394,8 +394,8 @@ class ClassificationTask(Task):
         return torch.nn.functional.cross_entropy(outputs.float(), targets.long(), reduction="none")
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
-                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
-                   ) -> dict[str, Any] | None:
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
+                   solver: str = "lbfgs") -> dict[str, Any] | None:
         if bool(getattr(head, "normalize_input", 0)):  # a prototype head: fit towards them
             from transferkit.tasks._prototypes import solve_prototype_head
 
@@ -403,11 +403,15 @@ class ClassificationTask(Task):
         # multinomial logistic regression is exactly a linear head under cross-entropy
         if not isinstance(head, nn.Linear) or head.bias is None:
             return None
-        from transferkit.train.convex import fit_logistic_head
+        from transferkit.train.convex import fit_logistic_head, fit_ridge_classifier_head
 
-        weight, bias, info = fit_logistic_head(
-            x, y, head.out_features, seed=seed, x_val=val[0] if val else None,
-            y_val=val[1] if val else None, class_weight="balanced" if train_cfg.class_weights == "auto" else None)
+        balanced = "balanced" if train_cfg.class_weights == "auto" else None
+        if solver == "ridge":  # alpha by leave-one-out on the training labels (the val split stays held out)
+            weight, bias, info = fit_ridge_classifier_head(x, y, head.out_features, class_weight=balanced)
+        else:
+            weight, bias, info = fit_logistic_head(
+                x, y, head.out_features, seed=seed, x_val=val[0] if val else None,
+                y_val=val[1] if val else None, class_weight=balanced)
         with torch.no_grad():
             head.weight.copy_(weight)
             head.bias.copy_(bias)
