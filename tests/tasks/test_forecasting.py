@@ -144,3 +144,22 @@ def test_rank_scores_forecasting_windows_with_logme(tmp_path):
     kind, z = get_task("forecasting").rank_targets(np.stack([_rows([1.0, np.nan], 0.0, 1.0, 1.0),
                                                              _rows([3.0, 5.0], 0.0, 1.0, 1.0)]))
     assert kind == "values" and z.tolist() == [[1.0, 5.0], [3.0, 5.0]]  # a missing target: its step's mean
+
+
+def test_auto_keeps_the_backbone_with_the_lowest_validation_mase(monkeypatch):
+    from transferkit.config import FitConfig
+    from transferkit.pipeline import candidates
+
+    rows = [{"backbone": b, "scores": {"logme": lm}, "probe_val_mase": m}
+            for b, lm, m in (("sequence:cnn", -1.4, 0.93), ("minirocket", -1.1, 0.54))]
+    monkeypatch.setattr(candidates, "rank", lambda *a, **k: candidates.Ranking(
+        rows, "logme", task="forecasting", probe_metric="mase"))
+
+    class Data:
+        modality = "sequence"
+
+        def __len__(self) -> int:
+            return 3
+
+    name, why, _ = candidates.choose_backbone(FitConfig(), Data(), lambda _m: None, val=Data())
+    assert name == "minirocket" and "0.5400" in why

@@ -257,8 +257,9 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     for i, row in enumerate(rows, 1):
         row["rank"] = i
     correlations: dict[str, float | None] = {}
-    if validate:
-        acc = [r[probe_key] for r in rows]
+    if validate:  # a score should rise as the probe gets better (MASE: as it falls)
+        better = -1.0 if task_obj.direction(metric) == "min" else 1.0
+        acc = [better * r[probe_key] for r in rows]
         correlations = {s: spearman([r["scores"][s] for r in rows], acc) for s in score_names}
     warnings = []
     if any(n in ("leep", "nce") for n in score_names) and len({r["source_probs"] != "NLEEP pseudo "
@@ -366,9 +367,13 @@ def choose_backbone(cfg: FitConfig, train: Any, log: Callable[[str], None],
                 cache_dir=cfg.cache_dir, task=task, log=log)
     metric = rows.probe_metric
     key = f"probe_val_{metric}"
+    from transferkit.tasks import get_task
+
+    # the probe metric's direction: accuracy and R² rise, forecasting's MASE falls
+    sign = 1.0 if get_task(rows.task).direction(metric) == "min" else -1.0
     rows = list(rows)  # ordered by LogME
     if validate:  # stable sort: equal probe metrics keep LogME's order
-        rows.sort(key=lambda r: -r[key])
+        rows.sort(key=lambda r: sign * r[key])
         for i, row in enumerate(rows, 1):
             row["rank"] = i
         best = rows[0]
