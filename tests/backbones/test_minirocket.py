@@ -63,3 +63,18 @@ def test_kernels_dilations_and_bias_quantiles_follow_the_paper() -> None:
     levels = quantile_levels(84)
     full = [k for k in range(84) if k % 2 == 0]  # dilation index 0: even kernels pool every step
     np.testing.assert_allclose(f[full], 1 - levels[full], atol=1 / 30 + 1e-6)
+
+
+def test_the_default_probe_on_minirocket_is_the_ridge_classifier(tmp_path) -> None:
+    import transferkit as tk
+
+    run = tk.fit(data="italy-power-demand", backbone="minirocket:840", shots=5, max_test=60, seed=0,
+                 out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None)
+    stage = run.summary["stages"][0]
+    assert stage["solver"]["solver"].startswith("ridge")
+    assert stage["solver"]["alpha_chosen_on"].startswith("leave-one-out")
+    assert run.summary["metrics"]["test"]["accuracy"] > 0.7
+    logistic = tk.fit(data="italy-power-demand", backbone="minirocket:840", shots=5, max_test=60, seed=0,
+                      strategy_params={"solver": "lbfgs"}, out=str(tmp_path / "l"),
+                      cache_dir=str(tmp_path / "c"), log=None)
+    assert logistic.summary["stages"][0]["solver"]["solver"] == "lbfgs"

@@ -100,3 +100,66 @@ def test_fit_then_predict_cli_writes_the_next_values(tmp_path, monkeypatch):
     answer = reply.json()["predictions"][0]
     assert np.allclose(answer["forecast"], values[:, 1], rtol=1e-5)
     assert np.allclose(answer["quantiles"]["0.9"], values[:, 2], rtol=1e-5)
+
+
+def test_the_learned_correction_is_shrunk_on_validation_origins_only():
+    from torch import nn
+
+    task = get_task("forecasting")  # quantiles 0.1 / 0.5 / 0.9, H = 2 here
+    targets = np.stack([_rows([1.0, 2.0], 0.0, 1.0, 1.0), _rows([3.0, 1.0], 0.0, 1.0, 1.0)])
+    head = nn.Linear(1, 6)
+    with torch.no_grad():  # a head that adds +1 to every quantile: harmful where anchor 0 is right
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([0.0, 1.0, 2.0, 0.0, 1.0, 2.0]))
+    outputs = np.tile([0.0, 1.0, 2.0], (2, 2))  # the head's answers: median correction +1
+    info = task.tune_head(head, targets, outputs)
+    # true corrections 1, 2 / 3, 1 (anchor 0, unit scale): the median's MASE at lambda is
+    # mean |lambda - truth|, lowest at lambda = 1
+    truth = targets[:, :2]
+    expect = {lam: np.mean(np.abs(lam - truth)) for lam in (0.0, 0.25, 0.5, 0.75, 1.0)}
+    best = min(expect, key=lambda v: (expect[v], -v))
+    assert info["val_mase"] == {str(k): pytest.approx(v) for k, v in expect.items()}
+    assert info["shrink"] == best == 1.0
+    # a head whose median says -5 (the truth is positive): seasonal naive wins, and the
+    # interval keeps its width
+    with torch.no_grad():
+        head.bias.copy_(torch.tensor([-6.0, -5.0, -4.0, -6.0, -5.0, -4.0]))
+    outputs = np.tile([-6.0, -5.0, -4.0], (2, 2))
+    info = task.tune_head(head, targets, outputs)
+    assert info["shrink"] == 0.0 and info["outputs_changed"]
+    assert head.bias.tolist() == [-1.0, 0.0, 1.0, -1.0, 0.0, 1.0]
+    assert task.describe_head(head) == {"shrink": 0.0}
+    assert task.tune_head(head, None, None) is None  # no validation origins: nothing chosen
+
+
+def test_rank_scores_forecasting_windows_with_logme(tmp_path):
+    from transferkit.pipeline.candidates import rank
+    from transferkit.tasks import TASKS
+
+    data = TASKS.get("forecasting").tiny_example(tmp_path)
+    ranking = rank(data["data"], backbones=["sequence:cnn:8"], task="forecasting", seed=0,
+                   cache_dir=str(tmp_path / "c"), season=12)
+    row = ranking[0]
+    assert set(row["scores"]) == {"logme"} and np.isfinite(row["scores"]["logme"])
+    kind, z = get_task("forecasting").rank_targets(np.stack([_rows([1.0, np.nan], 0.0, 1.0, 1.0),
+                                                             _rows([3.0, 5.0], 0.0, 1.0, 1.0)]))
+    assert kind == "values" and z.tolist() == [[1.0, 5.0], [3.0, 5.0]]  # a missing target: its step's mean
+
+
+def test_auto_keeps_the_backbone_with_the_lowest_validation_mase(monkeypatch):
+    from transferkit.config import FitConfig
+    from transferkit.pipeline import candidates
+
+    rows = [{"backbone": b, "scores": {"logme": lm}, "probe_val_mase": m}
+            for b, lm, m in (("sequence:cnn", -1.4, 0.93), ("minirocket", -1.1, 0.54))]
+    monkeypatch.setattr(candidates, "rank", lambda *a, **k: candidates.Ranking(
+        rows, "logme", task="forecasting", probe_metric="mase"))
+
+    class Data:
+        modality = "sequence"
+
+        def __len__(self) -> int:
+            return 3
+
+    name, why, _ = candidates.choose_backbone(FitConfig(), Data(), lambda _m: None, val=Data())
+    assert name == "minirocket" and "0.5400" in why

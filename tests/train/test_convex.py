@@ -65,3 +65,31 @@ def test_the_l2_strength_comes_from_the_validation_split_when_there_is_one():
     assert info["c_chosen_on"] == "validation split"
     _, _, info = fit_logistic_head(x, y, 3)
     assert info["c_chosen_on"].startswith("cross-validation")
+
+
+def test_the_ridge_head_is_sklearns_ridge_classifier_cv_on_standardised_features():
+    from sklearn.linear_model import RidgeClassifierCV
+
+    from transferkit.train.convex import RIDGE_ALPHAS, fit_ridge_classifier_head
+
+    for k in (2, 3):
+        x, y = _blobs(k, n=8, d=40)
+        w, b, info = fit_ridge_classifier_head(x, y, k)
+        z = (x - x.mean(0)) / x.std(0)
+        ref = RidgeClassifierCV(alphas=RIDGE_ALPHAS).fit(z, y)
+        assert info["alpha"] == ref.alpha_
+        scores = ref.decision_function(z)
+        scores = np.stack([-scores / 2, scores / 2], 1) if k == 2 else scores
+        np.testing.assert_allclose(_logits(w, b, x) * info["temperature"], scores, rtol=1e-3, atol=1e-3)
+
+
+def test_the_ridge_temperature_comes_from_leave_one_out_scores():
+    from transferkit.train.convex import fit_ridge_classifier_head
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(30, 20)), np.arange(30) % 3  # no signal: LOO is wrong often
+    _, _, info = fit_ridge_classifier_head(x, y, 3)
+    assert info["loo_accuracy"] < 1 and info["temperature"] != 1.0
+    x, y = _blobs(3, n=10)  # well separated: no finite temperature is best, so none is applied
+    _, _, info = fit_ridge_classifier_head(x, y, 3)
+    assert info["loo_accuracy"] == 1 and info["temperature"] == 1.0

@@ -78,6 +78,9 @@ class Backbone(BackboneFamily, nn.Module):
     #: one ``feature_dim`` vector per example (cached features are then written row by row as
     #: they come); False for backbones whose outputs have a ragged axis (one vector per word)
     vector_features: bool = True
+    #: the convex linear probe that suits these features (``linear-probe``'s solver 'auto'):
+    #: "lbfgs" (multinomial logistic regression) or "ridge" (standardised ridge classifier)
+    probe_solver: str = "lbfgs"
     #: multi-scale features used by default where nothing below the head trains (0: none)
     default_pool_stages: int = 0
     pool_stages: int = 0

@@ -35,6 +35,8 @@ def evaluate_splits(model: Any, runner: StageRunner, splits: Any, frozen: bool,
     tuned = task.tune_head(model.head, val.y if len(val) else None, val_outputs)
     if tuned is not None and tuned.get("sentence"):
         log(f"[bold]head[/bold] {tuned['sentence']}")
+    if tuned is not None and tuned.get("outputs_changed") and val_outputs is not None:
+        val_outputs = runner.outputs(model, val, frozen)  # the tuned head's answers
     test_outputs = runner.outputs(model, splits.test, frozen)
     pool_outputs(task, model, runner, splits.train, log)
     # what the task fits on top of the trained model (calibration), stored in the model

@@ -214,7 +214,9 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     in ``fit``). On regression targets only the scores that rank numbers are computed
     (LogME in its regression form); the probes report validation R² (``probe_val_r2``). On
     label sets (multi-label) likewise only LogME (the mean evidence of the label columns),
-    and the probes report validation micro-F1 (``probe_val_micro_f1``).
+    and the probes report validation micro-F1 (``probe_val_micro_f1``). On forecasting
+    windows LogME ranks the H scaled corrections of seasonal naive (``Task.rank_targets``:
+    the mean evidence over the steps); the probes report validation MASE.
 
     Each row: ``rank``, ``backbone``, ``pretrained``, ``feature_dim``, ``n_train``,
     ``features_s``, ``source_probs`` (where LEEP/NCE's θ came from), ``scores``
@@ -231,7 +233,7 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     say = log or library_log
     train_data, val, task_obj = _load_rank_data(data, shots, seed, validate, val_data, task,
                                                 data_options, say)
-    kind = task_obj.targets
+    kind = task_obj.rank_targets(np.asarray(train_data.y)[:1])[0]
     asked = [SCORES.entry(n).name for n in _split_names(scores)]
     if kind != "classes":  # numbers or label sets: only the scores that rank them
         from transferkit.ranking._base import targets_refusal
@@ -255,8 +257,9 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     for i, row in enumerate(rows, 1):
         row["rank"] = i
     correlations: dict[str, float | None] = {}
-    if validate:
-        acc = [r[probe_key] for r in rows]
+    if validate:  # a score should rise as the probe gets better (MASE: as it falls)
+        better = -1.0 if task_obj.direction(metric) == "min" else 1.0
+        acc = [better * r[probe_key] for r in rows]
         correlations = {s: spearman([r["scores"][s] for r in rows], acc) for s in score_names}
     warnings = []
     if any(n in ("leep", "nce") for n in score_names) and len({r["source_probs"] != "NLEEP pseudo "
@@ -295,10 +298,11 @@ def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str
                          else "NLEEP pseudo labels" if task.targets == "classes" else None),
         "scores": {}, "score_s": {},
     }
+    kind, ranked = task.rank_targets(np.asarray(train_data.y))
     for score in score_names:
         s0 = time.perf_counter()
         scorer = SCORES.build(score)
-        row["scores"][score] = float(scorer.score_targets(feats, train_data.y, task.targets, probs))
+        row["scores"][score] = float(scorer.score_targets(feats, ranked, kind, probs))
         row["score_s"][score] = round(time.perf_counter() - s0, 4)
     metric = task.selection_metric
     if validate:
@@ -363,9 +367,13 @@ def choose_backbone(cfg: FitConfig, train: Any, log: Callable[[str], None],
                 cache_dir=cfg.cache_dir, task=task, log=log)
     metric = rows.probe_metric
     key = f"probe_val_{metric}"
+    from transferkit.tasks import get_task
+
+    # the probe metric's direction: accuracy and R² rise, forecasting's MASE falls
+    sign = 1.0 if get_task(rows.task).direction(metric) == "min" else -1.0
     rows = list(rows)  # ordered by LogME
     if validate:  # stable sort: equal probe metrics keep LogME's order
-        rows.sort(key=lambda r: -r[key])
+        rows.sort(key=lambda r: sign * r[key])
         for i, row in enumerate(rows, 1):
             row["rank"] = i
         best = rows[0]

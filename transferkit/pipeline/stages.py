@@ -344,9 +344,13 @@ class StageRunner:
         f_val = self.features(model.backbone, val) if len(val) else None
         x_val = self._mapped(model, f_val) if f_val is not None else None
         t1 = time.perf_counter()
+        solver = stage.info.get("solver", "auto")
+        if solver == "auto":  # the probe the backbone's features call for
+            solver = getattr(model.backbone, "probe_solver", "lbfgs")
         info = self.task.solve_head(model.head, x_tr, np.asarray(train.y), self.cfg.train,
                                     seed=self.cfg.data.seed,
-                                    val=(x_val, np.asarray(val.y)) if x_val is not None else None)
+                                    val=(x_val, np.asarray(val.y)) if x_val is not None else None,
+                                    solver=solver)
         if info is None:
             return False
         record: dict[str, Any] = {"stage": f"{tag}{stage.name}", "step": info.get("n_iter", 0),
@@ -364,8 +368,10 @@ class StageRunner:
             log = MetricsLog(Path(self.run_dir) / "metrics.jsonl")
             log.truncate_after(record["stage"], 0)
             log.append({**record, "time": round(seconds, 3)})
-        strength = f"C {info.get('c')}" if "alpha" not in info else f"alpha {info['alpha']:g} per row"
-        chosen_on = f"; C from the {info['c_chosen_on']}" if info.get("c_chosen_on") else ""
+        strength = (f"C {info.get('c')}" if "alpha" not in info else f"alpha {info['alpha']:g}"
+                    if info.get("alpha_chosen_on") else f"alpha {info['alpha']:g} per row")
+        chosen_on = (f"; C from the {info['c_chosen_on']}" if info.get("c_chosen_on") else
+                     f"; alpha by {info['alpha_chosen_on']}" if info.get("alpha_chosen_on") else "")
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
                  f"{info.get('solver')} ({strength}{chosen_on})")
         self.history.append({"stage": f"{tag}{stage.name}", "best_metric": best,

@@ -150,14 +150,14 @@ def targets_refusal(name: str, targets: str) -> str:
 
 def check_values(features: Any, values: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate and convert for a regression score: float64 features (N, D) and finite
-    float64 targets (N,)."""
+    float64 targets (N,) -- or (N, K), K targets per row (forecasting: one per horizon step)."""
     n = len(np.asarray(features))
     f, _, _ = check_inputs(features, np.arange(n) % 2, where)  # the feature checks only
     y = np.asarray(values, dtype=np.float64)
-    if y.ndim != 1 or len(y) != len(f):
+    if y.ndim not in (1, 2) or len(y) != len(f):
         raise DataError(
-            f"The 'values' parameter of the {where} score must be a 1-D array with one target per "
-            f"row of 'features' ({len(f)}). Got shape {y.shape} instead."
+            f"The 'values' parameter of the {where} score must be a 1-D array (or an (N, K) array) "
+            f"with one row of targets per row of 'features' ({len(f)}). Got shape {y.shape} instead."
         )
     if not np.all(np.isfinite(y)):
         bad = int(np.argwhere(~np.isfinite(y))[0, 0])

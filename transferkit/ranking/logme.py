@@ -61,14 +61,17 @@ class LogMEScore(TransferabilityScore):
 
     def score_values(self, features: np.ndarray, values: np.ndarray) -> float:
         """LogME of real-valued targets (N,): the evidence / N of the standardised target
-        (standardised so that the score does not depend on the target's units)."""
+        (standardised so that the score does not depend on the target's units). Targets
+        (N, K): the mean over the K standardised columns that vary (as over one-hot classes)."""
         f, y = check_values(features, values, self.name)
-        std = float(y.std())
-        if std == 0.0:
+        cols = y.reshape(len(y), -1)  # (N, K)
+        std = cols.std(axis=0)
+        if not (std > 0).any():
             raise DataError("The logme score needs targets that vary; every target here is "
-                            f"{y[0]:g}. Use data with more than one target value.")
+                            f"{float(cols.flat[0]):g}. Use data with more than one target value.")
+        keep = std > 0
         with blas_threads():  # as in score(): beside torch an unpinned BLAS pool oversubscribes
-            return float(self.evidences(f, ((y - y.mean()) / std)[:, None])[0])
+            return float(np.mean(self.evidences(f, (cols[:, keep] - cols[:, keep].mean(0)) / std[keep])))
 
     def score_label_sets(self, features: np.ndarray, label_sets: np.ndarray) -> float:
         """LogME of label sets, a multi-hot (N, L) matrix: the mean over labels of the evidence

@@ -135,16 +135,24 @@ class Task:
         raise NotImplementedError
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
-                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
-                   ) -> dict[str, Any] | None:
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
+                   solver: str = "lbfgs") -> dict[str, Any] | None:
         """Fit ``head`` on cached features ``x`` with a convex solver in place (``val``: the
-        validation features and targets, for its hyperparameters); returns what the solver
-        reports, or None when this task's head has none (it then trains by SGD)."""
+        validation features and targets, for its hyperparameters; ``solver``: the convex probe
+        the backbone's features call for, ``"lbfgs"`` or ``"ridge"``, which a task without it
+        may answer with its own); returns what the solver reports, or None when this task's
+        head has none (it then trains by SGD)."""
         return None
 
     def accumulator(self) -> Accumulator:
         """A fresh accumulator for the loop's validation metrics."""
         raise NotImplementedError
+
+    def rank_targets(self, y: np.ndarray) -> tuple[str, np.ndarray]:
+        """(kind, targets) that transferability scores rank (``rank``): the stored targets as
+        they are by default; a task whose stored rows are not plain targets converts them
+        (forecasting: the scaled corrections of its windows, as numbers)."""
+        return self.targets, y
 
     def tune_head(self, head: nn.Module, targets: np.ndarray | None,
                   outputs: np.ndarray | None) -> dict[str, Any] | None:

@@ -415,8 +415,8 @@ class ClassificationTask(Task):
         return torch.nn.functional.cross_entropy(outputs.float(), targets.long(), reduction="none")
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
-                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
-                   ) -> dict[str, Any] | None:
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
+                   solver: str = "lbfgs") -> dict[str, Any] | None:
         self.cross_fitted_ = None
         if bool(getattr(head, "normalize_input", 0)):  # a prototype head: fit towards them
             from transferkit.tasks._prototypes import solve_prototype_head
@@ -425,16 +425,20 @@ class ClassificationTask(Task):
         # multinomial logistic regression is exactly a linear head under cross-entropy
         if not isinstance(head, nn.Linear) or head.bias is None:
             return None
-        from transferkit.train.convex import fit_logistic_head
+        from transferkit.train.convex import fit_logistic_head, fit_ridge_classifier_head
 
-        weight, bias, info = fit_logistic_head(
-            x, y, head.out_features, seed=seed, x_val=val[0] if val else None,
-            y_val=val[1] if val else None, class_weight="balanced" if train_cfg.class_weights == "auto" else None,
-            cross_fit=True)
-        # cross-fitted outputs of the training examples: calibration's data when there is no
-        # validation split (see transferkit.tasks._calibration.calibration_set)
-        oof = info.pop("oof_logits", None)
-        self.cross_fitted_ = None if oof is None else (oof, np.asarray(y, dtype=np.int64))
+        balanced = "balanced" if train_cfg.class_weights == "auto" else None
+        if solver == "ridge":  # alpha by leave-one-out on the training labels (the val split stays held out)
+            # calibrated already: its temperature is fitted on the leave-one-out scores
+            weight, bias, info = fit_ridge_classifier_head(x, y, head.out_features, class_weight=balanced)
+        else:
+            weight, bias, info = fit_logistic_head(
+                x, y, head.out_features, seed=seed, x_val=val[0] if val else None,
+                y_val=val[1] if val else None, class_weight=balanced, cross_fit=True)
+            # cross-fitted outputs of the training examples: calibration's data when there is no
+            # validation split (see transferkit.tasks._calibration.calibration_set)
+            oof = info.pop("oof_logits", None)
+            self.cross_fitted_ = None if oof is None else (oof, np.asarray(y, dtype=np.int64))
         self.solved_head_ = (weight.clone(), bias.clone())  # the OOF outputs stand for this head only
         with torch.no_grad():
             head.weight.copy_(weight)

@@ -39,6 +39,9 @@ from transferkit.tasks._forecast_metrics import (
 #: the model's test MASE must beat the seasonal-naive forecast's by this much, or the
 #: floor warning is given
 FLOOR_MARGIN = 0.0
+#: how much of the learned correction of the seasonal-naive forecast is kept (0: seasonal
+#: naive itself), chosen on the validation origins after training
+SHRINK_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass
@@ -176,6 +179,54 @@ class ForecastingTask(Task):
 
     def accumulator(self) -> Accumulator:
         return ForecastAccumulator(self)
+
+    def rank_targets(self, y: np.ndarray) -> tuple[str, np.ndarray]:
+        """The H scaled corrections of each window, as numbers (``rank`` scores them with the
+        scores that rank numbers: LogME, mean evidence over the H steps); a missing target
+        takes its step's mean."""
+        z = split_targets(y)[0].copy()  # (N, H)
+        with np.errstate(invalid="ignore"):
+            means = np.nan_to_num(np.nanmean(np.where(np.isfinite(z), z, np.nan), axis=0))
+        bad = ~np.isfinite(z)
+        z[bad] = np.broadcast_to(means, z.shape)[bad]
+        return "values", z
+
+    def tune_head(self, head: nn.Module, targets: np.ndarray | None,
+                  outputs: np.ndarray | None) -> dict[str, Any] | None:
+        """Shrink the learned correction towards seasonal naive: keep the fraction of
+        :data:`SHRINK_GRID` with the lowest validation MASE (ties: the larger fraction), by
+        moving every quantile of a step by ``-(1 - lambda)`` times that step's median
+        correction (the interval keeps its width; lambda = 0 forecasts seasonal naive).
+        Validation origins only; a linear head is rewritten in place."""
+        if targets is None or outputs is None or not len(targets) or not isinstance(head, nn.Linear):
+            return None
+        qs, q = self.point_quantiles(), self.n_outputs()
+        out = np.asarray(outputs, dtype=np.float64)
+        n, h = len(out), out.shape[1] // q
+        mid = qs.index(0.5) if qs else 0
+        per = out.reshape(n, h, q)
+        scores = {}
+        for lam in SHRINK_GRID:
+            shrunk = (per - (1.0 - lam) * per[:, :, mid:mid + 1]).reshape(n, -1)
+            actual, point, _, extra = unscale(targets, shrunk, qs)
+            scores[lam] = float(np.nanmean(window_mase(actual, point, extra["mase_scale"])))
+        lam = min(SHRINK_GRID, key=lambda v: (scores[v], -v))
+        with torch.no_grad():
+            w = head.weight.view(h, q, -1)  # (H, Q, D)
+            w -= (1.0 - lam) * w[:, mid:mid + 1].clone()
+            if head.bias is not None:
+                b = head.bias.view(h, q)
+                b -= (1.0 - lam) * b[:, mid:mid + 1].clone()
+        head.forecast_shrink = lam
+        return {"shrink": lam, "val_mase": {str(k): round(v, 4) for k, v in scores.items()},
+                "outputs_changed": lam != 1.0,
+                "sentence": f"kept {lam:.0%} of the learned correction of the seasonal-naive forecast "
+                            f"(validation MASE {scores[lam]:.3f}; all of it: {scores[1.0]:.3f}; seasonal "
+                            f"naive: {scores[0.0]:.3f})"}
+
+    def describe_head(self, head: nn.Module) -> dict[str, Any]:
+        lam = getattr(head, "forecast_shrink", None)
+        return {} if lam is None else {"shrink": float(lam)}
 
     # ------------------------------------------------------------------ outputs
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:

@@ -295,8 +295,8 @@ class MultilabelTask(Task):
         return MultilabelObjective(forward, pos_weight, l2_sp)
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
-                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None
-                   ) -> dict[str, Any] | None:
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
+                   solver: str = "lbfgs") -> dict[str, Any] | None:
         """One-vs-rest logistic regression -- one L2-regularised binary logistic regression per
         label, the objective scikit-learn's ``LogisticRegression(C)`` minimises, all labels in
         one full-batch L-BFGS (they are independent) -- on centred features scaled to unit

@@ -10,6 +10,12 @@ the same as after SGD training.
 
     >>> w, b, info = fit_logistic_head(x, y, num_classes=3)  # doctest: +SKIP
     >>> head.weight.data, head.bias.data = w, b  # doctest: +SKIP
+
+Random-feature backbones (MiniRocket) ask for the probe their authors use instead
+(``Backbone.probe_solver = "ridge"``): :func:`fit_ridge_classifier_head`, scikit-learn's
+``RidgeClassifierCV`` on per-feature standardised features, its alpha chosen by efficient
+leave-one-out cross-validation on the training labels (Dempster et al. 2021,
+https://arxiv.org/abs/2012.08791).
 """
 
 from __future__ import annotations
@@ -159,4 +165,60 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
     return torch.from_numpy(w).float(), torch.from_numpy(b).float(), info
 
 
-__all__ = ["C_GRID", "MAX_FOLDS", "choose_c", "choose_c_on", "fit_logistic_head", "out_of_fold_logits"]
+#: ridge strengths RidgeClassifierCV tries (MiniRocket's reference recipe: 10^-3 .. 10^3)
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 10))
+
+
+def fit_ridge_classifier_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
+                              class_weight: str | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Weights ``(K, D)`` and bias ``(K,)`` of scikit-learn's ``RidgeClassifierCV`` (targets
+    coded +-1 per class, alphas :data:`RIDGE_ALPHAS`, chosen by efficient leave-one-out
+    squared error on ``(x, y)`` only) on per-feature standardised features, the
+    standardisation folded in, for ``logits = (x @ W.T + b) / T``.
+
+    Ridge scores are not log-odds: ``T`` is the temperature that minimises the log-loss of
+    the *leave-one-out* scores on the training labels (1 when every left-out example is
+    already right, so no finite temperature is best); the validation split is not read.
+    Binary: the single score ``s`` becomes the logits ``(-s/2, s/2)``. Absent classes get a
+    bias that never wins.
+    """
+    from sklearn.linear_model import RidgeClassifierCV
+
+    from transferkit._threads import blas_threads
+    from transferkit.tasks._calibration import fit_temperature
+
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)  # (N, D)
+    y = np.asarray(y, dtype=np.int64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)  # a constant feature stays 0 after centring
+    z = (x - mean) / std
+    weights, bias = np.zeros((num_classes, x.shape[1])), np.full(num_classes, -1e4)
+    present = np.unique(y)
+    info: dict[str, Any] = {"solver": "ridge (RidgeClassifierCV)", "c": None, "n_iter": 0}
+    if len(present) < 2:
+        bias[present] = 0.0
+        return torch.from_numpy(weights).float(), torch.from_numpy(bias).float(), {**info, "alpha": None}
+    with blas_threads(1):
+        model = RidgeClassifierCV(alphas=RIDGE_ALPHAS, class_weight=class_weight).fit(z, y)
+        # the same fit at the chosen alpha, keeping each example's leave-one-out scores
+        loo = RidgeClassifierCV(alphas=[model.alpha_], class_weight=class_weight, scoring="accuracy",
+                                store_cv_results=True).fit(z, y).cv_results_[:, :, 0]  # (N, K') or (N, 1)
+    coef, intercept = np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
+    if coef.shape[0] == 1:  # binary: one score -> two softmax logits
+        coef, intercept = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
+        loo = np.concatenate([-loo / 2, loo / 2], axis=1)
+    y_idx = np.searchsorted(model.classes_, y)
+    separable = bool((loo.argmax(1) == y_idx).all())
+    temperature = 1.0 if separable else fit_temperature(loo, y_idx)
+    weights[model.classes_] = coef / temperature
+    bias[model.classes_] = intercept / temperature
+    info.update(alpha=float(model.alpha_), alpha_chosen_on="leave-one-out on the training labels",
+                temperature=float(temperature),
+                loo_accuracy=round(float((loo.argmax(1) == y_idx).mean()), 4))
+    w = weights / std  # (K, D)
+    b = bias - w @ mean  # (K,)
+    return torch.from_numpy(w).float(), torch.from_numpy(b).float(), info
+
+
+__all__ = ["C_GRID", "MAX_FOLDS", "RIDGE_ALPHAS", "choose_c", "choose_c_on", "fit_logistic_head",
+           "fit_ridge_classifier_head", "out_of_fold_logits"]
