@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-
 HERE = Path(__file__).resolve().parent
 
 
@@ -26,23 +25,20 @@ def _free_port() -> int:
 
 
 def _run(args: list[str], env: dict[str, str], processes: int) -> None:
-    if processes == 1:
-        cmd = [sys.executable, str(HERE / "sharded_script.py"), *args]
-    else:
-        launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
-        if launcher is None:
-            pytest.skip("the accelerate launcher is not installed")
-        # `--cpu --num_processes 2` would start one process; `--multi_gpu` goes through
-        # torchrun, and transferkit asks Accelerate for the CPU (gloo) when there is no GPU.
-        cmd = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-               str(HERE / "sharded_script.py"), *args]
+    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+    if launcher is None:
+        pytest.skip("the accelerate launcher is not installed")
+    # `--cpu --num_processes 2` would start one process; `--multi_gpu` goes through
+    # torchrun, and transferkit asks Accelerate for the CPU (gloo) when there is no GPU.
+    cmd = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+           str(HERE / "sharded_script.py"), *args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 @pytest.mark.timeout(300)
-def test_two_processes_check_and_extract_their_slices(tmp_path: Path) -> None:
+def test_two_processes_check_and_extract_their_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
 
     root, rng = tmp_path / "images", np.random.default_rng(0)
@@ -62,7 +58,14 @@ def test_two_processes_check_and_extract_their_slices(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "cache2" / "data" / "checks.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM checks").fetchone()[0] == 10  # all cached, by the main process
     assert not list((tmp_path / "cache2" / "features").glob("*.tmp"))  # the shards were joined and removed
-    _run([str(root), str(tmp_path / "cache1"), out, "one"], env, 1)
+    from transferkit.data import file_check
+
+    monkeypatch.setattr(file_check, "read_image", file_check.read_image)  # the script replaces them:
+    monkeypatch.setattr(file_check, "_QUIESCENT_S", file_check._QUIESCENT_S)  # put back afterwards
+    sys.path.insert(0, str(HERE))
+    from sharded_script import main
+
+    main(str(root), str(tmp_path / "cache1"), out, "one")  # one process, here
     one = json.loads(Path(f"{out}.one.rank0").read_text())
     for r in two:  # every process holds every feature, as one process computes them
         assert r["n"] == one["n"] == 9 and r["ids"] == one["ids"]
