@@ -37,6 +37,7 @@ def _run(args: list[str], env: dict[str, str], processes: int) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_two_processes_check_and_extract_their_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image

@@ -28,6 +28,12 @@ def is_lazy_text_file(path: str | Path) -> bool:
             and path.stat().st_size >= lazy_text.LAZY_TEXT_BYTES)
 
 
+def large_text_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file to index (:func:`is_lazy_text_file`) with a column named
+    ``text``: only its header is read to tell."""
+    return is_lazy_text_file(path) and "text" in lazy_text.header(Path(path))
+
+
 def load_text(path: str | Path, text_column: str | None = None,
               label_column: str | None = None, label_separator: str | None = None,
               label_columns: Sequence[str] | None = None) -> TransferDataset:
