@@ -48,6 +48,7 @@ def test_indexed_file_gives_the_dataset_a_whole_read_gives(tmp_path: Path, suffi
     assert isinstance(part.x, LazyTexts) and part.inputs([0, 1, 2]) == [ROWS[5][0], ROWS[1][0], ROWS[3][0]]
     assert part.x[1:][0] == ROWS[1][0] and (part.x + lazy.x[:1])[3] == ROWS[0][0]
     np.testing.assert_array_equal(length_order(lazy, np.arange(8)), length_order(eager, np.arange(8)))
+    assert lazy.__getitems__([3, 0]) == [eager[3], eager[0]]  # a DataLoader's batch: one pass over the file
 
 
 def test_indexed_file_splits_as_a_whole_read_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,10 +109,18 @@ class TransferDataset:
         return [self.input(int(i)) for i in indices]
 
     def __getitem__(self, i: int) -> tuple[Any, Any]:
-        target = self.y[int(i)]
+        return self.input(i), self._target(int(i))
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
+        """The examples at ``indices`` (what a DataLoader asks for a batch): the inputs read
+        together (:meth:`inputs`: a file's texts in one pass, a numeric table in one slice)."""
+        return [(x, self._target(int(i))) for x, i in zip(self.inputs(indices), indices, strict=True)]
+
+    def _target(self, i: int) -> Any:
+        target = self.y[i]
         if self.per_token or self.dense:  # tags per word, or a mask
-            return self.input(i), target
-        return self.input(i), (target.astype(np.float32) if self.y.ndim == 2 else target.item())
+            return target
+        return target.astype(np.float32) if self.y.ndim == 2 else target.item()
 
     @property
     def num_classes(self) -> int:
