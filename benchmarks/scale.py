@@ -1,18 +1,26 @@
 """Scale -- an image folder indexed and checked, then extracted batch by batch (issue #25).
 
 A generated folder of small JPEGs (random 96x96 RGB, 10 classes) goes through
-EfficientNet-Lite0 at 64 px (torch, batch 64, 2 threads), in two child processes so that
-each peak RSS is its own:
+EfficientNet-Lite0 at 64 px (the default backend: onnxruntime when it matches torch; batch
+64), in child processes so that each peak memory is its own:
 
   lazy   -- transferkit's loader: index + parallel check (cold cache), the same load again
             (check cache warm), a decode-only pass over every file (the batch pool), the
-            extraction streamed into the feature cache, and the bare forward rate on one
-            pre-collated batch in the same process;
+            extraction streamed into the feature cache, and the bare forward rate of the same
+            runner on one pre-collated batch in the same process;
   eager  -- the previous loader: every file decoded into a list in one thread, then the
-            same extraction.
+            same extraction (skipped with --no-eager: at 200,000 files it holds ~5 GB);
+  sweep  -- ``train.num_workers`` (``--num-workers``): the training DataLoader over the first
+            --sweep files (decode + collate, what a strategy that trains the backbone reads),
+            beside the rate of one training step (forward + backward) on a pre-collated batch.
 
-    python benchmarks/scale.py --n 20000 --extract 1000   # results/scale.md
-    python benchmarks/scale.py --n 1000 --extract 300     # a quick look
+Peak memory: ``VmHWM`` counts every resident page, also the pages of the memory-mapped
+feature cache being written (file pages the kernel can drop at any time); the anonymous
+peak (``RssAnon``, sampled every 0.1 s) is the process's own memory without them.
+
+    python benchmarks/scale.py --n 200000 --extract 200000 --no-eager --sweep 20000 --out ...
+    python benchmarks/scale.py --n 20000 --extract 1000       # results/scale.md (first run)
+    python benchmarks/scale.py --n 1000 --extract 300 --sweep 500   # a quick look
 """
 
 from __future__ import annotations
@@ -22,11 +30,11 @@ import gc
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -37,15 +45,38 @@ SIZE = 64
 BATCH = 64
 
 
-def rss_mib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status_mib(field: str) -> float:
+    """A memory line of /proc/self/status (VmRSS, VmHWM, RssAnon ...), in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
-def rss_now_mib() -> float:
-    """Resident memory of this process now."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+class AnonPeak:
+    """The peak of ``RssAnon`` (memory that is not a file's pages), sampled every 0.1 s."""
+
+    def __init__(self) -> None:
+        self.peak = status_mib("RssAnon")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, status_mib("RssAnon"))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, status_mib("RssAnon"))
+        return self.peak
+
+
+def phase(out: dict[str, float]) -> None:
+    """The results so far, on stderr (a run stopped midway still says what it measured)."""
+    print("phase", json.dumps(out), file=sys.stderr, flush=True)
 
 
 def write_jpegs(root: Path, n: int) -> None:
@@ -60,59 +91,136 @@ def write_jpegs(root: Path, n: int) -> None:
         img.save(folder / f"{i:06d}.jpg", quality=85)
 
 
-def child(kind: str, root: Path, cache: Path, extract_n: int) -> dict[str, float]:
+def bare_forward(bb: object, data: object, cache: Path, reps: int = 16) -> float:
+    """Images per second of the runner extraction uses, on one pre-collated batch."""
     import torch
 
+    from transferkit.features.cache import FeatureCache
+    from transferkit.features.extract import _make_runner, _resolve_backend
+    from transferkit.features.onnx import physical_cores
+
+    chosen = _resolve_backend("auto", bb, False)
+    batch = bb.collate([data.input(i) for i in range(BATCH)], **({"channels_last": False} if chosen == "onnx" else {}))
+    with torch.inference_mode():
+        runner = _make_runner(bb, bb, batch, chosen, False, FeatureCache(cache), None, physical_cores(), "auto")
+        runner(batch)
+        t = time.perf_counter()
+        for _ in range(reps):
+            runner(batch)
+    return reps * BATCH / (time.perf_counter() - t)
+
+
+def child_lazy(root: Path, cache: Path, extract_n: int) -> dict[str, float]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from transferkit._threads import process_cores
     from transferkit.backbones import create_backbone
-    from transferkit.data.dataset import TransferDataset
-    from transferkit.data.decode import read_image
     from transferkit.data.images import load_image_folder
     from transferkit.features import extract_features
 
-    torch.set_num_threads(2)
+    out: dict[str, float] = {"load_avg_start": os.getloadavg()[0]}
+    bb = create_backbone("efficientnet_lite0", image_size=SIZE).eval()
+    gc.collect()
+    out["rss_start_mib"] = status_mib("VmRSS")
+    t = time.perf_counter()
+    data = load_image_folder(root)
+    out["load_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    data = load_image_folder(root)
+    out["load_warm_s"] = time.perf_counter() - t
+    phase(out)
+    gc.collect()
+    out["rss_loaded_mib"] = status_mib("VmRSS")
+    out["n"] = float(len(data))
+    t = time.perf_counter()
+    with ThreadPoolExecutor(process_cores()) as pool:
+        for start in range(0, len(data), BATCH):
+            data.x.read_many(range(start, min(start + BATCH, len(data))), pool)
+    out["decode_only_s"] = time.perf_counter() - t
+    phase(out)
+    t = time.perf_counter()  # the one-off ONNX export and its check against torch, on 64 other images
+    extract_features(bb, data.subset(np.arange(len(data) - BATCH, len(data))), cache_dir=cache,
+                     batch_size=BATCH, progress=False)
+    out["export_s"] = time.perf_counter() - t
+    phase(out)
+    data = data.subset(np.arange(min(extract_n, len(data))))
+    out["load_avg_extract"] = os.getloadavg()[0]
+    peak = AnonPeak()
+    t = time.perf_counter()
+    feats = extract_features(bb, data, cache_dir=cache, batch_size=BATCH, progress=False)
+    out["extract_s"] = time.perf_counter() - t
+    out["anon_peak_mib"] = peak.stop()
+    out["hwm_mib"] = status_mib("VmHWM")
+    out["extract_n"] = float(len(feats))
+    out["forward_img_s"] = bare_forward(bb, data, cache)
+    out["load_avg_end"] = os.getloadavg()[0]
+    return out
+
+
+def child_eager(root: Path, cache: Path, extract_n: int) -> dict[str, float]:
+    from transferkit.backbones import create_backbone
+    from transferkit.data.dataset import TransferDataset
+    from transferkit.data.decode import read_image
+    from transferkit.features import extract_features
+
     out: dict[str, float] = {}
     bb = create_backbone("efficientnet_lite0", image_size=SIZE).eval()
     gc.collect()
-    out["rss_start_mib"] = rss_now_mib()
+    out["rss_start_mib"] = status_mib("VmRSS")
     t = time.perf_counter()
-    if kind == "lazy":
-        data = load_image_folder(root)
-        out["load_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        data = load_image_folder(root)
-        out["load_warm_s"] = time.perf_counter() - t
-        from concurrent.futures import ThreadPoolExecutor
-
-        from transferkit._threads import process_cores
-
-        t = time.perf_counter()
-        with ThreadPoolExecutor(process_cores()) as pool:
-            for start in range(0, len(data), BATCH):
-                data.x.read_many(range(start, min(start + BATCH, len(data))), pool)
-        out["decode_only_s"] = time.perf_counter() - t
-    else:
-        files = sorted(root.rglob("*.jpg"))
-        items = [read_image(f) for f in files]
-        y = np.array([int(f.parent.name[1:]) for f in files])
-        data = TransferDataset(root.name, "image", items, y, [f"c{k}" for k in range(10)])
-        out["load_s"] = time.perf_counter() - t
+    files = sorted(root.rglob("*.jpg"))
+    items = [read_image(f) for f in files]
+    y = np.array([int(f.parent.name[1:]) for f in files])
+    data = TransferDataset(root.name, "image", items, y, [f"c{k}" for k in range(10)])
+    out["load_s"] = time.perf_counter() - t
     gc.collect()
-    out["rss_loaded_mib"] = rss_now_mib()
-    out["n"] = float(len(data))
+    out["rss_loaded_mib"] = status_mib("VmRSS")
     data = data.subset(np.arange(min(extract_n, len(data))))
     t = time.perf_counter()
-    feats = extract_features(bb, data, cache_dir=cache, backend="torch", batch_size=BATCH, progress=False)
+    feats = extract_features(bb, data, cache_dir=cache, batch_size=BATCH, progress=False)
     out["extract_s"] = time.perf_counter() - t
     out["extract_n"] = float(len(feats))
-    out["rss_peak_mib"] = rss_mib()
-    if kind == "lazy":
-        batch = bb.collate([data.input(i) for i in range(BATCH)])
-        with torch.inference_mode():
-            bb(batch)
-            t, reps = time.perf_counter(), 8
-            for _ in range(reps):
-                bb(batch)
-        out["forward_img_s"] = reps * BATCH / (time.perf_counter() - t)
+    out["hwm_mib"] = status_mib("VmHWM")
+    return out
+
+
+def child_sweep(root: Path, n: int, workers: list[int]) -> dict[str, float]:
+    """The training DataLoader (decode + collate) over the first ``n`` files, per worker count."""
+    import torch
+
+    from transferkit.backbones import create_backbone
+    from transferkit.data.images import load_image_folder
+    from transferkit.train.batches import batch_loader
+
+    bb = create_backbone("efficientnet_lite0", image_size=SIZE)
+    data = load_image_folder(root)
+    data = data.subset(np.random.default_rng(0).permutation(len(data))[:n])
+
+    def collate(items: list) -> tuple:
+        return bb.collate([x for x, _ in items]), torch.tensor([int(y) for _, y in items])
+
+    batches = [list(range(s, min(s + BATCH, n))) for s in range(0, n, BATCH)]
+    out: dict[str, float] = {"load_avg_start": os.getloadavg()[0]}
+    for w in workers:
+        t = time.perf_counter()
+        for _ in batch_loader(data, batches, collate, w, 0):
+            pass
+        out[f"workers_{w}_img_s"] = n / (time.perf_counter() - t)
+        phase(out)
+    head = torch.nn.Linear(bb.feature_dim, 10)
+    opt = torch.optim.SGD([*bb.parameters(), *head.parameters()], lr=1e-3)
+    x, y = collate([data[i] for i in range(BATCH)])
+    bb.train()
+    reps = 2
+    for r in range(reps + 1):
+        if r == 1:
+            t = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(head(bb(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out["train_step_img_s"] = reps * BATCH / (time.perf_counter() - t)
+    out["load_avg_end"] = os.getloadavg()[0]
     return out
 
 
@@ -120,67 +228,100 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20000, help="files in the folder (load phases)")
     ap.add_argument("--extract", type=int, default=1000, help="of them, the first N extracted")
+    ap.add_argument("--sweep", type=int, default=0, help="files in the --num-workers sweep (0: none)")
+    ap.add_argument("--workers", default="0,1,2", help="worker counts of the sweep")
+    ap.add_argument("--no-eager", action="store_true", help="skip the previous (eager) loader")
+    ap.add_argument("--root", help="an existing folder written by this script (same n): not regenerated")
     ap.add_argument("--out", default=str(HERE / "results" / "scale.md"))
-    ap.add_argument("--child", choices=("lazy", "eager"))
-    ap.add_argument("--root")
+    ap.add_argument("--child", choices=("lazy", "eager", "sweep"))
     ap.add_argument("--cache")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, Path(args.root), Path(args.cache), args.extract)))
+        root, cache = Path(args.root), Path(args.cache)
+        res = (child_sweep(root, args.sweep, [int(w) for w in args.workers.split(",")]) if args.child == "sweep"
+               else (child_lazy if args.child == "lazy" else child_eager)(root, cache, args.extract))
+        print(json.dumps(res))
         return
-    work = Path(tempfile.mkdtemp(prefix="tk-scale-"))
+    work = Path(tempfile.mkdtemp(prefix="tk-scale-", dir=os.environ.get("TMPDIR", "/tmp")))
     try:
         t = time.perf_counter()
-        write_jpegs(work / "images", args.n)
+        root = Path(args.root) if args.root else work / "images"
+        if not args.root:
+            write_jpegs(root, args.n)
         gen_s = time.perf_counter() - t
         time.sleep(2.5)  # files changed in the last two seconds are checked but not cached
-        disk = sum(f.stat().st_size for f in (work / "images").rglob("*.jpg"))
-        res = {}
-        for kind in ("lazy", "eager"):
+        disk = sum(f.stat().st_size for f in root.rglob("*.jpg"))
+        res: dict[str, dict[str, float]] = {}
+        kinds = ["lazy"] + ([] if args.no_eager else ["eager"]) + (["sweep"] if args.sweep else [])
+        for kind in kinds:
             env = {**os.environ, "TRANSFERKIT_CACHE_DIR": str(work / f"cache-{kind}"), "HF_HUB_OFFLINE": "1",
                    "OMP_NUM_THREADS": "2", "PYTHONPATH": str(HERE.parent)}
-            proc = subprocess.run([sys.executable, __file__, "--child", kind, "--root", str(work / "images"),
-                                   "--cache", str(work / f"features-{kind}"), "--extract", str(args.extract)], env=env, check=True,
-                                  capture_output=True, text=True)
+            t = time.perf_counter()
+            proc = subprocess.run([sys.executable, __file__, "--child", kind, "--root", str(root),
+                                   "--cache", str(work / f"features-{kind}"), "--extract", str(args.extract),
+                                   "--sweep", str(args.sweep), "--workers", args.workers],
+                                  env=env, check=True, stdout=subprocess.PIPE, text=True)
             res[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
-        write_report(Path(args.out), args.n, args.extract, disk, gen_s, res)
+            res[kind]["wall_s"] = time.perf_counter() - t
+            print(kind, json.dumps(res[kind]), flush=True)
+        write_report(Path(args.out), args, disk, gen_s, res)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_report(out: Path, n: int, extract_n: int, disk: int, gen_s: float,
+def write_report(out: Path, args: argparse.Namespace, disk: int, gen_s: float,
                  res: dict[str, dict[str, float]]) -> None:
-    lazy, eager = res["lazy"], res["eager"]
-    m = int(lazy["extract_n"])
+    lazy, eager = res["lazy"], res.get("eager")
+    n, m = int(lazy["n"]), int(lazy["extract_n"])
     rate = m / lazy["extract_s"]
+    cmd = " ".join(["python benchmarks/scale.py", *sys.argv[1:]])
+
+    def old(text: str) -> str:
+        return text if eager is not None else "not run (--no-eager)"
+
     lines = [
-        "# Scale: an image folder indexed, checked and extracted batch by batch",
+        f"## {n} images: index, check, extraction of {m}",
         "",
-        f"{n} generated JPEGs (96x96 RGB, {disk / 2**20:.0f} MiB on disk, written in {gen_s:.0f} s), "
-        f"EfficientNet-Lite0 at {SIZE} px, torch, batch {BATCH}, 2 threads. "
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
-        f"load average {os.getloadavg()[0]:.1f} at the end (shared machine: times are noisy, "
-        f"memory is not). The load phases read all {n} files; the extraction phases the first {m} "
-        f"(at this load a full extraction would take hours). Command: `python benchmarks/scale.py "
-        f"--n {n} --extract {extract_n}`.",
+        f"{n} generated JPEGs (96x96 RGB, {disk / 2**20:.0f} MiB on disk"
+        + (f", written in {gen_s:.0f} s" if not args.root else ", written beforehand") + "), "
+        f"EfficientNet-Lite0 at {SIZE} px, default backend, batch {BATCH}. Machine: "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs shared with other jobs; "
+        f"load average {lazy['load_avg_start']:.1f} at the start of the lazy run, "
+        f"{lazy['load_avg_extract']:.1f} when its extraction started, {lazy['load_avg_end']:.1f} at its end "
+        f"(times are inflated; memory is not). Command: `{cmd}`.",
         "",
         "| phase | lazy (indexed + checked) | eager (previous loader) |",
         "|---|---|---|",
-        f"| load: index + check, cold cache | {lazy['load_s']:.1f} s | {eager['load_s']:.1f} s (decode all, 1 thread) |",
-        f"| load again, check cache warm | {lazy['load_warm_s']:.2f} s | {eager['load_s']:.1f} s (no cache) |",
-        f"| decode only, every file (batch pool) | {lazy['decode_only_s']:.1f} s | — |",
+        f"| load: index + check, cold cache | {lazy['load_s']:.1f} s | "
+        + old(f"{eager['load_s']:.1f} s (decode all, 1 thread)" if eager else "") + " |",
+        f"| load again, check cache warm | {lazy['load_warm_s']:.2f} s | " + old("no cache") + " |",
+        f"| decode only, every file (batch pool) | {lazy['decode_only_s']:.1f} s "
+        f"({n / lazy['decode_only_s']:.0f} img/s) | — |",
         f"| extraction of {m} (decode + preprocess + forward, into the cache) | {lazy['extract_s']:.1f} s "
-        f"({rate:.0f} img/s) | {eager['extract_s']:.1f} s ({m / eager['extract_s']:.0f} img/s) |",
-        f"| bare forward, one pre-collated batch, same process | {lazy['forward_img_s']:.0f} img/s | — |",
+        f"({rate:.0f} img/s) | "
+        + old(f"{eager['extract_s']:.1f} s ({int(eager['extract_n']) / eager['extract_s']:.0f} img/s)" if eager else "")
+        + " |",
+        f"| one-off: ONNX export + its check against torch (64 other images, before) | {lazy['export_s']:.1f} s | — |",
+        f"| bare forward, same runner, one pre-collated batch, same process (after) | {lazy['forward_img_s']:.0f} img/s | — |",
         f"| extraction rate / bare forward rate | {rate / lazy['forward_img_s']:.2f} | — |",
-        f"| RSS held by the loaded dataset (RSS after load - before) | "
+        f"| RSS held by the loaded dataset (VmRSS after load - before) | "
         f"{lazy['rss_loaded_mib'] - lazy['rss_start_mib']:.0f} MiB | "
-        f"{eager['rss_loaded_mib'] - eager['rss_start_mib']:.0f} MiB |",
-        f"| peak RSS | {lazy['rss_peak_mib']:.0f} MiB | {eager['rss_peak_mib']:.0f} MiB |",
+        + old(f"{eager['rss_loaded_mib'] - eager['rss_start_mib']:.0f} MiB" if eager else "") + " |",
+        f"| peak anonymous memory during extraction (RssAnon, sampled) | {lazy['anon_peak_mib']:.0f} MiB | — |",
+        f"| peak RSS of the process (VmHWM, with the cache's mapped pages) | {lazy['hwm_mib']:.0f} MiB | "
+        + old(f"{eager['hwm_mib']:.0f} MiB" if eager else "") + " |",
         "",
     ]
+    sweep = res.get("sweep")
+    if sweep:
+        lines += [f"`--num-workers` sweep: the training DataLoader (decode + collate to {SIZE} px) over "
+                  f"{args.sweep} of the files, in random order; load average {sweep['load_avg_start']:.1f} "
+                  f"-> {sweep['load_avg_end']:.1f}.", "", "| train.num_workers | img/s |", "|---|---|"]
+        lines += [f"| {w} | {sweep[f'workers_{w}_img_s']:.0f} |" for w in args.workers.split(",")]
+        lines += [f"| (one training step, forward + backward, batch {BATCH}) | {sweep['train_step_img_s']:.0f} |", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
+    with open(out, "a") as f:
+        f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -116,3 +116,35 @@ def test_big_folder_is_checked_in_rounds_and_stops_at_the_first_bad_one(tmp_path
     assert len(decodes) == 5  # the first round found it: the other 19 files were not read
     ds = load_image_folder(root, skip_bad=True)
     assert len(ds) == 23 and ds.skipped[0]["file"].endswith("cat/1.png")
+
+
+def test_checks_are_cached_under_the_cache_dir_a_command_gives(image_folder: Path, cache: Path,
+                                                               tmp_path: Path, decodes: list[str]) -> None:
+    chosen = tmp_path / "chosen"
+    with file_check.check_cache_dir(chosen):  # what fit/adapt/zeroshot do with --cache-dir
+        load_image_folder(image_folder)
+    assert (chosen / "data" / "checks.sqlite").is_file() and not (cache / "data").exists()
+    decodes.clear()
+    load_image_folder(image_folder, cache_dir=chosen)  # the same cache, given directly
+    assert decodes == []
+
+
+def test_shards_are_joined_block_by_block_into_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transferkit.features import cache as feature_cache
+
+    monkeypatch.setattr(feature_cache, "JOIN_ROWS", 2)
+    store = feature_cache.FeatureCache(tmp_path)
+    rows = np.arange(7 * 3, dtype=np.float32).reshape(7, 3)
+    for rank, (lo, hi) in enumerate(((0, 4), (4, 7))):
+        w = store.shard_writer("k", rank, hi - lo)
+        w.write(np.arange(hi - lo)[::-1], rows[lo:hi][::-1])  # rows written in any order
+        w.commit()
+    store.join_shards("k", [4, 3], {"n": 7})
+    np.testing.assert_array_equal(store.get("k"), rows)
+    assert not list((tmp_path / "features").glob("*.tmp"))
+    w = store.shard_writer("j", 0, 2)
+    w.write(np.arange(2), rows[:2])
+    w.commit()
+    with pytest.raises(ValueError, match="holds 2 rows, expected 3"):
+        store.join_shards("j", [3])
+    assert store.get("j") is None and not list((tmp_path / "features").glob("*.tmp"))

@@ -217,3 +217,23 @@ def test_extract_features_takes_arrays(tmp_path):
     features = tk.extract_features("tabular:8", (rng.normal(size=(20, 3)), np.repeat([0, 1], 10)),
                                    cache_dir=str(tmp_path), progress=False)
     assert features.shape[0] == 20 and np.isfinite(features).all()
+
+
+def test_a_streaming_hugging_face_dataset_is_read_once_and_trains(tmp_path):
+    datasets = pytest.importorskip("datasets")
+
+    rng = np.random.default_rng(0)
+    rows = {"a": rng.normal(size=60).tolist(), "b": rng.normal(size=60).tolist(), "label": [0, 1, 2] * 20}
+    features = datasets.Features({"a": datasets.Value("float64"), "b": datasets.Value("float64"),
+                                  "label": datasets.ClassLabel(names=["x", "y", "z"])})
+    whole = datasets.Dataset.from_dict(rows, features=features)
+    stream = whole.to_iterable_dataset(num_shards=3)
+    assert isinstance(stream, datasets.IterableDataset)
+    a, b = load(stream, split="train"), load(whole, split="train")
+    assert a.classes == b.classes == ["x", "y", "z"] and a.content_hash() == b.content_hash()
+    assert objects.reference(stream) == objects.reference(whole)  # the same content, the same record
+    run = tk.fit(data=stream.take(45), backbone="tabular:8", epochs=1, cache_dir=str(tmp_path / "cache"),
+                 out=str(tmp_path / "run"), log=None)  # a bounded stream: its first 45 examples
+    assert run.summary["data"]["n_train"] + run.summary["data"]["n_val"] + run.summary["data"]["n_test"] == 45
+    with pytest.raises(DataError, match="yielded no examples"):
+        load(stream.take(0))

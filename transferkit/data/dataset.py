@@ -10,7 +10,8 @@ Raw item types by modality:
 - ``image``: ``numpy.ndarray`` uint8, ``(H, W)`` grey or ``(H, W, C)`` RGB. ``x`` is
   one array ``(N, H, W[, C])``, a list of file paths decoded on access, or (image
   folders) a :class:`~transferkit.data.lazy.LazyImages` of checked files decoded on access.
-- ``text``: ``str``; ``x`` is a list of strings.
+- ``text``: ``str``; ``x`` is a list of strings, or (large files) a
+  :class:`~transferkit.data.lazy_text.LazyTexts` read from the file on access.
 - ``table``: ``numpy.ndarray`` of one row's values (object dtype when categorical);
   ``x`` is a ``pandas.DataFrame`` of feature columns and ``schema`` describes them.
 - ``sequence``: ``numpy.ndarray`` float32 ``(T, C)``; ``x`` is ``(N, T, C)``.
@@ -29,6 +30,7 @@ import numpy as np
 
 from transferkit.data.decode import read_image
 from transferkit.data.lazy import LazyImages
+from transferkit.data.lazy_text import LazyTexts
 from transferkit.errors import DataError
 
 MODALITIES = ("image", "text", "table", "sequence")
@@ -98,7 +100,7 @@ class TransferDataset:
     def inputs(self, indices: Sequence[int] | np.ndarray, pool: Executor | None = None) -> list[Any]:
         """The raw inputs at ``indices``, in order, as :meth:`input` gives them: image files
         decoded on ``pool``'s threads, rows of a numeric table read in one slice."""
-        if isinstance(self.x, LazyImages):
+        if isinstance(self.x, (LazyImages, LazyTexts)):
             return self.x.read_many(indices, pool)
         if self.modality == "table" and all(isinstance(t, np.dtype) and t.kind in "iuf" for t in self.x.dtypes):
             # plain numbers: one slice gives the rows iloc gives (same common dtype); a mixed
@@ -107,10 +109,18 @@ class TransferDataset:
         return [self.input(int(i)) for i in indices]
 
     def __getitem__(self, i: int) -> tuple[Any, Any]:
-        target = self.y[int(i)]
+        return self.input(i), self._target(int(i))
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
+        """The examples at ``indices`` (what a DataLoader asks for a batch): the inputs read
+        together (:meth:`inputs`: a file's texts in one pass, a numeric table in one slice)."""
+        return [(x, self._target(int(i))) for x, i in zip(self.inputs(indices), indices, strict=True)]
+
+    def _target(self, i: int) -> Any:
+        target = self.y[i]
         if self.per_token or self.dense:  # tags per word, or a mask
-            return self.input(i), target
-        return self.input(i), (target.astype(np.float32) if self.y.ndim == 2 else target.item())
+            return target
+        return target.astype(np.float32) if self.y.ndim == 2 else target.item()
 
     @property
     def num_classes(self) -> int:
@@ -150,7 +160,7 @@ class TransferDataset:
         idx = np.asarray(indices, dtype=np.int64)
         if self.modality == "table":
             x = self.x.iloc[idx].reset_index(drop=True)
-        elif isinstance(self.x, (np.ndarray, LazyImages)):
+        elif isinstance(self.x, (np.ndarray, LazyImages, LazyTexts)):
             x = self.x[idx] if isinstance(self.x, np.ndarray) else self.x.take(idx)
         else:
             x = [self.x[i] for i in idx]
@@ -168,6 +178,8 @@ class TransferDataset:
         """Content hash of example ``i``'s input (for leakage checks and cache keys)."""
         if isinstance(self.x, LazyImages):  # the digest of its pixels, taken when it was checked
             return self.x.digests[int(i)]
+        if isinstance(self.x, LazyTexts):  # the digest of its text, taken when the file was indexed
+            return self.x.digest(i)
         return item_digest(self._raw_for_hash(i))
 
     def _raw_for_hash(self, i: int) -> Any:

@@ -7,7 +7,9 @@ digest of the decoded pixels (the dataset's content key) or the error.
 
 Results are cached in ``<cache dir>/data/checks.sqlite`` by absolute path, size, mtime
 and ctime (and the decoder's version), so a second load of an unchanged folder decodes
-nothing; ``revalidate=True`` (``--revalidate``) checks every file again.
+nothing; ``revalidate=True`` (``--revalidate``) checks every file again. The cache dir is
+the one given (``cache_dir=``), else the one a command's ``--cache-dir`` set for the data it
+loads (:func:`check_cache_dir`), else :func:`~transferkit.cache_dir.default_cache_dir`.
 
 Blind spot: a file whose bytes change while its size, mtime and ctime all stay the same.
 An in-place edit whose mtime is set back afterwards (``touch -d``, ``os.utime``) is still
@@ -19,12 +21,14 @@ timestamp may not move on a second write within the same tick.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,22 @@ from transferkit.progress import progress_bar, progress_wanted
 CHECK_VERSION = 1
 _QUIESCENT_S = 2.0
 _CHUNK = 256  # files per parallel round (and per cache transaction)
+_ROOT: ContextVar[str | None] = ContextVar("transferkit_check_cache_dir", default=None)
+
+
+@contextlib.contextmanager
+def check_cache_dir(cache_dir: str | Path | None) -> Iterator[None]:
+    """Within the block, file checks are cached under ``cache_dir`` (None: unchanged).
+
+    How a command's ``--cache-dir`` reaches the data it loads: ``with
+    check_cache_dir(cfg.cache_dir): load_splits(cfg.data)``.
+    """
+    token = _ROOT.set(str(cache_dir)) if cache_dir else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _ROOT.reset(token)
 
 
 @dataclass(frozen=True)
@@ -78,7 +98,8 @@ class CheckCache:
     skipped with a warning: every file is then checked, nothing is lost but time."""
 
     def __init__(self, cache_dir: str | Path | None = None) -> None:
-        root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        chosen = cache_dir or _ROOT.get()
+        root = Path(chosen).expanduser() if chosen else default_cache_dir()
         self.path = root / "data" / "checks.sqlite"
         self._db: sqlite3.Connection | None = None
         self._off = False
@@ -156,27 +177,58 @@ def check_images(paths: Sequence[str], max_pixels: int | None, *, revalidate: bo
     """The checks of ``paths`` (absolute paths), in order, decoded in parallel unless cached.
 
     With ``stop_at_error`` the pass ends after the round that found a bad file (the result
-    is then shorter than ``paths``); ``revalidate`` ignores the cached results.
+    is then shorter than ``paths``); ``revalidate`` ignores the cached results. Under
+    ``accelerate launch`` with N processes each process checks a contiguous 1/N of the files
+    (on its share of the cores); every process gets all the checks, and the main process
+    alone writes the new results to the cache.
     """
+    from transferkit._dist import gather_slices, my_slice, process_state
+
+    state = process_state()
     cache = CheckCache(cache_dir)
-    decoder = _decoder()
-    out: list[FileCheck] = []
     try:
-        with ThreadPoolExecutor(max_workers=threads or process_cores()) as pool, \
-                progress_bar(progress_wanted() and len(paths) > _CHUNK, len(paths), "checking images") as tick:
-            for start in range(0, len(paths), _CHUNK):
-                chunk = list(paths[start:start + _CHUNK])
-                known = {} if revalidate else cache.lookup(chunk)
-                results = list(pool.map(_check_one, chunk, [known.get(p) for p in chunk],
-                                        [max_pixels] * len(chunk), [decoder] * len(chunk)))
-                cache.store([row for _, row in results if row is not None])
-                out.extend(check for check, _ in results)
-                tick(len(chunk))
-                if stop_at_error and any(not check.ok for check, _ in results):
-                    break
+        mine = my_slice(len(paths), state)
+        lo, hi = (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
+        checks, rows = _check_slice(paths[lo:hi], max_pixels, revalidate, stop_at_error, cache,
+                                    threads or process_cores(), store=state is None)
+        if state is None:
+            return checks
+        out: list[FileCheck] = []
+        for part_checks, part_rows in gather_slices((checks, rows), state):
+            if state.is_main_process:
+                cache.store(part_rows)  # one writer: no two processes contend for the file
+            out.extend(part_checks)
+            if stop_at_error and any(not c.ok for c in part_checks):
+                break  # the checks in order up to the first bad file's round, as one process gives
+        state.wait_for_everyone()  # the cache is written before any process reads it again
+        return out
     finally:
         cache.close()
-    return out
 
 
-__all__ = ["CHECK_VERSION", "CheckCache", "FileCheck", "check_image", "check_images"]
+def _check_slice(paths: Sequence[str], max_pixels: int | None, revalidate: bool, stop_at_error: bool,
+                 cache: CheckCache, threads: int, store: bool) -> tuple[list[FileCheck], list[tuple[Any, ...]]]:
+    """(checks of ``paths`` in order, the cache rows not stored: all of them unless ``store``)."""
+    decoder = _decoder()
+    out: list[FileCheck] = []
+    pending: list[tuple[Any, ...]] = []
+    with ThreadPoolExecutor(max_workers=threads) as pool, \
+            progress_bar(progress_wanted() and len(paths) > _CHUNK, len(paths), "checking images") as tick:
+        for start in range(0, len(paths), _CHUNK):
+            chunk = list(paths[start:start + _CHUNK])
+            known = {} if revalidate else cache.lookup(chunk)
+            results = list(pool.map(_check_one, chunk, [known.get(p) for p in chunk],
+                                    [max_pixels] * len(chunk), [decoder] * len(chunk)))
+            rows = [row for _, row in results if row is not None]
+            if store:
+                cache.store(rows)
+            else:
+                pending.extend(rows)
+            out.extend(check for check, _ in results)
+            tick(len(chunk))
+            if stop_at_error and any(not check.ok for check, _ in results):
+                break
+    return out, pending
+
+
+__all__ = ["CHECK_VERSION", "CheckCache", "FileCheck", "check_cache_dir", "check_image", "check_images"]

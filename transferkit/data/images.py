@@ -31,7 +31,8 @@ from transferkit.errors import DataError
 
 
 def load_image_folder(root: str | Path, skip_bad: bool = False,
-                      max_pixels: int | None = DEFAULT_MAX_PIXELS, revalidate: bool = False) -> TransferDataset:
+                      max_pixels: int | None = DEFAULT_MAX_PIXELS, revalidate: bool = False,
+                      cache_dir: str | Path | None = None) -> TransferDataset:
     """Load ``root/<class>/**/<image>`` (class = first-level folder name).
 
     The folder is indexed, not loaded: ``x`` is a :class:`LazyImages` that decodes an
@@ -39,7 +40,8 @@ def load_image_folder(root: str | Path, skip_bad: bool = False,
     relative to ``root``. Every file is checked first (see :mod:`transferkit.data.file_check`;
     cached, ``revalidate=True`` checks again): an image over ``max_pixels`` (width x height,
     read from its header) or one that cannot be decoded is an error naming it, or skipped
-    with ``skip_bad``.
+    with ``skip_bad``. The checks are cached under ``cache_dir`` (see
+    :func:`~transferkit.data.file_check.check_cache_dir` for the default).
     """
     root = Path(root)
     if not root.is_dir():
@@ -57,7 +59,8 @@ def load_image_folder(root: str | Path, skip_bad: bool = False,
             + ". Put each class's images in a folder named after the class."
         )
     resolved = [str(f.resolve()) for f, _ in files]  # read later, whatever the working folder is then
-    checks = check_images(resolved, max_pixels, revalidate=revalidate, stop_at_error=not skip_bad)
+    checks = check_images(resolved, max_pixels, revalidate=revalidate, stop_at_error=not skip_bad,
+                          cache_dir=cache_dir)
     paths: list[str] = []
     digests: list[str] = []
     labels: list[str] = []

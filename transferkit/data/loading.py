@@ -107,7 +107,7 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     if not sets and conll.is_token_file(path):
         return conll.read_token_file(path, tag_repair), None
     if suffix in tables.TABLE_SUFFIXES:
-        if text_column is None:  # a file with a column named "text" is text, otherwise a table
+        if text_column is None and not text.large_text_file(path):  # "text" column: text, else a table
             frame = tables.read_frame(path)
             found = None if sets else read_series_frame(frame, label_column, path.stem, f"'{path}'")
             if found is not None:  # long (id, time, value) or wide (t0, t1, ...) series

@@ -12,6 +12,9 @@ Accepted (:data:`ACCEPTED`):
   ``to_pandas()``): an ``image`` column of PIL images -> images, a ``text`` column -> texts,
   otherwise a table; a ``DatasetDict``'s ``train`` split is the pool and its ``test`` split
   the official test part;
+- a Hugging Face ``datasets.IterableDataset`` (streaming): read once, batch by batch, to its
+  end -- its declared length; bound it with ``.take(n)`` -- into a ``Dataset`` held in memory,
+  then as above (it is not re-streamed per epoch);
 - a :class:`TransferDataset`.
 
 A configuration never holds the object: :func:`reference` registers it in this process
@@ -37,7 +40,7 @@ from transferkit.errors import ConfigError, DataError
 
 ACCEPTED = ("a built-in dataset name or a path, a pandas DataFrame, a tuple (X, y) of numpy "
             "arrays, a torch.utils.data.Dataset of (input, label) pairs, a Hugging Face "
-            "datasets.Dataset or DatasetDict, or a TransferDataset")
+            "datasets.Dataset, DatasetDict or IterableDataset, or a TransferDataset")
 #: objects held for the references of this process (the most recent ones)
 MAX_HELD = 8
 _HELD: OrderedDict[str, Any] = OrderedDict()
@@ -94,6 +97,29 @@ def _is_hf_dict(obj: Any) -> bool:
     return isinstance(obj, Mapping) and bool(obj) and all(_is_hf(v) for v in obj.values())
 
 
+def _is_hf_stream(obj: Any) -> bool:
+    datasets = sys.modules.get("datasets")  # an object cannot be one unless datasets is loaded
+    return datasets is not None and isinstance(obj, datasets.IterableDataset)
+
+
+#: examples taken from a streaming dataset at a time
+STREAM_BATCH = 1000
+
+
+def _read_stream(stream: Any) -> Any:
+    """A Hugging Face ``IterableDataset`` read to its end, batch by batch, as a ``Dataset``."""
+    import datasets
+
+    columns: dict[str, list[Any]] = {}
+    for batch in stream.iter(batch_size=STREAM_BATCH):
+        for key, values in batch.items():
+            columns.setdefault(key, []).extend(values)
+    if not columns or not any(columns.values()):
+        raise DataError("The IterableDataset given as data yielded no examples; pass one that does "
+                        "(e.g. without a .take(0) or a filter that drops every row).")
+    return datasets.Dataset.from_dict(columns, features=stream.features)
+
+
 def _is_torch_dataset(obj: Any) -> bool:
     torch = sys.modules.get("torch")  # an object cannot be a torch Dataset unless torch is loaded
     return torch is not None and isinstance(obj, torch.utils.data.Dataset)
@@ -101,6 +127,8 @@ def _is_torch_dataset(obj: Any) -> bool:
 
 def _canonical(obj: Any) -> Any:
     """``obj`` in the form it is held in; ConfigError naming the accepted kinds otherwise."""
+    if _is_hf_stream(obj):  # before the duck-typed Dataset: a stream has column_names too
+        return _read_stream(obj)
     if isinstance(obj, (pd.DataFrame, TransferDataset)) or _is_hf(obj) or _is_hf_dict(obj):
         return obj
     if isinstance(obj, tuple) and len(obj) == 2:

@@ -14,6 +14,7 @@ import numpy as np
 
 from transferkit.data.dataset import TransferDataset
 from transferkit.data.lazy import LazyImages
+from transferkit.data.lazy_text import LazyTexts
 from transferkit.errors import DataError
 
 
@@ -213,8 +214,9 @@ def concat(a: TransferDataset, b: TransferDataset, name: str | None = None) -> T
         x: Any = pd.concat([a.x, b.x], ignore_index=True)
     elif isinstance(a.x, np.ndarray) and isinstance(b.x, np.ndarray) and a.x.shape[1:] == b.x.shape[1:]:
         x = np.concatenate([a.x, b.x])
-    elif isinstance(a.x, LazyImages) and isinstance(b.x, LazyImages):
-        x = a.x + b.x  # still paths: nothing is decoded
+    elif (isinstance(a.x, LazyImages) and isinstance(b.x, LazyImages)) or (
+            isinstance(a.x, LazyTexts) and isinstance(b.x, LazyTexts)):
+        x = a.x + b.x  # still paths and offsets: nothing is read
     else:
         x = list(a.x) + list(b.x)
     ids = (a.ids or [f"{a.name}[{i}]" for i in range(len(a))]) + (

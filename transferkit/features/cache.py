@@ -151,6 +151,17 @@ class FeatureCache:
         """An entry of ``rows`` float32 rows written batch by batch (see :class:`EntryWriter`)."""
         return EntryWriter(self, key, rows, info)
 
+    def shard_writer(self, key: str, rank: int, rows: int) -> ShardWriter:
+        """Process ``rank``'s ``rows`` rows of an entry computed by several processes."""
+        return ShardWriter(self, key, rank, rows)
+
+    def shard_path(self, key: str, rank: int) -> Path:
+        return self.features_dir / f"{key}.shard{rank}.npy.tmp"
+
+    def join_shards(self, key: str, sizes: list[int], info: dict[str, Any] | None = None) -> Path:
+        """The entry ``key`` made of its shards' files (see :func:`join_shards`)."""
+        return join_shards(self, key, sizes, info)
+
     def publish(self, tmp: str, key: str, shape: tuple[int, ...], dtype: str,
                 info: dict[str, Any] | None = None) -> Path:
         """Move the finished ``.npy`` file ``tmp`` (written and fsynced in ``features_dir``)
@@ -229,11 +240,15 @@ class EntryWriter:
         """Store ``values[j]`` as row ``rows[j]`` of the entry."""
         if self._arr is None:
             self.cache.features_dir.mkdir(parents=True, exist_ok=True)
-            fd, self._tmp = tempfile.mkstemp(dir=self.cache.features_dir, suffix=".npy.tmp")
-            os.close(fd)
+            self._tmp = self._new_file()
             self._arr = np.lib.format.open_memmap(self._tmp, mode="w+", dtype=np.float32,
                                                   shape=(self.rows, *values.shape[1:]))
         self._arr[rows] = values
+
+    def _new_file(self) -> str:
+        fd, tmp = tempfile.mkstemp(dir=self.cache.features_dir, suffix=".npy.tmp")
+        os.close(fd)
+        return tmp
 
     def commit(self) -> np.ndarray:
         """Publish the entry; returns it memory-mapped, read-only."""
@@ -254,6 +269,58 @@ class EntryWriter:
             with contextlib.suppress(OSError):
                 os.unlink(self._tmp)
             self._tmp = None
+
+
+class ShardWriter(EntryWriter):
+    """Process ``rank``'s rows of an entry computed by several processes, written as they
+    come into ``<key>.shard<rank>.npy.tmp``; :meth:`FeatureCache.join_shards` (main
+    process) copies the shards into the entry. :meth:`commit` only makes the file durable."""
+
+    def __init__(self, cache: FeatureCache, key: str, rank: int, rows: int) -> None:
+        super().__init__(cache, key, rows)
+        self.rank = rank
+
+    def _new_file(self) -> str:
+        return str(self.cache.shard_path(self.key, self.rank))
+
+    def commit(self) -> np.ndarray:
+        if self._arr is None or self._tmp is None:
+            raise ValueError(f"Shard {self.rank} of cache entry {self.key} was committed before any row was written.")
+        self._arr.flush()
+        self._arr = None
+        with open(self._tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        return np.load(self._tmp, mmap_mode="r")
+
+
+JOIN_ROWS = 8192  # rows copied at a time from a shard into the entry
+
+
+def join_shards(cache: FeatureCache, key: str, sizes: list[int], info: dict[str, Any] | None = None) -> Path:
+    """Copy the shard files of ``key`` (rank order, ``sizes`` rows each) block by block into
+    the entry, publish it, and delete the shards (also when a shard is missing or short)."""
+    shards = [cache.shard_path(key, r) for r, n in enumerate(sizes) if n]
+    writer = cache.writer(key, sum(sizes), info)
+    try:
+        row = 0
+        for path, n in zip(shards, [n for n in sizes if n], strict=True):
+            part = np.load(path, mmap_mode="r")
+            if len(part) != n:
+                raise ValueError(f"shard {path.name} holds {len(part)} rows, expected {n}")
+            for start in range(0, n, JOIN_ROWS):
+                block = np.asarray(part[start:start + JOIN_ROWS])
+                writer.write(np.arange(row + start, row + start + len(block)), block)
+            row += n
+            del part
+        writer.commit()
+        return cache._paths(key)[0]
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        for path in shards:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 # --------------------------------------------------------------------------- cache keys
@@ -298,5 +365,5 @@ def cache_key(backbone: Backbone, data: TransferDataset, upto_block: int | None 
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
-__all__ = ["CACHE_VERSION", "EntryWriter", "FeatureCache", "backbone_fingerprint", "cache_key", "default_cache_dir",
+__all__ = ["CACHE_VERSION", "EntryWriter", "FeatureCache", "ShardWriter", "join_shards", "backbone_fingerprint", "cache_key", "default_cache_dir",
            "file_crc32", "forget_fingerprint", "stat_token"]

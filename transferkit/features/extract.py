@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from transferkit._dist import gather_slices, my_slice, process_state
 from transferkit._threads import process_cores
 from transferkit.backbones.base import Backbone
 from transferkit.data.dataset import TransferDataset
@@ -46,16 +46,6 @@ def _threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
-
-
-def _dist_state() -> Any:
-    """Accelerate's process state when launched with several processes, else None."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return None
-    from accelerate import PartialState
-
-    state = PartialState()
-    return state if state.num_processes > 1 else None
 
 
 def _raw_batch(data: TransferDataset, idx: np.ndarray, pool: Executor) -> Any:
@@ -158,34 +148,66 @@ def extract_features(backbone: str | Backbone, data: Any, *,
     if any(modes.values()):
         bb.eval()
     try:
-        state = _dist_state()
-        indices = np.arange(len(data))
-        if state is not None:
-            indices = np.array_split(indices, state.num_processes)[state.process_index]
-        threads = max(1, physical_cores() // (state.num_processes if state is not None else 1))
-        info = {"backbone": bb.name, "family": bb.family, "data": data.name, "split": data.split,
-                "n": len(data), "upto_block": upto_block, "bf16": bf16}
-        # Feature vectors of one process go straight into the cache entry, batch by batch;
-        # activations (ragged token axes) and shards (gathered first) are joined in memory.
-        sink = cache.writer(key, len(data), info) if use_cache and state is None and upto_block is None \
-            and bb.vector_features and len(data) else None
-        with _threads(threads):
-            feats = _on_device(resolve_device(device), bb, lambda backend_: _compute(
-                bb, data, indices, batch_size, backend_, bf16, upto_block, progress, cache, threads, sink),
-                backend)
-        if state is not None:
-            from accelerate.utils import gather_object
-
-            feats = _pad_cat(gather_object([feats]))
-        if use_cache and sink is None and (state is None or state.is_main_process):
-            cache.put(key, feats, info)
-        if state is not None:
-            state.wait_for_everyone()
-        return feats
+        return _extract(bb, data, cache, key, use_cache, batch_size, backend, bf16, upto_block,
+                        progress, device)
     finally:
         for m, mode in modes.items():  # each module's own mode, as it was
             if m.training != mode:
                 m.training = mode
+
+
+def _streamable(bb: Backbone, upto_block: int | None) -> bool:
+    """Whether every example's output has one shape (written row by row into the cache):
+    feature vectors, and the activations of an image backbone (one input size); a token
+    encoder's activations have a ragged word axis and are joined in memory."""
+    return bb.vector_features if upto_block is None else bb.modality == "image"
+
+
+def _extract(bb: Backbone, data: TransferDataset, cache: FeatureCache, key: str, use_cache: bool,
+             batch_size: int, backend: str, bf16: bool, upto_block: int | None, progress: bool | None,
+             device: Any) -> np.ndarray:
+    """The features of ``data`` computed (a cache miss): by this process alone, or under
+    ``accelerate launch`` by every process on its contiguous shard. Rows that have one shape
+    are written batch by batch into a memory-mapped file, never all in memory: one process
+    writes the cache entry itself; N processes each write their shard's file, which the
+    main process then copies block by block into the entry (the cache dir must be one that
+    every process sees, as on one machine)."""
+    state = process_state()
+    indices = my_slice(len(data), state)
+    threads = max(1, physical_cores() // (state.num_processes if state is not None else 1))
+    info = {"backbone": bb.name, "family": bb.family, "data": data.name, "split": data.split,
+            "n": len(data), "upto_block": upto_block, "bf16": bf16}
+    stream = use_cache and _streamable(bb, upto_block) and len(data) > 0
+    sink = None
+    if stream and state is None:
+        sink = cache.writer(key, len(data), info)
+    elif stream and len(indices):
+        sink = cache.shard_writer(key, state.process_index, len(indices))
+    with _threads(threads):
+        feats = _on_device(resolve_device(device), bb, lambda backend_: _compute(
+            bb, data, indices, batch_size, backend_, bf16, upto_block, progress, cache, threads, sink,
+            int(indices[0]) if state is not None and len(indices) else 0), backend)
+    if state is None:
+        if use_cache and sink is None:
+            cache.put(key, feats, info)
+        return feats
+    if stream:  # the shards' files, joined into the entry by the main process
+        state.wait_for_everyone()
+        if state.is_main_process:
+            cache.join_shards(key, [len(p) for p in np.array_split(np.arange(len(data)), state.num_processes)],
+                              info)
+        state.wait_for_everyone()
+        hit = cache.get(key)
+        if hit is None:
+            raise RuntimeError(f"The feature cache entry {key} written by the main process is not "
+                               f"readable from process {state.process_index}: the processes need "
+                               "one cache dir they all see (--cache-dir on a shared disk).")
+        return hit
+    feats = _pad_cat(gather_slices(feats, state))
+    if use_cache and state.is_main_process:
+        cache.put(key, feats, info)
+    state.wait_for_everyone()
+    return feats
 
 
 def _on_device(target: torch.device, bb: Backbone, compute: Callable[[str], np.ndarray],
@@ -207,9 +229,10 @@ def _on_device(target: torch.device, bb: Backbone, compute: Callable[[str], np.n
 
 def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_size: int, backend: str,
              bf16: bool, upto_block: int | None, progress: bool | None, cache: FeatureCache,
-             threads: int, sink: EntryWriter | None = None) -> np.ndarray:
+             threads: int, sink: EntryWriter | None = None, first_row: int = 0) -> np.ndarray:
     """Features of ``data[indices]`` in that order; with ``sink`` (``indices`` then are row
-    numbers) each batch is written into the cache entry and the committed entry returned."""
+    numbers, less ``first_row`` in a shard) each batch is written there and the committed
+    file returned."""
     module: nn.Module = bb.split_at(upto_block)[0] if upto_block is not None else bb
     if len(indices) == 0:
         return np.zeros((0, bb.feature_dim) if upto_block is None else (0,), dtype=np.float32)
@@ -234,13 +257,13 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
                 out = runner(inputs)
                 out = out if isinstance(out, np.ndarray) else _to_numpy(out)
                 if sink is not None:
-                    sink.write(indices[done:done + len(out)], out)
+                    sink.write(indices[done:done + len(out)] - first_row, out)
                 else:
                     parts.append(out)
                 done += len(out)
                 tick(len(out))
         if sink is not None:
-            return sink.commit()
+            return sink.commit()  # the entry, or this process's shard file
     except BaseException:
         if sink is not None:
             sink.abort()
@@ -257,7 +280,9 @@ def length_order(data: TransferDataset, indices: np.ndarray) -> np.ndarray | Non
     """
     if data.modality != "text" or len(indices) < 2:
         return None
-    lengths = np.array([len(str(data.input(int(i)))) for i in indices])
+    known = getattr(data.x, "lengths", None)  # a file's texts: their lengths were taken when it was indexed
+    lengths = known[indices] if isinstance(known, np.ndarray) else np.array([len(str(data.input(int(i))))
+                                                                              for i in indices])
     return np.argsort(-lengths, kind="stable")
 
 

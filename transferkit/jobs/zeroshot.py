@@ -105,8 +105,10 @@ def zeroshot(config: ZeroShotConfig | str | Path | None = None, *, overrides: Se
 
 def _load(cfg: ZeroShotConfig) -> tuple[Any, Any]:
     from transferkit.data import DATASETS, load_splits
+    from transferkit.data.file_check import check_cache_dir
 
-    splits = load_splits(str(cfg.data), max_test=cfg.max_test)
+    with check_cache_dir(cfg.cache_dir):  # image-file checks cached under --cache-dir
+        splits = load_splits(str(cfg.data), max_test=cfg.max_test)
     rng, y = np.random.default_rng(cfg.seed), np.asarray(splits.train.y)
     keep = [rng.permutation(np.flatnonzero(y == c))[:cfg.per_class] for c in np.unique(y)]
     splits.train = splits.train.subset(np.sort(np.concatenate(keep)), split="train")  # at most per_class each

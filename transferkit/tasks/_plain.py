@@ -4,7 +4,8 @@ transfer, on the same training split, scored on the same test split.
 - texts: TF-IDF (word 1-2-grams, sublinear tf) + logistic regression;
 - tables: histogram gradient boosting and logistic regression on standardised columns
   (categoricals one-hot), each on at most :data:`MAX_BASELINE_ROWS` training rows (a
-  random subsample above it).
+  random subsample above it, drawn before anything is encoded); test rows are encoded and
+  predicted a block at a time.
 
 Each returns its test metrics and its test probabilities ``(N, K)`` over the run's classes,
 which the paired tests (:func:`transferkit.pipeline.baselines.paired_plain`) compare with
@@ -23,18 +24,47 @@ import numpy as np
 MAX_BASELINE_ROWS = 200_000
 
 
-def table_matrix(train: Any, test: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric columns as they are, categoricals one-hot (categories of the training rows)."""
-    import pandas as pd
+#: test rows turned into a matrix (one-hot categoricals) at a time when baselines predict
+TEST_BLOCK_ROWS = 100_000
 
+
+def _one_hot(train: Any) -> tuple[list[str], dict[str, list[str]]]:
+    """The categorical columns of ``train`` and, per column, its categories in the training rows."""
     schema = getattr(train, "schema", None)
     cats = [c.name for c in schema.columns if c.kind == "categorical"] if schema is not None else []
-    both = pd.concat([train.x, test.x], ignore_index=True)
+    return cats, {name: sorted(set(train.x[name].astype(str))) for name in cats}
+
+
+def _encode(frame: Any, cats: list[str], known: dict[str, list[str]]) -> np.ndarray:
+    import pandas as pd
+
+    frame = frame.copy() if cats else frame
     for name in cats:
-        known = sorted(set(train.x[name].astype(str)))
-        both[name] = pd.Categorical(both[name].astype(str), categories=known)
-    matrix = pd.get_dummies(both, columns=cats, dtype=np.float64).to_numpy(dtype=np.float64)
-    return matrix[:len(train)], matrix[len(train):]
+        frame[name] = pd.Categorical(frame[name].astype(str), categories=known[name])
+    return pd.get_dummies(frame, columns=cats, dtype=np.float64).to_numpy(dtype=np.float64)
+
+
+def table_matrix(train: Any, test: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric columns as they are, categoricals one-hot (categories of the training rows)."""
+    cats, known = _one_hot(train)
+    return _encode(train.x, cats, known), _encode(test.x, cats, known)
+
+
+def baseline_rows(y: np.ndarray, seed: int) -> np.ndarray:
+    """The labelled training rows a baseline fits on: all, or a random :data:`MAX_BASELINE_ROWS`."""
+    keep = np.flatnonzero(y >= 0) if y.dtype.kind != "f" else np.flatnonzero(np.isfinite(y))
+    if len(keep) > MAX_BASELINE_ROWS:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, MAX_BASELINE_ROWS, replace=False))
+    return keep
+
+
+def predict_blocks(predict: Callable[[np.ndarray], np.ndarray], train: Any, test: Any) -> np.ndarray:
+    """``predict`` of the test rows' matrix, built :data:`TEST_BLOCK_ROWS` rows at a time with the
+    training rows' categories (a table of millions of rows is never one-hot encoded whole)."""
+    cats, known = _one_hot(train)
+    parts = [predict(_encode(test.x.iloc[s:s + TEST_BLOCK_ROWS], cats, known))
+             for s in range(0, len(test), TEST_BLOCK_ROWS)]
+    return np.concatenate(parts)
 
 
 def _thread_limit() -> Any:
@@ -75,15 +105,13 @@ def plain_classifiers(train: Any, test: Any, metrics: Callable[[np.ndarray, np.n
     y_tr = np.asarray(train.y)
     if modality not in ("text", "table") or not len(test) or len(np.unique(y_tr[y_tr >= 0])) < 2:
         return {}, {}
+    keep = baseline_rows(y_tr, seed)  # chosen before anything is read or encoded
+    sub = train.subset(keep)
     if modality == "text":
-        x_tr: Any = [str(train.input(i)) for i in range(len(train))]
-        x_te: Any = [str(test.input(i)) for i in range(len(test))]
+        x_tr: Any = [str(t) for t in sub.inputs(np.arange(len(sub)))]
+        x_te: Any = [str(t) for t in test.inputs(np.arange(len(test)))]
     else:
-        x_tr, x_te = table_matrix(train, test)
-    keep = np.flatnonzero(y_tr >= 0)
-    if len(keep) > MAX_BASELINE_ROWS:
-        keep = np.sort(np.random.default_rng(seed).choice(keep, MAX_BASELINE_ROWS, replace=False))
-    x_tr = [x_tr[i] for i in keep] if isinstance(x_tr, list) else x_tr[keep]
+        x_tr, x_te = _encode(sub.x, *_one_hot(sub)), None
     k = len(train.classes)
     out: dict[str, Any] = {}
     outputs: dict[str, np.ndarray] = {}
@@ -92,11 +120,12 @@ def plain_classifiers(train: Any, test: Any, metrics: Callable[[np.ndarray, np.n
         with _thread_limit():
             model.fit(x_tr, y_tr[keep])
             probs = np.zeros((len(test), k))
-            probs[:, model.classes_] = model.predict_proba(x_te)  # absent classes: probability 0
+            probs[:, model.classes_] = (model.predict_proba(x_te) if x_te is not None  # absent classes: 0
+                                        else predict_blocks(model.predict_proba, sub, test))
         out[name] = {**metrics(np.asarray(test.y), probs), "train_rows": int(len(keep)),
                      "train_s": round(time.perf_counter() - t0, 3)}
         outputs[name] = probs
     return out, outputs
 
 
-__all__ = ["MAX_BASELINE_ROWS", "plain_classifiers", "table_matrix"]
+__all__ = ["MAX_BASELINE_ROWS", "baseline_rows", "plain_classifiers", "predict_blocks", "table_matrix"]

@@ -30,7 +30,7 @@ from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.tasks import TASKS
 from transferkit.tasks._base import Accumulator, Task, with_l2_sp
-from transferkit.tasks._plain import MAX_BASELINE_ROWS, table_matrix
+from transferkit.tasks._plain import MAX_BASELINE_ROWS, predict_blocks, table_matrix
 
 #: the model's test R² must beat the training mean's by this much, or the floor warning is given
 FLOOR_MARGIN = 0.02
@@ -252,17 +252,17 @@ def table_baselines(train: Any, test: Any, seed: int = 0,
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x_tr, x_te = table_matrix(train, test)
     y_tr = np.asarray(train.y, dtype=np.float64)
-    if len(y_tr) > MAX_BASELINE_ROWS:
+    if len(y_tr) > MAX_BASELINE_ROWS:  # drawn before anything is encoded
         rows = np.sort(np.random.default_rng(seed).choice(len(y_tr), MAX_BASELINE_ROWS, replace=False))
-        x_tr, y_tr = x_tr[rows], y_tr[rows]
+        train, y_tr = train.subset(rows), y_tr[rows]
+    x_tr = table_matrix(train, train.subset(np.zeros(0, np.int64)))[0]
     models = {"ridge": make_pipeline(StandardScaler(), Ridge(alpha=1.0)),
               "hist_gradient_boosting": HistGradientBoostingRegressor(random_state=seed)}
     out = {}
     for name, model in models.items():
         model.fit(x_tr, y_tr)
-        pred = model.predict(x_te)
+        pred = predict_blocks(model.predict, train, test)
         out[name] = {**regression_metrics(test.y, pred), "train_rows": int(len(y_tr))}
         if predictions is not None:
             predictions[name] = np.asarray(pred, dtype=np.float64).reshape(-1, 1)  # (N, 1) as the model's

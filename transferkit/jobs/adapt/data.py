@@ -48,16 +48,19 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
     """Source and target splits for ``cfg``; the target's training labels are dropped here,
     before anything trains or selects (the labelled shots keep theirs)."""
     from transferkit.data import load_splits
+    from transferkit.data.file_check import check_cache_dir
     from transferkit.pipeline.fitting import load_task_splits
 
-    src, task = load_task_splits(cfg.data_config("source"), cfg.task, cfg.task_params, log)
+    with check_cache_dir(cfg.cache_dir):  # image-file checks cached under --cache-dir
+        src, task = load_task_splits(cfg.data_config("source"), cfg.task, cfg.task_params, log)
     if getattr(task, "per_token", False):  # features per word: adapt's losses and validators take one per example
         raise ConfigError(f"adapt does not take the {task.name} task yet: its alignment losses, shallow "
                           "methods and validators read one feature vector per example, and this task has "
                           f"one per word. Fit the target alone (transferkit fit --data {cfg.target.data} "
                           f"--task {task.name}), or start from a model fitted on the source "
                           f"(transferkit fit --data {cfg.source.data}, then --backbone RUN_DIR).")
-    tgt = load_splits(cfg.data_config("target"), targets=task.targets)
+    with check_cache_dir(cfg.cache_dir):
+        tgt = load_splits(cfg.data_config("target"), targets=task.targets)
     if src.train.modality != tgt.train.modality:
         raise DataError(f"The source '{cfg.source.data}' holds {src.train.modality} data and the "
                         f"target '{cfg.target.data}' {tgt.train.modality} data; adapt needs one "
