@@ -68,7 +68,7 @@ class TransferDataset:
         y = np.asarray(self.y)
         values = not self.classes and y.dtype.kind == "f"
         if self.boxes:  # [class, x1, y1, x2, y2] rows per image, padded with class -1 (data/boxes.py)
-            self.y = y.astype(np.float32).reshape(len(y), -1, 5)
+            self.y = y.astype(np.float32).reshape(len(y), -1, 5) if y.size else np.zeros((len(y), 1, 5), np.float32)
         elif self.per_token:  # tag codes per word (N, W), padded with -100 (data/tags.py)
             self.y = y.astype(np.int64) if y.ndim == 2 else y.astype(np.int64).reshape(len(y), -1)  # (0, W) too
         elif y.ndim == 2 and values:  # several numbers per example (forecasting windows)

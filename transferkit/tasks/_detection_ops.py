@@ -42,6 +42,13 @@ class FcosHead(nn.Module):
                  num_convs: int = 2) -> None:
         super().__init__()
         from torchvision.models.detection.anchor_utils import AnchorGenerator
+
+        from transferkit.errors import ConfigError
+
+        if width % 32 or width < 64:  # GroupNorm: 32 groups of >= 2 channels (P7 may be 1x1)
+            raise ConfigError(f"The 'fpn_width' parameter of the detection task must be a multiple of 32 "
+                              f"and at least 64 (the FCOS head's GroupNorm has 32 groups, each needs 2 "
+                              f"values on a 1x1 map). Got {width} instead.")
         from torchvision.models.detection.fcos import FCOSHead
         from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelP6P7
 

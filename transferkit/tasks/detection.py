@@ -49,7 +49,7 @@ class DetectionConfig(Options):
     """Parameters of the detection task."""
 
     fpn_width: int = option(128, "Channels of the feature pyramid and the FCOS head (torchvision's "
-                            "default is 256; 128 for CPU speed).", ge=16)
+                            "default is 256; 128 for CPU speed); a multiple of 32.", ge=64)
     head_convs: int = option(2, "3x3 convolutions in each FCOS branch (torchvision's default is 4; "
                              "2 for CPU speed).", ge=0)
     score_threshold: float = option(0.05, "Lowest score a detection keeps (COCO evaluation's usual "
@@ -293,7 +293,7 @@ class DetectionTask(Task):
 
     def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
         k = len(meta["classes"])
-        return {"name": "fcos", "shape": ["batch", "anchors", k + EXTRA],
+        return {"name": "logits", "shape": ["batch", "anchors", k + EXTRA],
                 "meaning": f"per anchor location: {k} class logits, 4 box regression values (FCOS "
                            "left/top/right/bottom, in anchor sizes), 1 centerness logit, the anchor "
                            "box x1 y1 x2 y2 and the input H, W; decode with torchvision's FCOS "
