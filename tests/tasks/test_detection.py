@@ -159,6 +159,9 @@ def test_prior_boxes_baseline_and_floor_warning():
     y = _targets([[0, .1, .1, .3, .3]], [[0, .2, .2, .4, .4], [1, .5, .5, .9, .9]])
     ds = TransferDataset(name="t", modality="image", x=np.zeros((2, 8, 8, 3), np.uint8), y=y,
                          classes=CLASSES, meta={"boxes": True})
+    from transferkit.tasks import infer_task
+
+    assert infer_task(ds)[0] == "detection"  # boxes go to the task that takes them
     task = DetectionTask()
     base = task.baselines(ds, ds)["prior_boxes"]
     assert base["boxes"] == 3 and 0.0 <= base["test"]["map"] < 1.0

@@ -52,6 +52,8 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
       the ``t10k``/``test`` prefix is the official test part;
     - a folder with ``images/``, ``masks/`` and ``classes.csv|json|yaml``: segmentation
       (:mod:`transferkit.data.masks`);
+    - a folder with ``images/`` and a COCO ``annotations.json``, or ``labels/`` (YOLO) and
+      ``classes.txt``: detection (:mod:`transferkit.data.boxes`);
     - any other folder: an image folder ``root/<class>/<image>``;
     - ``*-images-idx*-ubyte[.gz]``: one IDX pair;
     - ``.npz``: arrays ``x``, ``y`` (series: optionally ``lengths``);
@@ -70,7 +72,6 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     from transferkit.data.arrays import load_npz
     from transferkit.data.decode import DEFAULT_MAX_PIXELS
     from transferkit.data.images import load_image_folder
-    from transferkit.data.masks import is_segmentation_folder, load_segmentation_folder
     from transferkit.data.series import load_ts, read_series_frame
 
     sets = label_separator is not None or bool(label_columns)
@@ -78,12 +79,9 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     if sets and not (path.is_file() and suffix in tables.TABLE_SUFFIXES):
         raise ConfigError(f"--label-separator and --label-columns read label sets from CSV/TSV/JSONL/"
                           f"Parquet files; '{path}' is not one. Drop them, or pass such a file.")
-    if is_segmentation_folder(path):
-        return load_segmentation_folder(path, skip_bad, max_pixels or DEFAULT_MAX_PIXELS), None
-    from transferkit.data.boxes import is_detection_folder, load_detection_folder
-
-    if is_detection_folder(path):  # images/ + COCO JSON or YOLO labels/
-        return load_detection_folder(path, skip_bad, max_pixels or DEFAULT_MAX_PIXELS), None
+    annotated = _annotated_folder(path, skip_bad, max_pixels or DEFAULT_MAX_PIXELS)
+    if annotated is not None:  # masks (segmentation) or boxes (detection)
+        return annotated, None
     if path.is_dir():
         parts = idx.find_idx_parts(path)
         if parts:
@@ -359,6 +357,18 @@ def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDa
     if kind in ("classes", "label_sets", "masks"):
         return pool, official_test
     return as_values(pool), (as_values(official_test) if official_test is not None else None)
+
+
+def _annotated_folder(path: Path, skip_bad: bool, max_pixels: int) -> TransferDataset | None:
+    """An image folder with masks (segmentation) or boxes (COCO JSON / YOLO labels; detection)."""
+    from transferkit.data.boxes import is_detection_folder, load_detection_folder
+    from transferkit.data.masks import is_segmentation_folder, load_segmentation_folder
+
+    if is_segmentation_folder(path):
+        return load_segmentation_folder(path, skip_bad, max_pixels)
+    if is_detection_folder(path):
+        return load_detection_folder(path, skip_bad, max_pixels)
+    return None
 
 
 def _as_boxes(kind: str, pool: TransferDataset, official_test: TransferDataset | None
