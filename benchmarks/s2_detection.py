@@ -19,6 +19,7 @@ test images:
 
     python benchmarks/s2_detection.py --shots 50 --seeds 1 --epochs 12   # -> results/s2_detection.md
     python benchmarks/s2_detection.py --quick                              # 1 seed, 10 images, 2 epochs
+    python benchmarks/s2_detection.py --arms peer --out results/s2_peer.md   # one arm (arms run in parallel)
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import machine, mean_std, parser, setup, timed, versions  # noqa: E402
+
+ARMS = ("tk", "peer", "peer-scratch")
 
 
 def _splits(shots: int, seed: int) -> Any:
@@ -131,7 +134,9 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0], "s2_detection.md")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--shots", type=int, nargs="+", default=[50, 200], help="Labelled images per run.")
-    p.add_argument("--no-peer", action="store_true", help="transferkit's rows only.")
+    p.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS),
+                   help="Which arms run (tk: transferkit and its --compare scratch row; peer: the "
+                   "torchvision loop; peer-scratch: the same from random weights).")
     args = p.parse_args()
     setup(install=False)
     seeds = 1 if args.quick else args.seeds
@@ -147,22 +152,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for shots in shots_list:
             for seed in range(seeds):
-                with timed() as t:
-                    tk_rows = transferkit_rows(shots, seed, epochs, Path(tmp))
-                tk_rows.pop("_strategy")
-                for name, m in tk_rows.items():
-                    record(shots, name, m, t.wall if name.startswith("transferkit (") else float("nan"), seed)
-                if args.no_peer:
-                    continue
-                for name, pretrained in (("torchvision FCOS, plain loop (peer)", True),
-                                         ("torchvision FCOS from scratch", False)):
+                if "tk" in args.arms:
+                    with timed() as t:
+                        tk_rows = transferkit_rows(shots, seed, epochs, Path(tmp))
+                    tk_rows.pop("_strategy")
+                    for name, m in tk_rows.items():
+                        record(shots, name, m, t.wall if name.startswith("transferkit (") else float("nan"), seed)
+                for arm, name, pretrained in (("peer", "torchvision FCOS, plain loop (peer)", True),
+                                              ("peer-scratch", "torchvision FCOS from scratch", False)):
+                    if arm not in args.arms:
+                        continue
                     with timed() as t:
                         m = torchvision_row(shots, seed, epochs, pretrained)
                     record(shots, name, m, t.wall, seed)
     info, vers = machine(), versions(["torch", "torchvision", "timm", "pycocotools"])
     command = "python benchmarks/s2_detection.py" + (" --quick" if args.quick else (
         f" --seeds {seeds} --epochs {epochs} --shots " + " ".join(map(str, shots_list))
-        + (" --no-peer" if args.no_peer else "")))
+        + ("" if set(args.arms) == set(ARMS) else " --arms " + " ".join(args.arms))))
     lines = ["## S2 detection: scenes (plain), few labelled images", "",
              f"Test: the fixed 100 plain test images, COCO mAP (pycocotools); {epochs} epochs, batch 8, "
              f"128 px; seeds {seeds}. Machine: {info['cores']} cores ({info['cpu']}), load average "

@@ -142,11 +142,12 @@ def render_scene_objects(n: int, domain: str, seed: int) -> tuple[np.ndarray, np
 
 @builtin
 class Scenes(BuiltinDataset):
-    """Printed digits on plain or textured 128x128 canvases, with exact masks."""
+    """Printed digits on plain or textured 128x128 canvases, with exact masks and boxes."""
 
     name = "scenes"
     description = ("Scenes of 1-4 printed digits on 128x128 canvases with exact masks (11 classes: "
-                   "background + 10 digits); domains plain and textured (brick/grass/gravel).")
+                   "background + 10 digits) and boxes (--task detection: the 10 digits); domains "
+                   "plain and textured (brick/grass/gravel).")
     modality = "image"
     task = "segmentation"
     size = 2 * (POOL + TEST)
