@@ -47,7 +47,9 @@ class TransferDataset:
     label sets (multi-label) holds a multi-hot ``(N, L)`` uint8 matrix in ``y`` and the
     label names in ``classes`` (see :mod:`transferkit.data.targets`). A dataset of masks
     (segmentation) holds int16 ``(N, H, W)`` class positions in ``y`` (see
-    :mod:`transferkit.data.masks`).
+    :mod:`transferkit.data.masks`). A dataset of boxes (detection, ``meta["boxes"]``) holds
+    float32 ``(N, M, 5)`` rows ``[class, x1, y1, x2, y2]`` padded with class -1 (see
+    :mod:`transferkit.data.boxes`).
     """
 
     name: str
@@ -67,7 +69,9 @@ class TransferDataset:
             raise DataError(f"Unknown modality '{self.modality}'. Available: {', '.join(MODALITIES)}.")
         y = np.asarray(self.y)
         values = not self.classes and y.dtype.kind == "f"
-        if self.per_token:  # tag codes per word (N, W), padded with -100 (data/tags.py)
+        if self.boxes:  # [class, x1, y1, x2, y2] rows per image, padded with class -1 (data/boxes.py)
+            self.y = y.astype(np.float32).reshape(len(y), -1, 5) if y.size else np.zeros((len(y), 1, 5), np.float32)
+        elif self.per_token:  # tag codes per word (N, W), padded with -100 (data/tags.py)
             self.y = y.astype(np.int64) if y.ndim == 2 else y.astype(np.int64).reshape(len(y), -1)  # (0, W) too
         elif y.ndim == 2 and values:  # several numbers per example (forecasting windows)
             self.y = y.astype(np.float64)
@@ -118,7 +122,7 @@ class TransferDataset:
 
     def _target(self, i: int) -> Any:
         target = self.y[i]
-        if self.per_token or self.dense:  # tags per word, or a mask
+        if self.per_token or self.dense or self.boxes:  # tags per word, a mask, or boxes
             return target
         return target.astype(np.float32) if self.y.ndim == 2 else target.item()
 
@@ -129,7 +133,7 @@ class TransferDataset:
     @property
     def has_values(self) -> bool:
         """True when the targets are numbers (regression), not class codes."""
-        return self.y.dtype.kind == "f"
+        return self.y.dtype.kind == "f" and not self.boxes
 
     @property
     def multi_label(self) -> bool:
@@ -145,10 +149,17 @@ class TransferDataset:
     @property
     def dense(self) -> bool:
         """True when the targets are masks (a class per pixel, ``(N, H, W)``)."""
-        return self.y.ndim == 3
+        return self.y.ndim == 3 and not self.boxes
+
+    @property
+    def boxes(self) -> bool:
+        """True when the targets are boxes (detection: ``(N, M, 5)`` rows per image)."""
+        return bool(self.meta.get("boxes"))
 
     @property
     def labelled(self) -> bool:
+        if self.boxes:  # an image without boxes is labelled: it has no objects
+            return bool(len(self.y))
         if self.has_values:
             return bool(len(self.y)) and bool(np.isfinite(self.y).all())
         if self.per_token:  # every sentence has a tag on its first word
@@ -214,7 +225,10 @@ class TransferDataset:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary (what summary.json records)."""
-        if self.per_token:  # tags over all words
+        if self.boxes:  # boxes per class
+            classes = self.y[..., 0].ravel()
+            counts = np.bincount(classes[classes >= 0].astype(np.int64), minlength=self.num_classes)
+        elif self.per_token:  # tags over all words
             counts = np.bincount(self.y[self.y >= 0], minlength=self.num_classes)
         elif self.multi_label:
             counts = self.y.sum(axis=0)  # positives per label

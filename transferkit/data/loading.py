@@ -33,7 +33,7 @@ SPLITS = ("train", "val", "test", "all")
 #: how targets are stored: class codes, numbers (regression), multi-hot label sets
 #: (multi-label), forecasting windows (context -> next values, split by rolling origin),
 #: tags per word (token classification) or masks (segmentation); see ``Task.targets``
-TARGETS = ("classes", "values", "label_sets", "windows", "tags", "masks")
+TARGETS = ("classes", "values", "label_sets", "windows", "tags", "masks", "boxes")
 #: DataConfig keys the forecasting windows read (see transferkit/data/forecasting.py)
 FORECAST_KEYS = ("horizon", "context", "season", "origins", "stride", "history")
 
@@ -52,6 +52,8 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
       the ``t10k``/``test`` prefix is the official test part;
     - a folder with ``images/``, ``masks/`` and ``classes.csv|json|yaml``: segmentation
       (:mod:`transferkit.data.masks`);
+    - a folder with ``images/`` and a COCO ``annotations.json``, or ``labels/`` (YOLO) and
+      ``classes.txt``: detection (:mod:`transferkit.data.boxes`);
     - any other folder: an image folder ``root/<class>/<image>``;
     - ``*-images-idx*-ubyte[.gz]``: one IDX pair;
     - ``.npz``: arrays ``x``, ``y`` (series: optionally ``lengths``);
@@ -70,7 +72,6 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     from transferkit.data.arrays import load_npz
     from transferkit.data.decode import DEFAULT_MAX_PIXELS
     from transferkit.data.images import load_image_folder
-    from transferkit.data.masks import is_segmentation_folder, load_segmentation_folder
     from transferkit.data.series import load_ts, read_series_frame
 
     sets = label_separator is not None or bool(label_columns)
@@ -78,8 +79,9 @@ def read_path(path: Path, text_column: str | None = None, label_column: str | No
     if sets and not (path.is_file() and suffix in tables.TABLE_SUFFIXES):
         raise ConfigError(f"--label-separator and --label-columns read label sets from CSV/TSV/JSONL/"
                           f"Parquet files; '{path}' is not one. Drop them, or pass such a file.")
-    if is_segmentation_folder(path):
-        return load_segmentation_folder(path, skip_bad, max_pixels or DEFAULT_MAX_PIXELS), None
+    annotated = _annotated_folder(path, skip_bad, max_pixels or DEFAULT_MAX_PIXELS)
+    if annotated is not None:  # masks (segmentation) or boxes (detection)
+        return annotated, None
     if path.is_dir():
         parts = idx.find_idx_parts(path)
         if parts:
@@ -220,7 +222,7 @@ def _check_params(split: str, shots: int | None, val_fraction: float, test_fract
 
 def _check_classes(part: TransferDataset, classes: list[str], hint: str) -> None:
     # tags: the shots sampler covers the types; masks: a class may be absent from a split
-    if not len(part) or part.has_values or part.per_token or part.dense:
+    if not len(part) or part.has_values or part.per_token or part.dense or part.boxes:
         return
     if part.multi_label:  # label sets: every label needs positives to learn from
         empty = [classes[j] for j in np.flatnonzero(part.y.sum(axis=0) == 0)]
@@ -266,7 +268,7 @@ def _split_all(pool: TransferDataset, official_test: TransferDataset | None, *, 
 def _strata(ds: TransferDataset) -> np.ndarray:
     """What a split stratifies on: the classes, or quantile bins of numeric targets (tags
     per word and masks: nothing, a seeded random split)."""
-    if ds.per_token or ds.dense:
+    if ds.per_token or ds.dense or ds.boxes:
         return np.zeros(len(ds), dtype=np.int64)
     return value_strata(ds.y) if ds.has_values else ds.y
 
@@ -281,7 +283,7 @@ def _sample_shots(train: TransferDataset, shots: int, seed: int) -> np.ndarray:
         return sample_sentences(train.y, list(train.classes), shots, seed)
     if train.multi_label:
         return sample_shots_multilabel(train.y, shots, seed, list(train.classes))
-    if not train.has_values and not train.dense:
+    if not train.has_values and not train.dense and not train.boxes:
         return sample_shots(train.y, shots, seed, list(train.classes))
     if shots > len(train):
         raise DataError(f"The 'shots' parameter asks for {shots} training examples, but the train "
@@ -302,6 +304,8 @@ def _val_from_shots(train: TransferDataset, fraction: float, seed: int
         return train, none, "none (the shots all train)"
     if train.multi_label:
         val_idx = iterative_cap(train.y, min(n - 1, max(1, round(n * fraction))), seed)
+    elif train.boxes or train.dense:  # images: a seeded random part
+        val_idx = stratified_cap(np.zeros(n, np.int64), min(n - 1, max(1, round(n * fraction))), seed)
     elif train.has_values:
         val_idx = stratified_cap(value_strata(train.y), min(n - 1, max(1, round(n * fraction))), seed)
     else:
@@ -334,6 +338,8 @@ def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDa
                           "takes; pass --task token-classification.")
     if kind == "tags":
         return pool, official_test
+    if kind == "boxes" or pool.boxes:
+        return _as_boxes(kind, pool, official_test)
     if (kind == "label_sets") != pool.multi_label:
         if pool.multi_label:
             raise ConfigError(f"--label-separator / --label-columns read label sets, which only the "
@@ -351,6 +357,34 @@ def _with_targets(targets: Any, pool: TransferDataset, official_test: TransferDa
     if kind in ("classes", "label_sets", "masks"):
         return pool, official_test
     return as_values(pool), (as_values(official_test) if official_test is not None else None)
+
+
+def _annotated_folder(path: Path, skip_bad: bool, max_pixels: int) -> TransferDataset | None:
+    """An image folder with masks (segmentation) or boxes (COCO JSON / YOLO labels; detection)."""
+    from transferkit.data.boxes import is_detection_folder, load_detection_folder
+    from transferkit.data.masks import is_segmentation_folder, load_segmentation_folder
+
+    if is_segmentation_folder(path):
+        return load_segmentation_folder(path, skip_bad, max_pixels)
+    if is_detection_folder(path):
+        return load_detection_folder(path, skip_bad, max_pixels)
+    return None
+
+
+def _as_boxes(kind: str, pool: TransferDataset, official_test: TransferDataset | None
+              ) -> tuple[TransferDataset, TransferDataset | None]:
+    """The parts as boxes for the detection task (a built-in's ``object_boxes``), or the
+    error saying which task reads the data."""
+    from transferkit.data.boxes import as_boxes
+
+    if kind != "boxes":
+        raise ConfigError(f"'{pool.name}' holds boxes (COCO or YOLO annotations); only the detection task "
+                          f"reads them (this job stores {kind}). Pass --task detection.")
+    if not pool.boxes and "object_boxes" not in pool.meta:
+        raise ConfigError(f"The detection task needs boxes, and '{pool.name}' has none; pass a folder with "
+                          "images/ and a COCO annotations.json (or YOLO labels/ and classes.txt), or the "
+                          "built-in 'scenes'.")
+    return as_boxes(pool), (as_boxes(official_test) if official_test is not None else None)
 
 
 def _finish(ds: TransferDataset, domain: str | None, extra: dict[str, Any]) -> TransferDataset:

@@ -130,7 +130,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         log(f"[yellow]warning: {w}[/yellow]")
 
     run.save_model(model, task, train, cfg)
-    run.save_test_predictions(task, splits.test.y, runner.test_outputs)
+    run.save_test_predictions(task, splits.test.y, runner.test_outputs, splits.test)
     summary = Summary(
         task=task.name, command="fit", data={**splits.describe(), "source": cfg.joint_source},
         backbone=cfg.backbone.name, strategy=cfg.strategy,

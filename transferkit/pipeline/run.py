@@ -427,15 +427,22 @@ class Run:
         content["backbone"].update(model.backbone.save_assets(self.dir))  # e.g. the tokenizer
         write_json(self.path(MANIFEST), content)
 
-    def save_test_predictions(self, task: Any, targets: Any, outputs: Any) -> None:
+    def save_test_predictions(self, task: Any, targets: Any, outputs: Any, test: Any = None) -> None:
         """``test_predictions.npz`` (plain float arrays, no pickle) when the task keeps its
-        test predictions for the report (regression: true and predicted values)."""
+        test predictions for the report (regression: true and predicted values), with the
+        first ``task.report_images`` test images (uint8, one size) when it asks for them."""
         arrays = task.test_arrays(targets, outputs) if outputs is not None else None
         if not arrays or not is_main_process():
             return
         import io
 
         import numpy as np
+
+        n = int(getattr(task, "report_images", 0) or 0)
+        if n and test is not None and getattr(test, "modality", None) == "image" and len(test):
+            images = [np.asarray(a) for a in test.inputs(range(min(n, len(test))))]
+            if len({a.shape for a in images}) == 1 and images[0].dtype == np.uint8:
+                arrays = {**arrays, "images": np.stack(images)}
 
         buf = io.BytesIO()
         np.savez(buf, **arrays)

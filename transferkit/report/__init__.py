@@ -359,6 +359,11 @@ def _predictions_section(run: Path, test: dict[str, Any]) -> str:
             arrays = {k: np.asarray(z[k]) for k in z.files}
         if "mask_true" in arrays:  # a segmentation run: a few test masks and their predictions
             return _masks_section(arrays["mask_true"], arrays["mask_pred"])
+        if "boxes_true" in arrays:  # a detection run: a few test images, true and predicted boxes
+            from transferkit.report.boxes import boxes_section
+
+            manifest = _read_json(run / MANIFEST) if (run / MANIFEST).is_file() else {}
+            return boxes_section(arrays, list(manifest.get("classes") or []), _figure)
         y, pred = arrays["y"], arrays["pred"]
     except (ValueError, OSError, KeyError) as exc:
         return (f"<h2>Test predictions</h2><p class='note'>{escape(TEST_PREDICTIONS)} could not be "

@@ -43,6 +43,10 @@ def infer_task(data: Any) -> tuple[str, str]:
         for name in TASKS.names():
             if TASKS.get(name).targets == "tags":
                 return name, "each word has a tag (a token-classification file or built-in)"
+    if getattr(data, "boxes", False):  # boxes per image: the task that takes them
+        for name in TASKS.names():
+            if TASKS.get(name).targets == "boxes":
+                return name, "each image has boxes (COCO or YOLO annotations)"
     stored = getattr(data, "has_values", False)  # targets already stored as numbers
     values = np.unique(data.y) if stored else np.asarray(list(data.classes), dtype=object)
     sets = bool(getattr(data, "multi_label", False))  # label sets: only a task that takes them

@@ -76,6 +76,9 @@ class Task:
     #: features or activations; False when the head reads more than a feature vector per
     #: example (segmentation's decoder reads feature maps at every scale)
     cached_inputs: ClassVar[bool] = True
+    #: how many test images a run keeps beside :meth:`test_arrays` for the report to draw on
+    #: (``images`` in test_predictions.npz; 0: none)
+    report_images: ClassVar[int] = 0
 
     def __init__(self, config: Any = None) -> None:
         self.config = config

@@ -1,4 +1,5 @@
-"""Scenes: printed digits pasted on 128x128 canvases, with exact masks (segmentation).
+"""Scenes: printed digits pasted on 128x128 canvases, with exact masks (segmentation) and
+boxes (detection).
 
 Each canvas holds 1-4 objects: glyphs of the built-in ``printed-digits`` renderer (random
 font, rotation, stroke; rendered at 64 px), each scaled to a height of 28-64 px and placed
@@ -8,6 +9,10 @@ times, else the object is left out). An object is painted in one colour that dif
 the background; the mask holds the object's class (digit + 1) wherever its glyph pixels
 (grey >= 128) were painted, 0 (background) elsewhere, and a later object covers an
 earlier one in the image and in the mask alike -- the masks are exact by construction.
+An object's box is the tight box of its glyph's painted pixels (the whole glyph, also where
+a later object covers part of it), ``[digit, x1, y1, x2, y2]`` as fractions of the canvas
+(pixel edges: a glyph in columns 10-19 has x1 = 10/128, x2 = 20/128); ``--task detection``
+reads them (classes: the 10 digits, no background).
 
 Two domains share the generator and differ in the background:
 
@@ -95,10 +100,19 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
 def render_scenes(n: int, domain: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` canvases ``(n, 128, 128, 3)`` uint8 and their masks ``(n, 128, 128)`` int16
     (0 background, 1-10 the digits 0-9) for ``domain``; deterministic for ``seed``."""
+    x, y, _ = render_scene_objects(n, domain, seed)
+    return x, y
+
+
+def render_scene_objects(n: int, domain: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`render_scenes` and each canvas's boxes ``(n, 4, 5)`` float32: rows
+    ``[digit, x1, y1, x2, y2]`` (fractions of the canvas), padded with digit -1."""
     glyphs, digits = _glyphs(seed % 997)
     rng = np.random.default_rng(seed)
     x = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
     y = np.zeros((n, SIZE, SIZE), dtype=np.int16)
+    objects = np.zeros((n, MAX_OBJECTS, 5), dtype=np.float32)
+    objects[:, :, 0] = -1
     for i in range(n):
         canvas = _background(domain, rng)
         boxes: list[tuple[int, int, int, int]] = []
@@ -119,17 +133,21 @@ def render_scenes(n: int, domain: str, seed: int) -> tuple[np.ndarray, np.ndarra
             region = canvas[box[0]:box[0] + h, box[1]:box[1] + w]
             region[on] = colour.astype(np.uint8)
             y[i, box[0]:box[0] + h, box[1]:box[1] + w][on] = int(digits[g]) + 1
+            rows, cols = np.flatnonzero(on.any(1)), np.flatnonzero(on.any(0))
+            objects[i, len(boxes) - 1] = (int(digits[g]), (box[1] + cols[0]) / SIZE, (box[0] + rows[0]) / SIZE,
+                                          (box[1] + cols[-1] + 1) / SIZE, (box[0] + rows[-1] + 1) / SIZE)
         x[i] = canvas
-    return x, y
+    return x, y, objects
 
 
 @builtin
 class Scenes(BuiltinDataset):
-    """Printed digits on plain or textured 128x128 canvases, with exact masks."""
+    """Printed digits on plain or textured 128x128 canvases, with exact masks and boxes."""
 
     name = "scenes"
     description = ("Scenes of 1-4 printed digits on 128x128 canvases with exact masks (11 classes: "
-                   "background + 10 digits); domains plain and textured (brick/grass/gravel).")
+                   "background + 10 digits) and boxes (--task detection: the 10 digits); domains "
+                   "plain and textured (brick/grass/gravel).")
     modality = "image"
     task = "segmentation"
     size = 2 * (POOL + TEST)
@@ -152,16 +170,18 @@ class Scenes(BuiltinDataset):
         if domain is None:
             (pool_p, test_p), (pool_t, test_t) = self._domain("plain"), self._domain("textured")
             pool, test = concat(pool_p, pool_t, self.name), concat(test_p, test_t, self.name)
-            for part in (pool, test):
+            for part, a, b in ((pool, pool_p, pool_t), (test, test_p, test_t)):
                 part.meta["domain"] = "plain+textured"
+                part.meta["object_boxes"] = np.concatenate([a.meta["object_boxes"], b.meta["object_boxes"]])
             return pool, test
         return self._domain(domain)
 
     def _domain(self, domain: str) -> tuple[TransferDataset, TransferDataset]:
         seed = SEEDS[domain]
-        x, y = render_scenes(POOL, domain, seed)
-        xt, yt = render_scenes(TEST, domain, seed + 1)
-        meta = {"domain": domain, "image_size": SIZE, "pool": POOL, "test": TEST, "seed": seed}
-        pool = dataset(type(self), x, y, f"scenes-{domain}", meta=meta)
-        test = dataset(type(self), xt, yt, f"scenes-{domain}-test", meta=meta)
+        x, y, boxes = render_scene_objects(POOL, domain, seed)
+        xt, yt, boxes_t = render_scene_objects(TEST, domain, seed + 1)
+        meta = {"domain": domain, "image_size": SIZE, "pool": POOL, "test": TEST, "seed": seed,
+                "object_classes": CLASSES[1:]}  # --task detection: the digits, no background
+        pool = dataset(type(self), x, y, f"scenes-{domain}", meta={**meta, "object_boxes": boxes})
+        test = dataset(type(self), xt, yt, f"scenes-{domain}-test", meta={**meta, "object_boxes": boxes_t})
         return pool, test
