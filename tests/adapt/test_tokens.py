@@ -90,3 +90,32 @@ def test_adapt_aligns_word_features_and_reports_source_only_and_oracle(tmp_path:
         s["metrics"]["test"]["entity_f1"] - s["baselines"]["source_only"]["test"]["entity_f1"])
     with np.load(run.run_dir / "projection.npz") as p:  # words as points, 2-D
         assert p["before_s"].ndim == 2 and p["after_t"].shape[1] == p["before_t"].shape[1]
+    # the adapted tagger exports to ONNX: words in windows, the same logits as torch
+    export_matches_torch(run.run_dir, tmp_path / "onnx")
+
+
+def export_matches_torch(run_dir: Path, out: Path) -> None:
+    import json
+
+    import onnxruntime as ort
+
+    import transferkit as tk
+    from transferkit.backbones.tokens import TokenEncoder
+    from transferkit.export import export
+
+    export(run_dir, "onnx", out)
+    pre = json.loads((out / "preprocessing.json").read_text())
+    assert pre["task"] == "token-classification" and "first sub-token" in pre["per_token"]["word_vector"]
+    assert {i["name"]: i["shape"] for i in pre["inputs"]}["word_window"] == ["batch", "words"]
+    model = tk.load(run_dir, device="cpu").model.eval()
+    # small windows: a sentence spans several, and each word is read from one of them
+    enc = TokenEncoder(model.backbone.text, window=6, stride=3)
+    batch = enc.collate(["anna smith lives in paris today and again later", "rome", ["we", "met", "jordan"]])
+    assert len(batch["input_ids"]) > 3
+    with torch.inference_mode():
+        ref = model(batch).float().numpy()
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in session.get_inputs()}
+    got = session.run(["logits"], {k: v.numpy() for k, v in batch.items() if k in wanted})[0]
+    assert got.shape == ref.shape == (3, 9, len(pre["classes"]))
+    np.testing.assert_allclose(got, ref, atol=1e-4)

@@ -219,11 +219,24 @@ class AdaptMode:
 
     def word_masks(self) -> dict[str, np.ndarray] | None:
         """For the token task, which positions of the source-validation and target-context
-        tags hold a word (the validators score the words of both domains); else None."""
+        tags hold a word (the validators score the words of both domains, at most
+        ``MAX_CONTEXT`` of each, a seeded sample: SND is quadratic in them); else None."""
         if not self.per_token:
             return None
-        return {"source_val": np.asarray(self.data.source_val.y) != IGNORE,
-                "target_train": np.asarray(self.data.target_unlabelled.y)[self.data.context_idx] != IGNORE}
+        from transferkit.jobs.adapt.data import MAX_CONTEXT
+
+        rng = np.random.default_rng(self.cfg.split_seed)
+
+        def at_most(mask: np.ndarray) -> np.ndarray:  # a seeded sample of MAX_CONTEXT words
+            where = np.flatnonzero(mask)
+            if len(where) > MAX_CONTEXT:
+                mask = np.zeros_like(mask)
+                mask.flat[rng.choice(where, MAX_CONTEXT, replace=False)] = True
+            return mask
+
+        return {"source_val": at_most(np.asarray(self.data.source_val.y) != IGNORE),
+                "target_train": at_most(np.asarray(self.data.target_unlabelled.y)[self.data.context_idx]
+                                        != IGNORE)}
 
     def tune(self, model: nn.Module, quiet: bool = False) -> None:
         """Choose a head's decision settings (label sets: one threshold per label) on the
