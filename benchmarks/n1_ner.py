@@ -161,11 +161,9 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
 
     def record(method: str, k: int | None, seed: int, f1: float, seconds: float) -> None:
-        rows.append({"method": method, "shots": k, "seed": seed, "f1": f1, "s": seconds,
-                     "key": "probe" if "probe" in method else "crf" if "CRF" in method else
-                     "hf" if "HF" in method else "full"})
+        rows.append({"method": method, "shots": k, "seed": seed, "f1": f1, "s": seconds})
         print(f"{method} K={k} seed {seed}: entity F1 {f1:.4f} ({seconds:.0f} s)", flush=True)
-        write(args.out, rows, seeds, shots, epochs)
+        write(args.out, rows, seeds, shots, epochs, methods)
 
     with tempfile.TemporaryDirectory() as tmp:
         cache, work = Path(args.cache_dir or Path(tmp) / "cache"), Path(tmp) / "runs"
@@ -202,14 +200,14 @@ def main() -> None:
 
 
 def write(out: str, rows: list[dict[str, Any]], seeds: list[int], shots: list[int | None],
-          epochs: list[int]) -> None:
+          epochs: list[int], asked: set[str]) -> None:
     """The Markdown table of what has run so far (rewritten after every result)."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     lines = [
         "# N1 named entities: WNUT-16 (transferkit's test carve), MiniLM, transferkit vs the HF Trainer recipe",
         "",
         f"Command: `python benchmarks/n1_ner.py --seeds {len(seeds)} --shots {','.join(str(k or 'all') for k in shots)} "
-        f"--epochs {','.join(map(str, epochs))} --methods {','.join(sorted({r['key'] for r in rows}))}`. Test: the 479 tweets of transferkit's fixed carve of "
+        f"--epochs {','.join(map(str, epochs))} --methods {','.join(sorted(asked))}`. Test: the 479 tweets of transferkit's fixed carve of "
         "the WNUT-16 train split -- **not comparable** with the WNUT-16 literature (official test set). "
         "Entity F1 by seqeval (default mode). "
         + (f"**{len(seeds)} seed(s) only** (the machine is a shared 2-core CPU); differences within a few "
