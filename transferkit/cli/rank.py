@@ -106,7 +106,7 @@ def print_ranking(rows: Any, data: str) -> None:
         cells = [str(row["rank"]), row["backbone"], str(row["feature_dim"]), f"{row['features_s']:.1f}s"]
         cells += [f"{row['scores'][n]:.4f}\n({row['score_s'][n]:.2f}s)" for n in names]
         if validated:
-            cells.append(f"{row[key] * 100:.1f} %" if rows.probe_metric in ("accuracy", "micro_f1")
+            cells.append(f"{row[key] * 100:.1f} %" if rows.probe_metric in ("accuracy", "micro_f1", "entity_f1")
                          else f"{row[key]:.4f}")
         table.add_row(*cells)
     console.print(table)

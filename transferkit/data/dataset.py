@@ -180,7 +180,13 @@ class TransferDataset:
                        skipped=list(self.skipped), meta=dict(self.meta))
 
     def without_labels(self) -> TransferDataset:
-        """The same inputs with every label set to unlabelled (for adaptation targets)."""
+        """The same inputs with every label set to unlabelled (for adaptation targets); tags
+        per word keep their word axis: unlabelled at each word, padding where none is."""
+        if self.per_token:
+            from transferkit.data.tags import IGNORE
+
+            y = np.where(np.asarray(self.y) != IGNORE, UNLABELLED, IGNORE).astype(np.int64)
+            return replace(self, y=y, skipped=list(self.skipped), meta=dict(self.meta))
         return replace(self, y=np.full(len(self), UNLABELLED, dtype=np.int64),
                        skipped=list(self.skipped), meta=dict(self.meta))
 

@@ -104,7 +104,8 @@ def _fmt_s(seconds: float) -> str:
 # ----------------------------------------------------------------------------- auto
 
 
-def strategy_ladder(backbone: Any, n_train: int, n_classes: int) -> tuple[list[str], str]:
+def strategy_ladder(backbone: Any, n_train: int, n_classes: int,
+                    unit: str = "training examples per class") -> tuple[list[str], str]:
     """The strategies ``auto`` may climb, cheapest first, and why this ladder.
 
     Linear probe first (on cached features). Backbones with blocks then try partial (top
@@ -131,7 +132,7 @@ def strategy_ladder(backbone: Any, n_train: int, n_classes: int) -> tuple[list[s
     if per_class >= FULL_MIN_PER_CLASS:
         ladder.append("full")
     else:
-        reasons.append(f"{per_class:.0f} training examples per class (< {FULL_MIN_PER_CLASS}) is "
+        reasons.append(f"{per_class:.0f} {unit} (< {FULL_MIN_PER_CLASS}) is "
                        "too few for full fine-tuning, so the ladder stops before it")
     why = f"ladder {' -> '.join(ladder)}" + (f" ({'; '.join(reasons)})" if reasons else "")
     return ladder, why
@@ -247,7 +248,9 @@ class _Climb:
         # them, and it starts from the trained probe, so it skips partial's own head stage
         self.partial_params = {"blocks": max(PARTIAL_BLOCKS, int(getattr(backbone, "pool_stages", 0)) + 1),
                                "head_epochs": 0}
-        self.ladder, self.ladder_why = strategy_ladder(backbone, len(train), len(train.classes))
+        unit = ("training sentences per tag" if getattr(self.task, "per_token", False)
+                else "training examples per class")
+        self.ladder, self.ladder_why = strategy_ladder(backbone, len(train), len(train.classes), unit)
         if len(val) == 0:
             self.ladder = ["linear-probe"]
             self.ladder_why = "no validation data to compare strategies on, so only the linear probe"

@@ -182,7 +182,7 @@ def _stored_task(train: Any, task: Any) -> Any:
         return task
     if task is not None:
         return get_task(task)
-    kind = ("values" if getattr(train, "has_values", False)
+    kind = ("tags" if getattr(train, "per_token", False) else "values" if getattr(train, "has_values", False)
             else "label_sets" if getattr(train, "multi_label", False) else "classes")
     return get_task(next(n for n in TASKS.names() if TASKS.get(n).targets == kind))
 
@@ -287,15 +287,17 @@ def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str
 
     backbone, name, pretrained = _build_backbone(spec, train_data, image_size or data_resolution(train_data),
                                                  max_length, seed=seed)
+    backbone = task.prepare_backbone(backbone)  # e.g. a text encoder read per word
     feats = extract_features(backbone, train_data, cache_dir=cache_dir, progress=False)
     features_s = time.perf_counter() - t0
-    probs = source_probabilities(backbone, feats) if any(
+    probs = source_probabilities(backbone, feats) if task.targets != "tags" and any(
         getattr(SCORES.get(n), "needs_source_probs", False) for n in score_names) else None
     row: dict[str, Any] = {
-        "backbone": name, "pretrained": pretrained, "feature_dim": int(feats.shape[1]),
+        "backbone": name, "pretrained": pretrained, "feature_dim": int(feats.shape[-1]),
         "n_train": len(train_data), "features_s": round(features_s, 3),
+        **({"n_words": int((np.asarray(train_data.y) >= 0).sum())} if task.targets == "tags" else {}),
         "source_probs": (f"source head ({probs.shape[1]} classes)" if probs is not None
-                         else "NLEEP pseudo labels" if task.targets == "classes" else None),
+                         else "NLEEP pseudo labels" if task.targets in ("classes", "tags") else None),
         "scores": {}, "score_s": {},
     }
     kind, ranked = task.rank_targets(np.asarray(train_data.y))

@@ -74,20 +74,27 @@ class TransferabilityScore:
 
     @classmethod
     def supports(cls, targets: str) -> bool:
-        """Whether the score ranks targets stored as ``targets`` ("classes", "values" or
-        "label_sets", as ``Task.targets`` says)."""
-        return {"classes": True, "values": cls.supports_values,
+        """Whether the score ranks targets stored as ``targets`` ("classes", "tags", "values"
+        or "label_sets", as ``Task.targets`` says); a class score ranks tags per word."""
+        return {"classes": True, "tags": True, "values": cls.supports_values,
                 "label_sets": cls.supports_label_sets}.get(targets, False)
 
     def score_targets(self, features: np.ndarray, y: np.ndarray, targets: str,
                       source_probs: np.ndarray | None = None) -> float:
         """The score of ``features`` for targets ``y`` stored as ``targets`` (``Task.targets``):
         :meth:`score` for class codes, :meth:`score_values` for numbers,
-        :meth:`score_label_sets` for a multi-hot matrix."""
+        :meth:`score_label_sets` for a multi-hot matrix; for tags per word (token
+        classification: features ``(N, W, D)``, tags ``(N, W)``) :meth:`score` of the words'
+        vectors and tags, each word one example (padding left out)."""
         if targets == "values":
             return self.score_values(features, y)
         if targets == "label_sets":
             return self.score_label_sets(features, y)
+        if targets == "tags":  # a tag per word: the words are the examples
+            from transferkit.tasks.tokens import word_rows
+
+            features, y = word_rows(features, y)
+            source_probs = None  # a source classifier reads whole examples, not words
         return self.score(features, y, source_probs)
 
     def __repr__(self) -> str:

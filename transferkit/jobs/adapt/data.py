@@ -53,13 +53,7 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
 
     with check_cache_dir(cfg.cache_dir):  # image-file checks cached under --cache-dir
         src, task = load_task_splits(cfg.data_config("source"), cfg.task, cfg.task_params, log)
-    if getattr(task, "per_token", False):  # features per word: adapt's losses and validators take one per example
-        raise ConfigError(f"adapt does not take the {task.name} task yet: its alignment losses, shallow "
-                          "methods and validators read one feature vector per example, and this task has "
-                          f"one per word. Fit the target alone (transferkit fit --data {cfg.target.data} "
-                          f"--task {task.name}), or start from a model fitted on the source "
-                          f"(transferkit fit --data {cfg.source.data}, then --backbone RUN_DIR).")
-    with check_cache_dir(cfg.cache_dir):
+        per_token = bool(getattr(task, "per_token", False))
         tgt = load_splits(cfg.data_config("target"), targets=task.targets)
     if src.train.modality != tgt.train.modality:
         raise DataError(f"The source '{cfg.source.data}' holds {src.train.modality} data and the "
@@ -68,7 +62,8 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
                         "adapters).")
     data = AdaptData(classes=list(src.train.classes), source_train=src.train, source_val=src.val,
                      target_train=_align_target_classes(src.train, tgt.train, "train"),
-                     target_test=_align_target_classes(src.train, tgt.test, "test"), task=task)
+                     target_test=_align_target_classes(src.train, tgt.test, "test"), task=task) \
+        if not per_token else token_data(cfg, src, tgt, task, log)
     task.fit_targets(src.train)
     if cfg.match_resolution or (cfg.match_resolution is None
                                 and resolutions_differ(data.source_train, data.target_train)):
@@ -79,14 +74,19 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
     if len(data.source_val) == 0:
         raise DataError(f"The source '{cfg.source.data}' has no validation split; the validators "
                         "need source validation data. Lower the source's val cap or add data.")
-    strata = _strata(data.target_train)
-    if cfg.target.shots:
+    strata = None if per_token else _strata(data.target_train)
+    if cfg.target.shots and per_token:  # K sentences in total, every entity type among them
+        from transferkit.data.tags import sample_sentences
+
+        data.shot_idx = sample_sentences(data.target_train.y, data.classes, cfg.target.shots, cfg.seed)
+    elif cfg.target.shots:
         data.shot_idx = (_stratified_take(strata, cfg.target.shots, cfg.seed) if data.target_train.has_values
                          else _sample_shots(data.target_train.y, cfg.target.shots, cfg.seed, data.classes))
     keep = np.arange(len(data.target_train))
     cap = cfg.target.max_train if cfg.target.max_train is not None else DEFAULT_MAX_TARGET
     if cap < len(keep):
-        keep = _stratified_take(strata, cap, cfg.split_seed)
+        keep = (np.sort(np.random.default_rng(cfg.split_seed).choice(len(keep), cap, replace=False))
+                if per_token else _stratified_take(strata, cap, cfg.split_seed))
         if cfg.target.max_train is None:
             log(f"[bold]target[/bold] a stratified sample of {cap:,} of the {len(data.target_train):,} "
                 "unlabelled target examples adapts (the default cap; --max-target N sets it)")
@@ -104,9 +104,43 @@ def load_data(cfg: AdaptConfig, log: Callable[[str], None]) -> AdaptData:
         f"unlabelled train"
         + (f" + {len(data.shot_idx)} labelled" if len(data.shot_idx) else "")
         + f" / {len(data.target_test)} test (labels for evaluation only); "
-        + ("numeric targets" if src.train.has_values else f"{len(data.classes)} labels (label sets)"
+        + ("IOB2 tags per word (sentences counted)" if per_token else "numeric targets" if src.train.has_values else f"{len(data.classes)} labels (label sets)"
            if src.train.multi_label else f"{len(data.classes)} classes"))
     return data
+
+
+def token_data(cfg: AdaptConfig, src: Any, tgt: Any, task: Any, log: Callable[[str], None]) -> AdaptData:
+    """Source and target of the token task in the source's tags: the target's entity types
+    the source does not have become ``O`` (the adapted tagger cannot learn them; the target
+    figures judge the shared types only), said in a warning."""
+    classes = list(src.train.classes)
+    extra = sorted({c[2:] for c in tgt.train.classes if c != "O"} - {c[2:] for c in classes if c != "O"})
+    data = AdaptData(classes=classes, source_train=src.train, source_val=src.val,
+                     target_train=retag(tgt.train, classes), target_test=retag(tgt.test, classes), task=task)
+    if extra:
+        msg = (f"the target '{cfg.target.data}' has entity types the source '{cfg.source.data}' does not "
+               f"({', '.join(extra)}): they are tagged O in the target here, so the target figures judge "
+               f"only the {len(classes) // 2} shared types ({', '.join(c[2:] for c in classes[1::2])}).")
+        data.warnings.append(msg)
+        log(f"[yellow]{msg}[/yellow]")
+    return data
+
+
+def retag(data: Any, classes: list[str]) -> Any:
+    """A token dataset's tag codes in ``classes``' order; a tag not in ``classes`` becomes
+    ``O`` (its type is unknown to the source), padding stays padding."""
+    from transferkit.data.tags import IGNORE
+
+    if list(data.classes) == classes:
+        return data
+    if "O" not in classes:
+        raise DataError(f"The source's tags {classes} have no 'O'; adapt's token task needs IOB2 tags.")
+    lookup = np.array([classes.index(c) if c in classes else classes.index("O") for c in data.classes],
+                      dtype=np.int64)
+    y = np.asarray(data.y)
+    y = np.where(y != IGNORE, lookup[np.where(y != IGNORE, y, 0)], IGNORE)
+    return dataclasses.replace(data, y=y, classes=list(classes), meta=dict(data.meta),
+                               skipped=list(data.skipped))
 
 
 def _match_resolution(cfg: AdaptConfig, data: AdaptData, log: Callable[[str], None]) -> None:
@@ -291,3 +325,27 @@ def raw_collate(backbone: Any) -> Callable[[list], tuple[Any, torch.Tensor, torc
                 torch.tensor([w for _, _, w in items]))
 
     return collate
+
+
+def stack_rows(parts: list[np.ndarray], fill: float = 0) -> np.ndarray:
+    """Concatenate along the first axis; arrays with a word axis (token features ``(N, W, D)``,
+    tags ``(N, W)``) are padded with ``fill`` to the widest first."""
+    parts = [np.asarray(p) for p in parts]
+    if not parts or parts[0].ndim < 2 or len({p.shape[1] for p in parts}) == 1:
+        return np.concatenate(parts)
+    width = max(p.shape[1] for p in parts)
+    return np.concatenate([np.pad(p, [(0, 0), (0, width - p.shape[1])] + [(0, 0)] * (p.ndim - 2),
+                                  constant_values=fill) for p in parts])
+
+
+def word_mask(y: np.ndarray, width: int) -> np.ndarray:
+    """Which positions of a ``width``-wide word axis hold a word: ``(N, width)`` from tags
+    ``(N, W')`` (padding: :data:`~transferkit.data.tags.IGNORE`)."""
+    from transferkit.data.tags import IGNORE
+
+    y = np.asarray(y)
+    mask = np.zeros((len(y), width), dtype=bool)
+    w = min(width, y.shape[1])
+    mask[:, :w] = y[:, :w] != IGNORE
+    return mask
+

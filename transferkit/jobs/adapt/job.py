@@ -99,6 +99,9 @@ def check_task(cfg: AdaptConfig, task: Any) -> None:
     classes (regression) or predicts label sets (multi-label), naming the ones that work."""
     if task.targets == "classes":
         return
+    if task.targets == "tags":
+        check_token_task(cfg, task)
+        return
     what = "numbers" if task.targets == "values" else "label sets (a probability per label)"
     from transferkit.alignment import ALIGNMENTS
     from transferkit.jobs.adapt.config import method_names
@@ -117,6 +120,29 @@ def check_task(cfg: AdaptConfig, task: Any) -> None:
         raise ConfigError(f"The '{cfg.select}' validator of adapt reads class probabilities, and the "
                           f"{task.name} task predicts {what}, not one class per example. Validators that work for "
                           f"{task.name}: {', '.join(able)} (e.g. --select {able[0] if able else 'dev'}).")
+
+
+def check_token_task(cfg: AdaptConfig, task: Any) -> None:
+    """The token task adapts on cached per-word features: the alignment losses act on the
+    words of both domains, the validators score words (each word has class probabilities).
+    The closed-form methods fit one transform and one sample weight per example, and an
+    end-to-end strategy would re-encode raw sentences per step: both refuse, naming what works."""
+    from transferkit.jobs.adapt.config import method_names
+    from transferkit.pipeline import strategy_freezes_backbone
+
+    able = [m for m in method_names() if m not in SHALLOW_METHODS]
+    if cfg.method in SHALLOW_METHODS:
+        raise ConfigError(f"The '{cfg.method}' method of adapt fits one closed-form transform and sample "
+                          f"weight per example on frozen features, and the {task.name} task has a feature "
+                          f"per word, not per example. Methods that work for {task.name} (on the words of "
+                          f"both domains): {', '.join(able)} (e.g. --method coral).")
+    if not strategy_freezes_backbone(cfg.strategy):
+        raise ConfigError(f"The '{cfg.strategy}' strategy of adapt trains the encoder end to end, which "
+                          f"adapt does not do for the {task.name} task: it aligns cached per-word features. "
+                          "Use --strategy linear-probe (the default: the mapping and the per-word head "
+                          "train on the frozen encoder's word vectors), or fine-tune on the target with "
+                          f"transferkit fit --data {cfg.target.data} --task {task.name} --strategy "
+                          f"{cfg.strategy}.")
 
 
 # ----------------------------------------------------------------------------- the run directory
@@ -306,7 +332,7 @@ def _train(cfg: AdaptConfig, data: AdaptData, run_dir: Path,
     from transferkit.validation import build_validator
 
     validator = build_validator(cfg.select)
-    backbone = build_backbone(cfg, data.source_train)
+    backbone = data.task.prepare_backbone(build_backbone(cfg, data.source_train))
     mode = mode_class(cfg)(cfg, data, backbone, validator, run_dir, log)
     log(f"[bold]backbone[/bold] {cfg.backbone.name} ({backbone.feature_dim}-d), "
         f"method {cfg.method}, {mode.name}, selection by {cfg.select} (label-free)")

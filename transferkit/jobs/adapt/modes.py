@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from transferkit.data.tags import IGNORE
 from transferkit.errors import ConfigError
 from transferkit.jobs.adapt.config import SHALLOW_METHODS, SOURCE_ONLY, AdaptConfig
 from transferkit.jobs.adapt.data import (
@@ -34,6 +35,8 @@ from transferkit.jobs.adapt.data import (
     collate_arrays,
     collate_arrays_eval,
     raw_collate,
+    stack_rows,
+    word_mask,
 )
 from transferkit.jobs.adapt.objective import AdaptObjective, build_alignment
 from transferkit.jobs.adapt.selection import ValidatorSelection, Views
@@ -74,6 +77,8 @@ class AdaptMode:
         self.timings = {"features_s": 0.0, "train_s": 0.0}
         self.setups: dict[str, Setup] = {}
         self.setup: Setup | None = None
+        #: the task tags words: features (N, W, D), the alignment and validators see the words
+        self.per_token = bool(getattr(self.task, "per_token", False))
 
     # -- what each mode provides --------------------------------------------------------
     def prepare(self) -> None:
@@ -185,7 +190,8 @@ class AdaptMode:
         out_dim = getattr(model.mapping, "out_dim", backbone.feature_dim)
         alignment = self.alignment(weight, out_dim)
         objective = AdaptObjective(alignment, self.embed, self.head, loss=self.task.example_loss)
-        selector = ValidatorSelection(self.validator, Views(self.embed_eval, self.data.source_val.y, self.task),
+        selector = ValidatorSelection(self.validator, Views(self.embed_eval, self.data.source_val.y, self.task,
+                                                            self.word_masks()),
                                       oracle=self.oracle, objective=objective,
                                       source_tolerance=cfg.source_tolerance)
         stages, strategy, collate, val_collate = self.stages(model)
@@ -210,6 +216,27 @@ class AdaptMode:
         self.tune(model)
         self.timings["train_s"] += time.perf_counter() - t0
         return model, selector
+
+    def word_masks(self) -> dict[str, np.ndarray] | None:
+        """For the token task, which positions of the source-validation and target-context
+        tags hold a word (the validators score the words of both domains, at most
+        ``MAX_CONTEXT`` of each, a seeded sample: SND is quadratic in them); else None."""
+        if not self.per_token:
+            return None
+        from transferkit.jobs.adapt.data import MAX_CONTEXT
+
+        rng = np.random.default_rng(self.cfg.split_seed)
+
+        def at_most(mask: np.ndarray) -> np.ndarray:  # a seeded sample of MAX_CONTEXT words
+            where = np.flatnonzero(mask)
+            if len(where) > MAX_CONTEXT:
+                mask = np.zeros_like(mask)
+                mask.flat[rng.choice(where, MAX_CONTEXT, replace=False)] = True
+            return mask
+
+        return {"source_val": at_most(np.asarray(self.data.source_val.y) != IGNORE),
+                "target_train": at_most(np.asarray(self.data.target_unlabelled.y)[self.data.context_idx]
+                                        != IGNORE)}
 
     def tune(self, model: nn.Module, quiet: bool = False) -> None:
         """Choose a head's decision settings (label sets: one threshold per label) on the
@@ -240,10 +267,10 @@ class CachedFeaturesMode(AdaptMode):
         ft_all = self.features(d.target_train)
         ft_te = self.features(d.target_test)
         ft_un = ft_all[d.unlabelled_idx]
-        self.y_train = np.concatenate([d.source_train.y, d.target_train.y[d.shot_idx]])
+        self.y_train = stack_rows([d.source_train.y, d.target_train.y[d.shot_idx]], fill=IGNORE)
         self.cached = {"source_train": fs_tr, "target_train": ft_un}
         plain = {"source_val": fs_va, "target_train": ft_un, "target_test": ft_te}
-        x_plain = np.concatenate([fs_tr, ft_all[d.shot_idx]])
+        x_plain = stack_rows([fs_tr, ft_all[d.shot_idx]])
         self.setups = {"plain": self.array_setup(x_plain, None, plain, None)}
         self.setups["adapted"] = self.adapted_setup(fs_tr, fs_va, ft_all, ft_te, ft_un)
         self.use("adapted")
@@ -262,7 +289,10 @@ class CachedFeaturesMode(AdaptMode):
 
     def unlabelled(self, n: int) -> np.ndarray:
         """Placeholder targets of ``n`` unlabelled target rows (never read): -1 in the source
-        targets' shape, (n,) or (n, L) for label sets, in a dtype that holds -1."""
+        targets' shape, (n,) or (n, L) for label sets, in a dtype that holds -1; tags per
+        word: -1 at each word of the unlabelled target sentences, padding elsewhere."""
+        if self.per_token:
+            return np.asarray(self.data.target_unlabelled.y)
         return np.full((n, *self.y_train.shape[1:]), -1, dtype=np.result_type(self.y_train.dtype, np.int8))
 
     def embed(self, model: nn.Module, x: Any) -> torch.Tensor:
@@ -289,6 +319,9 @@ class CachedFeaturesMode(AdaptMode):
         rng = np.random.default_rng(0)
         model.eval()
         fs, ft = self.cached["source_train"], self.cached["target_train"]
+        if self.per_token:  # the words of both domains are the points
+            fs = fs[word_mask(self.data.source_train.y, fs.shape[1])]
+            ft = ft[word_mask(self.data.target_unlabelled.y, ft.shape[1])]
         i_s = np.sort(rng.choice(len(fs), min(PROJECTION_POINTS, len(fs)), replace=False))
         i_t = np.sort(rng.choice(len(ft), min(PROJECTION_POINTS, len(ft)), replace=False))
         before_s, before_t = fs[i_s], ft[i_t]

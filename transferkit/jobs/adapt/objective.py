@@ -19,7 +19,9 @@ class AdaptObjective(nn.Module):
     targets, see :meth:`transferkit.tasks.Task.example_loss`). ``alignment`` is an
     :class:`~transferkit.alignment.AlignmentLoss` (it carries λ as its ``weight``), or None
     for the source-only model. Batches are ``(x, y, w)`` or, with target data,
-    ``((x_s, y_s, w_s), (x_t, y_t, w_t))``; target labels are never read.
+    ``((x_s, y_s, w_s), (x_t, y_t, w_t))``; target labels are never read. For a tag per
+    word (features ``(B, W, D)``) the alignment acts on the words of both domains
+    (:func:`words_of`; ``y_t`` only says where the target's words are).
     """
 
     def __init__(self, alignment: nn.Module | None, embed: Callable[[nn.Module, Any], torch.Tensor],
@@ -43,15 +45,33 @@ class AdaptObjective(nn.Module):
         logs = {"source_loss": float(loss.detach())}
         if self.alignment is None or not has_target:
             return loss, logs
-        x_t = batch[1][0]
+        x_t, y_t = batch[1][0], batch[1][1]
         f_t = self.embed(model, x_t)  # (B_t, D)
         logits_t = self.head(model, f_t) if getattr(self.alignment, "needs_logits", False) else None
+        if f_s.dim() == 3:  # a tag per word: the words of both domains are the samples
+            f_s, logits_s, f_t, logits_t = words_of(f_s, logits_s, y_s, f_t, logits_t, y_t)
         self.alignment.set_progress(min(1.0, step / max(1, self.total_steps)))
         align = self.alignment(f_s.float(), f_t.float(),
                                logits_s.float() if logits_t is not None else None,
                                logits_t.float() if logits_t is not None else None)
         logs["align"] = float(align.detach())
         return loss + align, logs
+
+
+def words_of(f_s: torch.Tensor, logits_s: torch.Tensor, y_s: torch.Tensor, f_t: torch.Tensor,
+             logits_t: torch.Tensor | None, y_t: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Per-word features ``(B, W, D)`` (and logits ``(B, W, K)``) -> the rows of the words,
+    ``(M, D)``: a position holds a word where its tag is not padding (-100; an unlabelled
+    target word is -1, its label is never read)."""
+    from transferkit.data.tags import IGNORE
+
+    def rows(t: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor | None:
+        if t is None:
+            return None
+        w = min(t.shape[1], y.shape[1])
+        return t[:, :w][y[:, :w].to(t.device) != IGNORE]
+
+    return rows(f_s, y_s), rows(logits_s, y_s), rows(f_t, y_t), rows(logits_t, y_t)
 
 
 def build_alignment(method: str, params: dict[str, Any], weight: float | None, feature_dim: int,

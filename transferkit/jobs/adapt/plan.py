@@ -130,7 +130,7 @@ def plan_adapt(cfg: AdaptConfig, log: Callable[[str], None]) -> dict[str, Any]:
     t0 = time.perf_counter()
     data = load_data(cfg, log)
     check_task(cfg, data.task)
-    backbone = build_backbone(cfg, data.source_train)
+    backbone = data.task.prepare_backbone(build_backbone(cfg, data.source_train))
     # the mode of the run, never asked to train or write: run_dir None
     mode = mode_class(cfg)(cfg, data, backbone, build_validator(cfg.select), None, log)  # type: ignore[arg-type]
     cached_mode = mode.name != "end-to-end"

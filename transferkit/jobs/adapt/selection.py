@@ -25,6 +25,25 @@ class Views:
     embed_eval: Callable[[nn.Module, str], tuple[np.ndarray, np.ndarray]]  # set -> (f, logits)
     y_source_val: np.ndarray
     task: Any = None
+    #: token task: set -> which (sentence, word) positions hold a word; the validators then
+    #: score words (features ``(N, W, D)`` -> ``(M, D)``), not sentences
+    word_masks: dict[str, np.ndarray] | None = None
+
+    def words(self, which: str, f: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The word rows of ``which``'s features and logits (unchanged without word masks)."""
+        if self.word_masks is None or f.ndim != 3:
+            return f, logits
+        mask = np.zeros(f.shape[:2], dtype=bool)
+        m = self.word_masks[which]
+        w = min(mask.shape[1], m.shape[1])
+        mask[:, :w] = m[:, :w]
+        return f[mask], logits[mask]
+
+    def word_labels(self) -> np.ndarray:
+        """The source-validation labels the validators read: per word for the token task."""
+        if self.word_masks is None:
+            return self.y_source_val
+        return np.asarray(self.y_source_val)[self.word_masks["source_val"]]
 
     @property
     def metric(self) -> str:
@@ -38,12 +57,13 @@ class Views:
         if self.task is None:
             return float(np.mean(np.argmax(logits_s, axis=1) == self.y_source_val))
         out = self.task.postprocess(torch.from_numpy(logits_s)).numpy()
-        return float(self.task.metrics(self.y_source_val, out, {})[self.metric])
+        meta = {"classes": list(getattr(self.task, "_classes", []))} if self.word_masks is not None else {}
+        return float(self.task.metrics(self.y_source_val, out, meta)[self.metric])
 
     def losses(self, logits_s: np.ndarray) -> np.ndarray | None:
         """Per-example source-validation losses of a task without classes (None: classes,
         whose validators take the labels themselves)."""
-        if self.task is None or self.task.targets == "classes":
+        if self.task is None or self.task.targets in ("classes", "tags"):
             return None
         with torch.no_grad():
             return self.task.example_loss(torch.from_numpy(logits_s),
@@ -137,7 +157,9 @@ class ValidatorSelection(Callback):
         model.eval()
         f_s, logits_s = self.views.embed_eval(model, "source_val")
         f_t, logits_t = self.views.embed_eval(model, "target_train")
-        score = float(self.validator(make_context(f_s, logits_s, self.views.y_source_val, f_t, logits_t,
+        words_s, wl_s = self.views.words("source_val", f_s, logits_s)
+        words_t, wl_t = self.views.words("target_train", f_t, logits_t)
+        score = float(self.validator(make_context(words_s, wl_s, self.views.word_labels(), words_t, wl_t,
                                                   self.views.losses(logits_s))))
         metric = self.views.metric
         src = record.get(f"val_{metric}")
