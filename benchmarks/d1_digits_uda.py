@@ -58,7 +58,7 @@ def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[s
                   extra_runs: dict[str, dict[str, Any]] | None = None,
                   skada: list[str] | None = None) -> list[dict[str, Any]]:
     """Run ``adapt`` for every method x seed and write the markdown table to ``out_md``; with
-    ``skada`` (method names of :data:`skada_peers.GRIDS`), skada's methods on the same
+    ``skada`` (method names of :data:`_skada.GRIDS`), skada's methods on the same
     features, per seed, in the same run (their table appended)."""
     import torch
 
@@ -89,12 +89,12 @@ def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[s
                   f"({row['chosen']}, {wall:.1f} s)", flush=True)
     _write(task, title, rows, select, sweep, common, out_md, argv)
     if skada:
-        import skada_peers
+        import _skada
 
         peer_rows = []
         for seed in range(seeds):
-            peer_rows += skada_peers.run_skada(skada_peers.same_features(common, seed), seed, skada)
-        lines = skada_peers.markdown(peer_rows)
+            peer_rows += _skada.run_skada(_skada.same_features(common, seed), seed, skada)
+        lines = _skada.markdown(peer_rows)
         with out_md.open("a", encoding="utf-8") as f:
             f.write("\n".join(lines))
         print("\n".join(lines))
@@ -174,7 +174,7 @@ def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--backbone", default=None, help="adapt's default when not given")
     p.add_argument("--skada", default=None,
-                   help="Comma-separated skada peers on the same features (skada_peers.GRIDS), "
+                   help="Comma-separated skada peers on the same features (_skada.GRIDS), "
                         "or 'all'; default none.")
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--cache-dir", default=None)
@@ -187,15 +187,15 @@ def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
 
 
 def skada_list(value: str | None) -> list[str] | None:
-    """``--skada``: None, 'all' or comma-separated names of skada_peers.GRIDS."""
+    """``--skada``: None, 'all' or comma-separated names of _skada.GRIDS."""
     if not value:
         return None
-    import skada_peers
+    import _skada
 
-    names = list(skada_peers.GRIDS) if value == "all" else [v.strip() for v in value.split(",")]
-    unknown = [n for n in names if n not in skada_peers.GRIDS]
+    names = list(_skada.GRIDS) if value == "all" else [v.strip() for v in value.split(",")]
+    unknown = [n for n in names if n not in _skada.GRIDS]
     if unknown:
-        raise SystemExit(f"--skada: unknown {unknown}; known: {', '.join(skada_peers.GRIDS)}")
+        raise SystemExit(f"--skada: unknown {unknown}; known: {', '.join(_skada.GRIDS)}")
     return names
 
 
