@@ -36,7 +36,8 @@ def row(title: str, summary: dict[str, Any], seconds: float | None) -> str:
     used = summary.get("labels_used") or {}
     bases = []
     for name, b in sorted((summary.get("baselines") or {}).items()):
-        acc = ((b or {}).get("test") or {}).get("accuracy") if isinstance(b, dict) else None
+        # plain baselines (majority, the plain tools) hold their test metrics; scratch under "test"
+        acc = (b.get("accuracy", (b.get("test") or {}).get("accuracy")) if isinstance(b, dict) else None)
         if acc is not None:
             bases.append(f"{name} {_pct(acc)}")
     floor = "; ".join(w for w in summary.get("warnings", []) if "floor" in w.lower() or "chance" in w.lower()
