@@ -60,6 +60,7 @@ def main() -> None:
 
     load_start = os.getloadavg()
     rows: list[tuple[str, dict[str, Any], float | None]] = []
+    missing: list[str] = []
     if args.source is None:
         from transferkit.cli.demo import run_demo
 
@@ -71,6 +72,9 @@ def main() -> None:
     else:
         for i, (title, kwargs) in enumerate(DEMO_RUNS):
             run = Path(args.source) / f"{i + 1}-{kwargs['strategy']}"
+            if not (run / "summary.json").is_file():  # a demo stopped early: said, not skipped
+                missing.append(title)
+                continue
             s = json.loads((run / "summary.json").read_text())
             rows.append((title, s, (s.get("timings") or {}).get("total_s")))
         source = f"the run directories of `transferkit demo --out {args.source}`"
@@ -88,6 +92,7 @@ def main() -> None:
              "| run | accuracy | balanced acc. | labels used | baselines (test accuracy) | floor warning | s |",
              "|---|---|---|---|---|---|---|"]
     lines += [row(t, s, sec) for t, s, sec in rows]
+    lines += [f"| {t} | not finished | | | | | |" for t in missing]
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
