@@ -2,9 +2,9 @@
 budget a user gets. Reduced only where time needs it, and said here: the first 200 test
 examples (balanced accuracy's standard error there is about 3.5 points, the floors sit 10+
 points under the demo's rows); the gradual image row (and its scratch comparison) at 48 px
-for 1 epoch instead of 64 px for 5 -- its end-to-end steps were half the test's time (a run
-under load: 6 unfrozen + 6 scratch steps took 1,340 of the row's 2,630 s, the 500 head steps
-on cached features 80 s); the partial text row 3 epochs instead of 8. Shots, backbones,
+for 1 epoch instead of 64 px for 5 -- at 2 epochs this row took 115 of the test's ~170
+CPU-seconds (the image probe row 22), nearly all of it in its 6 unfrozen and 6 scratch steps,
+not in the 500 head steps on cached features; the partial text row 3 epochs instead of 8. Shots, backbones,
 strategies, the label budget and every other setting are the demo's."""
 
 import io
