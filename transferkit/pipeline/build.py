@@ -75,17 +75,30 @@ SMALL_IMAGE = 192
 MIN_RESOLUTION = 64
 
 
-def data_resolution(data: Any) -> int | None:
-    """The input resolution chosen for an image dataset when ``--image-size`` is not given:
-    None (the backbone's own) for images of at least ``SMALL_IMAGE`` px, else the native
-    size rounded up to a multiple of 32, at least ``MIN_RESOLUTION`` (25 px -> 64, 100 px
-    -> 128). Upscaling 25-px images to 224 px costs 12x the compute and memory for no
-    information (a 200-image folder peaked at 9.3 GB under ``--strategy auto``)."""
+#: the total stride of the image backbones' last stage: a random-init network's input is the
+#: native size rounded up to it, so every stage's grid is whole
+STRIDE = 32
+
+
+def data_resolution(data: Any, pretrained: bool = True) -> int | None:
+    """The input resolution chosen for an image dataset when ``--image-size`` is not given.
+
+    A pretrained backbone: None (the backbone's own) for images of at least ``SMALL_IMAGE``
+    px, else the native size rounded up to a multiple of 32, at least ``MIN_RESOLUTION``
+    (25 px -> 64, 100 px -> 128). Upscaling 25-px images to 224 px costs 12x the compute and
+    memory for no information (a 200-image folder peaked at 9.3 GB under ``--strategy auto``).
+
+    A backbone from random init (``--no-pretrained``, ``pretrain --arch resnet18``): the
+    data's native size (its longer side) rounded up to a multiple of :data:`STRIDE`, at any
+    size -- no pretraining resolution to match, so upsampling only adds compute (28-px
+    Fashion-MNIST: 32 px, 1/49 of the pixels of 224 px)."""
     from transferkit.data.images import native_size
 
     if getattr(data, "modality", None) != "image" or not len(data):
         return None
     side = max(native_size(data))
+    if not pretrained:
+        return STRIDE * max(1, math.ceil(side / STRIDE))
     if side >= SMALL_IMAGE:
         return None
     return max(MIN_RESOLUTION, 32 * math.ceil(side / 32))
@@ -94,13 +107,15 @@ def data_resolution(data: Any) -> int | None:
 def build_backbone(cfg: FitConfig, train_data: Any, pretrained: bool | None = None) -> Any:
     """The configured backbone, fitted to the training data (input adapter, preprocessing,
     pooled stages)."""
-    from transferkit.backbones import create_backbone
+    from transferkit.backbones import create_backbone, starts_pretrained
     from transferkit.backbones.adapted_table import adapt_backbone
 
+    weights = cfg.backbone.weights if pretrained is not False else None
+    pretrained = cfg.backbone.pretrained if pretrained is None else pretrained
     backbone = create_backbone(
-        cfg.backbone.name, weights=cfg.backbone.weights if pretrained is not False else None,
-        pretrained=cfg.backbone.pretrained if pretrained is None else pretrained,
-        image_size=cfg.backbone.image_size or data_resolution(train_data),
+        cfg.backbone.name, weights=weights, pretrained=pretrained,
+        image_size=cfg.backbone.image_size or data_resolution(
+            train_data, starts_pretrained(cfg.backbone.name, pretrained, weights)),
         max_length=cfg.backbone.max_length,
     )
     backbone = adapt_backbone(backbone, train_data)  # input adapter for other table columns

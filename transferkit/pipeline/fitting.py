@@ -102,8 +102,15 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     model = build_model(cfg, train, task)
     runner = StageRunner(cfg, splits, cfg.cache_dir, run.dir, resume, log, task=task)
     size = getattr(model.backbone, "image_size", None)
-    chosen = (f", {size} px chosen for these images (--image-size sets it)"
-              if size and cfg.backbone.image_size is None and data_resolution(train) == size else "")
+    chosen = ""
+    if size and cfg.backbone.image_size is None:
+        from transferkit.backbones import starts_pretrained
+
+        start = starts_pretrained(cfg.backbone.name, cfg.backbone.pretrained, cfg.backbone.weights)
+        if data_resolution(train, start) == size:
+            chosen = (f", {size} px chosen for these images (--image-size sets it)" if start else
+                      f", {size} px: the images' native size (random init, no pretraining resolution "
+                      "to match; --image-size sets it)")
     log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features{chosen}), "
         f"strategy {cfg.strategy}")
     adapter = model.backbone.describe_adapter() if hasattr(model.backbone, "describe_adapter") else None
