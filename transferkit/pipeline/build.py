@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from transferkit.config import FitConfig
+from transferkit.config import BackboneConfig, FitConfig
 from transferkit.errors import ConfigError, RunDirError, TransferkitError
 from transferkit.model import TransferModel
 from transferkit.rundir import MANIFEST, WEIGHTS, check_weights_file
@@ -104,6 +104,21 @@ def data_resolution(data: Any, pretrained: bool = True) -> int | None:
     return max(MIN_RESOLUTION, 32 * math.ceil(side / 32))
 
 
+def check_modality(name: str, backbone: Any, train_data: Any) -> None:
+    """Refuse a backbone that reads another kind of input than the data holds (e.g. the
+    default image backbone on a table), naming backbones that read the data."""
+    from transferkit.pipeline.candidates import DEFAULT_POOL
+
+    have, reads = getattr(train_data, "modality", None), getattr(backbone, "modality", "")
+    if not have or not reads or have == reads:
+        return
+    fits = ", ".join(DEFAULT_POOL.get(have, ())) or "see `transferkit models`"
+    default = " (the default backbone)" if name == BackboneConfig().name else ""
+    raise ConfigError(f"The backbone '{name}'{default} reads {reads} data, but the data holds {have} "
+                      f"data. Give a backbone that reads it: --backbone {fits.split(', ')[0]} "
+                      f"(backbones for {have} data: {fits}; `transferkit models` lists them all).")
+
+
 def build_backbone(cfg: FitConfig, train_data: Any, pretrained: bool | None = None) -> Any:
     """The configured backbone, fitted to the training data (input adapter, preprocessing,
     pooled stages)."""
@@ -118,6 +133,7 @@ def build_backbone(cfg: FitConfig, train_data: Any, pretrained: bool | None = No
             train_data, starts_pretrained(cfg.backbone.name, pretrained, weights)),
         max_length=cfg.backbone.max_length,
     )
+    check_modality(cfg.backbone.name, backbone, train_data)
     backbone = adapt_backbone(backbone, train_data)  # input adapter for other table columns
     backbone.adapt_to(train_data)
     apply_pool_stages(backbone, cfg.backbone.pool_stages, cfg.strategy)
