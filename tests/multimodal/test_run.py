@@ -71,3 +71,14 @@ def test_predict_cli_reads_a_multimodal_run(mm_run, table, capsys):
     assert main(["predict", str(mm_run.run_dir), str(table / "rows.csv"), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 40 and rows[0]["input"].endswith("row 1") and rows[0]["class"] in ("dark", "light")
+
+
+def test_digit_rows_is_listed_and_fit_names_the_multimodal_command(capsys):
+    from transferkit.cli import main
+    from transferkit.data import load_splits
+    from transferkit.errors import DataError
+
+    assert main(["datasets"]) == 0
+    assert "digit-rows" in capsys.readouterr().out
+    with pytest.raises(DataError, match="transferkit multimodal --data digit-rows"):
+        load_splits("digit-rows")
