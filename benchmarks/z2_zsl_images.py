@@ -42,6 +42,8 @@ def main() -> None:
     args.add_argument("--seeds", type=int, default=3)
     args.add_argument("--max-test", type=int, default=5000)
     args.add_argument("--only", default="", help="Comma-separated methods to run (default: all).")
+    args.add_argument("--data", default="", help="Only this dataset (default: both).")
+    args.add_argument("--text", default="", help="Only this label text: names or names+descriptions.")
     args.add_argument("--out", default=str(_common.RESULTS_DIR / "z2_zsl_images.md"))
     opts = args.parse_args()
     _common.setup(install=False)
@@ -59,7 +61,7 @@ def main() -> None:
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     only = {m for m in opts.only.split(",") if m}
     for data, method, text, n_seeds in RUNS:
-        if only and method not in only:
+        if (only and method not in only) or (opts.data and data != opts.data) or (opts.text and text != opts.text):
             continue
         results, seconds, params = [], [], []
         for seed in range(n_seeds or opts.seeds):
@@ -85,7 +87,8 @@ def main() -> None:
         lines.append(row)
         print(row, flush=True)
     lines += ["", f"Command: `python benchmarks/z2_zsl_images.py --seeds {opts.seeds}"
-              + (f" --only {opts.only}" if opts.only else "") + "`", ""]
+              + "".join(f" --{k} {v}" for k, v in (("only", opts.only), ("data", opts.data), ("text", opts.text)) if v)
+              + "`", ""]
     Path(opts.out).write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 

@@ -45,17 +45,16 @@ def leave_classes_out(make: Callable[[dict[str, Any]], ZeroShotMethod], grid: di
     keys = list(grid)
     settings = [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
     folds = class_folds(seen)
-    table = []
-    for params in settings:
-        accs = []
-        for rest, held in folds:
+    accs = np.zeros((len(settings), len(folds)))
+    for f, (rest, held) in enumerate(folds):  # one fold's arrays for every setting (ESZSL reuses its Gram matrix)
+        fit_rows, rows = np.isin(y, rest), np.isin(y, held)
+        x_fit, y_fit, x_held, raw_held = x[fit_rows], np.searchsorted(rest, y[fit_rows]), x[rows], raw[rows]
+        for i, params in enumerate(settings):
             method = make(params)
             s = centred(s_all, rest) if method.centre_labels else s_all
-            fit_rows = np.isin(y, rest)
-            method.fit(x[fit_rows], np.searchsorted(rest, y[fit_rows]), s[rest], space, seed=seed)
-            rows = np.isin(y, held)
-            accs.append(zsl_accuracy(method.scores(x[rows], s, raw[rows]), y[rows], held))
-        table.append(float(np.mean(accs)))
+            method.fit(x_fit, y_fit, s[rest], space, seed=seed)
+            accs[i, f] = zsl_accuracy(method.scores(x_held, s, raw_held), y[rows], held)
+    table = [float(a) for a in accs.mean(axis=1)]
     best = int(np.argmax(table))
     return {"params": settings[best], "score": table[best], "folds": len(folds),
             "scores": [{**p, "score": round(t, 4)} for p, t in zip(settings, table, strict=True)],
