@@ -47,6 +47,11 @@ class DatasetsCommand:
                           ", ".join(row["domains"]) or "-", row.get("licence") or "-", available)
         console = make_console()  # 150 columns when piped (make demo, CI logs)
         console.print(table)
+        from transferkit.multimodal.synthetic import DESCRIPTIONS
+
+        for name, text in DESCRIPTIONS.items():  # not a dataset of one modality: its own command
+            console.print(f"generated multimodal table [bold]{name}[/bold]: {text} "
+                          f"(transferkit multimodal --data {name})")
         missing = [r["name"] for r in rows if not r["available"]]
         print(f"{len(rows) - len(missing)} of {len(rows)} available"
               + (f"; missing: {', '.join(missing)}" if missing else ""))

@@ -47,10 +47,13 @@ class PredictCommand:
         from transferkit.errors import ConfigError
         from transferkit.jobs.predict import load
         from transferkit.jobs.stream import file_writer, predicted_rows, stream_predictions
-        from transferkit.rundir import atomic_write_text
 
         if not args.max_megapixels > 0:
             raise ConfigError(f"The '--max-megapixels' option must be > 0. Got {args.max_megapixels}.")
+        from transferkit.multimodal.saved import is_multimodal_run, multimodal_rows
+
+        if is_multimodal_run(args.run):  # rows of a table, one backbone per column
+            return _write_rows(multimodal_rows(args.run, args.inputs), args)
         predictor = load(args.run, device=args.device)
         rows = predictor.task.predict_inputs(predictor, args.inputs)  # e.g. series files to forecast
         if rows is None and args.output and args.format == "csv":  # large inputs: chunk by chunk
@@ -67,16 +70,23 @@ class PredictCommand:
             rows = predicted_rows(predictor, ids, items, args.output_dir)
         else:
             file_writer(predictor, args.output_dir)  # rows from the task's own reader: no files
-        if args.format == "json":
-            text = json.dumps(rows, indent=2) + "\n"
-        else:
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["input", "class"])
-            writer.writeheader()
-            writer.writerows(rows)
-            text = buf.getvalue()
-        if args.output:
-            atomic_write_text(args.output, text)
-        else:
-            sys.stdout.write(text)
-        return 0
+        return _write_rows(rows, args)
+
+
+def _write_rows(rows: list[dict], args: argparse.Namespace) -> int:
+    """Print (or write to --output) the prediction rows as CSV or JSON."""
+    from transferkit.rundir import atomic_write_text
+
+    if args.format == "json":
+        text = json.dumps(rows, indent=2) + "\n"
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["input", "class"])
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buf.getvalue()
+    if args.output:
+        atomic_write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0

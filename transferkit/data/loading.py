@@ -194,9 +194,20 @@ def _source(name_or_path: str | Path, domain: str | None, text_column: str | Non
     if looks_like_path:
         raise DataError(f"Data path '{text}' does not exist. Pass an existing file or folder, or a "
                         f"built-in dataset name ({', '.join(DATASETS.names())}).")
+    _refuse_generated_table(text)
     raise DataError(f"Unknown dataset '{text}': neither a built-in dataset nor an existing path."
                     f"{did_you_mean(text, DATASETS.names())} Built-in datasets: "
                     f"{', '.join(DATASETS.names())} (see `transferkit datasets`).")
+
+
+def _refuse_generated_table(text: str) -> None:
+    """A generated multimodal table (listed by `transferkit datasets`) names its own command."""
+    from transferkit.multimodal.synthetic import GENERATED
+
+    if text in GENERATED:
+        raise DataError(f"'{text}' is a generated multimodal table (an image, a caption, a number and a "
+                        "category per row): each column needs its own backbone, and this command's "
+                        f"model has one. Run: transferkit multimodal --data {text}")
 
 
 # --------------------------------------------------------------------------- splitting

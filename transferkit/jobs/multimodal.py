@@ -3,14 +3,19 @@
 Reads a CSV/Parquet table (or generates the built-in ``digit-rows``), splits its rows
 (stratified, seeded), encodes every column with its own encoder and reports test accuracy
 of each column alone, of feature-level fusion (``concat``) and of late fusion, overall and
-on the rows that miss each column (see :mod:`transferkit.multimodal`).
+on the rows that miss each column (see :mod:`transferkit.multimodal`). It writes a run
+directory (:class:`~transferkit.pipeline.run.Run`: config, summary, report, runs index) with
+the fused heads (:mod:`transferkit.multimodal.saved`), which ``transferkit predict`` reads.
 
->>> multimodal(data="digit-rows")["fusion"]["concat"]["accuracy"]  # doctest: +SKIP
+It is its own command, not ``fit --data``: ``fit``'s model is one backbone, a mapping and a
+head, and a row here needs one backbone per column.
+
+>>> multimodal(data="digit-rows").summary["multimodal"]["fusion"]["concat"]["accuracy"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,23 +44,40 @@ class MultimodalConfig(Options):
     test_fraction: float = option(0.3, "Rows held out for the test metrics.", gt=0, lt=1)
     seed: int = option(0, "Seed of the split (and of the generated table).", flag="--seed")
     cache_dir: str | None = option(None, "Feature cache folder (None: the default).")
-    out: str | None = option(None, "Write the results here as multimodal.json.", flag="--out")
+    out: str | None = option(None, "Run directory (default runs/<name>).", flag="--out")
+    name: str | None = option(None, "Run name (default derived from the table and time).", flag="--name")
 
 
 def multimodal(config: MultimodalConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
-               log: Callable[[str], None] | None = None, **kwargs: Any) -> dict[str, Any]:
-    """Encode, fuse and evaluate (see the module docstring); returns (and with ``out`` writes)
-    the results."""
-    from transferkit.data.splits import stratified_split
-    from transferkit.multimodal import concat_fusion, encode_columns, late_fusion, parse_columns
+               log: Callable[[str], None] | None = None, overwrite: bool = False, **kwargs: Any) -> Any:
+    """Encode, fuse, evaluate and write a run (see the module docstring); returns its
+    :class:`~transferkit.pipeline.run.RunResult` (``summary["multimodal"]``: the results)."""
+    from transferkit.pipeline.run import Run, default_run_name
 
     t0 = time.perf_counter()
     cfg = configure(MultimodalConfig, config, overrides, **kwargs)
     log = log or (lambda _m: None)
+    run = Run("multimodal", out=cfg.out, name=cfg.name, overwrite=overwrite,
+              default_name=default_run_name(Path(str(cfg.data or "table")).stem, "multimodal"))
+    run.check()
     path, frame = _read(cfg)
     if cfg.label_column not in frame.columns:
         raise ConfigError(f"The 'label_column' parameter names {cfg.label_column!r}, which '{path}' does "
                           f"not have. Columns: {', '.join(map(str, frame.columns))}.")
+    with run:
+        run.write_config(cfg)
+        run.fingerprints["table"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return _fit(cfg, run, path, frame, log, t0)
+
+
+def _fit(cfg: MultimodalConfig, run: Any, path: Path, frame: Any, log: Callable[[str], None],
+         t0: float) -> Any:
+    from transferkit.data.splits import stratified_split
+    from transferkit.multimodal import encode_columns, parse_columns
+    from transferkit.multimodal.fusion import concat_probs, fit_concat, fit_late, late_probs
+    from transferkit.multimodal.saved import save
+    from transferkit.pipeline.run import RunResult, Summary
+
     frame = frame[frame[cfg.label_column].notna()].reset_index(drop=True)
     labels = frame[cfg.label_column].astype(str).to_numpy()
     classes = sorted(set(labels))
@@ -66,26 +88,51 @@ def multimodal(config: MultimodalConfig | str | Path | None = None, *, overrides
         + ", ".join(f"{c} ({k})" for c, k in kinds.items()))
     cols = encode_columns(frame, kinds, train, path.parent, cfg.cache_dir, cfg.image_backbone,
                           cfg.text_backbone)
-    late, own = late_fusion(cols, y, train, val, len(classes), cfg.seed)
-    probs = {"concat": concat_fusion(cols, y, train, val, len(classes), cfg.seed), "late": late}
-    result = {"command": "multimodal", "data": str(path), "classes": classes,
-              "columns": {c.column: {"kind": c.kind, "encoder": c.encoder, "dim": int(c.x.shape[1]),
-                                     "missing": float(1 - c.present.mean()),
-                                     "alone_on_present_test_rows": _scores(y[test][c.present[test]],
-                                                                           own[c.column][test][c.present[test]])
-                                     if c.column in own else None} for c in cols},
-              "fusion": {name: {**_scores(y[test], p[test]),
-                                "missing": {c.column: _scores(y[test][~c.present[test]], p[test][~c.present[test]])
-                                            for c in cols}} for name, p in probs.items()},
-              "labels_used": {"train": int(len(train)), "val": int(len(val))},
-              "timings": {"total_s": round(time.perf_counter() - t0, 3)}}
+    k = len(classes)
+    prior = np.bincount(y[train], minlength=k) / max(1, len(train))
+    heads = {"concat": fit_concat(cols, y, train, val, k, cfg.seed), "late": fit_late(cols, y, train, val, k, cfg.seed)}
+    late, own = late_probs(cols, heads["late"], prior)
+    probs = {"concat": concat_probs(cols, heads["concat"]), "late": late}
+    section = _results(path, classes, cols, own, probs, prior, y, test)
+    save(run.dir, cols, heads, prior, classes, {"label_column": cfg.label_column,
+                                                 "image_backbone": cfg.image_backbone,
+                                                 "text_backbone": cfg.text_backbone})
     for name in probs:
-        log(f"  {name:<6} test accuracy {result['fusion'][name]['accuracy']:.4f}, balanced "
-            f"{result['fusion'][name]['balanced_accuracy']:.4f}")
-    if cfg.out:
-        Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        (Path(cfg.out) / "multimodal.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return result
+        log(f"  {name:<6} test accuracy {section['fusion'][name]['accuracy']:.4f}, balanced "
+            f"{section['fusion'][name]['balanced_accuracy']:.4f}")
+    summary = Summary(
+        task="classification", command="multimodal",
+        data={"data": str(path), "rows": {"train": int(len(train)), "val": int(len(val)), "test": int(len(test))}},
+        backbone=f"{cfg.image_backbone} + {cfg.text_backbone}", strategy="multimodal-fusion",
+        choice="feature-level (concat) and late fusion, both fitted and saved",
+        metrics={"test": section["fusion"]["concat"], "late": section["fusion"]["late"]},
+        baselines={c: v["alone_all_test_rows"] for c, v in section["columns"].items()},
+        transfer_gain=None, selection={"split": "val", "validator": "logistic L2 strength"},
+        timings={"total_s": round(time.perf_counter() - t0, 3)},
+        labels_used={"train": int(len(train)), "val": int(len(val))}, multimodal=section)
+    data = run.finish(summary)
+    log(f"run written to {run.dir}")
+    return RunResult(run.dir, data, None)
+
+
+def _results(path: Path, classes: list[str], cols: list[Any], own: dict[str, np.ndarray],
+             probs: dict[str, np.ndarray], prior: np.ndarray, y: np.ndarray, test: np.ndarray
+             ) -> dict[str, Any]:
+    """summary.json's ``multimodal`` section: each column alone (on the test rows that have it,
+    and on all test rows -- the training prior where it is missing) and each fusion."""
+    columns = {}
+    for c in cols:
+        alone = own.get(c.column)
+        everywhere = None if alone is None else np.where(c.present[:, None], np.nan_to_num(alone), prior)
+        columns[c.column] = {
+            "kind": c.kind, "encoder": c.encoder, "dim": int(c.x.shape[1]), "missing": float(1 - c.present.mean()),
+            "alone_on_present_test_rows": None if alone is None else _scores(
+                y[test][c.present[test]], alone[test][c.present[test]]),
+            "alone_all_test_rows": None if everywhere is None else _scores(y[test], everywhere[test])}
+    return {"data": str(path), "classes": classes, "columns": columns,
+            "fusion": {name: {**_scores(y[test], p[test]),
+                              "missing": {c.column: _scores(y[test][~c.present[test]], p[test][~c.present[test]])
+                                          for c in cols}} for name, p in probs.items()}}
 
 
 def _scores(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:

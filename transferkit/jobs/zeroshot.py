@@ -1,18 +1,22 @@
 """The ``zeroshot`` job: classify images of classes never seen in training, by their names.
 
 An image backbone (multi-scale features, as the linear probe uses them) and a text encoder
-(the label space: each class name in ``template``, embedded and L2-normalised) are both
-frozen; a method of :data:`~transferkit.zeroshot.ZSL_METHODS` maps images into the label
-space from the seen classes' images, and the unseen classes are scored by their names.
-The protocol, ZSL and GZSL metrics and calibrated stacking are in
-:mod:`transferkit.zeroshot.protocol`.
+(the label space: each class name in several prompt templates, optionally with a one-line
+description, :mod:`transferkit.zeroshot.labels`) are both frozen; a method of
+:data:`~transferkit.zeroshot.ZSL_METHODS` maps images into the label space from the seen
+classes' images -- its parameters, when not given, chosen by leave-classes-out over the
+seen classes (:mod:`transferkit.zeroshot.select`) -- and the unseen classes are scored by
+their names. The protocol, ZSL and GZSL metrics and calibrated stacking are in
+:mod:`transferkit.zeroshot.protocol`. The job writes a normal run directory
+(:class:`~transferkit.pipeline.run.Run`) whose model (:mod:`transferkit.zeroshot.model`)
+predicts over the seen and unseen classes (and any further names in ``classes``), so
+``predict``, ``evaluate``, ``serve`` and ``export`` read it.
 
->>> zeroshot(data="fashion-mnist", method="eszsl")["zsl_accuracy"]  # doctest: +SKIP
+>>> zeroshot(data="fashion-mnist", method="eszsl").summary["zeroshot"]["zsl_accuracy"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,86 +25,209 @@ from typing import Any
 
 import numpy as np
 
+from transferkit.config import DataConfig
 from transferkit.errors import ConfigError
 from transferkit.logs import library_log
 from transferkit.options import Options, configure, option
+from transferkit.zeroshot.labels import TEMPLATES
+
+#: keyword shortcuts of :func:`zeroshot` (``zeroshot(data="digits", max_test=100)``)
+SHORTCUTS = {"data": "data.data", "max_test": "data.max_test", "seed": "data.seed"}
 
 
 @dataclass
 class ZeroShotConfig(Options):
     """Settings of ``transferkit zeroshot``."""
 
-    data: str | None = option(None, "An image dataset: a built-in (fashion-mnist, digits) or a folder.",
-                              flag="--data")
+    data: DataConfig = option(factory=DataConfig, help="The image data (a built-in: fashion-mnist, "
+                              "digits; or a folder) and how it is split; data.seed seeds the "
+                              "training sample, the held-out split and the methods.")
     unseen_classes: list[str] = option(factory=list, help="Classes held out of training and "
                                        "classified by name (comma-separated; default: the built-in's "
                                        "fixed split).", flag="--unseen-classes")
+    classes: list[str] = option(factory=list, help="The class names the saved run predicts over "
+                                "(comma-separated; default: the data's classes). Names the data "
+                                "lacks are scored by name only, like the unseen classes.", flag="--classes")
+    class_descriptions: str | None = option(None, "A text file of 'name: description' lines, one "
+                                            "per class: each description is embedded beside the "
+                                            "templated name.", flag="--class-descriptions")
     method: str = option("eszsl", "The map to the label space: eszsl, devise, conse, or random "
                          "(a control that learns nothing).", flag="--method")
     backbone: str = option("efficientnet_lite0", "The image backbone.", flag="--backbone")
     text_backbone: str = option("minilm", "The text encoder that embeds the class names.",
                                 flag="--text-backbone")
-    template: str = option("a photo of a {}.", "The sentence each class name is put into ('{}').",
-                           flag="--template")
-    per_class: int = option(500, "Training images per seen class, at most (drawn with --seed).",
+    templates: list[str] = option(factory=lambda: list(TEMPLATES), help="Sentences each class name "
+                                  "is put into ('{}'; comma-separated); their embeddings are averaged.",
+                                  flag="--templates")
+    per_class: int = option(500, "Training images per seen class, at most (drawn with data.seed).",
                             flag="--per-class", ge=2)
-    max_test: int | None = option(None, "Keep the first N test images.", flag="--max-test", ge=1)
     pool_stages: int | None = option(None, "Multi-scale image features (None: the backbone's "
                                      "default for a frozen backbone).", ge=0)
-    seed: int = option(0, "Seed of the training sample, the held-out split and the methods.",
-                       flag="--seed")
     method_params: dict[str, Any] = option(factory=dict, help="The method's own parameters "
-                                           "(e.g. --set method_params.gamma=10).")
+                                           "(e.g. --set method_params.gamma=10); none given: the "
+                                           "method's grid is searched by leave-classes-out on the "
+                                           "seen classes.")
     cache_dir: str | None = option(None, "Feature cache folder (None: the default).")
-    out: str | None = option(None, "Write the results here as zeroshot.json.", flag="--out")
+    out: str | None = option(None, "Run directory (default runs/<name>).", flag="--out")
+    name: str | None = option(None, "Run name (default derived from data, method and time).",
+                              flag="--name")
 
 
 def zeroshot(config: ZeroShotConfig | str | Path | None = None, *, overrides: Sequence[str] = (),
-             log: Callable[[str], None] | None = None, **kwargs: Any) -> dict[str, Any]:
-    """Run the seen/unseen protocol with one method and return (and with ``out`` write) the
-    results: ZSL accuracy on the unseen classes, GZSL seen/unseen/H with calibrated stacking."""
+             log: Callable[[str], None] | None = None, overwrite: bool = False, **kwargs: Any) -> Any:
+    """Run the seen/unseen protocol with one method and write a run directory; returns its
+    :class:`~transferkit.pipeline.run.RunResult` (``summary["zeroshot"]``: ZSL accuracy on the
+    unseen classes, GZSL seen/unseen/H with calibrated stacking, the parameters chosen)."""
+    from transferkit.pipeline.run import Run, default_run_name
     from transferkit.zeroshot import ZSL_METHODS
-    from transferkit.zeroshot.protocol import evaluate, split_classes
+    from transferkit.zeroshot.protocol import split_classes
 
     t0 = time.perf_counter()
-    cfg = configure(ZeroShotConfig, config, overrides, **kwargs)
+    cfg = configure(ZeroShotConfig, config, overrides, shortcuts=SHORTCUTS, **kwargs)
     log = log or library_log
-    if not cfg.data:
+    if not cfg.data.data:
         raise ConfigError("The 'data' parameter of zeroshot is required: e.g. --data fashion-mnist.")
     ZSL_METHODS.entry(cfg.method)  # an unknown name lists the known ones
+    run = Run("zeroshot", out=cfg.out, name=cfg.name, overwrite=overwrite,
+              default_name=default_run_name(cfg.data.data, "zeroshot", cfg.method))
+    run.check()  # before any work: an existing run is refused now, not after the features
     splits, entry = _load(cfg)
     classes = [str(c) for c in splits.train.classes]
     unseen_names = list(cfg.unseen_classes) or list(getattr(entry, "zero_shot_unseen", ()))
     if not unseen_names:
-        raise ConfigError(f"The 'unseen_classes' parameter is required for '{cfg.data}': name the "
+        raise ConfigError(f"The 'unseen_classes' parameter is required for '{cfg.data.data}': name the "
                           f"classes to hold out (comma-separated; classes: {', '.join(classes)}).")
     seen, unseen = split_classes(classes, unseen_names)
-    words = dict(getattr(entry, "class_words", {}) or {})
-    texts = [cfg.template.replace("{}", words.get(c, c)) for c in classes]
+    predict_classes = list(dict.fromkeys([str(c) for c in cfg.classes] or classes))
+    with run:
+        run.write_config(cfg)
+        run.fingerprint_splits(splits)  # the splits as loaded (evaluate rebuilds them)
+        splits.train = _sample(splits.train, cfg.per_class, cfg.data.seed)
+        fitted = _fit(cfg, splits, entry, classes, seen, unseen, predict_classes, log)
+        return _write(run, cfg, splits, fitted, classes, seen, unseen, predict_classes, t0, log)
+
+
+def _fit(cfg: ZeroShotConfig, splits: Any, entry: Any, classes: list[str], seen: np.ndarray,
+         unseen: np.ndarray, predict_classes: list[str], log: Callable[[str], None]) -> dict[str, Any]:
+    """Features, label embeddings, parameter selection, the protocol's metrics and the final
+    method (``result["model"]``)."""
+    from transferkit.zeroshot import ZSL_METHODS
+    from transferkit.zeroshot.labels import embed_classes
+    from transferkit.zeroshot.protocol import evaluate
+    from transferkit.zeroshot.select import leave_classes_out
+
+    descriptions = _descriptions(cfg, entry, predict_classes)
     embed, space = _label_space(cfg)
-    features, raw, source = _image_features(cfg, splits, seen)
+    features, stats, backbone, source = _image_features(cfg, splits, seen)
     space.source_probs, space.source_names = source
-    s_all = embed(texts)
-    log(f"[bold]zeroshot[/bold] {cfg.data}: seen {[classes[i] for i in seen]}, unseen "
-        f"{[classes[i] for i in unseen]}; method {cfg.method}")
-    result = evaluate(lambda: ZSL_METHODS.build(cfg.method, dict(cfg.method_params)), features["train"],
-                      features["test"], seen, unseen, s_all, space, seed=cfg.seed)
-    out = {"command": "zeroshot", "data": cfg.data, "method": cfg.method, "backbone": cfg.backbone,
-           "text_backbone": cfg.text_backbone, "template": cfg.template,
-           "seen": [classes[i] for i in seen], "unseen": [classes[i] for i in unseen],
-           "class_texts": dict(zip(classes, texts, strict=True)),
-           "labels_used": {"train_seen": result["n_train_seen"], "unseen": 0},
-           **result, "feature_dim": int(raw.shape[1]), "seed": cfg.seed,
-           "timings": {"total_s": round(time.perf_counter() - t0, 3)}}
-    g = result["gzsl"]
-    log(f"ZSL accuracy (unseen, per-class mean) {result['zsl_accuracy']:.4f} (chance "
-        f"{result['zsl_chance']:.4f}); GZSL seen {g['acc_seen']:.4f} unseen {g['acc_unseen']:.4f} "
-        f"H {g['h']:.4f} (calibrated stacking gamma {result['stacking']['gamma']:+.2f} sd)")
-    if cfg.out:
-        path = Path(cfg.out)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "zeroshot.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
-    return out
+    words = dict(getattr(entry, "class_words", {}) or {})  # e.g. digits: "5" -> "five"
+    s_pred = embed_classes(embed, [words.get(c, c) for c in predict_classes], cfg.templates, descriptions)
+    index = {c: i for i, c in enumerate(predict_classes)}
+    s_all = np.stack([s_pred[index[c]] if c in index else embed_classes(
+        embed, [words.get(c, c)], cfg.templates, None)[0] for c in classes])
+    log(f"[bold]zeroshot[/bold] {cfg.data.data}: seen {[classes[i] for i in seen]}, unseen "
+        f"{[classes[i] for i in unseen]}; method {cfg.method}, {len(cfg.templates)} template(s)"
+        + (", with descriptions" if descriptions else ""))
+    params, selection = dict(cfg.method_params), None
+    grid = ZSL_METHODS.entry(cfg.method).obj.grid
+    if not params and grid:
+        x, raw, y = features["train"]
+        selection = leave_classes_out(lambda p: ZSL_METHODS.build(cfg.method, p), grid, x, raw, y, seen,
+                                      s_all, space, seed=cfg.data.seed)
+        params = selection["params"]
+        log(f"  {cfg.method} parameters {params} chosen by leave-classes-out on the seen classes "
+            f"(pseudo-unseen ZSL accuracy {selection['score']:.4f})")
+    result = evaluate(lambda: ZSL_METHODS.build(cfg.method, params), features["train"], features["test"],
+                      seen, unseen, s_all, space, seed=cfg.data.seed)
+    return {**result, "params": params, "selection": selection, "s_all": s_all, "s_pred": s_pred, "words": words,
+            "stats": stats, "backbone": backbone, "descriptions": descriptions,
+            "test_raw": features["test"][1]}
+
+
+def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], classes: list[str],
+           seen: np.ndarray, unseen: np.ndarray, predict_classes: list[str], t0: float,
+           log: Callable[[str], None]) -> Any:
+    """The run's model (a linear map), test metrics of the saved model, summary; finished."""
+    import copy
+
+    import torch
+
+    from transferkit.pipeline.run import RunResult, Summary
+    from transferkit.tasks import get_task
+    from transferkit.zeroshot.model import zeroshot_model
+
+    method, task = fitted["model"], get_task("classification")
+    s_pred = fitted["s_pred"]
+    if method.centre_labels:  # the label space the map was fitted in: centred on the seen classes
+        s_pred = s_pred - fitted["s_all"][seen].mean(axis=0)
+        s_pred = s_pred / np.clip(np.linalg.norm(s_pred, axis=1, keepdims=True), 1e-12, None)
+    seen_names = {classes[i] for i in seen}
+    train = copy.copy(splits.train)
+    train.classes = predict_classes  # what the run predicts over (transferkit.json's classes)
+    metrics: dict[str, Any] = {}
+    warnings: list[str] = []
+    model = None
+    if method.linear_map() is not None:
+        model = zeroshot_model(fitted["backbone"], task, method, *fitted["stats"], s_pred,
+                               [c in seen_names for c in predict_classes],
+                               fitted["stacking"]["gamma_scores"], fitted["score_scale"])
+        with torch.no_grad():
+            logits = model.forward_features(torch.as_tensor(fitted["test_raw"], dtype=torch.float32)).numpy()
+        if set(classes) <= set(predict_classes):
+            remap = np.array([predict_classes.index(c) for c in classes])
+            metrics["test"] = task.metrics(remap[np.asarray(splits.test.y)], logits,
+                                           {"classes": predict_classes})
+        from types import SimpleNamespace
+
+        shown = SimpleNamespace(mapping="linear", data=cfg.data)  # what transferkit.json records
+        run.save_model(model, task, train, shown, extra={"zeroshot": {
+            "method": cfg.method, "seen": sorted(seen_names),
+            "unseen": [c for c in predict_classes if c not in seen_names]}})
+    else:
+        warnings.append(f"{cfg.method} is not one linear map: this run records its metrics but "
+                        "holds no model to predict with (use --method eszsl or devise for one).")
+    section = _section(cfg, fitted, classes, seen, unseen, predict_classes)
+    metrics["zeroshot"] = {"zsl_accuracy": section["zsl_accuracy"], **section["gzsl"]}
+    summary = Summary(
+        task=task.name, command="zeroshot", data=splits.describe(), backbone=cfg.backbone,
+        strategy=f"zeroshot-{cfg.method}", choice=f"method '{cfg.method}' was given"
+        + (f"; its parameters {fitted['params']} chosen by leave-classes-out on the seen classes"
+           if fitted["selection"] else ""),
+        metrics=metrics, baselines={}, transfer_gain=None,
+        selection={"split": "seen classes only", "validator": "leave-classes-out",
+                   "stacking": {k: v for k, v in fitted["stacking"].items() if k != "folds"}},
+        timings={"total_s": round(time.perf_counter() - t0, 3)}, warnings=warnings,
+        labels_used={"train": int(fitted["n_train_seen"]), "val": 0, "unseen": 0}, zeroshot=section)
+    g = section["gzsl"]
+    log(f"ZSL accuracy (unseen, per-class mean) {section['zsl_accuracy']:.4f} (chance "
+        f"{section['zsl_chance']:.4f}); GZSL seen {g['acc_seen']:.4f} unseen {g['acc_unseen']:.4f} "
+        f"H {g['h']:.4f} (calibrated stacking gamma {fitted['stacking']['gamma']:+.2f} sd)")
+    data = run.finish(summary)
+    log(f"run written to {run.dir}")
+    return RunResult(run.dir, data, model)
+
+
+def _section(cfg: ZeroShotConfig, fitted: dict[str, Any], classes: list[str], seen: np.ndarray,
+             unseen: np.ndarray, predict_classes: list[str]) -> dict[str, Any]:
+    """summary.json's ``zeroshot`` section."""
+    from transferkit.zeroshot.labels import class_texts
+
+    keep = ("zsl_accuracy", "zsl_chance", "gzsl", "gzsl_no_stacking", "stacking", "n_train_seen", "n_test")
+    desc = dict(zip(predict_classes, fitted["descriptions"] or [None] * len(predict_classes), strict=True))
+    return {"method": cfg.method, "params": fitted["params"], "selection": fitted["selection"],
+            "text_backbone": cfg.text_backbone, "templates": list(cfg.templates),
+            "seen": [classes[i] for i in seen], "unseen": [classes[i] for i in unseen],
+            "predict_classes": predict_classes,
+            "class_texts": {c: class_texts(fitted["words"].get(c, c), cfg.templates, desc.get(c))
+                            for c in predict_classes},
+            **{k: fitted[k] for k in keep}}
+
+
+def _sample(train: Any, per_class: int, seed: int) -> Any:
+    """At most ``per_class`` training images of each class, drawn with ``seed``."""
+    rng, y = np.random.default_rng(seed), np.asarray(train.y)
+    keep = [rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)]
+    return train.subset(np.sort(np.concatenate(keep)), split="train")
 
 
 def _load(cfg: ZeroShotConfig) -> tuple[Any, Any]:
@@ -108,15 +235,21 @@ def _load(cfg: ZeroShotConfig) -> tuple[Any, Any]:
     from transferkit.data.file_check import check_cache_dir
 
     with check_cache_dir(cfg.cache_dir):  # image-file checks cached under --cache-dir
-        splits = load_splits(str(cfg.data), max_test=cfg.max_test)
-    rng, y = np.random.default_rng(cfg.seed), np.asarray(splits.train.y)
-    keep = [rng.permutation(np.flatnonzero(y == c))[:cfg.per_class] for c in np.unique(y)]
-    splits.train = splits.train.subset(np.sort(np.concatenate(keep)), split="train")  # at most per_class each
+        splits = load_splits(cfg.data)
     if splits.train.modality != "image":
-        raise ConfigError(f"zeroshot classifies images by their class names; '{cfg.data}' holds "
+        raise ConfigError(f"zeroshot classifies images by their class names; '{cfg.data.data}' holds "
                           f"{splits.train.modality}. For texts use fit --shots 0.")
-    entry = DATASETS.get(str(cfg.data)) if str(cfg.data) in DATASETS.names() else None
-    return splits, entry
+    name = str(cfg.data.data)
+    return splits, (DATASETS.get(name) if name in DATASETS.names() else None)
+
+
+def _descriptions(cfg: ZeroShotConfig, entry: Any, classes: list[str]) -> list[str] | None:
+    """One description per class from ``class_descriptions`` (None: names only)."""
+    if not cfg.class_descriptions:
+        return None
+    from transferkit.tasks._prototypes import read_descriptions
+
+    return read_descriptions(cfg.class_descriptions, classes)
 
 
 def _label_space(cfg: ZeroShotConfig) -> tuple[Callable[[list[str]], np.ndarray], Any]:
@@ -145,22 +278,23 @@ def _label_space(cfg: ZeroShotConfig) -> tuple[Callable[[list[str]], np.ndarray]
     return embed, LabelSpace(embed)
 
 
-def _image_features(cfg: ZeroShotConfig, splits: Any, seen: np.ndarray
-                    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarray, Any]:
+def _image_features(cfg: ZeroShotConfig, splits: Any, seen: np.ndarray) -> tuple[Any, Any, Any, Any]:
     """Standardised and raw features of the seen training images and of the test images,
-    and the backbone's ImageNet probabilities (a function) and class names, if it has them."""
+    the standardisation (mean, std), the backbone, and the backbone's ImageNet probabilities
+    (a function) and class names, if it has them."""
     import torch
 
     from transferkit.features import extract_features
     from transferkit.jobs.fit import resolve_config
     from transferkit.pipeline.build import build_backbone
 
-    fit_cfg = resolve_config(data=cfg.data, backbone=cfg.backbone, strategy="linear-probe",
+    fit_cfg = resolve_config(data=cfg.data.data, backbone=cfg.backbone, strategy="linear-probe",
                              pool_stages=cfg.pool_stages)
     backbone = build_backbone(fit_cfg, splits.train)
     train = splits.train.subset(np.flatnonzero(np.isin(splits.train.y, seen)), split="train")
     raw_tr = extract_features(backbone, train, cache_dir=cfg.cache_dir, progress=False)
     raw_te = extract_features(backbone, splits.test, cache_dir=cfg.cache_dir, progress=False)
+    raw_tr, raw_te = raw_tr.astype(np.float64), raw_te.astype(np.float64)
     mean, std = raw_tr.mean(axis=0), raw_tr.std(axis=0) + 1e-6  # seen training images only
     head = getattr(backbone, "source_head", None)
     base = int(getattr(backbone, "base_dim", raw_tr.shape[1]))
@@ -173,7 +307,7 @@ def _image_features(cfg: ZeroShotConfig, splits: Any, seen: np.ndarray
     names = getattr(backbone, "source_classes", None)
     source = (probs, list(names)) if head is not None and names else (None, None)
     return ({"train": ((raw_tr - mean) / std, raw_tr, np.asarray(train.y)),
-             "test": ((raw_te - mean) / std, raw_te, np.asarray(splits.test.y))}, raw_tr, source)
+             "test": ((raw_te - mean) / std, raw_te, np.asarray(splits.test.y))}, (mean, std), backbone, source)
 
 
 __all__ = ["ZeroShotConfig", "zeroshot"]

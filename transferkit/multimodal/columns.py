@@ -31,6 +31,9 @@ class ColumnFeatures:
     x: np.ndarray
     present: np.ndarray
     encoder: str
+    #: what encodes new rows the same way: a number column's mean and std, a category
+    #: column's categories (from the training rows)
+    stats: dict[str, Any] | None = None
 
 
 def parse_columns(spec: str | None, frame: pd.DataFrame, label: str) -> dict[str, str]:
@@ -63,22 +66,30 @@ def detect_kind(values: pd.Series) -> str:
 
 def encode_columns(frame: pd.DataFrame, kinds: dict[str, str], train_rows: np.ndarray, root: Path,
                    cache_dir: str | None = None, image_backbone: str = "efficientnet_lite0",
-                   text_backbone: str = "minilm") -> list[ColumnFeatures]:
-    """Every column's features; statistics (means, categories) come from ``train_rows`` only.
+                   text_backbone: str = "minilm", stats: dict[str, dict[str, Any]] | None = None
+                   ) -> list[ColumnFeatures]:
+    """Every column's features; statistics (means, categories) come from ``train_rows`` only,
+    or from ``stats`` (``{column: ColumnFeatures.stats}``, a saved run's) when given.
     Image paths are relative to ``root``; images and texts are extracted once per column
     (the feature cache keys them by content)."""
     out = []
     for column, kind in kinds.items():
+        if column not in frame.columns:  # a table to predict may lack a column: all missing
+            frame = frame.assign(**{column: None})
         values = frame[column]
+        known = (stats or {}).get(column)
         present = values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
         if kind in ("image", "text"):
             name = image_backbone if kind == "image" else text_backbone
             x = _backbone_features(values, present, kind, name, root, cache_dir)
         elif kind == "number":
-            x, name = _numbers(values, present, train_rows, column), "standardised"
+            known = known or _number_stats(values, present, train_rows, column)
+            x, name = _numbers(values, present, known, column), "standardised"
         else:
-            x, name = _categories(values, present, train_rows), "one-hot"
-        out.append(ColumnFeatures(column, kind, x, present, name))
+            known = known or {"categories": sorted(set(values.astype(str).to_numpy()[train_rows][
+                present[train_rows]]))}
+            x, name = _categories(values, present, known["categories"]), "one-hot"
+        out.append(ColumnFeatures(column, kind, x, present, name, known))
     return out
 
 
@@ -109,21 +120,30 @@ def _backbone_features(values: pd.Series, present: np.ndarray, kind: str, name: 
     return x
 
 
-def _numbers(values: pd.Series, present: np.ndarray, train_rows: np.ndarray, column: str) -> np.ndarray:
+def _as_numbers(values: pd.Series, present: np.ndarray, column: str) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     bad = present & ~np.isfinite(numbers)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"The number column '{column}' holds {values.iloc[row]!r} in row {row + 1}, which "
                         "is not a number. Fix the cell, or name the column as category= or text=.")
-    fit = numbers[train_rows][present[train_rows]]
+    return numbers
+
+
+def _number_stats(values: pd.Series, present: np.ndarray, train_rows: np.ndarray, column: str
+                  ) -> dict[str, float]:
+    fit = _as_numbers(values, present, column)[train_rows][present[train_rows]]
     mean, std = (float(fit.mean()), float(fit.std()) or 1.0) if len(fit) else (0.0, 1.0)
-    return np.where(present, (numbers - mean) / std, 0.0)[:, None].astype(np.float32)
+    return {"mean": mean, "std": std}
 
 
-def _categories(values: pd.Series, present: np.ndarray, train_rows: np.ndarray) -> np.ndarray:
-    text = values.astype(str).to_numpy()
-    known = sorted(set(text[train_rows][present[train_rows]]))  # unseen categories: all zeros
+def _numbers(values: pd.Series, present: np.ndarray, stats: dict[str, float], column: str) -> np.ndarray:
+    numbers = _as_numbers(values, present, column)
+    return np.where(present, (numbers - stats["mean"]) / stats["std"], 0.0)[:, None].astype(np.float32)
+
+
+def _categories(values: pd.Series, present: np.ndarray, known: list[str]) -> np.ndarray:
+    text = values.astype(str).to_numpy()  # categories not among the training rows': all zeros
     index = {c: i for i, c in enumerate(known)}
     x = np.zeros((len(values), max(1, len(known))), dtype=np.float32)
     for row in np.flatnonzero(present):

@@ -149,6 +149,9 @@ class Summary:
     error_examples: list[dict[str, Any]] | None = None
     bias_calibration: dict[str, Any] | None = None
     head_init: dict[str, Any] | None = None
+    #: the zeroshot and multimodal jobs' own results
+    zeroshot: dict[str, Any] | None = None
+    multimodal: dict[str, Any] | None = None
 
     #: the keys every summary has, in the order summary.json lists them
     CORE = ("transferkit_version", "task", "command", "data", "backbone", "strategy", "choice",
@@ -156,7 +159,7 @@ class Summary:
             "timings", "warnings", "fingerprints")
     SECTIONS = ("auto", "adapt", "pretrain", "joint", "mapping_selection", "calibration",
                 "prior_correction", "decision", "extended", "error_examples", "bias_calibration",
-                "head_init")
+                "head_init", "zeroshot", "multimodal")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)

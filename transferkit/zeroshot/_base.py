@@ -39,6 +39,9 @@ class ZeroShotMethod:
     #: common direction, and one unseen class -- the one least like their mean -- wins
     #: every image (measured: ESZSL on 9 seen / 3 unseen toy classes, 33 % -> 100 %)
     centre_labels: ClassVar[bool] = True
+    #: parameter values searched by leave-classes-out over the seen classes when the user
+    #: gives none of them (``{}``: the defaults are used)
+    grid: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init__(self, config: Any = None) -> None:
         self.config = config
@@ -50,3 +53,8 @@ class ZeroShotMethod:
 
     def scores(self, x: np.ndarray, s_all: np.ndarray, raw: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def linear_map(self) -> np.ndarray | None:
+        """``M`` (D, A) when ``scores(x, s) = x @ M @ s.T`` (what a run directory saves as
+        a linear mapping); None for a method that is not one linear map."""
+        return None

@@ -93,3 +93,6 @@ class DeViSE(ZeroShotMethod):
     def scores(self, x: np.ndarray, s_all: np.ndarray, raw: np.ndarray) -> np.ndarray:
         mapped = self.map_(torch.as_tensor(np.asarray(x), dtype=torch.float32)).double().numpy()
         return mapped @ np.asarray(s_all, dtype=np.float64).T
+
+    def linear_map(self) -> np.ndarray | None:
+        return self.map_.weight.detach().double().numpy().T  # (D, A)

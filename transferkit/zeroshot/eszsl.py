@@ -32,15 +32,34 @@ class ESZSLConfig(Options):
     lam: float = option(0.1, "Regulariser of the label side (lambda).", gt=0)
 
 
+#: the last Gram matrix computed, with the features it belongs to (a search over gamma and
+#: lambda fits the same rows many times: the Gram matrix is computed once per fold)
+_GRAM: list[tuple[np.ndarray, np.ndarray]] = []
+
+
+def _gram(x: np.ndarray, rows: bool) -> np.ndarray:
+    """``x x^T`` (rows) or ``x^T x``, reused while the same array is fitted again."""
+    if _GRAM and _GRAM[0][0] is x and _GRAM[0][1].shape[0] == (len(x) if rows else x.shape[1]):
+        return _GRAM[0][1]
+    gram = x @ x.T if rows else x.T @ x
+    _GRAM[:] = [(x, gram)]  # holds x, so its identity cannot be reused by another array
+    return gram
+
+
 def eszsl_matrix(x: np.ndarray, y: np.ndarray, s: np.ndarray, gamma: float, lam: float) -> np.ndarray:
     """The closed form V (D, A) for features ``x`` (N, D), class indices ``y`` (N,) and seen
     class embeddings ``s`` (Z, A); the targets are +1 for the true class and -1 otherwise."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)  # the caller's array when it is float64 already
     s = np.asarray(s, dtype=np.float64)
     targets = -np.ones((len(x), len(s)))
     targets[np.arange(len(x)), np.asarray(y, dtype=np.int64)] = 1.0  # (N, Z)
-    left = np.linalg.solve(x.T @ x + gamma * np.eye(x.shape[1]), x.T @ targets @ s)  # (D, A)
-    return np.linalg.solve((s.T @ s + lam * np.eye(s.shape[1])).T, left.T).T  # right-multiply by the inverse
+    # the same matrix, with every inverse taken on the smaller side (push-through identity):
+    # (X^T X + g I_D)^-1 X^T = X^T (X X^T + g I_N)^-1 and s (s^T s + l I_A)^-1 = (s s^T + l I_Z)^-1 s
+    if len(x) < x.shape[1]:
+        left = x.T @ np.linalg.solve(_gram(x, True) + gamma * np.eye(len(x)), targets)  # (D, Z)
+    else:
+        left = np.linalg.solve(_gram(x, False) + gamma * np.eye(x.shape[1]), x.T @ targets)  # (D, Z)
+    return left @ np.linalg.solve(s @ s.T + lam * np.eye(len(s)), s)  # (D, A)
 
 
 @ZSL_METHODS.register("eszsl", config=ESZSLConfig,
@@ -49,6 +68,9 @@ class ESZSL(ZeroShotMethod):
     """Closed-form bilinear compatibility ``x^T V s``."""
 
     name = "eszsl"
+    #: the (gamma, lambda) grid searched by leave-classes-out over the seen classes when
+    #: neither is given (see :mod:`transferkit.zeroshot.select`)
+    grid = {"gamma": (1.0, 10.0, 100.0, 1000.0), "lam": (0.01, 0.1, 1.0, 10.0)}
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config if config is not None else ESZSLConfig())
@@ -61,3 +83,6 @@ class ESZSL(ZeroShotMethod):
 
     def scores(self, x: np.ndarray, s_all: np.ndarray, raw: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float64) @ self.v_ @ np.asarray(s_all, dtype=np.float64).T
+
+    def linear_map(self) -> np.ndarray | None:
+        return self.v_

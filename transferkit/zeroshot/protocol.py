@@ -115,7 +115,8 @@ def evaluate(make: Callable[[], ZeroShotMethod], train: tuple[np.ndarray, np.nda
              test: tuple[np.ndarray, np.ndarray, np.ndarray], seen: np.ndarray, unseen: np.ndarray,
              s_all: np.ndarray, space: LabelSpace, seed: int = 0) -> dict[str, Any]:
     """Fit on the seen classes of ``train`` = (features, raw features, labels), choose
-    calibrated stacking's gamma, and report ZSL and GZSL on ``test`` (the same triple)."""
+    calibrated stacking's gamma, and report ZSL and GZSL on ``test`` (the same triple);
+    ``"model"`` is the fitted method, ``"score_scale"`` its training scores' standard deviation."""
     x, raw, y = train
     keep = np.isin(y, seen)
     x, raw, y = x[keep], raw[keep], y[keep]
@@ -131,7 +132,8 @@ def evaluate(make: Callable[[], ZeroShotMethod], train: tuple[np.ndarray, np.nda
             "gzsl": gzsl(scores, y_test, seen, unseen, stacking["gamma"] * scale),
             "gzsl_no_stacking": gzsl(scores, y_test, seen, unseen, 0.0),
             "stacking": {**stacking, "gamma_scores": stacking["gamma"] * scale},
-            "n_train_seen": int(len(y)), "n_test": int(len(y_test))}
+            "n_train_seen": int(len(y)), "n_test": int(len(y_test)),
+            "model": model, "score_scale": scale}
 
 
 __all__ = ["GAMMAS", "HELD_OUT", "centred", "choose_gamma", "evaluate", "gzsl", "held_out_split",

@@ -33,3 +33,6 @@ class RandomMap(ZeroShotMethod):
 
     def scores(self, x: np.ndarray, s_all: np.ndarray, raw: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float64) @ self.r_ @ np.asarray(s_all, dtype=np.float64).T
+
+    def linear_map(self) -> np.ndarray | None:
+        return self.r_

@@ -1,0 +1,111 @@
+"""A zero-shot run is a normal run directory: predict, evaluate and serve read it; and the
+pieces that make it (label embeddings, the folded linear map, leave-classes-out)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from transferkit.zeroshot import ZSL_METHODS
+from transferkit.zeroshot.labels import class_texts, class_word, embed_classes
+from transferkit.zeroshot.select import class_folds, leave_classes_out
+
+
+def test_class_embedding_is_the_renormalised_mean_over_templates_and_description():
+    table = {"a photo of a t-shirt or top.": [1.0, 0.0], "a {}": [0.0, 1.0],
+             "a t-shirt or top": [0.6, 0.8], "t-shirt or top: short sleeves": [0.0, 1.0]}
+    embed = lambda texts: np.array([table.get(t, [0.0, 1.0]) for t in texts])  # noqa: E731
+    assert class_word("T-shirt/top") == "t-shirt or top" and class_word("ankle_boot") == "ankle boot"
+    assert class_texts("T-shirt/top", ["a photo of a {}.", "a {}"], "short sleeves") == [
+        "a photo of a t-shirt or top.", "a t-shirt or top", "t-shirt or top: short sleeves"]
+    s = embed_classes(embed, ["T-shirt/top"], ["a photo of a {}.", "a {}"], ["short sleeves"])
+    mean = (np.array([1.0, 0.0]) + np.array([0.6, 0.8]) + np.array([0.0, 1.0])) / 3
+    assert np.allclose(s[0], mean / np.linalg.norm(mean))
+    assert np.allclose(embed_classes(embed, ["T-shirt/top"], ["a {}"]), [[0.6, 0.8]])  # deterministic
+
+
+def test_leave_classes_out_never_fits_on_the_classes_it_scores():
+    folds = class_folds(np.array([0, 1, 2, 4, 6]))
+    assert len(folds) == 10 and all(not set(r) & set(h) and len(h) == 2 for r, h in folds)
+    rng = np.random.default_rng(0)
+    protos = rng.normal(size=(5, 6))
+    y = np.repeat(np.arange(5), 20)
+    x = protos[y] @ rng.normal(size=(6, 12)) + 0.05 * rng.normal(size=(100, 12))
+    s = protos / np.linalg.norm(protos, axis=1, keepdims=True)
+    seen = np.arange(5)
+    fitted_on: list[np.ndarray] = []
+
+    class Spy(ZSL_METHODS.entry("eszsl").obj):
+        def fit(self, x_, y_, s_, space, seed=0):
+            fitted_on.append(x_)
+            return super().fit(x_, y_, s_, space, seed)
+
+    from transferkit.zeroshot.eszsl import ESZSLConfig
+
+    out = leave_classes_out(lambda p: Spy(ESZSLConfig(**p)), {"gamma": (1.0, 100.0), "lam": (0.1,)},
+                            x, x, y, seen, s, None)
+    assert out["folds"] == 10 and len(out["scores"]) == 2 and out["params"]["gamma"] in (1.0, 100.0)
+    for (rest, _held), rows in zip([f for f in class_folds(seen) for _ in range(2)], fitted_on, strict=True):  # only the other classes' rows
+        assert len(rows) == 60 and np.array_equal(rows, x[np.isin(y, rest)])
+    assert out["score"] > 0.8  # a linear world: held-out classes are named right
+
+
+@pytest.fixture(scope="module")
+def zeroshot_run(tmp_path_factory):
+    from transferkit.jobs.zeroshot import zeroshot
+
+    out = tmp_path_factory.mktemp("zs") / "run"
+    classes = [str(i) for i in range(10)] + ["ten"]
+    result = zeroshot(data="digits", per_class=12, max_test=60, out=str(out), classes=classes,
+                      templates=["a photo of the number {}."], log=lambda _m: None)
+    return out, result
+
+
+def test_zeroshot_writes_a_run_that_predicts_evaluates_and_serves(zeroshot_run):
+    from transferkit.data import load_splits
+    from transferkit.jobs.predict import evaluate, load
+
+    run, result = zeroshot_run
+    for name in ("config.yaml", "model.safetensors", "transferkit.json", "summary.json"):
+        assert (run / name).is_file(), name
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["command"] == "zeroshot" and summary["zeroshot"]["unseen"] == ["5", "6", "7", "8", "9"]
+    assert summary["labels_used"]["unseen"] == 0 and summary["zeroshot"]["selection"]["folds"] == 10
+    predictor = load(run)
+    assert predictor.classes == [str(i) for i in range(10)] + ["ten"]  # seen + unseen + a new name
+    test = load_splits("digits", max_test=60).test
+    probs = predictor.predict_proba([test.input(i) for i in range(len(test))])
+    assert probs.shape == (60, 11) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    acc = float((probs.argmax(axis=1) == np.asarray(test.y)).mean())
+    assert acc == pytest.approx(summary["metrics"]["test"]["accuracy"], abs=1e-9)
+    again = evaluate(run)  # the run's own test split, rebuilt from config.yaml and fingerprint-checked
+    assert again["data"]["fingerprint_checked"] and again["accuracy"] == pytest.approx(acc, abs=1e-9)
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from transferkit.serve import create_app
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(test.input(0), dtype=np.uint8)).save(buf, format="PNG")
+    reply = TestClient(create_app(run)).post("/predict", json={"images": [base64.b64encode(buf.getvalue()).decode()]})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["predictions"][0]["class"] in predictor.classes
+
+
+def test_the_saved_model_reproduces_the_protocol_scores(zeroshot_run):
+    run, result = zeroshot_run
+    z = result.summary["zeroshot"]
+    model = result.model
+    w, b = model.head.weight.detach().double().numpy(), model.head.bias.detach().double().numpy()
+    seen = np.isin(result.summary["zeroshot"]["predict_classes"], z["seen"])
+    assert np.allclose(b[seen], -z["stacking"]["gamma"], atol=1e-5) and np.allclose(b[~seen], 0.0)
+    assert np.allclose(np.linalg.norm(w, axis=1), np.linalg.norm(w, axis=1)[0], atol=1e-4)  # one scale
+    with torch.no_grad():
+        x = torch.randn(3, model.mapping.in_dim)
+        assert torch.allclose(model.forward_features(x), model.head(model.mapping.linear(x)))
