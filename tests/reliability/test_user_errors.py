@@ -101,6 +101,16 @@ def test_a_one_class_table_is_refused(tmp_path: Path) -> None:
     assert_user_error(cli("fit", "--data", data, *TAB, "--out", tmp_path / "run"), "single class ('same')")
 
 
+def test_the_default_image_backbone_on_a_table_names_the_backbones_that_read_it(tmp_path: Path) -> None:
+    """fit without --backbone on a table ended inside extraction ("Image 0 of the batch has
+    shape (4,)"); it is a clear error before any feature is computed."""
+    data = write_table(tmp_path / "t.csv")
+    assert_user_error(cli("fit", "--data", data, "--out", tmp_path / "run"),
+                      "'efficientnet_lite0' (the default backbone) reads image data",
+                      "holds table data", "--backbone tabular")
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
 @pytest.mark.parametrize("suffix", ["csv", "jsonl"])
 def test_predict_on_an_integer_beyond_float_range_names_it(tmp_path: Path, table_run: Path,
                                                            suffix: str) -> None:
