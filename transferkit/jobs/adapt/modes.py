@@ -191,7 +191,7 @@ class AdaptMode:
         alignment = self.alignment(weight, out_dim)
         objective = AdaptObjective(alignment, self.embed, self.head, loss=self.task.example_loss)
         selector = ValidatorSelection(self.validator, Views(self.embed_eval, self.data.source_val.y, self.task,
-                                                            self.word_masks()),
+                                                            self.word_masks(), list(self.data.classes or [])),
                                       oracle=self.oracle, objective=objective,
                                       source_tolerance=cfg.source_tolerance)
         stages, strategy, collate, val_collate = self.stages(model)

@@ -28,6 +28,8 @@ class Views:
     #: token task: set -> which (sentence, word) positions hold a word; the validators then
     #: score words (features ``(N, W, D)`` -> ``(M, D)``), not sentences
     word_masks: dict[str, np.ndarray] | None = None
+    #: the class names, for the task's metrics (the token task names its entity types by them)
+    classes: list[str] | None = None
 
     def words(self, which: str, f: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The word rows of ``which``'s features and logits (unchanged without word masks)."""
@@ -57,7 +59,7 @@ class Views:
         if self.task is None:
             return float(np.mean(np.argmax(logits_s, axis=1) == self.y_source_val))
         out = self.task.postprocess(torch.from_numpy(logits_s)).numpy()
-        meta = {"classes": list(getattr(self.task, "_classes", []))} if self.word_masks is not None else {}
+        meta = {"classes": list(self.classes)} if self.classes else {}
         return float(self.task.metrics(self.y_source_val, out, meta)[self.metric])
 
     def losses(self, logits_s: np.ndarray) -> np.ndarray | None:
