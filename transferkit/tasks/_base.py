@@ -28,6 +28,23 @@ from torch import nn
 from transferkit.errors import ConfigError
 
 
+def unique_stems(names: list[str], default: str) -> list[str]:
+    """One output file stem per input name: the name's stem (``default`` when it has none),
+    with ``_`` appended while it repeats an earlier one (two inputs of one name in different
+    folders must not overwrite each other's files)."""
+    from pathlib import Path
+
+    stems: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        stem = Path(str(name)).stem or default
+        while stem in seen:
+            stem += "_"
+        seen.add(stem)
+        stems.append(stem)
+    return stems
+
+
 def with_l2_sp(loss: torch.Tensor, logs: dict[str, float], l2_sp: Any) -> tuple[torch.Tensor, dict[str, float]]:
     """``loss`` plus the L2-SP penalty ``l2_sp()`` (when there is one), which ``logs`` then
     records: the tail every task's objective shares."""

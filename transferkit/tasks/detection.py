@@ -40,7 +40,7 @@ from transferkit.data.boxes import box_rows
 from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.tasks import TASKS
-from transferkit.tasks._base import Accumulator, Task, with_l2_sp
+from transferkit.tasks._base import Accumulator, Task, unique_stems, with_l2_sp
 from transferkit.tasks._detection_ops import EXTRA, FcosHead, coco_map, fcos_detections, fcos_loss
 
 
@@ -280,12 +280,9 @@ class DetectionTask(Task):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        paths, seen = [], set()
-        for name, item, boxes in zip(names, items, self._per_item(items, outputs, meta), strict=True):
-            stem = Path(str(name)).stem or "image"
-            while stem in seen:  # two inputs of one name in different folders
-                stem += "_"
-            seen.add(stem)
+        paths = []
+        for stem, item, boxes in zip(unique_stems(names, "image"), items, self._per_item(items, outputs, meta),
+                                     strict=True):
             atomic_write_text(folder / f"{stem}.json", json.dumps(boxes, indent=1) + "\n")
             atomic_write_bytes(folder / f"{stem}.png", draw_boxes(np.asarray(item), boxes))
             paths.append(str(folder / f"{stem}.png"))

@@ -35,7 +35,7 @@ from torch import nn
 from transferkit.errors import DataError
 from transferkit.options import Options, option
 from transferkit.tasks import TASKS
-from transferkit.tasks._base import Accumulator, Task, with_l2_sp
+from transferkit.tasks._base import Accumulator, Task, unique_stems, with_l2_sp
 
 
 @dataclass
@@ -315,14 +315,10 @@ class SegmentationTask(Task):
         folder.mkdir(parents=True, exist_ok=True)
         values = self.mask_values(outputs, meta)
         wide = int(values.max(initial=0)) > 255
-        paths, seen = [], set()
-        for name, item, mask in zip(names, items, values, strict=True):
+        paths = []
+        for stem, item, mask in zip(unique_stems(names, "mask"), items, values, strict=True):
             h, w = np.asarray(item).shape[:2]
             mask = resize_maps(mask[None], (h, w))[0]
-            stem = Path(str(name)).stem or "mask"
-            while stem in seen:  # two inputs of one name in different folders
-                stem += "_"
-            seen.add(stem)
             img = Image.fromarray(mask.astype(np.uint16 if wide else np.uint8))
             buf = io.BytesIO()
             img.save(buf, format="PNG")
