@@ -188,6 +188,9 @@ def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], c
                         "holds no model to predict with (use --method eszsl or devise for one).")
     section = _section(cfg, fitted, classes, seen, unseen, predict_classes)
     metrics["zeroshot"] = {"zsl_accuracy": section["zsl_accuracy"], **section["gzsl"]}
+    chance = chance_warning(section, int(np.isin(np.asarray(splits.test.y), unseen).sum()))
+    if chance:
+        warnings.append(chance)
     summary = Summary(
         task=task.name, command="zeroshot", data=splits.describe(), backbone=cfg.backbone,
         strategy=f"zeroshot-{cfg.method}", choice=f"method '{cfg.method}' was given"
@@ -202,9 +205,29 @@ def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], c
     log(f"ZSL accuracy (unseen, per-class mean) {section['zsl_accuracy']:.4f} (chance "
         f"{section['zsl_chance']:.4f}); GZSL seen {g['acc_seen']:.4f} unseen {g['acc_unseen']:.4f} "
         f"H {g['h']:.4f} (calibrated stacking gamma {fitted['stacking']['gamma']:+.2f} sd)")
+    if chance:
+        log(f"[yellow]warning[/yellow] {chance}")
     data = run.finish(summary)
     log(f"run written to {run.dir}")
     return RunResult(run.dir, data, model)
+
+
+def chance_warning(section: dict[str, Any], n_unseen: int) -> str | None:
+    """A warning when the unseen-class accuracy is not above chance: a one-sided binomial test
+    of ``zsl_accuracy * n_unseen`` correct among the ``n_unseen`` unseen test images against
+    ``zsl_chance`` (level 0.05); None when it is above."""
+    from scipy.stats import binomtest
+
+    acc, chance = float(section["zsl_accuracy"]), float(section["zsl_chance"])
+    if n_unseen <= 0:
+        return None
+    p = binomtest(int(round(acc * n_unseen)), n_unseen, chance, alternative="greater").pvalue
+    if p < 0.05:
+        return None
+    return (f"zero-shot accuracy on the unseen classes is not above chance ({acc:.1%} vs {chance:.1%}, "
+            f"one-sided binomial p = {p:.3g}, {n_unseen} unseen test images): the map does not carry "
+            "these class names to their images. One-line --class-descriptions usually say more than "
+            "names; `transferkit fit --shots K` with a few labels per class is the alternative.")
 
 
 def _section(cfg: ZeroShotConfig, fitted: dict[str, Any], classes: list[str], seen: np.ndarray,
@@ -310,4 +333,4 @@ def _image_features(cfg: ZeroShotConfig, splits: Any, seen: np.ndarray) -> tuple
              "test": ((raw_te - mean) / std, raw_te, np.asarray(splits.test.y))}, (mean, std), backbone, source)
 
 
-__all__ = ["ZeroShotConfig", "zeroshot"]
+__all__ = ["ZeroShotConfig", "chance_warning", "zeroshot"]
