@@ -59,6 +59,15 @@ def test_one_rule_per_family_of_strategy():
     assert labels_line({"train": 80, "val": 20}).endswith("100 (80 train + 20 val)")
 
 
+def test_a_frozen_encoder_whose_decoder_trains_on_raw_inputs_is_not_said_to_cross_validate():
+    """Detection and segmentation train their heads on raw inputs by SGD: no k-fold CV."""
+    said = []
+    cfg = from_dict(FitConfig, {"data": {"data": "scenes", "shots": 10}, "task": "detection",
+                                "strategy": "linear-probe"})
+    assert apply_label_budget(cfg, said.append).data.shots_val == 0.0
+    assert "cross-validation" not in said[-1] and "full schedule" in said[-1]
+
+
 def test_random_init_backbones_default_to_full_training():
     assert default_strategy("tabular")[0] == "full"
     assert default_strategy("sequence:cnn")[0] == "full"

@@ -38,6 +38,16 @@ def freezes_backbone(strategy: str) -> bool:
     return bool(getattr(STRATEGIES.get(strategy), "frozen_backbone", False))
 
 
+def solves_on_features(task: str | None) -> bool:
+    """Whether a frozen backbone's head is fitted on cached features (where k-fold CV on the
+    shots chooses its regularisation), as the task declares (``Task.cached_inputs``; a
+    segmentation or detection decoder trains on raw inputs by SGD instead). A task still to be
+    inferred from the data is taken as the default kind, which caches."""
+    from transferkit.tasks import TASKS
+
+    return task is None or task not in TASKS or bool(TASKS.get(task).cached_inputs)
+
+
 def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
     """``cfg`` with ``data.shots_val`` resolved by the rule above (unchanged without
     ``--shots`` or with ``--max-val``); the rule applied is logged."""
@@ -57,7 +67,8 @@ def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
         given = " (data.shots_val)"
     if fraction <= 0:
         how = ("the head's regularisation (and --mapping auto) is chosen by k-fold cross-validation "
-               "on the shots" if frozen else "every stage runs its full schedule, no early stopping")
+               "on the shots" if frozen and solves_on_features(cfg.task)
+               else "every stage runs its full schedule, no early stopping")
         log(f"[bold]label budget[/bold] the --shots {d.shots} labels are all the labels{given}: no "
             f"validation split; {how} (--max-val N adds a validation set outside the shots)")
     else:
