@@ -105,10 +105,12 @@ def _fit(work: Path, tag: str, p: dict[str, Any], backbone: str, strategy: str, 
               log=None)
     test = run.summary["metrics"]["test"]
     return {"accuracy": test["accuracy"], "balanced_accuracy": test["balanced_accuracy"],
-            "seconds": time.perf_counter() - t0, "ci": _common.summary_ci(run.summary)}
+            "seconds": time.perf_counter() - t0, "ci": _common.summary_ci(run.summary),
+            "run": str(run.run_dir)}
 
 
 def run_pipeline(name: str, seeds: list[int], work: Path, quick: bool) -> dict[str, Any]:
+    from transferkit.jobs.compare import compare_runs
     from transferkit.jobs.pretrain import pretrain
 
     p = PIPELINES[name]
@@ -126,8 +128,11 @@ def run_pipeline(name: str, seeds: list[int], work: Path, quick: bool) -> dict[s
             rows.setdefault(f"transferred ({strategy})", []).append(
                 _fit(work, f"{name}-tr", p, str(src.run_dir), strategy, seed, True, quick))
         # the target alone: the same architecture from random init, same budget, every layer trains
-        rows.setdefault("target alone (full, random init)", []).append(
-            _fit(work, f"{name}-alone", p, p["arch"], "full", seed, False, quick))
+        alone = _fit(work, f"{name}-alone", p, p["arch"], "full", seed, False, quick)
+        rows.setdefault("target alone (full, random init)", []).append(alone)
+        for strategy in p["strategies"]:  # the paired test on the shared test split, per seed
+            row = rows[f"transferred ({strategy})"][-1]
+            row["paired"] = compare_runs(row["run"], alone["run"], seed=seed)
         print(f"  {name} seed {seed}: " + ", ".join(
             f"{k} {v[-1]['accuracy']:.4f}" for k, v in rows.items()), flush=True)
     return {"name": name, "pretrain_s": pretrain_s,
@@ -137,6 +142,28 @@ def run_pipeline(name: str, seeds: list[int], work: Path, quick: bool) -> dict[s
 def _ms(values: list[float]) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{100 * statistics.mean(values):.1f} ± {100 * sd:.1f}"
+
+
+def _paired_cell(rows: list[dict[str, Any]]) -> str:
+    """Each seed's paired test in a cell: the difference and McNemar's p, '—' for no test."""
+    return ", ".join(f"{100 * r['paired']['diff']:+.1f} (p = {r['paired']['p_value']:.2g})"
+                     if r.get("paired") else "—" for r in rows)
+
+
+def seed_verdict(tests: list[dict[str, Any]]) -> str:
+    """The pipeline's sentence from its per-seed paired tests (McNemar, p < 0.05): "transfer
+    helped" only when every seed's test says so, "negative transfer" only when every seed's
+    test says so; otherwise how many seeds each way -- never the sign of the mean gain alone."""
+    kinds = [t["verdict"] for t in tests]
+    n = len(kinds)
+    if kinds and all(k == "helped" for k in kinds):
+        return f"transfer helped on all {n} seeds (each seed's paired test, p < 0.05)."
+    if kinds and all(k == "negative" for k in kinds):
+        return f"negative transfer on all {n} seeds (each seed's paired test, p < 0.05)."
+    counts = {k: kinds.count(k) for k in ("helped", "no detectable difference", "negative")}
+    return (f"not shown to help: helped on {counts['helped']} of {n} seeds, no detectable difference on "
+            f"{counts['no detectable difference']}, negative on {counts['negative']} (each seed's paired "
+            "test on the shared test split, McNemar p < 0.05).")
 
 
 def report(results: list[dict[str, Any]], seeds: list[int], command: str, quick: bool) -> str:
@@ -152,23 +179,26 @@ def report(results: list[dict[str, Any]], seeds: list[int], command: str, quick:
                   f"Source model: {p['arch']}, source test accuracy {100 * res['source_accuracy']:.1f} %, "
                   f"pretraining {res['pretrain_s']:.1f} s.", "",
                   "| model | accuracy | balanced accuracy | per seed (accuracy) | per-seed 95 % CI | gain "
-                  "over target alone (points) | wall s (median) | time ratio to target alone |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "over target alone (points) | paired test per seed vs target alone | wall s (median) | "
+                  "time ratio to target alone |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         t_alone = statistics.median(r["seconds"] for r in res["rows"]["target alone (full, random init)"])
-        best_gain = None
+        best_gain, verdicts = None, {}
         for label, rows in res["rows"].items():
             acc = [r["accuracy"] for r in rows]
             gain = 100 * (statistics.mean(acc) - statistics.mean(alone))
             t = statistics.median(r["seconds"] for r in rows)
             if label.startswith("transferred"):
                 best_gain = gain if best_gain is None else max(best_gain, gain)
+                verdicts[label] = [r["paired"] for r in rows]
             lines.append(f"| {label} | {_ms(acc)} | {_ms([r['balanced_accuracy'] for r in rows])} | "
                          + ", ".join(f"{100 * a:.1f}" for a in acc)
-                         + f" | {_common.ci_cell(rows)} | {gain:+.1f} | {t:.1f} | {t / t_alone:.2f} |")
-        verdict = ("transfer helped" if best_gain is not None and best_gain > 0.5 else
-                   "transfer did NOT help on this pair (gain within ±0.5 points or negative)")
-        lines += ["", f"Verdict: {verdict}: best transferred gain {best_gain:+.1f} points over the "
-                  "target alone.", ""]
+                         + f" | {_common.ci_cell(rows)} | {gain:+.1f} | {_paired_cell(rows)} | {t:.1f} | "
+                         f"{t / t_alone:.2f} |")
+        lines += ["", *[f"Verdict ({label}): {seed_verdict(tests)}" for label, tests in verdicts.items()],
+                  "", "Per seed (the paired test's sentence, transferred = A, target alone = B):", "",
+                  *[f"- {label}, seed {seed}: {t['sentence']}" for label, tests in verdicts.items()
+                    for seed, t in zip(seeds, tests, strict=True)], ""]
     return "\n".join(lines) + "\n"
 
 

@@ -364,6 +364,8 @@ def _predictions_section(run: Path, test: dict[str, Any]) -> str:
 
             manifest = _read_json(run / MANIFEST) if (run / MANIFEST).is_file() else {}
             return boxes_section(arrays, list(manifest.get("classes") or []), _figure)
+        if "pred" not in arrays:  # class probabilities kept for `transferkit compare`, drawn elsewhere
+            return ""
         y, pred = arrays["y"], arrays["pred"]
     except (ValueError, OSError, KeyError) as exc:
         return (f"<h2>Test predictions</h2><p class='note'>{escape(TEST_PREDICTIONS)} could not be "

@@ -96,6 +96,10 @@ class Task:
     #: how many test images a run keeps beside :meth:`test_arrays` for the report to draw on
     #: (``images`` in test_predictions.npz; 0: none)
     report_images: ClassVar[int] = 0
+    #: whether :meth:`test_arrays` keeps every test example's targets (``y``) and outputs
+    #: (``outputs``, or ``pred`` for predicted values), so that two runs on the same test split can be compared by
+    #: :meth:`compare` afterwards (``transferkit compare RUN_A RUN_B``)
+    keeps_test_outputs: ClassVar[bool] = False
 
     def __init__(self, config: Any = None) -> None:
         self.config = config

@@ -314,6 +314,7 @@ class ClassificationTask(Task):
     class weights from the training config), softmax probabilities."""
 
     name = "classification"
+    keeps_test_outputs = True
     selection_metric = "accuracy"
     directions = {"accuracy": "max", "balanced_accuracy": "max", "loss": "min"}
     gain_metric = "accuracy"
@@ -508,7 +509,8 @@ class ClassificationTask(Task):
         from transferkit.stats import LEVEL, mcnemar, paired_bootstrap, verdict
 
         y = np.asarray(targets, dtype=np.int64)
-        pred, base = decide(outputs, meta.get("decision")), np.asarray(baseline_outputs).argmax(1)
+        base_rule = (meta.get("baseline_head") or {}).get("decision")  # the baseline's own threshold
+        pred, base = decide(outputs, meta.get("decision")), decide(baseline_outputs, base_rule)
         test = mcnemar(pred == y, base == y)
         boot = paired_bootstrap(lambda t, p: float((t == p).mean()), y, pred, base, seed=seed, strata=y)
         ci = (boot["ci_low"], boot["ci_high"])
@@ -517,6 +519,9 @@ class ClassificationTask(Task):
         return {"baseline": baseline, "metric": "accuracy", "diff": boot["diff"], "ci": list(ci),
                 "level": LEVEL, "p_value": test["p_value"], "test": "McNemar (exact)",
                 "discordant": [test["only_a"], test["only_b"]], "verdict": kind, "sentence": sentence}
+
+    def test_arrays(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray] | None:
+        return {"y": np.asarray(targets, dtype=np.int64), "outputs": np.asarray(outputs, dtype=np.float32)}
 
     def headline(self, metrics: dict[str, Any]) -> str:
         ci = metrics.get("ci") or {}

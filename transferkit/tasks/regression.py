@@ -284,6 +284,7 @@ class RegressionTask(Task):
     (or Huber) on standardised targets, R^2 / RMSE / MAE."""
 
     name = "regression"
+    keeps_test_outputs = True
     selection_metric = "r2"
     directions = {"r2": "max", "rmse": "min", "mae": "min", "loss": "min"}
     gain_metric = "r2"
