@@ -191,7 +191,7 @@ def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--backbone", default=None, help="adapt's default when not given")
     p.add_argument("--skada", default=None,
-                   help="Comma-separated skada peers on the same features (_skada.GRIDS), "
+                   help="Comma-separated skada peers on the same features (_skada.GRIDS, _skada.DEEP), "
                         "or 'all'; default none.")
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--cache-dir", default=None)
@@ -204,15 +204,16 @@ def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
 
 
 def skada_list(value: str | None) -> list[str] | None:
-    """``--skada``: None, 'all' or comma-separated names of _skada.GRIDS."""
+    """``--skada``: None, 'all' or comma-separated names of _skada.GRIDS and _skada.DEEP."""
     if not value:
         return None
     import _skada
 
-    names = list(_skada.GRIDS) if value == "all" else [v.strip() for v in value.split(",")]
-    unknown = [n for n in names if n not in _skada.GRIDS]
+    known = [*_skada.GRIDS, *_skada.DEEP]
+    names = known if value == "all" else [v.strip() for v in value.split(",")]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(f"--skada: unknown {unknown}; known: {', '.join(_skada.GRIDS)}")
+        raise SystemExit(f"--skada: unknown {unknown}; known: {', '.join(known)}")
     return names
 
 

@@ -73,7 +73,11 @@ def main() -> None:
                       for c in results[0]["columns"] if results[0]["columns"][c]["alone_all_test_rows"])
     best_fusion = max(statistics.mean(r["fusion"][n]["accuracy"] for r in results) for n in results[0]["fusion"])
     lines += ["", f"Best fusion {best_fusion:.4f} vs best single modality {best_single:.4f}: "
-              f"{(best_fusion - best_single) * 100:+.1f} points (target: +2).",
+              f"{(best_fusion - best_single) * 100:+.1f} points (target: +2).", "",
+              "Each seed's paired test (McNemar on that seed's test rows) of each fusion against the "
+              "best single column, chosen on the validation rows:", "",
+              *[f"- seed {i}: " + "; ".join(p["sentence"] for p in r.get("paired", {}).values())
+                for i, r in enumerate(results)],
               "", "Rows that miss a column (fusion accuracy on them, mean over seeds):", "",
               "| fusion | " + " | ".join(f"without {c}" for c in results[0]["columns"]) + " |",
               "|---|" + "---|" * len(results[0]["columns"])]

@@ -82,3 +82,17 @@ def test_digit_rows_is_listed_and_fit_names_the_multimodal_command(capsys):
     assert "digit-rows" in capsys.readouterr().out
     with pytest.raises(DataError, match="transferkit multimodal --data digit-rows"):
         load_splits("digit-rows")
+
+
+def test_each_fusion_is_tested_against_the_best_column_chosen_on_validation(mm_run):
+    section = json.loads((mm_run.run_dir / "summary.json").read_text())["multimodal"]
+    for name in ("concat", "late"):
+        fused = section["fusion"][name]
+        low, high = fused["ci"]["accuracy"]
+        assert low <= fused["accuracy"] <= high and fused["ci"]["level"] == 0.95
+        paired = section["paired"][name]
+        assert paired["best_column"] in {"photo", "weight", "colour"}
+        assert paired["test"] == "McNemar (exact)" and 0 <= paired["p_value"] <= 1
+        alone = section["columns"][paired["best_column"]]["alone_all_test_rows"]["accuracy"]
+        assert paired["diff"] == pytest.approx(fused["accuracy"] - alone)
+        assert paired["sentence"].startswith(f"{name} fusion")

@@ -94,6 +94,9 @@ def _fit(cfg: MultimodalConfig, run: Any, path: Path, frame: Any, log: Callable[
     late, own = late_probs(cols, heads["late"], prior)
     probs = {"concat": concat_probs(cols, heads["concat"]), "late": late}
     section = _results(path, classes, cols, own, probs, prior, y, test)
+    section["paired"] = _fusion_tests(classes, cols, own, probs, prior, y, val, test, cfg.seed)
+    for name, paired in section["paired"].items():
+        log(f"  {name}: {paired['sentence']}")
     save(run.dir, cols, heads, prior, classes, {"label_column": cfg.label_column,
                                                  "image_backbone": cfg.image_backbone,
                                                  "text_backbone": cfg.text_backbone})
@@ -123,7 +126,7 @@ def _results(path: Path, classes: list[str], cols: list[Any], own: dict[str, np.
     columns = {}
     for c in cols:
         alone = own.get(c.column)
-        everywhere = None if alone is None else np.where(c.present[:, None], np.nan_to_num(alone), prior)
+        everywhere = None if alone is None else _everywhere(c, alone, prior)
         columns[c.column] = {
             "kind": c.kind, "encoder": c.encoder, "dim": int(c.x.shape[1]), "missing": float(1 - c.present.mean()),
             "alone_on_present_test_rows": None if alone is None else _scores(
@@ -135,14 +138,48 @@ def _results(path: Path, classes: list[str], cols: list[Any], own: dict[str, np.
                                           for c in cols}} for name, p in probs.items()}}
 
 
+def _everywhere(c: Any, alone: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """A column's own probabilities, and the training prior on the rows that miss it."""
+    return np.where(c.present[:, None], np.nan_to_num(alone), prior)
+
+
+def _fusion_tests(classes: list[str], cols: list[Any], own: dict[str, np.ndarray], probs: dict[str, np.ndarray],
+                  prior: np.ndarray, y: np.ndarray, val: np.ndarray, test: np.ndarray,
+                  seed: int) -> dict[str, Any]:
+    """Each fusion against the best single column -- chosen by its accuracy on the validation
+    rows, never the test rows -- by the classification task's paired test on the test rows
+    (McNemar's exact test and a paired, class-stratified bootstrap CI of the difference)."""
+    from transferkit.tasks.classification import ClassificationTask
+
+    alone = {c.column: _everywhere(c, own[c.column], prior) for c in cols if own.get(c.column) is not None}
+    if not alone or not len(test):
+        return {}
+    rows = val if len(val) else test[:0]
+    best = max(alone, key=lambda c: float((alone[c][rows].argmax(1) == y[rows]).mean()) if len(rows) else 0.0)
+    task, out = ClassificationTask(), {}
+    for name, p in probs.items():
+        test_ = task.compare(y[test], p[test], alone[best][test], {"classes": classes},
+                             baseline=f"the best single column '{best}' (chosen on validation rows)",
+                             seed=seed, wording={"what": f"{name} fusion", "better": "helped",
+                                                 "subject": f"{name} fusion", "worse": "fusion hurt",
+                                                 "advice": f"Use the column '{best}' alone."})
+        if test_ is not None:
+            out[name] = {**test_, "best_column": best}
+    return out
+
+
 def _scores(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import balanced_accuracy_score
+
+    from transferkit.stats import LEVEL, N_BOOT, bootstrap_ci
 
     if not len(y):
         return {"accuracy": float("nan"), "balanced_accuracy": float("nan"), "n": 0}
     pred = probs.argmax(axis=1)
+    ci = bootstrap_ci(lambda t, q: float((t == q).mean()), y, pred, strata=y)
     return {"accuracy": float((pred == y).mean()), "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
-            "n": int(len(y))}
+            "n": int(len(y)),
+            "ci": {"level": LEVEL, "n_boot": N_BOOT, "seed": 0, "stratified": True, "accuracy": list(ci)}}
 
 
 def _read(cfg: MultimodalConfig) -> tuple[Path, Any]:
