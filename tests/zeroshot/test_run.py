@@ -104,8 +104,29 @@ def test_the_saved_model_reproduces_the_protocol_scores(zeroshot_run):
     model = result.model
     w, b = model.head.weight.detach().double().numpy(), model.head.bias.detach().double().numpy()
     seen = np.isin(result.summary["zeroshot"]["predict_classes"], z["seen"])
-    assert np.allclose(b[seen], -z["stacking"]["gamma"], atol=1e-5) and np.allclose(b[~seen], 0.0)
+    temperature = z["stacking"]["temperature"]  # fitted on the leave-one-class-out folds
+    assert temperature > 0
+    assert np.allclose(b[seen], -z["stacking"]["gamma"] / temperature, atol=1e-5) and np.allclose(b[~seen], 0.0)
     assert np.allclose(np.linalg.norm(w, axis=1), np.linalg.norm(w, axis=1)[0], atol=1e-4)  # one scale
     with torch.no_grad():
         x = torch.randn(3, model.mapping.in_dim)
         assert torch.allclose(model.forward_features(x), model.head(model.mapping.linear(x)))
+
+
+def test_the_zero_shot_temperature_minimises_the_held_out_folds_nll():
+    from transferkit.tasks._calibration import nll
+    from transferkit.zeroshot.protocol import fold_temperature
+
+    rng = np.random.default_rng(0)
+    folds = []
+    for _ in range(3):  # over-confident scores: right 60 % of the time, margins of ~6
+        y = rng.integers(0, 3, 50)
+        z = rng.normal(0, 1, (50, 3))
+        right = rng.random(50) < 0.6
+        z[np.arange(50), np.where(right, y, (y + 1) % 3)] += 6.0
+        folds.append((z, y, np.array([0, 1])))
+    t = fold_temperature(folds, gamma=0.5)
+    logits = np.concatenate([f[0] - 0.5 * np.isin(np.arange(3), f[2]) for f in folds])
+    labels = np.concatenate([f[1] for f in folds])
+    assert t > 1.5  # softened
+    assert nll(logits, labels, t) <= min(nll(logits, labels, t * 0.9), nll(logits, labels, t * 1.1)) + 1e-9

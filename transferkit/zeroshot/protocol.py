@@ -92,7 +92,7 @@ def choose_gamma(make: Callable[[], ZeroShotMethod], x: np.ndarray, raw: np.ndar
     """Calibrated stacking's gamma (in score standard deviations) from the seen classes alone
     (see the module docstring): ``{"gamma", "h_held_out", "folds"}``."""
     fit, held = held_out_split(y, seed)
-    curves = []
+    curves, folds = [], []
     for c in seen:
         rest = np.array([k for k in seen if k != c])
         rows = fit[np.isin(y[fit], rest)]
@@ -104,11 +104,31 @@ def choose_gamma(make: Callable[[], ZeroShotMethod], x: np.ndarray, raw: np.ndar
         pseudo_seen = np.searchsorted(seen, rest)
         pseudo_unseen = np.searchsorted(seen, [c])
         curves.append([gzsl(scores, y_held, pseudo_seen, pseudo_unseen, g * scale)["h"] for g in GAMMAS])
+        folds.append((scores / scale, y_held, pseudo_seen))
     mean = np.mean(curves, axis=0)
     best = int(np.argmax(mean))
     return {"gamma": float(GAMMAS[best]), "h_held_out": float(mean[best]), "folds": len(curves),
             "chosen_by": "mean harmonic mean over folds that hold out one seen class as pseudo-unseen, "
-                         f"on {HELD_OUT:.0%} of each seen class's training images"}
+                         f"on {HELD_OUT:.0%} of each seen class's training images",
+            "temperature": fold_temperature(folds, float(GAMMAS[best]))}
+
+
+def fold_temperature(folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], gamma: float) -> float:
+    """The softmax temperature of the saved model's scores (in training standard deviations,
+    with calibrated stacking's ``gamma`` subtracted from the seen classes): the one that
+    minimises the negative log-likelihood of the held-out images over the folds of
+    :func:`choose_gamma` -- each fold's model never saw its held-out class, so its scores are
+    what a zero-shot prediction looks like (Guo et al. 2017's temperature scaling, fitted where
+    the only labels are)."""
+    from transferkit.tasks._calibration import fit_temperature
+
+    logits, labels = [], []
+    for scores, y_held, pseudo_seen in folds:
+        z = np.asarray(scores, dtype=np.float64).copy()
+        z[:, pseudo_seen] -= gamma
+        logits.append(z)
+        labels.append(y_held)
+    return float(fit_temperature(np.concatenate(logits), np.concatenate(labels)))
 
 
 def evaluate(make: Callable[[], ZeroShotMethod], train: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -116,7 +136,9 @@ def evaluate(make: Callable[[], ZeroShotMethod], train: tuple[np.ndarray, np.nda
              s_all: np.ndarray, space: LabelSpace, seed: int = 0) -> dict[str, Any]:
     """Fit on the seen classes of ``train`` = (features, raw features, labels), choose
     calibrated stacking's gamma, and report ZSL and GZSL on ``test`` (the same triple);
-    ``"model"`` is the fitted method, ``"score_scale"`` its training scores' standard deviation."""
+    ``"model"`` is the fitted method, ``"score_scale"`` its training scores' standard deviation
+    times the temperature fitted on the held-out folds (:func:`fold_temperature`), which divides
+    the saved model's scores so that its probabilities are calibrated."""
     x, raw, y = train
     keep = np.isin(y, seen)
     x, raw, y = x[keep], raw[keep], y[keep]
@@ -133,7 +155,7 @@ def evaluate(make: Callable[[], ZeroShotMethod], train: tuple[np.ndarray, np.nda
             "gzsl_no_stacking": gzsl(scores, y_test, seen, unseen, 0.0),
             "stacking": {**stacking, "gamma_scores": stacking["gamma"] * scale},
             "n_train_seen": int(len(y)), "n_test": int(len(y_test)),
-            "model": model, "score_scale": scale}
+            "model": model, "score_scale": scale * stacking["temperature"]}
 
 
 __all__ = ["GAMMAS", "HELD_OUT", "centred", "choose_gamma", "evaluate", "gzsl", "held_out_split",
