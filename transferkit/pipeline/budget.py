@@ -68,7 +68,9 @@ def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
     if fraction <= 0:
         how = ("the head's regularisation (and --mapping auto) is chosen by k-fold cross-validation "
                "on the shots" if frozen and solves_on_features(cfg.task)
-               else "every stage runs its full schedule, no early stopping")
+               else "every stage runs its full schedule, no early stopping"
+               + ("" if solves_on_features(cfg.task) else
+                  " (at least the task's step budget, task_params.min_steps optimizer steps)"))
         log(f"[bold]label budget[/bold] the --shots {d.shots} labels are all the labels{given}: no "
             f"validation split; {how} (--max-val N adds a validation set outside the shots)")
     else:
