@@ -4,8 +4,11 @@ Rows, each on the same labelled images (transferkit's own split and ``--shots`` 
 rebuilt with ``load_splits``) and scored by the same mIoU on the same test images:
 
 - **transferkit**: ``tk.fit(data="scenes", domain="plain", task="segmentation",
-  backbone="efficientnet_lite0", shots=N, seed=S, epochs=E, batch_size=8)`` -- its default
-  strategy (frozen encoder, the U-Net decoder trains), early stopping on validation mIoU;
+  backbone="efficientnet_lite0", shots=N, seed=S)`` -- the README command ``transferkit fit
+  --data scenes --domain plain --task segmentation --backbone efficientnet_lite0 --shots N``
+  (less ``--compare scratch``): its default strategy (frozen encoder, the U-Net decoder
+  trains) for the task's step budget (``task_params.min_steps``, 150 optimizer steps at the
+  default batch 32), not the peers' epochs; no validation split (the label budget);
 - **smp U-Net (peer)**: ``smp.Unet("tu-tf_efficientnet_lite0")`` with the same packaged
   ImageNet weights loaded into ``model.encoder.model``, everything trained, a plain loop:
   Adam 1e-3, cross-entropy + Dice, batch 8, no augmentation, E epochs, last epoch kept;
@@ -26,6 +29,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # this checkout's transferkit, not an installed one
 
 from _common import machine, mean_std, parser, setup, timed, versions  # noqa: E402
 
@@ -39,9 +43,11 @@ def _splits(shots: int, seed: int) -> Any:
 def transferkit_row(shots: int, seed: int, epochs: int, size: int, workdir: Path) -> float:
     import transferkit as tk
 
+    # the README command as typed (its schedule is the task's step budget, not the peers' epochs),
+    # less --compare scratch (the scratch row is the smp loop's below)
+    extra = {} if size == 128 else {"image_size": size}
     run = tk.fit(data="scenes", domain="plain", task="segmentation", backbone="efficientnet_lite0",
-                 shots=shots, seed=seed, epochs=epochs, batch_size=8, image_size=size,
-                 out=str(workdir / f"tk-{shots}-{seed}"), log=None)
+                 shots=shots, seed=seed, out=str(workdir / f"tk-{shots}-{seed}"), log=None, **extra)
     return float(run.summary["metrics"]["test"]["miou"])
 
 

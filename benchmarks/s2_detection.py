@@ -33,6 +33,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # this checkout's transferkit, not an installed one
 
 from _common import machine, mean_std, parser, setup, timed, versions  # noqa: E402
 

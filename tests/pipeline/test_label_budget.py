@@ -66,6 +66,11 @@ def test_a_frozen_encoder_whose_decoder_trains_on_raw_inputs_is_not_said_to_cros
                                 "strategy": "linear-probe"})
     assert apply_label_budget(cfg, said.append).data.shots_val == 0.0
     assert "cross-validation" not in said[-1] and "full schedule" in said[-1]
+    assert "step budget" not in said[-1]  # detection has none
+    seg = from_dict(FitConfig, {"data": {"data": "scenes", "shots": 10}, "task": "segmentation",
+                                "strategy": "linear-probe", "task_params": {"min_steps": 40}})
+    apply_label_budget(seg, said.append)
+    assert "at least 40 optimizer steps each" in said[-1]
 
 
 def test_random_init_backbones_default_to_full_training():

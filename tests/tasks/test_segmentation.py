@@ -76,7 +76,7 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
     data = SegmentationTask.tiny_example(tmp_path)
     run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
                  pretrained=False, image_size=32, strategy="linear-probe", epochs=1,
-                 task_params={"decoder_width": 32}, out=str(tmp_path / "run"), log=None)
+                 task_params={"decoder_width": 32, "min_steps": 0}, out=str(tmp_path / "run"), log=None)
     assert run.summary["strategy"] == "linear-probe"
     assert tk.load(run.run_dir).model.head.segmentation_head[0].in_channels == 2  # 32 halved 4 times
     assert "majority" in run.summary["baselines"]
@@ -100,3 +100,25 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
 
     out_dir = export(run.run_dir, "onnx", tmp_path / "onnx")
     assert (tmp_path / "onnx" / "model.onnx").is_file() and out_dir
+
+
+def test_every_stage_and_the_scratch_model_train_for_the_step_budget(tmp_path):
+    """A few labelled images give one step per epoch: the decoder (frozen encoder) and the
+    --compare scratch U-Net are both stretched to task_params.min_steps optimizer steps."""
+    import transferkit as tk
+    from transferkit.tasks.segmentation import SegmentationConfig, SegmentationTask
+
+    assert SegmentationTask().min_train_steps() == SegmentationConfig().min_steps > 100
+    data = SegmentationTask.tiny_example(tmp_path)
+    run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
+                 pretrained=False, image_size=32, strategy="linear-probe", epochs=1, batch_size=32,
+                 shots=6, compare="scratch", task_params={"decoder_width": 16, "min_steps": 5},
+                 out=str(tmp_path / "run"), log=None)
+    import json
+
+    steps: dict[str, int] = {}
+    for line in (run.run_dir / "metrics.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        steps[rec["stage"]] = max(steps.get(rec["stage"], 0), int(rec.get("step", 0)))
+    assert steps == {"head": 5, "scratch-full": 5}  # 6 images at batch 32: 1 step per epoch
+    assert run.summary["stages"][0]["steps"] == 5

@@ -48,6 +48,16 @@ def solves_on_features(task: str | None) -> bool:
     return task is None or task not in TASKS or bool(TASKS.get(task).cached_inputs)
 
 
+def step_budget(cfg: FitConfig) -> int:
+    """The optimizer steps each stage of a task that trains on raw inputs runs at least
+    (:meth:`Task.min_train_steps` of the task as configured); 0 for other tasks."""
+    from transferkit.tasks import TASKS
+
+    if solves_on_features(cfg.task):
+        return 0
+    return int(TASKS.build(cfg.task, dict(cfg.task_params)).min_train_steps())
+
+
 def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
     """``cfg`` with ``data.shots_val`` resolved by the rule above (unchanged without
     ``--shots`` or with ``--max-val``); the rule applied is logged."""
@@ -68,7 +78,9 @@ def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
     if fraction <= 0:
         how = ("the head's regularisation (and --mapping auto) is chosen by k-fold cross-validation "
                "on the shots" if frozen and solves_on_features(cfg.task)
-               else "every stage runs its full schedule, no early stopping")
+               else "every stage runs its full schedule, no early stopping"
+               + (f" (at least {steps} optimizer steps each: the task's step budget, "
+                  "task_params.min_steps)" if (steps := step_budget(cfg)) else ""))
         log(f"[bold]label budget[/bold] the --shots {d.shots} labels are all the labels{given}: no "
             f"validation split; {how} (--max-val N adds a validation set outside the shots)")
     else:

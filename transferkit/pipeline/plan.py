@@ -56,11 +56,13 @@ def _cached(backbone: Any, data: Any, cache_dir: str | None, upto: int | None, b
 
 
 def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_example: float,
-                n_blocks: int) -> dict[str, Any]:
+                n_blocks: int, task: Any = None) -> dict[str, Any]:
     k = stage.trainable_blocks
     epochs = stage.epochs or cfg.train.epochs
     per_epoch = max(1, math.ceil(len(splits.train) / cfg.train.batch_size))
     min_steps = int(stage.info.get("min_steps", 0)) if k == 0 else 0
+    if task is not None and not task.cached_inputs:  # a dense decoder on raw inputs
+        min_steps = int(task.min_train_steps())
     if min_steps:
         epochs = max(epochs, math.ceil(min_steps / per_epoch))
     steps = epochs * per_epoch
@@ -103,7 +105,7 @@ def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
             extractions.append({"split": name, "what": "features" if k == 0 else f"activations below "
                                 f"the top {k} block(s)", "n": len(data), "cached": cached,
                                 "estimated_s": 0.0 if cached else round(len(data) * per_example, 1)})
-    stage_plans = [_stage_plan(s, cfg, splits, backbone, per_example, n_blocks) for s in stages]
+    stage_plans = [_stage_plan(s, cfg, splits, backbone, per_example, n_blocks, task) for s in stages]
     frozen = all(s.trainable_blocks == 0 for s in stages)
     evaluate_s = 0.0 if frozen else round(len(splits.test) * per_example, 1)
     feature_mb = sum(e["n"] for e in extractions) * backbone.feature_dim * 4 / 2**20

@@ -281,10 +281,13 @@ class StageRunner:
         return best
 
     def min_steps(self, stage: Any) -> int:
-        """The steps a head stage on cached features runs at least (epochs are stretched to
-        reach them and early stopping does not end the stage sooner); 0 for other stages."""
-        cached = stage.trainable_blocks == 0 and self.task.cached_inputs
-        return int(stage.info.get("min_steps", 0)) if cached else 0
+        """The steps a stage runs at least (epochs are stretched to reach them and early
+        stopping does not end the stage sooner): on cached features, the head stage's
+        ``min_steps`` (its strategy's); for a task that trains on raw inputs (a dense
+        decoder), every stage's :meth:`~Task.min_train_steps`; 0 otherwise."""
+        if not self.task.cached_inputs:
+            return int(self.task.min_train_steps())
+        return int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
 
     def _stage_config(self, stage: Any) -> Any:
         train_cfg = self.cfg.train
@@ -292,7 +295,7 @@ class StageRunner:
         if stage.epochs is not None and stage.epochs != train_cfg.epochs:
             stage_cfg = dataclasses.replace(train_cfg, epochs=stage.epochs)
         min_steps = self.min_steps(stage)
-        if min_steps:  # heads on cached features: enough steps to converge (cheap)
+        if min_steps:  # a fresh head on a frozen backbone: enough steps to converge
             per_epoch = max(1, math.ceil(len(self.splits.train) / stage_cfg.batch_size))
             stage_cfg = dataclasses.replace(
                 stage_cfg, epochs=max(stage_cfg.epochs, math.ceil(min_steps / per_epoch)))

@@ -140,6 +140,15 @@ class Task:
         """The head for ``backbone`` (what the engine calls): :meth:`build_head` unless the
         head needs more of the backbone than its feature width (a decoder reads its stages)."""
         return self.build_head(in_dim, out_dim)
+
+    def min_train_steps(self) -> int:
+        """The optimizer steps every training stage runs at least when the task trains on raw
+        inputs (``cached_inputs`` False: a dense decoder, with or without its encoder): epochs
+        are stretched to reach them and early stopping does not end a stage sooner; the
+        ``--compare scratch`` model gets the same floor. A few labelled images give a step or
+        two per epoch, far too few for a fresh decoder. Default: 0 (none)."""
+        return 0
+
     def init_head(self, model: nn.Module, train: Any) -> dict[str, Any] | None:
         """Set the freshly built ``model``'s head from what needs no training (e.g. class
         prototypes embedded by the backbone) before any stage trains; returns what was done,

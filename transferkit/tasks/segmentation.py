@@ -47,6 +47,12 @@ class SegmentationConfig(Options):
     decoder_width: int = option(128, "Channels of the U-Net decoder's first block; each of the 5 "
                                 "blocks halves it (128: 128, 64, 32, 16, 8, half of smp's default "
                                 "width, for CPU speed; 256 is smp's).", ge=16)
+    min_steps: int = option(150, "The step budget: every training stage (the decoder on the "
+                            "frozen encoder by default; the --compare scratch U-Net too) runs at "
+                            "least this many optimizer steps, epochs stretched to reach them "
+                            "(10 images at batch 8 are 2 steps per epoch: 10 epochs leave a fresh "
+                            "decoder untrained); early stopping does not end a stage sooner. "
+                            "0: train.epochs alone.", ge=0)
 
 
 class UnetHead(nn.Module):
@@ -221,6 +227,9 @@ class SegmentationTask(Task):
         return None
 
     # ------------------------------------------------------------------ model
+    def min_train_steps(self) -> int:
+        return int(self.config.min_steps)
+
     def prepare_backbone(self, backbone: Any) -> Any:
         from transferkit.backbones.dense import DenseEncoder
 
@@ -366,7 +375,8 @@ class SegmentationTask(Task):
             Image.fromarray(img).save(root / "images" / f"im{i:02d}.png")
             Image.fromarray(mask, mode="L").save(root / "masks" / f"im{i:02d}.png")
         return {"data": str(root), "backbone": "timm:mobilenetv3_small_050", "pretrained": False,
-                "strategy": "full", "epochs": 2, "image_size": 32}
+                "strategy": "full", "epochs": 2, "image_size": 32,
+                "task_params": {"min_steps": 2}}  # tiny and quick: no step budget beyond 2 epochs
 
     @classmethod
     def matches(cls, y: Any) -> tuple[bool, str]:
