@@ -112,6 +112,8 @@ def test_table_hash_is_the_whole_csv_digest_block_by_block(monkeypatch: pytest.M
 
 
 def test_batch_rows_are_the_rows_iloc_gives() -> None:
+    """A batch is read in one slice; each row equals the row read alone (dtype and values,
+    Python scalars in a mixed frame's object rows)."""
     numeric = _frame(9)[["age", "income"]]
     mixed = _frame(9)
     for frame in (numeric, mixed):
@@ -121,3 +123,22 @@ def test_batch_rows_are_the_rows_iloc_gives() -> None:
         assert all(g.dtype == w.dtype and repr(g.tolist()) == repr(w.tolist()) for g, w in zip(got, want, strict=True))
     checked = check_table(numeric, infer_schema(numeric))
     assert checked["age"].dtype == np.float64 and checked["age"].tolist() == numeric["age"].astype(float).tolist()
+
+
+def test_the_streamed_utf8_check_names_the_line_the_whole_decode_names(tmp_path) -> None:
+    """check_utf8 decodes in blocks (here 7 bytes, so characters and lines straddle blocks)
+    and names the same line as decoding the whole file -- the line of the bad byte, also after
+    a byte-order mark (the whole decode counted 3 bytes off there); valid text passes."""
+    from transferkit.data.tables import check_utf8, decode_utf8, read_frame
+
+    good = tmp_path / "good.csv"
+    good.write_bytes("\ufeffname,label\n".encode() + "".join(f"caf\u00e9{i},\u00e9t\u00e9\n" for i in range(20)).encode())
+    check_utf8(good, block=7)
+    assert read_frame(good)["name"].tolist()[:2] == ["caf\u00e90", "caf\u00e91"]
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(good.read_bytes() + b"x,\xe9t\xe9\n" + b"y,z\n")
+    with pytest.raises(DataError) as whole:
+        decode_utf8(bad)
+    with pytest.raises(DataError) as streamed:
+        check_utf8(bad, block=7)
+    assert str(streamed.value) == str(whole.value) and "line 22" in str(whole.value)

@@ -13,7 +13,7 @@ fill values live in the schema, so prediction applies the ones learned at fit ti
 
 from __future__ import annotations
 
-import io
+import codecs
 import json
 import warnings
 from collections.abc import Sequence
@@ -48,13 +48,41 @@ def decode_utf8(path: Path) -> str:
         raise DataError(f"Data file '{path}' does not exist.") from None
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+    except UnicodeDecodeError as exc:  # exc.object: the bytes after a byte-order mark
+        line = exc.object.count(b"\n", 0, exc.start) + 1
         raise DataError(
             f"'{path}' is not UTF-8 text: line {line} (data row {line - 2} counting from 0 after "
-            f"a header line) holds the byte {raw[exc.start:exc.start + 1]!r} that is not valid UTF-8. "
+            f"a header line) holds the byte {exc.object[exc.start:exc.start + 1]!r} that is not valid UTF-8. "
             "Re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`."
         ) from None
+
+
+def check_utf8(path: Path, block: int = 1 << 24) -> None:
+    """:func:`decode_utf8`'s check and error without holding the text: the file is decoded
+    block by block (16 MiB) and the text dropped, so a table of gigabytes is read by pandas
+    from the file alone (a str of the whole file, and the StringIO pandas read it through,
+    held 5x the file's size)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    lines = 0
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                raw = fh.read(block)
+                try:
+                    decoder.decode(raw, final=not raw)
+                except UnicodeDecodeError as exc:  # exc.object: the held-back bytes + this block
+                    line = lines + exc.object.count(b"\n", 0, exc.start) + 1
+                    bad = exc.object[exc.start:exc.start + 1]
+                    raise DataError(
+                        f"'{path}' is not UTF-8 text: line {line} (data row {line - 2} counting from 0 "
+                        f"after a header line) holds the byte {bad!r} that is not valid UTF-8. "
+                        "Re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`."
+                    ) from None
+                if not raw:
+                    return
+                lines += raw.count(b"\n")
+    except FileNotFoundError:
+        raise DataError(f"Data file '{path}' does not exist.") from None
 
 
 def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
@@ -96,27 +124,40 @@ def read_frame(path: str | Path, as_text: bool = False) -> pd.DataFrame:
             raise DataError(f"Reading '{path}' needs pyarrow: pip install 'transferkit[parquet]'.") from None
         except Exception as exc:  # pyarrow raises its own error types
             raise DataError(f"Cannot read '{path}' as Parquet: {exc}") from None
-    text = decode_utf8(path)
-    if not text.strip():
-        raise DataError(f"Data file '{path}' is empty.")
     if suffix in (".jsonl", ".ndjson"):
+        text = decode_utf8(path)
+        if not text.strip():
+            raise DataError(f"Data file '{path}' is empty.")
         frame = _read_jsonl(path, text)
         return frame.astype(object).where(frame.notna(), "") if as_text else frame
+    check_utf8(path)
+    if _blank(path):
+        raise DataError(f"Data file '{path}' is empty.")
     sep = "\t" if suffix == ".tsv" else ","
-    _refuse_duplicate_columns(path, text, sep)
+    _refuse_duplicate_columns(path, sep)
     try:
         if as_text:
-            return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-        return pd.read_csv(io.StringIO(text), sep=sep)
+            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return pd.read_csv(path, sep=sep, encoding="utf-8-sig")
     except pd.errors.ParserError as exc:
         raise DataError(f"Cannot parse '{path}' as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
 
 
-def _refuse_duplicate_columns(path: Path, text: str, sep: str) -> None:
+def _blank(path: Path, block: int = 1 << 20) -> bool:
+    """Whether the (UTF-8) file holds only whitespace, read until its first other byte."""
+    with open(path, "rb") as fh:
+        while raw := fh.read(block):
+            if raw.removeprefix(codecs.BOM_UTF8).strip():
+                return False
+    return True
+
+
+def _refuse_duplicate_columns(path: Path, sep: str) -> None:
     """DataError when two header cells share a name (pandas would rename one 'a.1' silently)."""
     import csv
 
-    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh, delimiter=sep), [])
     first: dict[str, int] = {}
     for j, name in enumerate(header):
         if name in first:

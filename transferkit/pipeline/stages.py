@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from transferkit._threads import small_dense_step
 from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
 from transferkit.logs import detail_log
@@ -409,9 +410,11 @@ class StageRunner:
             lengths=inputs.lengths, task=self.task,
             min_steps=self.min_steps(stage), extend=last, **joint_kwargs,
         )
-        # A head on cached features is a few tiny matmuls per step: a second thread only
-        # adds synchronisation (10x slower on a busy 2-core machine, measured in V1).
-        with single_thread() if k == 0 and cached else contextlib.nullcontext():
+        # A head on cached features, or a small MLP end to end (the tabular backbone), is a
+        # few tiny matmuls per step: a second thread only adds synchronisation (10x slower
+        # on a busy 2-core machine, measured in V1; 100x for the tabular MLP at load 10).
+        small = (k == 0 and cached) or small_dense_step(model, self.cfg.train.batch_size)
+        with single_thread() if small else contextlib.nullcontext():
             result = trainer.fit()
         seconds = time.perf_counter() - t0
         self.timings["train_s"] += seconds
