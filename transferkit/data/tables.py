@@ -207,12 +207,13 @@ def infer_schema(frame: pd.DataFrame, label_column: str | None = None,
 
 def _refuse_typos(s: pd.Series, name: str, where: str) -> None:
     """DataError when ``s`` is numbers except a few cells (at most TYPO_CELLS or TYPO_SHARE)."""
-    present = s.notna().to_numpy()
+    codes, uniques = pd.factorize(s)  # each distinct value parsed once (-1: missing)
+    present = codes >= 0
     n = int(present.sum())
     if n < 2:
         return
-    parsed = pd.to_numeric(s.astype(object).where(s.notna(), np.nan), errors="coerce").to_numpy()
-    text = present & np.isnan(parsed.astype(np.float64))
+    parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce").to_numpy()
+    text = present & np.append(np.isnan(parsed.astype(np.float64)), False)[codes]
     n_text = int(text.sum())
     if n_text == 0 or n_text >= n - n_text or n_text > max(TYPO_CELLS, TYPO_SHARE * n):
         return
@@ -257,9 +258,10 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the tabl
                                 "values or drop those rows first.")
             gaps = np.isnan(arr)
         else:
-            gaps = s.isna().to_numpy()
-            arr = s.astype(object).where(~gaps, None).to_numpy(dtype=object, copy=True)
-            arr[~gaps] = [str(v) for v in arr[~gaps]]
+            codes, uniques = pd.factorize(s)  # one str per distinct value, shared by its cells
+            gaps = codes < 0
+            arr = np.full(len(s), None, dtype=object)
+            arr[~gaps] = np.array([str(v) for v in uniques], dtype=object)[codes[~gaps]]
         if gaps.any():
             masks[col.name] = gaps
             if col.fill is not None:
@@ -277,7 +279,7 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the tabl
     for col in schema.columns:
         if col.indicator_of is not None:
             out[col.name] = masks.get(col.indicator_of, np.zeros(len(frame), bool)).astype(np.float64)
-    result = pd.DataFrame(out, columns=schema.names)
+    result = pd.DataFrame(out, columns=schema.names, copy=False)  # the arrays above are its own
     result.attrs["filled"] = filled
     return result
 
