@@ -91,24 +91,35 @@ def _table(frame: pd.DataFrame):
     return TransferDataset("t", "table", frame, np.zeros(len(frame)), [])
 
 
-def test_table_hash_is_the_whole_csv_digest_block_by_block(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_table_hash_is_the_same_block_by_block_and_old_csv_fingerprints_still_match(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """content_hash hashes each row's cells (pandas' row hashes) a block at a time: the same
+    digest for any block size, another for any changed cell or column type; a split
+    fingerprint recorded from the CSV digest (earlier runs) still matches the same data."""
     import hashlib
 
     from transferkit.data import dataset
+    from transferkit.pipeline.run import same_split, split_fingerprint
 
     frame = _frame(23).drop(columns="outcome")
     frame.loc[4, "income"] = np.nan
     frame.loc[5, "owner"] = 'a "quoted", multi\nline value'
-    whole = hashlib.sha256(b"table:23")
-    whole.update(b"age,income,owner")
-    whole.update(frame.to_csv(index=False).encode())  # the digest recorded by earlier versions
+    whole = _table(frame).content_hash()
     monkeypatch.setattr(dataset, "TABLE_HASH_ROWS", 5)
-    assert _table(frame).content_hash() == whole.hexdigest()
-    assert _table(frame.copy()).content_hash() == whole.hexdigest()  # equal content, equal hash
+    assert _table(frame).content_hash() == whole
+    assert _table(frame.copy()).content_hash() == whole  # equal content, equal hash
     changed = frame.copy()
     changed.loc[17, "age"] += 1
-    assert _table(changed).content_hash() != whole.hexdigest()
+    assert _table(changed).content_hash() != whole
+    assert _table(frame.assign(owner=frame["owner"].where(frame.index != 8, "maybe"))).content_hash() != whole
     assert _table(frame.iloc[:0]).content_hash() == _table(frame.iloc[:0].copy()).content_hash()
+    csv = hashlib.sha256(b"table:23")
+    csv.update(b"age,income,owner")
+    csv.update(frame.to_csv(index=False).encode())  # the digest recorded by earlier versions
+    ds = _table(frame)
+    assert ds.csv_content_hash() == csv.hexdigest() != whole
+    assert same_split(split_fingerprint(ds, legacy=True), ds) and same_split(split_fingerprint(ds), ds)
+    assert not same_split(split_fingerprint(_table(changed), legacy=True), ds)
 
 
 def test_batch_rows_are_the_rows_iloc_gives() -> None:
