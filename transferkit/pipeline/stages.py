@@ -102,8 +102,10 @@ def map_batches(model: nn.Module, data: Any, fn: Callable[[nn.Module, Any], Any]
     device = model_device(model)
     rows = np.arange(len(data)) if rows is None else rows
     out = []
-    # a bar (in the CLI, on a terminal) when the pass is long enough to wait for
-    with progress_bar(progress_wanted() and len(rows) > 8 * batch_size, len(rows), "predicting") as advance:
+    # a bar (in the CLI, on a terminal) when the pass is long enough to wait for; a small MLP
+    # on one intra-op thread (see small_dense_step)
+    with progress_bar(progress_wanted() and len(rows) > 8 * batch_size, len(rows), "predicting") as advance, \
+            single_thread() if small_dense_step(model, batch_size) else contextlib.nullcontext():
         for start in range(0, len(rows), batch_size):
             sel = rows[start:start + batch_size]
             if isinstance(data, np.ndarray):
