@@ -123,15 +123,19 @@ def test_table_hash_is_the_same_block_by_block_and_old_csv_fingerprints_still_ma
 
 
 def test_batch_rows_are_the_rows_iloc_gives() -> None:
-    """A batch is read in one slice; each row equals the row read alone (dtype and values,
-    Python scalars in a mixed frame's object rows)."""
+    """A batch is gathered from arrays per column; each row equals what pandas' iloc gives
+    (dtype and values: Python scalars in a mixed frame's object rows, NaN where missing, in
+    a checked frame's text columns too), and a row read alone is the same row."""
     numeric = _frame(9)[["age", "income"]]
     mixed = _frame(9)
-    for frame in (numeric, mixed):
+    mixed.loc[2, "owner"] = None
+    checked_mixed = check_table(mixed, infer_schema(mixed), missing="keep")
+    for frame in (numeric, mixed, checked_mixed):
         ds = _table(frame)
-        got = ds.inputs([7, 0, 3])
-        want = [ds.input(i) for i in (7, 0, 3)]
+        got = ds.inputs([7, 0, 3, 2])
+        want = list(frame.iloc[[7, 0, 3, 2]].to_numpy())
         assert all(g.dtype == w.dtype and repr(g.tolist()) == repr(w.tolist()) for g, w in zip(got, want, strict=True))
+        assert repr(ds.input(3).tolist()) == repr(want[2].tolist())
     checked = check_table(numeric, infer_schema(numeric))
     assert checked["age"].dtype == np.float64 and checked["age"].tolist() == numeric["age"].astype(float).tolist()
 
