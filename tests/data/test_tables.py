@@ -157,3 +157,19 @@ def test_the_streamed_utf8_check_names_the_line_the_whole_decode_names(tmp_path)
     with pytest.raises(DataError) as streamed:
         check_utf8(bad, block=7)
     assert str(streamed.value) == str(whole.value) and "line 22" in str(whole.value)
+
+
+def test_a_csv_read_block_by_block_is_the_whole_read(tmp_path) -> None:
+    """_read_csv parses 3 rows at a time and joins column by column: the frame pd.read_csv
+    gives, also where a later block holds a missing number or text among the categories."""
+    from transferkit.data.tables import _read_csv
+
+    f = tmp_path / "t.csv"
+    f.write_text("a,b,c,d\n1,x,2.5,True\n2,y,3.5,False\n3,x,4.5,True\n4,,5.5,False\n,z,6.5,\n6,x,7.5,True\n7,y,8.5,True\n")
+    whole, blocks = pd.read_csv(f), _read_csv(f, rows=3, sep=",")
+    pd.testing.assert_frame_equal(blocks, whole, check_dtype=False)
+    assert blocks["a"].dtype == np.float64 and blocks["c"].dtype == np.float64
+    text = _read_csv(f, rows=3, sep=",", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(text, pd.read_csv(f, dtype=str, keep_default_na=False))
+    (tmp_path / "h.csv").write_text("a,b\n")
+    assert list(_read_csv(tmp_path / "h.csv", rows=3, sep=",").columns) == ["a", "b"]
