@@ -144,7 +144,7 @@ def test_the_streamed_utf8_check_names_the_line_the_whole_decode_names(tmp_path)
     """check_utf8 decodes in blocks (here 7 bytes, so characters and lines straddle blocks)
     and names the same line as decoding the whole file -- the line of the bad byte, also after
     a byte-order mark (the whole decode counted 3 bytes off there); valid text passes."""
-    from transferkit.data.tables import check_utf8, decode_utf8, read_frame
+    from transferkit.data.table_files import check_utf8, decode_utf8, read_frame
 
     good = tmp_path / "good.csv"
     good.write_bytes("\ufeffname,label\n".encode() + "".join(f"caf\u00e9{i},\u00e9t\u00e9\n" for i in range(20)).encode())
@@ -162,7 +162,7 @@ def test_the_streamed_utf8_check_names_the_line_the_whole_decode_names(tmp_path)
 def test_a_csv_read_block_by_block_is_the_whole_read(tmp_path) -> None:
     """_read_csv parses 3 rows at a time and joins column by column: the frame pd.read_csv
     gives, also where a later block holds a missing number or text among the categories."""
-    from transferkit.data.tables import _read_csv
+    from transferkit.data.table_files import _read_csv
 
     f = tmp_path / "t.csv"
     f.write_text("a,b,c,d\n1,x,2.5,True\n2,y,3.5,False\n3,x,4.5,True\n4,,5.5,False\n,z,6.5,\n6,x,7.5,True\n7,y,8.5,True\n")
