@@ -150,10 +150,11 @@ class TabularBackbone(Backbone):
         fitted = TableSchema(cols, schema.label_column)
         if self.schema is None or fitted.to_dict() != self.schema.to_dict():
             self._build(fitted)
-        num = frame[fitted.numeric].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64) \
-            if fitted.numeric else np.zeros((len(frame), 0))
-        mean = np.nanmean(num, axis=0) if len(num) else np.zeros(num.shape[1])
-        std = np.nanstd(num, axis=0) if len(num) else np.ones(num.shape[1])
+        mean, std = np.zeros(len(fitted.numeric)), np.ones(len(fitted.numeric))
+        if len(frame):  # a column at a time: no (rows, columns) copy of a large table
+            for j, name in enumerate(fitted.numeric):
+                values = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64)
+                mean[j], std[j] = np.nanmean(values), np.nanstd(values)
         mean = np.nan_to_num(mean)
         std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))

@@ -138,7 +138,20 @@ def _read_csv(path: Path, rows: int | None = None, **kwargs: Any) -> pd.DataFram
     if not parts:  # a header without rows
         return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
     columns = {name: pd.concat(parts.pop(name), ignore_index=True) for name in list(parts)}
+    _give_back_freed_memory()
     return pd.DataFrame(columns, copy=False)
+
+
+def _give_back_freed_memory() -> None:
+    """glibc keeps the freed pieces of a parse in its heap, where the large arrays that come
+    next (each in its own mapping) cannot reuse them: 756 MiB of a 5M-row table's read.
+    ``malloc_trim`` hands them back to the system; a no-op without glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _blank(path: Path, block: int = 1 << 20) -> bool:
