@@ -75,3 +75,18 @@ def test_bad_parameters_are_named():
         bootstrap_ci(acc, np.zeros(3), np.zeros(3), level=1.5)
     with pytest.raises(ConfigError, match="'n_boot'"):
         bootstrap_ci(acc, np.zeros(3), np.zeros(3), n_boot=2)
+
+
+def test_resamples_of_a_large_test_set_are_drawn_in_blocks(monkeypatch):
+    """Up to RESAMPLE_CELLS the index sets are resample_indices' rows; above, blocks of
+    rounds: as many sets, each class count kept, the same for the same seed."""
+    from transferkit import stats
+    from transferkit.stats import iter_resamples
+
+    y = np.array([0] * 30 + [1] * 10)
+    assert np.array_equal(np.array(list(iter_resamples(len(y), 50, 3, y))), resample_indices(len(y), 50, seed=3, strata=y))
+    monkeypatch.setattr(stats, "RESAMPLE_CELLS", 7 * len(y))  # blocks of 7 rounds
+    sets = list(iter_resamples(len(y), 50, 3, y))
+    assert len(sets) == 50 and all(len(i) == 40 and (y[i] == 1).sum() == 10 for i in sets)
+    assert np.array_equal(np.array(sets), np.array(list(iter_resamples(len(y), 50, 3, y))))
+    assert len({i.tobytes() for i in sets}) == 50

@@ -172,3 +172,15 @@ def test_stratified_cap_property(y: np.ndarray, n: int) -> None:
     for c in np.unique(y):
         share = (y == c).sum() * min(n, len(y)) / len(y)
         assert abs((y[idx] == c).sum() - share) < 1.0 + 1e-9
+
+
+def test_duplicate_pairs_of_hash_arrays_are_those_of_hash_lists() -> None:
+    """A table's row hashes (uint64 arrays) are matched by sorting: the same (first position
+    in a, position in b) pairs as the dict over string hashes."""
+    from transferkit.data.splits import _duplicate_pairs
+
+    a = np.array([5, 3, 9, 3, 7], dtype=np.uint64)
+    b = np.array([3, 1, 7, 3, 9, 2], dtype=np.uint64)
+    want = [(1, 0), (4, 2), (1, 3), (2, 4)]
+    assert _duplicate_pairs(a, b) == want == _duplicate_pairs([str(h) for h in a], [str(h) for h in b])
+    assert _duplicate_pairs(a, np.array([], dtype=np.uint64)) == []

@@ -46,6 +46,16 @@ def _schema_from_frame(frame: pd.DataFrame) -> TableSchema:
     return TableSchema(cols)
 
 
+def _as_numbers(block: np.ndarray) -> np.ndarray:
+    """A (rows, columns) block of cells as float64: one cast when every cell is a number,
+    else per column what ``pd.to_numeric(errors="coerce")`` makes of it (text -> NaN)."""
+    try:
+        return block.astype(np.float64)
+    except (TypeError, ValueError):
+        return np.column_stack([pd.to_numeric(pd.Series(block[:, k]), errors="coerce").to_numpy(np.float64)
+                                for k in range(block.shape[1])])
+
+
 @BACKBONES.register("tabular", help="MLP encoder for tables (standardisation, one-hot categoricals).")
 class TabularBackbone(Backbone):
     """``rows -> [standardised numeric | one-hot categoricals] -> MLP -> (B, hidden[-1])``."""
@@ -140,10 +150,11 @@ class TabularBackbone(Backbone):
         fitted = TableSchema(cols, schema.label_column)
         if self.schema is None or fitted.to_dict() != self.schema.to_dict():
             self._build(fitted)
-        num = frame[fitted.numeric].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64) \
-            if fitted.numeric else np.zeros((len(frame), 0))
-        mean = np.nanmean(num, axis=0) if len(num) else np.zeros(num.shape[1])
-        std = np.nanstd(num, axis=0) if len(num) else np.ones(num.shape[1])
+        mean, std = np.zeros(len(fitted.numeric)), np.ones(len(fitted.numeric))
+        if len(frame):  # a column at a time: no (rows, columns) copy of a large table
+            for j, name in enumerate(fitted.numeric):
+                values = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64)
+                mean[j], std[j] = np.nanmean(values), np.nanstd(values)
         mean = np.nan_to_num(mean)
         std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
@@ -161,20 +172,19 @@ class TabularBackbone(Backbone):
                 raise DataError(f"Row {i} of the batch has {len(r)} values; the schema has {n_cols} columns "
                                 f"({', '.join(self.schema.names)}).")
         out = np.zeros((len(rows), self.in_dim), dtype=np.float32)
-        num_j, off = 0, len(self.schema.numeric)
+        table = np.stack(rows) if rows else np.empty((0, n_cols), dtype=object)  # (B, columns)
+        numeric = [j for j, col in enumerate(self.schema.columns) if col.kind == "numeric"]
+        if numeric:  # NaN stays NaN; forward maps it to the mean
+            out[:, :len(numeric)] = _as_numbers(table[:, numeric])
+        off, at = len(numeric), np.arange(len(rows))
         for j, col in enumerate(self.schema.columns):
             if col.kind == "numeric":
-                vals = pd.to_numeric(pd.Series([r[j] for r in rows]), errors="coerce").to_numpy(np.float64)
-                out[:, num_j] = vals  # NaN stays NaN; forward maps it to the mean
-                num_j += 1
-            else:
-                index = {c: k for k, c in enumerate(col.categories)}
-                for i, r in enumerate(rows):
-                    v = r[j]
-                    missing = v is None or (isinstance(v, float) and np.isnan(v))
-                    k = index.get(str(v), len(col.categories)) if not missing else len(col.categories)
-                    out[i, off + k] = 1.0
-                off += len(col.categories) + 1
+                continue
+            index, unseen = {c: k for k, c in enumerate(col.categories)}, len(col.categories)
+            codes = [unseen if v is None or (isinstance(v, float) and np.isnan(v)) else index.get(str(v), unseen)
+                     for v in table[:, j]]
+            out[at, off + np.asarray(codes, dtype=np.int64)] = 1.0
+            off += unseen + 1
         return torch.from_numpy(out)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:  # (B, in_dim)

@@ -437,6 +437,11 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
     train, val, test = _split_all(pool, official_test, split_seed=split_seed, val_fraction=val_fraction,
                                   test_fraction=test_fraction, max_val=max_val, max_test=max_test,
                                   rule=rule)
+    skipped = list(pool.skipped) + (list(official_test.skipped) if official_test is not None else [])
+    warnings = list(pool.meta.get("warnings", []))
+    if official_test is not None:
+        warnings += official_test.meta.get("warnings", [])
+    del pool, official_test  # the splits are copies: a table's whole frame is freed here
     # fill values come from the training split alone: nothing of val/test leaks into them
     train, (val, test), imputed = impute_splits(train, [val, test], impute, schema)
     if rule is not None:
@@ -470,10 +475,6 @@ def _splits(name_or_path: str | Path, *, domain: str | None, shots: int | None, 
     extra = {"shots": shots, "seed": seed, "split_seed": split_seed}
     for part in (train, val, test):
         _finish(part, domain, extra)
-    skipped = list(pool.skipped) + (list(official_test.skipped) if official_test is not None else [])
-    warnings = list(pool.meta.get("warnings", []))
-    if official_test is not None:
-        warnings += official_test.meta.get("warnings", [])
     if imputed:
         warnings.append(imputed)
     leakage = find_leakage({"train": train, "val": val, "test": test}) if with_leakage else []

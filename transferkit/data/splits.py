@@ -226,12 +226,12 @@ def concat(a: TransferDataset, b: TransferDataset, name: str | None = None) -> T
                            ids=ids, skipped=a.skipped + b.skipped, meta=dict(a.meta))
 
 
-def _item_hashes(ds: TransferDataset) -> list[str]:
-    """Content hash per example; vectorised for tables (row-wise ``iloc`` is slow)."""
+def _item_hashes(ds: TransferDataset) -> list[str] | np.ndarray:
+    """Content hash per example; for a table pandas' uint64 row hashes, as an array."""
     if ds.modality == "table":
         import pandas as pd
 
-        return [str(h) for h in pd.util.hash_pandas_object(ds.x, index=False).to_numpy()]
+        return pd.util.hash_pandas_object(ds.x, index=False).to_numpy()
     if len(ds) == 0:  # e.g. val_fraction=0: no validation split
         return []
     if isinstance(ds.x, np.ndarray):
@@ -242,23 +242,31 @@ def _item_hashes(ds: TransferDataset) -> list[str]:
     return [ds.item_hash(i) for i in range(len(ds))]
 
 
+def _duplicate_pairs(a: list[str] | np.ndarray, b: list[str] | np.ndarray) -> list[tuple[int, int]]:
+    """``(i, j)`` for each example ``j`` of ``b`` whose hash is in ``a``, ``i`` its first
+    position there; hash arrays (tables: millions of rows) are matched by sorting."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        order = np.argsort(a, kind="stable")  # equal hashes keep their order: the first one leads
+        js = np.flatnonzero(np.isin(b, a))
+        firsts = order[np.searchsorted(a[order], b[js])]
+        return list(zip(firsts.tolist(), js.tolist(), strict=True))
+    first: dict[str, int] = {}
+    for i, h in enumerate(a):
+        first.setdefault(h, i)
+    return [(first[h], j) for j, h in enumerate(b) if h in first]
+
+
 def find_leakage(parts: dict[str, TransferDataset], examples: int = 2) -> list[str]:
     """Warnings for inputs that appear in two splits (exact duplicates by content hash).
 
     ``parts`` maps split name -> dataset, e.g. {"train": ..., "val": ..., "test": ...}.
     """
     hashes = {name: _item_hashes(ds) for name, ds in parts.items()}
-    first: dict[str, dict[str, int]] = {}
-    for name, hs in hashes.items():
-        index: dict[str, int] = {}
-        for i, h in enumerate(hs):
-            index.setdefault(h, i)
-        first[name] = index
     names = list(parts)
     warnings = []
     for a_pos, a in enumerate(names):
         for b in names[a_pos + 1:]:
-            pairs = [(first[a][h], j) for j, h in enumerate(hashes[b]) if h in first[a]]
+            pairs = _duplicate_pairs(hashes[a], hashes[b])
             if not pairs:
                 continue
             ids_a, ids_b = parts[a].ids, parts[b].ids

@@ -13,8 +13,6 @@ fill values live in the schema, so prediction applies the ones learned at fit ti
 
 from __future__ import annotations
 
-import io
-import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
@@ -27,6 +25,7 @@ import pandas as pd
 from transferkit.data.dataset import TransferDataset
 from transferkit.data.labels import encode_labels
 from transferkit.data.schema import ColumnSchema, TableSchema
+from transferkit.data.table_files import read_frame
 from transferkit.errors import DataError
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
@@ -37,92 +36,6 @@ MISSING_CATEGORY = "missing"
 INDICATOR_SUFFIX = "__missing"
 #: a text column whose cells are numbers except at most this many (or this share) is a typo
 TYPO_CELLS, TYPO_SHARE = 5, 0.05
-
-
-def decode_utf8(path: Path) -> str:
-    """The file's text; non-UTF-8 bytes raise DataError naming the line (= row)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        raise DataError(f"Data file '{path}' does not exist.") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(
-            f"'{path}' is not UTF-8 text: line {line} (data row {line - 2} counting from 0 after "
-            f"a header line) holds the byte {raw[exc.start:exc.start + 1]!r} that is not valid UTF-8. "
-            "Re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`."
-        ) from None
-
-
-def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
-    records = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"Line {n} of '{path}' is not valid JSON ({exc.msg}). A .jsonl file holds "
-                            "one JSON object per line.") from None
-        except RecursionError:
-            raise DataError(f"Line {n} of '{path}' is nested too deeply to read. A .jsonl file holds "
-                            "one flat JSON object per line.") from None
-        except ValueError:  # the one other error of json.loads: an integer over 4300 digits
-            raise DataError(f"Line {n} of '{path}' holds an integer of more than 4300 digits, "
-                            "beyond the range of any number a model reads. Fix the value or drop "
-                            "the line.") from None
-        if not isinstance(record, dict):
-            raise DataError(f"Line {n} of '{path}' is a JSON {type(record).__name__}, not an object "
-                            "with named fields.")
-        records.append(record)
-    return pd.DataFrame.from_records(records)
-
-
-def read_frame(path: str | Path, as_text: bool = False) -> pd.DataFrame:
-    """Read a CSV/TSV/JSONL/Parquet file into a DataFrame (read-only).
-
-    ``as_text`` reads every CSV cell as a string and keeps empty cells empty (for
-    text datasets); otherwise pandas' type inference and missing-value markers apply.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        try:
-            return pd.read_parquet(path)
-        except ImportError:
-            raise DataError(f"Reading '{path}' needs pyarrow: pip install 'transferkit[parquet]'.") from None
-        except Exception as exc:  # pyarrow raises its own error types
-            raise DataError(f"Cannot read '{path}' as Parquet: {exc}") from None
-    text = decode_utf8(path)
-    if not text.strip():
-        raise DataError(f"Data file '{path}' is empty.")
-    if suffix in (".jsonl", ".ndjson"):
-        frame = _read_jsonl(path, text)
-        return frame.astype(object).where(frame.notna(), "") if as_text else frame
-    sep = "\t" if suffix == ".tsv" else ","
-    _refuse_duplicate_columns(path, text, sep)
-    try:
-        if as_text:
-            return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-        return pd.read_csv(io.StringIO(text), sep=sep)
-    except pd.errors.ParserError as exc:
-        raise DataError(f"Cannot parse '{path}' as {'TSV' if sep == chr(9) else 'CSV'}: {exc}") from None
-
-
-def _refuse_duplicate_columns(path: Path, text: str, sep: str) -> None:
-    """DataError when two header cells share a name (pandas would rename one 'a.1' silently)."""
-    import csv
-
-    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
-    first: dict[str, int] = {}
-    for j, name in enumerate(header):
-        if name in first:
-            raise DataError(f"Columns {first[name] + 1} and {j + 1} of the header of '{path}' are both "
-                            f"named {name!r}; a column name must be unique. Rename one of them.")
-        first[name] = j
 
 
 def pick_column(frame: pd.DataFrame, column: str | None, defaults: Sequence[str], what: str,
@@ -166,12 +79,13 @@ def infer_schema(frame: pd.DataFrame, label_column: str | None = None,
 
 def _refuse_typos(s: pd.Series, name: str, where: str) -> None:
     """DataError when ``s`` is numbers except a few cells (at most TYPO_CELLS or TYPO_SHARE)."""
-    present = s.notna().to_numpy()
+    codes, uniques = pd.factorize(s)  # each distinct value parsed once (-1: missing)
+    present = codes >= 0
     n = int(present.sum())
     if n < 2:
         return
-    parsed = pd.to_numeric(s.astype(object).where(s.notna(), np.nan), errors="coerce").to_numpy()
-    text = present & np.isnan(parsed.astype(np.float64))
+    parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce").to_numpy()
+    text = present & np.append(np.isnan(parsed.astype(np.float64)), False)[codes]
     n_text = int(text.sum())
     if n_text == 0 or n_text >= n - n_text or n_text > max(TYPO_CELLS, TYPO_SHARE * n):
         return
@@ -216,12 +130,14 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the tabl
                                 "values or drop those rows first.")
             gaps = np.isnan(arr)
         else:
-            gaps = s.isna().to_numpy()
-            arr = s.astype(object).where(~gaps, None).to_numpy(dtype=object, copy=True)
-            arr[~gaps] = [str(v) for v in arr[~gaps]]
+            codes, uniques = pd.factorize(s)  # one str per distinct value, shared by its cells
+            gaps = codes < 0
+            arr = np.full(len(s), None, dtype=object)
+            arr[~gaps] = np.array([str(v) for v in uniques], dtype=object)[codes[~gaps]]
         if gaps.any():
             masks[col.name] = gaps
             if col.fill is not None:
+                arr = arr.copy()  # a numeric column may be the input's own array
                 arr[gaps] = col.fill
                 filled[col.name] = int(gaps.sum())
             elif missing != "keep":
@@ -236,7 +152,7 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the tabl
     for col in schema.columns:
         if col.indicator_of is not None:
             out[col.name] = masks.get(col.indicator_of, np.zeros(len(frame), bool)).astype(np.float64)
-    result = pd.DataFrame(out, columns=schema.names)
+    result = pd.DataFrame(out, columns=schema.names, copy=False)  # the arrays above are its own
     result.attrs["filled"] = filled
     return result
 
@@ -244,7 +160,7 @@ def check_table(frame: pd.DataFrame, schema: TableSchema, where: str = "the tabl
 def _numbers(s: pd.Series, name: str, where: str) -> np.ndarray:
     """float64 values of a numeric column (NaN where missing); text and huge ints are errors."""
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":  # already numbers: no object copy
-        return s.to_numpy(dtype=np.float64, copy=True)
+        return s.to_numpy(dtype=np.float64)  # float64: the input's own (read-only) array, no copy
     raw = s.astype(object).where(s.notna(), np.nan)
     try:
         values = pd.to_numeric(raw, errors="coerce")

@@ -175,7 +175,7 @@ def _own_split(run: Path, predictor: Predictor, recorded: dict[str, Any], split:
     from transferkit.data import load as load_data
     from transferkit.data import load_splits
     from transferkit.options import from_dict
-    from transferkit.pipeline.run import split_fingerprint
+    from transferkit.pipeline.run import same_split, split_fingerprint
 
     try:
         cfg = from_dict(DataConfig, recorded, "data")
@@ -193,7 +193,7 @@ def _own_split(run: Path, predictor: Predictor, recorded: dict[str, Any], split:
     if want is None:
         return ds, False
     got = split_fingerprint(ds)
-    if got != want:
+    if not same_split(want, ds, got):
         raise DataError(
             f"The {split} split rebuilt from '{run / CONFIG}' ({len(ds)} rows of '{cfg.data}') is not "
             f"the one the run was fitted on: its fingerprint {got[:12]} differs from the one recorded "

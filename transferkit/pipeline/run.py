@@ -106,11 +106,21 @@ def config_fingerprint(cfg: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def split_fingerprint(data: Any) -> str:
-    """sha256 of a split's inputs (their content hash) and its targets, in order."""
-    h = hashlib.sha256(data.content_hash().encode())
+def split_fingerprint(data: Any, legacy: bool = False) -> str:
+    """sha256 of a split's inputs (their content hash) and its targets, in order;
+    ``legacy``: a table's as runs recorded it before (its CSV text, see
+    :meth:`~transferkit.data.dataset.TransferDataset.csv_content_hash`)."""
+    h = hashlib.sha256((data.csv_content_hash() if legacy else data.content_hash()).encode())
     h.update(np.ascontiguousarray(np.asarray(data.y)).tobytes())
     return h.hexdigest()
+
+
+def same_split(recorded: str, data: Any, current: str | None = None) -> bool:
+    """Whether ``data`` is the split whose fingerprint a run recorded (``current``: its
+    fingerprint now, when known): a table recorded before also matches its CSV digest."""
+    if recorded == (current or split_fingerprint(data)):
+        return True
+    return getattr(data, "modality", None) == "table" and recorded == split_fingerprint(data, legacy=True)
 
 
 @dataclass
@@ -404,8 +414,9 @@ class Run:
             return
         recorded = self._recorded()
         before = recorded.get("splits")
-        if self.resume and before and before != self.fingerprints["splits"]:
-            changed = [k for k in ("train", "val", "test") if before.get(k) != self.fingerprints["splits"][k]]
+        changed = [k for k in ("train", "val", "test") if self.resume and before and not same_split(
+            before.get(k, ""), getattr(splits, k), self.fingerprints["splits"][k])]
+        if changed:
             raise RunDirError(
                 f"--resume continues the run in '{self.dir}' with the data it was started with, and "
                 f"the {', '.join(changed)} split(s) differ from the ones it recorded (the data "
@@ -579,4 +590,4 @@ def manifest(model: Any, task: Any, train: Any, cfg: Any, fingerprints: dict[str
 __all__ = ["FINGERPRINTS", "RUNS_ROOT", "UNFINGERPRINTED", "Run", "RunResult", "Summary", "clean_stale",
            "config_fingerprint", "default_run_name",
            "is_main_process", "lock_path", "manifest", "partial_directory", "plain_name",
-           "run_directory", "split_fingerprint"]
+           "run_directory", "same_split", "split_fingerprint"]

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from transferkit._threads import small_dense_step
 from transferkit.config import FitConfig
 from transferkit.errors import TransferkitError
 from transferkit.logs import detail_log
@@ -101,8 +102,10 @@ def map_batches(model: nn.Module, data: Any, fn: Callable[[nn.Module, Any], Any]
     device = model_device(model)
     rows = np.arange(len(data)) if rows is None else rows
     out = []
-    # a bar (in the CLI, on a terminal) when the pass is long enough to wait for
-    with progress_bar(progress_wanted() and len(rows) > 8 * batch_size, len(rows), "predicting") as advance:
+    # a bar (in the CLI, on a terminal) when the pass is long enough to wait for; a small MLP
+    # on one intra-op thread (see small_dense_step)
+    with progress_bar(progress_wanted() and len(rows) > 8 * batch_size, len(rows), "predicting") as advance, \
+            single_thread() if small_dense_step(model, batch_size) else contextlib.nullcontext():
         for start in range(0, len(rows), batch_size):
             sel = rows[start:start + batch_size]
             if isinstance(data, np.ndarray):
@@ -412,9 +415,11 @@ class StageRunner:
             lengths=inputs.lengths, task=self.task,
             min_steps=self.min_steps(stage), extend=last, **joint_kwargs,
         )
-        # A head on cached features is a few tiny matmuls per step: a second thread only
-        # adds synchronisation (10x slower on a busy 2-core machine, measured in V1).
-        with single_thread() if k == 0 and cached else contextlib.nullcontext():
+        # A head on cached features, or a small MLP end to end (the tabular backbone), is a
+        # few tiny matmuls per step: a second thread only adds synchronisation (10x slower
+        # on a busy 2-core machine, measured in V1; 100x for the tabular MLP at load 10).
+        small = (k == 0 and cached) or small_dense_step(model, self.cfg.train.batch_size)
+        with single_thread() if small else contextlib.nullcontext():
             result = trainer.fit()
         seconds = time.perf_counter() - t0
         self.timings["train_s"] += seconds

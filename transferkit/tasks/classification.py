@@ -483,7 +483,7 @@ class ClassificationTask(Task):
                   seed: int = 0) -> dict[str, Any]:
         """Percentile bootstrap CIs of accuracy, balanced accuracy and macro-F1, resampling
         test examples within each class (the test set's class counts are kept)."""
-        from transferkit.stats import LEVEL, N_BOOT, resample_indices
+        from transferkit.stats import LEVEL, N_BOOT, iter_resamples
 
         y = np.asarray(targets, dtype=np.int64)
         if len(y) < 2:
@@ -491,7 +491,7 @@ class ClassificationTask(Task):
         pred = decide(outputs, meta.get("decision"))
         k = max(int(np.asarray(outputs).shape[1]), int(y.max()) + 1)
         values = np.array([_fast_metrics(y[i], pred[i], k)
-                           for i in resample_indices(len(y), N_BOOT, seed, strata=y)])  # (B, 3)
+                           for i in iter_resamples(len(y), N_BOOT, seed, strata=y)])  # (B, 3)
         tail = (1.0 - LEVEL) / 2.0
         lo, hi = np.quantile(values, tail, axis=0), np.quantile(values, 1.0 - tail, axis=0)
         return {"level": LEVEL, "n_boot": N_BOOT, "seed": seed, "stratified": True,
