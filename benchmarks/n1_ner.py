@@ -6,9 +6,12 @@ literature's official test set), K = 100 or 500 training sentences drawn by tran
 ``--shots K`` sampler (every entity type appears) with the seed. Backbone: the built-in
 all-MiniLM-L6-v2 for every method. Methods:
 
-(a) transferkit ``fit --data wnut16 --backbone minilm --shots K`` (linear probe on cached
-    per-word features, the head solved by L-BFGS, its strength chosen on the 192 validation
-    tweets);
+(a) transferkit ``fit --data wnut16 --backbone minilm --task token-classification --shots K``,
+    the command as a user types it: the default strategy (the row names it) -- below
+    ``PARTIAL_FROM`` training sentences the linear probe on cached per-word features (head
+    solved by L-BFGS, its strength cross-validated on the shots), from there ``partial`` on
+    the encoder's top layers over cached activations (20 % of the shots carved for early
+    stopping, see ``transferkit.tasks.tokens``);
 (b) transferkit ``fit ... --strategy full --epochs E --batch-size 8`` (its defaults
     otherwise: head lr 1e-3, encoder lr 1e-4, cosine schedule, early stopping and the best
     epoch chosen on the validation tweets' entity F1);
@@ -176,8 +179,8 @@ def main() -> None:
                         run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
                                      seed=seed, cache_dir=str(cache / f"{k}-{seed}"), out=str(work / f"lp-{k}-{seed}"),
                                      log=None)
-                    record("transferkit linear-probe", k, seed, run.summary["metrics"]["test"]["entity_f1"],
-                           t.wall)
+                    record(f"transferkit fit, default strategy ({run.summary['strategy']})", k, seed,
+                           run.summary["metrics"]["test"]["entity_f1"], t.wall)
                 if "crf" in methods:
                     with _common.timed() as t:
                         preds = crf(data)

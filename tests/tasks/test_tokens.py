@@ -53,6 +53,26 @@ def test_windows_cover_long_sentences_and_merge_back(minilm):
     assert float(cos.mean()) > 0.5
 
 
+def test_split_reads_the_same_words_from_cached_activations(minilm):
+    """top(bottom(x)) == the encoder read per word, for a sentence cut into windows, an
+    empty sentence, and activations padded further (as the feature cache pads a split)."""
+    enc = TokenEncoder(minilm, window=8, stride=4)
+    sents = [["Apple", "is", "opening", "a", "store", "in", "Paris", "with", "Tim", "Cook", "and", "friends"],
+             ["hi"], [], ["@user", "lol", "#yes"]]
+    x = enc.collate(sents)
+    assert x["input_ids"].shape[0] > len(sents)  # the first sentence spans several windows
+    with torch.inference_mode():
+        ref = enc(x)
+        for k in (1, 2, 6):
+            bottom, top = enc.split_at(k)
+            act = bottom(x)
+            assert act.shape[0] == 4 and act.shape[-1] == 384 + 3
+            assert torch.equal(act[..., -1].sum(1) > 0, torch.tensor([True, True, False, True]))
+            got = top(torch.nn.functional.pad(act, (0, 0, 0, 5)))  # padded past the last window
+            assert got.shape == ref.shape
+            assert torch.allclose(got, ref, atol=1e-5)
+
+
 def test_entity_metrics_follow_seqeval():
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
     pred = [["B-PER", "O", "O", "B-LOC"], ["I-ORG", "O"]]  # a cut entity; an orphan I- reads as B-
