@@ -54,33 +54,6 @@ def task_splits(cfg: FitConfig, log: Callable[[str], None]) -> tuple[Any, Task]:
     return load_task_splits(cfg.data, cfg.task, cfg.task_params, log)
 
 
-def budgeted_splits(cfg: FitConfig, log: Callable[[str], None], choice: str | None
-                    ) -> tuple[FitConfig, Any, Task, str | None]:
-    """(cfg, splits, task, choice) of a fit: the label budget applied and the data split for
-    the task. When a default chose the strategy (``choice``), the task may replace it once
-    the data says how many training examples there are (:meth:`Task.default_strategy`;
-    ``--shots K`` counts K); the label budget follows the strategy kept, and the splits are
-    drawn again when it changed them."""
-    quiet: Callable[[str], None] = lambda _m: None  # noqa: E731
-    budgeted = apply_label_budget(cfg, quiet if choice is not None else log)
-    splits, task = task_splits(budgeted, log)
-    if choice is None or cfg.strategy is None:
-        return budgeted, splits, task, choice
-    n_train = int(cfg.data.shots) if cfg.data.shots is not None else len(splits.train)
-    better = task.default_strategy(cfg.strategy, n_train)
-    if better is None:
-        return apply_label_budget(cfg, log), splits, task, choice
-    name, params, why = better
-    params = {**params, **cfg.strategy_params}  # the user's strategy_params win
-    shown = f" with {', '.join(f'{k}={v}' for k, v in params.items())}" if params else ""
-    log(f"[bold]strategy[/bold] {name}{shown} instead ({why}; --strategy chooses another)")
-    cfg = dataclasses.replace(cfg, strategy=name, strategy_params=params)
-    again = apply_label_budget(cfg, log)
-    if again.data != budgeted.data:
-        splits, task = task_splits(again, quiet)
-    return again, splits, task, f"strategy '{name}' by default for this task and data: {why}"
-
-
 def load_task_splits(data: Any, task: str | None, params: Any,
                      log: Callable[[str], None]) -> tuple[Any, Task]:
     """(splits, task) of the DataConfig ``data``: the task ``task``, or the one the unsplit
@@ -116,7 +89,8 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     ``pretrain`` (``section`` = (command, summary section) for pretrain; ``choice``: why the
     strategy, when a default chose it)."""
     torch.manual_seed(cfg.data.seed)
-    cfg, splits, task, choice = budgeted_splits(cfg, log, choice)
+    cfg = apply_label_budget(cfg, log)
+    splits, task = task_splits(cfg, log)
     log_data(cfg, splits, task, log)
     train = splits.train
     run.write_config(cfg, extendable=True)

@@ -128,13 +128,6 @@ class Task:
         backbone it builds or rebuilds (it must accept one it already prepared). Default: unchanged."""
         return backbone
 
-    def default_strategy(self, strategy: str, n_train: int) -> tuple[str, dict[str, Any], str] | None:
-        """(strategy, its parameters, why) to use instead of ``strategy`` -- the default a fit
-        that names no strategy got from its backbone (:func:`~transferkit.pipeline.build.default_strategy`)
-        -- once the data says ``n_train`` labelled training examples (``--shots`` or the train
-        split); None keeps it. Default: None."""
-        return None
-
     def build_head(self, in_dim: int, out_dim: int) -> nn.Module:
         """The head on top of the (mapped) features."""
         return nn.Linear(in_dim, out_dim)

@@ -36,12 +36,6 @@ from transferkit.tasks._base import Accumulator, Task, with_l2_sp
 
 #: error examples a test report keeps
 ERROR_EXAMPLES = 5
-#: from this many training sentences a fit that names no strategy trains the encoder's top
-#: layers (``partial``, on cached activations of the layers below) instead of probing frozen
-#: word features (benchmarks/results/n1_ner.md: WNUT-16, MiniLM)
-PARTIAL_FROM = 300
-#: how many top layers that ``partial`` default trains
-PARTIAL_BLOCKS = 2
 
 
 def _aligned(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,17 +190,6 @@ class TokenClassificationTask(Task):
         from transferkit.backbones.tokens import TokenEncoder
 
         return backbone if isinstance(backbone, TokenEncoder) else TokenEncoder(backbone)
-
-    def default_strategy(self, strategy: str, n_train: int) -> tuple[str, dict[str, Any], str] | None:
-        """From :data:`PARTIAL_FROM` training sentences, ``partial`` on the encoder's top
-        :data:`PARTIAL_BLOCKS` layers over cached activations instead of the linear probe
-        a pretrained encoder gets by default (fewer sentences: the probe); see the module."""
-        if strategy != "linear-probe" or n_train < PARTIAL_FROM:
-            return None
-        return ("partial", {"blocks": PARTIAL_BLOCKS},
-                f"{n_train} training sentences >= {PARTIAL_FROM}: the encoder's top {PARTIAL_BLOCKS} "
-                "layers train on cached activations of the layers below, which beats a probe of "
-                "frozen word features there")
 
     # ------------------------------------------------------------------ model
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
