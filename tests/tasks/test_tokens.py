@@ -142,3 +142,22 @@ def test_error_examples_are_a_summary_section_with_words():
     _, _, sections = task.adjust(None, SimpleNamespace(train=test, test=test), None, out, print)
     assert set(sections) <= set(Summary.SECTIONS)
     assert sections["error_examples"] == [{"sentence": "Paris", "gold": ["LOC: Paris"], "predicted": []}]
+
+
+def test_partial_fit_trains_top_layers_on_cached_token_activations(tmp_path):
+    """``--strategy partial`` on a token task reads the bottom layers from the cache (one
+    entry per split with upto_block) and learns the tiny entities."""
+    import json
+
+    import transferkit as tk
+    from transferkit.tasks.tokens import write_tiny_conll
+
+    path = tmp_path / "ner.conll"
+    write_tiny_conll(path, n=60)
+    run = tk.fit(data=str(path), backbone="minilm", task="token-classification", strategy="partial",
+                 strategy_params={"blocks": 1, "head_epochs": 0}, epochs=3, batch_size=8, seed=0,
+                 cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "run"), log=None)
+    assert run.summary["strategy"] == "partial"
+    assert run.summary["metrics"]["test"]["entity_f1"] > 0.3
+    infos = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*.json")]
+    assert any(i.get("upto_block") == 1 for i in infos)  # the bottom's activations were cached
