@@ -6,9 +6,10 @@ literature's official test set), K = 100 or 500 training sentences drawn by tran
 ``--shots K`` sampler (every entity type appears) with the seed. Backbone: the built-in
 all-MiniLM-L6-v2 for every method. Methods:
 
-(a) transferkit ``fit --data wnut16 --backbone minilm --shots K`` (linear probe on cached
-    per-word features, the head solved by L-BFGS, its strength chosen on the 192 validation
-    tweets);
+(a) transferkit ``fit --data wnut16 --backbone minilm --task token-classification --shots K``,
+    the command as a user types it: the default strategy (the row names it), the linear probe
+    on cached per-word features (head solved by L-BFGS, its strength cross-validated on the
+    shots);
 (b) transferkit ``fit ... --strategy full --epochs E --batch-size 8`` (its defaults
     otherwise: head lr 1e-3, encoder lr 1e-4, cosine schedule, early stopping and the best
     epoch chosen on the validation tweets' entity F1);
@@ -149,12 +150,15 @@ def main() -> None:
                     "linear probe only).")
     ap.add_argument("--cache-dir", default="", help="Feature cache to use (default: a fresh temporary one "
                     "per size and seed, so the times include feature extraction).")
+    ap.add_argument("--seed-list", default="", help="Seeds to run, comma-separated (instead of "
+                    "0 .. --seeds - 1), e.g. to add seeds to an earlier run.")
     args = ap.parse_args()
     _common.setup(install=False)
     import transferkit as tk
     from transferkit.tasks.tokens import entity_metrics
 
-    seeds = list(range(1 if args.quick else args.seeds))
+    seeds = ([int(v) for v in args.seed_list.split(",")] if args.seed_list
+             else list(range(1 if args.quick else args.seeds)))
     shots: list[int | None] = [None if k == "all" else int(k) for k in args.shots.split(",")]
     methods = set(args.methods.split(","))
     epochs = [int(e) for e in args.epochs.split(",") if e]
@@ -176,8 +180,8 @@ def main() -> None:
                         run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
                                      seed=seed, cache_dir=str(cache / f"{k}-{seed}"), out=str(work / f"lp-{k}-{seed}"),
                                      log=None)
-                    record("transferkit linear-probe", k, seed, run.summary["metrics"]["test"]["entity_f1"],
-                           t.wall)
+                    record(f"transferkit fit, default strategy ({run.summary['strategy']})", k, seed,
+                           run.summary["metrics"]["test"]["entity_f1"], t.wall)
                 if "crf" in methods:
                     with _common.timed() as t:
                         preds = crf(data)
@@ -206,7 +210,7 @@ def write(out: str, rows: list[dict[str, Any]], seeds: list[int], shots: list[in
     lines = [
         "# N1 named entities: WNUT-16 (transferkit's test carve), MiniLM, transferkit vs the HF Trainer recipe",
         "",
-        f"Command: `python benchmarks/n1_ner.py --seeds {len(seeds)} --shots {','.join(str(k or 'all') for k in shots)} "
+        f"Command: `python benchmarks/n1_ner.py --seed-list {','.join(map(str, seeds))} --shots {','.join(str(k or 'all') for k in shots)} "
         f"--epochs {','.join(map(str, epochs))} --methods {','.join(sorted(asked))}`. Test: the 479 tweets of transferkit's fixed carve of "
         "the WNUT-16 train split -- **not comparable** with the WNUT-16 literature (official test set). "
         "Entity F1 by seqeval (default mode). "

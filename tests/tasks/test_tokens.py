@@ -53,6 +53,26 @@ def test_windows_cover_long_sentences_and_merge_back(minilm):
     assert float(cos.mean()) > 0.5
 
 
+def test_split_reads_the_same_words_from_cached_activations(minilm):
+    """top(bottom(x)) == the encoder read per word, for a sentence cut into windows, an
+    empty sentence, and activations padded further (as the feature cache pads a split)."""
+    enc = TokenEncoder(minilm, window=8, stride=4)
+    sents = [["Apple", "is", "opening", "a", "store", "in", "Paris", "with", "Tim", "Cook", "and", "friends"],
+             ["hi"], [], ["@user", "lol", "#yes"]]
+    x = enc.collate(sents)
+    assert x["input_ids"].shape[0] > len(sents)  # the first sentence spans several windows
+    with torch.inference_mode():
+        ref = enc(x)
+        for k in (1, 2, 6):
+            bottom, top = enc.split_at(k)
+            act = bottom(x)
+            assert act.shape[0] == 4 and act.shape[-1] == 384 + 3
+            assert torch.equal(act[..., -1].sum(1) > 0, torch.tensor([True, True, False, True]))
+            got = top(torch.nn.functional.pad(act, (0, 0, 0, 5)))  # padded past the last window
+            assert got.shape == ref.shape
+            assert torch.allclose(got, ref, atol=1e-5)
+
+
 def test_entity_metrics_follow_seqeval():
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
     pred = [["B-PER", "O", "O", "B-LOC"], ["I-ORG", "O"]]  # a cut entity; an orphan I- reads as B-
@@ -122,3 +142,22 @@ def test_error_examples_are_a_summary_section_with_words():
     _, _, sections = task.adjust(None, SimpleNamespace(train=test, test=test), None, out, print)
     assert set(sections) <= set(Summary.SECTIONS)
     assert sections["error_examples"] == [{"sentence": "Paris", "gold": ["LOC: Paris"], "predicted": []}]
+
+
+def test_partial_fit_trains_top_layers_on_cached_token_activations(tmp_path):
+    """``--strategy partial`` on a token task reads the bottom layers from the cache (one
+    entry per split with upto_block) and learns the tiny entities."""
+    import json
+
+    import transferkit as tk
+    from transferkit.tasks.tokens import write_tiny_conll
+
+    path = tmp_path / "ner.conll"
+    write_tiny_conll(path, n=60)
+    run = tk.fit(data=str(path), backbone="minilm", task="token-classification", strategy="partial",
+                 strategy_params={"blocks": 1, "head_epochs": 0}, epochs=3, batch_size=8, seed=0,
+                 cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "run"), log=None)
+    assert run.summary["strategy"] == "partial"
+    assert run.summary["metrics"]["test"]["entity_f1"] > 0.3
+    infos = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*.json")]
+    assert any(i.get("upto_block") == 1 for i in infos)  # the bottom's activations were cached

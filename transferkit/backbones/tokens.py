@@ -53,6 +53,88 @@ def best_window(pos: int, starts: list[int], window: int) -> int:
     return max(range(len(starts)), key=lambda i: (scores[i], -i))
 
 
+class _TokenBottom(nn.Module):
+    """The text encoder's embeddings and first layers over a batch's windows, laid out per
+    sentence so that the feature cache can store one array per sentence: ``(B, S, H + 3)``.
+
+    Sentence ``b``'s windows that its words are read from follow one another, each ``T``
+    positions long (the batch's window length); after the ``H`` hidden channels come the
+    window's number within the sentence (1, 2, ...; 0 past its last window), at each word's
+    first sub-token (in the window the word is read from) the word's number + 1 (0
+    elsewhere), and last the attention mask (the text backbone's convention: the last
+    channel of cached text activations is the mask). :class:`_TokenTop` undoes the layout."""
+
+    def __init__(self, bottom: nn.Module) -> None:
+        super().__init__()
+        self.bottom = bottom
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        h = self.bottom(inputs)  # (C, T, H + 1): hidden states, mask
+        c, t, d = h.shape
+        ww, wp, wm = inputs["word_window"], inputs["word_pos"], inputs["word_mask"]
+        used = [torch.unique(ww[b][wm[b]]) for b in range(ww.shape[0])]  # sorted chunk rows
+        n = max([len(u) for u in used] + [0])
+        out = h.new_zeros(ww.shape[0], max(n, 1) * t, d + 2)
+        for b, chunks in enumerate(used):
+            if not len(chunks):
+                continue
+            out[b, :len(chunks) * t, :d - 1] = h[chunks, :, :-1].reshape(-1, d - 1)
+            out[b, :len(chunks) * t, -1] = h[chunks, :, -1].reshape(-1)
+            out[b, :len(chunks) * t, d - 1] = torch.arange(1, len(chunks) + 1).repeat_interleave(t).to(h)
+            words = torch.nonzero(wm[b]).squeeze(1)
+            block = torch.searchsorted(chunks, ww[b, words])  # the word's window, numbered in the sentence
+            out[b, block * t + wp[b, words], d] = (words + 1).to(h)
+        return out
+
+
+class _TokenTop(nn.Module):
+    """The text encoder's last layers on :class:`_TokenBottom`'s layout -> ``(B, W, H)``
+    first-sub-token word features, the same as :meth:`TokenEncoder.forward`."""
+
+    def __init__(self, text: Any, top: nn.Module) -> None:
+        super().__init__()
+        self.layers = top.layers
+        object.__setattr__(self, "_text", text)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, S, H + 3) -> (B, W, H)
+        from transferkit.backbones.text import _layer_out
+
+        h, win, word, mask = x[..., :-3], x[..., -3], x[..., -2], x[..., -1]
+        dim = h.shape[-1]
+        widths = [int((win[b] == 1).sum()) for b in range(x.shape[0])]  # each sentence's T
+        blocks, masks, where = [], [], []  # windows, their masks, (sentence, first window row, T)
+        for b, t in enumerate(widths):
+            k = int(win[b].max()) if t else 0
+            if k:
+                where.append((b, len(blocks), t))
+                blocks.extend(h[b, :k * t].reshape(k, t, dim))
+                masks.extend(mask[b, :k * t].reshape(k, t))
+        n_words = int(word.max()) if x.numel() else 0
+        feats = x.new_zeros(x.shape[0], n_words, dim)
+        if not blocks:
+            return feats
+        real = max(1, max(int(m.sum()) for m in masks))  # padding is on the right: cut it
+        hs = torch.stack([nn.functional.pad(b[:real], (0, 0, 0, real - min(real, len(b)))) for b in blocks])
+        ms = torch.stack([nn.functional.pad(m[:real], (0, real - min(real, len(m)))) for m in masks])
+        ext = self._text.extended_mask(ms, hs.dtype)
+        outs = []
+        for layer in self.layers:
+            hs = _layer_out(layer(hs, attention_mask=ext))
+            outs.append(hs)
+        n = self._text.pool_stages
+        hs = torch.stack(outs[-(n + 1):]).mean(0) if n else hs
+        rows_b, rows_w, rows_c, rows_p = [], [], [], []
+        for b, first, t in where:
+            pos = torch.nonzero(word[b] > 0).squeeze(1)
+            rows_b.append(torch.full_like(pos, b))
+            rows_w.append(word[b, pos].long() - 1)
+            rows_c.append(first + torch.div(pos, t, rounding_mode="floor"))
+            rows_p.append(pos % t)
+        b_i, w_i, c_i, p_i = (torch.cat(r) for r in (rows_b, rows_w, rows_c, rows_p))
+        feats[b_i, w_i] = hs[c_i, p_i]
+        return feats
+
+
 class TokenEncoder(Backbone):
     """Words -> ``(B, W, H)`` first-sub-token features of a text encoder (see the module)."""
 
@@ -106,6 +188,14 @@ class TokenEncoder(Backbone):
 
     def save_assets(self, run_dir: Path) -> dict[str, Any]:
         return self.text.save_assets(run_dir)
+
+    def split_at(self, k: int) -> tuple[nn.Module, nn.Module]:
+        """``(bottom, top)``: the encoder below its last ``k`` layers, whose per-sentence
+        activations the feature cache stores (:class:`_TokenBottom`), and those ``k``
+        layers read per word (:class:`_TokenTop`); ``top(bottom(x)) == self(x)``. Lets
+        ``--strategy partial`` train the top layers on cached activations."""
+        bottom, top = self.text.split_at(k)
+        return _TokenBottom(bottom), _TokenTop(self.text, top)
 
     def describe(self) -> dict[str, Any]:
         return {**self.text.describe(), "per_token": {"window": self.window, "stride": self.stride,

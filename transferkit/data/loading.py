@@ -315,7 +315,7 @@ def _val_from_shots(train: TransferDataset, fraction: float, seed: int
         return train, none, "none (the shots all train)"
     if train.multi_label:
         val_idx = iterative_cap(train.y, min(n - 1, max(1, round(n * fraction))), seed)
-    elif train.boxes or train.dense:  # images: a seeded random part
+    elif train.boxes or train.dense or train.per_token:  # images, sentences: a seeded random part
         val_idx = stratified_cap(np.zeros(n, np.int64), min(n - 1, max(1, round(n * fraction))), seed)
     elif train.has_values:
         val_idx = stratified_cap(value_strata(train.y), min(n - 1, max(1, round(n * fraction))), seed)
