@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -65,8 +66,10 @@ def tfidf_baseline(texts: list[str], y: np.ndarray, class_texts: list[str]) -> f
 def fit_bacc(data: str, workdir: Path, shots: int, seed: int, overrides: list[str]) -> tuple[float, float]:
     import transferkit as tk
 
+    cache = workdir / "cache"  # a fresh feature cache per fit: its seconds include extraction,
+    shutil.rmtree(cache, ignore_errors=True)  # as SetFit's include embedding every text
     t0 = time.perf_counter()
-    result = tk.fit(data=data, backbone="minilm", shots=shots, seed=seed,
+    result = tk.fit(data=data, backbone="minilm", shots=shots, seed=seed, cache_dir=str(cache),
                     out=str(workdir / f"{data}-k{shots}-s{seed}-{abs(hash(tuple(overrides)))}"),
                     overrides=overrides, log=None)
     return float(result.summary["metrics"]["test"]["balanced_accuracy"]), time.perf_counter() - t0
