@@ -91,3 +91,34 @@ def shifted_table():
     """``shifted_table(path, shift, seed) -> str``: see :func:`write_shifted_table`."""
     return write_shifted_table
 
+
+
+def _trainer_threads(monkeypatch, call) -> list[int]:
+    """The intra-op thread count each ``Trainer.fit`` ran on during ``call()``, with torch set
+    to 2 threads around it; checks that the caller's 2 threads come back afterwards."""
+    import torch
+
+    from transferkit.train import Trainer
+
+    seen: list[int] = []
+    original = Trainer.fit
+
+    def spy(self):
+        seen.append(torch.get_num_threads())
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        call()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)
+    return seen
+
+
+@pytest.fixture
+def trainer_threads(monkeypatch):
+    """``trainer_threads(call) -> list[int]``: see :func:`_trainer_threads`."""
+    return lambda call: _trainer_threads(monkeypatch, call)

@@ -150,28 +150,11 @@ def test_fit_under_accelerate_launch_two_processes(tmp_path):
     assert not (out / ".lock").exists()
 
 
-def test_head_stage_runs_single_threaded_and_restores_threads(tmp_path, monkeypatch):
+def test_head_stage_runs_single_threaded_and_restores_threads(tmp_path, trainer_threads):
     """Heads on cached features train on one thread; the caller's setting comes back."""
-    import torch
-
-    from transferkit.train import Trainer
-
-    seen = []
-    original = Trainer.fit
-
-    def spy(self):
-        seen.append(torch.get_num_threads())
-        return original(self)
-
-    monkeypatch.setattr(Trainer, "fit", spy)
-    old = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", epochs=2,
-               strategy_params={"solver": "sgd"}, out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(old)
+    seen = trainer_threads(lambda: tk.fit(
+        data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", epochs=2,
+        strategy_params={"solver": "sgd"}, out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None))
     assert seen == [1]
 
 

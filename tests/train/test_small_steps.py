@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 import transferkit as tk
@@ -19,23 +18,8 @@ def test_a_small_mlp_step_is_small_and_convolutions_or_big_batches_are_not() -> 
     assert small_dense_step(nn.ReLU(), 10**9)  # nothing to compute
 
 
-def test_a_tabular_mlp_trains_end_to_end_on_one_thread(tmp_path, monkeypatch) -> None:
-    from transferkit.train import Trainer
-
-    seen = []
-    original = Trainer.fit
-
-    def spy(self):
-        seen.append(torch.get_num_threads())
-        return original(self)
-
-    monkeypatch.setattr(Trainer, "fit", spy)
-    old = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="full", epochs=1,
-               out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None)
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(old)
+def test_a_tabular_mlp_trains_end_to_end_on_one_thread(tmp_path, trainer_threads) -> None:
+    seen = trainer_threads(lambda: tk.fit(
+        data="breast-cancer-wdbc", backbone="tabular", strategy="full", epochs=1,
+        out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), log=None))
     assert seen == [1]
