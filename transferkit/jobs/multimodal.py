@@ -149,14 +149,14 @@ def _fusion_tests(classes: list[str], cols: list[Any], own: dict[str, np.ndarray
     """Each fusion against the best single column -- chosen by its accuracy on the validation
     rows, never the test rows -- by the classification task's paired test on the test rows
     (McNemar's exact test and a paired, class-stratified bootstrap CI of the difference)."""
-    from transferkit.tasks.classification import ClassificationTask
+    from transferkit.tasks import get_task
 
     alone = {c.column: _everywhere(c, own[c.column], prior) for c in cols if own.get(c.column) is not None}
     if not alone or not len(test):
         return {}
     rows = val if len(val) else test[:0]
     best = max(alone, key=lambda c: float((alone[c][rows].argmax(1) == y[rows]).mean()) if len(rows) else 0.0)
-    task, out = ClassificationTask(), {}
+    task, out = get_task("classification"), {}
     for name, p in probs.items():
         test_ = task.compare(y[test], p[test], alone[best][test], {"classes": classes},
                              baseline=f"the best single column '{best}' (chosen on validation rows)",

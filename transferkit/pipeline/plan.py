@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from transferkit.config import FitConfig
+from transferkit.pipeline.stages import stage_min_steps
 
 #: a training step costs about this many forward passes (forward + backward)
 STEP_FORWARDS = 3.0
@@ -60,9 +61,7 @@ def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_exam
     k = stage.trainable_blocks
     epochs = stage.epochs or cfg.train.epochs
     per_epoch = max(1, math.ceil(len(splits.train) / cfg.train.batch_size))
-    min_steps = int(stage.info.get("min_steps", 0)) if k == 0 else 0
-    if task is not None and not task.cached_inputs:  # a dense decoder on raw inputs
-        min_steps = int(task.min_train_steps())
+    min_steps = stage_min_steps(stage, task)
     if min_steps:
         epochs = max(epochs, math.ceil(min_steps / per_epoch))
     steps = epochs * per_epoch

@@ -186,6 +186,17 @@ class _StageInputs:
     val_collate: Callable | None = None  # None: the training collate (no augmentation to undo)
 
 
+def stage_min_steps(stage: Any, task: Any) -> int:
+    """The steps a stage runs at least (epochs are stretched to reach them and early stopping
+    does not end the stage sooner): on cached features, the head stage's ``min_steps`` (its
+    strategy's); for a task that trains on raw inputs (a dense decoder), every stage's
+    :meth:`~transferkit.tasks.Task.min_train_steps`; 0 otherwise. The stage runner and the
+    ``--dry-run`` plan both read it."""
+    if task is not None and not task.cached_inputs:
+        return int(task.min_train_steps())
+    return int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+
+
 class StageRunner:
     """Runs a strategy's stages through the one training loop, choosing per stage the
     cheapest input that is exact: cached features (only the head trains), cached
@@ -284,13 +295,8 @@ class StageRunner:
         return best
 
     def min_steps(self, stage: Any) -> int:
-        """The steps a stage runs at least (epochs are stretched to reach them and early
-        stopping does not end the stage sooner): on cached features, the head stage's
-        ``min_steps`` (its strategy's); for a task that trains on raw inputs (a dense
-        decoder), every stage's :meth:`~Task.min_train_steps`; 0 otherwise."""
-        if not self.task.cached_inputs:
-            return int(self.task.min_train_steps())
-        return int(stage.info.get("min_steps", 0)) if stage.trainable_blocks == 0 else 0
+        """The steps ``stage`` runs at least: :func:`stage_min_steps` for this run's task."""
+        return stage_min_steps(stage, self.task)
 
     def _stage_config(self, stage: Any) -> Any:
         train_cfg = self.cfg.train

@@ -50,8 +50,8 @@ class SegmentationConfig(Options):
     min_steps: int = option(150, "The step budget: every training stage (the decoder on the "
                             "frozen encoder by default; the --compare scratch U-Net too) runs at "
                             "least this many optimizer steps, epochs stretched to reach them "
-                            "(10 images at batch 8 are 2 steps per epoch: 10 epochs leave a fresh "
-                            "decoder untrained); early stopping does not end a stage sooner. "
+                            "(10 images at the default batch are 1 step per epoch: 10 epochs leave a "
+                            "fresh decoder untrained); early stopping does not end a stage sooner. "
                             "0: train.epochs alone.", ge=0)
 
 
