@@ -96,3 +96,16 @@ def test_each_fusion_is_tested_against_the_best_column_chosen_on_validation(mm_r
         alone = section["columns"][paired["best_column"]]["alone_all_test_rows"]["accuracy"]
         assert paired["diff"] == pytest.approx(fused["accuracy"] - alone)
         assert paired["sentence"].startswith(f"{name} fusion")
+
+
+def test_a_generated_table_declares_its_column_kinds():
+    import pandas as pd
+
+    from transferkit.multimodal import parse_columns
+    from transferkit.multimodal.synthetic import COLUMNS
+
+    frame = pd.DataFrame({"photo": ["a.png"], "caption": ["a seven"], "ink": [7.0], "pen": ["blue"],
+                          "label": ["7"]})
+    assert parse_columns(None, frame, "label")["caption"] == "category"  # detected: few distinct
+    assert parse_columns(COLUMNS["digit-rows"], frame, "label") == {
+        "photo": "image", "caption": "text", "ink": "number", "pen": "category"}

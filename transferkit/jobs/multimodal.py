@@ -36,8 +36,9 @@ class MultimodalConfig(Options):
                               "the generated built-in 'digit-rows'.", flag="--data")
     label_column: str = option("label", "The column of class labels.", flag="--label-column")
     columns: str | None = option(None, "kind=column pairs, kind one of image, text, number, category "
-                                 "(e.g. image=photo,text=title); default: every other column, "
-                                 "its kind detected.", flag="--columns")
+                                 "(e.g. image=photo,text=title); default: a generated table's "
+                                 "declared kinds, else every other column with its kind detected.",
+                                 flag="--columns")
     image_backbone: str = option("efficientnet_lite0", "The image columns' backbone.", flag="--image-backbone")
     text_backbone: str = option("minilm", "The text columns' backbone.", flag="--text-backbone")
     val_fraction: float = option(0.1, "Rows held out to choose the heads' L2 strength.", ge=0, lt=1)
@@ -76,13 +77,14 @@ def _fit(cfg: MultimodalConfig, run: Any, path: Path, frame: Any, log: Callable[
     from transferkit.multimodal import encode_columns, parse_columns
     from transferkit.multimodal.fusion import concat_probs, fit_concat, fit_late, late_probs
     from transferkit.multimodal.saved import save
+    from transferkit.multimodal.synthetic import COLUMNS
     from transferkit.pipeline.run import RunResult, Summary
 
     frame = frame[frame[cfg.label_column].notna()].reset_index(drop=True)
     labels = frame[cfg.label_column].astype(str).to_numpy()
     classes = sorted(set(labels))
     y = np.array([classes.index(v) for v in labels])
-    kinds = parse_columns(cfg.columns, frame, cfg.label_column)
+    kinds = parse_columns(cfg.columns or COLUMNS.get(str(cfg.data)), frame, cfg.label_column)
     train, val, test = stratified_split(y, cfg.val_fraction, cfg.test_fraction, cfg.seed, classes)
     log(f"[bold]multimodal[/bold] {path}: {len(train)} train / {len(val)} val / {len(test)} test rows, "
         + ", ".join(f"{c} ({k})" for c, k in kinds.items()))
