@@ -122,3 +122,13 @@ def test_every_stage_and_the_scratch_model_train_for_the_step_budget(tmp_path):
         steps[rec["stage"]] = max(steps.get(rec["stage"], 0), int(rec.get("step", 0)))
     assert steps == {"head": 5, "scratch-full": 5}  # 6 images at batch 32: 1 step per epoch
     assert run.summary["stages"][0]["steps"] == 5
+
+
+def test_a_model_within_two_points_of_the_majority_mask_gets_the_floor_warning():
+    from transferkit.tasks.segmentation import SegmentationTask
+
+    task = SegmentationTask()
+    majority = {"majority": {"class": "background", "test": {"miou": 0.079}}}
+    assert "not above painting every pixel 'background'" in task.floor_warning(
+        {"test": {"miou": 0.080}}, majority, {})
+    assert task.floor_warning({"test": {"miou": 0.2}}, majority, {}) is None

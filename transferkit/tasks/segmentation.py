@@ -37,6 +37,10 @@ from transferkit.options import Options, option
 from transferkit.tasks import TASKS
 from transferkit.tasks._base import Accumulator, Task, unique_stems, with_l2_sp
 
+#: the model's test mIoU must beat the majority mask's by this much (2 points, as the other
+#: tasks' floors), or the floor warning is given: 8.0 % against 7.9 % has learnt nothing
+FLOOR_MARGIN = 0.02
+
 
 @dataclass
 class SegmentationConfig(Options):
@@ -282,9 +286,9 @@ class SegmentationTask(Task):
                       meta: dict[str, Any]) -> str | None:
         floor = ((baselines.get("majority") or {}).get("test") or {}).get("miou")
         model = metrics.get("test", {}).get("miou")
-        if floor is None or model is None or model > floor:
+        if floor is None or model is None or model > floor + FLOOR_MARGIN:
             return None
-        return (f"the model's test mIoU ({model:.3f}) is no better than painting every pixel "
+        return (f"the model's test mIoU ({model:.3f}) is not above painting every pixel "
                 f"'{baselines['majority']['class']}' ({floor:.3f}): it has learnt nothing useful. Train "
                 "longer (--epochs), use more labelled images, or --strategy full.")
 
