@@ -192,6 +192,60 @@ def test_estimate_cost_orders_the_rungs():
     assert estimate_cost("full", **{**kw, "epochs": 10}) == pytest.approx(2 * full)
 
 
+class _FakeTask:
+    selection_metric = "accuracy"
+
+    @staticmethod
+    def better(a, b):
+        return a > b
+
+
+def _climb_with(ladder, val_scores, monkeypatch):
+    """A _Climb over ``ladder`` whose rungs 'train' to the given validation accuracies."""
+    from transferkit.jobs import auto as auto_mod
+
+    climb = auto_mod._Climb.__new__(auto_mod._Climb)
+    climb.task, climb.log, climb.budget = _FakeTask(), lambda _m: None, 600.0
+    climb.tried, climb.skipped, climb.best, climb.best_model = [], [], None, None
+    climb.stop_reason, climb.val_key = "every rung of the ladder was tried", "val_accuracy"
+    climb.splits = type("S", (), {"val": [0] * 10})()
+
+    def prepare():
+        climb.ladder = list(ladder)
+
+    def train(i, strategy, epochs):
+        hist = [{"best_metric": val_scores[strategy], "stopped": None, "steps": 1}]
+        return strategy, [], hist, 0.01
+
+    monkeypatch.setattr(climb, "_prepare", prepare)
+    monkeypatch.setattr(climb, "_epochs_for", lambda i, s: (1, 0.0))
+    monkeypatch.setattr(climb, "_train_rung", train)
+    monkeypatch.setattr(auto_mod, "frozen_stages", lambda stages: 0)
+    climb.climb()
+    return climb
+
+
+def test_climb_skips_lora_when_full_fine_tuning_is_on_the_ladder(monkeypatch):
+    scores = {"linear-probe": 0.70, "partial": 0.69, "lora": 0.75, "full": 0.80}
+    climb = _climb_with(["linear-probe", "partial", "lora", "full"], scores, monkeypatch)
+    # partial did not improve, yet the climb went on; lora was skipped (full dominates it)
+    assert [t["strategy"] for t in climb.tried] == ["linear-probe", "partial", "full"]
+    assert [k["strategy"] for k in climb.skipped] == ["lora"] and "full" in climb.skipped[0]["reason"]
+    assert climb.best["strategy"] == "full" and climb.best_model == "full"
+    # without full on the ladder (few examples per class) lora is tried
+    climb = _climb_with(["linear-probe", "partial", "lora"], scores, monkeypatch)
+    assert [t["strategy"] for t in climb.tried] == ["linear-probe", "partial", "lora"]
+
+
+def test_climb_stops_after_two_rungs_in_a_row_without_a_gain(monkeypatch):
+    scores = {"linear-probe": 0.70, "partial": 0.69, "gradual": 0.68, "full": 0.99}
+    climb = _climb_with(["linear-probe", "partial", "gradual", "full"], scores, monkeypatch)
+    assert [t["strategy"] for t in climb.tried] == ["linear-probe", "partial", "gradual"]
+    assert climb.best["strategy"] == "linear-probe"
+    assert "2 rungs in a row" in climb.stop_reason
+    assert climb.skipped == [{"strategy": "full", "reason": "not reached: " + climb.stop_reason}]
+
+
 # ----------------------------------------------------------------------------- fit_auto
 
 
@@ -219,7 +273,9 @@ def _check_explained(result, lines) -> None:
     auto = s["auto"]
     tried = auto["tried"]
     assert tried[0]["strategy"] == "linear-probe"
-    assert [t["strategy"] for t in tried] == auto["ladder"][:len(tried)]
+    names = [t["strategy"] for t in tried]
+    assert names == [s for s in auto["ladder"] if s in names]  # in ladder order
+    assert sorted([*names, *(k["strategy"] for k in auto["skipped"])]) == sorted(auto["ladder"])
     best = max(tried, key=lambda t: t["val_accuracy"])
     assert s["strategy"] == auto["chosen"] == best["strategy"]
     assert s["metrics"]["val"]["accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-6)

@@ -3,9 +3,10 @@
 :func:`fit_auto` is what ``fit(strategy="auto")`` runs: it picks the backbone whose linear
 probe on cached features does best on the validation split (the highest LogME when there
 is no validation data), then climbs a ladder of strategies chosen by data size — linear probe on
-cached features first, then partial, gradual, LoRA or full fine-tuning — while the
-validation accuracy improves and the time budget allows (each step's cost is estimated
-from a measured forward pass and calibrated on the previous step's measured cost). The
+cached features first, then partial, gradual, LoRA or full fine-tuning — until two rungs
+in a row do not improve the validation accuracy or the time budget is spent (each step's
+cost is estimated from a measured forward pass and calibrated on the previous step's
+measured cost; LoRA is skipped when full fine-tuning is on the ladder: same cost). The
 model with the best validation accuracy is kept; test labels are read once, at the end,
 to report the kept model. ``summary.json`` carries the ``choice`` text and an ``auto``
 section listing every step tried, its validation metric and its time. Backbone ranking
@@ -55,6 +56,15 @@ PARTIAL_BLOCKS = 2
 
 #: Below this many training examples per class, the ladder stops before full fine-tuning.
 FULL_MIN_PER_CLASS = 20
+
+#: A rung skipped when the later rung named here is on the ladder: it costs about as much
+#: and can reach everything the skipped one can. LoRA's low-rank updates are a subspace of
+#: full fine-tuning's, and LoRA saves optimizer memory, not compute (the backward pass still
+#: runs through every layer), so :func:`estimate_cost` prices both alike.
+DOMINATED_BY = {"lora": "full"}
+
+#: The climb stops after this many rungs in a row that do not improve the validation metric.
+MAX_NO_GAIN = 2
 
 _UNITS = {"s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
           "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
@@ -178,8 +188,9 @@ def fit_auto(cfg: FitConfig, resume: bool = False,
 
     Backbone: the best linear-probe validation accuracy among ``cfg.backbones`` (default:
     the installed built-in pool of the data's modality). Strategy: the linear probe on
-    cached features, then each next rung of :func:`strategy_ladder` while the validation
-    metric improves and its estimated cost fits the remaining budget (``time_budget``,
+    cached features, then each next rung of :func:`strategy_ladder` (a rung that a later one
+    dominates, :data:`DOMINATED_BY`, is skipped) until ``MAX_NO_GAIN`` rungs in a row do not
+    improve the validation metric or a rung's estimated cost exceeds the remaining budget (``time_budget``,
     default 10m; a rung that does not fit with the configured epochs runs with fewer, or
     is skipped). Later rungs start from the probe's head (LP-FT, Kumar et al. 2022,
     https://arxiv.org/abs/2202.10054). The model with the best validation metric is
@@ -317,7 +328,15 @@ class _Climb:
         """Run the ladder while the validation metric improves and the budget allows."""
         self._prepare()
         metric = self.task.selection_metric
+        no_gain = 0
         for i, strategy in enumerate(self.ladder):
+            dominant = DOMINATED_BY.get(strategy)
+            if i > 0 and dominant in self.ladder[i + 1:]:
+                reason = (f"{dominant} comes later on the ladder, costs about as much and can reach "
+                          f"everything {strategy} can")
+                self.skipped.append({"strategy": strategy, "reason": reason})
+                self.log(f"[bold]auto[/bold] {strategy} skipped: {reason}")
+                continue
             run_epochs, estimate = self._epochs_for(i, strategy)
             if run_epochs is None:
                 break
@@ -341,16 +360,24 @@ class _Climb:
             if i == 0:
                 self.probe_model = model
             if not improved:
-                self.stop_reason = (f"{strategy} did not improve the validation {metric} "
-                                    f"({val_score:.4f} <= {self.best[self.val_key]:.4f})"
-                                    if val_score is not None else f"{strategy} gave no validation {metric}")
-                break
+                no_gain += 1
+                why = (f"{strategy} did not improve the validation {metric} "
+                       f"({val_score:.4f} <= {self.best[self.val_key]:.4f})"
+                       if val_score is not None else f"{strategy} gave no validation {metric}")
+                if no_gain >= MAX_NO_GAIN:
+                    self.stop_reason = f"{why}: {no_gain} rungs in a row without a gain"
+                    break
+                self.stop_reason = f"every rung of the ladder was tried ({why})"
+                continue
+            no_gain = 0
             self.best, self.best_model = {**entry, "frozen": frozen}, model
             if hist and hist[-1]["stopped"] == "callback":
                 self.stop_reason = f"the time budget ({_fmt_s(self.budget)}) ran out during {strategy}"
                 break
-        for later in self.ladder[len(self.tried) + len(self.skipped):]:
-            self.skipped.append({"strategy": later, "reason": "not reached: " + self.stop_reason})
+        seen = {t["strategy"] for t in [*self.tried, *self.skipped]}
+        for later in self.ladder:
+            if later not in seen:
+                self.skipped.append({"strategy": later, "reason": "not reached: " + self.stop_reason})
 
     def _calibrate(self, stages: list, hist: list, seconds: float, estimate: float,
                    run_epochs: int) -> None:
@@ -399,5 +426,5 @@ class _Climb:
         return RunResult(self.run.dir, data, model)
 
 
-__all__ = ["DEFAULT_BUDGET", "estimate_cost", "fit_auto", "parse_budget",
+__all__ = ["DEFAULT_BUDGET", "DOMINATED_BY", "MAX_NO_GAIN", "estimate_cost", "fit_auto", "parse_budget",
            "strategy_ladder"]
