@@ -87,3 +87,34 @@ def test_fit_matches_the_file_prior_on_the_test_inputs(tmp_path):
     assert section["predicted_share"]["benign"] == pytest.approx(0.8, abs=0.01)
     cm = np.array(summary["metrics"]["test"]["confusion_matrix"])  # rows true, columns predicted
     assert cm[:, 0].sum() / cm.sum() == pytest.approx(0.8, abs=0.01)
+
+
+def test_bbse_solves_the_confusion_matrix_system_by_hand():
+    from transferkit.tasks._prior import bbse_prior
+
+    # labelled: class 0 predicted 0 8 times of 10, class 1 predicted 1 7 times of 10, so
+    # C = [[0.8, 0.3], [0.2, 0.7]]; target predictions 60 % class 0:
+    # 0.8 pi + 0.3 (1 - pi) = 0.6 -> pi = 0.6
+    pred_l = np.array([0] * 8 + [1] * 2 + [0] * 3 + [1] * 7)
+    y_l = np.array([0] * 10 + [1] * 10)
+    np.testing.assert_allclose(bbse_prior(pred_l, y_l, np.array([0] * 6 + [1] * 4), 2), [0.6, 0.4])
+    # more predicted 0 than C allows even at pi = 1: clipped at 0, renormalised
+    np.testing.assert_allclose(bbse_prior(pred_l, y_l, np.zeros(10, np.int64), 2), [1.0, 0.0])
+    assert bbse_prior(pred_l, np.zeros(20, np.int64), pred_l, 2) is None  # class 1 unlabelled
+
+
+def test_bbse_recovers_a_synthetic_label_shift_within_005():
+    from transferkit.tasks._prior import bbse_prior
+
+    rng = np.random.default_rng(2)
+    means = np.array([[0.0, 0.0], [1.5, 0.0], [0.0, 1.5]])
+
+    def predictions(y):
+        x = means[y] + rng.normal(size=(len(y), 2))
+        return (-0.5 * ((x[:, None, :] - means[None]) ** 2).sum(-1)).argmax(1)
+
+    y_l = rng.choice(3, size=3000)  # held-out labelled examples, uniform
+    target = np.array([0.1, 0.3, 0.6])
+    y_t = rng.choice(3, size=4000, p=target)
+    estimate = bbse_prior(predictions(y_l), y_l, predictions(y_t), 3)
+    assert np.abs(estimate - target).max() < 0.05

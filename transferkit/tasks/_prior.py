@@ -50,6 +50,34 @@ def em_prior(probs: np.ndarray, train_prior: Sequence[float] | np.ndarray, tol: 
     return prior, max_iter
 
 
+def bbse_prior(pred_labelled: np.ndarray, y_labelled: np.ndarray, pred_target: np.ndarray,
+               num_classes: int) -> np.ndarray | None:
+    """Black-box shift estimation (BBSE, Lipton, Wang & Smola, "Detecting and Correcting for
+    Label Shift with Black Box Predictors", ICML 2018): the target prior ``pi`` from the
+    classifier's hard predictions. Under label shift ``P_t(pred = i) = sum_j P(pred = i | y = j)
+    pi_j``: the conditional confusion matrix ``C[i, j] = P(pred = i | y = j)`` comes from
+    held-out labelled examples (``pred_labelled``, ``y_labelled``), the left side from the
+    target inputs' predictions ``pred_target``; ``pi = C^-1 mu`` (least squares), clipped at 0
+    and renormalised. None when a class has no labelled example (C has an empty column).
+
+    >>> # C = [[0.8, 0.3], [0.2, 0.7]], mu = [0.6, 0.4]: 0.8 pi + 0.3 (1 - pi) = 0.6 -> pi = 0.6
+    >>> bbse_prior(np.array([0] * 8 + [1] * 2 + [0] * 3 + [1] * 7), np.array([0] * 10 + [1] * 10),
+    ...            np.array([0] * 6 + [1] * 4), 2).round(6).tolist()
+    [0.6, 0.4]
+    """
+    pred_l = np.asarray(pred_labelled, dtype=np.int64)
+    y_l = np.asarray(y_labelled, dtype=np.int64)
+    per_class = np.bincount(y_l, minlength=num_classes)
+    if len(pred_target) == 0 or (per_class == 0).any():
+        return None
+    confusion = np.zeros((num_classes, num_classes))
+    np.add.at(confusion, (pred_l, y_l), 1.0)
+    confusion /= per_class  # column j: P(pred = . | y = j)
+    mu = np.bincount(np.asarray(pred_target, dtype=np.int64), minlength=num_classes) / len(pred_target)
+    prior = np.clip(np.linalg.lstsq(confusion, mu, rcond=None)[0], 0.0, None)
+    return prior / prior.sum() if prior.sum() > 0 else None
+
+
 def match_prior(probs: np.ndarray, target_prior: Sequence[float] | np.ndarray, tol: float = 1e-8,
                 max_iter: int = 10_000) -> tuple[np.ndarray, int]:
     """(implicit prior, iterations): the prior ``pi_0`` the posteriors ``probs`` (N, K) of
@@ -150,7 +178,7 @@ def read_prior(path: str | Path, classes: Sequence[str]) -> np.ndarray:
     where = "The 'prior_correction' parameter"
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{where} must be auto, em, match, none or a file of class frequencies (JSON or "
+        raise ConfigError(f"{where} must be auto, bbse, em, match, none or a file of class frequencies (JSON or "
                           f"CSV). Got {str(path)!r}, which is neither a choice nor a file.")
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
@@ -196,4 +224,4 @@ def _is_number(value: Any) -> bool:
         return False
 
 
-__all__ = ["MIN_PRIOR", "em_prior", "log_prior_ratio", "match_counts", "match_prior", "read_prior", "shift_posteriors"]
+__all__ = ["MIN_PRIOR", "bbse_prior", "em_prior", "log_prior_ratio", "match_counts", "match_prior", "read_prior", "shift_posteriors"]

@@ -246,17 +246,12 @@ class ClassificationConfig(Options):
                               "(bcts when a prior correction follows, else temperature; none when "
                               "there is nothing to fit it on).",
                               choices=("auto", "temperature", "bcts", "none"))
-    prior_correction: str = option("none", "Label-prior shift correction (Saerens et al. 2002): "
-                                   "'auto' (the labelled pool's class prior when the data recorded "
-                                   "it, e.g. built-ins with --shots, else 'em'), 'em' (estimated by EM "
-                                   "from the test split's inputs, without their labels), 'none', or "
-                                   "a JSON/CSV file of class frequencies: predictions become "
-                                   "p(y|x) * prior(y) / train_prior(y), renormalised. 'match' "
-                                   "(recorded prior, else EM's) or 'match:FILE' instead fits one bias "
-                                   "per class so that the unlabelled test (or prior_pool) inputs are "
-                                   "predicted in the prior's proportions (reads only their ranking; "
-                                   "keeps minority recall when the probabilities are not calibrated "
-                                   "on the target inputs).")
+    prior_correction: str = option("none", "Label-prior shift: 'auto' (the recorded pool prior, "
+                                   "else 'em'), 'em' / 'bbse' (estimated from the unlabelled test inputs: "
+                                   "EM, Saerens et al. 2002; black-box shift estimation, Lipton et al. "
+                                   "2018), a JSON/CSV file of class frequencies (p(y|x) * prior(y) / "
+                                   "train_prior(y)), 'match' / 'match:FILE' (one bias per class: the "
+                                   "unlabelled inputs are predicted in the prior's proportions), 'none'.")
     prior_pool: str | None = option(None, "A file or folder of unlabelled target inputs (as predict "
                                     "reads them: images, a text or table CSV) on which EM estimates the "
                                     "target's class prior, instead of the test split's inputs; with "
@@ -291,8 +286,8 @@ class ClassificationConfig(Options):
         super().__post_init__()
         value = str(self.prior_correction)
         path = value[len("match:"):] if value.startswith("match:") else value
-        if value not in ("auto", "em", "match", "none") and not Path(path).is_file():
-            raise ConfigError("The 'prior_correction' parameter must be auto, em, match, none, a JSON/CSV "
+        if value not in ("auto", "bbse", "em", "match", "none") and not Path(path).is_file():
+            raise ConfigError("The 'prior_correction' parameter must be auto, bbse, em, match, none, a JSON/CSV "
                               f"file of class frequencies or match:FILE. Got {value!r} instead (no such "
                               f"file: {path!r}).")
         if self.prior_pool is not None and not Path(str(self.prior_pool)).exists():
@@ -344,7 +339,7 @@ class ClassificationTask(Task):
     def fit_targets(self, train: Any) -> None:
         # checked before training: these settings are used only after it
         classes = [str(c) for c in train.classes]
-        if self.config.prior_correction not in ("auto", "em", "match", "none"):
+        if self.config.prior_correction not in ("auto", "bbse", "em", "match", "none"):
             from transferkit.tasks._calibration import read_prior
 
             value = str(self.config.prior_correction)
