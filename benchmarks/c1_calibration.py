@@ -147,7 +147,8 @@ def main() -> None:
             f"- machine: {info['cores']} cores, {info['cpu']}, load average at the end {info['load_avg']}",
             "- versions: " + ", ".join(f"{k} {v}" for k, v in _common.versions(PACKAGES).items()),
             "- no selection reads a test label: calibration is fitted on validation or cross-fitted "
-            "training outputs, EM reads test inputs without labels; test labels only score.", ""]
+            "training outputs; EM, BBSE and match read the test inputs without their labels (BBSE's "
+            "confusion matrix: the cross-fitted shots); test labels only score.", ""]
     text = "\n".join(head + lines)
     Path(args.out).write_text(text + "\n", encoding="utf-8")
     print(text)
