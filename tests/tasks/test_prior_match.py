@@ -118,3 +118,22 @@ def test_bbse_recovers_a_synthetic_label_shift_within_005():
     y_t = rng.choice(3, size=4000, p=target)
     estimate = bbse_prior(predictions(y_l), y_l, predictions(y_t), 3)
     assert np.abs(estimate - target).max() < 0.05
+
+
+def test_match_on_a_prior_pool_matches_the_pool_not_the_test_split(tmp_path):
+    """With --prior-pool the counts are matched on the user's unlabelled inputs."""
+    from sklearn.datasets import load_breast_cancer
+
+    import transferkit as tk
+
+    frame = load_breast_cancer(as_frame=True).data
+    pool = tmp_path / "pool.csv"
+    frame.iloc[np.random.default_rng(0).choice(len(frame), 100, replace=False)].to_csv(pool, index=False)
+    prior = tmp_path / "prior.csv"
+    prior.write_text("class,frequency\nbenign,0.3\nmalignant,0.7\n")
+    run = tk.fit(data="breast-cancer-wdbc", backbone="tabular", strategy="linear-probe", shots=10,
+                 out=str(tmp_path / "r"), log=None,
+                 task_params={"prior_correction": f"match:{prior}", "prior_pool": str(pool)})
+    section = run.summary["prior_correction"]
+    assert section["em_on"] == "pool" and "100 pool inputs" in section["source"]
+    assert section["predicted_share"] == {"benign": 0.3, "malignant": 0.7}
