@@ -142,7 +142,8 @@ def main() -> None:
     if args.only in (None, "calibration"):
         lines += calibration_table(work, seeds, n_test)
     info = _common.machine()
-    head = ["## C1 calibration and prior correction", "",
+    part = f" ({args.only} part, {len(seeds)} seeds)" if args.only else ""
+    head = [f"## C1 calibration and prior correction{part}", "",
             f"- command: `python benchmarks/c1_calibration.py {' '.join(sys.argv[1:])}`".rstrip(),
             f"- machine: {info['cores']} cores, {info['cpu']}, load average at the end {info['load_avg']}",
             "- versions: " + ", ".join(f"{k} {v}" for k, v in _common.versions(PACKAGES).items()),
