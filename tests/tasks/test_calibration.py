@@ -120,7 +120,7 @@ def test_read_prior_from_json_and_csv_and_its_errors(tmp_path):
 def test_an_unknown_prior_correction_is_refused_before_training(tmp_path):
     from transferkit.tasks import get_task
 
-    with pytest.raises(ConfigError, match="'prior_correction' parameter must be auto, em, none"):
+    with pytest.raises(ConfigError, match="'prior_correction' parameter must be auto, bbse, em, match, none"):
         get_task("classification", {"prior_correction": "nofile.json"})
     with pytest.raises(ConfigError, match="calibration"):
         get_task("classification", {"calibration": "platt"})

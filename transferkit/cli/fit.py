@@ -23,15 +23,18 @@ class FitCommand:
         parser.add_argument("--overwrite", action="store_true",
                             help="Replace the run already in the run directory (it is kept until "
                                  "the new one is complete); without it an existing run is refused.")
-        parser.add_argument("--prior-correction", metavar="auto|em|none|FILE", default=None,
+        parser.add_argument("--prior-correction", metavar="auto|em|bbse|match|none|FILE|match:FILE", default=None,
                             help="Classification: move the predictions to the target's class prior "
                                  "(same as --set task_params.prior_correction=...): 'auto' uses the "
                                  "labelled pool's prior when known, else EM on the test inputs "
-                                 "(labels unused); a JSON/CSV file gives class frequencies.")
+                                 "(labels unused); 'bbse' estimates it from the confusion matrix of "
+                                 "the calibration examples; a JSON/CSV file gives class frequencies. 'match' "
+                                 "(or match:FILE) predicts the unlabelled test inputs in that prior's "
+                                 "proportions instead of re-weighting the probabilities.")
         parser.add_argument("--prior-pool", metavar="FILE", default=None,
                             help="Classification: unlabelled target inputs (a file or folder as "
                                  "predict reads them) on which EM estimates the class prior for "
-                                 "--prior-correction auto|em, instead of the test inputs (same as "
+                                 "--prior-correction auto|em|match, instead of the test inputs (same as "
                                  "--set task_params.prior_pool=...).")
         parser.add_argument("--calibration", choices=("auto", "temperature", "bcts", "none"), default=None,
                             help="Classification: temperature scaling ('bcts': plus one bias per "

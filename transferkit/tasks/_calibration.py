@@ -40,8 +40,10 @@ from torch import nn
 from transferkit.tasks._decision import choose_threshold, decide, parse_decision
 from transferkit.tasks._prior import (
     _normalised,
+    bbse_prior,
     em_prior,
     log_prior_ratio,
+    match_counts,
     match_prior,
     read_prior,
     shift_posteriors,
@@ -270,7 +272,7 @@ def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.nd
     offset = cal_bias + label_bias
     if str(task.config.prior_correction) != "none":
         offset = offset + _prior_step(task, splits, z_test, temperature, offset, label_bias, train_prior,
-                                      classes, sections, log)
+                                      classes, sections, log, cal=(z_cal, y_cal))
     head.set_adjustment(temperature, offset if offset.any() else None)
     val_adj = probabilities(z_val / temperature + offset) if z_val is not None else None
     test_adj = probabilities(z_test / temperature + offset)
@@ -280,45 +282,53 @@ def calibrate(task: Any, head: CalibratedLinear, splits: Any, val_outputs: np.nd
 
 def _prior_step(task: Any, splits: Any, z_test: np.ndarray, temperature: float, offset: np.ndarray,
                 label_bias: np.ndarray, train_prior: np.ndarray, classes: list[str],
-                sections: dict[str, Any], log: Callable[[str], None]) -> np.ndarray:
-    """The log prior ratio of the prior correction (added to ``offset``, the calibration's
-    bias), its summary section and log line. EM runs on the calibrated posteriors of the
-    user's unlabelled pool (``prior_pool``) when given, else of the test inputs."""
+                sections: dict[str, Any], log: Callable[[str], None],
+                cal: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """The per-class bias of the prior correction (added to ``offset``, the calibration's
+    bias), its summary section and log line. EM (and BBSE's and 'match''s predictions) run on
+    the calibrated outputs of the user's unlabelled pool (``prior_pool``) when given, else of
+    the test inputs; BBSE's confusion matrix comes from ``cal`` (the calibration's labelled
+    examples: validation or cross-fitted training outputs)."""
     from transferkit.tasks.classification import classification_metrics
 
     y_test = np.asarray(splits.test.y, dtype=np.int64)
     pool = getattr(task, "pool_outputs_", None)
-    pool_file = getattr(task.config, "prior_pool", None)
-    if pool is not None and len(pool):
+    on_pool = pool is not None and len(pool) > 0
+    if on_pool:
         em_on = logits_of(pool) / temperature + offset
         em_words = (f"EM (Saerens et al. 2002) on the calibrated posteriors of the {len(pool)} inputs "
-                    f"of the unlabelled pool '{pool_file}'")
+                    f"of the unlabelled pool '{getattr(task.config, 'prior_pool', None)}'")
     else:
         em_on = z_test / temperature + offset
         em_words = (f"EM (Saerens et al. 2002) on the calibrated posteriors of the {len(z_test)} test "
                     "inputs, without their labels (transductive)")
     em, iterations = em_prior(probabilities(em_on), train_prior)
-    choice = str(task.config.prior_correction)
-    known = splits.train.meta.get("class_prior")
-    if choice == "auto":
-        choice = "em" if pool is not None and len(pool) else "known" if known else "em"
-    if choice == "known":
-        target, source = _normalised(known), "the labelled pool's class counts before --shots"
-    elif choice == "em":
-        target, source = em, em_words
+    bbse = None
+    if cal is not None and len(cal[1]):
+        bbse = bbse_prior((cal[0] / temperature + offset).argmax(1), cal[1], em_on.argmax(1), len(classes))
+    estimates = {"em": (em, em_words), "bbse": (bbse, (
+        f"BBSE (Lipton et al. 2018): the confusion matrix of the {len(cal[1]) if cal else 0} calibration "
+        f"examples against the predicted classes of the {len(em_on)} {'pool' if on_pool else 'test'} "
+        "inputs, without their labels"))}
+    choice, target, source = _target_prior(task, splits, on_pool, estimates, classes, log)
+    rule = "match" if choice.startswith("match") else "shift"
+    if rule == "match":  # counts matched on the inputs EM reads (the pool, else the test inputs)
+        shift, _ = match_counts(em_on, target)
+        source += (f"; predictions matched to its class counts on the {len(em_on)} "
+                   f"{'pool' if on_pool else 'test'} inputs (proportional assignment, labels unused)")
     else:
-        target, source = read_prior(choice, classes), f"the file '{choice}'"
-        choice = "file"
-    shift = log_prior_ratio(train_prior, target)
+        shift = log_prior_ratio(train_prior, target)
+    share = np.bincount((em_on + shift).argmax(axis=1), minlength=len(classes)) / max(len(em_on), 1)
     # before: the model without prior correction and without the calibration's class bias,
     # i.e. what --prior-correction none gives (a temperature does not move the argmax)
     before = classification_metrics(y_test, probabilities(z_test / temperature + label_bias))
     corrected = classification_metrics(y_test, probabilities(z_test / temperature + offset + shift))
     sections["prior_correction"] = {
-        "method": choice, "source": source,
+        "method": choice, "rule": rule, "source": source,
         "prior": _by_class(target, classes), "train_prior": _by_class(_normalised(train_prior), classes),
         "em_prior": _by_class(em, classes), "em_iterations": iterations,
-        "em_on": "pool" if pool is not None and len(pool) else "test inputs",
+        "bbse_prior": _by_class(bbse, classes) if bbse is not None else None,
+        "em_on": "pool" if on_pool else "test inputs", "predicted_share": _by_class(share, classes),
         "accuracy_before": before["accuracy"], "accuracy_after": corrected["accuracy"],
         "balanced_accuracy_before": before["balanced_accuracy"],
         "balanced_accuracy_after": corrected["balanced_accuracy"],
@@ -329,6 +339,40 @@ def _prior_step(task: Any, splits: Any, z_test: np.ndarray, temperature: float, 
         f"{before['accuracy']:.4f} -> {corrected['accuracy']:.4f}, balanced accuracy "
         f"{before['balanced_accuracy']:.4f} -> {corrected['balanced_accuracy']:.4f}")
     return shift
+
+
+def _target_prior(task: Any, splits: Any, has_pool: bool,
+                  estimates: dict[str, tuple[np.ndarray | None, str]], classes: list[str],
+                  log: Callable[[str], None]) -> tuple[str, np.ndarray, str]:
+    """(method, target prior, where it comes from) of ``task.config.prior_correction``:
+    ``auto`` is EM on a given pool, else the recorded pool prior, else EM on the test inputs;
+    ``match`` / ``match:FILE`` take the recorded prior (else EM's) / the file's prior;
+    ``bbse`` falls back to EM (with a warning) when a class has no calibration example."""
+    em, em_words = estimates["em"]
+    choice = str(task.config.prior_correction)
+    if choice == "bbse":
+        bbse, words = estimates["bbse"]
+        if bbse is not None:
+            return "bbse", bbse, words
+        log("[yellow]warning: prior_correction=bbse needs labelled calibration examples of every "
+            "class (a validation split, or a linear probe's cross-fitted shots); EM used instead.[/yellow]")
+        choice = "em"
+
+    known = splits.train.meta.get("class_prior")
+    if choice == "auto":
+        choice = "em" if has_pool else "known" if known else "em"
+    if choice == "match":
+        if known:
+            return "match", _normalised(known), "the labelled pool's class counts before --shots"
+        return "match", em, em_words
+    if choice.startswith("match:"):
+        path = choice[len("match:"):]
+        return "match:file", read_prior(path, classes), f"the file '{path}'"
+    if choice == "known":
+        return choice, _normalised(known), "the labelled pool's class counts before --shots"
+    if choice == "em":
+        return choice, em, em_words
+    return "file", read_prior(choice, classes), f"the file '{choice}'"
 
 
 def _decision_step(task: Any, classes: list[str], splits: Any, val_adj: np.ndarray | None,

@@ -246,12 +246,12 @@ class ClassificationConfig(Options):
                               "(bcts when a prior correction follows, else temperature; none when "
                               "there is nothing to fit it on).",
                               choices=("auto", "temperature", "bcts", "none"))
-    prior_correction: str = option("none", "Label-prior shift correction (Saerens et al. 2002): "
-                                   "'auto' (the labelled pool's class prior when the data recorded "
-                                   "it, e.g. built-ins with --shots, else 'em'), 'em' (estimated by EM "
-                                   "from the test split's inputs, without their labels), 'none', or "
-                                   "a JSON/CSV file of class frequencies. Predictions become "
-                                   "p(y|x) * prior(y) / train_prior(y), renormalised.")
+    prior_correction: str = option("none", "Label-prior shift: 'auto' (the recorded pool prior, "
+                                   "else 'em'), 'em' / 'bbse' (estimated from the unlabelled test inputs: "
+                                   "EM, Saerens et al. 2002; black-box shift estimation, Lipton et al. "
+                                   "2018), a JSON/CSV file of class frequencies (p(y|x) * prior(y) / "
+                                   "train_prior(y)), 'match' / 'match:FILE' (one bias per class: the "
+                                   "unlabelled inputs are predicted in the prior's proportions), 'none'.")
     prior_pool: str | None = option(None, "A file or folder of unlabelled target inputs (as predict "
                                     "reads them: images, a text or table CSV) on which EM estimates the "
                                     "target's class prior, instead of the test split's inputs; with "
@@ -285,15 +285,17 @@ class ClassificationConfig(Options):
     def __post_init__(self) -> None:
         super().__post_init__()
         value = str(self.prior_correction)
-        if value not in ("auto", "em", "none") and not Path(value).is_file():
-            raise ConfigError("The 'prior_correction' parameter must be auto, em, none or a JSON/CSV "
-                              f"file of class frequencies. Got {value!r} instead (no such file).")
+        path = value[len("match:"):] if value.startswith("match:") else value
+        if value not in ("auto", "bbse", "em", "match", "none") and not Path(path).is_file():
+            raise ConfigError("The 'prior_correction' parameter must be auto, bbse, em, match, none, a JSON/CSV "
+                              f"file of class frequencies or match:FILE. Got {value!r} instead (no such "
+                              f"file: {path!r}).")
         if self.prior_pool is not None and not Path(str(self.prior_pool)).exists():
             raise ConfigError("The 'prior_pool' parameter must be a file or folder of unlabelled "
                               f"inputs. Got {str(self.prior_pool)!r} instead (no such file or folder).")
         if self.prior_pool is not None and value == "none":
             raise ConfigError("The 'prior_pool' parameter is read by the prior correction, which is "
-                              "'none'. Set prior_correction to 'auto' or 'em' (--prior-correction em), "
+                              "'none'. Set prior_correction to 'auto', 'em' or 'match' (--prior-correction em), "
                               "or drop prior_pool.")
         from transferkit.tasks._calibration import parse_decision
         from transferkit.tasks._prototypes import prototype_texts
@@ -337,10 +339,11 @@ class ClassificationTask(Task):
     def fit_targets(self, train: Any) -> None:
         # checked before training: these settings are used only after it
         classes = [str(c) for c in train.classes]
-        if self.config.prior_correction not in ("auto", "em", "none"):
+        if self.config.prior_correction not in ("auto", "bbse", "em", "match", "none"):
             from transferkit.tasks._calibration import read_prior
 
-            read_prior(self.config.prior_correction, classes)
+            value = str(self.config.prior_correction)
+            read_prior(value[len("match:"):] if value.startswith("match:") else value, classes)
         if self.config.decision == "none" and self.config.positive_class is None:
             return
         if len(classes) != 2:
