@@ -191,6 +191,27 @@ class ForecastingTask(Task):
         z[bad] = np.broadcast_to(means, z.shape)[bad]
         return "values", z
 
+    def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
+                   solver: str = "lbfgs") -> dict[str, Any] | None:
+        """The linear probe in closed form, whatever convex solver the backbone asks for:
+        ridge from the features to the H scaled corrections, its L2 strength chosen on the
+        validation origins' MASE, the outer quantiles from leave-one-out residuals
+        (:func:`~transferkit.tasks._forecast_ridge.fit_forecast_ridge`). None (SGD) when
+        no training window has all its targets."""
+        from transferkit.tasks._forecast_ridge import fit_forecast_ridge
+
+        if not isinstance(head, nn.Linear):
+            return None
+        fitted = fit_forecast_ridge(x, y, self.point_quantiles(), val)
+        if fitted is None:
+            return None
+        w, b, info = fitted
+        with torch.no_grad():
+            head.weight.copy_(torch.from_numpy(w).float())
+            head.bias.copy_(torch.from_numpy(b).float())
+        return info
+
     def tune_head(self, head: nn.Module, targets: np.ndarray | None,
                   outputs: np.ndarray | None) -> dict[str, Any] | None:
         """Shrink the learned correction towards seasonal naive: keep the fraction of
