@@ -62,8 +62,28 @@ def test_ridge_alpha_is_chosen_on_the_validation_windows_mase():
         f = (xv - mu) / sd @ _coefs(u, s, vt, zc, a) + y[:, :2].mean(0)
         mase[a] = np.mean(np.abs(f - yv[:, :2]))
     assert info["alpha"] == min(mase, key=mase.get)
-    assert info["scores"] == {f"{a:g}": pytest.approx(v, abs=1e-5) for a, v in mase.items()}
+    assert info["scores"]["seasonal naive"] == {f"{a:g}": pytest.approx(v, abs=1e-5) for a, v in mase.items()}
+    assert info["prior"] == "seasonal naive"  # anchors 0: both priors fit alike, the tie keeps it
     assert info["alpha_chosen_on"] == "validation MASE (6 window(s))"
+
+
+def test_ridge_shrinks_towards_the_context_mean_when_that_validates_better():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(3)
+
+    def rows(n: int) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.normal(size=(n, 4))  # feature 0 is the anchor (the value a season ago)
+        future = 0.5 * x[:, [3]] + 0.1 * rng.normal(size=(n, 1))  # mean-reverting, not seasonal
+        extra = np.column_stack([np.zeros(n), np.arange(n), np.zeros(n), np.ones(n), np.ones(n)])
+        return x, np.hstack([future - x[:, [0]], x[:, [0]], extra])
+
+    (x, y), (xv, yv) = rows(60), rows(20)
+    w, b, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e4,))
+    assert info["prior"] == "the context mean"  # a huge alpha: the mean beats seasonal naive
+    mu, sd = x.mean(0), x.std(0)
+    ref = Ridge(alpha=1e4).fit((x - mu) / sd, y[:, 0] + y[:, 1])  # regresses the values
+    assert np.allclose((xv @ w.T + b)[:, 0] + xv[:, 0], ref.predict((xv - mu) / sd), atol=1e-8)
 
 
 def test_lags_backbone_takes_the_last_values_padded_on_the_left():
