@@ -131,3 +131,23 @@ def test_lags_fit_is_solved_in_closed_form_and_never_reads_the_test_origins(tmp_
     assert all(torch.equal(heads[0][k], heads[1][k]) for k in heads[0])
     assert summaries[0]["metrics"]["test"]["mase"] != summaries[1]["metrics"]["test"]["mase"]
     assert summaries[0]["metrics"]["test"]["mase"] < summaries[0]["baselines"]["mean"]["mase"]
+
+
+def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
+    from transferkit.backbones.lags import LagsBackbone
+    from transferkit.jobs.auto import strategy_ladder
+    from transferkit.jobs.fit import resolve_config, with_task_backbone
+    from transferkit.pipeline.candidates import task_pool
+    from transferkit.tasks import get_task
+
+    said: list[str] = []
+    cfg = with_task_backbone(resolve_config(None, (), data="lynx", task="forecasting"), said.append)
+    assert cfg.backbone.name == "lags" and "the forecasting task's default" in said[0]
+    named = resolve_config(None, (), data="lynx", task="forecasting", backbone="sequence:cnn")
+    assert with_task_backbone(named, said.append).backbone.name == "sequence:cnn"
+    auto = resolve_config(None, (), data="lynx", task="forecasting", strategy="auto")
+    assert with_task_backbone(auto, said.append).backbone.name == auto.backbone.name  # auto: its pool
+    assert task_pool("sequence", get_task("forecasting"))[-1] == "lags"
+    assert "lags" not in task_pool("sequence", get_task("classification"))
+    ladder, why = strategy_ladder(LagsBackbone(), 100, 1, unit="training windows")
+    assert ladder == ["linear-probe"] and "stops at the probe" in why

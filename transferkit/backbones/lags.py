@@ -38,6 +38,8 @@ class LagsBackbone(Backbone):
     usage = ("lags", "lags:<L>")
     #: a linear map from the context: ridge in closed form (the task's own solver)
     probe_solver = "ridge"
+    #: why a fit without --strategy probes it (see ``pipeline.build.default_strategy``)
+    fixed_features = "takes the series' own last values as features (nothing in it trains)"
 
     def __init__(self, length: int | None = None, in_channels: int | None = None) -> None:
         super().__init__()

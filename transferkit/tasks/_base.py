@@ -93,6 +93,9 @@ class Task:
     #: features or activations; False when the head reads more than a feature vector per
     #: example (segmentation's decoder reads feature maps at every scale)
     cached_inputs: ClassVar[bool] = True
+    #: the backbone a fit of this task uses when the user names none (None: the config's
+    #: image default); ``--strategy auto`` also adds it to its candidate pool
+    default_backbone: ClassVar[str | None] = None
     #: how many test images a run keeps beside :meth:`test_arrays` for the report to draw on
     #: (``images`` in test_predictions.npz; 0: none)
     report_images: ClassVar[int] = 0
