@@ -151,3 +151,32 @@ def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
     assert "lags" not in task_pool("sequence", get_task("classification"))
     ladder, why = strategy_ladder(LagsBackbone(), 100, 1, unit="training windows")
     assert ladder == ["linear-probe"] and "stops at the probe" in why
+
+
+def test_onnx_export_of_a_forecaster_gives_the_series_units_that_predict_gives(tmp_path):
+    import onnxruntime as ort
+
+    import transferkit as tk
+    from transferkit.export import export
+    from transferkit.jobs.predict import load
+    from transferkit.tasks import TASKS
+    from transferkit.tasks._forecast_io import forecast_files
+
+    data = TASKS.get("forecasting").tiny_example(tmp_path)
+    run = tk.fit(data=data["data"], season=12, task="forecasting", backbone="lags", seed=0,
+                 out=str(tmp_path / "run"), log=None)
+    out = export(run.run_dir, "onnx", tmp_path / "onnx")
+    predictor = load(run.run_dir, device="cpu")
+    rows = forecast_files(predictor, data["data"])
+    frame = pd.read_csv(data["data"])
+    context = predictor.manifest["forecast"]["context"]
+    x = np.stack([frame[frame["id"] == s]["value"].to_numpy()[-context:] for s in ("s0", "s2")])
+    x = x[:, :, None].astype(np.float32)
+    session = ort.InferenceSession(str(out / "model.onnx"))
+    names = [i.name for i in session.get_inputs()]
+    got = session.run(None, dict(zip(names, [x, np.full(2, context, dtype=np.int64)], strict=True)))[0]
+    got = got.reshape(2, -1, 3)  # (series, H, quantiles 0.1 / 0.5 / 0.9)
+    for k, sid in enumerate(("s0", "s2")):
+        want = [r for r in rows if r["series"] == sid]
+        assert np.allclose(got[k, :, 1], [r["forecast"] for r in want], rtol=1e-4)
+        assert np.allclose(got[k, :, 2], [r["q0.9"] for r in want], rtol=1e-4)

@@ -120,12 +120,12 @@ class LagsBackbone(Backbone):
                                  "backbone.adapt_to(train_dataset) first.")
         x, lengths = inputs["x"], inputs["lengths"].to(inputs["x"].device).long()
         x = torch.where(torch.isnan(x), self.fill.to(x), x)
-        b, length = len(x), int(self.length or 1)
+        length = int(self.length or 1)
         # position j of the output reads step (len - L + j), clamped to the first step
         pos = lengths[:, None] - length + torch.arange(length, device=x.device)[None, :]  # (B, L)
         pos = pos.clamp(min=0)
-        out = torch.gather(x, 1, pos.unsqueeze(-1).expand(b, length, x.shape[2]))  # (B, L, C)
-        return out.reshape(b, -1)
+        out = torch.gather(x, 1, pos.unsqueeze(-1).expand(-1, -1, x.shape[2]))  # (B, L, C)
+        return out.flatten(1)  # (an export's batch axis stays dynamic)
 
     def blocks(self) -> list[torch.nn.Module]:
         raise BackboneError("The lags backbone does not list its blocks: its features are the series' "

@@ -355,6 +355,11 @@ class Task:
         """:meth:`answers` of the raw ``items`` the outputs came from."""
         return self.answers(outputs, meta)
 
+    def export_module(self, module: nn.Module, manifest: dict[str, Any]) -> nn.Module:
+        """The module an export writes, given the model with positional tensor inputs
+        (default: as it is; forecasting wraps it to read and write series' units)."""
+        return module
+
     def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
         """The exported model's output: ``name``, ``shape``, ``meaning`` (preprocessing.json)
         and ``card`` (one line of the model card)."""

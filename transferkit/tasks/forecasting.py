@@ -369,15 +369,23 @@ class ForecastingTask(Task):
 
         return forecast_series(predictor, [(str(i), item) for i, item in enumerate(items)], "the request")
 
+    def export_module(self, module: nn.Module, manifest: dict[str, Any]) -> nn.Module:
+        """The exported forecaster reads raw contexts and writes forecasts in their units
+        (:class:`~transferkit.tasks._forecast_io.SeriesUnitsForecaster`)."""
+        from transferkit.tasks._forecast_io import SeriesUnitsForecaster
+
+        plan = manifest.get("forecast") or {}
+        qs = plan.get("quantiles") or [0.5]
+        return SeriesUnitsForecaster(module, int(plan.get("horizon", 1)), int(plan.get("season", 1)), len(qs))
+
     def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
         plan = meta.get("forecast") or {}
-        h, qs = plan.get("horizon", "H"), plan.get("quantiles") or [0.5]
+        h, qs, ctx = plan.get("horizon", "H"), plan.get("quantiles") or [0.5], plan.get("context", "L")
         return {"name": "logits", "dtype": "float32", "shape": ["batch", f"{h}*{len(qs)}"],
-                "meaning": f"the next {h} values of the series, {len(qs)} quantile(s) {qs} per step, as "
-                           "corrections of the seasonal-naive forecast of the context window scaled by "
-                           "its own mean and standard deviation (add the scaled seasonal-naive "
-                           "forecast, multiply by the context's std and add its mean)",
-                "card": f"{h} future values per input window (quantiles {qs}), scaled by the window."}
+                "meaning": f"the next {h} values of each input series in its own units, {len(qs)} "
+                           f"quantile(s) {qs} per step (step-major), from its last {ctx} values (x: "
+                           f"(batch, {ctx}, channels) raw values without missing ones, lengths: {ctx} each)",
+                "card": f"{h} future values per input window of {ctx} (quantiles {qs}), in the series' units."}
 
     def card(self, manifest: dict[str, Any]) -> dict[str, Any]:
         plan = manifest.get("forecast") or {}
