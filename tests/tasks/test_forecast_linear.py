@@ -180,3 +180,14 @@ def test_onnx_export_of_a_forecaster_gives_the_series_units_that_predict_gives(t
         want = [r for r in rows if r["series"] == sid]
         assert np.allclose(got[k, :, 1], [r["forecast"] for r in want], rtol=1e-4)
         assert np.allclose(got[k, :, 2], [r["q0.9"] for r in want], rtol=1e-4)
+
+
+def test_dry_run_of_a_forecasting_fit_plans_lags_and_its_closed_form_probe(tmp_path):
+    import transferkit as tk
+    from transferkit.tasks import TASKS
+
+    data = TASKS.get("forecasting").tiny_example(tmp_path)
+    plan = tk.fit(data=data["data"], season=12, task="forecasting", dry_run=True, log=None,
+                  cache_dir=str(tmp_path / "cache"))
+    assert plan["backbone"]["name"] == "lags" and plan["strategy"] == "linear-probe"
+    assert "solved by the task's convex solver (ridge" in plan["stages"][0]["inputs"]
