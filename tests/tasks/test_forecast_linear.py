@@ -151,6 +151,12 @@ def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
     assert "lags" not in task_pool("sequence", get_task("classification"))
     ladder, why = strategy_ladder(LagsBackbone(), 100, 1, unit="training windows")
     assert ladder == ["linear-probe"] and "stops at the probe" in why
+    import transferkit as tk
+    from transferkit.errors import ConfigError
+
+    for objective in ("supervised", "masked"):  # nothing in lags would carry over
+        with pytest.raises(ConfigError, match="cannot pretrain 'lags'"):
+            tk.pretrain(data="lynx", arch="lags", objective=objective, log=None)
 
 
 def test_onnx_export_of_a_forecaster_gives_the_series_units_that_predict_gives(tmp_path):
