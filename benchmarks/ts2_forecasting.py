@@ -7,6 +7,8 @@ built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit ro
     transferkit fit --data NAME --task forecasting --backbone lags       ("transferkit (lags)")
     transferkit fit --data NAME --task forecasting --backbone sequence:cnn --strategy full \
         --epochs E --seed S                                           ("transferkit")
+    transferkit fit --data NAME --task forecasting --backbone lags+sequence:cnn --strategy full \
+        --epochs E --seed S                                           ("hybrid", --methods hybrid)
     transferkit pretrain --data SOURCE --arch sequence:cnn --set task=forecasting ...
     transferkit fit --data NAME --task forecasting --backbone <source run> ...  ("pretrained")
 
@@ -147,7 +149,8 @@ def main() -> None:
     p.add_argument("--peers-only", action="store_true",
                    help="Only the rows that train nothing: seasonal naive, ETS, ARIMA, Fracast-0.")
     p.add_argument("--methods", default="lags,cnn,pretrained,peers",
-                   help="Rows to run: lags, cnn (sequence:cnn), pretrained, peers (ETS/ARIMA).")
+                   help="Rows to run: lags, cnn (sequence:cnn), pretrained, peers (ETS/ARIMA), hybrid "
+                   "(lags+sequence:cnn).")
     args = p.parse_args()
     if args.quick:
         args.seeds, args.epochs = 1, 5
@@ -190,12 +193,16 @@ def main() -> None:
             rows[name].update(baseline_rows(s))
             print(name, "lags", {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
             write(args, names, rows, secs)
-        for seed in range(args.seeds if methods & {"cnn", "pretrained"} else 0):
+        for seed in range(args.seeds if methods & {"cnn", "pretrained", "hybrid"} else 0):
             if "cnn" in methods:
                 s, sec = fit_mase(name, "sequence:cnn", seed, args.epochs, work / f"{name}-{seed}")
                 rows[name].setdefault("transferkit (sequence:cnn)", []).append(s["metrics"]["test"]["mase"])
                 secs[name].setdefault("transferkit (sequence:cnn)", []).append(sec)
                 rows[name].update(baseline_rows(s))
+            if "hybrid" in methods:  # the linear path beside the network, trained together by SGD
+                s, sec = fit_mase(name, "lags+sequence:cnn", seed, args.epochs, work / f"{name}-hyb-{seed}")
+                rows[name].setdefault("transferkit (lags+sequence:cnn)", []).append(s["metrics"]["test"]["mase"])
+                secs[name].setdefault("transferkit (lags+sequence:cnn)", []).append(sec)
             src = None if "pretrained" not in methods else source_for(name)
             if src is not None:
                 s, sec = fit_mase(name, str(src), seed, args.epochs, work / f"{name}-pre-{seed}")
@@ -221,7 +228,7 @@ def baseline_rows(summary: dict[str, Any]) -> dict[str, list[float]]:
 
 
 def write(args: Any, names: list[str], rows: dict, secs: dict) -> None:
-    order = ("transferkit (lags)", "transferkit (sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
+    order = ("transferkit (lags)", "transferkit (sequence:cnn)", "transferkit (lags+sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
              "statsmodels ARIMA", "Fracast-0 zero-shot")
     lines = ["# TS2 forecasting: test MASE (lower is better)", "",
              f"`python benchmarks/ts2_forecasting.py --seeds {args.seeds} --epochs {args.epochs} "

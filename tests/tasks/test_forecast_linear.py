@@ -197,3 +197,22 @@ def test_dry_run_of_a_forecasting_fit_plans_lags_and_its_closed_form_probe(tmp_p
                   cache_dir=str(tmp_path / "cache"))
     assert plan["backbone"]["name"] == "lags" and plan["strategy"] == "linear-probe"
     assert "solved by the task's convex solver (ridge" in plan["stages"][0]["inputs"]
+
+
+def test_lags_plus_puts_the_last_values_beside_the_encoders_features(tmp_path):
+    from transferkit.backbones import create_backbone, from_description
+    from transferkit.data.dataset import TransferDataset
+
+    x = np.random.default_rng(0).normal(size=(4, 10, 2)).astype(np.float32)
+    bb = create_backbone("lags+sequence:cnn:8")
+    bb.adapt_to(TransferDataset("s", "sequence", x, np.zeros(4), []))
+    bb.eval()
+    batch = bb.collate(list(x))
+    feats = bb(batch)
+    assert bb.feature_dim == 8 + 20 and feats.shape == (4, 28)
+    assert torch.equal(feats[:, :8], bb.inner(batch)) and torch.equal(feats[:, 8:], torch.from_numpy(x).flatten(1))
+    assert len(bb.blocks()) == len(bb.inner.blocks())  # strategies train the encoder as alone
+    rebuilt = from_description(bb.describe())
+    rebuilt.load_state_dict(bb.state_dict())
+    rebuilt.eval()
+    assert torch.allclose(rebuilt(rebuilt.collate(list(x))), feats)

@@ -137,3 +137,78 @@ class LagsBackbone(Backbone):
                 "preprocessing": "the last L steps of each series, every channel, flattened step-major; "
                                  "a shorter series padded on the left with its first value; a missing "
                                  "value -> its channel's training mean"}
+
+
+@BACKBONES.register("lags+", help="An encoder's features with the series' last L values beside them "
+                    "(a linear path next to the network).")
+class LagsPlusBackbone(Backbone):
+    """``lags+<encoder>`` (e.g. ``lags+sequence:cnn``): ``[encoder(x), lags(x)]``, so the
+    head is a linear map from the context added to the encoder's correction (DLinear's
+    linear path beside a network). The encoder's blocks are its blocks: strategies train it
+    as they would alone."""
+
+    family = "lags+"
+    modality = "sequence"
+    usage = ("lags+sequence:cnn",)
+    has_pretrained_weights = False  # the encoder trains end to end (a run directory: its weights)
+
+    def __init__(self, inner: Backbone, lags: LagsBackbone | None = None) -> None:
+        super().__init__()
+        self.inner, self.lags = inner, lags if lags is not None else LagsBackbone()
+        self.name = f"lags+{inner.name}"
+        self.feature_dim = inner.feature_dim + self.lags.feature_dim
+
+    @classmethod
+    def read_spec(cls, spec: str) -> str | None:
+        return spec[len("lags+"):] if spec.lower().startswith("lags+") else None
+
+    @classmethod
+    def from_spec(cls, spec: str, *, weights: str | None = None, pretrained: bool = True,
+                  image_size: int | None = None, max_length: int | None = None) -> LagsPlusBackbone:
+        from transferkit.backbones import create_backbone
+
+        if not spec:
+            raise ConfigError("'lags+' needs a sequence encoder after it, e.g. 'lags+sequence:cnn'.")
+        inner = create_backbone(spec, weights=weights, pretrained=pretrained)
+        if getattr(inner, "modality", "") != "sequence":
+            raise ConfigError(f"'lags+{spec}' needs a sequence encoder after 'lags+'; '{spec}' reads "
+                              f"{getattr(inner, 'modality', '?')} data. Use e.g. 'lags+sequence:cnn'.")
+        return cls(inner)
+
+    @classmethod
+    def from_description(cls, desc: dict[str, Any]) -> LagsPlusBackbone:
+        from transferkit.backbones import from_description
+
+        return cls(from_description(desc["inner"]), LagsBackbone.from_description(desc["lags"]))
+
+    @classmethod
+    def tiny_example(cls, workdir: Path) -> tuple[LagsPlusBackbone, Any]:
+        from transferkit.backbones.sequence import SequenceBackbone
+
+        inner, data = SequenceBackbone.tiny_example(workdir)
+        bb = cls(inner)
+        bb.adapt_to(data)
+        return bb, data
+
+    def adapt_to(self, data: Any) -> None:
+        self.inner.adapt_to(data)
+        self.lags.adapt_to(data)
+        self.feature_dim = self.inner.feature_dim + self.lags.feature_dim
+
+    def describe_adapter(self) -> str | None:
+        describe = getattr(self.inner, "describe_adapter", None)
+        return describe() if callable(describe) else None
+
+    def collate(self, items: list[Any]) -> Any:
+        return self.inner.collate(items)
+
+    def forward(self, inputs: Any) -> torch.Tensor:  # (B, D_inner + L * C)
+        return torch.cat([self.inner(inputs), self.lags(inputs)], dim=1)
+
+    def blocks(self) -> list[torch.nn.Module]:
+        return self.inner.blocks()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "inner": self.inner.describe(), "lags": self.lags.describe(),
+                "preprocessing": f"[{self.inner.describe().get('preprocessing', '')}] features, then the "
+                                 "series' last L values (lags)"}
