@@ -64,7 +64,7 @@ def test_ridge_alpha_is_chosen_on_the_validation_windows_mase():
     assert info["alpha"] == min(mase, key=mase.get)
     assert info["scores"]["seasonal naive"] == {f"{a:g}": pytest.approx(v, abs=1e-5) for a, v in mase.items()}
     assert info["prior"] == "seasonal naive"  # anchors 0: both priors fit alike, the tie keeps it
-    assert info["alpha_chosen_on"] == "validation MASE (6 window(s))"
+    assert info["alpha_chosen_on"] == "validation MASE (6 window(s)), prior: seasonal naive"
 
 
 def test_ridge_shrinks_towards_the_context_mean_when_that_validates_better():
@@ -80,7 +80,7 @@ def test_ridge_shrinks_towards_the_context_mean_when_that_validates_better():
 
     (x, y), (xv, yv) = rows(60), rows(20)
     w, b, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e4,))
-    assert info["prior"] == "the context mean"  # a huge alpha: the mean beats seasonal naive
+    assert info["prior"] == "context mean"  # a huge alpha: the mean beats seasonal naive
     mu, sd = x.mean(0), x.std(0)
     ref = Ridge(alpha=1e4).fit((x - mu) / sd, y[:, 0] + y[:, 1])  # regresses the values
     assert np.allclose((xv @ w.T + b)[:, 0] + xv[:, 0], ref.predict((xv - mu) / sd), atol=1e-8)

@@ -84,7 +84,7 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
     amap = anchor_map(x, anchors)
     priors = {"seasonal naive": np.zeros_like(z)}
     if amap is not None:
-        priors["the context mean"] = anchors
+        priors["context mean"] = anchors
     if val is not None and not len(val[1]):
         val = None
     fits, scores = {}, {}
@@ -118,6 +118,7 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
     bias = (b[:, None] + offsets).reshape(-1)
     chosen_on = (f"validation MASE ({len(val[1])} window(s))" if val is not None
                  else "leave-one-out squared error on the training windows")
+    chosen_on += f", prior: {prior}"  # the console says which
     info = {"solver": "ridge", "alpha": float(alpha), "alpha_chosen_on": chosen_on, "n_iter": 0,
             "prior": prior, "n_windows": int(keep.sum()),
             "scores": {p: {f"{a:g}": round(v, 5) for a, v in sc.items()} for p, sc in scores.items()}}
