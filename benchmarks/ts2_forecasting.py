@@ -4,12 +4,17 @@ Fracast-0 zero-shot, on the six bundled series sets, by test MASE.
 Every method forecasts the same test windows: transferkit's rolling-origin split with each
 built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit rows:
 
+    transferkit fit --data NAME --task forecasting --backbone lags       ("transferkit (lags)")
     transferkit fit --data NAME --task forecasting --backbone sequence:cnn --strategy full \
         --epochs E --seed S                                           ("transferkit")
+    transferkit fit --data NAME --task forecasting --backbone lags+sequence:cnn --strategy full \
+        --epochs E --seed S                                           ("hybrid", --methods hybrid)
     transferkit pretrain --data SOURCE --arch sequence:cnn --set task=forecasting ...
     transferkit fit --data NAME --task forecasting --backbone <source run> ...  ("pretrained")
 
-Every transferkit fit ends by shrinking its learned correction of seasonal naive by the
+``lags`` is the linear path (NLinear/DLinear): the window's last L values, probed by ridge
+in closed form (alpha on the validation origins' MASE); it has no randomness, so it runs
+once (seed 0). Every transferkit fit ends by shrinking its learned correction of seasonal naive by the
 fraction (0/25/50/75/100 %) with the lowest MASE on the validation origins
 (``ForecastingTask.tune_head``; test origins are never read for it).
 
@@ -26,6 +31,7 @@ seasons of history), ARIMA = ``SARIMAX`` with a fixed order (1,1,1), plus a seas
     python benchmarks/ts2_forecasting.py --seeds 3        # -> results/ts2_forecasting.md
     python benchmarks/ts2_forecasting.py --quick          # 1 seed, 5 epochs
     python benchmarks/ts2_forecasting.py --seeds 3 --datasets solar,uschange --no-pretrained
+    python benchmarks/ts2_forecasting.py --methods lags,peers   # the rows that train no network
 """
 
 from __future__ import annotations
@@ -127,8 +133,10 @@ def fit_mase(name: str, backbone: str, seed: int, epochs: int, out: Path) -> tup
     import transferkit as tk
 
     t = time.perf_counter()
-    run = tk.fit(data=name, task="forecasting", backbone=backbone, strategy="full", epochs=epochs,
-                 seed=seed, out=str(out), log=None, overwrite=True)
+    # lags: the user's command names no strategy (its default, the linear probe, solved)
+    how = {} if backbone == "lags" else {"strategy": "full", "epochs": epochs}
+    run = tk.fit(data=name, task="forecasting", backbone=backbone, seed=seed, out=str(out), log=None,
+                 overwrite=True, **how)
     return run.summary, time.perf_counter() - t
 
 
@@ -140,6 +148,9 @@ def main() -> None:
                    help="Skip the pretrained rows (and their source pretraining).")
     p.add_argument("--peers-only", action="store_true",
                    help="Only the rows that train nothing: seasonal naive, ETS, ARIMA, Fracast-0.")
+    p.add_argument("--methods", default="lags,cnn,pretrained,peers",
+                   help="Rows to run: lags, cnn (sequence:cnn), pretrained, peers (ETS/ARIMA), hybrid "
+                   "(lags+sequence:cnn).")
     args = p.parse_args()
     if args.quick:
         args.seeds, args.epochs = 1, 5
@@ -147,6 +158,9 @@ def main() -> None:
     import transferkit as tk
 
     names = [n for n in args.datasets.split(",") if n]
+    methods = {m.strip() for m in args.methods.split(",") if m.strip()}
+    if args.no_pretrained:
+        methods.discard("pretrained")
     work = Path(tempfile.mkdtemp(prefix="ts2-"))
     rows: dict[str, dict[str, list[float]]] = {n: {} for n in names}
     secs: dict[str, dict[str, list[float]]] = {n: {} for n in names}
@@ -172,29 +186,53 @@ def main() -> None:
             print(name, {k: round(v[0], 3) for k, v in rows[name].items()}, flush=True)
             write(args, names, rows, secs)
             continue
-        for seed in range(args.seeds):
-            s, sec = fit_mase(name, "sequence:cnn", seed, args.epochs, work / f"{name}-{seed}")
-            rows[name].setdefault("transferkit (sequence:cnn)", []).append(s["metrics"]["test"]["mase"])
-            secs[name].setdefault("transferkit (sequence:cnn)", []).append(sec)
-            for base, label in (("seasonal_naive", "seasonal naive"), ("fracast_zero_shot", "Fracast-0 zero-shot")):
-                if isinstance((s["baselines"].get(base) or {}).get("mase"), float) and seed == 0:
-                    rows[name][label] = [s["baselines"][base]["mase"]]
-            src = None if args.no_pretrained else source_for(name)
+        if "lags" in methods:
+            s, sec = fit_mase(name, "lags", 0, args.epochs, work / f"{name}-lags")
+            rows[name]["transferkit (lags)"] = [s["metrics"]["test"]["mase"]]
+            secs[name]["transferkit (lags)"] = [sec]
+            rows[name].update(baseline_rows(s))
+            print(name, "lags", {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
+            write(args, names, rows, secs)
+        for seed in range(args.seeds if methods & {"cnn", "pretrained", "hybrid"} else 0):
+            if "cnn" in methods:
+                s, sec = fit_mase(name, "sequence:cnn", seed, args.epochs, work / f"{name}-{seed}")
+                rows[name].setdefault("transferkit (sequence:cnn)", []).append(s["metrics"]["test"]["mase"])
+                secs[name].setdefault("transferkit (sequence:cnn)", []).append(sec)
+                rows[name].update(baseline_rows(s))
+            if "hybrid" in methods:  # the linear path beside the network, trained together by SGD
+                s, sec = fit_mase(name, "lags+sequence:cnn", seed, args.epochs, work / f"{name}-hyb-{seed}")
+                rows[name].setdefault("transferkit (lags+sequence:cnn)", []).append(s["metrics"]["test"]["mase"])
+                secs[name].setdefault("transferkit (lags+sequence:cnn)", []).append(sec)
+            src = None if "pretrained" not in methods else source_for(name)
             if src is not None:
                 s, sec = fit_mase(name, str(src), seed, args.epochs, work / f"{name}-pre-{seed}")
                 rows[name].setdefault("transferkit pretrained", []).append(s["metrics"]["test"]["mase"])
                 secs[name].setdefault("transferkit pretrained", []).append(sec)
             print(name, seed, {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
-        for k, v in peer_mase(name).items():
-            rows[name][f"statsmodels {k}"] = [v]
+            write(args, names, rows, secs)
+        if "peers" in methods:
+            t = time.perf_counter()
+            for k, v in peer_mase(name).items():
+                rows[name][f"statsmodels {k}"] = [v]
+            secs[name]["statsmodels ETS + ARIMA (all test windows)"] = [time.perf_counter() - t]
         write(args, names, rows, secs)
 
 
+def baseline_rows(summary: dict[str, Any]) -> dict[str, list[float]]:
+    """Seasonal naive and Fracast-0 zero-shot as a fit reported them (the same test windows)."""
+    out = {}
+    for base, label in (("seasonal_naive", "seasonal naive"), ("fracast_zero_shot", "Fracast-0 zero-shot")):
+        if isinstance((summary["baselines"].get(base) or {}).get("mase"), float):
+            out[label] = [summary["baselines"][base]["mase"]]
+    return out
+
+
 def write(args: Any, names: list[str], rows: dict, secs: dict) -> None:
-    order = ("transferkit (sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
+    order = ("transferkit (lags)", "transferkit (sequence:cnn)", "transferkit (lags+sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
              "statsmodels ARIMA", "Fracast-0 zero-shot")
     lines = ["# TS2 forecasting: test MASE (lower is better)", "",
-             f"`python benchmarks/ts2_forecasting.py --seeds {args.seeds} --epochs {args.epochs}`; "
+             f"`python benchmarks/ts2_forecasting.py --seeds {args.seeds} --epochs {args.epochs} "
+             f"--methods {args.methods} --datasets {args.datasets}`; "
              "mean ± std over seeds for the transferkit rows (the others are deterministic). "
              "Method and settings: see the docstring of `benchmarks/ts2_forecasting.py`.", "",
              "| dataset | " + " | ".join(order) + " |", "|---" * (len(order) + 1) + "|"]
@@ -210,7 +248,7 @@ def write(args: Any, names: list[str], rows: dict, secs: dict) -> None:
             text = f"{m:.3f} ± {sd:.3f}" if len(v) > 1 else f"{m:.3f}"
             cells.append(f"**{text}**" if best is not None and abs(m - best) < 1e-12 else text)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Seconds per transferkit fit (mean, this machine): " + "; ".join(
+    lines += ["", "Seconds per fit (mean, this machine): " + "; ".join(
         f"{n}: " + ", ".join(f"{k} {np.mean(v):.0f} s" for k, v in secs[n].items()) for n in names if secs[n]),
         "", f"Machine: {json.dumps(machine())}", f"Versions: {json.dumps(versions(['torch', 'statsmodels', 'fracast']))}"]
     out = Path(args.out)

@@ -93,7 +93,8 @@ def sample_items(manifest: dict[str, Any], n: int = 2, seed: int = 0) -> list[An
         return rows
     if modality == "sequence":
         channels = int(desc.get("in_channels") or 1)
-        return [rng.normal(size=(16, channels)).astype(np.float32) for _ in range(n)]
+        length = int((manifest.get("forecast") or {}).get("context") or 16)  # a forecaster reads L values
+        return [rng.normal(size=(length, channels)).astype(np.float32) for _ in range(n)]
     raise ExportError(f"Cannot export a model of modality '{modality}'.")
 
 
@@ -323,7 +324,7 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     batch = model.backbone.collate(items)
     names, tensors = _as_tensors(batch)
     specs = _input_specs(names, tensors)
-    wrapper = _exportable(model, names).eval()
+    wrapper = task.export_module(_exportable(model, names), manifest).eval()
     with torch.inference_mode():
         reference = wrapper(*tensors).float().numpy()
     # a batch of another size checks that the batch axis really is dynamic (a tagger: the words

@@ -139,7 +139,10 @@ def strategy_ladder(backbone: Any, n_train: int, n_classes: int,
         reasons.append("the backbone lists no blocks to unfreeze gradually")
         if text:
             ladder.append("lora")
-    if per_class >= FULL_MIN_PER_CLASS:
+    fixed = getattr(backbone, "fixed_features", "")
+    if fixed:  # e.g. lags: "full" would only retrain the probe's head by SGD
+        reasons.append(f"the backbone {fixed}, so the ladder stops at the probe")
+    elif per_class >= FULL_MIN_PER_CLASS:
         ladder.append("full")
     else:
         reasons.append(f"{per_class:.0f} {unit} (< {FULL_MIN_PER_CLASS}) is "

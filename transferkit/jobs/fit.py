@@ -82,6 +82,7 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     log = log or library_log
     resolve_device(cfg.train.device, "train.device")  # a device that is not there: before any work
     choice = None
+    cfg = with_task_backbone(cfg, log)
     if cfg.strategy is None:
         cfg, choice = with_default_strategy(cfg, log)
     if dry_run:
@@ -99,6 +100,23 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     with Run("fit", out=cfg.out, name=cfg.name, resume=resume, overwrite=overwrite,
              default_name=default_run_name(cfg.data.data, cfg.backbone.name, cfg.strategy)) as run:
         return fit_configured(cfg, run, resume, log, t_start, choice=choice)
+
+
+def with_task_backbone(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
+    """``cfg`` with its task's default backbone (``Task.default_backbone``, e.g. ``lags`` for
+    forecasting) when the user named none (the config's default is an image backbone);
+    ``--strategy auto`` keeps its pool instead."""
+    import dataclasses
+
+    from transferkit.config import BackboneConfig
+
+    if cfg.task is None or cfg.strategy == "auto" or cfg.backbone.name != BackboneConfig().name:
+        return cfg
+    default = get_task(cfg.task).default_backbone
+    if not default:
+        return cfg
+    log(f"[bold]backbone[/bold] {default}: the {cfg.task} task's default (--backbone chooses another)")
+    return dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, name=default))
 
 
 def with_default_strategy(cfg: FitConfig, log: Callable[[str], None]) -> tuple[FitConfig, str]:

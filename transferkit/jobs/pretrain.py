@@ -114,6 +114,7 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
         if not given.data.data or not arch:
             raise ConfigError("pretrain --objective masked needs --data (series) and --arch (a sequence "
                               "encoder, e.g. sequence:cnn).")
+        _refuse_fixed(str(arch))
         values.update({"backbone.name": str(arch), "strategy": "full"})
         cfg = configure(FitConfig, config, overrides, **values)
         return _pretrain_masked(cfg, str(arch), log, overwrite)
@@ -121,6 +122,7 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
         raise ConfigError("pretrain needs a labelled source dataset: pass --data (a built-in name or "
                           "a path), or set data.data in the --config file.")
     arch = str(arch or _named_arch(config, overrides) or default_arch(given))
+    _refuse_fixed(arch)
     from_run = Path(arch).expanduser().is_dir()
     continued = pretrained or from_run
     # image_size None: a random-init image network reads the source at its native size rounded
@@ -139,6 +141,17 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
 
         return plan_fit(cfg, log or library_log)
     return _pretrain(cfg, arch, continued, log, overwrite)
+
+
+def _refuse_fixed(arch: str) -> None:
+    """A clear error for a backbone whose features do not train (``lags``): nothing to pretrain."""
+    from transferkit.pipeline.build import _fixed_features
+
+    fixed = "" if Path(arch).expanduser().is_dir() else _fixed_features(arch)
+    if fixed:
+        raise ConfigError(f"pretrain cannot pretrain '{arch}': it {fixed}, so no weights would carry "
+                          "over. Fit it on the target directly (transferkit fit --backbone "
+                          f"{arch}), or pretrain a network such as --arch sequence:cnn.")
 
 
 def _named_arch(config: str | Path | None, overrides: Sequence[str]) -> str | None:

@@ -31,6 +31,18 @@ DEFAULT_STRATEGY: dict[bool, tuple[str, dict[str, Any]]] = {
     True: ("linear-probe", {}), False: ("full", {"backbone_lr_ratio": 1.0})}
 
 
+def _fixed_features(backbone: str) -> str:
+    """Why a backbone family's features need no training (its ``fixed_features``), or ""."""
+    from transferkit.backbones import BACKBONES, resolve
+    from transferkit.errors import BackboneError
+
+    try:
+        family, _ = resolve(str(backbone).strip())
+    except BackboneError:
+        return ""
+    return str(getattr(BACKBONES.get(family), "fixed_features", "") or "")
+
+
 def default_strategy(backbone: str, pretrained: bool = True, weights: str | None = None
                      ) -> tuple[str, dict[str, Any], str]:
     """(strategy, its parameters, why) for a fit that names no strategy: see
@@ -39,6 +51,9 @@ def default_strategy(backbone: str, pretrained: bool = True, weights: str | None
 
     start = starts_pretrained(backbone, pretrained, weights)
     name, params = DEFAULT_STRATEGY[start]
+    fixed = _fixed_features(backbone)  # e.g. lags: nothing in it trains, nothing pretrained either
+    if fixed and start:
+        return name, dict(params), f"backbone '{backbone}' {fixed}: a probe of its features"
     if start:
         return name, dict(params), (f"backbone '{backbone}' has pretrained weights: a probe of its "
                                     "frozen features first")

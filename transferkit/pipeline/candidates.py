@@ -69,6 +69,13 @@ def default_pool(modality: str) -> list[str]:
     return pool
 
 
+def task_pool(modality: str, task: Any = None) -> list[str]:
+    """:func:`default_pool` plus the task's own default backbone (forecasting: ``lags``)."""
+    pool = default_pool(modality)
+    extra = getattr(task, "default_backbone", None)
+    return pool + [extra] if extra and extra not in pool else pool
+
+
 def _split_names(backbones: str | Sequence[Any] | None) -> list[Any]:
     if backbones is None:
         return []
@@ -249,7 +256,7 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     if validate and (val is None or len(val) == 0):
         raise DataError("rank(validate=True) needs a non-empty validation split to select the "
                         "probes; the data has none. Lower nothing: pass val_data, or drop validate.")
-    candidates = _split_names(backbones) or default_pool(train_data.modality)
+    candidates = _split_names(backbones) or task_pool(train_data.modality, task_obj)
     rows = [_score_candidate(spec, train_data, val, score_names, task_obj, seed=seed, validate=validate,
                              image_size=image_size, max_length=max_length, cache_dir=cache_dir,
                              train=train, log=say) for spec in candidates]
@@ -341,6 +348,13 @@ def _probe(backbone: Any, train: Any, val: Any, cache_dir: str | None, train_cfg
     return float(acc), round(time.perf_counter() - t0, 3)
 
 
+def _task_of(task: Any) -> Any:
+    """A task instance from a name, an instance or None."""
+    from transferkit.tasks import get_task
+
+    return get_task(task) if isinstance(task, str) else task
+
+
 def choose_backbone(cfg: FitConfig, train: Any, log: Callable[[str], None],
                     val: Any = None, task: Any = None) -> tuple[str, str, list[dict]]:
     """(backbone spec, why, ranking rows).
@@ -357,7 +371,7 @@ def choose_backbone(cfg: FitConfig, train: Any, log: Callable[[str], None],
     if not candidates:
         if cfg.backbone.name != default_name or train.modality not in DEFAULT_POOL:
             return cfg.backbone.name, f"backbone '{cfg.backbone.name}' was given", []
-        candidates = default_pool(train.modality)
+        candidates = task_pool(train.modality, _task_of(task))
     if len(candidates) == 1:
         return candidates[0], f"backbone '{candidates[0]}' was the only candidate", []
     validate = val is not None and len(val) > 0

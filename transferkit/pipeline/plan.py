@@ -56,6 +56,13 @@ def _cached(backbone: Any, data: Any, cache_dir: str | None, upto: int | None, b
     return FeatureCache(cache_dir).get(cache_key(backbone, data, upto, bf16)) is not None
 
 
+def _solves(task: Any) -> bool:
+    """Whether ``task`` has a convex head solver (it overrides ``Task.solve_head``)."""
+    from transferkit.tasks._base import Task
+
+    return task is not None and task.cached_inputs and type(task).solve_head is not Task.solve_head
+
+
 def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_example: float,
                 n_blocks: int, task: Any = None) -> dict[str, Any]:
     k = stage.trainable_blocks
@@ -69,6 +76,10 @@ def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_exam
         steps = min(steps, cfg.train.max_steps)
     inputs = ("head on cached features" if k == 0 else
               f"top {k} block(s) on cached activations" if k else "end to end on raw inputs")
+    if k == 0 and stage.info.get("convex_head") and _solves(task):
+        solver = stage.info.get("solver", "auto")
+        solver = getattr(backbone, "probe_solver", "lbfgs") if solver == "auto" else solver
+        inputs += f", solved by the task's convex solver ({solver}; the steps below only if it declines)"
     fraction = 0.0 if k == 0 else (min(1.0, k / max(n_blocks, 1)) if k else 1.0)
     seconds = steps * cfg.train.batch_size * STEP_FORWARDS * per_example * fraction
     evals = epochs * len(splits.val) * per_example * fraction

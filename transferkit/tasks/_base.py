@@ -93,6 +93,9 @@ class Task:
     #: features or activations; False when the head reads more than a feature vector per
     #: example (segmentation's decoder reads feature maps at every scale)
     cached_inputs: ClassVar[bool] = True
+    #: the backbone a fit of this task uses when the user names none (None: the config's
+    #: image default); ``--strategy auto`` also adds it to its candidate pool
+    default_backbone: ClassVar[str | None] = None
     #: how many test images a run keeps beside :meth:`test_arrays` for the report to draw on
     #: (``images`` in test_predictions.npz; 0: none)
     report_images: ClassVar[int] = 0
@@ -351,6 +354,11 @@ class Task:
     def answers_for(self, items: Any, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         """:meth:`answers` of the raw ``items`` the outputs came from."""
         return self.answers(outputs, meta)
+
+    def export_module(self, module: nn.Module, manifest: dict[str, Any]) -> nn.Module:
+        """The module an export writes, given the model with positional tensor inputs
+        (default: as it is; forecasting wraps it to read and write series' units)."""
+        return module
 
     def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
         """The exported model's output: ``name``, ``shape``, ``meaning`` (preprocessing.json)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from transferkit.data.forecasting import WindowPlan, window
 from transferkit.data.series_files import read_series_file
@@ -93,4 +95,31 @@ def forecast_files(predictor: Any, inputs: Any) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["FRACAST_HINT", "forecast_files", "forecast_series", "fracast_model", "plan_of"]
+class SeriesUnitsForecaster(nn.Module):
+    """An exportable forecaster in the series' units: ``(x (B, L, C) raw context values,
+    lengths (B,)) -> (B, H * Q)`` forecasts (Q quantiles per step, sorted), doing what the
+    data layer and :func:`~transferkit.tasks._forecast_metrics.unscale` do around the model:
+    scale each window by its context's mean and standard deviation per channel, add the
+    scaled seasonal-naive anchor to the model's corrections, and put them back into units.
+    Every context must hold L observed values (no missing values, no padding)."""
+
+    def __init__(self, inner: nn.Module, horizon: int, season: int, quantiles: int) -> None:
+        super().__init__()
+        self.inner, self.horizon, self.season, self.q = inner, int(horizon), max(1, int(season)), int(quantiles)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:  # (B, H * Q)
+        mean = x.mean(dim=1, keepdim=True)  # (B, 1, C)
+        std = ((x - mean) ** 2).mean(dim=1, keepdim=True).sqrt()
+        std = torch.where(std > 1e-8 * torch.clamp(mean.abs(), min=1.0), std, torch.ones_like(std))
+        scaled = (x - mean) / std
+        length = x.shape[1]
+        m = min(self.season, length)
+        steps = torch.arange(self.horizon, device=x.device) % m + (length - m)  # (H,)
+        anchor = scaled[:, :, 0].index_select(1, steps)  # (B, H)
+        out = self.inner(scaled, lengths).float().reshape(-1, self.horizon, self.q)
+        out = torch.sort(out + anchor.unsqueeze(-1), dim=-1).values
+        return (out * std[:, :, :1] + mean[:, :, :1]).flatten(1)  # the batch axis stays dynamic
+
+
+__all__ = ["FRACAST_HINT", "SeriesUnitsForecaster", "forecast_files", "forecast_series", "fracast_model",
+           "plan_of"]

@@ -126,6 +126,9 @@ class ForecastingTask(Task):
     shots_meaning = ("not used: forecasting counts observed values; --history N trains on the last N "
                      "values of each series")
     targets = "windows"
+    #: the linear path (a window's last L values, ridge in closed form): on TS2 ahead of
+    #: ``sequence:cnn`` on 4 of 6 built-ins in seconds (benchmarks/results/ts2_forecasting.md)
+    default_backbone = "lags"
 
     def __init__(self, config: ForecastingConfig | None = None) -> None:
         super().__init__(config if config is not None else ForecastingConfig())
@@ -190,6 +193,27 @@ class ForecastingTask(Task):
         bad = ~np.isfinite(z)
         z[bad] = np.broadcast_to(means, z.shape)[bad]
         return "values", z
+
+    def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
+                   seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
+                   solver: str = "lbfgs") -> dict[str, Any] | None:
+        """The linear probe in closed form, whatever convex solver the backbone asks for:
+        ridge from the features to the H scaled corrections, its L2 strength chosen on the
+        validation origins' MASE, the outer quantiles from leave-one-out residuals
+        (:func:`~transferkit.tasks._forecast_ridge.fit_forecast_ridge`). None (SGD) when
+        no training window has all its targets."""
+        from transferkit.tasks._forecast_ridge import fit_forecast_ridge
+
+        if not isinstance(head, nn.Linear):
+            return None
+        fitted = fit_forecast_ridge(x, y, self.point_quantiles(), val)
+        if fitted is None:
+            return None
+        w, b, info = fitted
+        with torch.no_grad():
+            head.weight.copy_(torch.from_numpy(w).float())
+            head.bias.copy_(torch.from_numpy(b).float())
+        return info
 
     def tune_head(self, head: nn.Module, targets: np.ndarray | None,
                   outputs: np.ndarray | None) -> dict[str, Any] | None:
@@ -345,15 +369,23 @@ class ForecastingTask(Task):
 
         return forecast_series(predictor, [(str(i), item) for i, item in enumerate(items)], "the request")
 
+    def export_module(self, module: nn.Module, manifest: dict[str, Any]) -> nn.Module:
+        """The exported forecaster reads raw contexts and writes forecasts in their units
+        (:class:`~transferkit.tasks._forecast_io.SeriesUnitsForecaster`)."""
+        from transferkit.tasks._forecast_io import SeriesUnitsForecaster
+
+        plan = manifest.get("forecast") or {}
+        qs = plan.get("quantiles") or [0.5]
+        return SeriesUnitsForecaster(module, int(plan.get("horizon", 1)), int(plan.get("season", 1)), len(qs))
+
     def output_spec(self, meta: dict[str, Any]) -> dict[str, Any]:
         plan = meta.get("forecast") or {}
-        h, qs = plan.get("horizon", "H"), plan.get("quantiles") or [0.5]
+        h, qs, ctx = plan.get("horizon", "H"), plan.get("quantiles") or [0.5], plan.get("context", "L")
         return {"name": "logits", "dtype": "float32", "shape": ["batch", f"{h}*{len(qs)}"],
-                "meaning": f"the next {h} values of the series, {len(qs)} quantile(s) {qs} per step, as "
-                           "corrections of the seasonal-naive forecast of the context window scaled by "
-                           "its own mean and standard deviation (add the scaled seasonal-naive "
-                           "forecast, multiply by the context's std and add its mean)",
-                "card": f"{h} future values per input window (quantiles {qs}), scaled by the window."}
+                "meaning": f"the next {h} values of each input series in its own units, {len(qs)} "
+                           f"quantile(s) {qs} per step (step-major), from its last {ctx} values (x: "
+                           f"(batch, {ctx}, channels) raw values without missing ones, lengths: {ctx} each)",
+                "card": f"{h} future values per input window of {ctx} (quantiles {qs}), in the series' units."}
 
     def card(self, manifest: dict[str, Any]) -> dict[str, Any]:
         plan = manifest.get("forecast") or {}

@@ -1,0 +1,218 @@
+"""The linear path of forecasting: the ``lags`` backbone (a series' last L values) and the
+task's closed-form ridge probe, against sklearn / brute force, and its L2 strength chosen
+without reading the test origins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from transferkit.tasks._forecast_ridge import _coefs, _loo_residuals, fit_forecast_ridge
+
+
+def _windows(rng: np.random.Generator, n: int, d: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features (n, d) and window target rows (corrections z, anchors 0, series 0, origin,
+    mean 0, std 1, MASE scale 1) whose corrections are linear in the features + noise."""
+    x = rng.normal(size=(n, d)) * rng.uniform(0.5, 3.0, d) + rng.normal(size=d)
+    z = x @ rng.normal(size=(d, h)) + 0.3 * rng.normal(size=(n, h)) + 1.5
+    extra = np.column_stack([np.zeros(n), np.arange(n), np.zeros(n), np.ones(n), np.ones(n)])
+    return x, np.hstack([z, np.zeros((n, h)), extra])
+
+
+def test_ridge_head_matches_sklearn_and_brute_force_leave_one_out():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    x, y = _windows(rng, 30, 5, 3)
+    w, b, info = fit_forecast_ridge(x, y, [0.1, 0.5, 0.9], alphas=(2.0,))
+    assert info["alpha"] == 2.0 and info["alpha_chosen_on"].startswith("leave-one-out")
+    mu, sd = x.mean(0), x.std(0)
+    ref = Ridge(alpha=2.0).fit((x - mu) / sd, y[:, :3])
+    pred = x @ w.T + b  # (N, H * Q), quantile-minor
+    median = pred.reshape(30, 3, 3)[:, :, 1]
+    assert np.allclose(median, ref.predict((x - mu) / sd), atol=1e-8)
+    # the outer quantiles: the median plus the leave-one-out residuals' quantiles, by brute force
+    loo = np.empty((30, 3))
+    for i in range(30):
+        keep = np.arange(30) != i
+        m_i, s_i = mu, sd  # standardisation is fixed before leaving out (as in the solver)
+        r = Ridge(alpha=2.0).fit((x[keep] - m_i) / s_i, y[keep, :3])
+        loo[i] = y[i, :3] - r.predict(((x[i] - m_i) / s_i)[None])[0]
+    low = pred.reshape(30, 3, 3)[:, :, 0] - median
+    assert np.allclose(low[0], np.quantile(loo, 0.1, axis=0), atol=1e-6)
+    xs = (x - mu) / sd
+    u, s, vt = np.linalg.svd(xs, full_matrices=False)
+    zc = y[:, :3] - y[:, :3].mean(0)
+    assert np.allclose(_loo_residuals(u, s, xs, zc, _coefs(u, s, vt, zc, 2.0), 2.0), loo, atol=1e-8)
+
+
+def test_ridge_alpha_is_chosen_on_the_validation_windows_mase():
+    rng = np.random.default_rng(1)
+    x, y = _windows(rng, 40, 4, 2)
+    xv, yv = _windows(np.random.default_rng(2), 6, 4, 2)
+    alphas = (0.01, 1.0, 1e4)
+    _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=alphas)
+    mu, sd = x.mean(0), x.std(0)
+    mase = {}
+    for a in alphas:  # by hand: unit std and scale, anchor 0, so MASE is the mean |error|
+        u, s, vt = np.linalg.svd((x - mu) / sd, full_matrices=False)
+        zc = y[:, :2] - y[:, :2].mean(0)
+        f = (xv - mu) / sd @ _coefs(u, s, vt, zc, a) + y[:, :2].mean(0)
+        mase[a] = np.mean(np.abs(f - yv[:, :2]))
+    assert info["alpha"] == min(mase, key=mase.get)
+    assert info["scores"]["seasonal naive"] == {f"{a:g}": pytest.approx(v, abs=1e-5) for a, v in mase.items()}
+    assert info["prior"] == "seasonal naive"  # anchors 0: both priors fit alike, the tie keeps it
+    assert info["alpha_chosen_on"] == "validation MASE (6 window(s)), prior: seasonal naive"
+
+
+def test_ridge_shrinks_towards_the_context_mean_when_that_validates_better():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(3)
+
+    def rows(n: int) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.normal(size=(n, 4))  # feature 0 is the anchor (the value a season ago)
+        future = 0.5 * x[:, [3]] + 0.1 * rng.normal(size=(n, 1))  # mean-reverting, not seasonal
+        extra = np.column_stack([np.zeros(n), np.arange(n), np.zeros(n), np.ones(n), np.ones(n)])
+        return x, np.hstack([future - x[:, [0]], x[:, [0]], extra])
+
+    (x, y), (xv, yv) = rows(60), rows(20)
+    w, b, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e4,))
+    assert info["prior"] == "context mean"  # a huge alpha: the mean beats seasonal naive
+    mu, sd = x.mean(0), x.std(0)
+    ref = Ridge(alpha=1e4).fit((x - mu) / sd, y[:, 0] + y[:, 1])  # regresses the values
+    assert np.allclose((xv @ w.T + b)[:, 0] + xv[:, 0], ref.predict((xv - mu) / sd), atol=1e-8)
+
+
+def test_lags_backbone_takes_the_last_values_padded_on_the_left():
+    from transferkit.backbones import create_backbone
+    from transferkit.data.dataset import TransferDataset
+
+    x = np.arange(2 * 5 * 2, dtype=np.float32).reshape(2, 5, 2)
+    bb = create_backbone("lags:3")
+    bb.adapt_to(TransferDataset("s", "sequence", x, np.zeros(2), []))
+    short = np.array([[1.0, 10.0], [np.nan, 20.0]], dtype=np.float32)  # 2 steps, a missing value
+    feats = bb(bb.collate([x[0], short])).numpy()
+    assert bb.feature_dim == 6 and feats.shape == (2, 6)
+    assert feats[0].tolist() == x[0, 2:].reshape(-1).tolist()
+    fill = float(np.mean(x[:, :, 0]))  # channel 0's training mean
+    assert feats[1].tolist() == pytest.approx([1.0, 10.0, 1.0, 10.0, fill, 20.0])
+    rebuilt = type(bb).from_description(bb.describe())
+    rebuilt.load_state_dict(bb.state_dict())
+    assert torch.equal(rebuilt(rebuilt.collate([short])), bb(bb.collate([short])))
+
+
+def _series_csv(path, tail: float) -> str:
+    rng = np.random.default_rng(0)
+    t = np.arange(90)
+    y = 50 + 10 * np.sin(2 * np.pi * t / 6) + rng.normal(0, 1.0, 90)
+    y[-8:] += tail  # the test period only (2 origins x H 4, stride 4)
+    pd.DataFrame({"id": "a", "time": t, "value": y}).to_csv(path, index=False)
+    return str(path)
+
+
+def test_lags_fit_is_solved_in_closed_form_and_never_reads_the_test_origins(tmp_path):
+    import transferkit as tk
+
+    heads, summaries = [], []
+    for k, tail in enumerate((0.0, 500.0)):
+        run = tk.fit(data=_series_csv(tmp_path / f"s{k}.csv", tail), task="forecasting", backbone="lags",
+                     seed=0, out=str(tmp_path / f"run{k}"), log=None, horizon=4, context=12, season=6,
+                     origins=2, stride=4)
+        summaries.append(run.summary)
+        heads.append({k: v.clone() for k, v in run.model.head.state_dict().items()})
+    solver = summaries[0]["stages"][0]["solver"]
+    assert solver["solver"] == "ridge" and solver["alpha_chosen_on"].startswith("validation MASE")
+    assert summaries[0]["strategy"] == "linear-probe"
+    # changing the test period's values changes the test metrics, never the fitted head
+    assert summaries[1]["stages"][0]["solver"]["alpha"] == solver["alpha"]
+    assert all(torch.equal(heads[0][k], heads[1][k]) for k in heads[0])
+    assert summaries[0]["metrics"]["test"]["mase"] != summaries[1]["metrics"]["test"]["mase"]
+    assert summaries[0]["metrics"]["test"]["mase"] < summaries[0]["baselines"]["mean"]["mase"]
+
+
+def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
+    from transferkit.backbones.lags import LagsBackbone
+    from transferkit.jobs.auto import strategy_ladder
+    from transferkit.jobs.fit import resolve_config, with_task_backbone
+    from transferkit.pipeline.candidates import task_pool
+    from transferkit.tasks import get_task
+
+    said: list[str] = []
+    cfg = with_task_backbone(resolve_config(None, (), data="lynx", task="forecasting"), said.append)
+    assert cfg.backbone.name == "lags" and "the forecasting task's default" in said[0]
+    named = resolve_config(None, (), data="lynx", task="forecasting", backbone="sequence:cnn")
+    assert with_task_backbone(named, said.append).backbone.name == "sequence:cnn"
+    auto = resolve_config(None, (), data="lynx", task="forecasting", strategy="auto")
+    assert with_task_backbone(auto, said.append).backbone.name == auto.backbone.name  # auto: its pool
+    assert task_pool("sequence", get_task("forecasting"))[-1] == "lags"
+    assert "lags" not in task_pool("sequence", get_task("classification"))
+    ladder, why = strategy_ladder(LagsBackbone(), 100, 1, unit="training windows")
+    assert ladder == ["linear-probe"] and "stops at the probe" in why
+    import transferkit as tk
+    from transferkit.errors import ConfigError
+
+    for objective in ("supervised", "masked"):  # nothing in lags would carry over
+        with pytest.raises(ConfigError, match="cannot pretrain 'lags'"):
+            tk.pretrain(data="lynx", arch="lags", objective=objective, log=None)
+
+
+def test_onnx_export_of_a_forecaster_gives_the_series_units_that_predict_gives(tmp_path):
+    import onnxruntime as ort
+
+    import transferkit as tk
+    from transferkit.export import export
+    from transferkit.jobs.predict import load
+    from transferkit.tasks import TASKS
+    from transferkit.tasks._forecast_io import forecast_files
+
+    data = TASKS.get("forecasting").tiny_example(tmp_path)
+    run = tk.fit(data=data["data"], season=12, task="forecasting", backbone="lags", seed=0,
+                 out=str(tmp_path / "run"), log=None)
+    out = export(run.run_dir, "onnx", tmp_path / "onnx")
+    predictor = load(run.run_dir, device="cpu")
+    rows = forecast_files(predictor, data["data"])
+    frame = pd.read_csv(data["data"])
+    context = predictor.manifest["forecast"]["context"]
+    x = np.stack([frame[frame["id"] == s]["value"].to_numpy()[-context:] for s in ("s0", "s2")])
+    x = x[:, :, None].astype(np.float32)
+    session = ort.InferenceSession(str(out / "model.onnx"))
+    names = [i.name for i in session.get_inputs()]
+    got = session.run(None, dict(zip(names, [x, np.full(2, context, dtype=np.int64)], strict=True)))[0]
+    got = got.reshape(2, -1, 3)  # (series, H, quantiles 0.1 / 0.5 / 0.9)
+    for k, sid in enumerate(("s0", "s2")):
+        want = [r for r in rows if r["series"] == sid]
+        assert np.allclose(got[k, :, 1], [r["forecast"] for r in want], rtol=1e-4)
+        assert np.allclose(got[k, :, 2], [r["q0.9"] for r in want], rtol=1e-4)
+
+
+def test_dry_run_of_a_forecasting_fit_plans_lags_and_its_closed_form_probe(tmp_path):
+    import transferkit as tk
+    from transferkit.tasks import TASKS
+
+    data = TASKS.get("forecasting").tiny_example(tmp_path)
+    plan = tk.fit(data=data["data"], season=12, task="forecasting", dry_run=True, log=None,
+                  cache_dir=str(tmp_path / "cache"))
+    assert plan["backbone"]["name"] == "lags" and plan["strategy"] == "linear-probe"
+    assert "solved by the task's convex solver (ridge" in plan["stages"][0]["inputs"]
+
+
+def test_lags_plus_puts_the_last_values_beside_the_encoders_features(tmp_path):
+    from transferkit.backbones import create_backbone, from_description
+    from transferkit.data.dataset import TransferDataset
+
+    x = np.random.default_rng(0).normal(size=(4, 10, 2)).astype(np.float32)
+    bb = create_backbone("lags+sequence:cnn:8")
+    bb.adapt_to(TransferDataset("s", "sequence", x, np.zeros(4), []))
+    bb.eval()
+    batch = bb.collate(list(x))
+    feats = bb(batch)
+    assert bb.feature_dim == 8 + 20 and feats.shape == (4, 28)
+    assert torch.equal(feats[:, :8], bb.inner(batch)) and torch.equal(feats[:, 8:], torch.from_numpy(x).flatten(1))
+    assert len(bb.blocks()) == len(bb.inner.blocks())  # strategies train the encoder as alone
+    rebuilt = from_description(bb.describe())
+    rebuilt.load_state_dict(bb.state_dict())
+    rebuilt.eval()
+    assert torch.allclose(rebuilt(rebuilt.collate(list(x))), feats)
