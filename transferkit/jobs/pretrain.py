@@ -207,15 +207,16 @@ def _unlabelled_series(cfg: FitConfig) -> Any:
 
     from transferkit.data import DATASETS, TransferDataset, load
     from transferkit.data.series import read_series_inputs
+    from transferkit.data.series_sources import is_series_list
 
     name = str(cfg.data.data)
-    if not Path(name).expanduser().exists() and name in DATASETS:
+    if not Path(name).expanduser().exists() and (name in DATASETS or is_series_list(name)):
         ds = load(name, split="train", domain=cfg.data.domain, split_seed=cfg.data.split_seed)
-        items = [ds.input(i) for i in range(len(ds))]
+        items, notes = [ds.input(i) for i in range(len(ds))], list(ds.meta.get("warnings", []))
     else:
-        items = read_series_inputs(Path(name).expanduser())[1]
+        items, notes = read_series_inputs(Path(name).expanduser())[1], []
     return TransferDataset(name=Path(name).stem, modality="sequence", x=items,
-                           y=np.full(len(items), -1), classes=[])
+                           y=np.full(len(items), -1), classes=[], meta={"warnings": notes})
 
 
 def _pretrain_masked(cfg: FitConfig, arch: str, log: Callable[[str], None] | None,
@@ -236,6 +237,8 @@ def _pretrain_masked(cfg: FitConfig, arch: str, log: Callable[[str], None] | Non
     say(f"[bold]pretrain[/bold] {arch} on {cfg.data.data} by masked-value reconstruction (labels unused)")
     torch.manual_seed(cfg.data.seed)
     data = _unlabelled_series(cfg)
+    for note in data.meta["warnings"]:  # e.g. several sets resampled to one length
+        say(note)
     backbone = create_backbone(arch)
     backbone.adapt_to(data)
     objective = MaskedValueObjective(backbone, seed=cfg.data.seed)
