@@ -1,15 +1,19 @@
 """TS1 (series classification): few-shot UCR/UEA targets, 5 and 10 series per class.
 
-One source encoder is pretrained once, supervised, on another bundled set (OSULeaf's
-outlines, 6 classes), as a user would::
+Each target's source encoder is pretrained once, supervised, on the **other** bundled
+univariate sets read as one dataset (classes ``<set>/<class>``, every series resampled to the
+target's length; the target's series are never in it), as a user would::
 
-    transferkit pretrain --data osuleaf --arch sequence:cnn --epochs 40 --out runs/osuleaf
+    transferkit pretrain --data osuleaf,acsf1,pickup-gesture-wiimote-z,italy-power-demand,arrowhead@150 \
+        --arch sequence:cnn --epochs 40 --out runs/series          # gunpoint's source
 
+(``--objective masked``: masked-value reconstruction of every set's series instead, the
+target's own unlabelled training series included; never a test series.)
 Then, per target (gunpoint, italy-power-demand, arrowhead), shots and seed, in this
 process through the public API (``tk.fit``; the same as the CLI's ``fit``):
 
-- transferkit pretrained + full: ``--backbone runs/osuleaf --strategy full``;
-- transferkit pretrained + linear probe: ``--backbone runs/osuleaf`` (the default strategy);
+- transferkit pretrained + full: ``--backbone runs/series --strategy full``;
+- transferkit pretrained + linear probe: ``--backbone runs/series`` (the default strategy);
 - scratch: the same network from random weights, ``--backbone sequence:cnn --strategy full``
   with the backbone at the head's learning rate (``backbone_lr_ratio=1``) -- the fair
   from-scratch recipe, with the same epochs, batch size and learning rate as the pretrained one;
@@ -47,7 +51,11 @@ from _common import Results, Timing, parser, scores, seed_ci, setup, summary_ci,
 
 TARGETS = ("gunpoint", "italy-power-demand", "arrowhead")
 METHODS = ("peer", "pretrained-full", "pretrained-probe", "minirocket", "auto", "scratch")
-SOURCE = "osuleaf"
+#: the univariate bundled sets; each target's source is every other one of them, read as one
+#: dataset (``--data a,b,c@L``: classes <set>/<class>, series resampled to the target's length)
+SOURCE_SETS = ("osuleaf", "acsf1", "pickup-gesture-wiimote-z", *TARGETS)
+#: the target's series length, the common length its source is resampled to
+LENGTH = {"gunpoint": 150, "italy-power-demand": 24, "arrowhead": 251}
 #: the same recipe for every network that trains end to end (pretrained or from scratch): a few
 #: labelled series need small batches and a higher rate; early stopping on a 5-series validation
 #: split is noise, so it is off (patience = epochs)
@@ -113,8 +121,11 @@ def main() -> None:
     p.add_argument("--max-test", type=int, default=150)
     p.add_argument("--methods", default=",".join(METHODS),
                    help=f"Comma-separated rows to run, of {', '.join(METHODS)}.")
-    p.add_argument("--source", default=None, help="A source run directory already pretrained as above "
-                   "(skips the pretraining).")
+    p.add_argument("--source", default=None, help="A source run directory already pretrained (one for "
+                   "every target; skips the pretraining).")
+    p.add_argument("--objective", default="supervised", choices=("supervised", "masked"),
+                   help="How each target's source is pretrained: on the other sets' labels, or masked-value "
+                        "reconstruction of their series and the target's own unlabelled training series.")
     args = p.parse_args()
     if args.quick:
         args.seeds, args.shots, args.targets = 1, [10], ["gunpoint"]
@@ -123,27 +134,15 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="ts1-"))
     res = Results("series classification")
-    import json
-
     methods = set(args.methods.split(","))
     if methods - set(METHODS):
         p.error(f"unknown --methods {sorted(methods - set(METHODS))}; choose from {', '.join(METHODS)}")
-    if not methods & {"pretrained-full", "pretrained-probe"}:
-        source, took = None, "not used"
-    elif args.source:
-        source = Path(args.source)
-        took = "pretrained earlier"
-    else:
-        with timed() as t:
-            source = tk.pretrain(SOURCE, "sequence:cnn", str(work / "source"), epochs=40, log=None).run_dir
-        took = f"{t.wall:.0f} s wall"
-    if source is not None:
-        source_acc = json.loads((Path(source) / "summary.json").read_text())["metrics"]["test"]["accuracy"]
-        res.notes.append(f"source encoder: `transferkit pretrain --data {SOURCE} --arch sequence:cnn --epochs 40` "
-                         f"({took}); its {SOURCE} test accuracy {100 * source_acc:.1f} %.")
     title = "TS1 — few-shot series classification (UCR/UEA, aeon's bundled files)"
     intro = __doc__.split("\n\n", 1)[1].split("    python benchmarks")[0]
     for target in args.targets:
+        source = None
+        if methods & {"pretrained-full", "pretrained-probe"}:
+            source = Path(args.source) if args.source else pretrain_source(tk, res, target, args.objective, work)
         for shots in args.shots:
             setting = f"{target}, {shots}/class"
             for seed in range(args.seeds):
@@ -174,6 +173,30 @@ def main() -> None:
             # written after every setting, so an interrupted run still leaves its table
             out = Results(res.task, res.peers, res.rows, [*res.notes, verdict(res)])
             out.write(args.out, title, ["transferkit", "torch", "scikit-learn"], intro=intro)
+
+
+def source_data(target: str, objective: str) -> str:
+    """The ``--data`` of a target's source: the other bundled sets (supervised), or every set,
+    the target's unlabelled training series included (masked), at the target's length."""
+    sets = [s for s in SOURCE_SETS if objective == "masked" or s != target]
+    return ",".join(sets) + f"@{LENGTH[target]}"
+
+
+def pretrain_source(tk: Any, res: Results, target: str, objective: str, work: Path) -> Path:
+    """Pretrain ``target``'s source encoder as a user would; a note states the command and time."""
+    import json
+
+    data = source_data(target, objective)
+    with timed() as t:
+        run = tk.pretrain(data, "sequence:cnn", str(work / f"source-{target}"), epochs=40, objective=objective,
+                          log=None)
+    metrics = json.loads((Path(run.run_dir) / "summary.json").read_text())["metrics"]
+    said = (f"source test accuracy {100 * metrics['test']['accuracy']:.1f} % over the sets' test files"
+            if objective == "supervised" else f"masked-value MSE {metrics['train']['masked_mse']:.3f}")
+    res.notes.append(f"{target}'s source: `transferkit pretrain --data {data} --arch sequence:cnn --epochs 40"
+                     f"{' --objective masked' if objective == 'masked' else ''}` ({t.wall:.0f} s wall, "
+                     f"{t.cpu:.0f} s CPU); {said}.")
+    return Path(run.run_dir)
 
 
 def verdict(res: Results) -> str:
