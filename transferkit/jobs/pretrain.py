@@ -59,7 +59,9 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
     ----------
     data:
         Labelled source dataset: a built-in name or a path (as ``fit --data``; or
-        ``data.data`` of ``config``).
+        ``data.data`` of ``config``). Series: ``"a,b,c"`` reads several sets as one source
+        (classes ``<set>/<class>``, every series resampled to one length; ``"a,b,c@L"``: L
+        steps), see :mod:`transferkit.data.series_sources`.
     arch:
         Backbone specification (as ``fit --backbone``); None: ``backbone.name`` of ``config``
         or ``overrides`` when they name one, else ``tabular`` for a table.
