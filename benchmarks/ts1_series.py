@@ -227,10 +227,13 @@ def verdict(res: Results) -> str:
         peer_shots = mean(setting, "MiniRocket + RidgeClassifierCV, shots only")
         wins += bool(ours >= peer - 1e-9)
         wins_shots += bool(ours >= peer_shots - 1e-9)
-        parts.append(f"transferkit's best {100 * ours:.1f} vs MiniRocket + ridge {100 * peer:.1f} "
-                     f"(shots only: {100 * peer_shots:.1f})")
+        if np.isfinite(peer):  # the peer rows ran
+            parts.append(f"transferkit's best {100 * ours:.1f} vs MiniRocket + ridge {100 * peer:.1f} "
+                         f"(shots only: {100 * peer_shots:.1f})")
         said.append(f"{setting}: " + "; ".join(parts))
     n = len(res.settings())
+    if not any((s, "MiniRocket + RidgeClassifierCV") in res.rows for s in res.settings()):
+        return "Verdict: " + "; ".join(said) + "."
     return ("Verdict: " + "; ".join(said) + f". transferkit's best >= MiniRocket + ridge (on the labels "
             f"transferkit consumed) in {wins} of {n} settings; >= the same peer on the shots only in "
             f"{wins_shots} of {n}.")
