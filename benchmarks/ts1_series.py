@@ -20,6 +20,8 @@ process through the public API (``tk.fit``; the same as the CLI's ``fit``):
   with the backbone at the head's learning rate (``backbone_lr_ratio=1``) -- the fair
   from-scratch recipe, the same as the pretrained + full row's (epochs 30, batch 8, lr 0.003,
   patience 30: no early stopping on a 5-series validation split);
+- scratch sequence:resnet (``--methods scratch-resnet``): the 1D ResNet of Wang et al. (2017)
+  on the scratch recipe, to see whether a stronger encoder earns its place;
 - transferkit MiniRocket probe: ``--backbone minirocket`` (frozen features; the default probe
   on them is the ridge classifier, alpha by leave-one-out on the training split, the
   validation split held out);
@@ -53,7 +55,7 @@ sys.path.insert(0, str(HERE.parent))  # this checkout's transferkit, not another
 from _common import Results, Timing, parser, scores, seed_ci, setup, summary_ci, timed  # noqa: E402
 
 TARGETS = ("gunpoint", "italy-power-demand", "arrowhead")
-METHODS = ("peer", "pretrained-full", "pretrained-probe", "minirocket", "auto", "scratch")
+METHODS = ("peer", "pretrained-full", "pretrained-probe", "minirocket", "auto", "scratch", "scratch-resnet")
 #: the univariate bundled sets; each target's source is every other one of them, read as one
 #: dataset (``--data a,b,c@L``: classes <set>/<class>, series resampled to the target's length)
 SOURCE_SETS = ("osuleaf", "acsf1", "pickup-gesture-wiimote-z", *TARGETS)
@@ -173,6 +175,9 @@ def main() -> None:
                 if "scratch" in methods:
                     fit_row(res, setting, "scratch sequence:cnn (full)", seed, backbone="sequence:cnn",
                             strategy="full", **common, epochs=TRAIN["epochs"], overrides=ratio)
+                if "scratch-resnet" in methods:  # the 1D ResNet (Wang et al.) on the same recipe
+                    fit_row(res, setting, "scratch sequence:resnet (full)", seed, backbone="sequence:resnet",
+                            strategy="full", **common, epochs=TRAIN["epochs"], overrides=ratio)
             # written after every setting, so an interrupted run still leaves its table
             out = Results(res.task, res.peers, res.rows, [*res.notes, verdict(res)])
             out.write(args.out, title, ["transferkit", "torch", "scikit-learn"], intro=intro)
@@ -222,7 +227,8 @@ def verdict(res: Results) -> str:
             if np.isfinite(pre) and np.isfinite(scratch):
                 parts.append(f"{label} {100 * pre:.1f} vs scratch {100 * scratch:.1f} ({100 * (pre - scratch):+.1f} "
                              f"points; target +5: {'met' if pre - scratch >= 0.05 else 'missed'})")
-        ours = np.nanmax([mean(setting, m) for (s, m) in res.rows if s == setting and m.startswith("transferkit")])
+        ours = np.nanmax([mean(setting, m) for (s, m) in res.rows if s == setting and m.startswith("transferkit")]
+                         or [float("nan")])
         peer = mean(setting, "MiniRocket + RidgeClassifierCV")
         peer_shots = mean(setting, "MiniRocket + RidgeClassifierCV, shots only")
         wins += bool(ours >= peer - 1e-9)
@@ -230,7 +236,8 @@ def verdict(res: Results) -> str:
         if np.isfinite(peer):  # the peer rows ran
             parts.append(f"transferkit's best {100 * ours:.1f} vs MiniRocket + ridge {100 * peer:.1f} "
                          f"(shots only: {100 * peer_shots:.1f})")
-        said.append(f"{setting}: " + "; ".join(parts))
+        if parts:
+            said.append(f"{setting}: " + "; ".join(parts))
     n = len(res.settings())
     if not any((s, "MiniRocket + RidgeClassifierCV") in res.rows for s in res.settings()):
         return "Verdict: " + "; ".join(said) + "."
