@@ -37,6 +37,8 @@ process through the public API (``tk.fit``; the same as the CLI's ``fit``):
     python benchmarks/ts1_series.py --seeds 3          # -> results/ts1_series.md
     python benchmarks/ts1_series.py --quick            # 1 seed, gunpoint, 10 shots
     python benchmarks/ts1_series.py --seeds 3 --methods peer,minirocket,auto   # a subset of rows
+    python benchmarks/ts1_series.py --seeds 3 --objective masked --methods pretrained-full,pretrained-probe,scratch
+    python benchmarks/ts1_series.py --seeds 3 --methods scratch,scratch-resnet    # the 1D ResNet's bar
 """
 
 from __future__ import annotations
