@@ -8,7 +8,7 @@ from transferkit.backbones.sequence import SequenceBackbone
 from transferkit.errors import ConfigError, DataError, NotFittedError
 
 
-@pytest.mark.parametrize("kind", ["cnn", "lstm"])
+@pytest.mark.parametrize("kind", ["cnn", "lstm", "resnet"])
 def test_padding_does_not_change_features(kind):
     rng = np.random.default_rng(0)
     bb = SequenceBackbone(kind, hidden=8)
@@ -18,7 +18,23 @@ def test_padding_does_not_change_features(kind):
     with torch.inference_mode():
         alone = bb(bb.collate([short]))
         batch = bb(bb.collate([short, long]))
-    assert batch.shape == (2, 8) and torch.allclose(alone[0], batch[0], atol=1e-5)
+    assert batch.shape == (2, bb.feature_dim) and torch.allclose(alone[0], batch[0], atol=1e-5)
+
+
+def test_resnet_is_wang_et_al_three_residual_blocks_and_reloads():
+    from transferkit.backbones import from_description
+
+    bb = SequenceBackbone.from_spec("resnet:8")
+    bb.adapt_to([np.random.default_rng(0).normal(size=(12, 3)).astype(np.float32) for _ in range(3)])
+    widths = [[c[1].out_channels for c in block.convs] for block in bb.convs]
+    assert widths == [[8] * 3, [16] * 3, [16] * 3] and bb.feature_dim == 16  # h, 2h, 2h
+    assert [c[1].kernel_size[0] for c in bb.convs[0].convs] == [8, 5, 3]
+    again = from_description(bb.describe())
+    again.load_state_dict(bb.state_dict())
+    bb.eval(), again.eval()
+    x = bb.collate([np.ones((12, 3), dtype=np.float32)])
+    with torch.inference_mode():
+        assert torch.allclose(bb(x), again(x))
 
 
 def test_errors():

@@ -1,7 +1,9 @@
-"""Encoders for series: a 1D CNN and an LSTM over ``(T, C)`` float arrays.
+"""Encoders for series: a 1D CNN, a 1D ResNet and an LSTM over ``(T, C)`` float arrays.
 
-``sequence:cnn`` or ``sequence:lstm`` (``sequence`` alone is the CNN); ``:<hidden>`` sets
-the width and ``:global`` turns per-series normalisation off (``sequence:cnn:64:global``).
+``sequence:cnn``, ``sequence:resnet`` (the three residual blocks of Wang et al. 2017,
+``hidden``/2x/2x channels) or ``sequence:lstm`` (``sequence`` alone is the CNN);
+``:<hidden>`` sets the width and ``:global`` turns per-series normalisation off
+(``sequence:cnn:64:global``).
 
 Preprocessing: each series is z-normalised per channel over its own valid steps
 (per-series or *instance* normalisation, on by default, so one encoder can pretrain
@@ -31,7 +33,7 @@ from transferkit.backbones.base import Backbone
 from transferkit.errors import ConfigError, DataError, NotFittedError
 from transferkit.mapping.channel_adapter import ChannelAdapter
 
-KINDS = ("cnn", "lstm")
+KINDS = ("cnn", "lstm", "resnet")
 GLOBAL = "global"  # the spec word that turns per-series normalisation off
 
 
@@ -49,16 +51,39 @@ class _ConvBlock(nn.Sequential):
         super().__init__(nn.Conv1d(c_in, c_out, 5, padding=2), nn.BatchNorm1d(c_out), nn.ReLU())
 
 
-@BACKBONES.register("sequence", help="1D-CNN and LSTM encoders for (T, C) series.")
+class _ResBlock(nn.Module):
+    """The residual block of the 1D ResNet of Wang et al. (IJCNN 2017,
+    https://arxiv.org/abs/1611.06455): convolutions of widths 8, 5, 3 with batch norm, a
+    1x1-convolution shortcut; every layer's output is re-masked so padding stays zero."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        # "same" length; the even width 8 pads 3 before and 4 after, as padding="same" would
+        self.convs = nn.ModuleList([nn.Sequential(nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0),
+                                                  nn.Conv1d(a, c_out, k))
+                                    for a, k in ((c_in, 8), (c_out, 5), (c_out, 3))])
+        self.norms = nn.ModuleList([nn.BatchNorm1d(c_out) for _ in range(3)])
+        self.shortcut = nn.Sequential(nn.Conv1d(c_in, c_out, 1), nn.BatchNorm1d(c_out))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # (B, C, T), (B, 1, T)
+        h = x
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            h = norm(conv(h))
+            h = (torch.relu(h) if i < 2 else h) * mask
+        return torch.relu(h + self.shortcut(x)) * mask
+
+
+@BACKBONES.register("sequence", help="1D-CNN, 1D-ResNet and LSTM encoders for (T, C) series.")
 class SequenceBackbone(Backbone):
-    """``(B, T, C) -> (B, hidden)``: 3 conv blocks + global average pool, or a 2-layer LSTM
-    whose last hidden state (at each series' true length) is the feature."""
+    """``(B, T, C) -> (B, hidden)``: 3 conv blocks + global average pool, 3 residual blocks +
+    global average pool (``resnet``: ``(B, 2 * hidden)``), or a 2-layer LSTM whose last hidden
+    state (at each series' true length) is the feature."""
 
     has_pretrained_weights = False  # a random-init encoder: it learns end to end
     family = "sequence"
     modality = "sequence"
     prefixes = ("sequence:", "sequence")
-    usage = ("sequence:cnn", "sequence:lstm")
+    usage = ("sequence:cnn", "sequence:resnet", "sequence:lstm")
 
     def __init__(self, kind: str = "cnn", in_channels: int | None = None, hidden: int = 64,
                  instance_norm: bool = True, channels: list[str] | None = None,
@@ -70,7 +95,7 @@ class SequenceBackbone(Backbone):
         self.kind, self.hidden = kind, int(hidden)
         self.instance_norm = bool(instance_norm)
         self.name = f"sequence:{kind}" + ("" if self.instance_norm else f":{hidden}:{GLOBAL}")
-        self.feature_dim = self.hidden
+        self.feature_dim = 2 * self.hidden if kind == "resnet" else self.hidden  # resnet: h, 2h, 2h channels
         self.in_channels: int | None = None
         self.channels: list[str] | None = None
         self.adapter: ChannelAdapter | None = None
@@ -89,6 +114,8 @@ class SequenceBackbone(Backbone):
         h = self.hidden
         if self.kind == "cnn":
             self.convs = nn.ModuleList([_ConvBlock(c, h), _ConvBlock(h, h), _ConvBlock(h, h)])
+        elif self.kind == "resnet":
+            self.convs = nn.ModuleList([_ResBlock(c, h), _ResBlock(h, 2 * h), _ResBlock(2 * h, 2 * h)])
         else:
             self.lstm = nn.LSTM(c, h, num_layers=2, batch_first=True)
 
@@ -234,19 +261,24 @@ class SequenceBackbone(Backbone):
             for block in self.convs:
                 h = block(h) * mask.unsqueeze(1)
             return h.transpose(1, 2)
+        if self.kind == "resnet":
+            h = x.transpose(1, 2)
+            for block in self.convs:
+                h = block(h, mask.unsqueeze(1))
+            return h.transpose(1, 2)
         out, _ = self.lstm(x)  # (B, T, H)
         return out
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, hidden)
         x, mask = self.prepared(inputs)
         h = self.encode_steps(x, mask)  # (B, T, H)
-        if self.kind == "cnn":  # masked mean over the valid steps
+        if self.kind in ("cnn", "resnet"):  # masked mean over the valid steps
             return (h * mask.unsqueeze(-1)).sum(1) / mask.sum(-1, keepdim=True).clamp(min=1)
         last = (inputs["lengths"] - 1).clamp(min=0).to(x.device)  # the LSTM's state at each end
         return h[torch.arange(len(x), device=x.device), last]
 
     def blocks(self) -> list[nn.Module]:
-        body = list(self.convs) if self.kind == "cnn" else [self.lstm]
+        body = [self.lstm] if self.kind == "lstm" else list(self.convs)
         return ([self.adapter] if self.adapter is not None else []) + body
 
     def describe(self) -> dict[str, Any]:

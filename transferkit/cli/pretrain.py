@@ -16,7 +16,9 @@ class PretrainCommand:
         parser.add_argument("--config", metavar="YAML", help="YAML file with fit configuration "
                             "keys (the flags and --set override it).")
         parser.add_argument("--data", default=None, metavar="SOURCE",
-                            help="Labelled source dataset: a built-in name or a path.")
+                            help="Labelled source dataset: a built-in name or a path; series: several "
+                                 "as one source with a,b,c (classes <set>/<class>, resampled to their "
+                                 "median length, or a,b,c@L to L steps).")
         parser.add_argument("--text-column", default=None,
                             help="Column holding the text (CSV/JSONL text data).")
         parser.add_argument("--label-column", default=None,

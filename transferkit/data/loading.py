@@ -152,6 +152,7 @@ def _source(name_or_path: str | Path, domain: str | None, text_column: str | Non
             label_separator: str | None = None, label_columns: Sequence[str] | None = None,
             tag_repair: str = "fix", revalidate: bool = False) -> tuple[TransferDataset, TransferDataset | None]:
     from transferkit.data import objects
+    from transferkit.data.series_sources import combined_series, is_series_list
 
     check_columns(group_column, time_column, text_column, label_column)
     in_memory = not isinstance(name_or_path, (str, Path)) or objects.is_reference(name_or_path)
@@ -177,6 +178,8 @@ def _source(name_or_path: str | Path, domain: str | None, text_column: str | Non
         return read_path(path, text_column, label_column, skip_bad, max_pixels=max_pixels,
                          label_separator=label_separator, label_columns=label_columns,
                          tag_repair=tag_repair, revalidate=revalidate)
+    if is_series_list(text):  # several series datasets as one source (data/series_sources.py)
+        return combined_series(text, lambda name: _source(name, domain, text_column, label_column, skip_bad))
     if text in DATASETS:
         cls = DATASETS.get(text)
         for key, value in (("text_column", text_column), ("label_column", label_column),

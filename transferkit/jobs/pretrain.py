@@ -59,7 +59,9 @@ def pretrain(data: str | None = None, arch: str | None = None, out: str | Path |
     ----------
     data:
         Labelled source dataset: a built-in name or a path (as ``fit --data``; or
-        ``data.data`` of ``config``).
+        ``data.data`` of ``config``). Series: ``"a,b,c"`` reads several sets as one source
+        (classes ``<set>/<class>``, every series resampled to one length; ``"a,b,c@L"``: L
+        steps), see :mod:`transferkit.data.series_sources`.
     arch:
         Backbone specification (as ``fit --backbone``); None: ``backbone.name`` of ``config``
         or ``overrides`` when they name one, else ``tabular`` for a table.
@@ -220,15 +222,16 @@ def _unlabelled_series(cfg: FitConfig) -> Any:
 
     from transferkit.data import DATASETS, TransferDataset, load
     from transferkit.data.series import read_series_inputs
+    from transferkit.data.series_sources import is_series_list
 
     name = str(cfg.data.data)
-    if not Path(name).expanduser().exists() and name in DATASETS:
+    if not Path(name).expanduser().exists() and (name in DATASETS or is_series_list(name)):
         ds = load(name, split="train", domain=cfg.data.domain, split_seed=cfg.data.split_seed)
-        items = [ds.input(i) for i in range(len(ds))]
+        items, notes = [ds.input(i) for i in range(len(ds))], list(ds.meta.get("warnings", []))
     else:
-        items = read_series_inputs(Path(name).expanduser())[1]
+        items, notes = read_series_inputs(Path(name).expanduser())[1], []
     return TransferDataset(name=Path(name).stem, modality="sequence", x=items,
-                           y=np.full(len(items), -1), classes=[])
+                           y=np.full(len(items), -1), classes=[], meta={"warnings": notes})
 
 
 def _pretrain_masked(cfg: FitConfig, arch: str, log: Callable[[str], None] | None,
@@ -249,6 +252,8 @@ def _pretrain_masked(cfg: FitConfig, arch: str, log: Callable[[str], None] | Non
     say(f"[bold]pretrain[/bold] {arch} on {cfg.data.data} by masked-value reconstruction (labels unused)")
     torch.manual_seed(cfg.data.seed)
     data = _unlabelled_series(cfg)
+    for note in data.meta["warnings"]:  # e.g. several sets resampled to one length
+        say(note)
     backbone = create_backbone(arch)
     backbone.adapt_to(data)
     objective = MaskedValueObjective(backbone, seed=cfg.data.seed)
