@@ -120,16 +120,21 @@ class _TextTop(nn.Module):
             x = x[:, :real]
         h, mask = x[..., :-1], x[..., -1]
         ext = self._bb.extended_mask(mask, h.dtype)
-        outs = []
-        for layer in self.layers:
-            h = _layer_out(layer(h, attention_mask=ext))
-            outs.append(h)
-        n = self._bb.pool_stages
-        return self.pool(torch.stack(outs[-(n + 1):]).mean(0) if n else h, mask)
+        return self.pool(run_layers(self.layers, h, ext, self._bb.pool_stages), mask)
 
 
 def _layer_out(out: Any) -> torch.Tensor:
     return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def run_layers(layers: Any, h: torch.Tensor, ext: torch.Tensor, pool_stages: int) -> torch.Tensor:
+    """``h`` through ``layers`` (with the extended attention mask ``ext``); the mean of the
+    last ``pool_stages + 1`` layers' outputs, or the last output when ``pool_stages`` is 0."""
+    outs = []
+    for layer in layers:
+        h = _layer_out(layer(h, attention_mask=ext))
+        outs.append(h)
+    return torch.stack(outs[-(pool_stages + 1):]).mean(0) if pool_stages else h
 
 
 #: characters kept per token of ``max_length`` before tokenising (see ``collate``)

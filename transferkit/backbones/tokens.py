@@ -97,7 +97,7 @@ class _TokenTop(nn.Module):
         object.__setattr__(self, "_text", text)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, S, H + 3) -> (B, W, H)
-        from transferkit.backbones.text import _layer_out
+        from transferkit.backbones.text import run_layers
 
         h, win, word, mask = x[..., :-3], x[..., -3], x[..., -2], x[..., -1]
         dim = h.shape[-1]
@@ -116,13 +116,7 @@ class _TokenTop(nn.Module):
         real = max(1, max(int(m.sum()) for m in masks))  # padding is on the right: cut it
         hs = torch.stack([nn.functional.pad(b[:real], (0, 0, 0, real - min(real, len(b)))) for b in blocks])
         ms = torch.stack([nn.functional.pad(m[:real], (0, real - min(real, len(m)))) for m in masks])
-        ext = self._text.extended_mask(ms, hs.dtype)
-        outs = []
-        for layer in self.layers:
-            hs = _layer_out(layer(hs, attention_mask=ext))
-            outs.append(hs)
-        n = self._text.pool_stages
-        hs = torch.stack(outs[-(n + 1):]).mean(0) if n else hs
+        hs = run_layers(self.layers, hs, self._text.extended_mask(ms, hs.dtype), self._text.pool_stages)
         rows_b, rows_w, rows_c, rows_p = [], [], [], []
         for b, first, t in where:
             pos = torch.nonzero(word[b] > 0).squeeze(1)
