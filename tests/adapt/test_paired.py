@@ -72,3 +72,34 @@ def test_an_adapt_run_records_its_paired_tests(tmp_path: Path, shifted_table) ->
     assert majority["baseline"] == "majority" and majority["test"].startswith("McNemar")
     html = (run.run_dir / "report.html").read_text(encoding="utf-8")
     assert "adaptation: no detectable difference" in html
+
+
+def test_the_source_only_model_is_shown_beside_the_plain_tool_on_the_same_features(
+        tmp_path: Path, shifted_table, monkeypatch: pytest.MonkeyPatch) -> None:
+    """adapt's source-only baseline is checked against scikit-learn's logistic regression on
+    the very same frozen features (source rows in, target test rows out): the row holds that
+    tool's scores, computed here by hand from the cached features, and its paired test."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    seen: dict = {}
+    original = job.feature_baselines
+
+    def spy(mode, seed, log):
+        seen["features"] = mode.plain_features()
+        seen["y_test"] = np.asarray(mode.data.target_test.y)
+        return original(mode, seed, log)
+
+    monkeypatch.setattr(job, "feature_baselines", spy)
+    run = adapt(source=shifted_table(tmp_path / "s.csv", 0.0, 0),
+                target=shifted_table(tmp_path / "t.csv", 1.5, 1),
+                backbone="tabular:8", method="coral", select="entropy", epochs=1,
+                cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "run"), log=None)
+    row = run.summary["baselines"][job.SOURCE_ONLY_LOGISTIC]
+    x, y, x_test = seen["features"]
+    hand = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x[y >= 0], y[y >= 0])
+    expected = float(np.mean(hand.predict(x_test) == seen["y_test"]))
+    assert row["accuracy"] == pytest.approx(expected)
+    assert row["train_rows"] == int((y >= 0).sum()) and len(x_test) == len(seen["y_test"])
+    assert row["paired_test"]["baseline"] == job.SOURCE_ONLY_LOGISTIC

@@ -128,4 +128,27 @@ def plain_classifiers(train: Any, test: Any, metrics: Callable[[np.ndarray, np.n
     return out, outputs
 
 
-__all__ = ["MAX_BASELINE_ROWS", "baseline_rows", "plain_classifiers", "predict_blocks", "table_matrix"]
+def logistic_on_features(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, k: int,
+                         seed: int = 0) -> tuple[np.ndarray, float]:
+    """(test probabilities ``(N, k)``, seconds) of scikit-learn's logistic regression
+    (``max_iter=1000``, default C) on standardised features -- the plain tool a practitioner
+    fits on a frozen backbone's features (e.g. adapt's source-only check: source features in,
+    target test features out). Rows labelled -1 are left out; classes absent from the
+    training rows get probability 0."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    t0 = time.perf_counter()
+    y = np.asarray(y_train)
+    keep = baseline_rows(y, seed)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    with _thread_limit():
+        model.fit(np.asarray(x_train, dtype=np.float64)[keep], y[keep])
+        probs = np.zeros((len(x_test), k))
+        probs[:, model.classes_] = model.predict_proba(np.asarray(x_test, dtype=np.float64))
+    return probs, time.perf_counter() - t0
+
+
+__all__ = ["MAX_BASELINE_ROWS", "baseline_rows", "logistic_on_features", "plain_classifiers",
+           "predict_blocks", "table_matrix"]

@@ -182,6 +182,8 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
     # baselines that need no training: fit on the source rows, scored on the target test set,
     # each judged against the adapted model by the paired test where it predicts per example
     plain, plain_outputs = task.baselines_with_outputs(data.source_train, data.target_test)
+    for name, (scores, outputs) in feature_baselines(mode, cfg.seed, log).items():
+        plain[name], plain_outputs[name] = scores, outputs
     paired_plain(task, data.target_test.y, test_outputs, plain, plain_outputs, meta, cfg.seed, log)
     floor = task.floor_warning({"test": test}, plain, {"classes": data.classes})
     if floor:
@@ -226,6 +228,33 @@ def write_run(run: Run, cfg: AdaptConfig, data: AdaptData, mode: AdaptMode, outc
     )
     data = run.finish(summary)  # the run is renamed into place here
     return RunResult(run.dir, data, model)
+
+
+#: adapt's source-only model checked against the plain tool on the very same inputs
+SOURCE_ONLY_LOGISTIC = "source_only_logistic"
+
+
+def feature_baselines(mode: AdaptMode, seed: int,
+                      log: Callable[[str], None]) -> dict[str, tuple[dict[str, Any], np.ndarray]]:
+    """The plain tool on the source-only model's inputs: scikit-learn's logistic regression on
+    the standardised frozen features of the source rows (and target shots), scored on the
+    target test set -- so a source-only model weaker than the plain tool shows beside it and
+    the adaptation gain can be read against both. Single-label classification on cached
+    features only (empty otherwise: the backbone trains, or the task is another)."""
+    from transferkit.tasks._plain import logistic_on_features
+
+    task, data = mode.task, mode.data
+    feats = mode.plain_features()
+    if feats is None or task.name != "classification" or mode.per_token:
+        return {}
+    x, y, x_test = feats
+    probs, seconds = logistic_on_features(x, y, x_test, len(data.classes), seed)
+    scores = {**task.metrics(np.asarray(data.target_test.y), probs, {"classes": data.classes}),
+              "train_rows": int((np.asarray(y) >= 0).sum()), "train_s": round(seconds, 3),
+              "inputs": "the source-only model's frozen features, standardised"}
+    log(f"[bold]source-only, plain tool[/bold] logistic regression on the same frozen features: "
+        f"{task.headline(scores)} on the target test set")
+    return {SOURCE_ONLY_LOGISTIC: (scores, probs)}
 
 
 def calibrate_adapted(mode: AdaptMode, model: Any, data: AdaptData,

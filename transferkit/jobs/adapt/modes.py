@@ -105,6 +105,12 @@ class AdaptMode:
         """The registry name of the saved model's mapping."""
         return self.cfg.mapping
 
+    def plain_features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(training features, their targets, target test features) of the source-only model
+        -- the frozen backbone's features before any φ -- for the plain tool fitted on the same
+        inputs beside it; None where the backbone trains (no cached features)."""
+        return None
+
     # -- shared -------------------------------------------------------------------------
     def use(self, name: str) -> Setup:
         """Train and evaluate on the 'plain' (source-only) or 'adapted' setup from now on."""
@@ -271,6 +277,7 @@ class CachedFeaturesMode(AdaptMode):
         self.cached = {"source_train": fs_tr, "target_train": ft_un}
         plain = {"source_val": fs_va, "target_train": ft_un, "target_test": ft_te}
         x_plain = stack_rows([fs_tr, ft_all[d.shot_idx]])
+        self._plain_features = (x_plain, self.y_train, ft_te)
         self.setups = {"plain": self.array_setup(x_plain, None, plain, None)}
         self.setups["adapted"] = self.adapted_setup(fs_tr, fs_va, ft_all, ft_te, ft_un)
         self.use("adapted")
@@ -286,6 +293,9 @@ class CachedFeaturesMode(AdaptMode):
                      val_data=ArrayRows(inputs["source_val"], self.data.source_val.y),
                      target_data=ArrayRows(inputs["target_train"], self.unlabelled(len(inputs["target_train"]))),
                      inputs=inputs, mapping=mapping)
+
+    def plain_features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        return self._plain_features
 
     def unlabelled(self, n: int) -> np.ndarray:
         """Placeholder targets of ``n`` unlabelled target rows (never read): -1 in the source
