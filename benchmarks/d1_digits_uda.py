@@ -175,8 +175,11 @@ def _write(task: str, title: str, rows: list[dict[str, Any]], select: str, sweep
 
 def _flags(common: dict[str, Any]) -> str:
     """The adapt command-line flags of ``common`` (the cache directory left out)."""
-    return " ".join(f"--{k.replace('_', '-')}" if v is True else f"--no-{k.replace('_', '-')}" if v is False
-                    else f"--{k.replace('_', '-')} {v}" for k, v in common.items() if k != "cache_dir")
+    def flag(key: str) -> str:  # "source.domain" is the CLI's --source-domain
+        return key.replace("_", "-").replace(".", "-")
+
+    return " ".join(f"--{flag(k)}" if v is True else f"--no-{flag(k)}" if v is False
+                    else f"--{flag(k)} {v}" for k, v in common.items() if k != "cache_dir")
 
 
 def explicit(args: argparse.Namespace) -> dict[str, Any]:

@@ -26,8 +26,8 @@ def main() -> None:
     methods = list(QUICK_METHODS) if args.quick and args.methods == ",".join(METHODS) else \
         [m for m in args.methods.split(",") if m]
     seeds = 1 if args.quick else args.seeds
-    common = {"source": "fine-foods", "source_domain": "train-products", "target": "fine-foods",
-              "target_domain": "other-products", **explicit(args)}
+    common = {"source": "fine-foods", "source.domain": "train-products", "target": "fine-foods",
+              "target.domain": "other-products", **explicit(args)}
     run_benchmark("d2", "fine-foods train-products → other-products (UDA, text)", common, methods,
                   seeds, args.select, args.sweep,
                   Path(args.out or Path(__file__).parent / "results" / "d2_text_uda.md"), sys.argv,
