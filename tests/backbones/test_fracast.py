@@ -43,3 +43,14 @@ def test_the_scratch_model_is_the_same_architecture_with_other_weights():
     assert pre.state_dict().keys() == scratch.state_dict().keys()
     assert not torch.equal(pre.core.in_proj.weight, scratch.core.in_proj.weight)
     assert [len(list(b.parameters())) for b in pre.blocks()] == [len(list(b.parameters())) for b in scratch.blocks()]
+
+
+def test_gradients_reach_the_encoder_and_fracasts_head(series):
+    """Fine-tunable: a loss on the features trains both of Fracast's blocks."""
+    bb = create_backbone("fracast")
+    bb.adapt_to(TransferDataset("s", "sequence", series[None, :, :1], np.zeros(1, int), ["a"]))
+    bb.train()
+    bb(bb.collate([series[:, :1]])).square().mean().backward()
+    for block in bb.blocks():
+        grads = [p.grad for p in block.parameters() if p.requires_grad]
+        assert grads and any(g is not None and bool(g.abs().sum() > 0) for g in grads)
