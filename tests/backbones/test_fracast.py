@@ -54,3 +54,12 @@ def test_gradients_reach_the_encoder_and_fracasts_head(series):
     for block in bb.blocks():
         grads = [p.grad for p in block.parameters() if p.requires_grad]
         assert grads and any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+
+
+def test_lags_plus_starts_pretrained_as_its_encoder_does():
+    """A fit without --strategy probes ``lags+fracast`` (pretrained) and trains
+    ``lags+sequence:cnn`` (random init) end to end."""
+    from transferkit.backbones import starts_pretrained
+
+    assert starts_pretrained("fracast") and starts_pretrained("lags+fracast")
+    assert not starts_pretrained("lags+sequence:cnn") and not starts_pretrained("sequence:cnn")

@@ -87,8 +87,8 @@ def starts_pretrained(spec: str | Path, pretrained: bool = True, weights: str | 
         return True
     if not pretrained:
         return False
-    family, _ = resolve(str(spec).strip())
-    return bool(getattr(BACKBONES.get(family), "has_pretrained_weights", True))
+    family, rest = resolve(str(spec).strip())
+    return bool(BACKBONES.get(family).starts_pretrained(rest))
 
 
 def create_backbone(spec: str | Path, *, weights: str | None = None, pretrained: bool = True,

@@ -54,6 +54,12 @@ class BackboneFamily:
         return key if key in cls.builtins else None
 
     @classmethod
+    def starts_pretrained(cls, rest: str) -> bool:
+        """Whether the backbone this family builds from ``rest`` (what ``read_spec`` returned)
+        starts from learned weights; a composite family asks its parts."""
+        return cls.has_pretrained_weights
+
+    @classmethod
     def reads_name(cls, spec: str) -> bool:
         """True when this family builds the bare name ``spec`` (timm: any timm model name)."""
         return False

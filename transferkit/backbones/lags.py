@@ -152,6 +152,13 @@ class LagsPlusBackbone(Backbone):
     usage = ("lags+sequence:cnn",)
     has_pretrained_weights = False  # the encoder trains end to end (a run directory: its weights)
 
+    @classmethod
+    def starts_pretrained(cls, rest: str) -> bool:
+        """As its encoder does: ``lags+fracast`` starts pretrained, ``lags+sequence:cnn`` does not."""
+        from transferkit.backbones import starts_pretrained
+
+        return starts_pretrained(rest)
+
     def __init__(self, inner: Backbone, lags: LagsBackbone | None = None) -> None:
         super().__init__()
         self.inner, self.lags = inner, lags if lags is not None else LagsBackbone()
