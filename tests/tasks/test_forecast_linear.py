@@ -245,10 +245,16 @@ def test_dry_run_of_a_forecasting_fit_plans_lags_and_its_closed_form_probe(tmp_p
     from transferkit.tasks import TASKS
 
     data = TASKS.get("forecasting").tiny_example(tmp_path)
-    plan = tk.fit(data=data["data"], season=12, task="forecasting", dry_run=True, log=None,
+    lines: list[str] = []
+    plan = tk.fit(data=data["data"], season=12, task="forecasting", dry_run=True, log=lines.append,
                   cache_dir=str(tmp_path / "cache"))
     assert plan["backbone"]["name"] == "lags" and plan["strategy"] == "linear-probe"
-    assert "solved by the task's convex solver (ridge" in plan["stages"][0]["inputs"]
+    stage = plan["stages"][0]
+    assert stage["inputs"].endswith("solved in closed form by the task's convex solver (ridge)")
+    # no SGD step count beside the closed-form solve (kept apart for a solver that declines)
+    assert stage["steps"] == 0 and stage["epochs"] == 0 and stage["sgd_steps_if_declined"] >= 1
+    said = next(line for line in lines if "stage head:" in line)
+    assert "no training steps" in said and " steps," not in said.replace("no training steps,", "")
 
 
 def test_lags_plus_puts_the_last_values_beside_the_encoders_features(tmp_path):
