@@ -197,6 +197,19 @@ def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
     assert cfg.backbone.name == "lags" and "the forecasting task's default" in said[0]
     named = resolve_config(None, (), data="lynx", task="forecasting", backbone="sequence:cnn")
     assert with_task_backbone(named, said.append).backbone.name == "sequence:cnn"
+    # the config's default image backbone typed by name is the user's choice too (then its
+    # own error about series data), through every front door; the CLI's config goes through fit again
+    from transferkit.cli import build_parser, config_from_args
+    from transferkit.config import BackboneConfig, FitConfig
+
+    typed = BackboneConfig().name
+    args = build_parser().parse_args(["fit", "--data", "lynx", "--task", "forecasting", "--backbone", typed])
+    for cfg in (resolve_config(None, (), data="lynx", task="forecasting", backbone=typed),
+                resolve_config(None, (f"backbone.name={typed}",), data="lynx", task="forecasting"),
+                resolve_config(config_from_args(FitConfig, args))):
+        assert with_task_backbone(cfg, said.append).backbone.name == typed
+    plain = build_parser().parse_args(["fit", "--data", "lynx", "--task", "forecasting"])
+    assert with_task_backbone(resolve_config(config_from_args(FitConfig, plain)), said.append).backbone.name == "lags"
     auto = resolve_config(None, (), data="lynx", task="forecasting", strategy="auto")
     assert with_task_backbone(auto, said.append).backbone.name == auto.backbone.name  # auto: its pool
     assert task_pool("sequence", get_task("forecasting"))[-1] == "lags"
