@@ -13,10 +13,13 @@ built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit ro
     transferkit fit --data NAME --task forecasting --backbone <source run> ...  ("pretrained")
 
 ``lags`` is the linear path (NLinear/DLinear): the window's last L values, probed by ridge
-in closed form (alpha on the validation origins' MASE); it has no randomness, so it runs
-once (seed 0). Every transferkit fit ends by shrinking its learned correction of seasonal naive by the
-fraction (0/25/50/75/100 %) with the lowest MASE on the validation origins
-(``ForecastingTask.tune_head``; test origins are never read for it).
+in closed form, its prior, alpha and the fraction of its correction of seasonal naive kept
+chosen together by rolling-origin validation (the validation origins + up to 24 stride-1
+origins inside the training history; ``transferkit.tasks._forecast_ridge``); it has no
+randomness, so it runs once (seed 0). Every SGD-trained transferkit fit ends by shrinking its
+learned correction of seasonal naive by the fraction (0/25/50/75/100 %) with the lowest MASE
+on the validation origins (``ForecastingTask.tune_head``). Test origins are never read for
+either.
 
 The source is m1-yearly (181 series) for the univariate single-series sets, and the four
 other univariate sets (airline, lynx, shampoo-sales, solar, as one long CSV) for m1-yearly;
