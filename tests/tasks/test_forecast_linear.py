@@ -287,3 +287,23 @@ def test_lags_plus_puts_the_last_values_beside_the_encoders_features(tmp_path):
     rebuilt.load_state_dict(bb.state_dict())
     rebuilt.eval()
     assert torch.allclose(rebuilt(rebuilt.collate(list(x))), feats)
+
+
+def test_tune_head_keeps_the_ridges_choice_until_the_head_trains_again():
+    from torch import nn
+
+    from transferkit.tasks import get_task
+
+    task = get_task("forecasting", {"loss": "mse"})
+    x, y = _windows(np.random.default_rng(6), 30, 3, 2)
+    xv, yv = _windows(np.random.default_rng(7), 5, 3, 2)
+    head = nn.Linear(3, 2)
+    info = task.solve_head(head, x, y, None, val=(xv, yv))
+    before = head.weight.detach().clone()
+    outputs = (torch.from_numpy(xv).float() @ head.weight.T + head.bias).detach().numpy()
+    kept = task.tune_head(head, yv, outputs)
+    assert kept["shrink"] == info["shrink"] and not kept["outputs_changed"] and "val_mase" not in kept
+    assert torch.equal(head.weight, before)  # nothing re-chosen on the validation windows alone
+    with torch.no_grad():  # a later stage trained the head: the validation shrinkage applies again
+        head.weight.add_(0.5)
+    assert "val_mase" in task.tune_head(head, yv, outputs)
