@@ -4,7 +4,7 @@ Fracast-0 zero-shot, on the six bundled series sets, by test MASE.
 Every method forecasts the same test windows: transferkit's rolling-origin split with each
 built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit rows:
 
-    transferkit fit --data NAME --task forecasting --backbone lags       ("transferkit (lags)")
+    transferkit fit --data NAME --task forecasting      ("transferkit (lags)": the default backbone)
     transferkit fit --data NAME --task forecasting --backbone sequence:cnn --strategy full \
         --epochs E --seed S                                           ("transferkit")
     transferkit fit --data NAME --task forecasting --backbone lags+sequence:cnn --strategy full \
@@ -136,10 +136,12 @@ def fit_mase(name: str, backbone: str, seed: int, epochs: int, out: Path) -> tup
     import transferkit as tk
 
     t = time.perf_counter()
-    # lags: the user's command names no strategy (its default, the linear probe, solved)
-    how = {} if backbone == "lags" else {"strategy": "full", "epochs": epochs}
-    run = tk.fit(data=name, task="forecasting", backbone=backbone, seed=seed, out=str(out), log=None,
-                 overwrite=True, **how)
+    # lags: the user's command names neither backbone nor strategy (the forecasting default,
+    # lags, and its default, the linear probe, solved): `transferkit fit --data NAME --task forecasting`
+    how = {} if backbone == "lags" else {"backbone": backbone, "strategy": "full", "epochs": epochs}
+    run = tk.fit(data=name, task="forecasting", seed=seed, out=str(out), log=None, overwrite=True, **how)
+    if backbone == "lags" and run.summary["backbone"] != "lags":
+        raise SystemExit(f"the forecasting default is {run.summary['backbone']!r} now, not lags")
     return run.summary, time.perf_counter() - t
 
 
