@@ -4,7 +4,7 @@ Fracast-0 zero-shot, on the six bundled series sets, by test MASE.
 Every method forecasts the same test windows: transferkit's rolling-origin split with each
 built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit rows:
 
-    transferkit fit --data NAME --task forecasting --backbone lags       ("transferkit (lags)")
+    transferkit fit --data NAME --task forecasting      ("transferkit (lags)": the default backbone)
     transferkit fit --data NAME --task forecasting --backbone sequence:cnn --strategy full \
         --epochs E --seed S                                           ("transferkit")
     transferkit fit --data NAME --task forecasting --backbone lags+sequence:cnn --strategy full \
@@ -13,10 +13,13 @@ built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit ro
     transferkit fit --data NAME --task forecasting --backbone <source run> ...  ("pretrained")
 
 ``lags`` is the linear path (NLinear/DLinear): the window's last L values, probed by ridge
-in closed form (alpha on the validation origins' MASE); it has no randomness, so it runs
-once (seed 0). Every transferkit fit ends by shrinking its learned correction of seasonal naive by the
-fraction (0/25/50/75/100 %) with the lowest MASE on the validation origins
-(``ForecastingTask.tune_head``; test origins are never read for it).
+in closed form, its prior, alpha and the fraction of its correction of seasonal naive kept
+chosen together by rolling-origin validation (the validation origins + up to 24 stride-1
+origins inside the training history; ``transferkit.tasks._forecast_ridge``); it has no
+randomness, so it runs once (seed 0). Every SGD-trained transferkit fit ends by shrinking its
+learned correction of seasonal naive by the fraction (0/25/50/75/100 %) with the lowest MASE
+on the validation origins (``ForecastingTask.tune_head``). Test origins are never read for
+either.
 
 The source is m1-yearly (181 series) for the univariate single-series sets, and the four
 other univariate sets (airline, lynx, shampoo-sales, solar, as one long CSV) for m1-yearly;
@@ -133,10 +136,12 @@ def fit_mase(name: str, backbone: str, seed: int, epochs: int, out: Path) -> tup
     import transferkit as tk
 
     t = time.perf_counter()
-    # lags: the user's command names no strategy (its default, the linear probe, solved)
-    how = {} if backbone == "lags" else {"strategy": "full", "epochs": epochs}
-    run = tk.fit(data=name, task="forecasting", backbone=backbone, seed=seed, out=str(out), log=None,
-                 overwrite=True, **how)
+    # lags: the user's command names neither backbone nor strategy (the forecasting default,
+    # lags, and its default, the linear probe, solved): `transferkit fit --data NAME --task forecasting`
+    how = {} if backbone == "lags" else {"backbone": backbone, "strategy": "full", "epochs": epochs}
+    run = tk.fit(data=name, task="forecasting", seed=seed, out=str(out), log=None, overwrite=True, **how)
+    if backbone == "lags" and run.summary["backbone"] != "lags":
+        raise SystemExit(f"the forecasting default is {run.summary['backbone']!r} now, not lags")
     return run.summary, time.perf_counter() - t
 
 

@@ -445,17 +445,35 @@ def configure(cls: type[C], config: Any = None, overrides: Iterable[str] = (), *
     """
     rename = rename or (lambda key, _value: key)
     values: dict[str, Any] = dict(defaults or {})
+    given: set[str] = set()  # the dotted keys the user set (see given_keys)
     if isinstance(config, cls):
         values = to_flat(to_dict(config))
+        given |= given_keys(config)
     elif config is not None:
-        values.update(_renamed(to_flat(read_yaml(config)), rename, f"Config file '{config}'"))
+        from_file = _renamed(to_flat(read_yaml(config)), rename, f"Config file '{config}'")
+        values.update(from_file)
+        given |= set(from_file)
     shortcuts = shortcuts or {}
-    keywords = {shortcuts.get(k, k): v for k, v in kwargs.items() if v is not None}
-    values.update(_renamed(keywords, rename, "The keyword arguments"))
+    keywords = _renamed({shortcuts.get(k, k): v for k, v in kwargs.items() if v is not None}, rename,
+                        "The keyword arguments")
+    values.update(keywords)
+    given |= set(keywords)
     data: dict[str, Any] = {}
     for key, value in values.items():
         merge_override(data, key.split("."), value)
     for text in overrides:
         keys, value = parse_override(text)
-        merge_override(data, rename(".".join(keys), value).split("."), value)
-    return from_dict(cls, data)
+        key = rename(".".join(keys), value)
+        merge_override(data, key.split("."), value)
+        given.add(key)
+    out = from_dict(cls, data)
+    object.__setattr__(out, "given_keys_", frozenset(given))
+    return out
+
+
+def given_keys(config: Any) -> frozenset[str]:
+    """The dotted keys of ``config`` that were set by the user (a config file, a keyword or
+    CLI flag, an override) when it came through :func:`configure`, as opposed to defaults:
+    how a job tells ``--backbone X`` from X being the default. Empty for a config built
+    otherwise (then nothing is known to be given)."""
+    return frozenset(getattr(config, "given_keys_", ()))

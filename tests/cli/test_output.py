@@ -41,3 +41,24 @@ def test_missing_or_none_fields_never_crash(summary: dict, capsys: pytest.Captur
     print_run_summary(summary)
     out = capsys.readouterr().out
     assert "transferred" in out and "—" in out
+
+
+def test_the_model_row_says_transferred_only_when_weights_were_carried_over(tmp_path, capsys) -> None:
+    from transferkit.pipeline.build import model_label, run_model_label
+    from transferkit.report import _metrics_section
+
+    assert model_label("lags") == model_label("minirocket") == "fixed features (nothing transferred)"
+    assert model_label("sequence:cnn") == "random init (nothing transferred)"
+    assert model_label("efficientnet_lite0") == "transferred"
+    assert model_label("efficientnet_lite0", pretrained=False) == "random init (nothing transferred)"
+    assert model_label("sequence:cnn", weights="w.safetensors") == "transferred"
+    (tmp_path / "config.yaml").write_text("backbone:\n  name: efficientnet_lite0\n  pretrained: false\n")
+    assert run_model_label({"backbone": "efficientnet_lite0"}, tmp_path).startswith("random init")
+    summary = {"task": "forecasting", "backbone": "lags", "strategy": "linear-probe",
+               "metrics": {"test": {"mase": 0.5, "smape": 10.0, "mae": 1.0}}}
+    print_run_summary(summary)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "fixed features (nothing transferred)" in out and "│ transferred │" not in out
+    card = {"columns": (("mase", "MASE", ".3f"),)}
+    html = _metrics_section(summary, card, model_label("lags"))
+    assert "model: fixed features (nothing transferred)" in html and "transferred model" not in html

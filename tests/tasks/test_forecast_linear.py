@@ -9,16 +9,33 @@ import pandas as pd
 import pytest
 import torch
 
-from transferkit.tasks._forecast_ridge import _coefs, _loo_residuals, fit_forecast_ridge
+from transferkit.tasks._forecast_ridge import (
+    SHRINK_GRID,
+    _coefs,
+    _loo_residuals,
+    fit_forecast_ridge,
+    rolling_rounds,
+)
 
 
-def _windows(rng: np.random.Generator, n: int, d: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+def _windows(rng: np.random.Generator, n: int, d: int, h: int, ordered: bool = False
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Features (n, d) and window target rows (corrections z, anchors 0, series 0, origin,
-    mean 0, std 1, MASE scale 1) whose corrections are linear in the features + noise."""
+    mean 0, std 1, MASE scale 1) whose corrections are linear in the features + noise. Not
+    ``ordered``: every window at origin 0 (no history to roll an origin through)."""
     x = rng.normal(size=(n, d)) * rng.uniform(0.5, 3.0, d) + rng.normal(size=d)
     z = x @ rng.normal(size=(d, h)) + 0.3 * rng.normal(size=(n, h)) + 1.5
-    extra = np.column_stack([np.zeros(n), np.arange(n), np.zeros(n), np.ones(n), np.ones(n)])
+    origin = np.arange(n) if ordered else np.zeros(n)
+    extra = np.column_stack([np.zeros(n), origin, np.zeros(n), np.ones(n), np.ones(n)])
     return x, np.hstack([z, np.zeros((n, h)), extra])
+
+
+def _ridge_forecast(x: np.ndarray, z: np.ndarray, xe: np.ndarray, alpha: float) -> np.ndarray:
+    """sklearn's Ridge on features standardised on ``x``."""
+    from sklearn.linear_model import Ridge
+
+    mu, sd = x.mean(0), x.std(0)
+    return Ridge(alpha=alpha).fit((x - mu) / sd, z).predict((xe - mu) / sd)
 
 
 def test_ridge_head_matches_sklearn_and_brute_force_leave_one_out():
@@ -48,23 +65,54 @@ def test_ridge_head_matches_sklearn_and_brute_force_leave_one_out():
     assert np.allclose(_loo_residuals(u, s, xs, zc, _coefs(u, s, vt, zc, 2.0), 2.0), loo, atol=1e-8)
 
 
-def test_ridge_alpha_is_chosen_on_the_validation_windows_mase():
+def test_ridge_alpha_and_shrinkage_are_chosen_on_the_validation_windows_mase():
     rng = np.random.default_rng(1)
     x, y = _windows(rng, 40, 4, 2)
     xv, yv = _windows(np.random.default_rng(2), 6, 4, 2)
     alphas = (0.01, 1.0, 1e4)
     _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=alphas)
-    mu, sd = x.mean(0), x.std(0)
     mase = {}
     for a in alphas:  # by hand: unit std and scale, anchor 0, so MASE is the mean |error|
-        u, s, vt = np.linalg.svd((x - mu) / sd, full_matrices=False)
-        zc = y[:, :2] - y[:, :2].mean(0)
-        f = (xv - mu) / sd @ _coefs(u, s, vt, zc, a) + y[:, :2].mean(0)
-        mase[a] = np.mean(np.abs(f - yv[:, :2]))
-    assert info["alpha"] == min(mase, key=mase.get)
-    assert info["scores"]["seasonal naive"] == {f"{a:g}": pytest.approx(v, abs=1e-5) for a, v in mase.items()}
+        f = _ridge_forecast(x, y[:, :2], xv, a)
+        for lam in SHRINK_GRID:
+            mase[a, lam] = np.mean(np.abs(lam * f - yv[:, :2]))
+    best = min(mase, key=lambda k: (mase[k], -k[0], -k[1]))
+    assert (info["alpha"], info["shrink"]) == best and info["score"] == pytest.approx(mase[best], abs=1e-5)
+    assert info["scores"]["seasonal naive"] == {
+        f"{a:g}": pytest.approx(min(mase[a, lam] for lam in SHRINK_GRID), abs=1e-5) for a in alphas}
     assert info["prior"] == "seasonal naive"  # anchors 0: both priors fit alike, the tie keeps it
-    assert info["alpha_chosen_on"] == "validation MASE (6 window(s)), prior: seasonal naive"
+    assert info["rolling_rounds"] == 0 and info["alpha_chosen_on"].startswith(
+        "rolling-origin MASE (6 validation window(s) + 0 origin(s)")
+
+
+def test_rolling_origin_rounds_refit_on_the_past_and_pool_with_validation():
+    # two series: each round forecasts the window j steps before ITS last training origin
+    series, origins = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1]), np.array([5, 6, 7, 8, 3, 4, 5, 6, 7, 8])
+    rounds = rolling_rounds(series, origins, 2, min_fraction=0.4)  # >= 4 windows
+    assert [e.nonzero()[0].tolist() for _, e in rounds] == [[3, 9], [2, 8]]
+    assert rounds[0][0].nonzero()[0].tolist() == [0, 1, 4, 5, 6, 7]  # targets end by the origin
+    assert len(rolling_rounds(series, origins, 2, min_fraction=0.4, max_rounds=1)) == 1
+    # the choice = brute force: sklearn refits per round + the validation windows, pooled MASE
+    x, y = _windows(np.random.default_rng(4), 30, 3, 2, ordered=True)
+    y[:, -1] = np.linspace(1.0, 2.0, 30)  # MASE scales differ per window: the std / scale weight
+    xv, yv = _windows(np.random.default_rng(5), 4, 3, 2)
+    alphas = (0.1, 10.0, 1e3)
+    _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=alphas)
+    errors: dict = {}
+    for j in range(14):  # the refit keeps >= 15 of the 30 windows: origin <= 29 - j - 2
+        fit = np.arange(30) <= 29 - j - 2
+        for a in alphas:
+            f = _ridge_forecast(x[fit], y[fit, :2], x[29 - j:30 - j], a)
+            for lam in SHRINK_GRID:
+                errors.setdefault((a, lam), []).append(np.abs(lam * f - y[29 - j, :2]).mean() / y[29 - j, -1])
+    for a in alphas:
+        f = _ridge_forecast(x, y[:, :2], xv, a)
+        for lam in SHRINK_GRID:
+            errors[a, lam] += list(np.abs(lam * f - yv[:, :2]).mean(1))
+    mase = {k: np.mean(v) for k, v in errors.items()}
+    best = min(mase, key=lambda k: (mase[k], -k[0], -k[1]))
+    assert info["rolling_rounds"] == 14 and info["validation_windows"] == 4
+    assert (info["alpha"], info["shrink"]) == best and info["score"] == pytest.approx(mase[best], abs=1e-5)
 
 
 def test_ridge_shrinks_towards_the_context_mean_when_that_validates_better():
@@ -75,12 +123,12 @@ def test_ridge_shrinks_towards_the_context_mean_when_that_validates_better():
     def rows(n: int) -> tuple[np.ndarray, np.ndarray]:
         x = rng.normal(size=(n, 4))  # feature 0 is the anchor (the value a season ago)
         future = 0.5 * x[:, [3]] + 0.1 * rng.normal(size=(n, 1))  # mean-reverting, not seasonal
-        extra = np.column_stack([np.zeros(n), np.arange(n), np.zeros(n), np.ones(n), np.ones(n)])
+        extra = np.column_stack([np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n), np.ones(n)])
         return x, np.hstack([future - x[:, [0]], x[:, [0]], extra])
 
     (x, y), (xv, yv) = rows(60), rows(20)
     w, b, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e4,))
-    assert info["prior"] == "context mean"  # a huge alpha: the mean beats seasonal naive
+    assert info["prior"] == "context mean" and info["shrink"] == 1.0  # the mean beats seasonal naive
     mu, sd = x.mean(0), x.std(0)
     ref = Ridge(alpha=1e4).fit((x - mu) / sd, y[:, 0] + y[:, 1])  # regresses the values
     assert np.allclose((xv @ w.T + b)[:, 0] + xv[:, 0], ref.predict((xv - mu) / sd), atol=1e-8)
@@ -116,18 +164,22 @@ def _series_csv(path, tail: float) -> str:
 def test_lags_fit_is_solved_in_closed_form_and_never_reads_the_test_origins(tmp_path):
     import transferkit as tk
 
-    heads, summaries = [], []
+    heads, summaries, kept = [], [], []
     for k, tail in enumerate((0.0, 500.0)):
         run = tk.fit(data=_series_csv(tmp_path / f"s{k}.csv", tail), task="forecasting", backbone="lags",
                      seed=0, out=str(tmp_path / f"run{k}"), log=None, horizon=4, context=12, season=6,
                      origins=2, stride=4)
         summaries.append(run.summary)
         heads.append({k: v.clone() for k, v in run.model.head.state_dict().items()})
+        kept.append(run.model.head.forecast_shrink)
     solver = summaries[0]["stages"][0]["solver"]
-    assert solver["solver"] == "ridge" and solver["alpha_chosen_on"].startswith("validation MASE")
+    assert solver["solver"] == "ridge" and solver["rolling_rounds"] > 0
+    assert solver["alpha_chosen_on"].startswith("rolling-origin MASE (2 validation window(s) + ")
     assert summaries[0]["strategy"] == "linear-probe"
-    # changing the test period's values changes the test metrics, never the fitted head
-    assert summaries[1]["stages"][0]["solver"]["alpha"] == solver["alpha"]
+    # changing the test period's values changes the test metrics, never the fitted head nor
+    # anything its choice saw (the rolling origins lie in the training history)
+    assert summaries[1]["stages"][0]["solver"] == solver
+    assert kept == [solver["shrink"]] * 2  # the evaluation's tune_head kept the ridge's choice
     assert all(torch.equal(heads[0][k], heads[1][k]) for k in heads[0])
     assert summaries[0]["metrics"]["test"]["mase"] != summaries[1]["metrics"]["test"]["mase"]
     assert summaries[0]["metrics"]["test"]["mase"] < summaries[0]["baselines"]["mean"]["mase"]
@@ -145,6 +197,19 @@ def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
     assert cfg.backbone.name == "lags" and "the forecasting task's default" in said[0]
     named = resolve_config(None, (), data="lynx", task="forecasting", backbone="sequence:cnn")
     assert with_task_backbone(named, said.append).backbone.name == "sequence:cnn"
+    # the config's default image backbone typed by name is the user's choice too (then its
+    # own error about series data), through every front door; the CLI's config goes through fit again
+    from transferkit.cli import build_parser, config_from_args
+    from transferkit.config import BackboneConfig, FitConfig
+
+    typed = BackboneConfig().name
+    args = build_parser().parse_args(["fit", "--data", "lynx", "--task", "forecasting", "--backbone", typed])
+    for cfg in (resolve_config(None, (), data="lynx", task="forecasting", backbone=typed),
+                resolve_config(None, (f"backbone.name={typed}",), data="lynx", task="forecasting"),
+                resolve_config(config_from_args(FitConfig, args))):
+        assert with_task_backbone(cfg, said.append).backbone.name == typed
+    plain = build_parser().parse_args(["fit", "--data", "lynx", "--task", "forecasting"])
+    assert with_task_backbone(resolve_config(config_from_args(FitConfig, plain)), said.append).backbone.name == "lags"
     auto = resolve_config(None, (), data="lynx", task="forecasting", strategy="auto")
     assert with_task_backbone(auto, said.append).backbone.name == auto.backbone.name  # auto: its pool
     assert task_pool("sequence", get_task("forecasting"))[-1] == "lags"
@@ -193,10 +258,16 @@ def test_dry_run_of_a_forecasting_fit_plans_lags_and_its_closed_form_probe(tmp_p
     from transferkit.tasks import TASKS
 
     data = TASKS.get("forecasting").tiny_example(tmp_path)
-    plan = tk.fit(data=data["data"], season=12, task="forecasting", dry_run=True, log=None,
+    lines: list[str] = []
+    plan = tk.fit(data=data["data"], season=12, task="forecasting", dry_run=True, log=lines.append,
                   cache_dir=str(tmp_path / "cache"))
     assert plan["backbone"]["name"] == "lags" and plan["strategy"] == "linear-probe"
-    assert "solved by the task's convex solver (ridge" in plan["stages"][0]["inputs"]
+    stage = plan["stages"][0]
+    assert stage["inputs"].endswith("solved in closed form by the task's convex solver (ridge)")
+    # no SGD step count beside the closed-form solve (kept apart for a solver that declines)
+    assert stage["steps"] == 0 and stage["epochs"] == 0 and stage["sgd_steps_if_declined"] >= 1
+    said = next(line for line in lines if "stage head:" in line)
+    assert "no training steps" in said and " steps," not in said.replace("no training steps,", "")
 
 
 def test_lags_plus_puts_the_last_values_beside_the_encoders_features(tmp_path):
@@ -216,3 +287,23 @@ def test_lags_plus_puts_the_last_values_beside_the_encoders_features(tmp_path):
     rebuilt.load_state_dict(bb.state_dict())
     rebuilt.eval()
     assert torch.allclose(rebuilt(rebuilt.collate(list(x))), feats)
+
+
+def test_tune_head_keeps_the_ridges_choice_until_the_head_trains_again():
+    from torch import nn
+
+    from transferkit.tasks import get_task
+
+    task = get_task("forecasting", {"loss": "mse"})
+    x, y = _windows(np.random.default_rng(6), 30, 3, 2)
+    xv, yv = _windows(np.random.default_rng(7), 5, 3, 2)
+    head = nn.Linear(3, 2)
+    info = task.solve_head(head, x, y, None, val=(xv, yv))
+    before = head.weight.detach().clone()
+    outputs = (torch.from_numpy(xv).float() @ head.weight.T + head.bias).detach().numpy()
+    kept = task.tune_head(head, yv, outputs)
+    assert kept["shrink"] == info["shrink"] and not kept["outputs_changed"] and "val_mase" not in kept
+    assert torch.equal(head.weight, before)  # nothing re-chosen on the validation windows alone
+    with torch.no_grad():  # a later stage trained the head: the validation shrinkage applies again
+        head.weight.add_(0.5)
+    assert "val_mase" in task.tune_head(head, yv, outputs)

@@ -37,6 +37,10 @@ class BackboneFamily:
     #: encoders): they start from random init, so a frozen-backbone probe learns on random
     #: features and a fit without a named strategy trains them end to end
     has_pretrained_weights: ClassVar[bool] = True
+    #: False for families whose features are a fixed function, learned from no other data
+    #: (``lags``, MiniRocket's random convolutions): a fit with them transferred nothing, and
+    #: the results table says so (``pipeline.build.model_label``)
+    transfers_weights: ClassVar[bool] = True
     builtins: ClassVar[dict[str, dict[str, Any]]] = {}
     folder_files: ClassVar[dict[str, str]] = {}
     usage: ClassVar[tuple[str, ...]] = ()

@@ -104,6 +104,8 @@ class MiniRocketBackbone(Backbone):
     #: series -- RidgeClassifierCV on standardised features, alpha by leave-one-out (TS1:
     #: gunpoint 5/class, train split only, 91-95 % vs 85-93 % for the logistic probe)
     probe_solver = "ridge"
+    #: random kernels and biases from the target's own series: nothing learned elsewhere
+    transfers_weights = False
 
     def __init__(self, num_features: int = DEFAULT_FEATURES, seed: int = 0,
                  fitted: dict[str, Any] | None = None) -> None:

@@ -55,6 +55,12 @@ def paired_sentences(summary: dict[str, Any]) -> list[str]:
     return [str(p["sentence"]) for p in paired_tests(summary)]
 
 
+def run_model_label(summary: dict[str, Any], run_dir: Path | str | None = None) -> str:
+    from transferkit.pipeline.build import run_model_label as label
+
+    return label(summary, run_dir)
+
+
 def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None) -> None:
     """A compact table of a run's test metrics, baselines and time (main process only).
 
@@ -78,7 +84,7 @@ def print_run_summary(summary: dict[str, Any], run_dir: Path | str | None = None
     for col in ("model", "test accuracy", "balanced accuracy", "macro-F1", "time"):
         table.add_column(col)
     timings = _dict(summary.get("timings"))
-    table.add_row("transferred", _pct(test.get("accuracy")), _pct(test.get("balanced_accuracy")),
+    table.add_row(run_model_label(summary, run_dir), _pct(test.get("accuracy")), _pct(test.get("balanced_accuracy")),
                   _pct(test.get("macro_f1")), _secs(timings.get("total_s")))
     for name, base in _dict(summary.get("baselines")).items():
         if not isinstance(base, dict) or not base:
@@ -138,7 +144,7 @@ def _print_task_summary(con: Console, task: Any, summary: dict[str, Any], run_di
     for col in ("model", *(f"test {h}" for _, h, _ in columns), "time"):
         table.add_column(col)
     test = summary.get("metrics", {}).get("test", {})
-    table.add_row("transferred", *(cell(test.get(k), f) for k, _, f in columns),
+    table.add_row(run_model_label(summary, run_dir), *(cell(test.get(k), f) for k, _, f in columns),
                   f"{summary.get('timings', {}).get('total_s', 0):.1f} s")
     for name, base in (summary.get("baselines") or {}).items():
         if isinstance(base, dict) and base:

@@ -104,13 +104,16 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
 
 def with_task_backbone(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
     """``cfg`` with its task's default backbone (``Task.default_backbone``, e.g. ``lags`` for
-    forecasting) when the user named none (the config's default is an image backbone);
-    ``--strategy auto`` keeps its pool instead."""
+    forecasting) when the user named none (the config's default is an image backbone); a
+    backbone the user gave (``--backbone``, a keyword, a config file or ``--set``, even the
+    config's default by name) is kept; ``--strategy auto`` keeps its pool instead."""
     import dataclasses
 
     from transferkit.config import BackboneConfig
+    from transferkit.options import given_keys
 
-    if cfg.task is None or cfg.strategy == "auto" or cfg.backbone.name != BackboneConfig().name:
+    named = cfg.backbone.name != BackboneConfig().name or bool({"backbone", "backbone.name"} & given_keys(cfg))
+    if cfg.task is None or cfg.strategy == "auto" or named:
         return cfg
     default = get_task(cfg.task).default_backbone
     if not default:

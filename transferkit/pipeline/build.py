@@ -43,6 +43,53 @@ def _fixed_features(backbone: str) -> str:
     return str(getattr(BACKBONES.get(family), "fixed_features", "") or "")
 
 
+def model_label(backbone: Any, pretrained: bool = True, weights: str | None = None) -> str:
+    """What the results table calls a fitted model: ``"transferred"`` only when its backbone
+    started from learned weights (pretrained, a weight file or a run directory); a backbone
+    whose features are a fixed function (``fixed_features`` or ``transfers_weights = False``:
+    ``lags``, ``minirocket``) or one that starts from random init transferred nothing, and
+    its row says so.
+
+    >>> model_label("lags"), model_label("sequence:cnn")
+    ('fixed features (nothing transferred)', 'random init (nothing transferred)')
+    """
+    from transferkit.backbones import starts_pretrained
+
+    if not isinstance(backbone, (str, Path)) or not str(backbone).strip():
+        return "transferred"  # an older or partial summary: the old wording
+    from transferkit.backbones import BACKBONES, resolve
+
+    try:
+        family = BACKBONES.get(resolve(str(backbone).strip())[0])
+    except TransferkitError:
+        return "transferred"
+    if _fixed_features(str(backbone)) or not getattr(family, "transfers_weights", True):
+        return "fixed features (nothing transferred)"  # lags, MiniRocket: nothing learned elsewhere
+    try:
+        start = starts_pretrained(backbone, pretrained, weights)
+    except TransferkitError:
+        return "transferred"
+    return "transferred" if start else "random init (nothing transferred)"
+
+
+def run_model_label(summary: dict[str, Any], run_dir: str | Path | None = None) -> str:
+    """:func:`model_label` of a finished run: its summary's backbone, and whether random init
+    or a weight file was asked for from its config.yaml (when ``run_dir`` has one)."""
+    from transferkit.options import read_yaml
+    from transferkit.rundir import CONFIG
+
+    backbone: Any = {}
+    config = Path(run_dir) / CONFIG if run_dir is not None else None
+    if config is not None and config.is_file():
+        try:
+            backbone = (read_yaml(config) or {}).get("backbone") or {}
+        except (TransferkitError, OSError, ValueError, AttributeError):  # the name alone decides
+            backbone = {}
+    backbone = backbone if isinstance(backbone, dict) else {}
+    return model_label(summary.get("backbone") if isinstance(summary, dict) else None,
+                       backbone.get("pretrained", True) is not False, backbone.get("weights"))
+
+
 def default_strategy(backbone: str, pretrained: bool = True, weights: str | None = None
                      ) -> tuple[str, dict[str, Any], str]:
     """(strategy, its parameters, why) for a fit that names no strategy: see

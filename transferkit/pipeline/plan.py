@@ -76,15 +76,18 @@ def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_exam
         steps = min(steps, cfg.train.max_steps)
     inputs = ("head on cached features" if k == 0 else
               f"top {k} block(s) on cached activations" if k else "end to end on raw inputs")
-    if k == 0 and stage.info.get("convex_head") and _solves(task):
-        solver = stage.info.get("solver", "auto")
-        solver = getattr(backbone, "probe_solver", "lbfgs") if solver == "auto" else solver
-        inputs += f", solved by the task's convex solver ({solver}; the steps below only if it declines)"
     fraction = 0.0 if k == 0 else (min(1.0, k / max(n_blocks, 1)) if k else 1.0)
     seconds = steps * cfg.train.batch_size * STEP_FORWARDS * per_example * fraction
     evals = epochs * len(splits.val) * per_example * fraction
-    return {"stage": stage.name, "inputs": inputs, "epochs": epochs, "steps": steps,
+    plan = {"stage": stage.name, "inputs": inputs, "epochs": epochs, "steps": steps,
             "estimated_s": round(seconds + evals, 1)}
+    if k == 0 and stage.info.get("convex_head") and _solves(task):
+        solver = stage.info.get("solver", "auto")
+        solver = getattr(backbone, "probe_solver", "lbfgs") if solver == "auto" else solver
+        # no SGD step runs unless the solver declines (then the stage trains as counted here)
+        plan.update(inputs=f"{inputs}, solved in closed form by the task's convex solver ({solver})",
+                    epochs=0, steps=0, sgd_steps_if_declined=steps, solved=solver)
+    return plan
 
 
 def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
@@ -153,8 +156,8 @@ def _print(plan: dict[str, Any], log: Callable[[str], None]) -> None:
         log(f"  extract {e['what']} of {e['split']} ({e['n']}): "
             + ("cached" if e["cached"] else f"about {e['estimated_s']} s"))
     for s in plan["stages"]:
-        log(f"  stage {s['stage']}: {s['inputs']}, {s['epochs']} epoch(s), {s['steps']} steps, "
-            f"about {s['estimated_s']} s")
+        work = "no training steps" if s.get("solved") else f"{s['epochs']} epoch(s), {s['steps']} steps"
+        log(f"  stage {s['stage']}: {s['inputs']}, {work}, about {s['estimated_s']} s")
     if plan["evaluation_s"]:
         log(f"  evaluate on the test split: about {plan['evaluation_s']} s")
     m = plan["memory"]

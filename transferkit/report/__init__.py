@@ -91,7 +91,7 @@ def _selection_metric(summary: dict[str, Any]) -> str:
     return get_task(summary.get("task")).selection_metric
 
 
-def _metrics_section(summary: dict[str, Any], card: dict[str, Any]) -> str:
+def _metrics_section(summary: dict[str, Any], card: dict[str, Any], label: str = "transferred") -> str:
     metrics = summary.get("metrics") or {}
     baselines = summary.get("baselines") or {}
     cols = tuple((key, fmt == "pct") for key, _, fmt in card["columns"])
@@ -112,7 +112,8 @@ def _metrics_section(summary: dict[str, Any], card: dict[str, Any]) -> str:
 
     for split in ("test", "val"):
         if metrics.get(split):
-            row("<b>transferred model</b>", split, metrics[split], "main" if split == "test" else "")
+            name = "transferred model" if label == "transferred" else f"model: {label}"
+            row(f"<b>{escape(name)}</b>", split, metrics[split], "main" if split == "test" else "")
     labels = {"scratch": "from scratch (same architecture and budget, random init)",
               "source_only": "source only (trained on the source, no target labels)",
               "majority": "majority class (always the most frequent class of the labelled data "
@@ -441,6 +442,12 @@ def _footer(manifest: dict[str, Any], run: Path) -> str:
         + f" · run directory <code>{escape(str(run))}</code></footer>")
 
 
+def _model_label(summary: dict[str, Any], run: Path) -> str:
+    from transferkit.pipeline.build import run_model_label
+
+    return run_model_label(summary, run)
+
+
 def build_html(run_dir: str | Path) -> str:
     """The report page of a run directory as one HTML string."""
     from transferkit import __version__
@@ -462,7 +469,7 @@ def build_html(run_dir: str | Path) -> str:
         _headline(summary, test, card),
         _warnings_section(summary),
         *_what_was_done(summary, manifest, classes),
-        _metrics_section(summary, card),
+        _metrics_section(summary, card, _model_label(summary, run)),
         _curves_section(run),
         *_errors_sections(test, classes, summary),
         _predictions_section(run, test),

@@ -35,13 +35,11 @@ from transferkit.tasks._forecast_metrics import (
     unscale,
     window_mase,
 )
+from transferkit.tasks._forecast_ridge import SHRINK_GRID  # kept fractions of the correction
 
 #: the model's test MASE must beat the seasonal-naive forecast's by this much, or the
 #: floor warning is given
 FLOOR_MARGIN = 0.0
-#: how much of the learned correction of the seasonal-naive forecast is kept (0: seasonal
-#: naive itself), chosen on the validation origins after training
-SHRINK_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass
@@ -198,10 +196,11 @@ class ForecastingTask(Task):
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
                    solver: str = "lbfgs") -> dict[str, Any] | None:
         """The linear probe in closed form, whatever convex solver the backbone asks for:
-        ridge from the features to the H scaled corrections, its L2 strength chosen on the
-        validation origins' MASE, the outer quantiles from leave-one-out residuals
-        (:func:`~transferkit.tasks._forecast_ridge.fit_forecast_ridge`). None (SGD) when
-        no training window has all its targets."""
+        ridge from the features to the H scaled corrections, its prior, L2 strength and
+        shrinkage towards seasonal naive chosen together by rolling-origin validation (the
+        validation origins + origins inside the training history), the outer quantiles from
+        leave-one-out residuals (:func:`~transferkit.tasks._forecast_ridge.fit_forecast_ridge`).
+        None (SGD) when fewer than two training windows have all their targets."""
         from transferkit.tasks._forecast_ridge import fit_forecast_ridge
 
         if not isinstance(head, nn.Linear):
@@ -213,6 +212,8 @@ class ForecastingTask(Task):
         with torch.no_grad():
             head.weight.copy_(torch.from_numpy(w).float())
             head.bias.copy_(torch.from_numpy(b).float())
+        head.forecast_shrink = info["shrink"]
+        head.forecast_solved = (head.weight.detach().clone(), info)  # tune_head keeps its choice
         return info
 
     def tune_head(self, head: nn.Module, targets: np.ndarray | None,
@@ -221,9 +222,17 @@ class ForecastingTask(Task):
         :data:`SHRINK_GRID` with the lowest validation MASE (ties: the larger fraction), by
         moving every quantile of a step by ``-(1 - lambda)`` times that step's median
         correction (the interval keeps its width; lambda = 0 forecasts seasonal naive).
-        Validation origins only; a linear head is rewritten in place."""
+        Validation origins only; a linear head is rewritten in place. A head the ridge solved
+        (and nothing trained since) keeps the fraction chosen with it on more origins."""
         if targets is None or outputs is None or not len(targets) or not isinstance(head, nn.Linear):
             return None
+        solved = getattr(head, "forecast_solved", None)
+        if solved is not None and torch.equal(solved[0], head.weight.detach()):
+            info = solved[1]
+            return {"shrink": info["shrink"], "outputs_changed": False,
+                    "sentence": f"kept {info['shrink']:.0%} of the learned correction of the seasonal-naive "
+                                f"forecast, chosen with the ridge's prior and alpha on "
+                                f"{info['alpha_chosen_on'].split(', prior')[0]}: MASE {info['score']:.3f}"}
         qs, q = self.point_quantiles(), self.n_outputs()
         out = np.asarray(outputs, dtype=np.float64)
         n, h = len(out), out.shape[1] // q
