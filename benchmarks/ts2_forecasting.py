@@ -138,7 +138,10 @@ def fit_mase(name: str, backbone: str, seed: int, epochs: int, out: Path) -> tup
     t = time.perf_counter()
     # lags: the user's command names neither backbone nor strategy (the forecasting default,
     # lags, and its default, the linear probe, solved): `transferkit fit --data NAME --task forecasting`
-    how = {} if backbone == "lags" else {"backbone": backbone, "strategy": "full", "epochs": epochs}
+    # fracast: `transferkit fit --data NAME --task forecasting --backbone fracast` (its default:
+    # the probe of the pretrained model's features, solved)
+    how = {} if backbone == "lags" else {"backbone": backbone} if backbone == "fracast" else \
+        {"backbone": backbone, "strategy": "full", "epochs": epochs}
     run = tk.fit(data=name, task="forecasting", seed=seed, out=str(out), log=None, overwrite=True, **how)
     if backbone == "lags" and run.summary["backbone"] != "lags":
         raise SystemExit(f"the forecasting default is {run.summary['backbone']!r} now, not lags")
@@ -154,8 +157,8 @@ def main() -> None:
     p.add_argument("--peers-only", action="store_true",
                    help="Only the rows that train nothing: seasonal naive, ETS, ARIMA, Fracast-0.")
     p.add_argument("--methods", default="lags,cnn,pretrained,peers",
-                   help="Rows to run: lags, cnn (sequence:cnn), pretrained, peers (ETS/ARIMA), hybrid "
-                   "(lags+sequence:cnn).")
+                   help="Rows to run: lags, fracast (--backbone fracast, probed), cnn (sequence:cnn), "
+                   "pretrained, peers (ETS/ARIMA), hybrid (lags+sequence:cnn).")
     args = p.parse_args()
     if args.quick:
         args.seeds, args.epochs = 1, 5
@@ -198,6 +201,13 @@ def main() -> None:
             rows[name].update(baseline_rows(s))
             print(name, "lags", {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
             write(args, names, rows, secs)
+        if "fracast" in methods:  # the packaged pretrained forecaster as a backbone, probed
+            s, sec = fit_mase(name, "fracast", 0, args.epochs, work / f"{name}-fracast")
+            rows[name]["transferkit (fracast probe)"] = [s["metrics"]["test"]["mase"]]
+            secs[name]["transferkit (fracast probe)"] = [sec]
+            rows[name].update(baseline_rows(s))
+            print(name, "fracast", {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
+            write(args, names, rows, secs)
         for seed in range(args.seeds if methods & {"cnn", "pretrained", "hybrid"} else 0):
             if "cnn" in methods:
                 s, sec = fit_mase(name, "sequence:cnn", seed, args.epochs, work / f"{name}-{seed}")
@@ -233,7 +243,7 @@ def baseline_rows(summary: dict[str, Any]) -> dict[str, list[float]]:
 
 
 def write(args: Any, names: list[str], rows: dict, secs: dict) -> None:
-    order = ("transferkit (lags)", "transferkit (sequence:cnn)", "transferkit (lags+sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
+    order = ("transferkit (lags)", "transferkit (fracast probe)", "transferkit (sequence:cnn)", "transferkit (lags+sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
              "statsmodels ARIMA", "Fracast-0 zero-shot")
     lines = ["# TS2 forecasting: test MASE (lower is better)", "",
              f"`python benchmarks/ts2_forecasting.py --seeds {args.seeds} --epochs {args.epochs} "

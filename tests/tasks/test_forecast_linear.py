@@ -307,3 +307,19 @@ def test_tune_head_keeps_the_ridges_choice_until_the_head_trains_again():
     with torch.no_grad():  # a later stage trained the head: the validation shrinkage applies again
         head.weight.add_(0.5)
     assert "val_mase" in task.tune_head(head, yv, outputs)
+
+
+def test_anchor_map_needs_evidence_when_few_windows_fit_anything():
+    """With fewer windows than features any anchors fit exactly, which proves nothing (a
+    fracast-like backbone with 112 features on 61 windows was taken for lags); a selection
+    of feature columns (lags) is recognised whatever the number of windows."""
+    from transferkit.tasks._forecast_ridge import anchor_map
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 30))
+    assert anchor_map(x, rng.normal(size=(10, 2))) is None
+    p = anchor_map(x, x[:, [3, 7]])  # lags: the anchors are two of the features
+    assert p is not None and np.allclose(np.hstack([x, np.ones((10, 1))]) @ p, x[:, [3, 7]])
+    many = rng.normal(size=(50, 30))  # more windows than features: an exact fit is evidence
+    mixed = many[:, :2] @ np.array([[1.0, 2.0], [0.5, -1.0]]) + 3.0
+    assert anchor_map(many, mixed) is not None and anchor_map(many, rng.normal(size=(50, 2))) is None
