@@ -72,10 +72,13 @@ class Predictor:
         return f"Predictor('{self.run_dir}', {self.modality}, classes={self.classes})"
 
 
-def load(run_dir: str | Path, device: Any = "auto") -> Predictor:
+def load(run_dir: str | Path, device: Any = "auto") -> Any:
     """Load a run directory for prediction (never unpickles anything): a local folder, or
     ``"hf://user/repo[@revision]"`` for a run pushed to the Hugging Face Hub. The model
-    runs on ``device`` (``"auto"``: a GPU when there is one; see :mod:`transferkit.devices`)."""
+    runs on ``device`` (``"auto"``: a GPU when there is one; see :mod:`transferkit.devices`).
+    Every command that opens a run opens it here: a :class:`Predictor`, or for a run of
+    ``transferkit multimodal`` a :class:`~transferkit.multimodal.saved.MultimodalPredictor`
+    (the same ``task``, ``classes``, ``modality``, ``manifest`` and ``predict*`` methods)."""
     import os
 
     from transferkit.errors import ConfigError
@@ -85,7 +88,12 @@ def load(run_dir: str | Path, device: Any = "auto") -> Predictor:
         raise ConfigError("The 'run_dir' parameter of load must be a run directory (a path written "
                           "by fit/adapt/pretrain) or 'hf://user/repo'. Got "
                           f"{run_dir!r} instead.")
-    return Predictor(download_run(run_dir) if is_hub_ref(run_dir) else run_dir, device=device)
+    from transferkit.multimodal.saved import MultimodalPredictor, is_multimodal_run
+
+    local = download_run(run_dir) if is_hub_ref(run_dir) else run_dir
+    if is_multimodal_run(local):  # one backbone per column: its own reader, the same interface
+        return MultimodalPredictor(local, device=device)
+    return Predictor(local, device=device)
 
 
 def evaluate(run_dir: str | Path, data: Any = None, split: str = "test", device: Any = "auto",
@@ -105,6 +113,11 @@ def evaluate(run_dir: str | Path, data: Any = None, split: str = "test", device:
 
     data = data_reference(data)
     predictor = load(run_dir, device=device)
+    read = predictor.task.evaluate_inputs(predictor, data, split, data_kwargs)
+    if read is not None:  # a task that reads the run's data itself (a multimodal table)
+        y, outputs, described = read
+        metrics = predictor.task.metrics(y, outputs, predictor.manifest, detailed=True)
+        return {**metrics, "data": described}
     recorded = _recorded_data_config(Path(run_dir))
     own = data is None or (recorded is not None and _same_data(data, recorded.get("data")))
     if own:
