@@ -281,14 +281,16 @@ class _Model:
                 answered = self.predictor.task.answer_inputs(self.predictor, items)
                 if answered is not None:
                     return answered
-                probs = self.predictor.predict_proba(items)
+                probs, extra = self.predictor.outputs(items)  # extra: novelty columns, if any
         except BadInput:
             raise
         except (TransferkitError, ValueError, TypeError, KeyError, IndexError, RuntimeError,
                 ArithmeticError, RecursionError) as exc:
             # raised while preprocessing the request's inputs (shapes, values, columns)
             raise BadInput(f"Cannot predict on these inputs: {exc}") from None
-        return self.predictor.task.answers_for(items, probs, self.predictor.manifest)
+        from transferkit.novelty import with_columns
+
+        return with_columns(self.predictor.task.answers_for(items, probs, self.predictor.manifest), extra)
 
     def metadata(self, max_bytes: int, api_key: bool) -> dict[str, Any]:
         manifest = self.predictor.manifest

@@ -45,6 +45,12 @@ class Predictor:
         self.device = resolve_device(device)
         self.model = rebuild_model(self.manifest, self.run_dir).to(self.device)
         self.model.eval()
+        #: flags inputs unlike the training data, when the run has one (:mod:`transferkit.novelty`)
+        self.novelty = None
+        if self.manifest.get("novelty"):
+            from transferkit.novelty import NoveltyDetector
+
+            self.novelty = NoveltyDetector.load(self.run_dir, self.manifest["novelty"])
 
     def _items(self, inputs: Any) -> list[Any]:
         from transferkit.data.inputs import to_raw_items
@@ -57,7 +63,21 @@ class Predictor:
 
     def predict_proba_items(self, items: list[Any], batch_size: int = 64) -> np.ndarray:
         """Class probabilities for raw items (as ``collect_inputs`` returns them)."""
-        return predict_items(self.model, items, self.task, batch_size)
+        return self.outputs_items(items, batch_size)[0]
+
+    def outputs_items(self, items: list[Any], batch_size: int = 64
+                      ) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
+        """The outputs for raw items and, for a run with a novelty detector, each item's
+        ``ood_p_value`` and ``out_of_distribution`` (None without one), from one pass."""
+        if self.novelty is None:
+            return predict_items(self.model, items, self.task, batch_size), None
+        from transferkit.novelty import predict_with_novelty
+
+        return predict_with_novelty(self.model, items, self.task, self.novelty, batch_size)
+
+    def outputs(self, inputs: Any) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
+        """:meth:`outputs_items` of user inputs (paths, arrays, texts, rows)."""
+        return self.outputs_items(self._items(inputs))
 
     def predict(self, inputs: Any) -> list[Any]:
         items = self._items(inputs)
@@ -65,8 +85,11 @@ class Predictor:
 
     def prediction_rows(self, inputs: Any) -> list[dict[str, Any]]:
         """One dict per input as ``transferkit predict`` writes it (the task's columns)."""
+        from transferkit.novelty import with_columns
+
         items = self._items(inputs)
-        return self.task.rows_for(items, self.predict_proba_items(items), self.manifest)
+        outputs, extra = self.outputs_items(items)
+        return with_columns(self.task.rows_for(items, outputs, self.manifest), extra)
 
     def __repr__(self) -> str:
         return f"Predictor('{self.run_dir}', {self.modality}, classes={self.classes})"

@@ -128,6 +128,10 @@ class MultimodalPredictor:
                  for c in cols if f"late.{c.column}.weight" in self.arrays}
         return late_probs(cols, heads, self.arrays["prior"])[0]
 
+    def outputs(self, table: Any) -> tuple[np.ndarray, None]:
+        """(feature-level fusion's probabilities, no novelty columns): what ``serve`` asks."""
+        return self.predict_proba(table), None
+
     def predict(self, table: Any, fusion: str = "concat") -> list[str]:
         return [self.classes[i] for i in self.predict_proba(table, fusion).argmax(axis=1)]
 
