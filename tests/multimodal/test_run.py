@@ -174,3 +174,11 @@ def test_serve_takes_json_rows_with_base64_images_and_missing_cells(mm_run, tabl
     assert served["predictions"][0]["probabilities"]["light"] == pytest.approx(direct[1], abs=1e-4)
     bad = client.post("/predict", json={"rows": [{"photo": "img/1.png"}]})  # a path: never read
     assert bad.status_code == 400 and "reads no file paths" in bad.json()["detail"]
+
+
+def test_export_refuses_a_multimodal_run_with_the_reason(mm_run, tmp_path):
+    from transferkit.errors import ConfigError
+    from transferkit.export import export
+
+    with pytest.raises(ConfigError, match="one backbone per column.*predict or serve"):
+        export(mm_run.run_dir, out=tmp_path / "x")

@@ -79,6 +79,9 @@ class MultimodalPredictor:
 
     #: what ``serve`` reads: one ``{column: value}`` object per row
     modality = "table"
+    #: why ``export`` refuses the run: one backbone per column is not one network to trace
+    export_refusal = ("A multimodal run holds one backbone per column and two fused heads, not one "
+                      "network, so export does not write it. Use transferkit predict or serve on the run.")
 
     def __init__(self, run_dir: str | Path, device: Any = "auto") -> None:
         from safetensors.numpy import load as load_arrays
