@@ -65,7 +65,9 @@ class NoveltyDetector:
                               f"Got {len(x_fit)} and {len(x_calibration)}.")
         self.mean_ = x_fit.mean(axis=0)
         self.scale_ = x_fit.std(axis=0) + 1e-6
-        self.precision_ = LedoitWolf().fit((x_fit - self.mean_) / self.scale_).precision_
+        # stored as float32 (a 2,000-dim backbone: 16 MB), and scored as stored from here on
+        precision = LedoitWolf().fit((x_fit - self.mean_) / self.scale_).precision_
+        self.precision_ = precision.astype(np.float32).astype(np.float64)
         self.calibration_ = np.sort(self.score(x_calibration))
         return self
 
@@ -107,9 +109,10 @@ class NoveltyDetector:
 
         from transferkit.rundir import atomic_write_bytes
 
-        data = save_arrays({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in (
-            ("mean", self.mean_), ("scale", self.scale_), ("precision", self.precision_),
-            ("calibration", self.calibration_))})
+        data = save_arrays({"mean": np.ascontiguousarray(self.mean_, dtype=np.float64),
+                            "scale": np.ascontiguousarray(self.scale_, dtype=np.float64),
+                            "precision": np.ascontiguousarray(self.precision_, dtype=np.float32),
+                            "calibration": np.ascontiguousarray(self.calibration_, dtype=np.float64)})
         atomic_write_bytes(Path(path), data)
         return {**self.describe(), "file": Path(path).name, "sha256": hashlib.sha256(data).hexdigest()}
 
@@ -129,7 +132,7 @@ class NoveltyDetector:
         arrays = load_arrays(data)
         out = cls(float(info["level"]))
         out.mean_, out.scale_ = arrays["mean"], arrays["scale"]
-        out.precision_, out.calibration_ = arrays["precision"], arrays["calibration"]
+        out.precision_, out.calibration_ = arrays["precision"].astype(np.float64), arrays["calibration"]
         return out
 
 
