@@ -133,7 +133,9 @@ def test_evaluate_rebuilds_the_runs_own_test_split_and_checks_its_fingerprint(mm
     assert m["data"]["own_split"] and m["data"]["fingerprint_checked"] and m["n"] == 10
     assert m["accuracy"] == pytest.approx(summary["multimodal"]["fusion"]["concat"]["accuracy"], abs=1e-9)
     assert set(m["per_class"]) == {"dark", "light"}
-    assert evaluate(mm_run.run_dir, split="all")["n"] == 40
+    everything = evaluate(mm_run.run_dir, split="all")  # every row: checked by the table file's sha256
+    assert everything["n"] == 40 and everything["data"]["fingerprint_checked"]
+    assert evaluate(mm_run.run_dir, data=str(table / "rows.csv"))["data"]["own_split"]  # its own file, named
     # the same run, its table edited since: refused, with the way out named
     copy = tmp_path / "table"
     shutil.copytree(table, copy, ignore=shutil.ignore_patterns("run"))
@@ -145,7 +147,10 @@ def test_evaluate_rebuilds_the_runs_own_test_split_and_checks_its_fingerprint(mm
     frame.to_csv(copy / "rows.csv", index=False)
     with pytest.raises(DataError, match="not the one the run was fitted on.*--data"):
         evaluate(copy / "run")
-    other = evaluate(copy / "run", data=str(copy / "rows.csv"), split="all")  # named: evaluated, unchecked
+    with pytest.raises(DataError, match="not the one"):  # every row: the table file differs too
+        evaluate(copy / "run", data=str(copy / "rows.csv"), split="all")
+    frame.to_csv(copy / "other.csv", index=False)  # another table, named: evaluated, unchecked
+    other = evaluate(copy / "run", data=str(copy / "other.csv"), split="all")
     assert other["n"] == 40 and not other["data"]["fingerprint_checked"]
 
 

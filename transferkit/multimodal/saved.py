@@ -203,12 +203,18 @@ def evaluate_rows(predictor: MultimodalPredictor, data: Any, split: str, overrid
     if unknown:
         raise ConfigError(f"A multimodal run is evaluated on its own table or one given with --data; "
                           f"{', '.join(unknown)} do(es) not apply to it (only --label-column does).")
-    own = data is None or str(data) == str(recorded.get("data"))
+    if data is not None and not isinstance(data, (str, Path)):
+        raise ConfigError("A multimodal run is evaluated on a CSV/Parquet table named by its path (or its "
+                          f"own table, with no data). Got {type(data).__name__}.")
+    own = data is None or _names_table(str(data), recorded.get("data"))
     cfg = from_dict(MultimodalConfig, {**recorded, **({} if own else {"data": str(data)}), **overrides},
                     "multimodal")
     rows = table_splits(cfg)
-    want = ((predictor.manifest.get("fingerprints") or {}).get("splits") or {}).get(split) if own else None
-    if want is not None and rows.fingerprint(split) != want:
+    recorded_prints = (predictor.manifest.get("fingerprints") or {}) if own else {}
+    # a split: its rows' fingerprint; every row: the table file's sha256
+    want = recorded_prints.get("table") if split == "all" else (recorded_prints.get("splits") or {}).get(split)
+    got = hashlib.sha256(rows.path.read_bytes()).hexdigest() if split == "all" else rows.fingerprint(split)
+    if want is not None and got != want:
         raise DataError(
             f"The {split} split rebuilt from '{path}' ({len(rows.rows(split))} rows of '{rows.path}') is "
             f"not the one the run was fitted on: its fingerprint differs from the one recorded in "
@@ -224,6 +230,18 @@ def evaluate_rows(predictor: MultimodalPredictor, data: Any, split: str, overrid
     probs = predictor.predict_proba(rows.frame.iloc[idx], root=rows.path.parent)
     return y, probs, {"data": str(rows.path), "split": split, "n": int(len(idx)), "own_split": own,
                       "fingerprint_checked": want is not None}
+
+
+def _names_table(given: str, recorded: Any) -> bool:
+    """Whether ``given`` names the run's recorded table (the same name, or the same file)."""
+    if recorded is None:
+        return False
+    if given == str(recorded):
+        return True
+    try:
+        return Path(given).is_file() and Path(given).resolve() == Path(str(recorded)).resolve()
+    except OSError:
+        return False
 
 
 __all__ = ["MANIFEST", "WEIGHTS", "MultimodalPredictor", "MultimodalTask", "evaluate_rows", "is_multimodal_run",
