@@ -7,7 +7,7 @@ class's test images that the run's novelty detector flags at its level, beside w
 run recorded, plus ``transferkit predict`` on three synthetic images (uniform noise, a
 blank image, RGB noise). Nothing is chosen here: the level is the run's ``--ood-level``.
 
-    python benchmarks/z3_ood_flag.py runs/zsl
+    python benchmarks/checks/z3_ood_flag.py runs/zsl
 """
 
 from __future__ import annotations
