@@ -304,7 +304,11 @@ class _Model:
             "backbone": backbone,
             "strategy": self.summary.get("strategy"),
             "data": {"target": (self.summary.get("data") or {}).get("target"),
-                     "schema": (manifest.get("data") or {}).get("schema")},
+                     "schema": (manifest.get("data") or {}).get("schema"),
+                     # a multimodal run's columns: what each row may hold
+                     "columns": [{"column": c["column"], "kind": c["kind"]} for c in manifest.get("columns") or []]
+                     or None},
+            "novelty": manifest.get("novelty") and {k: manifest["novelty"][k] for k in ("score", "flag", "level")},
             "metrics": {"test": test},
             "warnings": self.summary.get("warnings", []),
             "input": self._expect(),

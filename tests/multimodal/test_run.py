@@ -164,6 +164,8 @@ def test_serve_takes_json_rows_with_base64_images_and_missing_cells(mm_run, tabl
     client = TestClient(create_app(mm_run.run_dir))
     meta = client.get("/metadata").json()
     assert meta["json_key"] == "rows" and "photo" in meta["input"] and meta["classes"] == ["dark", "light"]
+    assert meta["data"]["columns"] == [{"column": "photo", "kind": "image"}, {"column": "weight", "kind": "number"},
+                                       {"column": "colour", "kind": "category"}]
     png = base64.b64encode((table / "img" / "1.png").read_bytes()).decode()
     rows = [{"photo": png, "weight": 3.1, "colour": "red"},  # a light row (label 1 in the fixture)
             {"photo": None, "weight": -0.2},                 # no image, no colour: still answered

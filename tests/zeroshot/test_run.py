@@ -98,6 +98,7 @@ def test_zeroshot_writes_a_run_that_predicts_evaluates_and_serves(zeroshot_run):
     assert reply.status_code == 200, reply.text
     assert reply.json()["predictions"][0]["class"] in predictor.classes
     assert set(reply.json()["predictions"][0]) >= {"ood_p_value", "out_of_distribution"}
+    assert TestClient(create_app(run)).get("/metadata").json()["novelty"]["level"] == 0.05
 
 
 def test_a_noise_image_is_flagged_out_of_distribution_and_unseen_digits_mostly_are_not(zeroshot_run):
