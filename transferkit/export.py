@@ -311,6 +311,8 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
         raise ConfigError(f"The 'tolerance' parameter must be a float > 0. Got {tolerance!r} instead.")
     run = Path(run_dir)
     predictor = load(run, device="cpu")  # exported graphs are traced on the CPU
+    if getattr(predictor, "export_refusal", None):  # a run that is not one network
+        raise ConfigError(predictor.export_refusal)
     manifest, task = predictor.manifest, predictor.task
     model = predictor.model.eval()
     out_dir = Path(out) if out is not None else run / f"export-{format}"

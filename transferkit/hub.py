@@ -3,7 +3,7 @@
 
 A run directory is the unit of deployment, so a Hub repo holds a run directory: its
 ``transferkit.json``, ``model.safetensors``, ``config.yaml``, ``summary.json``, ``metrics.jsonl``
-and, for text models, ``tokenizer/``, plus a ``README.md`` model card built with
+and, for text models, ``tokenizer/`` (a zero-shot run: ``novelty.safetensors``), plus a ``README.md`` model card built with
 ``huggingface_hub.ModelCard`` from ``summary.json``. Repos are private unless asked
 otherwise; the HTML report (which shows test examples) is uploaded only on request; the
 checkpoints never are. Loading needs the ``hf://`` prefix, so a local folder that happens
@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from transferkit.errors import RunDirError, TransferkitError
+from transferkit.novelty import FILE as NOVELTY
 from transferkit.rundir import CONFIG, MANIFEST, SUMMARY, WEIGHTS, read_json, read_manifest
 
 PREFIX = "hf://"
 #: what a pushed run holds (the report only with ``with_report``; checkpoints never)
-RUN_FILES = (MANIFEST, WEIGHTS, CONFIG, SUMMARY, "metrics.jsonl", "tokenizer/*", "README.md")
+#: NOVELTY: a run's out-of-distribution detector (zero-shot runs), which loading needs
+RUN_FILES = (MANIFEST, WEIGHTS, CONFIG, SUMMARY, "metrics.jsonl", "tokenizer/*", NOVELTY, "README.md")
 
 
 class HubError(TransferkitError, RuntimeError):

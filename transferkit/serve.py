@@ -145,6 +145,8 @@ class _Model:
         self.max_pixels = max_pixels
         self.max_request_pixels = max_request_pixels
         self.modality = self.predictor.modality
+        #: table columns whose cells are images (a multimodal run): sent as base64, decoded here
+        self.image_columns = list(getattr(self.predictor, "image_columns", ()))
         self.classes = self.predictor.classes
         self.lock = threading.Lock()
         self.summary = _optional_summary(run_dir / "summary.json")
@@ -155,6 +157,9 @@ class _Model:
                     '["<base64>", ...]}')
         if self.modality == "text":
             return 'JSON {"texts": ["...", ...]} (or multipart form fields "texts")'
+        if self.modality == "table" and self.image_columns:
+            return ('JSON {"rows": [{"column": value, ...}, ...]}, the image column(s) '
+                    f'{", ".join(self.image_columns)} as base64 strings (null: missing)')
         if self.modality == "table":
             return 'JSON {"rows": [{"column": value, ...}, ...]}'
         return 'JSON {"sequences": [[[v, ...], ...], ...]} (each a (T, C) list)'
@@ -181,7 +186,7 @@ class _Model:
             raise BadInput(f"'{wanted}' must be a list; got {type(values).__name__}.")
         self._count(len(values))
         if self.modality == "image":
-            return self._images([(f"images[{i}]", _b64(v, i)) for i, v in enumerate(values)])
+            return self._images([(f"images[{i}]", _b64(v, f"images[{i}]")) for i, v in enumerate(values)])
         if self.modality == "text":
             bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
             if bad:
@@ -193,13 +198,32 @@ class _Model:
             if bad:
                 raise BadInput(f"rows[{bad[0]}] is a {type(values[bad[0]]).__name__}; every row must be "
                                "an object {column: value}.")
-            return list(values)  # Predictor checks them against the training schema
+            return self._row_images(list(values))  # Predictor checks them against the training schema
         import numpy as np
 
         try:
             return [np.asarray(v, dtype=np.float32).reshape(len(v), -1) for v in values]
         except (ValueError, TypeError) as exc:
             raise BadInput(f"Every sequence must be a (T, C) list of numbers: {exc}.") from None
+
+    def _row_images(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows with their image cells (base64 strings; null or absent: a missing image)
+        decoded, within the pixel budgets; never a path -- the server reads no files."""
+        where = [(i, c) for i, r in enumerate(rows) for c in self.image_columns if r.get(c) is not None]
+        if not where:
+            return rows
+        named = []
+        for i, c in where:
+            try:
+                named.append((f"rows[{i}].{c}", _b64(rows[i][c], f"rows[{i}].{c}")))
+            except BadInput:
+                raise BadInput(f"rows[{i}].{c} must be an image in base64 (null when the row has none); got "
+                               f"{str(rows[i][c])[:40]!r}. The server reads no file paths.") from None
+        images = self._images(named)
+        out = [dict(r) for r in rows]
+        for (i, c), image in zip(where, images, strict=True):
+            out[i][c] = image
+        return out
 
     def _images(self, named: list[tuple[str, bytes]]) -> list[Any]:
         """Decoded images, after every header is checked against the pixel budgets (so an
@@ -257,14 +281,16 @@ class _Model:
                 answered = self.predictor.task.answer_inputs(self.predictor, items)
                 if answered is not None:
                     return answered
-                probs = self.predictor.predict_proba(items)
+                probs, extra = self.predictor.outputs(items)  # extra: novelty columns, if any
         except BadInput:
             raise
         except (TransferkitError, ValueError, TypeError, KeyError, IndexError, RuntimeError,
                 ArithmeticError, RecursionError) as exc:
             # raised while preprocessing the request's inputs (shapes, values, columns)
             raise BadInput(f"Cannot predict on these inputs: {exc}") from None
-        return self.predictor.task.answers_for(items, probs, self.predictor.manifest)
+        from transferkit.novelty import with_columns
+
+        return with_columns(self.predictor.task.answers_for(items, probs, self.predictor.manifest), extra)
 
     def metadata(self, max_bytes: int, api_key: bool) -> dict[str, Any]:
         manifest = self.predictor.manifest
@@ -278,7 +304,11 @@ class _Model:
             "backbone": backbone,
             "strategy": self.summary.get("strategy"),
             "data": {"target": (self.summary.get("data") or {}).get("target"),
-                     "schema": (manifest.get("data") or {}).get("schema")},
+                     "schema": (manifest.get("data") or {}).get("schema"),
+                     # a multimodal run's columns: what each row may hold
+                     "columns": [{"column": c["column"], "kind": c["kind"]} for c in manifest.get("columns") or []]
+                     or None},
+            "novelty": manifest.get("novelty") and {k: manifest["novelty"][k] for k in ("score", "flag", "level")},
             "metrics": {"test": test},
             "warnings": self.summary.get("warnings", []),
             "input": self._expect(),
@@ -311,14 +341,14 @@ def _optional_summary(path: Path) -> dict[str, Any]:
     return data
 
 
-def _b64(value: Any, i: int) -> bytes:
+def _b64(value: Any, where: str) -> bytes:
     if not isinstance(value, str):
-        raise BadInput(f"images[{i}] must be a base64 string; got {type(value).__name__}.")
+        raise BadInput(f"{where} must be a base64 string; got {type(value).__name__}.")
     text = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise BadInput(f"images[{i}] is not valid base64.") from None
+        raise BadInput(f"{where} is not valid base64.") from None
 
 
 def create_app(run_dir: str | Path, api_key: str | None = None,

@@ -53,7 +53,7 @@ def test_an_interrupted_prediction_resumes_where_it_stopped(image_run, tmp_path,
     out = tmp_path / "pred.csv"
     model = tk.load(run)
     calls = {"n": 0}
-    real = type(model).predict_proba_items
+    real = type(model).outputs_items
 
     def crash_on_third_chunk(self, items, batch_size=64):
         calls["n"] += 1
@@ -61,7 +61,7 @@ def test_an_interrupted_prediction_resumes_where_it_stopped(image_run, tmp_path,
             raise KeyboardInterrupt
         return real(self, items, batch_size)
 
-    monkeypatch.setattr(type(model), "predict_proba_items", crash_on_third_chunk)
+    monkeypatch.setattr(type(model), "outputs_items", crash_on_third_chunk)
     # the CLI turns the interruption into its exit code and says how to continue
     assert main(["predict", str(run), str(new), "--output", str(out), "--chunk-size", "4"]) == 130
     partial = tmp_path / "pred.csv.partial"

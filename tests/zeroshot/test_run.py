@@ -61,7 +61,8 @@ def zeroshot_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("zs") / "run"
     classes = [str(i) for i in range(10)] + ["ten"]
-    result = zeroshot(data="digits", per_class=12, max_test=60, out=str(out), classes=classes,
+    # 40 per class: 8 held-out images per seen class calibrate the out-of-distribution flag
+    result = zeroshot(data="digits", per_class=40, max_test=60, out=str(out), classes=classes,
                       templates=["a photo of the number {}."], log=lambda _m: None)
     return out, result
 
@@ -96,6 +97,27 @@ def test_zeroshot_writes_a_run_that_predicts_evaluates_and_serves(zeroshot_run):
     reply = TestClient(create_app(run)).post("/predict", json={"images": [base64.b64encode(buf.getvalue()).decode()]})
     assert reply.status_code == 200, reply.text
     assert reply.json()["predictions"][0]["class"] in predictor.classes
+    assert set(reply.json()["predictions"][0]) >= {"ood_p_value", "out_of_distribution"}
+    assert TestClient(create_app(run)).get("/metadata").json()["novelty"]["level"] == 0.05
+
+
+def test_a_noise_image_is_flagged_out_of_distribution_and_unseen_digits_mostly_are_not(zeroshot_run):
+    from transferkit.data import load_splits
+    from transferkit.jobs.predict import load
+
+    run, result = zeroshot_run
+    novelty = result.summary["zeroshot"]["novelty"]
+    assert novelty["level"] == 0.05 and novelty["n_calibration"] == 40 and novelty["can_flag"]
+    predictor = load(run)
+    test = load_splits("digits", max_test=60).test
+    images = [np.asarray(test.input(i)) for i in range(len(test))]
+    noise = np.random.default_rng(0).integers(0, 256, size=images[0].shape, dtype=np.uint8)
+    rows = predictor.prediction_rows([noise] + images)
+    assert rows[0]["out_of_distribution"] and rows[0]["ood_p_value"] == pytest.approx(1 / 41, abs=1e-6)
+    unseen = np.isin(np.asarray(test.y), [5, 6, 7, 8, 9])
+    flagged = np.array([r["out_of_distribution"] for r in rows[1:]])
+    assert flagged[unseen].mean() < 0.5  # classes it never saw, of the same kind of image
+    assert novelty["flagged"]["unseen_test"] == pytest.approx(flagged[unseen].mean())
 
 
 def test_the_saved_model_reproduces_the_protocol_scores(zeroshot_run):

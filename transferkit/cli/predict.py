@@ -50,10 +50,6 @@ class PredictCommand:
 
         if not args.max_megapixels > 0:
             raise ConfigError(f"The '--max-megapixels' option must be > 0. Got {args.max_megapixels}.")
-        from transferkit.multimodal.saved import is_multimodal_run, multimodal_rows
-
-        if is_multimodal_run(args.run):  # rows of a table, one backbone per column
-            return _write_rows(multimodal_rows(args.run, args.inputs), args)
         predictor = load(args.run, device=args.device)
         rows = predictor.task.predict_inputs(predictor, args.inputs)  # e.g. series files to forecast
         if rows is None and args.output and args.format == "csv":  # large inputs: chunk by chunk

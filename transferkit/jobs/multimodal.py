@@ -61,31 +61,73 @@ def multimodal(config: MultimodalConfig | str | Path | None = None, *, overrides
     run = Run("multimodal", out=cfg.out, name=cfg.name, overwrite=overwrite,
               default_name=default_run_name(Path(str(cfg.data or "table")).stem, "multimodal"))
     run.check()
+    rows = table_splits(cfg)
+    with run:
+        run.write_config(cfg)
+        run.fingerprints["table"] = hashlib.sha256(rows.path.read_bytes()).hexdigest()
+        run.fingerprints["splits"] = {name: rows.fingerprint(name) for name in ("train", "val", "test")}
+        return _fit(cfg, run, rows, log, t0)
+
+
+@dataclass
+class TableSplits:
+    """A multimodal table read and split as ``transferkit multimodal`` splits it: the rows
+    with a label, their class positions ``y``, the column kinds and the (train, val, test)
+    row indices. ``evaluate`` rebuilds the same object from a run's config.yaml."""
+
+    path: Path
+    frame: Any
+    y: np.ndarray
+    classes: list[str]
+    kinds: dict[str, str]
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def rows(self, split: str) -> np.ndarray:
+        """The row indices of ``split`` (train, val, test, or all)."""
+        return np.arange(len(self.y)) if split == "all" else getattr(self, split)
+
+    def fingerprint(self, split: str) -> str:
+        """sha256 of the split's cells (pandas' row hashes, image paths as written) and class
+        positions, in order: what a run records and ``evaluate`` checks."""
+        import pandas as pd
+
+        rows = self.rows(split)
+        h = hashlib.sha256(",".join(map(str, self.frame.columns)).encode())
+        h.update(pd.util.hash_pandas_object(self.frame.iloc[rows], index=False).to_numpy().tobytes())
+        h.update(np.ascontiguousarray(self.y[rows], dtype=np.int64).tobytes())
+        return h.hexdigest()
+
+
+def table_splits(cfg: MultimodalConfig) -> TableSplits:
+    """The table of ``cfg.data`` (a generated built-in is written first), its labelled rows,
+    column kinds and the seeded stratified split (see :class:`TableSplits`)."""
+    from transferkit.data.splits import stratified_split
+    from transferkit.multimodal import parse_columns
+    from transferkit.multimodal.synthetic import COLUMNS
+
     path, frame = _read(cfg)
     if cfg.label_column not in frame.columns:
         raise ConfigError(f"The 'label_column' parameter names {cfg.label_column!r}, which '{path}' does "
                           f"not have. Columns: {', '.join(map(str, frame.columns))}.")
-    with run:
-        run.write_config(cfg)
-        run.fingerprints["table"] = hashlib.sha256(path.read_bytes()).hexdigest()
-        return _fit(cfg, run, path, frame, log, t0)
-
-
-def _fit(cfg: MultimodalConfig, run: Any, path: Path, frame: Any, log: Callable[[str], None],
-         t0: float) -> Any:
-    from transferkit.data.splits import stratified_split
-    from transferkit.multimodal import encode_columns, parse_columns
-    from transferkit.multimodal.fusion import concat_probs, fit_concat, fit_late, late_probs
-    from transferkit.multimodal.saved import save
-    from transferkit.multimodal.synthetic import COLUMNS
-    from transferkit.pipeline.run import RunResult, Summary
-
     frame = frame[frame[cfg.label_column].notna()].reset_index(drop=True)
     labels = frame[cfg.label_column].astype(str).to_numpy()
     classes = sorted(set(labels))
     y = np.array([classes.index(v) for v in labels])
     kinds = parse_columns(cfg.columns or COLUMNS.get(str(cfg.data)), frame, cfg.label_column)
     train, val, test = stratified_split(y, cfg.val_fraction, cfg.test_fraction, cfg.seed, classes)
+    return TableSplits(path, frame, y, classes, kinds, train, val, test)
+
+
+def _fit(cfg: MultimodalConfig, run: Any, rows: TableSplits, log: Callable[[str], None], t0: float) -> Any:
+    from transferkit.multimodal import encode_columns
+    from transferkit.multimodal.fusion import concat_probs, fit_concat, fit_late, late_probs
+    from transferkit.multimodal.saved import save
+    from transferkit.pipeline.run import RunResult, Summary
+
+    path, frame, y, classes, kinds = rows.path, rows.frame, rows.y, rows.classes, rows.kinds
+    train, val, test = rows.train, rows.val, rows.test
     log(f"[bold]multimodal[/bold] {path}: {len(train)} train / {len(val)} val / {len(test)} test rows, "
         + ", ".join(f"{c} ({k})" for c, k in kinds.items()))
     cols = encode_columns(frame, kinds, train, path.parent, cfg.cache_dir, cfg.image_backbone,
@@ -101,7 +143,8 @@ def _fit(cfg: MultimodalConfig, run: Any, path: Path, frame: Any, log: Callable[
         log(f"  {name}: {paired['sentence']}")
     save(run.dir, cols, heads, prior, classes, {"label_column": cfg.label_column,
                                                  "image_backbone": cfg.image_backbone,
-                                                 "text_backbone": cfg.text_backbone})
+                                                 "text_backbone": cfg.text_backbone,
+                                                 "fingerprints": dict(run.fingerprints)})
     for name in probs:
         log(f"  {name:<6} test accuracy {section['fusion'][name]['accuracy']:.4f}, balanced "
             f"{section['fusion'][name]['balanced_accuracy']:.4f}")
@@ -206,4 +249,4 @@ def _read(cfg: MultimodalConfig) -> tuple[Path, Any]:
     return path, (pd.read_parquet(path) if suffix != ".csv" else pd.read_csv(path))
 
 
-__all__ = ["MultimodalConfig", "multimodal"]
+__all__ = ["MultimodalConfig", "TableSplits", "multimodal", "table_splits"]

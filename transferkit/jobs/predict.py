@@ -45,6 +45,12 @@ class Predictor:
         self.device = resolve_device(device)
         self.model = rebuild_model(self.manifest, self.run_dir).to(self.device)
         self.model.eval()
+        #: flags inputs unlike the training data, when the run has one (:mod:`transferkit.novelty`)
+        self.novelty = None
+        if self.manifest.get("novelty"):
+            from transferkit.novelty import NoveltyDetector
+
+            self.novelty = NoveltyDetector.load(self.run_dir, self.manifest["novelty"])
 
     def _items(self, inputs: Any) -> list[Any]:
         from transferkit.data.inputs import to_raw_items
@@ -57,7 +63,21 @@ class Predictor:
 
     def predict_proba_items(self, items: list[Any], batch_size: int = 64) -> np.ndarray:
         """Class probabilities for raw items (as ``collect_inputs`` returns them)."""
-        return predict_items(self.model, items, self.task, batch_size)
+        return self.outputs_items(items, batch_size)[0]
+
+    def outputs_items(self, items: list[Any], batch_size: int = 64
+                      ) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
+        """The outputs for raw items and, for a run with a novelty detector, each item's
+        ``ood_p_value`` and ``out_of_distribution`` (None without one), from one pass."""
+        if self.novelty is None:
+            return predict_items(self.model, items, self.task, batch_size), None
+        from transferkit.novelty import predict_with_novelty
+
+        return predict_with_novelty(self.model, items, self.task, self.novelty, batch_size)
+
+    def outputs(self, inputs: Any) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
+        """:meth:`outputs_items` of user inputs (paths, arrays, texts, rows)."""
+        return self.outputs_items(self._items(inputs))
 
     def predict(self, inputs: Any) -> list[Any]:
         items = self._items(inputs)
@@ -65,17 +85,23 @@ class Predictor:
 
     def prediction_rows(self, inputs: Any) -> list[dict[str, Any]]:
         """One dict per input as ``transferkit predict`` writes it (the task's columns)."""
+        from transferkit.novelty import with_columns
+
         items = self._items(inputs)
-        return self.task.rows_for(items, self.predict_proba_items(items), self.manifest)
+        outputs, extra = self.outputs_items(items)
+        return with_columns(self.task.rows_for(items, outputs, self.manifest), extra)
 
     def __repr__(self) -> str:
         return f"Predictor('{self.run_dir}', {self.modality}, classes={self.classes})"
 
 
-def load(run_dir: str | Path, device: Any = "auto") -> Predictor:
+def load(run_dir: str | Path, device: Any = "auto") -> Any:
     """Load a run directory for prediction (never unpickles anything): a local folder, or
     ``"hf://user/repo[@revision]"`` for a run pushed to the Hugging Face Hub. The model
-    runs on ``device`` (``"auto"``: a GPU when there is one; see :mod:`transferkit.devices`)."""
+    runs on ``device`` (``"auto"``: a GPU when there is one; see :mod:`transferkit.devices`).
+    Every command that opens a run opens it here: a :class:`Predictor`, or for a run of
+    ``transferkit multimodal`` a :class:`~transferkit.multimodal.saved.MultimodalPredictor`
+    (the same ``task``, ``classes``, ``modality``, ``manifest`` and ``predict*`` methods)."""
     import os
 
     from transferkit.errors import ConfigError
@@ -85,7 +111,12 @@ def load(run_dir: str | Path, device: Any = "auto") -> Predictor:
         raise ConfigError("The 'run_dir' parameter of load must be a run directory (a path written "
                           "by fit/adapt/pretrain) or 'hf://user/repo'. Got "
                           f"{run_dir!r} instead.")
-    return Predictor(download_run(run_dir) if is_hub_ref(run_dir) else run_dir, device=device)
+    from transferkit.multimodal.saved import MultimodalPredictor, is_multimodal_run
+
+    local = download_run(run_dir) if is_hub_ref(run_dir) else run_dir
+    if is_multimodal_run(local):  # one backbone per column: its own reader, the same interface
+        return MultimodalPredictor(local, device=device)
+    return Predictor(local, device=device)
 
 
 def evaluate(run_dir: str | Path, data: Any = None, split: str = "test", device: Any = "auto",
@@ -105,6 +136,11 @@ def evaluate(run_dir: str | Path, data: Any = None, split: str = "test", device:
 
     data = data_reference(data)
     predictor = load(run_dir, device=device)
+    read = predictor.task.evaluate_inputs(predictor, data, split, data_kwargs)
+    if read is not None:  # a task that reads the run's data itself (a multimodal table)
+        y, outputs, described = read
+        metrics = predictor.task.metrics(y, outputs, predictor.manifest, detailed=True)
+        return {**metrics, "data": described}
     recorded = _recorded_data_config(Path(run_dir))
     own = data is None or (recorded is not None and _same_data(data, recorded.get("data")))
     if own:

@@ -94,9 +94,11 @@ def predicted_rows(predictor: Any, ids: list[str], items: list[Any], output_dir:
                    ) -> list[dict[str, Any]]:
     """One row per input (``input`` first, then the task's columns); with ``output_dir`` the
     task's files (e.g. mask PNGs) are written there and each row names its ``output``."""
-    outputs = predictor.predict_proba_items(items)
+    from transferkit.novelty import with_columns
+
+    outputs, extra = predictor.outputs_items(items)  # extra: novelty columns, when the run has them
     rows = [{"input": name, **row} for name, row in
-            zip(ids, predictor.task.rows_for(items, outputs, predictor.manifest), strict=True)]
+            zip(ids, with_columns(predictor.task.rows_for(items, outputs, predictor.manifest), extra), strict=True)]
     write = file_writer(predictor, output_dir)
     if write is not None:
         paths = write(ids, items, outputs, predictor.manifest, output_dir)

@@ -67,6 +67,9 @@ class ZeroShotConfig(Options):
                                            "(e.g. --set method_params.gamma=10); none given: the "
                                            "method's grid is searched by leave-classes-out on the "
                                            "seen classes.")
+    ood_level: float = option(0.05, "The share of in-distribution images the saved run flags as out of "
+                              "distribution (a conformal p-value of their feature-space distance <= "
+                              "this level; see transferkit.novelty).", flag="--ood-level", gt=0, lt=1)
     cache_dir: str | None = option(None, "Feature cache folder (None: the default).")
     out: str | None = option(None, "Run directory (default runs/<name>).", flag="--out")
     name: str | None = option(None, "Run name (default derived from data, method and time).",
@@ -141,7 +144,7 @@ def _fit(cfg: ZeroShotConfig, splits: Any, entry: Any, classes: list[str], seen:
                       seen, unseen, s_all, space, seed=cfg.data.seed)
     return {**result, "params": params, "selection": selection, "s_all": s_all, "s_pred": s_pred, "words": words,
             "stats": stats, "backbone": backbone, "descriptions": descriptions,
-            "test_raw": features["test"][1]}
+            "test_raw": features["test"][1], "train_raw": features["train"][1], "train_y": features["train"][2]}
 
 
 def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], classes: list[str],
@@ -166,7 +169,7 @@ def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], c
     train.classes = predict_classes  # what the run predicts over (transferkit.json's classes)
     metrics: dict[str, Any] = {}
     warnings: list[str] = []
-    model = None
+    model, novelty = None, None
     if method.linear_map() is not None:
         model = zeroshot_model(fitted["backbone"], task, method, *fitted["stats"], s_pred,
                                [c in seen_names for c in predict_classes],
@@ -180,13 +183,16 @@ def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], c
         from types import SimpleNamespace
 
         shown = SimpleNamespace(mapping="linear", data=cfg.data)  # what transferkit.json records
-        run.save_model(model, task, train, shown, extra={"zeroshot": {
+        novelty = _novelty(run, cfg, fitted, splits, seen, unseen, log)
+        run.save_model(model, task, train, shown, extra={"novelty": novelty, "zeroshot": {
             "method": cfg.method, "seen": sorted(seen_names),
             "unseen": [c for c in predict_classes if c not in seen_names]}})
     else:
         warnings.append(f"{cfg.method} is not one linear map: this run records its metrics but "
                         "holds no model to predict with (use --method eszsl or devise for one).")
     section = _section(cfg, fitted, classes, seen, unseen, predict_classes)
+    if model is not None:
+        section["novelty"] = novelty
     metrics["zeroshot"] = {"zsl_accuracy": section["zsl_accuracy"], **section["gzsl"]}
     chance = chance_warning(section, int(np.isin(np.asarray(splits.test.y), unseen).sum()))
     if chance:
@@ -210,6 +216,33 @@ def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], c
     data = run.finish(summary)
     log(f"run written to {run.dir}")
     return RunResult(run.dir, data, model)
+
+
+def _novelty(run: Any, cfg: ZeroShotConfig, fitted: dict[str, Any], splits: Any, seen: np.ndarray,
+             unseen: np.ndarray, log: Callable[[str], None]) -> dict[str, Any]:
+    """Fit the run's novelty detector (:mod:`transferkit.novelty`) on the seen training
+    images' features -- the Gaussian on the fitting part of each seen class, the conformal
+    scores on its held-out part (the split calibrated stacking uses) -- and write it; returns
+    transferkit.json's ``novelty`` entry, with the shares of test images it flags (a
+    diagnostic: the level is given, nothing is chosen on them)."""
+    from transferkit.novelty import FILE, NoveltyDetector
+    from transferkit.zeroshot.protocol import held_out_split
+
+    raw, y = fitted["train_raw"], fitted["train_y"]
+    fit, held = held_out_split(y, cfg.data.seed)
+    detector = NoveltyDetector(cfg.ood_level).fit(raw[fit], raw[held])
+    info = detector.save(run.path(FILE))
+    y_test, flags = np.asarray(splits.test.y), detector.flags(fitted["test_raw"])
+    share = lambda rows: float(flags[rows].mean()) if rows.any() else float("nan")  # noqa: E731
+    info["flagged"] = {"level": cfg.ood_level, "seen_test": share(np.isin(y_test, seen)),
+                       "unseen_test": share(np.isin(y_test, unseen)), "n_test": int(len(y_test))}
+    log(f"  out-of-distribution flag at level {cfg.ood_level:g} ({len(held)} held-out seen images "
+        f"calibrate it): flags {info['flagged']['seen_test']:.1%} of the seen classes' test images and "
+        f"{info['flagged']['unseen_test']:.1%} of the unseen classes'")
+    if not info["can_flag"]:
+        log(f"[yellow]warning[/yellow] {len(held)} held-out images cannot reach a p-value <= "
+            f"{cfg.ood_level:g}: nothing will be flagged. Use more --per-class images or a larger --ood-level.")
+    return info
 
 
 def chance_warning(section: dict[str, Any], n_unseen: int) -> str | None:

@@ -66,22 +66,25 @@ def detect_kind(values: pd.Series) -> str:
 
 def encode_columns(frame: pd.DataFrame, kinds: dict[str, str], train_rows: np.ndarray, root: Path,
                    cache_dir: str | None = None, image_backbone: str = "efficientnet_lite0",
-                   text_backbone: str = "minilm", stats: dict[str, dict[str, Any]] | None = None
-                   ) -> list[ColumnFeatures]:
-    """Every column's features; statistics (means, categories) come from ``train_rows`` only,
-    or from ``stats`` (``{column: ColumnFeatures.stats}``, a saved run's) when given.
-    Image paths are relative to ``root``; images and texts are extracted once per column
-    (the feature cache keys them by content)."""
+                   text_backbone: str = "minilm", stats: dict[str, dict[str, Any]] | None = None,
+                   backbones: dict[Any, Any] | None = None, use_cache: bool = True) -> list[ColumnFeatures]:
+    """Every column's features; statistics (means, categories, an image column's input
+    resolution) come from ``train_rows`` only, or from ``stats`` (``{column:
+    ColumnFeatures.stats}``, a saved run's) when given. An image cell is a path (relative to
+    ``root``) or a decoded image array; images and texts are extracted once per column (the
+    feature cache keys them by content; ``use_cache=False`` leaves it alone). ``backbones``,
+    a dict kept between calls, holds the created backbones (a server creates each once)."""
     out = []
     for column, kind in kinds.items():
         if column not in frame.columns:  # a table to predict may lack a column: all missing
             frame = frame.assign(**{column: None})
         values = frame[column]
         known = (stats or {}).get(column)
-        present = values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
+        present = _present(values)
         if kind in ("image", "text"):
             name = image_backbone if kind == "image" else text_backbone
-            x = _backbone_features(values, present, kind, name, root, cache_dir)
+            x, known = _backbone_features(values, present, kind, name, root, cache_dir, known,
+                                          backbones if backbones is not None else {}, use_cache)
         elif kind == "number":
             known = known or _number_stats(values, present, train_rows, column)
             x, name = _numbers(values, present, known, column), "standardised"
@@ -93,31 +96,59 @@ def encode_columns(frame: pd.DataFrame, kinds: dict[str, str], train_rows: np.nd
     return out
 
 
+def _present(values: pd.Series) -> np.ndarray:
+    """Which cells hold a value: not None/NaN and not a blank string (an image array counts)."""
+    def has(v: Any) -> bool:
+        if isinstance(v, np.ndarray):
+            return v.size > 0
+        if isinstance(v, str):
+            return bool(v.strip())
+        try:
+            return not bool(pd.isna(v))
+        except (TypeError, ValueError):  # a list or dict: a value (its column's reader judges it)
+            return True
+
+    return np.fromiter((has(v) for v in values.to_numpy()), dtype=bool, count=len(values))
+
+
 def _backbone_features(values: pd.Series, present: np.ndarray, kind: str, name: str, root: Path,
-                       cache_dir: str | None) -> np.ndarray:
+                       cache_dir: str | None, known: dict[str, Any] | None, backbones: dict[Any, Any],
+                       use_cache: bool) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """The column's features, and its stats: an image column's input resolution (chosen from
+    the training images, then reused, so that new images are read at the same size)."""
     from transferkit.backbones import create_backbone
     from transferkit.data.dataset import TransferDataset
     from transferkit.features import extract_features
     from transferkit.pipeline.build import data_resolution
 
     rows = np.flatnonzero(present)
-    items: Any = [str(v) for v in values.to_numpy()[rows]]
+    cells = values.to_numpy()[rows]
+    items: Any = [str(v) for v in cells] if kind == "text" else list(cells)
     if kind == "image":
-        items = [str(p if Path(p).is_absolute() else root / p) for p in items]
-        missing = [p for p in items if not Path(p).is_file()]
+        items = [v if isinstance(v, np.ndarray) else str(v if Path(str(v)).is_absolute() else root / str(v))
+                 for v in items]
+        missing = [p for p in items if isinstance(p, str) and not Path(p).is_file()]
         if missing:
             raise DataError(f"The image column '{values.name}' names {len(missing)} file(s) that do not "
                             f"exist, e.g. '{missing[0]}'. Fix the paths (relative to '{root}').")
     data = TransferDataset(f"column-{values.name}", kind, items, np.zeros(len(rows), np.int64), ["-"])
-    backbone = create_backbone(name, image_size=data_resolution(data) if kind == "image" else None)
     if kind == "image":
-        from transferkit.pipeline.build import apply_pool_stages
+        size = (known or {}).get("image_size", data_resolution(data)) if (known or len(rows)) else None
+        known = {"image_size": size}
+    key = (name, (known or {}).get("image_size"))
+    if key not in backbones:
+        backbone = create_backbone(name, image_size=key[1] if kind == "image" else None)
+        if kind == "image":
+            from transferkit.pipeline.build import apply_pool_stages
 
-        apply_pool_stages(backbone, None, "linear-probe")
-    feats = extract_features(backbone, data, cache_dir=cache_dir, progress=False)
+            apply_pool_stages(backbone, None, "linear-probe")
+        backbones[key] = backbone
+    if not len(rows):  # every cell missing: zeros of the backbone's width
+        return np.zeros((len(values), int(backbones[key].feature_dim)), dtype=np.float32), known
+    feats = extract_features(backbones[key], data, cache_dir=cache_dir, progress=False, use_cache=use_cache)
     x = np.zeros((len(values), feats.shape[1]), dtype=np.float32)
     x[rows] = feats
-    return x
+    return x, known
 
 
 def _as_numbers(values: pd.Series, present: np.ndarray, column: str) -> np.ndarray:

@@ -338,6 +338,12 @@ class Task:
         series to forecast); None: :meth:`answers` of the model's outputs on them."""
         return None
 
+    def evaluate_inputs(self, predictor: Any, data: Any, split: str, data_kwargs: dict[str, Any]
+                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+        """``evaluate``'s (targets, outputs, what was evaluated) when this task reads the run's
+        data itself (e.g. a multimodal run's table); None: the run's recorded data section."""
+        return None
+
     def answers(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[dict[str, Any]]:
         """One JSON object per input for ``serve``'s answers (postprocessed outputs)."""
         return self.prediction_rows(outputs, meta)
