@@ -4,6 +4,8 @@ without reading the test origins."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -212,7 +214,10 @@ def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
     assert with_task_backbone(resolve_config(config_from_args(FitConfig, plain)), said.append).backbone.name == "lags"
     auto = resolve_config(None, (), data="lynx", task="forecasting", strategy="auto")
     assert with_task_backbone(auto, said.append).backbone.name == auto.backbone.name  # auto: its pool
-    assert task_pool("sequence", get_task("forecasting"))[-1] == "lags"
+    pool = task_pool("sequence", get_task("forecasting"))
+    assert "lags" in pool and pool.index("lags") >= 2  # after the modality's own pool
+    # the packaged forecaster joins where its package is installed
+    assert ("fracast" in pool) == (importlib.util.find_spec("fracast") is not None)
     assert "lags" not in task_pool("sequence", get_task("classification"))
     ladder, why = strategy_ladder(LagsBackbone(), 100, 1, unit="training windows")
     assert ladder == ["linear-probe"] and "stops at the probe" in why

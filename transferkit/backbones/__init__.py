@@ -91,6 +91,17 @@ def starts_pretrained(spec: str | Path, pretrained: bool = True, weights: str | 
     return bool(BACKBONES.get(family).starts_pretrained(rest))
 
 
+def installed(spec: str) -> bool:
+    """Whether the package the backbone named ``spec`` needs (its family's ``requires``) is
+    installed; False for a name no family reads."""
+    try:
+        family, _ = resolve(str(spec).strip())
+    except BackboneError:
+        return False
+    need = BACKBONES.get(family).requires
+    return need is None or importlib.util.find_spec(need) is not None
+
+
 def create_backbone(spec: str | Path, *, weights: str | None = None, pretrained: bool = True,
                     image_size: int | None = None, max_length: int | None = None) -> Backbone:
     """Build the backbone named by ``spec`` (see the module docstring for the forms).
@@ -138,6 +149,6 @@ def list_models() -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["BACKBONES", "BUILTINS", "Backbone", "BackboneFamily", "builtins", "create_backbone",
+__all__ = ["BACKBONES", "BUILTINS", "Backbone", "BackboneFamily", "builtins", "create_backbone", "installed",
            "families", "from_description", "list_models", "resolve", "starts_pretrained",
            "weights_available"]

@@ -37,6 +37,8 @@ class BackboneFamily:
     #: encoders): they start from random init, so a frozen-backbone probe learns on random
     #: features and a fit without a named strategy trains them end to end
     has_pretrained_weights: ClassVar[bool] = True
+    #: the package the family's backbones need beyond transferkit's own (None: nothing more)
+    requires: ClassVar[str | None] = None
     #: False for families whose features are a fixed function, learned from no other data
     #: (``lags``, MiniRocket's random convolutions): a fit with them transferred nothing, and
     #: the results table says so (``pipeline.build.model_label``)

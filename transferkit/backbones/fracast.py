@@ -76,6 +76,7 @@ class FracastBackbone(Backbone):
     modality = "sequence"
     prefixes = ("fracast",)
     usage = ("fracast", "lags+fracast")
+    requires = "fracast"
     #: a linear map from a forecast and a state: ridge in closed form (the task's own solver)
     probe_solver = "ridge"
 

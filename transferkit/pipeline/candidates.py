@@ -70,10 +70,15 @@ def default_pool(modality: str) -> list[str]:
 
 
 def task_pool(modality: str, task: Any = None) -> list[str]:
-    """:func:`default_pool` plus the task's own default backbone (forecasting: ``lags``)."""
+    """:func:`default_pool` plus the task's own default backbone (forecasting: ``lags``) and
+    its ``pool_backbones`` whose packages are installed (forecasting: ``fracast``)."""
+    from transferkit.backbones import installed
+
     pool = default_pool(modality)
-    extra = getattr(task, "default_backbone", None)
-    return pool + [extra] if extra and extra not in pool else pool
+    for name in (getattr(task, "default_backbone", None), *getattr(task, "pool_backbones", ())):
+        if name and name not in pool and installed(name):
+            pool.append(name)
+    return pool
 
 
 def _split_names(backbones: str | Sequence[Any] | None) -> list[Any]:

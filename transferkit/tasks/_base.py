@@ -96,6 +96,9 @@ class Task:
     #: the backbone a fit of this task uses when the user names none (None: the config's
     #: image default); ``--strategy auto`` also adds it to its candidate pool
     default_backbone: ClassVar[str | None] = None
+    #: more backbones ``rank`` / ``--strategy auto`` add to the modality's pool for this task
+    #: (each only where its package is installed)
+    pool_backbones: ClassVar[tuple[str, ...]] = ()
     #: how many test images a run keeps beside :meth:`test_arrays` for the report to draw on
     #: (``images`` in test_predictions.npz; 0: none)
     report_images: ClassVar[int] = 0

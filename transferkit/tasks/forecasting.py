@@ -127,6 +127,9 @@ class ForecastingTask(Task):
     #: the linear path (a window's last L values, ridge in closed form): on TS2 ahead of
     #: ``sequence:cnn`` on 4 of 6 built-ins in seconds (benchmarks/results/ts2_forecasting.md)
     default_backbone = "lags"
+    #: the packaged pretrained forecaster, probed: on TS2 ahead of ``lags`` on airline and
+    #: m1-yearly, behind on lynx and shampoo-sales (benchmarks/results/ts2_fracast.md)
+    pool_backbones = ("fracast",)
 
     def __init__(self, config: ForecastingConfig | None = None) -> None:
         super().__init__(config if config is not None else ForecastingConfig())
