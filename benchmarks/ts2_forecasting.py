@@ -194,19 +194,15 @@ def main() -> None:
             print(name, {k: round(v[0], 3) for k, v in rows[name].items()}, flush=True)
             write(args, names, rows, secs)
             continue
-        if "lags" in methods:
-            s, sec = fit_mase(name, "lags", 0, args.epochs, work / f"{name}-lags")
-            rows[name]["transferkit (lags)"] = [s["metrics"]["test"]["mase"]]
-            secs[name]["transferkit (lags)"] = [sec]
+        # the rows that train nothing by SGD (one fit each): the default (lags) and the
+        # packaged pretrained forecaster as a backbone, probed
+        for method, label in (("lags", "transferkit (lags)"), ("fracast", "transferkit (fracast probe)")):
+            if method not in methods:
+                continue
+            s, sec = fit_mase(name, method, 0, args.epochs, work / f"{name}-{method}")
+            rows[name][label], secs[name][label] = [s["metrics"]["test"]["mase"]], [sec]
             rows[name].update(baseline_rows(s))
-            print(name, "lags", {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
-            write(args, names, rows, secs)
-        if "fracast" in methods:  # the packaged pretrained forecaster as a backbone, probed
-            s, sec = fit_mase(name, "fracast", 0, args.epochs, work / f"{name}-fracast")
-            rows[name]["transferkit (fracast probe)"] = [s["metrics"]["test"]["mase"]]
-            secs[name]["transferkit (fracast probe)"] = [sec]
-            rows[name].update(baseline_rows(s))
-            print(name, "fracast", {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
+            print(name, method, {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
             write(args, names, rows, secs)
         for seed in range(args.seeds if methods & {"cnn", "pretrained", "hybrid"} else 0):
             if "cnn" in methods:
