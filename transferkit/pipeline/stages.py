@@ -388,7 +388,8 @@ class StageRunner:
         joint_kwargs: dict[str, Any] = {}
         if self.joint is not None:  # the source stream, in this stage's input form
             objective, source = self.joint
-            src_data = FeatureDataset(self.features(model.backbone, source, upto_block=k or None),
+            source_bb = model.backbone.packed_maps() if inputs.maps else model.backbone
+            src_data = FeatureDataset(self.features(source_bb, source, upto_block=k or None),
                                       source.y) if inputs.cached else source
             joint_kwargs = {"objective": objective.set_embed(inputs.embed), "target_data": src_data}
         cached = inputs.cached
