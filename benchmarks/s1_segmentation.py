@@ -101,6 +101,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--image-size", type=int, default=128)
     p.add_argument("--shots", type=int, nargs="+", default=[10, 50], help="Labelled images per run.")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="The first seed (seeds first-seed .. first-seed + seeds - 1), to add seeds to a table.")
     args = p.parse_args()
     setup(install=False)
     seeds = 1 if args.quick else args.seeds
@@ -110,7 +112,7 @@ def main() -> None:
     rows: dict[tuple[int, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for shots in shots_list:
-            for seed in range(seeds):
+            for seed in range(args.first_seed, args.first_seed + seeds):
                 for name, fn, extra in (
                         ("transferkit (default: frozen encoder, U-Net decoder)", transferkit_row, Path(tmp)),
                         ("smp U-Net, plain loop (peer)", smp_row, True),
@@ -126,7 +128,8 @@ def main() -> None:
              f"{seeds}. Machine: {info['cores']} cores ({info['cpu']}), load average "
              f"{info['load_avg']}, versions {vers}. Command: `python benchmarks/s1_segmentation.py"
              + (" --quick" if args.quick else f" --seeds {seeds} --epochs {epochs} --image-size {size} --shots "
-                + " ".join(map(str, shots_list))) + "`.", "",
+                + " ".join(map(str, shots_list))
+                + (f" --first-seed {args.first_seed}" if args.first_seed else "")) + "`.", "",
              "| labelled images | method | test mIoU % (mean ± std) | per seed | wall s | CPU s |",
              "|---|---|---|---|---|---|"]
     for (shots, name), vals in rows.items():
