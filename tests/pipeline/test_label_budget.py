@@ -68,9 +68,20 @@ def test_a_frozen_encoder_whose_decoder_trains_on_raw_inputs_is_not_said_to_cros
     assert "cross-validation" not in said[-1] and "full schedule" in said[-1]
     assert "step budget" not in said[-1]  # detection has none
     seg = from_dict(FitConfig, {"data": {"data": "scenes", "shots": 10}, "task": "segmentation",
-                                "strategy": "linear-probe", "task_params": {"min_steps": 40}})
-    apply_label_budget(seg, said.append)
+                                "strategy": "linear-probe",
+                                "task_params": {"min_steps": 40, "lr_grid": []}})
+    assert apply_label_budget(seg, said.append).data.shots_val == 0.0
     assert "at least 40 optimizer steps each" in said[-1]
+
+
+def test_a_frozen_decoder_with_a_learning_rate_grid_holds_out_validation_for_it():
+    """Segmentation's decoder on cached maps picks its learning rate on validation: 20 % of the
+    shots are held out (the end-to-end rule), and the console says what they choose."""
+    said = []
+    seg = from_dict(FitConfig, {"data": {"data": "scenes", "shots": 10}, "task": "segmentation",
+                                "strategy": "linear-probe"})
+    assert apply_label_budget(seg, said.append).data.shots_val == CARVE
+    assert "choosing the decoder's learning rate (task_params.lr_grid) and step" in said[-1]
 
 
 def test_random_init_backbones_default_to_full_training():

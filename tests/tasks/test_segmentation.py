@@ -102,26 +102,58 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
     assert (tmp_path / "onnx" / "model.onnx").is_file() and out_dir
 
 
-def test_every_stage_and_the_scratch_model_train_for_the_step_budget(tmp_path):
-    """A few labelled images give one step per epoch: the decoder (frozen encoder) and the
-    --compare scratch U-Net are both stretched to task_params.min_steps optimizer steps."""
+def test_packed_maps_unpack_to_the_encoders_maps_and_the_same_logits():
+    from transferkit.backbones import create_backbone
+
+    enc = get_task("segmentation").prepare_backbone(
+        create_backbone("timm:mobilenetv3_small_050", image_size=32, pretrained=False)).eval()
+    packed = enc.packed_maps()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        maps, rows = enc(x), packed(x)
+        assert rows.shape == (2, packed.feature_dim)
+        assert packed.feature_dim == sum(m[0].numel() for m in maps[1:])  # the input is left out
+        back = packed.unpack(rows)
+        assert back[0].shape == (2, 0, 32, 32)
+        for a, b in zip(back[1:], maps[1:], strict=True):
+            assert torch.equal(a, b)
+        head = get_task("segmentation").head_for(enc, 0, 3).eval()
+        assert torch.allclose(head(back), head(maps))  # the decoder reads the input's size only
+    assert packed.describe()["packed_maps"] and packed.fingerprint() != enc.fingerprint()
+
+
+def test_the_frozen_decoder_trains_on_cached_maps_with_the_lr_chosen_on_validation(tmp_path):
+    """The frozen encoder's maps are cached once per image (train and validation entries in the
+    feature cache); the decoder trains once per learning rate of the grid, each stretched to
+    the step budget, and the run with the best validation mIoU is kept; the --compare scratch
+    U-Net trains on raw images for the same budget."""
+    import json
+
     import transferkit as tk
+    from transferkit.features import FeatureCache
     from transferkit.tasks.segmentation import SegmentationConfig, SegmentationTask
 
     assert SegmentationTask().min_train_steps() == SegmentationConfig().min_steps > 100
     data = SegmentationTask.tiny_example(tmp_path)
     run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
                  pretrained=False, image_size=32, strategy="linear-probe", epochs=1, batch_size=32,
-                 shots=6, compare="scratch", task_params={"decoder_width": 16, "min_steps": 5},
+                 shots=10, compare="scratch", cache_dir=str(tmp_path / "cache"),
+                 task_params={"decoder_width": 16, "min_steps": 5, "lr_grid": [1e-4, 3e-2]},
                  out=str(tmp_path / "run"), log=None)
-    import json
-
     steps: dict[str, int] = {}
     for line in (run.run_dir / "metrics.jsonl").read_text().splitlines():
         rec = json.loads(line)
         steps[rec["stage"]] = max(steps.get(rec["stage"], 0), int(rec.get("step", 0)))
-    assert steps == {"head": 5, "scratch-full": 5}  # 6 images at batch 32: 1 step per epoch
-    assert run.summary["stages"][0]["steps"] == 5
+    # 8 train images at batch 32: 1 step per epoch; 2 held out as validation for the grid
+    assert steps == {"head@lr0.0001": 5, "head@lr0.03": 5, "scratch-full": 5}
+    stage = run.summary["stages"][0]
+    grid = stage["lr_grid"]
+    assert set(grid) == {"0.0001", "0.03"}
+    assert stage["lr"] == float(max(grid, key=lambda k: grid[k]))  # the best on validation
+    assert stage["best_metric"] == max(grid.values())
+    cache = FeatureCache(tmp_path / "cache")
+    entries = [json.loads(f.read_text()) for f in cache.features_dir.glob("*.json")]
+    assert sorted(e["n"] for e in entries) == [2, 8]  # validation and train, once per image
 
 
 def test_a_model_within_two_points_of_the_majority_mask_gets_the_floor_warning():

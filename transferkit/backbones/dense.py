@@ -12,6 +12,12 @@ It is not a registered family: it records the wrapped backbone's description (wi
 ``"dense": true``), so a run directory rebuilds the timm backbone and wraps it again.
 Images are resized to ``image_size`` x ``image_size`` (both sides, no crop: every pixel
 keeps its place for the mask) and normalised with the backbone's mean and std.
+
+A frozen encoder's maps are computed once per image and cached (the probe analogue of a
+dense task): :meth:`DenseEncoder.packed_maps` is a view of the encoder whose output is one
+flat vector per image (``f_1 ... f_5`` flattened and joined; the input itself is left out,
+the U-Net decoder reads only its size), so the feature cache stores it like any feature
+vector, and :meth:`PackedMaps.unpack` turns cached rows back into the decoder's list.
 """
 
 from __future__ import annotations
@@ -133,6 +139,10 @@ class DenseEncoder(Backbone):
         stem = nn.ModuleList([m for k, m in children.items() if k != "blocks"])
         return [stem, *stages]
 
+    def packed_maps(self) -> PackedMaps:
+        """This encoder as one flat vector per image (what the feature cache stores)."""
+        return PackedMaps(self)
+
     def describe(self) -> dict[str, Any]:
         return {**self.base, "dense": True, "image_size": self.image_size,
                 "input_size": [3, self.image_size, self.image_size], "crop_pct": 1.0,
@@ -147,4 +157,44 @@ class DenseEncoder(Backbone):
                 "output mask has the same size."]
 
 
-__all__ = ["DenseEncoder", "STRIDE"]
+class PackedMaps(Backbone):
+    """``images -> (B, L)``: a :class:`DenseEncoder`'s maps ``f_1 ... f_5`` flattened and joined
+    (``L = sum C_i * (S / 2^i)^2``, 112,640 floats for efficientnet_lite0 at 128 px); the input
+    map is left out (the decoder skips it and reads only its size). It shares the encoder's
+    weights and preprocessing, and its fingerprint covers both, so its cache entries follow the
+    encoder's weights.
+
+    >>> enc = DenseEncoder(desc)  # doctest: +SKIP
+    >>> maps = enc.packed_maps().unpack(enc.packed_maps()(x))  # == enc(x), the input as (B, 0, S, S)
+    """
+
+    modality = "image"
+
+    def __init__(self, encoder: DenseEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.family, self.name = encoder.family, encoder.name
+        self.image_size = size = encoder.image_size
+        self.mean, self.std = encoder.mean, encoder.std
+        #: (channels, side) of each packed map, input to output
+        self.shapes = [(c, size >> i) for i, c in enumerate(encoder.out_channels) if i > 0]
+        self.feature_dim = sum(c * s * s for c, s in self.shapes)
+
+    def collate(self, items: list[Any] | np.ndarray) -> torch.Tensor:
+        return self.encoder.collate(items)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, L)
+        return torch.cat([f.flatten(1) for f in self.encoder(inputs)[1:]], dim=1)
+
+    def unpack(self, packed: torch.Tensor) -> list[torch.Tensor]:  # (B, L) -> [(B, 0, S, S), (B, C_i, S/2^i, S/2^i)]
+        """Cached rows back into the encoder's list of maps (the input as an empty ``(B, 0, S, S)``)."""
+        b = packed.shape[0]
+        parts = packed.split([c * s * s for c, s in self.shapes], dim=1)
+        return [packed.new_zeros((b, 0, self.image_size, self.image_size)),
+                *(p.reshape(b, c, s, s) for p, (c, s) in zip(parts, self.shapes, strict=True))]
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.encoder.describe(), "packed_maps": True, "feature_dim": self.feature_dim}
+
+
+__all__ = ["DenseEncoder", "PackedMaps", "STRIDE"]

@@ -7,6 +7,9 @@ One rule per family of strategy, stated on the console and in ``summary.json``:
   features) has no validation split; the convex head's L2 strength, and anything else
   chosen on a frozen backbone (``--mapping auto``), is chosen by k-fold cross-validation
   on the shots;
+- a frozen backbone whose head trains by SGD on cached multi-scale maps with a learning-rate
+  grid (``Task.head_lr_grid``: segmentation's decoder) holds out validation as below, the
+  grid's rate and the step being chosen on it;
 - end-to-end strategies (partial, full, gradual, LoRA ...) and ``auto`` hold out
   :data:`CARVE` of each class's shots (at least one) as validation, for early stopping and
   selection, and train on the rest (no refit on all shots afterwards).
@@ -48,6 +51,16 @@ def solves_on_features(task: str | None) -> bool:
     return task is None or task not in TASKS or bool(TASKS.get(task).cached_inputs)
 
 
+def chooses_head_lr(cfg: FitConfig) -> bool:
+    """Whether a frozen backbone's head is trained on cached maps once per learning rate of a
+    grid and chosen on validation (:meth:`Task.head_lr_grid` of the task as configured)."""
+    from transferkit.tasks import TASKS
+
+    if cfg.task not in TASKS or not TASKS.get(cfg.task).cached_maps:
+        return False
+    return bool(TASKS.build(cfg.task, dict(cfg.task_params)).head_lr_grid())
+
+
 def step_budget(cfg: FitConfig) -> int:
     """The optimizer steps each stage of a task that trains on raw inputs runs at least
     (:meth:`Task.min_train_steps` of the task as configured); 0 for other tasks."""
@@ -70,8 +83,9 @@ def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
         return cfg
     fraction = d.shots_val
     frozen = freezes_backbone(cfg.strategy)
+    grid = frozen and chooses_head_lr(cfg)
     if fraction is None:
-        fraction = 0.0 if frozen else CARVE
+        fraction = 0.0 if frozen and not grid else CARVE
         given = ""
     else:
         given = " (data.shots_val)"
@@ -86,8 +100,10 @@ def apply_label_budget(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
     else:
         log(f"[bold]label budget[/bold] {fraction:.0%} of the --shots {d.shots} labels (of each class's, "
             f"where there are classes; at least 1) held "
-            f"out as validation{given} for early stopping and selection, the rest train, no refit "
-            "(--max-val N draws validation outside the shots instead)")
+            f"out as validation{given} for "
+            + ("choosing the decoder's learning rate (task_params.lr_grid) and step" if grid
+               else "early stopping and selection")
+            + ", the rest train, no refit (--max-val N draws validation outside the shots instead)")
     return dataclasses.replace(cfg, data=dataclasses.replace(d, shots_val=fraction))
 
 
@@ -99,4 +115,4 @@ def labels_line(labels_used: dict[str, Any]) -> str:
             + " + ".join(f"{v} {k}" for k, v in parts.items()) + ")")
 
 
-__all__ = ["CARVE", "apply_label_budget", "freezes_backbone", "labels_line"]
+__all__ = ["CARVE", "apply_label_budget", "chooses_head_lr", "freezes_backbone", "labels_line"]

@@ -38,6 +38,26 @@ def target_tensor(targets: Sequence[Any]) -> torch.Tensor:
     return torch.from_numpy(values.astype(np.float32 if values.dtype.kind == "f" else np.int64))
 
 
+class FeatureDataset(torch.utils.data.Dataset):
+    """(features, target) pairs over an in-memory or memory-mapped array; targets are
+    class codes (int64), numbers (float64, regression) or multi-hot rows (float32, label sets)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x = x
+        y = np.asarray(y)
+        if y.ndim == 2:  # label sets: (N, L) 0/1; tags per word: (N, W) int codes, -100 padding
+            self.y = y.astype(np.int64) if y.dtype.kind == "i" else y.astype(np.float32)
+        else:
+            self.y = y.astype(np.float64) if y.dtype.kind == "f" else y.astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any]:
+        target = self.y[i] if self.y.ndim >= 2 else self.y[i].item()  # masks: (H, W) each
+        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), target
+
+
 def tensor_collate(items: list[tuple[torch.Tensor, int | float]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack (features, target) items into a batch."""
     return torch.stack([x for x, _ in items]), target_tensor([y for _, y in items])
@@ -82,4 +102,4 @@ def augmented_collate(backbone: Any, preset: str, targets: Callable[[list], torc
     return collate
 
 
-__all__ = ["PRESETS", "augmented_collate", "augments", "make_collate", "target_tensor", "tensor_collate"]
+__all__ = ["FeatureDataset", "PRESETS", "augmented_collate", "augments", "make_collate", "target_tensor", "tensor_collate"]

@@ -76,7 +76,14 @@ def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_exam
         steps = min(steps, cfg.train.max_steps)
     inputs = ("head on cached features" if k == 0 else
               f"top {k} block(s) on cached activations" if k else "end to end on raw inputs")
+    runs = len(task.head_lr_grid()) if k == 0 and task is not None and task.cached_maps and len(splits.val) else 0
+    if k == 0 and task is not None and task.cached_maps:
+        inputs = "head on the encoder's cached multi-scale maps" + (
+            f", once per learning rate of task_params.lr_grid ({runs} runs, chosen on validation)" if runs > 1 else "")
+        steps *= max(1, runs)
     fraction = 0.0 if k == 0 else (min(1.0, k / max(n_blocks, 1)) if k else 1.0)
+    if runs:  # a decoder's step on cached maps costs about a forward pass of the encoder
+        fraction = 1.0
     seconds = steps * cfg.train.batch_size * STEP_FORWARDS * per_example * fraction
     evals = epochs * len(splits.val) * per_example * fraction
     plan = {"stage": stage.name, "inputs": inputs, "epochs": epochs, "steps": steps,
@@ -110,18 +117,21 @@ def plan_fit(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
         n_blocks = 1
     per_example = forward_seconds(backbone, splits.train)
     extractions = []
+    maps = task.cached_maps and hasattr(backbone, "packed_maps")  # a frozen encoder's maps, cached
     for k in sorted({s.trainable_blocks for s in stages if s.trainable_blocks is not None}):
         upto = k or None
-        for name in ("train", "val", "test") if k == 0 else ("train", "val"):
+        source = backbone.packed_maps() if maps and k == 0 else backbone
+        for name in ("train", "val") if k or maps else ("train", "val", "test"):
             data = getattr(splits, name)
-            cached = _cached(backbone, data, cfg.cache_dir, upto, cfg.train.bf16)
+            cached = _cached(source, data, cfg.cache_dir, upto, cfg.train.bf16)
             extractions.append({"split": name, "what": "features" if k == 0 else f"activations below "
                                 f"the top {k} block(s)", "n": len(data), "cached": cached,
                                 "estimated_s": 0.0 if cached else round(len(data) * per_example, 1)})
     stage_plans = [_stage_plan(s, cfg, splits, backbone, per_example, n_blocks, task) for s in stages]
     frozen = all(s.trainable_blocks == 0 for s in stages)
     evaluate_s = 0.0 if frozen else round(len(splits.test) * per_example, 1)
-    feature_mb = sum(e["n"] for e in extractions) * backbone.feature_dim * 4 / 2**20
+    width = backbone.packed_maps().feature_dim if maps else backbone.feature_dim
+    feature_mb = sum(e["n"] for e in extractions) * width * 4 / 2**20
     plan = {
         "data": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test),
                  "classes": len(splits.train.classes)},

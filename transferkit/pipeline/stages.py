@@ -27,37 +27,17 @@ from transferkit.errors import TransferkitError
 from transferkit.logs import detail_log
 from transferkit.model import TransferModel
 from transferkit.pipeline.collate import (
+    FeatureDataset,
     augmented_collate,
     augments,
     make_collate,
     target_tensor,
     tensor_collate,
 )
+from transferkit.pipeline.trends import LossTrend, stage_warnings
 from transferkit.progress import progress_bar, progress_wanted
 from transferkit.tasks import Task, get_task
 from transferkit.train.batches import to_device
-from transferkit.train.callbacks import Callback
-
-
-class FeatureDataset(torch.utils.data.Dataset):
-    """(features, target) pairs over an in-memory or memory-mapped array; targets are
-    class codes (int64), numbers (float64, regression) or multi-hot rows (float32, label sets)."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x = x
-        y = np.asarray(y)
-        if y.ndim == 2:  # label sets: (N, L) 0/1; tags per word: (N, W) int codes, -100 padding
-            self.y = y.astype(np.int64) if y.dtype.kind == "i" else y.astype(np.float32)
-        else:
-            self.y = y.astype(np.float64) if y.dtype.kind == "f" else y.astype(np.int64)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, Any]:
-        target = self.y[i] if self.y.ndim == 2 else self.y[i].item()
-        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), target
-
 
 # ----------------------------------------------------------------------------- devices
 
@@ -184,6 +164,7 @@ class _StageInputs:
     lengths: np.ndarray | None
     cached: bool
     val_collate: Callable | None = None  # None: the training collate (no augmentation to undo)
+    maps: bool = False  # cached multi-scale maps (a dense decoder: convolutions, not a few matmuls)
 
 
 def stage_min_steps(stage: Any, task: Any) -> int:
@@ -313,8 +294,16 @@ class StageRunner:
     def _inputs(self, backbone: Any, k: int | None) -> _StageInputs:
         train, val = self.splits.train, self.splits.val
         augment = self.cfg.train.augment if augments(backbone, self.cfg.train.augment) else None
-        if not self.task.cached_inputs or (augment and self.cfg.train.augment_cached):
-            k = None  # the head reads more than cached vectors, or cached stages are augmented
+        if augment and self.cfg.train.augment_cached:
+            k = None  # cached stages are augmented: raw inputs
+        if k == 0 and self.task.cached_maps and hasattr(backbone, "packed_maps"):
+            packed = backbone.packed_maps()  # the frozen encoder's maps, once per image
+            return _StageInputs(FeatureDataset(self.features(packed, train), train.y),
+                                FeatureDataset(self.features(packed, val), val.y), tensor_collate,
+                                lambda m, x: m.forward_features(packed.unpack(x)),
+                                lambda m, x: m.mapping(packed.unpack(x)), None, True, maps=True)
+        if not self.task.cached_inputs:
+            k = None  # the head reads more than cached vectors
         if k == 0:
             return _StageInputs(
                 FeatureDataset(self.features(backbone, train), train.y),
@@ -392,8 +381,6 @@ class StageRunner:
         return True
 
     def _run_stage(self, model: TransferModel, stage: Any, tag: str, last: bool = True) -> None:
-        from transferkit.train import Trainer
-
         if self._solve_stage(model, stage, tag):
             return
         k = stage.trainable_blocks
@@ -401,36 +388,25 @@ class StageRunner:
         joint_kwargs: dict[str, Any] = {}
         if self.joint is not None:  # the source stream, in this stage's input form
             objective, source = self.joint
-            src_data = FeatureDataset(self.features(model.backbone, source, upto_block=k or None),
+            source_bb = model.backbone.packed_maps() if inputs.maps else model.backbone
+            src_data = FeatureDataset(self.features(source_bb, source, upto_block=k or None),
                                       source.y) if inputs.cached else source
             joint_kwargs = {"objective": objective.set_embed(inputs.embed), "target_data": src_data}
         cached = inputs.cached
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: "
                  + (f"{k} top block(s) on cached activations" if k and cached else
+                    "head on the encoder's cached multi-scale maps (not augmented)" if inputs.maps else
                     "head on cached features" if k == 0 and cached else
                     f"{'head' if k == 0 else f'{k} top block(s) and head' if k else 'end to end'} on raw inputs"))
         t0 = time.perf_counter()
-        trend = LossTrend()
-        trainer = Trainer(
-            model, self._stage_config(stage), param_groups=stage.param_groups,
-            train_data=inputs.train, val_data=inputs.val if len(self.splits.val) else None,
-            collate_fn=inputs.collate, val_collate_fn=inputs.val_collate, forward=inputs.forward,
-            run_dir=self.run_dir,
-            stage=f"{tag}{stage.name}", resume=self.resume, seed=self.cfg.data.seed,
-            callbacks=(*self.callbacks, trend), log=detail_log, progress=progress_wanted(),
-            lengths=inputs.lengths, task=self.task,
-            min_steps=self.min_steps(stage), extend=last, **joint_kwargs,
-        )
-        # A head on cached features, or a small MLP end to end (the tabular backbone), is a
-        # few tiny matmuls per step: a second thread only adds synchronisation (10x slower
-        # on a busy 2-core machine, measured in V1; 100x for the tabular MLP at load 10).
-        small = (k == 0 and cached) or small_dense_step(model, self.cfg.train.batch_size)
-        with single_thread() if small else contextlib.nullcontext():
-            result = trainer.fit()
+        runs = self._lr_runs(stage, tag, inputs)
+        result, trainer, trend, tried = self._fit_runs(model, stage, runs, inputs, last, joint_kwargs)
         seconds = time.perf_counter() - t0
         self.timings["train_s"] += seconds
         entry = {"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
                  "steps": result.steps, "stopped": result.stopped, "seconds": round(seconds, 3)}
+        if self.task.head_lr_grid() and inputs.maps and len(self.splits.val):
+            entry.update({"lr": trainer.config.lr, "lr_grid": tried})
         entry.update(trend.ends())
         if trainer.extension is not None:
             self._extended(f"{tag}{stage.name}", trainer.extension, result.steps)
@@ -438,6 +414,61 @@ class StageRunner:
         for warning in stage_warnings([entry]):
             self.log(f"[yellow]warning:[/yellow] {warning}")
 
+    def _lr_runs(self, stage: Any, tag: str, inputs: _StageInputs) -> list[tuple[str, Any, list[dict[str, Any]]]]:
+        """(name, config, parameter groups) of each run of ``stage``: one, or on cached maps with a
+        validation split one per learning rate of the task's :meth:`~Task.head_lr_grid` (the
+        groups' rates scaled alike, each run logged as ``<stage>@lr<lr>``)."""
+        cfg = self._stage_config(stage)
+        grid = self.task.head_lr_grid() if inputs.maps and len(self.splits.val) else ()
+        if not grid:
+            return [(f"{tag}{stage.name}", cfg, stage.param_groups)]
+        return [(f"{tag}{stage.name}" + (f"@lr{lr:g}" if len(grid) > 1 else ""), dataclasses.replace(cfg, lr=lr),
+                 [{**g, "lr": g.get("lr", cfg.lr) * lr / cfg.lr} for g in stage.param_groups]) for lr in grid]
+
+    def _fit_runs(self, model: TransferModel, stage: Any, runs: list[tuple[str, Any, list[dict[str, Any]]]],
+                  inputs: _StageInputs, last: bool, joint_kwargs: dict[str, Any]
+                  ) -> tuple[Any, Any, LossTrend, dict[str, float | None]]:
+        """Train each run from the same start through the one loop; the model keeps the run with
+        the best validation selection metric (the first on a tie). Returns its result, trainer and
+        loss trend, and each learning rate's best validation metric."""
+        from transferkit.train import Trainer
+
+        start = {n: v.detach().clone() for n, v in model.state_dict().items()} if len(runs) > 1 else None
+        best: tuple[Any, ...] | None = None
+        tried: dict[str, float | None] = {}
+        k = stage.trainable_blocks
+        for name, cfg, groups in runs:
+            if start is not None:
+                model.load_state_dict(start)
+            trend = LossTrend()
+            trainer = Trainer(
+                model, cfg, param_groups=groups, train_data=inputs.train,
+                val_data=inputs.val if len(self.splits.val) else None, collate_fn=inputs.collate,
+                val_collate_fn=inputs.val_collate, forward=inputs.forward, run_dir=self.run_dir,
+                stage=name, resume=self.resume, seed=self.cfg.data.seed,
+                callbacks=(*self.callbacks, trend), log=detail_log, progress=progress_wanted(),
+                lengths=inputs.lengths, task=self.task,
+                min_steps=self.min_steps(stage), extend=last, **joint_kwargs,
+            )
+            # A head on cached features, or a small MLP end to end (the tabular backbone), is a
+            # few tiny matmuls per step: a second thread only adds synchronisation (10x slower
+            # on a busy 2-core machine, measured in V1; 100x for the tabular MLP at load 10).
+            # A decoder on cached maps is convolutions: it keeps the threads.
+            small = (k == 0 and inputs.cached and not inputs.maps) or small_dense_step(model, cfg.batch_size)
+            with single_thread() if small else contextlib.nullcontext():
+                result = trainer.fit()
+            tried[f"{cfg.lr:g}"] = result.best_metric
+            if best is None or (result.best_metric is not None
+                                and self.task.better(result.best_metric, best[0].best_metric)):
+                best = (result, trainer, trend, None if start is None else
+                        {n: v.detach().clone() for n, v in model.state_dict().items()})
+        result, trainer, trend, weights = best  # type: ignore[misc]
+        if weights is not None:
+            model.load_state_dict(weights)
+            self.log(f"[bold]learning rate[/bold] {trainer.stage}: validation {self.task.selection_metric} "
+                     + ", ".join(f"lr {lr} {v:.4f}" if v is not None else f"lr {lr} -" for lr, v in tried.items())
+                     + f"; kept lr {trainer.config.lr:g}, its best step {result.best_step} (chosen on validation)")
+        return result, trainer, trend, tried
 
     #: below this fraction of the peak rate an extension is said to train little
     SMALL_RATE = 0.05
@@ -459,43 +490,6 @@ class StageRunner:
                 "extension trains at a small rate; for a full schedule over all epochs start a new "
                 "run (--overwrite) with the new --epochs.")
             self.log(f"[yellow]warning:[/yellow] {self.extended['warning']}")
-
-
-class LossTrend(Callback):
-    """Keeps a stage's training losses, to tell whether it went downhill."""
-
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-
-    def on_step_end(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
-        value = logs.get("loss")
-        if value is not None and math.isfinite(value):
-            self.losses.append(float(value))
-
-    def ends(self) -> dict[str, float]:
-        """Mean loss of the first and of the last steps (a quarter of them, at most 10 each:
-        one mini-batch is too noisy to compare); empty for fewer than 2 steps."""
-        n = len(self.losses)
-        if n < 2:
-            return {}
-        k = max(1, min(10, n // 4))
-        return {"loss_first": round(sum(self.losses[:k]) / k, 6),
-                "loss_last": round(sum(self.losses[-k:]) / k, 6)}
-
-
-#: how far (relative) a stage's last losses may sit above its first before it is called
-#: uphill: a stage that starts converged (a second stage after the head's) wobbles a little
-LOSS_RISE_TOLERANCE = 0.05
-
-
-def stage_warnings(stages: Sequence[dict[str, Any]]) -> list[str]:
-    """A summary warning for each stage whose training loss ended above where it started:
-    it trained uphill (a learning rate far too high, a wrong sign somewhere)."""
-    return [f"stage '{s['stage']}': the training loss rose from {s['loss_first']:.4g} (first steps) "
-            f"to {s['loss_last']:.4g} (last steps); the model trained uphill. Lower --lr, keep "
-            "train.grad_clip positive (or None), and check the inputs for extreme values."
-            for s in stages if "loss_first" in s
-            and s["loss_last"] > s["loss_first"] + LOSS_RISE_TOLERANCE * abs(s["loss_first"])]
 
 
 def frozen_stages(stages: Sequence[Any]) -> bool:

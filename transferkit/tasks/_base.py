@@ -93,6 +93,10 @@ class Task:
     #: features or activations; False when the head reads more than a feature vector per
     #: example (segmentation's decoder reads feature maps at every scale)
     cached_inputs: ClassVar[bool] = True
+    #: whether the head reads the backbone's multi-scale maps, which a frozen encoder's stage
+    #: then caches once per image (``backbone.packed_maps()``: one flat row each) and trains
+    #: the head on, without augmentation (segmentation's decoder); False: raw inputs
+    cached_maps: ClassVar[bool] = False
     #: the backbone a fit of this task uses when the user names none (None: the config's
     #: image default); ``--strategy auto`` also adds it to its candidate pool
     default_backbone: ClassVar[str | None] = None
@@ -154,6 +158,12 @@ class Task:
         ``--compare scratch`` model gets the same floor. A few labelled images give a step or
         two per epoch, far too few for a fresh decoder. Default: 0 (none)."""
         return 0
+
+    def head_lr_grid(self) -> tuple[float, ...]:
+        """Learning rates the head stage on cached maps (:attr:`cached_maps`) is trained with,
+        one run each from the same start; the run with the best validation selection metric is
+        kept. The label budget then holds out validation for it. Default: () (``train.lr`` alone)."""
+        return ()
 
     def init_head(self, model: nn.Module, train: Any) -> dict[str, Any] | None:
         """Set the freshly built ``model``'s head from what needs no training (e.g. class

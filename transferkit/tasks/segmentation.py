@@ -3,9 +3,16 @@
 The backbone is read as a multi-scale encoder (:class:`~transferkit.backbones.dense.DenseEncoder`:
 segmentation-models-pytorch's ``tu-<timm name>`` encoder holding the backbone's weights)
 and the head is smp's U-Net decoder and segmentation head, so the strategies mean: the
-linear probe trains the decoder on a frozen encoder (raw inputs each step: the decoder
-reads every scale, so nothing is cached), partial the top encoder stages and the decoder,
-full everything. ``--compare scratch`` trains the same U-Net from random weights.
+linear probe trains the decoder on a frozen encoder -- the probe analogue: the encoder's
+multi-scale maps are computed once per image (train, validation, test) and cached, and the
+decoder trains on them through the one training loop, without augmentation (the cached
+maps are the same every epoch) --, partial the top encoder stages and the decoder (raw
+inputs), full everything. ``--compare scratch`` trains the same U-Net from random weights.
+
+On the cached maps the decoder is trained once per learning rate of ``lr_grid`` from the
+same start, and the run with the best validation mIoU is kept, at its best validation step
+(never the test split): the label budget holds out validation for it (20 % of the
+``--shots`` images, at least one).
 
 Loss: cross-entropy + ``dice_weight`` x multiclass Dice (smp's ``DiceLoss``, from logits).
 Metrics, from the pixel confusion matrix of a split: mIoU (the selection and transfer-gain
@@ -57,6 +64,13 @@ class SegmentationConfig(Options):
                             "(10 images at the default batch are 1 step per epoch: 10 epochs leave a "
                             "fresh decoder untrained); early stopping does not end a stage sooner. "
                             "0: train.epochs alone.", ge=0)
+    lr_grid: list[float] = option(help="Learning rates of the decoder on the frozen "
+                                  "encoder's cached maps: one run each from the same start, the one "
+                                  "with the best validation mIoU kept at its best step (grid 0.001, "
+                                  "0.003, 0.01; an empty list: train.lr). Needs a validation split "
+                                  "(with --shots, 20 % of the images are held out for it; without "
+                                  "one, train.lr); other strategies train at train.lr.",
+                                  factory=lambda: [1e-3, 3e-3, 1e-2], gt=0, le=10)
 
 
 class UnetHead(nn.Module):
@@ -208,6 +222,7 @@ class SegmentationTask(Task):
     shots_meaning = "labelled training images in total (each with its whole mask)"
     targets = "masks"
     cached_inputs = False
+    cached_maps = True
 
     def __init__(self, config: SegmentationConfig | None = None) -> None:
         super().__init__(config if config is not None else SegmentationConfig())
@@ -233,6 +248,9 @@ class SegmentationTask(Task):
     # ------------------------------------------------------------------ model
     def min_train_steps(self) -> int:
         return int(self.config.min_steps)
+
+    def head_lr_grid(self) -> tuple[float, ...]:
+        return tuple(float(v) for v in self.config.lr_grid)
 
     def prepare_backbone(self, backbone: Any) -> Any:
         from transferkit.backbones.dense import DenseEncoder
