@@ -152,8 +152,15 @@ def _write(task: str, title: str, rows: list[dict[str, Any]], select: str, sweep
                      f"{gain_lr} | {_ms(orc)} | {med:.1f} | {med / fastest:.2f}× |")
     verdicts = [r["paired"]["verdict"] for r in by[best_gain[1]] if r.get("paired")]
     tally = ", ".join(f"{v} on {verdicts.count(v)}" for v in dict.fromkeys(verdicts))
-    lines += ["", f"Best label-free method: **{best_gain[1]}**, {best_gain[0] * 100:+.1f} points over "
+    helped = verdicts.count("helped")
+    # A method is only "best" when it gained on average and its paired test found a gain on a
+    # seed; otherwise the line says no method helped (coral-transform on D2 was once named
+    # "best" for +0.0 points while answering the majority class).
+    head = (f"Best label-free method: **{best_gain[1]}**, " if best_gain[0] > 0 and (helped or not verdicts)
+            else f"**No label-free method helped** (the highest mean gain: {best_gain[1]}, ")
+    lines += ["", head + f"{best_gain[0] * 100:+.1f} points over "
               f"source-only (source-only over all runs: {_ms(so_all)} %)"
+              + (")" if head.startswith("**No") else "")
               + (f"; the paired test against source-only on each seed's shared test set says: {tally} "
                  f"of {len(verdicts)} seeds." if verdicts else "."), "",
               "Per seed (accuracy %, source-only / adapted / oracle, chosen candidate, wall s; the "
