@@ -62,13 +62,14 @@ def _ms(values: list[float]) -> str:
     return f"{mean:.1f} ± {std:.1f}"
 
 
-def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[str], seeds: int,
+def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[str], seeds: int | list[int],
                   select: str, sweep: bool, out_md: Path, argv: list[str],
                   extra_runs: dict[str, dict[str, Any]] | None = None,
                   skada: list[str] | None = None) -> list[dict[str, Any]]:
     """Run ``adapt`` for every method x seed and write the markdown table to ``out_md``; with
     ``skada`` (method names of :data:`_skada.GRIDS`), skada's methods on the same
-    features, per seed, in the same run (their table appended)."""
+    features, per seed, in the same run (their table appended). ``seeds``: a count (seeds
+    0 .. n-1) or the seeds themselves; with no ``methods`` only skada's table is written."""
     import torch
 
     from transferkit.jobs.adapt import adapt
@@ -78,8 +79,9 @@ def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[s
     workdir = Path(tempfile.mkdtemp(prefix=f"{task}-"))
     configs = {m: {"method": m} for m in methods}
     configs.update(extra_runs or {})
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     for label, overrides in configs.items():
-        for seed in range(seeds):
+        for seed in seed_list:
             t0 = time.perf_counter()
             run = adapt(**{**common, **overrides}, select=select, sweep=sweep, seed=seed,
                         out=str(workdir / f"{label}-{seed}"), log=None)
@@ -100,16 +102,25 @@ def run_benchmark(task: str, title: str, common: dict[str, Any], methods: list[s
             print(f"{label:16s} seed {seed}: source-only {row['source_only']:.4f}  adapted "
                   f"{row['adapted']:.4f}  oracle {row['oracle'] or float('nan'):.4f}  "
                   f"({row['chosen']}, {wall:.1f} s)", flush=True)
-    _write(task, title, rows, select, sweep, common, out_md, argv)
+    if rows:
+        _write(task, title, rows, select, sweep, common, out_md, argv)
+    else:  # skada's peers only
+        out_md.parent.mkdir(parents=True, exist_ok=True)
+        out_md.write_text(f"## {task.upper()}: {title} -- skada peers only\n\n- machine: {machine()}\n"
+                          f"- command: `python {' '.join(argv)}`; load average at the end: "
+                          f"{{load}}\n\n", encoding="utf-8")
     if skada:
         import _skada
 
         peer_rows = []
-        for seed in range(seeds):
+        for seed in seed_list:
             peer_rows += _skada.run_skada(_skada.same_features(common, seed), seed, skada)
         lines = _skada.markdown(peer_rows)
         with out_md.open("a", encoding="utf-8") as f:
             f.write("\n".join(lines))
+        if not rows:
+            out_md.write_text(out_md.read_text(encoding="utf-8").replace("{load}", str(os.getloadavg())),
+                              encoding="utf-8")
         print("\n".join(lines))
     return rows
 
@@ -204,6 +215,8 @@ def explicit(args: argparse.Namespace) -> dict[str, Any]:
 def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seed-list", default="", help="Comma-separated seeds to run instead of 0 .. --seeds - 1 "
+                   "(e.g. one process per seed, so an interrupted run keeps the seeds it finished).")
     p.add_argument("--quick", action="store_true", help="1 seed, a few methods, fewer epochs.")
     p.add_argument("--methods", default=",".join(methods))
     p.add_argument("--select", default="snd", help="label-free validator: snd, entropy, dev")
@@ -221,6 +234,13 @@ def parser(methods: tuple[str, ...]) -> argparse.ArgumentParser:
                         "default the source is downsampled to 8x8 first (adapt's "
                         "match_resolution, label-free preprocessing).")
     return p
+
+
+def seed_list(args: argparse.Namespace) -> int | list[int]:
+    """``--seed-list`` as a list, else the count ``--seeds`` (1 with ``--quick``)."""
+    if args.seed_list:
+        return [int(s) for s in args.seed_list.split(",") if s.strip()]
+    return 1 if args.quick else args.seeds
 
 
 def skada_list(value: str | None) -> list[str] | None:
@@ -242,7 +262,7 @@ def main() -> None:
     args.out = args.out or str(Path(__file__).parent / "results" / "d1_digits_uda.md")
     methods = list(QUICK_METHODS) if args.quick and args.methods == ",".join(METHODS) else \
         [m for m in args.methods.split(",") if m]
-    seeds = 1 if args.quick else args.seeds
+    seeds = seed_list(args)
     common = {"source": "printed-digits", "target": "digits", **explicit(args)}
     run_benchmark("d1", "printed digits → handwritten digits (UDA)", common, methods, seeds,
                   args.select, args.sweep, Path(args.out), sys.argv, skada=skada_list(args.skada))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from d1_digits_uda import METHODS, QUICK_METHODS, explicit, parser, run_benchmark, skada_list  # noqa: E402
+from d1_digits_uda import METHODS, QUICK_METHODS, explicit, parser, run_benchmark, seed_list, skada_list  # noqa: E402
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     args = p.parse_args()
     methods = list(QUICK_METHODS) if args.quick and args.methods == ",".join(METHODS) else \
         [m for m in args.methods.split(",") if m]
-    seeds = 1 if args.quick else args.seeds
+    seeds = seed_list(args)
     common = {"source": "fine-foods", "source.domain": "train-products", "target": "fine-foods",
               "target.domain": "other-products", **explicit(args)}
     run_benchmark("d2", "fine-foods train-products → other-products (UDA, text)", common, methods,
