@@ -28,6 +28,12 @@ prediction on this (shared, 2-core) machine.
 
 ``--shots all`` trains on every training sentence (1,723 tweets). ``--methods`` keeps some of
 ``probe,crf,hf,full`` (default: all four).
+
+Decoding: the probe's row scores the run's own decoding (``task_params.decode``, the task's
+default). A second table reads the same fit both ways -- the run reloaded, its tag
+probabilities on the validation tweets (192, the split that selects) and the test tweets
+decoded by each of the task's decodings (Viterbi over valid IOB2 sequences; each word's
+argmax) -- so the difference is the decoding's alone.
 """
 
 from __future__ import annotations
@@ -141,6 +147,27 @@ def hf_recipe(data: dict[str, Any], epochs: int, seed: int, work: Path) -> list[
     return preds
 
 
+def decodings(run_dir: Path, k: int | None, seed: int) -> dict[str, dict[str, float]]:
+    """Validation and test entity F1 of one probe run under each decoding: the run's tag
+    probabilities (reloaded, read once per split) decoded every way the task knows."""
+    import transferkit as tk
+    from transferkit.data import load_splits
+    from transferkit.tasks.tokens import DECODINGS, entity_metrics, sentence_tags
+
+    s = load_splits(DATA, targets="tags", shots=k, seed=seed)
+    model = tk.load(run_dir)
+    out: dict[str, dict[str, float]] = {}
+    for name in ("val", "test"):
+        part = getattr(s, name)
+        if part is None or not len(part):
+            continue
+        probs = model.predict_proba_items([list(w) for w in part.x])  # (N, W, K)
+        for decode in DECODINGS:
+            gold, pred = sentence_tags(part.y, probs, list(part.classes), decode)
+            out.setdefault(decode, {})[name] = entity_metrics(gold, pred)["entity_f1"]
+    return out
+
+
 def main() -> None:
     ap = _common.parser(__doc__.split("\n")[0], "n1_ner.md")
     ap.add_argument("--shots", default="100,500,all", help="Training sentences, comma-separated ('all': "
@@ -163,11 +190,12 @@ def main() -> None:
     methods = set(args.methods.split(","))
     epochs = [int(e) for e in args.epochs.split(",") if e]
     rows: list[dict[str, Any]] = []
+    decoded: list[dict[str, Any]] = []
 
     def record(method: str, k: int | None, seed: int, f1: float, seconds: float) -> None:
         rows.append({"method": method, "shots": k, "seed": seed, "f1": f1, "s": seconds})
         print(f"{method} K={k} seed {seed}: entity F1 {f1:.4f} ({seconds:.0f} s)", flush=True)
-        write(args.out, rows, seeds, shots, epochs, methods)
+        write(args.out, rows, seeds, shots, epochs, methods, decoded)
 
     with tempfile.TemporaryDirectory() as tmp:
         cache, work = Path(args.cache_dir or Path(tmp) / "cache"), Path(tmp) / "runs"
@@ -180,6 +208,10 @@ def main() -> None:
                         run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
                                      seed=seed, cache_dir=str(cache / f"{k}-{seed}"), out=str(work / f"lp-{k}-{seed}"),
                                      log=None)
+                    both = decodings(work / f"lp-{k}-{seed}", k, seed)
+                    decoded.append({"shots": k, "seed": seed, "own": run.summary["metrics"]["test"]["entity_f1"],
+                                    **both})
+                    print(f"decodings K={k} seed {seed}: {both}", flush=True)
                     record(f"transferkit fit, default strategy ({run.summary['strategy']})", k, seed,
                            run.summary["metrics"]["test"]["entity_f1"], t.wall)
                 if "crf" in methods:
@@ -204,7 +236,7 @@ def main() -> None:
 
 
 def write(out: str, rows: list[dict[str, Any]], seeds: list[int], shots: list[int | None],
-          epochs: list[int], asked: set[str]) -> None:
+          epochs: list[int], asked: set[str], decoded: list[dict[str, Any]] | None = None) -> None:
     """The Markdown table of what has run so far (rewritten after every result)."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     lines = [
@@ -229,6 +261,15 @@ def write(out: str, rows: list[dict[str, Any]], seeds: list[int], shots: list[in
             lines.append(f"| {m} | {k or 'all'} | {mean * 100:.1f} ± {std * 100:.1f} | "
                          + ", ".join(f"{r['f1'] * 100:.1f}" for r in got)
                          + f" | {np.mean([r['s'] for r in got]):.0f} |")
+    names = [n for n in ("viterbi", "argmax") if any(n in d for d in decoded or [])]
+    if decoded:
+        lines += ["", "The probe's decodings, from the same fit (the run reloaded; its tag probabilities "
+                  "decoded each way; entity F1 %; 'run' is the fit's own test score):", "",
+                  "| K sentences | seed | " + " | ".join(f"val {n} | test {n}" for n in names) + " | run |",
+                  "|---|---|" + "---|---|" * len(names) + "---|"]
+        for d in decoded:
+            cells = [f"{d[n].get(s, float('nan')) * 100:.1f}" for n in names for s in ("val", "test")]
+            lines.append(f"| {d['shots'] or 'all'} | {d['seed']} | " + " | ".join(cells) + f" | {d['own'] * 100:.1f} |")
     info = _common.machine()
     lines += ["", f"Machine: {info['cores']} cores ({info['cpu']}), {info['threads']} torch threads, load "
               f"average {info['load_avg']} at the last write (other jobs shared the CPU: wall times are "

@@ -161,3 +161,98 @@ def test_partial_fit_trains_top_layers_on_cached_token_activations(tmp_path):
     assert run.summary["metrics"]["test"]["entity_f1"] > 0.3
     infos = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*.json")]
     assert any(i.get("upto_block") == 1 for i in infos)  # the bottom's activations were cached
+
+
+# ---------------------------------------------------------------- decoding (task_params.decode)
+PER = ["O", "B-per", "I-per"]
+
+
+def _viterbi(probs, lengths, classes=PER):
+    from transferkit.tasks.tokens import decode_codes
+
+    return decode_codes(np.asarray(probs, dtype=float), lengths, classes, "viterbi").tolist()
+
+
+def test_viterbi_repairs_an_inside_tag_after_o_by_joint_probability():
+    # argmax: O I-per I-per (invalid). Valid: B I I = .2*.6*.6 = .072 > O O O = .5*.3*.3 = .045
+    # > O B I = .5*.1*.6 = .03
+    probs = [[[.5, .2, .3], [.3, .1, .6], [.3, .1, .6]]]
+    assert np.asarray(probs).argmax(-1).tolist() == [[0, 2, 2]]
+    assert _viterbi(probs, [3]) == [[1, 2, 2]]
+    # a likelier O first: O O O = .7*.4*.4 = .112 > O B I = .7*.1*.5 = .035 > B I I = .1*.5*.5 = .025
+    probs = [[[.7, .1, .2], [.4, .1, .5], [.4, .1, .5]]]
+    assert np.asarray(probs).argmax(-1).tolist() == [[0, 2, 2]]
+    assert _viterbi(probs, [3]) == [[0, 0, 0]]
+
+
+def test_viterbi_never_starts_with_an_inside_tag_nor_switches_type_inside():
+    assert _viterbi([[[.1, .3, .6]]], [1]) == [[1]]  # I-per at the start -> B-per
+    classes = ["O", "B-a", "I-a", "B-b", "I-b"]
+    # argmax B-a I-b: I-b may not follow B-a; B-a I-a (.5*.4) beats B-a B-b (.5*.1), B-b I-b (.3*.5)
+    probs = [[[.1, .5, .1, .3, 0.], [.05, 0., .4, .1, .45]]]
+    assert _viterbi(probs, [2], classes) == [[1, 2]]
+
+
+def test_viterbi_is_the_best_valid_sequence_by_brute_force():
+    import itertools
+
+    from transferkit.data.tags import to_iob2
+
+    classes = ["O", "B-a", "I-a", "B-b", "I-b"]
+    rng = np.random.default_rng(0)
+    differs = 0
+    for _ in range(20):
+        probs = rng.dirichlet(np.full(5, 0.5), size=3)  # (3 words, 5 tags)
+        best, best_lp = None, -np.inf
+        for seq in itertools.product(range(5), repeat=3):
+            tags = [classes[k] for k in seq]
+            if to_iob2(tags, "iob2")[1]:  # an orphan I- tag: not a valid IOB2 sequence
+                continue
+            lp = float(sum(np.log(probs[i, k]) for i, k in enumerate(seq)))
+            if lp > best_lp:
+                best, best_lp = list(seq), lp
+        assert _viterbi(probs[None], [3], classes) == [best]
+        differs += best != probs.argmax(-1).tolist()
+    assert differs > 0  # the argmax was invalid in some draws, so the constraint was tested
+
+
+def test_viterbi_reads_each_sentence_to_its_length():
+    probs = np.full((3, 4, 3), 1 / 3)
+    probs[0] = [[.1, .3, .6], [.2, .2, .6], [.9, .05, .05], [.1, .3, .6]]
+    probs[1, :2] = probs[0, :2]
+    probs[1, 2:] = [[0., 0., 1.], [0., 0., 0.]]  # padding: junk and zeros, ignored
+    probs[2] = 0.0  # an empty sentence
+    codes = _viterbi(probs, [4, 2, 0])
+    assert codes[0] == [1, 2, 0, 1] and codes[1][:2] == [1, 2]
+    classes = PER
+    y = encode_tags([["B-per", "I-per", "O", "B-per"], ["B-per", "I-per"], []], classes, width=4)
+    gold, pred = sentence_tags(y, probs, classes)
+    assert pred == [["B-per", "I-per", "O", "B-per"], ["B-per", "I-per"], []] == gold
+    # predictions of padded outputs: lengths from the non-zero positions
+    task = get_task("token-classification")
+    assert task.predictions(probs[:1], {"classes": classes}) == [pred[0]]
+
+
+def test_decode_argmax_keeps_each_words_most_probable_tag():
+    from transferkit.errors import ConfigError
+
+    classes = PER
+    y = encode_tags([["B-per", "I-per", "I-per"]], classes)
+    probs = np.array([[[.5, .2, .3], [.3, .1, .6], [.3, .1, .6]]])
+    viterbi = get_task("token-classification")
+    argmax = get_task("token-classification", {"decode": "argmax"})
+    assert viterbi.describe_targets(SimpleData(classes))["decode"] == "viterbi"
+    meta = {"classes": classes}
+    assert viterbi.metrics(y, probs, meta)["entity_f1"] == 1.0
+    assert argmax.metrics(y, probs, meta)["entity_f1"] == 0.0  # seqeval reads O I I as an entity at 1..3
+    assert viterbi.metrics(y, probs, {**meta, "decode": "argmax"})["entity_f1"] == 0.0  # the run's own
+    assert argmax.predictions(probs, meta) == [["O", "I-per", "I-per"]]
+    assert viterbi.rows_for([["Ada", "Love", "Lace"]], probs, meta)[0]["entities"] == "per:0-3:Ada Love Lace"
+    assert argmax.rows_for([["Ada", "Love", "Lace"]], probs, meta)[0]["entities"] == "per:1-3:Love Lace"
+    with pytest.raises(ConfigError, match="decode.*viterbi"):
+        get_task("token-classification", {"decode": "beam"})
+
+
+class SimpleData:
+    def __init__(self, classes):
+        self.classes = classes

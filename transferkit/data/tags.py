@@ -149,6 +149,26 @@ def spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     return found
 
 
+def allowed_transitions(classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """What IOB2 allows of a tag vocabulary: ``(start, follows)``, bool ``(K,)`` and
+    ``(K, K)``. A sentence may start with any tag but ``I-X``; ``follows[a, b]``: tag ``b``
+    may come after tag ``a`` -- always, unless ``b`` is ``I-X`` and ``a`` is neither ``B-X``
+    nor ``I-X``.
+
+    >>> start, follows = allowed_transitions(["O", "B-PER", "I-PER"])
+    >>> start.tolist(), follows[:, 2].tolist()
+    ([True, True, False], [False, True, True])
+    """
+    kinds = [split_tag(c, f"class {i}") for i, c in enumerate(classes)]  # (prefix, type)
+    inside = np.array([p == "I" for p, _ in kinds])  # (K,)
+    start = ~inside
+    follows = np.ones((len(kinds), len(kinds)), dtype=bool)
+    for b, (_, kind) in enumerate(kinds):
+        if inside[b]:
+            follows[:, b] = [k == kind for _, k in kinds]  # B-X or I-X before I-X
+    return start, follows
+
+
 def entity_types(classes: Sequence[str]) -> list[str]:
     """The entity types of a tag vocabulary, sorted."""
     return sorted({c.partition("-")[2] for c in classes if c != "O"})
@@ -204,5 +224,5 @@ def describe_tags(y: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
     return {"sentences": int(len(y)), "entities": dict(sorted(counts.items()))}
 
 
-__all__ = ["IGNORE", "REPAIRS", "SCHEMES", "decode_row", "describe_tags", "detect_scheme", "encode_tags",
+__all__ = ["IGNORE", "REPAIRS", "SCHEMES", "allowed_transitions", "decode_row", "describe_tags", "detect_scheme", "encode_tags",
            "entity_types", "sample_sentences", "spans", "split_tag", "tag_classes", "to_iob2"]

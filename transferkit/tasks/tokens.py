@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,88 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transferkit.data.tags import IGNORE, decode_row, entity_types, spans
+from transferkit.data.tags import IGNORE, allowed_transitions, decode_row, entity_types, spans
 from transferkit.errors import ConfigError, DataError
+from transferkit.options import Options, option
 from transferkit.tasks import TASKS
 from transferkit.tasks._base import Accumulator, Task, with_l2_sp
 
 #: error examples a test report keeps
 ERROR_EXAMPLES = 5
+#: how a sentence's tags are read from its words' probabilities (``task_params.decode``)
+DECODINGS = ("viterbi", "argmax")
+
+
+@dataclass
+class TokenClassificationConfig(Options):
+    """Parameters of the token-classification task."""
+
+    decode: str = option("viterbi", "How each sentence's tags are read from its words' tag "
+                         "probabilities, for every metric (validation selection and test), "
+                         "prediction and served entity: 'viterbi' (the most probable sequence -- "
+                         "the largest sum of log-probabilities -- among valid IOB2 sequences: no "
+                         "sentence starts with I-X, and I-X only follows B-X or I-X; no parameters) "
+                         "or 'argmax' (each word's most probable tag, which can leave an I-X "
+                         "without its B-X).", choices=DECODINGS)
+
+
+def viterbi_codes(log_probs: np.ndarray, lengths: Sequence[int] | np.ndarray, start: np.ndarray,
+                  follows: np.ndarray) -> np.ndarray:
+    """The most probable tag codes of each sentence under hard transition constraints.
+
+    ``log_probs`` ``(N, W, K)``: each word's log-probabilities; ``lengths`` ``(N,)``: the
+    words of each sentence (positions past it are ignored); ``start`` ``(K,)`` and
+    ``follows`` ``(K, K)`` (bool): the tags a sentence may start with, and ``follows[a, b]``
+    that tag ``b`` may come after ``a`` (:func:`~transferkit.data.tags.allowed_transitions`).
+    Returns int64 ``(N, W)`` codes maximising the sum of the words' log-probabilities over
+    the allowed sequences (past a sentence's length: its last code, to be cut off). Dynamic
+    programming over positions, all sentences at once: ``O(W K^2)`` per sentence.
+
+    >>> lp = np.log([[[0.5, 0.1, 0.4], [0.4, 0.1, 0.5]]])  # O, B-PER, I-PER
+    >>> viterbi_codes(lp, [2], *allowed_transitions(["O", "B-PER", "I-PER"])).tolist()
+    [[0, 0]]
+    """
+    lp = np.asarray(log_probs, dtype=np.float64)
+    n, w, k = lp.shape
+    codes = np.zeros((n, w), dtype=np.int64)
+    if w == 0 or n == 0:
+        return codes
+    live_len = np.asarray(lengths, dtype=np.int64)  # (N,)
+    trans = np.where(follows, 0.0, -np.inf)  # (K, K): 0 allowed, -inf not
+    score = np.where(start, lp[:, 0], -np.inf)  # (N, K): the best path ending in each tag
+    back = np.zeros((n, w, k), dtype=np.int64)  # (N, W, K): the previous tag of that path
+    stay = np.broadcast_to(np.arange(k), (n, k))  # past a sentence's end: keep its last tag
+    for t in range(1, w):
+        cand = score[:, :, None] + trans  # (N, K_prev, K)
+        best = cand.argmax(1)  # (N, K)
+        new = np.take_along_axis(cand, best[:, None, :], 1)[:, 0] + lp[:, t]  # (N, K)
+        live = (t < live_len)[:, None]  # (N, 1)
+        score = np.where(live, new, score)
+        back[:, t] = np.where(live, best, stay)
+    codes[:, -1] = score.argmax(1)
+    rows = np.arange(n)
+    for t in range(w - 1, 0, -1):
+        codes[:, t - 1] = back[rows, t, codes[:, t]]
+    return codes
+
+
+def decode_codes(probs: np.ndarray, lengths: Sequence[int] | np.ndarray, classes: Sequence[str],
+                 decode: str = "viterbi") -> np.ndarray:
+    """Tag codes ``(N, W)`` of words' tag probabilities ``(N, W, K)`` by ``decode`` (one of
+    :data:`DECODINGS`; see :class:`TokenClassificationConfig`); ``lengths`` ``(N,)`` words
+    per sentence (the positions past them are padding, whatever they hold)."""
+    probs = np.asarray(probs)
+    if decode == "argmax":
+        return probs.argmax(-1) if probs.size else np.zeros(probs.shape[:2], dtype=np.int64)
+    if decode != "viterbi":
+        raise ConfigError(f"The 'decode' parameter of the token-classification task must be one of "
+                          f"{', '.join(DECODINGS)}. Got {decode!r} instead.")
+    if probs.shape[-1] != len(classes):
+        raise DataError(f"Expected {len(classes)} tag probabilities per word (the run's classes); "
+                        f"got {probs.shape[-1]}.")
+    # a probability of 0 (padding, or underflow) is the smallest positive float: the path stays finite
+    log_probs = np.log(np.maximum(probs.astype(np.float64), np.finfo(np.float64).tiny))
+    return viterbi_codes(log_probs, lengths, *allowed_transitions(classes))
 
 
 def _aligned(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,22 +122,21 @@ def _aligned(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor
     return outputs[:, :w], targets[:, :w].to(outputs.device, torch.long)
 
 
-def sentence_tags(targets: np.ndarray, outputs: np.ndarray, classes: Sequence[str]
-                  ) -> tuple[list[list[str]], list[list[str]]]:
+def sentence_tags(targets: np.ndarray, outputs: np.ndarray, classes: Sequence[str],
+                  decode: str = "viterbi") -> tuple[list[list[str]], list[list[str]]]:
     """Gold and predicted tag sequences of each sentence: the words are the positions
-    whose target is not -100; the prediction is each word's most probable tag."""
+    whose target is not -100; the prediction is read from the words' tag probabilities
+    ``(N, W, K)`` by ``decode`` (:func:`decode_codes`), or is given as codes ``(N, W)``."""
     targets = np.asarray(targets)
     outputs = np.asarray(outputs)
     if len(outputs) != len(targets):
         raise DataError(f"Expected outputs for {len(targets)} sentences; got {len(outputs)}.")
-    gold, pred = [], []
-    codes = outputs.argmax(-1) if outputs.ndim == 3 else outputs  # (N, W)
-    for t, c in zip(targets, codes, strict=True):
-        n = int((t != IGNORE).sum())
-        if n > c.shape[0]:
-            raise DataError(f"A sentence has {n} words but only {c.shape[0]} predicted tags.")
-        gold.append(decode_row(t, classes))
-        pred.append([classes[int(k)] for k in c[:n]])
+    lengths = (targets != IGNORE).sum(1) if targets.ndim == 2 else np.zeros(len(targets), dtype=np.int64)
+    if len(lengths) and int(lengths.max()) > outputs.shape[1]:
+        raise DataError(f"A sentence has {int(lengths.max())} words but only {outputs.shape[1]} predicted tags.")
+    codes = decode_codes(outputs, lengths, classes, decode) if outputs.ndim == 3 else outputs  # (N, W)
+    gold = [decode_row(t, classes) for t in targets]
+    pred = [[classes[int(k)] for k in c[:n]] for c, n in zip(codes, lengths, strict=True)]
     return gold, pred
 
 
@@ -114,10 +189,12 @@ class TokenObjective(nn.Module):
 
 
 class TokenAccumulator(Accumulator):
-    """Validation loss (mean cross-entropy over words), entity F1 and token accuracy."""
+    """Validation loss (mean cross-entropy over words), entity F1 and token accuracy (tags
+    read by ``decode``, see :func:`decode_codes`)."""
 
-    def __init__(self, classes: Sequence[str]) -> None:
+    def __init__(self, classes: Sequence[str], decode: str = "viterbi") -> None:
         self.classes = list(classes)
+        self.decode = decode
         self.loss_sum, self.words = 0.0, 0
         self.gold: list[list[str]] = []
         self.pred: list[list[str]] = []
@@ -127,7 +204,8 @@ class TokenAccumulator(Accumulator):
         valid = y != IGNORE
         self.loss_sum += float(F.cross_entropy(logits[valid], y[valid], reduction="sum")) if valid.any() else 0.0
         self.words += int(valid.sum())
-        gold, pred = sentence_tags(y.cpu().numpy(), logits.cpu().numpy(), self.classes)
+        probs = torch.softmax(logits, dim=-1).cpu().numpy()  # (B, W, K)
+        gold, pred = sentence_tags(y.cpu().numpy(), probs, self.classes, self.decode)
         self.gold += gold
         self.pred += pred
 
@@ -151,7 +229,7 @@ def memoriser_tags(train_x: Sequence[Sequence[str]], train_y: np.ndarray, classe
     return [[best.get(w.lower(), "O") for w in words] for words in sentences]
 
 
-@TASKS.register("token-classification", help="Token classification / named entities: a tag per word "
+@TASKS.register("token-classification", config=TokenClassificationConfig, help="Token classification / named entities: a tag per word "
                 "(IOB2), first sub-token per word, entity-level F1 (seqeval) selects.")
 class TokenClassificationTask(Task):
     """A tag per word: a linear head on each word's vector, cross-entropy, entity-level F1."""
@@ -168,13 +246,21 @@ class TokenClassificationTask(Task):
     #: the backbone reads words, not whole texts (the engine asks, see ``prepare_backbone``)
     per_token = True
 
+    def __init__(self, config: TokenClassificationConfig | None = None) -> None:
+        super().__init__(config if config is not None else TokenClassificationConfig())
+
+    def decoding(self, meta: dict[str, Any] | None = None) -> str:
+        """How tags are read from outputs: the run's (``decode`` in transferkit.json) or this
+        task's ``decode`` parameter."""
+        return str((meta or {}).get("decode") or self.config.decode)
+
     # ------------------------------------------------------------------ targets
     def output_dim(self, data: Any) -> int:
         return len(data.classes)
 
     def describe_targets(self, data: Any) -> dict[str, Any]:
         return {"classes": list(data.classes), "entity_types": entity_types(data.classes),
-                "per_token": True}
+                "per_token": True, "decode": self.config.decode}
 
     def check_targets(self, manifest: dict[str, Any]) -> str | None:
         classes = [str(c) for c in manifest.get("classes") or []]
@@ -225,7 +311,7 @@ class TokenClassificationTask(Task):
         return info
 
     def accumulator(self) -> Accumulator:
-        return TokenAccumulator(getattr(self, "_classes", []))
+        return TokenAccumulator(getattr(self, "_classes", []), self.decoding())
 
     # ------------------------------------------------------------------ outputs
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:  # (B, W, K) -> probabilities
@@ -233,7 +319,7 @@ class TokenClassificationTask(Task):
 
     def metrics(self, targets: np.ndarray, outputs: np.ndarray, meta: dict[str, Any],
                 detailed: bool = False) -> dict[str, Any]:
-        gold, pred = sentence_tags(targets, outputs, list(meta["classes"]))
+        gold, pred = sentence_tags(targets, outputs, list(meta["classes"]), self.decoding(meta))
         out = entity_metrics(gold, pred, detailed)
         if detailed:
             out["errors"] = error_examples(gold, pred)
@@ -245,7 +331,7 @@ class TokenClassificationTask(Task):
         """Nothing is fitted on top of a tagger; the summary keeps the first test sentences
         it got wrong (words, gold and predicted entities) for the report."""
         classes = list(splits.train.classes)
-        gold, pred = sentence_tags(splits.test.y, test_outputs, classes)
+        gold, pred = sentence_tags(splits.test.y, test_outputs, classes, self.decoding())
         examples = []
         for e in error_examples(gold, pred):
             words = [str(w) for w in splits.test.input(e["sentence"])]
@@ -284,7 +370,8 @@ class TokenClassificationTask(Task):
         outputs = np.asarray(outputs)
         if lengths is None:  # positions padded across batches are all-zero probabilities
             lengths = [int((row.sum(-1) > 0).sum()) for row in outputs]
-        return [[classes[int(k)] for k in row[:n].argmax(-1)] for row, n in zip(outputs, lengths, strict=True)]
+        codes = decode_codes(outputs, lengths, classes, self.decoding(meta))  # (N, W)
+        return [[classes[int(k)] for k in row[:n]] for row, n in zip(codes, lengths, strict=True)]
 
     def predictions(self, outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
         """One list of tags per sentence (for inputs, see :meth:`predictions_for`)."""
@@ -296,15 +383,17 @@ class TokenClassificationTask(Task):
     def predictions_for(self, items: Sequence[Any], outputs: np.ndarray, meta: dict[str, Any]) -> list[Any]:
         """One list of entities per input: ``{"type", "text", "start", "end", "score"}``;
         ``start``/``end`` are character offsets for a text input, word indices (end
-        exclusive) for a list of words; ``score`` is the mean probability of its tags."""
+        exclusive) for a list of words; ``score`` is the mean probability of its tags (as
+        decoded, see ``decode``)."""
         from transferkit.data.conll import split_words
 
         rows = []
         outputs = np.asarray(outputs)
-        for item, probs in zip(items, outputs, strict=True):
-            words = split_words(item) if isinstance(item, str) else [(w, i, i + 1) for i, w in enumerate(item)]
-            codes = probs[:len(words)].argmax(-1)
-            tags = [meta["classes"][int(k)] for k in codes]
+        split = [split_words(it) if isinstance(it, str) else [(w, i, i + 1) for i, w in enumerate(it)]
+                 for it in items]
+        all_codes = decode_codes(outputs, [len(w) for w in split], list(meta["classes"]), self.decoding(meta))
+        for item, words, probs, codes in zip(items, split, outputs, all_codes, strict=True):
+            tags = [meta["classes"][int(k)] for k in codes[:len(words)]]
             found = []
             for kind, a, b in spans(tags):
                 score = float(np.mean([probs[i, codes[i]] for i in range(a, b)]))
@@ -333,7 +422,8 @@ class TokenClassificationTask(Task):
                 "meaning": "softmax over the last axis gives each word's tag probabilities (IOB2, in the "
                            "order of `classes`); a word's vector is its first sub-token's",
                 "card": f"one logit per tag ({len(classes)} IOB2 tags) for each word; entities are read "
-                        "from the most probable tags."}
+                        + ("from the most probable valid IOB2 tag sequence (Viterbi)."
+                           if self.decoding(meta) == "viterbi" else "from the most probable tags.")}
 
     def card(self, manifest: dict[str, Any]) -> dict[str, Any]:
         return {"noun": "named-entity tagger",
