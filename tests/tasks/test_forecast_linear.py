@@ -330,13 +330,13 @@ def test_anchor_map_needs_evidence_when_few_windows_fit_anything():
     assert anchor_map(many, mixed) is not None and anchor_map(many, rng.normal(size=(50, 2))) is None
 
 
-def _pretrained_windows(rng: np.random.Generator, n: int, bias: float = 0.4, ordered: bool = True
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Features ``[lag0, lag1, other, forecast step 1, forecast step 2]`` and window rows whose
-    anchors are the two lags and whose scaled future is the forecast + a bias + noise (the
-    pretrained model is right but for its bias)."""
-    x = rng.normal(size=(n, 5))
-    future = x[:, 3:5] + bias + 0.05 * rng.normal(size=(n, 2))
+def _pretrained_windows(rng: np.random.Generator, n: int, bias: float = 0.4, ordered: bool = True,
+                        noise: float = 0.05, others: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``[lag0, lag1, other, forecast step 1, forecast step 2, others...]`` and window
+    rows whose anchors are the two lags and whose scaled future is the forecast + a bias +
+    noise (the pretrained model is right but for its bias)."""
+    x = rng.normal(size=(n, 5 + others))
+    future = x[:, 3:5] + bias + noise * rng.normal(size=(n, 2))
     origin = np.arange(n) if ordered else np.zeros(n)
     extra = np.column_stack([np.zeros(n), origin, np.zeros(n), np.ones(n), np.ones(n)])
     return x, np.hstack([future - x[:, :2], x[:, :2], extra])
@@ -345,26 +345,32 @@ def _pretrained_windows(rng: np.random.Generator, n: int, bias: float = 0.4, ord
 def test_pretrained_forecast_prior_regresses_what_the_model_missed():
     from sklearn.linear_model import Ridge
 
-    x, y = _pretrained_windows(np.random.default_rng(8), 60)
-    xv, yv = _pretrained_windows(np.random.default_rng(9), 6, ordered=False)
+    # few noisy windows, many useless features: shrinking towards the model's forecast wins
+    x, y = _pretrained_windows(np.random.default_rng(8), 24, bias=0.0, noise=0.5, others=12)
+    xv, yv = _pretrained_windows(np.random.default_rng(9), 6, bias=0.0, ordered=False, noise=0.5, others=12)
     cols = np.array([3, 4])
     _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), forecast=cols)
     assert info["prior"] == "pretrained forecast" and info["priors_skipped"] == {}
     assert set(info["scores"]) == {"seasonal naive", "context mean", "pretrained forecast"}
-    # a huge alpha, all of the correction: the head forecasts the model's forecast + its mean
-    # training error (the intercept is not penalised), as a linear map of the features
+    x, y = _pretrained_windows(np.random.default_rng(8), 60)
+    xv, yv = _pretrained_windows(np.random.default_rng(9), 6, ordered=False)
+    # a huge alpha, all of the correction: the head forecasts the model's own forecast (its
+    # intercept is penalised too), as a linear map of the features
     w, b, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e14,), forecast=cols,
                                     priors=("pretrained forecast",), fractions=(1.0,))
     assert info["prior"] == "pretrained forecast" and info["shrink"] == 1.0
-    missed = (y[:, :2] + y[:, 2:4] - x[:, cols]).mean(0)
-    scaled = xv @ w.T + b + yv[:, 2:4]  # the head's correction + the anchor
-    assert np.allclose(scaled, xv[:, cols] + missed, atol=1e-8)
-    # any alpha: sklearn's ridge on what the model missed, added to its forecast
-    w, b, _ = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(3.0,), forecast=cols,
-                                 priors=("pretrained forecast",), fractions=(1.0,))
+    assert np.allclose(xv @ w.T + b + yv[:, 2:4], xv[:, cols], atol=1e-8)  # correction + anchor
+    # any alpha: sklearn's ridge (intercept penalised alike) on what the model missed, added
+    # to its forecast; a smaller alpha corrects the model's bias
     mu, sd = x.mean(0), x.std(0)
-    ref = Ridge(alpha=3.0).fit((x - mu) / sd, y[:, :2] + y[:, 2:4] - x[:, cols])
-    assert np.allclose(xv @ w.T + b + yv[:, 2:4], ref.predict((xv - mu) / sd) + xv[:, cols], atol=1e-8)
+    ones, missed = np.ones((60, 1)), y[:, :2] + y[:, 2:4] - x[:, cols]
+    for alpha in (3.0, 300.0):
+        w, b, _ = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(alpha,), forecast=cols,
+                                     priors=("pretrained forecast",), fractions=(1.0,))
+        ref = Ridge(alpha=alpha, fit_intercept=False).fit(np.hstack([(x - mu) / sd, ones]), missed)
+        want = ref.predict(np.hstack([(xv - mu) / sd, np.ones((6, 1))])) + xv[:, cols]
+        assert np.allclose(xv @ w.T + b + yv[:, 2:4], want, atol=1e-8)
+    assert ref.coef_[:, -1] == pytest.approx(missed.mean(0) * 60 / 360)  # N / (N + alpha) of the bias
 
 
 def test_the_prior_is_chosen_by_rolling_origin_mase_alone():
@@ -381,6 +387,15 @@ def test_the_prior_is_chosen_by_rolling_origin_mase_alone():
         return {"seasonal naive": 0.0, "context mean": yy[:, 2:4],
                 "pretrained forecast": yy[:, 2:4] - xx[:, cols]}[prior]
 
+    def ridge(xf: np.ndarray, t: np.ndarray, xe: np.ndarray, a: float, prior: str) -> np.ndarray:
+        if prior != "pretrained forecast":
+            return _ridge_forecast(xf, t, xe, a)
+        from sklearn.linear_model import Ridge  # the pretrained prior's intercept is penalised
+
+        mu, sd = xf.mean(0), xf.std(0)
+        ref = Ridge(alpha=a, fit_intercept=False).fit(np.hstack([(xf - mu) / sd, np.ones((len(xf), 1))]), t)
+        return ref.predict(np.hstack([(xe - mu) / sd, np.ones((len(xe), 1))]))
+
     errors: dict = {}
     parts = [(np.arange(30) <= 27 - j, slice(29 - j, 30 - j), x, y) for j in range(14)]
     parts.append((np.ones(30, bool), slice(None), xv, yv))
@@ -388,7 +403,7 @@ def test_the_prior_is_chosen_by_rolling_origin_mase_alone():
         xe, ye = xe_all[ev], ye_all[ev]
         for prior in ("seasonal naive", "context mean", "pretrained forecast"):
             for a in alphas:
-                f = _ridge_forecast(x[fit], y[fit, :2] + shift(x[fit], y[fit], prior), xe, a) - shift(xe, ye, prior)
+                f = ridge(x[fit], y[fit, :2] + shift(x[fit], y[fit], prior), xe, a, prior) - shift(xe, ye, prior)
                 for lam in SHRINK_GRID:
                     errors.setdefault((prior, a, lam), []).extend(np.abs(lam * f - ye[:, :2]).mean(1))
     mase = {k: np.mean(v) for k, v in errors.items()}

@@ -20,13 +20,16 @@ head adds back:
   ``x[:, F] - [x, 1] @ P`` back, so the head stays linear in the features: its weights are
   the ridge's minus ``P - S_F`` (``S_F`` selects the columns ``F``).
 
-The intercept is not penalised, so a huge alpha forecasts a prior plus its mean error on the
-training windows (per step). A prior whose conditions fail is skipped and ``info
-["priors_skipped"]`` says why. A candidate is a prior, an alpha of :data:`ALPHAS` and the
-fraction of :data:`SHRINK_GRID` of its learned correction of seasonal naive that is kept (0:
-the seasonal-naive forecast itself), so seasonal naive, the context mean (a huge alpha with
-the mean prior), the pretrained model's zero-shot forecast (a huge alpha with its prior)
-and the fitted lags are all in the set.
+The intercept of the first two is not penalised (a huge alpha forecasts the prior plus its
+mean error on the training windows, per step); the pretrained forecast's is penalised by the
+same alpha (it keeps ``N / (N + alpha)`` of the mean error): a pretrained model may be
+biased on these series, and a small alpha corrects that, but a huge one forecasts the
+model's own zero-shot forecast. A prior whose conditions fail is skipped, and
+``info["priors_skipped"]`` says why. A candidate is a prior, an alpha of :data:`ALPHAS` and
+the fraction of :data:`SHRINK_GRID` of its learned correction of seasonal naive that is kept
+(0: the seasonal-naive forecast itself), so seasonal naive, the context mean (+ its mean
+error: a huge alpha with the mean prior), the pretrained model's zero-shot forecast (a huge
+alpha with its prior) and the fitted lags are all in the set.
 
 **Rolling-origin validation** (time-series cross-validation, Hyndman & Athanasopoulos,
 *FPP3* 5.10). A candidate's score is its mean MASE (series' units) over two kinds of
@@ -75,10 +78,19 @@ def _coefs(u: np.ndarray, s: np.ndarray, vt: np.ndarray, zc: np.ndarray, alpha: 
 
 
 def _loo_residuals(u: np.ndarray, s: np.ndarray, xs: np.ndarray, zc: np.ndarray, coef: np.ndarray,
-                   alpha: float) -> np.ndarray:
-    """Leave-one-out residuals (N, H) of ridge with an (unpenalised) intercept."""
-    hat = (u ** 2 * (s ** 2 / (s ** 2 + alpha))[None, :]).sum(1) + 1.0 / len(xs)
+                   alpha: float, penalised_intercept: bool = False) -> np.ndarray:
+    """Leave-one-out residuals (N, H) of ridge with an intercept (``zc``: the targets minus
+    it), unpenalised or penalised by the same alpha (the standardised features are centred,
+    so the constant column is orthogonal to them: its leverage is ``1 / (N + alpha)``)."""
+    lev = 1.0 / (len(xs) + (alpha if penalised_intercept else 0.0))
+    hat = (u ** 2 * (s ** 2 / (s ** 2 + alpha))[None, :]).sum(1) + lev
     return (zc - xs @ coef) / np.clip(1.0 - hat, 1e-6, None)[:, None]
+
+
+def _intercept(t: np.ndarray, alpha: float, penalised: bool) -> np.ndarray:
+    """The ridge's intercept (H,) on centred features: the targets' mean, shrunk towards 0 as
+    ``N / (N + alpha)`` when it is penalised like the weights."""
+    return t.mean(0) * (len(t) / (len(t) + alpha) if penalised else 1.0)
 
 
 def anchor_map(x: np.ndarray, anchors: np.ndarray) -> np.ndarray | None:
@@ -179,11 +191,11 @@ def _predictions(x: np.ndarray, targets: dict[str, np.ndarray], xv: np.ndarray, 
     xvs = (xv - mu) / sd @ vt.T  # (Nv, r)
     out = {}
     for prior, t in targets.items():
-        tbar = t.mean(0)
-        ut = u.T @ (t - tbar)
-        b_map = priors[prior][0]
+        ut = u.T @ (t - t.mean(0))
+        b_map, cols = priors[prior]
         back = 0.0 if b_map is None else np.hstack([xv, np.ones((len(xv), 1))]) @ b_map
         for a in alphas:
+            tbar = _intercept(t, a, cols is not None)
             out[prior, a] = xvs @ ((s / (s ** 2 + a))[:, None] * ut) + tbar - back
     return out
 
@@ -269,9 +281,11 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
         scores = {(prior, a, lam): v for a, v in loo.items()}
         chosen_on = "leave-one-out squared error on the training windows"
     t = _prior_targets(z, anchors, x, maps[prior])
-    tbar = t.mean(0)
-    coef = _coefs(u, s, vt, t - tbar, alpha)  # (D, H) on standardised features
-    loo_res = _loo_residuals(u, s, xs, t - tbar, coef, alpha)  # (N, H): t minus its LOO fit = z minus z's
+    penalised = maps[prior][1] is not None  # the pretrained forecast's intercept shrinks too
+    tbar = _intercept(t, alpha, penalised)
+    coef = _coefs(u, s, vt, t - t.mean(0), alpha)  # (D, H) on standardised features
+    # (N, H): t minus its LOO fit = z minus z's
+    loo_res = _loo_residuals(u, s, xs, t - tbar, coef, alpha, penalised)
     resid = (1.0 - lam) * z + lam * loo_res  # LOO residuals of the forecast that keeps lam
     levels = list(quantiles) if quantiles else [0.5]
     offsets = np.stack([np.zeros(z.shape[1]) if q == 0.5 else np.quantile(resid, q, axis=0)
