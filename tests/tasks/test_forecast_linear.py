@@ -350,8 +350,9 @@ def test_pretrained_forecast_prior_regresses_what_the_model_missed():
     xv, yv = _pretrained_windows(np.random.default_rng(9), 6, bias=0.0, ordered=False, noise=0.5, others=12)
     cols = np.array([3, 4])
     _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), forecast=cols)
-    assert info["prior"] == "pretrained forecast" and info["priors_skipped"] == {}
-    assert set(info["scores"]) == {"seasonal naive", "context mean", "pretrained forecast"}
+    assert info["prior"].startswith("pretrained forecast") and info["priors_skipped"] == {}
+    assert set(info["scores"]) == {"seasonal naive", "context mean", "pretrained forecast",
+                                   "pretrained forecast + bias"}
     x, y = _pretrained_windows(np.random.default_rng(8), 60)
     xv, yv = _pretrained_windows(np.random.default_rng(9), 6, ordered=False)
     # a huge alpha, all of the correction: the head forecasts the model's own forecast (its
@@ -371,6 +372,11 @@ def test_pretrained_forecast_prior_regresses_what_the_model_missed():
         want = ref.predict(np.hstack([(xv - mu) / sd, np.ones((6, 1))])) + xv[:, cols]
         assert np.allclose(xv @ w.T + b + yv[:, 2:4], want, atol=1e-8)
     assert ref.coef_[:, -1] == pytest.approx(missed.mean(0) * 60 / 360)  # N / (N + alpha) of the bias
+    # "+ bias": the intercept unpenalised, a huge alpha forecasts the model's forecast + its
+    # mean training error (per step)
+    w, b, _ = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e14,), forecast=cols,
+                                 priors=("pretrained forecast + bias",), fractions=(1.0,))
+    assert np.allclose(xv @ w.T + b + yv[:, 2:4], xv[:, cols] + missed.mean(0), atol=1e-8)
 
 
 def test_the_prior_is_chosen_by_rolling_origin_mase_alone():
@@ -383,9 +389,10 @@ def test_the_prior_is_chosen_by_rolling_origin_mase_alone():
     cols, alphas = np.array([3, 4]), (30.0, 300.0, 3e3)  # strong enough for the priors to differ
     _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=alphas, forecast=cols)
 
+    priors = ("seasonal naive", "context mean", "pretrained forecast", "pretrained forecast + bias")
+
     def shift(xx: np.ndarray, yy: np.ndarray, prior: str) -> np.ndarray:  # what the prior adds
-        return {"seasonal naive": 0.0, "context mean": yy[:, 2:4],
-                "pretrained forecast": yy[:, 2:4] - xx[:, cols]}[prior]
+        return {"seasonal naive": 0.0, "context mean": yy[:, 2:4]}.get(prior, yy[:, 2:4] - xx[:, cols])
 
     def ridge(xf: np.ndarray, t: np.ndarray, xe: np.ndarray, a: float, prior: str) -> np.ndarray:
         if prior != "pretrained forecast":
@@ -401,14 +408,13 @@ def test_the_prior_is_chosen_by_rolling_origin_mase_alone():
     parts.append((np.ones(30, bool), slice(None), xv, yv))
     for fit, ev, xe_all, ye_all in parts:
         xe, ye = xe_all[ev], ye_all[ev]
-        for prior in ("seasonal naive", "context mean", "pretrained forecast"):
+        for prior in priors:
             for a in alphas:
                 f = ridge(x[fit], y[fit, :2] + shift(x[fit], y[fit], prior), xe, a, prior) - shift(xe, ye, prior)
                 for lam in SHRINK_GRID:
                     errors.setdefault((prior, a, lam), []).extend(np.abs(lam * f - ye[:, :2]).mean(1))
     mase = {k: np.mean(v) for k, v in errors.items()}
-    order = ("seasonal naive", "context mean", "pretrained forecast")
-    best = min(mase, key=lambda k: (mase[k], order.index(k[0]), -k[1], -k[2]))
+    best = min(mase, key=lambda k: (mase[k], priors.index(k[0]), -k[1], -k[2]))
     assert info["rolling_rounds"] == 14 and info["validation_windows"] == 4
     assert sorted(mase.values())[1] - mase[best] > 1e-6, sorted(mase.items(), key=lambda kv: kv[1])[:3]
     assert (info["prior"], info["alpha"], info["shrink"]) == best
@@ -424,7 +430,7 @@ def test_pretrained_prior_is_skipped_with_a_reason_when_the_layout_does_not_allo
     x, y = _pretrained_windows(np.random.default_rng(12), 30)
     no_lags = x[:, 2:]  # the anchors are no function of these features
     _, _, info = fit_forecast_ridge(no_lags, y, None, forecast=np.array([1, 2]))
-    assert set(info["priors_skipped"]) == {"context mean", "pretrained forecast"}
+    assert set(info["priors_skipped"]) == {"context mean", "pretrained forecast", "pretrained forecast + bias"}
     assert "lags+<encoder>" in info["priors_skipped"]["pretrained forecast"]
 
     class Declares(nn.Module):  # a backbone whose features are x, its forecast 1 step per channel

@@ -13,23 +13,25 @@ head adds back:
 - ``context mean``, when the anchors are a linear function of the features (``lags``: a
   selection of them; :func:`anchor_map` ``P``): it regresses the scaled values ``z + a``
   and subtracts the anchor, ``[x, 1] @ P``, back;
-- ``pretrained forecast``, when moreover the backbone declares the columns ``F`` of its
-  own forecast of the H steps in the targets' scaled units (``forecast`` here;
-  :meth:`~transferkit.backbones.base.Backbone.forecast_columns`, e.g. ``lags+fracast``):
-  it regresses ``z + a - x[:, F]`` (what the pretrained model missed) and adds
-  ``x[:, F] - [x, 1] @ P`` back, so the head stays linear in the features: its weights are
-  the ridge's minus ``P - S_F`` (``S_F`` selects the columns ``F``).
+- ``pretrained forecast`` and ``pretrained forecast + bias``, when moreover the backbone
+  declares the columns ``F`` of its own forecast of the H steps in the targets' scaled
+  units (``forecast`` here; :meth:`~transferkit.backbones.base.Backbone.forecast_columns`,
+  e.g. ``lags+fracast``): they regress ``z + a - x[:, F]`` (what the pretrained model
+  missed) and add ``x[:, F] - [x, 1] @ P`` back, so the head stays linear in the features:
+  its weights are the ridge's minus ``P - S_F`` (``S_F`` selects the columns ``F``).
 
-The intercept of the first two is not penalised (a huge alpha forecasts the prior plus its
-mean error on the training windows, per step); the pretrained forecast's is penalised by the
-same alpha (it keeps ``N / (N + alpha)`` of the mean error): a pretrained model may be
-biased on these series, and a small alpha corrects that, but a huge one forecasts the
-model's own zero-shot forecast. A prior whose conditions fail is skipped, and
-``info["priors_skipped"]`` says why. A candidate is a prior, an alpha of :data:`ALPHAS` and
-the fraction of :data:`SHRINK_GRID` of its learned correction of seasonal naive that is kept
-(0: the seasonal-naive forecast itself), so seasonal naive, the context mean (+ its mean
-error: a huge alpha with the mean prior), the pretrained model's zero-shot forecast (a huge
-alpha with its prior) and the fitted lags are all in the set.
+The intercept is not penalised (a huge alpha forecasts the prior plus its mean error on the
+training windows, per step), except for ``pretrained forecast``
+(:data:`PENALISED_INTERCEPT`): its intercept is penalised by the same alpha (it keeps
+``N / (N + alpha)`` of the model's mean error), so a huge alpha forecasts exactly the
+model's own zero-shot forecast; ``pretrained forecast + bias`` shrinks towards the model's
+forecast plus its mean error (a pretrained model may be biased on these series). A prior
+whose conditions fail is skipped, and ``info["priors_skipped"]`` says why. A candidate is a
+prior, an alpha of :data:`ALPHAS` and the fraction of :data:`SHRINK_GRID` of its learned
+correction of seasonal naive that is kept (0: the seasonal-naive forecast itself), so
+seasonal naive, the context mean (+ its mean error: a huge alpha with the mean prior), the
+pretrained model's zero-shot forecast (a huge alpha with its prior) and the fitted lags are
+all in the set.
 
 **Rolling-origin validation** (time-series cross-validation, Hyndman & Athanasopoulos,
 *FPP3* 5.10). A candidate's score is its mean MASE (series' units) over two kinds of
@@ -70,7 +72,9 @@ MIN_FIT_FRACTION = 0.5
 #: at most this many rolling-origin rounds inside the training history
 MAX_ROUNDS = 24
 #: the priors the ridge can shrink towards, in the order ties are broken
-PRIORS = ("seasonal naive", "context mean", "pretrained forecast")
+PRIORS = ("seasonal naive", "context mean", "pretrained forecast", "pretrained forecast + bias")
+#: priors whose intercept is penalised like the weights (a huge alpha forecasts the prior itself)
+PENALISED_INTERCEPT = ("pretrained forecast",)
 
 
 def _coefs(u: np.ndarray, s: np.ndarray, vt: np.ndarray, zc: np.ndarray, alpha: float) -> np.ndarray:
@@ -140,25 +144,26 @@ def rolling_rounds(series: np.ndarray, origins: np.ndarray, horizon: int,
 
 
 #: (what is added back to the ridge's output: ``[x, 1] @ B`` subtracted, or None: nothing;
-#: the forecast columns the prior's targets subtract, or None)
-Prior = tuple[np.ndarray | None, np.ndarray | None]
+#: the forecast columns the prior's targets subtract, or None; whether its intercept is penalised)
+Prior = tuple[np.ndarray | None, np.ndarray | None, bool]
 
 
 def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, horizon: int,
                wanted: tuple[str, ...] = PRIORS) -> tuple[dict[str, Prior], dict[str, str]]:
-    """({prior: (B (D + 1, H) or None, forecast columns or None)}, {skipped prior: why}) for
+    """({prior: (B (D + 1, H) or None, forecast columns or None, intercept penalised)},
+    {skipped prior: why}) for
     features of ``dim`` columns with anchor map ``amap`` and forecast columns ``forecast``
     (H,): the ridge's scaled-correction forecast is its output minus ``[x, 1] @ B``."""
     maps: dict[str, Prior] = {}
     skipped: dict[str, str] = {}
     for prior in wanted:
         if prior == PRIORS[0]:
-            maps[prior] = (None, None)
+            maps[prior] = (None, None, False)
         elif amap is None:
             skipped[prior] = ("the seasonal-naive anchors are not a linear function of the features "
                               "(with lags beside them they are: --backbone lags+<encoder>)")
         elif prior == PRIORS[1]:
-            maps[prior] = (amap, None)
+            maps[prior] = (amap, None, False)
         elif forecast is None:
             skipped[prior] = "the backbone declares no forecast of the horizon's steps among its features"
         else:
@@ -168,14 +173,14 @@ def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, h
                                  f"got {cols.tolist()}")
             sel = np.zeros((dim + 1, horizon))
             sel[cols, np.arange(horizon)] = 1.0
-            maps[prior] = (amap - sel, cols)
+            maps[prior] = (amap - sel, cols, prior in PENALISED_INTERCEPT)
     return maps, skipped
 
 
 def _prior_targets(z: np.ndarray, anchors: np.ndarray, x: np.ndarray, prior: Prior) -> np.ndarray:
     """What a prior's ridge regresses: ``z`` (seasonal naive), ``z + a`` (context mean),
     ``z + a - x[:, F]`` (pretrained forecast)."""
-    back, cols = prior
+    back, cols, _ = prior
     if back is None:
         return z
     return z + anchors - (x[:, cols] if cols is not None else 0.0)
@@ -192,10 +197,10 @@ def _predictions(x: np.ndarray, targets: dict[str, np.ndarray], xv: np.ndarray, 
     out = {}
     for prior, t in targets.items():
         ut = u.T @ (t - t.mean(0))
-        b_map, cols = priors[prior]
+        b_map, _, penalised = priors[prior]
         back = 0.0 if b_map is None else np.hstack([xv, np.ones((len(xv), 1))]) @ b_map
         for a in alphas:
-            tbar = _intercept(t, a, cols is not None)
+            tbar = _intercept(t, a, penalised)
             out[prior, a] = xvs @ ((s / (s ** 2 + a))[:, None] * ut) + tbar - back
     return out
 
@@ -281,7 +286,7 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
         scores = {(prior, a, lam): v for a, v in loo.items()}
         chosen_on = "leave-one-out squared error on the training windows"
     t = _prior_targets(z, anchors, x, maps[prior])
-    penalised = maps[prior][1] is not None  # the pretrained forecast's intercept shrinks too
+    penalised = maps[prior][2]  # the pretrained forecast's intercept shrinks too
     tbar = _intercept(t, alpha, penalised)
     coef = _coefs(u, s, vt, t - t.mean(0), alpha)  # (D, H) on standardised features
     # (N, H): t minus its LOO fit = z minus z's
@@ -310,5 +315,5 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
     return weights, bias, info
 
 
-__all__ = ["ALPHAS", "MAX_ROUNDS", "MIN_FIT_FRACTION", "PRIORS", "SHRINK_GRID", "anchor_map",
+__all__ = ["ALPHAS", "MAX_ROUNDS", "MIN_FIT_FRACTION", "PENALISED_INTERCEPT", "PRIORS", "SHRINK_GRID", "anchor_map",
            "fit_forecast_ridge", "prior_maps", "rolling_rounds"]

@@ -215,8 +215,9 @@ class ForecastingTask(Task):
         if fitted is None:
             return None
         w, b, info = fitted
-        if why and PRIORS[2] in info["priors_skipped"]:
-            info["priors_skipped"][PRIORS[2]] = why
+        for prior in PRIORS[2:] if why else ():  # the pretrained forecasts: why the backbone's did not fit
+            if prior in info["priors_skipped"]:
+                info["priors_skipped"][prior] = why
         with torch.no_grad():
             head.weight.copy_(torch.from_numpy(w).float())
             head.bias.copy_(torch.from_numpy(b).float())
