@@ -5,6 +5,8 @@ Every method forecasts the same test windows: transferkit's rolling-origin split
 built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit rows:
 
     transferkit fit --data NAME --task forecasting      ("transferkit (lags)": the default backbone)
+    transferkit fit --data NAME --task forecasting --backbone fracast       ("fracast probe")
+    transferkit fit --data NAME --task forecasting --backbone lags+fracast  ("lags+fracast probe")
     transferkit fit --data NAME --task forecasting --backbone sequence:cnn --strategy full \
         --epochs E --seed S                                           ("transferkit")
     transferkit fit --data NAME --task forecasting --backbone lags+sequence:cnn --strategy full \
@@ -16,7 +18,9 @@ built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit ro
 in closed form, its prior, alpha and the fraction of its correction of seasonal naive kept
 chosen together by rolling-origin validation (the validation origins + up to 24 stride-1
 origins inside the training history; ``transferkit.tasks._forecast_ridge``); it has no
-randomness, so it runs once (seed 0). Every SGD-trained transferkit fit ends by shrinking its
+randomness, so it runs once (seed 0). ``lags+fracast`` adds the packaged Fracast-0's
+features beside the lags, so its ridge can also shrink towards Fracast's own forecast (the
+"pretrained forecast" prior); the prior chosen on each dataset is listed under the table. Every SGD-trained transferkit fit ends by shrinking its
 learned correction of seasonal naive by the fraction (0/25/50/75/100 %) with the lowest MASE
 on the validation origins (``ForecastingTask.tune_head``). Test origins are never read for
 either.
@@ -57,6 +61,8 @@ from _common import machine, mean_std, parser, setup, versions  # noqa: E402
 
 DATASETS = ("airline", "lynx", "shampoo-sales", "solar", "uschange", "m1-yearly")
 UNIVARIATE_SINGLE = ("airline", "lynx", "shampoo-sales", "solar")
+#: backbones fitted by their default (the probe, solved in closed form)
+PROBED = ("fracast", "lags+fracast")
 
 
 def statsmodels_forecasts(history: np.ndarray, h: int, m: int) -> dict[str, np.ndarray]:
@@ -138,9 +144,9 @@ def fit_mase(name: str, backbone: str, seed: int, epochs: int, out: Path) -> tup
     t = time.perf_counter()
     # lags: the user's command names neither backbone nor strategy (the forecasting default,
     # lags, and its default, the linear probe, solved): `transferkit fit --data NAME --task forecasting`
-    # fracast: `transferkit fit --data NAME --task forecasting --backbone fracast` (its default:
-    # the probe of the pretrained model's features, solved)
-    how = {} if backbone == "lags" else {"backbone": backbone} if backbone == "fracast" else \
+    # fracast, lags+fracast: `transferkit fit --data NAME --task forecasting --backbone fracast`
+    # (its default: the probe of the pretrained model's features, solved)
+    how = {} if backbone == "lags" else {"backbone": backbone} if backbone in PROBED else \
         {"backbone": backbone, "strategy": "full", "epochs": epochs}
     run = tk.fit(data=name, task="forecasting", seed=seed, out=str(out), log=None, overwrite=True, **how)
     if backbone == "lags" and run.summary["backbone"] != "lags":
@@ -157,7 +163,8 @@ def main() -> None:
     p.add_argument("--peers-only", action="store_true",
                    help="Only the rows that train nothing: seasonal naive, ETS, ARIMA, Fracast-0.")
     p.add_argument("--methods", default="lags,cnn,pretrained,peers",
-                   help="Rows to run: lags, fracast (--backbone fracast, probed), cnn (sequence:cnn), "
+                   help="Rows to run: lags, fracast (--backbone fracast, probed), lags+fracast (probed; "
+                   "its ridge can shrink towards Fracast's own forecast), cnn (sequence:cnn), "
                    "pretrained, peers (ETS/ARIMA), hybrid (lags+sequence:cnn).")
     args = p.parse_args()
     if args.quick:
@@ -172,6 +179,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ts2-"))
     rows: dict[str, dict[str, list[float]]] = {n: {} for n in names}
     secs: dict[str, dict[str, list[float]]] = {n: {} for n in names}
+    chosen: dict[str, dict[str, str]] = {n: {} for n in names}
     sources: dict[str, Path] = {}
 
     def source_for(name: str) -> Path | None:
@@ -192,18 +200,24 @@ def main() -> None:
             for k, v in peer_mase(name).items():
                 rows[name][f"statsmodels {k}"] = [v]
             print(name, {k: round(v[0], 3) for k, v in rows[name].items()}, flush=True)
-            write(args, names, rows, secs)
+            write(args, names, rows, secs, chosen)
             continue
         # the rows that train nothing by SGD (one fit each): the default (lags) and the
         # packaged pretrained forecaster as a backbone, probed
-        for method, label in (("lags", "transferkit (lags)"), ("fracast", "transferkit (fracast probe)")):
+        for method, label in (("lags", "transferkit (lags)"), ("fracast", "transferkit (fracast probe)"),
+                              ("lags+fracast", "transferkit (lags+fracast probe)")):
             if method not in methods:
                 continue
             s, sec = fit_mase(name, method, 0, args.epochs, work / f"{name}-{method}")
             rows[name][label], secs[name][label] = [s["metrics"]["test"]["mase"]], [sec]
+            solver = (s["stages"][0] if s.get("stages") else {}).get("solver") or {}
+            if solver.get("prior"):  # what the rolling-origin validation chose (never the test windows)
+                chosen[name][label] = (f"{solver['prior']}, alpha {solver['alpha']:g}, kept {solver['shrink']:.0%} "
+                                       f"(validation MASE {solver['score']:.3f}; best per prior: " + ", ".join(
+                                           f"{p} {min(v.values()):.3f}" for p, v in solver["scores"].items()) + ")")
             rows[name].update(baseline_rows(s))
             print(name, method, {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
-            write(args, names, rows, secs)
+            write(args, names, rows, secs, chosen)
         for seed in range(args.seeds if methods & {"cnn", "pretrained", "hybrid"} else 0):
             if "cnn" in methods:
                 s, sec = fit_mase(name, "sequence:cnn", seed, args.epochs, work / f"{name}-{seed}")
@@ -220,13 +234,13 @@ def main() -> None:
                 rows[name].setdefault("transferkit pretrained", []).append(s["metrics"]["test"]["mase"])
                 secs[name].setdefault("transferkit pretrained", []).append(sec)
             print(name, seed, {k: round(float(np.mean(v)), 3) for k, v in rows[name].items()}, flush=True)
-            write(args, names, rows, secs)
+            write(args, names, rows, secs, chosen)
         if "peers" in methods:
             t = time.perf_counter()
             for k, v in peer_mase(name).items():
                 rows[name][f"statsmodels {k}"] = [v]
             secs[name]["statsmodels ETS + ARIMA (all test windows)"] = [time.perf_counter() - t]
-        write(args, names, rows, secs)
+        write(args, names, rows, secs, chosen)
 
 
 def baseline_rows(summary: dict[str, Any]) -> dict[str, list[float]]:
@@ -238,8 +252,8 @@ def baseline_rows(summary: dict[str, Any]) -> dict[str, list[float]]:
     return out
 
 
-def write(args: Any, names: list[str], rows: dict, secs: dict) -> None:
-    order = ("transferkit (lags)", "transferkit (fracast probe)", "transferkit (sequence:cnn)", "transferkit (lags+sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
+def write(args: Any, names: list[str], rows: dict, secs: dict, chosen: dict | None = None) -> None:
+    order = ("transferkit (lags)", "transferkit (fracast probe)", "transferkit (lags+fracast probe)", "transferkit (sequence:cnn)", "transferkit (lags+sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
              "statsmodels ARIMA", "Fracast-0 zero-shot")
     lines = ["# TS2 forecasting: test MASE (lower is better)", "",
              f"`python benchmarks/ts2_forecasting.py --seeds {args.seeds} --epochs {args.epochs} "
@@ -261,7 +275,11 @@ def write(args: Any, names: list[str], rows: dict, secs: dict) -> None:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Seconds per fit (mean, this machine): " + "; ".join(
         f"{n}: " + ", ".join(f"{k} {np.mean(v):.0f} s" for k, v in secs[n].items()) for n in names if secs[n]),
-        "", f"Machine: {json.dumps(machine())}", f"Versions: {json.dumps(versions(['torch', 'statsmodels', 'fracast']))}"]
+        ""] + ([
+        "Prior, alpha and fraction kept, chosen by rolling-origin validation MASE (validation origins + "
+        "origins in the training history; never the test windows):", ""] + [
+        f"- {n}, {k}: {v}" for n in names for k, v in (chosen or {}).get(n, {}).items()] + [""]
+        if any((chosen or {}).values()) else []) + [f"Machine: {json.dumps(machine())}", f"Versions: {json.dumps(versions(['torch', 'statsmodels', 'fracast']))}"]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")

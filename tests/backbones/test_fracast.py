@@ -63,3 +63,55 @@ def test_lags_plus_starts_pretrained_as_its_encoder_does():
 
     assert starts_pretrained("fracast") and starts_pretrained("lags+fracast")
     assert not starts_pretrained("lags+sequence:cnn") and not starts_pretrained("sequence:cnn")
+
+
+
+def test_lags_plus_fracast_probe_can_forecast_fracasts_zero_shot_per_channel(tmp_path):
+    """The "pretrained forecast" prior: ``lags+fracast`` declares channel 0's (the target's)
+    forecast columns; with a huge alpha and all of the correction kept, the head the task
+    solves forecasts Fracast-0's zero-shot forecast from the same context, in the task's
+    scaled units -- not the covariate channel's."""
+    import pandas as pd
+    from fracast import FracastModel
+    from torch import nn
+
+    from transferkit.data import load_splits
+    from transferkit.tasks._forecast_metrics import split_targets
+    from transferkit.tasks._forecast_ridge import fit_forecast_ridge
+    from transferkit.tasks.forecasting import ForecastingTask, fracast_forecasts
+
+    rng = np.random.default_rng(1)
+    t = np.arange(36)
+    value = 50 + 0.8 * t + 6 * np.sin(2 * np.pi * t / 6) + rng.normal(0, 1, 36)
+    cov = 1000 - 3 * t + rng.normal(0, 20, 36)  # another level, trend and noise
+    path = tmp_path / "two.csv"
+    pd.DataFrame({"id": "a", "time": t, "value": value, "cov": cov}).to_csv(path, index=False)
+    splits = load_splits(str(path), targets="windows", horizon=4, context=16, season=6, origins=1, stride=4)
+    bb = create_backbone("lags+fracast")
+    bb.adapt_to(splits.train)
+    bb.eval()
+    train_y = np.asarray(splits.train.y)[:4]  # four windows are enough for a huge alpha
+    with torch.inference_mode():
+        x_tr, x_val, x_te = (bb(bb.collate(items)).double().numpy() for items in
+                             ([splits.train.input(i) for i in range(4)], [splits.val.input(0)],
+                              [splits.test.input(0)]))
+    cols, why = ForecastingTask.forecast_columns(bb, x_tr.shape[1], 4)
+    assert why is None and cols.tolist() == [0, 1, 2, 3]  # channel 0 leads: the target's forecast
+    assert bb.forecast_columns()[1, :4].tolist() == [112, 113, 114, 115]  # the covariate's
+    w, b, info = fit_forecast_ridge(x_tr, train_y, None, alphas=(1e14,), forecast=cols,
+                                    priors=("pretrained forecast",), fractions=(1.0,))
+    head = x_te @ w.T + b  # (1, 4) scaled corrections of the anchor
+    _, ex = split_targets(splits.test.y)
+    raw = np.asarray(splits.test.x, dtype=np.float64) * ex["std"][:, None, None] + ex["mean"][:, None, None]
+    model = FracastModel.from_pretrained(weights="fp32")  # the backbone's weights
+    fc = model.forecast_batch(raw[:, :, 0].astype(np.float32), horizon=4)[:, :, 4]  # the target's
+    want = (fc - ex["mean"][:, None]) / ex["std"][:, None] - ex["anchor"]
+    np.testing.assert_allclose(head, want, atol=1e-4)
+    assert not np.allclose(x_te[:, bb.forecast_columns()[1, :4]] - ex["anchor"], head, atol=0.1)
+    # the task's own zero-shot baseline (the package's 8-bit weights): the same up to quantisation
+    zero_shot = fracast_forecasts(splits.test, 4, None)
+    assert np.abs(head - zero_shot).max() < 0.05 * max(1.0, float(np.abs(zero_shot).max()))
+    # the task finds the columns itself, and offers the prior to the rolling-origin choice
+    info = ForecastingTask().solve_head(nn.Linear(x_tr.shape[1], 12), x_tr, train_y, None,
+                                        val=(x_val, np.asarray(splits.val.y)), backbone=bb)
+    assert "pretrained forecast" in info["scores"] and info["priors_skipped"] == {}

@@ -328,3 +328,141 @@ def test_anchor_map_needs_evidence_when_few_windows_fit_anything():
     many = rng.normal(size=(50, 30))  # more windows than features: an exact fit is evidence
     mixed = many[:, :2] @ np.array([[1.0, 2.0], [0.5, -1.0]]) + 3.0
     assert anchor_map(many, mixed) is not None and anchor_map(many, rng.normal(size=(50, 2))) is None
+
+
+def _pretrained_windows(rng: np.random.Generator, n: int, bias: float = 0.4, ordered: bool = True,
+                        noise: float = 0.05, others: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``[lag0, lag1, other, forecast step 1, forecast step 2, others...]`` and window
+    rows whose anchors are the two lags and whose scaled future is the forecast + a bias +
+    noise (the pretrained model is right but for its bias)."""
+    x = rng.normal(size=(n, 5 + others))
+    future = x[:, 3:5] + bias + noise * rng.normal(size=(n, 2))
+    origin = np.arange(n) if ordered else np.zeros(n)
+    extra = np.column_stack([np.zeros(n), origin, np.zeros(n), np.ones(n), np.ones(n)])
+    return x, np.hstack([future - x[:, :2], x[:, :2], extra])
+
+
+def test_pretrained_forecast_prior_regresses_what_the_model_missed():
+    from sklearn.linear_model import Ridge
+
+    # few noisy windows, many useless features: shrinking towards the model's forecast wins
+    x, y = _pretrained_windows(np.random.default_rng(8), 24, bias=0.0, noise=0.5, others=12)
+    xv, yv = _pretrained_windows(np.random.default_rng(9), 6, bias=0.0, ordered=False, noise=0.5, others=12)
+    cols = np.array([3, 4])
+    _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), forecast=cols)
+    assert info["prior"].startswith("pretrained forecast") and info["priors_skipped"] == {}
+    assert set(info["scores"]) == {"seasonal naive", "context mean", "pretrained forecast",
+                                   "pretrained forecast + bias"}
+    x, y = _pretrained_windows(np.random.default_rng(8), 60)
+    xv, yv = _pretrained_windows(np.random.default_rng(9), 6, ordered=False)
+    # a huge alpha, all of the correction: the head forecasts the model's own forecast (its
+    # intercept is penalised too), as a linear map of the features
+    w, b, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e14,), forecast=cols,
+                                    priors=("pretrained forecast",), fractions=(1.0,))
+    assert info["prior"] == "pretrained forecast" and info["shrink"] == 1.0
+    assert np.allclose(xv @ w.T + b + yv[:, 2:4], xv[:, cols], atol=1e-8)  # correction + anchor
+    # any alpha: sklearn's ridge (intercept penalised alike) on what the model missed, added
+    # to its forecast; a smaller alpha corrects the model's bias
+    mu, sd = x.mean(0), x.std(0)
+    ones, missed = np.ones((60, 1)), y[:, :2] + y[:, 2:4] - x[:, cols]
+    for alpha in (3.0, 300.0):
+        w, b, _ = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(alpha,), forecast=cols,
+                                     priors=("pretrained forecast",), fractions=(1.0,))
+        ref = Ridge(alpha=alpha, fit_intercept=False).fit(np.hstack([(x - mu) / sd, ones]), missed)
+        want = ref.predict(np.hstack([(xv - mu) / sd, np.ones((6, 1))])) + xv[:, cols]
+        assert np.allclose(xv @ w.T + b + yv[:, 2:4], want, atol=1e-8)
+    assert ref.coef_[:, -1] == pytest.approx(missed.mean(0) * 60 / 360)  # N / (N + alpha) of the bias
+    # "+ bias": the intercept unpenalised, a huge alpha forecasts the model's forecast + its
+    # mean training error (per step)
+    w, b, _ = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e14,), forecast=cols,
+                                 priors=("pretrained forecast + bias",), fractions=(1.0,))
+    assert np.allclose(xv @ w.T + b + yv[:, 2:4], xv[:, cols] + missed.mean(0), atol=1e-8)
+
+
+def test_the_prior_is_chosen_by_rolling_origin_mase_alone():
+    """Brute force over every (prior, alpha, fraction): sklearn refits per rolling-origin
+    round + the validation windows, pooled MASE; the ridge's choice is its minimum."""
+    x, y = _pretrained_windows(np.random.default_rng(10), 30, bias=0.0)
+    xv, yv = _pretrained_windows(np.random.default_rng(11), 4, bias=0.0, ordered=False)
+    for xx, yy in ((x, y), (xv, yv)):  # anchors mixing lags and forecast: every prior has a chance
+        yy[:, 2:4] += 0.3 * xx[:, 3:5]
+    cols, alphas = np.array([3, 4]), (30.0, 300.0, 3e3)  # strong enough for the priors to differ
+    _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=alphas, forecast=cols)
+
+    priors = ("seasonal naive", "context mean", "pretrained forecast", "pretrained forecast + bias")
+
+    def shift(xx: np.ndarray, yy: np.ndarray, prior: str) -> np.ndarray:  # what the prior adds
+        return {"seasonal naive": 0.0, "context mean": yy[:, 2:4]}.get(prior, yy[:, 2:4] - xx[:, cols])
+
+    def ridge(xf: np.ndarray, t: np.ndarray, xe: np.ndarray, a: float, prior: str) -> np.ndarray:
+        if prior != "pretrained forecast":
+            return _ridge_forecast(xf, t, xe, a)
+        from sklearn.linear_model import Ridge  # the pretrained prior's intercept is penalised
+
+        mu, sd = xf.mean(0), xf.std(0)
+        ref = Ridge(alpha=a, fit_intercept=False).fit(np.hstack([(xf - mu) / sd, np.ones((len(xf), 1))]), t)
+        return ref.predict(np.hstack([(xe - mu) / sd, np.ones((len(xe), 1))]))
+
+    errors: dict = {}
+    parts = [(np.arange(30) <= 27 - j, slice(29 - j, 30 - j), x, y) for j in range(14)]
+    parts.append((np.ones(30, bool), slice(None), xv, yv))
+    for fit, ev, xe_all, ye_all in parts:
+        xe, ye = xe_all[ev], ye_all[ev]
+        for prior in priors:
+            for a in alphas:
+                f = ridge(x[fit], y[fit, :2] + shift(x[fit], y[fit], prior), xe, a, prior) - shift(xe, ye, prior)
+                for lam in SHRINK_GRID:
+                    errors.setdefault((prior, a, lam), []).extend(np.abs(lam * f - ye[:, :2]).mean(1))
+    mase = {k: np.mean(v) for k, v in errors.items()}
+    best = min(mase, key=lambda k: (mase[k], priors.index(k[0]), -k[1], -k[2]))
+    assert info["rolling_rounds"] == 14 and info["validation_windows"] == 4
+    assert sorted(mase.values())[1] - mase[best] > 1e-6, sorted(mase.items(), key=lambda kv: kv[1])[:3]
+    assert (info["prior"], info["alpha"], info["shrink"]) == best
+    assert info["score"] == pytest.approx(mase[best], abs=1e-5)
+
+
+def test_pretrained_prior_is_skipped_with_a_reason_when_the_layout_does_not_allow_it():
+    from torch import nn
+
+    from transferkit.tasks import get_task
+    from transferkit.tasks.forecasting import ForecastingTask
+
+    x, y = _pretrained_windows(np.random.default_rng(12), 30)
+    no_lags = x[:, 2:]  # the anchors are no function of these features
+    _, _, info = fit_forecast_ridge(no_lags, y, None, forecast=np.array([1, 2]))
+    assert set(info["priors_skipped"]) == {"context mean", "pretrained forecast", "pretrained forecast + bias"}
+    assert "lags+<encoder>" in info["priors_skipped"]["pretrained forecast"]
+
+    class Declares(nn.Module):  # a backbone whose features are x, its forecast 1 step per channel
+        name, feature_dim = "toy", 5
+
+        def forecast_columns(self) -> np.ndarray:
+            return np.array([[3], [4]])  # (channels, steps)
+
+    assert ForecastingTask.forecast_columns(Declares(), 5, 1)[0].tolist() == [3]  # channel 0: the target
+    cols, why = ForecastingTask.forecast_columns(Declares(), 5, 2)
+    assert cols is None and "forecasts 1 steps, fewer than the horizon (2)" in why
+    cols, why = ForecastingTask.forecast_columns(Declares(), 7, 1)
+    assert cols is None and "a mapping sits between them" in why
+    task, head = get_task("forecasting", {"loss": "mse"}), nn.Linear(5, 2)
+    info = task.solve_head(head, x, y, None, backbone=Declares())
+    assert "fewer than the horizon" in info["priors_skipped"]["pretrained forecast"]
+    assert ForecastingTask.forecast_columns(nn.Linear(2, 2), 5, 2) == (None, None)  # declares nothing
+
+
+def test_a_fit_offers_the_forecast_the_backbone_declares_as_a_prior(tmp_path, monkeypatch):
+    """The stage hands the task its backbone: a backbone declaring forecast columns (here
+    lags, told to call its last 4 values a forecast of the next 4) gets the prior scored."""
+    import transferkit as tk
+    from transferkit.backbones.lags import LagsBackbone
+
+    data = _series_csv(tmp_path / "s.csv", 0.0)
+    plan = {"horizon": 4, "context": 12, "season": 6, "origins": 2, "stride": 4}
+    run = tk.fit(data=data, task="forecasting", backbone="lags", seed=0, out=str(tmp_path / "r0"), log=None, **plan)
+    solver = run.summary["stages"][0]["solver"]
+    assert "pretrained forecast" not in solver["scores"]
+    assert "declares no forecast" in solver["priors_skipped"]["pretrained forecast"]
+    monkeypatch.setattr(LagsBackbone, "forecast_columns", lambda self: np.arange(8, 12)[None, :], raising=False)
+    run = tk.fit(data=data, task="forecasting", backbone="lags", seed=0, out=str(tmp_path / "r1"), log=None, **plan)
+    solver = run.summary["stages"][0]["solver"]
+    assert "pretrained forecast" in solver["scores"] and solver["priors_skipped"] == {}

@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -119,6 +120,16 @@ class Backbone(BackboneFamily, nn.Module):
         if n > limit:
             raise BackboneError(f"The 'pool_stages' parameter must be <= {limit} for {self.name} (the "
                                 f"stages or layers below its final features). Got {n} instead.")
+
+    def forecast_columns(self) -> np.ndarray | None:
+        """The feature columns that hold the backbone's own forecast of its input: an int array
+        ``(C, S)`` whose entry ``[c, s]`` is the column of input channel ``c``'s value ``s + 1``
+        steps after the input's last step, **in that channel's units as the backbone received
+        them**; None (the default) when the features hold no forecast. The forecasting probe
+        shrinks its ridge towards this forecast (the "pretrained forecast" prior of
+        :mod:`transferkit.tasks._forecast_ridge`). A composite backbone passes its part's
+        columns on, offset to where they sit in its features."""
+        return None
 
     def collate(self, items: list[Any]) -> Any:
         """Raw dataset items -> model inputs (a tensor, or a dict of tensors)."""

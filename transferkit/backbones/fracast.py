@@ -14,7 +14,9 @@ encoder, then the head's quantiles scaled back. A series' features, per channel,
 ``(B, C * (48 + 64))``, channel-major. With the linear probe (closed-form ridge for
 forecasting, the backbone's ``probe_solver``) the head corrects Fracast's forecast;
 ``lags+fracast`` adds the series' last values beside them (so seasonal naive and the
-context mean are linear in the features too). ``--strategy full`` fine-tunes the encoder and
+context mean are linear in the features too, and the probe can shrink towards Fracast's own
+forecast: :meth:`FracastBackbone.forecast_columns` says where it sits, the task's "pretrained
+forecast" prior). ``--strategy full`` fine-tunes the encoder and
 Fracast's head through the one training loop; ``partial`` trains Fracast's head only.
 
 Cost: the encoder always reads 2,048 steps, whatever the series' length -- about 0.1-0.2 s
@@ -180,6 +182,14 @@ class FracastBackbone(Backbone):
                                                  ctx_mask=observed[:, 0])  # (BC, 48, Q), scaled
         forecast = quantiles[:, :, self.median] * span + loc  # back in the input's units
         return torch.cat([forecast, hidden[:, -1]], dim=1).reshape(b, c * self.per_channel)
+
+    def forecast_columns(self) -> np.ndarray | None:
+        """``(C, 48)``: channel ``c``'s median forecast sits in columns ``c * 112 + s`` (the
+        input's units); None before :meth:`adapt_to` has set the channels."""
+        if self.in_channels is None:
+            return None
+        return (np.arange(self.in_channels)[:, None] * self.per_channel
+                + np.arange(self.horizon)[None, :])  # (C, 48)
 
     def blocks(self) -> list[torch.nn.Module]:
         """Fracast's encoder, then its forecast head (``partial`` trains the head)."""

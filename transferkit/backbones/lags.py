@@ -215,6 +215,10 @@ class LagsPlusBackbone(Backbone):
     def blocks(self) -> list[torch.nn.Module]:
         return self.inner.blocks()
 
+    def forecast_columns(self) -> np.ndarray | None:
+        """The encoder's forecast columns (its features come first, so they keep their place)."""
+        return self.inner.forecast_columns()
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "inner": self.inner.describe(), "lags": self.lags.describe(),
                 "preprocessing": f"[{self.inner.describe().get('preprocessing', '')}] features, then the "

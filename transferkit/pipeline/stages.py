@@ -351,7 +351,7 @@ class StageRunner:
         info = self.task.solve_head(model.head, x_tr, np.asarray(train.y), self.cfg.train,
                                     seed=self.cfg.data.seed,
                                     val=(x_val, np.asarray(val.y)) if x_val is not None else None,
-                                    solver=solver)
+                                    solver=solver, backbone=model.backbone)
         if info is None:
             return False
         record: dict[str, Any] = {"stage": f"{tag}{stage.name}", "step": info.get("n_iter", 0),

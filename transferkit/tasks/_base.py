@@ -185,11 +185,13 @@ class Task:
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
-                   solver: str = "lbfgs") -> dict[str, Any] | None:
+                   solver: str = "lbfgs", backbone: Any = None) -> dict[str, Any] | None:
         """Fit ``head`` on cached features ``x`` with a convex solver in place (``val``: the
         validation features and targets, for its hyperparameters; ``solver``: the convex probe
         the backbone's features call for, ``"lbfgs"`` or ``"ridge"``, which a task without it
-        may answer with its own); returns what the solver reports, or None when this task's
+        may answer with its own; ``backbone``: the backbone whose features ``x`` are, column
+        for column, when they are -- a task may ask it what its columns mean, e.g. forecasting
+        asks for its own forecast); returns what the solver reports, or None when this task's
         head has none (it then trains by SGD)."""
         return None
 

@@ -6,13 +6,32 @@ Features are standardised on the training windows, the corrections centred; with
 ``X = U S V^T`` every L2 strength alpha costs one product:
 ``W(alpha) = V diag(s / (s^2 + alpha)) U^T Z``.
 
-**Candidates.** The ridge shrinks towards a prior: the seasonal-naive forecast (it
-regresses the corrections) or, when the anchors are a linear function of the features
-(``lags``: a selection of them), the context's mean (it regresses the scaled values, then
-subtracts the anchor). A candidate is a prior, an alpha of :data:`ALPHAS` and the fraction
-of :data:`SHRINK_GRID` of its learned correction of seasonal naive that is kept (0: the
-seasonal-naive forecast itself), so seasonal naive, the context mean (a huge alpha with the
-mean prior) and the fitted lags are all in the set.
+**Candidates.** The ridge shrinks towards a prior (:data:`PRIORS`), each a forecast the
+head adds back:
+
+- ``seasonal naive``: it regresses the corrections ``z`` themselves;
+- ``context mean``, when the anchors are a linear function of the features (``lags``: a
+  selection of them; :func:`anchor_map` ``P``): it regresses the scaled values ``z + a``
+  and subtracts the anchor, ``[x, 1] @ P``, back;
+- ``pretrained forecast`` and ``pretrained forecast + bias``, when moreover the backbone
+  declares the columns ``F`` of its own forecast of the H steps in the targets' scaled
+  units (``forecast`` here; :meth:`~transferkit.backbones.base.Backbone.forecast_columns`,
+  e.g. ``lags+fracast``): they regress ``z + a - x[:, F]`` (what the pretrained model
+  missed) and add ``x[:, F] - [x, 1] @ P`` back, so the head stays linear in the features:
+  its weights are the ridge's minus ``P - S_F`` (``S_F`` selects the columns ``F``).
+
+The intercept is not penalised (a huge alpha forecasts the prior plus its mean error on the
+training windows, per step), except for ``pretrained forecast``
+(:data:`PENALISED_INTERCEPT`): its intercept is penalised by the same alpha (it keeps
+``N / (N + alpha)`` of the model's mean error), so a huge alpha forecasts exactly the
+model's own zero-shot forecast; ``pretrained forecast + bias`` shrinks towards the model's
+forecast plus its mean error (a pretrained model may be biased on these series). A prior
+whose conditions fail is skipped, and ``info["priors_skipped"]`` says why. A candidate is a
+prior, an alpha of :data:`ALPHAS` and the fraction of :data:`SHRINK_GRID` of its learned
+correction of seasonal naive that is kept (0: the seasonal-naive forecast itself), so
+seasonal naive, the context mean (+ its mean error: a huge alpha with the mean prior), the
+pretrained model's zero-shot forecast (a huge alpha with its prior) and the fitted lags are
+all in the set.
 
 **Rolling-origin validation** (time-series cross-validation, Hyndman & Athanasopoulos,
 *FPP3* 5.10). A candidate's score is its mean MASE (series' units) over two kinds of
@@ -27,7 +46,7 @@ held-out windows, pooled:
   sees a data size close to the final fit's), at most :data:`MAX_ROUNDS` of them (evenly
   strided when there are more).
 
-Ties: seasonal naive's prior, then the larger alpha, then the larger fraction. With neither
+Ties: the prior earlier in :data:`PRIORS`, then the larger alpha, then the larger fraction. With neither
 validation windows nor rounds, alpha is the lowest leave-one-out squared error on the
 training windows (``e_i / (1 - h_ii)``), prior seasonal naive, fraction 1. The median
 forecast is the chosen candidate's; each other quantile adds that step's quantile of its
@@ -52,7 +71,10 @@ SHRINK_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 MIN_FIT_FRACTION = 0.5
 #: at most this many rolling-origin rounds inside the training history
 MAX_ROUNDS = 24
-PRIORS = ("seasonal naive", "context mean")
+#: the priors the ridge can shrink towards, in the order ties are broken
+PRIORS = ("seasonal naive", "context mean", "pretrained forecast", "pretrained forecast + bias")
+#: priors whose intercept is penalised like the weights (a huge alpha forecasts the prior itself)
+PENALISED_INTERCEPT = ("pretrained forecast",)
 
 
 def _coefs(u: np.ndarray, s: np.ndarray, vt: np.ndarray, zc: np.ndarray, alpha: float) -> np.ndarray:
@@ -60,10 +82,19 @@ def _coefs(u: np.ndarray, s: np.ndarray, vt: np.ndarray, zc: np.ndarray, alpha: 
 
 
 def _loo_residuals(u: np.ndarray, s: np.ndarray, xs: np.ndarray, zc: np.ndarray, coef: np.ndarray,
-                   alpha: float) -> np.ndarray:
-    """Leave-one-out residuals (N, H) of ridge with an (unpenalised) intercept."""
-    hat = (u ** 2 * (s ** 2 / (s ** 2 + alpha))[None, :]).sum(1) + 1.0 / len(xs)
+                   alpha: float, penalised_intercept: bool = False) -> np.ndarray:
+    """Leave-one-out residuals (N, H) of ridge with an intercept (``zc``: the targets minus
+    it), unpenalised or penalised by the same alpha (the standardised features are centred,
+    so the constant column is orthogonal to them: its leverage is ``1 / (N + alpha)``)."""
+    lev = 1.0 / (len(xs) + (alpha if penalised_intercept else 0.0))
+    hat = (u ** 2 * (s ** 2 / (s ** 2 + alpha))[None, :]).sum(1) + lev
     return (zc - xs @ coef) / np.clip(1.0 - hat, 1e-6, None)[:, None]
+
+
+def _intercept(t: np.ndarray, alpha: float, penalised: bool) -> np.ndarray:
+    """The ridge's intercept (H,) on centred features: the targets' mean, shrunk towards 0 as
+    ``N / (N + alpha)`` when it is penalised like the weights."""
+    return t.mean(0) * (len(t) / (len(t) + alpha) if penalised else 1.0)
 
 
 def anchor_map(x: np.ndarray, anchors: np.ndarray) -> np.ndarray | None:
@@ -112,7 +143,50 @@ def rolling_rounds(series: np.ndarray, origins: np.ndarray, horizon: int,
     return [(dist >= j + horizon, dist == j) for j in js]
 
 
-def _predictions(x: np.ndarray, targets: dict[str, np.ndarray], xv: np.ndarray, amap: np.ndarray | None,
+#: (what is added back to the ridge's output: ``[x, 1] @ B`` subtracted, or None: nothing;
+#: the forecast columns the prior's targets subtract, or None; whether its intercept is penalised)
+Prior = tuple[np.ndarray | None, np.ndarray | None, bool]
+
+
+def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, horizon: int,
+               wanted: tuple[str, ...] = PRIORS) -> tuple[dict[str, Prior], dict[str, str]]:
+    """({prior: (B (D + 1, H) or None, forecast columns or None, intercept penalised)},
+    {skipped prior: why}) for
+    features of ``dim`` columns with anchor map ``amap`` and forecast columns ``forecast``
+    (H,): the ridge's scaled-correction forecast is its output minus ``[x, 1] @ B``."""
+    maps: dict[str, Prior] = {}
+    skipped: dict[str, str] = {}
+    for prior in wanted:
+        if prior == PRIORS[0]:
+            maps[prior] = (None, None, False)
+        elif amap is None:
+            skipped[prior] = ("the seasonal-naive anchors are not a linear function of the features "
+                              "(with lags beside them they are: --backbone lags+<encoder>)")
+        elif prior == PRIORS[1]:
+            maps[prior] = (amap, None, False)
+        elif forecast is None:
+            skipped[prior] = "the backbone declares no forecast of the horizon's steps among its features"
+        else:
+            cols = np.asarray(forecast, dtype=np.int64)
+            if cols.shape != (horizon,) or cols.min(initial=0) < 0 or cols.max(initial=0) >= dim:
+                raise ValueError(f"forecast columns must be {horizon} indices into {dim} features; "
+                                 f"got {cols.tolist()}")
+            sel = np.zeros((dim + 1, horizon))
+            sel[cols, np.arange(horizon)] = 1.0
+            maps[prior] = (amap - sel, cols, prior in PENALISED_INTERCEPT)
+    return maps, skipped
+
+
+def _prior_targets(z: np.ndarray, anchors: np.ndarray, x: np.ndarray, prior: Prior) -> np.ndarray:
+    """What a prior's ridge regresses: ``z`` (seasonal naive), ``z + a`` (context mean),
+    ``z + a - x[:, F]`` (pretrained forecast)."""
+    back, cols, _ = prior
+    if back is None:
+        return z
+    return z + anchors - (x[:, cols] if cols is not None else 0.0)
+
+
+def _predictions(x: np.ndarray, targets: dict[str, np.ndarray], xv: np.ndarray, priors: dict[str, Prior],
                  alphas: tuple[float, ...]) -> dict[tuple[str, float], np.ndarray]:
     """Predicted scaled corrections (Nv, H) of the windows ``xv`` by ridge fitted on ``x``,
     for every (prior, alpha)."""
@@ -122,41 +196,42 @@ def _predictions(x: np.ndarray, targets: dict[str, np.ndarray], xv: np.ndarray, 
     xvs = (xv - mu) / sd @ vt.T  # (Nv, r)
     out = {}
     for prior, t in targets.items():
-        tbar = t.mean(0)
-        ut = u.T @ (t - tbar)
-        back = 0.0 if prior == PRIORS[0] else np.hstack([xv, np.ones((len(xv), 1))]) @ amap
+        ut = u.T @ (t - t.mean(0))
+        b_map, _, penalised = priors[prior]
+        back = 0.0 if b_map is None else np.hstack([xv, np.ones((len(xv), 1))]) @ b_map
         for a in alphas:
+            tbar = _intercept(t, a, penalised)
             out[prior, a] = xvs @ ((s / (s ** 2 + a))[:, None] * ut) + tbar - back
     return out
 
 
-def _window_errors(preds: dict[tuple[str, float], np.ndarray], z: np.ndarray, weight: np.ndarray
-                   ) -> dict[tuple[str, float, float], np.ndarray]:
+def _window_errors(preds: dict[tuple[str, float], np.ndarray], z: np.ndarray, weight: np.ndarray,
+                   fractions: tuple[float, ...] = SHRINK_GRID) -> dict[tuple[str, float, float], np.ndarray]:
     """Each window's MASE (series' units: ``std / scale`` times the scaled mean absolute
     error) for every (prior, alpha, fraction kept)."""
     out = {}
     for (prior, a), pred in preds.items():
-        for lam in SHRINK_GRID:
+        for lam in fractions:
             with np.errstate(invalid="ignore"):
                 out[prior, a, lam] = weight * np.nanmean(np.abs(lam * pred - z), axis=1)
     return out
 
 
 def _rolling_scores(x: np.ndarray, z: np.ndarray, anchors: np.ndarray, extra: dict[str, np.ndarray],
-                    val: tuple[np.ndarray, np.ndarray] | None, amap: np.ndarray | None,
-                    alphas: tuple[float, ...]) -> tuple[dict[tuple[str, float, float], float], int, int]:
+                    val: tuple[np.ndarray, np.ndarray] | None, priors: dict[str, Prior],
+                    alphas: tuple[float, ...], fractions: tuple[float, ...] = SHRINK_GRID
+                    ) -> tuple[dict[tuple[str, float, float], float], int, int]:
     """(pooled MASE of every candidate, validation windows, rolling-origin rounds)."""
-    shifts = {PRIORS[0]: np.zeros_like(z)} | ({PRIORS[1]: anchors} if amap is not None else {})
+    targets = {p: _prior_targets(z, anchors, x, pr) for p, pr in priors.items()}
     errors: dict[tuple[str, float, float], list[np.ndarray]] = {}
     weight = extra["std"] / extra["mase_scale"]
     rounds = rolling_rounds(extra["series"], extra["origin"], z.shape[1])
-    parts = [(x[f], {p: (z + sh)[f] for p, sh in shifts.items()}, x[e], z[e], weight[e]) for f, e in rounds]
+    parts = [(x[f], {p: t[f] for p, t in targets.items()}, x[e], z[e], weight[e]) for f, e in rounds]
     if val is not None:
         zv, ev = split_targets(val[1])
-        parts.append((x, {p: z + sh for p, sh in shifts.items()}, np.asarray(val[0], dtype=np.float64), zv,
-                      ev["std"] / ev["mase_scale"]))
-    for xf, targets, xe, ze, we in parts:
-        for key, err in _window_errors(_predictions(xf, targets, xe, amap, alphas), ze, we).items():
+        parts.append((x, targets, np.asarray(val[0], dtype=np.float64), zv, ev["std"] / ev["mase_scale"]))
+    for xf, tf, xe, ze, we in parts:
+        for key, err in _window_errors(_predictions(xf, tf, xe, priors, alphas), ze, we, fractions).items():
             errors.setdefault(key, []).append(err)
     with np.errstate(invalid="ignore"):
         scores = {k: float(np.nanmean(np.concatenate(v))) for k, v in errors.items()}
@@ -165,11 +240,20 @@ def _rolling_scores(x: np.ndarray, z: np.ndarray, anchors: np.ndarray, extra: di
 
 def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | None,
                        val: tuple[np.ndarray, np.ndarray] | None = None,
-                       alphas: tuple[float, ...] = ALPHAS) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+                       alphas: tuple[float, ...] = ALPHAS, forecast: np.ndarray | None = None,
+                       priors: tuple[str, ...] = PRIORS, fractions: tuple[float, ...] = SHRINK_GRID
+                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
     """(weights (H * Q, D), bias (H * Q,), info) of a linear head on raw features ``x`` for
     window target rows ``y`` (outputs laid out step-major, Q quantiles per step); None when
-    fewer than two training windows have all their targets. Prior, alpha and the fraction
-    of the correction kept are chosen by rolling-origin validation (see the module doc)."""
+    fewer than two training windows have all their targets. ``forecast`` (H,): the feature
+    columns holding a pretrained model's forecast of the H steps in the targets' scaled
+    units (the "pretrained forecast" prior); ``priors``: those to consider (of
+    :data:`PRIORS`); ``fractions``: the fractions of the correction kept that are tried.
+    Prior, alpha and fraction are chosen together by rolling-origin validation (see the
+    module doc)."""
+    unknown = [p for p in priors if p not in PRIORS]
+    if unknown or not priors:
+        raise ValueError(f"priors must be some of {PRIORS}; got {priors!r}")
     z, extra = split_targets(y)
     keep = np.isfinite(z).all(axis=1)
     if keep.sum() < 2:
@@ -179,36 +263,43 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
     anchors = extra["anchor"]
     if val is not None and not len(val[1]):
         val = None
-    amap = anchor_map(x, anchors)
-    scores, n_val, n_rounds = _rolling_scores(x, z, anchors, extra, val, amap, alphas)
+    amap = anchor_map(x, anchors) if any(p != PRIORS[0] for p in priors) else None
+    maps, skipped = prior_maps(amap, forecast, x.shape[1], z.shape[1], tuple(priors))
+    if not maps:
+        raise ValueError(f"none of the priors {priors!r} applies: {skipped}")
+    scores, n_val, n_rounds = _rolling_scores(x, z, anchors, extra, val, maps, alphas, tuple(fractions))
     mu, sd = x.mean(0), x.std(0)
     sd = np.where(sd > 1e-12, sd, 1.0)
     xs = (x - mu) / sd
     u, s, vt = np.linalg.svd(xs, full_matrices=False)
     if n_val or n_rounds:
-        order = [p for p in PRIORS if (p, alphas[0], 1.0) in scores]
         prior, alpha, lam = min(scores, key=lambda k: (scores[k] if np.isfinite(scores[k]) else np.inf,
-                                                       order.index(k[0]), -k[1], -k[2]))
+                                                       PRIORS.index(k[0]), -k[1], -k[2]))
         chosen_on = (f"rolling-origin MASE ({n_val} validation window(s) + {n_rounds} origin(s) in "
                      "the training history)")
     else:
-        zc = z - z.mean(0)
+        prior = next(iter(maps))
+        t0 = _prior_targets(z, anchors, x, maps[prior])
+        zc = t0 - t0.mean(0)
         loo = {a: float(np.mean(_loo_residuals(u, s, xs, zc, _coefs(u, s, vt, zc, a), a) ** 2)) for a in alphas}
-        prior, alpha, lam = PRIORS[0], min(alphas, key=lambda a: (loo[a], -a)), 1.0
+        alpha, lam = min(alphas, key=lambda a: (loo[a], -a)), max(fractions)
         scores = {(prior, a, lam): v for a, v in loo.items()}
         chosen_on = "leave-one-out squared error on the training windows"
-    t = z + (anchors if prior != PRIORS[0] else 0.0)
-    tbar = t.mean(0)
-    coef = _coefs(u, s, vt, t - tbar, alpha)  # (D, H) on standardised features
-    loo_res = _loo_residuals(u, s, xs, t - tbar, coef, alpha)  # (N, H): z minus its LOO correction
+    t = _prior_targets(z, anchors, x, maps[prior])
+    penalised = maps[prior][2]  # the pretrained forecast's intercept shrinks too
+    tbar = _intercept(t, alpha, penalised)
+    coef = _coefs(u, s, vt, t - t.mean(0), alpha)  # (D, H) on standardised features
+    # (N, H): t minus its LOO fit = z minus z's
+    loo_res = _loo_residuals(u, s, xs, t - tbar, coef, alpha, penalised)
     resid = (1.0 - lam) * z + lam * loo_res  # LOO residuals of the forecast that keeps lam
     levels = list(quantiles) if quantiles else [0.5]
     offsets = np.stack([np.zeros(z.shape[1]) if q == 0.5 else np.quantile(resid, q, axis=0)
                         for q in levels], axis=1)  # (H, Q)
     w = coef / sd[:, None]  # (D, H) on raw features
     b = tbar - mu @ w  # (H,)
-    if prior != PRIORS[0]:  # minus the anchor, a linear function of the features
-        w, b = w - amap[:-1], b - amap[-1]
+    back = maps[prior][0]
+    if back is not None:  # minus what the prior added: a linear function of the features
+        w, b = w - back[:-1], b - back[-1]
     w, b = lam * w, lam * b
     weights = np.repeat(w.T[:, None, :], len(levels), axis=1).reshape(-1, x.shape[1])  # (H * Q, D)
     bias = (b[:, None] + offsets).reshape(-1)
@@ -218,10 +309,11 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
             "score": round(float(scores[prior, alpha, lam]), 5),
             "scores": {p: {f"{a:g}": round(min(v for (pp, aa, _), v in scores.items() if pp == p and aa == a), 5)
                            for a in alphas} for p in dict.fromkeys(k[0] for k in scores)},
-            "shrink_scores": {f"{lv:g}": round(scores[prior, alpha, lv], 5) for lv in SHRINK_GRID
-                              if (prior, alpha, lv) in scores}}
+            "shrink_scores": {f"{lv:g}": round(scores[prior, alpha, lv], 5) for lv in fractions
+                              if (prior, alpha, lv) in scores},
+            "priors_skipped": skipped}
     return weights, bias, info
 
 
-__all__ = ["ALPHAS", "MAX_ROUNDS", "MIN_FIT_FRACTION", "SHRINK_GRID", "anchor_map", "fit_forecast_ridge",
-           "rolling_rounds"]
+__all__ = ["ALPHAS", "MAX_ROUNDS", "MIN_FIT_FRACTION", "PENALISED_INTERCEPT", "PRIORS", "SHRINK_GRID", "anchor_map",
+           "fit_forecast_ridge", "prior_maps", "rolling_rounds"]

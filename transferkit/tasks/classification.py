@@ -420,7 +420,7 @@ class ClassificationTask(Task):
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
-                   solver: str = "lbfgs") -> dict[str, Any] | None:
+                   solver: str = "lbfgs", backbone: Any = None) -> dict[str, Any] | None:
         self.cross_fitted_ = None
         if bool(getattr(head, "normalize_input", 0)):  # a prototype head: fit towards them
             from transferkit.tasks._prototypes import solve_prototype_head

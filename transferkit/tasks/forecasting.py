@@ -197,27 +197,57 @@ class ForecastingTask(Task):
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
-                   solver: str = "lbfgs") -> dict[str, Any] | None:
+                   solver: str = "lbfgs", backbone: Any = None) -> dict[str, Any] | None:
         """The linear probe in closed form, whatever convex solver the backbone asks for:
         ridge from the features to the H scaled corrections, its prior, L2 strength and
         shrinkage towards seasonal naive chosen together by rolling-origin validation (the
         validation origins + origins inside the training history), the outer quantiles from
         leave-one-out residuals (:func:`~transferkit.tasks._forecast_ridge.fit_forecast_ridge`).
-        None (SGD) when fewer than two training windows have all their targets."""
-        from transferkit.tasks._forecast_ridge import fit_forecast_ridge
+        ``backbone`` (the one whose features ``x`` are, column for column): its declared
+        forecast of the target channel (:meth:`forecast_columns`) is the "pretrained forecast"
+        prior. None (SGD) when fewer than two training windows have all their targets."""
+        from transferkit.tasks._forecast_ridge import PRIORS, fit_forecast_ridge
 
         if not isinstance(head, nn.Linear):
             return None
-        fitted = fit_forecast_ridge(x, y, self.point_quantiles(), val)
+        forecast, why = self.forecast_columns(backbone, x.shape[1], split_targets(np.asarray(y)[:1])[0].shape[1])
+        fitted = fit_forecast_ridge(x, y, self.point_quantiles(), val, forecast=forecast)
         if fitted is None:
             return None
         w, b, info = fitted
+        for prior in PRIORS[2:] if why else ():  # the pretrained forecasts: why the backbone's did not fit
+            if prior in info["priors_skipped"]:
+                info["priors_skipped"][prior] = why
         with torch.no_grad():
             head.weight.copy_(torch.from_numpy(w).float())
             head.bias.copy_(torch.from_numpy(b).float())
         head.forecast_shrink = info["shrink"]
         head.forecast_solved = (head.weight.detach().clone(), info)  # tune_head keeps its choice
         return info
+
+    @staticmethod
+    def forecast_columns(backbone: Any, dim: int, horizon: int) -> tuple[np.ndarray | None, str | None]:
+        """(the H feature columns holding ``backbone``'s forecast of the target channel's next
+        H values, or None; why not, when it has a forecast that does not fit). The units
+        agree: every window reaches the backbone scaled by its context, channel by channel
+        (``(v - mean) / std``), the target channel is channel 0, and the targets are the
+        same channel's scaled values (minus the anchor); a backbone declares its forecast in
+        the units it received (:meth:`~transferkit.backbones.base.Backbone.forecast_columns`)."""
+        declared = getattr(backbone, "forecast_columns", None)
+        cols = declared() if callable(declared) else None
+        if cols is None:
+            return None, None
+        cols = np.asarray(cols, dtype=np.int64)
+        name = getattr(backbone, "name", "the backbone")
+        if int(getattr(backbone, "feature_dim", -1)) != dim:
+            return None, (f"the head's features ({dim}) are not {name}'s own ({backbone.feature_dim}): "
+                          "a mapping sits between them")
+        if cols.ndim != 2 or not len(cols):
+            return None, f"{name} declares its forecast columns as shape {cols.shape}, not (channels, steps)"
+        if cols.shape[1] < horizon:
+            return None, (f"{name} forecasts {cols.shape[1]} steps, fewer than the horizon ({horizon}); "
+                          f"set --horizon {cols.shape[1]} or less to use its forecast as the prior")
+        return cols[0, :horizon], None
 
     def tune_head(self, head: nn.Module, targets: np.ndarray | None,
                   outputs: np.ndarray | None) -> dict[str, Any] | None:

@@ -296,7 +296,7 @@ class MultilabelTask(Task):
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
-                   solver: str = "lbfgs") -> dict[str, Any] | None:
+                   solver: str = "lbfgs", backbone: Any = None) -> dict[str, Any] | None:
         """One-vs-rest logistic regression -- one L2-regularised binary logistic regression per
         label, the objective scikit-learn's ``LogisticRegression(C)`` minimises, all labels in
         one full-batch L-BFGS (they are independent) -- on centred features scaled to unit

@@ -328,7 +328,7 @@ class RegressionTask(Task):
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
-                   solver: str = "lbfgs") -> dict[str, Any] | None:
+                   solver: str = "lbfgs", backbone: Any = None) -> dict[str, Any] | None:
         """The linear probe in closed form: ridge regression of the standardised targets
         (:func:`fit_ridge_head`; the squared loss is exactly MSE training's, its L2 strength
         chosen on the validation split or by leave-one-out). Huber trains by SGD."""

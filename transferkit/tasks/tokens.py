@@ -293,7 +293,7 @@ class TokenClassificationTask(Task):
 
     def solve_head(self, head: nn.Module, x: np.ndarray, y: np.ndarray, train_cfg: Any,
                    seed: int = 0, val: tuple[np.ndarray, np.ndarray] | None = None,
-                   solver: str = "lbfgs") -> dict[str, Any] | None:
+                   solver: str = "lbfgs", backbone: Any = None) -> dict[str, Any] | None:
         """Multinomial logistic regression of the words' tags on their cached vectors (a
         linear head under cross-entropy, exactly; padding left out), its L2 strength chosen
         on the validation split's token accuracy (or by cross-validation without one)."""
