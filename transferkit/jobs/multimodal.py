@@ -123,7 +123,7 @@ def table_splits(cfg: MultimodalConfig) -> TableSplits:
 def _fit(cfg: MultimodalConfig, run: Any, rows: TableSplits, log: Callable[[str], None], t0: float) -> Any:
     from transferkit.multimodal import encode_columns
     from transferkit.multimodal.fusion import concat_probs, fit_concat, fit_late, late_probs
-    from transferkit.multimodal.saved import save
+    from transferkit.multimodal.saved import save, save_test_outputs
     from transferkit.pipeline.run import RunResult, Summary
 
     path, frame, y, classes, kinds = rows.path, rows.frame, rows.y, rows.classes, rows.kinds
@@ -141,6 +141,7 @@ def _fit(cfg: MultimodalConfig, run: Any, rows: TableSplits, log: Callable[[str]
     section["paired"] = _fusion_tests(classes, cols, own, probs, prior, y, val, test, cfg.seed)
     for name, paired in section["paired"].items():
         log(f"  {name}: {paired['sentence']}")
+    save_test_outputs(run.dir, y[test], {name: p[test] for name, p in probs.items()})
     save(run.dir, cols, heads, prior, classes, {"label_column": cfg.label_column,
                                                  "image_backbone": cfg.image_backbone,
                                                  "text_backbone": cfg.text_backbone,

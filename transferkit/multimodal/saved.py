@@ -56,6 +56,27 @@ def save(run_dir: Path, columns: list[Any], heads: dict[str, Any], prior: np.nda
         "weights_sha256": hashlib.sha256(data).hexdigest()})
 
 
+def outputs_key(fusion: str) -> str:
+    """The key of a fusion's test probabilities in ``test_predictions.npz``: ``outputs`` for
+    feature-level fusion (what ``predict`` and ``serve`` answer, and what ``compare`` reads
+    of any classification run), ``outputs_<fusion>`` for the others."""
+    return "outputs" if fusion == "concat" else f"outputs_{fusion}"
+
+
+def save_test_outputs(run_dir: Path, y: np.ndarray, probs: dict[str, np.ndarray]) -> None:
+    """``test_predictions.npz`` (plain arrays, no pickle): the test rows' class positions
+    ``y`` and each fusion's ``(N, K)`` probabilities, so ``transferkit compare`` pairs the run
+    with another tested on the same rows (the split fingerprint in summary.json says so)."""
+    import io
+
+    from transferkit.rundir import TEST_PREDICTIONS, atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, y=np.asarray(y, dtype=np.int64),
+             **{outputs_key(name): np.asarray(p, dtype=np.float64) for name, p in probs.items()})
+    atomic_write_bytes(Path(run_dir) / TEST_PREDICTIONS, buf.getvalue())
+
+
 class MultimodalTask(ClassificationTask):
     """The classification task of a multimodal run (metrics, prediction rows, answers) whose
     inputs are rows of a table: ``predict`` reads whole CSV/Parquet files (image paths are
@@ -245,4 +266,4 @@ def _names_table(given: str, recorded: Any) -> bool:
 
 
 __all__ = ["MANIFEST", "WEIGHTS", "MultimodalPredictor", "MultimodalTask", "evaluate_rows", "is_multimodal_run",
-           "load", "multimodal_rows", "save"]
+           "load", "multimodal_rows", "outputs_key", "save", "save_test_outputs"]
