@@ -202,9 +202,10 @@ def _check(reference: np.ndarray, got: np.ndarray, what: str, tolerance: float) 
     return diff
 
 
-def model_card(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
+def model_card(summary: dict[str, Any], manifest: dict[str, Any], inputs: str | None = None) -> str:
     """MODEL_CARD.md text: data, metrics, baselines, intended use and limitations (the
-    task says what it is, which metrics the table shows and what it cannot do)."""
+    task says what it is, which metrics the table shows and what it cannot do); ``inputs``:
+    what the model reads, when not the exported ``preprocessing.json`` (a pushed multimodal run)."""
     data = summary.get("data") or {}
     test = (summary.get("metrics") or {}).get("test") or {}
     from transferkit.tasks import get_task
@@ -251,7 +252,7 @@ def model_card(summary: dict[str, Any], manifest: dict[str, Any]) -> str:
         lines += ["", "Transfer gain over training from scratch: "
                   + card["gain"].format(gain=gain, gain_pct=gain * 100) + "."]
     lines += ["", "## Intended use", "",
-              f"{card['use']} Inputs must be preprocessed as `preprocessing.json` describes.",
+              f"{card['use']} {inputs or 'Inputs must be preprocessed as `preprocessing.json` describes.'}",
               "", "## Limitations", "",
               "- Measured only on the test split of the target data; inputs from another distribution "
               "(other sensors, sources, populations) can be much less accurate.",

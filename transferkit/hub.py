@@ -3,9 +3,10 @@
 
 A run directory is the unit of deployment, so a Hub repo holds a run directory: its
 ``transferkit.json``, ``model.safetensors``, ``config.yaml``, ``summary.json``, ``metrics.jsonl``
-and, for text models, ``tokenizer/`` (a zero-shot run: ``novelty.safetensors``), plus a ``README.md`` model card built with
-``huggingface_hub.ModelCard`` from ``summary.json``. Repos are private unless asked
-otherwise; the HTML report (which shows test examples) is uploaded only on request; the
+and, for text models, ``tokenizer/`` (a zero-shot run: ``novelty.safetensors``; a multimodal
+run: ``multimodal.json`` and ``multimodal.safetensors`` in place of the first two), plus a
+``README.md`` model card built with ``huggingface_hub.ModelCard`` from ``summary.json``.
+Repos are private unless asked otherwise; the HTML report (which shows test examples) is uploaded only on request; the
 checkpoints never are. Loading needs the ``hf://`` prefix, so a local folder that happens
 to be called ``user/repo`` is never mistaken for a Hub repo.
 
@@ -19,13 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from transferkit.errors import RunDirError, TransferkitError
+from transferkit.multimodal.saved import MANIFEST as MM_MANIFEST
+from transferkit.multimodal.saved import WEIGHTS as MM_WEIGHTS
 from transferkit.novelty import FILE as NOVELTY
 from transferkit.rundir import CONFIG, MANIFEST, SUMMARY, WEIGHTS, read_json, read_manifest
 
 PREFIX = "hf://"
 #: what a pushed run holds (the report only with ``with_report``; checkpoints never)
-#: NOVELTY: a run's out-of-distribution detector (zero-shot runs), which loading needs
-RUN_FILES = (MANIFEST, WEIGHTS, CONFIG, SUMMARY, "metrics.jsonl", "tokenizer/*", NOVELTY, "README.md")
+#: NOVELTY: a run's out-of-distribution detector (zero-shot runs), which loading needs;
+#: MM_MANIFEST, MM_WEIGHTS: a multimodal run's column statistics (encoders, image size,
+#: number scaling, category values) and fused heads, which its predictor reads instead of
+#: MANIFEST and WEIGHTS
+RUN_FILES = (MANIFEST, WEIGHTS, CONFIG, SUMMARY, "metrics.jsonl", "tokenizer/*", NOVELTY, MM_MANIFEST,
+             MM_WEIGHTS, "README.md")
 
 
 class HubError(TransferkitError, RuntimeError):
@@ -86,10 +93,22 @@ def download_run(ref: str, cache_dir: str | Path | None = None) -> Path:
                                    allow_patterns=list(RUN_FILES))
     except Exception as exc:
         raise _explain(exc, repo, "download") from None
-    if not (Path(folder) / MANIFEST).is_file():
-        raise RunDirError(f"The Hub repo '{repo}' holds no transferkit run ({MANIFEST} is missing); "
-                          "push one with `transferkit push RUN REPO`.")
+    if not any((Path(folder) / name).is_file() for name in (MANIFEST, MM_MANIFEST)):
+        raise RunDirError(f"The Hub repo '{repo}' holds no transferkit run ({MANIFEST}, or a multimodal "
+                          f"run's {MM_MANIFEST}, is missing); push one with `transferkit push RUN REPO`.")
     return Path(folder)
+
+
+def _manifest(run: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """The run's manifest, checked: ``transferkit.json``, or for a multimodal run its
+    ``multimodal.json`` (its weights checked against the recorded sha256) read as the
+    classification of rows with several modalities that summary.json says it is."""
+    from transferkit.multimodal.saved import MultimodalPredictor, is_multimodal_run
+
+    if not is_multimodal_run(run):
+        return read_manifest(run)
+    manifest = MultimodalPredictor(run, device="cpu").manifest  # a complete, unedited run, or a clear error
+    return {**manifest, "task": summary.get("task") or "classification", "modality": "multimodal"}
 
 
 def model_card(run_dir: str | Path, repo: str) -> Any:
@@ -102,8 +121,8 @@ def model_card(run_dir: str | Path, repo: str) -> Any:
     from transferkit.tasks import get_task
 
     run = Path(run_dir)
-    manifest = read_manifest(run)
     summary = read_json(run / SUMMARY) if (run / SUMMARY).is_file() else {}
+    manifest = _manifest(run, summary)
     task = get_task(manifest.get("task")).name
     card_data = ModelCardData(library_name="transferkit", license="apache-2.0",
                               tags=["transferkit", task, str(manifest.get("modality"))])
@@ -111,7 +130,18 @@ def model_card(run_dir: str | Path, repo: str) -> Any:
              f'model = tk.load("hf://{repo}")', "model.predict(inputs)", "```", "",
              "Licences: this card and transferkit are Apache-2.0; the backbone's pretrained weights "
              "and the training data keep their own (see `transferkit models`, `transferkit datasets`)."]
-    return ModelCard("\n".join(["---", card_data.to_yaml(), "---", "", card_text(summary, manifest),
+    inputs = None
+    if manifest.get("modality") == "multimodal":  # rows of a table: say which columns, read how
+        rows = (summary.get("data") or {}).get("rows") or {}
+        summary = {**summary, "data": {**(summary.get("data") or {}),
+                                       "target": Path(str((summary.get("data") or {}).get("data", "?"))).name,
+                                       **{f"n_{k}": v for k, v in rows.items()}}}
+        inputs = ("Inputs are rows of a table with the columns " + ", ".join(
+            f"`{c['column']}` ({c['kind']}, {c['encoder']})" for c in manifest.get("columns") or [])
+            + "; an empty cell or an absent column is a missing modality. `model.predict` takes a "
+            "DataFrame, a list of `{column: value}` rows or a CSV/Parquet path (image paths relative "
+            "to its folder).")
+    return ModelCard("\n".join(["---", card_data.to_yaml(), "---", "", card_text(summary, manifest, inputs),
                                 "", *usage]))
 
 
@@ -122,7 +152,7 @@ def push_run(run_dir: str | Path, repo: str, *, private: bool = True, with_repor
     from huggingface_hub import HfApi
 
     run = Path(run_dir)
-    read_manifest(run)  # a complete run directory, or a clear error
+    _manifest(run, {})  # a complete run directory, or a clear error
     repo, revision = parse_ref(repo if is_hub_ref(repo) else PREFIX + repo)
     if revision:
         raise HubError(f"Push to a repo, not a revision: drop '@{revision}' from '{repo}@{revision}'.")

@@ -12,7 +12,7 @@ from transferkit.cli import COMMANDS
 class PushCommand:
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("run", help="Run directory written by fit/adapt/pretrain.")
+        parser.add_argument("run", help="Run directory written by fit/adapt/pretrain/multimodal.")
         parser.add_argument("repo", help="Hub repo: <user or org>/<name> (created if missing).")
         parser.add_argument("--public", action="store_true", help="Create the repo public (default: "
                             "private).")
