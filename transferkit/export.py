@@ -355,7 +355,8 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
         "recipe": model.backbone.input_recipe(),
         "data": manifest.get("data"),
         "tokenizer": "tokenizer/" if tokenizer is not None else None,
-        **({"per_token": per_token_recipe(model.backbone)} if names and "word_window" in names else {}),
+        **({"per_token": per_token_recipe(model.backbone, str(manifest.get("decode") or "viterbi"))}
+           if names and "word_window" in names else {}),
         "parity": parity or None,
         "versions": manifest.get("versions"),
         "run": str(run),
@@ -365,8 +366,9 @@ def export(run_dir: str | Path, format: str = "onnx", out: str | Path | None = N
     return out_dir
 
 
-def per_token_recipe(backbone: Any) -> dict[str, Any]:
-    """How a token-classification export's inputs are built from words (preprocessing.json)."""
+def per_token_recipe(backbone: Any, decode: str = "viterbi") -> dict[str, Any]:
+    """How a token-classification export's inputs are built from words, and how its outputs
+    become tags the way the run reads them (``decode``, preprocessing.json)."""
     return {"words": "a text is cut into words by transferkit.data.conll.split_words (or given as a list "
                      "of words); each word is tokenised alone (is_split_into_words), a word the tokenizer "
                      "drops reads as [UNK]",
@@ -377,5 +379,10 @@ def per_token_recipe(backbone: Any) -> dict[str, Any]:
                        "the window that holds its first sub-token farthest from the window's edges",
             "outputs": "logits (batch, words, tags): softmax over the last axis; positions where word_mask is "
                        "false are padding (zeros)",
-            "build_inputs": "transferkit.backbones.tokens.TokenEncoder.collate builds exactly these tensors"}
+            "build_inputs": "transferkit.backbones.tokens.TokenEncoder.collate builds exactly these tensors",
+            "decode": decode,
+            "decode_rule": ("the most probable tag sequence among valid IOB2 ones (no sentence starts with "
+                            "I-X; I-X only after B-X or I-X) by Viterbi over the words' log-softmax: "
+                            "transferkit.tasks.tokens.decode_codes" if decode == "viterbi" else
+                            "each word's most probable tag (argmax of its logits)")}
 

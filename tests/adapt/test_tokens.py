@@ -106,6 +106,10 @@ def export_matches_torch(run_dir: Path, out: Path) -> None:
     export(run_dir, "onnx", out)
     pre = json.loads((out / "preprocessing.json").read_text())
     assert pre["task"] == "token-classification" and "first sub-token" in pre["per_token"]["word_vector"]
+    # how the outputs become tags, as the run reads them (the run's recorded decoding)
+    manifest = json.loads((run_dir / "transferkit.json").read_text())
+    assert pre["per_token"]["decode"] == manifest.get("decode", "viterbi") == "viterbi"
+    assert "decode_codes" in pre["per_token"]["decode_rule"]
     assert {i["name"]: i["shape"] for i in pre["inputs"]}["word_window"] == ["batch", "words"]
     model = tk.load(run_dir, device="cpu").model.eval()
     # small windows: a sentence spans several, and each word is read from one of them
