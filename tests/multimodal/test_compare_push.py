@@ -16,20 +16,9 @@ from transferkit.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory) -> Path:
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("mm-compare")
-    (root / "img").mkdir()
-    rng = np.random.default_rng(1)
-    rows = []
-    for i in range(48):
-        label = i % 2
-        Image.fromarray(np.full((16, 16), 220 if label else 30, dtype=np.uint8)).save(root / "img" / f"{i}.png")
-        rows.append({"photo": f"img/{i}.png" if i % 4 else None, "weight": label * 1.5 + rng.normal(),
-                     "colour": rng.choice(["red", "blue"]), "label": ("dark", "light")[label]})
-    pd.DataFrame(rows).to_csv(root / "rows.csv", index=False)
-    return root
+def table(tmp_path_factory, rows_writer) -> Path:
+    return rows_writer(tmp_path_factory.mktemp("mm-compare"), 48, seed=1, missing_every=4, weight_gap=1.5,
+                      random_colour=True, grey=(30, 220))
 
 
 def _run(table: Path, name: str, columns: str, test_fraction: float = 0.25) -> Path:

@@ -13,22 +13,9 @@ from transferkit.multimodal.saved import load
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory):
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("mm")
-    (root / "img").mkdir()
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(40):
-        label = i % 2
-        pixels = np.full((16, 16), 230 if label else 20, dtype=np.uint8)
-        Image.fromarray(pixels).save(root / "img" / f"{i}.png")
-        rows.append({"photo": f"img/{i}.png" if i % 5 else None, "weight": label * 3 + rng.normal(),
-                     "colour": "red" if label else "blue", "label": ("light", "dark")[1 - label]})
-    frame = pd.DataFrame(rows)
-    frame.to_csv(root / "rows.csv", index=False)
-    return root
+def table(tmp_path_factory, rows_writer):
+    return rows_writer(tmp_path_factory.mktemp("mm"), 40, seed=0, missing_every=5, weight_gap=3.0,
+                      random_colour=False, grey=(20, 230))
 
 
 @pytest.fixture(scope="module")
