@@ -202,6 +202,20 @@ def _check(reference: np.ndarray, got: np.ndarray, what: str, tolerance: float) 
     return diff
 
 
+def _multimodal_model(summary: dict[str, Any], manifest: dict[str, Any], classes: list[Any]) -> list[str]:
+    """The card's model lines for a multimodal run: each column's encoder and the two fusions."""
+    cols = manifest.get("columns") or []
+    return [
+        "- Columns, each through its own encoder (features cached per column): "
+        + ", ".join(f"`{c['column']}` ({c['kind']}: {c['encoder']})" for c in cols) + ".",
+        "- Fusion: feature-level (`concat`: the columns' features joined, a missing cell masked, one "
+        "logistic head; what `predict` answers) and late (`late`: each column's own head, the "
+        "probabilities of the columns a row has averaged); both are saved.",
+        f"- Why: {summary.get('choice', 'not recorded')}",
+        f"- Output: probabilities over {len(classes)} classes, in this order: "
+        + ", ".join(f"`{c}`" for c in classes) + "."]
+
+
 def model_card(summary: dict[str, Any], manifest: dict[str, Any], inputs: str | None = None) -> str:
     """MODEL_CARD.md text: data, metrics, baselines, intended use and limitations (the
     task says what it is, which metrics the table shows and what it cannot do); ``inputs``:
@@ -225,12 +239,13 @@ def model_card(summary: dict[str, Any], manifest: dict[str, Any], inputs: str | 
              f"{summary.get('transferkit_version', manifest.get('versions', {}).get('transferkit', ''))}"
              f" ({summary.get('command', 'fit')}).", "",
              "## Model", "",
-             f"- Backbone: `{summary.get('backbone') or (manifest.get('backbone') or {}).get('name')}` "
-             f"({(manifest.get('backbone') or {}).get('feature_dim', '?')}-d features), "
-             f"mapping `{(manifest.get('mapping') or {}).get('name', 'identity')}`, linear head.",
-             f"- Fine-tuning strategy: `{summary.get('strategy', '?')}`.",
-             f"- Why: {summary.get('choice', 'not recorded')}",
-             f"- Output: {output['card']}", "",
+             *(_multimodal_model(summary, manifest, meta["classes"]) if manifest.get("modality") == "multimodal" else [
+                 f"- Backbone: `{summary.get('backbone') or (manifest.get('backbone') or {}).get('name')}` "
+                 f"({(manifest.get('backbone') or {}).get('feature_dim', '?')}-d features), "
+                 f"mapping `{(manifest.get('mapping') or {}).get('name', 'identity')}`, linear head.",
+                 f"- Fine-tuning strategy: `{summary.get('strategy', '?')}`.",
+                 f"- Why: {summary.get('choice', 'not recorded')}",
+                 f"- Output: {output['card']}"]), "",
              "## Data", "",
              f"- Target: {data.get('target', '?')}; source: {data.get('source') or 'none (pretrained backbone only)'}.",
              f"- Examples: {data.get('n_train', '?')} train, {data.get('n_val', '?')} validation, "

@@ -139,6 +139,9 @@ def test_a_pushed_multimodal_run_loads_back_and_predicts_the_same(runs, table, t
     card = (tmp_path / "hub" / "me" / "rows" / "README.md").read_text()
     assert "library_name: transferkit" in card and "- multimodal" in card and "| accuracy |" in card
     assert "rows of a table with the columns `photo` (image" in card and "preprocessing.json" not in card
+    # the model lines name each column's encoder and the fusions, not a single backbone's features
+    assert "`photo` (image: efficientnet_lite0)" in card and "Fusion: feature-level" in card
+    assert "-d features" not in card and "logits" not in card and "probabilities over 2 classes" in card
 
     def snapshot(repo_id, revision=None, cache_dir=None, allow_patterns=None):
         target = tmp_path / "cache" / repo_id

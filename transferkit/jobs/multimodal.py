@@ -152,7 +152,7 @@ def _fit(cfg: MultimodalConfig, run: Any, rows: TableSplits, log: Callable[[str]
     summary = Summary(
         task="classification", command="multimodal",
         data={"data": str(path), "rows": {"train": int(len(train)), "val": int(len(val)), "test": int(len(test))}},
-        backbone=f"{cfg.image_backbone} + {cfg.text_backbone}", strategy="multimodal-fusion",
+        backbone=_encoders(kinds, cfg), strategy="multimodal-fusion",
         choice="feature-level (concat) and late fusion, both fitted and saved",
         metrics={"test": section["fusion"]["concat"], "late": section["fusion"]["late"]},
         baselines={c: v["alone_all_test_rows"] for c, v in section["columns"].items()},
@@ -162,6 +162,14 @@ def _fit(cfg: MultimodalConfig, run: Any, rows: TableSplits, log: Callable[[str]
     data = run.finish(summary)
     log(f"run written to {run.dir}")
     return RunResult(run.dir, data, None)
+
+
+def _encoders(kinds: dict[str, str], cfg: MultimodalConfig) -> str:
+    """The encoders the columns use, e.g. ``efficientnet_lite0 (image) + numbers``: a backbone
+    is named only when a column of its kind is read."""
+    parts = {"image": f"{cfg.image_backbone} (image)", "text": f"{cfg.text_backbone} (text)",
+             "number": "numbers (standardised)", "category": "categories (one-hot)"}
+    return " + ".join(parts[k] for k in parts if k in kinds.values()) or "none"
 
 
 def _results(path: Path, classes: list[str], cols: list[Any], own: dict[str, np.ndarray],
