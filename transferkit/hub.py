@@ -103,12 +103,11 @@ def _manifest(run: Path, summary: dict[str, Any]) -> dict[str, Any]:
     """The run's manifest, checked: ``transferkit.json``, or for a multimodal run its
     ``multimodal.json`` (its weights checked against the recorded sha256) read as the
     classification of rows with several modalities that summary.json says it is."""
-    from transferkit.multimodal.saved import MultimodalPredictor, is_multimodal_run
+    from transferkit.multimodal.saved import MultimodalPredictor, is_multimodal_run, run_view
 
     if not is_multimodal_run(run):
         return read_manifest(run)
-    manifest = MultimodalPredictor(run, device="cpu").manifest  # a complete, unedited run, or a clear error
-    return {**manifest, "task": summary.get("task") or "classification", "modality": "multimodal"}
+    return run_view(MultimodalPredictor(run, device="cpu").manifest, summary)  # a complete, unedited run
 
 
 def model_card(run_dir: str | Path, repo: str) -> Any:

@@ -36,7 +36,7 @@ def _test_split(run: Path, fusion: str | None = None
     run, ``fusion``'s test probabilities (default ``concat``, what its predict answers)."""
     from transferkit.multimodal.fusion import FUSIONS
     from transferkit.multimodal.saved import MANIFEST as MM_MANIFEST
-    from transferkit.multimodal.saved import is_multimodal_run, outputs_key
+    from transferkit.multimodal.saved import is_multimodal_run, outputs_key, run_view
     from transferkit.rundir import MANIFEST, SUMMARY, TEST_PREDICTIONS, read_json
     from transferkit.tasks import get_task
 
@@ -53,7 +53,7 @@ def _test_split(run: Path, fusion: str | None = None
                               "directory written by transferkit fit, adapt, auto or multimodal.")
     manifest, summary = read_json(run / (MM_MANIFEST if multimodal else MANIFEST)), read_json(run / SUMMARY)
     if multimodal:  # its rows' classes, decided by the classification task (summary.json's task)
-        manifest = {**manifest, "task": summary.get("task"), "modality": "multimodal"}
+        manifest = run_view(manifest, summary)
     task = get_task(manifest.get("task") or summary.get("task"))
     path = run / TEST_PREDICTIONS
     if not task.keeps_test_outputs:

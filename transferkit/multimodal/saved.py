@@ -56,6 +56,13 @@ def save(run_dir: Path, columns: list[Any], heads: dict[str, Any], prior: np.nda
         "weights_sha256": hashlib.sha256(data).hexdigest()})
 
 
+def run_view(manifest: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """A multimodal run's ``multimodal.json`` read as a run manifest: the classification of
+    rows with several modalities that its summary.json says it is (what ``compare`` and the
+    Hub's model card read in place of ``transferkit.json``)."""
+    return {**manifest, "task": summary.get("task") or "classification", "modality": "multimodal"}
+
+
 def outputs_key(fusion: str) -> str:
     """The key of a fusion's test probabilities in ``test_predictions.npz``: ``outputs`` for
     feature-level fusion (what ``predict`` and ``serve`` answer, and what ``compare`` reads
@@ -266,4 +273,4 @@ def _names_table(given: str, recorded: Any) -> bool:
 
 
 __all__ = ["MANIFEST", "WEIGHTS", "MultimodalPredictor", "MultimodalTask", "evaluate_rows", "is_multimodal_run",
-           "load", "multimodal_rows", "outputs_key", "save", "save_test_outputs"]
+           "load", "multimodal_rows", "outputs_key", "run_view", "save", "save_test_outputs"]
