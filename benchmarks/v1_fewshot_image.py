@@ -234,6 +234,7 @@ def main() -> None:
         "(d) from scratch, AdamW 3e-4": lambda d, s: peer_finetune(*d[:3], "adamw", False, s),
         "(e) fastai Learner, fine_tune(10)": lambda d, s: peer_fastai(*d[:3], s),
     }
+    title = "V1 few-shot image (Fashion-MNIST, EfficientNet-Lite0, 64 px)"
     for shots in shot_list:
         setting = f"{shots}/class"
         for seed in seeds:
@@ -250,6 +251,7 @@ def main() -> None:
                 test = summary["metrics"]["test"]
                 res.add(setting, name, seed, test["accuracy"], test["balanced_accuracy"], t, peer=False,
                         ci=_common.summary_ci(summary), features_s=summary["timings"]["features_s"], train_s=summary["timings"]["train_s"])
+            res.write(args.out, title, PACKAGES)  # after every seed: a long run keeps what it finished
     res.notes += [
         "Targets (BENCHMARKS.md): 10/class >= 70 % in <= 10 s; 100/class >= 82 % in <= 1/4 of the "
         "best peer's time.",
@@ -259,7 +261,7 @@ def main() -> None:
         f"--max-test {n_test}` + the overrides in the row's name (the label budget's k-fold rule, "
         "no validation labels beyond the shots).",
     ]
-    res.write(args.out, "V1 few-shot image (Fashion-MNIST, EfficientNet-Lite0, 64 px)", PACKAGES)
+    res.write(args.out, title, PACKAGES)
     shutil.rmtree(work, ignore_errors=True)
 
 

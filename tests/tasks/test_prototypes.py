@@ -99,6 +99,37 @@ def test_fit_towards_prototypes_stays_near_them_under_a_strong_pull():
     assert w.grad.abs().max() < 1e-3
 
 
+def test_prototype_strength_is_chosen_by_k_fold_on_the_shots_without_validation():
+    from transferkit.tasks._prototypes import STRENGTHS, cross_validate_strengths, solve_prototype_head
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(3, 16))
+    y = np.repeat(np.arange(3), 8)
+    x = centres[y] + 0.8 * rng.normal(size=(24, 16))
+    # prototypes that point the wrong way: the labels must pull the head off them
+    w0 = torch.as_tensor(-20 * centres / np.linalg.norm(centres, axis=1, keepdims=True), dtype=torch.float32)
+    scores = cross_validate_strengths(x, y, w0, seed=0)
+    assert set(scores) == set(STRENGTHS)
+    # the folds are stratified: 5 folds of the 24 shots, every accuracy a mean of fold accuracies
+    assert scores[min(STRENGTHS)][0] > scores[max(STRENGTHS)][0]
+    head = torch.nn.Linear(16, 3)
+    head.normalize_input = 1
+    with torch.no_grad():
+        head.weight.copy_(w0)
+    info = solve_prototype_head(head, x, y, val=None, seed=0)
+    best = max(v[0] for v in scores.values())
+    assert info["chosen_by"] == "k-fold cross-validation on the training labels"
+    assert round(scores[info["strength"]][0], 4) == round(best, 4) == info["cv_accuracy"][str(info["strength"])]
+    # one example per class: no fold can be made, the default strength
+    head2 = torch.nn.Linear(16, 3)
+    with torch.no_grad():
+        head2.weight.copy_(w0)
+    assert solve_prototype_head(head2, x[[0, 8, 16]], y[[0, 8, 16]])["strength"] == 0.1
+    # a validation split wins over the folds
+    info_val = solve_prototype_head(head2, x, y, val=(x[:6], y[:6]))
+    assert info_val["chosen_by"] == "validation accuracy" and "val_accuracy" in info_val
+
+
 SPORT = ["the team won the football match", "he scored a goal in the final minute",
          "the tennis player served an ace", "our runners finished the marathon race",
          "the basketball game went to overtime", "the goalkeeper saved a penalty kick",

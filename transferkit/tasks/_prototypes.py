@@ -25,8 +25,12 @@ from torch import nn
 
 from transferkit.errors import ConfigError
 
-#: the L2 strengths (towards the prototypes) tried on the validation split
-STRENGTHS = (1.0, 0.1, 0.01, 0.001)
+#: the L2 strengths (towards the prototypes) tried on the validation split, or by k-fold
+#: cross-validation on the shots; the strongest keeps the prototypes and fits little more than
+#: the biases (the K = 0 head, its biases from labels)
+STRENGTHS = (100.0, 10.0, 1.0, 0.1, 0.01, 0.001)
+#: the most folds of the cross-validation on the shots (fewer when a class has fewer examples)
+MAX_FOLDS = 5
 
 
 def read_descriptions(path: str | Path, classes: Sequence[str]) -> list[str]:
@@ -129,7 +133,8 @@ def prototype_head(cfg: Any, model: nn.Module, train: Any) -> dict[str, Any] | N
             "labels": int(len(train)),
             "selection": ("none: with zero labels there is no validation data and nothing to select; "
                           "the head is the prototypes, its biases fitted without labels")
-            if not len(train) else "the L2 strength towards the prototypes, on the validation split"}
+            if not len(train) else ("the L2 strength towards the prototypes: on the validation split, or by "
+                                      "k-fold cross-validation on the training labels without one")}
 
 
 def fit_towards(x: np.ndarray, y: np.ndarray, w0: torch.Tensor, strength: float,
@@ -155,35 +160,72 @@ def fit_towards(x: np.ndarray, y: np.ndarray, w0: torch.Tensor, strength: float,
     return w.detach().float(), b.detach().float()
 
 
+def _scores(x: np.ndarray, y: np.ndarray, w: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """(accuracy, mean log-loss) of the head ``(w, b)`` on L2-normalised rows ``x``."""
+    xt = torch.nn.functional.normalize(torch.as_tensor(np.asarray(x), dtype=torch.float32), dim=1)
+    logits = xt @ w.T + b
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+    return (float((logits.argmax(1) == yt).float().mean()),
+            float(torch.nn.functional.cross_entropy(logits, yt)))
+
+
+def cross_validate_strengths(x: np.ndarray, y: np.ndarray, w0: torch.Tensor, seed: int = 0,
+                             strengths: Sequence[float] = STRENGTHS) -> dict[float, tuple[float, float]]:
+    """Each strength's mean (accuracy, log-loss) over stratified k-fold cross-validation on
+    ``(x, y)``, k = min(:data:`MAX_FOLDS`, the smallest class's count); empty when a class has
+    a single example (k < 2)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    counts = np.bincount(y)
+    folds = min(MAX_FOLDS, int(counts[counts > 0].min()))
+    if folds < 2:
+        return {}
+    split = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
+    out = {}
+    for lam in strengths:
+        per_fold = [_scores(x[te], y[te], *fit_towards(x[tr], y[tr], w0, lam)) for tr, te in split]
+        out[float(lam)] = (float(np.mean([a for a, _ in per_fold])), float(np.mean([v for _, v in per_fold])))
+    return out
+
+
 def solve_prototype_head(head: nn.Module, x: np.ndarray, y: np.ndarray,
                          val: tuple[np.ndarray, np.ndarray] | None = None,
-                         strength: float | None = None) -> dict[str, Any]:
+                         strength: float | None = None, seed: int = 0) -> dict[str, Any]:
     """Fit a prototype head to labelled features, pulled towards its prototypes (its current
-    weights): the L2 strength is ``strength``, or the one of :data:`STRENGTHS` with the best
-    validation accuracy (ties: the stronger pull), or 0.1 without validation labels."""
+    weights). The L2 strength is ``strength`` when given; else the one of :data:`STRENGTHS`
+    with the best validation accuracy when there are validation labels, or the best mean
+    accuracy of a stratified k-fold cross-validation on the training labels (the shots) when
+    there are none -- ties: the lower log-loss, then the stronger pull; 0.1 when neither is
+    possible (a class with one example and no validation labels)."""
     w0 = head.weight.detach().clone()
+    x = np.asarray(x)
+    y = np.asarray(y)
     labelled = val is not None and len(val[1]) and (np.asarray(val[1]) >= 0).all()
-    grid = [strength] if strength is not None else list(STRENGTHS) if labelled else [0.1]
-    best: tuple[float, float, Any] | None = None
-    scores = {}
-    for lam in grid:
-        w, b = fit_towards(x, y, w0, lam)
-        acc = float("nan")
-        if labelled and val is not None:
-            xv = torch.nn.functional.normalize(torch.as_tensor(np.asarray(val[0]), dtype=torch.float32), dim=1)
-            acc = float(((xv @ w.T + b).argmax(1).numpy() == np.asarray(val[1])).mean())
-            scores[str(lam)] = acc
-        if best is None or acc > best[0]:
-            best = (acc, lam, (w, b))
-    _, lam, (w, b) = best if best is not None else (0.0, grid[0], fit_towards(x, y, w0, grid[0]))
+    scores: dict[float, tuple[float, float]] = {}
+    if strength is not None:
+        lam, chosen_by = float(strength), "given"
+    elif labelled and val is not None:
+        for cand in STRENGTHS:
+            scores[float(cand)] = _scores(val[0], val[1], *fit_towards(x, y, w0, cand))
+        chosen_by = "validation accuracy"
+    else:
+        scores = cross_validate_strengths(x, y, w0, seed)
+        chosen_by = "k-fold cross-validation on the training labels" if scores else "default"
+    if scores:  # best accuracy; ties: lower log-loss, then the stronger pull (STRENGTHS is descending)
+        lam = min(scores, key=lambda k: (-round(scores[k][0], 12), round(scores[k][1], 12), -k))
+    elif strength is None:
+        lam = 0.1
+    w, b = fit_towards(x, y, w0, lam)
     with torch.no_grad():
         head.weight.copy_(w)
         head.bias.copy_(b)
     # c: the inverse strength, as the logistic solver reports its C
+    key = "val_accuracy" if chosen_by == "validation accuracy" else "cv_accuracy"
     return {"solver": "lbfgs-towards-prototypes", "strength": lam, "c": round(1.0 / lam, 6),
-            "val_accuracy": scores or None,
-            "chosen_by": "validation accuracy" if len(grid) > 1 else "default", "n_iter": 1}
+            key: {str(k): round(v[0], 4) for k, v in scores.items()} or None,
+            "chosen_by": chosen_by, "n_iter": 1}
 
 
-__all__ = ["STRENGTHS", "encode_texts", "fit_towards", "init_prototype_head", "prototype_head", "prototype_texts",
+__all__ = ["MAX_FOLDS", "STRENGTHS", "cross_validate_strengths", "encode_texts", "fit_towards", "init_prototype_head", "prototype_head", "prototype_texts",
            "read_descriptions", "solve_prototype_head"]

@@ -425,7 +425,7 @@ class ClassificationTask(Task):
         if bool(getattr(head, "normalize_input", 0)):  # a prototype head: fit towards them
             from transferkit.tasks._prototypes import solve_prototype_head
 
-            return solve_prototype_head(head, x, y, val=val)
+            return solve_prototype_head(head, x, y, val=val, seed=seed)
         # multinomial logistic regression is exactly a linear head under cross-entropy
         if not isinstance(head, nn.Linear) or head.bias is None:
             return None
