@@ -44,3 +44,8 @@ def test_table_rows_checked_against_schema() -> None:
         to_raw_items(pd.DataFrame({"a": [np.nan], "c": ["x"]}), "table", {"schema": schema})
     with pytest.raises(DataError, match=r"missing columns \['c'\]"):
         to_raw_items({"a": 1.0}, "table", {"schema": schema})
+
+
+def test_a_text_given_as_a_string_names_its_own_row():
+    ids, items = collect_inputs(["great coffee", ["Apple", "in", "Paris"]], "text", {})
+    assert ids == ["great coffee", "Apple in Paris"] and items == ["great coffee", ["Apple", "in", "Paris"]]

@@ -168,11 +168,11 @@ def _collect_texts(inputs: Any, text_column: str | None) -> tuple[list[str], lis
             for i, value in enumerate(frame[column].tolist()):
                 ids.append(f"{p}:{i + 1}")
                 items.append("" if value is None or value != value else str(value))
-        elif isinstance(obj, str):
-            ids.append(str(len(items)))
+        elif isinstance(obj, str):  # the text itself names its row (a CSV/JSONL row is file:line)
+            ids.append(obj)
             items.append(obj)
         elif isinstance(obj, (list, tuple)) and obj and all(isinstance(w, str) for w in obj):
-            ids.append(str(len(items)))  # a pre-tokenised sentence (token classification)
+            ids.append(" ".join(obj))  # a pre-tokenised sentence (token classification)
             items.append(list(obj))
         else:
             raise DataError(f"A text input must be a string, a list of words or a CSV/JSONL file; got "
