@@ -44,6 +44,8 @@ def main() -> None:
     args.add_argument("--only", default="", help="Comma-separated methods to run (default: all).")
     args.add_argument("--data", default="", help="Only this dataset (default: both).")
     args.add_argument("--text", default="", help="Only this label text: names or names+descriptions.")
+    args.add_argument("--text-backbone", default="minilm",
+                      help="The label space's text encoder (zeroshot --text-backbone): minilm or wordllama.")
     args.add_argument("--out", default=str(_common.RESULTS_DIR / "z2_zsl_images.md"))
     opts = args.parse_args()
     _common.setup(install=False)
@@ -57,8 +59,8 @@ def main() -> None:
              __doc__.split("\n\n", 1)[1].split("    python")[0].strip(), "",
              f"Seeds: {opts.seeds}. Machine: {json.dumps(_common.machine())}.", "",
              "| data | method | label text | seeds | ZSL acc (unseen) | std | chance | GZSL seen | GZSL unseen "
-             "| GZSL H | H without stacking | params (leave-classes-out) | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| GZSL H | H without stacking | params (leave-classes-out) | leave-classes-out score | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     only = {m for m in opts.only.split(",") if m}
     for data, method, text, n_seeds in RUNS:
         if (only and method not in only) or (opts.data and data != opts.data) or (opts.text and text != opts.text):
@@ -70,6 +72,7 @@ def main() -> None:
             run = zeroshot(data=data, method=method, seed=seed, per_class=per_class, log=lambda _m: None,
                            max_test=opts.max_test if data == "fashion-mnist" else None,
                            class_descriptions=DESCRIPTIONS if "descriptions" in text else None,
+                           text_backbone=opts.text_backbone,
                            out=str(tmp / f"{data}-{method}-{text}-{seed}"))
             results.append(run.summary["zeroshot"])
             params.append(run.summary["zeroshot"]["params"])
@@ -79,15 +82,18 @@ def main() -> None:
         def mean(key: str, sub: str, rs: list = results) -> float:
             return statistics.mean(r[key][sub] for r in rs)
 
+        scores = [r["selection"]["score"] for r in results if (r.get("selection") or {}).get("score") is not None]
+        lco = f"{statistics.mean(scores):.3f}" if scores else "-"
         chosen = "; ".join(",".join(f"{k}={v:g}" for k, v in p.items()) for p in params) or "-"
-        row = (f"| {data} | {method} | {text} | {len(zsl)} | {statistics.mean(zsl):.4f} | "
+        row = (f"| {data} | {method} | {text} ({opts.text_backbone}) | {len(zsl)} | {statistics.mean(zsl):.4f} | "
                f"{statistics.stdev(zsl) if len(zsl) > 1 else 0.0:.4f} | {results[0]['zsl_chance']:.2f} | "
                f"{mean('gzsl', 'acc_seen'):.4f} | {mean('gzsl', 'acc_unseen'):.4f} | {mean('gzsl', 'h'):.4f} | "
-               f"{mean('gzsl_no_stacking', 'h'):.4f} | {chosen} | {statistics.mean(seconds):.1f} |")
+               f"{mean('gzsl_no_stacking', 'h'):.4f} | {chosen} | {lco} | {statistics.mean(seconds):.1f} |")
         lines.append(row)
         print(row, flush=True)
     lines += ["", f"Command: `python benchmarks/z2_zsl_images.py --seeds {opts.seeds}"
-              + "".join(f" --{k} {v}" for k, v in (("only", opts.only), ("data", opts.data), ("text", opts.text)) if v)
+              + "".join(f" --{k} {v}" for k, v in (("only", opts.only), ("data", opts.data), ("text", opts.text),
+                                                  ("text-backbone", opts.text_backbone)) if v)
               + "`", ""]
     Path(opts.out).write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))

@@ -152,3 +152,19 @@ def test_the_zero_shot_temperature_minimises_the_held_out_folds_nll():
     labels = np.concatenate([f[1] for f in folds])
     assert t > 1.5  # softened
     assert nll(logits, labels, t) <= min(nll(logits, labels, t * 0.9), nll(logits, labels, t * 1.1)) + 1e-9
+
+
+def test_wordllama_label_space_embeds_class_texts_offline_and_runs_the_job(tmp_path):
+    pytest.importorskip("wordllama")
+    from transferkit.jobs.zeroshot import ZeroShotConfig, _label_space, wordllama_encoder, zeroshot
+
+    raw = wordllama_encoder()(["a dress", "a dress", "a sandal"])
+    assert raw.shape == (3, 256) and np.allclose(raw[0], raw[1]) and not np.allclose(raw[0], raw[2])
+    embed, _ = _label_space(ZeroShotConfig(text_backbone="wordllama"))
+    unit = embed(["a dress", "a sandal"])
+    assert np.allclose(np.linalg.norm(unit, axis=1), 1.0)
+    assert np.allclose(unit[0], raw[0] / np.linalg.norm(raw[0]))
+    result = zeroshot(data="digits", per_class=20, max_test=40, out=str(tmp_path / "run"),
+                      text_backbone="wordllama", log=lambda _m: None)
+    section = result.summary["zeroshot"]
+    assert section["text_backbone"] == "wordllama" and 0.0 <= section["zsl_accuracy"] <= 1.0

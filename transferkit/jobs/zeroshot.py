@@ -54,7 +54,9 @@ class ZeroShotConfig(Options):
     method: str = option("eszsl", "The map to the label space: eszsl, devise, conse, or random "
                          "(a control that learns nothing).", flag="--method")
     backbone: str = option("efficientnet_lite0", "The image backbone.", flag="--backbone")
-    text_backbone: str = option("minilm", "The text encoder that embeds the class names.",
+    text_backbone: str = option("minilm", "The text encoder that embeds the class names: a text "
+                                "backbone (minilm, hf:...), or 'wordllama' (the wordllama package's "
+                                "static 256-d token embeddings, offline; transferkit[zeroshot]).",
                                 flag="--text-backbone")
     templates: list[str] = option(factory=lambda: list(TEMPLATES), help="Sentences each class name "
                                   "is put into ('{}'; comma-separated); their embeddings are averaged.",
@@ -308,27 +310,54 @@ def _descriptions(cfg: ZeroShotConfig, entry: Any, classes: list[str]) -> list[s
     return read_descriptions(cfg.class_descriptions, classes)
 
 
+def wordllama_encoder() -> Callable[[list[str]], np.ndarray]:
+    """The wordllama package's bundled static embeddings (``l2_supercat``, 256-d: token
+    embeddings distilled from large language models' input embeddings, averaged over a text),
+    loaded from the package's own folder with downloads disabled; raw, not normalised."""
+    try:
+        import wordllama
+        from wordllama import WordLlama
+    except ImportError as exc:
+        raise ConfigError("text_backbone='wordllama' needs the wordllama package: pip install "
+                          "'transferkit[zeroshot]' (or pip install wordllama), or use "
+                          "--text-backbone minilm.") from exc
+    model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    return lambda texts: np.asarray(model.embed(list(texts)), dtype=np.float64)
+
+
 def _label_space(cfg: ZeroShotConfig) -> tuple[Callable[[list[str]], np.ndarray], Any]:
     import torch
 
     from transferkit.backbones import create_backbone
     from transferkit.zeroshot import LabelSpace
 
+    memo: dict[tuple[str, ...], np.ndarray] = {}  # ConSE embeds the same 1000 names in every fold
+
+    def normalised(raw: np.ndarray) -> np.ndarray:
+        return raw / np.clip(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12, None)
+
+    if cfg.text_backbone == "wordllama":
+        static = wordllama_encoder()
+
+        def embed_static(texts: list[str]) -> np.ndarray:
+            key = tuple(texts)
+            if key not in memo:
+                memo[key] = normalised(static(texts))
+            return memo[key].copy()
+
+        return embed_static, LabelSpace(embed_static)
     text = create_backbone(cfg.text_backbone)
     if getattr(text, "modality", None) != "text":
         raise ConfigError(f"The 'text_backbone' parameter must name a text encoder (e.g. minilm). Got "
                           f"{cfg.text_backbone!r}, which reads {getattr(text, 'modality', '?')}.")
     text.eval()
 
-    memo: dict[tuple[str, ...], np.ndarray] = {}  # ConSE embeds the same 1000 names in every fold
-
     @torch.no_grad()
     def embed(texts: list[str]) -> np.ndarray:
         key = tuple(texts)
         if key not in memo:
             out = [text(text.collate(texts[i:i + 128])).double().numpy() for i in range(0, len(texts), 128)]
-            emb = np.concatenate(out)
-            memo[key] = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+            memo[key] = normalised(np.concatenate(out))
         return memo[key].copy()
 
     return embed, LabelSpace(embed)
