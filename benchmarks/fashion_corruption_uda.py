@@ -7,6 +7,7 @@ source-only, adapted (label-free selection) and oracle, over several seeds.
 
     python benchmarks/fashion_corruption_uda.py --seeds 3
     python benchmarks/fashion_corruption_uda.py --quick
+    python benchmarks/fashion_corruption_uda.py --methods '' --skada all --seed-list 0 --out /tmp/skada.md
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from d1_digits_uda import parser, run_benchmark  # noqa: E402
+from d1_digits_uda import parser, run_benchmark, seed_list, skada_list  # noqa: E402
 
 METHODS = ("coral", "mmd", "dann", "cdan", "mcc", "entropy", "coral-transform", "subspace")
 QUICK = ("cdan", "coral-transform")
@@ -32,8 +33,8 @@ def main() -> None:
     args = p.parse_args()
     methods = list(QUICK) if args.quick and args.methods == ",".join(METHODS) else \
         [m for m in args.methods.split(",") if m]
-    seeds = 1 if args.quick else args.seeds
-    out = Path(__file__).parent / "results" / "fashion_corruption_uda.md"
+    seeds = 1 if args.quick else seed_list(args)
+    out = Path(args.out) if args.out else Path(__file__).parent / "results" / "fashion_corruption_uda.md"
     sections = []
     for kind in [k for k in args.corruptions.split(",") if k]:
         common = {"source": "fashion-mnist", "target": f"fashion-mnist-{kind}",
@@ -44,7 +45,8 @@ def main() -> None:
                   "cache_dir": args.cache_dir}
         part = out.with_name(f"fashion_corruption_uda_{kind}.md")
         run_benchmark(f"fashion-{kind}", f"Fashion-MNIST → {kind} (severity {args.severity})",
-                      common, methods, seeds, args.select, args.sweep, part, sys.argv)
+                      common, methods, seeds, args.select, args.sweep, part, sys.argv,
+                      skada=skada_list(args.skada))
         sections.append(part.read_text(encoding="utf-8"))
         part.unlink()
     out.write_text("\n".join(sections), encoding="utf-8")
