@@ -43,7 +43,7 @@ def main() -> None:
                   "source_shots": args.per_class, "max_target": args.max_target,
                   "max_test": args.max_test, "max_val": 1000, "epochs": args.epochs or (8 if args.quick else 20),
                   "cache_dir": args.cache_dir}
-        part = out.with_name(f"fashion_corruption_uda_{kind}.md")
+        part = out.with_name(f"{out.stem}_{kind}.md")  # per output: processes with different --out never share it
         run_benchmark(f"fashion-{kind}", f"Fashion-MNIST → {kind} (severity {args.severity})",
                       common, methods, seeds, args.select, args.sweep, part, sys.argv,
                       skada=skada_list(args.skada))
