@@ -331,33 +331,28 @@ def _label_space(cfg: ZeroShotConfig) -> tuple[Callable[[list[str]], np.ndarray]
     from transferkit.backbones import create_backbone
     from transferkit.zeroshot import LabelSpace
 
+    raw: Callable[[list[str]], np.ndarray]
+    if cfg.text_backbone == "wordllama":
+        raw = wordllama_encoder()
+    else:
+        text = create_backbone(cfg.text_backbone)
+        if getattr(text, "modality", None) != "text":
+            raise ConfigError(f"The 'text_backbone' parameter must name a text encoder (e.g. minilm). Got "
+                              f"{cfg.text_backbone!r}, which reads {getattr(text, 'modality', '?')}.")
+        text.eval()
+
+        @torch.no_grad()
+        def raw(texts: list[str]) -> np.ndarray:
+            return np.concatenate([text(text.collate(texts[i:i + 128])).double().numpy()
+                                   for i in range(0, len(texts), 128)])
+
     memo: dict[tuple[str, ...], np.ndarray] = {}  # ConSE embeds the same 1000 names in every fold
 
-    def normalised(raw: np.ndarray) -> np.ndarray:
-        return raw / np.clip(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12, None)
-
-    if cfg.text_backbone == "wordllama":
-        static = wordllama_encoder()
-
-        def embed_static(texts: list[str]) -> np.ndarray:
-            key = tuple(texts)
-            if key not in memo:
-                memo[key] = normalised(static(texts))
-            return memo[key].copy()
-
-        return embed_static, LabelSpace(embed_static)
-    text = create_backbone(cfg.text_backbone)
-    if getattr(text, "modality", None) != "text":
-        raise ConfigError(f"The 'text_backbone' parameter must name a text encoder (e.g. minilm). Got "
-                          f"{cfg.text_backbone!r}, which reads {getattr(text, 'modality', '?')}.")
-    text.eval()
-
-    @torch.no_grad()
     def embed(texts: list[str]) -> np.ndarray:
         key = tuple(texts)
         if key not in memo:
-            out = [text(text.collate(texts[i:i + 128])).double().numpy() for i in range(0, len(texts), 128)]
-            memo[key] = normalised(np.concatenate(out))
+            emb = raw(list(texts))
+            memo[key] = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
         return memo[key].copy()
 
     return embed, LabelSpace(embed)
