@@ -79,9 +79,18 @@ def test_a_frozen_decoder_with_a_learning_rate_grid_holds_out_validation_for_it(
     shots are held out (the end-to-end rule), and the console says what they choose."""
     said = []
     seg = from_dict(FitConfig, {"data": {"data": "scenes", "shots": 10}, "task": "segmentation",
-                                "strategy": "linear-probe"})
+                                "strategy": "linear-probe", "task_params": {"lr_grid": [1e-3, 1e-2]}})
     assert apply_label_budget(seg, said.append).data.shots_val == CARVE
     assert "choosing the decoder's learning rate (task_params.lr_grid) and step" in said[-1]
+
+
+def test_a_frozen_decoder_with_one_learning_rate_trains_on_every_shot():
+    """The default grid is one rate: nothing to choose, so no validation is held out."""
+    said = []
+    seg = from_dict(FitConfig, {"data": {"data": "scenes", "shots": 10}, "task": "segmentation",
+                                "strategy": "linear-probe"})
+    assert apply_label_budget(seg, said.append).data.shots_val == 0.0
+    assert "no validation split" in said[-1] and "step budget" in said[-1]
 
 
 def test_random_init_backbones_default_to_full_training():

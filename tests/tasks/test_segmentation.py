@@ -78,7 +78,7 @@ def test_predict_writes_masks_at_the_input_size(tmp_path, monkeypatch):
                  pretrained=False, image_size=32, strategy="linear-probe", epochs=1,
                  task_params={"decoder_width": 32, "min_steps": 0}, out=str(tmp_path / "run"), log=None)
     assert run.summary["strategy"] == "linear-probe"
-    assert tk.load(run.run_dir).model.head.segmentation_head[0].in_channels == 2  # 32 halved 4 times
+    assert tk.load(run.run_dir).model.head.segmentation_head[0].in_channels == 8  # 32 halved twice (3 blocks)
     assert "majority" in run.summary["baselines"]
     assert "true and predicted masks" in (run.run_dir / "report.html").read_text()
     img = tmp_path / "one.png"
@@ -133,7 +133,7 @@ def test_the_frozen_decoder_trains_on_cached_maps_with_the_lr_chosen_on_validati
     from transferkit.features import FeatureCache
     from transferkit.tasks.segmentation import SegmentationConfig, SegmentationTask
 
-    assert SegmentationTask().min_train_steps() == SegmentationConfig().min_steps > 100
+    assert SegmentationTask().min_train_steps() == SegmentationConfig().min_steps >= 100
     data = SegmentationTask.tiny_example(tmp_path)
     run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
                  pretrained=False, image_size=32, strategy="linear-probe", epochs=1, batch_size=32,
@@ -154,6 +154,57 @@ def test_the_frozen_decoder_trains_on_cached_maps_with_the_lr_chosen_on_validati
     cache = FeatureCache(tmp_path / "cache")
     entries = [json.loads(f.read_text()) for f in cache.features_dir.glob("*.json")]
     assert sorted(e["n"] for e in entries) == [2, 8]  # validation and train, once per image
+
+
+def test_a_shorter_decoder_ends_at_a_coarser_stride_and_upsamples_to_the_input_size():
+    from transferkit.tasks.segmentation import UnetHead
+
+    channels = [3, 16, 24, 40, 112, 320]  # efficientnet_lite0's maps, strides 1 .. 32
+    maps = [torch.randn(2, c, 64 >> i, 64 >> i) for i, c in enumerate(channels)]
+    for blocks, last in ((3, 32), (5, 8)):
+        head = UnetHead(channels, 11, 128, blocks)
+        assert len(head.decoder.blocks) == blocks
+        assert head.decoder(maps).shape[-3:] == (last, 64 >> (5 - blocks), 64 >> (5 - blocks))
+        assert head(maps).shape == (2, 11, 64, 64)
+
+
+def test_the_class_balanced_loss_is_the_hand_weighted_cross_entropy():
+    """class_balance p: w_c = (n / (K_present n_c)) ** p, the weighted mean over pixels."""
+    from transferkit.tasks.segmentation import SegmentationObjective, pixel_class_weights
+
+    y = torch.tensor([[[0, 0, 0], [0, 0, 1]]])  # 5 background pixels, 1 object pixel
+    w = pixel_class_weights(y.numpy(), 3, 0.5)
+    assert w.tolist() == pytest.approx([(6 / 10) ** 0.5, (6 / 2) ** 0.5, 0.0])  # class 2 absent
+    assert pixel_class_weights(y.numpy(), 3, 0.0) is None
+    logits = torch.randn(1, 3, 2, 3)
+    objective = SegmentationObjective(lambda m, x: x, 3, dice_weight=0.0, weight=w)
+    loss, logs = objective(None, (logits, y), 0)
+    nll = -torch.log_softmax(logits, 1).gather(1, y[:, None])[:, 0]  # (1, 2, 3)
+    weights = w[y]
+    assert float(loss) == pytest.approx(float((weights * nll).sum() / weights.sum()), rel=1e-5)
+    plain, _ = SegmentationObjective(lambda m, x: x, 3, dice_weight=0.0)(None, (logits, y), 0)
+    assert float(plain) == pytest.approx(float(nll.mean()), rel=1e-5)
+    assert float(loss) != pytest.approx(float(plain))
+
+
+def test_a_single_decoder_lr_holds_out_no_validation_and_trains_on_every_shot(tmp_path):
+    """A grid of one learning rate has nothing to choose: all the shots train, at that rate."""
+    import transferkit as tk
+
+    data = get_task("segmentation").tiny_example(tmp_path)
+    run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
+                 pretrained=False, image_size=32, strategy="linear-probe", epochs=1, batch_size=32,
+                 shots=10, cache_dir=str(tmp_path / "cache"),
+                 task_params={"decoder_width": 16, "min_steps": 3, "lr_grid": [0.02]},
+                 out=str(tmp_path / "run"), log=None)
+    assert run.summary["labels_used"] == {"train": 10, "val": 0}
+    stage = run.summary["stages"][0]
+    assert stage["steps"] == 3 and "lr_grid" not in stage
+    import json
+
+    lrs = [json.loads(line).get("lr", {}).get("head") for line in
+           (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert 1e-3 < max(v for v in lrs if v is not None) <= 0.02  # the grid's rate, not train.lr (1e-3)
 
 
 def test_a_model_within_two_points_of_the_majority_mask_gets_the_floor_warning():

@@ -8,8 +8,9 @@ One rule per family of strategy, stated on the console and in ``summary.json``:
   chosen on a frozen backbone (``--mapping auto``), is chosen by k-fold cross-validation
   on the shots;
 - a frozen backbone whose head trains by SGD on cached multi-scale maps with a learning-rate
-  grid (``Task.head_lr_grid``: segmentation's decoder) holds out validation as below, the
-  grid's rate and the step being chosen on it;
+  grid of two rates or more (``Task.head_lr_grid``: segmentation's decoder) holds out
+  validation as below, the grid's rate and the step being chosen on it (a single rate needs
+  no validation: all the shots train, for the full step budget);
 - end-to-end strategies (partial, full, gradual, LoRA ...) and ``auto`` hold out
   :data:`CARVE` of each class's shots (at least one) as validation, for early stopping and
   selection, and train on the rest (no refit on all shots afterwards).
@@ -53,12 +54,13 @@ def solves_on_features(task: str | None) -> bool:
 
 def chooses_head_lr(cfg: FitConfig) -> bool:
     """Whether a frozen backbone's head is trained on cached maps once per learning rate of a
-    grid and chosen on validation (:meth:`Task.head_lr_grid` of the task as configured)."""
+    grid and chosen on validation (:meth:`Task.head_lr_grid` of the task as configured, of two
+    rates or more: a single rate is used as it is and needs no validation)."""
     from transferkit.tasks import TASKS
 
     if cfg.task not in TASKS or not TASKS.get(cfg.task).cached_maps:
         return False
-    return bool(TASKS.build(cfg.task, dict(cfg.task_params)).head_lr_grid())
+    return len(TASKS.build(cfg.task, dict(cfg.task_params)).head_lr_grid()) > 1
 
 
 def step_budget(cfg: FitConfig) -> int:

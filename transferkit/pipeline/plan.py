@@ -76,13 +76,15 @@ def _stage_plan(stage: Any, cfg: FitConfig, splits: Any, backbone: Any, per_exam
         steps = min(steps, cfg.train.max_steps)
     inputs = ("head on cached features" if k == 0 else
               f"top {k} block(s) on cached activations" if k else "end to end on raw inputs")
-    runs = len(task.head_lr_grid()) if k == 0 and task is not None and task.cached_maps and len(splits.val) else 0
-    if k == 0 and task is not None and task.cached_maps:
+    maps = k == 0 and task is not None and task.cached_maps
+    grid = task.head_lr_grid() if maps else ()
+    runs = len(grid) if len(grid) > 1 and len(splits.val) else 1  # one rate: no choice to make
+    if maps:
         inputs = "head on the encoder's cached multi-scale maps" + (
             f", once per learning rate of task_params.lr_grid ({runs} runs, chosen on validation)" if runs > 1 else "")
-        steps *= max(1, runs)
+        steps *= runs
     fraction = 0.0 if k == 0 else (min(1.0, k / max(n_blocks, 1)) if k else 1.0)
-    if runs:  # a decoder's step on cached maps costs about a forward pass of the encoder
+    if maps:  # a decoder's step on cached maps costs about a forward pass of the encoder
         fraction = 1.0
     seconds = steps * cfg.train.batch_size * STEP_FORWARDS * per_example * fraction
     evals = epochs * len(splits.val) * per_example * fraction

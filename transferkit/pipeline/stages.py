@@ -405,7 +405,7 @@ class StageRunner:
         self.timings["train_s"] += seconds
         entry = {"stage": f"{tag}{stage.name}", "best_metric": result.best_metric,
                  "steps": result.steps, "stopped": result.stopped, "seconds": round(seconds, 3)}
-        if self.task.head_lr_grid() and inputs.maps and len(self.splits.val):
+        if len(self.task.head_lr_grid()) > 1 and inputs.maps and len(self.splits.val):
             entry.update({"lr": trainer.config.lr, "lr_grid": tried})
         entry.update(trend.ends())
         if trainer.extension is not None:
@@ -417,9 +417,12 @@ class StageRunner:
     def _lr_runs(self, stage: Any, tag: str, inputs: _StageInputs) -> list[tuple[str, Any, list[dict[str, Any]]]]:
         """(name, config, parameter groups) of each run of ``stage``: one, or on cached maps with a
         validation split one per learning rate of the task's :meth:`~Task.head_lr_grid` (the
-        groups' rates scaled alike, each run logged as ``<stage>@lr<lr>``)."""
+        groups' rates scaled alike, each run logged as ``<stage>@lr<lr>``); a grid of one rate
+        is that rate, with or without validation."""
         cfg = self._stage_config(stage)
-        grid = self.task.head_lr_grid() if inputs.maps and len(self.splits.val) else ()
+        grid = self.task.head_lr_grid() if inputs.maps else ()
+        if len(grid) > 1 and not len(self.splits.val):  # nothing to choose on: train.lr
+            grid = ()
         if not grid:
             return [(f"{tag}{stage.name}", cfg, stage.param_groups)]
         return [(f"{tag}{stage.name}" + (f"@lr{lr:g}" if len(grid) > 1 else ""), dataclasses.replace(cfg, lr=lr),

@@ -162,7 +162,8 @@ class Task:
     def head_lr_grid(self) -> tuple[float, ...]:
         """Learning rates the head stage on cached maps (:attr:`cached_maps`) is trained with,
         one run each from the same start; the run with the best validation selection metric is
-        kept. The label budget then holds out validation for it. Default: () (``train.lr`` alone)."""
+        kept. The label budget then holds out validation for it. A single rate is used as it
+        is, with no validation held out. Default: () (``train.lr`` alone)."""
         return ()
 
     def init_head(self, model: nn.Module, train: Any) -> dict[str, Any] | None:
