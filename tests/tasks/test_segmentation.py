@@ -168,6 +168,23 @@ def test_a_shorter_decoder_ends_at_a_coarser_stride_and_upsamples_to_the_input_s
         assert head(maps).shape == (2, 11, 64, 64)
 
 
+def test_a_run_recorded_before_decoder_blocks_loads_with_smps_five_blocks(tmp_path):
+    import json
+
+    import transferkit as tk
+
+    data = get_task("segmentation").tiny_example(tmp_path)
+    run = tk.fit(data=data["data"], task="segmentation", backbone="timm:mobilenetv3_small_050",
+                 pretrained=False, image_size=32, strategy="linear-probe", epochs=1,
+                 task_params={"decoder_width": 32, "decoder_blocks": 5, "min_steps": 0},
+                 out=str(tmp_path / "run"), log=None)
+    manifest_path = run.run_dir / "transferkit.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["task_params"].pop("decoder_blocks") == 5  # as written before the option
+    manifest_path.write_text(json.dumps(manifest))
+    assert len(tk.load(run.run_dir).model.head.decoder.blocks) == 5
+
+
 def test_the_class_balanced_loss_is_the_hand_weighted_cross_entropy():
     """class_balance p: w_c = (n / (K_present n_c)) ** p, the weighted mean over pixels."""
     from transferkit.tasks.segmentation import SegmentationObjective, pixel_class_weights

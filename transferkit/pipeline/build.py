@@ -241,7 +241,14 @@ def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferMode
     weights = check_weights_file(Path(run_dir) / WEIGHTS)
     check_weights_digest(weights, manifest)
     # the task's parameters that shape its head, as the run recorded them (Task.describe_head)
-    task = get_task(manifest.get("task"), manifest.get("task_params") or None)
+    params = manifest.get("task_params") or None
+    if params is not None:  # a parameter newer than the run: the value the run was built with
+        from transferkit.tasks import TASKS
+
+        name = manifest.get("task")
+        older = TASKS.get(name).recorded_defaults if name in TASKS else {}
+        params = {**older, **params}
+    task = get_task(manifest.get("task"), params)
     problem = task.check_targets(manifest)
     if problem:
         raise RunDirError(f"{MANIFEST} of '{run_dir}' {problem} The file was edited or is corrupt; "
