@@ -336,3 +336,49 @@ def test_context_head_is_solved_in_closed_form_and_recorded(tmp_path):
     old = json.loads((tmp_path / "old" / "transferkit.json").read_text())
     old.pop("task_params")
     assert isinstance(rebuild_model(old, tmp_path / "old").head, torch.nn.Linear)
+
+
+def _tagged_sentences(n, seed):
+    """n sentences of 6 words, 4-d word vectors whose first coordinates hint at the tag
+    (O, B-per, I-per) with noise; tags valid IOB2."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros((n, 6), dtype=np.int64)
+    for i in range(n):
+        a = int(rng.integers(0, 5))
+        y[i, a] = 1
+        if rng.random() < 0.5:
+            y[i, a + 1] = 2
+    x = rng.normal(0, 1.0, (n, 6, 4))
+    x[..., 0] += 2.0 * (y == 1)
+    x[..., 1] += 2.0 * (y == 2)
+    return x, y
+
+
+def test_token_probe_strength_is_chosen_by_entity_f1_on_validation():
+    """Each C's score is the validation entity F1 of the logistic regression at that C
+    (recomputed here with cold, tightly converged fits); the best one is chosen."""
+    from sklearn.linear_model import LogisticRegression
+
+    from transferkit.tasks.tokens import TOKEN_C_GRID, choose_token_c
+    from transferkit.train.convex import centre_and_scale
+
+    x, y = _tagged_sentences(40, 0)
+    xv, yv = _tagged_sentences(20, 1)
+    c, scores, how = choose_token_c(x, y, PER, "viterbi", val=(xv, yv))
+    assert "validation" in how and set(scores) == set(TOKEN_C_GRID)
+    z, mean, std = centre_and_scale(x.reshape(-1, 4))
+    for k, got in scores.items():
+        m = LogisticRegression(C=k, tol=1e-10, max_iter=5000).fit(z, y.reshape(-1))
+        probs = m.predict_proba((xv.reshape(-1, 4) - mean) / std).reshape(20, 6, 3)
+        gold, pred = sentence_tags(yv, probs, PER, "viterbi")
+        assert got == pytest.approx(entity_metrics(gold, pred)["entity_f1"], abs=1e-9)
+    assert scores[c] == max(scores.values())
+
+
+def test_token_probe_cross_validates_over_sentences_without_validation():
+    from transferkit.tasks.tokens import TOKEN_FOLDS, choose_token_c
+
+    x, y = _tagged_sentences(30, 2)
+    c, scores, how = choose_token_c(x, y, PER, "viterbi", seed=0)
+    assert f"{TOKEN_FOLDS}-fold" in how and scores[c] == max(scores.values()) and scores[c] > 0.3
+    assert choose_token_c(x[:1], y[:1], PER, "viterbi")[0] == 1.0  # one sentence: nothing to hold out
