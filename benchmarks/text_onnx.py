@@ -8,7 +8,12 @@ SkipLayerNorm, BiasGelu). Each batch runs through torch and each session in turn
 load that changes during the run falls on all of them alike; wall and process CPU
 seconds are both printed (CPU seconds are steadier on a shared machine). Prints only.
 
+``--order`` measures instead what the order of the texts costs torch on the whole test
+set: by characters (``length_order``, what the extractor does) or by token count (less
+padding: the batches of a character-sorted set are not sorted by tokens).
+
     python benchmarks/text_onnx.py --texts 256 --batch-size 64 --repeats 2
+    python benchmarks/text_onnx.py --order --texts 1000 --repeats 2
 """
 
 from __future__ import annotations
@@ -52,13 +57,63 @@ def export(bb: Any, sample: dict[str, torch.Tensor], path: Path) -> None:
                           dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in NAMES}, "y": {0: "batch"}})
 
 
+def compare_orders(args: argparse.Namespace) -> None:
+    """torch on the test reviews in character-length order vs token-count order."""
+    import transferkit as tk
+    from transferkit.backbones import create_backbone
+    from transferkit.features.extract import length_order
+    from transferkit.features.onnx import physical_cores
+
+    torch.set_num_threads(physical_cores())
+    bb = create_backbone("minilm").eval()
+    if args.pool_stages:
+        bb.set_pool_stages(args.pool_stages)
+    test = tk.data.load("fine-foods", split="test")
+    n = min(args.texts, len(test))
+    texts = [str(test.input(i)) for i in range(n)]
+    bs = args.batch_size
+    enc = bb.tokenizer(texts, truncation=True, max_length=bb.max_length)
+    lens = np.array([len(x) for x in enc["input_ids"]])
+
+    def by_chars() -> np.ndarray:
+        order = length_order(test, np.arange(n))
+        out = [bb(bb.collate([texts[i] for i in order[s:s + bs]])).numpy() for s in range(0, n, bs)]
+        return np.concatenate(out)[np.argsort(order)]
+
+    def by_tokens() -> np.ndarray:
+        order = np.argsort(-lens, kind="stable")
+        out = [bb(dict(bb.tokenizer.pad([{k: enc[k][i] for k in enc} for i in order[s:s + bs]],
+                                        return_tensors="pt"))).numpy() for s in range(0, n, bs)]
+        return np.concatenate(out)[np.argsort(order)]
+
+    for name, order in (("characters", length_order(test, np.arange(n))), ("tokens", np.argsort(-lens))):
+        t = lens[order]
+        padded = sum(int(t[s:s + bs].max()) * len(t[s:s + bs]) for s in range(0, n, bs))
+        print(f"by {name}: {padded} padded tokens for {int(lens.sum())} real ({padded / lens.sum():.3f}x)")
+    ref = None
+    with torch.inference_mode():
+        by_chars()  # warm-up
+        for rep in range(args.repeats):
+            for name, run in (("characters", by_chars), ("tokens", by_tokens)):
+                c0, t0 = time.process_time(), time.perf_counter()
+                out = run()
+                w, c = time.perf_counter() - t0, time.process_time() - c0
+                ref = out if ref is None else ref
+                print(f"repeat {rep}, order by {name}: wall {w:.2f} s, CPU {c:.2f} s, "
+                      f"max abs diff {float(np.abs(out - ref).max()):.1e}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--texts", type=int, default=256, help="test reviews to embed")
     ap.add_argument("--batch-size", type=int, default=64, help="extract_features' default")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--pool-stages", type=int, default=2, help="fit's default for a frozen text backbone")
+    ap.add_argument("--order", action="store_true", help="compare text orders through torch instead")
     args = ap.parse_args()
+    if args.order:
+        compare_orders(args)
+        return
 
     from onnxruntime.transformers.optimizer import optimize_model
 
