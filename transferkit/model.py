@@ -40,7 +40,12 @@ class TransferModel(nn.Module):
     def forward_features(self, feats: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, K)
         """Logits from (cached) backbone features (a dense task's feature maps, a list, go to
         its head as they are)."""
-        feats = self.mapping(feats)
+        mapped = self.mapping(feats)
+        if getattr(self.head, "reads_neighbours", False) and isinstance(feats, torch.Tensor):
+            # a head that reads each word's neighbours (token classification) takes padded words
+            # as a sentence's edge: zero vectors, also after a mapping that moves zero elsewhere
+            mapped = mapped * (feats.abs().amax(-1, keepdim=True) > 0).to(mapped.dtype)
+        feats = mapped
         return self.head(self.dropout(feats) if isinstance(feats, torch.Tensor) else feats)
 
     def forward(self, inputs: Any) -> torch.Tensor:  # (B, K)

@@ -256,3 +256,129 @@ def test_decode_argmax_keeps_each_words_most_probable_tag():
 class SimpleData:
     def __init__(self, classes):
         self.classes = classes
+
+
+# ---------------------------------------------------------------- the head reads neighbours (task_params.context)
+def test_window_rows_lay_out_each_words_neighbours_by_hand():
+    from transferkit.tasks.tokens import window_rows
+
+    x = np.array([[[1.0, 10.0], [2.0, 20.0], [0.0, 0.0]]])  # 2 words, then padding
+    rows = window_rows(x, 1)[0]
+    assert rows.tolist() == [[0, 0, 1, 10, 2, 20], [1, 10, 2, 20, 0, 0], [2, 20, 0, 0, 0, 0]]
+    assert window_rows(x, 0) is x or np.array_equal(window_rows(x, 0), x)
+
+
+def test_context_head_is_a_linear_map_of_the_window():
+    """The convolution's logits equal W [x_{i-1}; x_i; x_{i+1}] + b with the weights loaded
+    from that layout; zeros past both ends."""
+    from transferkit.tasks.tokens import WordContextHead, window_rows
+
+    g = torch.Generator().manual_seed(0)
+    head = WordContextHead(4, 3, context=1)
+    w, b = torch.randn(3, 12, generator=g), torch.randn(3, generator=g)
+    head.set_window_weights(w, b)
+    x = torch.randn(2, 5, 4, generator=g)
+    x[1, 3:] = 0  # the second sentence has 3 words
+    expected = torch.from_numpy(window_rows(x.numpy(), 1)) @ w.T + b
+    assert torch.allclose(head(x), expected, atol=1e-5)
+    # a word's logits depend on its neighbours only: the first word ignores the third
+    y = x.clone()
+    y[0, 2] += 5.0
+    assert torch.allclose(head(y)[0, 0], head(x)[0, 0]) and not torch.allclose(head(y)[0, 1], head(x)[0, 1])
+
+
+def test_context_head_reads_padding_as_the_sentence_edge_after_a_mapping():
+    """A sentence's logits are the same alone and padded in a batch, also behind a mapping
+    that sends a zero vector elsewhere (the model zeroes padded words again)."""
+    from transferkit.mapping import MAPPINGS
+    from transferkit.model import TransferModel
+    from transferkit.tasks.tokens import WordContextHead
+
+    torch.manual_seed(0)
+    mapping = MAPPINGS.build("mlp", in_dim=4)
+    with torch.no_grad():
+        mapping.up.bias.fill_(1.0)  # phi(0) != 0
+    backbone = torch.nn.Identity()
+    backbone.feature_dim = 4
+    model = TransferModel(backbone, 3, mapping=mapping, head=WordContextHead(4, 3, 1)).eval()
+    assert mapping(torch.zeros(1, 4)).abs().sum() > 0
+    short = torch.randn(1, 2, 4)
+    batch = torch.zeros(2, 4, 4)
+    batch[0, :2] = short[0]
+    batch[1] = torch.randn(4, 4)
+    with torch.no_grad():
+        assert torch.allclose(model.forward_features(batch)[0, :2], model.forward_features(short)[0], atol=1e-5)
+
+
+def test_context_head_is_solved_in_closed_form_and_recorded(tmp_path):
+    """The probe solves the window head like a linear one (a logistic regression on the
+    window rows); the run records the context, and a run from before it (no context in
+    transferkit.json) rebuilds with a linear head."""
+    import json
+
+    import transferkit as tk
+    from transferkit.pipeline.build import rebuild_model
+    from transferkit.tasks.tokens import WordContextHead, write_tiny_conll
+
+    path = tmp_path / "ner.conll"
+    write_tiny_conll(path, n=60)
+    run = tk.fit(data=str(path), backbone="minilm", task="token-classification", seed=0,
+                 cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "run"), log=None)
+    manifest = json.loads((tmp_path / "run" / "transferkit.json").read_text())
+    assert manifest["task_params"]["context"] == 1
+    assert run.summary["metrics"]["test"]["entity_f1"] > 0.5
+    model = rebuild_model(manifest, tmp_path / "run")
+    assert isinstance(model.head, WordContextHead) and model.head.context == 1
+    assert tk.load(tmp_path / "run").predict([["anna", "smith", "lives", "in", "paris"]]) is not None
+    # a run written before the parameter existed (a linear head, no context recorded)
+    tk.fit(data=str(path), backbone="minilm", task="token-classification", seed=0,
+           task_params={"context": 0}, cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "old"), log=None)
+    old = json.loads((tmp_path / "old" / "transferkit.json").read_text())
+    old.pop("task_params")
+    assert isinstance(rebuild_model(old, tmp_path / "old").head, torch.nn.Linear)
+
+
+def _tagged_sentences(n, seed):
+    """n sentences of 6 words, 4-d word vectors whose first coordinates hint at the tag
+    (O, B-per, I-per) with noise; tags valid IOB2."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros((n, 6), dtype=np.int64)
+    for i in range(n):
+        a = int(rng.integers(0, 5))
+        y[i, a] = 1
+        if rng.random() < 0.5:
+            y[i, a + 1] = 2
+    x = rng.normal(0, 1.0, (n, 6, 4))
+    x[..., 0] += 2.0 * (y == 1)
+    x[..., 1] += 2.0 * (y == 2)
+    return x, y
+
+
+def test_token_probe_strength_is_chosen_by_entity_f1_on_validation():
+    """Each C's score is the validation entity F1 of the logistic regression at that C
+    (recomputed here with cold, tightly converged fits); the best one is chosen."""
+    from sklearn.linear_model import LogisticRegression
+
+    from transferkit.tasks.tokens import TOKEN_C_GRID, choose_token_c
+    from transferkit.train.convex import centre_and_scale
+
+    x, y = _tagged_sentences(40, 0)
+    xv, yv = _tagged_sentences(20, 1)
+    c, scores, how = choose_token_c(x, y, PER, "viterbi", val=(xv, yv))
+    assert "validation" in how and set(scores) == set(TOKEN_C_GRID)
+    z, mean, std = centre_and_scale(x.reshape(-1, 4))
+    for k, got in scores.items():
+        m = LogisticRegression(C=k, tol=1e-10, max_iter=5000).fit(z, y.reshape(-1))
+        probs = m.predict_proba((xv.reshape(-1, 4) - mean) / std).reshape(20, 6, 3)
+        gold, pred = sentence_tags(yv, probs, PER, "viterbi")
+        assert got == pytest.approx(entity_metrics(gold, pred)["entity_f1"], abs=1e-9)
+    assert scores[c] == max(scores.values())
+
+
+def test_token_probe_cross_validates_over_sentences_without_validation():
+    from transferkit.tasks.tokens import TOKEN_FOLDS, choose_token_c
+
+    x, y = _tagged_sentences(30, 2)
+    c, scores, how = choose_token_c(x, y, PER, "viterbi", seed=0)
+    assert f"{TOKEN_FOLDS}-fold" in how and scores[c] == max(scores.values()) and scores[c] > 0.3
+    assert choose_token_c(x[:1], y[:1], PER, "viterbi")[0] == 1.0  # one sentence: nothing to hold out

@@ -241,14 +241,11 @@ def rebuild_model(manifest: dict[str, Any], run_dir: str | Path) -> TransferMode
     weights = check_weights_file(Path(run_dir) / WEIGHTS)
     check_weights_digest(weights, manifest)
     # the task's parameters that shape its head, as the run recorded them (Task.describe_head)
-    params = manifest.get("task_params") or None
-    if params is not None:  # a parameter newer than the run: the value the run was built with
-        from transferkit.tasks import TASKS
+    from transferkit.tasks import DEFAULT_TASK, TASKS
 
-        name = manifest.get("task")
-        older = TASKS.get(name).recorded_defaults if name in TASKS else {}
-        params = {**older, **params}
-    task = get_task(manifest.get("task"), params)
+    name = manifest.get("task") or DEFAULT_TASK
+    params = {**TASKS.get(name).unrecorded_params, **(manifest.get("task_params") or {})}
+    task = get_task(name, params or None)
     problem = task.check_targets(manifest)
     if problem:
         raise RunDirError(f"{MANIFEST} of '{run_dir}' {problem} The file was edited or is corrupt; "

@@ -97,10 +97,10 @@ class Task:
     #: then caches once per image (``backbone.packed_maps()``: one flat row each) and trains
     #: the head on, without augmentation (segmentation's decoder); False: raw inputs
     cached_maps: ClassVar[bool] = False
-    #: head-shaping parameters (``task_params``) that run directories written before the
-    #: parameter existed were built with: a recorded ``task_params`` without one of them is
-    #: read with this value, not today's default, so old runs still load
-    recorded_defaults: ClassVar[dict[str, Any]] = {}
+    #: head-shaping parameters (``describe_head``'s ``task_params``) as runs written before
+    #: they existed were made: ``rebuild_model`` fills them in where a transferkit.json does
+    #: not record them (a token-classification run from before ``context``: a linear head)
+    unrecorded_params: ClassVar[dict[str, Any]] = {}
     #: the backbone a fit of this task uses when the user names none (None: the config's
     #: image default); ``--strategy auto`` also adds it to its candidate pool
     default_backbone: ClassVar[str | None] = None

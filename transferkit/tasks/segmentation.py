@@ -271,7 +271,7 @@ class SegmentationTask(Task):
     targets = "masks"
     cached_inputs = False
     cached_maps = True
-    recorded_defaults = {"decoder_blocks": 5}  # runs before decoder_blocks: smp's full 5 blocks
+    unrecorded_params = {"decoder_blocks": 5}  # runs before decoder_blocks: smp's full 5 blocks
 
     def __init__(self, config: SegmentationConfig | None = None) -> None:
         super().__init__(config if config is not None else SegmentationConfig())

@@ -32,6 +32,18 @@ C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 MAX_FOLDS = 5
 
 
+def centre_and_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(z, mean, std)`` with ``z = (x - mean) / std``: centred, and one scale for all
+    features -- the rows' root mean square per feature, before centring -- so a C grid means the
+    same on every backbone. Not per-feature standardisation: on V1 it lifted weak, noisy
+    feature dimensions and cost 2.7 points (72.0 vs 74.7 %, 3 seeds)."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    mean = x.mean(axis=0)
+    rms = float(np.linalg.norm(x, axis=1).mean() / np.sqrt(x.shape[1])) if len(x) else 1.0
+    std = np.full(x.shape[1], rms if rms > 1e-12 else 1.0)
+    return (x - mean) / std, mean, std
+
+
 def _logreg(c: float, class_weight: str | None, max_iter: int) -> Any:
     from sklearn.linear_model import LogisticRegression
 
@@ -99,12 +111,14 @@ def out_of_fold_logits(z: np.ndarray, y: np.ndarray, num_classes: int, c: float,
 def fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
                       x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
                       class_weight: str | None = None, seed: int = 0, max_iter: int = 1000,
-                      cross_fit: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                      cross_fit: bool = False, c: float | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Weights ``(K, D)`` and bias ``(K,)`` of the multinomial logistic regression of ``y`` on
     ``x`` (``(N, D)`` features), for ``logits = x @ W.T + b``.
 
-    The L2 strength is chosen on the validation split ``(x_val, y_val)`` when there is one,
-    else by k-fold cross-validation on the training labels. Features are centred and scaled
+    The L2 strength is ``c`` when given (the caller chose it), else chosen on the validation
+    split ``(x_val, y_val)`` when there is one, else by k-fold cross-validation on the
+    training labels. Features are centred and scaled
     inside (one scale for all features, so a C grid means the same on every backbone) and
     the scaling is folded into the returned weights. Classes absent from ``y`` get a bias that never wins. ``info`` holds the chosen
     C, how it was chosen, each C's score and the iterations; with ``cross_fit`` and no
@@ -116,21 +130,16 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
     # one BLAS thread: these are small problems, and on a busy machine a second thread
     # made each fit ~50x slower (measured on V1's 100 x 1,984 features)
     with blas_threads(1):
-        return _fit_logistic_head(x, y, num_classes, x_val, y_val, class_weight, seed, max_iter, cross_fit)
+        return _fit_logistic_head(x, y, num_classes, x_val, y_val, class_weight, seed, max_iter, cross_fit, c)
 
 
 def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np.ndarray | None,
                        y_val: np.ndarray | None, class_weight: str | None, seed: int,
-                       max_iter: int, cross_fit: bool = False) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+                       max_iter: int, cross_fit: bool = False, given_c: float | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)  # (N, D)
     y = np.asarray(y, dtype=np.int64)
-    # Centred, and one scale for all features (so a C grid means the same on every
-    # backbone). Not per-feature standardisation: on V1 it lifted weak, noisy feature
-    # dimensions and cost 2.7 points (72.0 vs 74.7 %, 3 seeds).
-    mean = x.mean(axis=0)
-    rms = float(np.linalg.norm(x, axis=1).mean() / np.sqrt(x.shape[1]))
-    std = np.full(x.shape[1], rms if rms > 1e-12 else 1.0)
-    z = (x - mean) / std
+    z, mean, std = centre_and_scale(x)
     weights = np.zeros((num_classes, x.shape[1]))
     bias = np.full(num_classes, -1e4)  # absent classes: never predicted
     present = np.unique(y)
@@ -142,7 +151,10 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes of tiny CV folds
             labelled = None if y_val is None else np.asarray(y_val) >= 0
-            if labelled is not None and labelled.any():
+            if given_c is not None:
+                c, scores = float(given_c), {}
+                info["c_chosen_on"] = "the caller"
+            elif labelled is not None and labelled.any():
                 z_val = (np.asarray(x_val, dtype=np.float64).reshape(len(x_val), -1)[labelled] - mean) / std
                 c, scores = choose_c_on(z, y, z_val, np.asarray(y_val)[labelled], class_weight, max_iter)
                 info["c_chosen_on"] = "validation split"
@@ -220,5 +232,5 @@ def fit_ridge_classifier_head(x: np.ndarray, y: np.ndarray, num_classes: int, *,
     return torch.from_numpy(w).float(), torch.from_numpy(b).float(), info
 
 
-__all__ = ["C_GRID", "MAX_FOLDS", "RIDGE_ALPHAS", "choose_c", "choose_c_on", "fit_logistic_head",
+__all__ = ["C_GRID", "MAX_FOLDS", "RIDGE_ALPHAS", "centre_and_scale", "choose_c", "choose_c_on", "fit_logistic_head",
            "fit_ridge_classifier_head", "out_of_fold_logits"]
