@@ -319,7 +319,8 @@ class SegmentationTask(Task):
     def objective(self, forward: Callable[[nn.Module, Any], torch.Tensor], train_cfg: Any,
                   train_data: Any, *, num_outputs: int | None, l2_sp: Any = None) -> nn.Module:
         k = int(num_outputs or len(train_data.classes))
-        weight = pixel_class_weights(np.asarray(train_data.y), k, self.config.class_balance)
+        power = self.config.class_balance  # the masks are read only when they weigh the classes
+        weight = pixel_class_weights(np.asarray(train_data.y), k, power) if power else None
         return SegmentationObjective(forward, k, self.config.dice_weight, l2_sp, weight)
 
     def example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -199,8 +199,8 @@ def choose_token_c(x: np.ndarray, y: np.ndarray, classes: Sequence[str], decode:
             x_h, y_h = (val[0], np.asarray(val[1])) if held is None else (x[held], y[held])
             width = min(x_h.shape[1], y_h.shape[1])
             x_h, y_h = x_h[:, :width], y_h[:, :width]
-            z, mean, std = centre_and_scale(word_rows(x[train_idx], y[train_idx])[0])
-            yw = word_rows(x[train_idx], y[train_idx])[1]
+            xw, yw = word_rows(x[train_idx], y[train_idx])
+            z, mean, std = centre_and_scale(xw)
             z_h = (x_h.reshape(-1, x_h.shape[-1]) - mean) / std
             # one path per fold from the strongest regularisation up, each fit starting from the
             # last: the same optimum to the solver's tolerance, in a fraction of the iterations
@@ -431,13 +431,13 @@ class TokenClassificationTask(Task):
         their neighbours' for a :class:`WordContextHead` (:func:`window_rows`) -- a linear head
         under cross-entropy, exactly; padding left out. Its L2 strength is the one with the
         best entity F1 (:func:`choose_token_c`)."""
-        context = int(getattr(head, "context", 0)) if isinstance(head, WordContextHead) else None
-        if context is None and (not isinstance(head, nn.Linear) or head.bias is None):
+        if not isinstance(head, WordContextHead) and (not isinstance(head, nn.Linear) or head.bias is None):
             return None
         from transferkit.train.convex import fit_logistic_head
 
-        x = window_rows(x, context or 0)
-        v = (window_rows(val[0], context or 0), val[1]) if val is not None and len(val[1]) else None
+        context = getattr(head, "context", 0)  # a linear head reads the word alone
+        x = window_rows(x, context)
+        v = (window_rows(val[0], context), val[1]) if val is not None and len(val[1]) else None
         c, scores, how = choose_token_c(x, y, self._classes, self.decoding(), seed, v)
         x_w, y_w = word_rows(x, y)
         weight, bias, info = fit_logistic_head(x_w, y_w, head.out_features, seed=seed, c=c)
