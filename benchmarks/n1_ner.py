@@ -27,7 +27,9 @@ prediction on this (shared, 2-core) machine.
     python benchmarks/n1_ner.py --seeds 1 --shots 100,500,all --epochs 3,10
 
 ``--shots all`` trains on every training sentence (1,723 tweets). ``--methods`` keeps some of
-``probe,crf,hf,full`` (default: all four).
+``probe,crf,hf,full,auto`` (default: the first four); ``auto`` is ``fit --strategy auto`` (the
+probe, then fine-tuning rungs from it, each kept only if the validation tweets' entity F1 says
+so; default 10-minute budget; the row names the strategy it kept).
 
 Decoding: the probe's row scores the run's own decoding (``task_params.decode``, the task's
 default). A second table reads the same fit both ways -- the run reloaded, its tag
@@ -213,6 +215,14 @@ def main() -> None:
                                     **both})
                     print(f"decodings K={k} seed {seed}: {both}", flush=True)
                     record(f"transferkit fit, default strategy ({run.summary['strategy']})", k, seed,
+                           run.summary["metrics"]["test"]["entity_f1"], t.wall)
+                if "auto" in methods:
+                    with _common.timed() as t:
+                        run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
+                                     seed=seed, strategy="auto", cache_dir=str(cache / f"auto-{k}-{seed}"),
+                                     out=str(work / f"auto-{k}-{seed}"), log=None)
+                    print(f"auto K={k} seed {seed}: {run.summary.get('choice')}", flush=True)
+                    record(f"transferkit fit --strategy auto (kept: {run.summary['strategy']})", k, seed,
                            run.summary["metrics"]["test"]["entity_f1"], t.wall)
                 if "crf" in methods:
                     with _common.timed() as t:

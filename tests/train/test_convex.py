@@ -62,7 +62,7 @@ def test_the_l2_strength_comes_from_the_validation_split_when_there_is_one():
     x, y = _blobs(3, n=10)
     x_val, y_val = _blobs(3, n=10, seed=0)
     _, _, info = fit_logistic_head(x, y, 3, x_val=x_val + 0.5, y_val=y_val)
-    assert info["c_chosen_on"] == "validation split"
+    assert info["c_chosen_on"] == "the validation split"
     _, _, info = fit_logistic_head(x, y, 3)
     assert info["c_chosen_on"].startswith("cross-validation")
 

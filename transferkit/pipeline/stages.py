@@ -371,7 +371,7 @@ class StageRunner:
             log.append({**record, "time": round(seconds, 3)})
         strength = (f"C {info.get('c')}" if "alpha" not in info else f"alpha {info['alpha']:g}"
                     if info.get("alpha_chosen_on") else f"alpha {info['alpha']:g} per row")
-        chosen_on = (f"; C from the {info['c_chosen_on']}" if info.get("c_chosen_on") else
+        chosen_on = (f"; C from {info['c_chosen_on']}" if info.get("c_chosen_on") else
                      f"; alpha by {info['alpha_chosen_on']}" if info.get("alpha_chosen_on") else "")
         self.log(f"[bold]stage[/bold] {tag}{stage.name}: head on cached features, solved by "
                  f"{info.get('solver')} ({strength}{chosen_on})")

@@ -330,10 +330,10 @@ class MultilabelTask(Task):
                 scores[c] = multilabel_metrics(val[1], probs)["map"]  # type: ignore[index]
         if z_val is not None:
             c = max(grid, key=lambda k: (scores[k], -k))  # ties: the stronger regularisation
-            info.update(c_chosen_on="validation mAP", cv_scores={str(k): round(v, 4) for k, v in scores.items()})
+            info.update(c_chosen_on="the validation mAP", cv_scores={str(k): round(v, 4) for k, v in scores.items()})
         else:
             c = 1.0
-            info["c_chosen_on"] = "default (no validation data)"
+            info["c_chosen_on"] = "the default (no validation data)"
         w, b = fitted[c]
         with torch.no_grad():
             head.weight.copy_(w / rms)

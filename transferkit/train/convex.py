@@ -157,7 +157,7 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
             elif labelled is not None and labelled.any():
                 z_val = (np.asarray(x_val, dtype=np.float64).reshape(len(x_val), -1)[labelled] - mean) / std
                 c, scores = choose_c_on(z, y, z_val, np.asarray(y_val)[labelled], class_weight, max_iter)
-                info["c_chosen_on"] = "validation split"
+                info["c_chosen_on"] = "the validation split"
             else:
                 c, scores = choose_c(z, y, class_weight, seed, max_iter)
                 info["c_chosen_on"] = "cross-validation on the training labels"
