@@ -7,7 +7,7 @@ import torch
 from transferkit.backbones.tokens import TokenEncoder, best_window, plan_windows
 from transferkit.data.tags import IGNORE, encode_tags, tag_classes
 from transferkit.tasks import get_task
-from transferkit.tasks.tokens import entity_metrics, memoriser_tags, sentence_tags
+from transferkit.tasks.tokens import entity_metrics, memoriser_tags, sentence_tags, word_rows
 
 
 @pytest.fixture(scope="module")
@@ -382,3 +382,61 @@ def test_token_probe_cross_validates_over_sentences_without_validation():
     c, scores, how = choose_token_c(x, y, PER, "viterbi", seed=0)
     assert f"{TOKEN_FOLDS}-fold" in how and scores[c] == max(scores.values()) and scores[c] > 0.3
     assert choose_token_c(x[:1], y[:1], PER, "viterbi")[0] == 1.0  # one sentence: nothing to hold out
+
+
+def _solved_head(x, y, val, context=1):
+    from types import SimpleNamespace
+
+    from transferkit.tasks.tokens import WordContextHead
+
+    task = get_task("token-classification")
+    task.fit_targets(SimpleNamespace(classes=PER))
+    head = WordContextHead(x.shape[-1], len(PER), context)
+    return head, task.solve_head(head, x, y, None, seed=0, val=val)
+
+
+def test_token_probe_chooses_how_many_neighbours_it_reads_by_entity_f1():
+    """The probe fits each number of neighbours u <= context with its own C and keeps the
+    best validation entity F1: neighbours that carry nothing are left out (the outer taps stay
+    zero), and a tag that only the previous word reveals makes it read them."""
+    from transferkit.tasks.tokens import window_rows
+    from transferkit.train.convex import fit_logistic_head
+
+    x, y = _tagged_sentences(40, 0)  # each word's own vector carries its tag
+    xv, yv = _tagged_sentences(20, 1)
+    head, info = _solved_head(x, y, (xv, yv))
+    scores = {int(u): f for u, f in info["neighbour_scores"].items()}
+    assert set(scores) == {0, 1} and scores[info["neighbours_used"]] == max(scores.values())
+    used, c = info["neighbours_used"], info["c"]
+    weight, bias, _ = fit_logistic_head(*word_rows(window_rows(x, used), y), 3, seed=0, c=c)
+    got = head(torch.as_tensor(xv, dtype=torch.float32)).detach().numpy()
+    want = window_rows(xv, used) @ weight.numpy().T + bias.numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    if used == 0:
+        assert torch.count_nonzero(head.conv.weight[:, :, [0, 2]]) == 0
+    # the tag of word i shows only in the next word's vector: the neighbours must be read
+    shifted, shifted_v = np.roll(x, 1, axis=1), np.roll(xv, 1, axis=1)
+    shifted[:, 0], shifted_v[:, 0] = 0.0, 0.0
+    _, info = _solved_head(shifted, y, (shifted_v, yv))
+    assert info["neighbours_used"] == 1 and info["neighbour_scores"]["1"] > info["neighbour_scores"]["0"] + 0.2
+
+
+def test_auto_climbs_from_the_token_probe_and_keeps_the_best_validation_f1(tmp_path):
+    """``fit --strategy auto`` on a token task: the probe first (the context head solved on the
+    probe's pooled layers), then fine-tuning rungs started from it; the kept model is the rung
+    with the best validation entity F1, and the partial rung trains the pooled layers."""
+    import transferkit as tk
+    from transferkit.tasks.tokens import WordContextHead, write_tiny_conll
+
+    path = tmp_path / "ner.conll"
+    write_tiny_conll(path, n=40)
+    run = tk.fit(data=str(path), backbone="minilm", task="token-classification", strategy="auto",
+                 epochs=1, batch_size=8, seed=0, cache_dir=str(tmp_path / "cache"),
+                 out=str(tmp_path / "run"), log=None)
+    auto = run.summary["auto"]
+    tried = {t["strategy"]: t["val_entity_f1"] for t in auto["tried"]}
+    assert list(tried)[:2] == ["linear-probe", "partial"]
+    assert run.summary["strategy"] == max(tried, key=lambda s: (tried[s], -list(tried).index(s)))
+    assert run.summary["metrics"]["val"]["entity_f1"] == pytest.approx(tried[run.summary["strategy"]])
+    assert run.model.backbone.pool_stages == 2  # the probe's mean of the last 3 layers, kept by every rung
+    assert isinstance(run.model.head, WordContextHead) and run.model.head.context == 1

@@ -58,7 +58,9 @@ class TokenClassificationConfig(Options):
                           "the head is linear on the concatenated vectors of the 2 context + 1 "
                           "words centred on it (zeros past the sentence's ends) -- a 1-D "
                           "convolution over the words, solved in closed form like a linear probe "
-                          "on cached features. 0: each word's own vector only. The default 1 was "
+                          "on cached features, where the probe also chooses how many of them it "
+                          "reads (0 to context, with its C, by entity F1; the outer taps stay zero "
+                          "and fine-tuning may use them). 0: each word's own vector only. The default 1 was "
                           "chosen on N1's validation sentences (WNUT-16, 500 sentences, seeds 0-2: "
                           "mean validation entity F1 42.1 / 44.3 / 40.5 % for 0 / 1 / 2; see "
                           "benchmarks/RESULTS.md).", ge=0, le=8)
@@ -429,21 +431,32 @@ class TokenClassificationTask(Task):
                    solver: str = "lbfgs", backbone: Any = None) -> dict[str, Any] | None:
         """Multinomial logistic regression of the words' tags on their cached vectors -- with
         their neighbours' for a :class:`WordContextHead` (:func:`window_rows`) -- a linear head
-        under cross-entropy, exactly; padding left out. Its L2 strength is the one with the
-        best entity F1 (:func:`choose_token_c`)."""
+        under cross-entropy, exactly; padding left out. The neighbours it reads (``u`` words
+        on each side, ``0 <= u <= context``: the head's outer taps stay zero) and the L2
+        strength are the pair with the best entity F1 (:func:`choose_token_c` per ``u``; ties:
+        fewer neighbours)."""
         if not isinstance(head, WordContextHead) and (not isinstance(head, nn.Linear) or head.bias is None):
             return None
         from transferkit.train.convex import fit_logistic_head
 
         context = getattr(head, "context", 0)  # a linear head reads the word alone
-        x = window_rows(x, context)
-        v = (window_rows(val[0], context), val[1]) if val is not None and len(val[1]) else None
-        c, scores, how = choose_token_c(x, y, self._classes, self.decoding(), seed, v)
-        x_w, y_w = word_rows(x, y)
+        tried: dict[int, tuple[float, dict[float, float], str]] = {}
+        for u in range(context + 1):
+            v = (window_rows(val[0], u), val[1]) if val is not None and len(val[1]) else None
+            tried[u] = choose_token_c(window_rows(x, u), y, self._classes, self.decoding(), seed, v)
+        used = max(tried, key=lambda u: (max(tried[u][1].values(), default=0.0), -u))
+        c, scores, how = tried[used]
+        x_w, y_w = word_rows(window_rows(x, used), y)
         weight, bias, info = fit_logistic_head(x_w, y_w, head.out_features, seed=seed, c=c)
         info.update(c_chosen_on=how, cv_scores={str(k): round(f, 4) for k, f in scores.items()})
         if isinstance(head, WordContextHead):
-            head.set_window_weights(weight, bias)
+            d = x.shape[-1]
+            full = torch.zeros(head.out_features, (2 * context + 1) * d, dtype=weight.dtype)
+            full[:, (context - used) * d:(context + used + 1) * d] = weight  # the centre 2u + 1 taps
+            head.set_window_weights(full, bias)
+            info["neighbours_used"] = used
+            info["neighbour_scores"] = {str(u): round(max(t[1].values(), default=0.0), 4)
+                                        for u, t in tried.items()}
         else:
             with torch.no_grad():
                 head.weight.copy_(weight)
