@@ -90,6 +90,23 @@ def test_predictions_come_back_in_data_order_though_texts_run_by_length(workdir)
     np.testing.assert_allclose(probs, one_by_one, atol=1e-5)
 
 
+def test_texts_run_in_token_count_order_not_character_order(workdir):
+    """The extraction orders texts by the tokens ``collate`` gives them (truncated), so a
+    short text of many unknown pieces and a long text of few words batch by their real size."""
+    from transferkit.data import TransferDataset
+    from transferkit.features.extract import length_order
+
+    bb, _ = TextBackbone.tiny_example(workdir)
+    texts = ["tea", "x y z w v u", "sweetsweetsweetsweet", "i love this tea very much and it is sweet and fresh"]
+    counts = bb.token_lengths(texts)
+    assert counts.tolist() == [int(bb.collate([t])["attention_mask"].sum()) for t in texts]  # [3, 8, 3, 14]
+    data = TransferDataset(name="t", modality="text", x=texts, y=np.zeros(4, dtype=int), classes=["a"])
+    assert length_order(data, np.arange(4), bb).tolist() == [3, 1, 0, 2]  # 14, 8, 3, 3 tokens (stable)
+    assert length_order(data, np.arange(4)).tolist() == [3, 2, 1, 0]  # without it: 51, 20, 11, 3 characters
+    short = TextBackbone.from_spec(bb.source, max_length=5)
+    assert short.token_lengths(texts).max() == 5  # truncated as collate truncates
+
+
 def test_a_text_run_is_self_contained(tmp_path):
     """The run keeps its tokenizer: copied elsewhere, with the model folder it was trained
     from gone, it loads and predicts the same."""

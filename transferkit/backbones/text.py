@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +308,15 @@ class TextBackbone(Backbone):
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
                              return_tensors="pt")
         return dict(enc)
+
+    def token_lengths(self, items: Sequence[Any]) -> np.ndarray:
+        """How many tokens :meth:`collate` gives each text (truncated to ``max_length``): the
+        key that orders texts into batches, which then pad to nearly their own length."""
+        cap = CHARS_PER_TOKEN * int(self.max_length or 512)
+        texts = [(t if isinstance(t, str) else "" if t is None else str(t))[:cap] for t in items]
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length,
+                             return_attention_mask=False, return_token_type_ids=False)
+        return np.array([len(ids) for ids in enc["input_ids"]], dtype=np.int64)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:  # (B, H)
         if not self.pool_stages:

@@ -242,7 +242,7 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
         # onnxruntime takes NCHW: have the preprocessing write it directly, not copy later.
         def collate(items: Any) -> Any:
             return bb.collate(items, channels_last=False)
-    order = length_order(data, indices)
+    order = length_order(data, indices, bb)
     if order is not None:
         indices = indices[order]
     parts: list[np.ndarray] = []
@@ -272,17 +272,24 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
     return feats[np.argsort(order)] if order is not None else feats
 
 
-def length_order(data: TransferDataset, indices: np.ndarray) -> np.ndarray | None:
+def length_order(data: TransferDataset, indices: np.ndarray, backbone: Any = None) -> np.ndarray | None:
     """For texts, the order of ``indices`` by decreasing length, else None.
 
     Batches of similar lengths pad little (as sentence-transformers' ``encode`` does), so
     the encoder runs on far fewer padding tokens; features come back in the original order.
+    The length is the text's token count when ``backbone`` can count them
+    (``token_lengths``, the text backbones), else its characters: on fine-foods' test reviews,
+    batches of 64 in character order hold 1.30x their real tokens, in token order 1.08x.
     """
     if data.modality != "text" or len(indices) < 2:
         return None
-    known = getattr(data.x, "lengths", None)  # a file's texts: their lengths were taken when it was indexed
-    lengths = known[indices] if isinstance(known, np.ndarray) else np.array([len(str(data.input(int(i))))
-                                                                              for i in indices])
+    count = getattr(backbone, "token_lengths", None)
+    if callable(count):
+        lengths = np.asarray(count([data.input(int(i)) for i in indices]))
+    else:
+        known = getattr(data.x, "lengths", None)  # a file's texts: their lengths were taken when it was indexed
+        lengths = known[indices] if isinstance(known, np.ndarray) else np.array([len(str(data.input(int(i))))
+                                                                                  for i in indices])
     return np.argsort(-lengths, kind="stable")
 
 

@@ -123,7 +123,7 @@ def predict_outputs(model: TransferModel, data: Any, task: Task | None = None,
     from transferkit.features import length_order
 
     model.eval()
-    order = length_order(data, np.arange(len(data)))
+    order = length_order(data, np.arange(len(data)), getattr(model, "backbone", None))
     out = map_batches(model, data, _postprocessed(task or get_task()), batch_size, order)
     if not out:
         return np.zeros((0, getattr(model, "num_classes", 0)), dtype=np.float32)
