@@ -107,6 +107,30 @@ def test_texts_run_in_token_count_order_not_character_order(workdir):
     assert short.token_lengths(texts).max() == 5  # truncated as collate truncates
 
 
+def test_text_features_extract_in_the_backbones_cpu_batches(workdir, monkeypatch):
+    """On the CPU a text encoder extracts in its own batch size (texts in token order pad
+    little, so small batches are fastest); the features equal those of batches of 64."""
+    import transferkit.features.extract as ex
+    from transferkit.data import TransferDataset
+
+    seen = []
+    real = ex._collated
+
+    def spy(collate, data, indices, batch_size):
+        seen.append(batch_size)
+        return real(collate, data, indices, batch_size)
+
+    monkeypatch.setattr(ex, "_collated", spy)
+    bb, _ = TextBackbone.tiny_example(workdir)
+    texts = [" ".join(["tea", "sweet", "bad"][: 1 + i % 3] * (1 + i % 5)) for i in range(40)]
+    data = TransferDataset(name="t", modality="text", x=texts, y=np.zeros(40, dtype=int), classes=["a"])
+    feats = ex.extract_features(bb, data, use_cache=False, progress=False)
+    assert seen == [TextBackbone.extract_batch_size] == [16] and feats.shape == (40, bb.feature_dim)
+    wide = ex.extract_features(bb, data, batch_size=64, use_cache=False, progress=False)
+    assert seen[-1] == 64
+    np.testing.assert_allclose(feats, wide, atol=1e-5)
+
+
 def test_a_text_run_is_self_contained(tmp_path):
     """The run keeps its tokenizer: copied elsewhere, with the model folder it was trained
     from gone, it loads and predicts the same."""

@@ -105,7 +105,7 @@ def _resolve_backend(backend: str, bb: Backbone, bf16: bool) -> str:
 
 
 def extract_features(backbone: str | Backbone, data: Any, *,
-                     cache_dir: str | Path | None = None, batch_size: int = 64, use_cache: bool = True,
+                     cache_dir: str | Path | None = None, batch_size: int | None = None, use_cache: bool = True,
                      backend: str = "auto", bf16: bool = False, upto_block: int | None = None,
                      progress: bool | None = None, device: Any = "cpu") -> np.ndarray:
     """Features of ``data`` from a frozen ``backbone``: float32 ``(N, D)``, cached on disk.
@@ -119,6 +119,8 @@ def extract_features(backbone: str | Backbone, data: Any, *,
     (a name, a path, a DataFrame, ``(X, y)`` arrays, a torch or Hugging Face dataset): all of it.
     ``device`` (``"cpu"``, ``"auto"``, ``"cuda"`` ...; see :mod:`transferkit.devices`): off the
     CPU the backbone runs there with torch, and is put back where it was afterwards.
+    ``batch_size`` None: the backbone's ``extract_batch_size`` on the CPU (text encoders: 16),
+    else 64.
 
     >>> f = extract_features("efficientnet_lite0", data)  # doctest: +SKIP
     """
@@ -129,13 +131,17 @@ def extract_features(backbone: str | Backbone, data: Any, *,
 
         data = load(data, split="all")
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
         raise ConfigError(f"The 'batch_size' parameter of extract_features must be an int >= 1. "
                           f"Got {batch_size!r} instead.")
     bb = create_backbone(backbone) if isinstance(backbone, (str, Path)) else backbone
     if not isinstance(bb, Backbone):
         raise ConfigError(f"The 'backbone' parameter of extract_features must be a name or a Backbone. "
                           f"Got {type(backbone).__name__} instead.")
+    if batch_size is None:
+        on_cpu = torch.device(resolve_device(device)).type == "cpu"
+        batch_size = int(getattr(bb, "extract_batch_size", 64)) if on_cpu else 64
     if getattr(bb, "adapted", True) is False:
         bb.adapt_to(data)
     cache = FeatureCache(cache_dir)
