@@ -103,6 +103,13 @@ def test_texts_run_in_token_count_order_not_character_order(workdir):
     data = TransferDataset(name="t", modality="text", x=texts, y=np.zeros(4, dtype=int), classes=["a"])
     assert length_order(data, np.arange(4), bb).tolist() == [3, 1, 0, 2]  # 14, 8, 3, 3 tokens (stable)
     assert length_order(data, np.arange(4)).tolist() == [3, 2, 1, 0]  # without it: 51, 20, 11, 3 characters
+    import transferkit.features.extract as ex
+
+    ex.LENGTH_CHUNK, chunk = 3, ex.LENGTH_CHUNK  # counted a few texts at a time: the same order
+    try:
+        assert length_order(data, np.arange(4), bb).tolist() == [3, 1, 0, 2]
+    finally:
+        ex.LENGTH_CHUNK = chunk
     short = TextBackbone.from_spec(bb.source, max_length=5)
     assert short.token_lengths(texts).max() == 5  # truncated as collate truncates
 

@@ -94,6 +94,8 @@ class Backbone(BackboneFamily, nn.Module):
     #: the convex linear probe that suits these features (``linear-probe``'s solver 'auto'):
     #: "lbfgs" (multinomial logistic regression) or "ridge" (standardised ridge classifier)
     probe_solver: str = "lbfgs"
+    #: examples per batch when features are extracted on the CPU (elsewhere: this default)
+    extract_batch_size: int = 64
     #: multi-scale features used by default where nothing below the head trains (0: none)
     default_pool_stages: int = 0
     pool_stages: int = 0

@@ -120,7 +120,7 @@ def extract_features(backbone: str | Backbone, data: Any, *,
     ``device`` (``"cpu"``, ``"auto"``, ``"cuda"`` ...; see :mod:`transferkit.devices`): off the
     CPU the backbone runs there with torch, and is put back where it was afterwards.
     ``batch_size`` None: the backbone's ``extract_batch_size`` on the CPU (text encoders: 16),
-    else 64.
+    else :attr:`Backbone.extract_batch_size` (64).
 
     >>> f = extract_features("efficientnet_lite0", data)  # doctest: +SKIP
     """
@@ -141,7 +141,7 @@ def extract_features(backbone: str | Backbone, data: Any, *,
                           f"Got {type(backbone).__name__} instead.")
     if batch_size is None:
         on_cpu = torch.device(resolve_device(device)).type == "cpu"
-        batch_size = int(getattr(bb, "extract_batch_size", 64)) if on_cpu else 64
+        batch_size = bb.extract_batch_size if on_cpu else Backbone.extract_batch_size
     if getattr(bb, "adapted", True) is False:
         bb.adapt_to(data)
     cache = FeatureCache(cache_dir)
@@ -278,6 +278,10 @@ def _compute(bb: Backbone, data: TransferDataset, indices: np.ndarray, batch_siz
     return feats[np.argsort(order)] if order is not None else feats
 
 
+#: texts tokenised at a time to count their tokens (:func:`length_order`)
+LENGTH_CHUNK = 4096
+
+
 def length_order(data: TransferDataset, indices: np.ndarray, backbone: Any = None) -> np.ndarray | None:
     """For texts, the order of ``indices`` by decreasing length, else None.
 
@@ -290,8 +294,9 @@ def length_order(data: TransferDataset, indices: np.ndarray, backbone: Any = Non
     if data.modality != "text" or len(indices) < 2:
         return None
     count = getattr(backbone, "token_lengths", None)
-    if callable(count):
-        lengths = np.asarray(count([data.input(int(i)) for i in indices]))
+    if callable(count):  # counted in chunks: a large file's texts are never all in memory at once
+        lengths = np.concatenate([count([data.input(int(i)) for i in indices[s:s + LENGTH_CHUNK]])
+                                  for s in range(0, len(indices), LENGTH_CHUNK)])
     else:
         known = getattr(data.x, "lengths", None)  # a file's texts: their lengths were taken when it was indexed
         lengths = known[indices] if isinstance(known, np.ndarray) else np.array([len(str(data.input(int(i))))
