@@ -204,6 +204,28 @@ def test_the_class_balanced_loss_is_the_hand_weighted_cross_entropy():
     assert float(loss) != pytest.approx(float(plain))
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dice_loss_is_smp_dice_loss_in_value_and_gradient(seed):
+    """The index-based Dice equals smp's multiclass DiceLoss from logits (absent classes included)."""
+    from segmentation_models_pytorch.losses import DiceLoss
+
+    from transferkit.tasks.segmentation import SegmentationObjective, dice_loss
+
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(3, 5, 7, 6, generator=gen, requires_grad=True)
+    y = torch.randint(0, 5, (3, 7, 6), generator=gen)
+    y[y == 3] = 0  # class 3 absent from the targets
+    ours, theirs = dice_loss(logits, y), DiceLoss("multiclass", from_logits=True)(logits, y)
+    assert float(ours) == pytest.approx(float(theirs), abs=1e-6)
+    g_ours, = torch.autograd.grad(ours, logits)
+    g_theirs, = torch.autograd.grad(theirs, logits)
+    assert torch.allclose(g_ours, g_theirs, atol=1e-7)
+    ce = torch.nn.functional.cross_entropy(logits, y)
+    loss, logs = SegmentationObjective(lambda m, x: x, 5, dice_weight=0.5)(None, (logits, y), 0)
+    assert float(loss) == pytest.approx(float(ce + 0.5 * theirs), rel=1e-5)
+    assert logs["dice_loss"] == pytest.approx(float(theirs), abs=1e-6)
+
+
 def test_a_single_decoder_lr_holds_out_no_validation_and_trains_on_every_shot(tmp_path):
     """A grid of one learning rate has nothing to choose: all the shots train, at that rate."""
     import transferkit as tk

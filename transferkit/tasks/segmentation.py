@@ -16,7 +16,8 @@ more it is trained once per rate from the same start, and the run with the best 
 mIoU is kept, at its best validation step (never the test split): the label budget then
 holds out validation for it (20 % of the ``--shots`` images, at least one).
 
-Loss: cross-entropy + ``dice_weight`` x multiclass Dice (smp's ``DiceLoss``, from logits); with
+Loss: cross-entropy + ``dice_weight`` x multiclass Dice (smp's ``DiceLoss`` from logits, computed
+from the class indices: :func:`dice_loss`); with
 ``class_balance`` > 0 the cross-entropy is class-balanced: a class's pixels weigh its inverse
 pixel frequency in the training masks to the power ``class_balance``, so that small
 foreground classes count more against the background.
@@ -206,16 +207,38 @@ def pixel_class_weights(masks: np.ndarray, num_classes: int, power: float) -> to
     return class_weights(np.asarray(masks, dtype=np.int64).ravel(), num_classes) ** float(power)
 
 
+def dice_loss(logits: torch.Tensor, targets: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """smp's multiclass ``DiceLoss(mode="multiclass", from_logits=True)`` (smooth 0, ``eps``
+    1e-7; a class absent from the batch's targets adds 0 and still counts in the mean), computed
+    from the class indices: the per-class intersection is a scatter-add of each pixel's
+    probability of its own class, so no one-hot ``(B, K, H, W)`` tensor is built. The same value
+    and gradient as smp's (tested), 3x faster on the CPU for 10 masks of 128 x 128 and 11 classes
+    (forward and backward), which is a third of a frozen-encoder decoder step.
+
+    One pixel of class 0 at probability 0.5: Dice 2 x 0.5 / (0.5 + 1) for class 0, loss 1/3;
+    class 1 is absent (0); the mean over the 2 classes:
+
+    >>> round(float(dice_loss(torch.zeros(1, 2, 1, 1), torch.tensor([[[0]]]))), 4)
+    0.1667
+    """
+    probs = logits.log_softmax(dim=1).exp()  # (B, K, H, W), as smp turns logits into probabilities
+    k = probs.shape[1]
+    flat = targets.reshape(-1).long()
+    own = probs.gather(1, targets.long().unsqueeze(1)).reshape(-1)  # each pixel's probability of its class
+    intersection = torch.zeros(k, dtype=probs.dtype, device=probs.device).index_add(0, flat, own)
+    counts = torch.bincount(flat, minlength=k).to(probs.dtype)
+    cardinality = probs.sum(dim=(0, 2, 3)) + counts
+    loss = (1.0 - 2.0 * intersection / cardinality.clamp_min(eps)) * (counts > 0).to(probs.dtype)
+    return loss.mean()
+
+
 class SegmentationObjective(nn.Module):
     """Cross-entropy (class-balanced by ``weight``) + ``dice_weight`` x Dice over the pixels (+ L2-SP)."""
 
     def __init__(self, forward: Callable[[nn.Module, Any], torch.Tensor], num_classes: int,
                  dice_weight: float = 1.0, l2_sp: Any = None, weight: torch.Tensor | None = None) -> None:
         super().__init__()
-        from segmentation_models_pytorch.losses import DiceLoss
-
         self.forward_fn, self.l2_sp, self.dice_weight = forward, l2_sp, float(dice_weight)
-        self.dice = DiceLoss(mode="multiclass", classes=None, from_logits=True)
         self.num_classes = num_classes
         self.register_buffer("weight", weight, persistent=False)
 
@@ -228,7 +251,7 @@ class SegmentationObjective(nn.Module):
         loss = ce
         logs = {"ce": float(ce.detach())}
         if self.dice_weight:
-            dice = self.dice(logits, y.to(logits.device))
+            dice = dice_loss(logits, y.to(logits.device))
             logs["dice_loss"] = float(dice.detach())
             loss = loss + self.dice_weight * dice
         return with_l2_sp(loss, logs, self.l2_sp)
