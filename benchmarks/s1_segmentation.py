@@ -17,6 +17,12 @@ rebuilt with ``load_splits``) and scored by the same mIoU on the same test image
   Adam 1e-3, cross-entropy + Dice, batch 8, no augmentation, E epochs, last epoch kept;
 - **smp U-Net from scratch**: the same loop from random weights.
 
+Before the first timed row, one untimed warm-up imports what every arm uses (transferkit and
+its segmentation task, segmentation-models-pytorch, timm), reads the packaged encoder weights
+once and builds the scenes data, so the first seed's first row does not pay the process's
+imports for all the arms (it did before 2026-12-04: seed 0's transferkit row was 13 s where
+seeds 1-2 took 8 s).
+
     python benchmarks/s1_segmentation.py --seeds 3        # -> results/s1_segmentation.md
     python benchmarks/s1_segmentation.py --quick          # 1 seed, 10 images, 64 px, 5 epochs
 """
@@ -96,6 +102,17 @@ def smp_row(shots: int, seed: int, epochs: int, size: int, pretrained: bool) -> 
     return segmentation_metrics(splits.test.y, np.concatenate(preds), list(splits.train.classes))["miou"]
 
 
+def warm_up(size: int) -> None:
+    """Untimed: the imports, weights and data every arm uses, once per process."""
+    import segmentation_models_pytorch  # noqa: F401
+
+    import transferkit.tasks.segmentation  # noqa: F401
+    from transferkit.backbones import create_backbone
+
+    create_backbone("efficientnet_lite0", image_size=size, pretrained=True)
+    _splits(10, 0)
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0], "s1_segmentation.md")
     p.add_argument("--epochs", type=int, default=30)
@@ -110,6 +127,7 @@ def main() -> None:
     epochs = 5 if args.quick else args.epochs
     size = 64 if args.quick else args.image_size
     rows: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    warm_up(size)
     with tempfile.TemporaryDirectory() as tmp:
         for shots in shots_list:
             for seed in range(args.first_seed, args.first_seed + seeds):

@@ -175,15 +175,17 @@ def main() -> None:
              f"128 px; seeds {seeds}. Machine: {info['cores']} cores ({info['cpu']}), load average "
              f"{info['load_avg']}, versions {vers}. Command: `{command}`. The transferkit wall time "
              "covers its fit with the scratch comparison and the baselines.", "",
-             "| labelled images | method | test mAP@[.5:.95] % | test mAP@.5 % | per seed (mAP) | wall s |",
+             "| labelled images | method | test mAP@[.5:.95] % (mean ± std) | test mAP@.5 % (mean ± std) | "
+             "per seed (mAP@.5) | wall s |",
              "|---|---|---|---|---|---|"]
     for (shots, name), vals in rows.items():
-        m, _ = mean_std([v[0]["map"] for v in vals])
-        m50, _ = mean_std([v[0]["map_50"] for v in vals])
-        per = ", ".join(f"{100 * v[0]['map']:.1f}" for v in vals)
+        m, sd = mean_std([v[0]["map"] for v in vals])
+        m50, sd50 = mean_std([v[0]["map_50"] for v in vals])
+        per = ", ".join(f"{100 * v[0]['map_50']:.1f}" for v in vals)
         walls = [v[1] for v in vals if v[1] == v[1]]
         wall = f"{mean_std(walls)[0]:.0f}" if walls else "(in the row above)"
-        lines.append(f"| {shots} | {name} | {100 * m:.1f} | {100 * m50:.1f} | {per} | {wall} |")
+        lines.append(f"| {shots} | {name} | {100 * m:.1f} ± {100 * sd:.1f} | {100 * m50:.1f} ± {100 * sd50:.1f} | "
+                     f"{per} | {wall} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
