@@ -181,6 +181,8 @@ def main() -> None:
                     "per size and seed, so the times include feature extraction).")
     ap.add_argument("--seed-list", default="", help="Seeds to run, comma-separated (instead of "
                     "0 .. --seeds - 1), e.g. to add seeds to an earlier run.")
+    ap.add_argument("--time-budget", default="", help="The auto row's --time-budget (e.g. 110s; default: "
+                    "fit's own, 10m); the row names it.")
     args = ap.parse_args()
     _common.setup(install=False)
     import transferkit as tk
@@ -220,9 +222,11 @@ def main() -> None:
                     with _common.timed() as t:
                         run = tk.fit(data=DATA, backbone="minilm", task="token-classification", shots=k,
                                      seed=seed, strategy="auto", cache_dir=str(cache / f"auto-{k}-{seed}"),
-                                     out=str(work / f"auto-{k}-{seed}"), log=None)
+                                     out=str(work / f"auto-{k}-{seed}"), log=None,
+                                     **({"time_budget": args.time_budget} if args.time_budget else {}))
                     print(f"auto K={k} seed {seed}: {run.summary.get('choice')}", flush=True)
-                    record(f"transferkit fit --strategy auto (kept: {run.summary['strategy']})", k, seed,
+                    budget = f" --time-budget {args.time_budget}" if args.time_budget else ""
+                    record(f"transferkit fit --strategy auto{budget} (kept: {run.summary['strategy']})", k, seed,
                            run.summary["metrics"]["test"]["entity_f1"], t.wall)
                 if "crf" in methods:
                     with _common.timed() as t:

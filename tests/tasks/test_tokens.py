@@ -411,7 +411,9 @@ def test_token_probe_chooses_how_many_neighbours_it_reads_by_entity_f1():
     weight, bias, _ = fit_logistic_head(*word_rows(window_rows(x, used), y), 3, seed=0, c=c)
     got = head(torch.as_tensor(xv, dtype=torch.float32)).detach().numpy()
     want = window_rows(xv, used) @ weight.numpy().T + bias.numpy()
-    np.testing.assert_allclose(got, want, atol=1e-4)
+    # the head is the C path's warm-started fit at (u, C): the cold fit's optimum to L-BFGS's tolerance
+    np.testing.assert_allclose(got, want, atol=1e-2)
+    assert (got.argmax(-1) == want.argmax(-1)).mean() > 0.99
     if used == 0:
         assert torch.count_nonzero(head.conv.weight[:, :, [0, 2]]) == 0
     # the tag of word i shows only in the next word's vector: the neighbours must be read

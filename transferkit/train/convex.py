@@ -164,17 +164,31 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
                 if scores and cross_fit:  # no validation split: cross-fitted outputs to calibrate on
                     info["oof_logits"] = out_of_fold_logits(z, y, num_classes, c, class_weight, seed, max_iter)
             model = _logreg(c, class_weight, max_iter).fit(z, y)
-        coef, intercept = model.coef_, model.intercept_
-        if coef.shape[0] == 1:  # binary: sklearn's one logit -> two softmax logits
-            coef = np.concatenate([-coef / 2, coef / 2])
-            intercept = np.concatenate([-intercept / 2, intercept / 2])
-        weights[model.classes_] = coef
-        bias[model.classes_] = intercept
         info.update(c=c, cv_scores={str(k): round(v, 4) for k, v in scores.items()},
                     n_iter=int(np.max(model.n_iter_)))
+        return (*fold_logistic_head(model.coef_, model.intercept_, model.classes_, mean, std, num_classes), info)
     w = weights / std  # (K, D): the standardisation folded in
     b = bias - w @ mean  # (K,)
     return torch.from_numpy(w).float(), torch.from_numpy(b).float(), info
+
+
+def fold_logistic_head(coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray, mean: np.ndarray,
+                       std: np.ndarray, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fitted scikit-learn logistic regression on ``z = (x - mean) / std`` as the weights
+    ``(K, D)`` and bias ``(K,)`` of ``logits = x @ W.T + b`` on the raw features: the
+    standardisation folded in; binary (one logit ``s``) as the logits ``(-s/2, s/2)``; classes
+    absent from ``classes`` get zero weights and a bias that never wins."""
+    coef, intercept = np.asarray(coef, dtype=np.float64), np.asarray(intercept, dtype=np.float64)
+    if coef.shape[0] == 1:  # binary: sklearn's one logit -> two softmax logits
+        coef = np.concatenate([-coef / 2, coef / 2])
+        intercept = np.concatenate([-intercept / 2, intercept / 2])
+    weights = np.zeros((num_classes, coef.shape[1]))
+    bias = np.full(num_classes, -1e4)  # absent classes: never predicted
+    weights[classes] = coef
+    bias[classes] = intercept
+    w = weights / std  # (K, D): the standardisation folded in
+    b = bias - w @ mean  # (K,)
+    return torch.from_numpy(w).float(), torch.from_numpy(b).float()
 
 
 #: ridge strengths RidgeClassifierCV tries (MiniRocket's reference recipe: 10^-3 .. 10^3)
