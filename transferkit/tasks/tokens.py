@@ -208,7 +208,7 @@ def token_c_path(x: np.ndarray, y: np.ndarray, classes: Sequence[str], decode: s
         return 1.0, {}, "the default (fewer than 2 training sentences)", None
     f1s: dict[float, list[float]] = {c: [] for c in TOKEN_C_GRID}
     accs: dict[float, list[float]] = {c: [] for c in TOKEN_C_GRID}
-    heads: dict[float, tuple[torch.Tensor, torch.Tensor, int]] = {}
+    fits: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, int]] = {}  # C -> the fit on every training word
     with blas_threads(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence notes of small folds
         for train_idx, held in parts:
@@ -224,8 +224,8 @@ def token_c_path(x: np.ndarray, y: np.ndarray, classes: Sequence[str], decode: s
             for c in TOKEN_C_GRID:
                 model.set_params(C=c).fit(z, yw)
                 if held is None:  # trained on every training word: a candidate final head
-                    heads[c] = (*fold_logistic_head(model.coef_, model.intercept_, model.classes_, mean, std,
-                                                    len(classes)), int(np.max(model.n_iter_)))
+                    fits[c] = (model.coef_.copy(), model.intercept_.copy(), model.classes_.copy(),
+                               int(np.max(model.n_iter_)))
                 probs = np.zeros((len(z_h), len(classes)))
                 probs[:, model.classes_] = model.predict_proba(z_h)
                 gold, pred = sentence_tags(y_h, probs.reshape(*x_h.shape[:2], -1), classes, decode)
@@ -235,7 +235,10 @@ def token_c_path(x: np.ndarray, y: np.ndarray, classes: Sequence[str], decode: s
     scores = {c: float(np.mean(v)) for c, v in f1s.items()}
     ranked = [(-scores[c], -float(np.mean(accs[c])), c) for c in TOKEN_C_GRID]
     c = min(ranked)[2]
-    return c, scores, how, heads.get(c)
+    if c not in fits:
+        return c, scores, how, None
+    coef, intercept, fitted, n_iter = fits[c]
+    return c, scores, how, (*fold_logistic_head(coef, intercept, fitted, mean, std, len(classes)), n_iter)
 
 
 def window_rows(x: np.ndarray, context: int) -> np.ndarray:
@@ -455,18 +458,19 @@ class TokenClassificationTask(Task):
         fewer neighbours)."""
         if not isinstance(head, WordContextHead) and (not isinstance(head, nn.Linear) or head.bias is None):
             return None
-        from transferkit.train.convex import fit_logistic_head
-
-        context = getattr(head, "context", 0)  # a linear head reads the word alone
         from concurrent.futures import ThreadPoolExecutor
 
         from transferkit._threads import blas_threads
+        from transferkit.train.convex import fit_logistic_head
+
+        context = getattr(head, "context", 0)  # a linear head reads the word alone
 
         def path(u: int) -> tuple[float, dict[float, float], str, Any]:
             v = (window_rows(val[0], u), val[1]) if val is not None and len(val[1]) else None
             return token_c_path(window_rows(x, u), y, self._classes, self.decoding(), seed, v)
 
-        # one C path per number of neighbours, side by side (each on one BLAS thread)
+        # one C path per number of neighbours, side by side, each on one BLAS thread (the limit is
+        # process-wide: set here once, so a path that ends first cannot lift it under the other)
         with blas_threads(1), ThreadPoolExecutor(max_workers=min(context + 1, os.cpu_count() or 1)) as pool:
             tried = dict(zip(range(context + 1), pool.map(path, range(context + 1)), strict=True))
         used = max(tried, key=lambda u: (max(tried[u][1].values(), default=0.0), -u))

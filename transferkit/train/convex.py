@@ -140,13 +140,13 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)  # (N, D)
     y = np.asarray(y, dtype=np.int64)
     z, mean, std = centre_and_scale(x)
-    weights = np.zeros((num_classes, x.shape[1]))
-    bias = np.full(num_classes, -1e4)  # absent classes: never predicted
     present = np.unique(y)
     info: dict[str, Any] = {"solver": "lbfgs"}
-    if len(present) < 2:
+    if len(present) < 2:  # one class: it always wins, the absent ones never do
+        bias = np.full(num_classes, -1e4)
         bias[present] = 0.0
         info.update(c=None, cv_scores={}, n_iter=0)
+        return torch.zeros(num_classes, x.shape[1]), torch.from_numpy(bias).float(), info
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes of tiny CV folds
@@ -167,9 +167,6 @@ def _fit_logistic_head(x: np.ndarray, y: np.ndarray, num_classes: int, x_val: np
         info.update(c=c, cv_scores={str(k): round(v, 4) for k, v in scores.items()},
                     n_iter=int(np.max(model.n_iter_)))
         return (*fold_logistic_head(model.coef_, model.intercept_, model.classes_, mean, std, num_classes), info)
-    w = weights / std  # (K, D): the standardisation folded in
-    b = bias - w @ mean  # (K,)
-    return torch.from_numpy(w).float(), torch.from_numpy(b).float(), info
 
 
 def fold_logistic_head(coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray, mean: np.ndarray,
