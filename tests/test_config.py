@@ -166,3 +166,14 @@ def test_yaml_errors_name_the_file(tmp_path):
     lst.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(FitConfig, lst)
+
+
+def test_yaml_words_no_yes_stay_strings_for_string_options():
+    """`--set train.mixed_precision=no` was read by YAML as False and refused as 'False'."""
+    assert parse_override("train.mixed_precision=no") == (["train", "mixed_precision"], "no")
+    assert load_config(FitConfig, overrides=["train.mixed_precision=no"]).train.mixed_precision == "no"
+    assert parse_override("x=true") == (["x"], True)
+    cfg = load_config(FitConfig, overrides=["train.bf16=yes"])
+    assert cfg.train.bf16 is True and cfg.train.mixed_precision == "bf16"
+    with pytest.raises(ConfigError, match="quote the word"):
+        load_config(FitConfig, values={"train": {"mixed_precision": False}})

@@ -103,3 +103,41 @@ def test_image_fit_extract_and_predict_on_the_accelerator(device, tmp_path):
         run = tk.fit(data="digits", backbone="efficientnet_lite0", strategy=strategy, shots=5, epochs=1,
                      image_size=32, device=device, out=str(tmp_path / strategy), log=None)
         assert tk.load(run.run_dir, device=device).predict_proba(data.x[:3]).shape == (3, 10)
+
+
+def test_cpu_has_native_bf16_reads_the_flags_line(tmp_path):
+    from transferkit.devices import cpu_has_native_bf16
+
+    amx, plain = tmp_path / "amx", tmp_path / "plain"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile\n", encoding="utf-8")
+    plain.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n", encoding="utf-8")
+    assert cpu_has_native_bf16(str(amx)) is True
+    assert cpu_has_native_bf16(str(plain)) is False  # avx512_bf16 converts, AMX multiplies
+    assert cpu_has_native_bf16(str(tmp_path / "missing")) is False
+
+
+def test_bf16_tip_is_logged_once_for_text_extraction_in_float32(monkeypatch):
+    from types import SimpleNamespace
+
+    import transferkit.devices as devices
+    from transferkit.pipeline.stages import StageRunner
+
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda cpuinfo="": True)
+    lines: list[str] = []
+
+    def stages(bf16: bool, device: str = "cpu") -> SimpleNamespace:
+        return SimpleNamespace(_tipped=False, log=lines.append,
+                               cfg=SimpleNamespace(train=SimpleNamespace(bf16=bf16, device=device)))
+
+    text, image, many = SimpleNamespace(modality="text"), SimpleNamespace(modality="image"), [0] * 300
+    s = stages(False)
+    StageRunner._bf16_tip(s, text, many)
+    StageRunner._bf16_tip(s, text, many)
+    assert len(lines) == 1 and "--mixed-precision bf16" in lines[0]
+    for case, backbone, data in ((stages(True), text, many), (stages(False), image, many),
+                                 (stages(False), text, [0] * 10), (stages(False, "cuda"), text, many)):
+        StageRunner._bf16_tip(case, backbone, data)
+    assert len(lines) == 1
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda cpuinfo="": False)
+    StageRunner._bf16_tip(stages(False), text, many)
+    assert len(lines) == 1

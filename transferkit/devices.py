@@ -59,3 +59,19 @@ def resolve_device(value: Any = "auto", parameter: str = "device") -> Any:
 
 
 __all__ = ["DEVICE_HELP", "check_device_name", "resolve_device"]
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX-BF16).
+
+    There, ``--mixed-precision bf16`` runs a frozen transformer's forward pass about twice
+    as fast as float32 (oneDNN's AMX kernels); elsewhere bf16 autocast on a CPU is emulated
+    and gains little. Read from ``cpuinfo``'s first ``flags`` line; False where the file does not exist.
+    """
+    import contextlib
+
+    with contextlib.suppress(OSError), open(cpuinfo, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return "amx_bf16" in line.split()
+    return False

@@ -228,6 +228,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if tp is str:
         if isinstance(value, (dict, list)):
             raise ConfigError(f"The '{where}' parameter must be a string. Got {value!r} instead.")
+        if isinstance(value, bool):
+            raise ConfigError(f"The '{where}' parameter must be a string. Got the boolean {value!r}: YAML reads "
+                              f"unquoted no/yes/on/off/true/false as booleans; quote the word, e.g. '\"no\"'.")
         return str(value)
     return value
 
@@ -319,6 +322,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
+        value = raw.strip()  # YAML 1.1 reads no/yes/on/off as booleans; a bool option still accepts the word
     return key.split("."), value
 
 

@@ -206,16 +206,35 @@ class StageRunner:
         self.extended: dict[str, Any] | None = None
         #: an earlier stage whose weights were kept, its validation metric beating the last's
         self.kept_stage: dict[str, Any] | None = None
+        #: the bf16 tip was logged (once per run)
+        self._tipped = False
 
     def features(self, backbone: Any, data: Any, upto_block: int | None = None) -> np.ndarray:
         """Cached features (or activations below block ``upto_block``) of ``data``."""
         from transferkit.features import extract_features
 
+        self._bf16_tip(backbone, data)
         t0 = time.perf_counter()
         feats = extract_features(backbone, data, cache_dir=self.cache_dir, upto_block=upto_block,
                                  bf16=self.cfg.train.bf16, device=self.cfg.train.device)
         self.timings["features_s"] += time.perf_counter() - t0
         return feats
+
+    def _bf16_tip(self, backbone: Any, data: Any) -> None:
+        """Once per run: a text backbone extracting many texts in float32 on a CPU with native
+        bf16 (AMX) is told that ``--mixed-precision bf16`` does it about twice as fast."""
+        from transferkit.devices import cpu_has_native_bf16
+
+        if (self._tipped or self.cfg.train.bf16 or getattr(backbone, "modality", None) != "text"
+                or len(data) < 200 or str(self.cfg.train.device) not in ("auto", "cpu")):
+            return
+        import torch
+
+        if (str(self.cfg.train.device) == "auto" and torch.cuda.is_available()) or not cpu_has_native_bf16():
+            return
+        self._tipped = True
+        self.log("[dim]tip: this CPU has native bf16 (AMX); --mixed-precision bf16 extracts text features "
+                 "about 2x faster (MiniLM on 1,000 reviews: 7.3 s -> 3.2 s, cosine >= 0.9999 to float32)[/dim]")
 
     def outputs(self, model: TransferModel, data: Any, frozen: bool) -> np.ndarray:
         """The task's outputs of a trained model on ``data`` (cached features when frozen)."""
