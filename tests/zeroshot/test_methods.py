@@ -110,3 +110,75 @@ def test_zeroshot_job_names_the_bad_unseen_class_before_any_features():
         zeroshot(data="digits", unseen_classes=["sock"])
     with pytest.raises(ConfigError, match="Unknown zero-shot method 'esszl'"):
         zeroshot(data="digits", method="esszl")
+
+
+def _weak_toy(seed: int, noise: float):
+    """The toy above with noisy label embeddings given to the method: the map starts weak."""
+    rng = np.random.default_rng(seed)
+    s_all = rng.normal(size=(12, 6))
+    s_all /= np.linalg.norm(s_all, axis=1, keepdims=True)
+    mix = rng.normal(size=(6, 20))
+    given = s_all + noise * rng.normal(size=s_all.shape)
+
+    def draw(n):
+        y = np.repeat(np.arange(12), n)
+        return s_all[y] @ mix + 0.3 * rng.normal(size=(len(y), 20)), y
+
+    return given, draw(30), draw(20)
+
+
+def test_self_training_first_round_by_hand_and_the_pool_labels_are_never_read(monkeypatch):
+    import transferkit.zeroshot.protocol as protocol
+    from transferkit.zeroshot.protocol import choose_gamma, self_train
+
+    s_given, (x_tr, y_tr), (x_te, y_te) = _weak_toy(1, 0.6)
+    seen, unseen = np.arange(9), np.array([9, 10, 11])
+    space = LabelSpace(lambda texts: None)
+    make = lambda: ZSL_METHODS.build("eszsl", {"gamma": 1.0, "lam": 0.1})  # noqa: E731
+    keep = y_tr < 9
+    x, y, s = x_tr[keep], y_tr[keep], centred(s_given, seen)
+    gamma = choose_gamma(make, x, x, y, seen, s, space)["gamma"]
+    start = make().fit(x, y, s[seen], space)
+    monkeypatch.setattr(protocol, "SELF_TRAINING", (0.5,))
+    model, info = self_train(make, x, x, y, (x_te, x_te), seen, unseen, s, space, gamma, start)
+    # by hand: stacked argmax decides "unseen"; among those, the top-margin 5 per class
+    # (the quota: 0.5 x 240 test images / 12 classes = 10)
+    scores = x_te @ start.v_ @ s.T
+    scale = (x @ start.v_ @ s.T).std()
+    stacked = scores.copy()
+    stacked[:, seen] -= gamma * scale
+    among = scores[:, unseen]
+    top = np.sort(among, axis=1)
+    margin, label = top[:, -1] - top[:, -2], among.argmax(axis=1)
+    quota = round(0.5 * len(x_te) / 12)
+    rows, labels = [], []
+    for k in range(3):
+        cand = np.flatnonzero(np.isin(stacked.argmax(axis=1), unseen) & (label == k))
+        cand = cand[np.argsort(-margin[cand], kind="stable")][:quota]
+        rows.append(cand)
+        labels.append(np.full(len(cand), 9 + k))
+    rows, labels = np.concatenate(rows), np.concatenate(labels)
+    hand = eszsl_matrix(np.concatenate([x, x_te[rows]]), np.concatenate([y, labels]), s, 1.0, 0.1)
+    assert np.allclose(model.v_, hand)
+    assert info["rounds"][0]["quota_per_class"] == quota
+    assert sum(info["rounds"][0]["pseudo_labelled"].values()) == len(rows)
+    # evaluate(transductive=True) reads the test images, never their labels
+    monkeypatch.undo()
+    a = evaluate(make, (x_tr, x_tr, y_tr), (x_te, x_te, y_te), seen, unseen, s_given, space, transductive=True)
+    b = evaluate(make, (x_tr, x_tr, y_tr), (x_te, x_te, np.random.default_rng(0).permutation(y_te)), seen,
+                 unseen, s_given, space, transductive=True)
+    assert np.array_equal(a["model"].v_, b["model"].v_)
+    assert len(a["self_training"]["rounds"]) == len(protocol.SELF_TRAINING)
+
+
+def test_self_training_lifts_a_weak_map_and_refuses_methods_without_one():
+    s_given, train, test = _weak_toy(1, 0.6)
+    seen, unseen = np.arange(9), np.array([9, 10, 11])
+    space = LabelSpace(lambda texts: None)
+    make = lambda: ZSL_METHODS.build("eszsl", {"gamma": 1.0, "lam": 0.1})  # noqa: E731
+    before = evaluate(make, (train[0], *train), (test[0], *test), seen, unseen, s_given, space)
+    after = evaluate(make, (train[0], *train), (test[0], *test), seen, unseen, s_given, space, transductive=True)
+    assert after["zsl_accuracy"] >= before["zsl_accuracy"] + 0.2  # 0.37 -> 0.67 on this draw
+    with pytest.raises(ConfigError, match="learns no map"):
+        evaluate(lambda: ZSL_METHODS.build("random", None), (train[0], *train), (test[0], *test), seen, unseen,
+                 s_given, space, transductive=True)

@@ -168,3 +168,21 @@ def test_wordllama_label_space_embeds_class_texts_offline_and_runs_the_job(tmp_p
                       text_backbone="wordllama", log=lambda _m: None)
     section = result.summary["zeroshot"]
     assert section["text_backbone"] == "wordllama" and 0.0 <= section["zsl_accuracy"] <= 1.0
+
+
+def test_transductive_run_saves_the_self_trained_map_and_says_what_it_read(tmp_path):
+    from transferkit.data import load_splits
+    from transferkit.jobs.predict import load
+    from transferkit.jobs.zeroshot import zeroshot
+
+    result = zeroshot(data="digits", per_class=40, max_test=60, out=str(tmp_path / "run"), transductive=True,
+                      templates=["a photo of the number {}."], log=lambda _m: None)
+    z, used = result.summary["zeroshot"], result.summary["labels_used"]
+    rounds = z["self_training"]["rounds"]
+    assert z["self_training"]["pool"] == 60 and len(rounds) == 5
+    assert all(set(r["pseudo_labelled"]) <= set(z["unseen"]) for r in rounds)
+    assert used["pseudo_labelled_test_images"] == sum(rounds[-1]["pseudo_labelled"].values()) > 0
+    test = load_splits("digits", max_test=60).test
+    probs = load(tmp_path / "run").predict_proba([test.input(i) for i in range(len(test))])
+    acc = float((probs.argmax(axis=1) == np.asarray(test.y)).mean())
+    assert acc == pytest.approx(result.summary["metrics"]["test"]["accuracy"], abs=1e-9)  # the refitted map

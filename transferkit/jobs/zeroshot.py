@@ -69,6 +69,10 @@ class ZeroShotConfig(Options):
                                            "(e.g. --set method_params.gamma=10); none given: the "
                                            "method's grid is searched by leave-classes-out on the "
                                            "seen classes.")
+    transductive: bool = option(False, "Read the unlabelled test images (never their labels) and refit "
+                                "the map by self-training on its most confident unseen-class "
+                                "assignments, 5 rounds on a fixed schedule (transferkit.zeroshot.protocol).",
+                                flag="--transductive")
     ood_level: float = option(0.05, "The share of in-distribution images the saved run flags as out of "
                               "distribution (a conformal p-value of their feature-space distance <= "
                               "this level; see transferkit.novelty).", flag="--ood-level", gt=0, lt=1)
@@ -143,7 +147,11 @@ def _fit(cfg: ZeroShotConfig, splits: Any, entry: Any, classes: list[str], seen:
         log(f"  {cfg.method} parameters {params} chosen by leave-classes-out on the seen classes "
             f"(pseudo-unseen ZSL accuracy {selection['score']:.4f})")
     result = evaluate(lambda: ZSL_METHODS.build(cfg.method, params), features["train"], features["test"],
-                      seen, unseen, s_all, space, seed=cfg.data.seed)
+                      seen, unseen, s_all, space, seed=cfg.data.seed, transductive=cfg.transductive)
+    if result["self_training"]:
+        added = [sum(r["pseudo_labelled"].values()) for r in result["self_training"]["rounds"]]
+        log(f"  transductive self-training on {result['self_training']['pool']} unlabelled test images: "
+            f"{', '.join(map(str, added))} pseudo-labelled over {len(added)} rounds (labels unread)")
     return {**result, "params": params, "selection": selection, "s_all": s_all, "s_pred": s_pred, "words": words,
             "stats": stats, "backbone": backbone, "descriptions": descriptions,
             "test_raw": features["test"][1], "train_raw": features["train"][1], "train_y": features["train"][2]}
@@ -199,6 +207,10 @@ def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], c
     chance = chance_warning(section, int(np.isin(np.asarray(splits.test.y), unseen).sum()))
     if chance:
         warnings.append(chance)
+    labels_used = {"train": int(fitted["n_train_seen"]), "val": 0, "unseen": 0}
+    if section["self_training"]:  # the last round's pseudo-labels (test images; their labels unread)
+        labels_used["pseudo_labelled_test_images"] = sum(section["self_training"]["rounds"][-1]
+                                                         ["pseudo_labelled"].values())
     summary = Summary(
         task=task.name, command="zeroshot", data=splits.describe(), backbone=cfg.backbone,
         strategy=f"zeroshot-{cfg.method}", choice=f"method '{cfg.method}' was given"
@@ -208,7 +220,7 @@ def _write(run: Any, cfg: ZeroShotConfig, splits: Any, fitted: dict[str, Any], c
         selection={"split": "seen classes only", "validator": "leave-classes-out",
                    "stacking": {k: v for k, v in fitted["stacking"].items() if k != "folds"}},
         timings={"total_s": round(time.perf_counter() - t0, 3)}, warnings=warnings,
-        labels_used={"train": int(fitted["n_train_seen"]), "val": 0, "unseen": 0}, zeroshot=section)
+        labels_used=labels_used, zeroshot=section)
     g = section["gzsl"]
     log(f"ZSL accuracy (unseen, per-class mean) {section['zsl_accuracy']:.4f} (chance "
         f"{section['zsl_chance']:.4f}); GZSL seen {g['acc_seen']:.4f} unseen {g['acc_unseen']:.4f} "
@@ -278,7 +290,15 @@ def _section(cfg: ZeroShotConfig, fitted: dict[str, Any], classes: list[str], se
             "predict_classes": predict_classes,
             "class_texts": {c: class_texts(fitted["words"].get(c, c), cfg.templates, desc.get(c))
                             for c in predict_classes},
-            **{k: fitted[k] for k in keep}}
+            **{k: fitted[k] for k in keep}, "self_training": _named_rounds(fitted["self_training"], classes)}
+
+
+def _named_rounds(info: dict[str, Any] | None, classes: list[str]) -> dict[str, Any] | None:
+    """The self-training record with class names for the protocol's class indices."""
+    if info is None:
+        return None
+    return {**info, "rounds": [{**r, "pseudo_labelled": {classes[int(k)]: v for k, v in r["pseudo_labelled"].items()}}
+                               for r in info["rounds"]]}
 
 
 def _sample(train: Any, per_class: int, seed: int) -> Any:

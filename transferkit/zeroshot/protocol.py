@@ -12,6 +12,14 @@
   fitting images -- and ``gamma`` maximises the mean H over these folds on the held-out
   images. ``gamma`` is measured in standard deviations of the model's scores, so the
   folds' models and the final one (fitted on all seen images) share it.
+* **Transductive self-training** (optional, ``--transductive``): the unlabelled test images
+  are read (never their labels). In each of the rounds of :data:`SELF_TRAINING` the current
+  map labels them with calibrated stacking; of the images it assigns to each unseen class,
+  the ones with the largest margin between their top two unseen-class scores -- an equal
+  quota per class, 10 %, 20 %, ..., 50 % of (pool size / number of classes) -- join the seen
+  classes' labelled images as that class, and the method is refitted on both with the same
+  parameters. A fixed schedule in the spirit of transductive zero-shot learning's
+  self-training (Fu et al., TPAMI 2015; Ye & Guo, CVPR 2017): nothing in it is chosen on labels.
 """
 
 from __future__ import annotations
@@ -28,6 +36,9 @@ from transferkit.zeroshot._base import LabelSpace, ZeroShotMethod
 GAMMAS = np.round(np.linspace(-1.0, 3.0, 81), 3)
 #: the share of each seen class's training images held out to choose gamma
 HELD_OUT = 0.2
+#: transductive self-training: per round, each unseen class's quota of pseudo-labelled
+#: images as a share of (pool size / number of classes)
+SELF_TRAINING = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def split_classes(classes: Sequence[str], unseen: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -131,14 +142,55 @@ def fold_temperature(folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], gam
     return float(fit_temperature(np.concatenate(logits), np.concatenate(labels)))
 
 
+def self_train(make: Callable[[], ZeroShotMethod], x: np.ndarray, raw: np.ndarray, y: np.ndarray,
+               pool: tuple[np.ndarray, np.ndarray], seen: np.ndarray, unseen: np.ndarray,
+               s_all: np.ndarray, space: LabelSpace, gamma: float, model: ZeroShotMethod,
+               seed: int = 0) -> tuple[ZeroShotMethod, dict[str, Any]]:
+    """Transductive self-training (see the module docstring) from ``model``, fitted on the
+    seen images ``x, raw, y`` (``y``: class indices among all classes), over the unlabelled
+    ``pool`` = (features, raw features); ``gamma`` is calibrated stacking's, in score
+    standard deviations. Returns the refitted method and what each round added."""
+    if not make().trains:
+        raise ConfigError(f"Transductive self-training refits the map on pseudo-labelled images; "
+                          f"'{make().name}' learns no map. Use --method eszsl or devise, or drop "
+                          "--transductive.")
+    px, praw = pool
+    order = np.concatenate([seen, unseen])  # the refit's classes: seen, then unseen
+    y_seen = np.searchsorted(seen, y)
+    base = len(px) / len(s_all)
+    rounds = []
+    for share in SELF_TRAINING:
+        scale = float(model.scores(x, s_all, raw).std()) or 1.0
+        scores = np.asarray(model.scores(px, s_all, praw), dtype=np.float64)
+        shifted = scores.copy()
+        shifted[:, seen] -= gamma * scale
+        to_unseen = np.isin(shifted.argmax(axis=1), unseen)
+        among = scores[:, unseen]
+        top2 = np.sort(among, axis=1)[:, -2:]
+        margin, label = top2[:, -1] - top2[:, 0], among.argmax(axis=1)
+        quota = int(round(share * base))
+        picked = [np.flatnonzero(to_unseen & (label == k)) for k in range(len(unseen))]
+        picked = [rows[np.argsort(-margin[rows], kind="stable")][:quota] for rows in picked]
+        rows = np.concatenate(picked)
+        labels = np.concatenate([np.full(len(p), len(seen) + k) for k, p in enumerate(picked)])
+        model = make().fit(np.concatenate([x, px[rows]]), np.concatenate([y_seen, labels]).astype(np.int64),
+                           s_all[order], space, seed=seed)
+        rounds.append({"quota_per_class": quota,
+                       "pseudo_labelled": {int(unseen[k]): int(len(p)) for k, p in enumerate(picked)}})
+    return model, {"pool": int(len(px)), "rounds": rounds,
+                   "chosen_by": "a fixed schedule (transferkit.zeroshot.protocol.SELF_TRAINING); no labels read"}
+
+
 def evaluate(make: Callable[[], ZeroShotMethod], train: tuple[np.ndarray, np.ndarray, np.ndarray],
              test: tuple[np.ndarray, np.ndarray, np.ndarray], seen: np.ndarray, unseen: np.ndarray,
-             s_all: np.ndarray, space: LabelSpace, seed: int = 0) -> dict[str, Any]:
+             s_all: np.ndarray, space: LabelSpace, seed: int = 0, transductive: bool = False
+             ) -> dict[str, Any]:
     """Fit on the seen classes of ``train`` = (features, raw features, labels), choose
     calibrated stacking's gamma, and report ZSL and GZSL on ``test`` (the same triple);
     ``"model"`` is the fitted method, ``"score_scale"`` its training scores' standard deviation
     times the temperature fitted on the held-out folds (:func:`fold_temperature`), which divides
-    the saved model's scores so that its probabilities are calibrated."""
+    the saved model's scores so that its probabilities are calibrated. ``transductive``: the
+    method is then refitted by :func:`self_train` on the test images (their labels unread)."""
     x, raw, y = train
     keep = np.isin(y, seen)
     x, raw, y = x[keep], raw[keep], y[keep]
@@ -146,10 +198,14 @@ def evaluate(make: Callable[[], ZeroShotMethod], train: tuple[np.ndarray, np.nda
         s_all = centred(s_all, seen)
     stacking = choose_gamma(make, x, raw, y, seen, s_all, space, seed)
     model = make().fit(x, np.searchsorted(seen, y), s_all[seen], space, seed=seed)
+    selftraining = None
+    if transductive:
+        model, selftraining = self_train(make, x, raw, y, (test[0], test[1]), seen, unseen, s_all, space,
+                                         stacking["gamma"], model, seed)
     scale = float(model.scores(x, s_all, raw).std()) or 1.0
     scores = model.scores(test[0], s_all, test[1])  # (N, C)
     y_test = test[2]
-    return {"zsl_accuracy": zsl_accuracy(scores, y_test, unseen),
+    return {"zsl_accuracy": zsl_accuracy(scores, y_test, unseen), "self_training": selftraining,
             "zsl_chance": 1.0 / len(unseen),
             "gzsl": gzsl(scores, y_test, seen, unseen, stacking["gamma"] * scale),
             "gzsl_no_stacking": gzsl(scores, y_test, seen, unseen, 0.0),
@@ -158,5 +214,5 @@ def evaluate(make: Callable[[], ZeroShotMethod], train: tuple[np.ndarray, np.nda
             "model": model, "score_scale": scale * stacking["temperature"]}
 
 
-__all__ = ["GAMMAS", "HELD_OUT", "centred", "choose_gamma", "evaluate", "gzsl", "held_out_split",
-           "per_class_accuracy", "split_classes", "zsl_accuracy"]
+__all__ = ["GAMMAS", "HELD_OUT", "SELF_TRAINING", "centred", "choose_gamma", "evaluate", "gzsl",
+           "held_out_split", "per_class_accuracy", "self_train", "split_classes", "zsl_accuracy"]
