@@ -17,6 +17,15 @@ rebuilt with ``load_splits``) and scored by the same mIoU on the same test image
   Adam 1e-3, cross-entropy + Dice, batch 8, no augmentation, E epochs, last epoch kept;
 - **smp U-Net from scratch**: the same loop from random weights.
 
+``--source-domain textured`` adds the seed's pattern (pretrain on one domain, few-shot on
+the other): one source run, trained once per benchmark run and timed apart --
+``transferkit fit --data scenes --domain textured --task segmentation --strategy full
+--epochs 20 --batch-size 8`` (docs/tasks.md's cross-domain recipe; all 240 textured training
+images, seed 0, never a plain image) -- then, per seed, the README command with ``--backbone
+<source run>``: its encoder and, the classes being the same, its decoder are the start
+(``backbone.keep_head``); and the same with ``--set backbone.keep_head=false`` (the encoder
+only, a fresh decoder).
+
 Before the first timed row, one untimed warm-up imports what every arm uses (transferkit and
 its segmentation task, segmentation-models-pytorch, timm), reads the packaged encoder weights
 once and builds the scenes data, so the first seed's first row does not pay the process's
@@ -58,6 +67,28 @@ def transferkit_row(shots: int, seed: int, epochs: int, size: int, workdir: Path
     extra = {} if size == 128 else {"image_size": size}
     run = tk.fit(data="scenes", domain="plain", task="segmentation", backbone="efficientnet_lite0",
                  shots=shots, seed=seed, out=str(workdir / f"tk-{shots}-{seed}"), log=None, **extra)
+    return float(run.summary["metrics"]["test"]["miou"])
+
+
+def source_run(domain: str, workdir: Path) -> tuple[Path, float, float]:
+    """The source run on ``domain`` (docs/tasks.md's recipe), its wall and CPU seconds."""
+    import transferkit as tk
+
+    with timed() as t:
+        run = tk.fit(data="scenes", domain=domain, task="segmentation", backbone="efficientnet_lite0",
+                     strategy="full", epochs=20, batch_size=8, out=str(workdir / f"source-{domain}"), log=None)
+    return Path(run.run_dir), t.wall, t.cpu
+
+
+def sourced_row(source: Path, keep_head: bool, shots: int, seed: int, size: int, workdir: Path) -> float:
+    """The README command with ``--backbone <source run>`` (and ``keep_head`` false: encoder only)."""
+    import transferkit as tk
+
+    extra = {} if size == 128 else {"image_size": size}
+    run = tk.fit(data="scenes", domain="plain", task="segmentation", backbone=str(source), shots=shots, seed=seed,
+                 out=str(workdir / f"src-{keep_head}-{shots}-{seed}"), log=None,
+                 overrides=[] if keep_head else ["backbone.keep_head=false"], **extra)
+    assert bool(run.summary["source_head"]["kept"]) == keep_head, run.summary["source_head"]
     return float(run.summary["metrics"]["test"]["miou"])
 
 
@@ -120,6 +151,10 @@ def main() -> None:
     p.add_argument("--shots", type=int, nargs="+", default=[10, 50], help="Labelled images per run.")
     p.add_argument("--first-seed", type=int, default=0,
                    help="The first seed (seeds first-seed .. first-seed + seeds - 1), to add seeds to a table.")
+    p.add_argument("--source-domain", default="", help="Also the rows from a source run on this scenes "
+                   "domain (textured): with its decoder kept, and encoder only.")
+    p.add_argument("--skip-peers", action="store_true", help="Only the transferkit rows (to add source rows "
+                   "to a table measured before).")
     args = p.parse_args()
     setup(install=False)
     seeds = 1 if args.quick else args.seeds
@@ -128,13 +163,22 @@ def main() -> None:
     size = 64 if args.quick else args.image_size
     rows: dict[tuple[int, str], list[tuple[float, float]]] = {}
     warm_up(size)
+    source_note = ""
     with tempfile.TemporaryDirectory() as tmp:
+        arms = [("transferkit (default: frozen encoder, 3-block U-Net decoder)", transferkit_row, Path(tmp))]
+        if not args.skip_peers:
+            arms += [("smp U-Net, plain loop (peer)", smp_row, True), ("smp U-Net from scratch", smp_row, False)]
+        if args.source_domain:
+            source, wall, cpu = source_run(args.source_domain, Path(tmp))
+            source_note = (f" Source run (once, seed 0, timed apart): `fit --data scenes --domain "
+                           f"{args.source_domain} --task segmentation --strategy full --epochs 20 --batch-size 8`, "
+                           f"{wall:.0f} s wall, {cpu:.0f} s CPU.")
+            for keep, label in ((True, "decoder kept"), (False, "encoder only, `backbone.keep_head=false`")):
+                arms.append((f"transferkit, `--backbone` {args.source_domain} source run ({label})",
+                             lambda n, s, e, z, w, k=keep: sourced_row(source, k, n, s, z, w), Path(tmp)))
         for shots in shots_list:
             for seed in range(args.first_seed, args.first_seed + seeds):
-                for name, fn, extra in (
-                        ("transferkit (default: frozen encoder, 3-block U-Net decoder)", transferkit_row, Path(tmp)),
-                        ("smp U-Net, plain loop (peer)", smp_row, True),
-                        ("smp U-Net from scratch", smp_row, False)):
+                for name, fn, extra in arms:
                     with timed() as t:
                         miou = fn(shots, seed, epochs, size, extra)
                     rows.setdefault((shots, name), []).append((miou, t.wall, t.cpu))
@@ -147,7 +191,9 @@ def main() -> None:
              f"{info['load_avg']}, versions {vers}. Command: `python benchmarks/s1_segmentation.py"
              + (" --quick" if args.quick else f" --seeds {seeds} --epochs {epochs} --image-size {size} --shots "
                 + " ".join(map(str, shots_list))
-                + (f" --first-seed {args.first_seed}" if args.first_seed else "")) + "`.", "",
+                + (f" --first-seed {args.first_seed}" if args.first_seed else "")
+                + (f" --source-domain {args.source_domain}" if args.source_domain else "")
+                + (" --skip-peers" if args.skip_peers else "")) + "`." + source_note, "",
              "| labelled images | method | test mIoU % (mean ± std) | per seed | wall s | CPU s |",
              "|---|---|---|---|---|---|"]
     for (shots, name), vals in rows.items():

@@ -214,12 +214,57 @@ def build_model(cfg: FitConfig, train_data: Any, task: Task | None = None,
     mapping = MAPPINGS.build("identity" if cfg.mapping == "auto" else cfg.mapping,
                               in_dim=backbone.feature_dim)
     model = new_model(backbone, task, task.output_dim(train_data), mapping, cfg.train.head_dropout)
+    model.source_head = source_head(cfg, model, task, train_data) if pretrained is not False else None
+    if (model.source_head or {}).get("kept"):
+        return model  # the source run's head is the start; no other initialiser overwrites it
     if task.init_head(model, train_data) is None and not len(train_data):
         raise ConfigError(f"--shots 0 needs a head that is built without labels, and the {task.name} "
                           f"task with backbone '{cfg.backbone.name}' has none. Zero-shot text "
                           "classification embeds the class names with a text backbone (--task "
                           "classification --backbone minilm); otherwise pass --shots 1 or more.")
     return model
+
+
+def source_head(cfg: FitConfig, model: TransferModel, task: Task, train_data: Any) -> dict[str, Any] | None:
+    """With a run directory as ``--backbone``: copy the run's head into ``model`` when the run's
+    task and classes are the target's and every head tensor has the same shape (the seed's
+    pattern: train on one domain, fine-tune on another with the same classes). Returns what
+    ``summary.json`` records under ``source_head`` (``kept``, and why not when not), or None
+    when the backbone is not a run directory."""
+    import json
+
+    from safetensors import safe_open
+    from torch import nn
+
+    from transferkit.mapping.identity import IdentityMapping
+
+    spec = str(cfg.backbone.name).strip()
+    run = Path(spec[len("run:"):] if spec.startswith("run:") else spec).expanduser()
+    if not (run / MANIFEST).is_file() or not (run / WEIGHTS).is_file():
+        return None
+    manifest = json.loads((run / MANIFEST).read_text(encoding="utf-8"))
+    info: dict[str, Any] = {"run": str(run), "kept": False}
+    classes = [str(c) for c in getattr(train_data, "classes", None) or []]
+    theirs = [str(c) for c in manifest.get("classes") or []]
+    if not cfg.backbone.keep_head:
+        info["why_not"] = "backbone.keep_head is false"
+    elif (manifest.get("task") or "classification") != task.name:
+        info["why_not"] = f"the run's task is {manifest.get('task')!r}, the target's {task.name!r}"
+    elif not classes or classes != theirs:
+        info["why_not"] = "the run's classes are not the target's (same names in the same order)"
+    elif (manifest.get("mapping") or {"name": "identity"}).get("name") != "identity" or \
+            not isinstance(model.mapping, (IdentityMapping, nn.Identity)):
+        info["why_not"] = "a mapping sits between backbone and head"
+    else:
+        own = {k: v for k, v in model.state_dict().items() if k.startswith("head.")}
+        with safe_open(str(check_weights_file(run / WEIGHTS)), framework="pt") as f:
+            stored = {k: f.get_tensor(k) for k in f.keys() if k.startswith("head.")}  # noqa: SIM118
+        if set(stored) != set(own) or any(tuple(stored[k].shape) != tuple(v.shape) for k, v in own.items()):
+            info["why_not"] = "the run's head has another shape (e.g. other task_params)"
+        else:
+            model.load_state_dict(stored, strict=False)
+            info.update(kept=True, tensors=len(stored), classes=len(classes))
+    return info
 
 
 def new_model(backbone: Any, task: Task, out_dim: int, mapping: Any = None,

@@ -116,6 +116,11 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     adapter = model.backbone.describe_adapter() if hasattr(model.backbone, "describe_adapter") else None
     if adapter:  # an input adapter onto a pretrained backbone's inputs: what matched
         log(adapter)
+    kept = getattr(model, "source_head", None)
+    if kept:
+        log(f"  head: {'kept from' if kept['kept'] else 'fresh, not taken from'} the run {kept['run']}"
+            + (f" ({kept['tensors']} tensors: same task, same {kept['classes']} classes; "
+               "--set backbone.keep_head=false starts it fresh)" if kept["kept"] else f": {kept['why_not']}"))
     mapping_selection = None
     if cfg.mapping == "auto":
         model, mapping_selection = select_mapping(cfg, model, splits, runner, task, log)
@@ -148,7 +153,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
         stages=runner.history, timings=timings(t_start, runner),
         warnings=[*warnings, *near, *stage_warnings(runner.history),
                   *([runner.extended["warning"]] if runner.extended and "warning" in runner.extended else [])],
-        mapping_selection=mapping_selection,
+        mapping_selection=mapping_selection, source_head=getattr(model, "source_head", None),
         extended=extended_section(run, runner),
         joint=None if joint is None else {"source": cfg.joint_source, "n_source": len(joint[1]),
                                           **joint[0].describe()},

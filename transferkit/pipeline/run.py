@@ -162,6 +162,8 @@ class Summary:
     #: the zeroshot and multimodal jobs' own results
     zeroshot: dict[str, Any] | None = None
     multimodal: dict[str, Any] | None = None
+    #: a run directory as the backbone: whether its head was kept (transferkit.pipeline.build.source_head)
+    source_head: dict[str, Any] | None = None
 
     #: the keys every summary has, in the order summary.json lists them
     CORE = ("transferkit_version", "task", "command", "data", "backbone", "strategy", "choice",
@@ -169,7 +171,7 @@ class Summary:
             "timings", "warnings", "fingerprints")
     SECTIONS = ("auto", "adapt", "pretrain", "joint", "mapping_selection", "calibration",
                 "prior_correction", "decision", "extended", "error_examples", "bias_calibration",
-                "head_init", "zeroshot", "multimodal")
+                "head_init", "zeroshot", "multimodal", "source_head")
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)

@@ -359,7 +359,7 @@ def _predictions_section(run: Path, test: dict[str, Any]) -> str:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: np.asarray(z[k]) for k in z.files}
         if "mask_true" in arrays:  # a segmentation run: a few test masks and their predictions
-            return _masks_section(arrays["mask_true"], arrays["mask_pred"])
+            return _masks_section(arrays["mask_true"], arrays["mask_pred"], arrays.get("images"))
         if "boxes_true" in arrays:  # a detection run: a few test images, true and predicted boxes
             from transferkit.report.boxes import boxes_section
 
@@ -401,14 +401,17 @@ def _predictions_section(run: Path, test: dict[str, Any]) -> str:
         out.append("<table><thead><tr><th>true value (decile)</th><th>n</th><th>MAE</th>"
                    f"<th>bias</th></tr></thead><tbody>{rows}</tbody></table>")
     return "".join(out)
-def _masks_section(true: np.ndarray, pred: np.ndarray) -> str:
-    """The first test images' true masks above the predicted ones, one colour per class."""
+def _masks_section(true: np.ndarray, pred: np.ndarray, images: np.ndarray | None = None) -> str:
+    """The first test images' true masks above the predicted ones, one colour per class,
+    overlaid on the images when the run kept them."""
     from transferkit.report import plots
 
-    uri = plots.mask_pairs(true, pred)
+    uri = plots.mask_pairs(true, pred, images)
+    over = images is not None and np.asarray(images).shape[1:3] == np.asarray(true).shape[1:]
     return "" if uri is None else "<h2>Test predictions</h2>" + _figure(
         uri, "true and predicted masks", "The first test images' masks: true (top row) and "
-        "predicted (bottom row), one colour per class (background: the first colour).")
+        "predicted (bottom row), one colour per class"
+        + (", overlaid on the images (background left clear)." if over else " (background: the first colour)."))
 
 
 def _per_label_table(per_label: dict[str, dict[str, Any]]) -> str:

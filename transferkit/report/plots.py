@@ -114,19 +114,30 @@ def learning_curves(records: Sequence[dict[str, Any]]) -> str | None:
     return to_data_uri(fig)
 
 
-def mask_pairs(true: np.ndarray, pred: np.ndarray) -> str | None:
-    """True masks ``(n, H, W)`` above predicted ones, coloured by class (tab20)."""
+def mask_pairs(true: np.ndarray, pred: np.ndarray, images: np.ndarray | None = None) -> str | None:
+    """True masks ``(n, H, W)`` above predicted ones, coloured by class (tab20); with
+    ``images`` ``(m, H, W[, C])`` uint8 of the same size, each mask is overlaid on its image
+    (class 0, the background, left clear; the others at 55 % opacity)."""
     true, pred = np.asarray(true), np.asarray(pred)
     if true.ndim != 3 or true.shape != pred.shape or not len(true):
         return None
     n = len(true)
+    if images is not None:
+        images = np.asarray(images)
+        if len(images) < n or images.shape[1:3] != true.shape[1:]:
+            images = None  # another size: the masks alone
     top = max(int(true.max()), int(pred.max()), 1)
     fig = _figure(1.6 * n + 0.4, 3.4)
     axes = fig.subplots(2, n, squeeze=False)
     for j in range(n):
         for i, (masks, label) in enumerate(((true, "true"), (pred, "predicted"))):
             ax = axes[i][j]
-            ax.imshow(masks[j], cmap="tab20", vmin=0, vmax=max(top, 19), interpolation="nearest")
+            if images is not None:
+                ax.imshow(images[j], cmap="gray" if images[j].ndim == 2 else None, interpolation="nearest")
+                shown = np.ma.masked_where(masks[j] == 0, masks[j])
+                ax.imshow(shown, cmap="tab20", vmin=0, vmax=max(top, 19), alpha=0.55, interpolation="nearest")
+            else:
+                ax.imshow(masks[j], cmap="tab20", vmin=0, vmax=max(top, 19), interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if j == 0:

@@ -363,6 +363,8 @@ class SegmentationTask(Task):
 
     #: how many test masks (and their predictions) a run keeps for the report
     REPORT_MASKS = 6
+    #: ... and their images, which the report overlays the masks on (Run.save_test_predictions)
+    report_images = REPORT_MASKS
 
     def test_arrays(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray] | None:
         y = np.asarray(targets)[: self.REPORT_MASKS]
