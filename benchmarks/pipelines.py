@@ -89,6 +89,11 @@ def machine() -> str:
             f"scikit-learn {sklearn.__version__}, transferkit {transferkit.__version__}")
 
 
+#: --fresh-head: the transferred rows start from a fresh head even when the source run's classes
+#: are the target's (``--set backbone.keep_head=false``; by default the source's head is kept then)
+FRESH_HEAD: list[str] = []
+
+
 def _fit(work: Path, tag: str, p: dict[str, Any], backbone: str, strategy: str, seed: int,
          pretrained: bool, quick: bool) -> dict[str, Any]:
     from transferkit.jobs.fit import fit
@@ -101,7 +106,8 @@ def _fit(work: Path, tag: str, p: dict[str, Any], backbone: str, strategy: str, 
               pretrained=pretrained, image_size=p["image_size"], epochs=f["epochs"], lr=f["lr"],
               batch_size=f["batch_size"], out=str(work / f"{tag}-{strategy}-s{seed}"), overwrite=True,
               cache_dir=str(work / "cache"),
-              overrides=[] if strategy != "full" else ["strategy_params.backbone_lr_ratio=1.0"],
+              overrides=([] if strategy != "full" else ["strategy_params.backbone_lr_ratio=1.0"])
+              + (FRESH_HEAD if pretrained else []),
               log=None)
     test = run.summary["metrics"]["test"]
     return {"accuracy": test["accuracy"], "balanced_accuracy": test["balanced_accuracy"],
@@ -209,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="A fifth of the epochs (for checking).")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pipelines.md"))
     parser.add_argument("--workdir", default=None, help="Where run directories go (default: a temp dir).")
+    parser.add_argument("--fresh-head", action="store_true", help="--set backbone.keep_head=false on the "
+                        "transferred rows (a fresh head even when the source's classes are the target's).")
     args = parser.parse_args(argv)
+    if args.fresh_head:
+        FRESH_HEAD.append("backbone.keep_head=false")
 
     import torch
 
