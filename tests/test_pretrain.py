@@ -56,6 +56,30 @@ def test_run_directory_is_a_backbone(source_run):
         assert torch.equal(value, saved["backbone." + key])
 
 
+def test_a_classifier_run_gives_its_head_only_when_asked(source_run, tmp_path):
+    """Same classes (no / yes): classification starts a fresh head unless keep_head=true (a kept
+    linear head held full fine-tuning back on printed-digits -> digits); the console says which."""
+    from transferkit.data import load_splits
+    from transferkit.jobs.fit import resolve_config
+    from transferkit.pipeline.build import build_model
+    from transferkit.tasks import get_task
+
+    data = _csv(tmp_path / "target.csv", 1, 60, ("Mean Radius", "texture", "area", "smoothness"))
+    saved = load_file(str(source_run / "model.safetensors"))
+
+    def build(*overrides):
+        cfg = resolve_config(data=str(data), backbone=str(source_run), strategy="full", overrides=list(overrides))
+        return build_model(cfg, load_splits(cfg.data).train, get_task("classification"))
+
+    fresh = build()
+    assert not fresh.source_head["kept"] and "starts a fresh head" in fresh.source_head["why_not"]
+    kept = build("backbone.keep_head=true")
+    assert kept.source_head["kept"] and kept.source_head["classes"] == 2
+    assert torch.equal(kept.head.weight, saved["head.weight"])
+    assert not torch.equal(fresh.head.weight, saved["head.weight"])
+    assert build("backbone.keep_head=false").source_head["why_not"] == "backbone.keep_head is false"
+
+
 def test_fit_other_columns_through_the_adapter_with_mapping_auto(source_run, tmp_path):
     from transferkit.backbones.adapted_table import AdaptedTableBackbone
     from transferkit.jobs.fit import fit

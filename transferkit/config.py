@@ -242,11 +242,12 @@ class BackboneConfig(Options):
                                     "first N tokens (None: the model's own limit, 256 for "
                                     "minilm). Encoding time is about linear in it.",
                                     flag="--max-length", ge=4)
-    keep_head: bool = option(True, "With a run directory as the backbone: start the head from the "
-                             "run's own head when the run's task and classes are the target's and its "
-                             "head has the same shape (the console and summary.json's source_head say "
-                             "so; otherwise the head starts fresh and they say why). false: always "
-                             "a fresh head.")
+    keep_head: bool | None = option(None, "With a run directory as the backbone: true starts the head "
+                                    "from the run's own head when the run's task and classes are the "
+                                    "target's and its head has the same shape (the console and "
+                                    "summary.json's source_head say so, or why not); false: a fresh "
+                                    "head. None: the task's default -- kept for segmentation (its "
+                                    "decoder), fresh for the others.")
     pool_stages: int | None = option(None, "Multi-scale features (0: final features only). Image "
                                      "backbones append the pooled outputs of their last N stages; "
                                      "text backbones average the last N + 1 layers before pooling. "

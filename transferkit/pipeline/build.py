@@ -226,9 +226,10 @@ def build_model(cfg: FitConfig, train_data: Any, task: Task | None = None,
 
 
 def source_head(cfg: FitConfig, model: TransferModel, task: Task, train_data: Any) -> dict[str, Any] | None:
-    """With a run directory as ``--backbone``: copy the run's head into ``model`` when the run's
-    task and classes are the target's and every head tensor has the same shape (the seed's
-    pattern: train on one domain, fine-tune on another with the same classes). Returns what
+    """With a run directory as ``--backbone``: copy the run's head into ``model`` when
+    ``backbone.keep_head`` (unset: the task's :attr:`~transferkit.tasks.Task.keeps_source_head`)
+    and the run's task and classes are the target's and every head tensor has the same shape
+    (the seed's pattern: train on one domain, fine-tune on another with the same classes). Returns what
     ``summary.json`` records under ``source_head`` (``kept``, and why not when not), or None
     when the backbone is not a run directory."""
     import json
@@ -246,8 +247,10 @@ def source_head(cfg: FitConfig, model: TransferModel, task: Task, train_data: An
     info: dict[str, Any] = {"run": str(run), "kept": False}
     classes = [str(c) for c in getattr(train_data, "classes", None) or []]
     theirs = [str(c) for c in manifest.get("classes") or []]
-    if not cfg.backbone.keep_head:
-        info["why_not"] = "backbone.keep_head is false"
+    keep = task.keeps_source_head if cfg.backbone.keep_head is None else cfg.backbone.keep_head
+    if not keep:
+        info["why_not"] = ("backbone.keep_head is false" if cfg.backbone.keep_head is False else
+                           f"the {task.name} task starts a fresh head (--set backbone.keep_head=true keeps it)")
     elif (manifest.get("task") or "classification") != task.name:
         info["why_not"] = f"the run's task is {manifest.get('task')!r}, the target's {task.name!r}"
     elif not classes or classes != theirs:

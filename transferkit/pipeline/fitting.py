@@ -120,7 +120,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
     if kept:
         log(f"  head: {'kept from' if kept['kept'] else 'fresh, not taken from'} the run {kept['run']}"
             + (f" ({kept['tensors']} tensors: same task, same {kept['classes']} classes; "
-               "--set backbone.keep_head=false starts it fresh)" if kept["kept"] else f": {kept['why_not']}"))
+               "--set backbone.keep_head=false starts it fresh)" if kept["kept"] else f" ({kept['why_not']})"))
     mapping_selection = None
     if cfg.mapping == "auto":
         model, mapping_selection = select_mapping(cfg, model, splits, runner, task, log)

@@ -114,6 +114,13 @@ class Task:
     #: (``outputs``, or ``pred`` for predicted values), so that two runs on the same test split can be compared by
     #: :meth:`compare` afterwards (``transferkit compare RUN_A RUN_B``)
     keeps_test_outputs: ClassVar[bool] = False
+    #: whether a run directory given as ``--backbone`` also gives its head by default, when its
+    #: task and classes are the target's (``backbone.keep_head`` unset). Off for a linear head,
+    #: which is cheap to relearn and whose confident source logits can hold full fine-tuning
+    #: back (printed-digits -> digits, 10 per class, full: 80.8 % kept vs 85.6 % fresh, 3 seeds,
+    #: benchmarks/results/pipelines_digits_*.md); on where the head is a decoder network
+    #: (segmentation).
+    keeps_source_head: ClassVar[bool] = False
 
     def __init__(self, config: Any = None) -> None:
         self.config = config
