@@ -27,6 +27,12 @@ process through the public API (``tk.fit``; the same as the CLI's ``fit``):
   validation split held out);
 - transferkit auto: ``--strategy auto`` (backbone from its sequence pool, sequence:cnn and
   minirocket, by the validation split; then the strategy ladder);
+- Fracast-0 (``--methods fracast-probe,fracast-full,fracast-scratch``; needs the fracast
+  wheel): the packaged pretrained forecaster (85k parameters, pretrained by its authors on
+  other series) as the pretrained network -- ``--backbone fracast`` (its frozen features:
+  per channel the 48-step forecast and the last 64-d state, the default probe), ``--backbone
+  fracast --strategy full`` on the scratch recipe, and the same network from random weights,
+  ``--backbone fracast --set backbone.pretrained=false --strategy full`` on the scratch recipe;
 - peer: MiniRocket + scikit-learn ``RidgeClassifierCV`` (standardised features, alphas
   10^-3..10^3), the reference recipe of Dempster et al., fitted on the **same labelled series
   transferkit consumed** (train + validation, rebuilt with transferkit's own splitter) and
@@ -57,7 +63,8 @@ sys.path.insert(0, str(HERE.parent))  # this checkout's transferkit, not another
 from _common import Results, Timing, parser, scores, seed_ci, setup, summary_ci, timed  # noqa: E402
 
 TARGETS = ("gunpoint", "italy-power-demand", "arrowhead")
-METHODS = ("peer", "pretrained-full", "pretrained-probe", "minirocket", "auto", "scratch", "scratch-resnet")
+METHODS = ("peer", "pretrained-full", "pretrained-probe", "minirocket", "auto", "scratch", "scratch-resnet",
+           "fracast-probe", "fracast-full", "fracast-scratch")
 #: the univariate bundled sets; each target's source is every other one of them, read as one
 #: dataset (``--data a,b,c@L``: classes <set>/<class>, series resampled to the target's length)
 SOURCE_SETS = ("osuleaf", "acsf1", "pickup-gesture-wiimote-z", *TARGETS)
@@ -177,6 +184,14 @@ def main() -> None:
                 if "scratch" in methods:
                     fit_row(res, setting, "scratch sequence:cnn (full)", seed, backbone="sequence:cnn",
                             strategy="full", **common, epochs=TRAIN["epochs"], overrides=ratio)
+                if "fracast-probe" in methods:  # a network pretrained elsewhere, by others
+                    fit_row(res, setting, "transferkit Fracast-0 + linear probe", seed, backbone="fracast", **common)
+                if "fracast-full" in methods:
+                    fit_row(res, setting, "transferkit Fracast-0 + full", seed, backbone="fracast", strategy="full",
+                            **common, epochs=TRAIN["epochs"], overrides=ratio)
+                if "fracast-scratch" in methods:  # the same architecture from random weights, scratch recipe
+                    fit_row(res, setting, "scratch fracast (full)", seed, backbone="fracast", strategy="full",
+                            **common, epochs=TRAIN["epochs"], overrides=[*ratio, "backbone.pretrained=false"])
                 if "scratch-resnet" in methods:  # the 1D ResNet (Wang et al.) on the same recipe
                     fit_row(res, setting, "scratch sequence:resnet (full)", seed, backbone="sequence:resnet",
                             strategy="full", **common, epochs=TRAIN["epochs"], overrides=ratio)
@@ -222,12 +237,14 @@ def verdict(res: Results) -> str:
         parts = []
         # each pretrained row on its own (choosing the better of the two would choose on test
         # labels): full is trained exactly like scratch; the probe is fit's default strategy
-        scratch = mean(setting, "scratch sequence:cnn (full)")
-        for method, label in (("transferkit pretrained + full", "pretrained + full"),
-                              ("transferkit pretrained + linear probe", "pretrained + probe")):
-            pre = mean(setting, method)
+        for method, label, base in (
+                ("transferkit pretrained + full", "pretrained + full", "scratch sequence:cnn (full)"),
+                ("transferkit pretrained + linear probe", "pretrained + probe", "scratch sequence:cnn (full)"),
+                ("transferkit Fracast-0 + full", "Fracast-0 + full", "scratch fracast (full)"),
+                ("transferkit Fracast-0 + linear probe", "Fracast-0 + probe", "scratch fracast (full)")):
+            pre, scratch = mean(setting, method), mean(setting, base)
             if np.isfinite(pre) and np.isfinite(scratch):
-                parts.append(f"{label} {100 * pre:.1f} vs scratch {100 * scratch:.1f} ({100 * (pre - scratch):+.1f} "
+                parts.append(f"{label} {100 * pre:.1f} vs {base} {100 * scratch:.1f} ({100 * (pre - scratch):+.1f} "
                              f"points; target +5: {'met' if pre - scratch >= 0.05 else 'missed'})")
         ours = np.nanmax([mean(setting, m) for (s, m) in res.rows if s == setting and m.startswith("transferkit")]
                          or [float("nan")])
