@@ -14,6 +14,8 @@ This module imports torch only when a name is resolved.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from typing import Any
 
@@ -58,9 +60,7 @@ def resolve_device(value: Any = "auto", parameter: str = "device") -> Any:
     return torch.device(name)
 
 
-__all__ = ["DEVICE_HELP", "check_device_name", "resolve_device"]
-
-
+@functools.cache
 def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX-BF16).
 
@@ -68,10 +68,12 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     as fast as float32 (oneDNN's AMX kernels); elsewhere bf16 autocast on a CPU is emulated
     and gains little. Read from ``cpuinfo``'s first ``flags`` line; False where the file does not exist.
     """
-    import contextlib
-
     with contextlib.suppress(OSError), open(cpuinfo, encoding="utf-8") as f:
         for line in f:
             if line.startswith("flags"):
                 return "amx_bf16" in line.split()
     return False
+
+
+__all__ = ["DEVICE_HELP", "check_device_name", "cpu_has_native_bf16", "resolve_device"]
+

@@ -232,18 +232,18 @@ def source_head(cfg: FitConfig, model: TransferModel, task: Task, train_data: An
     (the seed's pattern: train on one domain, fine-tune on another with the same classes). Returns what
     ``summary.json`` records under ``source_head`` (``kept``, and why not when not), or None
     when the backbone is not a run directory."""
-    import json
-
     from safetensors import safe_open
     from torch import nn
 
+    from transferkit.backbones import resolve
     from transferkit.mapping.identity import IdentityMapping
+    from transferkit.rundir import read_manifest
 
-    spec = str(cfg.backbone.name).strip()
-    run = Path(spec[len("run:"):] if spec.startswith("run:") else spec).expanduser()
-    if not (run / MANIFEST).is_file() or not (run / WEIGHTS).is_file():
+    family, spec = resolve(str(cfg.backbone.name).strip())
+    if family != "run":
         return None
-    manifest = json.loads((run / MANIFEST).read_text(encoding="utf-8"))
+    run = Path(spec).expanduser()
+    manifest = read_manifest(run)
     info: dict[str, Any] = {"run": str(run), "kept": False}
     classes = [str(c) for c in getattr(train_data, "classes", None) or []]
     theirs = [str(c) for c in manifest.get("classes") or []]

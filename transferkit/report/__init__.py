@@ -407,7 +407,7 @@ def _masks_section(true: np.ndarray, pred: np.ndarray, images: np.ndarray | None
     from transferkit.report import plots
 
     uri = plots.mask_pairs(true, pred, images)
-    over = images is not None and np.asarray(images).shape[1:3] == np.asarray(true).shape[1:]
+    over = plots.overlay_images(true, images) is not None
     return "" if uri is None else "<h2>Test predictions</h2>" + _figure(
         uri, "true and predicted masks", "The first test images' masks: true (top row) and "
         "predicted (bottom row), one colour per class"

@@ -114,18 +114,24 @@ def learning_curves(records: Sequence[dict[str, Any]]) -> str | None:
     return to_data_uri(fig)
 
 
+def overlay_images(masks: np.ndarray, images: np.ndarray | None) -> np.ndarray | None:
+    """``images`` when there is one per mask at the masks' size (the masks can be drawn on
+    them), else None."""
+    if images is None:
+        return None
+    images, masks = np.asarray(images), np.asarray(masks)
+    return images if len(images) >= len(masks) and images.shape[1:3] == masks.shape[1:] else None
+
+
 def mask_pairs(true: np.ndarray, pred: np.ndarray, images: np.ndarray | None = None) -> str | None:
     """True masks ``(n, H, W)`` above predicted ones, coloured by class (tab20); with
-    ``images`` ``(m, H, W[, C])`` uint8 of the same size, each mask is overlaid on its image
-    (class 0, the background, left clear; the others at 55 % opacity)."""
+    ``images`` ``(m, H, W[, C])`` uint8 (:func:`overlay_images`), each mask is overlaid on its
+    image (class 0, the background, left clear; the others at 55 % opacity)."""
     true, pred = np.asarray(true), np.asarray(pred)
     if true.ndim != 3 or true.shape != pred.shape or not len(true):
         return None
     n = len(true)
-    if images is not None:
-        images = np.asarray(images)
-        if len(images) < n or images.shape[1:3] != true.shape[1:]:
-            images = None  # another size: the masks alone
+    images = overlay_images(true, images)
     top = max(int(true.max()), int(pred.max()), 1)
     fig = _figure(1.6 * n + 0.4, 3.4)
     axes = fig.subplots(2, n, squeeze=False)

@@ -361,17 +361,16 @@ class SegmentationTask(Task):
                 detailed: bool = False) -> dict[str, Any]:
         return segmentation_metrics(targets, outputs, list(meta["classes"]), detailed)
 
-    #: how many test masks (and their predictions) a run keeps for the report
-    REPORT_MASKS = 6
-    #: ... and their images, which the report overlays the masks on (Run.save_test_predictions)
-    report_images = REPORT_MASKS
+    #: how many test masks (their predictions, and their images, which the report overlays the
+    #: masks on: Run.save_test_predictions) a run keeps for the report
+    report_images = 6
     #: a segmentation run as --backbone gives its decoder too when the classes match: S1, 10
     #: plain images from a textured-scenes source, 22.2 % mIoU kept vs 12.0 % fresh (3 seeds)
     keeps_source_head = True
 
     def test_arrays(self, targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray] | None:
-        y = np.asarray(targets)[: self.REPORT_MASKS]
-        pred = resize_maps(np.asarray(outputs)[: self.REPORT_MASKS], y.shape[1:])
+        y = np.asarray(targets)[: self.report_images]
+        pred = resize_maps(np.asarray(outputs)[: self.report_images], y.shape[1:])
         return {"mask_true": y.astype(np.int16), "mask_pred": pred.astype(np.int16)}
 
     def baselines(self, train: Any, test: Any) -> dict[str, Any]:

@@ -150,9 +150,9 @@ def self_train(make: Callable[[], ZeroShotMethod], x: np.ndarray, raw: np.ndarra
     seen images ``x, raw, y`` (``y``: class indices among all classes), over the unlabelled
     ``pool`` = (features, raw features); ``gamma`` is calibrated stacking's, in score
     standard deviations. Returns the refitted method and what each round added."""
-    if not make().trains:
+    if not model.trains:
         raise ConfigError(f"Transductive self-training refits the map on pseudo-labelled images; "
-                          f"'{make().name}' learns no map. Use --method eszsl or devise, or drop "
+                          f"'{model.name}' learns no map. Use --method eszsl or devise, or drop "
                           "--transductive.")
     px, praw = pool
     order = np.concatenate([seen, unseen])  # the refit's classes: seen, then unseen
