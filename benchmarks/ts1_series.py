@@ -31,8 +31,9 @@ process through the public API (``tk.fit``; the same as the CLI's ``fit``):
   wheel): the packaged pretrained forecaster (85k parameters, pretrained by its authors on
   other series) as the pretrained network -- ``--backbone fracast`` (its frozen features:
   per channel the 48-step forecast and the last 64-d state, the default probe), ``--backbone
-  fracast --strategy full`` on the scratch recipe, and the same network from random weights,
-  ``--backbone fracast --set backbone.pretrained=false --strategy full`` on the scratch recipe;
+  fracast --strategy full`` (fit applies Fracast-0's few-shot recipe: the scratch recipe with
+  patience 10), and the same network from random weights, ``--backbone fracast --set
+  backbone.pretrained=false --strategy full`` (the same recipe);
 - peer: MiniRocket + scikit-learn ``RidgeClassifierCV`` (standardised features, alphas
   10^-3..10^3), the reference recipe of Dempster et al., fitted on the **same labelled series
   transferkit consumed** (train + validation, rebuilt with transferkit's own splitter) and
@@ -72,7 +73,9 @@ SOURCE_SETS = ("osuleaf", "acsf1", "pickup-gesture-wiimote-z", *TARGETS)
 LENGTH = {"gunpoint": 150, "italy-power-demand": 24, "arrowhead": 251}
 #: the same recipe for every network that trains end to end (pretrained or from scratch): a few
 #: labelled series need small batches and a higher rate; early stopping on a 5-series validation
-#: split is noise, so it is off (patience = epochs)
+#: split is noise, so it is off (patience = epochs). Fracast-0's rows type no recipe: fit applies
+#: the backbone's own few-shot recipe (FracastBackbone.few_shot_recipe: these values with
+#: patience 10), to the pretrained and the scratch model alike
 TRAIN = {"epochs": 30, "overrides": ["train.batch_size=8", "train.lr=0.003", "train.patience=30"]}
 
 
@@ -186,12 +189,12 @@ def main() -> None:
                             strategy="full", **common, epochs=TRAIN["epochs"], overrides=ratio)
                 if "fracast-probe" in methods:  # a network pretrained elsewhere, by others
                     fit_row(res, setting, "transferkit Fracast-0 + linear probe", seed, backbone="fracast", **common)
-                if "fracast-full" in methods:
+                if "fracast-full" in methods:  # as typed: fit applies Fracast-0's few-shot recipe
                     fit_row(res, setting, "transferkit Fracast-0 + full", seed, backbone="fracast", strategy="full",
-                            **common, epochs=TRAIN["epochs"], overrides=ratio)
-                if "fracast-scratch" in methods:  # the same architecture from random weights, scratch recipe
+                            **common)
+                if "fracast-scratch" in methods:  # the same architecture from random weights, same recipe
                     fit_row(res, setting, "scratch fracast (full)", seed, backbone="fracast", strategy="full",
-                            **common, epochs=TRAIN["epochs"], overrides=[*ratio, "backbone.pretrained=false"])
+                            **common, overrides=["backbone.pretrained=false"])
                 if "scratch-resnet" in methods:  # the 1D ResNet (Wang et al.) on the same recipe
                     fit_row(res, setting, "scratch sequence:resnet (full)", seed, backbone="sequence:resnet",
                             strategy="full", **common, epochs=TRAIN["epochs"], overrides=ratio)

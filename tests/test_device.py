@@ -105,6 +105,43 @@ def test_image_fit_extract_and_predict_on_the_accelerator(device, tmp_path):
         assert tk.load(run.run_dir, device=device).predict_proba(data.x[:3]).shape == (3, 10)
 
 
+@pytest.mark.parametrize("device", _accelerators())
+def test_series_forecasting_and_fracast_fine_tuning_on_the_accelerator(device, tmp_path):
+    if device == "none":
+        pytest.skip("no GPU or MPS device on this machine (the CPU path runs in every other test)")
+    from transferkit.tasks import TASKS
+
+    # forecasting: a 1D CNN trained end to end on the device, then loaded there and predicting
+    data = TASKS.get("forecasting").tiny_example(tmp_path)
+    run = tk.fit(**{**data, "epochs": 2}, task="forecasting", device=device, seed=0,
+                 out=str(tmp_path / "forecast"), log=None)
+    assert np.isfinite(run.summary["metrics"]["test"]["mase"])
+    model = tk.load(run.run_dir, device=device)
+    t = np.arange(60, dtype=np.float32)
+    assert np.isfinite(np.asarray(model.predict([(10 + np.sin(t / 2))[:, None]]), dtype=float)).all()
+    if not __import__("importlib").util.find_spec("fracast"):
+        pytest.skip("the fracast package is not installed")
+    # Fracast-0: the same features on the device as on the CPU, then fine-tuned end to end there
+    from transferkit.backbones.fracast import FracastBackbone
+
+    rng = np.random.default_rng(0)
+    x = (np.sin(np.arange(48) / 3)[None, :, None] + rng.normal(0, 0.3, size=(40, 48, 1))).astype(np.float32)
+    x[20:] += np.linspace(0, 2, 48, dtype=np.float32)[None, :, None]  # class 1 trends upwards
+    y = np.repeat([0, 1], 20)
+    bb = FracastBackbone()
+    bb.adapt_to(list(x))
+    batch = bb.collate(list(x[:8]))
+    with torch.inference_mode():
+        on_cpu = bb.eval()(batch)
+        on_device = bb.to(device)({k: v.to(device) for k, v in batch.items()}).cpu()
+    assert torch.allclose(on_cpu, on_device, rtol=1e-3, atol=1e-3)
+    np.savez(tmp_path / "series.npz", x=x, y=y)
+    run = tk.fit(data=str(tmp_path / "series.npz"), backbone="fracast", strategy="full", epochs=2,
+                 batch_size=8, device=device, seed=0, out=str(tmp_path / "fracast"), log=None)
+    assert run.summary["metrics"]["test"]["accuracy"] >= 0
+    assert tk.load(run.run_dir, device=device).predict_proba(list(x[:3])).shape == (3, 2)
+
+
 def test_cpu_has_native_bf16_reads_the_flags_line(tmp_path):
     from transferkit.devices import cpu_has_native_bf16
 

@@ -115,3 +115,31 @@ def test_lags_plus_fracast_probe_can_forecast_fracasts_zero_shot_per_channel(tmp
     info = ForecastingTask().solve_head(nn.Linear(x_tr.shape[1], 12), x_tr, train_y, None,
                                         val=(x_val, np.asarray(splits.val.y)), backbone=bb)
     assert "pretrained forecast" in info["scores"] and info["priors_skipped"] == {}
+
+
+def test_a_few_shot_full_fit_gets_fracasts_recipe_where_the_user_set_nothing():
+    from transferkit.backbones.fracast import FracastBackbone
+    from transferkit.jobs.fit import resolve_config, with_few_shot_recipe
+
+    lines: list[str] = []
+
+    def recipe(overrides=(), **kwargs):
+        cfg = resolve_config(None, overrides, **{"data": "italy-power-demand", "backbone": "fracast", **kwargs})
+        return with_few_shot_recipe(cfg, frozenset(cfg.given_keys_), lines.append)
+
+    cfg = recipe(strategy="full", shots=10)
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.patience) == (30, 8, 0.003, 10)
+    assert cfg.strategy_params == {"backbone_lr_ratio": 1.0}
+    assert FracastBackbone.few_shot_recipe["train.batch_size"] == 8
+    assert "fracast's few-shot end-to-end recipe" in lines[-1]
+    # what the user set is kept, by flag or by --set
+    cfg = recipe(["strategy_params.backbone_lr_ratio=0.5", "train.lr=0.01"], strategy="full", shots=10,
+                 batch_size=4)
+    assert (cfg.train.batch_size, cfg.train.lr, cfg.strategy_params["backbone_lr_ratio"]) == (4, 0.01, 0.5)
+    assert cfg.train.epochs == 30
+    # not for a probe, for auto, or without --shots; a strategy without the ratio does not get it
+    default = resolve_config(None, data="x").train
+    for kwargs in ({"strategy": "linear-probe", "shots": 10}, {"strategy": "auto", "shots": 10},
+                   {"strategy": "full"}):
+        assert recipe(**kwargs).train == default
+    assert "backbone_lr_ratio" not in recipe(strategy="lora", shots=10).strategy_params

@@ -44,6 +44,11 @@ class BackboneFamily:
     #: (``lags``, MiniRocket's random convolutions): a fit with them transferred nothing, and
     #: the results table says so (``pipeline.build.model_label``)
     transfers_weights: ClassVar[bool] = True
+    #: the family's end-to-end training recipe for a few labelled examples (a ``--shots`` fit
+    #: whose strategy trains the backbone), as dotted config keys -> values, each applied only
+    #: where the user set that key by none of flag, keyword, config file or ``--set``
+    #: (``transferkit.jobs.fit.with_few_shot_recipe``); {} keeps fit's defaults
+    few_shot_recipe: ClassVar[dict[str, Any]] = {}
     builtins: ClassVar[dict[str, dict[str, Any]]] = {}
     folder_files: ClassVar[dict[str, str]] = {}
     usage: ClassVar[tuple[str, ...]] = ()

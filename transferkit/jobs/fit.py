@@ -21,8 +21,9 @@ from typing import Any
 
 from transferkit.config import FitConfig, configure
 from transferkit.devices import resolve_device
-from transferkit.errors import ConfigError
+from transferkit.errors import ConfigError, TransferkitError
 from transferkit.logs import library_log
+from transferkit.options import given_keys
 from transferkit.pipeline import (
     Run,
     RunResult,
@@ -82,9 +83,11 @@ def fit(config: FitConfig | str | Path | None = None, *, overrides: Sequence[str
     log = log or library_log
     resolve_device(cfg.train.device, "train.device")  # a device that is not there: before any work
     choice = None
+    given = given_keys(cfg)
     cfg = with_task_backbone(cfg, log)
     if cfg.strategy is None:
         cfg, choice = with_default_strategy(cfg, log)
+    cfg = with_few_shot_recipe(cfg, given, log)
     if dry_run:
         return dry_run_plan(cfg, log)
     if cfg.strategy == "auto":
@@ -110,7 +113,6 @@ def with_task_backbone(cfg: FitConfig, log: Callable[[str], None]) -> FitConfig:
     import dataclasses
 
     from transferkit.config import BackboneConfig
-    from transferkit.options import given_keys
 
     named = cfg.backbone.name != BackboneConfig().name or bool({"backbone", "backbone.name"} & given_keys(cfg))
     if cfg.task is None or cfg.strategy == "auto" or named:
@@ -139,6 +141,46 @@ def with_default_strategy(cfg: FitConfig, log: Callable[[str], None]) -> tuple[F
             f"strategy '{name}' by default: {why}")
 
 
+def with_few_shot_recipe(cfg: FitConfig, given: frozenset[str], log: Callable[[str], None]) -> FitConfig:
+    """``cfg`` with its backbone family's end-to-end recipe for a few labels
+    (``Backbone.few_shot_recipe``: Fracast-0's small batches, higher rate, encoder at the
+    head's rate) for every key of it not in ``given`` (the keys the user set), when the fit
+    has ``--shots`` and its strategy trains the backbone (not a probe, not ``auto``); the
+    keys applied are logged. A strategy without a key of the recipe (``backbone_lr_ratio``)
+    does not get it."""
+    import dataclasses
+
+    from transferkit.backbones import BACKBONES, resolve
+    from transferkit.pipeline.build import strategy_freezes_backbone
+    from transferkit.strategies import STRATEGIES
+
+    if cfg.data.shots is None or cfg.strategy in (None, "auto") or strategy_freezes_backbone(cfg.strategy):
+        return cfg
+    try:
+        recipe = BACKBONES.get(resolve(str(cfg.backbone.name).strip())[0]).few_shot_recipe
+    except TransferkitError:
+        return cfg
+    options = STRATEGIES.config(cfg.strategy)
+    fields = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
+    train, params, applied = {}, dict(cfg.strategy_params), []
+    for key, value in recipe.items():
+        section, name = key.split(".", 1)
+        if key in given or section in given:
+            continue
+        if section == "train":
+            train[name] = value
+        elif section == "strategy_params" and name in fields and name not in cfg.strategy_params:
+            params[name] = value
+        else:
+            continue
+        applied.append(f"{name} {value}")
+    if not applied:
+        return cfg
+    log(f"[bold]recipe[/bold] {cfg.backbone.name}'s few-shot end-to-end recipe: {', '.join(applied)} "
+        "(a flag or --set of any of them overrides it)")
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **train), strategy_params=params)
+
+
 def dry_run_plan(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """The plan of a fit; ``--strategy auto`` is planned as its first rung, the linear probe
     (the later rungs depend on what the probe reaches, within the time budget)."""
@@ -158,4 +200,4 @@ def dry_run_plan(cfg: FitConfig, log: Callable[[str], None]) -> dict[str, Any]:
     return plan
 
 
-__all__ = ["SHORTCUTS", "dry_run_plan", "fit", "resolve_config", "with_default_strategy"]
+__all__ = ["SHORTCUTS", "dry_run_plan", "fit", "resolve_config", "with_default_strategy", "with_few_shot_recipe"]
