@@ -79,6 +79,14 @@ LENGTH = {"gunpoint": 150, "italy-power-demand": 24, "arrowhead": 251}
 TRAIN = {"epochs": 30, "overrides": ["train.batch_size=8", "train.lr=0.003", "train.patience=30"]}
 
 
+def fracast_spec(window: str | None, target: str) -> str:
+    """``fracast`` or ``fracast:<W>`` (``auto``: the smallest power of two >= the target's length)."""
+    if window is None:
+        return "fracast"
+    w = 1 << (LENGTH[target] - 1).bit_length() if window == "auto" else int(window)
+    return f"fracast:{max(w, 16)}"
+
+
 def labelled_and_test(target: str, shots: int, seed: int, max_test: int) -> tuple[Any, Any]:
     """The labelled series (train + val) a fit with these flags consumes, and its test split."""
     from transferkit.data import load_splits
@@ -143,6 +151,9 @@ def main() -> None:
     p.add_argument("--objective", default="supervised", choices=("supervised", "masked"),
                    help="How each target's source is pretrained: on the other sets' labels, or masked-value "
                         "reconstruction of their series and the target's own unlabelled training series.")
+    p.add_argument("--fracast-window", default=None,
+                   help="Fracast-0's encoder window for its rows: 'auto' = the smallest power of two >= the "
+                        "target's series length (--backbone fracast:<W>), or a number; default: its own 2,048.")
     args = p.parse_args()
     if args.quick:
         args.seeds, args.shots, args.targets = 1, [10], ["gunpoint"]
@@ -187,13 +198,14 @@ def main() -> None:
                 if "scratch" in methods:
                     fit_row(res, setting, "scratch sequence:cnn (full)", seed, backbone="sequence:cnn",
                             strategy="full", **common, epochs=TRAIN["epochs"], overrides=ratio)
+                fracast = fracast_spec(args.fracast_window, target)
                 if "fracast-probe" in methods:  # a network pretrained elsewhere, by others
-                    fit_row(res, setting, "transferkit Fracast-0 + linear probe", seed, backbone="fracast", **common)
+                    fit_row(res, setting, "transferkit Fracast-0 + linear probe", seed, backbone=fracast, **common)
                 if "fracast-full" in methods:  # as typed: fit applies Fracast-0's few-shot recipe
-                    fit_row(res, setting, "transferkit Fracast-0 + full", seed, backbone="fracast", strategy="full",
+                    fit_row(res, setting, "transferkit Fracast-0 + full", seed, backbone=fracast, strategy="full",
                             **common)
                 if "fracast-scratch" in methods:  # the same architecture from random weights, same recipe
-                    fit_row(res, setting, "scratch fracast (full)", seed, backbone="fracast", strategy="full",
+                    fit_row(res, setting, "scratch fracast (full)", seed, backbone=fracast, strategy="full",
                             **common, overrides=["backbone.pretrained=false"])
                 if "scratch-resnet" in methods:  # the 1D ResNet (Wang et al.) on the same recipe
                     fit_row(res, setting, "scratch sequence:resnet (full)", seed, backbone="sequence:resnet",

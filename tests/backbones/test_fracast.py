@@ -143,3 +143,27 @@ def test_a_few_shot_full_fit_gets_fracasts_recipe_where_the_user_set_nothing():
                    {"strategy": "full"}):
         assert recipe(**kwargs).train == default
     assert "backbone_lr_ratio" not in recipe(strategy="lora", shots=10).strategy_params
+
+
+def test_a_shorter_window_reads_the_last_w_steps_with_the_same_weights(series):
+    from transferkit.backbones import from_description
+    from transferkit.errors import ConfigError
+
+    full, short = create_backbone("fracast"), create_backbone("fracast:32")
+    assert (short.name, short.context_length, short.core.W) == ("fracast:32", 32, 32)
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), short.state_dict().values(), strict=True))
+    data = TransferDataset("s", "sequence", series[None], np.zeros(1, int), ["a"])
+    short.adapt_to(data)
+    short.eval()
+    with torch.inference_mode():
+        whole = short(short.collate([series]))
+        tail = short(short.collate([series[-32:]]))  # only the last 32 steps are read
+        values, observed, _, _ = short.scaled_context(torch.from_numpy(series[None, :, 0]), torch.tensor([60]))
+    assert torch.allclose(whole, tail, atol=1e-5)
+    assert values.shape == observed.shape == (1, 1, 32)
+    again = from_description(short.describe())  # a saved run rebuilds the same window
+    assert (again.name, again.context_length, again.in_channels) == ("fracast:32", 32, 2)
+    assert "last 32 values" in short.describe()["preprocessing"]
+    for bad in ("fracast:300", "fracast:4096", "fracast:8", "fracast:abc"):
+        with pytest.raises(ConfigError, match="power of two from 16 to 2048"):
+            create_backbone(bad)

@@ -43,6 +43,8 @@ from transferkit.backbones.base import Backbone
 from transferkit.backbones.sequence import padded_batch
 from transferkit.errors import BackboneError, ConfigError, DataError, NotFittedError
 
+#: the encoder windows ``fracast:<W>`` accepts (powers of two; 2,048 is Fracast-0's own)
+WINDOWS = (16, 2048)
 #: how to install the model's package (the ``series`` extra installs it too)
 FRACAST_INSTALL = "pip install fracast==0.1.0 (or pip install 'transferkit[series]')"
 
@@ -78,8 +80,8 @@ class FracastBackbone(Backbone):
 
     family = "fracast"
     modality = "sequence"
-    prefixes = ("fracast",)
-    usage = ("fracast", "lags+fracast")
+    prefixes = ("fracast:", "fracast")
+    usage = ("fracast", "fracast:<W>", "lags+fracast")
     requires = "fracast"
     #: a linear map from a forecast and a state: ridge in closed form (the task's own solver)
     probe_solver = "ridge"
@@ -89,12 +91,15 @@ class FracastBackbone(Backbone):
     few_shot_recipe = {"train.epochs": 30, "train.batch_size": 8, "train.lr": 0.003, "train.patience": 10,
                        "strategy_params.backbone_lr_ratio": 1.0}
 
-    def __init__(self, pretrained: bool = True, in_channels: int | None = None) -> None:
+    def __init__(self, pretrained: bool = True, in_channels: int | None = None,
+                 window: int | None = None) -> None:
         super().__init__()
         self.core, self.fc_head, model_cfg = load_fracast(pretrained)
-        self.name = "fracast"
         self.pretrained = bool(pretrained)
         self.context_length = int(model_cfg["W"])
+        self.name = "fracast"
+        if window is not None and int(window) != self.context_length:
+            self._set_window(int(window))
         self.horizon = int(model_cfg["horizon"])
         levels = [float(q) for q in model_cfg["quantiles"]]
         self.median = int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
@@ -104,6 +109,17 @@ class FracastBackbone(Backbone):
         if in_channels:
             self._allocate(int(in_channels))
 
+    def _set_window(self, w: int) -> None:
+        """Run the encoder over the last ``w`` steps instead of Fracast-0's 2,048: the same
+        weights (its convolutions, recency channels and periodogram take any length), other
+        inputs -- the recency channels span the shorter window and less of it is padding."""
+        self.core.W = w
+        self.core.level_widths = [w]
+        if self.core.periodic is not None:
+            self.core.periodic.W = w
+        self.context_length = w
+        self.name = f"fracast:{w}"
+
     def _allocate(self, c: int) -> None:
         self.in_channels = c
         self.feature_dim = c * self.per_channel
@@ -112,18 +128,23 @@ class FracastBackbone(Backbone):
     @classmethod
     def from_spec(cls, spec: str, *, weights: str | None = None, pretrained: bool = True,
                   image_size: int | None = None, max_length: int | None = None) -> FracastBackbone:
+        window = None
         if spec:
-            raise ConfigError(f"'fracast' takes no argument (got 'fracast:{spec}'): the model's "
-                              "context (2,048 steps) and horizon (48) are fixed. Use 'fracast'.")
+            window = int(spec) if spec.strip().isdigit() else 0
+            if not WINDOWS[0] <= window <= WINDOWS[1] or window & (window - 1):
+                raise ConfigError(f"'fracast:{spec}': the argument is the encoder's window, a power of two "
+                                  f"from {WINDOWS[0]} to {WINDOWS[1]} (Fracast-0's own), e.g. 'fracast:256' "
+                                  "for series of up to 256 steps; 'fracast' keeps 2,048.")
         if weights:
             raise ConfigError("The fracast backbone loads the weights inside the fracast wheel; to "
                               "start from a fitted run's weights, give that run as --backbone.")
-        return cls(pretrained=pretrained)
+        return cls(pretrained=pretrained, window=window)
 
     @classmethod
     def from_description(cls, desc: dict[str, Any]) -> FracastBackbone:
         # the architecture only: a run's weights are loaded from its safetensors afterwards
-        return cls(pretrained=False, in_channels=desc.get("in_channels"))
+        return cls(pretrained=False, in_channels=desc.get("in_channels"),
+                   window=desc.get("context_length"))
 
     @classmethod
     def tiny_example(cls, workdir: Path) -> tuple[FracastBackbone, Any]:
@@ -205,7 +226,7 @@ class FracastBackbone(Backbone):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "in_channels": self.in_channels,
                 "context_length": self.context_length, "horizon": self.horizon,
-                "preprocessing": "each channel on its own: its last 2,048 values (fewer: left-padded and "
+                "preprocessing": f"each channel on its own: its last {self.context_length:,} values (fewer: left-padded and "
                                  "masked; missing values masked), scaled to [0, 1] by their min and range; "
                                  "features = Fracast-0's median forecast of 48 steps in the input's units, "
                                  "then the encoder's last state (64)"}
