@@ -167,3 +167,13 @@ def test_a_shorter_window_reads_the_last_w_steps_with_the_same_weights(series):
     for bad in ("fracast:300", "fracast:4096", "fracast:8", "fracast:abc"):
         with pytest.raises(ConfigError, match="power of two from 16 to 2048"):
             create_backbone(bad)
+
+
+def test_fit_is_told_of_the_window_that_fits_short_series(series):
+    bb = create_backbone("fracast")
+    short = TransferDataset("s", "sequence", np.stack([series, series]), np.zeros(2, int), ["a"])
+    tip = bb.advice(short)
+    assert "60 steps" in tip and "--backbone fracast:64" in tip
+    assert create_backbone("fracast:64").advice(short) is None  # a window was chosen already
+    long = TransferDataset("l", "sequence", np.zeros((2, 600, 1), np.float32), np.zeros(2, int), ["a"])
+    assert bb.advice(long) is None  # 1,024 steps would save too little to say so

@@ -168,6 +168,11 @@ class Backbone(BackboneFamily, nn.Module):
                             "strategies that train only its top blocks (partial) cannot use it. "
                             "Use --strategy full, lora or linear-probe.")
 
+    def advice(self, data: Any) -> str | None:
+        """A one-line tip for fitting this backbone on ``data`` (the training split), which
+        ``fit`` prints under its backbone line; None when there is nothing to say."""
+        return None
+
     def input_recipe(self) -> list[str] | None:
         """How raw inputs become the exported model's input tensor, step by step, exactly
         enough to re-implement outside transferkit (export writes it to preprocessing.json);

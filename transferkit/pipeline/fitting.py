@@ -113,6 +113,9 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
                       "to match; --image-size sets it)")
     log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features{chosen}), "
         f"strategy {cfg.strategy}")
+    tip = model.backbone.advice(train) if callable(getattr(model.backbone, "advice", None)) else None
+    if tip:
+        log(tip)
     adapter = model.backbone.describe_adapter() if hasattr(model.backbone, "describe_adapter") else None
     if adapter:  # an input adapter onto a pretrained backbone's inputs: what matched
         log(adapter)
