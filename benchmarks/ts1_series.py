@@ -81,10 +81,11 @@ TRAIN = {"epochs": 30, "overrides": ["train.batch_size=8", "train.lr=0.003", "tr
 
 def fracast_spec(window: str | None, target: str) -> str:
     """``fracast`` or ``fracast:<W>`` (``auto``: the smallest power of two >= the target's length)."""
+    from transferkit.backbones.fracast import window_for
+
     if window is None:
         return "fracast"
-    w = 1 << (LENGTH[target] - 1).bit_length() if window == "auto" else int(window)
-    return f"fracast:{max(w, 16)}"
+    return f"fracast:{window_for(LENGTH[target]) if window == 'auto' else int(window)}"
 
 
 def labelled_and_test(target: str, shots: int, seed: int, max_test: int) -> tuple[Any, Any]:

@@ -4,6 +4,8 @@ whole fit -> predict -> evaluate -> adapt path on each accelerator the machine h
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,7 +124,7 @@ def test_series_forecasting_and_fracast_fine_tuning_on_the_accelerator(device, t
     model = tk.load(run.run_dir, device=device)
     t = np.arange(60, dtype=np.float32)
     assert np.isfinite(np.asarray(model.predict([(10 + np.sin(t / 2))[:, None]]), dtype=float)).all()
-    if not __import__("importlib").util.find_spec("fracast"):
+    if importlib.util.find_spec("fracast") is None:
         pytest.skip("the fracast package is not installed")
     # Fracast-0: the same features on the device as on the CPU, then fine-tuned end to end there
     from transferkit.backbones.fracast import FracastBackbone

@@ -91,15 +91,23 @@ def starts_pretrained(spec: str | Path, pretrained: bool = True, weights: str | 
     return bool(BACKBONES.get(family).starts_pretrained(rest))
 
 
-def installed(spec: str) -> bool:
-    """Whether the package the backbone named ``spec`` needs (its family's ``requires``) is
-    installed; False for a name no family reads."""
+def family_of(spec: str | Path) -> type[BackboneFamily] | None:
+    """The registered family that reads the backbone name ``spec``; None for a name no
+    family reads."""
     try:
         family, _ = resolve(str(spec).strip())
     except BackboneError:
+        return None
+    return BACKBONES.get(family)
+
+
+def installed(spec: str) -> bool:
+    """Whether the package the backbone named ``spec`` needs (its family's ``requires``) is
+    installed; False for a name no family reads."""
+    family = family_of(spec)
+    if family is None:
         return False
-    need = BACKBONES.get(family).requires
-    return need is None or importlib.util.find_spec(need) is not None
+    return family.requires is None or importlib.util.find_spec(family.requires) is not None
 
 
 def create_backbone(spec: str | Path, *, weights: str | None = None, pretrained: bool = True,
@@ -149,6 +157,6 @@ def list_models() -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["BACKBONES", "BUILTINS", "Backbone", "BackboneFamily", "builtins", "create_backbone", "installed",
+__all__ = ["BACKBONES", "BUILTINS", "Backbone", "BackboneFamily", "builtins", "create_backbone", "family_of", "installed",
            "families", "from_description", "list_models", "resolve", "starts_pretrained",
            "weights_available"]

@@ -45,6 +45,14 @@ from transferkit.errors import BackboneError, ConfigError, DataError, NotFittedE
 
 #: the encoder windows ``fracast:<W>`` accepts (powers of two; 2,048 is Fracast-0's own)
 WINDOWS = (16, 2048)
+
+
+def window_for(length: int) -> int:
+    """The ``fracast:<W>`` window that reads series of ``length`` steps whole: the smallest
+    power of two >= ``length``, within :data:`WINDOWS`."""
+    return min(WINDOWS[1], max(WINDOWS[0], 1 << max(int(length) - 1, 0).bit_length()))
+
+
 #: how to install the model's package (the ``series`` extra installs it too)
 FRACAST_INSTALL = "pip install fracast==0.1.0 (or pip install 'transferkit[series]')"
 
@@ -170,7 +178,7 @@ class FracastBackbone(Backbone):
             return None
         longest = max(len(np.asarray(data.input(i) if hasattr(data, "input") else data[i]))
                       for i in range(min(n, 2000)))
-        w = max(WINDOWS[0], 1 << max(longest - 1, 0).bit_length())
+        w = window_for(longest)
         if 4 * w > self.context_length:
             return None
         return (f"  tip: the longest training series has {longest} steps and Fracast-0 pads each to "
@@ -248,4 +256,4 @@ class FracastBackbone(Backbone):
                                  "then the encoder's last state (64)"}
 
 
-__all__ = ["FRACAST_INSTALL", "FracastBackbone", "load_fracast"]
+__all__ = ["FRACAST_INSTALL", "WINDOWS", "FracastBackbone", "load_fracast", "window_for"]

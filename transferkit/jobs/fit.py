@@ -21,7 +21,7 @@ from typing import Any
 
 from transferkit.config import FitConfig, configure
 from transferkit.devices import resolve_device
-from transferkit.errors import ConfigError, TransferkitError
+from transferkit.errors import ConfigError
 from transferkit.logs import library_log
 from transferkit.options import given_keys
 from transferkit.pipeline import (
@@ -150,16 +150,13 @@ def with_few_shot_recipe(cfg: FitConfig, given: frozenset[str], log: Callable[[s
     does not get it."""
     import dataclasses
 
-    from transferkit.backbones import BACKBONES, resolve
+    from transferkit.backbones import family_of
     from transferkit.pipeline.build import strategy_freezes_backbone
     from transferkit.strategies import STRATEGIES
 
     if cfg.data.shots is None or cfg.strategy in (None, "auto") or strategy_freezes_backbone(cfg.strategy):
         return cfg
-    try:
-        recipe = BACKBONES.get(resolve(str(cfg.backbone.name).strip())[0]).few_shot_recipe
-    except TransferkitError:
-        return cfg
+    recipe = getattr(family_of(cfg.backbone.name), "few_shot_recipe", {})
     options = STRATEGIES.config(cfg.strategy)
     fields = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
     train, params, applied = {}, dict(cfg.strategy_params), []

@@ -33,14 +33,9 @@ DEFAULT_STRATEGY: dict[bool, tuple[str, dict[str, Any]]] = {
 
 def _fixed_features(backbone: str) -> str:
     """Why a backbone family's features need no training (its ``fixed_features``), or ""."""
-    from transferkit.backbones import BACKBONES, resolve
-    from transferkit.errors import BackboneError
+    from transferkit.backbones import family_of
 
-    try:
-        family, _ = resolve(str(backbone).strip())
-    except BackboneError:
-        return ""
-    return str(getattr(BACKBONES.get(family), "fixed_features", "") or "")
+    return str(getattr(family_of(backbone), "fixed_features", "") or "")
 
 
 def model_label(backbone: Any, pretrained: bool = True, weights: str | None = None) -> str:

@@ -113,7 +113,7 @@ def fit_configured(cfg: FitConfig, run: Run, resume: bool, log: Callable[[str], 
                       "to match; --image-size sets it)")
     log(f"[bold]backbone[/bold] {cfg.backbone.name} ({model.backbone.feature_dim}-d features{chosen}), "
         f"strategy {cfg.strategy}")
-    tip = model.backbone.advice(train) if callable(getattr(model.backbone, "advice", None)) else None
+    tip = model.backbone.advice(train)
     if tip:
         log(tip)
     adapter = model.backbone.describe_adapter() if hasattr(model.backbone, "describe_adapter") else None
