@@ -350,7 +350,7 @@ def test_pretrained_forecast_prior_regresses_what_the_model_missed():
     xv, yv = _pretrained_windows(np.random.default_rng(9), 6, bias=0.0, ordered=False, noise=0.5, others=12)
     cols = np.array([3, 4])
     _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), forecast=cols)
-    assert info["prior"].startswith("pretrained forecast") and info["priors_skipped"] == {}
+    assert info["prior"].startswith("pretrained forecast") and set(info["priors_skipped"]) == {"seasonal mean"}
     assert set(info["scores"]) == {"seasonal naive", "context mean", "pretrained forecast",
                                    "pretrained forecast + bias"}
     x, y = _pretrained_windows(np.random.default_rng(8), 60)
@@ -430,7 +430,8 @@ def test_pretrained_prior_is_skipped_with_a_reason_when_the_layout_does_not_allo
     x, y = _pretrained_windows(np.random.default_rng(12), 30)
     no_lags = x[:, 2:]  # the anchors are no function of these features
     _, _, info = fit_forecast_ridge(no_lags, y, None, forecast=np.array([1, 2]))
-    assert set(info["priors_skipped"]) == {"context mean", "pretrained forecast", "pretrained forecast + bias"}
+    assert set(info["priors_skipped"]) == {"context mean", "seasonal mean", "pretrained forecast",
+                                           "pretrained forecast + bias"}
     assert "lags+<encoder>" in info["priors_skipped"]["pretrained forecast"]
 
     class Declares(nn.Module):  # a backbone whose features are x, its forecast 1 step per channel

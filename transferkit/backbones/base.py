@@ -138,6 +138,14 @@ class Backbone(BackboneFamily, nn.Module):
         columns on, offset to where they sit in its features."""
         return None
 
+    def context_columns(self) -> np.ndarray | None:
+        """The feature columns that hold the input's own last values: an int array ``(C, L)``
+        whose entry ``[c, s]`` is the column of input channel ``c``'s value at step ``s`` of
+        its last L steps (oldest first), in that channel's units as the backbone received
+        them; None (the default) when the features do not hold them. The forecasting probe
+        builds its "seasonal mean" priors from them (:mod:`transferkit.tasks._forecast_ridge`)."""
+        return None
+
     def collate(self, items: list[Any]) -> Any:
         """Raw dataset items -> model inputs (a tensor, or a dict of tensors)."""
         raise NotImplementedError

@@ -127,6 +127,13 @@ class LagsBackbone(Backbone):
         out = torch.gather(x, 1, pos.unsqueeze(-1).expand(-1, -1, x.shape[2]))  # (B, L, C)
         return out.flatten(1)  # (an export's batch axis stays dynamic)
 
+    def context_columns(self) -> np.ndarray | None:
+        """``(C, L)``: channel ``c``'s value at step ``s`` sits in column ``s * C + c``; None
+        before :meth:`adapt_to` has set the channels."""
+        if self.in_channels is None:
+            return None
+        return np.arange(int(self.length or 1) * self.in_channels).reshape(-1, self.in_channels).T
+
     def blocks(self) -> list[torch.nn.Module]:
         raise BackboneError("The lags backbone does not list its blocks: its features are the series' "
                             "own values and nothing in it trains. Use --strategy linear-probe.")
@@ -218,6 +225,11 @@ class LagsPlusBackbone(Backbone):
     def forecast_columns(self) -> np.ndarray | None:
         """The encoder's forecast columns (its features come first, so they keep their place)."""
         return self.inner.forecast_columns()
+
+    def context_columns(self) -> np.ndarray | None:
+        """The lags' columns, after the encoder's features."""
+        cols = self.lags.context_columns()
+        return None if cols is None else cols + self.inner.feature_dim
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "inner": self.inner.describe(), "lags": self.lags.describe(),

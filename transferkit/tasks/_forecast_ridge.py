@@ -13,6 +13,12 @@ head adds back:
 - ``context mean``, when the anchors are a linear function of the features (``lags``: a
   selection of them; :func:`anchor_map` ``P``): it regresses the scaled values ``z + a``
   and subtracts the anchor, ``[x, 1] @ P``, back;
+- ``seasonal mean of k`` (k = 2 .. L // m), when moreover the backbone declares the
+  columns of the target's last L values (``context`` here;
+  :meth:`~transferkit.backbones.base.Backbone.context_columns`: ``lags``, ``lags+<encoder>``):
+  the mean of the last k seasons' values at each step (:func:`season_columns`; seasonal
+  naive is k = 1, a classic benchmark that averages a noisy season away), ``[x, 1] @ M_k``,
+  regressed and added back like a pretrained forecast below;
 - ``pretrained forecast`` and ``pretrained forecast + bias``, when moreover the backbone
   declares the columns ``F`` of its own forecast of the H steps in the targets' scaled
   units (``forecast`` here; :meth:`~transferkit.backbones.base.Backbone.forecast_columns`,
@@ -21,16 +27,16 @@ head adds back:
   its weights are the ridge's minus ``P - S_F`` (``S_F`` selects the columns ``F``).
 
 The intercept is not penalised (a huge alpha forecasts the prior plus its mean error on the
-training windows, per step), except for ``pretrained forecast``
-(:data:`PENALISED_INTERCEPT`): its intercept is penalised by the same alpha (it keeps
-``N / (N + alpha)`` of the model's mean error), so a huge alpha forecasts exactly the
-model's own zero-shot forecast; ``pretrained forecast + bias`` shrinks towards the model's
+training windows, per step), except for ``seasonal mean`` and ``pretrained forecast``
+(:data:`PENALISED_INTERCEPT`): their intercept is penalised by the same alpha (it keeps
+``N / (N + alpha)`` of the prior's mean error), so a huge alpha forecasts exactly the
+seasonal mean, or the model's own zero-shot forecast; ``pretrained forecast + bias`` shrinks towards the model's
 forecast plus its mean error (a pretrained model may be biased on these series). A prior
 whose conditions fail is skipped, and ``info["priors_skipped"]`` says why. A candidate is a
 prior, an alpha of :data:`ALPHAS` and the fraction of :data:`SHRINK_GRID` of its learned
 correction of seasonal naive that is kept (0: the seasonal-naive forecast itself), so
 seasonal naive, the context mean (+ its mean error: a huge alpha with the mean prior), the
-pretrained model's zero-shot forecast (a huge alpha with its prior) and the fitted lags are
+seasonal means of 2 .. L // m seasons, the pretrained model's zero-shot forecast (a huge alpha with its prior) and the fitted lags are
 all in the set.
 
 **Rolling-origin validation** (time-series cross-validation, Hyndman & Athanasopoulos,
@@ -46,7 +52,7 @@ held-out windows, pooled:
   sees a data size close to the final fit's), at most :data:`MAX_ROUNDS` of them (evenly
   strided when there are more).
 
-Ties: the prior earlier in :data:`PRIORS`, then the larger alpha, then the larger fraction. With neither
+Ties: the prior earlier in :data:`PRIORS` (the fewer seasons in a mean), then the larger alpha, then the larger fraction. With neither
 validation windows nor rounds, alpha is the lowest leave-one-out squared error on the
 training windows (``e_i / (1 - h_ii)``), prior seasonal naive, fraction 1. The median
 forecast is the chosen candidate's; each other quantile adds that step's quantile of its
@@ -72,9 +78,9 @@ MIN_FIT_FRACTION = 0.5
 #: at most this many rolling-origin rounds inside the training history
 MAX_ROUNDS = 24
 #: the priors the ridge can shrink towards, in the order ties are broken
-PRIORS = ("seasonal naive", "context mean", "pretrained forecast", "pretrained forecast + bias")
+PRIORS = ("seasonal naive", "context mean", "seasonal mean", "pretrained forecast", "pretrained forecast + bias")
 #: priors whose intercept is penalised like the weights (a huge alpha forecasts the prior itself)
-PENALISED_INTERCEPT = ("pretrained forecast",)
+PENALISED_INTERCEPT = ("seasonal mean", "pretrained forecast")
 
 
 def _coefs(u: np.ndarray, s: np.ndarray, vt: np.ndarray, zc: np.ndarray, alpha: float) -> np.ndarray:
@@ -144,19 +150,58 @@ def rolling_rounds(series: np.ndarray, origins: np.ndarray, horizon: int,
 
 
 #: (what is added back to the ridge's output: ``[x, 1] @ B`` subtracted, or None: nothing;
-#: the forecast columns the prior's targets subtract, or None; whether its intercept is penalised)
+#: the forecast ``[x, 1] @ M`` the prior's targets subtract, or None; whether its intercept is penalised)
 Prior = tuple[np.ndarray | None, np.ndarray | None, bool]
 
 
+def family(prior: str) -> str:
+    """The :data:`PRIORS` entry a candidate prior belongs to ("seasonal mean of 3" -> "seasonal mean")."""
+    return PRIORS[2] if prior.startswith(PRIORS[2] + " of ") else prior
+
+
+def season_columns(x: np.ndarray, anchors: np.ndarray, context: np.ndarray) -> np.ndarray | None:
+    """``(K, H)``: row ``j`` holds, for each step ``h``, the feature column of the target's
+    value ``j + 1`` seasons before the step (row 0: the seasonal-naive anchor itself), for
+    every ``j`` the context reaches (``K = L // m``); None when the anchors are not context
+    columns. ``context`` (L,): the columns of the target channel's last L values, oldest
+    first (:meth:`~transferkit.backbones.base.Backbone.context_columns`). The season ``m``
+    is read off the anchors: the smallest ``m`` with ``a_h`` in column
+    ``context[L - m + (h mod m)]`` on every window (so a short context padded with its first
+    value, like the windows', reads that value for a season it lacks)."""
+    ctx = np.asarray(context, dtype=np.int64)
+    n_ctx, horizon = len(ctx), anchors.shape[1]
+    if not n_ctx or ctx.min() < 0 or ctx.max() >= x.shape[1]:
+        return None
+    tol = 1e-6 * (1.0 + float(np.abs(anchors).max(initial=0.0)))
+    # same[s, h]: context step s equals anchor h on every window
+    same = np.stack([np.abs(x[:, ctx] - anchors[:, h:h + 1]).max(axis=0) <= tol for h in range(horizon)], 1)
+    steps = np.arange(horizon)
+    for m in range(1, n_ctx + 1):
+        pos = n_ctx - m + steps % m
+        if same[pos, steps].all():
+            return np.stack([ctx[pos - j * m] for j in range(n_ctx // m)])
+    return None
+
+
+def _selection(cols: np.ndarray, dim: int) -> np.ndarray:
+    """``S`` (D + 1, H) with ``[x, 1] @ S == x[:, cols]``."""
+    sel = np.zeros((dim + 1, len(cols)))
+    sel[cols, np.arange(len(cols))] = 1.0
+    return sel
+
+
 def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, horizon: int,
-               wanted: tuple[str, ...] = PRIORS) -> tuple[dict[str, Prior], dict[str, str]]:
-    """({prior: (B (D + 1, H) or None, forecast columns or None, intercept penalised)},
-    {skipped prior: why}) for
-    features of ``dim`` columns with anchor map ``amap`` and forecast columns ``forecast``
-    (H,): the ridge's scaled-correction forecast is its output minus ``[x, 1] @ B``."""
+               wanted: tuple[str, ...] = PRIORS, seasons: np.ndarray | None = None
+               ) -> tuple[dict[str, Prior], dict[str, str]]:
+    """({prior: (B (D + 1, H) or None, M (D + 1, H) or None, intercept penalised)},
+    {skipped prior: why}) for features of ``dim`` columns with anchor map ``amap``, forecast
+    columns ``forecast`` (H,) and season columns ``seasons`` (K, H) (:func:`season_columns`):
+    the ridge's scaled-correction forecast is its output minus ``[x, 1] @ B``; its targets
+    subtract ``[x, 1] @ M``. Candidates in the order ties are broken: the families of
+    ``wanted`` in :data:`PRIORS` order, the seasonal means from 2 seasons up."""
     maps: dict[str, Prior] = {}
     skipped: dict[str, str] = {}
-    for prior in wanted:
+    for prior in (p for p in PRIORS if p in wanted):
         if prior == PRIORS[0]:
             maps[prior] = (None, None, False)
         elif amap is None:
@@ -164,6 +209,16 @@ def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, h
                               "(with lags beside them they are: --backbone lags+<encoder>)")
         elif prior == PRIORS[1]:
             maps[prior] = (amap, None, False)
+        elif prior == PRIORS[2]:
+            if seasons is None or len(seasons) < 2:
+                skipped[prior] = ("the features hold fewer than two seasons of the target's context "
+                                  "(lags of at least 2 m steps: --context, or lags:<L>)"
+                                  if seasons is not None else
+                                  "the backbone declares no columns of the target's last values")
+                continue
+            for k in range(2, len(seasons) + 1):
+                mean = sum(_selection(np.asarray(c, dtype=np.int64), dim) for c in seasons[:k]) / k
+                maps[f"{prior} of {k}"] = (amap - mean, mean, prior in PENALISED_INTERCEPT)
         elif forecast is None:
             skipped[prior] = "the backbone declares no forecast of the horizon's steps among its features"
         else:
@@ -171,19 +226,19 @@ def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, h
             if cols.shape != (horizon,) or cols.min(initial=0) < 0 or cols.max(initial=0) >= dim:
                 raise ValueError(f"forecast columns must be {horizon} indices into {dim} features; "
                                  f"got {cols.tolist()}")
-            sel = np.zeros((dim + 1, horizon))
-            sel[cols, np.arange(horizon)] = 1.0
-            maps[prior] = (amap - sel, cols, prior in PENALISED_INTERCEPT)
+            sel = _selection(cols, dim)
+            maps[prior] = (amap - sel, sel, prior in PENALISED_INTERCEPT)
     return maps, skipped
 
 
 def _prior_targets(z: np.ndarray, anchors: np.ndarray, x: np.ndarray, prior: Prior) -> np.ndarray:
     """What a prior's ridge regresses: ``z`` (seasonal naive), ``z + a`` (context mean),
-    ``z + a - x[:, F]`` (pretrained forecast)."""
-    back, cols, _ = prior
+    ``z + a - [x, 1] @ M`` (a forecast ``M`` of the features: a seasonal mean, a pretrained
+    model's)."""
+    back, fmap, _ = prior
     if back is None:
         return z
-    return z + anchors - (x[:, cols] if cols is not None else 0.0)
+    return z + anchors - (np.hstack([x, np.ones((len(x), 1))]) @ fmap if fmap is not None else 0.0)
 
 
 def _predictions(x: np.ndarray, targets: dict[str, np.ndarray], xv: np.ndarray, priors: dict[str, Prior],
@@ -241,13 +296,15 @@ def _rolling_scores(x: np.ndarray, z: np.ndarray, anchors: np.ndarray, extra: di
 def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | None,
                        val: tuple[np.ndarray, np.ndarray] | None = None,
                        alphas: tuple[float, ...] = ALPHAS, forecast: np.ndarray | None = None,
-                       priors: tuple[str, ...] = PRIORS, fractions: tuple[float, ...] = SHRINK_GRID
+                       priors: tuple[str, ...] = PRIORS, fractions: tuple[float, ...] = SHRINK_GRID,
+                       context: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
     """(weights (H * Q, D), bias (H * Q,), info) of a linear head on raw features ``x`` for
     window target rows ``y`` (outputs laid out step-major, Q quantiles per step); None when
     fewer than two training windows have all their targets. ``forecast`` (H,): the feature
     columns holding a pretrained model's forecast of the H steps in the targets' scaled
-    units (the "pretrained forecast" prior); ``priors``: those to consider (of
+    units (the "pretrained forecast" prior); ``context`` (L,): the feature columns of the
+    target's last L values, oldest first (the "seasonal mean" priors); ``priors``: those to consider (of
     :data:`PRIORS`); ``fractions``: the fractions of the correction kept that are tried.
     Prior, alpha and fraction are chosen together by rolling-origin validation (see the
     module doc)."""
@@ -264,7 +321,8 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
     if val is not None and not len(val[1]):
         val = None
     amap = anchor_map(x, anchors) if any(p != PRIORS[0] for p in priors) else None
-    maps, skipped = prior_maps(amap, forecast, x.shape[1], z.shape[1], tuple(priors))
+    seasons = season_columns(x, anchors, context) if context is not None and PRIORS[2] in priors else None
+    maps, skipped = prior_maps(amap, forecast, x.shape[1], z.shape[1], tuple(priors), seasons)
     if not maps:
         raise ValueError(f"none of the priors {priors!r} applies: {skipped}")
     scores, n_val, n_rounds = _rolling_scores(x, z, anchors, extra, val, maps, alphas, tuple(fractions))
@@ -273,8 +331,9 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
     xs = (x - mu) / sd
     u, s, vt = np.linalg.svd(xs, full_matrices=False)
     if n_val or n_rounds:
+        order = {p: i for i, p in enumerate(maps)}
         prior, alpha, lam = min(scores, key=lambda k: (scores[k] if np.isfinite(scores[k]) else np.inf,
-                                                       PRIORS.index(k[0]), -k[1], -k[2]))
+                                                       order[k[0]], -k[1], -k[2]))
         chosen_on = (f"rolling-origin MASE ({n_val} validation window(s) + {n_rounds} origin(s) in "
                      "the training history)")
     else:
@@ -316,4 +375,4 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
 
 
 __all__ = ["ALPHAS", "MAX_ROUNDS", "MIN_FIT_FRACTION", "PENALISED_INTERCEPT", "PRIORS", "SHRINK_GRID", "anchor_map",
-           "fit_forecast_ridge", "prior_maps", "rolling_rounds"]
+           "family", "fit_forecast_ridge", "prior_maps", "rolling_rounds", "season_columns"]

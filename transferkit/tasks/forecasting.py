@@ -205,17 +205,20 @@ class ForecastingTask(Task):
         leave-one-out residuals (:func:`~transferkit.tasks._forecast_ridge.fit_forecast_ridge`).
         ``backbone`` (the one whose features ``x`` are, column for column): its declared
         forecast of the target channel (:meth:`forecast_columns`) is the "pretrained forecast"
-        prior. None (SGD) when fewer than two training windows have all their targets."""
+        prior, its declared columns of the target's last values (:meth:`context_columns`)
+        give the "seasonal mean" priors. None (SGD) when fewer than two training windows have all their targets."""
         from transferkit.tasks._forecast_ridge import PRIORS, fit_forecast_ridge
 
         if not isinstance(head, nn.Linear):
             return None
         forecast, why = self.forecast_columns(backbone, x.shape[1], split_targets(np.asarray(y)[:1])[0].shape[1])
-        fitted = fit_forecast_ridge(x, y, self.point_quantiles(), val, forecast=forecast)
+        fitted = fit_forecast_ridge(x, y, self.point_quantiles(), val, forecast=forecast,
+                                    context=self.context_columns(backbone, x.shape[1]))
         if fitted is None:
             return None
         w, b, info = fitted
-        for prior in PRIORS[2:] if why else ():  # the pretrained forecasts: why the backbone's did not fit
+        pretrained = [p for p in PRIORS if p.startswith("pretrained")]
+        for prior in pretrained if why else ():  # why the backbone's forecast did not fit
             if prior in info["priors_skipped"]:
                 info["priors_skipped"][prior] = why
         with torch.no_grad():
@@ -248,6 +251,19 @@ class ForecastingTask(Task):
             return None, (f"{name} forecasts {cols.shape[1]} steps, fewer than the horizon ({horizon}); "
                           f"set --horizon {cols.shape[1]} or less to use its forecast as the prior")
         return cols[0, :horizon], None
+
+    @staticmethod
+    def context_columns(backbone: Any, dim: int) -> np.ndarray | None:
+        """The L feature columns holding the target channel's (channel 0's) last L values, in
+        the scaled units the targets share, or None: the backbone declares none
+        (:meth:`~transferkit.backbones.base.Backbone.context_columns`), or a mapping sits
+        between its features and the head's."""
+        declared = getattr(backbone, "context_columns", None)
+        cols = declared() if callable(declared) else None
+        if cols is None or int(getattr(backbone, "feature_dim", -1)) != dim:
+            return None
+        cols = np.asarray(cols, dtype=np.int64)
+        return cols[0] if cols.ndim == 2 and cols.shape[1] else None
 
     def tune_head(self, head: nn.Module, targets: np.ndarray | None,
                   outputs: np.ndarray | None) -> dict[str, Any] | None:
