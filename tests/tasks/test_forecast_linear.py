@@ -149,6 +149,8 @@ def test_lags_backbone_takes_the_last_values_padded_on_the_left():
     assert feats[0].tolist() == x[0, 2:].reshape(-1).tolist()
     fill = float(np.mean(x[:, :, 0]))  # channel 0's training mean
     assert feats[1].tolist() == pytest.approx([1.0, 10.0, 1.0, 10.0, fill, 20.0])
+    cols = bb.context_columns()  # (C, L): where channel c's step s sits
+    assert cols.shape == (2, 3) and (feats[0][cols] == x[0, 2:].T).all()
     rebuilt = type(bb).from_description(bb.describe())
     rebuilt.load_state_dict(bb.state_dict())
     assert torch.equal(rebuilt(rebuilt.collate([short])), bb(bb.collate([short])))
@@ -217,7 +219,11 @@ def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
     pool = task_pool("sequence", get_task("forecasting"))
     assert "lags" in pool and pool.index("lags") >= 2  # after the modality's own pool
     # the packaged forecaster joins where its package is installed
-    assert ("fracast" in pool) == (importlib.util.find_spec("fracast") is not None)
+    has_fracast = importlib.util.find_spec("fracast") is not None
+    assert ("fracast" in pool) == has_fracast and "lags+fracast" not in pool
+    from transferkit.backbones import installed
+
+    assert installed("lags+sequence:cnn") and installed("lags+fracast") == has_fracast
     assert "lags" not in task_pool("sequence", get_task("classification"))
     ladder, why = strategy_ladder(LagsBackbone(), 100, 1, unit="training windows")
     assert ladder == ["linear-probe"] and "stops at the probe" in why
@@ -287,6 +293,7 @@ def test_lags_plus_puts_the_last_values_beside_the_encoders_features(tmp_path):
     feats = bb(batch)
     assert bb.feature_dim == 8 + 20 and feats.shape == (4, 28)
     assert torch.equal(feats[:, :8], bb.inner(batch)) and torch.equal(feats[:, 8:], torch.from_numpy(x).flatten(1))
+    assert (feats.detach().numpy()[:, bb.context_columns()] == x.transpose(0, 2, 1)).all()  # after the encoder's
     assert len(bb.blocks()) == len(bb.inner.blocks())  # strategies train the encoder as alone
     rebuilt = from_description(bb.describe())
     rebuilt.load_state_dict(bb.state_dict())
@@ -467,3 +474,63 @@ def test_a_fit_offers_the_forecast_the_backbone_declares_as_a_prior(tmp_path, mo
     run = tk.fit(data=data, task="forecasting", backbone="lags", seed=0, out=str(tmp_path / "r1"), log=None, **plan)
     solver = run.summary["stages"][0]["solver"]
     assert "pretrained forecast" in solver["scores"] and solver["priors_skipped"] == {}
+
+
+def _seasonal_windows(rng: np.random.Generator, n: int, length: int = 9, m: int = 3, h: int = 4,
+                      ordered: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Lags features (the last ``length`` values of a noisy season of ``m``) and window rows
+    whose anchors are seasonal naive and whose future repeats the season + noise."""
+    season = rng.normal(size=m)
+    start = rng.integers(0, m, size=n)
+    steps = np.arange(length + h)
+    values = season[(start[:, None] + steps[None, :]) % m] + 0.8 * rng.normal(size=(n, length + h))
+    x, future = values[:, :length], values[:, length:]
+    anchors = x[:, length - m + np.arange(h) % m]
+    origin = np.arange(n) if ordered else np.zeros(n)
+    extra = np.column_stack([np.zeros(n), origin, np.zeros(n), np.ones(n), np.ones(n)])
+    return x, np.hstack([future - anchors, anchors, extra])
+
+
+def test_season_columns_read_the_season_off_the_anchors():
+    from transferkit.tasks._forecast_ridge import season_columns
+
+    x, y = _seasonal_windows(np.random.default_rng(20), 40)
+    anchors = y[:, 4:8]
+    cols = season_columns(x, anchors, np.arange(9))
+    # m = 3 read off the anchors; L // m = 3 seasons back; row j: the value j + 1 seasons before
+    assert cols.tolist() == [[6, 7, 8, 6], [3, 4, 5, 3], [0, 1, 2, 0]]
+    # the context's columns may sit anywhere among the features (lags+<encoder>: after it)
+    wide = np.hstack([np.random.default_rng(1).normal(size=(40, 5)), x])
+    assert (season_columns(wide, anchors, np.arange(5, 14)) == cols + 5).all()
+    assert season_columns(x, anchors + 1.0, np.arange(9)) is None  # anchors that are no context value
+
+
+def test_seasonal_mean_prior_forecasts_the_mean_of_k_seasons():
+    from sklearn.linear_model import Ridge
+
+    x, y = _seasonal_windows(np.random.default_rng(21), 60)
+    xv, yv = _seasonal_windows(np.random.default_rng(22), 6, ordered=False)
+    ctx = np.arange(9)
+    _, _, info = fit_forecast_ridge(x, y, None, (xv, yv), context=ctx)
+    assert {"seasonal mean of 2", "seasonal mean of 3"} <= set(info["scores"])
+    # noise around a fixed season: the mean of three seasons beats the last one
+    assert min(info["scores"]["seasonal mean of 3"].values()) < min(info["scores"]["seasonal naive"].values())
+    _, _, info = fit_forecast_ridge(x, y, None, (xv, yv))  # no context columns: no seasonal means
+    assert "seasonal mean" in info["priors_skipped"] and "seasonal mean of 2" not in info["scores"]
+    seasons = {"train": [x[:, [6, 7, 8, 6]], x[:, [3, 4, 5, 3]], x[:, [0, 1, 2, 0]]],
+               "val": [xv[:, [6, 7, 8, 6]], xv[:, [3, 4, 5, 3]], xv[:, [0, 1, 2, 0]]]}
+    mu, sd = x.mean(0), x.std(0)
+    for k in (2, 3):
+        mean_v = sum(seasons["val"][:k]) / k
+        # a huge alpha (its intercept penalised too): exactly the mean of the last k seasons
+        w, b, info = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(1e14,), context=ctx,
+                                        priors=(f"seasonal mean of {k}",), fractions=(1.0,))
+        assert info["prior"] == f"seasonal mean of {k}" and set(info["scores"]) == {info["prior"]}
+        assert np.allclose(xv @ w.T + b + yv[:, 4:8], mean_v, atol=1e-8)  # correction + anchor
+        # any alpha: sklearn's ridge (intercept penalised alike) on what the mean missed, added back
+        missed = y[:, :4] + y[:, 4:8] - sum(seasons["train"][:k]) / k
+        w, b, _ = fit_forecast_ridge(x, y, None, (xv, yv), alphas=(5.0,), context=ctx,
+                                     priors=(f"seasonal mean of {k}",), fractions=(1.0,))
+        ref = Ridge(alpha=5.0, fit_intercept=False).fit(np.hstack([(x - mu) / sd, np.ones((60, 1))]), missed)
+        want = ref.predict(np.hstack([(xv - mu) / sd, np.ones((6, 1))])) + mean_v
+        assert np.allclose(xv @ w.T + b + yv[:, 4:8], want, atol=1e-8)

@@ -102,12 +102,14 @@ def family_of(spec: str | Path) -> type[BackboneFamily] | None:
 
 
 def installed(spec: str) -> bool:
-    """Whether the package the backbone named ``spec`` needs (its family's ``requires``) is
-    installed; False for a name no family reads."""
-    family = family_of(spec)
-    if family is None:
+    """Whether the package the backbone named ``spec`` needs (its family's ``requires``; a
+    composite's parts': ``lags+fracast`` needs fracast) is installed; False for a name no
+    family reads."""
+    try:
+        family, rest = resolve(str(spec).strip())
+    except BackboneError:
         return False
-    return family.requires is None or importlib.util.find_spec(family.requires) is not None
+    return bool(BACKBONES.get(family).is_installed(rest))
 
 
 def create_backbone(spec: str | Path, *, weights: str | None = None, pretrained: bool = True,

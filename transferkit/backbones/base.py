@@ -9,6 +9,7 @@ that a run directory stores so that ``predict`` rebuilds the exact same pipeline
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -70,6 +71,12 @@ class BackboneFamily:
         """Whether the backbone this family builds from ``rest`` (what ``read_spec`` returned)
         starts from learned weights; a composite family asks its parts."""
         return cls.has_pretrained_weights
+
+    @classmethod
+    def is_installed(cls, rest: str) -> bool:
+        """Whether the package this family's backbone built from ``rest`` needs is installed
+        (``requires``); a composite family asks its parts."""
+        return cls.requires is None or importlib.util.find_spec(cls.requires) is not None
 
     @classmethod
     def reads_name(cls, spec: str) -> bool:

@@ -166,6 +166,13 @@ class LagsPlusBackbone(Backbone):
 
         return starts_pretrained(rest)
 
+    @classmethod
+    def is_installed(cls, rest: str) -> bool:
+        """As its encoder is: ``lags+fracast`` needs fracast."""
+        from transferkit.backbones import installed
+
+        return installed(rest)
+
     def __init__(self, inner: Backbone, lags: LagsBackbone | None = None) -> None:
         super().__init__()
         self.inner, self.lags = inner, lags if lags is not None else LagsBackbone()

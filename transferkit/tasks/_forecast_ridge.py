@@ -198,10 +198,11 @@ def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, h
     columns ``forecast`` (H,) and season columns ``seasons`` (K, H) (:func:`season_columns`):
     the ridge's scaled-correction forecast is its output minus ``[x, 1] @ B``; its targets
     subtract ``[x, 1] @ M``. Candidates in the order ties are broken: the families of
-    ``wanted`` in :data:`PRIORS` order, the seasonal means from 2 seasons up."""
+    ``wanted`` in :data:`PRIORS` order, the seasonal means from 2 seasons up (``wanted``
+    may name one, "seasonal mean of 3", or all, "seasonal mean")."""
     maps: dict[str, Prior] = {}
     skipped: dict[str, str] = {}
-    for prior in (p for p in PRIORS if p in wanted):
+    for prior in (p for p in PRIORS if p in {family(w) for w in wanted}):
         if prior == PRIORS[0]:
             maps[prior] = (None, None, False)
         elif amap is None:
@@ -217,6 +218,8 @@ def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, h
                                   "the backbone declares no columns of the target's last values")
                 continue
             for k in range(2, len(seasons) + 1):
+                if prior not in wanted and f"{prior} of {k}" not in wanted:
+                    continue
                 mean = sum(_selection(np.asarray(c, dtype=np.int64), dim) for c in seasons[:k]) / k
                 maps[f"{prior} of {k}"] = (amap - mean, mean, prior in PENALISED_INTERCEPT)
         elif forecast is None:
@@ -305,10 +308,10 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
     columns holding a pretrained model's forecast of the H steps in the targets' scaled
     units (the "pretrained forecast" prior); ``context`` (L,): the feature columns of the
     target's last L values, oldest first (the "seasonal mean" priors); ``priors``: those to consider (of
-    :data:`PRIORS`); ``fractions``: the fractions of the correction kept that are tried.
+    :data:`PRIORS`, or one seasonal mean: "seasonal mean of 3"); ``fractions``: the fractions of the correction kept that are tried.
     Prior, alpha and fraction are chosen together by rolling-origin validation (see the
     module doc)."""
-    unknown = [p for p in priors if p not in PRIORS]
+    unknown = [p for p in priors if family(p) not in PRIORS]
     if unknown or not priors:
         raise ValueError(f"priors must be some of {PRIORS}; got {priors!r}")
     z, extra = split_targets(y)
@@ -321,7 +324,8 @@ def fit_forecast_ridge(x: np.ndarray, y: np.ndarray, quantiles: list[float] | No
     if val is not None and not len(val[1]):
         val = None
     amap = anchor_map(x, anchors) if any(p != PRIORS[0] for p in priors) else None
-    seasons = season_columns(x, anchors, context) if context is not None and PRIORS[2] in priors else None
+    want_seasons = context is not None and any(family(p) == PRIORS[2] for p in priors)
+    seasons = season_columns(x, anchors, context) if want_seasons else None
     maps, skipped = prior_maps(amap, forecast, x.shape[1], z.shape[1], tuple(priors), seasons)
     if not maps:
         raise ValueError(f"none of the priors {priors!r} applies: {skipped}")
