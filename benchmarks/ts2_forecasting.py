@@ -15,7 +15,8 @@ built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit ro
     transferkit fit --data NAME --task forecasting --backbone <source run> ...  ("pretrained")
 
 ``lags`` is the linear path (NLinear/DLinear): the window's last L values, probed by ridge
-in closed form, its prior, alpha and the fraction of its correction of seasonal naive kept
+in closed form, its prior (seasonal naive, the context mean, the mean of the last k
+seasons), alpha and the fraction of its correction of seasonal naive kept
 chosen together by rolling-origin validation (the validation origins + up to 24 stride-1
 origins inside the training history; ``transferkit.tasks._forecast_ridge``); it has no
 randomness, so it runs once (seed 0). ``lags+fracast`` adds the packaged Fracast-0's

@@ -145,6 +145,15 @@ def test_series_forecasting_and_fracast_fine_tuning_on_the_accelerator(device, t
                  batch_size=8, device=device, seed=0, out=str(tmp_path / "fracast"), log=None)
     assert run.summary["metrics"]["test"]["accuracy"] >= 0
     assert tk.load(run.run_dir, device=device).predict_proba(list(x[:3])).shape == (3, 2)
+    # TS2's pretrained path, lags+fracast probed: Fracast's features on the device, the ridge's
+    # choice and its test MASE as on the CPU
+    probe = {**data, "backbone": "lags+fracast", "strategy": "linear-probe"}
+    runs = [tk.fit(**probe, task="forecasting", device=d, seed=0, out=str(tmp_path / f"lf-{d}"), log=None)
+            for d in (device, "cpu")]
+    solved = [r.summary["stages"][0]["solver"] for r in runs]
+    assert solved[0]["prior"] == solved[1]["prior"], solved
+    mase = [r.summary["metrics"]["test"]["mase"] for r in runs]
+    assert mase[0] == pytest.approx(mase[1], rel=0.02), mase
 
 
 def test_cpu_has_native_bf16_reads_the_flags_line(tmp_path):
