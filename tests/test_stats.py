@@ -90,3 +90,34 @@ def test_resamples_of_a_large_test_set_are_drawn_in_blocks(monkeypatch):
     assert len(sets) == 50 and all(len(i) == 40 and (y[i] == 1).sum() == 10 for i in sets)
     assert np.array_equal(np.array(sets), np.array(list(iter_resamples(len(y), 50, 3, y))))
     assert len({i.tobytes() for i in sets}) == 50
+
+
+def test_sign_flip_test_enumerates_every_sign_pattern_and_respects_the_sample_size():
+    import itertools
+
+    from transferkit.stats import sign_flip_test
+
+    d = np.array([0.4, -0.1, 0.7, 0.2, 0.5])
+    # brute force: the share of the 2^5 sign patterns whose |mean| reaches the observed one
+    means = [abs(np.mean(d * np.array(s))) for s in itertools.product((1, -1), repeat=5)]
+    assert sign_flip_test(d) == pytest.approx(np.mean(np.array(means) >= abs(d.mean()) - 1e-12))
+    assert sign_flip_test(np.array([0.3, 0.5])) == 0.5  # two windows, both better: still p = 2 / 4
+    assert sign_flip_test(np.zeros(4)) == 1.0 and sign_flip_test(np.array([])) == 1.0
+    many = np.random.default_rng(0).normal(0.5, 1.0, 200)  # a real effect on many units
+    assert sign_flip_test(many) < 0.01
+
+
+def test_forecasting_paired_test_on_two_windows_never_claims_a_difference():
+    from transferkit.tasks.forecasting import ForecastingTask
+
+    task = ForecastingTask()
+    h = 3
+    # two windows (scaled targets z = 0, anchors 0, MASE scale 1); the model is exact, the
+    # baseline off by 1 on every step: a bootstrap over 2 windows would say p < 0.001
+    extra = np.column_stack([np.zeros(2), np.arange(2), np.zeros(2), np.ones(2), np.ones(2)])
+    targets = np.hstack([np.zeros((2, h)), np.zeros((2, h)), extra])
+    q = len(task.config.quantiles)
+    model, baseline = np.zeros((2, h * q)), np.ones((2, h * q))
+    out = task.compare(targets, model, baseline, {}, baseline="seasonal_naive")
+    assert out["diff"] > 0 and out["p_value"] == 0.5 and out["windows"] == 2
+    assert out["verdict"] == "no detectable difference" and "sign-flip test over 2 test windows" in out["sentence"]

@@ -118,6 +118,24 @@ def paired_bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], y: np.nd
             "ci_high": float(np.quantile(d, 1.0 - tail)), "p_value": p}
 
 
+def sign_flip_test(diffs: np.ndarray, *, n_perm: int = N_BOOT, seed: int = 0) -> float:
+    """Two-sided p-value of the paired sign-flip permutation test (Fisher-Pitman) that the
+    mean of the per-unit differences ``diffs`` is zero: each difference keeps or flips its
+    sign, over all ``2^n`` patterns when that is at most ``n_perm`` (exact), else ``n_perm``
+    random ones (scipy's ``permutation_test``). Unlike a bootstrap p-value it respects the
+    sample size: with ``n`` units it cannot go below ``2 / 2^n`` (2 windows: 0.5), however
+    consistent they are; 1.0 with no units or all differences zero."""
+    from scipy.stats import permutation_test
+
+    _check(LEVEL, n_perm)
+    d = np.asarray(diffs, dtype=np.float64).ravel()
+    if not len(d) or not np.any(d):
+        return 1.0
+    result = permutation_test((d,), np.mean, permutation_type="samples", alternative="two-sided",
+                              n_resamples=n_perm, random_state=seed)
+    return float(min(1.0, result.pvalue))
+
+
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
     """McNemar's exact test: ``b`` = examples only model A gets right, ``c`` = only B;
     ``p = binomtest(b, b + c, 0.5)`` (two-sided); 1.0 when the models never disagree."""
@@ -162,4 +180,4 @@ def format_p(p_value: float) -> str:
 
 
 __all__ = ["ALPHA", "LEVEL", "N_BOOT", "bootstrap_ci", "format_p", "mcnemar", "paired_bootstrap",
-           "iter_resamples", "resample_indices", "verdict"]
+           "iter_resamples", "resample_indices", "sign_flip_test", "verdict"]

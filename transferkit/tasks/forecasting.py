@@ -362,8 +362,10 @@ class ForecastingTask(Task):
     def compare(self, targets: np.ndarray, outputs: np.ndarray, baseline_outputs: np.ndarray,
                 meta: dict[str, Any], baseline: str = "scratch", seed: int = 0,
                 wording: dict[str, str] | None = None) -> dict[str, Any] | None:
-        """MASE gain (baseline's minus the model's) with a paired bootstrap over test windows."""
-        from transferkit.stats import LEVEL, paired_bootstrap, verdict
+        """MASE gain (baseline's minus the model's) over the test windows: its p-value by the
+        paired sign-flip permutation test (exact for up to 9 windows: 2 windows can never give
+        p < 0.05), its CI by the paired bootstrap."""
+        from transferkit.stats import LEVEL, paired_bootstrap, sign_flip_test, verdict
 
         qs = self.point_quantiles()
         actual, point_a, _, extra = unscale(targets, outputs, qs)
@@ -376,10 +378,13 @@ class ForecastingTask(Task):
         boot = paired_bootstrap(lambda _y, e: -float(np.mean(e)), np.zeros(int(keep.sum())),
                                 err_a[keep], err_b[keep], seed=seed)
         ci = (boot["ci_low"], boot["ci_high"])
-        kind, sentence = verdict(boot["diff"], ci, boot["p_value"], baseline=baseline, unit="MASE",
-                                 scale=1.0, test="paired bootstrap over test windows", **(wording or {}))
+        n = int(keep.sum())
+        p = sign_flip_test(err_b[keep] - err_a[keep], seed=seed)
+        kind, sentence = verdict(boot["diff"], ci, p, baseline=baseline, unit="MASE", scale=1.0,
+                                 test=f"sign-flip test over {n} test windows", **(wording or {}))
         return {"baseline": baseline, "metric": "mase", "diff": boot["diff"], "ci": list(ci),
-                "level": LEVEL, "p_value": boot["p_value"], "test": "paired bootstrap (MASE, windows)",
+                "level": LEVEL, "p_value": p, "windows": n,
+                "test": "paired sign-flip permutation test (MASE, windows); CI: paired bootstrap",
                 "verdict": kind, "sentence": sentence}
 
     def floor_warning(self, metrics: dict[str, Any], baselines: dict[str, Any],
