@@ -7,6 +7,7 @@ built-in's defaults (H, L, m, origins; see README "Forecasting"). transferkit ro
     transferkit fit --data NAME --task forecasting      ("transferkit (lags)": the default backbone)
     transferkit fit --data NAME --task forecasting --backbone fracast       ("fracast probe")
     transferkit fit --data NAME --task forecasting --backbone lags+fracast  ("lags+fracast probe")
+    transferkit fit --data NAME --task forecasting --strategy auto          ("auto", --methods auto)
     transferkit fit --data NAME --task forecasting --backbone sequence:cnn --strategy full \
         --epochs E --seed S                                           ("transferkit")
     transferkit fit --data NAME --task forecasting --backbone lags+sequence:cnn --strategy full \
@@ -147,8 +148,9 @@ def fit_mase(name: str, backbone: str, seed: int, epochs: int, out: Path) -> tup
     # lags, and its default, the linear probe, solved): `transferkit fit --data NAME --task forecasting`
     # fracast, lags+fracast: `transferkit fit --data NAME --task forecasting --backbone fracast`
     # (its default: the probe of the pretrained model's features, solved)
-    how = {} if backbone == "lags" else {"backbone": backbone} if backbone in PROBED else \
-        {"backbone": backbone, "strategy": "full", "epochs": epochs}
+    # auto: `transferkit fit --data NAME --task forecasting --strategy auto` (its pool, its ladder)
+    how = {} if backbone == "lags" else {"strategy": "auto"} if backbone == "auto" else \
+        {"backbone": backbone} if backbone in PROBED else {"backbone": backbone, "strategy": "full", "epochs": epochs}
     run = tk.fit(data=name, task="forecasting", seed=seed, out=str(out), log=None, overwrite=True, **how)
     if backbone == "lags" and run.summary["backbone"] != "lags":
         raise SystemExit(f"the forecasting default is {run.summary['backbone']!r} now, not lags")
@@ -165,7 +167,7 @@ def main() -> None:
                    help="Only the rows that train nothing: seasonal naive, ETS, ARIMA, Fracast-0.")
     p.add_argument("--methods", default="lags,cnn,pretrained,peers",
                    help="Rows to run: lags, fracast (--backbone fracast, probed), lags+fracast (probed; "
-                   "its ridge can shrink towards Fracast's own forecast), cnn (sequence:cnn), "
+                   "its ridge can shrink towards Fracast's own forecast), auto (--strategy auto), cnn (sequence:cnn), "
                    "pretrained, peers (ETS/ARIMA), hybrid (lags+sequence:cnn).")
     args = p.parse_args()
     if args.quick:
@@ -206,14 +208,15 @@ def main() -> None:
         # the rows that train nothing by SGD (one fit each): the default (lags) and the
         # packaged pretrained forecaster as a backbone, probed
         for method, label in (("lags", "transferkit (lags)"), ("fracast", "transferkit (fracast probe)"),
-                              ("lags+fracast", "transferkit (lags+fracast probe)")):
+                              ("lags+fracast", "transferkit (lags+fracast probe)"), ("auto", "transferkit (auto)")):
             if method not in methods:
                 continue
             s, sec = fit_mase(name, method, 0, args.epochs, work / f"{name}-{method}")
             rows[name][label], secs[name][label] = [s["metrics"]["test"]["mase"]], [sec]
             solver = (s["stages"][0] if s.get("stages") else {}).get("solver") or {}
+            picked = f"{s['backbone']} / {s['strategy']}: " if method == "auto" else ""
             if solver.get("prior"):  # what the rolling-origin validation chose (never the test windows)
-                chosen[name][label] = (f"{solver['prior']}, alpha {solver['alpha']:g}, kept {solver['shrink']:.0%} "
+                chosen[name][label] = (f"{picked}{solver['prior']}, alpha {solver['alpha']:g}, kept {solver['shrink']:.0%} "
                                        f"(validation MASE {solver['score']:.3f}; best per prior: " + ", ".join(
                                            f"{p} {min(v.values()):.3f}" for p, v in solver["scores"].items()) + ")")
             rows[name].update(baseline_rows(s))
@@ -254,7 +257,7 @@ def baseline_rows(summary: dict[str, Any]) -> dict[str, list[float]]:
 
 
 def write(args: Any, names: list[str], rows: dict, secs: dict, chosen: dict | None = None) -> None:
-    order = ("transferkit (lags)", "transferkit (fracast probe)", "transferkit (lags+fracast probe)", "transferkit (sequence:cnn)", "transferkit (lags+sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
+    order = ("transferkit (auto)", "transferkit (lags)", "transferkit (fracast probe)", "transferkit (lags+fracast probe)", "transferkit (sequence:cnn)", "transferkit (lags+sequence:cnn)", "transferkit pretrained", "seasonal naive", "statsmodels ETS",
              "statsmodels ARIMA", "Fracast-0 zero-shot")
     lines = ["# TS2 forecasting: test MASE (lower is better)", "",
              f"`python benchmarks/ts2_forecasting.py --seeds {args.seeds} --epochs {args.epochs} "

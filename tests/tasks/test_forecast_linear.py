@@ -220,7 +220,7 @@ def test_forecasting_defaults_to_lags_and_auto_stops_at_its_probe():
     assert "lags" in pool and pool.index("lags") >= 2  # after the modality's own pool
     # the packaged forecaster joins where its package is installed
     has_fracast = importlib.util.find_spec("fracast") is not None
-    assert ("fracast" in pool) == has_fracast and "lags+fracast" not in pool
+    assert ("fracast" in pool) == ("lags+fracast" in pool) == has_fracast
     from transferkit.backbones import installed
 
     assert installed("lags+sequence:cnn") and installed("lags+fracast") == has_fracast
@@ -534,3 +534,26 @@ def test_seasonal_mean_prior_forecasts_the_mean_of_k_seasons():
         ref = Ridge(alpha=5.0, fit_intercept=False).fit(np.hstack([(x - mu) / sd, np.ones((60, 1))]), missed)
         want = ref.predict(np.hstack([(xv - mu) / sd, np.ones((6, 1))])) + mean_v
         assert np.allclose(xv @ w.T + b + yv[:, 4:8], want, atol=1e-8)
+
+
+def test_auto_counts_non_overlapping_windows_before_fine_tuning_a_forecaster():
+    from transferkit.jobs.auto import FULL_MIN_PER_CLASS, strategy_ladder
+    from transferkit.tasks import get_task
+
+    class Windows(list):  # 140 stride-1 windows of one series: 150 observed values read, L + H = 32
+        meta = {"forecast": {"context": 24, "horizon": 8}, "observed_used": 150}
+        classes: list = []
+
+    class TwoBlocks:  # a network auto could fine-tune end to end (Fracast-0: encoder, head)
+        modality = "sequence"
+
+        def blocks(self) -> list:
+            return [torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)]
+
+    n, classes, unit = get_task("forecasting").ladder_examples(Windows(range(140)))
+    assert (n, classes) == (150 // 32, 1) and "non-overlapping" in unit
+    ladder, why = strategy_ladder(TwoBlocks(), n, classes, unit)
+    assert ladder == ["linear-probe"] and "too few for full fine-tuning" in why and "non-overlapping" in why
+    many = Windows(range(900))
+    many.meta = {"forecast": {"context": 12, "horizon": 6}, "observed_used": 18 * FULL_MIN_PER_CLASS}
+    assert strategy_ladder(TwoBlocks(), *get_task("forecasting").ladder_examples(many))[0][-1] == "full"

@@ -262,9 +262,8 @@ class _Climb:
         # them, and it starts from the trained probe, so it skips partial's own head stage
         self.partial_params = {"blocks": max(PARTIAL_BLOCKS, int(getattr(backbone, "pool_stages", 0)) + 1),
                                "head_epochs": 0}
-        unit = ("training sentences per tag" if getattr(self.task, "per_token", False)
-                else "training examples per class")
-        self.ladder, self.ladder_why = strategy_ladder(backbone, len(train), len(train.classes), unit)
+        n_examples, n_classes, unit = self.task.ladder_examples(train)
+        self.ladder, self.ladder_why = strategy_ladder(backbone, n_examples, n_classes, unit)
         if len(val) == 0:
             self.ladder = ["linear-probe"]
             self.ladder_why = "no validation data to compare strategies on, so only the linear probe"

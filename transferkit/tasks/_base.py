@@ -146,6 +146,14 @@ class Task:
         """How many labels the fit consumed, per split, as this task counts them."""
         return {"train": len(splits.train), "val": len(splits.val)}
 
+    def ladder_examples(self, train: Any) -> tuple[int, int, str]:
+        """(training examples, classes, what one is) as ``auto``'s strategy ladder counts them
+        to decide whether full fine-tuning has enough data
+        (:func:`transferkit.jobs.auto.strategy_ladder`)."""
+        unit = ("training sentences per tag" if getattr(self, "per_token", False)
+                else "training examples per class")
+        return len(train), len(getattr(train, "classes", []) or []), unit
+
     # ------------------------------------------------------------------ model
     def prepare_backbone(self, backbone: Any) -> Any:
         """The backbone as this task reads it (e.g. a text encoder read per word for token
