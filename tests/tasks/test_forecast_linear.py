@@ -557,3 +557,18 @@ def test_auto_counts_non_overlapping_windows_before_fine_tuning_a_forecaster():
     many = Windows(range(900))
     many.meta = {"forecast": {"context": 12, "horizon": 6}, "observed_used": 18 * FULL_MIN_PER_CLASS}
     assert strategy_ladder(TwoBlocks(), *get_task("forecasting").ladder_examples(many))[0][-1] == "full"
+
+
+def test_probes_are_ranked_by_the_rolling_origin_mase_their_ridge_was_chosen_on():
+    from transferkit.tasks import get_task
+
+    task = get_task("forecasting")
+    head = torch.nn.Linear(4, 3)
+    model = torch.nn.Module()
+    model.head = head
+    assert task.probe_score(model, 0.9) == 0.9  # nothing solved: the validation metric
+    head.forecast_solved = (head.weight.detach().clone(), {"score": 0.4})
+    assert task.probe_score(model, 0.9) == 0.4  # solved: the pooled score it was chosen on
+    with torch.no_grad():
+        head.weight.add_(1.0)  # trained since: the validation metric again
+    assert task.probe_score(model, 0.9) == 0.9

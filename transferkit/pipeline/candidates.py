@@ -228,7 +228,8 @@ def rank(data: Any, backbones: str | Sequence[Any] | None = None,
     label sets (multi-label) likewise only LogME (the mean evidence of the label columns),
     and the probes report validation micro-F1 (``probe_val_micro_f1``). On forecasting
     windows LogME ranks the H scaled corrections of seasonal naive (``Task.rank_targets``:
-    the mean evidence over the steps); the probes report validation MASE.
+    the mean evidence over the steps); the probes report the MASE their ridge was chosen on
+    (the validation windows and the rolling origins inside the training history).
 
     Each row: ``rank``, ``backbone``, ``pretrained``, ``feature_dim``, ``n_train``,
     ``features_s``, ``source_probs`` (where LEEP/NCE's θ came from), ``scores``
@@ -331,7 +332,8 @@ def _score_candidate(spec: Any, train_data: Any, val: Any, score_names: list[str
 def _probe(backbone: Any, train: Any, val: Any, cache_dir: str | None, train_cfg: TrainConfig,
            seed: int, task: Any) -> tuple[float, float]:
     """The task's validation selection metric (accuracy, R²) of a linear probe on cached
-    features, through the engine's stage runner."""
+    features, through the engine's stage runner (forecasting: the rolling-origin MASE its
+    ridge was chosen on, :meth:`~transferkit.tasks._base.Task.probe_score`)."""
     from transferkit.data import Splits
     from transferkit.mapping import MAPPINGS
     from transferkit.pipeline.build import new_model
@@ -350,7 +352,7 @@ def _probe(backbone: Any, train: Any, val: Any, cache_dir: str | None, train_cfg
     if acc is None:
         raise TransferkitError(f"The linear probe reported no validation {task.selection_metric}; "
                                "is the validation split labelled?")
-    return float(acc), round(time.perf_counter() - t0, 3)
+    return float(task.probe_score(model, float(acc))), round(time.perf_counter() - t0, 3)
 
 
 def _task_of(task: Any) -> Any:

@@ -146,6 +146,12 @@ class Task:
         """How many labels the fit consumed, per split, as this task counts them."""
         return {"train": len(splits.train), "val": len(splits.val)}
 
+    def probe_score(self, model: nn.Module, val_metric: float) -> float:
+        """The score ``rank --validate`` and ``auto`` compare a candidate's linear probe by:
+        its validation selection metric (a task whose solver chose the probe on more
+        held-out data than the validation split reports that instead)."""
+        return val_metric
+
     def ladder_examples(self, train: Any) -> tuple[int, int, str]:
         """(training examples, classes, what one is) as ``auto``'s strategy ladder counts them
         to decide whether full fine-tuning has enough data
