@@ -158,7 +158,7 @@ class Task:
         (:func:`transferkit.jobs.auto.strategy_ladder`)."""
         unit = ("training sentences per tag" if getattr(self, "per_token", False)
                 else "training examples per class")
-        return len(train), len(getattr(train, "classes", []) or []), unit
+        return len(train), len(train.classes), unit
 
     # ------------------------------------------------------------------ model
     def prepare_backbone(self, backbone: Any) -> Any:

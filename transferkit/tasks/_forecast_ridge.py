@@ -103,6 +103,11 @@ def _intercept(t: np.ndarray, alpha: float, penalised: bool) -> np.ndarray:
     return t.mean(0) * (len(t) / (len(t) + alpha) if penalised else 1.0)
 
 
+def _tolerance(anchors: np.ndarray) -> float:
+    """How close a feature column must be to an anchor to count as equal to it."""
+    return 1e-6 * (1.0 + float(np.abs(anchors).max(initial=0.0)))
+
+
 def anchor_map(x: np.ndarray, anchors: np.ndarray) -> np.ndarray | None:
     """``P`` (D + 1, H) with ``[x, 1] @ P == anchors`` when the seasonal-naive anchors are a
     linear function of the features (``lags``: a selection of them), else None. Each anchor
@@ -111,7 +116,7 @@ def anchor_map(x: np.ndarray, anchors: np.ndarray) -> np.ndarray | None:
     features (with fewer, any anchors fit exactly, which proves nothing: a backbone of 112
     features on 61 windows was taken for lags)."""
     xa = np.hstack([x, np.ones((len(x), 1))])
-    tol = 1e-6 * (1.0 + float(np.abs(anchors).max(initial=0.0)))
+    tol = _tolerance(anchors)
     p = np.zeros((xa.shape[1], anchors.shape[1]))
     for j in range(anchors.shape[1]):
         same = np.flatnonzero(np.abs(x - anchors[:, j:j + 1]).max(axis=0, initial=0.0) <= tol)
@@ -172,7 +177,7 @@ def season_columns(x: np.ndarray, anchors: np.ndarray, context: np.ndarray) -> n
     n_ctx, horizon = len(ctx), anchors.shape[1]
     if not n_ctx or ctx.min() < 0 or ctx.max() >= x.shape[1]:
         return None
-    tol = 1e-6 * (1.0 + float(np.abs(anchors).max(initial=0.0)))
+    tol = _tolerance(anchors)
     # same[s, h]: context step s equals anchor h on every window
     same = np.stack([np.abs(x[:, ctx] - anchors[:, h:h + 1]).max(axis=0) <= tol for h in range(horizon)], 1)
     steps = np.arange(horizon)
@@ -202,7 +207,8 @@ def prior_maps(amap: np.ndarray | None, forecast: np.ndarray | None, dim: int, h
     may name one, "seasonal mean of 3", or all, "seasonal mean")."""
     maps: dict[str, Prior] = {}
     skipped: dict[str, str] = {}
-    for prior in (p for p in PRIORS if p in {family(w) for w in wanted}):
+    families = {family(w) for w in wanted}
+    for prior in (p for p in PRIORS if p in families):
         if prior == PRIORS[0]:
             maps[prior] = (None, None, False)
         elif amap is None:

@@ -42,6 +42,14 @@ from transferkit.tasks._forecast_ridge import SHRINK_GRID  # kept fractions of t
 FLOOR_MARGIN = 0.0
 
 
+def _solved(head: Any) -> dict[str, Any] | None:
+    """The ridge's info for a head it solved and nothing trained since, else None."""
+    solved = getattr(head, "forecast_solved", None)
+    if solved is None or not torch.equal(solved[0], head.weight.detach()):
+        return None
+    return solved[1]
+
+
 @dataclass
 class ForecastingConfig(Options):
     """Parameters of the forecasting task (H, L, m and the origins are data parameters:
@@ -165,11 +173,8 @@ class ForecastingTask(Task):
         history, the same windows for every backbone on the same data. On solar the 2
         validation windows alone preferred MiniRocket's probe (seasonal naive, pooled MASE
         2.271) over the lags' 2-day mean (1.406)."""
-        head = getattr(model, "head", None)
-        solved = getattr(head, "forecast_solved", None)
-        if solved is not None and torch.equal(solved[0], head.weight.detach()) and solved[1].get("score") is not None:
-            return float(solved[1]["score"])
-        return val_metric
+        info = _solved(getattr(model, "head", None))
+        return float(info["score"]) if info is not None and info.get("score") is not None else val_metric
 
     def ladder_examples(self, train: Any) -> tuple[int, int, str]:
         """Training windows overlap (stride 1): ``auto``'s ladder counts the non-overlapping
@@ -301,9 +306,8 @@ class ForecastingTask(Task):
         (and nothing trained since) keeps the fraction chosen with it on more origins."""
         if targets is None or outputs is None or not len(targets) or not isinstance(head, nn.Linear):
             return None
-        solved = getattr(head, "forecast_solved", None)
-        if solved is not None and torch.equal(solved[0], head.weight.detach()):
-            info = solved[1]
+        info = _solved(head)
+        if info is not None:
             return {"shrink": info["shrink"], "outputs_changed": False,
                     "sentence": f"kept {info['shrink']:.0%} of the learned correction of the seasonal-naive "
                                 f"forecast, chosen with the ridge's prior and alpha on "
